@@ -1,0 +1,57 @@
+# Outage post-mortem toolkit. `make` alone lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.synced
+# Never let uv fetch an interpreter: the machine's Python is the one we use.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(PYTHON) -m uv
+endif
+
+.PHONY: help setup report test test-fast test-slow lint format lab bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## Create .venv/ from uv.lock (installs uv with pip if missing)
+
+$(STAMP): pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen --python $(PYTHON)
+	$(BIN)/python -m ipykernel install --sys-prefix --name postmortem --display-name "Python (postmortem)" >/dev/null
+	@touch $@
+
+report: setup ## Render every incident under data/raw/ (and the simulated scenario) into reports/
+	$(BIN)/postmortem simulate --scenario proximus-2018 --seed 20180108 --out data/raw/simulated-proximus-2018 --if-missing
+	$(BIN)/postmortem render-all data/raw --out reports
+
+test: setup ## Run the test suite (statistical slow tests included)
+	$(BIN)/python -m pytest
+
+test-fast: setup ## Run the test suite without slow and browser tests
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+lint: setup ## ruff check and format check
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+format: setup ## Format the code with ruff
+	$(BIN)/ruff format src tests benchmarks scripts
+	$(BIN)/ruff check --fix src tests benchmarks scripts
+
+lab: setup ## Start JupyterLab with the project's kernel
+	$(BIN)/jupyter lab notebooks/
+
+bench: setup ## Run the benchmarks (writes nothing; prints ratios)
+	$(BIN)/python benchmarks/run.py
+
+clean: ## Remove generated files (reports, processed data, caches); keeps .venv
+	rm -rf reports/* data/processed/* .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	@touch reports/.gitkeep data/processed/.gitkeep

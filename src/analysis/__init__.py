@@ -1,0 +1,1 @@
+"""Outage post-mortem analysis."""
