@@ -70,6 +70,8 @@ CANONICAL_INPUTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "text",
             "url",
             "outlet",
+            "source_ref",
+            "note",
             "area_level",
             "area",
             "count",
