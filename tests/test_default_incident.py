@@ -175,3 +175,16 @@ def test_readme_states_the_observation_end_it_uses(incident):
     readme = (Path(incident.folder) / "README.md").read_text(encoding="utf-8")
     local_end = incident.end.astimezone(incident.tz).strftime("%Y-%m-%d %H:%M")
     assert local_end in readme
+
+
+def test_ingest_keeps_every_row_and_leaves_the_text_untouched(incident, rows):
+    ingest = pytest.importorskip("analysis.ingest")
+    result = ingest.ingest_incident(incident, geocode=False)
+    assert result.rejects.height == 0
+    assert result.reports.height == len(rows)
+    # the text is written without personal data, so the scrubber has nothing to remove
+    by_id = {f"press:{r['report_id']}": r for r in rows}
+    for rec in result.reports.iter_rows(named=True):
+        raw = by_id[rec["report_id"]]
+        assert rec["text"] == raw["text"], rec["report_id"]
+        assert rec["note"] == (raw["note"] or None), rec["report_id"]
