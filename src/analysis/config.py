@@ -125,6 +125,7 @@ class Event:
     label: str
     kind: EventKind = "other"
     source: str | None = None
+    resolved: bool = False  # this announcement declares the outage resolved
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,12 @@ class Incident:
     def local(self, t: dt.datetime) -> dt.datetime:
         """Convert a UTC time to the incident's local time."""
         return t.astimezone(self.tz)
+
+    @property
+    def declared_resolved(self) -> Event | None:
+        """The first announcement that declared the outage resolved (``resolved = true``)."""
+        flagged = [e for e in self.events if e.resolved]
+        return min(flagged, key=lambda e: e.time) if flagged else None
 
     @property
     def announcements(self) -> tuple[Event, ...]:
@@ -389,6 +396,7 @@ def load_incident(path: str | Path) -> Incident:
                 label=e.get("label", str, required=True),
                 kind=e.choice("kind", EVENT_KINDS, "other"),  # type: ignore[arg-type]
                 source=e.get("source", str),
+                resolved=bool(e.get("resolved", bool) or False),
             )
         )
         e.check_unknown()

@@ -66,6 +66,8 @@ def _phone(match: re.Match[str]) -> str:
 _KNOWN_NAME = re.compile(rf"(?<![\w-])({NAME_WORD})(\s+{NAME_WORD})?(?![\w-])")
 
 
+_NEAR_NUMBER_BEFORE = re.compile(r"\d\s*$")
+_NEAR_NUMBER_AFTER = re.compile(r"\s*\d")
 _SAINT = re.compile(r"(?i:\b(?:saint|sainte|sint|st|ste)\.?[\s-]*)$")
 
 
@@ -74,6 +76,8 @@ def _known_name(match: re.Match[str]) -> str:
     names = _first_names()
     if _SAINT.search(match.string[: match.start()]):
         return match.group(0)  # Saint-Ghislain, Sint-Martens: places, not people
+    if _NEAR_NUMBER_BEFORE.search(match.string[: match.start()]) or _NEAR_NUMBER_AFTER.match(match.string[match.end(1) :]):
+        return match.group(0)  # "9 Jan", "Jan 9": a month, not Jan
     if _fold(first) in names or _fold(first.split("-")[0]) in names:
         return "[name]"
     return match.group(0)

@@ -96,8 +96,8 @@ def read_source(source: Source) -> RawTable:
 # --------------------------------------------------------------------------- CSV
 
 
-def detect_encoding(sample: bytes) -> str:
-    """Guess a text encoding from the first bytes of a file."""
+def detect_encoding(sample: bytes, *, truncated: bool = False) -> str:
+    """Guess a text encoding from the first bytes of a file (``truncated``: more follows)."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -107,7 +107,7 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError as exc:
         # a multi-byte character cut by the sample boundary is not evidence against UTF-8
-        if exc.start >= len(sample) - 3 and exc.reason in ("unexpected end of data",):
+        if truncated and exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
             return "utf-8"
     try:
         sample.decode("cp1252")
@@ -117,17 +117,29 @@ def detect_encoding(sample: bytes) -> str:
 
 
 def detect_delimiter(text: str) -> str:
-    """Guess the delimiter from the first lines of a CSV text."""
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
-    if not lines:
-        return ","
-    try:
-        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        header = lines[0]
-        counts = {d: header.count(d) for d in DELIMITERS}
-        best = max(counts, key=lambda d: counts[d])
-        return best if counts[best] else ","
+    """Guess the delimiter from the first lines of a CSV text.
+
+    Each candidate splits the first lines with a real CSV parser (so delimiters inside
+    quoted fields do not count); the winner gives the most lines with the header's field
+    count, with more than one field. Ties go to the order ``,`` ``;`` tab ``|``.
+    """
+    lines = text.splitlines()[:200]
+    if len(lines) > 1 and len(text) >= SAMPLE_BYTES - 1:
+        lines = lines[:-1]  # the sample may end inside a line
+    sample = "\n".join(lines)
+    best, best_score = ",", (-1, 0)
+    for delim in DELIMITERS:
+        try:
+            rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delim) if r]
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        score = (sum(len(r) == width for r in rows), width)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
 
 
 def _read_csv(path: Path, source: Source) -> RawTable:
@@ -135,7 +147,7 @@ def _read_csv(path: Path, source: Source) -> RawTable:
         sample = fh.read(SAMPLE_BYTES)
     if not sample.strip():
         raise IngestError(f"{path}: the file is empty")
-    encoding = source.encoding or detect_encoding(sample)
+    encoding = source.encoding or detect_encoding(sample, truncated=len(sample) == SAMPLE_BYTES)
     try:
         sample_text = sample.decode(encoding, errors="ignore" if len(sample) == SAMPLE_BYTES else "strict")
     except UnicodeDecodeError as exc:

@@ -1,0 +1,216 @@
+"""The ``postmortem`` command line (also ``python -m analysis``).
+
+A mistake in the user's data, config or parameters ends with one line on stderr and exit
+code 2; a failed render with exit code 1; success with 0. Tracebacks are for bugs only.
+``postmortem fit`` prints the metrics JSON on stdout and nothing else (logs go to stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from analysis.errors import AnalysisError
+
+app = typer.Typer(
+    name="postmortem",
+    help="Outage post-mortem analysis: ingest reports, fit recovery curves, render the offline HTML report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="Notebook parameter as name=value (repeatable).")]
+ParamFile = Annotated[Path | None, typer.Option("--params-file", "-f", help="YAML file of parameters (-p values win).")]
+
+
+def _err(message: str) -> None:
+    typer.echo(f"postmortem: error: {message}", err=True)
+
+
+def _overrides(param: list[str] | None, params_file: Path | None) -> dict[str, object]:
+    from analysis.params import parse_cli_params
+
+    return parse_cli_params(tuple(param or ()), yaml_file=params_file)
+
+
+@app.command()
+def render(
+    incident_dir: Annotated[Path, typer.Argument(help="Incident folder (holding incident.toml).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Reports root; the report goes to <out>/<id>/.")] = Path("reports"),
+    param: ParamOpt = None,
+    params_file: ParamFile = None,
+    timeout: Annotated[float | None, typer.Option(help="Per-cell execution timeout in seconds.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show papermill's cell progress.")] = False,
+) -> None:
+    """Ingest, fit and render one incident: postmortem.html, metrics.json, postmortem.ipynb, manifest.json."""
+    from analysis.report import render as do_render
+
+    overrides = _overrides(param, params_file)
+    result = do_render(incident_dir, out_root=out, overrides=overrides, timeout=timeout, progress=progress)
+    typer.echo(f"{result.incident_id}: ok in {result.seconds:.1f} s → {result.out_dir / 'postmortem.html'}", err=True)
+
+
+@app.command("render-all")
+def render_all(
+    data_dir: Annotated[Path, typer.Argument(help="Folder of incident folders (e.g. data/raw).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Reports root.")] = Path("reports"),
+    param: ParamOpt = None,
+    params_file: ParamFile = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Incidents rendered in parallel.")] = 1,
+    timeout: Annotated[float | None, typer.Option(help="Seconds allowed per incident (the run is killed after).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Re-render incidents whose inputs did not change.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal output; log to <out>/render-all.log.")] = False,
+) -> None:
+    """Render every incident under DATA_DIR; one failure does not stop the others; writes <out>/index.html."""
+    from analysis.batch import render_all as do_render_all
+
+    overrides = _overrides(param, params_file)
+    summary = do_render_all(data_dir, out_root=out, overrides=overrides, jobs=jobs, timeout=timeout, force=force, quiet=quiet)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def fit(
+    incident_dir: Annotated[Path, typer.Argument(help="Incident folder (holding incident.toml).")],
+    param: ParamOpt = None,
+    params_file: ParamFile = None,
+) -> None:
+    """Ingest and fit without rendering; print metrics.json on stdout."""
+    from analysis.params import validate_params
+    from analysis.pipeline import analyze
+
+    overrides = _overrides(param, params_file)
+    params = validate_params(**({"incident_dir": str(incident_dir), "output_dir": ""} | overrides))
+    analysis = analyze(params)
+    sys.stdout.write(json.dumps(analysis.metrics, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+@app.command()
+def ingest(
+    incident_dir: Annotated[Path, typer.Argument(help="Incident folder (holding incident.toml).")],
+    processed: Annotated[Path | None, typer.Option(help="Processed-data root (default data/processed).")] = None,
+) -> None:
+    """Read every source into data/processed/<id>/ (reports, rejects, …) and print the counts."""
+    from analysis.config import load_incident
+    from analysis.ingest import ingest_to_processed
+
+    incident = load_incident(incident_dir)
+    result, paths = ingest_to_processed(incident, root=processed)
+    for s in result.sources:
+        typer.echo(f"{s.source}: {s.n_raw} rows = {s.n_accepted} kept + {s.n_rejected} rejected ({s.kind}, {s.path})")
+    typer.echo(f"total: {result.n_raw} rows = {result.n_reports} kept + {result.n_rejected} rejected → {paths['reports'].parent}")
+
+
+@app.command()
+def validate(
+    incident_dir: Annotated[Path, typer.Argument(help="Incident folder (holding incident.toml).")],
+    param: ParamOpt = None,
+    params_file: ParamFile = None,
+) -> None:
+    """Check incident.toml, the parameters and every source file, without writing anything."""
+    from analysis.config import load_incident
+    from analysis.ingest import canonicalize
+    from analysis.params import validate_params
+    from analysis.readers import read_source
+
+    incident = load_incident(incident_dir)
+    validate_params(**({"incident_dir": str(incident_dir)} | _overrides(param, params_file)))
+    for source in incident.sources:
+        raw = read_source(source)
+        records, rejects = canonicalize(raw, source, timezone=incident.timezone)
+        reasons = rejects.group_by("reason").len().sort("len", descending=True).head(3).rows() if rejects.height else []
+        detail = "; ".join(f"{n}× {r}" for r, n in reasons)
+        typer.echo(
+            f"{source.name}: {raw.n_raw} rows, {records.height} usable, {rejects.height} rejected{': ' + detail if detail else ''}"
+        )
+    typer.echo(f"{incident.id}: valid")
+
+
+@app.command()
+def geocode(
+    places: Annotated[list[str] | None, typer.Argument(help="Place names, postal codes or 'lat,lon'.")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="CSV with any of: place, postal_code, lat, lon.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write the CSV with resolution columns.")] = None,
+) -> None:
+    """Resolve places to Belgian municipalities (offline)."""
+    from analysis.geo import format_resolution, geocode_table, resolve_place
+
+    if csv is not None:
+        import polars as pl
+
+        from analysis.errors import IngestError
+
+        if out is None:
+            raise IngestError("--csv needs --out (the file to write)")
+        try:
+            table = pl.read_csv(csv, infer_schema=False)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise IngestError(f"{csv}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
+        result = geocode_table(table)
+        result.write_csv(out)
+        resolved = result.filter(pl.col("nis_code").is_not_null()).height
+        typer.echo(f"{result.height} rows, {resolved} resolved → {out}", err=True)
+        return
+    if not places:
+        raise typer.BadParameter("give places to resolve, or --csv IN --out OUT")
+    for place in places:
+        typer.echo(format_resolution(_resolve_arg(place, resolve_place)))
+
+
+def _resolve_arg(place: str, resolve_place: object) -> dict[str, object]:
+    parts = [p.strip() for p in place.split(",")]
+    if len(parts) == 2:
+        try:
+            lat, lon = float(parts[0]), float(parts[1])
+        except ValueError:
+            pass
+        else:
+            return resolve_place(None, lat=lat, lon=lon)  # type: ignore[operator]
+    return resolve_place(place)  # type: ignore[operator]
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[str, typer.Option(help="Scenario name (proximus-2018, regional, flat, telemetry).")] = "proximus-2018",
+    reports: Annotated[int | None, typer.Option(help="Number of reports (default: the scenario's).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out: Annotated[Path, typer.Option(help="Incident folder to write.")] = Path("data/raw/simulated"),
+    if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing if the folder already holds an incident.")] = False,
+) -> None:
+    """Write a simulated incident folder with known truth (truth.json)."""
+    from analysis.simulate import write_scenario
+
+    if if_missing and (out / "incident.toml").is_file():
+        typer.echo(f"{out}: already present, kept", err=True)
+        return
+    path = write_scenario(scenario, out, n_reports=reports, seed=seed)
+    typer.echo(f"simulated '{scenario}' → {path}", err=True)
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one line and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except AnalysisError as exc:
+        from analysis.errors import RenderError
+
+        _err(str(exc))
+        sys.exit(1 if isinstance(exc, RenderError) else 2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _err("aborted")
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,292 @@
+"""Plotly figure builders: each takes data and returns a ``go.Figure``; none shows or saves.
+
+Every figure is drawn in the incident's local time (the axis says which zone) and works
+offline: maps use plotly's ``geo`` subplot with the base layers hidden and our own
+polygons (no tile server, no topojson fetched from a CDN; see :mod:`analysis.htmlexport`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import polars as pl
+
+from analysis.config import Incident
+
+PALETTE = {
+    "ink": "#1f2933",
+    "muted": "#7b8794",
+    "grid": "#e4e7eb",
+    "exact": "#2f6f9f",
+    "windowed": "#9ec5e0",
+    "fit": "#c0392b",
+    "band": "rgba(192,57,43,0.18)",
+    "announcement": "#8e44ad",
+    "action": "#16a085",
+    "incident": "#d35400",
+    "other": "#7b8794",
+    "onset": "#1f2933",
+    "data": "#2f6f9f",
+    "fit_event": "#c0392b",
+}
+REGION_COLORS = {"Flanders": "#e1a100", "Wallonia": "#c0392b", "Brussels": "#2f6f9f"}
+EVENT_SYMBOLS = {"announcement": "diamond", "action": "triangle-up", "incident": "x", "onset": "circle", "data": "square"}
+
+pio.templates["postmortem"] = go.layout.Template(
+    layout=go.Layout(
+        font={"family": "Inter, 'Segoe UI', Helvetica, Arial, sans-serif", "size": 13, "color": PALETTE["ink"]},
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        xaxis={"gridcolor": PALETTE["grid"], "zeroline": False, "linecolor": PALETTE["muted"], "ticks": "outside"},
+        yaxis={"gridcolor": PALETTE["grid"], "zeroline": False, "linecolor": PALETTE["muted"], "ticks": "outside"},
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        hoverlabel={"font": {"size": 12}},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        colorway=["#2f6f9f", "#c0392b", "#e1a100", "#16a085", "#8e44ad", "#7b8794"],
+    )
+)
+TEMPLATE = "postmortem"
+
+
+def _local(t: dt.datetime | None, tz: str) -> dt.datetime | None:
+    """A UTC time as naive wall-clock time in ``tz`` (what plotly should print)."""
+    if t is None:
+        return None
+    return t.astimezone(_zone(tz)).replace(tzinfo=None)
+
+
+def _zone(tz: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(tz)
+
+
+def _axis_title(tz: str) -> str:
+    return f"local time ({tz})"
+
+
+def _event_lines(fig: go.Figure, events: pl.DataFrame, *, tz: str, y_top: float = 1.0, show_labels: bool = True) -> None:
+    """Mark events as vertical lines with hoverable markers along the top of the plot."""
+    if events.height == 0:
+        return
+    for i, row in enumerate(events.iter_rows(named=True), start=1):
+        color = PALETTE.get(row["kind"], PALETTE["other"]) if row["origin"] != "fit" else PALETTE["fit_event"]
+        x = _local(row["time"], tz)
+        fig.add_vline(x=x, line={"color": color, "width": 1, "dash": "dot"}, opacity=0.7)
+        fig.add_trace(
+            go.Scatter(
+                x=[x],
+                y=[y_top],
+                yaxis="y2",
+                mode="markers+text" if show_labels else "markers",
+                text=[str(i)],
+                textposition="top center",
+                textfont={"size": 10, "color": color},
+                marker={"symbol": EVENT_SYMBOLS.get(row["kind"], "circle"), "size": 9, "color": color},
+                hovertext=f"{i}. {x:%a %d %b %H:%M} — {row['label']}",
+                hoverinfo="text",
+                showlegend=False,
+                cliponaxis=False,
+            )
+        )
+    fig.update_layout(yaxis2={"overlaying": "y", "range": [0, 1.08], "visible": False, "fixedrange": True})
+
+
+def timeline_figure(
+    binned: pl.DataFrame,
+    events: pl.DataFrame,
+    *,
+    timezone: str,
+    bin_minutes: float,
+    title: str | None = None,
+) -> go.Figure:
+    """Report rate over time with the incident's events marked.
+
+    Exact-time reports are solid bars; reports known only within a window are spread
+    over it and drawn lighter, so the chart never pretends to more precision than the
+    data have. Numbered markers along the top match the events table.
+    """
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=binned["local"].to_list(),
+            y=binned["exact"].to_list(),
+            name="reports with a known time",
+            marker={"color": PALETTE["exact"]},
+            hovertemplate="%{x|%a %H:%M}: %{y:.0f} reports<extra></extra>",
+        )
+    )
+    if binned["windowed"].sum() > 0:
+        fig.add_trace(
+            go.Bar(
+                x=binned["local"].to_list(),
+                y=binned["windowed"].to_list(),
+                name="known only within a window (spread evenly)",
+                marker={"color": PALETTE["windowed"]},
+                hovertemplate="%{x|%a %H:%M}: %{y:.1f} (spread)<extra></extra>",
+            )
+        )
+    _event_lines(fig, events, tz=timezone)
+    width = f"{bin_minutes:g} min" if bin_minutes < 120 else f"{bin_minutes / 60:g} h"
+    fig.update_layout(
+        template=TEMPLATE,
+        barmode="stack",
+        bargap=0.05,
+        title=title,
+        xaxis_title=_axis_title(timezone),
+        yaxis_title=f"reports per {width}",
+        height=420,
+    )
+    return fig
+
+
+def recovery_figure(
+    fit: Any,
+    *,
+    timezone: str,
+    horizon_minutes: float | None = None,
+    announcements: Sequence[tuple[dt.datetime, str]] = (),
+    level: float = 0.9,
+    title: str | None = None,
+) -> go.Figure:
+    """The fitted share still without service, S(t), with its band and the announcements.
+
+    Each announcement is a vertical line labelled with the estimated share still
+    affected at that moment and its interval.
+    """
+    onset: dt.datetime = fit.onset
+    q99 = fit.t99.value if np.isfinite(fit.t99.value) else None
+    horizon = horizon_minutes or min(max((q99 or 240.0) * 1.15, 120.0), 7 * 24 * 60)
+    t = np.linspace(0.0, horizon, 400)
+    s = fit.survival(t)
+    lo, hi = fit.survival_band(t)
+    x = [_local(onset + dt.timedelta(minutes=float(m)), timezone) for m in t]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=x + x[::-1],
+            y=list(100 * hi) + list(100 * lo[::-1]),
+            fill="toself",
+            fillcolor=PALETTE["band"],
+            line={"width": 0},
+            hoverinfo="skip",
+            name=f"{level:.0%} band",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=100 * s,
+            mode="lines",
+            line={"color": PALETTE["fit"], "width": 2.5},
+            name=f"fitted ({fit.model})",
+            hovertemplate="%{x|%a %H:%M}: %{y:.1f}% still without service<extra></extra>",
+        )
+    )
+    for when, label in announcements:
+        est = fit.still_affected(when)
+        xl = _local(when, timezone)
+        fig.add_vline(x=xl, line={"color": PALETTE["announcement"], "dash": "dash", "width": 1.5})
+        fig.add_annotation(
+            x=xl,
+            y=100 * est.value,
+            text=f"{label}<br><b>{100 * est.value:.0f}%</b> [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected",
+            showarrow=True,
+            arrowhead=2,
+            ax=60,
+            ay=-40,
+            font={"size": 11, "color": PALETTE["announcement"]},
+            bgcolor="rgba(255,255,255,0.85)",
+            align="left",
+        )
+    fig.update_layout(
+        template=TEMPLATE,
+        title=title,
+        xaxis_title=_axis_title(timezone),
+        yaxis={"title": "affected customers still without service (%)", "range": [0, 102]},
+        height=440,
+    )
+    return fig
+
+
+def location_map(
+    points: pl.DataFrame,
+    *,
+    outlines: dict[str, Any] | None = None,
+    title: str | None = None,
+    size_col: str = "n",
+    label_col: str = "label",
+    color_col: str | None = None,
+    note: str | None = None,
+) -> go.Figure:
+    """Report locations as proportional circles, over optional area outlines (GeoJSON).
+
+    ``points`` has ``lat``, ``lon``, a count column and a label. Outlines are drawn as a
+    choropleth with a flat fill so the map needs no base layer from the network.
+    """
+    fig = go.Figure()
+    if outlines is not None and outlines.get("features"):
+        ids = [f["id"] for f in outlines["features"]]
+        fig.add_trace(
+            go.Choropleth(
+                geojson=outlines,
+                locations=ids,
+                z=[0] * len(ids),
+                colorscale=[[0, "#f5f7fa"], [1, "#f5f7fa"]],
+                showscale=False,
+                marker={"line": {"color": "#9aa5b1", "width": 0.6}},
+                hoverinfo="skip",
+            )
+        )
+    if points.height:
+        n = points[size_col].cast(pl.Float64).to_numpy()
+        size = 6 + 18 * np.sqrt(n / max(n.max(), 1))
+        fig.add_trace(
+            go.Scattergeo(
+                lat=points["lat"].to_list(),
+                lon=points["lon"].to_list(),
+                text=points[label_col].to_list(),
+                mode="markers",
+                marker={
+                    "size": size,
+                    "color": points[color_col].to_list() if color_col else PALETTE["fit"],
+                    "opacity": 0.75,
+                    "line": {"color": "white", "width": 0.8},
+                },
+                hovertemplate="%{text}<extra></extra>",
+                name="reports",
+                showlegend=False,
+            )
+        )
+    fig.update_geos(visible=False, fitbounds="locations", projection={"type": "mercator"})
+    fig.update_layout(template=TEMPLATE, title=title, height=520, margin={"l": 0, "r": 0, "t": 50, "b": 0})
+    if note:
+        fig.add_annotation(
+            text=note,
+            x=0,
+            y=0,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+            font={"size": 10, "color": PALETTE["muted"]},
+            xanchor="left",
+            yanchor="bottom",
+        )
+    return fig
+
+
+def incident_span(incident: Incident, reports: pl.DataFrame) -> tuple[dt.datetime, dt.datetime]:
+    """The time span to draw: from a little before onset (or first report) to the end."""
+    times = [t for t in (reports["reported_at"].min(), incident.onset) if t is not None]
+    if not times:
+        raise ValueError("no report times and no onset: nothing to draw")
+    start = min(times) - dt.timedelta(hours=1)
+    last = reports.select(pl.coalesce("reported_until", "reported_at").max()).item() if reports.height else None
+    ends = [t for t in (incident.end, last) if t is not None]
+    end = max(ends) if ends else start + dt.timedelta(hours=24)
+    return start, end

@@ -1,0 +1,159 @@
+"""Offline HTML: the plotly renderer used in notebooks and the nbconvert export.
+
+Why this module exists (measured, see docs/architecture.md): inside a papermill kernel
+plotly's default renderer emits only a mimetype nbconvert drops (no figures at all); the
+``notebook`` renderer pulls MathJax from a CDN; nbconvert's ``lab`` template loads
+require.js and MathJax from CDNs; and a plotly ``geo`` figure fetches its world topojson
+from a CDN and draws nothing offline. Here:
+
+* :func:`use_offline_renderer` registers a renderer that emits each figure as a ``<div>``
+  plus the plotly mimetype (so JupyterLab still shows live figures), with no plotly.js,
+  no MathJax and no request of any kind;
+* :func:`export_html` converts an executed notebook with a template that removes every
+  CDN script and inlines plotly.js once in ``<head>``, together with an empty world
+  topology so geo figures (drawn from our own polygons) never ask the network for one;
+* a table of contents is built from the page's section headings.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import plotly.io as pio
+from plotly.io._base_renderers import MimetypeRenderer
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+RENDERER = "postmortem"
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+# plotly.js asks for "world_110m" whenever a geo subplot is drawn; with the base layers
+# hidden (geo.visible = False) an empty topology is all it needs.
+EMPTY_TOPOLOGY = '{"type":"Topology","objects":{},"arcs":[],"bbox":[-180,-90,180,90]}'
+GEO_PREFILL = (
+    "<script>window.PlotlyGeoAssets = window.PlotlyGeoAssets || {topojson: {}};"
+    f"window.PlotlyGeoAssets.topojson['world_110m'] = {EMPTY_TOPOLOGY};"
+    f"window.PlotlyGeoAssets.topojson['world_50m'] = {EMPTY_TOPOLOGY};</script>"
+)
+
+REPORT_CSS = """
+:root { --pm-ink: #1f2933; --pm-muted: #616e7c; --pm-accent: #c0392b; --pm-rule: #e4e7eb; }
+body.pm-report { background: #fff; }
+body.pm-report main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
+.pm-report .jp-Cell { padding: 0; }
+.pm-report .jp-RenderedHTMLCommon { font-size: 15px; line-height: 1.55; color: var(--pm-ink); padding-right: 0; }
+.pm-report .jp-RenderedHTMLCommon h1 { font-size: 2rem; margin-top: 0.5rem; }
+.pm-report .jp-RenderedHTMLCommon h2 { border-bottom: 2px solid var(--pm-rule); padding-bottom: .25rem; margin-top: 2.2rem; }
+.pm-report .jp-RenderedHTMLCommon table { border-collapse: collapse; font-size: 13px; margin: .5rem 0 1rem; }
+.pm-report .jp-RenderedHTMLCommon th, .pm-report .jp-RenderedHTMLCommon td { padding: .3rem .6rem; border-bottom: 1px solid var(--pm-rule); text-align: left; vertical-align: top; }
+.pm-report .jp-RenderedHTMLCommon tbody tr:nth-child(odd) { background: #fafbfc; }
+.pm-report .jp-OutputArea-output { overflow-x: auto; }
+.pm-report .jp-OutputPrompt, .pm-report .jp-InputPrompt { display: none; }
+.pm-caption { color: var(--pm-muted); font-size: 13px; margin: .2rem 0 1.4rem; }
+.pm-callout { border-left: 4px solid var(--pm-accent); background: #fdf3f2; padding: .6rem 1rem; margin: 1rem 0; }
+.pm-trust { border-left: 4px solid #e1a100; background: #fffaeb; padding: .6rem 1rem; margin: 1rem 0; }
+.pm-kpis { display: flex; flex-wrap: wrap; gap: .8rem; margin: 1rem 0; }
+.pm-kpi { flex: 1 1 150px; border: 1px solid var(--pm-rule); border-radius: 6px; padding: .6rem .8rem; }
+.pm-kpi .v { font-size: 1.5rem; font-weight: 600; }
+.pm-kpi .l { color: var(--pm-muted); font-size: 12px; }
+.pm-kpi .ci { color: var(--pm-muted); font-size: 12px; }
+.pm-toc { border: 1px solid var(--pm-rule); border-radius: 6px; padding: .6rem 1.2rem; margin: 1rem 0 2rem; font-size: 14px; }
+.pm-toc ol { margin: .3rem 0; padding-left: 1.2rem; columns: 2; }
+.pm-meta { color: var(--pm-muted); font-size: 13px; }
+.pm-simulated { background: #eef6ff; border: 1px dashed #2f6f9f; padding: .5rem 1rem; margin: .5rem 0; }
+@media print {
+  body.pm-report main { max-width: none; padding: 0; }
+  .pm-toc { display: none; }
+  .pm-report h2 { break-before: page; }
+  .pm-report .jp-OutputArea-output, .pm-report table, .js-plotly-plot { break-inside: avoid; }
+  .modebar-container { display: none !important; }
+  a { color: inherit; text-decoration: none; }
+}
+"""
+
+
+class OfflineRenderer(MimetypeRenderer):
+    """Emit a figure as an HTML ``<div>`` (no plotly.js, no MathJax) plus the plotly mimetype."""
+
+    def to_mimebundle(self, fig_dict: dict[str, Any]) -> dict[str, Any]:
+        """Both representations: HTML for the exported page, JSON for JupyterLab."""
+        div = pio.to_html(
+            fig_dict,
+            config=PLOTLY_CONFIG,
+            include_plotlyjs=False,
+            include_mathjax=False,
+            full_html=False,
+            default_width="100%",
+            validate=False,
+        )
+        return {
+            "text/html": div,
+            "application/vnd.plotly.v1+json": {
+                "data": fig_dict.get("data", []),
+                "layout": fig_dict.get("layout", {}),
+                "config": PLOTLY_CONFIG,
+            },
+        }
+
+
+def use_offline_renderer() -> None:
+    """Make every ``fig.show()`` / display in this kernel use :class:`OfflineRenderer`."""
+    pio.renderers[RENDERER] = OfflineRenderer()
+    pio.renderers.default = RENDERER
+
+
+def plotly_head() -> str:
+    """The ``<head>`` scripts: plotly.js (inlined once) and the empty world topology."""
+    from plotly.offline import get_plotlyjs
+
+    js = get_plotlyjs().replace("</script>", "<\\/script>")
+    return f'<script type="text/javascript">window.PlotlyConfig = {{MathJaxConfig: "local"}};</script>\n<script type="text/javascript">{js}</script>\n{GEO_PREFILL}'
+
+
+_H2 = re.compile(r'<h2 id="([^"]+)">(.*?)(?:<a class="anchor-link"[^>]*>.*?</a>)?</h2>', re.S)
+
+
+def add_toc(page: str, *, title: str = "Contents") -> str:
+    """Insert a table of contents (from the ``<h2>`` headings) before the first heading."""
+    heads = _H2.findall(page)
+    if not heads:
+        return page
+    items = "".join(f'<li><a href="#{anchor}">{re.sub(r"<[^>]+>", "", text).strip()}</a></li>' for anchor, text in heads)
+    nav = f'<nav class="pm-toc" aria-label="{html.escape(title)}"><strong>{html.escape(title)}</strong><ol>{items}</ol></nav>'
+    first = _H2.search(page)
+    assert first is not None
+    # put the contents just before the cell that holds the first section heading
+    cell_start = page.rfind('<div class="jp-Cell', 0, first.start())
+    at = cell_start if cell_start != -1 else first.start()
+    return page[:at] + nav + page[at:]
+
+
+def export_html(
+    notebook: Path | nbformat.NotebookNode, out: Path, *, title: str, language: str = "en", toc_title: str = "Contents"
+) -> Path:
+    """Convert an executed notebook into the self-contained offline report page."""
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, Path) else notebook
+    nb.metadata["title"] = title
+    exporter = HTMLExporter(
+        template_name="postmortem",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    resources = {
+        "postmortem_head": plotly_head(),
+        "postmortem_css": REPORT_CSS,
+        "language_code": language,
+        "metadata": {"name": title},
+    }
+    page, _ = exporter.from_notebook_node(nb, resources=resources)
+    page = add_toc(page, title=toc_title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return out

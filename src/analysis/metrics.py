@@ -1,0 +1,147 @@
+"""The ``metrics.json`` document (contract in DESIGN.md: add keys, never rename or drop).
+
+All times are ISO 8601 with the incident's UTC offset at that instant; durations are also
+given as minutes after onset. Every estimate carries its interval as ``[low, high]`` at
+the run's level. Values that cannot be estimated are ``null``, never invented.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from analysis.config import Incident
+
+SCHEMA_VERSION = 1
+RECOVERY_KEYS = (
+    "model",
+    "level",
+    "t50",
+    "t90",
+    "t99",
+    "t50_minutes",
+    "t90_minutes",
+    "t99_minutes",
+    "t50_ci",
+    "t90_ci",
+    "t99_ci",
+    "t50_minutes_ci",
+    "t90_minutes_ci",
+    "t99_minutes_ci",
+    "mean_outage_minutes",
+    "mean_outage_minutes_ci",
+    "tail_fraction",
+    "tail_fraction_ci",
+    "aic",
+)
+TOP_KEYS = (
+    "incident_id",
+    "n_raw",
+    "n_reports",
+    "n_rejected",
+    "n_unresolved_place",
+    "onset",
+    "onset_source",
+    "recovery",
+    "announcements",
+    "regions",
+    "areas",
+)
+
+
+def iso(t: dt.datetime | None, tz: str) -> str | None:
+    """ISO 8601 in ``tz`` with its offset, to the second (``None`` stays ``None``)."""
+    if t is None:
+        return None
+    return t.astimezone(ZoneInfo(tz)).replace(microsecond=0).isoformat()
+
+
+def clean_number(x: Any, digits: int = 4) -> float | None:
+    """A finite float rounded for humans, else ``None`` (JSON has no NaN)."""
+    if x is None:
+        return None
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return round(f, digits) if math.isfinite(f) else None
+
+
+def interval(low: Any, high: Any, digits: int = 4) -> list[float | None] | None:
+    """``[low, high]`` with non-finite bounds as ``null``; ``None`` if both are unknown."""
+    lo, hi = clean_number(low, digits), clean_number(high, digits)
+    return None if lo is None and hi is None else [lo, hi]
+
+
+def empty_recovery(level: float) -> dict[str, Any]:
+    """The recovery block when no curve could be fitted: every key present, all ``null``."""
+    block: dict[str, Any] = dict.fromkeys(RECOVERY_KEYS)
+    block["level"] = level
+    return block
+
+
+def recovery_block(fit: Any, incident: Incident, *, level: float) -> dict[str, Any]:
+    """The contract's ``recovery`` block from a fitted recovery model."""
+    if fit is None:
+        return empty_recovery(level)
+    block = empty_recovery(level)
+    block.update(fit.to_metrics())
+    onset = fit.onset
+    for q in ("t50", "t90", "t99"):
+        est = getattr(fit, q)
+        block[f"{q}_minutes"] = clean_number(est.value, 1)
+        block[f"{q}_minutes_ci"] = interval(est.low, est.high, 1)
+        block[q] = _offset_time(onset, est.value, incident.timezone)
+        block[f"{q}_ci"] = (
+            None
+            if block[f"{q}_minutes_ci"] is None
+            else [_offset_time(onset, est.low, incident.timezone), _offset_time(onset, est.high, incident.timezone)]
+        )
+    block["level"] = level
+    return block
+
+
+def _offset_time(onset: dt.datetime, minutes: float, tz: str) -> str | None:
+    if minutes is None or not math.isfinite(minutes):
+        return None
+    return iso(onset + dt.timedelta(minutes=float(minutes)), tz)
+
+
+def announcements_block(fit: Any, incident: Incident) -> list[dict[str, Any]]:
+    """Share of affected customers still without service at each announcement."""
+    out = []
+    for event in incident.announcements:
+        entry: dict[str, Any] = {
+            "time": iso(event.time, incident.timezone),
+            "label": event.label,
+            "still_affected": None,
+            "still_affected_ci": None,
+        }
+        if fit is not None:
+            est = fit.still_affected(event.time)
+            entry["still_affected"] = clean_number(est.value)
+            entry["still_affected_ci"] = interval(est.low, est.high)
+            entry["minutes_after_onset"] = clean_number((event.time - fit.onset).total_seconds() / 60, 1)
+        out.append(entry)
+    return out
+
+
+def write_metrics(metrics: dict[str, Any], path: Path) -> Path:
+    """Write ``metrics.json`` (UTF-8, stable key order, no NaN)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def missing_keys(metrics: dict[str, Any]) -> list[str]:
+    """Contract keys absent from a metrics document (empty when it conforms)."""
+    missing = [k for k in TOP_KEYS if k not in metrics]
+    rec = metrics.get("recovery") or {}
+    missing += [f"recovery.{k}" for k in RECOVERY_KEYS if k not in rec]
+    for i, a in enumerate(metrics.get("announcements") or []):
+        missing += [f"announcements[{i}].{k}" for k in ("time", "label", "still_affected", "still_affected_ci") if k not in a]
+    return missing

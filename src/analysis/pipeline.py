@@ -1,0 +1,212 @@
+"""One incident, end to end: config → ingest → geography → recovery fit → metrics.
+
+The notebook and ``postmortem fit`` both call :func:`analyze`, so the numbers on the page
+and the numbers a scheduler reads from ``metrics.json`` come from one computation.
+Nothing here draws; :mod:`analysis.figures` does that from an :class:`Analysis`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from analysis import metrics as m
+from analysis.config import DATA_PROCESSED, Incident, load_incident
+from analysis.errors import AnalysisError, FitError
+from analysis.ingest import IngestResult, ingest_to_processed
+from analysis.params import ReportParams
+from analysis.timeline import bin_reports, choose_bin_minutes, down_reports, events_table
+
+DEFAULT_TAIL_HOURS = 48
+
+
+@dataclass
+class Analysis:
+    """Everything computed for one incident (the notebook displays it, the CLI prints it)."""
+
+    incident: Incident
+    params: ReportParams
+    data: IngestResult
+    processed: dict[str, Path]
+    span: tuple[dt.datetime, dt.datetime]
+    display_bin_minutes: float
+    binned: pl.DataFrame
+    events: pl.DataFrame
+    fit: Any | None = None
+    fit_error: str | None = None
+    evidence: str = "down_reports"
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def down(self) -> pl.DataFrame:
+        """Reports saying service was out (down, intermittent, partial)."""
+        return down_reports(self.data.reports)
+
+
+def observation_end(incident: Incident, reports: pl.DataFrame) -> dt.datetime:
+    """The right-censoring point: the configured end, else the last report (or window end)."""
+    if incident.end is not None:
+        return incident.end
+    if reports.height:
+        last = reports.select(pl.coalesce("reported_until", "reported_at").max()).item()
+        if last is not None:
+            return last + dt.timedelta(minutes=1)
+    start = incident.onset or dt.datetime.now(dt.UTC)
+    return start + dt.timedelta(hours=DEFAULT_TAIL_HOURS)
+
+
+def propensity_for(incident: Incident, params: ReportParams) -> list[float] | None:
+    """The hourly reporting profile to fit with: flat, the incident's, or ``None`` (default)."""
+    if params.propensity == "flat":
+        return [1.0] * 24
+    if params.propensity == "auto" and incident.reporting.hourly_propensity is not None:
+        return list(incident.reporting.hourly_propensity)
+    return None
+
+
+def fit_recovery(incident: Incident, data: IngestResult, params: ReportParams, *, end: dt.datetime) -> tuple[Any, str]:
+    """Fit S(t) from the best evidence the incident has.
+
+    Direct observations of S beat inferences from report rates: per-customer restoration
+    times first, then an online-fraction series, then down reports.
+    """
+    from analysis import recovery
+
+    common = {"level": params.level, "n_boot": params.n_boot, "seed": params.seed, "families": params.family_list}
+    if data.restorations.height:
+        return recovery.fit_restorations(data.restorations, onset=incident.onset, end=end, **common), "restorations"
+    if data.online.height:
+        return recovery.fit_online_fraction(data.online, onset=incident.onset, end=end, **common), "online_fraction"
+    down = down_reports(data.reports)
+    if down.height == 0:
+        raise FitError("no down reports to fit a recovery curve to")
+    point = down.filter(pl.col("reported_until").is_null())
+    windows = down.filter(pl.col("reported_until").is_not_null())
+    times = (
+        np.repeat(point["reported_at"].to_numpy(), point["weight"].to_numpy())
+        if point.height
+        else np.array([], dtype="datetime64[us]")
+    )
+    win = (
+        pl.DataFrame({"start": windows["reported_at"], "end": windows["reported_until"]}).select(
+            pl.all().gather(np.repeat(np.arange(windows.height), windows["weight"].to_numpy()))
+        )
+        if windows.height
+        else None
+    )
+    fit = recovery.fit_down_reports(
+        times,
+        onset=incident.onset,
+        end=end,
+        windows=win,
+        timezone=incident.timezone,
+        propensity=propensity_for(incident, params),
+        bin_minutes=params.bin_minutes,
+        **common,
+    )
+    return fit, "down_reports"
+
+
+def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analysis:
+    """Run the whole analysis of ``params.incident_dir`` (writes the processed tables)."""
+    incident = incident or load_incident(params.incident_dir)
+    root = Path(params.processed_dir) if params.processed_dir else DATA_PROCESSED
+    data, processed = ingest_to_processed(incident, root=root)
+    end = observation_end(incident, data.reports)
+    starts = [t for t in (incident.onset, data.reports["reported_at"].min() if data.reports.height else None) if t is not None]
+    start = (min(starts) if starts else end - dt.timedelta(hours=DEFAULT_TAIL_HOURS)) - dt.timedelta(hours=1)
+    width = choose_bin_minutes(start, end)
+    binned = bin_reports(down_reports(data.reports), start=start, end=end, bin_minutes=width, timezone=incident.timezone)
+
+    fit, fit_error, evidence = None, None, "down_reports"
+    try:
+        fit, evidence = fit_recovery(incident, data, params, end=end)
+        if params.model != "auto":
+            fit = fit.with_model(params.model)
+    except AnalysisError as exc:
+        fit_error = str(exc)
+
+    derived = []
+    if fit is not None:
+        for q, label in (("t50", "Half of affected customers back (t50)"), ("t90", "90% back (t90)")):
+            est = getattr(fit, q)
+            if np.isfinite(est.value):
+                derived.append((fit.onset + dt.timedelta(minutes=float(est.value)), label, "fit"))
+        if incident.onset is None:
+            derived.append((fit.onset, "Onset (estimated)", "onset"))
+    events = events_table(incident, reports=data.reports, derived=derived)
+
+    analysis = Analysis(
+        incident=incident,
+        params=params,
+        data=data,
+        processed=processed,
+        span=(start, end),
+        display_bin_minutes=width,
+        binned=binned,
+        events=events,
+        fit=fit,
+        fit_error=fit_error,
+        evidence=evidence,
+    )
+    analysis.metrics = build_metrics(analysis)
+    return analysis
+
+
+def build_metrics(a: Analysis) -> dict[str, Any]:
+    """The ``metrics.json`` document of an analysis (see :mod:`analysis.metrics`)."""
+    inc, data, tz = a.incident, a.data, a.incident.timezone
+    reports = data.reports
+    unresolved = reports.filter(pl.col("geo_method").is_null() | (pl.col("geo_method") == "unresolved")).height
+    onset = a.fit.onset if a.fit is not None else inc.onset
+    onset_source = "config" if inc.onset is not None else ("estimated" if a.fit is not None else None)
+    down = a.down
+    last_down = down.select(pl.coalesce("reported_until", "reported_at").max()).item() if down.height else None
+    first_down = down["reported_at"].min() if down.height else None
+    doc: dict[str, Any] = {
+        "schema_version": m.SCHEMA_VERSION,
+        "incident_id": inc.id,
+        "title": inc.title,
+        "timezone": tz,
+        "simulated": inc.simulated,
+        "run_id": a.params.run_id or None,
+        "n_raw": data.n_raw,
+        "n_reports": data.n_reports,
+        "n_rejected": data.n_rejected,
+        "n_down_reports": down.height,
+        "n_windowed_reports": reports.filter(pl.col("reported_until").is_not_null()).height,
+        "n_unresolved_place": unresolved,
+        "onset": m.iso(onset, tz),
+        "onset_source": onset_source,
+        "onset_ci": [m.iso(t, tz) for t in a.fit.onset_ci] if a.fit is not None and getattr(a.fit, "onset_ci", None) else None,
+        "end": m.iso(a.span[1], tz),
+        "first_report": m.iso(first_down, tz),
+        "last_report": m.iso(last_down, tz),
+        "evidence": a.evidence,
+        "recovery": m.recovery_block(a.fit, inc, level=a.params.level),
+        "recovery_error": a.fit_error,
+        "announcements": m.announcements_block(a.fit, inc),
+        "declared_resolved": None,
+        "regions": {},
+        "areas": {"n_municipalities": reports.filter(pl.col("municipality").is_not_null())["nis_code"].n_unique()},
+        "sources": [
+            {k: v for k, v in s.__dict__.items() if k in ("source", "kind", "path", "n_raw", "n_accepted", "n_rejected")}
+            for s in data.sources
+        ],
+    }
+    resolved = inc.declared_resolved
+    if resolved is not None:
+        entry = next(
+            (x for x in doc["announcements"] if x["time"] == m.iso(resolved.time, tz) and x["label"] == resolved.label), None
+        )
+        doc["declared_resolved"] = entry
+    if a.fit is not None and inc.affected_customers:
+        est = a.fit.customer_hours_lost(inc.affected_customers)
+        doc["recovery"]["customer_hours_lost"] = m.clean_number(est.value, 0)
+        doc["recovery"]["customer_hours_lost_ci"] = m.interval(est.low, est.high, 0)
+    return doc

@@ -1,0 +1,148 @@
+"""Report sections as lists of displayable parts (HTML strings and plotly figures).
+
+A notebook cell calls one section function and :func:`show`; the post-mortem notebook
+and the exploratory one share these, so the page and JupyterLab show the same things.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+import polars as pl
+
+from analysis import figures, narrative
+from analysis.i18n import text
+from analysis.narrative import caption, esc, heading
+from analysis.params import as_dict
+from analysis.provenance import provenance
+
+Part = str | go.Figure
+
+
+def show(parts: list[Part]) -> None:
+    """Display each part: HTML strings as HTML, figures through the active renderer."""
+    from IPython.display import HTML, display
+
+    html_buffer: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            html_buffer.append(part)
+            continue
+        if html_buffer:
+            display(HTML("\n".join(html_buffer)))
+            html_buffer = []
+        display(part)
+    if html_buffer:
+        display(HTML("\n".join(html_buffer)))
+
+
+def header(a: Any) -> list[Part]:
+    """Title, run line, coverage and trust note."""
+    return [narrative.header(a)]
+
+
+def summary(a: Any) -> list[Part]:
+    """Executive summary with headline numbers."""
+    return [narrative.summary(a)]
+
+
+def impact(a: Any) -> list[Part]:
+    """Impact table and time metrics."""
+    return [narrative.impact(a)]
+
+
+def timeline(a: Any) -> list[Part]:
+    """Report-rate figure with events, and the events table."""
+    lang = a.params.language
+    fig = figures.timeline_figure(a.binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes)
+    return [heading("timeline", text(lang, "timeline")), fig, caption(text(lang, "caption_timeline")), narrative.events_html(a)]
+
+
+def recovery(a: Any) -> list[Part]:
+    """The fitted curve with its band and announcements, and the candidate families."""
+    lang = a.params.language
+    parts: list[Part] = [heading("recovery", text(lang, "recovery"))]
+    if a.fit is None:
+        parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
+        return parts
+    announcements = [(e.time, e.label[:40] + ("…" if len(e.label) > 40 else "")) for e in a.incident.announcements if e.resolved]
+    if not announcements and a.incident.announcements:
+        announcements = [(e.time, e.label[:40]) for e in a.incident.announcements[:1]]
+    fig = figures.recovery_figure(a.fit, timezone=a.incident.timezone, announcements=announcements, level=a.params.level)
+    parts += [fig, caption(text(lang, "caption_recovery", level=f"{a.params.level:.0%}"))]
+    cand = a.fit.candidates
+    cols = [
+        c
+        for c in ("family", "n_params", "log_likelihood", "aic", "delta_aic", "akaike_weight", "t50_minutes", "t90_minutes")
+        if c in cand.columns
+    ]
+    rows = cand.select(cols).with_columns(pl.col(pl.Float64).round(2)).rows()
+    parts.append("<h3>Candidate models</h3>")
+    parts.append(narrative.table(cols, rows))
+    ann = a.metrics.get("announcements") or []
+    if ann:
+        parts.append("<h3>Announcements against the estimate</h3>")
+        parts.append(
+            narrative.table(
+                ["time", "announcement", text(lang, "still_affected"), "interval"],
+                [
+                    (
+                        x["time"],
+                        x["label"],
+                        f"{100 * x['still_affected']:.0f}%" if x["still_affected"] is not None else "—",
+                        f"[{100 * x['still_affected_ci'][0]:.0f}–{100 * x['still_affected_ci'][1]:.0f}]"
+                        if x["still_affected_ci"]
+                        else "—",
+                    )
+                    for x in ann
+                ],
+            )
+        )
+    return parts
+
+
+def geography(a: Any) -> list[Part]:
+    """Where reports came from."""
+    lang = a.params.language
+    down = a.down
+    parts: list[Part] = [heading("geography", text(lang, "geography"))]
+    located = (
+        down.filter(pl.col("municipality").is_not_null())
+        .group_by("nis_code", "municipality", "region")
+        .agg(pl.len().alias("n"), pl.col("place_raw").unique().sort().str.join(", ").alias("as_written"))
+    )
+    from analysis.geo import reference_municipalities
+
+    ref = reference_municipalities().select("nis_code", "lat", "lon")
+    points = located.join(ref, on="nis_code", how="left").filter(pl.col("lat").is_not_null())
+    points = points.with_columns(pl.format("{}: {} report(s) ({})", "municipality", "n", "as_written").alias("label"))
+    fig = figures.location_map(points, outlines=_outlines(), note="Municipal boundaries approximate; circles at municipal seats.")
+    parts += [fig, caption(text(lang, "caption_map"))]
+    areas = down.filter(pl.col("area_level").is_in(["province", "region", "country"]))
+    if areas.height:
+        by = areas.group_by("area_level", "place_raw").agg(pl.len().alias("statements")).sort("area_level", "place_raw")
+        parts.append("<h3>Area-level statements</h3>")
+        parts.append(narrative.table(["level", "area", "statements"], by.rows()))
+    return parts
+
+
+def _outlines() -> dict[str, Any] | None:
+    from analysis.geo import boundaries, to_plotly_geojson
+
+    return to_plotly_geojson(boundaries("province"))
+
+
+def data_quality(a: Any) -> list[Part]:
+    """Sources, rejects, unresolved places, windows, coverage."""
+    return [narrative.data_quality(a)]
+
+
+def methods(a: Any) -> list[Part]:
+    """Methods and assumptions."""
+    return [narrative.methods(a)]
+
+
+def provenance_section(a: Any) -> list[Part]:
+    """Run id, code version, input hashes, parameters, packages."""
+    return [narrative.provenance_html(a, provenance(a.incident, as_dict(a.params)))]

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analysis.config import load_incident
+from analysis.errors import IngestError
+from analysis.ingest import REPORT_COLUMNS, ingest_incident, ingest_to_processed
+from analysis.readers import detect_delimiter, detect_encoding
+
+MAP = """\
+[sources.columns]
+reported_at = "time"
+place = "town"
+text = "msg"
+"""
+CSV_ROWS = [
+    ("2018-01-08 20:05", "Liège", "plus de télé"),
+    ("2018-01-08 20:10", "Namur", "écran noir"),
+    ("2018-01-08 21:00", "Gent", "storing"),
+]
+
+
+def csv_bytes(delim: str, encoding: str, *, bom: bool = False) -> bytes:
+    lines = [delim.join(("time", "town", "msg"))] + [delim.join(r) for r in CSV_ROWS]
+    data = ("\r\n".join(lines) + "\r\n").encode(encoding)
+    return (b"\xef\xbb\xbf" if bom else b"") + data
+
+
+def ingest(folder: Path) -> object:
+    return ingest_incident(load_incident(folder), geocode=False)
+
+
+@pytest.mark.parametrize(("delim", "encoding", "bom"), [(",", "utf-8", False), (";", "utf-8", True), ("\t", "cp1252", False), (";", "cp1252", False)])
+def test_csv_encodings_and_delimiters_are_detected(make_incident: Callable[..., Path], delim: str, encoding: str, bom: bool) -> None:
+    folder = make_incident(csv_bytes(delim, encoding, bom=bom), source_extra=MAP)
+    r = ingest(folder)
+    assert r.reports["place_raw"].to_list() == ["Liège", "Namur", "Gent"]
+    assert r.reports["text"].to_list()[:2] == ["plus de télé", "écran noir"]
+    assert r.sources[0].delimiter == delim
+    assert r.n_raw == 3 and r.n_rejected == 0
+
+
+def test_detectors_directly() -> None:
+    assert detect_encoding("é".encode("cp1252")) == "cp1252"
+    assert detect_encoding(b"\xef\xbb\xbfa") == "utf-8-sig"
+    assert detect_encoding("é".encode()) == "utf-8"
+    assert detect_delimiter('a,b,c\n"x;y;z",2,3\n') == ","
+    assert detect_delimiter("a;b\n1;2\n") == ";"
+
+
+def test_parquet_and_jsonl_sources(make_incident: Callable[..., Path], tmp_path: Path) -> None:
+    frame = pl.DataFrame({"time": [r[0] for r in CSV_ROWS], "town": [r[1] for r in CSV_ROWS], "msg": [r[2] for r in CSV_ROWS]})
+    buf = tmp_path / "x.parquet"
+    frame.write_parquet(buf)
+    folder = make_incident(buf.read_bytes(), name="r.parquet", source_extra=MAP, incident_id="pq")
+    assert ingest(folder).reports.height == 3
+    lines = "\n".join(json.dumps({"time": a, "town": b, "msg": c}) for a, b, c in CSV_ROWS) + "\n{broken\n[1,2]\n\n"
+    folder = make_incident(lines, name="r.jsonl", source_extra=MAP, incident_id="js")
+    r = ingest(folder)
+    assert r.reports.height == 3
+    assert r.rejects["row"].to_list() == [4, 5]
+    assert "invalid JSON" in r.rejects["reason"][0] and "not an object" in r.rejects["reason"][1]
+    assert r.n_raw == 5
+
+
+def test_parquet_with_real_datetimes(make_incident: Callable[..., Path], tmp_path: Path) -> None:
+    frame = pl.DataFrame({"time": [dt.datetime(2018, 1, 8, 19, 5, tzinfo=dt.UTC)], "town": ["Liège"]})
+    path = tmp_path / "y.parquet"
+    frame.write_parquet(path)
+    folder = make_incident(path.read_bytes(), name="r.parquet", source_extra='[sources.columns]\nreported_at = "time"\nplace = "town"\n', incident_id="pq2")
+    assert ingest(folder).reports["reported_at"].to_list() == [dt.datetime(2018, 1, 8, 19, 5, tzinfo=dt.UTC)]
+
+
+def test_rejects_reconcile_and_say_why(make_incident: Callable[..., Path]) -> None:
+    content = (
+        "time,town,msg,lat,lon,count\n"
+        "2018-01-08 20:05,Liège,a,50.6,5.5,\n"
+        "2018-01-08 20:05,Liège,a,50.6,5.5,\n"  # exact duplicate
+        "2018-03-25 02:30,Gent,b,,,\n"  # DST gap
+        ",Namur,c,,,\n"  # missing time
+        "yesterday,Namur,d,,,\n"  # unreadable
+        "2018-01-08 21:00,Namur,e,95,4,\n"  # bad coordinates: kept with a warning
+        "2018-01-08 21:00,Namur,f,,,-3\n"  # bad count
+        "2018-01-08 21:00,Namur,g,,,,extra\n"  # too many fields
+    )
+    r = ingest(make_incident(content, source_extra=MAP))
+    reasons = dict(zip(r.rejects["row"].to_list(), r.rejects["reason"].to_list(), strict=True))
+    assert reasons[3] == "duplicate of row 2"
+    assert "does not exist" in reasons[4]
+    assert reasons[5] == "missing time"
+    assert "unreadable" in reasons[6]
+    assert "count must be a positive whole number" in reasons[8]
+    assert "fields" in reasons[9]
+    assert r.n_raw == 8 == r.reports.height + r.rejects.height
+    kept = r.reports.filter(pl.col("source_row") == 7)
+    assert kept["lat"].to_list() == [None]
+    assert "out of range" in kept["issues"][0]
+    assert set(r.rejects.columns) == {"source", "row", "column", "reason", "raw"}
+    assert json.loads(r.rejects.filter(pl.col("row") == 5)["raw"][0])["town"] == "Namur"
+
+
+def test_time_windows_and_date_time_columns(make_incident: Callable[..., Path]) -> None:
+    content = (
+        "id,at,from,until,town\n"
+        "a,,2018-01-09 06:00,2018-01-09 12:00,Durbuy\n"
+        "b,2018-01-09 02:57,,,Dilbeek\n"
+        "c,,2018-01-09 12:00,2018-01-09 06:00,Ans\n"
+        "d,,,2018-01-09 12:00,Ans\n"
+    )
+    extra = '[sources.columns]\nreport_id = "id"\nreported_at = "at"\nreported_from = "from"\nreported_until = "until"\nplace = "town"\n'
+    r = ingest(make_incident(content, source_extra=extra))
+    rep = r.reports.sort("report_id")
+    assert rep["report_id"].to_list() == ["reports:a", "reports:b"]
+    assert rep["reported_at"][0] == dt.datetime(2018, 1, 9, 5, tzinfo=dt.UTC)
+    assert rep["reported_until"][0] == dt.datetime(2018, 1, 9, 11, tzinfo=dt.UTC)
+    assert rep["reported_until"][1] is None
+    assert sorted(r.rejects["reason"].to_list()) == ["time window ends before it starts", "time window has an end but no start"]
+
+
+def test_date_and_time_in_separate_columns(make_incident: Callable[..., Path]) -> None:
+    content = "day;hour;town\n08/01/2018;20:15;Liège\n"
+    extra = '[sources.columns]\ndate = "day"\ntime = "hour"\nplace = "town"\n'
+    r = ingest(make_incident(content, source_extra=extra))
+    assert r.reports["reported_at"].to_list() == [dt.datetime(2018, 1, 8, 19, 15, tzinfo=dt.UTC)]
+
+
+def test_missing_mapped_column_is_a_clear_error(make_incident: Callable[..., Path]) -> None:
+    folder = make_incident("when,town\n2018-01-08 20:00,Liège\n", source_extra=MAP)
+    with pytest.raises(IngestError, match=r"column 'time' \(mapped to 'reported_at'"):
+        ingest(folder)
+
+
+def test_no_time_column_and_empty_file(make_incident: Callable[..., Path]) -> None:
+    with pytest.raises(IngestError, match="no time column"):
+        ingest(make_incident("town\nLiège\n"))
+    with pytest.raises(IngestError, match="empty"):
+        ingest(make_incident("", incident_id="empty"))
+
+
+def test_pii_never_reaches_processed_files(make_incident: Callable[..., Path], tmp_path: Path) -> None:
+    content = (
+        "time,town,msg\n"
+        "2018-01-08 20:05,Liège,Maximilien: call me at 0470 12 34 56 or max@example.be\n"
+        "2018-01-08 20:05,Liège,Maximilien: call me at 0470 12 34 56 or max@example.be\n"
+        "bad,Liège,Sarah sarah@example.be\n"
+    )
+    folder = make_incident(content, source_extra=MAP)
+    _, paths = ingest_to_processed(load_incident(folder), root=tmp_path / "processed", geocode=False)
+    blob = b"".join(p.read_bytes() for p in paths.values())
+    for secret in (b"0470", b"example.be", b"Maximilien", b"Sarah"):
+        assert secret not in blob
+    reports = pl.read_parquet(paths["reports"])
+    assert list(reports.columns[: len(REPORT_COLUMNS)]) == list(REPORT_COLUMNS)
+    assert reports["reported_at"].dtype == pl.Datetime("us", "UTC")
+
+
+def test_restorations_and_online_fraction_sources(make_incident: Callable[..., Path]) -> None:
+    content = "cust,at,ok\nc1,2018-01-08 21:00,true\nc2,2018-01-09 10:00,false\nc3,2018-01-08 22:00,maybe\n"
+    extra = '[sources.columns]\ncustomer_id = "cust"\nobserved_at = "at"\nrestored = "ok"\n'
+    r = ingest(make_incident(content, kind="restorations", source_extra=extra, incident_id="rest"))
+    assert r.restorations["restored"].to_list() == [True, False]
+    assert "restored must be true or false" in r.rejects["reason"][0]
+    content = "ts,out,total\n2024-07-08 19:15:00,1660703,1827686\n2024-07-08 19:30:00,x,1827686\n2024-07-08 19:45:00,-5,1827686\n"
+    extra = 'timezone = "UTC"\n[sources.columns]\nobserved_at = "ts"\nout = "out"\ntotal = "total"\n'
+    r = ingest(make_incident(content, kind="online_fraction", source_extra=extra, incident_id="online"))
+    assert r.online.height == 1
+    assert r.online["online_fraction"][0] == pytest.approx(1 - 1660703 / 1827686)
+    assert r.n_raw == 3 and r.n_rejected == 2
+
+
+def test_default_incident_ingests_every_row() -> None:
+    from .conftest import DEFAULT_INCIDENT
+
+    r = ingest(DEFAULT_INCIDENT)
+    assert r.n_rejected == 0
+    assert r.reports.height == r.n_raw > 50
+    assert r.reports["report_id"].n_unique() == r.reports.height
