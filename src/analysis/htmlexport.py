@@ -145,11 +145,11 @@ def export_html(
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
+        language_code=language,
     )
     resources = {
         "postmortem_head": plotly_head(),
         "postmortem_css": REPORT_CSS,
-        "language_code": language,
         "metadata": {"name": title},
     }
     page, _ = exporter.from_notebook_node(nb, resources=resources)
