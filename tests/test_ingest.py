@@ -36,8 +36,12 @@ def ingest(folder: Path) -> object:
     return ingest_incident(load_incident(folder), geocode=False)
 
 
-@pytest.mark.parametrize(("delim", "encoding", "bom"), [(",", "utf-8", False), (";", "utf-8", True), ("\t", "cp1252", False), (";", "cp1252", False)])
-def test_csv_encodings_and_delimiters_are_detected(make_incident: Callable[..., Path], delim: str, encoding: str, bom: bool) -> None:
+@pytest.mark.parametrize(
+    ("delim", "encoding", "bom"), [(",", "utf-8", False), (";", "utf-8", True), ("\t", "cp1252", False), (";", "cp1252", False)]
+)
+def test_csv_encodings_and_delimiters_are_detected(
+    make_incident: Callable[..., Path], delim: str, encoding: str, bom: bool
+) -> None:
     folder = make_incident(csv_bytes(delim, encoding, bom=bom), source_extra=MAP)
     r = ingest(folder)
     assert r.reports["place_raw"].to_list() == ["Liège", "Namur", "Gent"]
@@ -73,7 +77,12 @@ def test_parquet_with_real_datetimes(make_incident: Callable[..., Path], tmp_pat
     frame = pl.DataFrame({"time": [dt.datetime(2018, 1, 8, 19, 5, tzinfo=dt.UTC)], "town": ["Liège"]})
     path = tmp_path / "y.parquet"
     frame.write_parquet(path)
-    folder = make_incident(path.read_bytes(), name="r.parquet", source_extra='[sources.columns]\nreported_at = "time"\nplace = "town"\n', incident_id="pq2")
+    folder = make_incident(
+        path.read_bytes(),
+        name="r.parquet",
+        source_extra='[sources.columns]\nreported_at = "time"\nplace = "town"\n',
+        incident_id="pq2",
+    )
     assert ingest(folder).reports["reported_at"].to_list() == [dt.datetime(2018, 1, 8, 19, 5, tzinfo=dt.UTC)]
 
 

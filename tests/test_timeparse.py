@@ -41,7 +41,11 @@ def test_spring_forward_gap_is_rejected_with_reason() -> None:
 
 @pytest.mark.parametrize(
     ("policy", "expected"),
-    [("earliest", dt.datetime(2018, 10, 28, 0, 30, tzinfo=UTC)), ("latest", dt.datetime(2018, 10, 28, 1, 30, tzinfo=UTC)), ("reject", None)],
+    [
+        ("earliest", dt.datetime(2018, 10, 28, 0, 30, tzinfo=UTC)),
+        ("latest", dt.datetime(2018, 10, 28, 1, 30, tzinfo=UTC)),
+        ("reject", None),
+    ],
 )
 def test_autumn_overlap_follows_the_policy(policy: str, expected: dt.datetime | None) -> None:
     utc, why = parse(["2018-10-28 02:30"], ambiguous=policy)

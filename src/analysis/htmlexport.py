@@ -41,7 +41,7 @@ GEO_PREFILL = (
 
 REPORT_CSS = """
 :root { --pm-ink: #1f2933; --pm-muted: #616e7c; --pm-accent: #c0392b; --pm-rule: #e4e7eb; }
-body.pm-report { background: #fff; }
+body.pm-report { background: #fff; font-family: Inter, "Segoe UI", Helvetica, Arial, sans-serif; color: var(--pm-ink); }
 body.pm-report main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
 .pm-report .jp-Cell { padding: 0; }
 .pm-report .jp-RenderedHTMLCommon { font-size: 15px; line-height: 1.55; color: var(--pm-ink); padding-right: 0; }
