@@ -70,11 +70,26 @@ def _axis_title(tz: str) -> str:
     return f"local time ({tz})"
 
 
-def _event_lines(fig: go.Figure, events: pl.DataFrame, *, tz: str, y_top: float = 1.0, show_labels: bool = True) -> None:
-    """Mark events as vertical lines with hoverable markers along the top of the plot."""
+def _event_lines(
+    fig: go.Figure,
+    events: pl.DataFrame,
+    *,
+    tz: str,
+    y_top: float = 1.0,
+    show_labels: bool = True,
+    span: tuple[dt.datetime, dt.datetime] | None = None,
+) -> None:
+    """Mark events as vertical lines with hoverable markers along the top of the plot.
+
+    Events are numbered in table order; those outside ``span`` keep their number but are
+    not drawn (the table lists them), so a root-cause statement weeks later does not
+    stretch the time axis.
+    """
     if events.height == 0:
         return
     for i, row in enumerate(events.iter_rows(named=True), start=1):
+        if span is not None and not (span[0] <= row["time"] <= span[1]):
+            continue
         color = PALETTE.get(row["kind"], PALETTE["other"]) if row["origin"] != "fit" else PALETTE["fit_event"]
         x = _local(row["time"], tz)
         fig.add_vline(x=x, line={"color": color, "width": 1, "dash": "dot"}, opacity=0.7)
@@ -103,6 +118,7 @@ def timeline_figure(
     *,
     timezone: str,
     bin_minutes: float,
+    span: tuple[dt.datetime, dt.datetime] | None = None,
     title: str | None = None,
 ) -> go.Figure:
     """Report rate over time with the incident's events marked.
@@ -131,7 +147,9 @@ def timeline_figure(
                 hovertemplate="%{x|%a %H:%M}: %{y:.1f} (spread)<extra></extra>",
             )
         )
-    _event_lines(fig, events, tz=timezone)
+    _event_lines(fig, events, tz=timezone, span=span)
+    if span is not None:
+        fig.update_xaxes(range=[_local(span[0], timezone), _local(span[1], timezone)])
     width = f"{bin_minutes:g} min" if bin_minutes < 120 else f"{bin_minutes / 60:g} h"
     fig.update_layout(
         template=TEMPLATE,

@@ -48,7 +48,8 @@ body.pm-report main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4r
 .pm-report .jp-RenderedHTMLCommon h1 { font-size: 2rem; margin-top: 0.5rem; }
 .pm-report .jp-RenderedHTMLCommon h2 { border-bottom: 2px solid var(--pm-rule); padding-bottom: .25rem; margin-top: 2.2rem; }
 .pm-report .jp-RenderedHTMLCommon table { border-collapse: collapse; font-size: 13px; margin: .5rem 0 1rem; }
-.pm-report .jp-RenderedHTMLCommon th, .pm-report .jp-RenderedHTMLCommon td { padding: .3rem .6rem; border-bottom: 1px solid var(--pm-rule); text-align: left; vertical-align: top; }
+.pm-report .jp-RenderedHTMLCommon th, .pm-report .jp-RenderedHTMLCommon td { padding: .3rem .6rem; border-bottom: 1px solid var(--pm-rule); text-align: left !important; vertical-align: top; }
+.pm-report .jp-RenderedHTMLCommon td.num, .pm-report .jp-RenderedHTMLCommon th.num { text-align: right !important; font-variant-numeric: tabular-nums; }
 .pm-report .jp-RenderedHTMLCommon tbody tr:nth-child(odd) { background: #fafbfc; }
 .pm-report .jp-OutputArea-output { overflow-x: auto; }
 .pm-report .jp-OutputPrompt, .pm-report .jp-InputPrompt { display: none; }

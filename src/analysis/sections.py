@@ -55,7 +55,7 @@ def impact(a: Any) -> list[Part]:
 def timeline(a: Any) -> list[Part]:
     """Report-rate figure with events, and the events table."""
     lang = a.params.language
-    fig = figures.timeline_figure(a.binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes)
+    fig = figures.timeline_figure(a.binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes, span=a.span)
     return [heading("timeline", text(lang, "timeline")), fig, caption(text(lang, "caption_timeline")), narrative.events_html(a)]
 
 
