@@ -123,6 +123,13 @@ def trust_notes(a: Any) -> list[str]:
     for s in a.incident.sources:
         if s.coverage:
             notes.append(f"Source '{s.name}': {s.coverage}")
+        if s.sampling == "curated":
+            notes.append(
+                f"Source '{s.name}' holds statements selected by others (e.g. a newsroom publishing reader messages), not every "
+                "report: their timing reflects editorial choices, such as a call for testimonies, as much as the number of customers "
+                "still without service. The recovery curve is what the model infers if the rate of statements followed the number "
+                "still affected; it describes when statements were made more than it measures restoration."
+            )
     if a.fit is None:
         notes.append(f"No recovery curve could be fitted ({a.fit_error}).")
     else:
