@@ -16,6 +16,8 @@ from typing import Any
 import polars as pl
 
 from analysis.i18n import format_duration, format_percent, format_time, text
+from analysis.metrics import offset
+from analysis.privacy import scrub_contacts
 
 METHOD_FORMULAS = """
 <p>The quantity of interest is <b>S(t)</b>, the share of affected customers still without service
@@ -36,6 +38,11 @@ values.</p>
 def esc(value: Any) -> str:
     """Escape any value for HTML text or attributes (``None`` → empty)."""
     return "" if value is None else html.escape(str(value), quote=True)
+
+
+def esc_config(value: str | None) -> str:
+    """Escape analyst-written text (titles, labels) after removing contact details from it."""
+    return esc(scrub_contacts(value))
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, css: str = "") -> str:
@@ -68,7 +75,7 @@ def header(a: Any) -> str:
     lang, inc, mt = a.params.language, a.incident, a.metrics
     tz = inc.timezone
     now = dt.datetime.now(dt.UTC)
-    parts = [f"<h1>{esc(inc.title)}</h1>"]
+    parts = [f"<h1>{esc_config(inc.title)}</h1>"]
     parts.append(
         f'<p class="pm-meta">{esc(inc.id)} · {esc(text(lang, "generated"))} {esc(format_time(now, tz, lang))}'
         f" · {esc(text(lang, 'run'))} {esc(a.params.run_id or 'interactive')}</p>"
@@ -144,7 +151,7 @@ def summary(a: Any) -> str:
     tz = inc.timezone
     parts = [heading("summary", text(lang, "summary"))]
     if inc.description:
-        parts.append(f"<p>{esc(inc.description.strip())}</p>")
+        parts.append(f"<p>{esc_config(inc.description.strip())}</p>")
     cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=f"{a.metrics['n_raw']} rows in")]
     onset = fit.onset if fit is not None else inc.onset
     cards.append(kpi(text(lang, "onset"), format_time(onset, tz, lang, with_day=False), sub=a.metrics.get("onset_source") or ""))
@@ -210,7 +217,7 @@ def impact(a: Any) -> str:
             (0.9, text(lang, "m_90")),
         ):
             est = fit.quantile(p)
-            when = onset + dt.timedelta(minutes=est.value) if math.isfinite(est.value) else None
+            when = offset(onset, est.value)
             rows.append(
                 (
                     label,
@@ -249,7 +256,7 @@ def events_html(a: Any) -> str:
     """The timeline table (numbered like the figure's markers)."""
     lang = a.params.language
     rows = [
-        (i, format_time(r["time"], a.incident.timezone, lang), r["label"], r["kind"], r["source"] or r["origin"])
+        (i, format_time(r["time"], a.incident.timezone, lang), scrub_contacts(r["label"]), r["kind"], r["source"] or r["origin"])
         for i, r in enumerate(a.events.iter_rows(named=True), start=1)
     ]
     return table(["#", text(lang, "time"), text(lang, "event"), text(lang, "kind"), text(lang, "source")], rows)

@@ -55,7 +55,9 @@ def impact(a: Any) -> list[Part]:
 def timeline(a: Any) -> list[Part]:
     """Report-rate figure with events, and the events table."""
     lang = a.params.language
-    fig = figures.timeline_figure(a.binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes, span=a.span)
+    fig = figures.timeline_figure(
+        a.binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes, span=a.span
+    )
     return [heading("timeline", text(lang, "timeline")), fig, caption(text(lang, "caption_timeline")), narrative.events_html(a)]
 
 
@@ -89,7 +91,7 @@ def recovery(a: Any) -> list[Part]:
                 [
                     (
                         x["time"],
-                        x["label"],
+                        narrative.scrub_contacts(x["label"]),
                         f"{100 * x['still_affected']:.0f}%" if x["still_affected"] is not None else "—",
                         f"[{100 * x['still_affected_ci'][0]:.0f}–{100 * x['still_affected_ci'][1]:.0f}]"
                         if x["still_affected_ci"]
