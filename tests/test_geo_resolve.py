@@ -47,7 +47,8 @@ def test_result_carries_province_and_region_labels():
 def test_brussels_municipalities_have_no_province_and_a_bilingual_name():
     res = resolve_place("Ixelles")
     assert res["nis_code"] == IXELLES
-    assert res["province"] is None and res["province_code"] is None
+    assert res["province"] is None
+    assert res["province_code"] is None
     assert res["region"] == REGION_NAMES["04000"] == "Brussels"
     assert res["municipality"] == "Ixelles / Elsene"
 
@@ -67,19 +68,22 @@ def test_shared_postal_code_is_settled_by_the_name_or_flagged():
     assert resolve_place("Ixelles", postal_code="1050")["nis_code"] == IXELLES
     assert resolve_place("Bruxelles", postal_code="1050")["nis_code"] == BRUSSELS
     res = resolve_place(postal_code="1050")
-    assert res["geo_method"] == "ambiguous" and res["nis_code"] is None
+    assert res["geo_method"] == "ambiguous"
+    assert res["nis_code"] is None
     assert "1050" in res["geo_note"]
 
 
 def test_postal_code_conflicting_with_the_name_keeps_the_code_and_says_so():
     res = resolve_place("Namur", postal_code="4000")
     assert res["nis_code"] == LIEGE
-    assert res["geo_score"] < 1 and "Namur" in res["geo_note"]
+    assert res["geo_score"] < 1
+    assert "Namur" in res["geo_note"]
 
 
 def test_unknown_postal_code_falls_back_to_the_name():
     res = resolve_place("Namur", postal_code="0001")
-    assert res["nis_code"] == NAMUR and "not Belgian" in res["geo_note"]
+    assert res["nis_code"] == NAMUR
+    assert "not Belgian" in res["geo_note"]
 
 
 @pytest.mark.parametrize(
@@ -98,7 +102,8 @@ def test_unknown_postal_code_falls_back_to_the_name():
 )
 def test_foreign_places_stay_unresolved(place):
     res = resolve_place(place)
-    assert res["nis_code"] is None and res["geo_method"] == "unresolved"
+    assert res["nis_code"] is None
+    assert res["geo_method"] == "unresolved"
     assert res["geo_note"]
 
 
@@ -109,26 +114,33 @@ def test_lille_alone_is_the_belgian_municipality():
 @pytest.mark.parametrize("place", ["", "   ", "n/a", "???", "asdfgh", "panne", "TV ne marche plus", None])
 def test_garbage_stays_unresolved(place):
     res = resolve_place(place)
-    assert res["nis_code"] is None and res["geo_method"] == "unresolved"
+    assert res["nis_code"] is None
+    assert res["geo_method"] == "unresolved"
 
 
 def test_two_towns_in_one_string_are_ambiguous_not_guessed():
     res = resolve_place("Modave Libramont")
-    assert res["geo_method"] == "ambiguous" and res["nis_code"] is None
-    assert "Modave" in res["geo_note"] and "Libramont" in res["geo_note"]
+    assert res["geo_method"] == "ambiguous"
+    assert res["nis_code"] is None
+    assert "Modave" in res["geo_note"]
+    assert "Libramont" in res["geo_note"]
 
 
 def test_name_inside_a_longer_text():
     res = resolve_place("panne à Jumet ce soir")
-    assert res["nis_code"] == CHARLEROI and res["geo_score"] < 0.93
+    assert res["nis_code"] == CHARLEROI
+    assert res["geo_score"] < 0.93
 
 
 def test_coordinates_inside_outside_and_swapped():
     assert resolve_place(lat=50.8467, lon=4.3524)["nis_code"] == BRUSSELS
     lille_fr = resolve_place(lat=50.6366, lon=3.0635)
-    assert lille_fr["nis_code"] is None and "outside Belgium" in lille_fr["geo_note"]
+    assert lille_fr["nis_code"] is None
+    assert "outside Belgium" in lille_fr["geo_note"]
     swapped = resolve_place(lat=4.3524, lon=50.8467)
-    assert swapped["nis_code"] == BRUSSELS and swapped["geo_score"] < 1 and "swapped" in swapped["geo_note"]
+    assert swapped["nis_code"] == BRUSSELS
+    assert swapped["geo_score"] < 1
+    assert "swapped" in swapped["geo_note"]
     assert resolve_place("Namur", lat=50.6245, lon=5.5668)["nis_code"] == LIEGE
 
 
@@ -227,7 +239,8 @@ def test_missing_input_columns_count_as_null():
 
 def test_empty_table():
     out = resolve_places(pl.DataFrame(schema={"place_raw": pl.String}))
-    assert out.height == 0 and "nis_code" in out.columns
+    assert out.height == 0
+    assert "nis_code" in out.columns
 
 
 def test_numeric_postal_codes_and_string_coordinates():
@@ -265,7 +278,9 @@ def test_geocode_table_and_its_errors():
 def test_format_resolution_is_one_readable_line():
     line = format_resolution(resolve_place("Luik"), place="Luik")
     assert "\n" not in line
-    assert "Liège" in line and "62063" in line and "exact" in line
+    assert "Liège" in line
+    assert "62063" in line
+    assert "exact" in line
     assert format_resolution(resolve_place("Paris")).startswith("unresolved")
     assert "area" in format_resolution(resolve_place("Flanders", area_level="region"))
 

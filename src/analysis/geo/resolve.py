@@ -421,7 +421,7 @@ class _NameResult:
         self.note = note
 
 
-def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzzy_threshold: float) -> _NameResult:
+def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzzy_threshold: float) -> _NameResult:  # noqa: PLR0911 (one return per way a name is found)
     """Exact → alias → section on the whole string, its parts and its words; then fuzzy."""
     whole = compact_key(text)
     if not whole:
@@ -457,7 +457,7 @@ def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzz
     fuzzy = _NameResult()
     if fuzzy_threshold <= 100:
         fuzzy = _fuzzy(text, whole, idx, allowed=allowed, threshold=fuzzy_threshold)
-        if fuzzy.match is not None or fuzzy.note and " is closer to " in fuzzy.note:
+        if fuzzy.match is not None or (fuzzy.note and " is closer to " in fuzzy.note):
             return fuzzy
     # 4. word windows inside a longer text: "panne à Jumet ce soir", "storing Gent"
     words = tokens(text)
@@ -551,7 +551,7 @@ def _area_lookup(text: str, idx: _Index, level: str | None) -> tuple[str, str] |
 
 
 def _lift(res: dict[str, Any], level: str, idx: _Index, note: str) -> dict[str, Any]:
-    """A municipality result lifted to its province, region or the country."""
+    """Lift a municipality result to its province, region or the country."""
     if level == "country":
         return idx.area_result("country", COUNTRY_CODE, note)
     if level == "province" and res["province_code"] is not None:
@@ -562,8 +562,8 @@ def _lift(res: dict[str, Any], level: str, idx: _Index, note: str) -> dict[str, 
     return idx.area_result("region", res["region_code"], note + extra)
 
 
-def _resolve_area(text: str | None, level: str, idx: _Index, fuzzy_threshold: float) -> dict[str, Any]:
-    """An area-level row: the province, region or country named, never a town."""
+def _resolve_area(text: str | None, level: str, idx: _Index, fuzzy_threshold: float) -> dict[str, Any]:  # noqa: PLR0911 (one return per outcome)
+    """Resolve an area-level row to the province, region or country it names, never a town."""
     if level == "country":
         if text and compact_key(text) in _FOREIGN_COUNTRIES:
             return _empty("unresolved", f"'{text}' is not Belgium")
@@ -596,7 +596,7 @@ def _resolve_area(text: str | None, level: str, idx: _Index, fuzzy_threshold: fl
 
 
 def _postal_in(text: str) -> tuple[str | None, str]:
-    """The first Belgian postal code written in ``text`` (must exist), and the text without it."""
+    """Find the first Belgian postal code written in ``text`` (must exist); return it and the text without it."""
     idx = _index()
     for mt in _BE_POSTAL.finditer(text):
         code = mt.group(1)
@@ -618,7 +618,7 @@ def _clean_postal(value: Any) -> str | None:
     return s or None
 
 
-def _resolve_text(
+def _resolve_text(  # noqa: PLR0911 (the resolution order reads top to bottom, one return per outcome)
     place: str | None,
     postal: str | None,
     area_level: str | None,
