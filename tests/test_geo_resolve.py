@@ -305,3 +305,23 @@ def test_a_million_reports_resolve_in_seconds():
     assert out["nis_code"].null_count() == 0
     assert elapsed < 10  # about a second on a laptop; generous for a busy CI machine
     assert not math.isnan(elapsed)
+
+
+def test_short_forms_of_compound_names():
+    res = resolve_place("Molenbeek")
+    assert res["nis_code"] == "21012"  # not the village of Bekkevoort
+    assert "short form" in res["geo_note"]
+    assert resolve_place("Woluwe")["geo_method"] == "ambiguous"
+
+
+def test_a_province_beside_the_town_narrows_the_search():
+    assert resolve_place("Hasselt, Limburg")["nis_code"] == "71072"
+    assert resolve_place("Berchem, Antwerpen")["nis_code"] == ANTWERPEN
+    assert resolve_place("Liège, Belgique")["nis_code"] == LIEGE
+    assert resolve_place("Hasselt, Namur")["geo_method"] == "ambiguous"
+
+
+def test_informal_regions_are_not_towns():
+    res = resolve_place("Brabant")
+    assert res["nis_code"] is None
+    assert "region" in res["geo_note"]

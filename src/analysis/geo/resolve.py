@@ -24,7 +24,7 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -230,6 +230,52 @@ _TEXT_WORDS = _DOMAIN_WORDS | frozenset(
     )
 )
 
+# Natural and cultural regions people name instead of a town: not one municipality.
+_INFORMAL_REGIONS = frozenset(
+    compact_key(w)
+    for w in (
+        "Brabant",
+        "Ardennes",
+        "Ardennen",
+        "Ardenne",
+        "Kempen",
+        "Campine",
+        "Wallonie picarde",
+        "Borinage",
+        "Pajottenland",
+        "Westhoek",
+        "Meetjesland",
+        "Waasland",
+        "Pays de Waes",
+        "Haspengouw",
+        "Hesbaye",
+        "Condroz",
+        "Famenne",
+        "Gaume",
+        "Fagne",
+        "Ostbelgien",
+        "Oostkantons",
+        "Cantons de l'Est",
+        "East Cantons",
+        "Eifel",
+        "Hageland",
+        "Vlaamse Ardennen",
+        "Zuiderkempen",
+        "Noorderkempen",
+        "Limburgse Kempen",
+        "Maasland",
+        "Kust",
+        "Côte belge",
+        "Belgian coast",
+        "Littoral",
+        "Région du Centre",
+        "Pays de Herve",
+        "Entre-Sambre-et-Meuse",
+        "Thudinie",
+        "Botte du Hainaut",
+    )
+)
+
 # Countries other than Belgium, by the names reports use (fr/nl/de/en); "Luxembourg" alone
 # is the Belgian province, so only the Grand Duchy's long forms are listed here.
 _FOREIGN_COUNTRIES = {
@@ -313,6 +359,15 @@ class _Index:
         }
         self.keys: list[str] = sorted(self.names)
 
+        # short forms of compound official names: "Molenbeek", "St-Josse", "Tongeren"
+        parts: dict[str, list[_Match]] = defaultdict(list)
+        for nis, r in self.munis.items():
+            for col in ("name_fr", "name_nl", "name_de"):
+                for key in _name_parts(r[col]):
+                    if key not in self.names or all(m.method == "section" for m in self.names[key]):
+                        parts[key].append(_Match(nis, "alias", pop[nis], r[col]))
+        self.parts: dict[str, list[_Match]] = {k: sorted(set(v), key=lambda m: (-m.population, m.nis)) for k, v in parts.items()}
+
         self.postal: dict[str, list[str]] = defaultdict(list)
         for code, nis in postal_codes().iter_rows():
             self.postal[code].append(nis)
@@ -363,6 +418,55 @@ class _Index:
             out["region_code"] = code
             out["region"] = REGION_NAMES[code]
         return out
+
+
+_MINOR = frozenset(
+    {
+        "st",
+        "la",
+        "le",
+        "les",
+        "de",
+        "du",
+        "des",
+        "d",
+        "l",
+        "en",
+        "sur",
+        "sous",
+        "lez",
+        "aux",
+        "au",
+        "ten",
+        "ter",
+        "op",
+        "aan",
+        "den",
+        "het",
+        "van",
+        "a",
+    }
+)
+
+
+def _name_parts(name: str | None) -> set[str]:
+    """Keys of the leading and trailing word runs of a compound name ("Molenbeek-Saint-Jean" → molenbeek, stjean, ...)."""
+    if not name:
+        return set()
+    words = tokens(name)
+    out = set()
+    for i in range(1, len(words)):
+        prefix, suffix = words[:i], words[i:]
+        candidates = [prefix]
+        if words[i - 1] not in _MINOR:  # "Neuve" alone is not Louvain-la-Neuve, "Gilles" not Saint-Gilles
+            candidates.append(suffix)
+        for run in candidates:
+            if (run[0] in _MINOR and run[0] != "st") or run[-1] in _MINOR:
+                continue
+            key = "".join(run)
+            if len(key) >= 5:
+                out.add(key)
+    return out
 
 
 @cache
@@ -428,13 +532,17 @@ def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzz
         return _NameResult(note="no letters in the place")
     if whole in _DOMAIN_WORDS:
         return _NameResult(note=f"'{text}' is not a place")
-    # 1. the whole string, then without administrative words
+    # 1. the whole string, then without administrative words; a short form of a compound
+    #    municipality name ("Molenbeek") beats a village of that name ten times smaller
     for key in [whole, *(compact_key(v) for v in _strip_admin(text))]:
         m, cands = _choose(idx.lookup(key), allowed=allowed)
+        short, short_cands = _choose(idx.parts.get(key, []), allowed=allowed)
+        if short is not None and (m is None or (m.method == "section" and m.population * 10 < short.population)):
+            return _NameResult(short, 0.9, note=f"short form of {short.name}")
         if m is not None:
             return _NameResult(m, _SCORE[m.method])
-        if cands:
-            return _NameResult(candidates=cands, note=f"'{text}' names places in several municipalities")
+        if cands or short_cands:
+            return _NameResult(candidates=cands or short_cands, note=f"'{text}' names places in several municipalities")
     # 2. parts separated by commas, brackets, slashes: "Jumet (Charleroi)", "Liège, Belgique"
     parts = split_parts(text)
     if len(parts) > 1:
@@ -649,17 +757,32 @@ def _resolve_text(  # noqa: PLR0911 (the resolution order reads top to bottom, o
             return _empty("unresolved", f"'{place}' carries a foreign postal code")
         code, text = _postal_in(text)
 
-    # country names in the text: "Lille, France" is abroad; "Liège, Belgique" is not
+    # country names in the text: "Lille, France" is abroad; "Liège, Belgique" is not.
+    # A province or region named beside a town narrows the search: "Hasselt, Limburg".
+    within: set[str] | None = None
     if text:
         parts = split_parts(text)
-        kept = []
+        kept: list[str] = []
+        areas_named: list[tuple[str, tuple[str, str]]] = []
         for part in parts:
-            pk = compact_key(part)
-            if pk in _FOREIGN_COUNTRIES:
+            if compact_key(part) in _FOREIGN_COUNTRIES:
                 return _empty("unresolved", f"'{place}' is abroad ({part})")
-            if _area_lookup(part, idx, "country") and len(parts) > 1:
+            if len(parts) > 1 and _area_lookup(part, idx, "country"):
+                continue
+            area = (_area_lookup(part, idx, "province") or _area_lookup(part, idx, "region")) if len(parts) > 1 else None
+            if area is not None and not areas_named:
+                areas_named.append((part, area))
                 continue
             kept.append(part)
+        if areas_named and kept:
+            code_ = areas_named[0][1][1]
+            within = {n for n, r in idx.munis.items() if code_ in (r["province_code"], r["region_code"])}
+            if _match_name(", ".join(kept), idx, allowed=within, fuzzy_threshold=fuzzy_threshold).match is None:
+                # the area does not hold the town: read the string as written
+                within = None
+                kept = [p for p in parts if not _area_lookup(p, idx, "country")]
+        elif areas_named:
+            kept = [areas_named[0][0]]  # "Liège, Belgique": the area-like part is the place itself
         text = ", ".join(kept)
 
     if code is not None:
@@ -682,6 +805,8 @@ def _resolve_text(  # noqa: PLR0911 (the resolution order reads top to bottom, o
 
     if not text:
         return _empty("unresolved", "; ".join(note_parts) or "no place given")
+    if compact_key(text) in _INFORMAL_REGIONS:
+        return _empty("unresolved", f"'{text}' is a region, not a municipality")
 
     # an area named without area_level: "Flanders", "Provincie Limburg", "Belgium"
     bare, marked = _strip_area_words(text, None)
@@ -699,7 +824,7 @@ def _resolve_text(  # noqa: PLR0911 (the resolution order reads top to bottom, o
         if not inside:
             return idx.area_result(lvl, acode)
 
-    sub = _match_name(text, idx, fuzzy_threshold=fuzzy_threshold)
+    sub = _match_name(text, idx, allowed=within, fuzzy_threshold=fuzzy_threshold)
     if sub.match is not None:
         method = "fuzzy" if sub.note and sub.note.startswith("approximate") else sub.match.method
         notes = [*note_parts, *([sub.note] if sub.note else [])]
@@ -863,7 +988,7 @@ def resolve_place(
     return dict(_resolve_text_cached(place, _clean_postal(postal_code), area_level, float(fuzzy_threshold)))
 
 
-@cache
+@lru_cache(maxsize=500_000)  # bounded: a long-lived kernel may see millions of distinct strings
 def _resolve_text_cached(place: str | None, postal: str | None, area_level: str | None, threshold: float) -> tuple:
     return tuple(_resolve_text(place, postal, area_level, threshold).items())
 
