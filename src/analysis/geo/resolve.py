@@ -525,7 +525,7 @@ class _NameResult:
         self.note = note
 
 
-def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzzy_threshold: float) -> _NameResult:  # noqa: PLR0911 (one return per way a name is found)
+def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzzy_threshold: float) -> _NameResult:
     """Exact → alias → section on the whole string, its parts and its words; then fuzzy."""
     whole = compact_key(text)
     if not whole:
@@ -670,7 +670,7 @@ def _lift(res: dict[str, Any], level: str, idx: _Index, note: str) -> dict[str, 
     return idx.area_result("region", res["region_code"], note + extra)
 
 
-def _resolve_area(text: str | None, level: str, idx: _Index, fuzzy_threshold: float) -> dict[str, Any]:  # noqa: PLR0911 (one return per outcome)
+def _resolve_area(text: str | None, level: str, idx: _Index, fuzzy_threshold: float) -> dict[str, Any]:
     """Resolve an area-level row to the province, region or country it names, never a town."""
     if level == "country":
         if text and compact_key(text) in _FOREIGN_COUNTRIES:
@@ -726,7 +726,7 @@ def _clean_postal(value: Any) -> str | None:
     return s or None
 
 
-def _resolve_text(  # noqa: PLR0911 (the resolution order reads top to bottom, one return per outcome)
+def _resolve_text(
     place: str | None,
     postal: str | None,
     area_level: str | None,
