@@ -404,3 +404,23 @@ def test_index_escapes_everything_and_keeps_the_last_good_report(tmp_path: Path)
     assert "x-1/postmortem.html" in refs
     table = summary_table(summary)
     assert table.splitlines()[1].split()[:2] == ["x-1", "failed"]
+
+
+def test_sigterm_stops_the_batch_and_still_writes_the_index(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_incident(data, "long", action="sleep 300")
+    out = tmp_path / "reports"
+    cmd = [sys.executable, "-m", "analysis", "render-all", str(data), "--out", str(out), "--notebook", str(FIXTURE), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=stub_env())
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".long.*.tmp")) and time.monotonic() < deadline:  # the render is under way
+        time.sleep(0.2)
+    time.sleep(1)
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "postmortem: error: interrupted" in err.splitlines(), err
+    rows, _ = index_rows(out)
+    assert rows["long"][1] == "failed"
+    assert "long: stopped by SIGTERM" in rows["long"][8]
+    assert not list(out.glob(".*.tmp"))

@@ -55,6 +55,7 @@ from analysis.report import (
     LOCATIONS,
     NOTEBOOK,
     OUTPUTS,
+    RUN_ID,
     RenderResult,
     check_parameters,
     injected,
@@ -75,6 +76,8 @@ _POLL = 0.1
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # an output line of the ``postmortem`` command that carries the reason of a failure
 _CLI_ERROR = "postmortem: error: "
+# ipykernel's notice on every kernel start; kept in the log, not shown between progress bars
+_KERNEL_NOISE = re.compile(r"\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption[^\n]*\n")
 
 log = logging.getLogger("analysis.batch")
 
@@ -220,6 +223,7 @@ def render_all(
     timeout: float | None = None,
     force: bool = False,
     quiet: bool = False,
+    run_id: str | None = None,
 ) -> BatchSummary:
     """Render each incident folder under ``data_dir`` into ``out_root``; write the index and the log.
 
@@ -241,6 +245,9 @@ def render_all(
         Render incidents whose fingerprint is unchanged since their last good report.
     quiet
         Nothing on the terminal unless an incident failed; everything goes to the log.
+    run_id
+        Run id written into every manifest of this batch (default: time + random); a
+        scheduler can pass its own to tie reports to its runs.
 
     Returns
     -------
@@ -259,6 +266,8 @@ def render_all(
     if timeout is not None and not timeout > 0:
         raise ParameterError(f"timeout: must be a positive number of seconds, got {timeout}")
     notebook = Path(notebook).resolve()
+    if run_id is not None and not RUN_ID.fullmatch(run_id):
+        raise ParameterError(f"run id {run_id!r}: use letters, digits and . _ : + - (at most 128, no '/')")
     folders = find_incidents(data_dir)
     if not folders:
         raise ConfigError(f"{data_dir}: no incident folder (a folder holding {INCIDENT_FILE}) found")
@@ -266,7 +275,7 @@ def render_all(
     out_root = Path(out_root).resolve()
     out_root.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
-    summary = BatchSummary(run_id=new_run_id(started), started=started, out_root=out_root)
+    summary = BatchSummary(run_id=run_id or new_run_id(started), started=started, out_root=out_root)
     with _batch_lock(out_root), _logging(out_root, quiet=quiet):
         log.info("render-all %s: %d incident folder(s) under %s → %s", summary.run_id, len(folders), data_dir, out_root)
         log.info("notebook %s; jobs %d; timeout %s; force %s", notebook, jobs, f"{timeout:g} s" if timeout else "none", force)
@@ -535,7 +544,7 @@ def _echo(task: _Task) -> None:
         chunk = fh.read()
     if chunk:
         task.echoed += len(chunk)
-        sys.stderr.write(chunk.decode("utf-8", errors="replace"))
+        sys.stderr.write(_KERNEL_NOISE.sub("", chunk.decode("utf-8", errors="replace")))
         sys.stderr.flush()
 
 

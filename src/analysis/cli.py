@@ -92,6 +92,9 @@ def render_all(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="For cron: print only failures; log everything to <out>/render-all.log.")
     ] = False,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Run id shared by every manifest of this batch (e.g. the scheduler's).")
+    ] = None,
 ) -> None:
     """Render every incident under DATA_DIR, each in its own process; write <out>/index.html.
 
@@ -110,6 +113,7 @@ def render_all(
         timeout=timeout,
         force=force,
         quiet=quiet,
+        run_id=run_id,
     )
     if not summary.ok:
         raise typer.Exit(1)
@@ -248,12 +252,16 @@ def main() -> None:
         _err("interrupted")
         sys.exit(130)
     except Exception as exc:
+        # usage errors (unknown option, missing argument): typer raises its own copy of
+        # click's exceptions (a TyperException), older typer versions click's
         import click
 
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, (click.ClickException, typer.exceptions.TyperException)) and hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(getattr(exc, "exit_code", 2))
         raise
     # without standalone mode click returns the code of a ``typer.Exit`` instead of exiting
     if isinstance(code, int) and code:
+        if code == 130:  # typer turns Ctrl-C (and render-all's SIGTERM) into this code
+            _err("interrupted")
         sys.exit(code)

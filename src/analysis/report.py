@@ -45,7 +45,9 @@ KERNEL = "python3"
 FIXED = ("incident_dir", "output_dir", "run_id")
 #: Parameters that say where things are, not what they hold: left out of the fingerprint.
 LOCATIONS = ("incident_dir", "output_dir", "processed_dir", "run_id")
-_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
+#: A run id names work folders: no path separators (an Airflow run id such as
+#: ``scheduled__2024-01-01T02:15:00+00:00`` fits).
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
 #: How papermill's inferred type names map to the Python values they accept.
 _NOTEBOOK_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
 
@@ -196,7 +198,7 @@ def prepare(
     for fixed in FIXED:
         if fixed in overrides:
             raise ParameterError(f"parameter '{fixed}' is set by the command, not with -p")
-    if not _RUN_ID.fullmatch(run_id):
+    if not RUN_ID.fullmatch(run_id):
         raise ParameterError(f"run id {run_id!r}: use letters, digits and . _ : + - (at most 128, no '/')")
     incident = load_incident(Path(incident_dir).resolve())
     final = Path(out_root) / incident.id
