@@ -23,7 +23,7 @@ import pytest
 
 from analysis import batch
 from analysis.batch import BatchSummary, decide, explain_change, render_all, summary_table, worker_command, write_index
-from analysis.errors import ConfigError, ParameterError
+from analysis.errors import ConfigError, ParameterError, RenderError
 from analysis.params import parse_cli_params
 from analysis.report import OUTPUTS, RenderResult
 
@@ -228,15 +228,15 @@ def test_timeout_kills_only_its_incident(tmp_path: Path, capsys: pytest.CaptureF
     write_incident(data, "dies", action="exit")
     out = tmp_path / "reports"
     t0 = time.monotonic()
-    summary = render_all(data, out_root=out, notebook=FIXTURE, jobs=3, timeout=8, quiet=True)
+    summary = render_all(data, out_root=out, notebook=FIXTURE, jobs=3, timeout=10, quiet=True)
     elapsed = time.monotonic() - t0
     result = {r.incident_id: r for r in summary.results}
     assert result["quick"].status == "ok"
     assert result["stuck"].status == "failed"
-    assert result["stuck"].error == "stuck: time limit of 8 s reached"
+    assert result["stuck"].error == "stuck: time limit of 10 s reached"
     assert result["dies"].status == "failed"
     assert "kernel died" in (result["dies"].error or "")
-    assert elapsed < 8 + batch.KILL_GRACE
+    assert elapsed < 10 + batch.KILL_GRACE
     assert (out / "stuck" / "failed" / "postmortem.ipynb").is_file()
     # quiet: nothing on stdout; stderr says only what failed and where the log is
     captured = capsys.readouterr()
@@ -424,3 +424,39 @@ def test_sigterm_stops_the_batch_and_still_writes_the_index(tmp_path: Path) -> N
     assert rows["long"][1] == "failed"
     assert "long: stopped by SIGTERM" in rows["long"][8]
     assert not list(out.glob(".*.tmp"))
+
+
+def test_only_one_render_all_per_reports_folder(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_incident(data, "alpha")
+    out = tmp_path / "reports"
+    out.mkdir()
+    with batch._batch_lock(out), pytest.raises(RenderError, match="another render-all is already writing here"):
+        render_all(data, out_root=out, notebook=FIXTURE)
+    assert not (out / "index.html").exists()
+
+
+def test_one_job_on_a_terminal_shows_the_render_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    write_incident(data, "shown")
+    asked: list[object] = []
+    script = "import sys, time; [print(f'\\rExecuting {i}/3', end='', file=sys.stderr, flush=True) or time.sleep(0.3) for i in range(4)]; sys.exit(3)"
+
+    def command(folder: Path, **kw: object) -> list[str]:
+        asked.append(kw["progress"])
+        return [sys.executable, "-c", script]
+
+    monkeypatch.setattr(batch, "worker_command", command)
+    summary = render_all(data, out_root=tmp_path / "reports", notebook=FIXTURE, jobs=1)
+    err = capsys.readouterr().err
+    assert asked == [True]
+    assert "\rExecuting 3/3" in err
+    assert "[1/1] shown: rendering" in err
+    assert re.search(r"^shown\s+failed\s+[\d.]+ s\s+shown: render process exited with code 3: Executing 3/3$", err, re.M), err
+    assert summary.ok is False
+    # the log keeps the final state of the progress line, without carriage returns
+    log = (tmp_path / "reports" / "render-all.log").read_text(encoding="utf-8")
+    assert "    | Executing 3/3" in log
+    assert "\r" not in log

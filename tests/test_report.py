@@ -27,7 +27,7 @@ import pytest
 from analysis.config import PROJECT_ROOT
 from analysis.errors import ParameterError, RenderError
 from analysis.params import TYPES, ReportParams, parse_cli_params
-from analysis.report import OUTPUTS, check_parameters, notebook_parameters, render
+from analysis.report import OUTPUTS, check_parameters, incident_lock, notebook_parameters, recover_interrupted_swap, render
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "data" / "notebooks" / "fixture_report.ipynb"
@@ -259,7 +259,10 @@ def test_a_later_success_clears_failed(good: tuple, tmp_path: Path) -> None:
     (final / "failed").mkdir()
     (final / "failed" / "error.txt").write_text("old failure", encoding="utf-8")
     (folder / "reports.csv").write_text(CSV + "2018-01-08 21:00,Namur,70\n", encoding="utf-8")
+    stale = reports / ".good-incident.killed-run.tmp"  # left by a render that was killed
+    stale.mkdir()
     result = render(folder, out_root=reports, notebook=FIXTURE, run_id="test-run-3")
+    assert not stale.exists()
     assert result.metrics["n_reports"] == 4
     assert not (final / "failed").exists()
     assert json.loads((final / "manifest.json").read_text(encoding="utf-8"))["run_id"] == "test-run-3"
@@ -290,3 +293,25 @@ def test_run_id_must_be_safe_for_a_folder_name(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="run id"):
         render(folder, out_root=tmp_path / "reports", notebook=FIXTURE, run_id="../escape")
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_second_render_of_the_same_incident_is_refused(tmp_path: Path) -> None:
+    folder = write_incident(tmp_path / "data", "busy")
+    out = tmp_path / "reports"
+    with incident_lock(out, "busy"), pytest.raises(RenderError, match="another render of this incident is running"):
+        render(folder, out_root=out, notebook=FIXTURE)
+    assert sorted(p.name for p in out.iterdir()) == [".busy.lock"]
+
+
+def test_an_interrupted_swap_puts_the_previous_report_back(tmp_path: Path) -> None:
+    final = tmp_path / "x"
+    old = tmp_path / ".x.old"
+    old.mkdir()
+    (old / "postmortem.html").write_text("previous", encoding="utf-8")
+    recover_interrupted_swap(final)
+    assert (final / "postmortem.html").read_text(encoding="utf-8") == "previous"
+    assert not old.exists()
+    old.mkdir()  # both present: the swap had finished, the old copy is garbage
+    recover_interrupted_swap(final)
+    assert not old.exists()
+    assert (final / "postmortem.html").is_file()

@@ -58,7 +58,6 @@ from analysis.report import (
     RUN_ID,
     RenderResult,
     check_parameters,
-    injected,
     keep_failure,
     prepare,
     read_manifest,
@@ -276,7 +275,7 @@ def render_all(
     out_root.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
     summary = BatchSummary(run_id=run_id or new_run_id(started), started=started, out_root=out_root)
-    with _batch_lock(out_root), _logging(out_root, quiet=quiet):
+    with _batch_lock(out_root), _logging(out_root, quiet=quiet), _sigterm_as_interrupt():
         log.info("render-all %s: %d incident folder(s) under %s → %s", summary.run_id, len(folders), data_dir, out_root)
         log.info("notebook %s; jobs %d; timeout %s; force %s", notebook, jobs, f"{timeout:g} s" if timeout else "none", force)
         results: dict[int, RenderResult] = {}
@@ -310,7 +309,6 @@ def validate_overrides(overrides: dict[str, Any], notebook: Path) -> None:
             raise ParameterError(f"parameter '{fixed}' is set by the command, not with -p")
     params = validate_params(**({"incident_dir": ".", "output_dir": ".", "run_id": "check"} | overrides))
     check_parameters({k: v for k, v in as_dict(params).items() if k in overrides or k in FIXED}, notebook)
-    injected(params, notebook)
 
 
 def _plan(
@@ -398,7 +396,7 @@ def _run(
     pending = deque(tasks)
     running: list[_Task] = []
     last_beat = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix=".render-all.", dir=out_root) as tmp, _sigterm_as_interrupt():
+    with tempfile.TemporaryDirectory(prefix=".render-all.", dir=out_root) as tmp:
         try:
             while pending or running:
                 while pending and len(running) < jobs:
