@@ -243,7 +243,10 @@ def test_failed_cell_keeps_previous_report_and_writes_failed(good: tuple, tmp_pa
     assert {k: v for k, v in after.items() if not k.startswith("failed/")} == before
     failed = final / "failed"
     assert sorted(p.name for p in failed.iterdir()) == ["error.txt", "manifest.json", "postmortem.ipynb"]
-    assert "could not convert string to float: 'soon'" in (failed / "error.txt").read_text(encoding="utf-8")
+    details = (failed / "error.txt").read_text(encoding="utf-8")
+    assert "could not convert string to float: 'soon'" in details
+    assert "minutes = sorted(float(r[" in details  # the kernel's traceback, with the failing line
+    assert "\x1b[" not in details
     record = json.loads((failed / "manifest.json").read_text(encoding="utf-8"))
     assert record["status"] == "failed"
     assert record["run_id"] == "test-run-2"

@@ -48,6 +48,7 @@ LOCATIONS = ("incident_dir", "output_dir", "processed_dir", "run_id")
 #: A run id names work folders: no path separators (an Airflow run id such as
 #: ``scheduled__2024-01-01T02:15:00+00:00`` fits).
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: How papermill's inferred type names map to the Python values they accept.
 _NOTEBOOK_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
 
@@ -367,9 +368,10 @@ def _execute(pm: Any, notebook: Path, executed: Path, params: dict[str, Any], in
             report_mode=True,
         )
     except pm.PapermillExecutionError as exc:
-        raise RenderError(
-            f"{incident_id}: notebook cell In [{exc.exec_count}] raised {exc.ename}: {_first_line(exc.evalue)}"
-        ) from None
+        error = RenderError(f"{incident_id}: notebook cell In [{exc.exec_count}] raised {exc.ename}: {_first_line(exc.evalue)}")
+        # the kernel's traceback (what an operator needs), not ours
+        error.details = _ANSI.sub("", "\n".join(exc.traceback or []))  # type: ignore[attr-defined]
+        raise error from None
     except RunStopped:
         raise
     except Exception as exc:
@@ -517,7 +519,9 @@ def keep_failure(
     if partial is not None and partial.exists():
         shutil.copy2(partial, staging / "postmortem.ipynb")
     details = error + "\n"
-    if exc is not None and not isinstance(exc, RunStopped):
+    if getattr(exc, "details", None):
+        details += "\n" + str(exc.details) + "\n"  # type: ignore[union-attr]
+    elif exc is not None and not isinstance(exc, (RunStopped, RenderError)):
         details += "\n" + "".join(traceback.format_exception(exc))
     if log:
         details += "\n--- render output (last lines) ---\n" + log
