@@ -22,7 +22,16 @@ from pathlib import Path
 import pytest
 
 from analysis import batch
-from analysis.batch import BatchSummary, decide, explain_change, render_all, summary_table, worker_command, write_index
+from analysis.batch import (
+    BatchSummary,
+    decide,
+    declared_gap,
+    explain_change,
+    render_all,
+    summary_table,
+    worker_command,
+    write_index,
+)
 from analysis.errors import ConfigError, ParameterError, RenderError
 from analysis.params import parse_cli_params
 from analysis.report import OUTPUTS, RenderResult
@@ -460,3 +469,18 @@ def test_one_job_on_a_terminal_shows_the_render_progress(
     log = (tmp_path / "reports" / "render-all.log").read_text(encoding="utf-8")
     assert "    | Executing 3/3" in log
     assert "\r" not in log
+
+
+def test_declared_gap_prefers_the_declared_block_then_the_last_announcement() -> None:
+    declared = {"still_affected": 0.123, "still_affected_ci": [0.05, 0.2]}
+    announcements = [
+        {"time": "2018-01-08T21:00:00+01:00", "label": "teams alerted", "still_affected": 0.9, "still_affected_ci": None},
+        {"time": "2018-01-08T22:30:00+01:00", "label": "resolved", "still_affected": 0.31, "still_affected_ci": [0.2, 0.4]},
+        {"time": "2018-01-09T10:00:00+01:00", "label": "no fit here", "still_affected": None, "still_affected_ci": None},
+    ]
+    assert declared_gap({"declared_resolved": declared, "announcements": announcements}) == ("12 % [5–20]", "declared resolved")
+    text, source = declared_gap({"announcements": announcements})
+    assert text == "31 % [20–40]"
+    assert source == "at the last announcement (2018-01-08T22:30:00+01:00): resolved"
+    assert declared_gap({"declared_resolved": {"still_affected": None}}) == ("", "")
+    assert declared_gap({}) == ("", "")

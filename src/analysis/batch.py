@@ -592,6 +592,7 @@ def _index_row(r: RenderResult, out_root: Path) -> str:
     failed = read_manifest(folder / "failed") if (folder / "failed").is_dir() else None
     metrics = _read_metrics(folder) if good.get("status") == "ok" else {}
     rec = metrics.get("recovery") or {}
+    gap, gap_source = declared_gap(metrics)
     title = r.title or ""
     incident = f"<strong>{_e(r.incident_id)}</strong>" + (f"<br><span class='muted'>{_e(title)}</span>" if title else "")
     last = "—"
@@ -622,7 +623,7 @@ def _index_row(r: RenderResult, out_root: Path) -> str:
         f"<td class='num'>{_e(_count(metrics.get('n_reports')))}</td>",
         f"<td class='num'>{_e(_minutes(rec.get('t50_minutes'), rec.get('t50_minutes_ci')))}</td>",
         f"<td class='num'>{_e(_minutes(rec.get('t90_minutes'), rec.get('t90_minutes_ci')))}</td>",
-        f"<td class='num'>{_e(_declared_gap(metrics))}</td>",
+        f"<td class='num' title='{_e(gap_source)}'>{_e(gap)}</td>",
         f"<td>{''.join(links)}</td>",
         f"<td>{note}</td>",
     ]
@@ -744,19 +745,28 @@ def _minutes(value: Any, ci: Any = None) -> str:
     return text
 
 
-def _declared_gap(metrics: dict[str, Any]) -> str:
-    """Share still without service when the outage was declared resolved, with its interval."""
+def declared_gap(metrics: dict[str, Any]) -> tuple[str, str]:
+    """Share still without service when the outage was declared resolved: ``(text, source)``.
+
+    From ``metrics["declared_resolved"]`` when present; otherwise, like the report's
+    summary, from the last announcement with an estimate (``source`` then says which).
+    Empty text when the metrics hold neither.
+    """
     block = metrics.get("declared_resolved")
-    if not isinstance(block, dict):
-        return ""
-    v = _number(block.get("still_affected"))
-    if v is None:
-        return ""
+    source = "declared resolved"
+    if not isinstance(block, dict) or _number(block.get("still_affected")) is None:
+        announced = [a for a in metrics.get("announcements") or [] if isinstance(a, dict)]
+        announced = [a for a in announced if _number(a.get("still_affected")) is not None]
+        if not announced:
+            return "", ""
+        block = announced[-1]
+        source = f"at the last announcement ({block.get('time') or '?'}): {block.get('label') or ''}".strip()
+    v = float(block["still_affected"])
     text = f"{100 * v:.0f} %"
     ci = block.get("still_affected_ci")
     if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_number(x) is not None for x in ci):
         text += f" [{100 * float(ci[0]):.0f}–{100 * float(ci[1]):.0f}]"
-    return text
+    return text, source
 
 
 def _e(value: Any) -> str:
