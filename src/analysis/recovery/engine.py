@@ -153,7 +153,7 @@ def bootstrap(evidence: Any, chosen: Candidate, *, n_boot: int, seed: int) -> Bo
         return BootResult(np.empty((0, chosen.theta.size + len(evidence.profiled_names))), 0, 0.0)
     space = _space(family, evidence)
     rng = np.random.default_rng(seed)
-    batch = evidence.simulate_batch(family, chosen.theta, rng, n_boot)
+    sim_theta = chosen.theta
     h0 = None
     hess = free_hessian(lambda th: evidence.loglik(family, th), space, chosen.theta)
     with np.errstate(all="ignore"):
@@ -164,15 +164,27 @@ def bootstrap(evidence: Any, chosen: Candidate, *, n_boot: int, seed: int) -> Bo
         except np.linalg.LinAlgError:
             h0 = None
 
-    def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return batch.loglik(family, th, rows)
+    def refit(batch: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+        def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
+            return batch.loglik(family, th, rows)
 
-    theta, ll = maximize_batch(f, space, np.tile(chosen.theta, (n_boot, 1)), hess_inv0=h0, maxiter=60)
-    if family.delay or family.has_tail or evidence.extra_names:
-        alt = _starts(family, evidence, {})[0]
-        theta2, ll2 = maximize_batch(f, space, np.tile(alt, (n_boot, 1)), maxiter=60)
-        better = ll2 > ll
-        theta[better], ll[better] = theta2[better], ll2[better]
+        theta, ll = maximize_batch(f, space, np.tile(chosen.theta, (n, 1)), hess_inv0=h0, maxiter=60)
+        if family.delay or family.has_tail or evidence.extra_names:
+            alt = _starts(family, evidence, {})[0]
+            theta2, ll2 = maximize_batch(f, space, np.tile(alt, (n, 1)), maxiter=60)
+            better = ll2 > ll
+            theta[better], ll[better] = theta2[better], ll2[better]
+        return theta, ll
+
+    if hasattr(evidence, "simulation_theta"):
+        # nuisance parameters of the noise are biased low when a curve is fitted through the
+        # same data; a pilot bootstrap measures that bias and the main one simulates from
+        # the corrected values (one round of bootstrap bias correction)
+        n_pilot = max(50, n_boot // 4)
+        pilot, ll_p = refit(evidence.simulate_batch(family, chosen.theta, rng, n_pilot), n_pilot)
+        sim_theta = evidence.simulation_theta(family, chosen.theta, pilot[np.isfinite(ll_p)])
+    batch = evidence.simulate_batch(family, sim_theta, rng, n_boot)
+    theta, ll = refit(batch, n_boot)
     ok = np.isfinite(ll) & np.all(np.isfinite(theta), axis=1)
     prof = batch.profiled(family, theta)
     out = np.concatenate([theta, prof], axis=1)[ok]

@@ -45,7 +45,7 @@ def kaplan_meier(data: CensoredData, *, level: float = 0.9) -> pl.DataFrame:
         low = np.exp(-np.exp(ll + z * se))
         high = np.exp(-np.exp(ll - z * se))
     low = np.where(s > 0, low, 0.0)
-    high = np.where(s > 0, high, np.nan)
+    high = np.where(s > 0, high, 0.0)
     return pl.DataFrame(
         {
             "minutes": times,

@@ -9,16 +9,20 @@ with c the share affected at onset and e an Ornstein–Uhlenbeck process (standa
 independently at every reading. The exact Gaussian likelihood of an OU process at irregular
 times keeps the fit honest about autocorrelation: treating 400 correlated readings as 400
 independent ones would make the intervals far too narrow. Intervals: parametric bootstrap
-(new OU noise around the fitted curve at the same reading times, refit).
+(new OU noise around the fitted curve at the same reading times, refit), with the noise
+parameters first corrected for their small-sample bias by a pilot bootstrap (see
+:meth:`OnlineEvidence.simulation_theta`).
 
 Real feeds have defects. Before fitting, the series is screened and every reading gets a
 visible ``flag`` in :attr:`RecoveryFit.data_quality`:
 
 * ``dropout`` / ``spike``: short excursions (≤ ``max_dropout_run`` readings) to below half
   (or above twice) the median of the surrounding readings, which then come back — feed or
-  parser glitches, left out of the fit;
+  parser glitches, left out of the fit. Only where the level is at least 5% of the peak and
+  the jump too, so noise around zero at the end of an outage is not taken for glitches;
 * ``stale``: a value repeated unchanged for ``stale_minutes`` or longer — a frozen feed;
-  only the first reading of the run is kept;
+  only the first reading of the run is kept (repeated values below 1% of the peak are "all
+  restored", not stale);
 * ``flat``: a stretch of at least six hours over which the value changes by less than 1% of
   the peak — kept (it may be a real pause in restoration) but shown;
 * ``before_onset``, ``after_end``, ``missing``: outside the fitted window or empty.
@@ -130,6 +134,23 @@ class OnlineEvidence:
         k = family.n_params
         return theta[k] * family.sf(self.t, theta[:k])
 
+    def simulation_theta(self, family: RecoveryFamily, theta: np.ndarray, pilot: np.ndarray) -> np.ndarray:
+        """Noise parameters corrected for their bias, measured on pilot replicates (log scale).
+
+        σ and τ estimated around a fitted curve are too small (the curve absorbs part of the
+        slow noise), and a bootstrap simulated from them gives too narrow intervals. With
+        b = mean(log σ*) − log σ̂ over the pilot refits, the main bootstrap uses
+        log σ̂ − b (and likewise τ), capped at a factor of 3.
+        """
+        k = family.n_params
+        out = np.asarray(theta, dtype=float).copy()
+        if pilot.shape[0] < 10:
+            return out
+        for j in (k + 1, k + 2):
+            bias = float(np.mean(np.log(pilot[:, j]))) - math.log(out[j])
+            out[j] = out[j] * math.exp(float(np.clip(-bias, 0.0, math.log(3.0))))
+        return out
+
     def simulate_batch(self, family: RecoveryFamily, theta: np.ndarray, rng: np.random.Generator, n: int) -> OnlineBatch:
         """Draw ``n`` series: the fitted curve plus fresh OU noise at the same reading times."""
         k = family.n_params
@@ -203,18 +224,27 @@ def screen_series(
         with warnings.catch_warnings():  # all-NaN windows at the edges are expected
             warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(win, axis=1)
-        low = v < ratio * med
-        high = v > med / ratio
+        peak = float(np.nanmax(np.abs(v))) or 1.0
+        # relative excursions only mean something where the level is a real share of the peak,
+        # and only count when large in absolute terms too (noise around zero is not a glitch)
+        big = np.abs(v - med) > 0.05 * peak
+        low = (v < ratio * med) & (med > 0.05 * peak) & big
+        high = (v > med / ratio) & (v > 0.05 * peak) & big
         for mask, name in ((low, "dropout"), (high, "spike")):
             for a, b in _runs(mask):
-                comes_back = b < v.size  # the series returns to its level after the excursion
-                if b - a <= max_dropout_run and comes_back:
+                if b - a > max_dropout_run or a == 0 or b >= v.size:
+                    continue
+                before, after = v[a - 1], v[b]
+                # a glitch comes back: the reading after it is near the one before it
+                comes_back = after >= ratio * before if name == "dropout" else after <= before / ratio
+                if comes_back:
                     flag[idx[a:b]] = name
     # stale: identical consecutive readings spanning stale_minutes or more (keep the first)
     idx = np.nonzero(flag == "ok")[0]
     if idx.size >= 2:
         v = values[idx]
-        same = np.concatenate([[False], v[1:] == v[:-1]])
+        level = 0.01 * (float(np.nanmax(np.abs(v))) or 1.0)  # a repeated ~0 is "all restored", not a frozen feed
+        same = np.concatenate([[False], (v[1:] == v[:-1]) & (np.abs(v[1:]) > level)])
         for a, b in _runs(same):
             first = a - 1
             if minutes[idx[b - 1]] - minutes[idx[first]] >= stale_minutes:
