@@ -160,7 +160,7 @@ def geocode(
     if not places:
         raise typer.BadParameter("give places to resolve, or --csv IN --out OUT")
     for place in places:
-        typer.echo(format_resolution(_resolve_arg(place, resolve_place)))
+        typer.echo(format_resolution(_resolve_arg(place, resolve_place), place=place))
 
 
 def _resolve_arg(place: str, resolve_place: object) -> dict[str, object]:
@@ -194,23 +194,11 @@ def simulate(
 
 
 def main() -> None:
-    """Entry point: run the app, turning user errors into one line and exit code 2."""
-    try:
-        app(standalone_mode=False)
-    except AnalysisError as exc:
-        from analysis.errors import RenderError
+    """Entry point: run the app, turning user errors into one line (exit 2; failed render: 1)."""
+    from analysis.errors import RenderError
 
+    try:
+        app()  # standalone: usage errors and --help are handled (and exit) by the CLI framework
+    except AnalysisError as exc:
         _err(str(exc))
         sys.exit(1 if isinstance(exc, RenderError) else 2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        _err("aborted")
-        sys.exit(130)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -53,6 +53,18 @@ pio.templates["postmortem"] = go.layout.Template(
 TEMPLATE = "postmortem"
 
 
+def plain(value: object) -> str:
+    """Text for plotly labels and hovers: contact details removed, markup escaped.
+
+    Plotly renders a small HTML subset in text; data must never be able to use it.
+    """
+    import html
+
+    from analysis.privacy import scrub_contacts
+
+    return html.escape(scrub_contacts(str(value)) or "", quote=False)
+
+
 def _local(t: dt.datetime | None, tz: str) -> dt.datetime | None:
     """A UTC time as naive wall-clock time in ``tz`` (what plotly should print)."""
     if t is None:
@@ -103,7 +115,7 @@ def _event_lines(
                 textposition="top center",
                 textfont={"size": 10, "color": color},
                 marker={"symbol": EVENT_SYMBOLS.get(row["kind"], "circle"), "size": 9, "color": color},
-                hovertext=f"{i}. {x:%a %d %b %H:%M} — {row['label']}",
+                hovertext=f"{i}. {x:%a %d %b %H:%M} — {plain(row['label'])}",
                 hoverinfo="text",
                 showlegend=False,
                 cliponaxis=False,
@@ -213,7 +225,7 @@ def recovery_figure(
         fig.add_annotation(
             x=xl,
             y=100 * est.value,
-            text=f"{label}<br><b>{100 * est.value:.0f}%</b> [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected",
+            text=f"{plain(label)}<br><b>{100 * est.value:.0f}%</b> [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected",
             showarrow=True,
             arrowhead=2,
             ax=60,
@@ -268,7 +280,7 @@ def location_map(
             go.Scattergeo(
                 lat=points["lat"].to_list(),
                 lon=points["lon"].to_list(),
-                text=points[label_col].to_list(),
+                text=[plain(v) for v in points[label_col].to_list()],
                 mode="markers",
                 marker={
                     "size": size,

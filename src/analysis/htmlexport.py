@@ -138,7 +138,10 @@ def export_html(
     """Convert an executed notebook into the self-contained offline report page."""
     from nbconvert import HTMLExporter
 
+    from analysis.privacy import scrub_contacts
+
     nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, Path) else notebook
+    title = scrub_contacts(title) or ""
     nb.metadata["title"] = title
     exporter = HTMLExporter(
         template_name="postmortem",
