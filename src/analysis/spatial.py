@@ -626,6 +626,9 @@ def spatial_autocorrelation(
         np.random.seed(seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 in EB rates of empty areas is handled by esda
+            # esda's local Moran announces a future change of its default alternative without letting callers choose;
+            # the p-values used here are today's (folded: extreme on either side of the permutation median)
+            warnings.filterwarnings("ignore", message="The alternative hypothesis for conditional", category=DeprecationWarning)
             if adjust == "eb":
                 g = esda.Moran_Rate(e, b, w, adjusted=True, permutations=permutations)
                 loc = esda.Moran_Local_Rate(e, b, w, adjusted=True, permutations=permutations, seed=seed, n_jobs=1)

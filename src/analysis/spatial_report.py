@@ -98,6 +98,16 @@ def spatial_analysis(a: Any) -> SpatialAnalysis:
     return result
 
 
+def _clean(text: str | None) -> str:
+    from analysis.privacy import scrub_contacts
+
+    return scrub_contacts(text) or ""
+
+
+def _scrubbed(statements: pl.DataFrame) -> pl.DataFrame:
+    return statements.with_columns(pl.Series("sources", [_clean(x) for x in statements["sources"]], dtype=pl.String))
+
+
 def _onset(a: Any) -> dt.datetime:
     if a.fit is not None:
         return a.fit.onset
@@ -118,7 +128,8 @@ def _compute(a: Any) -> SpatialAnalysis:
     level = "user" if user else "municipality"
     onset = _onset(a)
     notes: list[str] = []
-    coverage = {s.name: list(s.coverage_regions) for s in inc.sources if s.coverage_regions}
+    # source and origin names are analyst-written: contact details never reach the page or metrics.json
+    coverage = {_clean(s.name): [_clean(r) for r in s.coverage_regions] for s in inc.sources if s.coverage_regions}
     expected_within = "region" if coverage and not user else "country"
     exposure = layer.exposure if layer.exposure.height else None
     kind = exposure["exposure_kind"][0] if exposure is not None else "population"
@@ -141,7 +152,7 @@ def _compute(a: Any) -> SpatialAnalysis:
     scope_counts = {s: float(n) for s, n in scoped.group_by("scope").agg(w.sum()).iter_rows()}
     by_source: dict[str, dict[str, float]] = {}
     for r, src, n in a.down.filter(pl.col("region").is_not_null()).group_by("region", "source").agg(w.sum()).iter_rows():
-        by_source.setdefault(r, {})[src] = float(n)
+        by_source.setdefault(r, {})[_clean(src)] = float(n)
     out = SpatialAnalysis(
         level=level,
         approximate=bool(layer.approximate),
@@ -150,7 +161,7 @@ def _compute(a: Any) -> SpatialAnalysis:
         table=table_,
         provinces=prov,
         regions_table=reg,
-        statements=sp.area_statements(reports, tz=inc.timezone),
+        statements=_scrubbed(sp.area_statements(reports, tz=inc.timezone)),
         scope_counts=scope_counts,
         rate_unit=unit,
         expected_within=expected_within,
@@ -199,7 +210,7 @@ def _compute(a: Any) -> SpatialAnalysis:
         unit_name = "municipalities" if level == "municipality" else "areas"
         for outcome, col in (("onset lag", "onset_lag_minutes"), ("recovery", "median_report_minutes")):
             out.distance[outcome] = sp.distance_effect(
-                d, has[col].to_numpy(), outcome=outcome, origin=inc.origin.name, unit=unit_name, seed=params.seed,
+                d, has[col].to_numpy(), outcome=outcome, origin=_clean(inc.origin.name), unit=unit_name, seed=params.seed,
                 ci_level=params.level,
             )  # fmt: skip
     return out
@@ -577,7 +588,7 @@ def _distance_parts(a: Any, s: SpatialAnalysis) -> list[Part]:
     if not s.distance:
         return []
     origin = a.incident.origin
-    parts: list[Part] = [f"<h3>Distance from {esc(origin.name)}</h3>"]
+    parts: list[Part] = [f"<h3>Distance from {esc(_clean(origin.name))}</h3>"]
     lag, rec = s.distance.get("onset lag"), s.distance.get("recovery")
     items = []
     if lag is not None:
