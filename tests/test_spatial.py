@@ -309,13 +309,14 @@ def test_spatial_autocorrelation_rejects_bad_input():
 def test_distance_effect_detects_a_spreading_fault_and_not_a_central_one():
     rng = np.random.default_rng(4)
     d = rng.uniform(0, 150, 60)
+    words = {"higher": "first reported later", "lower": "first reported earlier"}
     spreading = distance_effect(
-        d, 2.0 * d + rng.normal(0, 20, 60), outcome="onset lag", origin="the datacenter", unit="municipalities"
+        d, 2.0 * d + rng.normal(0, 20, 60), outcome="onset lag", origin="the datacenter", unit="municipalities", **words
     )
     assert spreading.p_value < 0.001 and spreading.rho > 0.5
     assert spreading.slope_per_10km == pytest.approx(20, rel=0.15)  # 2 min/km = 20 min per 10 km
     assert spreading.slope_low < spreading.slope_per_10km < spreading.slope_high
-    assert "later" in spreading.verdict
+    assert spreading.verdict.startswith("Municipalities farther from the datacenter first reported later")
     central = distance_effect(d, rng.normal(30, 20, 60), outcome="onset lag", origin="the datacenter", unit="municipalities")
     assert central.p_value > 0.05
     assert central.verdict.startswith("No distance effect")
@@ -323,6 +324,23 @@ def test_distance_effect_detects_a_spreading_fault_and_not_a_central_one():
     assert math.isnan(few.p_value) and "not tested" in few.verdict
     with pytest.raises(ParameterError, match="length"):
         distance_effect([1, 2, 3], [1, 2], outcome="recovery")
+
+
+def test_distance_within_regions_separates_a_slow_far_region_from_distance():
+    rng = np.random.default_rng(5)
+    near = rng.uniform(0, 60, 40)
+    far = rng.uniform(60, 150, 40)
+    d = np.concatenate([near, far])
+    region = np.array(["near"] * 40 + ["far"] * 40)
+    pace = np.concatenate([rng.normal(0.0, 0.1, 40), rng.normal(0.4, 0.1, 40)])  # the far region is slower throughout
+    overall = distance_effect(d, pace, outcome="recovery pace", slope_unit=None)
+    within = distance_effect(d, pace, outcome="recovery pace", slope_unit=None, strata=region)
+    assert overall.p_value < 0.001 and overall.rho > 0.5
+    assert within.p_value > 0.05 and within.stratified
+    assert "within regions" in within.verdict and math.isnan(within.slope_per_10km)
+    # a real distance gradient survives stratification
+    graded = distance_effect(d, pace + 0.01 * d, outcome="recovery pace", slope_unit=None, strata=region)
+    assert graded.p_value < 0.001
 
 
 # --------------------------------------------------------------------------- pooled recovery per area

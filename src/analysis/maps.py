@@ -47,7 +47,7 @@ NO_DATA = "#eef1f4"
 MIN_DATA_WEIGHT = 0.1  # share of an area's t90 that must come from its own reports for the map to colour it
 SEQUENTIAL = [[0.0, "#fdd0a2"], [0.35, "#fd8d3c"], [0.7, "#d94801"], [1.0, "#7f2704"]]
 DIVERGING = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"], [1.0, "#b2182b"]]
-DURATION = [[0.0, "#f7fcf5"], [0.3, "#a1d99b"], [0.6, "#41ab5d"], [1.0, "#00441b"]]
+DURATION = [[0.0, "#c7e9c0"], [0.35, "#74c476"], [0.7, "#238b45"], [1.0, "#00441b"]]
 CLUSTER_COLORS = {
     "not significant": "#f2f2f2",
     "high-high": "#d7191c",
@@ -122,14 +122,18 @@ def _round(c: Any, d: int) -> Any:
 # --------------------------------------------------------------------------- shared layout
 
 
-def _geo_layout(fig: go.Figure, *, title: str | None, note: str | None, height: int = 560) -> None:
+def _geo_layout(fig: go.Figure, *, title: str | None, note: str | None, height: int = 560, note_on_top: bool = False) -> None:
     fig.update_geos(visible=False, fitbounds="locations", projection={"type": "mercator"}, bgcolor="white")
     fig.update_layout(template=TEMPLATE, title=title, height=height, margin={"l": 0, "r": 0, "t": 60, "b": 30})
     if note:
+        where = (
+            {"x": 1, "y": 1.07, "xanchor": "right", "yanchor": "bottom"}
+            if note_on_top
+            else {"x": 0, "y": -0.02, "xanchor": "left", "yanchor": "top"}
+        )
         fig.add_annotation(
-            text=note, x=0, y=-0.02, xref="paper", yref="paper", showarrow=False,
-            font={"size": 10, "color": PALETTE["muted"]}, xanchor="left", yanchor="top",
-        )  # fmt: skip
+            text=note, xref="paper", yref="paper", showarrow=False, font={"size": 10, "color": PALETTE["muted"]}, **where
+        )
 
 
 def _base_trace(base: dict[str, Any] | None) -> go.Choropleth | None:
@@ -446,10 +450,6 @@ def recovery_map(
     t = table.filter(pl.col("key").is_in(list(have)) & pl.any_horizontal([pl.col(c).is_not_null() for c in need]))
     rows = t.to_dicts()
     keys = [r["key"] for r in rows]
-    allv = np.array([r[c] for r in rows for c in need if r.get(c) is not None], dtype=float)
-    allv = allv[np.isfinite(allv)]
-    hi_h = float(np.quantile(allv, 0.98)) / 60 if allv.size else 1.0
-    hi_h = max(hi_h, 1.0)
 
     def clock(m: float | None) -> str:
         if m is None or not math.isfinite(m):
@@ -479,8 +479,7 @@ def recovery_map(
             label = "hours after onset, last down report"
         specs[name] = {
             "z": [None if not math.isfinite(x) else round(x / 60, 3) for x in v],
-            "zmin": 0,
-            "zmax": round(hi_h, 2),
+            **_hour_range(v),
             "colorscale": DURATION,
             "colorbar": _colorbar(label),
         }
@@ -505,6 +504,17 @@ def recovery_map(
         )  # fmt: skip
     _geo_layout(fig, title=title, note=note)
     return fig
+
+
+def _hour_range(minutes: np.ndarray) -> dict[str, float]:
+    """Colour range in hours for one layer: its 2nd to 98th percentile, so differences between areas show."""
+    v = minutes[np.isfinite(minutes)] / 60
+    if v.size == 0:
+        return {"zmin": 0.0, "zmax": 1.0}
+    lo, hi = (float(x) for x in np.quantile(v, [0.02, 0.98]))
+    if hi - lo < 0.25:
+        lo, hi = max(0.0, lo - 0.5), hi + 0.5
+    return {"zmin": round(lo, 2), "zmax": round(hi, 2)}
 
 
 # --------------------------------------------------------------------------- time-lapse
@@ -577,7 +587,7 @@ def timelapse_map(
         sliders=[
             {
                 "active": 0,
-                "currentvalue": {"prefix": f"hour starting ({timezone}): ", "font": {"size": 12}},
+                "currentvalue": {"prefix": f"hour from ({timezone}) ", "font": {"size": 12}},
                 "pad": {"t": 10, "b": 0},
                 "steps": [{"label": lab, "method": "animate", "args": [[lab], step_args]} for lab in labels],
             }
@@ -598,7 +608,7 @@ def timelapse_map(
             }
         ],
     )  # fmt: skip
-    _geo_layout(fig, title=title, note=note, height=600)
+    _geo_layout(fig, title=title, note=note, height=620, note_on_top=True)
     return fig
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "equal_recovery_test",
     "pooled_area_recovery",
     "report_minutes",
+    "report_time_cdf",
 ]
 
 GRID_HALF_WIDTH = 4.0  # log time-scale range searched: areas from e^-4 ≈ 1/55 to 55 times the national pace
@@ -143,6 +144,43 @@ class AreaRecovery:
         return mid, lo, hi
 
 
+def _bin_shape(
+    national: RecoveryFit, edges: np.ndarray, log_scales: np.ndarray, propensity: Sequence[float] | None
+) -> np.ndarray:
+    """m_k(φ) = g_k·∫_bin S(t/φ) dt for each log φ in ``log_scales`` (Simpson's rule; rows: scales, columns: bins)."""
+    onset_s = national.onset.timestamp()
+    widths = np.diff(edges)
+    mids = edges[:-1] + 0.5 * widths
+    g = hourly_weights(onset_s + mids * 60.0, national.timezone, check_propensity(propensity))
+    nodes = np.empty(2 * widths.size + 1)
+    nodes[0::2] = edges
+    nodes[1::2] = mids
+    s = national.family.sf(
+        nodes[None, :] / np.exp(np.asarray(log_scales, dtype=float))[:, None], national.theta[: national.family.n_params]
+    )
+    return g * widths / 6.0 * (s[:, 0:-1:2] + 4.0 * s[:, 1::2] + s[:, 2::2])
+
+
+def report_time_cdf(national: RecoveryFit, *, propensity: Sequence[float] | None = None, bin_minutes: float = 5.0) -> Any:
+    """F(t): the share of the national model's reports expected by ``t`` minutes after onset.
+
+    The fitted intensity A·g(clock)·S(t), integrated from the onset and normalised to 1 at
+    the end of observation. Used to ask whether an area's first report came late *given
+    how many reports it has* (the first of many reports comes early by chance alone).
+    """
+    if national.end is None:
+        raise FitError("report_time_cdf: the national fit has no end of observation")
+    edges = aligned_edges(national.horizon_minutes, national.onset.timestamp(), bin_minutes)
+    m = _bin_shape(national, edges, np.zeros(1), propensity)[0]
+    cum = np.concatenate([[0.0], np.cumsum(m)])
+    cum = cum / cum[-1]
+
+    def cdf(t: Any) -> np.ndarray:
+        return np.interp(np.asarray(t, dtype=float), edges, cum, left=0.0, right=1.0)
+
+    return cdf
+
+
 def _draw(grid: np.ndarray, w: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """Draws from a discrete posterior on ``grid``, spread uniformly within each grid cell."""
     step = grid[1] - grid[0] if grid.size > 1 else 0.0
@@ -214,21 +252,13 @@ def pooled_area_recovery(
     df = report_minutes(reports.filter(pl.col("area_key").is_not_null()), national.onset)
     keys = sorted(set(df["area_key"].to_list()))
     edges = aligned_edges(horizon, onset_s, bin_minutes)
-    widths = np.diff(edges)
-    mids = edges[:-1] + 0.5 * widths
-    g = hourly_weights(onset_s + mids * 60.0, national.timezone, check_propensity(propensity))
     counts, wm, cw, total = _design(df, keys, edges) if keys else (None, None, None, np.empty(0))
     if not keys or total.sum() <= 0:
         raise FitError("pooled_area_recovery: no report of any area falls between onset and end of observation")
 
     fam, theta = national.family, national.theta[: national.family.n_params]
     grid = np.round(np.arange(-GRID_HALF_WIDTH, GRID_HALF_WIDTH + GRID_STEP / 2, GRID_STEP), 10)
-    nodes = np.empty(2 * widths.size + 1)
-    nodes[0::2] = edges
-    nodes[1::2] = mids
-    s = fam.sf(nodes[None, :] / np.exp(grid)[:, None], theta)
-    m = g * widths / 6.0 * (s[:, 0:-1:2] + 4.0 * s[:, 1::2] + s[:, 2::2])  # (grid, bins): expected reports / A
-    m = np.maximum(m, 1e-300)
+    m = np.maximum(_bin_shape(national, edges, grid, propensity), 1e-300)  # (grid, bins): expected reports / A
     ll = np.asarray(counts @ np.log(m).T)
     if wm.shape[0]:
         ll = ll + np.asarray(cw @ np.log(np.maximum(np.asarray(wm @ m.T), 1e-300)))
