@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 import pytest
 
+from analysis.maps import APPROXIMATE_NOTE
 from analysis.params import validate_params
 from analysis.pipeline import analyze
 from analysis.spatial_report import (
@@ -70,6 +71,7 @@ def test_default_geography_section_says_what_the_data_allow(default_analysis):
     assert len(figs) == 5  # areas, statements, recovery, time-lapse, regions
     for f in figs:
         assert not any(tr.type in ("choroplethmap", "scattermap", "choroplethmapbox", "scattermapbox") for tr in f.data)
+    assert APPROXIMATE_NOTE in [note.text for note in figs[0].layout.annotations]
     sizes = [len(f.to_json()) for f in figs]
     assert max(sizes) < 1_000_000 and sum(sizes) < 2_000_000
     recovery = figs[2]
@@ -124,3 +126,63 @@ def test_simulated_regional_slowdown_shows_in_the_report(tmp_path: Path):
     assert "the regions did not recover alike" in html
     rec = [p for p in parts if isinstance(p, go.Figure)][2]
     assert rec.layout.updatemenus[0].buttons[0].label == "Area t90 (pooled)"
+
+
+def test_user_areas_with_customers_and_no_origin(tmp_path: Path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    folder = tmp_path / "user-areas"
+    folder.mkdir()
+    centres = {"BXL": (649000, 666000), "NAM": (685000, 620000), "LGE": (735000, 648000), "ARD": (720000, 560000)}
+    gpd.GeoDataFrame(
+        {"zone": list(centres), "label": ["Brussels zone", "Namur zone", "Liège <zone>", "Ardennes"]},
+        geometry=[box(x - 20000, y - 20000, x + 20000, y + 20000) for x, y in centres.values()],
+        crs="EPSG:3812",
+    ).to_file(folder / "zones.geojson", driver="GeoJSON")
+    (folder / "customers.csv").write_text("zone,customers\nBXL,120000\nNAM,40000\nLGE,60000\nARD,5000\n", encoding="utf-8")
+    towns = ["Bruxelles", "Namur", "Liège", "Uccle", "Anderlecht", "Jambes", "Seraing", "Herstal"]
+    rows = ["time,town"] + [
+        f"2018-01-08 {20 + m // 60}:{m % 60:02d},{towns[i % len(towns)]}" for i, m in enumerate(range(0, 240, 4))
+    ]
+    (folder / "r.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (folder / "incident.toml").write_text(
+        textwrap.dedent(
+            """\
+            id = "user-areas"
+            title = "User areas"
+            timezone = "Europe/Brussels"
+            onset = "2018-01-08T20:00:00"
+            end = "2018-01-09T02:00:00"
+            [geography]
+            boundaries = "zones.geojson"
+            boundaries_key = "zone"
+            boundaries_name = "label"
+            level = "zone"
+            exposure = "customers.csv"
+            exposure_key = "zone"
+            exposure_column = "customers"
+            exposure_kind = "customers"
+            [[sources]]
+            path = "r.csv"
+            kind = "down_reports"
+            [sources.columns]
+            reported_at = "time"
+            place = "town"
+            """
+        ),
+        encoding="utf-8",
+    )
+    a = analyze(validate_params(incident_dir=str(folder), n_boot=20, families="exponential", processed_dir=str(tmp_path / "p")))
+    s = spatial_analysis(a)
+    assert s.level == "user" and not s.approximate
+    assert s.rate_unit == "per 1,000 customers"
+    counts = dict(zip(s.table["key"], s.table["n_reports"], strict=True))
+    assert counts == {"ARD": 0, "BXL": 23, "LGE": 22, "NAM": 15}  # Bruxelles, Uccle, Anderlecht → BXL; Jambes → NAM
+    assert s.moran is None and any("at least 10" in n for n in s.notes)
+    assert s.distance == {}  # no origin in incident.toml
+    parts = geography_parts(a)
+    html = "\n".join(p for p in parts if isinstance(p, str))
+    assert "Liège &lt;zone&gt;" in html and "<zone>" not in html
+    area_map = next(p for p in parts if isinstance(p, go.Figure))
+    assert APPROXIMATE_NOTE not in [note.text for note in area_map.layout.annotations]  # the user's own polygons

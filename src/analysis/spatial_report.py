@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 Part = str | go.Figure
+MIN_AREAS_MORAN = 10  # below this, neighbourhood statistics say nothing
 
 
 @dataclass(eq=False)
@@ -189,7 +190,11 @@ def _compute(a: Any) -> SpatialAnalysis:
     elif a.fit is None:
         notes.append("no national recovery curve, so no per-area or per-region recovery either")
     n_with = int((table_["n_reports"] > 0).sum())
-    if exposure is not None and n_with >= 1 and table_.height >= 3:
+    if table_.height < MIN_AREAS_MORAN:
+        notes.append(f"spatial autocorrelation not computed: {table_.height} areas (at least {MIN_AREAS_MORAN} are needed)")
+    elif exposure is None:
+        notes.append("spatial autocorrelation not computed: no population or customer count per area")
+    elif n_with >= 1:
         try:
             x = table_["exposure"].fill_null(0.0).to_numpy()
             out.moran = sp.spatial_autocorrelation(
