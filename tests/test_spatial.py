@@ -433,6 +433,11 @@ def test_coverage_caveat_names_the_regions_a_source_leaves_out():
     c = coverage_caveats({"newsroom": ["Wallonia", "Brussels"], "national": []}, counts={"Flanders": {"newsroom": 3}})
     assert set(c) == {"Flanders"}
     assert "newsroom" in c["Flanders"] and "3 of its reports" in c["Flanders"]
+    # regions named in the source's own language, or by code, mean the same
+    assert coverage_caveats({"krant": ["Vlaanderen", "04000"]}).keys() == {"Wallonia"}
+    assert coverage_caveats({"journal": ["Wallonie", "Bruxelles-Capitale"]}).keys() == {"Flanders"}
+    with pytest.raises(ParameterError, match="Atlantis"):
+        coverage_caveats({"x": ["Atlantis"]})
 
 
 def test_slower_region_shows_a_slower_t90_and_a_significant_test():
@@ -445,7 +450,8 @@ def test_slower_region_shows_a_slower_t90_and_a_significant_test():
     assert all(v.basis == "own fit" for v in rc.regions.values())
     assert rc.test.performed and rc.test.df == 4 and rc.test.p_value < 1e-4
     m = rc.regions["Wallonia"].to_metrics()
-    assert {"n_reports", "t50_minutes", "t90_minutes", "t50_minutes_ci", "t90_minutes_ci"} <= set(m)
+    assert {"n_reports_fitted", "t50_minutes", "t90_minutes", "t50_minutes_ci", "t90_minutes_ci"} <= set(m)
+    assert m["t90_minutes_ci"][0] < m["t90_minutes"] < m["t90_minutes_ci"][1]
 
 
 def test_equal_regions_are_not_called_different():

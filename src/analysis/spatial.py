@@ -322,7 +322,6 @@ def area_table(
     )
     ex = excess_table(out["n_reports"].to_numpy(), out["expected"].fill_null(np.nan).to_numpy(), level=ci_level)
     out = pl.concat([out, ex.drop("observed", "expected")], how="horizontal")
-    out.attrs = {}  # polars frames carry no attrs; kept for symmetry with GeoDataFrames
     return out.sort("key")
 
 

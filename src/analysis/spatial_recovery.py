@@ -428,7 +428,7 @@ class RegionResult:
             return round(float(x), 2) if math.isfinite(x) else None
 
         return {
-            "n_reports": round(self.n_reports),
+            "n_reports_fitted": round(self.n_reports),
             "t50_minutes": num(self.t50.value),
             "t90_minutes": num(self.t90.value),
             "t50_minutes_ci": [num(self.t50.low), num(self.t50.high)],
@@ -452,28 +452,44 @@ class RegionComparison:
     notes: tuple[str, ...] = ()
 
 
+def _region_label(name: str) -> str | None:
+    """A region named in any language or by its code → its English label (None if unknown)."""
+    from analysis.geo.normalize import compact_key
+    from analysis.geo.reference import areas
+
+    key = compact_key(name)
+    for code, label, names in areas().filter(pl.col("level") == "region").select("code", "label", "names").iter_rows():
+        if key in {compact_key(code), compact_key(label), *(compact_key(n) for n in names or [])}:
+            return label
+    return None
+
+
 def coverage_caveats(
     coverage: Mapping[str, Sequence[str]], *, counts: Mapping[str, Mapping[str, float]] | None = None
 ) -> dict[str, str]:
     """Caveat per region not covered by a regional source.
 
-    ``coverage`` maps a source name to the regions it covers (empty: national, no caveat);
-    ``counts`` optionally maps region → source → reports, to say how many of the region's
-    reports that source supplied.
+    ``coverage`` maps a source name to the regions it covers, named in English, French,
+    Dutch or German or by REFNIS code (empty: national, no caveat); ``counts`` optionally
+    maps region → source → reports, to say how many of the region's reports that source
+    supplied. A name that is no region is itself reported, rather than silently ignored.
     """
     out: dict[str, list[str]] = {}
-    names = list(REGION_NAMES.values())
     for source, regions in coverage.items():
         if not regions:
             continue
-        covered = {r.strip().lower() for r in regions} | {REGION_NAMES.get(r.strip(), "").lower() for r in regions}
-        for region in names:
-            if region.lower() in covered:
+        labels = {r: _region_label(r) for r in regions}
+        unknown = [r for r, lab in labels.items() if lab is None]
+        if unknown:
+            raise ParameterError(f"coverage_regions of source '{source}': not a Belgian region: {', '.join(unknown)}")
+        covered = set(labels.values())
+        for region in REGION_NAMES.values():
+            if region in covered:
                 continue
             n = (counts or {}).get(region, {}).get(source)
-            extra = f" ({int(n)} of its reports come from it)" if n else ""
+            extra = f" ({n:g} of its reports come from it)" if n else ""
             out.setdefault(region, []).append(
-                f"source '{source}' covers {', '.join(regions)} only{extra}: {region} is under-sampled, "
+                f"source '{source}' covers {', '.join(sorted(covered))} only{extra}: {region} is under-sampled, "
                 "so its counts and rates are not comparable with the covered regions"
             )
     return {r: "; ".join(v) for r, v in out.items()}
@@ -613,9 +629,13 @@ def compare_regions(
         raise ParameterError(f"min_reports must be an integer >= 3, got {min_reports!r}")
     names = list(regions or REGION_NAMES.values())
     code_of = {v: k for k, v in REGION_NAMES.items()}
-    down = reports.filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("region").is_not_null())
-    if "nis_code" in down.columns:
-        down = down.filter(pl.col("nis_code").is_null() | (pl.col("nis_code") != "01000"))
+    from analysis.spatial import report_scope
+
+    down = report_scope(reports).filter(
+        pl.col("status").is_in(DOWN_STATUSES)
+        & pl.col("region").is_not_null()
+        & pl.col("scope").is_in(["municipality", "province", "region"])
+    )
     mins = report_minutes(down, national.onset).filter((pl.col("end") >= 0) & (pl.col("start") <= national.horizon_minutes))
     n_in = {r: float(mins.filter(pl.col("region") == r)["w"].sum()) for r in names}
     by_source: dict[str, dict[str, float]] = {}

@@ -278,13 +278,12 @@ def regions_metrics(a: Any) -> dict[str, Any]:
     rates = {r["name"]: r for r in s.regions_table.to_dicts()}
     names = list(s.regions.regions) if s.regions is not None else list(rates)
     for name in names:
-        entry: dict[str, Any] = {"n_reports": int(rates.get(name, {}).get("n_reports") or 0)}
+        r = rates.get(name, {})
+        entry: dict[str, Any] = {"n_reports": int(r.get("n_reports") or 0)}
         if s.regions is not None and name in s.regions.regions:
             entry.update(s.regions.regions[name].to_metrics())
         else:
             entry.update({"t50_minutes": None, "t90_minutes": None, "t50_minutes_ci": None, "t90_minutes_ci": None})
-        r = rates.get(name, {})
-        entry["n_reports_in_region"] = int(r.get("n_reports") or 0)
         entry["n_whole_region_statements"] = int(r.get("n_whole_area") or 0)
         entry["rate_per_10k"] = _num(r.get("rate"), 4)
         entry["coverage_caveat"] = s.caveats.get(name)
