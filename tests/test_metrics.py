@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from analysis.metrics import RECOVERY_KEYS, TOP_KEYS, clean_number, empty_recovery, interval, iso, missing_keys, offset, write_metrics
+from analysis.metrics import (
+    RECOVERY_KEYS,
+    TOP_KEYS,
+    clean_number,
+    empty_recovery,
+    interval,
+    iso,
+    missing_keys,
+    offset,
+    write_metrics,
+)
 
 
 def test_times_carry_the_incident_offset() -> None:

@@ -199,6 +199,11 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
             for s in data.sources
         ],
     }
+    from analysis.spatial_report import areas_metrics, equal_recovery_metrics, regions_metrics
+
+    doc["regions"] = regions_metrics(a)
+    doc["regions_equal_recovery"] = equal_recovery_metrics(a)
+    doc["areas"].update(areas_metrics(a))
     resolved = inc.declared_resolved
     if resolved is not None:
         entry = next(

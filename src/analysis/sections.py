@@ -105,34 +105,10 @@ def recovery(a: Any) -> list[Part]:
 
 
 def geography(a: Any) -> list[Part]:
-    """Where reports came from."""
-    lang = a.params.language
-    down = a.down
-    parts: list[Part] = [heading("geography", text(lang, "geography"))]
-    located = (
-        down.filter(pl.col("municipality").is_not_null())
-        .group_by("nis_code", "municipality", "region")
-        .agg(pl.len().alias("n"), pl.col("place_raw").unique().sort().str.join(", ").alias("as_written"))
-    )
-    from analysis.geo import reference_municipalities
+    """Where it hit, where it lasted, whether place mattered (see :mod:`analysis.spatial_report`)."""
+    from analysis.spatial_report import geography_parts
 
-    ref = reference_municipalities().select("nis_code", "lat", "lon")
-    points = located.join(ref, on="nis_code", how="left").filter(pl.col("lat").is_not_null())
-    points = points.with_columns(pl.format("{}: {} report(s) ({})", "municipality", "n", "as_written").alias("label"))
-    fig = figures.location_map(points, outlines=_outlines(), note=text(lang, "map_note"))
-    parts += [fig, caption(text(lang, "caption_map"))]
-    areas = down.filter(pl.col("area_level").is_in(["province", "region", "country"]))
-    if areas.height:
-        by = areas.group_by("area_level", "place_raw").agg(pl.len().alias("statements")).sort("area_level", "place_raw")
-        parts.append(f"<h3>{esc(text(lang, 'area_statements'))}</h3>")
-        parts.append(narrative.table(["level", "area", "statements"], by.rows()))
-    return parts
-
-
-def _outlines() -> dict[str, Any] | None:
-    from analysis.geo import boundaries, to_plotly_geojson
-
-    return to_plotly_geojson(boundaries("province"))
+    return geography_parts(a)
 
 
 def data_quality(a: Any) -> list[Part]:
