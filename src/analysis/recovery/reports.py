@@ -217,6 +217,22 @@ def _resolution_seconds(epoch_s: np.ndarray) -> float:
     return 0.0
 
 
+def split_reports(reports: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+    """Split a canonical reports table into exact report times and windowed reports.
+
+    Rows with a null ``reported_until`` are exactly timed (``reported_at``); the others are
+    known only within [``reported_at``, ``reported_until``]. Returns ``(times, windows)``
+    ready for :func:`fit_down_reports` (windows with columns ``start``, ``end``).
+    """
+    missing = {"reported_at", "reported_until"} - set(reports.columns)
+    if missing:
+        raise ParameterError(f"reports: missing column(s) {sorted(missing)}")
+    exact = reports.filter(pl.col("reported_until").is_null())
+    windowed = reports.filter(pl.col("reported_until").is_not_null())
+    windows = windowed.select(pl.col("reported_at").alias("start"), pl.col("reported_until").alias("end"))
+    return exact.get_column("reported_at"), windows
+
+
 def fit_down_reports(
     times: Any,
     *,
