@@ -210,7 +210,7 @@ def test_sensitivity_compares_default_and_flat_propensity():
     assert sens["t50_minutes"][1] != pytest.approx(sens["t50_minutes"][0])
     custom = fit_down_reports(m, onset=ONSET, end=END, families=["weibull"], propensity=[1.0] * 24, n_boot=0)
     assert custom.sensitivity["propensity"].to_list() == ["configured", "default", "flat"]
-    assert custom.t50.value == pytest.approx(sens["t50_minutes"][1], rel=1e-4)  # configured flat = flat
+    assert custom.t50.value == pytest.approx(sens["t50_minutes"][1], rel=1e-2)  # configured flat = flat (quick refit)
 
 
 def test_night_reports_weigh_more_under_the_default_propensity():

@@ -399,7 +399,7 @@ def _sensitivity(ev: ReportEvidence, best: Any, configured: bool, *, level: floa
             cand = best
         else:
             alt = ev.with_propensity(hourly_weights(utc_s, timezone, prof / prof.max()))
-            cand = fit_candidate(alt, best.name, level=level, warm=[best.theta])
+            cand = fit_candidate(alt, best.name, level=level, warm=[best.theta], precise=False)
         ok = cand.converged
         rows.append(
             {
