@@ -17,7 +17,7 @@ from analysis.recovery.nonparametric import kaplan_meier, turnbull
 from analysis.recovery.online import fit_online_fraction, screen_series
 from analysis.recovery.onset import OnsetEstimate, estimate_onset
 from analysis.recovery.propensity import DEFAULT_PROPENSITY
-from analysis.recovery.reports import fit_down_reports
+from analysis.recovery.reports import fit_down_reports, split_reports
 from analysis.recovery.restorations import fit_restorations, restoration_data
 from analysis.recovery.result import Diagnostics, Estimate, RecoveryFit
 
@@ -41,5 +41,6 @@ __all__ = [
     "make_family",
     "restoration_data",
     "screen_series",
+    "split_reports",
     "turnbull",
 ]

@@ -130,8 +130,13 @@ def maximize(
             quick["hess_inv0"] = hess_inv0
         with np.errstate(all="ignore"):
             u0 = np.asarray(space.to_free(np.asarray(s, dtype=float)), dtype=float)
-        if not np.all(np.isfinite(u0)) or nll(u0) >= _BIG:
+        f0 = nll(u0) if np.all(np.isfinite(u0)) else _BIG
+        if f0 >= _BIG:
             continue
+        # finite differences carry rounding noise ∝ |ℓ| (10⁷ reports: |ℓ| ~ 10⁸), so the
+        # gradient tolerances scale with it rather than asking for digits that do not exist
+        scale = max(1.0, abs(f0))
+        quick["gtol"] = max(1e-3, 1e-8 * scale)
         res = optimize.minimize(nll, u0, method="BFGS", options=quick)
         f = float(res.fun)
         if best is None or f < best[0]:
@@ -143,16 +148,19 @@ def maximize(
         return OptimResult(space.from_free(u), -f, True)
     # BFGS on the free scale: the problem is unconstrained there (scipy's L-BFGS-B calls
     # multithreaded BLAS that costs milliseconds per iteration on problems this small)
-    res = optimize.minimize(nll, u, jac=lambda v: _grad(nll, v), method="BFGS", options={"maxiter": maxiter, "gtol": 1e-6})
+    noise = 1e-9 * max(1.0, abs(f))
+    res = optimize.minimize(
+        nll, u, jac=lambda v: _grad(nll, v), method="BFGS", options={"maxiter": maxiter, "gtol": max(1e-6, 0.1 * noise)}
+    )
     if float(res.fun) <= f:
         u, f = res.x, float(res.fun)
     g = _grad(nll, u)
-    if np.max(np.abs(g)) > 1e-3:
+    if np.max(np.abs(g)) > max(1e-3, noise):
         nm = optimize.minimize(nll, u, method="Nelder-Mead", options={"maxiter": 200 * u.size, "xatol": 1e-8, "fatol": 1e-10})
         if nm.fun <= f:
             u, f = nm.x, float(nm.fun)
         g = _grad(nll, u)
-    ok = f < _BIG and (np.max(np.abs(g)) < 1e-2 * max(1.0, abs(f)) ** 0.5 or _no_better_neighbour(nll, u, f))
+    ok = f < _BIG and (np.max(np.abs(g)) < max(1e-2 * max(1.0, abs(f)) ** 0.5, 10 * noise) or _no_better_neighbour(nll, u, f))
     if np.any(np.abs(u) > 0.9 * _FREE_LIMIT):
         ok = False  # ran off to a boundary: degenerate
     return OptimResult(space.from_free(u), -f if f < _BIG else -math.inf, bool(ok))

@@ -69,15 +69,21 @@ def fit_candidate(
     level: float,
     fitted: dict[str, Candidate] | None = None,
     warm: Sequence[np.ndarray] = (),
+    precise: bool = True,
 ) -> Candidate:
-    """Maximum-likelihood fit of one candidate family to the evidence (``warm``: extra starts)."""
+    """Maximum-likelihood fit of one candidate family to the evidence.
+
+    ``warm``: extra starting values tried first; ``precise=False`` with a warm start gives a
+    quick refit to a few significant digits (used for sensitivity refits).
+    """
     family = make_family(name, level=level)
     if family.delay:
         family.delay_upper = float(evidence.delay_upper())
         if not family.delay_upper > 0:
             return Candidate(name, family, np.full(family.n_params + len(evidence.extra_names), np.nan), -math.inf, 0, False)
     space = _space(family, evidence)
-    res = maximize(lambda th: evidence.loglik(family, th), space, [*warm, *_starts(family, evidence, fitted or {})])
+    starts = [*warm] if (warm and not precise) else [*warm, *_starts(family, evidence, fitted or {})]
+    res = maximize(lambda th: evidence.loglik(family, th), space, starts, precise=precise)
     k = family.n_params + len(evidence.extra_names) + len(evidence.profiled_names)
     return Candidate(name, family, res.theta, res.loglik, k, res.converged and math.isfinite(res.loglik))
 

@@ -7,8 +7,8 @@ censored times, a cleaned series) and provides:
   parameters followed by the evidence's nuisance parameters (``extra_names``);
 * ``profiled(family, theta)``: nuisance parameters maximised in closed form (the report
   rate A);
-* ``simulate(family, theta, rng)`` (or ``resample``): a new data set of the same design,
-  for the bootstrap.
+* ``simulate_batch(family, theta, rng, n)``: n new data sets of the same design, for the
+  vectorised bootstrap.
 
 Times are minutes after onset throughout.
 """
@@ -204,32 +204,14 @@ class ReportEvidence:
         return ll if math.isfinite(ll) else -INF
 
     # ---------------------------------------------------------------- bootstrap
-    def simulate(self, family: RecoveryFamily, theta: np.ndarray, rng: np.random.Generator) -> ReportEvidence:
-        """Draw a new report set from the fitted process, with the same share of windowed reports.
-
-        Exact reports: Poisson counts per bin with mean (1 − p)·μ_k. Windowed reports (share
-        p as observed): Poisson counts with mean p·μ_k, a uniform time within the bin, and a
-        window of a width drawn from the observed widths placed uniformly around that time
-        (clipped to the observation period).
-        """
-        mu = self.expected(family, theta)
-        n = self.n_obs
-        p = float(self.win_w.sum()) / n if n > 0 else 0.0
-        counts = rng.poisson(mu * (1.0 - p)).astype(float)
-        if p > 0 and self.win_widths.size:
-            nw = rng.poisson(mu * p)
-            bins = np.repeat(np.arange(mu.size), nw)
-            t = self.edges[bins] + rng.random(bins.size) * self.widths[bins]
-            wprob = self.win_w / self.win_w.sum()
-            width = rng.choice(self.win_widths, size=bins.size, p=wprob)
-            start = np.clip(t - rng.random(bins.size) * width, 0.0, self.horizon)
-            end = np.clip(start + width, 0.0, self.horizon)
-            win = window_matrix(start, end, self.edges)
-            return replace(self, counts=counts, win=win, win_w=np.ones(bins.size), win_widths=end - start, exact_minutes=None)
-        return replace(self, counts=counts, exact_minutes=None)
-
     def simulate_batch(self, family: RecoveryFamily, theta: np.ndarray, rng: np.random.Generator, n: int) -> ReportBatch:
-        """Draw ``n`` report sets at once (see :meth:`simulate`), for a vectorised bootstrap."""
+        """Draw ``n`` report sets from the fitted process at once, for the vectorised bootstrap.
+
+        Exact reports: Poisson counts per bin with mean (1 − p)·μ_k, p the observed share of
+        windowed reports. Windowed reports: Poisson counts with mean p·μ_k, a uniform time in
+        the bin, and a window of a width drawn from the observed widths placed uniformly
+        around that time (clipped to the observation period).
+        """
         mu = self.expected(family, theta)
         total = self.n_obs
         p = float(self.win_w.sum()) / total if total > 0 else 0.0
@@ -367,23 +349,12 @@ class RestorationEvidence:
         del family, theta
         return np.empty(0)
 
-    def simulate(self, family: RecoveryFamily, theta: np.ndarray, rng: np.random.Generator) -> RestorationEvidence:
-        """Case-resampling bootstrap: customers drawn with replacement (multinomial weights).
-
-        Resampling whole records keeps whatever censoring mechanism produced the data
-        (observation end, inspection times) without having to model it.
-        """
-        del family, theta
-        d = self.data
-        w = np.concatenate([d.exact_w, d.right_w, d.interval_w])
-        total = round(float(w.sum()))
-        new = rng.multinomial(total, w / w.sum()).astype(float)
-        a, b = d.exact_w.size, d.exact_w.size + d.right_w.size
-        data = CensoredData(d.exact, new[:a], d.right, new[a:b], d.lower, d.upper, new[b:])
-        return replace(self, data=data)
-
     def simulate_batch(self, family: RecoveryFamily, theta: np.ndarray, rng: np.random.Generator, n: int) -> RestorationBatch:
-        """Draw ``n`` case-resampled data sets at once (multinomial weights per replicate)."""
+        """Draw ``n`` case-resampled data sets at once (multinomial weights per replicate).
+
+        Resampling whole records keeps whatever censoring mechanism produced the data (end
+        of observation, inspection times) without having to model it.
+        """
         del family, theta
         d = self.data
         w = np.concatenate([d.exact_w, d.right_w, d.interval_w])

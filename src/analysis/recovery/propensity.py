@@ -22,7 +22,7 @@ from analysis.errors import ParameterError
 #: A stylised diurnal activity profile, not fitted to any incident: near its maximum from
 #: 18:00 to 22:00 (evening use of TV and internet, most social-media posting), a flat day
 #: plateau at 0.85, a steep fall after midnight to 0.10 at 04:00 (most people asleep), and
-#: a morning rise from 06:00. A report at 03:00 therefore weighs about ten times one at
+#: a morning rise from 06:00. A report at 03:00 therefore weighs about eight times one at
 #: 20:30. Override it per incident with ``[reporting] hourly_propensity``; every fit also
 #: reports its t50/t90 under a flat profile so the reader sees how much this assumption
 #: matters.
