@@ -99,6 +99,10 @@ def fit_recovery(incident: Incident, data: IngestResult, params: ReportParams, *
         if windows.height
         else None
     )
+    # statements picked by a newsroom come in groups (one article, many places): when every
+    # down report comes from such a source, the fit treats identical records as one statement
+    curated = {s.name for s in incident.sources if s.sampling == "curated"}
+    names = set(down["source"].drop_nulls().unique().to_list()) if "source" in down.columns else set()
     fit = recovery.fit_down_reports(
         times,
         onset=incident.onset,
@@ -107,6 +111,8 @@ def fit_recovery(incident: Incident, data: IngestResult, params: ReportParams, *
         timezone=incident.timezone,
         propensity=propensity_for(incident, params),
         bin_minutes=params.bin_minutes,
+        surge=incident.reporting.surge,
+        sampling="curated" if names and names <= curated else "spontaneous",
         **common,
     )
     return fit, "down_reports"
@@ -126,10 +132,13 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
     fit, fit_error, evidence = None, None, "down_reports"
     try:
         fit, evidence = fit_recovery(incident, data, params, end=end)
-        if params.model != "auto":
-            fit = fit.with_model(params.model)
     except AnalysisError as exc:
         fit_error = str(exc)
+    if fit is not None and params.model != "auto":
+        try:
+            fit = fit.with_model(params.model)
+        except AnalysisError as exc:  # keep the chosen model rather than lose the curve
+            fit_error = f"model {params.model!r} could not be reported ({exc}); showing {fit.model}"
 
     derived = []
     if fit is not None:

@@ -69,6 +69,20 @@ class OptimResult:
     converged: bool
 
 
+def positive_definite(h: np.ndarray | None) -> np.ndarray | None:
+    """Return the symmetrised matrix if it is finite and positive definite, else None."""
+    if h is None:
+        return None
+    h = 0.5 * (np.asarray(h, dtype=float) + np.asarray(h, dtype=float).T)
+    if not np.all(np.isfinite(h)):
+        return None
+    try:
+        np.linalg.cholesky(h)
+    except np.linalg.LinAlgError:
+        return None
+    return h
+
+
 def _grad(f: Callable[[np.ndarray], float], u: np.ndarray, f0: float | None = None) -> np.ndarray:
     """Central-difference gradient."""
     g = np.empty_like(u)
@@ -104,6 +118,7 @@ def maximize(
     maxiter: int = 500,
     precise: bool = True,
     hess_inv0: np.ndarray | None = None,
+    polish_only: bool = False,
 ) -> OptimResult:
     """Maximise ``loglik(theta)`` from each start; return the best result.
 
@@ -112,8 +127,10 @@ def maximize(
     short, a Nelder–Mead polish. ``precise=False`` skips the refinement (bootstrap refits
     from a warm start need a few significant digits, not ten); ``hess_inv0`` seeds BFGS with
     the inverse Hessian (free scale) of the original fit for the first start, so a warm refit
-    takes a handful of iterations. Non-finite log-likelihoods count as very poor rather than as errors, so a
-    start in an impossible region (a delay past the first restoration) is walked out of.
+    takes a handful of iterations. ``polish_only``: the single start is already a quick
+    optimum (from :func:`maximize_batch`), go straight to the refinement. Non-finite
+    log-likelihoods count as very poor rather than as errors, so a start in an impossible
+    region (a delay past the first restoration) is walked out of.
     """
 
     def nll(u: np.ndarray) -> float:
@@ -124,10 +141,12 @@ def maximize(
         return v if math.isfinite(v) else _BIG
 
     best: tuple[float, np.ndarray] | None = None
+    best_hinv: np.ndarray | None = None
     for i, s in enumerate(starts):
         quick: dict[str, object] = {"maxiter": maxiter, "gtol": 1e-3}
-        if hess_inv0 is not None and i == 0:  # the inverse Hessian belongs to the first (warm) start
-            quick["hess_inv0"] = hess_inv0
+        h0 = positive_definite(hess_inv0) if i == 0 else None  # it belongs to the first (warm) start
+        if h0 is not None:
+            quick["hess_inv0"] = h0
         with np.errstate(all="ignore"):
             u0 = np.asarray(space.to_free(np.asarray(s, dtype=float)), dtype=float)
         f0 = nll(u0) if np.all(np.isfinite(u0)) else _BIG
@@ -137,10 +156,15 @@ def maximize(
         # gradient tolerances scale with it rather than asking for digits that do not exist
         scale = max(1.0, abs(f0))
         quick["gtol"] = max(1e-3, 1e-8 * scale)
+        if polish_only:
+            best, best_hinv = (f0, u0), h0
+            break
         res = optimize.minimize(nll, u0, method="BFGS", options=quick)
         f = float(res.fun)
         if best is None or f < best[0]:
             best = (f, res.x)
+            hinv = getattr(res, "hess_inv", None)
+            best_hinv = positive_definite(hinv) if isinstance(hinv, np.ndarray) else None
     if best is None or best[0] >= _BIG:
         return OptimResult(np.full(len(np.atleast_1d(starts[0])), np.nan), -math.inf, False)
     f, u = best
@@ -149,14 +173,27 @@ def maximize(
     # BFGS on the free scale: the problem is unconstrained there (scipy's L-BFGS-B calls
     # multithreaded BLAS that costs milliseconds per iteration on problems this small)
     noise = 1e-9 * max(1.0, abs(f))
-    res = optimize.minimize(
-        nll, u, jac=lambda v: _grad(nll, v), method="BFGS", options={"maxiter": maxiter, "gtol": max(1e-6, 0.1 * noise)}
-    )
+    # the quick run's curvature seeds the precise one: a few iterations instead of rebuilding it
+    precise_opts: dict[str, object] = {"maxiter": maxiter, "gtol": max(1e-6, 0.1 * noise)}
+    if best_hinv is not None:
+        precise_opts["hess_inv0"] = best_hinv
+    res = optimize.minimize(nll, u, jac=lambda v: _grad(nll, v), method="BFGS", options=precise_opts)
     if float(res.fun) <= f:
         u, f = res.x, float(res.fun)
     g = _grad(nll, u)
     if np.max(np.abs(g)) > max(1e-3, noise):
-        nm = optimize.minimize(nll, u, method="Nelder-Mead", options={"maxiter": 200 * u.size, "xatol": 1e-8, "fatol": 1e-10})
+        # a kink (a delay at a bin edge, a boundary): a simplex search, started at the local
+        # scale of each parameter; a gain below 1e-9·|ℓ| changes no reported digit
+        step = np.full(u.size, 1e-2)
+        if best_hinv is not None:
+            step = np.clip(0.1 * np.sqrt(np.diag(best_hinv)), 1e-4, 0.5)
+        simplex = np.vstack([u, u + np.diag(step)])
+        nm = optimize.minimize(
+            nll,
+            u,
+            method="Nelder-Mead",
+            options={"maxiter": 200 * u.size, "xatol": 1e-6, "fatol": max(1e-8, 0.1 * noise), "initial_simplex": simplex},
+        )
         if nm.fun <= f:
             u, f = nm.x, float(nm.fun)
         g = _grad(nll, u)
@@ -230,7 +267,8 @@ def maximize_batch(
     hess_inv0: np.ndarray | None = None,
     maxiter: int = 100,
     gtol: float = 1e-3,
-) -> tuple[np.ndarray, np.ndarray]:
+    return_hess_inv: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Maximise B independent log-likelihoods at once (vectorised BFGS with Armijo backtracking).
 
     ``loglik(theta, rows)`` returns the log-likelihoods of replicates ``rows`` at parameters
@@ -239,7 +277,8 @@ def maximize_batch(
     in k evaluations; each row keeps its own inverse Hessian, seeded with ``hess_inv0`` (free
     scale) when given. A row stops when its gradient is below ``gtol``, its line search cannot
     improve it or an iteration gains less than 1e-7, and stopped rows cost nothing afterwards. Returns natural parameters
-    ``(B, k)`` and log-likelihoods (−inf where a row never became finite).
+    ``(B, k)`` and log-likelihoods (−inf where a row never became finite), and with ``return_hess_inv``
+    each row's inverse Hessian (free scale) as a third array.
     """
     u = np.asarray(space.to_free(np.asarray(theta0, dtype=float)), dtype=float)
     n, k = u.shape
@@ -267,6 +306,10 @@ def maximize_batch(
     h0 = eye if hess_inv0 is None else np.asarray(hess_inv0, dtype=float)
     hinv = np.broadcast_to(h0, (n, k, k)).copy()
     active = (f < _BIG) & np.all(np.isfinite(g), axis=1)
+    # without curvature information (identity inverse Hessian) the first step is limited to
+    # unit length on the free scale, as scipy's BFGS does: a long first step along a steep
+    # gradient can leap into another basin of a multimodal likelihood
+    fresh = np.full(n, hess_inv0 is None)
     for _ in range(maxiter):
         active &= np.max(np.abs(g), axis=1) > gtol
         rows = np.nonzero(active)[0]
@@ -278,9 +321,11 @@ def maximize_batch(
         uphill = slope >= 0  # lost curvature information: fall back to steepest descent
         if uphill.any():
             hinv[rows[uphill]] = eye
+            fresh[rows[uphill]] = True
             p[uphill] = -gr[uphill]
             slope[uphill] = -np.einsum("bi,bi->b", gr[uphill], gr[uphill])
-        step = np.ones(rows.size)
+        norm = np.sqrt(np.einsum("bi,bi->b", p, p))
+        step = np.where(fresh[rows], np.minimum(1.0, 1.0 / np.maximum(norm, 1e-300)), 1.0)
         todo = np.ones(rows.size, dtype=bool)
         u_new, f_new = ur.copy(), fr.copy()
         for _ls in range(12):
@@ -312,6 +357,9 @@ def maximize_batch(
             a = eye[None] - rho[:, None, None] * np.einsum("bi,bj->bij", ss, ys)
             hu = mr[upd]
             hinv[hu] = np.einsum("bij,bjk,blk->bil", a, hinv[hu], a) + rho[:, None, None] * np.einsum("bi,bj->bij", ss, ss)
+            fresh[hu] = False
         u[mr], f[mr], g[mr] = u_new[moved], f_new[moved], g_new
     ll = np.where(f < _BIG, -f, -math.inf)
+    if return_hess_inv:
+        return space.from_free(u), ll, hinv
     return space.from_free(u), ll

@@ -83,7 +83,23 @@ def fit_candidate(
             return Candidate(name, family, np.full(family.n_params + len(evidence.extra_names), np.nan), -math.inf, 0, False)
     space = _space(family, evidence)
     starts = [*warm] if (warm and not precise) else [*warm, *_starts(family, evidence, fitted or {})]
-    res = maximize(lambda th: evidence.loglik(family, th), space, starts, precise=precise)
+    hinv = None
+    if len(starts) > 1 and hasattr(evidence, "as_batch"):
+        # every start at once (one vectorised likelihood per step), then polish the best
+        batch = evidence.as_batch(len(starts))
+        th, ll, hi = maximize_batch(
+            lambda t, rows: batch.loglik(family, t, rows),
+            space,
+            np.asarray(starts, dtype=float),
+            maxiter=200,
+            return_hess_inv=True,
+        )
+        if np.isfinite(ll).any():
+            i = int(np.argmax(np.where(np.isfinite(ll), ll, -np.inf)))
+            starts, hinv = [th[i]], hi[i]
+    res = maximize(
+        lambda th: evidence.loglik(family, th), space, starts, precise=precise, hess_inv0=hinv, polish_only=hinv is not None
+    )
     k = family.n_params + len(evidence.extra_names) + len(evidence.profiled_names)
     return Candidate(name, family, res.theta, res.loglik, k, res.converged and math.isfinite(res.loglik))
 
@@ -97,24 +113,37 @@ def fit_candidates(evidence: Any, names: Sequence[str], *, level: float) -> list
     return [fitted[n] for n in names]
 
 
-def choose(cands: Sequence[Candidate], *, what: str) -> Candidate:
-    """Return the converged candidate with the lowest AIC."""
+def choose(cands: Sequence[Candidate], *, what: str, phi: float = 1.0) -> Candidate:
+    """Return the converged candidate with the lowest AIC (QAIC = −2ℓ/φ + 2k when ``phi`` > 1)."""
     ok = [c for c in cands if c.converged and math.isfinite(c.aic)]
     if not ok:
         tried = ", ".join(c.name for c in cands)
         raise FitError(f"{what}: no recovery family could be fitted (tried {tried})")
-    return min(ok, key=lambda c: c.aic)
+    return min(ok, key=lambda c: -2.0 * c.loglik / phi + 2.0 * c.n_params)
 
 
-def candidate_table(cands: Sequence[Candidate]) -> pl.DataFrame:
-    """family, n_params, log_likelihood, aic, delta_aic, akaike_weight, t50/t90 minutes, converged."""
+def candidate_table(cands: Sequence[Candidate], *, phi: float = 1.0) -> pl.DataFrame:
+    """One row per candidate, best first.
+
+    Columns: family, n_params, log_likelihood, aic, delta_aic, qaic (−2ℓ/φ + 2k, equal to
+    aic when φ = 1), delta_qaic, akaike_weight (from the criterion used for the choice:
+    QAIC), t50/t90 minutes, converged.
+    """
+
+    def deltas(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        best = np.min(v) if np.isfinite(v).any() else math.nan
+        d = v - best
+        w = np.where(np.isfinite(d), np.exp(-0.5 * np.where(np.isfinite(d), d, 0.0)), 0.0)
+        return d, (w / w.sum() if w.sum() > 0 else w)
+
     aics = np.array([c.aic if c.converged else math.inf for c in cands])
-    best = np.min(aics) if np.isfinite(aics).any() else math.nan
-    delta = aics - best
-    w = np.where(np.isfinite(delta), np.exp(-0.5 * np.where(np.isfinite(delta), delta, 0.0)), 0.0)
-    w = w / w.sum() if w.sum() > 0 else w
+    qaics = np.array(
+        [-2.0 * c.loglik / phi + 2.0 * c.n_params if c.converged and math.isfinite(c.loglik) else math.inf for c in cands]
+    )
+    delta, _ = deltas(aics)
+    qdelta, w = deltas(qaics)
     rows = []
-    for c, d, wi in zip(cands, delta, w, strict=True):
+    for c, d, qd, q, wi in zip(cands, delta, qdelta, qaics, w, strict=True):
         k = c.family.n_params
         good = c.converged and np.all(np.isfinite(c.theta))
         t50 = float(c.family.quantile(0.5, c.theta[:k])) if good else math.nan
@@ -126,13 +155,15 @@ def candidate_table(cands: Sequence[Candidate]) -> pl.DataFrame:
                 "log_likelihood": c.loglik if math.isfinite(c.loglik) else math.nan,
                 "aic": c.aic if math.isfinite(c.aic) else math.nan,
                 "delta_aic": float(d) if math.isfinite(d) else math.nan,
+                "qaic": float(q) if math.isfinite(q) else math.nan,
+                "delta_qaic": float(qd) if math.isfinite(qd) else math.nan,
                 "akaike_weight": float(wi),
                 "t50_minutes": t50,
                 "t90_minutes": t90,
                 "converged": bool(c.converged),
             }
         )
-    return pl.DataFrame(rows).sort("aic", nulls_last=True)
+    return pl.DataFrame(rows).sort("qaic", nulls_last=True)
 
 
 @dataclass(frozen=True, eq=False)

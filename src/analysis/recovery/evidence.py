@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -54,6 +55,60 @@ def window_matrix(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> spar
 # --------------------------------------------------------------------------- down reports
 
 
+def bin_position(x: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bin index i and fraction f ∈ [0, 1] with x = edges[i] + f·(edges[i+1] − edges[i]) (x clipped to the bins)."""
+    x = np.clip(np.asarray(x, dtype=float), edges[0], edges[-1])
+    nb = edges.size - 1
+    i = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, nb - 1)
+    f = np.clip((x - edges[i]) / (edges[i + 1] - edges[i]), 0.0, 1.0)
+    return i, f
+
+
+def tail_sums(m: np.ndarray) -> np.ndarray:
+    """R[..., i] = Σ_{k ≥ i} m[..., k], with a trailing 0 (shape ``(..., n_bins + 1)``).
+
+    Sums from the end, so a window late in the tail (where m is tiny) is a difference of
+    two small numbers rather than of two totals: no cancellation.
+    """
+    out = np.zeros((*m.shape[:-1], m.shape[-1] + 1))
+    out[..., :-1] = np.cumsum(m[..., ::-1], axis=-1)[..., ::-1]
+    return out
+
+
+@dataclass(frozen=True)
+class Clumping:
+    """How reports arrive in clumps, for the overdispersed parametric bootstrap.
+
+    Reports come in clumps (several reports at one time, or one statement naming several
+    places) that arrive as a Poisson process with rate λ(t)/E[K]; a clump of K reports shares
+    one time (exactly timed) or one window. Counts then have variance φ × mean with
+    φ = E[K²]/E[K]. ``exact_sizes``/``exact_p``: distribution of K for exactly timed clumps
+    (``exact_geometric``: K geometric on 1, 2, … with that mean instead, for large data);
+    ``win_bins``/``win_sizes``/``win_p``: joint distribution of (window width in bins, K) of
+    windowed clumps. φ = 1 with every K = 1 is the plain Poisson process.
+    """
+
+    phi: float
+    exact_sizes: np.ndarray
+    exact_p: np.ndarray
+    win_bins: np.ndarray
+    win_sizes: np.ndarray
+    win_p: np.ndarray
+    exact_geometric: float | None = None
+
+    @property
+    def exact_mean(self) -> float:
+        """E[K] of exactly timed clumps."""
+        if self.exact_geometric is not None:
+            return float(self.exact_geometric)
+        return float(np.dot(self.exact_sizes, self.exact_p)) if self.exact_p.size else 1.0
+
+    @property
+    def win_mean(self) -> float:
+        """E[K] of windowed clumps."""
+        return float(np.dot(self.win_sizes, self.win_p)) if self.win_p.size else 1.0
+
+
 @dataclass(frozen=True, eq=False)
 class ReportEvidence:
     """User reports of the outage as an inhomogeneous Poisson process, binned.
@@ -66,24 +121,34 @@ class ReportEvidence:
 
     where μ_k = ∫_bin λ (Simpson's rule on S, g constant per bin), w_k the bin width,
     n_k the exactly-timed reports in bin k, and Λ(W_j) the expected number in window j
-    (c_j reports known only to lie in it). A is profiled out in closed form
-    (Â = N / Σ m_k), so the optimiser only sees S's parameters (and the surge).
-    Its cost depends on the number of bins and windows, not on the number of reports.
+    (c_j reports known only to lie in it; identical windows are one row with their count).
+    A is profiled out in closed form (Â = N / Σ m_k), so the optimiser only sees S's
+    parameters (and the surge). Λ(W_j) is a difference of tail sums of the bin integrals
+    (the intensity is constant within a bin), so each window costs two look-ups: the cost
+    depends on the number of bins and of distinct windows, not on the number of reports.
+
+    ``win_raw_widths`` are the windows' widths before clipping to the observation period
+    (what the bootstrap re-draws); ``record_sizes`` the sizes of groups of exactly timed
+    reports sharing one time (used to measure clumping of curated statements);
+    ``clumping`` how the bootstrap simulates clumps (None: a plain Poisson process).
     """
 
     edges: np.ndarray
     g: np.ndarray
     counts: np.ndarray
-    win: sparse.csr_matrix
+    win_a: np.ndarray
+    win_b: np.ndarray
     win_w: np.ndarray
-    win_widths: np.ndarray
+    win_raw_widths: np.ndarray
     surge: bool = False
     exact_minutes: np.ndarray | None = None
+    record_sizes: np.ndarray | None = None
+    clumping: Clumping | None = None
     kind: str = "down_reports"
     widths: np.ndarray = field(init=False)
     nodes: np.ndarray = field(init=False)
     _pos: np.ndarray = field(init=False)
-    _win_op: object = field(init=False)
+    _wpos: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = field(init=False)
 
     def __post_init__(self) -> None:
         widths = np.diff(self.edges)
@@ -93,9 +158,9 @@ class ReportEvidence:
         object.__setattr__(self, "widths", widths)
         object.__setattr__(self, "nodes", nodes)
         object.__setattr__(self, "_pos", np.nonzero(self.counts > 0)[0])
-        # a small window matrix is faster dense (the likelihood is evaluated thousands of times)
-        small = self.win.shape[0] * self.win.shape[1] <= 200_000
-        object.__setattr__(self, "_win_op", self.win.toarray() if small else self.win)
+        ia, fa = bin_position(self.win_a, self.edges)
+        ib, fb = bin_position(self.win_b, self.edges)
+        object.__setattr__(self, "_wpos", (ia, fa, ib, fb))
 
     # ---------------------------------------------------------------- descriptors
     @property
@@ -107,6 +172,16 @@ class ReportEvidence:
     def n_obs(self) -> float:
         """Number of reports (exact and windowed)."""
         return float(self.counts.sum() + self.win_w.sum())
+
+    @property
+    def win_widths(self) -> np.ndarray:
+        """Widths of the (clipped) windows, minutes."""
+        return self.win_b - self.win_a
+
+    @cached_property
+    def win(self) -> sparse.csr_matrix:
+        """Window × bin overlap matrix (see :func:`window_matrix`), for diagnostics."""
+        return window_matrix(self.win_a, self.win_b, self.edges)
 
     @property
     def extra_names(self) -> tuple[str, ...]:
@@ -135,7 +210,7 @@ class ReportEvidence:
         """Weighted median report time (minutes after onset): a time scale for starting values."""
         mids = self.edges[:-1] + 0.5 * self.widths
         w = self.counts.astype(float) / self.g
-        if self.win.shape[0]:
+        if self.win_w.size:
             w = w + (self.win.T @ self.win_w) / self.g / max(1.0, float(self.win.sum(axis=1).mean()))
         cw = np.cumsum(w)
         if cw[-1] <= 0:
@@ -151,29 +226,43 @@ class ReportEvidence:
         theta = np.asarray(theta, dtype=float)
         th = theta if theta.ndim == 2 else theta[None, :]
         k = family.n_params
-
-        def h(t: np.ndarray) -> np.ndarray:
-            s = family.sf(t, th[:, :k])
-            return s * (1.0 + th[:, k : k + 1] * np.exp(-t / th[:, k + 1 : k + 2])) if self.surge else s
-
-        s = h(self.nodes)
-        integral = self.widths / 6.0 * (s[:, 0:-1:2] + 4.0 * s[:, 1::2] + s[:, 2::2])
+        nn = self.nodes.size
+        nb = self.widths.size
         if family.delay:
-            # S has a kink at the delay: integrate the bin that contains it in two smooth
-            # pieces, so the likelihood stays smooth in the delay (no spurious optima at nodes)
+            # S has a kink at the delay: the bin that contains it is integrated in two smooth
+            # pieces (Simpson on each side), so the likelihood stays smooth in the delay (no
+            # spurious optima at nodes); the three extra nodes are evaluated with the others
             d = th[:, k - 1]
-            nb = self.widths.size
             j = np.clip(np.searchsorted(self.edges, d, side="right") - 1, 0, nb - 1)
             a, b = self.edges[j], self.edges[j + 1]
+            dd = np.clip(d, a, b)
+            t = np.concatenate(
+                [np.broadcast_to(self.nodes, (th.shape[0], nn)), np.stack([0.5 * (a + dd), dd, 0.5 * (dd + b)], axis=1)], axis=1
+            )
+        else:
+            t = self.nodes
+        s = family.sf(t, th[:, :k])
+        if self.surge:
+            s = s * (1.0 + th[:, k : k + 1] * np.exp(-t / th[:, k + 1 : k + 2]))
+        base = s[:, :nn]
+        integral = self.widths / 6.0 * (base[:, 0:-1:2] + 4.0 * base[:, 1::2] + base[:, 2::2])
+        if family.delay:
             inside = (d > a) & (d < b)
             if inside.any():
-                pts = np.stack([a, 0.5 * (a + d), d, 0.5 * (d + b), b], axis=1)
-                v = h(pts)
-                split = (d - a) / 6.0 * (v[:, 0] + 4 * v[:, 1] + v[:, 2]) + (b - d) / 6.0 * (v[:, 2] + 4 * v[:, 3] + v[:, 4])
                 rows = np.nonzero(inside)[0]
-                integral[rows, j[rows]] = split[rows]
+                jr = j[rows]
+                sa, sb = base[rows, 2 * jr], base[rows, 2 * jr + 2]
+                s1, s2, s3 = s[rows, nn], s[rows, nn + 1], s[rows, nn + 2]
+                da, db = dd[rows] - a[rows], b[rows] - dd[rows]
+                integral[rows, jr] = da / 6.0 * (sa + 4.0 * s1 + s2) + db / 6.0 * (s2 + 4.0 * s3 + sb)
         m = self.g * integral
         return m if theta.ndim == 2 else m[0]
+
+    def window_expected(self, m: np.ndarray) -> np.ndarray:
+        """Λ(W_j) up to A for every window, from the bin integrals ``m`` (``(n_bins,)``)."""
+        ia, fa, ib, fb = self._wpos
+        r = tail_sums(m)
+        return (r[ia + 1] + (1.0 - fa) * m[ia]) - (r[ib + 1] + (1.0 - fb) * m[ib])
 
     def rate(self, family: RecoveryFamily, theta: np.ndarray) -> float:
         """Profiled A: reports per minute per unit of S at the peak propensity."""
@@ -195,91 +284,150 @@ class ReportEvidence:
         if not (total > 0 and math.isfinite(total)):
             return -INF
         pos = self._pos
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             ll = float(np.dot(self.counts[pos], np.log(m[pos] / self.widths[pos])))
             if self.win_w.size:
-                ll += float(np.dot(self.win_w, np.log(self._win_op @ m)))
+                ll += float(np.dot(self.win_w, np.log(self.window_expected(m))))
         n = self.n_obs
         ll += n * math.log(n / total) - n
         return ll if math.isfinite(ll) else -INF
 
     # ---------------------------------------------------------------- bootstrap
+    def as_batch(self, n: int) -> ReportBatch:
+        """The observed reports repeated ``n`` times: for evaluating n parameter vectors at once (profiles)."""
+        pos = self._pos
+        ia, fa, ib, fb = self._wpos
+        reps_e = np.repeat(np.arange(n), pos.size)
+        reps_w = np.repeat(np.arange(n), self.win_w.size)
+        return ReportBatch(
+            self,
+            n,
+            reps_e,
+            np.tile(pos, n),
+            np.tile(self.counts[pos], n),
+            reps_w,
+            np.tile(ia, n),
+            np.tile(fa, n),
+            np.tile(ib, n),
+            np.tile(fb, n),
+            np.tile(self.win_w, n),
+        )
+
     def simulate_batch(self, family: RecoveryFamily, theta: np.ndarray, rng: np.random.Generator, n: int) -> ReportBatch:
         """Draw ``n`` report sets from the fitted process at once, for the vectorised bootstrap.
 
-        Exact reports: Poisson counts per bin with mean (1 − p)·μ_k, p the observed share of
-        windowed reports. Windowed reports: Poisson counts with mean p·μ_k, a uniform time in
-        the bin, and a window of a width drawn from the observed widths placed uniformly
-        around that time (clipped to the observation period).
+        Clumps of reports (:attr:`clumping`; single reports when None) arrive as a Poisson
+        process with rate λ(t)/E[K]. Exactly timed clumps take the share 1 − p of the
+        intensity, p the observed share of windowed reports. A windowed clump gets a width
+        drawn from the observed windows and is placed uniformly around its bin, on whole
+        bins; start and end are then clipped to the observation period *independently*
+        (clipping the start and then adding the width would make windows at the onset
+        longer for early reports, so that the position of a window would depend on the true
+        time within it — the likelihood assumes it does not — and would bias the refits
+        towards later times). Identical windows of a replicate become one row with a count.
         """
+        clump = self.clumping or poisson_clumping(self)
         mu = self.expected(family, theta)
+        nb = mu.size
         total = self.n_obs
         p = float(self.win_w.sum()) / total if total > 0 else 0.0
-        counts = rng.poisson(np.broadcast_to(mu * (1.0 - p), (n, mu.size))).astype(float)
-        if p > 0 and self.win_widths.size:
-            nw = rng.poisson(np.broadcast_to(mu * p, (n, mu.size)))
-            rep, bins = np.nonzero(nw)
-            reps = np.repeat(rep, nw[rep, bins])
-            bins = np.repeat(bins, nw[rep, bins])
-            t = self.edges[bins] + rng.random(bins.size) * self.widths[bins]
-            width = rng.choice(self.win_widths, size=bins.size, p=self.win_w / self.win_w.sum())
-            start = np.clip(t - rng.random(bins.size) * width, 0.0, self.horizon)
-            end = np.clip(start + width, 0.0, self.horizon)
-            win = window_matrix(start, end, self.edges).tocoo()
-            return ReportBatch(self, counts, win.row, win.col, win.data, reps, np.ones(bins.size))
-        empty = np.empty(0, dtype=int)
-        return ReportBatch(self, counts, empty, empty, np.empty(0), empty, np.empty(0))
+        lam_e = np.broadcast_to(mu * (1.0 - p) / clump.exact_mean, (n, nb))
+        n_c = rng.poisson(lam_e)
+        if clump.exact_geometric is not None and clump.exact_geometric > 1.0:
+            q = 1.0 / clump.exact_geometric
+            extra = rng.negative_binomial(np.maximum(n_c, 1), q) * (n_c > 0)
+            counts = n_c + extra
+        elif clump.exact_sizes.size > 1 or (clump.exact_sizes.size == 1 and clump.exact_sizes[0] != 1):
+            flat = np.repeat(np.arange(n * nb), n_c.ravel())
+            sizes = rng.choice(clump.exact_sizes, size=flat.size, p=clump.exact_p)
+            counts = np.bincount(flat, weights=sizes, minlength=n * nb).reshape(n, nb)
+        else:
+            counts = n_c
+        rep_e, bin_e = np.nonzero(counts)
+        cnt_e = counts[rep_e, bin_e].astype(float)
+        if p > 0 and clump.win_p.size:
+            n_w = rng.poisson(np.broadcast_to(mu * p / clump.win_mean, (n, nb)))
+            rep, k = np.nonzero(n_w)
+            mult = n_w[rep, k]
+            rep, k = np.repeat(rep, mult), np.repeat(k, mult)
+            pick = rng.choice(clump.win_p.size, size=k.size, p=clump.win_p)
+            wb, size = clump.win_bins[pick], clump.win_sizes[pick]
+            s = k - np.floor(rng.random(k.size) * wb).astype(np.int64)
+            e = s + wb
+            s, e = np.clip(s, 0, nb), np.clip(e, 0, nb)
+            key = (rep.astype(np.int64) * (nb + 1) + s) * (nb + 1) + e
+            uniq, inv = np.unique(key, return_inverse=True)
+            c = np.bincount(inv, weights=size)
+            rep_w = uniq // ((nb + 1) * (nb + 1))
+            s_w = (uniq // (nb + 1)) % (nb + 1)
+            e_w = uniq % (nb + 1)
+            # a window edge at bin index i is the start of bin i (or the end of the last bin)
+            ia, fa = np.minimum(s_w, nb - 1), (s_w == nb).astype(float)
+            ib, fb = np.minimum(e_w, nb - 1), (e_w == nb).astype(float)
+            return ReportBatch(self, n, rep_e, bin_e, cnt_e, rep_w, ia, fa, ib, fb, c)
+        empty_i, empty_f = np.empty(0, dtype=np.int64), np.empty(0)
+        return ReportBatch(self, n, rep_e, bin_e, cnt_e, empty_i, empty_i, empty_f, empty_i, empty_f, empty_f)
 
     def with_propensity(self, g: np.ndarray) -> ReportEvidence:
         """Return the same reports under another propensity profile (per bin)."""
         return replace(self, g=np.asarray(g, dtype=float))
 
 
+def poisson_clumping(ev: ReportEvidence) -> Clumping:
+    """No clumping: single reports, window widths as observed (weighted by their counts)."""
+    binw = float(np.median(ev.widths))
+    if ev.win_w.size:
+        wb = np.maximum(1, np.rint(ev.win_raw_widths / binw)).astype(np.int64)
+        uw, inv = np.unique(wb, return_inverse=True)
+        p = np.bincount(inv, weights=ev.win_w)
+        return Clumping(1.0, np.ones(1), np.ones(1), uw, np.ones(uw.size), p / p.sum())
+    return Clumping(1.0, np.ones(1), np.ones(1), np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
+
+
+def _offsets(rep: np.ndarray, n: int) -> np.ndarray:
+    return np.searchsorted(rep, np.arange(n + 1))
+
+
+def _gather(off: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Return the indices of the elements of replicates ``rows`` given per-replicate offsets."""
+    lens = off[rows + 1] - off[rows]
+    total = int(lens.sum())
+    if total == 0:
+        return np.empty(0, dtype=int)
+    return np.repeat(off[rows] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+
+
 @dataclass(frozen=True, eq=False)
 class ReportBatch:
-    """B simulated report sets on the bins of one :class:`ReportEvidence` (vectorised bootstrap).
+    """B report sets on the bins of one :class:`ReportEvidence` (vectorised bootstrap and profiles).
 
-    Windows are stored as the non-zeros (``row``, ``col``, ``frac``) of one stacked window
-    matrix, with ``row_rep`` the replicate each window row belongs to.
+    Exactly timed reports are stored as the non-zero counts (``e_rep``, ``e_bin``,
+    ``e_cnt``) and windows as rows (``w_rep``, bin index and fraction of each end, count),
+    both sorted by replicate, so the likelihood of a subset of replicates touches only their
+    own rows.
     """
 
     base: ReportEvidence
-    counts: np.ndarray
-    row: np.ndarray
-    col: np.ndarray
-    frac: np.ndarray
-    row_rep: np.ndarray
-    win_w: np.ndarray
+    n_rep: int
+    e_rep: np.ndarray
+    e_bin: np.ndarray
+    e_cnt: np.ndarray
+    w_rep: np.ndarray
+    w_ia: np.ndarray
+    w_fa: np.ndarray
+    w_ib: np.ndarray
+    w_fb: np.ndarray
+    w_cnt: np.ndarray
     _n: np.ndarray = field(init=False)
-    _nz_rep: np.ndarray = field(init=False)
-
-    _nz_off: np.ndarray = field(init=False)
+    _e_off: np.ndarray = field(init=False)
     _w_off: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        b = self.counts.shape[0]
-        n = self.counts.sum(axis=1) + np.bincount(self.row_rep, weights=self.win_w, minlength=b)
+        b = self.n_rep
+        n = np.bincount(self.e_rep, weights=self.e_cnt, minlength=b) + np.bincount(self.w_rep, weights=self.w_cnt, minlength=b)
         object.__setattr__(self, "_n", n)
-        # window rows are generated replicate by replicate, so both the window rows and the
-        # non-zeros are sorted by replicate: offsets let a subset of replicates be sliced out
-        nz_rep = self.row_rep[self.row] if self.row.size else self.row
-        object.__setattr__(self, "_nz_rep", nz_rep)
-        object.__setattr__(self, "_nz_off", np.searchsorted(nz_rep, np.arange(b + 1)))
-        object.__setattr__(self, "_w_off", np.searchsorted(self.row_rep, np.arange(b + 1)))
-
-    @staticmethod
-    def _gather(off: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Return the indices of the elements of replicates ``rows`` given per-replicate offsets."""
-        lens = off[rows + 1] - off[rows]
-        total = int(lens.sum())
-        if total == 0:
-            return np.empty(0, dtype=int)
-        return np.repeat(off[rows] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
-
-    @property
-    def n_rep(self) -> int:
-        """Number of replicates."""
-        return int(self.counts.shape[0])
+        object.__setattr__(self, "_e_off", _offsets(self.e_rep, b))
+        object.__setattr__(self, "_w_off", _offsets(self.w_rep, b))
 
     def n_obs(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Return the number of reports per replicate (of ``rows``, default all)."""
@@ -290,17 +438,24 @@ class ReportBatch:
         rows = np.arange(self.n_rep) if rows is None else np.asarray(rows)
         m = self.base.shape(family, theta)
         total = m.sum(axis=1)
-        counts = self.counts[rows]
+        loc = np.full(self.n_rep, -1)
+        loc[rows] = np.arange(rows.size)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ll = np.where(counts > 0, counts * np.log(m / self.base.widths), 0.0).sum(axis=1)
-            if self.win_w.size:
-                pos = np.full(self.n_rep, -1)
-                pos[rows] = np.arange(rows.size)
-                nz = self._gather(self._nz_off, rows)
-                sel = self._gather(self._w_off, rows)
-                vals = self.frac[nz] * m[pos[self._nz_rep[nz]], self.col[nz]]
-                wm = np.bincount(self.row[nz], weights=vals, minlength=self.win_w.size)[sel]
-                ll += np.bincount(pos[self.row_rep[sel]], weights=self.win_w[sel] * np.log(wm), minlength=rows.size)
+            sel = _gather(self._e_off, rows)
+            r = loc[self.e_rep[sel]]
+            kb = self.e_bin[sel]
+            ll = np.zeros(rows.size)
+            if sel.size:
+                ll += np.bincount(r, weights=self.e_cnt[sel] * np.log(m[r, kb] / self.base.widths[kb]), minlength=rows.size)
+            sel = _gather(self._w_off, rows)
+            if sel.size:
+                r = loc[self.w_rep[sel]]
+                tails = tail_sums(m)
+                ia, ib = self.w_ia[sel], self.w_ib[sel]
+                lam = (tails[r, ia + 1] + (1.0 - self.w_fa[sel]) * m[r, ia]) - (
+                    tails[r, ib + 1] + (1.0 - self.w_fb[sel]) * m[r, ib]
+                )
+                ll += np.bincount(r, weights=self.w_cnt[sel] * np.log(lam), minlength=rows.size)
             n = self.n_obs(rows)
             ll += np.where(n > 0, n * np.log(n / total), 0.0) - n
         return np.where(np.isfinite(ll) & (total > 0), ll, -INF)
@@ -348,6 +503,12 @@ class RestorationEvidence:
         """Nothing profiled."""
         del family, theta
         return np.empty(0)
+
+    def as_batch(self, n: int) -> RestorationBatch:
+        """The observed records repeated ``n`` times: for evaluating n parameter vectors at once."""
+        d = self.data
+        w = np.concatenate([d.exact_w, d.right_w, d.interval_w])
+        return RestorationBatch(d, np.tile(w, (n, 1)))
 
     def simulate_batch(self, family: RecoveryFamily, theta: np.ndarray, rng: np.random.Generator, n: int) -> RestorationBatch:
         """Draw ``n`` case-resampled data sets at once (multinomial weights per replicate).

@@ -599,15 +599,21 @@ class GammaFitter(RecoveryFamily):
     bounds = ((0.0, INF), (0.0, INF))
 
     def _log_sf(self, t: np.ndarray, scale: Any, k: Any) -> np.ndarray:
-        x, k = np.broadcast_arrays(np.asarray(t / scale, dtype=float), np.asarray(k, dtype=float))
-        # far in the tail use the asymptotic form x^(k-1) e^(-x) / Γ(k) (Q underflows there);
-        # below x = k + 1 compute 1 − P (scipy's series for P is several times faster there)
-        out = (k - 1.0) * np.log(x) - x - special.gammaln(k) + np.log1p((k - 1.0) / x * (1.0 + (k - 2.0) / x))
+        k0 = np.asarray(k, dtype=float)
+        x, k = np.broadcast_arrays(np.asarray(t / scale, dtype=float), k0)
+        # below x = k + 1 compute 1 − P (scipy's series for P is several times faster there);
+        # far in the tail the asymptotic form x^(k-1) e^(-x) / Γ(k) (Q underflows there)
         body = x < k + 60.0 + 12.0 * np.sqrt(k)
         low = body & (x < k + 1.0)
         high = body & ~low
+        out = np.empty(x.shape)
         out[low] = np.log1p(-special.gammainc(k[low], x[low]))
         out[high] = np.log(np.maximum(special.gammaincc(k[high], x[high]), 1e-300))
+        tail = ~body
+        if tail.any():
+            kt, xt = k[tail], x[tail]
+            lg = np.broadcast_to(special.gammaln(k0), x.shape)[tail]
+            out[tail] = (kt - 1.0) * np.log(xt) - xt - lg + np.log1p((kt - 1.0) / xt * (1.0 + (kt - 2.0) / xt))
         return out
 
     def _log_pdf(self, t: np.ndarray, scale: Any, k: Any) -> np.ndarray:

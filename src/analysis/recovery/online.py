@@ -45,11 +45,12 @@ from scipy import stats
 
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import as_times, epoch_seconds, from_epoch_seconds, to_utc
-from analysis.recovery.engine import bootstrap, candidate_table, choose, fit_candidates
+from analysis.recovery.engine import choose, fit_candidates
 from analysis.recovery.families import RecoveryFamily, resolve_candidates
 from analysis.recovery.propensity import check_timezone
 from analysis.recovery.reports import check_options
 from analysis.recovery.result import Diagnostics, RecoveryFit
+from analysis.recovery.uncertainty import FitSpec, assemble_fit
 
 INF = math.inf
 
@@ -150,6 +151,10 @@ class OnlineEvidence:
             bias = float(np.mean(np.log(pilot[:, j]))) - math.log(out[j])
             out[j] = out[j] * math.exp(float(np.clip(-bias, 0.0, math.log(3.0))))
         return out
+
+    def as_batch(self, n: int) -> OnlineBatch:
+        """The observed series repeated ``n`` times: for evaluating n parameter vectors at once."""
+        return OnlineBatch(self, np.tile(self.y, (n, 1)))
 
     def simulate_batch(self, family: RecoveryFamily, theta: np.ndarray, rng: np.random.Generator, n: int) -> OnlineBatch:
         """Draw ``n`` series: the fitted curve plus fresh OU noise at the same reading times."""
@@ -373,44 +378,37 @@ def fit_online_fraction(
     cands = fit_candidates(ev, names, level=level)
     best = choose(cands, what="online_fraction")
     t2 = time.perf_counter()
-    boot = bootstrap(ev, best, n_boot=int(n_boot), seed=int(seed))
     quality = series.select("observed_at").with_columns(
         pl.Series("minutes", minutes), pl.Series("share_out", y), pl.Series("flag", flags), pl.Series("used", use)
     )
     counts = {f: int((flags == f).sum()) for f in np.unique(flags) if f != "ok"}
     notes = [f"share out = {norm}"] + [f"{v} reading(s) flagged {k}" for k, v in sorted(counts.items())]
-    method = (
-        f"parametric bootstrap (Ornstein–Uhlenbeck noise), {boot.theta.shape[0]} replicates of the chosen model, "
-        "percentile intervals"
-        if n_boot
-        else "none (n_boot = 0)"
-    )
-    if boot.n_failed:
-        method += f" ({boot.n_failed} refits failed and were dropped)"
-    return RecoveryFit(
+    used_times = series.get_column("observed_at").filter(pl.Series(use))
+    spec = FitSpec(
         kind="online_fraction",
-        model=best.name,
-        family=best.family,
-        theta=best.theta,
-        theta_boot=boot.theta,
-        param_names=(*best.family.all_param_names, *ev.extra_names),
+        evidence=ev,
+        cands=tuple(cands),
+        phi=1.0,
         level=float(level),
-        onset=from_epoch_seconds(onset_s),
-        onset_source=onset_source,
-        onset_ci=None,
-        end=from_epoch_seconds(end_s),
-        timezone=timezone,
-        candidates=candidate_table(cands),
-        interval_method=method,
-        log_likelihood=best.loglik,
-        aic=best.aic,
-        n_observations=ev.n_obs,
-        diagnostics=_diagnostics(ev, best.family, best.theta, series.get_column("observed_at").filter(pl.Series(use)), level),
-        data_quality=quality,
-        notes=tuple(notes),
-        n_boot_failed=boot.n_failed,
-        timings={"fit": t2 - t1, "bootstrap": boot.seconds},
+        n_boot=int(n_boot),
+        seed=int(seed),
+        method_noun="parametric bootstrap (Ornstein–Uhlenbeck noise)",
+        method_suffix="",
+        dispersion_text=None,
+        dispersion_info={},
+        common={
+            "onset": from_epoch_seconds(onset_s),
+            "onset_source": onset_source,
+            "onset_ci": None,
+            "end": from_epoch_seconds(end_s),
+            "timezone": timezone,
+            "data_quality": quality,
+            "notes": tuple(notes),
+            "timings": {"fit": t2 - t1},
+        },
+        per_model=lambda c: {"diagnostics": _diagnostics(ev, c.family, c.theta, used_times, level)},
     )
+    return assemble_fit(spec, best.name, averaged=True)
 
 
 def _diagnostics(ev: OnlineEvidence, family: RecoveryFamily, theta: np.ndarray, times: pl.Series, level: float) -> Diagnostics:

@@ -21,6 +21,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -29,8 +30,9 @@ from scipy import stats
 
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import as_times, epoch_seconds, to_utc
-from analysis.recovery.engine import bootstrap, candidate_table, choose, fit_candidate, fit_candidates
-from analysis.recovery.evidence import ReportEvidence, window_matrix
+from analysis.recovery.dispersion import NO_DISPERSION, Sampling, clumping_for, estimate_dispersion
+from analysis.recovery.engine import choose, fit_candidate, fit_candidates
+from analysis.recovery.evidence import ReportEvidence
 from analysis.recovery.families import resolve_candidates
 from analysis.recovery.onset import estimate_onset
 from analysis.recovery.propensity import (
@@ -42,6 +44,7 @@ from analysis.recovery.propensity import (
     hourly_weights,
 )
 from analysis.recovery.result import Diagnostics, RecoveryFit
+from analysis.recovery.uncertainty import FitSpec, assemble_fit
 
 MAX_RESCALED = 100_000  # time-rescaling uses at most this many reports (a seeded subsample)
 
@@ -128,28 +131,33 @@ def build_report_evidence(
     if m.size > MAX_RESCALED:  # a seeded Bernoulli subsample: linear time, no sort of all reports
         rng = np.random.default_rng(seed)
         exact = np.sort(m[rng.random(m.size) < MAX_RESCALED / m.size])
+    sizes = np.unique(m, return_counts=True)[1] if m.size <= MAX_RESCALED else None
+    empty = np.empty(0)
+    a = b = c = raw = empty
     if win_start is not None and win_start.size:
-        a, b = np.clip(win_start, 0.0, horizon), np.clip(win_end, 0.0, horizon)
-        c = win_count if win_count is not None else np.ones(a.size)
+        ws, we = np.asarray(win_start, dtype=float), np.asarray(win_end, dtype=float)
+        c = np.asarray(win_count, dtype=float) if win_count is not None else np.ones(ws.size)
+        a, b = np.clip(ws, 0.0, horizon), np.clip(we, 0.0, horizon)
         outside = (b <= 0) | (a >= horizon) | (c <= 0)
-        clipped = ~outside & ((win_start < 0) | (win_end > horizon))
+        clipped = ~outside & ((ws < 0) | (we > horizon))
         if outside.sum():
             notes.append(f"{int(outside.sum())} windowed report row(s) entirely outside the observation period left out")
         if clipped.sum():
             notes.append(f"{int(clipped.sum())} window(s) clipped to the observation period")
         keep = ~outside
-        a, b, c = a[keep], b[keep], c[keep]
+        ws, we, a, b, c = ws[keep], we[keep], a[keep], b[keep], c[keep]
         point = b - a <= 1e-9
         if point.any():  # a zero-width window is an exactly timed report
             pidx = _bin_index(a[point], edges, bin_minutes)
             np.add.at(counts, pidx, c[point])
-        a, b, c = a[~point], b[~point], c[~point]
-        win = window_matrix(a, b, edges)
-        ev = ReportEvidence(edges, g, counts, win, c, b - a, surge=surge, exact_minutes=exact)
-    else:
-        ev = ReportEvidence(
-            edges, g, counts, window_matrix(np.empty(0), np.empty(0), edges), np.empty(0), np.empty(0), surge, exact
-        )
+        ws, we, a, b, c = ws[~point], we[~point], a[~point], b[~point], c[~point]
+        # identical windows become one row with their count: the cost follows distinct windows
+        uniq, inv = np.unique(np.stack([ws, we], axis=1), axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        c = np.bincount(inv, weights=c, minlength=uniq.shape[0])
+        raw = uniq[:, 1] - uniq[:, 0]
+        a, b = np.clip(uniq[:, 0], 0.0, horizon), np.clip(uniq[:, 1], 0.0, horizon)
+    ev = ReportEvidence(edges, g, counts, a, b, c, raw, surge=surge, exact_minutes=exact, record_sizes=sizes)
     return ev, notes
 
 
@@ -247,8 +255,11 @@ def fit_down_reports(
     n_boot: int = 200,
     seed: int = 0,
     surge: bool = False,
+    sampling: Sampling = "spontaneous",
+    dispersion: Literal["auto", "poisson"] = "auto",
+    model_uncertainty: Literal["averaged", "chosen"] = "averaged",
 ) -> RecoveryFit:
-    """Fit S(t) to outage reports by Poisson-process likelihood; choose the family by AIC.
+    """Fit S(t) to outage reports by Poisson-process likelihood; choose the family by AIC (QAIC when overdispersed).
 
     Parameters
     ----------
@@ -281,12 +292,25 @@ def fit_down_reports(
         Seed of the bootstrap (and of the tie-spreading in diagnostics).
     surge : bool
         Add an onset surge factor (1 + s·exp(−t/τ_s)) to the intensity.
+    sampling : {"spontaneous", "curated"}
+        How the reports were collected: ``"curated"`` when someone else picked them (a
+        newsroom's reader messages); reports sharing one window or time are then one
+        statement, and their clumping counts as overdispersion.
+    dispersion : {"auto", "poisson"}
+        ``"auto"``: measure overdispersion (:mod:`analysis.recovery.dispersion`) and, when
+        present, rank models by QAIC and simulate clumped reports in the bootstrap;
+        ``"poisson"``: assume Poisson variation.
+    model_uncertainty : {"averaged", "chosen"}
+        ``"averaged"``: intervals from a bootstrap shared among the candidates by their
+        weights (:mod:`analysis.recovery.uncertainty`); ``"chosen"``: conditional on the
+        chosen family.
 
     Returns
     -------
     RecoveryFit
-        The chosen model with intervals, candidates, diagnostics and the propensity
-        sensitivity table.
+        The chosen model with intervals, candidates, diagnostics, the propensity
+        sensitivity table and a plain-language ``verdict``; ``with_model`` reports another
+        candidate.
 
     Raises
     ------
@@ -297,6 +321,12 @@ def fit_down_reports(
     check_options(level, n_boot, seed)
     if not isinstance(surge, bool):
         raise ParameterError(f"surge must be True or False, got {surge!r}")
+    if sampling not in ("spontaneous", "curated"):
+        raise ParameterError(f"sampling must be 'spontaneous' or 'curated', got {sampling!r}")
+    if dispersion not in ("auto", "poisson"):
+        raise ParameterError(f"dispersion must be 'auto' or 'poisson', got {dispersion!r}")
+    if model_uncertainty not in ("averaged", "chosen"):
+        raise ParameterError(f"model_uncertainty must be 'averaged' or 'chosen', got {model_uncertainty!r}")
     check_timezone(timezone)
     g_profile = check_propensity(propensity)
     names = resolve_candidates(families)
@@ -339,49 +369,50 @@ def fit_down_reports(
         raise FitError(f"down_reports: {ev.n_obs:g} report(s) between onset and end of observation; at least 3 are needed")
     t1 = time.perf_counter()
     cands = fit_candidates(ev, names, level=level)
-    best = choose(cands, what="down_reports")
+    first = choose(cands, what="down_reports")
+    disp = estimate_dispersion(ev, first.family, first.theta, sampling=sampling) if dispersion == "auto" else NO_DISPERSION
+    best = choose(cands, what="down_reports", phi=disp.phi)
+    ev = replace(ev, clumping=clumping_for(ev, disp))
     t2 = time.perf_counter()
-    boot = bootstrap(ev, best, n_boot=int(n_boot), seed=int(seed))
-    t3 = time.perf_counter()
-    diag = report_diagnostics(
-        ev, best.family, best.theta, onset=onset_utc, level=level, seed=int(seed), resolution_s=_resolution_seconds(epoch)
-    )
-    sens = _sensitivity(ev, best, propensity is not None, level=level, timezone=timezone, onset_s=onset_s)
-    t4 = time.perf_counter()
-    theta = np.concatenate([best.theta, ev.profiled(best.family, best.theta)])
-    method = (
-        f"parametric bootstrap, {boot.theta.shape[0]} replicates of the chosen model, percentile intervals"
-        if n_boot
-        else "none (n_boot = 0)"
-    )
-    if boot.n_failed:
-        method += f" ({boot.n_failed} refits failed and were dropped)"
+    resolution = _resolution_seconds(epoch)
+    suffix = ""
+    if disp.overdispersed:
+        suffix += f"; reports simulated in clumps (overdispersion {disp.phi:.1f})"
     if onset_source == "estimated":
-        method += "; conditional on the estimated onset"
-    return RecoveryFit(
+        suffix += "; conditional on the estimated onset"
+
+    def per_model(cand: Any) -> dict[str, Any]:
+        t = time.perf_counter()
+        diag = report_diagnostics(
+            ev, cand.family, cand.theta, onset=onset_utc, level=level, seed=int(seed), resolution_s=resolution
+        )
+        sens = _sensitivity(ev, cand, propensity is not None, level=level, timezone=timezone, onset_s=onset_s)
+        return {"diagnostics": diag, "sensitivity": sens, "timings": {"diagnostics": time.perf_counter() - t}}
+
+    spec = FitSpec(
         kind="down_reports",
-        model=best.name,
-        family=best.family,
-        theta=theta,
-        theta_boot=boot.theta,
-        param_names=(*best.family.all_param_names, *ev.extra_names, *ev.profiled_names),
+        evidence=ev,
+        cands=tuple(cands),
+        phi=disp.phi,
         level=float(level),
-        onset=onset_utc,
-        onset_source=onset_source,
-        onset_ci=onset_ci,
-        end=end_utc,
-        timezone=timezone,
-        candidates=candidate_table(cands),
-        interval_method=method,
-        log_likelihood=best.loglik,
-        aic=best.aic,
-        n_observations=ev.n_obs,
-        diagnostics=diag,
-        sensitivity=sens,
-        notes=tuple(notes),
-        n_boot_failed=boot.n_failed,
-        timings={"binning": t1 - t_start, "fit": t2 - t1, "bootstrap": t3 - t2, "diagnostics": t4 - t3},
+        n_boot=int(n_boot),
+        seed=int(seed),
+        method_noun="parametric bootstrap",
+        method_suffix=suffix,
+        dispersion_text=disp.describe() if (disp.overdispersed or math.isfinite(disp.pearson)) else None,
+        dispersion_info=disp.to_metrics(),
+        common={
+            "onset": onset_utc,
+            "onset_source": onset_source,
+            "onset_ci": onset_ci,
+            "end": end_utc,
+            "timezone": timezone,
+            "notes": tuple(notes),
+            "timings": {"binning": t1 - t_start, "fit": t2 - t1},
+        },
+        per_model=per_model,
     )
+    return assemble_fit(spec, best.name, averaged=model_uncertainty == "averaged")
 
 
 def _sensitivity(ev: ReportEvidence, best: Any, configured: bool, *, level: float, timezone: str, onset_s: float) -> pl.DataFrame:

@@ -24,13 +24,14 @@ import polars as pl
 
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import as_times, epoch_seconds, to_utc
-from analysis.recovery.engine import bootstrap, candidate_table, choose, fit_candidates
+from analysis.recovery.engine import choose, fit_candidates
 from analysis.recovery.evidence import RestorationEvidence
 from analysis.recovery.families import CensoredData, RecoveryFamily, resolve_candidates
 from analysis.recovery.nonparametric import kaplan_meier, turnbull
 from analysis.recovery.propensity import check_timezone
 from analysis.recovery.reports import check_options
 from analysis.recovery.result import Diagnostics, RecoveryFit
+from analysis.recovery.uncertainty import FitSpec, assemble_fit
 
 
 def _minutes(frame: pl.DataFrame, column: str, onset_s: float) -> np.ndarray:
@@ -183,36 +184,28 @@ def fit_restorations(
     cands = fit_candidates(ev, names, level=level)
     best = choose(cands, what="restorations")
     t2 = time.perf_counter()
-    boot = bootstrap(ev, best, n_boot=int(n_boot), seed=int(seed))
     npt = _nonparametric(data, level)
-    k = best.family.n_params
-    method = (
-        f"case-resampling bootstrap, {boot.theta.shape[0]} replicates of the chosen model, percentile intervals"
-        if n_boot
-        else "none (n_boot = 0)"
-    )
-    if boot.n_failed:
-        method += f" ({boot.n_failed} refits failed and were dropped)"
-    return RecoveryFit(
+    spec = FitSpec(
         kind="restorations",
-        model=best.name,
-        family=best.family,
-        theta=best.theta,
-        theta_boot=boot.theta,
-        param_names=best.family.all_param_names,
+        evidence=ev,
+        cands=tuple(cands),
+        phi=1.0,
         level=float(level),
-        onset=onset_utc,
-        onset_source="config",
-        onset_ci=None,
-        end=end_utc,
-        timezone=timezone,
-        candidates=candidate_table(cands),
-        interval_method=method,
-        log_likelihood=best.loglik,
-        aic=best.aic,
-        n_observations=data.n,
-        diagnostics=_diagnostics(best.family, best.theta[:k], npt),
-        nonparametric=npt,
-        n_boot_failed=boot.n_failed,
-        timings={"fit": t2 - t1, "bootstrap": boot.seconds},
+        n_boot=int(n_boot),
+        seed=int(seed),
+        method_noun="case-resampling bootstrap",
+        method_suffix="",
+        dispersion_text=None,
+        dispersion_info={},
+        common={
+            "onset": onset_utc,
+            "onset_source": "config",
+            "onset_ci": None,
+            "end": end_utc,
+            "timezone": timezone,
+            "nonparametric": npt,
+            "timings": {"fit": t2 - t1},
+        },
+        per_model=lambda c: {"diagnostics": _diagnostics(c.family, c.theta[: c.family.n_params], npt)},
     )
+    return assemble_fit(spec, best.name, averaged=True)

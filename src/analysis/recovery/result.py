@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from analysis.errors import ParameterError
+from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import iso_local, to_utc
 from analysis.recovery.families import RecoveryFamily
 
@@ -28,11 +28,18 @@ def _json(x: float) -> float | None:
 
 @dataclass(frozen=True)
 class Estimate:
-    """A number with its interval (``low``, ``high``); any of them may be NaN (unknown) or inf."""
+    """A number with its interval (``low``, ``high``); any of them may be NaN (unknown) or inf.
+
+    For durations after onset the interval is capped at the end of observation:
+    ``low_beyond``/``high_beyond`` say that the end was beyond it and has been replaced by
+    it (read the interval as "at least until the end of observation").
+    """
 
     value: float
     low: float
     high: float
+    low_beyond: bool = False
+    high_beyond: bool = False
 
     @classmethod
     def nan(cls) -> Estimate:
@@ -50,24 +57,86 @@ class Estimate:
         return all(math.isfinite(x) for x in (self.value, self.low, self.high))
 
     def scaled(self, factor: float) -> Estimate:
-        """Return the estimate multiplied by ``factor``."""
-        return Estimate(self.value * factor, self.low * factor, self.high * factor)
+        """Return the estimate multiplied by ``factor`` (flags kept)."""
+        return Estimate(self.value * factor, self.low * factor, self.high * factor, self.low_beyond, self.high_beyond)
+
+    def capped(self, limit: float) -> Estimate:
+        """Return the estimate with interval ends beyond ``limit`` replaced by it and flagged (value kept)."""
+        if not math.isfinite(limit):
+            return self
+        lo_b, hi_b = bool(self.low > limit), bool(self.high > limit)
+        return Estimate(
+            self.value,
+            limit if lo_b else self.low,
+            limit if hi_b else self.high,
+            self.low_beyond or lo_b,
+            self.high_beyond or hi_b,
+        )
 
     def __format__(self, spec: str) -> str:
         spec = spec or ".3g"
         return f"{self.value:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
 
 
-def percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
-    """Equal-tailed percentile interval of bootstrap replicates; inf-safe, NaN if too few finite ones."""
+def percentile_interval(values: np.ndarray, level: float, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """Equal-tailed percentile interval of bootstrap replicates; inf-safe, NaN if too few finite ones.
+
+    ``weights`` (one per replicate) give a weighted percentile interval: the replicates of
+    several models, each model's replicates carrying its weight (model-averaged intervals).
+    """
     v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
+    keep = ~np.isnan(v)
+    v = v[keep]
     if v.size < 10:
         return math.nan, math.nan
     big = np.where(np.isposinf(v), 1e300, np.where(np.isneginf(v), -1e300, v))
-    lo, hi = np.quantile(big, [(1 - level) / 2, (1 + level) / 2])
+    qs = [(1 - level) / 2, (1 + level) / 2]
+    if weights is None:
+        lo, hi = np.quantile(big, qs)
+    else:
+        lo, hi = weighted_quantiles(big[:, None], np.asarray(weights, dtype=float)[keep], qs)[:, 0]
     conv = [math.inf if x >= 1e299 else -math.inf if x <= -1e299 else float(x) for x in (lo, hi)]
     return conv[0], conv[1]
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: list[float]) -> np.ndarray:
+    """Column-wise weighted quantiles of ``values`` (rows: replicates) at levels ``qs``; shape ``(len(qs), columns)``.
+
+    The weighted empirical distribution with each replicate's mass centred on its value
+    (Hazen plotting positions), interpolated linearly; with equal weights it is the usual
+    sample quantile up to a plotting-position convention.
+    """
+    v = np.asarray(values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    order = np.argsort(v, axis=0)
+    vs = np.take_along_axis(v, order, axis=0)
+    ws = w[order]
+    ws = ws / ws.sum(axis=0, keepdims=True)
+    pos = np.cumsum(ws, axis=0) - 0.5 * ws
+    out = np.empty((len(qs), v.shape[1]))
+    cols = np.arange(v.shape[1])
+    n = v.shape[0]
+    for i, q in enumerate(qs):
+        j = np.clip((pos < q).sum(axis=0), 1, n - 1)
+        p0, p1 = pos[j - 1, cols], pos[j, cols]
+        v0, v1 = vs[j - 1, cols], vs[j, cols]
+        frac = np.clip(np.divide(q - p0, p1 - p0, out=np.zeros_like(p0), where=p1 > p0), 0.0, 1.0)
+        out[i] = np.where(q <= pos[0, cols], vs[0, cols], np.where(q >= pos[-1, cols], vs[-1, cols], v0 + frac * (v1 - v0)))
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Draws:
+    """Bootstrap replicates of one candidate model and the weight of that model in the intervals.
+
+    ``theta`` holds one replicate per row (the family's parameters first); every replicate
+    of the block carries ``weight / rows``.
+    """
+
+    name: str
+    family: RecoveryFamily
+    theta: np.ndarray
+    weight: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,6 +177,16 @@ class RecoveryFit:
 
     Built by :func:`fit_down_reports`, :func:`fit_restorations` and
     :func:`fit_online_fraction`; not meant to be constructed by hand.
+
+    Every headline number is the value under the reported model (``model``, ``theta``) with
+    the percentile interval of the same function over the bootstrap replicates. ``draws``
+    holds those replicates, possibly of several candidate models, each weighted by its
+    model weight (a model-averaged interval that carries the uncertainty of the model
+    choice); ``theta_boot`` the reported model's own replicates (for its parameter
+    ``summary``). Durations after onset have their intervals capped at the end of
+    observation (:meth:`Estimate.capped`). ``verdict`` is a short plain-language note on
+    what the data can and cannot tell (overdispersion, model uncertainty, a delay that is
+    not identified); ``identifiability`` the numbers behind it.
     """
 
     kind: str
@@ -134,19 +213,48 @@ class RecoveryFit:
     notes: tuple[str, ...] = ()
     n_boot_failed: int = 0
     timings: Mapping[str, float] = field(default_factory=dict)
+    draws: tuple[Draws, ...] = ()
+    dispersion: float = 1.0
+    verdict: str = ""
+    identifiability: Mapping[str, Any] = field(default_factory=dict)
+    switch: Callable[[str], RecoveryFit] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ plumbing
     @property
     def _k(self) -> int:
         return self.family.n_params
 
-    def _estimate(self, fn: Callable[[np.ndarray], np.ndarray]) -> Estimate:
-        value = float(np.asarray(fn(self.theta[: self._k])).reshape(-1)[0])
-        if self.theta_boot.shape[0] == 0:
-            return Estimate(value, math.nan, math.nan)
-        reps = np.asarray(fn(self.theta_boot[:, : self._k]), dtype=float).reshape(-1)
-        lo, hi = percentile_interval(reps, self.level)
-        return Estimate(value, lo, hi)
+    def _blocks(self, averaged: bool) -> list[tuple[RecoveryFamily, np.ndarray, float]]:
+        if averaged and self.draws:
+            return [(d.family, d.theta[:, : d.family.n_params], d.weight) for d in self.draws if d.theta.shape[0]]
+        return [(self.family, self.theta_boot[:, : self._k], 1.0)] if self.theta_boot.shape[0] else []
+
+    def _replicates(
+        self, fn: Callable[[RecoveryFamily, np.ndarray], np.ndarray], averaged: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Values of ``fn`` over the replicates (rows) and each replicate's weight."""
+        vals, wts = [], []
+        for fam, th, w in self._blocks(averaged):
+            v = np.asarray(fn(fam, th), dtype=float)
+            v = v.reshape(th.shape[0], -1)
+            vals.append(v)
+            wts.append(np.full(th.shape[0], w / th.shape[0]))
+        if not vals:
+            return np.empty((0, 1)), np.empty(0)
+        return np.concatenate(vals, axis=0), np.concatenate(wts)
+
+    def _estimate(
+        self, fn: Callable[[RecoveryFamily, np.ndarray], np.ndarray], *, averaged: bool = True, cap: bool = False
+    ) -> Estimate:
+        value = float(np.asarray(fn(self.family, self.theta[: self._k])).reshape(-1)[0])
+        reps, w = self._replicates(fn, averaged)
+        if reps.shape[0] == 0:
+            est = Estimate(value, math.nan, math.nan)
+        else:
+            single = len(self._blocks(averaged)) == 1
+            lo, hi = percentile_interval(reps[:, 0], self.level, None if single else w)
+            est = Estimate(value, lo, hi)
+        return est.capped(self.horizon_minutes) if cap else est
 
     @property
     def horizon_minutes(self) -> float:
@@ -159,12 +267,40 @@ class RecoveryFit:
             return None  # beyond any date: an extrapolation, not a time
         return self.onset + dt.timedelta(minutes=minutes)
 
+    # ------------------------------------------------------------------ model choice
+    def with_model(self, name: str) -> RecoveryFit:
+        """Return the fit reported under another already-fitted candidate ``name``, with its own intervals.
+
+        The intervals of the returned fit are conditional on that family (its own bootstrap,
+        with the same allowance for overdispersion); the default fit's intervals also carry
+        the uncertainty of the model choice.
+
+        Raises
+        ------
+        ParameterError
+            ``name`` is not among the candidates that were fitted.
+        FitError
+            The candidate did not converge.
+        """
+        if not isinstance(name, str):
+            raise ParameterError(f"model: expected a family name, got {type(name).__name__}")
+        label = name.strip().lower()
+        names = self.candidates["family"].to_list() if "family" in self.candidates.columns else []
+        if label not in names:
+            raise ParameterError(f"model: {name!r} is not among the fitted candidates ({', '.join(names)})")
+        row = self.candidates.filter(pl.col("family") == label).row(0, named=True)
+        if not row["converged"]:
+            raise FitError(f"model: candidate {label!r} did not converge; choose another ({self.model} was chosen)")
+        if self.switch is None:
+            raise FitError("model: this fit keeps no candidates to switch to")
+        return self.switch(label)
+
     # ------------------------------------------------------------------ headline numbers
     def quantile(self, p: float) -> Estimate:
-        """Minutes after onset by which a fraction ``p`` of affected customers is restored."""
+        """Minutes after onset by which a fraction ``p`` of affected customers is restored (interval capped at the end)."""
         if not 0 < p < 1:
             raise ParameterError(f"p (fraction restored) must be in (0, 1), got {p}")
-        return self._estimate(lambda th: self.family.quantile(p, th))
+        return self._estimate(lambda fam, th: fam.quantile(p, th), cap=True)
 
     @property
     def t50(self) -> Estimate:
@@ -187,8 +323,8 @@ class RecoveryFit:
 
     @property
     def mean_outage_minutes(self) -> Estimate:
-        """Mean outage per affected customer, ∫₀^∞ S(t) dt (the CAIDI analogue), in minutes."""
-        return self._estimate(self.family.mean)
+        """Mean outage per affected customer, ∫₀^∞ S(t) dt (the CAIDI analogue), in minutes (interval capped at the end)."""
+        return self._estimate(lambda fam, th: fam.mean(th), cap=True)
 
     def restricted_mean_minutes(self, horizon_minutes: float | None = None) -> Estimate:
         """∫₀^h S(t) dt: mean outage counted only up to ``h`` (default: end of observation)."""
@@ -196,27 +332,31 @@ class RecoveryFit:
         if not (h > 0 and math.isfinite(h)):
             raise ParameterError(f"horizon_minutes must be a positive finite number, got {horizon_minutes}")
         grid = np.linspace(0.0, h, 2001)
-        return self._estimate(lambda th: np.trapezoid(self.family.sf(grid, th), grid, axis=-1))
+        return self._estimate(lambda fam, th: np.trapezoid(fam.sf(grid, th), grid, axis=-1))
 
     @property
     def tail_fraction(self) -> Estimate:
-        """Share of affected customers in the slow tail (NaN when the model has no tail)."""
+        """Share of affected customers in the slow tail (NaN when the model has no tail; interval from this model)."""
         if not self.family.has_tail:
             return Estimate.nan()
-        return self._estimate(self.family.tail_fraction)
+        return self._estimate(lambda fam, th: fam.tail_fraction(th), averaged=False)
 
     def survival(self, t_minutes: Any) -> np.ndarray:
         """Fitted S at ``t_minutes`` after onset."""
         return self.family.sf(np.asarray(t_minutes, dtype=float), self.theta[: self._k])
 
     def survival_band(self, t_minutes: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Pointwise bootstrap interval (low, high) of S at ``t_minutes``."""
+        """Pointwise bootstrap interval (low, high) of S at ``t_minutes`` (model-averaged like the headline numbers)."""
         t = np.asarray(t_minutes, dtype=float)
-        if self.theta_boot.shape[0] < 10:
+        reps, w = self._replicates(lambda fam, th: fam.sf(t.reshape(-1), th), True)
+        if reps.shape[0] < 10:
             nan = np.full(t.shape, np.nan)
             return nan, nan
-        s = self.family.sf(t.reshape(-1), self.theta_boot[:, : self._k])
-        lo, hi = np.quantile(s, [(1 - self.level) / 2, (1 + self.level) / 2], axis=0)
+        qs = [(1 - self.level) / 2, (1 + self.level) / 2]
+        if len(self._blocks(True)) == 1:
+            lo, hi = np.quantile(reps, qs, axis=0)
+        else:
+            lo, hi = weighted_quantiles(reps, w, qs)
         return lo.reshape(t.shape), hi.reshape(t.shape)
 
     def still_affected(self, t: dt.datetime) -> Estimate:
@@ -224,7 +364,7 @@ class RecoveryFit:
         minutes = (to_utc(t, "t") - self.onset).total_seconds() / 60.0
         if minutes <= 0:
             return Estimate(1.0, 1.0, 1.0)
-        return self._estimate(lambda th: self.family.sf(np.array([minutes]), th))
+        return self._estimate(lambda fam, th: fam.sf(np.array([minutes]), th))
 
     def customer_hours_lost(self, n_affected: int) -> Estimate:
         """n_affected × mean outage, in customer-hours."""
@@ -235,7 +375,7 @@ class RecoveryFit:
     # ------------------------------------------------------------------ tables and metrics
     @property
     def summary(self) -> pl.DataFrame:
-        """Parameters of the chosen model (S, then nuisance) with bootstrap intervals."""
+        """Parameters of the reported model (S, then nuisance) with bootstrap intervals from its own replicates."""
         rows = []
         for i, name in enumerate(self.param_names):
             reps = self.theta_boot[:, i] if self.theta_boot.shape[0] else np.empty(0)
@@ -244,7 +384,13 @@ class RecoveryFit:
         return pl.DataFrame(rows, schema={"parameter": pl.String, "estimate": pl.Float64, "low": pl.Float64, "high": pl.Float64})
 
     def to_metrics(self) -> dict[str, Any]:
-        """Return the ``recovery`` block of metrics.json (DESIGN.md), JSON-ready (no NaN: null)."""
+        """Return the ``recovery`` block of metrics.json (DESIGN.md), JSON-ready (no NaN: null).
+
+        Interval ends beyond the end of observation are given as the end of observation and
+        flagged: ``t50_upper_extrapolated`` etc.; ``t50_extrapolated`` says the estimate
+        itself lies beyond it; ``mean_outage_minutes_extrapolated`` that the mean outage or
+        its upper end does.
+        """
         out: dict[str, Any] = {"model": self.model, "level": self.level, "kind": self.kind}
         for p, key in ((0.5, "t50"), (0.9, "t90"), (0.99, "t99")):
             e = self.quantile(p)
@@ -255,9 +401,13 @@ class RecoveryFit:
             ci = [self.time_at(x) if x is not None else None for x in e.interval]
             out[f"{key}_ci"] = [iso_local(c, self.timezone) if c else None for c in ci]
             out[f"{key}_extrapolated"] = bool(math.isfinite(e.value) and e.value > self.horizon_minutes)
+            out[f"{key}_upper_extrapolated"] = bool(e.high_beyond)
         m = self.mean_outage_minutes
         out["mean_outage_minutes"] = _json(m.value)
         out["mean_outage_minutes_ci"] = m.interval
+        out["mean_outage_minutes_extrapolated"] = bool(
+            m.high_beyond or (math.isfinite(m.value) and m.value > self.horizon_minutes)
+        )
         tf = self.tail_fraction
         out["tail_fraction"] = _json(tf.value)
         out["tail_fraction_ci"] = tf.interval
@@ -268,6 +418,9 @@ class RecoveryFit:
         out["onset_source"] = self.onset_source
         out["onset_ci"] = [iso_local(t, self.timezone) for t in self.onset_ci] if self.onset_ci else None
         out["interval_method"] = self.interval_method
+        out["dispersion"] = _json(self.dispersion)
+        out["verdict"] = self.verdict
+        out["identifiability"] = dict(self.identifiability)
         return out
 
     def __repr__(self) -> str:
