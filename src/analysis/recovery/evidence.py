@@ -82,10 +82,12 @@ class Clumping:
     Reports come in clumps (several reports at one time, or one statement naming several
     places) that arrive as a Poisson process with rate λ(t)/E[K]; a clump of K reports shares
     one time (exactly timed) or one window. Counts then have variance φ × mean with
-    φ = E[K²]/E[K]. ``exact_sizes``/``exact_p``: distribution of K for exactly timed clumps
-    (``exact_geometric``: K geometric on 1, 2, … with that mean instead, for large data);
-    ``win_bins``/``win_sizes``/``win_p``: joint distribution of (window width in bins, K) of
-    windowed clumps. φ = 1 with every K = 1 is the plain Poisson process.
+    φ = E[K²]/E[K]; φ = 1 with every K = 1 is the plain Poisson process.
+
+    Exactly timed clumps: K drawn from ``exact_sizes``/``exact_p``, or geometric on 1, 2, …
+    with mean ``exact_geometric``. Windowed clumps fall in classes: class c has a width of
+    ``win_bins[c]`` bins, probability ``win_p[c]`` (per clump) and K = ``win_sizes[c]``, or
+    K geometric with mean ``win_geometric`` when that is set.
     """
 
     phi: float
@@ -95,6 +97,7 @@ class Clumping:
     win_sizes: np.ndarray
     win_p: np.ndarray
     exact_geometric: float | None = None
+    win_geometric: float | None = None
 
     @property
     def exact_mean(self) -> float:
@@ -106,7 +109,25 @@ class Clumping:
     @property
     def win_mean(self) -> float:
         """E[K] of windowed clumps."""
+        if self.win_geometric is not None:
+            return float(self.win_geometric)
         return float(np.dot(self.win_sizes, self.win_p)) if self.win_p.size else 1.0
+
+
+def _clump_totals(
+    n_c: np.ndarray, sizes: np.ndarray | None, p: np.ndarray | None, geometric: float | None, rng: np.random.Generator
+) -> np.ndarray:
+    """Reports in ``n_c`` clumps (any shape): K fixed (``sizes`` scalar-like), drawn from (sizes, p), or geometric."""
+    if geometric is not None and geometric > 1.0:
+        # a sum of m geometric(q) variables on 1, 2, … is m + NegBin(m, q)
+        return n_c + rng.negative_binomial(np.maximum(n_c, 1), 1.0 / geometric) * (n_c > 0)
+    if sizes is None or (sizes.size == 1 and sizes[0] == 1):
+        return n_c
+    if sizes.size == 1:
+        return n_c * sizes[0]
+    flat = np.repeat(np.arange(n_c.size), n_c.ravel())
+    k = rng.choice(sizes, size=flat.size, p=p)
+    return np.bincount(flat, weights=k, minlength=n_c.size).reshape(n_c.shape)
 
 
 @dataclass(frozen=True, eq=False)
@@ -319,54 +340,53 @@ class ReportEvidence:
         Clumps of reports (:attr:`clumping`; single reports when None) arrive as a Poisson
         process with rate λ(t)/E[K]. Exactly timed clumps take the share 1 − p of the
         intensity, p the observed share of windowed reports. A windowed clump gets a width
-        drawn from the observed windows and is placed uniformly around its bin, on whole
+        class from the observed windows and is placed uniformly around its bin, on whole
         bins; start and end are then clipped to the observation period *independently*
         (clipping the start and then adding the width would make windows at the onset
         longer for early reports, so that the position of a window would depend on the true
         time within it — the likelihood assumes it does not — and would bias the refits
-        towards later times). Identical windows of a replicate become one row with a count.
+        towards later times). The cost grows with bins × width classes, not with reports.
         """
         clump = self.clumping or poisson_clumping(self)
         mu = self.expected(family, theta)
         nb = mu.size
         total = self.n_obs
         p = float(self.win_w.sum()) / total if total > 0 else 0.0
-        lam_e = np.broadcast_to(mu * (1.0 - p) / clump.exact_mean, (n, nb))
-        n_c = rng.poisson(lam_e)
-        if clump.exact_geometric is not None and clump.exact_geometric > 1.0:
-            q = 1.0 / clump.exact_geometric
-            extra = rng.negative_binomial(np.maximum(n_c, 1), q) * (n_c > 0)
-            counts = n_c + extra
-        elif clump.exact_sizes.size > 1 or (clump.exact_sizes.size == 1 and clump.exact_sizes[0] != 1):
-            flat = np.repeat(np.arange(n * nb), n_c.ravel())
-            sizes = rng.choice(clump.exact_sizes, size=flat.size, p=clump.exact_p)
-            counts = np.bincount(flat, weights=sizes, minlength=n * nb).reshape(n, nb)
-        else:
-            counts = n_c
+        n_c = rng.poisson(np.broadcast_to(mu * (1.0 - p) / clump.exact_mean, (n, nb)))
+        counts = _clump_totals(n_c, clump.exact_sizes, clump.exact_p, clump.exact_geometric, rng)
         rep_e, bin_e = np.nonzero(counts)
         cnt_e = counts[rep_e, bin_e].astype(float)
-        if p > 0 and clump.win_p.size:
-            n_w = rng.poisson(np.broadcast_to(mu * p / clump.win_mean, (n, nb)))
-            rep, k = np.nonzero(n_w)
-            mult = n_w[rep, k]
-            rep, k = np.repeat(rep, mult), np.repeat(k, mult)
-            pick = rng.choice(clump.win_p.size, size=k.size, p=clump.win_p)
-            wb, size = clump.win_bins[pick], clump.win_sizes[pick]
-            s = k - np.floor(rng.random(k.size) * wb).astype(np.int64)
-            e = s + wb
-            s, e = np.clip(s, 0, nb), np.clip(e, 0, nb)
-            key = (rep.astype(np.int64) * (nb + 1) + s) * (nb + 1) + e
-            uniq, inv = np.unique(key, return_inverse=True)
-            c = np.bincount(inv, weights=size)
-            rep_w = uniq // ((nb + 1) * (nb + 1))
-            s_w = (uniq // (nb + 1)) % (nb + 1)
-            e_w = uniq % (nb + 1)
-            # a window edge at bin index i is the start of bin i (or the end of the last bin)
-            ia, fa = np.minimum(s_w, nb - 1), (s_w == nb).astype(float)
-            ib, fb = np.minimum(e_w, nb - 1), (e_w == nb).astype(float)
-            return ReportBatch(self, n, rep_e, bin_e, cnt_e, rep_w, ia, fa, ib, fb, c)
         empty_i, empty_f = np.empty(0, dtype=np.int64), np.empty(0)
-        return ReportBatch(self, n, rep_e, bin_e, cnt_e, empty_i, empty_i, empty_f, empty_i, empty_f, empty_f)
+        if not (p > 0 and clump.win_p.size):
+            return ReportBatch(self, n, rep_e, bin_e, cnt_e, empty_i, empty_i, empty_f, empty_i, empty_f, empty_f)
+        # A clump of width class c (W bins) in bin k starts at s = k − o, o uniform on 0..W−1,
+        # so the clumps of class c starting at s are Poisson with mean
+        # rate_c / W · Σ_{k=s}^{s+W−1} μ_k: drawn per possible window, not per report.
+        cum = np.concatenate([[0.0], np.cumsum(mu)])
+        rate = p / clump.win_mean
+        parts: list[tuple[np.ndarray, ...]] = []
+        for c in range(clump.win_p.size):
+            w = int(clump.win_bins[c])
+            start = np.arange(-w + 1, nb)
+            lo, hi = np.clip(start, 0, nb), np.clip(start + w, 0, nb)
+            nu = rate * clump.win_p[c] / w * (cum[hi] - cum[lo])
+            k_c = rng.poisson(np.broadcast_to(nu, (n, nu.size)))
+            if clump.win_geometric is not None:
+                k_c = _clump_totals(k_c, None, None, clump.win_geometric, rng)
+            else:
+                k_c = k_c * clump.win_sizes[c]
+            r, j = np.nonzero(k_c)
+            parts.append((r, lo[j], hi[j], k_c[r, j].astype(float)))
+        rep_w = np.concatenate([x[0] for x in parts])
+        order = np.argsort(rep_w, kind="stable")
+        rep_w = rep_w[order]
+        s_w = np.concatenate([x[1] for x in parts])[order]
+        e_w = np.concatenate([x[2] for x in parts])[order]
+        c_w = np.concatenate([x[3] for x in parts])[order]
+        # a window edge at bin index i is the start of bin i (or the end of the last bin)
+        ia, fa = np.minimum(s_w, nb - 1), (s_w == nb).astype(float)
+        ib, fb = np.minimum(e_w, nb - 1), (e_w == nb).astype(float)
+        return ReportBatch(self, n, rep_e, bin_e, cnt_e, rep_w, ia, fa, ib, fb, c_w)
 
     def with_propensity(self, g: np.ndarray) -> ReportEvidence:
         """Return the same reports under another propensity profile (per bin)."""

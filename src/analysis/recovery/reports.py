@@ -95,6 +95,12 @@ def _bin_index(m: np.ndarray, edges: np.ndarray, bin_minutes: float) -> np.ndarr
     return np.clip(idx, 0, nb - 1)
 
 
+def _nearest_edge(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Index of the bin edge nearest to each time (minutes)."""
+    j = np.clip(np.searchsorted(edges, x), 1, edges.size - 1)
+    return np.where(np.abs(edges[j - 1] - x) <= np.abs(edges[j] - x), j - 1, j)
+
+
 def build_report_evidence(
     minutes: np.ndarray,
     *,
@@ -151,12 +157,24 @@ def build_report_evidence(
             pidx = _bin_index(a[point], edges, bin_minutes)
             np.add.at(counts, pidx, c[point])
         ws, we, a, b, c = ws[~point], we[~point], a[~point], b[~point], c[~point]
-        # identical windows become one row with their count: the cost follows distinct windows
-        uniq, inv = np.unique(np.stack([ws, we], axis=1), axis=0, return_inverse=True)
+        # window ends go to the nearest bin edge (the likelihood already takes the intensity as
+        # constant within a bin), at least one bin wide; identical windows then become one row
+        # with their count, so the cost follows the bins, not the number of windowed reports
+        ia, ib = _nearest_edge(a, edges), _nearest_edge(b, edges)
+        narrow = ib <= ia
+        if narrow.any():
+            mid = np.clip(_bin_index(0.5 * (a[narrow] + b[narrow]), edges, bin_minutes), 0, edges.size - 2)
+            ia[narrow], ib[narrow] = mid, mid + 1
+        moved = np.maximum(np.abs(edges[ia] - a), np.abs(edges[ib] - b)) > 1.0 / 60.0
+        if moved.any():
+            notes.append(f"{int(moved.sum())} window(s) rounded to the {bin_minutes:g}-minute bin edges")
+        key = ia.astype(np.int64) * edges.size + ib
+        uniq, inv = np.unique(key, return_inverse=True)
         inv = inv.reshape(-1)
-        c = np.bincount(inv, weights=c, minlength=uniq.shape[0])
-        raw = uniq[:, 1] - uniq[:, 0]
-        a, b = np.clip(uniq[:, 0], 0.0, horizon), np.clip(uniq[:, 1], 0.0, horizon)
+        raw_w = np.bincount(inv, weights=c * (we - ws), minlength=uniq.size)
+        c = np.bincount(inv, weights=c, minlength=uniq.size)
+        raw = raw_w / c  # the count-weighted width before clipping, for the bootstrap
+        a, b = edges[uniq // edges.size], edges[uniq % edges.size]
     ev = ReportEvidence(edges, g, counts, a, b, c, raw, surge=surge, exact_minutes=exact, record_sizes=sizes)
     return ev, notes
 
