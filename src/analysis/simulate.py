@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from analysis.recovery.families import RecoveryFamily
 
 __all__ = [
+    "ClumpedReports",
     "OnlineSeries",
     "RestorationRecords",
+    "clumped_reports",
     "coarsen",
     "family_theta",
     "online_fraction_series",
@@ -244,6 +246,96 @@ def coarsen(
     lo = 0.0
     hi = math.inf if horizon_minutes is None else horizon_minutes
     return t[~pick], np.clip(start, lo, hi), np.clip(end, lo, hi)
+
+
+@dataclass(frozen=True)
+class ClumpedReports:
+    """Reports that arrive in clumps: exact times, windows (start, end) and the clump of each.
+
+    ``exact`` (minutes after onset) and ``exact_clump``; ``win_start``/``win_end`` and
+    ``win_clump`` (one row per report: a windowed clump's reports share its window).
+    """
+
+    exact: np.ndarray
+    exact_clump: np.ndarray
+    win_start: np.ndarray
+    win_end: np.ndarray
+    win_clump: np.ndarray
+
+    @property
+    def n_reports(self) -> int:
+        """Reports, exact and windowed."""
+        return int(self.exact.size + self.win_start.size)
+
+
+def clumped_reports(
+    *,
+    family: str | RecoveryFamily = "weibull",
+    params: Mapping[str, float] | Sequence[float],
+    delay: float = 0.0,
+    rate_per_minute: float,
+    horizon_minutes: float,
+    mean_clump: float = 4.0,
+    spread_minutes: float = 0.0,
+    window_fraction: float = 0.0,
+    widths: Sequence[float] = (),
+    onset_epoch_s: float | None = None,
+    timezone: str = "Europe/Brussels",
+    propensity: Sequence[float] | None = None,
+    surge: float = 0.0,
+    surge_minutes: float = 60.0,
+    rng: np.random.Generator | int | None = None,
+) -> ClumpedReports:
+    """Reports in clumps: a burst after a post, or one press article naming many places.
+
+    Clumps arrive as the Poisson process of :func:`report_times` with rate
+    ``rate_per_minute / mean_clump``; a clump holds K reports, K geometric on 1, 2, … with
+    mean ``mean_clump``, so the expected number of reports per minute is still
+    A·g(clock)·S(t) while counts vary φ = 2·mean_clump − 1 times more than Poisson. Exact
+    clumps spread their reports after the clump time by Exponential(``spread_minutes``)
+    (0: all at one time); a share ``window_fraction`` of clumps is known only within one
+    window shared by its reports, of a width drawn from ``widths`` (minutes), placed
+    uniformly around the clump time and clipped to [0, horizon].
+    """
+    r = _rng(rng)
+    if mean_clump < 1:
+        raise ValueError(f"mean_clump must be >= 1, got {mean_clump}")
+    if not 0 <= window_fraction <= 1:
+        raise ValueError(f"window_fraction must be in [0, 1], got {window_fraction}")
+    if window_fraction > 0 and not len(widths):
+        raise ValueError("widths (minutes) are needed when window_fraction > 0")
+    t = report_times(
+        family=family,
+        params=params,
+        delay=delay,
+        rate_per_minute=rate_per_minute / mean_clump,
+        horizon_minutes=horizon_minutes,
+        onset_epoch_s=onset_epoch_s,
+        timezone=timezone,
+        propensity=propensity,
+        surge=surge,
+        surge_minutes=surge_minutes,
+        rng=r,
+    )
+    k = r.geometric(1.0 / mean_clump, t.size) if mean_clump > 1 else np.ones(t.size, dtype=int)
+    windowed = r.random(t.size) < window_fraction
+    ids = np.arange(t.size)
+    ex = ~windowed
+    exact_clump = np.repeat(ids[ex], k[ex])
+    exact = np.repeat(t[ex], k[ex])
+    if spread_minutes > 0:
+        exact = exact + r.exponential(spread_minutes, exact.size)
+    keep = exact <= horizon_minutes
+    exact, exact_clump = exact[keep], exact_clump[keep]
+    w = r.choice(np.asarray(widths, dtype=float), size=int(windowed.sum())) if windowed.any() else np.empty(0)
+    start = t[windowed] - r.random(w.size) * w
+    end = start + w
+    start, end = np.clip(start, 0.0, horizon_minutes), np.clip(end, 0.0, horizon_minutes)
+    kw = k[windowed]
+    order = np.argsort(exact, kind="stable")
+    return ClumpedReports(
+        exact[order], exact_clump[order], np.repeat(start, kw), np.repeat(end, kw), np.repeat(ids[windowed], kw)
+    )
 
 
 # --------------------------------------------------------------------------- restoration records

@@ -268,6 +268,7 @@ def maximize_batch(
     maxiter: int = 100,
     gtol: float = 1e-3,
     return_hess_inv: bool = False,
+    ftol: float = 1e-7,
 ) -> tuple[np.ndarray, ...]:
     """Maximise B independent log-likelihoods at once (vectorised BFGS with Armijo backtracking).
 
@@ -276,7 +277,7 @@ def maximize_batch(
     bootstrap replicates). Gradients are forward differences computed for all active rows
     in k evaluations; each row keeps its own inverse Hessian, seeded with ``hess_inv0`` (free
     scale) when given. A row stops when its gradient is below ``gtol``, its line search cannot
-    improve it or an iteration gains less than 1e-7, and stopped rows cost nothing afterwards. Returns natural parameters
+    improve it or an iteration gains less than ``ftol``, and stopped rows cost nothing afterwards. Returns natural parameters
     ``(B, k)`` and log-likelihoods (−inf where a row never became finite), and with ``return_hess_inv``
     each row's inverse Hessian (free scale) as a third array.
     """
@@ -344,8 +345,8 @@ def maximize_batch(
         if not moved.any():
             continue
         mr = rows[moved]
-        # a gain below 1e-7 log-likelihood units changes no reported digit: stop creeping rows
-        active[mr[(fr[moved] - f_new[moved]) < 1e-7]] = False
+        # a gain below ftol log-likelihood units changes no reported digit: stop creeping rows
+        active[mr[(fr[moved] - f_new[moved]) < ftol]] = False
         g_new = grad(u_new[moved], f_new[moved], mr)
         s_ = u_new[moved] - ur[moved]
         y_ = g_new - gr[moved]

@@ -7,7 +7,8 @@ Poisson bootstrap gives intervals that are too narrow. Two measures, both of
 φ = Var(count) / E(count):
 
 * **Pearson dispersion** X²/df: observed against fitted counts on cells of consecutive
-  bins merged until each expects at least :data:`MIN_EXPECTED` reports (windowed reports
+  bins merged until each expects at least :data:`MIN_EXPECTED` reports and spans at least
+  :data:`MIN_CELL_MINUTES` (so a burst of reports stays in one cell; windowed reports
   allocated to bins in proportion to the fitted intensity, as in the diagnostics), with
   df = cells − 1 − number of fitted parameters (the − 1 for the report rate). It measures
   clumping and lack of fit alike (McCullagh & Nelder, *Generalized Linear Models*, §4.5)
@@ -39,6 +40,7 @@ from analysis.recovery.families import RecoveryFamily
 Sampling = Literal["spontaneous", "curated"]
 
 MIN_EXPECTED = 5.0  # reports expected per Pearson cell
+MIN_CELL_MINUTES = 15.0  # and its shortest span: longer than a burst of reports, shorter than a recovery
 MIN_DF = 4  # fewer degrees of freedom: X²/df is too noisy to act on
 MIN_PHI = 1.2  # below this, no allowance (a Pearson ratio of 1.1 on 30 df is noise)
 
@@ -118,20 +120,32 @@ def allocated_counts(ev: ReportEvidence, mu: np.ndarray) -> tuple[np.ndarray, np
     return ev.counts, alloc
 
 
+def pearson_cells(mu: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Cell index of each bin: consecutive bins merged until a cell expects :data:`MIN_EXPECTED` reports and spans :data:`MIN_CELL_MINUTES`.
+
+    The minimum span keeps a burst of reports (minutes long) inside one cell, where it shows
+    as extra variance, instead of splitting it across cells, where it would not. A short
+    remainder joins the last cell.
+    """
+    cell = np.empty(mu.size, dtype=np.int64)
+    i, e, w = 0, 0.0, 0.0
+    for k in range(mu.size):
+        cell[k] = i
+        e += mu[k]
+        w += widths[k]
+        if e >= MIN_EXPECTED and w >= MIN_CELL_MINUTES:
+            i, e, w = i + 1, 0.0, 0.0
+    if i > 0 and cell[-1] == i and (e < MIN_EXPECTED or w < MIN_CELL_MINUTES):
+        cell[cell == i] = i - 1
+    return cell
+
+
 def pearson_dispersion(ev: ReportEvidence, mu: np.ndarray, n_params: int) -> tuple[float, int]:
     """Pearson X²/df of observed (exact + allocated windowed) against fitted counts ``mu``, on merged cells."""
     exact, alloc = allocated_counts(ev, mu)
-    obs = exact + alloc
-    # close a cell once it expects MIN_EXPECTED reports; a short remainder joins the last cell
-    cum = np.cumsum(mu)
-    cell = np.floor(cum / MIN_EXPECTED).astype(np.int64)
-    cell = np.concatenate([[0], cell[:-1]])  # a bin belongs to the cell open when it starts
-    cell = np.unique(cell, return_inverse=True)[1].reshape(-1)  # a busy bin may skip numbers
+    cell = pearson_cells(mu, ev.widths)
     n_cells = int(cell[-1]) + 1
-    if n_cells > 1 and mu[cell == cell[-1]].sum() < MIN_EXPECTED:
-        cell[cell == cell[-1]] = cell[-1] - 1
-        n_cells -= 1
-    o = np.bincount(cell, weights=obs, minlength=n_cells)
+    o = np.bincount(cell, weights=exact + alloc, minlength=n_cells)
     e = np.bincount(cell, weights=mu, minlength=n_cells)
     df = n_cells - 1 - n_params
     if df < MIN_DF:

@@ -20,6 +20,8 @@ from analysis.errors import FitError
 from analysis.recovery._optim import JointSpace, free_hessian, maximize, maximize_batch
 from analysis.recovery.families import RecoveryFamily, make_family
 
+BOOT_FTOL = 1e-5  # a refit stops when an iteration gains less (log-likelihood units; no interval end moves)
+
 
 @dataclass(frozen=True, eq=False)
 class Candidate:
@@ -205,10 +207,10 @@ def bootstrap(evidence: Any, chosen: Candidate, *, n_boot: int, seed: int) -> Bo
         def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
             return batch.loglik(family, th, rows)
 
-        theta, ll = maximize_batch(f, space, np.tile(chosen.theta, (n, 1)), hess_inv0=h0, maxiter=60)
+        theta, ll = maximize_batch(f, space, np.tile(chosen.theta, (n, 1)), hess_inv0=h0, maxiter=60, ftol=BOOT_FTOL)
         if family.delay or family.has_tail or evidence.extra_names:
             alt = _starts(family, evidence, {})[0]
-            theta2, ll2 = maximize_batch(f, space, np.tile(alt, (n, 1)), maxiter=60)
+            theta2, ll2 = maximize_batch(f, space, np.tile(alt, (n, 1)), maxiter=60, ftol=BOOT_FTOL)
             better = ll2 > ll
             theta[better], ll[better] = theta2[better], ll2[better]
         return theta, ll

@@ -257,15 +257,15 @@ class ReportEvidence:
             j = np.clip(np.searchsorted(self.edges, d, side="right") - 1, 0, nb - 1)
             a, b = self.edges[j], self.edges[j + 1]
             dd = np.clip(d, a, b)
-            t = np.concatenate(
-                [np.broadcast_to(self.nodes, (th.shape[0], nn)), np.stack([0.5 * (a + dd), dd, 0.5 * (dd + b)], axis=1)], axis=1
-            )
+            extra = np.stack([0.5 * (a + dd), dd, 0.5 * (dd + b)], axis=1)
+            if theta.ndim == 1:  # one call on all nodes; for many rows two calls copy less
+                t = np.concatenate([self.nodes, extra[0]])[None, :]
+                s = self._h(family, t, th)
+                base, s_extra = s[:, :nn], s[:, nn:]
+            else:
+                base, s_extra = self._h(family, self.nodes, th), self._h(family, extra, th)
         else:
-            t = self.nodes
-        s = family.sf(t, th[:, :k])
-        if self.surge:
-            s = s * (1.0 + th[:, k : k + 1] * np.exp(-t / th[:, k + 1 : k + 2]))
-        base = s[:, :nn]
+            base = self._h(family, self.nodes, th)
         integral = self.widths / 6.0 * (base[:, 0:-1:2] + 4.0 * base[:, 1::2] + base[:, 2::2])
         if family.delay:
             inside = (d > a) & (d < b)
@@ -273,11 +273,19 @@ class ReportEvidence:
                 rows = np.nonzero(inside)[0]
                 jr = j[rows]
                 sa, sb = base[rows, 2 * jr], base[rows, 2 * jr + 2]
-                s1, s2, s3 = s[rows, nn], s[rows, nn + 1], s[rows, nn + 2]
+                s1, s2, s3 = s_extra[rows, 0], s_extra[rows, 1], s_extra[rows, 2]
                 da, db = dd[rows] - a[rows], b[rows] - dd[rows]
                 integral[rows, jr] = da / 6.0 * (sa + 4.0 * s1 + s2) + db / 6.0 * (s2 + 4.0 * s3 + sb)
         m = self.g * integral
         return m if theta.ndim == 2 else m[0]
+
+    def _h(self, family: RecoveryFamily, t: np.ndarray, th: np.ndarray) -> np.ndarray:
+        """S(t)·(surge factor) for parameter rows ``th`` (``(B, k)``); ``t`` broadcasts against ``(B, 1)``."""
+        k = family.n_params
+        s = family.sf(t, th[:, :k])
+        if self.surge:
+            s = s * (1.0 + th[:, k : k + 1] * np.exp(-t / th[:, k + 1 : k + 2]))
+        return s
 
     def window_expected(self, m: np.ndarray) -> np.ndarray:
         """Λ(W_j) up to A for every window, from the bin integrals ``m`` (``(n_bins,)``)."""

@@ -313,7 +313,7 @@ class RecoveryFamily:
         safe = np.where(pos, tt, 1.0)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             out = self._log_sf(safe, *p)
-        return np.where(pos, np.maximum(out, -INF), 0.0)
+        return np.where(pos, out, 0.0)
 
     def sf(self, t: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """S(t): fraction still without service ``t`` minutes after onset."""

@@ -60,6 +60,10 @@ class Estimate:
         """Return the estimate multiplied by ``factor`` (flags kept)."""
         return Estimate(self.value * factor, self.low * factor, self.high * factor, self.low_beyond, self.high_beyond)
 
+    def covers(self, x: float) -> bool:
+        """Tell whether ``x`` lies in the interval (a capped end counts as open: "at least until the end")."""
+        return bool(self.low <= x and (x <= self.high or self.high_beyond))
+
     def capped(self, limit: float) -> Estimate:
         """Return the estimate with interval ends beyond ``limit`` replaced by it and flagged (value kept)."""
         if not math.isfinite(limit):
