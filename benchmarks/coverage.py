@@ -142,7 +142,9 @@ def main() -> None:
         rows = pool.map(one, jobs, chunksize=4)
     df = pl.DataFrame(rows)
     print(f"90% intervals, {args.reps} incidents per scenario, {args.n_boot} bootstrap replicates; coverage (width / truth)")
-    head = f"{'scenario':20} {'reports':>7} {'method':12} {'t50':>6} {'t90':>6} {'w50':>6} {'w90':>6} {'phi':>5} {'s/fit':>6}  note"
+    head = (
+        f"{'scenario':20} {'reports':>7} {'method':12} {'t50':>6} {'t90':>6} {'w50':>6} {'w90':>6} {'phi':>5} {'s/fit':>6}  note"
+    )
     print(head)
     for s in args.scenarios:
         d = df.filter(pl.col("scenario") == s)
