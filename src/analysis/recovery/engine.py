@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from analysis.errors import FitError
-from analysis.recovery._optim import JointSpace, free_hessian, maximize, maximize_batch
+from analysis.recovery._optim import _FREE_LIMIT, JointSpace, free_hessian, maximize, maximize_batch
 from analysis.recovery.families import RecoveryFamily, make_family
 
 BOOT_FTOL = 1e-5  # a refit stops when an iteration gains less (log-likelihood units; no interval end moves)
@@ -225,6 +225,10 @@ def bootstrap(evidence: Any, chosen: Candidate, *, n_boot: int, seed: int) -> Bo
     batch = evidence.simulate_batch(family, sim_theta, rng, n_boot)
     theta, ll = refit(batch, n_boot)
     ok = np.isfinite(ll) & np.all(np.isfinite(theta), axis=1)
+    with np.errstate(all="ignore"):
+        # a refit that ran off to a boundary of the free scale (a shape of e^-60) is
+        # degenerate, as in the main fit: dropped and counted as failed
+        ok &= np.all(np.abs(space.to_free(theta)) < 0.9 * _FREE_LIMIT, axis=1)
     prof = batch.profiled(family, theta)
     out = np.concatenate([theta, prof], axis=1)[ok]
     return BootResult(out, int((~ok).sum()), time.perf_counter() - t0)

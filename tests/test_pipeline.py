@@ -1,0 +1,81 @@
+"""The pipeline's recovery step: what it passes from the incident to the fitter, and the report's model choice."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from types import SimpleNamespace
+
+import polars as pl
+import pytest
+
+from analysis import pipeline, recovery
+from analysis.config import DATA_RAW, Reporting, load_incident
+from analysis.params import validate_params
+
+UTC = pl.Datetime("us", "UTC")
+
+
+@pytest.fixture(scope="module")
+def incident():
+    return load_incident(DATA_RAW / "proximus-2018-01-08")
+
+
+def _data(sources: list[str]) -> SimpleNamespace:
+    t0 = dt.datetime(2018, 1, 8, 19, 0, tzinfo=dt.UTC)
+    n = len(sources)
+    reports = pl.DataFrame(
+        {
+            "reported_at": pl.Series([t0 + dt.timedelta(minutes=10 * i) for i in range(n)], dtype=UTC),
+            "reported_until": pl.Series([None] * n, dtype=UTC),
+            "status": ["down"] * n,
+            "weight": [1] * n,
+            "source": sources,
+        }
+    )
+    return SimpleNamespace(restorations=pl.DataFrame(), online=pl.DataFrame(), reports=reports)
+
+
+def _captured(monkeypatch) -> dict:
+    seen: dict = {}
+
+    def fake(times, **kwargs):
+        seen.update(kwargs)
+        return "fit"
+
+    monkeypatch.setattr(recovery, "fit_down_reports", fake)
+    return seen
+
+
+def test_surge_and_curated_sampling_reach_the_fit(incident, monkeypatch):
+    seen = _captured(monkeypatch)
+    inc = dataclasses.replace(incident, reporting=Reporting(surge=True))
+    params = validate_params(incident_dir=str(incident.folder))
+    fit, kind = pipeline.fit_recovery(inc, _data(["press"] * 5), params, end=dt.datetime(2018, 1, 10, tzinfo=dt.UTC))
+    assert (fit, kind) == ("fit", "down_reports")
+    assert seen["surge"] is True
+    assert seen["sampling"] == "curated"  # every down report comes from the curated press source
+
+
+def test_reports_from_a_spontaneous_source_are_not_treated_as_statements(incident, monkeypatch):
+    seen = _captured(monkeypatch)
+    params = validate_params(incident_dir=str(incident.folder))
+    pipeline.fit_recovery(incident, _data(["press", "press", "webform"]), params, end=dt.datetime(2018, 1, 10, tzinfo=dt.UTC))
+    assert seen["surge"] is False
+    assert seen["sampling"] == "spontaneous"
+
+
+def test_the_model_parameter_switches_the_reported_family(tmp_path):
+    params = validate_params(
+        incident_dir=str(DATA_RAW / "proximus-2018-01-08"),
+        processed_dir=str(tmp_path),
+        families="exponential,lognormal",
+        model="exponential",
+        n_boot=20,
+    )
+    a = pipeline.analyze(params)
+    assert a.fit is not None and a.fit_error is None
+    assert a.fit.model == "exponential"
+    # a model named by the user is reported with intervals conditional on it
+    assert "conditional on this model" in a.fit.interval_method
+    assert a.metrics["recovery"]["model"] == "exponential"
