@@ -31,10 +31,9 @@ from scipy import sparse, stats
 
 from analysis.errors import AnalysisError, FitError, ParameterError
 from analysis.geo.reference import REGION_NAMES
-from analysis.recovery import Estimate, RecoveryFit, fit_down_reports
+from analysis.recovery import Estimate, RecoveryFit, fit_by_group, fit_down_reports
 from analysis.recovery.evidence import window_matrix
 from analysis.recovery.propensity import aligned_edges, check_propensity, hourly_weights
-from analysis.recovery.reports import build_report_evidence
 from analysis.timeline import DOWN_STATUSES
 
 __all__ = [
@@ -526,29 +525,6 @@ def _fit_group(
     )
 
 
-def _group_loglik(
-    df: pl.DataFrame, national: RecoveryFit, theta: np.ndarray, *, propensity: Sequence[float] | None, bin_minutes: float
-) -> float:
-    """Log-likelihood of a group's reports under S(θ) with the group's own report rate (profiled)."""
-    onset_s = national.onset.timestamp()
-    mins = report_minutes(df, national.onset)
-    point = mins.filter(pl.col("reported_until").is_null())
-    win = mins.filter(pl.col("reported_until").is_not_null())
-    exact = np.repeat(point["start"].to_numpy(), point["w"].to_numpy().astype(int))
-    ev, _ = build_report_evidence(
-        exact,
-        horizon=national.horizon_minutes,
-        onset_epoch=onset_s,
-        win_start=win["start"].to_numpy() if win.height else None,
-        win_end=win["end"].to_numpy() if win.height else None,
-        win_count=win["w"].to_numpy() if win.height else None,
-        timezone=national.timezone,
-        propensity=check_propensity(propensity),
-        bin_minutes=bin_minutes,
-    )
-    return float(ev.loglik(national.family, theta[: national.family.n_params]))
-
-
 def equal_recovery_test(
     groups: Mapping[str, pl.DataFrame],
     national: RecoveryFit,
@@ -562,33 +538,52 @@ def equal_recovery_test(
 
     H0: every group's report intensity is A_g·g(clock)·S(t; θ) with one θ (the rates A_g
     differ freely: regions differ in size and in how much they report). H1: each group has
-    its own θ_g. Under H0 the MLE of θ is the fit to all the groups' reports together
-    (the rates separate out), so LR = 2·[Σ ℓ_g(θ̂_g) − Σ ℓ_g(θ̂_0)] ~ χ²((G − 1)·k).
-    ``fits`` are the groups' own fits when already made (same family).
+    its own θ_g. Both are fitted jointly by :func:`analysis.recovery.fit_by_group`
+    (``pooling="separate"``), LR = 2·[ℓ(H1) − ℓ(H0)] ~ χ²((G − 1)·k); when the reports are
+    overdispersed (clumped statements, bursts) LR is divided by the measured dispersion
+    φ, so that clumping is not taken for a regional difference. The reports are taken as
+    collected like the national ones (curated statements when the national fit measured
+    clumps of identical statements). ``fits`` (the groups' own fits) are accepted for
+    compatibility and not needed: the joint fit refits every group.
     """
+    del fits
     names = tuple(groups)
     if len(names) < 2:
         raise ParameterError(f"equal_recovery_test: at least two groups are needed, got {len(names)}")
-    fam = national.family
-    k = fam.n_params
-    opts = {"propensity": propensity, "bin_minutes": bin_minutes}
-    own = dict(fits or {})
-    for i, g in enumerate(names):
-        if g not in own:
-            own[g] = _fit_group(groups[g], national, n_boot=0, seed=seed + i, **opts)
-    union = pl.concat([groups[g] for g in names], how="diagonal_relaxed")
-    shared = _fit_group(union, national, n_boot=0, seed=seed, **opts)
-    ll0 = ll1 = 0.0
+    times, labels, windows = [], [], []
     for g in names:
-        l0 = _group_loglik(groups[g], national, shared.theta, **opts)
-        l1 = _group_loglik(groups[g], national, own[g].theta, **opts)
-        ll0 += l0
-        ll1 += max(l1, l0)  # the group's MLE is at least as good as the shared θ (guards a local optimum)
-    lr = max(0.0, 2.0 * (ll1 - ll0))
-    df = (len(names) - 1) * k
-    p = float(stats.chi2.sf(lr, df))
-    note = f"{national.model} curves, {k} parameter(s) each; {len(names)} regions compared"
-    return EqualRecoveryTest(LR_TEST, lr, p, df, names, note, ll0, ll1)
+        t, w = _fit_inputs(groups[g])
+        times.append(t.astype("datetime64[us]"))
+        labels += [g] * t.size
+        if w is not None:
+            windows.append(w.with_columns(pl.lit(g).alias("group")))
+    curated = (national.identifiability.get("dispersion") or {}).get("clump_index") is not None
+    gf = fit_by_group(
+        np.concatenate(times),
+        labels,
+        onset=national.onset,
+        end=national.end,
+        windows=pl.concat(windows) if windows else None,
+        timezone=national.timezone,
+        propensity=propensity,
+        families=[national.model],
+        pooling="separate",
+        level=national.level,
+        bin_minutes=bin_minutes,
+        n_boot=0,
+        seed=seed,
+        sampling="curated" if curated else "spontaneous",
+    )
+    t = gf.test
+    ll = dict(zip(gf.models["model"], gf.models["log_likelihood"], strict=True))
+    k = national.family.n_params
+    note = f"{national.model} curves, {k} parameter(s) each; {len(gf.groups)} regions compared"
+    if t["dispersion"] > 1.0:
+        note += f"; statistic divided by the overdispersion {t['dispersion']:.2f}"
+    if gf.skipped:
+        note += "; left out: " + ", ".join(f"{g} ({why})" for g, why in gf.skipped.items())
+    test = LR_TEST if t["dispersion"] == 1.0 else f"quasi-{LR_TEST} (statistic divided by the overdispersion)"
+    return EqualRecoveryTest(test, t["statistic"], t["p_value"], t["df"], tuple(gf.groups), note, ll["equal"], ll["separate"])
 
 
 def compare_regions(
