@@ -192,7 +192,7 @@ def maximize(
             nll,
             u,
             method="Nelder-Mead",
-            options={"maxiter": 200 * u.size, "xatol": 1e-6, "fatol": max(1e-8, 0.1 * noise), "initial_simplex": simplex},
+            options={"maxiter": 100 * u.size, "xatol": 1e-6, "fatol": max(1e-8, 0.1 * noise), "initial_simplex": simplex},
         )
         if nm.fun <= f:
             u, f = nm.x, float(nm.fun)
@@ -269,6 +269,7 @@ def maximize_batch(
     gtol: float = 1e-3,
     return_hess_inv: bool = False,
     ftol: float = 1e-7,
+    warm: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Maximise B independent log-likelihoods at once (vectorised BFGS with Armijo backtracking).
 
@@ -276,7 +277,7 @@ def maximize_batch(
     ``theta`` (one row each, natural scale); row b depends only on its own parameters (the
     bootstrap replicates). Gradients are forward differences computed for all active rows
     in k evaluations; each row keeps its own inverse Hessian, seeded with ``hess_inv0`` (free
-    scale) when given. A row stops when its gradient is below ``gtol``, its line search cannot
+    scale) when given — for the rows marked ``warm`` only, when that mask is given. A row stops when its gradient is below ``gtol``, its line search cannot
     improve it or an iteration gains less than ``ftol``, and stopped rows cost nothing afterwards. Returns natural parameters
     ``(B, k)`` and log-likelihoods (−inf where a row never became finite), and with ``return_hess_inv``
     each row's inverse Hessian (free scale) as a third array.
@@ -304,13 +305,16 @@ def maximize_batch(
     f = nll(u, every)
     g = grad(u, f, every)
     eye = np.eye(k)
-    h0 = eye if hess_inv0 is None else np.asarray(hess_inv0, dtype=float)
-    hinv = np.broadcast_to(h0, (n, k, k)).copy()
+    hinv = np.broadcast_to(eye, (n, k, k)).copy()
+    seeded = np.zeros(n, dtype=bool)
+    if hess_inv0 is not None:
+        seeded = np.ones(n, dtype=bool) if warm is None else np.asarray(warm, dtype=bool)
+        hinv[seeded] = np.asarray(hess_inv0, dtype=float)
     active = (f < _BIG) & np.all(np.isfinite(g), axis=1)
     # without curvature information (identity inverse Hessian) the first step is limited to
     # unit length on the free scale, as scipy's BFGS does: a long first step along a steep
     # gradient can leap into another basin of a multimodal likelihood
-    fresh = np.full(n, hess_inv0 is None)
+    fresh = ~seeded
     for _ in range(maxiter):
         active &= np.max(np.abs(g), axis=1) > gtol
         rows = np.nonzero(active)[0]

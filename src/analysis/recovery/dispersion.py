@@ -203,15 +203,6 @@ def clumping_for(ev: ReportEvidence, disp: Dispersion) -> Clumping:
             return Clumping(disp.phi, ex_sizes, ex_p / ex_p.sum(), wb, ev.win_w.astype(float), wp)
         return Clumping(disp.phi, ex_sizes, ex_p / ex_p.sum(), base.win_bins, base.win_sizes, base.win_p)
     mean = 0.5 * (disp.phi + 1.0)
-    q = 1.0 / mean
-    kmax = max(1, math.ceil(math.log(1e-6) / math.log(1.0 - q))) if q < 1 else 1
-    ks = np.arange(1, kmax + 1, dtype=float)
-    pk = q * (1.0 - q) ** (ks - 1)
-    pk = pk / pk.sum()
-    if base.win_p.size:
-        wb = np.repeat(base.win_bins, ks.size)
-        wsz = np.tile(ks, base.win_bins.size)
-        wp = np.outer(base.win_p, pk).ravel()
-    else:
-        wb, wsz, wp = base.win_bins, base.win_sizes, base.win_p
-    return Clumping(disp.phi, np.ones(1), np.ones(1), wb, wsz, wp, exact_geometric=mean)
+    return Clumping(
+        disp.phi, np.ones(1), np.ones(1), base.win_bins, base.win_sizes, base.win_p, exact_geometric=mean, win_geometric=mean
+    )

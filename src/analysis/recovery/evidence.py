@@ -416,13 +416,17 @@ def _offsets(rep: np.ndarray, n: int) -> np.ndarray:
     return np.searchsorted(rep, np.arange(n + 1))
 
 
-def _gather(off: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Return the indices of the elements of replicates ``rows`` given per-replicate offsets."""
+def _gather(off: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the elements of replicates ``rows`` (per-replicate offsets) and the position in ``rows`` of each.
+
+    A replicate may appear several times in ``rows`` (one data set refitted from several starts).
+    """
     lens = off[rows + 1] - off[rows]
     total = int(lens.sum())
     if total == 0:
-        return np.empty(0, dtype=int)
-    return np.repeat(off[rows] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+        return np.empty(0, dtype=int), np.empty(0, dtype=int)
+    idx = np.repeat(off[rows] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+    return idx, np.repeat(np.arange(rows.size), lens)
 
 
 @dataclass(frozen=True, eq=False)
@@ -466,18 +470,14 @@ class ReportBatch:
         rows = np.arange(self.n_rep) if rows is None else np.asarray(rows)
         m = self.base.shape(family, theta)
         total = m.sum(axis=1)
-        loc = np.full(self.n_rep, -1)
-        loc[rows] = np.arange(rows.size)
         with np.errstate(divide="ignore", invalid="ignore"):
-            sel = _gather(self._e_off, rows)
-            r = loc[self.e_rep[sel]]
+            sel, r = _gather(self._e_off, rows)
             kb = self.e_bin[sel]
             ll = np.zeros(rows.size)
             if sel.size:
                 ll += np.bincount(r, weights=self.e_cnt[sel] * np.log(m[r, kb] / self.base.widths[kb]), minlength=rows.size)
-            sel = _gather(self._w_off, rows)
+            sel, r = _gather(self._w_off, rows)
             if sel.size:
-                r = loc[self.w_rep[sel]]
                 tails = tail_sums(m)
                 ia, ib = self.w_ia[sel], self.w_ib[sel]
                 lam = (tails[r, ia + 1] + (1.0 - self.w_fa[sel]) * m[r, ia]) - (
