@@ -21,6 +21,7 @@ from analysis.recovery._optim import _FREE_LIMIT, JointSpace, free_hessian, maxi
 from analysis.recovery.families import RecoveryFamily, make_family
 
 BOOT_FTOL = 1e-5  # a refit stops when an iteration gains less (log-likelihood units; no interval end moves)
+BOOT_MAXITER = 60  # iterations of a bootstrap refit
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,7 +216,7 @@ def bootstrap(evidence: Any, chosen: Candidate, *, n_boot: int, seed: int) -> Bo
         def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
             return batch.loglik(family, th, rows % n)
 
-        th, ll = maximize_batch(f, space, theta0, hess_inv0=h0, warm=warm, maxiter=60, ftol=BOOT_FTOL)
+        th, ll = maximize_batch(f, space, theta0, hess_inv0=h0, warm=warm, maxiter=BOOT_MAXITER, ftol=BOOT_FTOL)
         th, ll = th.reshape(m, n, -1), ll.reshape(m, n)
         best = np.argmax(np.where(np.isfinite(ll), ll, -np.inf), axis=0)
         return th[best, np.arange(n)], ll[best, np.arange(n)]
