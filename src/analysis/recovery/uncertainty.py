@@ -324,8 +324,10 @@ def assemble_fit(spec: FitSpec, name: str, *, averaged: bool) -> RecoveryFit:
         )
     else:
         method = f"{spec.method_noun}, {blocks.n_replicates} replicates of {name}, percentile intervals"
-        if not averaged or len(cands) > 1:
+        if not averaged and len(cands) > 1:
             method += " (conditional on this model)"
+        elif len(cands) > 1:
+            method += " (the other candidates hold under 1% of the weight)"
     method += spec.method_suffix
     if blocks.n_failed:
         method += f" ({blocks.n_failed} refits failed and were dropped)"
