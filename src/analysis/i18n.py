@@ -139,6 +139,8 @@ TEXT: dict[str, dict[str, str]] = {
         "announcements_vs": "Announcements against the estimate",
         "area_statements": "Area-level statements",
         "map_note": "Municipal boundaries approximate; circles at municipal seats.",
+        "beyond_window": "beyond the observation window",
+        "after_declared": "After that declaration, {n} down reports came in (another {maybe} may have), from {places} municipalities; the last one {hours:.0f} h later. These are counts, not model estimates.",
     },
     "fr": {
         "contents": "Sommaire",
@@ -217,6 +219,8 @@ TEXT: dict[str, dict[str, str]] = {
         "announcements_vs": "Les annonces face à l'estimation",
         "area_statements": "Mentions de zones",
         "map_note": "Limites communales approximatives ; cercles au chef-lieu de la commune.",
+        "beyond_window": "au-delà de la période observée",
+        "after_declared": "Après cette déclaration, {n} signalements de panne sont arrivés ({maybe} autres peut-être), de {places} communes ; le dernier {hours:.0f} h plus tard. Ce sont des comptes, pas des estimations du modèle.",
     },
     "nl": {
         "contents": "Inhoud",
@@ -273,6 +277,8 @@ TEXT: dict[str, dict[str, str]] = {
         "announcements_vs": "Aankondigingen tegenover de schatting",
         "area_statements": "Meldingen over gebieden",
         "map_note": "Gemeentegrenzen bij benadering; cirkels op de gemeentezetel.",
+        "beyond_window": "voorbij de waargenomen periode",
+        "after_declared": "Na die verklaring kwamen nog {n} storingsmeldingen binnen (mogelijk nog {maybe} meer), uit {places} gemeenten; de laatste {hours:.0f} u later. Dit zijn tellingen, geen modelschattingen.",
         "no_fit": "Er kon geen herstelcurve worden geschat: {error}",
         "coverage_line": "{n_reports} records uit {n_sources} bron(nen), van {first} tot {last}; {n_rejected} rijen geweigerd, {n_unresolved} plaatsen niet gevonden.",
         "caption_timeline": "Meldingen per interval, in lokale tijd. Volle balken: meldingen met een gekend tijdstip. Lichte balken: meldingen die alleen binnen een venster gekend zijn, gelijk verdeeld. De nummers verwijzen naar de tabel met gebeurtenissen.",
