@@ -168,13 +168,17 @@ def after_declaration(down: pl.DataFrame, declared: dt.datetime) -> dict[str, An
     """
     end = pl.coalesce("reported_until", "reported_at")
     certain = down.filter(pl.col("reported_at") > declared)
-    maybe = down.filter((pl.col("reported_at") <= declared) & pl.col("reported_until").is_not_null() & (pl.col("reported_until") > declared))
+    maybe = down.filter(
+        (pl.col("reported_at") <= declared) & pl.col("reported_until").is_not_null() & (pl.col("reported_until") > declared)
+    )
     last = down.select(end.max()).item() if down.height else None
     return {
         "reports_after": int(certain["weight"].sum()) if certain.height else 0,
         "reports_possibly_after": int(maybe["weight"].sum()) if maybe.height else 0,
         "municipalities_after": certain.filter(pl.col("municipality").is_not_null())["nis_code"].n_unique(),
-        "last_report_hours_after": m.clean_number((last - declared).total_seconds() / 3600, 2) if last and last > declared else None,
+        "last_report_hours_after": m.clean_number((last - declared).total_seconds() / 3600, 2)
+        if last and last > declared
+        else None,
     }
 
 
