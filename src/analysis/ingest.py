@@ -309,8 +309,10 @@ def _coordinates(table: pl.DataFrame, source: Source) -> tuple[pl.Series, pl.Ser
     out = frame.select(
         pl.when(unreadable)
         .then(pl.format("coordinates ({}, {}) unreadable, ignored", "lr", "nr"))
+        .when(half & pl.col("lon").is_null())
+        .then(pl.format("latitude {} given without a longitude, ignored", "lr"))
         .when(half)
-        .then(pl.format("only one coordinate given ({}, {}), ignored", "lr", "nr"))
+        .then(pl.format("longitude {} given without a latitude, ignored", "nr"))
         .when(out_of_range.fill_null(False))
         .then(pl.format("coordinates ({}, {}) out of range, ignored", "lr", "nr"))
         .alias("note"),
@@ -342,8 +344,11 @@ def _row_checks(table: pl.DataFrame) -> dict[str, pl.Series]:
     """
     cols = [c for c in table.columns if c != "_row"]
     n = table.height
-    none = _const("x", None, n, pl.String())
-    out = {"_why_empty": none, "_why_size": none, "_why_size_col": none, "_why_dup": none}
+
+    def none() -> pl.Series:  # a fresh column each time: Series.scatter works in place
+        return _const("x", None, n, pl.String())
+
+    out = {"_why_empty": none(), "_why_size": none(), "_why_size_col": none(), "_why_dup": none()}
     if n == 0:
         return out
     if not cols:
@@ -357,7 +362,7 @@ def _row_checks(table: pl.DataFrame) -> dict[str, pl.Series]:
     if screen.any():
         idx = screen.arg_true()
         full = table[idx].select(pl.all_horizontal([blank(c) for c in cols])).to_series()
-        out["_why_empty"] = none.scatter(idx.filter(full), "empty row")
+        out["_why_empty"] = none().scatter(idx.filter(full), "empty row")
 
     screen = table.select(pl.any_horizontal([text[c].str.len_bytes() > MAX_FIELD_CHARS for c in cols])).to_series()
     if screen.any():
@@ -375,8 +380,8 @@ def _row_checks(table: pl.DataFrame) -> dict[str, pl.Series]:
             .alias("r"),
             col.alias("c"),
         )
-        out["_why_size"] = none.scatter(idx, found["r"])
-        out["_why_size_col"] = none.scatter(idx, found["c"])
+        out["_why_size"] = none().scatter(idx, found["r"])
+        out["_why_size_col"] = none().scatter(idx, found["c"])
 
     # rows with distinct hashes are distinct; rows sharing one are compared exactly
     screen = table.select(pl.struct(cols).hash(seed=7).is_duplicated()).to_series()
@@ -385,7 +390,7 @@ def _row_checks(table: pl.DataFrame) -> dict[str, pl.Series]:
         sub = table[idx]
         first = pl.col("_row").min().over(cols)
         found = sub.select(pl.when(pl.col("_row") != first).then(pl.format("duplicate of row {}", first))).to_series()
-        out["_why_dup"] = none.scatter(idx, found)
+        out["_why_dup"] = none().scatter(idx, found)
     return out
 
 
@@ -795,7 +800,11 @@ def _online_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[p
     # "95%" and "95 %" are fractions too
     percent = frac_raw.str.contains(r"%\s*$").fill_null(False)
     frac = _number(frac_raw.str.replace(r"\s*%\s*$", ""))
-    frac = pl.select(pl.when(percent).then(frac / 100).otherwise(frac)).to_series()
+    if percent.any():
+        # divided per distinct value in Python: polars' division by 100 is off by an ulp (95% → 0.9500000000000001)
+        pct = frac.filter(percent)
+        mapping = {v: v / 100 for v in pct.drop_nulls().unique().to_list()}
+        frac = frac.scatter(percent.arg_true(), pct.replace_strict(mapping, default=None, return_dtype=pl.Float64))
     online, total, out = (_number(s) for s in (online_raw, total_raw, out_raw))
     frame = pl.DataFrame(
         {
