@@ -14,8 +14,8 @@ Policy (documented in docs/data-quality.md and tested):
   carries a note saying which pass was taken.
 * A value with a date and no time of day (``2018-01-09``) is the window from that local
   midnight to the next (``until``); the caller decides whether it may be a window.
-* Years outside 1900–2199 are unreadable (they are typos or a two-digit year read as a
-  four-digit one).
+* Years outside 1900–2099 are unreadable: they are typos, a two-digit year read as a
+  four-digit one, or beyond the timezone tables (which stop daylight saving in 2100).
 
 Formats are chosen per column, not per row. Day-first and month-first readings of
 ``08/01/2018`` are told apart by the values that prove one of them (a first number above
@@ -34,7 +34,7 @@ from typing import Literal
 import polars as pl
 
 UTC_DTYPE = pl.Datetime("us", "UTC")
-MIN_YEAR, MAX_YEAR = 1900, 2199
+MIN_YEAR, MAX_YEAR = 1900, 2099
 SAMPLE = 2000
 
 # Formats with an explicit offset (instants); offsets are normalised to ``+HH:MM`` first.
