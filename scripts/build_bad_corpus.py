@@ -337,7 +337,18 @@ def main() -> None:
         source("r.csv", columns={"reported_at": "time", "status": "status", "service": "service", "url": "url"}),
     )
 
-    # 33-36. built at test time (see tests/test_bad_inputs.py): a huge field, xlsx workbooks, symlinks
+    # 33. a codec that is not a text encoding
+    case(
+        "encoding_not_text",
+        {"r.csv": "time\n2018-01-08 20:05\n"},
+        source("r.csv", columns={"reported_at": "time"}, extra='encoding = "rot_13"\n'),
+    )
+
+    # 34. an incident.toml that is not TOML
+    case("toml_invalid", {"r.csv": "time\n2018-01-08 20:05\n"}, source("r.csv", columns={"reported_at": "time"}))
+    (ROOT / "toml_invalid" / "incident.toml").write_text('id = "toml_invalid"\ntitle = """never closed\n', encoding="utf-8")
+
+    # 35-40. built at test time (see tests/test_bad_inputs.py): a huge field, xlsx workbooks, symlinks
     case("huge_field", {}, source("r.csv", columns=STD))
     case("xlsx_workbook", {}, source("r.xlsx", columns={**STD, "postal_code": "postcode"}, extra='sheet = "Reports"\n'))
     case("xlsx_missing_sheet", {}, source("r.xlsx", columns=STD, extra='sheet = "Nope"\n'))

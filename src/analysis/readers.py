@@ -138,7 +138,7 @@ def read_source(source: Source) -> RawTable:
         return _read_xlsx(path, source)
     except IngestError:
         raise
-    except (OSError, pl.exceptions.PolarsError, ValueError, csv.Error, RecursionError, MemoryError) as exc:
+    except (OSError, LookupError, pl.exceptions.PolarsError, ValueError, csv.Error, RecursionError, MemoryError) as exc:
         raise IngestError(f"{path}: cannot read as {source.format}: {_first_line(exc)}") from None
 
 
@@ -235,6 +235,16 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
+def _check_encoding(path: Path, encoding: str) -> None:
+    """Refuse codecs that are not text encodings (``rot_13``, ``base64``...)."""
+    try:
+        text_encoding = getattr(codecs.lookup(encoding), "_is_text_encoding", True)
+    except LookupError:
+        text_encoding = False
+    if not text_encoding:
+        raise IngestError(f"{path}: encoding {encoding!r} is not a text encoding; set 'encoding' to one such as utf-8 or cp1252")
+
+
 def _is_utf8(encoding: str) -> bool:
     return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
 
@@ -252,6 +262,7 @@ def _read_csv(path: Path, source: Source) -> RawTable:
         raise IngestError(f"{path}: the file is empty")
     truncated = len(sample) == SAMPLE_BYTES
     encoding = source.encoding or detect_encoding(sample, truncated=truncated)
+    _check_encoding(path, encoding)
     if not encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32", "utf16", "utf32")):
         _refuse_binary(path, sample, "CSV")
     try:
@@ -497,6 +508,7 @@ def _read_jsonl(path: Path, source: Source) -> RawTable:
     if not data.strip():
         raise IngestError(f"{path}: the file is empty")
     encoding = source.encoding or ("utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig")
+    _check_encoding(path, encoding)
     if not encoding.lower().startswith("utf-16"):
         _refuse_binary(path, data[:SAMPLE_BYTES], "JSON Lines")
     text = _decode(path, data, encoding).removeprefix("\ufeff")
