@@ -42,7 +42,9 @@ def make_incident(tmp_path: Path) -> Callable[..., Path]:
         folder.mkdir(parents=True, exist_ok=True)
         data = content if isinstance(content, bytes) else textwrap.dedent(content).lstrip("\n").encode("utf-8")
         (folder / name).write_bytes(data)
-        text = toml or BASE_TOML.format(id=incident_id, extra=textwrap.dedent(extra), path=name, kind=kind, source_extra=textwrap.dedent(source_extra))
+        text = toml or BASE_TOML.format(
+            id=incident_id, extra=textwrap.dedent(extra), path=name, kind=kind, source_extra=textwrap.dedent(source_extra)
+        )
         (folder / "incident.toml").write_text(text, encoding="utf-8")
         return folder
 

@@ -19,7 +19,9 @@ def test_renderer_emits_div_and_mimetype_without_scripts_from_anywhere() -> None
     assert "application/vnd.plotly.v1+json" in bundle
     html = bundle["text/html"]
     assert "Plotly.newPlot" in html
-    assert "plotly.min.js" not in html and "cdn" not in html.lower() and "mathjax" not in html.lower().replace("mathjaxconfig", "")
+    assert (
+        "plotly.min.js" not in html and "cdn" not in html.lower() and "mathjax" not in html.lower().replace("mathjaxconfig", "")
+    )
     use_offline_renderer()
     assert pio.renderers.default == "postmortem"
 
@@ -30,7 +32,9 @@ def test_export_inlines_plotly_once_and_requests_nothing(tmp_path: Path) -> None
     outputs = [new_output("display_data", data=bundle)]
     nb = new_notebook(
         cells=[
-            new_code_cell("secret_code()", outputs=[new_output("display_data", data={"text/html": '<h2 id="one">One</h2><p>x</p>'})]),
+            new_code_cell(
+                "secret_code()", outputs=[new_output("display_data", data={"text/html": '<h2 id="one">One</h2><p>x</p>'})]
+            ),
             new_code_cell("show()", outputs=outputs),
             new_code_cell("more()", outputs=[new_output("display_data", data={"text/html": '<h2 id="two">Two &amp; more</h2>'})]),
         ]

@@ -53,6 +53,18 @@ pio.templates["postmortem"] = go.layout.Template(
 TEMPLATE = "postmortem"
 
 
+def plain(value: object) -> str:
+    """Text for plotly labels and hovers: contact details removed, markup escaped.
+
+    Plotly renders a small HTML subset in text; data must never be able to use it.
+    """
+    import html
+
+    from analysis.privacy import scrub_contacts
+
+    return html.escape(scrub_contacts(str(value)) or "", quote=False)
+
+
 def _local(t: dt.datetime | None, tz: str) -> dt.datetime | None:
     """A UTC time as naive wall-clock time in ``tz`` (what plotly should print)."""
     if t is None:
@@ -70,11 +82,26 @@ def _axis_title(tz: str) -> str:
     return f"local time ({tz})"
 
 
-def _event_lines(fig: go.Figure, events: pl.DataFrame, *, tz: str, y_top: float = 1.0, show_labels: bool = True) -> None:
-    """Mark events as vertical lines with hoverable markers along the top of the plot."""
+def _event_lines(
+    fig: go.Figure,
+    events: pl.DataFrame,
+    *,
+    tz: str,
+    y_top: float = 1.0,
+    show_labels: bool = True,
+    span: tuple[dt.datetime, dt.datetime] | None = None,
+) -> None:
+    """Mark events as vertical lines with hoverable markers along the top of the plot.
+
+    Events are numbered in table order; those outside ``span`` keep their number but are
+    not drawn (the table lists them), so a root-cause statement weeks later does not
+    stretch the time axis.
+    """
     if events.height == 0:
         return
     for i, row in enumerate(events.iter_rows(named=True), start=1):
+        if span is not None and not (span[0] <= row["time"] <= span[1]):
+            continue
         color = PALETTE.get(row["kind"], PALETTE["other"]) if row["origin"] != "fit" else PALETTE["fit_event"]
         x = _local(row["time"], tz)
         fig.add_vline(x=x, line={"color": color, "width": 1, "dash": "dot"}, opacity=0.7)
@@ -88,7 +115,7 @@ def _event_lines(fig: go.Figure, events: pl.DataFrame, *, tz: str, y_top: float 
                 textposition="top center",
                 textfont={"size": 10, "color": color},
                 marker={"symbol": EVENT_SYMBOLS.get(row["kind"], "circle"), "size": 9, "color": color},
-                hovertext=f"{i}. {x:%a %d %b %H:%M} — {row['label']}",
+                hovertext=f"{i}. {x:%a %d %b %H:%M} — {plain(row['label'])}",
                 hoverinfo="text",
                 showlegend=False,
                 cliponaxis=False,
@@ -103,6 +130,7 @@ def timeline_figure(
     *,
     timezone: str,
     bin_minutes: float,
+    span: tuple[dt.datetime, dt.datetime] | None = None,
     title: str | None = None,
 ) -> go.Figure:
     """Report rate over time with the incident's events marked.
@@ -131,7 +159,9 @@ def timeline_figure(
                 hovertemplate="%{x|%a %H:%M}: %{y:.1f} (spread)<extra></extra>",
             )
         )
-    _event_lines(fig, events, tz=timezone)
+    _event_lines(fig, events, tz=timezone, span=span)
+    if span is not None:
+        fig.update_xaxes(range=[_local(span[0], timezone), _local(span[1], timezone)])
     width = f"{bin_minutes:g} min" if bin_minutes < 120 else f"{bin_minutes / 60:g} h"
     fig.update_layout(
         template=TEMPLATE,
@@ -195,7 +225,7 @@ def recovery_figure(
         fig.add_annotation(
             x=xl,
             y=100 * est.value,
-            text=f"{label}<br><b>{100 * est.value:.0f}%</b> [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected",
+            text=f"{plain(label)}<br><b>{100 * est.value:.0f}%</b> [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected",
             showarrow=True,
             arrowhead=2,
             ax=60,
@@ -250,7 +280,7 @@ def location_map(
             go.Scattergeo(
                 lat=points["lat"].to_list(),
                 lon=points["lon"].to_list(),
-                text=points[label_col].to_list(),
+                text=[plain(v) for v in points[label_col].to_list()],
                 mode="markers",
                 marker={
                     "size": size,

@@ -41,14 +41,15 @@ GEO_PREFILL = (
 
 REPORT_CSS = """
 :root { --pm-ink: #1f2933; --pm-muted: #616e7c; --pm-accent: #c0392b; --pm-rule: #e4e7eb; }
-body.pm-report { background: #fff; }
+body.pm-report { background: #fff; font-family: Inter, "Segoe UI", Helvetica, Arial, sans-serif; color: var(--pm-ink); }
 body.pm-report main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
 .pm-report .jp-Cell { padding: 0; }
 .pm-report .jp-RenderedHTMLCommon { font-size: 15px; line-height: 1.55; color: var(--pm-ink); padding-right: 0; }
 .pm-report .jp-RenderedHTMLCommon h1 { font-size: 2rem; margin-top: 0.5rem; }
 .pm-report .jp-RenderedHTMLCommon h2 { border-bottom: 2px solid var(--pm-rule); padding-bottom: .25rem; margin-top: 2.2rem; }
 .pm-report .jp-RenderedHTMLCommon table { border-collapse: collapse; font-size: 13px; margin: .5rem 0 1rem; }
-.pm-report .jp-RenderedHTMLCommon th, .pm-report .jp-RenderedHTMLCommon td { padding: .3rem .6rem; border-bottom: 1px solid var(--pm-rule); text-align: left; vertical-align: top; }
+.pm-report .jp-RenderedHTMLCommon th, .pm-report .jp-RenderedHTMLCommon td { padding: .3rem .6rem; border-bottom: 1px solid var(--pm-rule); text-align: left !important; vertical-align: top; }
+.pm-report .jp-RenderedHTMLCommon td.num, .pm-report .jp-RenderedHTMLCommon th.num { text-align: right !important; font-variant-numeric: tabular-nums; }
 .pm-report .jp-RenderedHTMLCommon tbody tr:nth-child(odd) { background: #fafbfc; }
 .pm-report .jp-OutputArea-output { overflow-x: auto; }
 .pm-report .jp-OutputPrompt, .pm-report .jp-InputPrompt { display: none; }
@@ -137,7 +138,10 @@ def export_html(
     """Convert an executed notebook into the self-contained offline report page."""
     from nbconvert import HTMLExporter
 
+    from analysis.privacy import scrub_contacts
+
     nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, Path) else notebook
+    title = scrub_contacts(title) or ""
     nb.metadata["title"] = title
     exporter = HTMLExporter(
         template_name="postmortem",

@@ -134,9 +134,9 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
     derived = []
     if fit is not None:
         for q, label in (("t50", "Half of affected customers back (t50)"), ("t90", "90% back (t90)")):
-            est = getattr(fit, q)
-            if np.isfinite(est.value):
-                derived.append((fit.onset + dt.timedelta(minutes=float(est.value)), label, "fit"))
+            when = m.offset(fit.onset, getattr(fit, q).value)
+            if when is not None and when <= end:
+                derived.append((when, label, "fit"))
         if incident.onset is None:
             derived.append((fit.onset, "Onset (estimated)", "onset"))
     events = events_table(incident, reports=data.reports, derived=derived)

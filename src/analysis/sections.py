@@ -55,7 +55,9 @@ def impact(a: Any) -> list[Part]:
 def timeline(a: Any) -> list[Part]:
     """Report-rate figure with events, and the events table."""
     lang = a.params.language
-    fig = figures.timeline_figure(a.binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes)
+    fig = figures.timeline_figure(
+        a.binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes, span=a.span
+    )
     return [heading("timeline", text(lang, "timeline")), fig, caption(text(lang, "caption_timeline")), narrative.events_html(a)]
 
 
@@ -78,18 +80,18 @@ def recovery(a: Any) -> list[Part]:
         if c in cand.columns
     ]
     rows = cand.select(cols).with_columns(pl.col(pl.Float64).round(2)).rows()
-    parts.append("<h3>Candidate models</h3>")
+    parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
     parts.append(narrative.table(cols, rows))
     ann = a.metrics.get("announcements") or []
     if ann:
-        parts.append("<h3>Announcements against the estimate</h3>")
+        parts.append(f"<h3>{esc(text(lang, 'announcements_vs'))}</h3>")
         parts.append(
             narrative.table(
                 ["time", "announcement", text(lang, "still_affected"), "interval"],
                 [
                     (
                         x["time"],
-                        x["label"],
+                        narrative.scrub_contacts(x["label"]),
                         f"{100 * x['still_affected']:.0f}%" if x["still_affected"] is not None else "—",
                         f"[{100 * x['still_affected_ci'][0]:.0f}–{100 * x['still_affected_ci'][1]:.0f}]"
                         if x["still_affected_ci"]
@@ -117,12 +119,12 @@ def geography(a: Any) -> list[Part]:
     ref = reference_municipalities().select("nis_code", "lat", "lon")
     points = located.join(ref, on="nis_code", how="left").filter(pl.col("lat").is_not_null())
     points = points.with_columns(pl.format("{}: {} report(s) ({})", "municipality", "n", "as_written").alias("label"))
-    fig = figures.location_map(points, outlines=_outlines(), note="Municipal boundaries approximate; circles at municipal seats.")
+    fig = figures.location_map(points, outlines=_outlines(), note=text(lang, "map_note"))
     parts += [fig, caption(text(lang, "caption_map"))]
     areas = down.filter(pl.col("area_level").is_in(["province", "region", "country"]))
     if areas.height:
         by = areas.group_by("area_level", "place_raw").agg(pl.len().alias("statements")).sort("area_level", "place_raw")
-        parts.append("<h3>Area-level statements</h3>")
+        parts.append(f"<h3>{esc(text(lang, 'area_statements'))}</h3>")
         parts.append(narrative.table(["level", "area", "statements"], by.rows()))
     return parts
 

@@ -1,0 +1,368 @@
+"""Seeded generative core for synthetic incidents with known truth.
+
+Pure functions of their arguments and a ``numpy.random.Generator``; nothing is read or
+written. Tests, benchmarks and the ``postmortem simulate`` command share them, so a
+statistical claim checked in a test is a claim about the same generator the simulator uses.
+
+Times are minutes after onset (floats) unless a function says otherwise; clock-hour effects
+need the onset as seconds since the epoch (UTC) and an IANA timezone. Only numpy is
+imported at module level; the recovery families and the clock-hour helpers are imported when
+first needed, so ``import analysis.simulate`` stays light.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from analysis.recovery.families import RecoveryFamily
+
+__all__ = [
+    "OnlineSeries",
+    "RestorationRecords",
+    "coarsen",
+    "family_theta",
+    "online_fraction_series",
+    "report_counts",
+    "report_times",
+    "restoration_records",
+    "restoration_times",
+    "restoration_times_by_group",
+]
+
+
+def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def family_theta(
+    family: str | RecoveryFamily, params: Mapping[str, float] | Sequence[float], *, delay: float = 0.0
+) -> tuple[RecoveryFamily, np.ndarray]:
+    """Build a recovery family and its parameter vector from a name and parameters.
+
+    ``params`` is a mapping by parameter name (``"lambda"`` or ``"lambda_"``) or a sequence in
+    the family's order. A positive ``delay`` (minutes) selects the family's delay variant.
+    """
+    from analysis.errors import ParameterError
+    from analysis.recovery.families import RecoveryFamily, make_family
+
+    if isinstance(family, RecoveryFamily):
+        fam = family
+    else:
+        base = family.split("+")[0]
+        fam = make_family(f"{base}+delay" if delay > 0 or family.endswith("+delay") else base)
+    names = fam.param_names
+    if isinstance(params, Mapping):
+        p = {k if k.endswith("_") else f"{k}_": float(v) for k, v in params.items()}
+        unknown = set(p) - set(fam.all_param_names)
+        if unknown:
+            raise ParameterError(f"{fam.label}: unknown parameter(s) {sorted(unknown)}; expected {names}")
+        missing = [n for n in names if n not in p]
+        if missing:
+            raise ParameterError(f"{fam.label}: missing parameter(s) {missing}")
+        vals = [p[n] for n in names]
+        if fam.delay:
+            vals.append(p.get("delay_", float(delay)))
+    else:
+        vals = [float(v) for v in params]
+        if fam.delay and len(vals) == len(names):
+            vals.append(float(delay))
+    theta = np.asarray(vals, dtype=float)
+    if theta.size != fam.n_params:
+        raise ParameterError(f"{fam.label}: expected {fam.n_params} parameters {fam.all_param_names}, got {theta.size}")
+    return fam, theta
+
+
+# --------------------------------------------------------------------------- restoration times
+
+
+def restoration_times(
+    n: int,
+    *,
+    family: str | RecoveryFamily = "weibull",
+    params: Mapping[str, float] | Sequence[float],
+    delay: float = 0.0,
+    tail_fraction: float = 0.0,
+    tail_mean: float | None = None,
+    scale: float = 1.0,
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
+    """Restoration times (minutes after onset) of ``n`` affected customers.
+
+    Drawn by inversion from the family's S (with its delay). With ``tail_fraction`` > 0 a
+    share of customers instead waits ``delay`` + Exponential(``tail_mean``) — a slow tail on
+    top of any family. ``scale`` stretches every time (an accelerated-failure-time factor,
+    e.g. 1.5 for a region that recovers 50% slower).
+    """
+    r = _rng(rng)
+    fam, theta = family_theta(family, params, delay=delay)
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    u = r.random(n)
+    t = np.asarray(fam.quantile(u, theta), dtype=float).reshape(n)
+    if tail_fraction > 0:
+        if tail_mean is None or tail_mean <= 0:
+            raise ValueError("tail_mean (minutes) must be > 0 when tail_fraction > 0")
+        tail = r.random(n) < tail_fraction
+        t[tail] = delay + r.exponential(tail_mean, int(tail.sum()))
+    return t * scale
+
+
+def restoration_times_by_group(
+    sizes: Mapping[str, int],
+    *,
+    scale_factors: Mapping[str, float] | None = None,
+    rng: np.random.Generator | int | None = None,
+    **kwargs: Any,
+) -> dict[str, np.ndarray]:
+    """Restoration times per group; ``scale_factors`` stretch some groups (default 1)."""
+    r = _rng(rng)
+    sf = dict(scale_factors or {})
+    return {g: restoration_times(n, scale=sf.get(g, 1.0), rng=r, **kwargs) for g, n in sizes.items()}
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _intensity_shape(fam: RecoveryFamily, theta: np.ndarray, t: np.ndarray, surge: float, surge_minutes: float) -> np.ndarray:
+    s = fam.sf(t, theta)
+    if surge > 0:
+        s = s * (1.0 + surge * np.exp(-t / surge_minutes))
+    return s
+
+
+def _g(t: np.ndarray, onset_epoch_s: float | None, timezone: str, propensity: Sequence[float] | None) -> np.ndarray:
+    if onset_epoch_s is None:
+        if propensity is not None:
+            raise ValueError("onset_epoch_s is needed to apply a clock-hour propensity")
+        return np.ones_like(t)
+    from analysis.recovery.propensity import check_propensity, hourly_weights
+
+    return hourly_weights(onset_epoch_s + t * 60.0, timezone, check_propensity(propensity))
+
+
+def report_times(
+    *,
+    family: str | RecoveryFamily = "weibull",
+    params: Mapping[str, float] | Sequence[float],
+    delay: float = 0.0,
+    rate_per_minute: float,
+    horizon_minutes: float,
+    onset_epoch_s: float | None = None,
+    timezone: str = "Europe/Brussels",
+    propensity: Sequence[float] | None = None,
+    surge: float = 0.0,
+    surge_minutes: float = 60.0,
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
+    """Report times (minutes after onset, sorted) from λ(t) = A·g(clock)·S(t)·(1 + surge·e^(−t/τ)).
+
+    An inhomogeneous Poisson process drawn by thinning (Lewis–Shedler) with a piecewise
+    envelope on one-minute steps, so almost every candidate is kept and the cost is linear
+    in the number of reports. ``onset_epoch_s`` (seconds since the epoch, UTC) and
+    ``timezone`` place the clock hours; without them g ≡ 1. ``propensity=None`` with an onset
+    uses the default profile.
+    """
+    r = _rng(rng)
+    fam, theta = family_theta(family, params, delay=delay)
+    if rate_per_minute < 0 or horizon_minutes <= 0:
+        raise ValueError("rate_per_minute must be >= 0 and horizon_minutes > 0")
+    edges = np.append(np.arange(0.0, horizon_minutes, 1.0), horizon_minutes)
+    a, b = edges[:-1], edges[1:]
+    # S and the surge factor decrease, so their value at a step's start bounds the step
+    env_shape = _intensity_shape(fam, theta, a, surge, surge_minutes)
+    g_env = np.maximum(
+        _g(a, onset_epoch_s, timezone, propensity), _g(np.maximum(b - 1e-9, a), onset_epoch_s, timezone, propensity)
+    )
+    env = rate_per_minute * env_shape * g_env
+    n = r.poisson(env * (b - a))
+    step = np.repeat(np.arange(a.size), n)
+    t = a[step] + r.random(step.size) * (b - a)[step]
+    lam = rate_per_minute * _intensity_shape(fam, theta, t, surge, surge_minutes) * _g(t, onset_epoch_s, timezone, propensity)
+    keep = r.random(t.size) * env[step] < lam
+    return np.sort(t[keep])
+
+
+def report_counts(
+    edges: np.ndarray,
+    *,
+    family: str | RecoveryFamily = "weibull",
+    params: Mapping[str, float] | Sequence[float],
+    delay: float = 0.0,
+    rate_per_minute: float,
+    onset_epoch_s: float | None = None,
+    timezone: str = "Europe/Brussels",
+    propensity: Sequence[float] | None = None,
+    surge: float = 0.0,
+    surge_minutes: float = 60.0,
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
+    """Poisson report counts in the bins ``edges`` (minutes) directly, without drawing times.
+
+    The cheap way to make 10⁷ reports: cost grows with the number of bins only. The clock-hour
+    propensity is taken at each bin's midpoint.
+    """
+    r = _rng(rng)
+    fam, theta = family_theta(family, params, delay=delay)
+    edges = np.asarray(edges, dtype=float)
+    w = np.diff(edges)
+    mid = edges[:-1] + 0.5 * w
+    s_e = _intensity_shape(fam, theta, edges, surge, surge_minutes)
+    s_m = _intensity_shape(fam, theta, mid, surge, surge_minutes)
+    mu = rate_per_minute * _g(mid, onset_epoch_s, timezone, propensity) * w / 6.0 * (s_e[:-1] + 4 * s_m + s_e[1:])
+    return r.poisson(mu)
+
+
+def coarsen(
+    times: np.ndarray,
+    *,
+    fraction: float,
+    widths: Sequence[float],
+    horizon_minutes: float | None = None,
+    rng: np.random.Generator | int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Make a share of reports known only within a window (as "Tuesday morning" in a press report).
+
+    Each report is coarsened with probability ``fraction``; its window has a width drawn from
+    ``widths`` (minutes) and is placed uniformly at random around the true time, clipped to
+    [0, horizon]. Returns ``(exact_times, window_start, window_end)``.
+    """
+    r = _rng(rng)
+    t = np.asarray(times, dtype=float)
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    pick = r.random(t.size) < fraction
+    tw = t[pick]
+    w = r.choice(np.asarray(widths, dtype=float), size=tw.size)
+    start = tw - r.random(tw.size) * w
+    end = start + w
+    lo = 0.0
+    hi = math.inf if horizon_minutes is None else horizon_minutes
+    return t[~pick], np.clip(start, lo, hi), np.clip(end, lo, hi)
+
+
+# --------------------------------------------------------------------------- restoration records
+
+
+@dataclass(frozen=True)
+class RestorationRecords:
+    """Per-customer observations: exact restorations, still-down (right-censored), intervals.
+
+    ``kind`` is ``"exact"``, ``"right"`` or ``"interval"``; ``lower``/``upper`` are minutes
+    after onset (equal for exact, ``upper = inf`` for right-censored).
+    """
+
+    kind: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    truth: np.ndarray
+
+
+def restoration_records(
+    times: np.ndarray,
+    *,
+    censor_at: float | np.ndarray,
+    inspection_minutes: float | None = None,
+    interval_fraction: float = 0.0,
+    rng: np.random.Generator | int | None = None,
+) -> RestorationRecords:
+    """Observe restoration ``times`` as a monitoring system would.
+
+    Customers not restored by ``censor_at`` (the end of observation, scalar or per customer)
+    are right-censored there. A share ``interval_fraction`` is only checked every
+    ``inspection_minutes`` (random phase per customer), so their restoration is known to lie
+    between two checks.
+    """
+    r = _rng(rng)
+    t = np.asarray(times, dtype=float)
+    c = np.broadcast_to(np.asarray(censor_at, dtype=float), t.shape)
+    kind = np.where(t <= c, "exact", "right").astype(object)
+    lower = np.where(t <= c, t, c)
+    upper = np.where(t <= c, t, math.inf)
+    if interval_fraction > 0:
+        if not inspection_minutes or inspection_minutes <= 0:
+            raise ValueError("inspection_minutes must be > 0 when interval_fraction > 0")
+        sel = (r.random(t.size) < interval_fraction) & (kind == "exact")
+        phase = r.random(t.size) * inspection_minutes
+        k = np.floor((t - phase) / inspection_minutes)
+        lo = np.maximum(phase + k * inspection_minutes, 0.0)
+        hi = phase + (k + 1) * inspection_minutes
+        right_after = sel & (hi > c)  # last check before the end saw it still down
+        lower = np.where(sel, lo, lower)
+        upper = np.where(sel, hi, upper)
+        kind = np.where(sel, "interval", kind)
+        lower = np.where(right_after, lo, lower)
+        upper = np.where(right_after, math.inf, upper)
+        kind = np.where(right_after, "right", kind)
+    return RestorationRecords(kind.astype(str), lower, upper, t)
+
+
+# --------------------------------------------------------------------------- online fraction
+
+
+@dataclass(frozen=True)
+class OnlineSeries:
+    """A synthetic share-of-customers-out series with the defects planted in it.
+
+    ``minutes`` after onset (negative before it), ``out_share`` observed, ``truth`` the
+    noiseless c·S(t), and ``defect``: ``""``, ``"dropout"`` or ``"stale"``.
+    """
+
+    minutes: np.ndarray
+    out_share: np.ndarray
+    truth: np.ndarray
+    defect: np.ndarray
+
+
+def online_fraction_series(
+    *,
+    family: str | RecoveryFamily = "weibull",
+    params: Mapping[str, float] | Sequence[float],
+    delay: float = 0.0,
+    horizon_minutes: float,
+    step_minutes: float = 15.0,
+    before_minutes: float = 0.0,
+    affected_share: float = 1.0,
+    noise_sd: float = 0.01,
+    noise_minutes: float = 60.0,
+    n_dropouts: int = 0,
+    stale_runs: int = 0,
+    stale_length: int = 8,
+    rng: np.random.Generator | int | None = None,
+) -> OnlineSeries:
+    """Share of customers out, sampled every ``step_minutes``: c·S(t) plus autocorrelated noise.
+
+    The noise is an Ornstein–Uhlenbeck process (sd ``noise_sd``, time constant
+    ``noise_minutes``), the kind of wander a scraped outage map shows. ``n_dropouts`` isolated
+    readings fall to near zero (feed glitches) and ``stale_runs`` stretches repeat one value
+    ``stale_length`` times (a frozen feed). Before the onset the share is 0.
+    """
+    r = _rng(rng)
+    fam, theta = family_theta(family, params, delay=delay)
+    m = np.arange(-before_minutes, horizon_minutes + 1e-9, step_minutes)
+    truth = np.where(m < 0, 0.0, affected_share * fam.sf(np.maximum(m, 0.0), theta))
+    rho = math.exp(-step_minutes / noise_minutes) if noise_minutes > 0 else 0.0
+    e = np.empty(m.size)
+    e[0] = r.normal(0, noise_sd)
+    innov = r.normal(0, noise_sd * math.sqrt(1 - rho * rho), m.size)
+    for i in range(1, m.size):
+        e[i] = rho * e[i - 1] + innov[i]
+    y = np.where(m < 0, 0.0, np.clip(truth + e, 0.0, None))
+    defect = np.full(m.size, "", dtype=object)
+    post = np.nonzero(m > step_minutes * 2)[0]
+    post = post[:-2] if post.size > 4 else post
+    if stale_runs and post.size > stale_length + 2:
+        for s in r.choice(post[: -stale_length - 1], size=stale_runs, replace=False):
+            y[s + 1 : s + stale_length] = y[s]
+            defect[s + 1 : s + stale_length] = "stale"
+    if n_dropouts and post.size:
+        free = post[defect[post] == ""]
+        for i in r.choice(free, size=min(n_dropouts, free.size), replace=False):
+            y[i] = affected_share * r.uniform(0.0, 0.003)
+            defect[i] = "dropout"
+    return OnlineSeries(m, y, truth, defect.astype(str))
