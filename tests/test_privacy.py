@@ -3,7 +3,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from analysis.privacy import scrub_column, scrub_contacts, scrub_text
+from analysis.privacy import scrub_column, scrub_contacts, scrub_place, scrub_text
 
 
 @pytest.mark.parametrize(
@@ -80,13 +80,17 @@ def test_dates_times_and_coordinates_are_not_phone_numbers(raw: str) -> None:
 )
 def test_markup_is_removed_and_entities_decoded(raw: str, expected: str) -> None:
     assert scrub_text(raw) == expected
-    assert scrub_contacts(raw) == expected
+    assert scrub_place(raw) == expected
+
+
+def test_contacts_only_leaves_markup_for_the_caller_to_escape() -> None:
+    assert scrub_contacts("T <script> 0470 12 34 56") == "T <script> [phone]"
 
 
 def test_spelled_out_addresses_and_decomposed_accents() -> None:
     assert scrub_text("mail jan.peeters at example dot be") == "mail [email]"
     assert scrub_text("Zoe\u0301 de Namur") == "[name] de Namur"  # an NFD-encoded name is still a name
-    assert scrub_contacts("Liège, tel 02/345.67.89") == "Liège, tel [phone]"
+    assert scrub_place("<b>Liège</b>, tel 02/345.67.89") == "Liège, tel [phone]"
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,10 @@ capitalised word after a title (``M.``, ``Mme``, ``Dhr.``...), after a self-intr
 (``je m'appelle``, ``groeten``...) or before ``de``/``uit``/``from`` + a capitalised
 place; any capitalised word that is a common first name (package list).
 
+:func:`scrub_text` does all of it (free text); :func:`scrub_place` skips the names (place
+fields, where capitalised words are the content); :func:`scrub_contacts` removes only
+contact data and ids and leaves markup to the caller's escaping (titles, labels).
+
 Limits: names in capitals (``JAN PEETERS``), surnames standing alone, names written
 lower case and spelled-out numbers are not found. Every regular expression has bounded
 repetition, so a hostile 10 MB field costs linear time.
@@ -64,7 +68,6 @@ _KNOWN_NAME = re.compile(rf"(?<![\w-])({NAME_WORD})(\s{{1,5}}{NAME_WORD})?(?![\w
 TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]{0,30}(?:\s[^<>]{0,4000})?/?>")
 ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]{2,10});")
 _BLOCKS = (("<script", "</script"), ("<style", "</style"), ("<!--", "-->"))
-_SPACES = re.compile(r"[ \t]{2,}")
 
 
 def _fold(word: str) -> str:
@@ -151,6 +154,13 @@ def _known_name(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+def _gap(text: str, start: int, end: int) -> str:
+    """What replaces ``text[start:end]``: a space if it would otherwise glue two words."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return " " if before.isalnum() and after.isalnum() else ""
+
+
 def _drop_blocks(text: str) -> str:
     """Remove ``<script>``/``<style>`` elements and comments with their content (linear scan)."""
     for opener, closer in _BLOCKS:
@@ -166,7 +176,7 @@ def _drop_blocks(text: str) -> str:
                 break
             gt = low.find(">", end)
             pos = len(text) if gt == -1 else gt + 1
-            parts.append(" ")
+            parts.append(_gap(text, start, pos))
         parts.append(text[pos:])
         text = "".join(parts)
     return text
@@ -175,27 +185,21 @@ def _drop_blocks(text: str) -> str:
 def strip_markup(text: str) -> str:
     """Decode HTML entities and remove tags, scripts, styles and comments from ``text``.
 
-    Text without markup comes back unchanged. Where markup was removed, runs of spaces it
-    leaves are collapsed. The report escapes every string anyway; this keeps pasted HTML
-    from becoming content (and ``&lt;script&gt;`` from becoming a script once decoded).
+    Text without markup comes back unchanged. A removed tag leaves a space only where it
+    separated two words (``line<br>next``). The report escapes every string anyway; this
+    keeps pasted HTML from becoming content (and ``&lt;script&gt;`` from becoming a script
+    once decoded).
     """
     if "<" not in text and "&" not in text:
         return text
     out = ENTITY.sub(lambda m: html.unescape(m.group(0)), text) if "&" in text else text
     if "<" in out:
-        out = TAG.sub(" ", _drop_blocks(out))
-        out = _SPACES.sub(" ", out).strip()
+        out = _drop_blocks(out)
+        out = TAG.sub(lambda m: _gap(m.string, m.start(), m.end()), out).strip()
     return out
 
 
-def scrub_contacts(text: str | None) -> str | None:
-    """Remove markup, e-mails, phone numbers and ids, keeping every other word.
-
-    For fields such as place names, where capitalised words are the content and must survive.
-    """
-    if text is None:
-        return None
-    out = strip_markup(unicodedata.normalize("NFC", text))
+def _contacts(out: str) -> str:
     low = out.lower()
     # each pattern runs only when its cheap necessary condition holds
     if "@" in out or "(at)" in low or "[at]" in low:
@@ -210,13 +214,33 @@ def scrub_contacts(text: str | None) -> str | None:
     return out
 
 
+def scrub_contacts(text: str | None) -> str | None:
+    """Remove only e-mails, phone numbers and ids (text is NFC-normalised, markup kept).
+
+    For short labels that are escaped where they are shown (titles, event labels).
+    """
+    if text is None:
+        return None
+    return _contacts(unicodedata.normalize("NFC", text))
+
+
+def scrub_place(text: str | None) -> str | None:
+    """Remove markup, e-mails, phone numbers and ids, keeping every other word.
+
+    For fields such as place names, where capitalised words are the content and must survive.
+    """
+    if text is None:
+        return None
+    return _contacts(strip_markup(unicodedata.normalize("NFC", text)))
+
+
 def scrub_text(text: str | None) -> str | None:
     """Replace markup, e-mails, phone numbers, bank/national ids and personal names in ``text``.
 
     ``None`` stays ``None``. The result is NFC-normalised and never contains an e-mail
     address or a run of 8+ digits that could be a phone number (dates and times excepted).
     """
-    out = scrub_contacts(text)
+    out = scrub_place(text)
     if out is None:
         return None
     out = TITLED.sub("[name]", out)
@@ -226,14 +250,14 @@ def scrub_text(text: str | None) -> str | None:
 
 
 def scrub_column(series: pl.Series, *, names: bool = True) -> pl.Series:
-    """Scrub a string column: :func:`scrub_text` (or :func:`scrub_contacts`) of every value.
+    """Scrub a string column: :func:`scrub_text` (or, without names, :func:`scrub_place`) of every value.
 
     Vectorised: each distinct value is considered once; a regular-expression prefilter over
     the accent-folded text (a superset of what the scrubber can change) picks the
     candidates, and only those go through Python. The others are only NFC-normalised, as
     :func:`scrub_text` would return them.
     """
-    fn = scrub_text if names else scrub_contacts
+    fn = scrub_text if names else scrub_place
     s = series.cast(pl.String)
     uniq = s.drop_nulls().unique()
     if uniq.len() == 0:

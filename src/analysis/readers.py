@@ -181,7 +181,7 @@ def _check_text(path: Path, text: str, fmt: str) -> None:
 # --------------------------------------------------------------------------- CSV
 
 
-def detect_encoding(sample: bytes, *, truncated: bool = False) -> str:  # noqa: PLR0911 (one return per verdict reads best)
+def detect_encoding(sample: bytes, *, truncated: bool = False) -> str:
     """Guess a text encoding from the first bytes of a file (``truncated``: more follows)."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
