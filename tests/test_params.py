@@ -113,3 +113,18 @@ def test_yaml_that_is_not_text_or_missing_is_refused(tmp_path: Path) -> None:
         parse_cli_params([], yaml_file=path)
     with pytest.raises(ParameterError, match="cannot read parameters"):
         parse_cli_params([], yaml_file=tmp_path / "absent.yaml")
+
+
+@needs_recovery
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"families": "weibul"}, "parameter 'families': unknown family 'weibul'"),
+        ({"families": " , "}, "parameter 'families': give at least one family, or 'all'"),
+        ({"model": "nope"}, "parameter 'model': expected 'auto' or one of"),
+        ({"model": "gamma", "families": "weibull"}, "parameter 'model': 'gamma' is not among the candidate families weibull"),
+    ],
+)
+def test_families_and_model_must_be_known(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ParameterError, match=message.replace("(", r"\(")):
+        validate_params(**values)
