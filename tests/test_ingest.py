@@ -259,3 +259,30 @@ def test_restoration_and_online_locations_are_checked_and_scrubbed(make_incident
     extra = '[sources.columns]\nobserved_at = "ts"\nonline_fraction = "frac"\nplace = "town"\n'
     r = ingest(make_incident(content, kind="online_fraction", source_extra=extra, incident_id="online2"))
     assert r.online["place_raw"].to_list() == ["Namur ([phone])"]
+
+
+def test_typed_parquet_times_for_every_kind(make_incident: Callable[..., Path], tmp_path: Path) -> None:
+    path = tmp_path / "typed.parquet"
+    pl.DataFrame(
+        {
+            "at": [dt.datetime(2018, 1, 8, 20), dt.datetime(2018, 10, 28, 2, 30)],  # naive: local wall-clock time
+            "day": [dt.date(2018, 1, 9), None],
+            "frac": [0.5, 0.6],
+        }
+    ).write_parquet(path)
+    data = path.read_bytes()
+    extra = '[sources.columns]\ncustomer_id = "frac"\nobserved_at = "at"\nrestored_before = "day"\n'
+    r = ingest(make_incident(data, name="r.parquet", kind="restorations", source_extra=extra, incident_id="tp1"))
+    assert r.restorations.sort("source_row")["restored_before"].to_list() == [dt.datetime(2018, 1, 9, 23, tzinfo=dt.UTC), None]
+    extra = '[sources.columns]\nobserved_at = "at"\nonline_fraction = "frac"\n'
+    r = ingest(make_incident(data, name="r.parquet", kind="online_fraction", source_extra=extra, incident_id="tp2"))
+    assert r.online["observed_at"].to_list() == [
+        dt.datetime(2018, 1, 8, 19, tzinfo=dt.UTC),
+        dt.datetime(2018, 10, 28, 0, 30, tzinfo=dt.UTC),
+    ]
+    extra = '[sources.columns]\nreported_at = "day"\n'
+    r = ingest(make_incident(data, name="r.parquet", source_extra=extra, incident_id="tp3"))
+    assert r.reports.select("reported_at", "reported_until").rows() == [
+        (dt.datetime(2018, 1, 8, 23, tzinfo=dt.UTC), dt.datetime(2018, 1, 9, 23, tzinfo=dt.UTC))
+    ]
+    assert r.rejects.select("row", "reason").rows() == [(2, "missing time")]

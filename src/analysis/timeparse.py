@@ -108,7 +108,7 @@ class ParsedTimes:
     utc: pl.Series
     reason: pl.Series
     format: str | None
-    note: pl.Series | None = None
+    note: pl.Series | None = None  # always set by parse_times; optional for callers building one
     until: pl.Series | None = None
 
 
@@ -213,9 +213,16 @@ def parse_times(
     if isinstance(values.dtype, pl.Datetime):
         if values.dtype.time_zone is not None:
             utc = values.dt.convert_time_zone("UTC").cast(UTC_DTYPE)
-            return ParsedTimes(utc.alias(name), _missing_reason(values, utc), None)
+            return ParsedTimes(
+                utc.alias(name),
+                _missing_reason(values, utc),
+                None,
+                _nulls(name, len(values), pl.String()),
+                _nulls(name, len(values), UTC_DTYPE),
+            )
         naive = values.cast(pl.Datetime("us"))
-        return _localize(naive, timezone=timezone, ambiguous=ambiguous, raw=values.cast(pl.String), fmt=None)
+        local = _localize(naive, timezone=timezone, ambiguous=ambiguous, raw=values.cast(pl.String), fmt=None)
+        return ParsedTimes(local.utc, local.reason, None, local.note, _nulls(name, len(values), UTC_DTYPE))
     if values.dtype == pl.Date:
         day = values.cast(pl.Datetime("us"))
         parsed = _localize(day, timezone=timezone, ambiguous=ambiguous, raw=values.cast(pl.String), fmt=None)
@@ -368,7 +375,13 @@ def _localize(naive: pl.Series, *, timezone: str, ambiguous: Ambiguous, raw: pl.
         )
         .alias("note"),
     )
-    return ParsedTimes(out["utc"].alias(name), out["reason"].alias(name), fmt, out["note"].alias(name))
+    return ParsedTimes(
+        out["utc"].alias(name), out["reason"].alias(name), fmt, out["note"].alias(name), _nulls(name, len(out), UTC_DTYPE)
+    )
+
+
+def _nulls(name: str, n: int, dtype: pl.DataType) -> pl.Series:
+    return pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
 
 
 def overlap_mask(naive: pl.Series, *, timezone: str) -> pl.Series:
