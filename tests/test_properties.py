@@ -129,6 +129,46 @@ def test_arbitrary_lines_never_crash_jsonl_ingest(lines: list[str], raw: bytes, 
         assert_reconciled(result)
 
 
+def _column(kind: str, n: int) -> st.SearchStrategy[pl.Series]:
+    values = {
+        "text": st.one_of(st.none(), st.text(max_size=12), st.just("2018-01-08 20:05")),
+        "int": st.one_of(st.none(), st.integers(-(2**40), 2**40)),
+        "float": st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+        "bool": st.one_of(st.none(), st.booleans()),
+        "naive": st.one_of(st.none(), st.datetimes(min_value=dt.datetime(1800, 1, 1), max_value=dt.datetime(2300, 1, 1))),
+        "aware": st.one_of(st.none(), instants),
+        "date": st.one_of(st.none(), st.dates(min_value=dt.date(1800, 1, 1), max_value=dt.date(2300, 1, 1))),
+        "list": st.one_of(st.none(), st.lists(st.integers(0, 9), max_size=3)),
+    }[kind]
+    dtypes = {"aware": pl.Datetime("us", "UTC"), "naive": pl.Datetime("us"), "list": pl.List(pl.Int64)}
+    return st.lists(values, min_size=n, max_size=n).map(lambda v: pl.Series(v, dtype=dtypes.get(kind), strict=False))
+
+
+KINDS = ["text", "int", "float", "bool", "naive", "aware", "date", "list"]
+parquet_frames = st.integers(0, 6).flatmap(
+    lambda n: st.dictionaries(
+        st.sampled_from(["time", "place", "text", "lat", "lon", "count", "status", "_row", "", "x"]),
+        st.sampled_from(KINDS).flatmap(lambda kind: _column(kind, n)),
+        min_size=1,
+        max_size=6,
+    )
+)
+
+
+@FAST
+@given(columns=parquet_frames)
+def test_arbitrary_typed_parquet_never_crashes_ingest(columns: dict[str, pl.Series]) -> None:
+    frame = pl.DataFrame({name or "blank": series for name, series in columns.items()})
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    result, error = ingest_file(buf.getvalue(), "r.parquet")
+    if error is not None:
+        assert_one_line(error, "r.parquet")
+    else:
+        assert_reconciled(result)
+        assert result.n_raw == frame.height  # type: ignore[union-attr]
+
+
 # --------------------------------------------------------------------------- exact round trips
 
 # Text the scrubber leaves alone (no digits, capitals, "@", markup, "t" — so no "at ... dot"),
