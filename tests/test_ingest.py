@@ -286,3 +286,21 @@ def test_typed_parquet_times_for_every_kind(make_incident: Callable[..., Path], 
         (dt.datetime(2018, 1, 8, 23, tzinfo=dt.UTC), dt.datetime(2018, 1, 9, 23, tzinfo=dt.UTC))
     ]
     assert r.rejects.select("row", "reason").rows() == [(2, "missing time")]
+
+
+def test_bracketed_header_names_are_csv_not_json(make_incident: Callable[..., Path]) -> None:
+    r = ingest(
+        make_incident("[time];[town]\n2018-01-08 20:05;Liège\n", source_extra='[sources.columns]\nreported_at = "[time]"\n')
+    )
+    assert r.reports.height == 1
+
+
+def test_a_windows_byte_after_the_first_megabyte_switches_the_file_to_cp1252(make_incident: Callable[..., Path]) -> None:
+    head = "time,town,msg\n"
+    rows = "".join(f"2018-01-08 {20 + i // 3600}:{i // 60 % 60:02d}:{i % 60:02d},Namur,ok\n" for i in range(40_000))
+    data = (head + rows).encode("ascii") + "2018-01-09 10:00,Liège,télé\n".encode("cp1252")
+    assert len(data) > (1 << 20)
+    r = ingest(make_incident(data, source_extra=MAP))
+    assert r.sources[0].encoding == "cp1252"
+    assert r.reports.filter(pl.col("place_raw") == "Liège")["text"].to_list() == ["télé"]
+    assert r.n_raw == 40_001

@@ -312,11 +312,14 @@ class _FallbackError(Exception):
 
 
 def _looks_like_json(text: str) -> bool:
+    """Whether a text's first line is a JSON object or array (or opens a pretty-printed one)."""
     line = text.lstrip().split("\n", 1)[0].strip()
+    if line in ("[", "{"):
+        return True
     try:
         value = json.loads(line)
     except (ValueError, RecursionError):
-        return text.lstrip().startswith("[")
+        return False
     return isinstance(value, (dict, list))
 
 
