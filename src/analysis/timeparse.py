@@ -2,8 +2,8 @@
 
 Policy (documented in docs/data-quality.md and tested):
 
-* A timestamp with an offset (``+01:00``, ``+0100``, ``+01``) or ``Z``/``UTC``/``GMT`` is
-  an instant; it is converted to UTC as is.
+* A timestamp with an offset (``+01:00``, ``+0100``, ``+01``), ``Z``/``UTC``/``GMT`` or
+  ``CET``/``CEST`` is an instant; it is converted to UTC as is.
 * A naive timestamp is wall-clock time in the source's timezone (the incident's unless the
   source overrides it).
 * A naive time inside the spring-forward gap (e.g. 02:30 on the last Sunday of March in
@@ -127,10 +127,12 @@ def _clean(values: pl.Series) -> pl.Series:
 
     def offsets(x: pl.Series) -> pl.Series:
         x = x.str.replace(_TIME + r" ?(?i:z|utc|gmt)$", "${1}+00:00")
+        x = x.str.replace(_TIME + r" ?(?i:cest)$", "${1}+02:00")
+        x = x.str.replace(_TIME + r" ?(?i:cet)$", "${1}+01:00")
         x = x.str.replace(_TIME + r" ?([+-])(\d{2}):?(\d{2})$", "${1}${2}${3}:${4}")
         return x.str.replace(_TIME + r" ?([+-])(\d{2})$", "${1}${2}${3}:00")
 
-    s = _where(s, s.str.contains(r"(?:[+-]\d{2}:?\d{2}|[+-]\d{2}|(?i:z|utc|gmt))$"), offsets)
+    s = _where(s, s.str.contains(r"(?:[+-]\d{2}:?\d{2}|[+-]\d{2}|(?i:z|utc|gmt|cet|cest))$"), offsets)
     return s.replace("", None).alias(values.name)
 
 
