@@ -304,3 +304,18 @@ def test_a_windows_byte_after_the_first_megabyte_switches_the_file_to_cp1252(mak
     assert r.sources[0].encoding == "cp1252"
     assert r.reports.filter(pl.col("place_raw") == "Liège")["text"].to_list() == ["télé"]
     assert r.n_raw == 40_001
+
+
+def test_report_ids_are_unique_across_sources(tmp_path: Path) -> None:
+    folder = tmp_path / "two"
+    folder.mkdir()
+    (folder / "one.csv").write_text("id,time\nb:c,2018-01-08 20:05\n", encoding="utf-8")
+    (folder / "two.csv").write_text("id,time\nc,2018-01-08 20:06\n", encoding="utf-8")
+    cols = '[sources.columns]\nreport_id = "id"\nreported_at = "time"\n'
+    (folder / "incident.toml").write_text(
+        'id = "two"\ntitle = "t"\ntimezone = "Europe/Brussels"\n'
+        f'[[sources]]\npath = "one.csv"\nname = "a"\n{cols}[[sources]]\npath = "two.csv"\nname = "a:b"\n{cols}',
+        encoding="utf-8",
+    )
+    ids = ingest(folder).reports["report_id"].to_list()
+    assert sorted(ids) == ["a:b:c", "a:b:c#2"]

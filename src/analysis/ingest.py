@@ -960,6 +960,9 @@ def ingest_incident(incident: Incident, *, geocode: bool = True) -> IngestResult
         )
     result_reports = _concat(reports, REPORT_COLUMNS)
     result_rest = _concat(restorations, RESTORATION_COLUMNS)
+    # ids are unique per source; a source name holding ':' could still collide across sources
+    result_reports = result_reports.with_columns(_unique_ids(result_reports["report_id"]))
+    result_rest = result_rest.with_columns(_unique_ids(result_rest["record_id"]))
     result_online = _concat(online, ONLINE_COLUMNS)
     if geocode:
         result_reports = _geocode(result_reports)
