@@ -144,8 +144,10 @@ def add_toc(page: str, *, title: str = "Contents") -> str:
 
 
 def strip_streams(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` without stdout/stderr outputs: logs and warnings stay in the executed
-    notebook (for auditing) and never reach the page."""
+    """A copy of ``nb`` without stdout/stderr outputs.
+
+    Logs and warnings stay in the executed notebook (for auditing) and never reach the page.
+    """
     import copy
 
     clean = copy.deepcopy(nb)
