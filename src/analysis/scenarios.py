@@ -142,8 +142,8 @@ class Noise:
             v = getattr(self, name)
             if not (isinstance(v, int | float) and 0 <= v <= 1):
                 raise ParameterError(f"Noise.{name}: expected a rate in [0, 1], got {v!r}")
-        if not (isinstance(self.typo_variants, int) and self.typo_variants >= 1):
-            raise ParameterError(f"Noise.typo_variants: expected an integer >= 1, got {self.typo_variants!r}")
+        if not (isinstance(self.typo_variants, int) and 1 <= self.typo_variants <= 60):
+            raise ParameterError(f"Noise.typo_variants: expected an integer from 1 to 60, got {self.typo_variants!r}")
         if not self.window_widths or any(not (w > 0 and math.isfinite(w)) for w in self.window_widths):
             raise ParameterError(f"Noise.window_widths: expected positive minutes, got {self.window_widths!r}")
 
@@ -750,11 +750,15 @@ def _assign_places(
     typo = named & (v >= noise.case_rate) & (v < noise.case_rate + noise.typo_rate)
     variant[typo] = 4 + rng.integers(0, noise.typo_variants, int(typo.sum()))
     # each distinct (candidate, variant) is spelled once, in sorted order, so the result is deterministic
-    key = cand * 64 + variant
-    uniq, inv = np.unique(key[textual], return_inverse=True)
+    key = cand[textual] * 64 + variant[textual]
+    present = np.zeros(places.strings.size * 64, dtype=bool)  # a counting sort: no 10⁷-row argsort
+    present[key] = True
+    uniq = np.flatnonzero(present)
+    lookup = np.full(present.size, -1, dtype=np.int64)
+    lookup[uniq] = np.arange(uniq.size)
     spelled = [_spell(places.strings[k // 64], int(k % 64), typo_rng) for k in uniq.tolist()]
     pos = np.full(n, -1, dtype=np.int64)
-    pos[textual] = inv.ravel()
+    pos[textual] = lookup[key]
     text = _gather(spelled, pos)
     # coordinates: the seat or a village of the municipality, a couple of hundred metres off
     lat = np.full(n, np.nan)
@@ -886,8 +890,9 @@ def _report_rows(world: _World, n: int) -> tuple[pl.DataFrame, pl.DataFrame, dic
     bad = genuine[bad_like].with_columns(bad_times.alias("time"), pl.lit(None, pl.String).alias("until"))
     kind = np.concatenate([np.zeros(n, np.int8), np.ones(n_dup, np.int8), np.full(n_bad, 2, np.int8)])
     source = np.concatenate([np.arange(n), dup_of, bad_like])
+    # stable: a duplicate or bad row follows the report it copies (rows are concatenated in that order)
     sort_key = np.concatenate([start_min, start_min[dup_of], start_min[bad_like]])
-    order = np.lexsort((kind, source, sort_key))
+    order = np.argsort(sort_key, kind="stable")
     rows = pl.concat([genuine, genuine[dup_of], bad], how="vertical")[order]
     # ids: one per row of the export, a duplicate repeating its original's
     kind_o, source_o = kind[order], source[order]
