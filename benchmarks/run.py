@@ -370,9 +370,11 @@ class Target:
             return f"{self.name}: not measured"
         v = f"{self.value:,.2f} {self.unit}"
         if self.met:
-            return f"{self.name}: {v} ≤ {self.limit:,g} {self.unit}: met"
+            return f"{self.name}: {v.rstrip(' ×')} ≤ {self.limit:,g}{'' if self.unit == '×' else ' ' + self.unit}: met"
         over = self.value - self.limit
         factor = self.value / self.limit if self.limit else float("inf")
+        if self.unit == "×":
+            return f"{self.name}: {self.value:,.2f} > {self.limit:g}: MISSED, {factor:.1f} times slower than the target allows"
         return f"{self.name}: {v} > {self.limit:,g} {self.unit}: MISSED by {over:,.2f} {self.unit} ({factor:.1f}× the target)"
 
 

@@ -174,7 +174,7 @@ class Scenario:
     region_params: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     attack_weights: Mapping[str, float] = field(default_factory=dict)
     n_affected: int = 40_000
-    n_reports: int = 6_000
+    n_reports: int = 5_400
     propensity: tuple[float, ...] | None = None
     declare_propensity: bool = False
     timezone: str = "Europe/Brussels"
@@ -191,7 +191,22 @@ class Scenario:
     default_seed: int = 20180108
 
 
-_PROXIMUS_PARAMS = MappingProxyType({"lambda": 28.0, "rho": 1.1, "tail_fraction": 0.05, "tail_scale": 600.0})
+# proximus-2018, from the fact sheet (times local, minutes after the 20:00 onset):
+# - delay 75: service "gradually restored nationwide from 21:15" (S1, S5, S7, S11; S4, S14: outage 20:00–21:15);
+# - bulk Weibull λ = 15 min, ρ = 0.7 after the delay: a quick start then a spread-out restoration, so that
+#   60 % are back at 21:30 ("lasted 1h30", S1, S16, S17: most customers), 84 % at 22:00 ("about two hours",
+#   S3) and 91 % when "resolved" is declared shortly after 22:30 (S2): 9 % still out at that moment;
+#   t50 ≈ 21:25, t90 ≈ 22:22;
+# - slow tail: 5 % of customers (the "reduced number" still affected on Tuesday morning, S2) restored after
+#   an exponential wait of mean 10 h: 1.5 % still out at 09:00 on Tuesday, 0.5 % at 21:00 when reports were
+#   still arriving (S2), 0.1 % on Wednesday morning (S10: 16 reports left); t99 falls on Tuesday about
+#   13:20, the "early afternoon" by which all technical problems were said to be resolved (S14);
+# - 40,000 affected customers ("tens of thousands", S5, S8), weighted towards Antwerp, East and West
+#   Flanders (hardest hit, S3) and away from Brussels and Flemish Brabant (a minority kept service, S2),
+#   Wallonia in between ("almost all Flanders plus part of Wallonia", S8);
+# - 5,400 reports: the busiest 15 minutes then hold about 740, the order of allestoringen.be's peak of 739
+#   (S10; that peak came on Tuesday morning with the separate instability, so only its order is used).
+_PROXIMUS_PARAMS = MappingProxyType({"lambda": 15.0, "rho": 0.7, "tail_fraction": 0.05, "tail_scale": 600.0})
 _PROXIMUS_EVENTS: tuple[tuple[str, str, EventKind, bool], ...] = (
     ("2018-01-08T20:00:00", "Onset of the simulated outage (as on 8 January 2018)", "incident", False),
     ("2018-01-08T21:15:00", "Restoration starts (the simulated delay, as announced on 8 January 2018)", "action", False),
@@ -239,10 +254,10 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
             name="regional",
             title="Simulated: outage restored more slowly in Wallonia (scenario regional)",
             description=_DESCRIPTION.format(name="regional")
-            + " Wallonia's customers wait 2.5 times longer for the bulk restoration and twice as often end in the slow tail.",
+            + " Wallonia's customers wait three times longer for the bulk restoration and twice as often end in the slow tail.",
             params=_PROXIMUS_PARAMS,
             delay=75.0,
-            region_params=MappingProxyType({"Wallonia": MappingProxyType({"lambda": 70.0, "tail_fraction": 0.10})}),
+            region_params=MappingProxyType({"Wallonia": MappingProxyType({"lambda": 45.0, "tail_fraction": 0.10})}),
             attack_weights=_PROXIMUS_ATTACK,
             events=_PROXIMUS_EVENTS,
         ),
