@@ -46,16 +46,25 @@ def _timed(setup: Callable[[], Any], work: Callable[[Any], Any]) -> tuple[Any, d
 # --------------------------------------------------------------------------- ours
 
 
-def stage_generate(incident: Path, work: Path, *, scenario: str, n: int, seed: int) -> dict[str, Any]:
-    """Write the simulated incident folder ``incident`` (no per-report truth table: it is large)."""
+def stage_generate(
+    incident: Path, work: Path, *, scenario: str, n: int, seed: int, window_fraction: float | None = None
+) -> dict[str, Any]:
+    """Write the simulated incident folder ``incident`` (no per-report truth table: it is large).
+
+    ``window_fraction`` replaces the scenario's share of reports known only within a window.
+    """
 
     def setup() -> Any:
-        from analysis.scenarios import write_scenario
+        from dataclasses import replace
 
-        return write_scenario
+        from analysis.scenarios import get_scenario, write_scenario
 
-    def run(write_scenario: Any) -> Path:
-        return write_scenario(scenario, incident, n_reports=n, seed=seed, report_truth=False)
+        noise = get_scenario(scenario).noise
+        return write_scenario, noise if window_fraction is None else replace(noise, window_fraction=window_fraction)
+
+    def run(state: Any) -> Path:
+        write_scenario, noise = state
+        return write_scenario(scenario, incident, n_reports=n, seed=seed, noise=noise, report_truth=False)
 
     _, t = _timed(setup, run)
     return t | {"bytes": (incident / "reports.csv").stat().st_size}
@@ -236,9 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenario", default="proximus-2018")
     p.add_argument("--n", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--window-fraction", type=float, default=None)
     a = p.parse_args(argv)
     if a.stage == "generate":
-        result = stage_generate(a.incident, a.work, scenario=a.scenario, n=a.n, seed=a.seed)
+        result = stage_generate(a.incident, a.work, scenario=a.scenario, n=a.n, seed=a.seed, window_fraction=a.window_fraction)
     else:
         result = STAGES[a.stage](a.incident, a.work)
     sys.stdout.write(json.dumps(result) + "\n")

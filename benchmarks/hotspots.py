@@ -22,9 +22,11 @@ from benchmarks import _stage
 from benchmarks.run import WORK, Bench, parse_sizes
 
 
-def profile_stage(stage: str, n: int, *, work: Path = WORK, seed: int = 20180108, top: int = 12) -> str:
+def profile_stage(
+    stage: str, n: int, *, work: Path = WORK, seed: int = 20180108, window_fraction: float = 0.0, top: int = 12
+) -> str:
     """Profile ``stage`` on the cached dataset of ``n`` reports; return the printable summary."""
-    bench = Bench(work=work, seed=seed)
+    bench = Bench(work=work, seed=seed, window_fraction=window_fraction)
     incident, scratch = bench.incident(n), bench.scratch(n)
     if not (incident / "reports.csv").is_file():
         raise SystemExit(f"no dataset of {n:,} reports under {work}; run benchmarks/run.py --sizes {n} first")
@@ -54,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=parse_sizes, default=[10**6], help="report count of the cached dataset (e.g. 1e6)")
     p.add_argument("--work", type=Path, default=WORK)
     p.add_argument("--seed", type=int, default=20180108)
+    p.add_argument("--window-fraction", type=float, default=0.0)
     p.add_argument("--top", type=int, default=12)
     a = p.parse_args(argv)
-    sys.stdout.write(profile_stage(a.stage, a.n[0], work=a.work, seed=a.seed, top=a.top) + "\n")
+    text = profile_stage(a.stage, a.n[0], work=a.work, seed=a.seed, window_fraction=a.window_fraction, top=a.top)
+    sys.stdout.write(text + "\n")
     return 0
 
 

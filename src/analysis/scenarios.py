@@ -121,7 +121,8 @@ class Noise:
         Share of reports with no place at all.
     window_fraction, window_widths
         Share of reports known only within a time window, and the window widths (minutes)
-        drawn from (placed uniformly around the true time, clipped to the observation).
+        drawn from: the window is the cell of the local clock of that width holding the
+        true time ("between 21:00 and 22:00", "Tuesday 06:00–12:00").
     duplicate_rate
         Extra rows that repeat a report exactly (a double submission), per report.
     bad_row_rate
@@ -150,7 +151,14 @@ class Noise:
     @classmethod
     def none(cls) -> Noise:
         """A clean export: every place written as listed, no defect."""
-        return cls(0.0, 0.0, 1, 0.0, 0.0, (60.0,), 0.0, 0.0)
+        return cls(
+            case_rate=0.0,
+            typo_rate=0.0,
+            missing_place_rate=0.0,
+            window_fraction=0.0,
+            duplicate_rate=0.0,
+            bad_row_rate=0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,6 @@ class Scenario:
     noise: Noise = field(default_factory=Noise)
     inspection_minutes: float = 15.0
     interval_fraction: float = 0.3
-    default_seed: int = 20180108
 
 
 # proximus-2018, from the fact sheet (times local, minutes after the 20:00 onset):
@@ -806,6 +813,24 @@ def _local_strings(epoch_s: np.ndarray, tz: str, *, unit: float = 1.0, up: bool 
     return pl.Series(us).cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(tz).dt.strftime(TIME_FORMAT)
 
 
+def _clock_windows(
+    minutes: np.ndarray, widths: np.ndarray, *, onset_s: float, timezone: str, horizon: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The local-clock cell of width ``widths`` (minutes, from local midnight) holding each time.
+
+    A report known only as "between 21:00 and 22:00" or "Tuesday morning" (06:00–12:00) lies
+    in a fixed cell of the clock, whatever its true time inside it: the coarsening does not
+    depend on the time beyond the cell, so the likelihood may treat the window as "somewhere
+    in it" (coarsened at random). Cells are clipped to the observation period; near a
+    daylight-saving change a cell is an hour longer or shorter.
+    """
+    from analysis.recovery.propensity import local_hours
+
+    clock = local_hours(onset_s + minutes * 60.0, timezone) * 60.0  # local minutes after midnight
+    start = np.round((minutes - np.mod(clock, widths)) * 60.0) / 60.0  # on whole seconds, as the clock is
+    return np.clip(start, 0.0, horizon), np.clip(start + widths, 0.0, horizon)
+
+
 def _report_rows(world: _World, n: int) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """The export of an outage tracker: one row per report, plus duplicates and bad rows."""
     sc, places, per_muni, models, n_aff, streams = (
@@ -866,10 +891,7 @@ def _report_rows(world: _World, n: int) -> tuple[pl.DataFrame, pl.DataFrame, dic
     win = r_win.random(n) < noise.window_fraction
     widths = np.asarray(noise.window_widths, dtype=float)
     w = widths[r_win.integers(0, widths.size, int(win.sum()))]
-    # placed uniformly around the true time, then clipped to the observation (as simulate.coarsen does)
-    raw_start = minutes[win] - r_win.random(w.size) * w
-    w_start = np.clip(raw_start, 0.0, horizon)
-    w_end = np.clip(raw_start + w, 0.0, horizon)
+    w_start, w_end = _clock_windows(minutes[win], w, onset_s=onset_s, timezone=sc.timezone, horizon=horizon)
     start_min = minutes.copy()
     start_min[win] = w_start
     tz = sc.timezone
