@@ -9,8 +9,10 @@ Usage::
 Every measurement runs in a fresh process (``benchmarks/_stage.py``, or the ``postmortem``
 command itself) so that its peak memory is its own: the parent reaps it with ``os.wait4``
 and reads ``ru_maxrss`` from the child's resource usage, and polls ``/proc`` to stop a child
-that would exhaust the machine. Stage times exclude interpreter start-up and imports (both
-sides); the targets use the wall time of whole commands, start-up included, on both sides.
+that would exhaust the machine. (Linux counts the parent's resident memory at spawn in a
+child's peak, which is why the parent imports nothing heavy: it adds about 20 MB.) Stage
+times exclude interpreter start-up and imports (both sides); the targets use the wall time
+of whole commands, start-up included, on both sides.
 
 Datasets are simulated incidents (``analysis.scenarios``, scenario ``proximus-2018`` with
 its default noise: case variants, typos, missing places, coordinates, duplicates, bad rows)
