@@ -4,6 +4,7 @@ Usage::
 
     python -m benchmarks.hotspots ingest --n 1e6      # needs the dataset: run benchmarks/run.py first
     python -m benchmarks.hotspots geocode --n 1e6 --top 15
+    python -m benchmarks.hotspots postmortem-fit --n 2e6   # the whole analysis, as `postmortem fit`
 
 Prints the functions of the ``analysis`` package by cumulative time (what they and their
 callees cost) and the heaviest functions overall by own time, each with its share of the
@@ -31,9 +32,22 @@ def profile_stage(
     if not (incident / "reports.csv").is_file():
         raise SystemExit(f"no dataset of {n:,} reports under {work}; run benchmarks/run.py --sizes {n} first")
     prof = cProfile.Profile()
-    prof.enable()
-    result = _stage.STAGES[stage](incident, scratch)
-    prof.disable()
+    if stage == "postmortem-fit":
+        import time
+
+        from analysis.params import validate_params
+        from analysis.pipeline import analyze
+
+        params = validate_params(incident_dir=str(incident), output_dir="", processed_dir=str(scratch / "processed"))
+        t0 = time.perf_counter()
+        prof.enable()
+        analyze(params)
+        prof.disable()
+        result = {"seconds": time.perf_counter() - t0, "setup_seconds": 0.0}
+    else:
+        prof.enable()
+        result = _stage.STAGES[stage](incident, scratch)
+        prof.disable()
     total = result["seconds"] + result["setup_seconds"]
     stats = pstats.Stats(prof)
     rows = []
@@ -52,7 +66,7 @@ def profile_stage(
 def main(argv: list[str] | None = None) -> int:
     """Command line."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("stage", choices=list(_stage.STAGES))
+    p.add_argument("stage", choices=[*_stage.STAGES, "postmortem-fit"])
     p.add_argument("--n", type=parse_sizes, default=[10**6], help="report count of the cached dataset (e.g. 1e6)")
     p.add_argument("--work", type=Path, default=WORK)
     p.add_argument("--seed", type=int, default=20180108)
