@@ -67,9 +67,7 @@ def write_incident(root: Path, incident_id: str, *, csv: str = CSV, action: str 
 
 
 def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "analysis", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
+    return subprocess.run([sys.executable, "-m", "analysis", *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 class _Table(HTMLParser):

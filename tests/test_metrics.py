@@ -45,7 +45,10 @@ def test_offsets_refuse_absurd_extrapolations() -> None:
 
 def test_empty_recovery_has_every_contract_key(tmp_path: Path) -> None:
     doc = dict.fromkeys(TOP_KEYS)
-    doc |= {"recovery": empty_recovery(0.9), "announcements": [{"time": None, "label": "x", "still_affected": None, "still_affected_ci": None}]}
+    doc |= {
+        "recovery": empty_recovery(0.9),
+        "announcements": [{"time": None, "label": "x", "still_affected": None, "still_affected_ci": None}],
+    }
     assert missing_keys(doc) == []
     assert set(RECOVERY_KEYS) <= set(doc["recovery"])
     path = write_metrics(doc, tmp_path / "m" / "metrics.json")

@@ -222,19 +222,27 @@ def _resolve_arg(place: str, resolve_place: object) -> dict[str, object]:
 @app.command()
 def simulate(
     scenario: Annotated[str, typer.Option(help="Scenario name (proximus-2018, regional, flat, telemetry).")] = "proximus-2018",
-    reports: Annotated[int | None, typer.Option(help="Number of reports (default: the scenario's).")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    out: Annotated[Path, typer.Option(help="Incident folder to write.")] = Path("data/raw/simulated"),
+    reports: Annotated[
+        int | None, typer.Option(min=1, help="Number of reports, or devices for telemetry (default: the scenario's).")
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed writes the same files.")] = 0,
+    out: Annotated[Path, typer.Option(help="Incident folder to write (its name becomes the incident id).")] = Path(
+        "data/raw/simulated"
+    ),
     if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing if the folder already holds an incident.")] = False,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="No noise: no typos, missing places, windows, duplicates or bad rows.")
+    ] = False,
 ) -> None:
-    """Write a simulated incident folder with known truth (truth.json)."""
-    from analysis.simulate import write_scenario
+    """Write a simulated incident folder with known truth (incident.toml, the source CSV, truth.json)."""
+    from analysis.scenarios import Noise, get_scenario, write_scenario
 
+    get_scenario(scenario)  # an unknown name fails before anything is checked on disk
     if if_missing and (out / "incident.toml").is_file():
         typer.echo(f"{out}: already present, kept", err=True)
         return
-    path = write_scenario(scenario, out, n_reports=reports, seed=seed)
-    typer.echo(f"simulated '{scenario}' → {path}", err=True)
+    path = write_scenario(scenario, out, n_reports=reports, seed=seed, noise=Noise.none() if clean else None)
+    typer.echo(f"simulated '{scenario}' (seed {seed}) → {path}", err=True)
 
 
 def main() -> None:

@@ -320,3 +320,100 @@ def incident_span(incident: Incident, reports: pl.DataFrame) -> tuple[dt.datetim
     ends = [t for t in (incident.end, last) if t is not None]
     end = max(ends) if ends else start + dt.timedelta(hours=24)
     return start, end
+
+
+def observed_fitted_figure(
+    table: pl.DataFrame, *, timezone: str, bin_minutes: float = 60.0, title: str | None = None
+) -> go.Figure:
+    """Observed report counts against the fitted intensity, re-binned for reading.
+
+    ``table`` is the fit's ``observed_vs_fitted`` (fine bins: ``bin_start``, ``observed``,
+    ``observed_windowed`` — window reports allocated in proportion to the fit — and
+    ``fitted``). Systematic runs above or below the line are what a misfit looks like.
+    """
+    if table.height == 0:
+        return go.Figure().update_layout(template=TEMPLATE, title=title)
+    width = f"{int(bin_minutes)}m"
+    extra = ["observed_windowed"] if "observed_windowed" in table.columns else []
+    agg = (
+        table.sort("bin_start")
+        .group_by_dynamic("bin_start", every=width)
+        .agg(pl.col("observed").sum(), *[pl.col(c).sum() for c in extra], pl.col("fitted").sum())
+        .with_columns(pl.col("bin_start").dt.convert_time_zone(timezone).dt.replace_time_zone(None).alias("local"))
+    )
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=agg["local"].to_list(),
+            y=agg["observed"].to_list(),
+            name="observed (known time)",
+            marker={"color": PALETTE["exact"]},
+        )
+    )
+    if extra:
+        fig.add_trace(
+            go.Bar(
+                x=agg["local"].to_list(),
+                y=agg["observed_windowed"].to_list(),
+                name="observed (window, allocated)",
+                marker={"color": PALETTE["windowed"]},
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=agg["local"].to_list(),
+            y=agg["fitted"].to_list(),
+            mode="lines",
+            name="fitted",
+            line={"color": PALETTE["fit"], "width": 2},
+        )
+    )
+    fig.update_layout(
+        template=TEMPLATE,
+        barmode="stack",
+        title=title,
+        xaxis_title=_axis_title(timezone),
+        yaxis_title=f"reports per {int(bin_minutes)} min",
+        height=360,
+    )
+    return fig
+
+
+def rescaling_figure(
+    rescaled: np.ndarray, *, band: float, statistic: float, pvalue: float, title: str | None = None
+) -> go.Figure:
+    """Time-rescaling check: sorted rescaled inter-report times against the uniform diagonal.
+
+    If the fitted intensity is right, the points lie on the diagonal and inside the
+    Kolmogorov–Smirnov band; points outside it mean the model misses the report timing.
+    """
+    n = len(rescaled)
+    fig = go.Figure()
+    if n == 0:
+        return fig.update_layout(template=TEMPLATE, title=title)
+    expected = (np.arange(1, n + 1) - 0.5) / n
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1, 1, 0],
+            y=[band, 1 + band, 1 - band, -band],
+            fill="toself",
+            fillcolor="rgba(47,111,159,0.12)",
+            line={"width": 0},
+            hoverinfo="skip",
+            name="KS band",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": PALETTE["muted"], "dash": "dot"}, name="perfect fit")
+    )
+    fig.add_trace(
+        go.Scatter(x=expected, y=np.sort(rescaled), mode="markers", marker={"color": PALETTE["exact"], "size": 5}, name="reports")
+    )
+    fig.update_layout(
+        template=TEMPLATE,
+        title=title or f"Time-rescaling: KS = {statistic:.3f}, p = {pvalue:.2g} (n = {n})",
+        xaxis={"title": "uniform quantile", "range": [0, 1]},
+        yaxis={"title": "rescaled inter-report time", "range": [-0.05, 1.05]},
+        height=360,
+    )
+    return fig

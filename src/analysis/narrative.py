@@ -62,12 +62,16 @@ def caption(words: str) -> str:
     return f'<p class="pm-caption">{esc(words)}</p>'
 
 
-def _estimate_text(est: Any, *, unit: str = "min", lang: str = "en") -> tuple[str, str]:
+def _estimate_text(est: Any, *, unit: str = "min", lang: str = "en", horizon: float = math.inf) -> tuple[str, str]:
+    """A value and its interval as text; durations past the observation window say so."""
     if est is None or not math.isfinite(est.value):
         return text(lang, "not_estimable"), ""
     if unit == "pct":
         return format_percent(est.value), f"[{format_percent(est.low)}–{format_percent(est.high)}]"
-    return format_duration(est.value, lang), f"[{format_duration(est.low, lang)}–{format_duration(est.high, lang)}]"
+    beyond = text(lang, "beyond_window")
+    value = format_duration(est.value, lang) if est.value <= horizon else f"> {format_duration(horizon, lang)} ({beyond})"
+    high = format_duration(est.high, lang) if math.isfinite(est.high) and est.high <= horizon else beyond
+    return value, f"[{format_duration(est.low, lang)}–{high}]"
 
 
 def header(a: Any) -> str:
@@ -157,9 +161,9 @@ def summary(a: Any) -> str:
     cards.append(kpi(text(lang, "onset"), format_time(onset, tz, lang, with_day=False), sub=a.metrics.get("onset_source") or ""))
     if fit is not None:
         for q in ("t50", "t90", "t99"):
-            value, ci = _estimate_text(getattr(fit, q), lang=lang)
+            value, ci = _estimate_text(getattr(fit, q), lang=lang, horizon=fit.horizon_minutes)
             cards.append(kpi(text(lang, q), value, ci, text(lang, "after_onset")))
-        value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang)
+        value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang, horizon=fit.horizon_minutes)
         cards.append(kpi(text(lang, "mean_outage"), value, ci))
         value, ci = _estimate_text(fit.tail_fraction, unit="pct", lang=lang)
         cards.append(kpi(text(lang, "tail_fraction"), value, ci))
@@ -167,6 +171,16 @@ def summary(a: Any) -> str:
     if fit is None:
         parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
     gap = declared_gap_sentence(a)
+    after = a.metrics.get("declared_resolved") or {}
+    if gap and after.get("reports_after") is not None and after.get("last_report_hours_after") is not None:
+        gap += " " + text(
+            lang,
+            "after_declared",
+            n=after["reports_after"],
+            maybe=after["reports_possibly_after"],
+            places=after["municipalities_after"],
+            hours=after["last_report_hours_after"],
+        )
     if gap:
         parts.append(f'<div class="pm-callout">{esc(gap)}</div>')
     parts.append(
@@ -242,7 +256,7 @@ def impact(a: Any) -> str:
         (text(lang, "i_regions"), ", ".join(sorted(a.down["region"].drop_nulls().unique().to_list())) or "—"),
     ]
     if fit is not None:
-        value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang)
+        value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang, horizon=fit.horizon_minutes)
         impact_rows.append((text(lang, "mean_outage"), f"{value} {ci}"))
         if inc.affected_customers:
             est = fit.customer_hours_lost(inc.affected_customers)

@@ -167,6 +167,30 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
     return analysis
 
 
+def after_declaration(down: pl.DataFrame, declared: dt.datetime) -> dict[str, Any]:
+    """Model-free facts about reports after the outage was declared resolved.
+
+    ``reports_after``: down reports whose time (or whole window) is after the declaration;
+    ``reports_possibly_after``: windowed reports straddling it; ``municipalities_after``:
+    distinct municipalities among the former; ``last_report_hours_after``: from the
+    declaration to the end of the last down report (or its window).
+    """
+    end = pl.coalesce("reported_until", "reported_at")
+    certain = down.filter(pl.col("reported_at") > declared)
+    maybe = down.filter(
+        (pl.col("reported_at") <= declared) & pl.col("reported_until").is_not_null() & (pl.col("reported_until") > declared)
+    )
+    last = down.select(end.max()).item() if down.height else None
+    return {
+        "reports_after": int(certain["weight"].sum()) if certain.height else 0,
+        "reports_possibly_after": int(maybe["weight"].sum()) if maybe.height else 0,
+        "municipalities_after": certain.filter(pl.col("municipality").is_not_null())["nis_code"].n_unique(),
+        "last_report_hours_after": m.clean_number((last - declared).total_seconds() / 3600, 2)
+        if last and last > declared
+        else None,
+    }
+
+
 def build_metrics(a: Analysis) -> dict[str, Any]:
     """The ``metrics.json`` document of an analysis (see :mod:`analysis.metrics`)."""
     inc, data, tz = a.incident, a.data, a.incident.timezone
@@ -218,7 +242,7 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
         entry = next(
             (x for x in doc["announcements"] if x["time"] == m.iso(resolved.time, tz) and x["label"] == resolved.label), None
         )
-        doc["declared_resolved"] = entry
+        doc["declared_resolved"] = None if entry is None else entry | after_declaration(down, resolved.time)
     if a.fit is not None and inc.affected_customers:
         est = a.fit.customer_hours_lost(inc.affected_customers)
         doc["recovery"]["customer_hours_lost"] = m.clean_number(est.value, 0)

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analysis import figures, narrative
-from analysis.i18n import text
+from analysis.i18n import format_duration, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
@@ -82,6 +82,7 @@ def recovery(a: Any) -> list[Part]:
     rows = cand.select(cols).with_columns(pl.col(pl.Float64).round(2)).rows()
     parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
     parts.append(narrative.table(cols, rows))
+    parts += diagnostics(a)
     ann = a.metrics.get("announcements") or []
     if ann:
         parts.append(f"<h3>{esc(text(lang, 'announcements_vs'))}</h3>")
@@ -101,6 +102,40 @@ def recovery(a: Any) -> list[Part]:
                 ],
             )
         )
+    return parts
+
+
+def diagnostics(a: Any) -> list[Part]:
+    """Observed vs fitted counts, time-rescaling, and the sensitivity to the propensity profile."""
+    lang, fit = a.params.language, a.fit
+    parts: list[Part] = []
+    diag = getattr(fit, "diagnostics", None)
+    if diag is not None and diag.observed_vs_fitted.height:
+        parts.append(f"<h3>{esc(text(lang, 'diagnostics'))}</h3>")
+        parts.append(
+            figures.observed_fitted_figure(
+                diag.observed_vs_fitted, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes
+            )
+        )
+        parts.append(caption(text(lang, "caption_observed_fitted")))
+        if len(diag.rescaled_times):
+            parts.append(
+                figures.rescaling_figure(
+                    diag.rescaled_times, band=diag.ks_band, statistic=diag.ks_statistic, pvalue=diag.ks_pvalue
+                )
+            )
+            parts.append(caption(text(lang, "caption_rescaling")))
+        if diag.note:
+            parts.append(f'<p class="pm-meta">{esc(diag.note)}</p>')
+    sens = getattr(fit, "sensitivity", None)
+    if sens is not None and sens.height:
+        parts.append(f"<h3>{esc(text(lang, 'sensitivity'))}</h3>")
+        rows = [
+            (r["propensity"], r["model"], *(format_duration(r[c], lang) for c in ("t50_minutes", "t90_minutes", "t99_minutes")))
+            for r in sens.iter_rows(named=True)
+        ]
+        parts.append(narrative.table(["propensity", "model", "t50", "t90", "t99"], rows))
+        parts.append(caption(text(lang, "caption_sensitivity")))
     return parts
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks of the ingest, geocoding and fitting stages (``python benchmarks/run.py``)."""
