@@ -205,6 +205,11 @@ class Incident:
         """Convert a UTC time to the incident's local time."""
         return t.astimezone(self.tz)
 
+    def sampling_for(self, source_names: set[str] | frozenset[str]) -> Sampling:
+        """``curated`` when every named source is curated (newsroom statements), else ``spontaneous``."""
+        curated = {s.name for s in self.sources if s.sampling == "curated"}
+        return "curated" if source_names and set(source_names) <= curated else "spontaneous"
+
     @property
     def declared_resolved(self) -> Event | None:
         """The first announcement that declared the outage resolved (``resolved = true``)."""

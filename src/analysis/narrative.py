@@ -70,7 +70,8 @@ def _estimate_text(est: Any, *, unit: str = "min", lang: str = "en", horizon: fl
         return format_percent(est.value), f"[{format_percent(est.low)}–{format_percent(est.high)}]"
     beyond = text(lang, "beyond_window")
     value = format_duration(est.value, lang) if est.value <= horizon else f"> {format_duration(horizon, lang)} ({beyond})"
-    high = format_duration(est.high, lang) if math.isfinite(est.high) and est.high <= horizon else beyond
+    capped = getattr(est, "high_beyond", False) or not math.isfinite(est.high) or est.high > horizon
+    high = beyond if capped else format_duration(est.high, lang)
     return value, f"[{format_duration(est.low, lang)}–{high}]"
 
 

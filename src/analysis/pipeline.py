@@ -101,7 +101,6 @@ def fit_recovery(incident: Incident, data: IngestResult, params: ReportParams, *
     )
     # statements picked by a newsroom come in groups (one article, many places): when every
     # down report comes from such a source, the fit treats identical records as one statement
-    curated = {s.name for s in incident.sources if s.sampling == "curated"}
     names = set(down["source"].drop_nulls().unique().to_list()) if "source" in down.columns else set()
     fit = recovery.fit_down_reports(
         times,
@@ -112,7 +111,7 @@ def fit_recovery(incident: Incident, data: IngestResult, params: ReportParams, *
         propensity=propensity_for(incident, params),
         bin_minutes=params.bin_minutes,
         surge=incident.reporting.surge,
-        sampling="curated" if names and names <= curated else "spontaneous",
+        sampling=incident.sampling_for(names),
         **common,
     )
     return fit, "down_reports"

@@ -73,12 +73,11 @@ def recovery(a: Any) -> list[Part]:
         announcements = [(e.time, e.label[:40]) for e in a.incident.announcements[:1]]
     fig = figures.recovery_figure(a.fit, timezone=a.incident.timezone, announcements=announcements, level=a.params.level)
     parts += [fig, caption(text(lang, "caption_recovery", level=f"{a.params.level:.0%}"))]
+    if getattr(a.fit, "verdict", ""):
+        parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
     cand = a.fit.candidates
-    cols = [
-        c
-        for c in ("family", "n_params", "log_likelihood", "aic", "delta_aic", "akaike_weight", "t50_minutes", "t90_minutes")
-        if c in cand.columns
-    ]
+    wanted = ("family", "n_params", "log_likelihood", "aic", "qaic", "delta_qaic", "akaike_weight", "t50_minutes", "t90_minutes")
+    cols = [c for c in wanted if c in cand.columns]
     rows = cand.select(cols).with_columns(pl.col(pl.Float64).round(2)).rows()
     parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
     parts.append(narrative.table(cols, rows))

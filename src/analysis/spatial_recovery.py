@@ -34,6 +34,7 @@ from analysis.geo.reference import REGION_NAMES
 from analysis.recovery import Estimate, RecoveryFit, fit_by_group, fit_down_reports
 from analysis.recovery.evidence import window_matrix
 from analysis.recovery.propensity import aligned_edges, check_propensity, hourly_weights
+from analysis.recovery.result import percentile_interval
 from analysis.timeline import DOWN_STATUSES
 
 __all__ = [
@@ -323,7 +324,7 @@ def pooled_area_recovery(
         }
         for p, name in ((0.5, "t50"), (0.9, "t90")):
             draws = np.exp(u) * q_rep[p][rng.integers(0, q_rep[p].size, n_draws)]
-            lo, hi = np.quantile(draws, [a, 1 - a])
+            lo, hi = percentile_interval(draws, 1 - 2 * a)
             row[f"{name}_minutes"] = math.exp(med_u) * q_hat[p]
             row[f"{name}_low"] = float(lo)
             row[f"{name}_high"] = float(hi)
@@ -507,7 +508,14 @@ def _fit_inputs(df: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame | None]:
 
 
 def _fit_group(
-    df: pl.DataFrame, national: RecoveryFit, *, propensity: Sequence[float] | None, bin_minutes: float, n_boot: int, seed: int
+    df: pl.DataFrame,
+    national: RecoveryFit,
+    *,
+    propensity: Sequence[float] | None,
+    bin_minutes: float,
+    n_boot: int,
+    seed: int,
+    sampling: str = "spontaneous",
 ) -> RecoveryFit:
     times, windows = _fit_inputs(df)
     return fit_down_reports(
@@ -522,6 +530,7 @@ def _fit_group(
         bin_minutes=bin_minutes,
         n_boot=n_boot,
         seed=seed,
+        sampling=sampling,  # type: ignore[arg-type]
     )
 
 
@@ -598,8 +607,12 @@ def compare_regions(
     min_reports: int = 20,
     coverage: Mapping[str, Sequence[str]] | None = None,
     regions: Sequence[str] | None = None,
+    sampling: str = "spontaneous",
 ) -> RegionComparison:
     """Recovery per region and the test of equal recovery.
+
+    ``sampling`` is passed to each region's fit (``curated``: identical statements count once,
+    as in the national fit).
 
     Parameters
     ----------
@@ -654,7 +667,13 @@ def compare_regions(
         if n_in[r] >= min_reports:
             try:
                 fit = _fit_group(
-                    grp, national, propensity=propensity, bin_minutes=bin_minutes, n_boot=n_boot, seed=seed + 101 * (i + 1)
+                    grp,
+                    national,
+                    propensity=propensity,
+                    bin_minutes=bin_minutes,
+                    n_boot=n_boot,
+                    seed=seed + 101 * (i + 1),
+                    sampling=sampling,
                 )
                 fits[r] = fit
             except AnalysisError as exc:

@@ -181,9 +181,10 @@ def _compute(a: Any) -> SpatialAnalysis:
             except AnalysisError as exc:
                 notes.append(f"per-area recovery not estimated: {exc}")
         try:
+            names = set(reports["source"].drop_nulls().unique().to_list()) if "source" in reports.columns else set()
             out.regions = compare_regions(
                 reports, a.fit, propensity=prop, bin_minutes=params.bin_minutes, n_boot=params.n_boot, seed=params.seed,
-                coverage=coverage,
+                coverage=coverage, sampling=a.incident.sampling_for(names),
             )  # fmt: skip
         except AnalysisError as exc:
             notes.append(f"region comparison not made: {exc}")
