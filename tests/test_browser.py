@@ -133,3 +133,5 @@ def test_report_draws_offline_from_file(rendered: Path) -> None:
         if rec[key] is not None:
             assert format_duration(rec[key]) in text, f"{key} {format_duration(rec[key])!r} not on the page"
     assert metrics["title"] in text
+    for stray in ("Traceback", "Warning:", "DeprecationWarning", "[IPKernelApp]"):
+        assert stray not in text, f"stray log on the page: {stray}"

@@ -68,3 +68,21 @@ def test_notebooks_are_committed_without_outputs() -> None:
         for cell in nb.cells:
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, path.name
+
+
+def test_streams_never_reach_the_page(tmp_path: Path) -> None:
+    nb = new_notebook(
+        cells=[
+            new_code_cell(
+                "x()",
+                outputs=[
+                    new_output("stream", name="stderr", text="TqdmWarning: IProgress not found"),
+                    new_output("display_data", data={"text/html": "<p>kept</p>"}),
+                ],
+            )
+        ]
+    )
+    page = export_html(nb, tmp_path / "p.html", title="t").read_text(encoding="utf-8")
+    assert "kept" in page
+    assert "TqdmWarning" not in page
+    assert nb.cells[0].outputs[0].output_type == "stream"  # the notebook itself is untouched

@@ -47,7 +47,8 @@ def test_csv_encodings_and_delimiters_are_detected(
     assert r.reports["place_raw"].to_list() == ["Liège", "Namur", "Gent"]
     assert r.reports["text"].to_list()[:2] == ["plus de télé", "écran noir"]
     assert r.sources[0].delimiter == delim
-    assert r.n_raw == 3 and r.n_rejected == 0
+    assert r.n_raw == 3
+    assert r.n_rejected == 0
 
 
 def test_detectors_directly() -> None:
@@ -69,7 +70,8 @@ def test_parquet_and_jsonl_sources(make_incident: Callable[..., Path], tmp_path:
     r = ingest(folder)
     assert r.reports.height == 3
     assert r.rejects["row"].to_list() == [4, 5]
-    assert "invalid JSON" in r.rejects["reason"][0] and "not an object" in r.rejects["reason"][1]
+    assert "invalid JSON" in r.rejects["reason"][0]
+    assert "not an object" in r.rejects["reason"][1]
     assert r.n_raw == 5
 
 
@@ -180,7 +182,8 @@ def test_restorations_and_online_fraction_sources(make_incident: Callable[..., P
     r = ingest(make_incident(content, kind="online_fraction", source_extra=extra, incident_id="online"))
     assert r.online.height == 1
     assert r.online["online_fraction"][0] == pytest.approx(1 - 1660703 / 1827686)
-    assert r.n_raw == 3 and r.n_rejected == 2
+    assert r.n_raw == 3
+    assert r.n_rejected == 2
 
 
 def test_default_incident_ingests_every_row() -> None:
@@ -190,3 +193,129 @@ def test_default_incident_ingests_every_row() -> None:
     assert r.n_rejected == 0
     assert r.reports.height == r.n_raw > 50
     assert r.reports["report_id"].n_unique() == r.reports.height
+
+
+def test_clean_csv_takes_the_vectorised_path(make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import analysis.privacy
+    import analysis.readers
+
+    def no_slow_path(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a clean file must not be read row by row")
+
+    scrubbed: list[str] = []
+    real = analysis.privacy.scrub_text
+
+    def counting(text: str | None) -> str | None:
+        scrubbed.append(text or "")
+        return real(text)
+
+    monkeypatch.setattr(analysis.readers, "_read_csv_slow", no_slow_path)
+    monkeypatch.setattr(analysis.privacy, "scrub_text", counting)
+    rows = "".join(
+        f"2018-01-08 {20 + i // 3600}:{i // 60 % 60:02d}:{i % 60:02d},Liège,écran noir numéro {i % 7}\n" for i in range(5000)
+    )
+    r = ingest(make_incident("time,town,msg\n" + rows + "2018-01-08 21:00,Namur,appelez le 0470 12 34 56\n", source_extra=MAP))
+    assert r.reports.height == 5001
+    assert scrubbed == ["appelez le 0470 12 34 56"]  # only the one value that can hold personal data
+
+
+def test_report_ids_stay_unique_when_a_file_id_looks_like_a_suffix(make_incident: Callable[..., Path]) -> None:
+    content = "id,time\na,2018-01-08 20:05\na#2,2018-01-08 20:06\na,2018-01-08 20:07\n5,2018-01-08 20:08\n,2018-01-08 20:09\n"
+    extra = '[sources.columns]\nreport_id = "id"\nreported_at = "time"\n'
+    r = ingest(make_incident(content, source_extra=extra))
+    ids = r.reports.sort("source_row")["report_id"].to_list()
+    assert len(set(ids)) == 5
+    assert ids[:2] == ["reports:a", "reports:a#2"]
+
+
+def test_duplicates_in_typed_parquet_columns(make_incident: Callable[..., Path], tmp_path: Path) -> None:
+    frame = pl.DataFrame(
+        {
+            "time": [dt.datetime(2018, 1, 8, 19, 5, tzinfo=dt.UTC)] * 3,
+            "lat": [50.6, 50.6, 50.7],
+            "lon": [4.4, 4.4, 4.4],
+            "_row": [1, 1, 1],  # a column named like the reader's own
+        }
+    )
+    path = tmp_path / "t.parquet"
+    frame.write_parquet(path)
+    folder = make_incident(
+        path.read_bytes(), name="r.parquet", source_extra='[sources.columns]\nreported_at = "time"\n', incident_id="pq3"
+    )
+    r = ingest(folder)
+    assert r.rejects.select("row", "reason").rows() == [(2, "duplicate of row 1")]
+    assert r.reports.sort("source_row")["lat"].to_list() == [50.6, 50.7]
+
+
+def test_restoration_and_online_locations_are_checked_and_scrubbed(make_incident: Callable[..., Path]) -> None:
+    content = "cust,at,lat,lon,town\nc1,2018-01-08 21:00,95,4.4,Namur tel 0470123456\n"
+    extra = '[sources.columns]\ncustomer_id = "cust"\nobserved_at = "at"\nlat = "lat"\nlon = "lon"\nplace = "town"\n'
+    r = ingest(make_incident(content, kind="restorations", source_extra=extra, incident_id="rest2"))
+    row = r.restorations.row(0, named=True)
+    assert row["lat"] is None
+    assert "out of range" in row["issues"]
+    assert row["place_raw"] == "Namur tel [phone]"
+    content = "ts,frac,town\n2018-01-08 20:00,0.5,Namur (0470 12 34 56)\n"
+    extra = '[sources.columns]\nobserved_at = "ts"\nonline_fraction = "frac"\nplace = "town"\n'
+    r = ingest(make_incident(content, kind="online_fraction", source_extra=extra, incident_id="online2"))
+    assert r.online["place_raw"].to_list() == ["Namur ([phone])"]
+
+
+def test_typed_parquet_times_for_every_kind(make_incident: Callable[..., Path], tmp_path: Path) -> None:
+    path = tmp_path / "typed.parquet"
+    pl.DataFrame(
+        {
+            "at": [dt.datetime(2018, 1, 8, 20), dt.datetime(2018, 10, 28, 2, 30)],  # naive: local wall-clock time
+            "day": [dt.date(2018, 1, 9), None],
+            "frac": [0.5, 0.6],
+        }
+    ).write_parquet(path)
+    data = path.read_bytes()
+    extra = '[sources.columns]\ncustomer_id = "frac"\nobserved_at = "at"\nrestored_before = "day"\n'
+    r = ingest(make_incident(data, name="r.parquet", kind="restorations", source_extra=extra, incident_id="tp1"))
+    assert r.restorations.sort("source_row")["restored_before"].to_list() == [dt.datetime(2018, 1, 9, 23, tzinfo=dt.UTC), None]
+    extra = '[sources.columns]\nobserved_at = "at"\nonline_fraction = "frac"\n'
+    r = ingest(make_incident(data, name="r.parquet", kind="online_fraction", source_extra=extra, incident_id="tp2"))
+    assert r.online["observed_at"].to_list() == [
+        dt.datetime(2018, 1, 8, 19, tzinfo=dt.UTC),
+        dt.datetime(2018, 10, 28, 0, 30, tzinfo=dt.UTC),
+    ]
+    extra = '[sources.columns]\nreported_at = "day"\n'
+    r = ingest(make_incident(data, name="r.parquet", source_extra=extra, incident_id="tp3"))
+    assert r.reports.select("reported_at", "reported_until").rows() == [
+        (dt.datetime(2018, 1, 8, 23, tzinfo=dt.UTC), dt.datetime(2018, 1, 9, 23, tzinfo=dt.UTC))
+    ]
+    assert r.rejects.select("row", "reason").rows() == [(2, "missing time")]
+
+
+def test_bracketed_header_names_are_csv_not_json(make_incident: Callable[..., Path]) -> None:
+    r = ingest(
+        make_incident("[time];[town]\n2018-01-08 20:05;Liège\n", source_extra='[sources.columns]\nreported_at = "[time]"\n')
+    )
+    assert r.reports.height == 1
+
+
+def test_a_windows_byte_after_the_first_megabyte_switches_the_file_to_cp1252(make_incident: Callable[..., Path]) -> None:
+    head = "time,town,msg\n"
+    rows = "".join(f"2018-01-08 {20 + i // 3600}:{i // 60 % 60:02d}:{i % 60:02d},Namur,ok\n" for i in range(40_000))
+    data = (head + rows).encode("ascii") + "2018-01-09 10:00,Liège,télé\n".encode("cp1252")
+    assert len(data) > (1 << 20)
+    r = ingest(make_incident(data, source_extra=MAP))
+    assert r.sources[0].encoding == "cp1252"
+    assert r.reports.filter(pl.col("place_raw") == "Liège")["text"].to_list() == ["télé"]
+    assert r.n_raw == 40_001
+
+
+def test_report_ids_are_unique_across_sources(tmp_path: Path) -> None:
+    folder = tmp_path / "two"
+    folder.mkdir()
+    (folder / "one.csv").write_text("id,time\nb:c,2018-01-08 20:05\n", encoding="utf-8")
+    (folder / "two.csv").write_text("id,time\nc,2018-01-08 20:06\n", encoding="utf-8")
+    cols = '[sources.columns]\nreport_id = "id"\nreported_at = "time"\n'
+    (folder / "incident.toml").write_text(
+        'id = "two"\ntitle = "t"\ntimezone = "Europe/Brussels"\n'
+        f'[[sources]]\npath = "one.csv"\nname = "a"\n{cols}[[sources]]\npath = "two.csv"\nname = "a:b"\n{cols}',
+        encoding="utf-8",
+    )
+    ids = ingest(folder).reports["report_id"].to_list()
+    assert sorted(ids) == ["a:b:c", "a:b:c#2"]

@@ -105,3 +105,230 @@ def test_naive_onset_is_refused():
 def test_unknown_family_is_refused():
     with pytest.raises(ParameterError, match="unknown recovery family"):
         fit_down_reports(np.arange(10.0), onset=ONSET, end=END, families=["weibul"], n_boot=0)
+
+
+# ---------------------------------------------------------------- tiny press-like data with windows
+
+LOCAL = dt.timezone(dt.timedelta(hours=1))  # Brussels in January
+
+
+def _press_like() -> tuple[np.ndarray, pl.DataFrame]:
+    """~40 reports: a fast bulk on Monday evening and a tail known only as 'Tuesday morning' etc."""
+    rng = np.random.default_rng(8)
+    m = report_times(
+        family="mixture",
+        params={"lambda": 70.0, "rho": 1.5, "tail_fraction": 0.2, "tail_scale": 900.0},
+        rate_per_minute=0.35,
+        horizon_minutes=HORIZON,
+        onset_epoch_s=ONSET.timestamp(),
+        rng=rng,
+    )
+    windows = pl.DataFrame(
+        {
+            "start": [dt.datetime(2018, 1, 9, 6, 0, tzinfo=LOCAL)] * 5 + [dt.datetime(2018, 1, 9, 12, 0, tzinfo=LOCAL)] * 3,
+            "end": [dt.datetime(2018, 1, 9, 12, 0, tzinfo=LOCAL)] * 5 + [dt.datetime(2018, 1, 9, 21, 0, tzinfo=LOCAL)] * 3,
+        }
+    )
+    return m, windows
+
+
+def test_tiny_windowed_data_fits_with_honest_wide_intervals():
+    m, windows = _press_like()
+    assert 25 <= m.size <= 60
+    fit = fit_down_reports(m, onset=ONSET, end=END, windows=windows, n_boot=60, seed=1)
+    assert fit.n_observations == m.size + 8
+    t90 = fit.t90
+    assert t90.low < t90.value < t90.high
+    assert (t90.high - t90.low) / t90.value > 0.3  # forty reports cannot pin t90 down
+    assert fit.candidates.height == 12
+    assert fit.candidates["converged"].any()
+    # windowed reports enter the diagnostics as allocated (fractional) counts
+    diag = fit.diagnostics.observed_vs_fitted
+    assert diag["observed_windowed"].sum() == pytest.approx(8.0)
+    assert diag["observed"].sum() == pytest.approx(m.size)
+
+
+def test_windows_move_the_tail_later():
+    m, windows = _press_like()
+    without = fit_down_reports(m, onset=ONSET, end=END, families=["mixture"], n_boot=0)
+    with_w = fit_down_reports(m, onset=ONSET, end=END, windows=windows, families=["mixture"], n_boot=0)
+    # eight reports on Tuesday are evidence of customers still out then
+    assert (
+        with_w.still_affected(dt.datetime(2018, 1, 9, 10, 0, tzinfo=LOCAL)).value
+        > without.still_affected(dt.datetime(2018, 1, 9, 10, 0, tzinfo=LOCAL)).value
+    )
+
+
+def test_window_count_column_equals_repeated_rows():
+    m, _ = _press_like()
+    start = dt.datetime(2018, 1, 9, 6, 0, tzinfo=LOCAL)
+    stop = dt.datetime(2018, 1, 9, 12, 0, tzinfo=LOCAL)
+    rows = pl.DataFrame({"start": [start] * 4, "end": [stop] * 4})
+    counted = pl.DataFrame({"start": [start], "end": [stop], "count": [4]})
+    a = fit_down_reports(m, onset=ONSET, end=END, windows=rows, families=["weibull"], n_boot=0)
+    b = fit_down_reports(m, onset=ONSET, end=END, windows=counted, families=["weibull"], n_boot=0)
+    assert a.log_likelihood == pytest.approx(b.log_likelihood)
+    assert a.t50.value == pytest.approx(b.t50.value, rel=1e-4)
+
+
+def test_reports_outside_the_observation_period_are_left_out_with_a_note():
+    m, _ = _press_like()
+    times = np.concatenate([[-30.0, -5.0], m, [HORIZON + 10]])
+    fit = fit_down_reports(times, onset=ONSET, end=END, families=["weibull"], n_boot=0)
+    assert fit.n_observations == m.size
+    assert any("2 report(s) before the onset" in n for n in fit.notes)
+    assert any("after the end" in n for n in fit.notes)
+
+
+def test_datetime_series_and_minutes_give_the_same_fit():
+    m, _ = _press_like()
+    series = pl.Series([ONSET + dt.timedelta(minutes=float(x)) for x in m], dtype=pl.Datetime("us", "UTC"))
+    a = fit_down_reports(series, onset=ONSET, end=END, families=["weibull"], n_boot=0)
+    b = fit_down_reports(m, onset=ONSET, end=END, families=["weibull"], n_boot=0)
+    assert a.t50.value == pytest.approx(b.t50.value, rel=1e-6)
+
+
+def test_estimated_onset_is_reported_with_its_interval():
+    rng = np.random.default_rng(11)
+    background = rng.uniform(-600, 28 * 60, 40)  # a baseline of unrelated reports
+    m = report_times(family="weibull", params={"lambda": 90, "rho": 1.2}, rate_per_minute=3.0, horizon_minutes=HORIZON, rng=rng)
+    times = pl.Series([ONSET + dt.timedelta(minutes=float(x)) for x in np.sort(np.concatenate([background, m]))])
+    fit = fit_down_reports(times, onset=None, end=END, families=["weibull"], n_boot=0)
+    assert fit.onset_source == "estimated"
+    low, high = fit.onset_ci
+    assert low <= fit.onset <= high
+    assert abs((fit.onset - ONSET).total_seconds()) < 15 * 60
+    assert "estimated onset" in fit.interval_method
+
+
+def test_sensitivity_compares_default_and_flat_propensity():
+    m, _ = _press_like()
+    fit = fit_down_reports(m, onset=ONSET, end=END, families=["weibull"], n_boot=0)
+    sens = fit.sensitivity
+    assert sens["propensity"].to_list() == ["default", "flat"]
+    assert sens["t50_minutes"][0] == pytest.approx(fit.t50.value)
+    assert sens["t50_minutes"][1] != pytest.approx(sens["t50_minutes"][0])
+    custom = fit_down_reports(m, onset=ONSET, end=END, families=["weibull"], propensity=[1.0] * 24, n_boot=0)
+    assert custom.sensitivity["propensity"].to_list() == ["configured", "default", "flat"]
+    assert custom.t50.value == pytest.approx(sens["t50_minutes"][1], rel=1e-4)  # configured flat = flat
+
+
+def test_night_reports_weigh_more_under_the_default_propensity():
+    # the same reports imply more customers still out when they arrive at night
+    m = np.linspace(5, 600, 80)
+    flat = fit_down_reports(m, onset=ONSET, end=END, families=["exponential"], propensity=[1.0] * 24, n_boot=0)
+    default = fit_down_reports(m, onset=ONSET, end=END, families=["exponential"], n_boot=0)
+    assert default.t50.value > flat.t50.value  # 20:00–06:00: reports at 02:00 mean many still out
+
+
+def test_diagnostics_time_rescaling_accepts_a_well_specified_model(weibull_delay_fit):
+    fit, _ = weibull_delay_fit
+    d = fit.diagnostics
+    assert 0 <= d.ks_statistic < d.ks_band
+    assert d.ks_pvalue > 0.01
+    u = d.rescaled_times
+    assert np.all((u >= 0) & (u <= 1))
+    assert np.all(np.diff(u) >= 0)
+    table = d.observed_vs_fitted
+    assert table["fitted"].sum() == pytest.approx(fit.n_observations, rel=1e-9)
+    assert set(table.columns) >= {"bin_start", "observed", "fitted", "pearson_residual"}
+
+
+def test_diagnostics_reject_a_misspecified_model():
+    rng = np.random.default_rng(4)
+    m = report_times(
+        family="mixture",
+        params={"lambda": 40.0, "rho": 2.0, "tail_fraction": 0.3, "tail_scale": 900.0},
+        rate_per_minute=20.0,
+        horizon_minutes=HORIZON,
+        onset_epoch_s=ONSET.timestamp(),
+        rng=rng,
+    )
+    fit = fit_down_reports(m, onset=ONSET, end=END, families=["exponential"], n_boot=0)
+    assert fit.diagnostics.ks_pvalue < 0.01
+    pearson = fit.diagnostics.observed_vs_fitted["pearson_residual"].to_numpy()
+    assert np.mean(pearson**2) > 2  # over-dispersed against the wrong curve
+
+
+def test_mixture_recovers_the_tail_fraction():
+    rng = np.random.default_rng(6)
+    m = report_times(
+        family="mixture",
+        params={"lambda": 50.0, "rho": 1.8, "tail_fraction": 0.2, "tail_scale": 700.0},
+        rate_per_minute=15.0,
+        horizon_minutes=HORIZON,
+        onset_epoch_s=ONSET.timestamp(),
+        rng=rng,
+    )
+    fit = fit_down_reports(m, onset=ONSET, end=END, families=["weibull", "mixture"], n_boot=60)
+    assert fit.model == "mixture"
+    tf = fit.tail_fraction
+    assert tf.low <= 0.2 <= tf.high
+    assert abs(tf.value - 0.2) < 0.05
+    assert fit.to_metrics()["tail_fraction_ci"][0] is not None
+
+
+def test_surge_term_is_fitted_when_asked():
+    rng = np.random.default_rng(9)
+    m = report_times(
+        family="weibull",
+        params={"lambda": 200.0, "rho": 1.2},
+        rate_per_minute=5.0,
+        surge=3.0,
+        surge_minutes=20.0,
+        horizon_minutes=HORIZON,
+        onset_epoch_s=ONSET.timestamp(),
+        rng=rng,
+    )
+    plain = fit_down_reports(m, onset=ONSET, end=END, families=["weibull"], n_boot=0)
+    surged = fit_down_reports(m, onset=ONSET, end=END, families=["weibull"], n_boot=0, surge=True)
+    truth = _truth("weibull", [200.0, 1.2], 0.5)
+    assert abs(surged.t50.value - truth) / truth < 0.1
+    assert abs(plain.t50.value - truth) > abs(surged.t50.value - truth)
+    assert "surge_" in surged.summary["parameter"].to_list()
+
+
+def test_customer_hours_and_mean_outage(weibull_delay_fit):
+    fit, theta = weibull_delay_fit
+    mean = fit.mean_outage_minutes
+    assert mean.value == pytest.approx(float(make_family("weibull+delay").mean(np.asarray(theta))), rel=0.1)
+    ch = fit.customer_hours_lost(1000)
+    assert ch.value == pytest.approx(1000 * mean.value / 60)
+    with pytest.raises(ParameterError, match="n_affected"):
+        fit.customer_hours_lost(0)
+    rmean = fit.restricted_mean_minutes(60.0)
+    assert 15.0 < rmean.value < 60.0  # nobody restored in the first 15 minutes
+
+
+def test_bad_options_are_refused_naming_them():
+    with pytest.raises(ParameterError, match="propensity"):
+        fit_down_reports(np.arange(10.0), onset=ONSET, end=END, propensity=[1.0] * 23, n_boot=0)
+    with pytest.raises(ParameterError, match="timezone"):
+        fit_down_reports(np.arange(10.0), onset=ONSET, end=END, timezone="Mars/Olympus", n_boot=0)
+    with pytest.raises(ParameterError, match="level"):
+        fit_down_reports(np.arange(10.0), onset=ONSET, end=END, level=90, n_boot=0)
+    with pytest.raises(ParameterError, match="end"):
+        fit_down_reports(np.arange(10.0), onset=ONSET, end=ONSET - dt.timedelta(hours=1), n_boot=0)
+    with pytest.raises(ParameterError, match="windows"):
+        fit_down_reports(np.arange(10.0), onset=ONSET, end=END, windows=pl.DataFrame({"from": [1.0]}), n_boot=0)
+
+
+@pytest.mark.parametrize("family", ["exponential", "weibull", "lognormal", "loglogistic", "gamma", "weibull+delay"])
+def test_each_family_t50_t90_recovered_from_reports_within_10_percent(family):
+    thetas = {
+        "exponential": [80.0],
+        "weibull": [90.0, 1.3],
+        "lognormal": [4.3, 0.7],
+        "loglogistic": [75.0, 2.5],
+        "gamma": [40.0, 2.5],
+        "weibull+delay": [90.0, 1.3, 20.0],
+    }
+    theta = thetas[family]
+    fam = make_family(family)
+    m = report_times(
+        family=fam, params=theta, rate_per_minute=40.0, horizon_minutes=HORIZON, onset_epoch_s=ONSET.timestamp(), rng=17
+    )
+    fit = fit_down_reports(m, onset=ONSET, end=END, families=[family], n_boot=0)
+    for p in (0.5, 0.9):
+        truth = _truth(family, theta, p)
+        assert abs(fit.quantile(p).value - truth) / truth < 0.10, (p, fit.quantile(p).value, truth)

@@ -35,7 +35,9 @@ def test_mixed_offset_and_naive_in_one_column() -> None:
 def test_spring_forward_gap_is_rejected_with_reason() -> None:
     utc, why = parse(["2018-03-25 01:59", "2018-03-25 02:30", "2018-03-25 03:00"])
     assert utc[0] == dt.datetime(2018, 3, 25, 0, 59, tzinfo=UTC)
-    assert utc[1] is None and why[1] is not None and "does not exist" in why[1]
+    assert utc[1] is None
+    assert why[1] is not None
+    assert "does not exist" in why[1]
     assert utc[2] == dt.datetime(2018, 3, 25, 1, 0, tzinfo=UTC)
 
 
@@ -64,7 +66,9 @@ def test_explicit_format_and_unreadable_and_missing() -> None:
     utc, why = parse(["2018.01.08 20h15", "nonsense", None, "  "], time_format="%Y.%m.%d %Hh%M")
     assert utc[0] == dt.datetime(2018, 1, 8, 19, 15, tzinfo=UTC)
     assert utc[1:] == [None, None, None]
-    assert why[1] is not None and "unreadable" in why[1] and "nonsense" in why[1]
+    assert why[1] is not None
+    assert "unreadable" in why[1]
+    assert "nonsense" in why[1]
     assert why[2] == why[3] == "missing time"
 
 
@@ -74,3 +78,60 @@ def test_datetime_columns_pass_through() -> None:
     assert r.utc.to_list() == [dt.datetime(2018, 1, 8, 19, tzinfo=UTC)]
     naive = pl.Series("t", [dt.datetime(2018, 1, 8, 20)])
     assert parse_times(naive, timezone="Europe/Brussels").utc.to_list() == [dt.datetime(2018, 1, 8, 19, tzinfo=UTC)]
+
+
+def test_a_date_without_time_is_the_whole_local_day() -> None:
+    r = parse_times(pl.Series("t", ["2018-01-09", "2018-01-09 10:00"]), timezone="Europe/Brussels")
+    assert r.utc.to_list() == [dt.datetime(2018, 1, 8, 23, tzinfo=UTC), dt.datetime(2018, 1, 9, 9, tzinfo=UTC)]
+    assert r.until is not None
+    assert r.until.to_list() == [dt.datetime(2018, 1, 9, 23, tzinfo=UTC), None]
+
+
+def test_offsets_in_every_common_spelling() -> None:
+    values = [
+        "2018-01-08 20:05 +01:00",
+        "2018-01-08 20:05+0100",
+        "2018-01-08T20:05+01",
+        "2018-01-08 19:05 UTC",
+        "2018-01-08 19:05 GMT",
+        "2018-01-08 19:05z",
+    ]
+    utc, why = parse(values)
+    assert utc == [dt.datetime(2018, 1, 8, 19, 5, tzinfo=UTC)] * len(values)
+    assert why == [None] * len(values)
+
+
+def test_implausible_years_are_unreadable_and_two_digit_years_are_this_century() -> None:
+    utc, why = parse(["08/01/18 20:15", "0018-01-08 20:15", "2218-01-08 20:15"])
+    assert utc[0] == dt.datetime(2018, 1, 8, 19, 15, tzinfo=UTC)
+    assert utc[1:] == [None, None]
+    assert all(w is not None and "unreadable" in w for w in why[1:])
+
+
+def test_a_value_contradicting_the_columns_day_month_order_is_rejected_not_flipped() -> None:
+    utc, why = parse(["13/01/2018 10:00", "14/01/2018 10:00", "01/15/2018 10:00", "05/01/2018 10:00"])
+    assert [t.day if t else None for t in utc] == [13, 14, None, 5]
+    assert why[2] is not None
+    assert "reads dates day-first" in why[2]
+
+
+def test_an_ambiguous_time_kept_carries_a_note() -> None:
+    r = parse_times(pl.Series("t", ["2018-10-28 02:30", "2018-10-28 04:30"]), timezone="Europe/Brussels")
+    assert r.note is not None
+    assert r.note[0] is not None
+    assert "first pass" in r.note[0]
+    assert r.note[1] is None
+
+
+def test_an_unusable_time_format_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="time_format '%Y %H' is not usable"):
+        parse(["2018 20"], time_format="%Y %H")
+
+
+def test_repeated_values_are_parsed_once_and_align_with_the_input() -> None:
+    base = ["2018-01-08 20:05", None, "nonsense", "2018-03-25 02:30", "08/01/2018 21:00"]
+    values = base * 2000
+    r = parse_times(pl.Series("t", values), timezone="Europe/Brussels")
+    single = parse_times(pl.Series("t", base), timezone="Europe/Brussels")
+    assert r.utc.to_list() == single.utc.to_list() * 2000
+    assert r.reason.to_list() == single.reason.to_list() * 2000

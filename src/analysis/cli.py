@@ -38,20 +38,42 @@ def _overrides(param: list[str] | None, params_file: Path | None) -> dict[str, o
     return parse_cli_params(tuple(param or ()), yaml_file=params_file)
 
 
+NotebookOpt = Annotated[
+    Path | None, typer.Option("--notebook", help="Report notebook to execute (default notebooks/postmortem.ipynb).")
+]
+
+
 @app.command()
 def render(
     incident_dir: Annotated[Path, typer.Argument(help="Incident folder (holding incident.toml).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Reports root; the report goes to <out>/<id>/.")] = Path("reports"),
     param: ParamOpt = None,
     params_file: ParamFile = None,
-    timeout: Annotated[float | None, typer.Option(help="Per-cell execution timeout in seconds.")] = None,
+    notebook: NotebookOpt = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=0.001, help="Seconds allowed for the whole render; after that it stops and fails.")
+    ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show papermill's cell progress.")] = False,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Run id for the manifest (default: time + random).")] = None,
 ) -> None:
-    """Ingest, fit and render one incident: postmortem.html, metrics.json, postmortem.ipynb, manifest.json."""
+    """Ingest, fit and render one incident: postmortem.html, metrics.json, postmortem.ipynb, manifest.json.
+
+    A failure leaves the previous report untouched and writes <out>/<id>/failed/.
+    """
+    from analysis.report import NOTEBOOK, stop_on_sigterm
     from analysis.report import render as do_render
 
     overrides = _overrides(param, params_file)
-    result = do_render(incident_dir, out_root=out, overrides=overrides, timeout=timeout, progress=progress)
+    stop_on_sigterm()  # a scheduler stopping the task still gets failed/ written
+    result = do_render(
+        incident_dir,
+        out_root=out,
+        overrides=overrides,
+        notebook=notebook or NOTEBOOK,
+        timeout=timeout,
+        progress=progress,
+        run_id=run_id,
+    )
     typer.echo(f"{result.incident_id}: ok in {result.seconds:.1f} s → {result.out_dir / 'postmortem.html'}", err=True)
 
 
@@ -61,16 +83,38 @@ def render_all(
     out: Annotated[Path, typer.Option("--out", "-o", help="Reports root.")] = Path("reports"),
     param: ParamOpt = None,
     params_file: ParamFile = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Incidents rendered in parallel.")] = 1,
-    timeout: Annotated[float | None, typer.Option(help="Seconds allowed per incident (the run is killed after).")] = None,
+    notebook: NotebookOpt = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Incidents rendered in parallel (one process each).")] = 1,
+    timeout: Annotated[
+        float | None, typer.Option(min=0.001, help="Seconds allowed per incident; a run over the limit fails alone.")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-render incidents whose inputs did not change.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal output; log to <out>/render-all.log.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="For cron: print only failures; log everything to <out>/render-all.log.")
+    ] = False,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Run id shared by every manifest of this batch (e.g. the scheduler's).")
+    ] = None,
 ) -> None:
-    """Render every incident under DATA_DIR; one failure does not stop the others; writes <out>/index.html."""
+    """Render every incident under DATA_DIR, each in its own process; write <out>/index.html.
+
+    Unchanged incidents are skipped (see the log for why); exit code 0 only if none failed.
+    """
     from analysis.batch import render_all as do_render_all
+    from analysis.report import NOTEBOOK
 
     overrides = _overrides(param, params_file)
-    summary = do_render_all(data_dir, out_root=out, overrides=overrides, jobs=jobs, timeout=timeout, force=force, quiet=quiet)
+    summary = do_render_all(
+        data_dir,
+        out_root=out,
+        overrides=overrides,
+        notebook=notebook or NOTEBOOK,
+        jobs=jobs,
+        timeout=timeout,
+        force=force,
+        quiet=quiet,
+        run_id=run_id,
+    )
     if not summary.ok:
         raise typer.Exit(1)
 
@@ -160,7 +204,7 @@ def geocode(
     if not places:
         raise typer.BadParameter("give places to resolve, or --csv IN --out OUT")
     for place in places:
-        typer.echo(format_resolution(_resolve_arg(place, resolve_place)))
+        typer.echo(format_resolution(_resolve_arg(place, resolve_place), place=place))
 
 
 def _resolve_arg(place: str, resolve_place: object) -> dict[str, object]:
@@ -203,22 +247,29 @@ def simulate(
 
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
-    try:
-        app(standalone_mode=False)
-    except AnalysisError as exc:
-        from analysis.errors import RenderError
+    from analysis.errors import RenderError
 
+    try:
+        code = app(standalone_mode=False)
+    except AnalysisError as exc:
         _err(str(exc))
         sys.exit(1 if isinstance(exc, RenderError) else 2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        _err("aborted")
+    except (typer.Abort, KeyboardInterrupt):
+        _err("interrupted")
         sys.exit(130)
     except Exception as exc:
+        # usage errors (unknown option, missing argument): typer raises its own copy of
+        # click's exceptions (a TyperException), older typer versions click's
         import click
 
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, (click.ClickException, typer.exceptions.TyperException)) and hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(getattr(exc, "exit_code", 2))
         raise
+    # without standalone mode click returns the code of a ``typer.Exit`` instead of exiting
+    if isinstance(code, int) and code:
+        if code == 130:  # typer turns Ctrl-C (and render-all's SIGTERM) into this code
+            _err("interrupted")
+        sys.exit(code)

@@ -36,6 +36,7 @@ SourceKind = Literal["down_reports", "restorations", "online_fraction"]
 SourceFormat = Literal["csv", "parquet", "jsonl", "xlsx"]
 EventKind = Literal["announcement", "action", "incident", "other"]
 Ambiguous = Literal["earliest", "latest", "reject"]
+Sampling = Literal["spontaneous", "curated"]
 ExposureKind = Literal["customers", "population"]
 
 SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
@@ -147,6 +148,10 @@ class Source:
     sheet: str | None = None
     coverage: str | None = None
     coverage_regions: tuple[str, ...] = ()
+    # spontaneous: every affected customer may report (a web form, a status site, a call
+    # centre); curated: statements selected by someone else (a newsroom), so their rate
+    # reflects editorial choices as much as the number still without service
+    sampling: Sampling = "spontaneous"
 
 
 @dataclass(frozen=True)
@@ -533,6 +538,7 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
         sheet=s.get("sheet", str),
         coverage=s.get("coverage", str),
         coverage_regions=tuple(cov_regions),
+        sampling=s.choice("sampling", ("spontaneous", "curated"), "spontaneous"),  # type: ignore[arg-type]
     )
     s.check_unknown()
     return source

@@ -53,6 +53,18 @@ pio.templates["postmortem"] = go.layout.Template(
 TEMPLATE = "postmortem"
 
 
+def plain(value: object) -> str:
+    """Text for plotly labels and hovers: contact details removed, markup escaped.
+
+    Plotly renders a small HTML subset in text; data must never be able to use it.
+    """
+    import html
+
+    from analysis.privacy import scrub_contacts
+
+    return html.escape(scrub_contacts(str(value)) or "", quote=False)
+
+
 def _local(t: dt.datetime | None, tz: str) -> dt.datetime | None:
     """A UTC time as naive wall-clock time in ``tz`` (what plotly should print)."""
     if t is None:
@@ -103,7 +115,7 @@ def _event_lines(
                 textposition="top center",
                 textfont={"size": 10, "color": color},
                 marker={"symbol": EVENT_SYMBOLS.get(row["kind"], "circle"), "size": 9, "color": color},
-                hovertext=f"{i}. {x:%a %d %b %H:%M} — {row['label']}",
+                hovertext=f"{i}. {x:%a %d %b %H:%M} — {plain(row['label'])}",
                 hoverinfo="text",
                 showlegend=False,
                 cliponaxis=False,
@@ -213,7 +225,7 @@ def recovery_figure(
         fig.add_annotation(
             x=xl,
             y=100 * est.value,
-            text=f"{label}<br><b>{100 * est.value:.0f}%</b> [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected",
+            text=f"{plain(label)}<br><b>{100 * est.value:.0f}%</b> [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected",
             showarrow=True,
             arrowhead=2,
             ax=60,
@@ -268,7 +280,7 @@ def location_map(
             go.Scattergeo(
                 lat=points["lat"].to_list(),
                 lon=points["lon"].to_list(),
-                text=points[label_col].to_list(),
+                text=[plain(v) for v in points[label_col].to_list()],
                 mode="markers",
                 marker={
                     "size": size,
@@ -308,3 +320,100 @@ def incident_span(incident: Incident, reports: pl.DataFrame) -> tuple[dt.datetim
     ends = [t for t in (incident.end, last) if t is not None]
     end = max(ends) if ends else start + dt.timedelta(hours=24)
     return start, end
+
+
+def observed_fitted_figure(
+    table: pl.DataFrame, *, timezone: str, bin_minutes: float = 60.0, title: str | None = None
+) -> go.Figure:
+    """Observed report counts against the fitted intensity, re-binned for reading.
+
+    ``table`` is the fit's ``observed_vs_fitted`` (fine bins: ``bin_start``, ``observed``,
+    ``observed_windowed`` — window reports allocated in proportion to the fit — and
+    ``fitted``). Systematic runs above or below the line are what a misfit looks like.
+    """
+    if table.height == 0:
+        return go.Figure().update_layout(template=TEMPLATE, title=title)
+    width = f"{int(bin_minutes)}m"
+    extra = ["observed_windowed"] if "observed_windowed" in table.columns else []
+    agg = (
+        table.sort("bin_start")
+        .group_by_dynamic("bin_start", every=width)
+        .agg(pl.col("observed").sum(), *[pl.col(c).sum() for c in extra], pl.col("fitted").sum())
+        .with_columns(pl.col("bin_start").dt.convert_time_zone(timezone).dt.replace_time_zone(None).alias("local"))
+    )
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=agg["local"].to_list(),
+            y=agg["observed"].to_list(),
+            name="observed (known time)",
+            marker={"color": PALETTE["exact"]},
+        )
+    )
+    if extra:
+        fig.add_trace(
+            go.Bar(
+                x=agg["local"].to_list(),
+                y=agg["observed_windowed"].to_list(),
+                name="observed (window, allocated)",
+                marker={"color": PALETTE["windowed"]},
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=agg["local"].to_list(),
+            y=agg["fitted"].to_list(),
+            mode="lines",
+            name="fitted",
+            line={"color": PALETTE["fit"], "width": 2},
+        )
+    )
+    fig.update_layout(
+        template=TEMPLATE,
+        barmode="stack",
+        title=title,
+        xaxis_title=_axis_title(timezone),
+        yaxis_title=f"reports per {int(bin_minutes)} min",
+        height=360,
+    )
+    return fig
+
+
+def rescaling_figure(
+    rescaled: np.ndarray, *, band: float, statistic: float, pvalue: float, title: str | None = None
+) -> go.Figure:
+    """Time-rescaling check: sorted rescaled inter-report times against the uniform diagonal.
+
+    If the fitted intensity is right, the points lie on the diagonal and inside the
+    Kolmogorov–Smirnov band; points outside it mean the model misses the report timing.
+    """
+    n = len(rescaled)
+    fig = go.Figure()
+    if n == 0:
+        return fig.update_layout(template=TEMPLATE, title=title)
+    expected = (np.arange(1, n + 1) - 0.5) / n
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1, 1, 0],
+            y=[band, 1 + band, 1 - band, -band],
+            fill="toself",
+            fillcolor="rgba(47,111,159,0.12)",
+            line={"width": 0},
+            hoverinfo="skip",
+            name="KS band",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": PALETTE["muted"], "dash": "dot"}, name="perfect fit")
+    )
+    fig.add_trace(
+        go.Scatter(x=expected, y=np.sort(rescaled), mode="markers", marker={"color": PALETTE["exact"], "size": 5}, name="reports")
+    )
+    fig.update_layout(
+        template=TEMPLATE,
+        title=title or f"Time-rescaling: KS = {statistic:.3f}, p = {pvalue:.2g} (n = {n})",
+        xaxis={"title": "uniform quantile", "range": [0, 1]},
+        yaxis={"title": "rescaled inter-report time", "range": [-0.05, 1.05]},
+        height=360,
+    )
+    return fig

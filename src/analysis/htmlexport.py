@@ -101,9 +101,20 @@ class OfflineRenderer(MimetypeRenderer):
 
 
 def use_offline_renderer() -> None:
-    """Make every ``fig.show()`` / display in this kernel use :class:`OfflineRenderer`."""
+    """Make every ``fig.show()`` / display in this kernel use :class:`OfflineRenderer`.
+
+    Warnings raised by libraries during the run go to the ``py.warnings`` logger instead of
+    the cell outputs, so the report never shows a stray warning.
+    """
+    import logging
+
     pio.renderers[RENDERER] = OfflineRenderer()
     pio.renderers.default = RENDERER
+    logging.captureWarnings(True)
+    logger = logging.getLogger("py.warnings")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    logger.propagate = False
 
 
 def plotly_head() -> str:
@@ -132,13 +143,31 @@ def add_toc(page: str, *, title: str = "Contents") -> str:
     return page[:at] + nav + page[at:]
 
 
+def strip_streams(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` without stdout/stderr outputs.
+
+    Logs and warnings stay in the executed notebook (for auditing) and never reach the page.
+    """
+    import copy
+
+    clean = copy.deepcopy(nb)
+    for cell in clean.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("output_type") != "stream"]
+    return clean
+
+
 def export_html(
     notebook: Path | nbformat.NotebookNode, out: Path, *, title: str, language: str = "en", toc_title: str = "Contents"
 ) -> Path:
     """Convert an executed notebook into the self-contained offline report page."""
     from nbconvert import HTMLExporter
 
+    from analysis.privacy import scrub_contacts
+
     nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, Path) else notebook
+    title = scrub_contacts(title) or ""
+    nb = strip_streams(nb)
     nb.metadata["title"] = title
     exporter = HTMLExporter(
         template_name="postmortem",

@@ -4,19 +4,26 @@ For each source the file is read as text (:mod:`analysis.readers`), the columns 
 ``[sources.columns]`` (or present under their canonical name) are mapped, times are parsed
 into UTC (:mod:`analysis.timeparse`), free text is scrubbed of personal data
 (:mod:`analysis.privacy`), and every row that cannot become a record goes to the rejects
-table with its source, row, raw values and a reason a person understands.
+table with its source, row, the file column at fault (when there is one), its raw values
+(scrubbed too) and a reason a person understands. Kept rows carry remarks in ``issues``
+(coordinates ignored, an unknown status, an ambiguous clock time...).
 
 Invariant, checked before anything is returned: for every source,
 ``raw rows = accepted rows + rejected rows``.
 
-Duplicate policy: a row identical in every raw field to an earlier row of the same source
-is rejected as "duplicate of row N". Rows that share a ``report_id`` but differ in content
-are both kept (the later one's id gets a ``#2`` suffix and an ``issues`` note).
+Row checks, first match wins: an empty row; a field longer than
+:data:`MAX_FIELD_CHARS` (usually a quote that swallowed the rest of a file); an exact
+duplicate — a row identical in every raw field to an earlier row of the same source is
+rejected as "duplicate of row N" (N the first occurrence); then the kind's own checks
+(times, counts, values). Rows that share a ``report_id`` but differ in content are both
+kept (the later one's id gets a ``#2`` suffix and an ``issues`` note). See
+docs/data-quality.md for every policy.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +33,11 @@ import polars as pl
 
 from analysis.config import Incident, Source, processed_dir
 from analysis.errors import IngestError
-from analysis.privacy import scrub_column
-from analysis.readers import REJECT_SCHEMA, RawTable, empty_rejects, read_source
-from analysis.timeparse import UTC_DTYPE, parse_times
+from analysis.privacy import scrub_column, scrub_text
+from analysis.readers import RAW_FIELD_CHARS, REJECT_SCHEMA, RawTable, empty_rejects, read_source
+from analysis.timeparse import UTC_DTYPE, ParsedTimes, parse_times
+
+MAX_FIELD_CHARS = 100_000
 
 REPORT_COLUMNS: dict[str, pl.DataType] = {
     "report_id": pl.String(),
@@ -140,6 +149,7 @@ AREA_LEVELS: Mapping[str, str] = {
 }
 TRUE_WORDS = frozenset({"true", "t", "1", "yes", "y", "oui", "ja", "restored", "up", "ok", "x"})
 FALSE_WORDS = frozenset({"false", "f", "0", "no", "n", "non", "nee", "down", "out", ""})
+DATE_ONLY_NOTE = "no time of day: the whole local day is the window"
 
 
 @dataclass(frozen=True)
@@ -190,21 +200,29 @@ class IngestResult:
 # --------------------------------------------------------------------------- helpers
 
 
+def _const(name: str, value: object, n: int, dtype: pl.DataType) -> pl.Series:
+    """A column of ``n`` copies of ``value`` (built without a Python list)."""
+    return pl.repeat(value, n, dtype=dtype, eager=True).alias(name)
+
+
+def _series(frame: pl.DataFrame | None, expr: pl.Expr, name: str) -> pl.Series:
+    return (frame if frame is not None else pl.DataFrame()).select(expr.alias(name)).to_series()
+
+
 def _column_for(table: pl.DataFrame, source: Source, canonical: str) -> str | None:
     """The file column holding ``canonical``: the mapped one, else one named like it."""
     mapped = source.columns.get(canonical)
     names = [c for c in table.columns if c != "_row"]
+    folded = {c.strip().lower(): c for c in reversed(names)}
     if mapped is not None:
         if mapped in names:
             return mapped
-        folded = {c.strip().lower(): c for c in names}
         if mapped.strip().lower() in folded:
             return folded[mapped.strip().lower()]
+        shown = ", ".join(repr(n) for n in names[:30]) + (", ..." if len(names) > 30 else "")
         raise IngestError(
-            f"{source.path}: column '{mapped}' (mapped to '{canonical}' in [sources.columns]) not found; "
-            f"the file has: {', '.join(names[:30])}"
+            f"{source.path}: column {mapped!r} (mapped to '{canonical}' in [sources.columns]) not found; the file has: {shown}"
         )
-    folded = {c.strip().lower(): c for c in names}
     return folded.get(canonical)
 
 
@@ -218,19 +236,35 @@ def _text(table: pl.DataFrame, source: Source, canonical: str) -> pl.Series:
             s = s.fill_null(str(source.defaults[canonical]))
         return s.alias(canonical)
     if canonical in source.defaults:
-        return pl.Series(canonical, [str(source.defaults[canonical])] * table.height, dtype=pl.String)
-    return pl.Series(canonical, [None] * table.height, dtype=pl.String)
+        return _const(canonical, str(source.defaults[canonical]), table.height, pl.String())
+    return _const(canonical, None, table.height, pl.String())
 
 
 def _has(table: pl.DataFrame, source: Source, canonical: str) -> bool:
     return _column_for(table, source, canonical) is not None or canonical in source.defaults
 
 
+def _label(source: Source, table: pl.DataFrame, canonical: str) -> str:
+    """The file's name for a canonical column (for rejects' ``column``)."""
+    return _column_for(table, source, canonical) or canonical
+
+
 def _number(s: pl.Series) -> pl.Series:
-    """Parse numbers written with a decimal point or a decimal comma."""
+    """Parse numbers written with a decimal point or a decimal comma (``50,85``)."""
     if s.dtype.is_numeric():
         return s.cast(pl.Float64)
-    return s.str.replace_all(r"\s", "").str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+    cleaned = s.cast(pl.String)
+    if cleaned.str.contains(r"\s").any():
+        cleaned = cleaned.str.replace_all(r"\s", "")
+    if cleaned.str.contains(",", literal=True).any():
+        # one comma and no point: a decimal comma; anything else keeps its points
+        comma_decimal = cleaned.str.contains(r"^[+-]?\d*,\d+$")
+        cleaned = _series(
+            pl.DataFrame({"c": cleaned, "d": comma_decimal}),
+            pl.when("d").then(pl.col("c").str.replace(",", ".", literal=True)).otherwise("c"),
+            s.name,
+        )
+    return cleaned.cast(pl.Float64, strict=False).alias(s.name)
 
 
 def _normalise(s: pl.Series, synonyms: Mapping[str, str]) -> pl.Series:
@@ -240,37 +274,235 @@ def _normalise(s: pl.Series, synonyms: Mapping[str, str]) -> pl.Series:
     return low.replace_strict(mapping, default=None, return_dtype=pl.String) if mapping else low
 
 
-def _raw_json(table: pl.DataFrame) -> pl.Series:
-    """The raw values of every row as one JSON object string (for rejects)."""
+def _normalise_noted(s: pl.Series, synonyms: Mapping[str, str], label: str) -> tuple[pl.Series, pl.Series]:
+    """Normalised values, and a note where a value is not a known one (it is kept lower-cased)."""
+    norm = _normalise(s, synonyms)
+    known = set(synonyms.values())
+    note = _series(
+        pl.DataFrame({"n": norm, "r": s}),
+        pl.when(pl.col("n").is_not_null() & ~pl.col("n").is_in(list(known))).then(
+            pl.format(f"{label} '{{}}' not recognised (kept as written)", "r")
+        ),
+        "note",
+    )
+    return norm, note
+
+
+def _postal(table: pl.DataFrame, source: Source) -> pl.Series:
+    """A Belgian postal code: the first run of exactly four digits (``B-1000``, ``1000 Brussel``)."""
+    raw = _text(table, source, "postal_code")
+    return raw.str.extract(r"(?:^|\D)(\d{4})(?:\D|$)", 1).alias("postal_code")
+
+
+def _coordinates(table: pl.DataFrame, source: Source) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """WGS84 latitude/longitude, and a note where coordinates were given but not usable.
+
+    Out-of-range, unreadable or half-given coordinates are dropped (the row is kept: its
+    place or postal code may still locate it) with the reason in the note.
+    """
+    lat_raw, lon_raw = _text(table, source, "lat"), _text(table, source, "lon")
+    lat, lon = _number(lat_raw), _number(lon_raw)
+    frame = pl.DataFrame({"lat": lat, "lon": lon, "lr": lat_raw, "nr": lon_raw})
+    unreadable = (pl.col("lr").is_not_null() & pl.col("lat").is_null()) | (pl.col("nr").is_not_null() & pl.col("lon").is_null())
+    out_of_range = ~pl.col("lat").is_between(-90, 90) | ~pl.col("lon").is_between(-180, 180)
+    half = pl.col("lat").is_null() ^ pl.col("lon").is_null()
+    out = frame.select(
+        pl.when(unreadable)
+        .then(pl.format("coordinates ({}, {}) unreadable, ignored", "lr", "nr"))
+        .when(half & pl.col("lon").is_null())
+        .then(pl.format("latitude {} given without a longitude, ignored", "lr"))
+        .when(half)
+        .then(pl.format("longitude {} given without a latitude, ignored", "nr"))
+        .when(out_of_range.fill_null(False))
+        .then(pl.format("coordinates ({}, {}) out of range, ignored", "lr", "nr"))
+        .alias("note"),
+    ).with_columns(frame)
+    keep = out["note"].is_null() & out["lat"].is_not_null() & out["lon"].is_not_null()
+    lat = _series(out, pl.when(keep).then("lat"), "lat")
+    lon = _series(out, pl.when(keep).then("lon"), "lon")
+    return lat, lon, out["note"]
+
+
+def _url(table: pl.DataFrame, source: Source) -> tuple[pl.Series, pl.Series]:
+    """Web links: only ``http(s)://`` ones are kept (never ``javascript:`` or ``data:``)."""
+    raw = _text(table, source, "url")
+    ok = raw.str.contains(r"(?i)^https?://[^\s<>\"']+$")
+    url = _series(pl.DataFrame({"u": raw, "ok": ok}), pl.when("ok").then("u"), "url")
+    note = _series(
+        pl.DataFrame({"u": raw, "ok": ok}),
+        pl.when(pl.col("u").is_not_null() & ~pl.col("ok")).then(pl.lit("url is not an http(s) link, dropped")),
+        "note",
+    )
+    return scrub_column(url, names=False), note
+
+
+def _row_checks(table: pl.DataFrame) -> dict[str, pl.Series]:
+    """Reasons shared by every kind: empty row, oversized field, exact duplicate.
+
+    Each check first runs a cheap vectorised screen over the whole table and then the
+    exact test on the few rows it flags, so clean data pays for a few passes only.
+    """
     cols = [c for c in table.columns if c != "_row"]
+    n = table.height
+
+    def none() -> pl.Series:  # a fresh column each time: Series.scatter works in place
+        return _const("x", None, n, pl.String())
+
+    out = {"_why_empty": none(), "_why_size": none(), "_why_size_col": none(), "_why_dup": none()}
+    if n == 0:
+        return out
     if not cols:
-        return pl.Series("raw", ["{}"] * table.height, dtype=pl.String)
-    return table.select(pl.struct([pl.col(c).cast(pl.String) for c in cols]).struct.json_encode().alias("raw")).to_series()
+        return out | {"_why_empty": _const("e", "empty row", n, pl.String())}
+    text = {c: pl.col(c).cast(pl.String) for c in cols}
+
+    def blank(c: str) -> pl.Expr:
+        return text[c].is_null() | text[c].str.contains(r"^\s*$")
+
+    screen = table.select(blank(cols[0])).to_series()
+    if screen.any():
+        idx = screen.arg_true()
+        full = table[idx].select(pl.all_horizontal([blank(c) for c in cols])).to_series()
+        out["_why_empty"] = none().scatter(idx.filter(full), "empty row")
+
+    screen = table.select(pl.any_horizontal([text[c].str.len_bytes() > MAX_FIELD_CHARS for c in cols])).to_series()
+    if screen.any():
+        idx = screen.arg_true()
+        sub = table[idx]
+        col = pl.coalesce([pl.when(text[c].str.len_chars() > MAX_FIELD_CHARS).then(pl.lit(c)) for c in cols])
+        length = pl.max_horizontal([text[c].str.len_chars() for c in cols])
+        found = sub.select(
+            pl.when(col.is_not_null())
+            .then(
+                pl.format(
+                    f"field '{{}}' is {{}} characters long (limit {MAX_FIELD_CHARS}): a quote that never closes?", col, length
+                )
+            )
+            .alias("r"),
+            col.alias("c"),
+        )
+        out["_why_size"] = none().scatter(idx, found["r"])
+        out["_why_size_col"] = none().scatter(idx, found["c"])
+
+    # rows with distinct hashes are distinct; rows sharing one are compared exactly
+    screen = table.select(pl.struct(cols).hash(seed=7).is_duplicated()).to_series()
+    if screen.any():
+        idx = screen.arg_true()
+        sub = table[idx]
+        first = pl.col("_row").min().over(cols)
+        found = sub.select(pl.when(pl.col("_row") != first).then(pl.format("duplicate of row {}", first))).to_series()
+        out["_why_dup"] = none().scatter(idx, found)
+    return out
 
 
-def _join_issues(*parts: pl.Series) -> pl.Series:
-    frame = pl.DataFrame({f"p{i}": p for i, p in enumerate(parts)})
+def _raw_json(table: pl.DataFrame) -> pl.Series:
+    """The raw values of every row as one JSON object string, scrubbed and trimmed (for rejects)."""
+    cols = [c for c in table.columns if c != "_row"]
+    if not cols or table.height == 0:
+        return _const("raw", "{}", table.height, pl.String())
+    fields = {}
+    for c in cols:
+        s = table[c].cast(pl.String)
+        s = _series(
+            pl.DataFrame({"s": s}),
+            pl.when(pl.col("s").str.len_chars() > RAW_FIELD_CHARS)
+            .then(pl.col("s").str.slice(0, RAW_FIELD_CHARS) + "…")
+            .otherwise("s"),
+            c,
+        )
+        fields[c] = scrub_column(s)
+    return pl.DataFrame(fields).select(pl.struct(pl.all()).struct.json_encode().alias("raw")).to_series()
+
+
+def _scrub_raw(raw: str | None) -> str | None:
+    """Scrub a reader reject's raw text: JSON values one by one, else the text itself."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        # an invalid JSON line: undo the common escapes so names and numbers are visible
+        text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), raw)
+        return scrub_text(text.replace("\\n", "\n").replace("\\t", "\t").replace('\\"', '"'))
+    return json.dumps(_scrub_value(value), ensure_ascii=False)
+
+
+def _scrub_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, list):
+        return [_scrub_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub_value(v) for k, v in value.items()}
+    return value
+
+
+def _rejects(
+    table: pl.DataFrame,
+    source: Source,
+    reason: pl.Series,
+    column: pl.Series,
+) -> pl.DataFrame:
+    """Rejects for the rows with a reason (raw JSON built for those rows only)."""
+    mask = reason.is_not_null()
+    bad = table.filter(mask)
+    return pl.DataFrame(
+        {
+            "source": _const("source", source.name, bad.height, pl.String()),
+            "row": bad["_row"].cast(pl.Int64),
+            "column": column.filter(mask).cast(pl.String),
+            "reason": reason.filter(mask),
+            "raw": _raw_json(bad),
+        },
+        schema=REJECT_SCHEMA,
+    )
+
+
+def _first(pairs: list[tuple[pl.Series, pl.Series | str | None]]) -> tuple[pl.Series, pl.Series]:
+    """The first non-null reason of each row, and the file column that reason concerns."""
+    n = len(pairs[0][0])
+    frame = pl.DataFrame(
+        {f"r{i}": r.cast(pl.String) for i, (r, _) in enumerate(pairs)}
+        | {
+            f"c{i}": c.cast(pl.String) if isinstance(c, pl.Series) else _const(f"c{i}", c, n, pl.String())
+            for i, (_, c) in enumerate(pairs)
+        }
+    )
+    reason = pl.coalesce([pl.col(f"r{i}") for i in range(len(pairs))])
+    # the column of the first reason (a reason without a column must not borrow a later one's)
+    column = pl.lit(None, pl.String)
+    for i in reversed(range(len(pairs))):
+        column = pl.when(pl.col(f"r{i}").is_not_null()).then(pl.col(f"c{i}")).otherwise(column)
+    out = frame.select(reason.alias("reason"), column.alias("column"))
+    return out["reason"], out["column"]
+
+
+def _join_notes(*notes: pl.Series | None) -> pl.Series:
+    parts = [n for n in notes if n is not None]
+    frame = pl.DataFrame({f"p{i}": p.cast(pl.String) for i, p in enumerate(parts)})
     return frame.select(pl.concat_str(pl.all(), separator="; ", ignore_nulls=True).replace("", None).alias("issues")).to_series()
 
 
-def _first_reason(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """Add ``_reason``/``_reason_col``: the first non-null reason among ``columns``."""
-    exprs = [pl.col(c) for c in columns]
-    col_exprs = [pl.when(pl.col(c).is_not_null()).then(pl.lit(c.removeprefix("_why_"))) for c in columns]
-    return frame.with_columns(pl.coalesce(exprs).alias("_reason"), pl.coalesce(col_exprs).alias("_reason_col"))
-
-
-def _duplicate_reasons(table: pl.DataFrame) -> pl.Series:
-    """For each row: ``duplicate of row N`` if an earlier row has identical raw values, else null."""
-    cols = [c for c in table.columns if c != "_row"]
-    if not cols or table.height == 0:
-        return pl.Series("dup", [None] * table.height, dtype=pl.String)
-    keyed = table.select("_row", pl.struct([pl.col(c) for c in cols]).hash(seed=7).alias("_h"))
-    first = keyed.group_by("_h").agg(pl.col("_row").min().alias("_first"))
-    joined = keyed.join(first, on="_h", how="left", maintain_order="left")
-    return joined.select(
-        pl.when(pl.col("_row") != pl.col("_first")).then(pl.format("duplicate of row {}", pl.col("_first"))).alias("dup")
-    ).to_series()
+def _unique_ids(ids: pl.Series) -> pl.Series:
+    """Make ids unique by suffixing ``#2``, ``#3``... to later repeats (vectorised; rare loop)."""
+    if ids.n_unique() == ids.len():
+        return ids
+    rank = ids.to_frame("id").select(pl.int_range(pl.len()).over("id").alias("k"))["k"]
+    out = _series(
+        pl.DataFrame({"id": ids, "k": rank}),
+        pl.when(pl.col("k") > 0).then(pl.format("{}#{}", "id", pl.col("k") + 1)).otherwise("id"),
+        ids.name,
+    )
+    if out.n_unique() == out.len():
+        return out
+    seen: set[str] = set()
+    values = []
+    for base in out.to_list():  # a suffixed id collided with a given one ("a#2" in the file): rare
+        v, k = base, 2
+        while v in seen:
+            v, k = f"{base}#{k}", k + 1
+        seen.add(v)
+        values.append(v)
+    return pl.Series(ids.name, values, dtype=pl.String)
 
 
 def _geo_columns_missing(df: pl.DataFrame) -> pl.DataFrame:
@@ -278,45 +510,74 @@ def _geo_columns_missing(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns([pl.lit(None, dtype=pl.Float64 if c == "geo_score" else pl.String).alias(c) for c in missing])
 
 
-# --------------------------------------------------------------------------- per kind
+# --------------------------------------------------------------------------- times
 
 
-def _times(table: pl.DataFrame, source: Source, canonical: str, timezone: str) -> tuple[pl.Series, pl.Series, bool]:
-    """Parsed UTC times for a canonical time column, failure reasons, and whether it exists."""
+def _parse(raw: pl.Series, source: Source, timezone: str, label: str) -> ParsedTimes:
+    try:
+        return parse_times(raw, timezone=source.timezone or timezone, time_format=source.time_format, ambiguous=source.ambiguous)
+    except ValueError as exc:
+        raise IngestError(f"{source.path}: column {label!r}: {exc}") from None
+
+
+def _times(table: pl.DataFrame, source: Source, canonical: str, timezone: str) -> tuple[ParsedTimes, bool]:
+    """Parsed UTC times for a canonical time column, and whether the column exists."""
     name = _column_for(table, source, canonical)
     if name is None and canonical not in source.defaults:
-        return (
-            pl.Series(canonical, [None] * table.height, dtype=UTC_DTYPE),
-            pl.Series(canonical, [None] * table.height, dtype=pl.String),
-            False,
-        )
+        null = _const(canonical, None, table.height, UTC_DTYPE)
+        none = _const(canonical, None, table.height, pl.String())
+        return ParsedTimes(null, none, None, none, null), False
     raw = table[name] if name is not None else _text(table, source, canonical)
-    parsed = parse_times(raw, timezone=source.timezone or timezone, time_format=source.time_format, ambiguous=source.ambiguous)
-    return parsed.utc.alias(canonical), parsed.reason.alias(canonical), True
+    return _parse(raw, source, timezone, name or canonical), True
+
+
+def _unusable(reason: pl.Series) -> pl.Series:
+    """A time reason that is not plain absence."""
+    return _series(pl.DataFrame({"r": reason}), pl.when(pl.col("r") != "missing time").then("r"), "r")
+
+
+# --------------------------------------------------------------------------- per kind
 
 
 def _report_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical down reports from one source, and the rows rejected with reasons."""
-    at, at_why, has_at = _times(table, source, "reported_at", timezone)
-    frm, frm_why, has_from = _times(table, source, "reported_from", timezone)
-    until, until_why, _has_until = _times(table, source, "reported_until", timezone)
+    at, has_at = _times(table, source, "reported_at", timezone)
+    frm, has_from = _times(table, source, "reported_from", timezone)
+    until, _has_until = _times(table, source, "reported_until", timezone)
+    time_label = _label(source, table, "reported_at") if has_at else _label(source, table, "reported_from")
     if not (has_at or has_from) and _has(table, source, "date"):
         date = _text(table, source, "date")
         clock = _text(table, source, "time")
         combined = pl.select(pl.concat_str([date, clock], separator=" ", ignore_nulls=True)).to_series().alias("reported_at")
-        parsed = parse_times(
-            combined, timezone=source.timezone or timezone, time_format=source.time_format, ambiguous=source.ambiguous
-        )
-        at, at_why, has_at = parsed.utc.alias("reported_at"), parsed.reason, True
+        at, has_at = _parse(combined, source, timezone, _label(source, table, "date")), True
+        time_label = _label(source, table, "date")
     if not (has_at or has_from):
         raise IngestError(
             f"{source.path}: no time column: map 'reported_at' (or 'reported_from'/'reported_until', or 'date' and 'time') "
             f"in [sources.columns]; the file has: {', '.join(c for c in table.columns if c != '_row')}"
         )
-    frame = pl.DataFrame({"at": at, "frm": frm, "until": until, "at_why": at_why, "frm_why": frm_why, "until_why": until_why})
+    frame = pl.DataFrame(
+        {
+            "at": at.utc,
+            "frm": frm.utc,
+            # "until Tuesday" includes Tuesday: a date-only end is the end of that day
+            "until": pl.select(pl.coalesce(until.until, until.utc)).to_series(),
+            "at_end": at.until,
+            "frm_end": frm.until,
+            "at_why": at.reason,
+            "frm_why": frm.reason,
+            "until_why": until.reason,
+        }
+    )
     frame = frame.with_columns(
         # a point time wins; a window is [reported_from or reported_at, reported_until]
         pl.when(pl.col("until").is_not_null()).then(pl.coalesce("frm", "at")).otherwise(pl.coalesce("at", "frm")).alias("start"),
+        pl.when(pl.col("until").is_not_null())
+        .then(None)
+        .when(pl.col("at").is_not_null())
+        .then("at_end")
+        .otherwise("frm_end")
+        .alias("day_end"),
     ).with_columns(
         pl.when(pl.col("start").is_null() & pl.col("until").is_null())
         .then(
@@ -333,36 +594,25 @@ def _report_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[p
         .when(pl.col("until").is_not_null() & (pl.col("until") < pl.col("start")))
         .then(pl.lit("time window ends before it starts"))
         .alias("_why_time"),
-        pl.when(pl.col("until").is_not_null() & (pl.col("until") == pl.col("start")))
-        .then(None)
-        .otherwise(pl.col("until"))
-        .alias("until"),
+        pl.coalesce("until", "day_end").alias("until"),
+    )
+    frame = frame.with_columns(pl.when(pl.col("until") == pl.col("start")).then(None).otherwise("until").alias("until"))
+    date_note = _series(
+        frame, pl.when(pl.col("day_end").is_not_null() & (pl.col("until") == pl.col("day_end"))).then(pl.lit(DATE_ONLY_NOTE)), "n"
     )
 
     weight_raw = _text(table, source, "count")
     weight = _number(weight_raw)
     weight_why = pl.select(
-        pl.when(weight_raw.is_not_null() & (weight.is_null() | (weight < 1) | (weight != weight.floor()))).then(
+        pl.when(weight_raw.is_not_null() & (weight.is_null() | (weight < 1) | (weight != weight.floor()) | (weight > 1e9))).then(
             pl.format("count must be a positive whole number, got '{}'", weight_raw)
         )
     ).to_series()
 
-    lat_raw, lon_raw = _text(table, source, "lat"), _text(table, source, "lon")
-    lat, lon = _number(lat_raw), _number(lon_raw)
-    bad_coord = (lat.is_not_null() & ((lat < -90) | (lat > 90))) | (lon.is_not_null() & ((lon < -180) | (lon > 180)))
-    coord_issue = pl.select(
-        pl.when(bad_coord)
-        .then(pl.format("coordinates ({}, {}) out of range, ignored", lat_raw, lon_raw))
-        .when((lat_raw.is_not_null() & lat.is_null()) | (lon_raw.is_not_null() & lon.is_null()))
-        .then(pl.format("coordinates ({}, {}) unreadable, ignored", lat_raw, lon_raw))
-    ).to_series()
-    keep_coord = ~bad_coord.fill_null(False) & lat.is_not_null() & lon.is_not_null()
-    lat = pl.select(pl.when(keep_coord).then(lat)).to_series()
-    lon = pl.select(pl.when(keep_coord).then(lon)).to_series()
-
-    status_raw = _text(table, source, "status")
-    status = _normalise(status_raw, STATUS_SYNONYMS).fill_null("down")
-    service = _normalise(_text(table, source, "service"), SERVICE_SYNONYMS)
+    lat, lon, coord_issue = _coordinates(table, source)
+    status, status_issue = _normalise_noted(_text(table, source, "status"), STATUS_SYNONYMS, "status")
+    status = status.fill_null("down")
+    service, service_issue = _normalise_noted(_text(table, source, "service"), SERVICE_SYNONYMS, "service")
     area_level_raw = _text(table, source, "area_level")
     area_level = _normalise(area_level_raw, AREA_LEVELS)
     level_issue = pl.select(
@@ -371,84 +621,82 @@ def _report_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[p
         )
     ).to_series()
     area_level = pl.select(pl.when(level_issue.is_null()).then(area_level)).to_series()
-    place = _text(table, source, "place")
-    area = _text(table, source, "area")
-    place = pl.select(pl.coalesce(place, area)).to_series()
+    place = pl.select(pl.coalesce(_text(table, source, "place"), _text(table, source, "area"))).to_series()
+    url, url_issue = _url(table, source)
 
-    ids_raw = _text(table, source, "report_id")
-    dup = _duplicate_reasons(table)
+    checks = _row_checks(table)
+    reason, column = _first(
+        [
+            (checks["_why_empty"], None),
+            (checks["_why_size"], checks["_why_size_col"]),
+            (checks["_why_dup"], None),
+            (frame["_why_time"], time_label),
+            (weight_why, _label(source, table, "count")),
+        ]
+    )
+    rejects = _rejects(table, source, reason, column)
+    ok = reason.is_null()
 
     work = pl.DataFrame(
         {
             "_row": table["_row"],
-            "_id": ids_raw,
+            "_id": _text(table, source, "report_id"),
             "reported_at": frame["start"],
             "reported_until": frame["until"],
-            "place_raw": scrub_column(place, names=False),
-            "postal_code": _text(table, source, "postal_code").str.extract(r"(\d{4})"),
+            "place_raw": place,
+            "postal_code": _postal(table, source),
             "lat": lat,
             "lon": lon,
             "service": service,
             "status": status,
-            "text": scrub_column(_text(table, source, "text")),
-            "url": _text(table, source, "url"),
+            "text": _text(table, source, "text"),
+            "url": url,
             "outlet": _text(table, source, "outlet"),
             "source_ref": _text(table, source, "source_ref"),
-            "note": scrub_column(_text(table, source, "note")),
+            "note": _text(table, source, "note"),
             "area_level": area_level,
             "region_hint": _text(table, source, "region_hint"),
             "weight": weight.fill_null(1).cast(pl.Int64, strict=False),
-            "_issue_coord": coord_issue,
-            "_issue_level": level_issue,
-            "_why_dup": dup,
-            "_why_time": frame["_why_time"],
-            "_why_count": weight_why,
+            "_issues": _join_notes(
+                coord_issue, level_issue, status_issue, service_issue, url_issue, date_note, at.note, frm.note, until.note
+            ),
         }
+    ).filter(ok)
+    # free text is scrubbed only for the rows kept (rejects' raw values are scrubbed apart)
+    work = work.with_columns(
+        scrub_column(work["place_raw"], names=False),
+        scrub_column(work["text"]),
+        scrub_column(work["note"]),
+        scrub_column(work["outlet"], names=False),
+        scrub_column(work["source_ref"], names=False),
+        scrub_column(work["region_hint"], names=False),
     )
-    work = _first_reason(work, ["_why_dup", "_why_time", "_why_count"])
-    raw = _raw_json(table)
-    rejected = work.with_columns(raw).filter(pl.col("_reason").is_not_null())
-    rejects = rejected.select(
-        pl.lit(source.name).alias("source"),
-        pl.col("_row").alias("row"),
-        pl.col("_reason_col").replace({"time": _time_column_label(source), "dup": None, "count": "count"}).alias("column"),
-        pl.col("_reason").alias("reason"),
-        pl.col("raw"),
+    # ids: the file's when given (made unique), else the row number
+    local_id = work.select(pl.coalesce(pl.col("_id"), pl.col("_row").cast(pl.String))).to_series()
+    repeated = (
+        local_id.is_first_distinct().not_()
+        if local_id.n_unique() < local_id.len()
+        else _const("r", value=False, n=local_id.len(), dtype=pl.Boolean())
     )
-    ok = work.filter(pl.col("_reason").is_null())
-    # ids: the file's when given (made unique), else source:row
-    ok = ok.with_columns(pl.coalesce(pl.col("_id"), pl.col("_row").cast(pl.String)).alias("_id"))
-    ok = ok.with_columns(pl.int_range(pl.len()).over("_id").alias("_dupid"))
-    ok = ok.with_columns(
-        pl.when(pl.col("_dupid") > 0)
-        .then(pl.format("{}:{}#{}", pl.lit(source.name), pl.col("_id"), pl.col("_dupid") + 1))
-        .otherwise(pl.format("{}:{}", pl.lit(source.name), pl.col("_id")))
-        .alias("report_id"),
-        pl.when(pl.col("_dupid") > 0).then(pl.format("report_id '{}' repeated (row differs)", pl.col("_id"))).alias("_issue_id"),
-    )
-    ok = ok.with_columns(
-        pl.concat_str(["_issue_coord", "_issue_level", "_issue_id"], separator="; ", ignore_nulls=True)
-        .replace("", None)
-        .alias("issues"),
+    ids = _unique_ids(pl.select(pl.format("{}:{}", pl.lit(source.name), local_id)).to_series().alias("report_id"))
+    work = work.with_columns(
+        ids,
+        _join_notes(
+            work["_issues"],
+            pl.select(pl.when(repeated).then(pl.format("report_id '{}' repeated (row differs)", local_id))).to_series(),
+        ),
         pl.lit(source.name).alias("source"),
         pl.col("_row").alias("source_row"),
     )
-    reports = ok.select([pl.col(c).cast(t) for c, t in REPORT_COLUMNS.items()])
-    return reports, rejects.cast(REJECT_SCHEMA)  # type: ignore[arg-type]
-
-
-def _time_column_label(source: Source) -> str:
-    for c in ("reported_at", "reported_from", "date"):
-        if c in source.columns:
-            return source.columns[c]
-    return "reported_at"
+    reports = work.select([pl.col(c).cast(t) for c, t in REPORT_COLUMNS.items()])
+    return reports, rejects
 
 
 def _restoration_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical restoration records (right/interval-censored) and rejects."""
-    obs, obs_why, has_obs = _times(table, source, "observed_at", timezone)
-    after, after_why, has_after = _times(table, source, "restored_after", timezone)
-    before, before_why, has_before = _times(table, source, "restored_before", timezone)
+    obs, has_obs = _times(table, source, "observed_at", timezone)
+    after, has_after = _times(table, source, "restored_after", timezone)
+    before, has_before = _times(table, source, "restored_before", timezone)
     if not (has_obs or has_after or has_before):
         raise IngestError(
             f"{source.path}: restorations need 'observed_at' (with 'restored') or 'restored_after'/'restored_before'"
@@ -458,109 +706,150 @@ def _restoration_frame(table: pl.DataFrame, source: Source, timezone: str) -> tu
     restored = pl.select(
         pl.when(low.is_in(list(TRUE_WORDS))).then(True).when(low.is_in(list(FALSE_WORDS))).then(False)
     ).to_series()
+    before_utc = pl.select(pl.coalesce(before.until, before.utc)).to_series()  # "restored before Tuesday" ends with Tuesday
     frame = pl.DataFrame(
         {
-            "obs": obs,
-            "after": after,
-            "before": before,
-            "ow": obs_why,
-            "aw": after_why,
-            "bw": before_why,
+            "obs": obs.utc,
+            "after": after.utc,
+            "before": before_utc,
+            "ow": _unusable(obs.reason),
+            "aw": _unusable(after.reason),
+            "bw": _unusable(before.reason),
             "r": restored,
             "rr": restored_raw,
         }
     )
+    labels = {k: _label(source, table, k) for k in ("observed_at", "restored_after", "restored_before", "restored")}
     why = frame.select(
         pl.when(pl.col("obs").is_null() & pl.col("after").is_null() & pl.col("before").is_null())
-        .then(pl.coalesce(pl.when(pl.col("ow") != "missing time").then("ow"), pl.lit("missing time")))
+        .then(
+            pl.struct(pl.coalesce("ow", "aw", "bw", pl.lit("missing time")).alias("r"), pl.lit(labels["observed_at"]).alias("c"))
+        )
+        .when(pl.col("ow").is_not_null())
+        .then(pl.struct(pl.format("observed_at: {}", "ow").alias("r"), pl.lit(labels["observed_at"]).alias("c")))
         .when(pl.col("obs").is_not_null() & pl.col("before").is_null() & pl.col("r").is_null() & pl.col("rr").is_not_null())
-        .then(pl.format("restored must be true or false, got '{}'", pl.col("rr")))
+        .then(
+            pl.struct(
+                pl.format("restored must be true or false, got '{}'", "rr").alias("r"), pl.lit(labels["restored"]).alias("c")
+            )
+        )
         .when(pl.col("after").is_not_null() & pl.col("before").is_not_null() & (pl.col("before") < pl.col("after")))
-        .then(pl.lit("restoration window ends before it starts"))
-        .when(pl.col("bw").is_not_null() & (pl.col("bw") != "missing time"))
-        .then(pl.format("restored_before: {}", pl.col("bw")))
-        .when(pl.col("aw").is_not_null() & (pl.col("aw") != "missing time"))
-        .then(pl.format("restored_after: {}", pl.col("aw")))
+        .then(
+            pl.struct(pl.lit("restoration window ends before it starts").alias("r"), pl.lit(labels["restored_before"]).alias("c"))
+        )
+        .when(pl.col("bw").is_not_null())
+        .then(pl.struct(pl.format("restored_before: {}", "bw").alias("r"), pl.lit(labels["restored_before"]).alias("c")))
+        .when(pl.col("aw").is_not_null())
+        .then(pl.struct(pl.format("restored_after: {}", "aw").alias("r"), pl.lit(labels["restored_after"]).alias("c")))
         .alias("w")
+    ).unnest("w")
+    lat, lon, coord_issue = _coordinates(table, source)
+    service, service_issue = _normalise_noted(_text(table, source, "service"), SERVICE_SYNONYMS, "service")
+    obs_date_note = pl.select(
+        pl.when(obs.until.is_not_null()).then(pl.lit("observed_at has no time of day: read as local midnight"))
     ).to_series()
-    lat, lon = _number(_text(table, source, "lat")), _number(_text(table, source, "lon"))
-    ok_coord = lat.is_between(-90, 90) & lon.is_between(-180, 180)
+    checks = _row_checks(table)
+    reason, column = _first(
+        [
+            (checks["_why_empty"], None),
+            (checks["_why_size"], checks["_why_size_col"]),
+            (checks["_why_dup"], None),
+            (why["r"], why["c"]),
+        ]
+    )
+    rejects = _rejects(table, source, reason, column)
     work = pl.DataFrame(
         {
             "_row": table["_row"],
             "customer_id": _text(table, source, "customer_id"),
-            "observed_at": obs,
+            "observed_at": obs.utc,
             # a restoration time observed exactly: restored=True at observed_at; default when no flag: restored
-            "restored": pl.select(pl.coalesce(restored, pl.when(obs.is_not_null()).then(True))).to_series(),
-            "restored_after": after,
-            "restored_before": before,
-            "place_raw": scrub_column(_text(table, source, "place"), names=False),
-            "postal_code": _text(table, source, "postal_code").str.extract(r"(\d{4})"),
-            "lat": pl.select(pl.when(ok_coord).then(lat)).to_series(),
-            "lon": pl.select(pl.when(ok_coord).then(lon)).to_series(),
+            "restored": pl.select(pl.coalesce(restored, pl.when(obs.utc.is_not_null()).then(True))).to_series(),
+            "restored_after": after.utc,
+            "restored_before": before_utc,
+            "place_raw": _text(table, source, "place"),
+            "postal_code": _postal(table, source),
+            "lat": lat,
+            "lon": lon,
             "region_hint": _text(table, source, "region_hint"),
-            "service": _normalise(_text(table, source, "service"), SERVICE_SYNONYMS),
-            "text": scrub_column(_text(table, source, "text")),
-            "_why_dup": _duplicate_reasons(table),
-            "_why_time": why,
+            "service": service,
+            "text": _text(table, source, "text"),
+            "issues": _join_notes(coord_issue, service_issue, obs_date_note, obs.note, after.note, before.note),
         }
+    ).filter(reason.is_null())
+    work = work.with_columns(
+        scrub_column(work["customer_id"], names=False),
+        scrub_column(work["place_raw"], names=False),
+        scrub_column(work["region_hint"], names=False),
+        scrub_column(work["text"]),
     )
-    work = _first_reason(work, ["_why_dup", "_why_time"])
-    rejects = (
-        work.with_columns(_raw_json(table))
-        .filter(pl.col("_reason").is_not_null())
-        .select(
-            pl.lit(source.name).alias("source"),
-            pl.col("_row").alias("row"),
-            pl.lit(None, pl.String).alias("column"),
-            pl.col("_reason").alias("reason"),
-            "raw",
-        )
-    )
-    ok = work.filter(pl.col("_reason").is_null()).with_columns(
-        pl.format("{}:{}", pl.lit(source.name), pl.coalesce("customer_id", pl.col("_row").cast(pl.String))).alias("record_id"),
-        pl.lit(source.name).alias("source"),
-        pl.col("_row").alias("source_row"),
-        pl.lit(None, pl.String).alias("issues"),
-    )
-    ok = ok.with_columns(
-        pl.when(pl.int_range(pl.len()).over("record_id") > 0)
-        .then(pl.format("{}#{}", "record_id", pl.int_range(pl.len()).over("record_id") + 1))
-        .otherwise("record_id")
-        .alias("record_id")
-    )
-    return ok.select([pl.col(c).cast(t) for c, t in RESTORATION_COLUMNS.items()]), rejects.cast(REJECT_SCHEMA)  # type: ignore[arg-type]
+    local_id = work.select(pl.coalesce("customer_id", pl.col("_row").cast(pl.String))).to_series()
+    ids = _unique_ids(pl.select(pl.format("{}:{}", pl.lit(source.name), local_id)).to_series().alias("record_id"))
+    work = work.with_columns(ids, pl.lit(source.name).alias("source"), pl.col("_row").alias("source_row"))
+    return work.select([pl.col(c).cast(t) for c, t in RESTORATION_COLUMNS.items()]), rejects
 
 
 def _online_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical online-fraction series and rejects (bad values are rejected, not clipped)."""
-    obs, obs_why, has_obs = _times(table, source, "observed_at", timezone)
+    obs, has_obs = _times(table, source, "observed_at", timezone)
     if not has_obs:
         raise IngestError(f"{source.path}: an online_fraction source needs an 'observed_at' column")
     frac_raw, online_raw, total_raw, out_raw = (_text(table, source, c) for c in ("online_fraction", "online", "total", "out"))
-    if frac_raw.is_null().all() and online_raw.is_null().all() and out_raw.is_null().all():
+    if frac_raw.is_null().all() and online_raw.is_null().all() and out_raw.is_null().all() and table.height:
         raise IngestError(f"{source.path}: an online_fraction source needs 'online_fraction', 'online' (with 'total') or 'out'")
-    frac, online, total, out = (_number(s) for s in (frac_raw, online_raw, total_raw, out_raw))
+    # "95%" and "95 %" are fractions too
+    percent = frac_raw.str.contains(r"%\s*$").fill_null(False)
+    frac = _number(frac_raw.str.replace(r"\s*%\s*$", ""))
+    if percent.any():
+        # divided per distinct value in Python: polars' division by 100 is off by an ulp (95% → 0.9500000000000001)
+        pct = frac.filter(percent)
+        mapping = {v: v / 100 for v in pct.drop_nulls().unique().to_list()}
+        frac = frac.scatter(percent.arg_true(), pct.replace_strict(mapping, default=None, return_dtype=pl.Float64))
+    online, total, out = (_number(s) for s in (online_raw, total_raw, out_raw))
     frame = pl.DataFrame(
-        {"f": frac, "on": online, "tot": total, "out": out, "fr": frac_raw, "onr": online_raw, "outr": out_raw, "ow": obs_why}
+        {
+            "f": frac,
+            "on": online,
+            "tot": total,
+            "out": out,
+            "fr": frac_raw,
+            "onr": online_raw,
+            "totr": total_raw,
+            "outr": out_raw,
+            "ow": obs.reason,
+        }
     )
+    labels = {k: _label(source, table, k) for k in ("observed_at", "online_fraction", "online", "total", "out")}
+
+    def reason(text: pl.Expr, column: str) -> pl.Expr:
+        return pl.struct(text.alias("r"), pl.lit(column).alias("c"))
+
     why = frame.select(
         pl.when(pl.col("ow").is_not_null())
-        .then("ow")
+        .then(reason(pl.col("ow"), labels["observed_at"]))
         .when(pl.col("fr").is_not_null() & pl.col("f").is_null())
-        .then(pl.format("online_fraction unreadable: '{}'", "fr"))
+        .then(reason(pl.format("online_fraction unreadable: '{}'", "fr"), labels["online_fraction"]))
         .when(pl.col("f").is_not_null() & ~pl.col("f").is_between(0, 1))
-        .then(pl.format("online_fraction {} is outside 0–1", "f"))
+        .then(reason(pl.format("online_fraction {} is outside 0–1", "fr"), labels["online_fraction"]))
         .when(pl.col("onr").is_not_null() & pl.col("on").is_null())
-        .then(pl.format("online count unreadable: '{}'", "onr"))
+        .then(reason(pl.format("online count unreadable: '{}'", "onr"), labels["online"]))
         .when(pl.col("outr").is_not_null() & pl.col("out").is_null())
-        .then(pl.format("out count unreadable: '{}'", "outr"))
-        .when((pl.col("on") < 0) | (pl.col("out") < 0) | (pl.col("tot") <= 0))
-        .then(pl.lit("negative count or non-positive total"))
+        .then(reason(pl.format("out count unreadable: '{}'", "outr"), labels["out"]))
+        .when(pl.col("totr").is_not_null() & pl.col("tot").is_null())
+        .then(reason(pl.format("total unreadable: '{}'", "totr"), labels["total"]))
+        .when(
+            (pl.col("on") < 0)
+            | (pl.col("out") < 0)
+            | (pl.col("tot") <= 0)
+            | ~pl.all_horizontal(pl.col("on", "out", "tot").is_finite().fill_null(True))
+        )
+        .then(reason(pl.lit("negative or infinite count, or non-positive total"), labels["total"]))
+        .when(pl.col("f").is_null() & pl.col("on").is_not_null() & pl.col("tot").is_null())
+        .then(reason(pl.lit("online count given without a total"), labels["total"]))
         .when(pl.col("f").is_null() & pl.col("on").is_null() & pl.col("out").is_null())
-        .then(pl.lit("no value (online_fraction, online or out) in this row"))
+        .then(reason(pl.lit("no value (online_fraction, online or out) in this row"), labels["online_fraction"]))
         .alias("w")
-    ).to_series()
+    ).unnest("w")
     derived = frame.select(
         pl.coalesce(
             "f",
@@ -571,42 +860,44 @@ def _online_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[p
         .then(pl.lit("count exceeds total (total may be stale)"))
         .alias("issues"),
     )
+    lat, lon, coord_issue = _coordinates(table, source)
+    service, service_issue = _normalise_noted(_text(table, source, "service"), SERVICE_SYNONYMS, "service")
+    checks = _row_checks(table)
+    why_reason, why_column = _first(
+        [
+            (checks["_why_empty"], None),
+            (checks["_why_size"], checks["_why_size_col"]),
+            (checks["_why_dup"], None),
+            (why["r"], why["c"]),
+        ]
+    )
+    rejects = _rejects(table, source, why_reason, why_column)
     work = pl.DataFrame(
         {
             "_row": table["_row"],
-            "observed_at": obs,
+            "observed_at": obs.utc,
             "online_fraction": derived["online_fraction"],
             "online": online,
             "total": total,
             "out": out,
             "area": _text(table, source, "area"),
             "place_raw": _text(table, source, "place"),
-            "postal_code": _text(table, source, "postal_code").str.extract(r"(\d{4})"),
-            "lat": _number(_text(table, source, "lat")),
-            "lon": _number(_text(table, source, "lon")),
+            "postal_code": _postal(table, source),
+            "lat": lat,
+            "lon": lon,
             "region_hint": _text(table, source, "region_hint"),
-            "service": _normalise(_text(table, source, "service"), SERVICE_SYNONYMS),
-            "issues": derived["issues"],
-            "_why_dup": _duplicate_reasons(table),
-            "_why_time": why,
+            "service": service,
+            "issues": _join_notes(derived["issues"], coord_issue, service_issue, obs.note),
         }
+    ).filter(why_reason.is_null())
+    work = work.with_columns(
+        scrub_column(work["area"], names=False),
+        scrub_column(work["place_raw"], names=False),
+        scrub_column(work["region_hint"], names=False),
+        pl.lit(source.name).alias("source"),
+        pl.col("_row").alias("source_row"),
     )
-    work = _first_reason(work, ["_why_dup", "_why_time"])
-    rejects = (
-        work.with_columns(_raw_json(table))
-        .filter(pl.col("_reason").is_not_null())
-        .select(
-            pl.lit(source.name).alias("source"),
-            pl.col("_row").alias("row"),
-            pl.lit(None, pl.String).alias("column"),
-            pl.col("_reason").alias("reason"),
-            "raw",
-        )
-    )
-    ok = work.filter(pl.col("_reason").is_null()).with_columns(
-        pl.lit(source.name).alias("source"), pl.col("_row").alias("source_row")
-    )
-    return ok.select([pl.col(c).cast(t) for c, t in ONLINE_COLUMNS.items()]), rejects.cast(REJECT_SCHEMA)  # type: ignore[arg-type]
+    return work.select([pl.col(c).cast(t) for c, t in ONLINE_COLUMNS.items()]), rejects
 
 
 _BUILDERS: Mapping[str, Callable[[pl.DataFrame, Source, str], tuple[pl.DataFrame, pl.DataFrame]]] = {
@@ -617,11 +908,21 @@ _BUILDERS: Mapping[str, Callable[[pl.DataFrame, Source, str], tuple[pl.DataFrame
 
 
 def canonicalize(raw: RawTable, source: Source, *, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Turn a raw table into canonical records and rejects (reader rejects included)."""
+    """Turn a raw table into canonical records and rejects (reader rejects included).
+
+    Raises
+    ------
+    IngestError
+        A mapped column is absent, no time column exists, or ``time_format`` is unusable.
+    """
     records, rejects = _BUILDERS[source.kind](raw.table, source, timezone)
-    rejects = pl.concat([raw.rejects.cast(REJECT_SCHEMA), rejects], how="vertical").sort("row")  # type: ignore[arg-type]
-    # the raw values are processed data too: no personal data may be written with them
-    rejects = rejects.with_columns(scrub_column(rejects["raw"]).alias("raw"))
+    # the reader's rejects carry raw text that was never split into fields: scrub it here
+    reader_rejects = raw.rejects.cast(REJECT_SCHEMA)  # type: ignore[arg-type]
+    if reader_rejects.height:
+        reader_rejects = reader_rejects.with_columns(
+            pl.Series("raw", [_scrub_raw(r) for r in reader_rejects["raw"].to_list()], dtype=pl.String)
+        )
+    rejects = pl.concat([reader_rejects, rejects], how="vertical").sort("row")
     if records.height + rejects.height != raw.n_raw:
         raise AssertionError(f"{source.path}: {raw.n_raw} rows in, {records.height} kept + {rejects.height} rejected")
     return records, rejects
@@ -659,6 +960,9 @@ def ingest_incident(incident: Incident, *, geocode: bool = True) -> IngestResult
         )
     result_reports = _concat(reports, REPORT_COLUMNS)
     result_rest = _concat(restorations, RESTORATION_COLUMNS)
+    # ids are unique per source; a source name holding ':' could still collide across sources
+    result_reports = result_reports.with_columns(_unique_ids(result_reports["report_id"]))
+    result_rest = result_rest.with_columns(_unique_ids(result_rest["record_id"]))
     result_online = _concat(online, ONLINE_COLUMNS)
     if geocode:
         result_reports = _geocode(result_reports)

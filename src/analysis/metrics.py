@@ -105,10 +105,18 @@ def recovery_block(fit: Any, incident: Incident, *, level: float) -> dict[str, A
     return block
 
 
-def _offset_time(onset: dt.datetime, minutes: float, tz: str) -> str | None:
-    if minutes is None or not math.isfinite(minutes):
+MAX_MINUTES = 60 * 24 * 365 * 50  # beyond this a "time" is a model extrapolation, not a date
+
+
+def offset(onset: dt.datetime, minutes: float | None) -> dt.datetime | None:
+    """``onset + minutes`` as a time, or ``None`` when not finite or absurdly far away."""
+    if minutes is None or not math.isfinite(minutes) or abs(minutes) > MAX_MINUTES:
         return None
-    return iso(onset + dt.timedelta(minutes=float(minutes)), tz)
+    return onset + dt.timedelta(minutes=float(minutes))
+
+
+def _offset_time(onset: dt.datetime, minutes: float, tz: str) -> str | None:
+    return iso(offset(onset, minutes), tz)
 
 
 def announcements_block(fit: Any, incident: Incident) -> list[dict[str, Any]]:

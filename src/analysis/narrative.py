@@ -16,6 +16,8 @@ from typing import Any
 import polars as pl
 
 from analysis.i18n import format_duration, format_percent, format_time, text
+from analysis.metrics import offset
+from analysis.privacy import scrub_contacts
 
 METHOD_FORMULAS = """
 <p>The quantity of interest is <b>S(t)</b>, the share of affected customers still without service
@@ -38,6 +40,11 @@ def esc(value: Any) -> str:
     return "" if value is None else html.escape(str(value), quote=True)
 
 
+def esc_config(value: str | None) -> str:
+    """Escape analyst-written text (titles, labels) after removing contact details from it."""
+    return esc(scrub_contacts(value))
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, css: str = "") -> str:
     """A small HTML table with every cell escaped."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
@@ -55,12 +62,16 @@ def caption(words: str) -> str:
     return f'<p class="pm-caption">{esc(words)}</p>'
 
 
-def _estimate_text(est: Any, *, unit: str = "min", lang: str = "en") -> tuple[str, str]:
+def _estimate_text(est: Any, *, unit: str = "min", lang: str = "en", horizon: float = math.inf) -> tuple[str, str]:
+    """A value and its interval as text; durations past the observation window say so."""
     if est is None or not math.isfinite(est.value):
         return text(lang, "not_estimable"), ""
     if unit == "pct":
         return format_percent(est.value), f"[{format_percent(est.low)}–{format_percent(est.high)}]"
-    return format_duration(est.value, lang), f"[{format_duration(est.low, lang)}–{format_duration(est.high, lang)}]"
+    beyond = text(lang, "beyond_window")
+    value = format_duration(est.value, lang) if est.value <= horizon else f"> {format_duration(horizon, lang)} ({beyond})"
+    high = format_duration(est.high, lang) if math.isfinite(est.high) and est.high <= horizon else beyond
+    return value, f"[{format_duration(est.low, lang)}–{high}]"
 
 
 def header(a: Any) -> str:
@@ -68,7 +79,7 @@ def header(a: Any) -> str:
     lang, inc, mt = a.params.language, a.incident, a.metrics
     tz = inc.timezone
     now = dt.datetime.now(dt.UTC)
-    parts = [f"<h1>{esc(inc.title)}</h1>"]
+    parts = [f"<h1>{esc_config(inc.title)}</h1>"]
     parts.append(
         f'<p class="pm-meta">{esc(inc.id)} · {esc(text(lang, "generated"))} {esc(format_time(now, tz, lang))}'
         f" · {esc(text(lang, 'run'))} {esc(a.params.run_id or 'interactive')}</p>"
@@ -100,37 +111,33 @@ def header(a: Any) -> str:
 
 def trust_notes(a: Any) -> list[str]:
     """Plain statements of what limits the conclusions, derived from the data."""
+    lang = a.params.language
     notes = []
     down = a.down
     n = down.height
     windowed = down.filter(pl.col("reported_until").is_not_null()).height
     if n < 30:
-        notes.append(
-            f"Very little data: {n} down statements. Every interval below is wide; the curve shape is a model "
-            "assumption more than a measurement. Read the numbers as orders of magnitude."
-        )
+        notes.append(text(lang, "trust_very_little", n=n))
     elif n < 200:
-        notes.append(f"Limited data: {n} down reports. Intervals are honest but wide.")
+        notes.append(text(lang, "trust_limited", n=n))
     if n and windowed / n > 0.3:
-        notes.append(
-            f"{windowed} of {n} reports are known only within a time window (e.g. 'Tuesday morning'), not to the minute."
-        )
+        notes.append(text(lang, "trust_windows", windowed=windowed, n=n))
     area_rows = down.filter(pl.col("area_level").is_in(["province", "region", "country"])).height
     if area_rows:
-        notes.append(
-            f"{area_rows} statements concern whole provinces, regions or the country, not places; they are not mapped as points."
-        )
+        notes.append(text(lang, "trust_areas", n=area_rows))
     for s in a.incident.sources:
         if s.coverage:
-            notes.append(f"Source '{s.name}': {s.coverage}")
+            notes.append(text(lang, "trust_coverage", source=s.name, coverage=s.coverage))
+        if s.sampling == "curated":
+            notes.append(text(lang, "trust_curated", source=s.name))
     if a.fit is None:
-        notes.append(f"No recovery curve could be fitted ({a.fit_error}).")
+        notes.append(text(lang, "no_fit", error=a.fit_error))
     else:
         t90 = a.fit.t90
         if math.isfinite(t90.high) and math.isfinite(t90.low) and t90.high > 3 * max(t90.low, 1):
-            notes.append("The 90%-restored time is very uncertain: its interval spans more than a factor of three.")
+            notes.append(text(lang, "trust_t90_wide"))
     if a.data.n_rejected:
-        notes.append(f"{a.data.n_rejected} of {a.data.n_raw} rows were rejected (see Data quality).")
+        notes.append(text(lang, "trust_rejects", rejected=a.data.n_rejected, raw=a.data.n_raw))
     return notes
 
 
@@ -148,15 +155,15 @@ def summary(a: Any) -> str:
     tz = inc.timezone
     parts = [heading("summary", text(lang, "summary"))]
     if inc.description:
-        parts.append(f"<p>{esc(inc.description.strip())}</p>")
+        parts.append(f"<p>{esc_config(inc.description.strip())}</p>")
     cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=f"{a.metrics['n_raw']} rows in")]
     onset = fit.onset if fit is not None else inc.onset
     cards.append(kpi(text(lang, "onset"), format_time(onset, tz, lang, with_day=False), sub=a.metrics.get("onset_source") or ""))
     if fit is not None:
         for q in ("t50", "t90", "t99"):
-            value, ci = _estimate_text(getattr(fit, q), lang=lang)
+            value, ci = _estimate_text(getattr(fit, q), lang=lang, horizon=fit.horizon_minutes)
             cards.append(kpi(text(lang, q), value, ci, text(lang, "after_onset")))
-        value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang)
+        value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang, horizon=fit.horizon_minutes)
         cards.append(kpi(text(lang, "mean_outage"), value, ci))
         value, ci = _estimate_text(fit.tail_fraction, unit="pct", lang=lang)
         cards.append(kpi(text(lang, "tail_fraction"), value, ci))
@@ -164,6 +171,16 @@ def summary(a: Any) -> str:
     if fit is None:
         parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
     gap = declared_gap_sentence(a)
+    after = a.metrics.get("declared_resolved") or {}
+    if gap and after.get("reports_after") is not None and after.get("last_report_hours_after") is not None:
+        gap += " " + text(
+            lang,
+            "after_declared",
+            n=after["reports_after"],
+            maybe=after["reports_possibly_after"],
+            places=after["municipalities_after"],
+            hours=after["last_report_hours_after"],
+        )
     if gap:
         parts.append(f'<div class="pm-callout">{esc(gap)}</div>')
     parts.append(
@@ -206,15 +223,15 @@ def impact(a: Any) -> str:
 
     first = dt.datetime.fromisoformat(mt["first_report"]) if mt.get("first_report") else None
     last = dt.datetime.fromisoformat(mt["last_report"]) if mt.get("last_report") else None
-    rows.append(("Time to detect (first report)", format_time(first, tz, lang), since(first)))
+    rows.append((text(lang, "m_detect"), format_time(first, tz, lang), since(first)))
     if fit is not None:
         for p, label in (
-            (0.05, "Time to first restorations (5% back)"),
-            (0.5, "Time to 50% restored"),
-            (0.9, "Time to 90% restored"),
+            (0.05, text(lang, "m_first_restorations")),
+            (0.5, text(lang, "m_50")),
+            (0.9, text(lang, "m_90")),
         ):
             est = fit.quantile(p)
-            when = onset + dt.timedelta(minutes=est.value) if math.isfinite(est.value) else None
+            when = offset(onset, est.value)
             rows.append(
                 (
                     label,
@@ -225,27 +242,27 @@ def impact(a: Any) -> str:
     resolved = inc.declared_resolved
     rows.append(
         (
-            "Time to resolution declared",
+            text(lang, "m_declared"),
             format_time(resolved.time if resolved else None, tz, lang),
             since(resolved.time if resolved else None),
         )
     )
-    rows.append(("Time to last report", format_time(last, tz, lang), since(last)))
+    rows.append((text(lang, "m_last"), format_time(last, tz, lang), since(last)))
     parts = [heading("impact", text(lang, "impact"))]
     impact_rows = [
-        ("Service", ", ".join(sorted(set(a.down["service"].drop_nulls().unique().to_list()))) or "—"),
-        ("Reports (down / all rows)", f"{mt['n_down_reports']} / {mt['n_raw']}"),
-        ("Municipalities with reports", str(mt["areas"].get("n_municipalities", 0))),
-        ("Regions with reports", ", ".join(sorted(a.down["region"].drop_nulls().unique().to_list())) or "—"),
+        (text(lang, "i_service"), ", ".join(sorted(set(a.down["service"].drop_nulls().unique().to_list()))) or "—"),
+        (text(lang, "i_reports"), f"{mt['n_down_reports']} / {mt['n_raw']}"),
+        (text(lang, "i_municipalities"), str(mt["areas"].get("n_municipalities", 0))),
+        (text(lang, "i_regions"), ", ".join(sorted(a.down["region"].drop_nulls().unique().to_list())) or "—"),
     ]
     if fit is not None:
-        value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang)
-        impact_rows.append(("Mean outage per affected customer", f"{value} {ci}"))
+        value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang, horizon=fit.horizon_minutes)
+        impact_rows.append((text(lang, "mean_outage"), f"{value} {ci}"))
         if inc.affected_customers:
             est = fit.customer_hours_lost(inc.affected_customers)
-            impact_rows.append(("Customer-hours lost", f"{est.value:,.0f} [{est.low:,.0f}–{est.high:,.0f}]"))
-    parts.append(table(["Impact", ""], impact_rows))
-    parts.append(table(["Milestone", "Local time", "After onset"], rows))
+            impact_rows.append((text(lang, "i_customer_hours"), f"{est.value:,.0f} [{est.low:,.0f}–{est.high:,.0f}]"))
+    parts.append(table([text(lang, "i_impact"), ""], impact_rows))
+    parts.append(table([text(lang, "m_milestone"), text(lang, "m_local_time"), text(lang, "after_onset")], rows))
     return "\n".join(parts)
 
 
@@ -253,7 +270,7 @@ def events_html(a: Any) -> str:
     """The timeline table (numbered like the figure's markers)."""
     lang = a.params.language
     rows = [
-        (i, format_time(r["time"], a.incident.timezone, lang), r["label"], r["kind"], r["source"] or r["origin"])
+        (i, format_time(r["time"], a.incident.timezone, lang), scrub_contacts(r["label"]), r["kind"], r["source"] or r["origin"])
         for i, r in enumerate(a.events.iter_rows(named=True), start=1)
     ]
     return table(["#", text(lang, "time"), text(lang, "event"), text(lang, "kind"), text(lang, "source")], rows)

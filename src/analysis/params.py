@@ -181,17 +181,19 @@ def parse_cli_params(pairs: list[str] | tuple[str, ...], *, yaml_file: Path | No
         import yaml
 
         try:
+            # safe_load builds plain data only: a tag such as !!python/object is refused
             loaded = yaml.safe_load(Path(yaml_file).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ParameterError(f"{yaml_file}: cannot read parameters: {str(exc).splitlines()[0]}") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ParameterError(f"{yaml_file}: cannot read parameters: {first}") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
             raise ParameterError(f"{yaml_file}: expected a mapping of parameter names to values")
         for key, value in loaded.items():
-            if key not in TYPES:
+            if not isinstance(key, str) or key not in TYPES:
                 raise ParameterError(f"{yaml_file}: unknown parameter '{key}' (known: {', '.join(sorted(TYPES))})")
-            values[str(key)] = value
+            values[key] = value
     for pair in pairs:
         if "=" not in pair:
             raise ParameterError(f"parameter {pair!r}: expected name=value")

@@ -134,9 +134,9 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
     derived = []
     if fit is not None:
         for q, label in (("t50", "Half of affected customers back (t50)"), ("t90", "90% back (t90)")):
-            est = getattr(fit, q)
-            if np.isfinite(est.value):
-                derived.append((fit.onset + dt.timedelta(minutes=float(est.value)), label, "fit"))
+            when = m.offset(fit.onset, getattr(fit, q).value)
+            if when is not None and when <= end:
+                derived.append((when, label, "fit"))
         if incident.onset is None:
             derived.append((fit.onset, "Onset (estimated)", "onset"))
     events = events_table(incident, reports=data.reports, derived=derived)
@@ -156,6 +156,30 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
     )
     analysis.metrics = build_metrics(analysis)
     return analysis
+
+
+def after_declaration(down: pl.DataFrame, declared: dt.datetime) -> dict[str, Any]:
+    """Model-free facts about reports after the outage was declared resolved.
+
+    ``reports_after``: down reports whose time (or whole window) is after the declaration;
+    ``reports_possibly_after``: windowed reports straddling it; ``municipalities_after``:
+    distinct municipalities among the former; ``last_report_hours_after``: from the
+    declaration to the end of the last down report (or its window).
+    """
+    end = pl.coalesce("reported_until", "reported_at")
+    certain = down.filter(pl.col("reported_at") > declared)
+    maybe = down.filter(
+        (pl.col("reported_at") <= declared) & pl.col("reported_until").is_not_null() & (pl.col("reported_until") > declared)
+    )
+    last = down.select(end.max()).item() if down.height else None
+    return {
+        "reports_after": int(certain["weight"].sum()) if certain.height else 0,
+        "reports_possibly_after": int(maybe["weight"].sum()) if maybe.height else 0,
+        "municipalities_after": certain.filter(pl.col("municipality").is_not_null())["nis_code"].n_unique(),
+        "last_report_hours_after": m.clean_number((last - declared).total_seconds() / 3600, 2)
+        if last and last > declared
+        else None,
+    }
 
 
 def build_metrics(a: Analysis) -> dict[str, Any]:
@@ -199,12 +223,17 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
             for s in data.sources
         ],
     }
+    from analysis.spatial_report import areas_metrics, equal_recovery_metrics, regions_metrics
+
+    doc["regions"] = regions_metrics(a)
+    doc["regions_equal_recovery"] = equal_recovery_metrics(a)
+    doc["areas"].update(areas_metrics(a))
     resolved = inc.declared_resolved
     if resolved is not None:
         entry = next(
             (x for x in doc["announcements"] if x["time"] == m.iso(resolved.time, tz) and x["label"] == resolved.label), None
         )
-        doc["declared_resolved"] = entry
+        doc["declared_resolved"] = None if entry is None else entry | after_declaration(down, resolved.time)
     if a.fit is not None and inc.affected_customers:
         est = a.fit.customer_hours_lost(inc.affected_customers)
         doc["recovery"]["customer_hours_lost"] = m.clean_number(est.value, 0)

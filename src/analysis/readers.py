@@ -2,26 +2,38 @@
 
 Every reader returns the file's columns as strings (parquet keeps datetime and numeric
 columns typed, since they carry no parsing ambiguity) plus ``_row``: the row as a person
-would find it — for CSV and spreadsheets the row number with the header as row 1, for
-JSONL the line number, for parquet the record number (from 1). Rows the reader itself
-cannot split into fields (a CSV row with more fields than the header, a JSONL line that
-is not a JSON object) are returned separately as rejects, so the caller's counts always
-reconcile: ``raw rows = table rows + reader rejects``.
+would find it — for CSV the record number with the header as row 1 (a quoted message
+spanning three lines is one row), for spreadsheets the sheet's row number, for JSONL the
+line number, for parquet the record number (from 1). Rows the reader itself cannot split
+into fields (a CSV row with more fields than the header, a quote that never closes, a
+JSONL line that is not a JSON object) are returned separately as rejects, so the
+caller's counts always reconcile: ``raw rows = table rows + reader rejects``.
 
-CSV detection: the encoding is UTF-8 (with or without BOM), UTF-16 with a BOM, else
-cp1252 (Windows spreadsheet exports), else Latin-1; the delimiter is sniffed among
-``,`` ``;`` tab and ``|``. Both can be forced per source (``encoding``, ``delimiter``).
-A CSV row with fewer fields than the header is read with its missing trailing fields
-empty (as spreadsheets do); one with more fields is rejected, since which field is extra
-cannot be known.
+Column names are cleaned the same way for every format: surrounding blanks removed, an
+empty name becomes ``column_<position>``, a repeated name gets ``_2``, ``_3``..., and the
+reserved name ``_row`` is renamed ``_row_2``.
+
+CSV detection: the encoding is UTF-8 (with or without BOM), UTF-16 with a BOM (or, without
+one, from the pattern of zero bytes), else cp1252 (Windows spreadsheet exports), else
+Latin-1; a file whose first megabyte is UTF-8 but which later is not is read as cp1252.
+The delimiter is sniffed among ``,`` ``;`` tab and ``|``. Both can be forced per source
+(``encoding``, ``delimiter``). A CSV row with fewer fields than the header is read with
+its missing trailing fields empty (as spreadsheets do); one with more fields is rejected,
+since which field is extra cannot be known. Old Mac line endings (CR only) are accepted.
+A file that is binary, or another format than its suffix says, is refused with a message
+naming the format it looks like.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
+import re
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +44,22 @@ from analysis.errors import IngestError
 
 SAMPLE_BYTES = 1 << 20
 DELIMITERS = ",;\t|"
+RESERVED = ("_row",)
+RAW_FIELD_CHARS = 1000  # a reject's raw value keeps this many characters of each field
 REJECT_SCHEMA = {"source": pl.String, "row": pl.Int64, "column": pl.String, "reason": pl.String, "raw": pl.String}
+
+# File signatures, to name what a file really is when it is not what its suffix says.
+MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a zip archive (an xlsx workbook?)"),
+    (b"PAR1", "a Parquet file"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel .xls (or other OLE) file; save it as .xlsx or CSV"),
+    (b"\x1f\x8b", "gzip-compressed; decompress it first"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"SQLite format 3", "an SQLite database"),
+)
+FORMAT_HINT = {"a zip archive (an xlsx workbook?)": "xlsx", "a Parquet file": "parquet"}
 
 
 @dataclass(frozen=True)
@@ -71,8 +98,31 @@ def make_rejects(
     )
 
 
+def clean_names(names: list[str], *, strip: bool = True) -> list[str]:
+    """Column names made usable and unique (see the module docstring)."""
+    out: list[str] = []
+    seen: set[str] = set(RESERVED)
+    for position, name in enumerate(names, start=1):
+        base = name.replace("\ufeff", "")
+        base = base.strip() if strip else base
+        base = base or f"column_{position}"
+        candidate, k = base, 2
+        while candidate in seen:
+            candidate, k = f"{base}_{k}", k + 1
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
 def read_source(source: Source) -> RawTable:
-    """Read one source file into text columns plus ``_row`` (see module docstring)."""
+    """Read one source file into text columns plus ``_row`` (see module docstring).
+
+    Raises
+    ------
+    IngestError
+        The file is missing, empty, binary, another format than declared, or unreadable;
+        the message names the file and the problem in one line.
+    """
     path = source.path
     if not path.exists():
         raise IngestError(f"{path}: file not found (source '{source.name}')")
@@ -88,9 +138,44 @@ def read_source(source: Source) -> RawTable:
         return _read_xlsx(path, source)
     except IngestError:
         raise
-    except (OSError, pl.exceptions.PolarsError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise IngestError(f"{path}: cannot read as {source.format}: {first}") from None
+    except (OSError, LookupError, pl.exceptions.PolarsError, ValueError, csv.Error, RecursionError, MemoryError) as exc:
+        raise IngestError(f"{path}: cannot read as {source.format}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _head(path: Path, n: int = SAMPLE_BYTES) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(n)
+
+
+def _what_it_is(sample: bytes) -> str | None:
+    """The format a file's first bytes reveal, if it is a known binary one."""
+    for magic, label in MAGIC:
+        if sample.startswith(magic):
+            return label
+    return None
+
+
+def _refuse_binary(path: Path, sample: bytes, fmt: str) -> None:
+    label = _what_it_is(sample)
+    if label is not None:
+        hint = FORMAT_HINT.get(label)
+        advice = f'; set format = "{hint}" for this source' if hint else ""
+        raise IngestError(f"{path}: this is {label}, not {fmt} text{advice}")
+    if b"\x00" in sample:
+        raise IngestError(f"{path}: contains zero bytes: a binary file, not {fmt} text (or UTF-16 without a BOM: set 'encoding')")
+
+
+def _check_text(path: Path, text: str, fmt: str) -> None:
+    """Refuse text that is mostly control characters (a binary file that decoded by luck)."""
+    sample = text[:65536]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+    if sample and controls > 0.01 * len(sample):
+        raise IngestError(f"{path}: {controls} control characters in the first {len(sample)}: a binary file, not {fmt} text")
 
 
 # --------------------------------------------------------------------------- CSV
@@ -102,6 +187,14 @@ def detect_encoding(sample: bytes, *, truncated: bool = False) -> str:
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    head = sample[:4096]
+    if len(head) >= 4 and b"\x00" in head:
+        even = head[0::2].count(0) / len(head[0::2])
+        odd = head[1::2].count(0) / max(1, len(head[1::2]))
+        if odd > 0.3 and even < 0.05:
+            return "utf-16-le"
+        if even > 0.3 and odd < 0.05:
+            return "utf-16-be"
     try:
         sample.decode("utf-8")
         return "utf-8"
@@ -123,7 +216,7 @@ def detect_delimiter(text: str) -> str:
     quoted fields do not count); the winner gives the most lines with the header's field
     count, with more than one field. Ties go to the order ``,`` ``;`` tab ``|``.
     """
-    lines = text.splitlines()[:200]
+    lines = re.split(r"\r\n|\r|\n", text)[:200]
     if len(lines) > 1 and len(text) >= SAMPLE_BYTES - 1:
         lines = lines[:-1]  # the sample may end inside a line
     sample = "\n".join(lines)
@@ -142,100 +235,229 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
-def _read_csv(path: Path, source: Source) -> RawTable:
-    with path.open("rb") as fh:
-        sample = fh.read(SAMPLE_BYTES)
-    if not sample.strip():
-        raise IngestError(f"{path}: the file is empty")
-    encoding = source.encoding or detect_encoding(sample, truncated=len(sample) == SAMPLE_BYTES)
+def _check_encoding(path: Path, encoding: str) -> None:
+    """Refuse codecs that are not text encodings (``rot_13``, ``base64``...)."""
     try:
-        sample_text = sample.decode(encoding, errors="ignore" if len(sample) == SAMPLE_BYTES else "strict")
+        text_encoding = getattr(codecs.lookup(encoding), "_is_text_encoding", True)
+    except LookupError:
+        text_encoding = False
+    if not text_encoding:
+        raise IngestError(f"{path}: encoding {encoding!r} is not a text encoding; set 'encoding' to one such as utf-8 or cp1252")
+
+
+def _is_utf8(encoding: str) -> bool:
+    return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+
+
+def _decode(path: Path, data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise IngestError(f"{path}: not valid {encoding} text (byte {exc.start}); set 'encoding' for this source") from None
+
+
+def _read_csv(path: Path, source: Source) -> RawTable:
+    sample = _head(path)
+    if not sample.strip():
+        raise IngestError(f"{path}: the file is empty")
+    truncated = len(sample) == SAMPLE_BYTES
+    encoding = source.encoding or detect_encoding(sample, truncated=truncated)
+    _check_encoding(path, encoding)
+    if not encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32", "utf16", "utf32")):
+        _refuse_binary(path, sample, "CSV")
+    try:
+        sample_text = sample.decode(encoding, errors="ignore" if truncated else "strict")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: not valid {encoding} text (byte {exc.start}); set 'encoding' for this source") from None
+    sample_text = sample_text.removeprefix("\ufeff")
+    _check_text(path, sample_text, "CSV")
+    first = sample_text.lstrip()[:1]
+    if first in "{[" and first and _looks_like_json(sample_text):
+        raise IngestError(f'{path}: this looks like JSON, not CSV text; set format = "jsonl" for this source')
     delimiter = source.delimiter or detect_delimiter(sample_text)
 
-    data: Path | io.BytesIO
-    if encoding in ("utf-8", "utf-8-sig", "utf8"):
-        data = path
+    if _is_utf8(encoding) and not (b"\r" in sample and b"\n" not in sample):
+        data: bytes | Path = path
     else:
-        try:
-            text = path.read_bytes().decode(encoding)
-        except UnicodeDecodeError as exc:
-            raise IngestError(f"{path}: not valid {encoding} text (byte {exc.start}); set 'encoding' for this source") from None
-        data = io.BytesIO(text.encode("utf-8"))
+        text = _decode(path, path.read_bytes(), encoding).removeprefix("\ufeff")
+        data = _normalise_newlines(text).encode("utf-8")
+    try:
+        return _read_csv_fast(path, data, encoding=encoding, delimiter=delimiter, sample_text=sample_text)
+    except _FallbackError:
+        pass
+    except pl.exceptions.ComputeError as exc:
+        message = str(exc).lower()
+        if "utf-8" in message or "utf8" in message:
+            if source.encoding is not None:
+                raise IngestError(f"{path}: not valid {source.encoding} text; check 'encoding' for this source") from None
+            # UTF-8 at the start, something else later: a Windows export; read it all as cp1252
+            encoding = detect_encoding(path.read_bytes())
+            text = _decode(path, path.read_bytes(), encoding).removeprefix("\ufeff")
+            try:
+                return _read_csv_fast(
+                    path,
+                    _normalise_newlines(text).encode("utf-8"),
+                    encoding=encoding,
+                    delimiter=delimiter,
+                    sample_text=sample_text,
+                )
+            except (_FallbackError, pl.exceptions.ComputeError):
+                pass
+    text = _decode(path, path.read_bytes(), encoding).removeprefix("\ufeff")
+    return _read_csv_slow(path, source, text, encoding, delimiter)
+
+
+class _FallbackError(Exception):
+    """The fast reader's table does not match the header: read row by row instead."""
+
+
+def _looks_like_json(text: str) -> bool:
+    """Whether a text's first line is a JSON object or array (or opens a pretty-printed one)."""
+    line = text.lstrip().split("\n", 1)[0].strip()
+    if line in ("[", "{"):
+        return True
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(value, (dict, list))
+
+
+def _normalise_newlines(text: str) -> str:
+    if "\r" in text and "\n" not in text:
+        return text.replace("\r", "\n")
+    return text
+
+
+def _header_fields(sample_text: str, delimiter: str) -> list[str] | None:
+    try:
+        return next(csv.reader(io.StringIO(sample_text, newline=""), delimiter=delimiter))
+    except (StopIteration, csv.Error):
+        return None
+
+
+def _read_csv_fast(path: Path, data: bytes | Path, *, encoding: str, delimiter: str, sample_text: str) -> RawTable:
+    """Polars' CSV reader (the happy path: no per-row Python)."""
+    header = _header_fields(sample_text, delimiter)
     try:
         table = pl.read_csv(
             data,
             separator=delimiter,
             infer_schema=False,
-            row_index_name="_row",
-            row_index_offset=2,
+            has_header=True,
             empty_string_is_null=False,
             raise_if_empty=True,
         )
-        table = table.with_columns(pl.col("_row").cast(pl.Int64))
-        _check_header(path, table.columns)
-        return RawTable(table, empty_rejects(), encoding, delimiter)
     except pl.exceptions.NoDataError:
         raise IngestError(f"{path}: the file is empty") from None
-    except pl.exceptions.ComputeError as exc:
-        message = str(exc)
-        if "invalid utf-8" in message.lower() or ("utf8" in message.lower() and "invalid" in message.lower()):
-            return _read_csv_slow(path, source, "cp1252", delimiter)
-        return _read_csv_slow(path, source, encoding, delimiter)
+    if header is None or len(header) != table.width:
+        raise _FallbackError
+    table = table.rename(dict(zip(table.columns, clean_names(header), strict=True)))
+    # blank lines before the header are skipped by polars but count in a person's numbering
+    lead = len(re.findall(r"\r\n|\r|\n", re.match(r"(?:\r\n|\r|\n)*", sample_text).group(0)))  # type: ignore[union-attr]
+    table = table.with_row_index("_row", offset=2 + lead).with_columns(pl.col("_row").cast(pl.Int64))
+    return RawTable(table, empty_rejects(), encoding, delimiter)
 
 
-def _check_header(path: Path, columns: list[str]) -> None:
-    names = [c for c in columns if c != "_row"]
-    blank = [i + 1 for i, c in enumerate(names) if not c.strip()]
-    if blank and len(names) > 1:
-        raise IngestError(f"{path}: header column {blank[0]} has no name")
+def _physical_lines(text: str) -> list[str]:
+    """Lines with their endings, split only where the csv module splits (CR, LF, CRLF)."""
+    parts = re.split(r"(\r\n|\r|\n)", text)
+    lines = [parts[i] + parts[i + 1] for i in range(0, len(parts) - 1, 2)]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
 
 
-def _read_csv_slow(path: Path, source: Source, encoding: str, delimiter: str) -> RawTable:
-    """Row-by-row CSV reading that rejects rows with too many fields instead of failing."""
+@contextlib.contextmanager
+def _field_limit(limit: int) -> Iterator[None]:
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, limit))
     try:
-        text = path.read_bytes().decode(encoding)
-    except UnicodeDecodeError:
-        encoding = "latin-1"
-        text = path.read_bytes().decode(encoding)
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def _unterminated(lines: list[str], delimiter: str) -> bool:
+    """Whether the record made of ``lines`` ends inside an open quote."""
     try:
-        header = next(reader)
-    except StopIteration:
-        raise IngestError(f"{path}: the file is empty") from None
+        list(csv.reader(io.StringIO("".join(lines), newline=""), delimiter=delimiter, strict=True))
     except csv.Error as exc:
-        raise IngestError(f"{path}: row 1 (header): {exc}") from None
-    header = _dedupe_header(header)
-    _check_header(path, header)
-    width = len(header)
+        return "unexpected end of data" in str(exc) or "EOF" in str(exc)
+    return False
+
+
+def _raw_fields(fields: list[str]) -> str:
+    return json.dumps([f if len(f) <= RAW_FIELD_CHARS else f[:RAW_FIELD_CHARS] + "…" for f in fields], ensure_ascii=False)
+
+
+def _read_csv_slow(path: Path, source: Source, text: str, encoding: str, delimiter: str) -> RawTable:
+    """Row-by-row CSV reading that rejects rows it cannot split instead of failing.
+
+    Rows with more fields than the header are rejected. A quote that never closes would
+    swallow the rest of the file into one field: that row is rejected and reading resumes
+    on the line after it.
+    """
+    lines = _physical_lines(text)
+    pos = 0
+
+    def feed() -> Iterator[str]:
+        nonlocal pos
+        while pos < len(lines):
+            pos += 1
+            yield lines[pos - 1]
+
     rows: list[list[str]] = []
     row_numbers: list[int] = []
     rej_rows: list[int] = []
     rej_reasons: list[str] = []
     rej_raw: list[str] = []
-    number = 1
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
+    header: list[str] | None = None
+    width = 0
+    number = 0
+    with _field_limit(1 << 30):
+        reader = csv.reader(feed(), delimiter=delimiter)
+        while True:
+            start = pos
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                number += 1
+                if header is None:
+                    raise IngestError(f"{path}: row 1 (header): {exc}") from None
+                rej_rows.append(number)
+                rej_reasons.append(f"malformed CSV: {exc}")
+                rej_raw.append(lines[start][:RAW_FIELD_CHARS] if start < len(lines) else "")
+                continue
             number += 1
-            rej_rows.append(number)
-            rej_reasons.append(f"malformed CSV: {exc}")
-            rej_raw.append("")
-            continue
-        number += 1
-        if len(fields) > width:
-            rej_rows.append(number)
-            rej_reasons.append(f"row has {len(fields)} fields but the header has {width} (a stray delimiter or quote?)")
-            rej_raw.append(json.dumps(fields, ensure_ascii=False))
-            continue
-        rows.append(fields + [""] * (width - len(fields)))
-        row_numbers.append(number)
+            if pos == len(lines) and pos - start > 1 and _unterminated(lines[start:], delimiter):
+                if header is None:
+                    raise IngestError(f"{path}: row 1 (header): a quote opens and never closes")
+                rej_rows.append(number)
+                rej_reasons.append(
+                    "a quoted field opens on this row and never closes (a stray quote?); the lines after it are read as rows"
+                )
+                rej_raw.append(_raw_fields([lines[start].rstrip("\r\n")]))
+                pos = start + 1
+                reader = csv.reader(feed(), delimiter=delimiter)
+                continue
+            if header is None:
+                if not fields:
+                    continue  # blank lines before the header
+                header = clean_names(fields)
+                width = len(header)
+                continue
+            if len(fields) > width:
+                rej_rows.append(number)
+                rej_reasons.append(f"row has {len(fields)} fields but the header has {width} (a stray delimiter or quote?)")
+                rej_raw.append(_raw_fields(fields))
+                continue
+            rows.append(fields + [""] * (width - len(fields)))
+            row_numbers.append(number)
+    if header is None:
+        raise IngestError(f"{path}: the file is empty")
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in header]
     table = pl.DataFrame({name: pl.Series(name, list(col), dtype=pl.String) for name, col in zip(header, columns, strict=True)})
     table = table.with_columns(pl.Series("_row", row_numbers, dtype=pl.Int64)).select("_row", *header)
@@ -243,25 +465,17 @@ def _read_csv_slow(path: Path, source: Source, encoding: str, delimiter: str) ->
     return RawTable(table, rejects, encoding, delimiter)
 
 
-def _dedupe_header(header: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for name in header:
-        base = name.strip() or "column"
-        if base in seen:
-            seen[base] += 1
-            out.append(f"{base}_{seen[base]}")
-        else:
-            seen[base] = 1
-            out.append(base)
-    return out
-
-
 # --------------------------------------------------------------------------- other formats
 
 
 def _read_parquet(path: Path, source: Source) -> RawTable:
+    head = _head(path, 16)
+    if not head.startswith(b"PAR1"):
+        label = _what_it_is(head)
+        looks = f"it is {label}" if label else ("it looks like text" if b"\x00" not in head else "unknown binary content")
+        raise IngestError(f"{path}: not a Parquet file (no PAR1 signature; {looks}); check the file or set 'format'")
     table = pl.read_parquet(path)
+    table = table.rename(dict(zip(table.columns, clean_names(table.columns, strip=False), strict=True)))
     table = table.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
     keep_typed = (
         pl.Datetime,
@@ -272,6 +486,8 @@ def _read_parquet(path: Path, source: Source) -> RawTable:
         pl.Int32,
         pl.Int16,
         pl.Int8,
+        pl.UInt8,
+        pl.UInt16,
         pl.UInt32,
         pl.UInt64,
         pl.Boolean,
@@ -282,6 +498,8 @@ def _read_parquet(path: Path, source: Source) -> RawTable:
             continue
         if dtype.is_nested():
             casts.append(pl.col(name).map_elements(lambda v: json.dumps(v, default=str), return_dtype=pl.String))
+        elif dtype == pl.Binary:
+            casts.append(pl.col(name).cast(pl.String, strict=False))
         else:
             casts.append(pl.col(name).cast(pl.String))
     return RawTable(table.with_columns(casts) if casts else table, empty_rejects())
@@ -289,45 +507,63 @@ def _read_parquet(path: Path, source: Source) -> RawTable:
 
 def _read_jsonl(path: Path, source: Source) -> RawTable:
     """Line-by-line JSONL: a bad line becomes a reject with its line number."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise IngestError(f"{path}: the file is empty")
+    encoding = source.encoding or ("utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig")
+    _check_encoding(path, encoding)
+    if not encoding.lower().startswith("utf-16"):
+        _refuse_binary(path, data[:SAMPLE_BYTES], "JSON Lines")
+    text = _decode(path, data, encoding).removeprefix("\ufeff")
+    _check_text(path, text, "JSON Lines")
     records: list[dict[str, object]] = []
     numbers: list[int] = []
     rej_rows: list[int] = []
     rej_reasons: list[str] = []
     rej_raw: list[str] = []
-    encoding = source.encoding or "utf-8-sig"
-    try:
-        text = path.read_bytes().decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"{path}: not valid {encoding} text (byte {exc.start}); set 'encoding' for this source") from None
-    for number, line in enumerate(text.splitlines(), start=1):
+    # only \n ends a line: JSON strings may hold U+2028 and friends
+    for number, full_line in enumerate(text.split("\n"), start=1):
+        line = full_line.removesuffix("\r")
         if not line.strip():
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            rej_rows.append(number)
-            rej_reasons.append(f"invalid JSON: {exc.msg} at column {exc.colno}")
-            rej_raw.append(line[:500])
-            continue
-        if not isinstance(value, dict):
-            rej_rows.append(number)
-            rej_reasons.append(f"line is a JSON {type(value).__name__}, not an object")
-            rej_raw.append(line[:500])
-            continue
-        records.append(value)
-        numbers.append(number)
+            reason = f"invalid JSON: {exc.msg} at column {exc.colno}"
+        except RecursionError:
+            reason = "invalid JSON: nested too deeply"
+        except ValueError as exc:
+            reason = f"invalid JSON: {_first_line(exc)}"
+        else:
+            if isinstance(value, dict):
+                records.append(value)
+                numbers.append(number)
+                continue
+            reason = f"line is a JSON {_json_kind(value)}, not an object"
+        rej_rows.append(number)
+        rej_reasons.append(reason)
+        rej_raw.append(line[:RAW_FIELD_CHARS])
     if not records and not rej_rows:
         raise IngestError(f"{path}: the file is empty")
-    names: list[str] = []
+    if not records:
+        raise IngestError(
+            f"{path}: no line is a JSON object (line {rej_rows[0]}: {rej_reasons[0]}); is this really JSON Lines? "
+            "(set 'format' for this source)"
+        )
+    keys: dict[str, None] = {}
     for rec in records:
-        for key in rec:
-            if key not in names:
-                names.append(str(key))
-    data = {name: [_as_text(rec.get(name)) for rec in records] for name in names}
+        keys.update(dict.fromkeys(rec))
+    names = list(keys)
+    clean = clean_names(names, strip=False)
+    data_cols = {new: [_as_text(rec.get(old)) for rec in records] for old, new in zip(names, clean, strict=True)}
     table = pl.DataFrame(
-        {"_row": pl.Series(numbers, dtype=pl.Int64), **{k: pl.Series(k, v, dtype=pl.String) for k, v in data.items()}}
+        {"_row": pl.Series(numbers, dtype=pl.Int64), **{k: pl.Series(k, v, dtype=pl.String) for k, v in data_cols.items()}}
     )
-    return RawTable(table, make_rejects(source.name, rej_rows, rej_reasons, rej_raw))
+    return RawTable(table, make_rejects(source.name, rej_rows, rej_reasons, rej_raw), encoding)
+
+
+def _json_kind(value: object) -> str:
+    return {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(value), "null")
 
 
 def _as_text(value: object) -> str | None:
@@ -343,10 +579,73 @@ def _as_text(value: object) -> str | None:
 
 
 def _read_xlsx(path: Path, source: Source) -> RawTable:
-    kwargs: dict[str, object] = {"infer_schema_length": 0}
-    if source.sheet:
-        kwargs["sheet_name"] = source.sheet
-    table = pl.read_excel(path, **kwargs)  # type: ignore[arg-type]
-    table = table.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
-    table = table.with_columns(pl.exclude("_row").cast(pl.String))
+    """A worksheet through fastexcel, every cell as text, rows numbered as in the sheet."""
+    import fastexcel
+
+    head = _head(path, 8)
+    if not head.startswith(b"PK\x03\x04"):
+        label = _what_it_is(head)
+        looks = f"it is {label}" if label else ("it looks like text" if b"\x00" not in head else "unknown binary content")
+        raise IngestError(f"{path}: not an xlsx workbook (no zip signature; {looks}); check the file or set 'format'")
+    try:
+        reader = fastexcel.read_excel(str(path))
+        names = reader.sheet_names
+        if source.sheet is not None and source.sheet not in names:
+            raise IngestError(f"{path}: no sheet named {source.sheet!r}; the workbook has: {', '.join(names)}")
+        sheet = source.sheet if source.sheet is not None else 0
+        grid = reader.load_sheet(sheet, header_row=None, dtypes="string").to_polars()
+    except fastexcel.FastExcelError as exc:
+        raise IngestError(f"{path}: cannot read as xlsx: {_first_line(exc)}") from None
+    if grid.height == 0:
+        raise IngestError(f"{path}: the sheet is empty")
+    header = [v if v is not None else "" for v in grid.row(0)]
+    table = grid.slice(1)
+    table = table.rename(dict(zip(table.columns, clean_names([str(h) for h in header]), strict=True)))
+    first = _xlsx_first_row(path, sheet if isinstance(sheet, str) else names[0])
+    table = table.with_row_index("_row", offset=first + 1).with_columns(pl.col("_row").cast(pl.Int64))
     return RawTable(table, empty_rejects())
+
+
+def _xlsx_first_row(path: Path, sheet_name: str) -> int:
+    """The sheet row number of the first row holding a value (the header), 1 if unknown.
+
+    The reader starts at the first non-empty row; this keeps reported row numbers equal
+    to the ones a person sees in the spreadsheet when a sheet starts with blank rows.
+    """
+    try:
+        with zipfile.ZipFile(path) as z:
+            workbook = z.read("xl/workbook.xml").decode("utf-8", "replace")
+            rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+            rid = None
+            for m in re.finditer(r"<(?:\w+:)?sheet\b([^>]*)/?>", workbook):
+                attrs = m.group(1)
+                name = re.search(r'\bname="([^"]*)"', attrs)
+                if name and _xml_unescape(name.group(1)) == sheet_name:
+                    found = re.search(r'\br:id="([^"]*)"', attrs) or re.search(r'\b\w+:id="([^"]*)"', attrs)
+                    rid = found.group(1) if found else None
+                    break
+            target = None
+            for m in re.finditer(r"<Relationship\b([^>]*)/?>", rels):
+                attrs = m.group(1)
+                if re.search(rf'\bId="{re.escape(rid or "")}"', attrs):
+                    t = re.search(r'\bTarget="([^"]*)"', attrs)
+                    target = t.group(1) if t else None
+            if target is None:
+                return 1
+            member = target.lstrip("/") if target.startswith("/") else "xl/" + target
+            with z.open(member) as fh:
+                buf = b""
+                while chunk := fh.read(1 << 16):
+                    buf += chunk
+                    for m in re.finditer(rb"<row\b[^>]*\br=\"(\d+)\"[^>]*>(.*?)</row>", buf, re.S):
+                        if re.search(rb"<(?:\w+:)?v>|<(?:\w+:)?t[ >]", m.group(2)):
+                            return int(m.group(1))
+                    if len(buf) > 1 << 24:
+                        return 1
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
+        return 1
+    return 1
+
+
+def _xml_unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'").replace("&amp;", "&")

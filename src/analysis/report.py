@@ -4,32 +4,90 @@ Outputs appear atomically: everything is written into a temporary folder next to
 final one and moved into place only when complete, so ``reports/<id>/`` always holds the
 last good report. A failed run leaves that report untouched and writes
 ``reports/<id>/failed/`` with the partially executed notebook and the error.
+
+Parameters are checked twice before any kernel starts: by :func:`analysis.params.validate_params`
+(names, types, ranges) and against the notebook's own ``parameters`` cell as papermill
+reads it (:func:`check_parameters`), so a notebook that does not declare a parameter, or
+declares it with another type, is refused in milliseconds.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import datetime as dt
+import fcntl
+import functools
+import hashlib
+import html
 import json
+import os
+import re
 import shutil
+import signal
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from analysis.config import NOTEBOOKS, PROJECT_ROOT, load_incident
-from analysis.errors import AnalysisError, RenderError
+from analysis.config import NOTEBOOKS, PROJECT_ROOT, Incident, load_incident
+from analysis.errors import AnalysisError, ParameterError, RenderError
 from analysis.params import ReportParams, as_dict, validate_params
-from analysis.provenance import inputs_fingerprint, new_run_id, provenance
+from analysis.provenance import inputs_fingerprint, new_run_id, provenance, sha256_file
 
 NOTEBOOK = NOTEBOOKS / "postmortem.ipynb"
 OUTPUTS = ("postmortem.html", "metrics.json", "postmortem.ipynb", "manifest.json")
 KERNEL = "python3"
+#: Parameters the command sets itself; a report notebook must declare them.
+FIXED = ("incident_dir", "output_dir", "run_id")
+#: Parameters that say where things are, not what they hold: left out of the fingerprint.
+LOCATIONS = ("incident_dir", "output_dir", "processed_dir", "run_id")
+#: A run id names work folders: no path separators (an Airflow run id such as
+#: ``scheduled__2024-01-01T02:15:00+00:00`` fits).
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: How papermill's inferred type names map to the Python values they accept.
+_NOTEBOOK_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+
+Status = Literal["ok", "failed", "skipped"]
+
+
+class RunStopped(BaseException):
+    """A signal (time limit, SIGTERM) stopped the run; a BaseException so no library swallows it."""
 
 
 @dataclass
 class RenderResult:
-    """What happened to one incident in a render."""
+    """What happened to one incident in a render.
+
+    Attributes
+    ----------
+    incident_id
+        The incident's id (its folder name when ``incident.toml`` could not be read).
+    status
+        ``ok``, ``failed`` or ``skipped`` (unchanged since the last good report).
+    out_dir
+        ``<out>/<id>``: the report folder (``failed/`` inside it after a failure).
+    seconds
+        Wall-clock duration of the attempt, in seconds.
+    error
+        One line saying why it failed (``None`` unless failed).
+    run_id
+        The run that produced this result.
+    metrics
+        The ``metrics.json`` document of the report (empty when there is none).
+    reason
+        Why it was rendered or skipped (the idempotence decision), for the log.
+    started, finished
+        UTC start and end of the attempt.
+    fingerprint
+        Hash of everything that determines the report (see :func:`render_fingerprint`).
+    title
+        The incident's title, for the index.
+    """
 
     incident_id: str
     status: str  # ok | failed | skipped
@@ -39,17 +97,151 @@ class RenderResult:
     run_id: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    started: dt.datetime | None = None
+    finished: dt.datetime | None = None
+    fingerprint: str | None = None
+    title: str | None = None
 
 
-def prepare(incident_dir: Path, out_root: Path, overrides: dict[str, Any], *, run_id: str) -> tuple[Any, ReportParams, Path]:
+# --------------------------------------------------------------------------- parameters
+
+
+def notebook_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
+    """The notebook's ``parameters`` cell as papermill reads it (name → type, default, help).
+
+    Raises :class:`RenderError` when the notebook is missing or unreadable and
+    :class:`ParameterError` when it has no cell tagged ``parameters``.
+    """
+    notebook = Path(notebook).resolve()
+    if not notebook.is_file():
+        raise RenderError(f"{notebook}: no such notebook")
+    stat = notebook.stat()
+    return dict(_inspect(notebook, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _inspect(notebook: Path, mtime_ns: int, size: int) -> dict[str, dict[str, Any]]:
+    """Cached by path, modification time and size: a batch inspects one notebook once."""
+    import nbformat
+    import papermill as pm
+
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except (OSError, ValueError) as exc:
+        raise RenderError(f"{notebook}: cannot read the notebook: {str(exc).splitlines()[0]}") from None
+    if not any("parameters" in (c.get("metadata", {}).get("tags") or []) for c in nb.cells):
+        raise ParameterError(f"{notebook}: no cell tagged 'parameters' (papermill needs one to inject values)")
+    try:
+        return dict(pm.inspect_notebook(str(notebook)))
+    except ValueError as exc:  # e.g. no kernelspec in the notebook's metadata
+        raise RenderError(f"{notebook}: cannot read its parameters: {exc}") from None
+
+
+def _declared_types(spec: dict[str, Any]) -> tuple[type, ...] | None:
+    """Python types a notebook parameter accepts, from its annotation or else its default value."""
+    name = str(spec.get("inferred_type_name") or "None").strip()
+    if name in _NOTEBOOK_TYPES:
+        return _NOTEBOOK_TYPES[name]
+    if name == "None":
+        try:
+            default = ast.literal_eval(str(spec.get("default", "")))
+        except (ValueError, SyntaxError):
+            return None
+        if isinstance(default, bool):
+            return (bool,)
+        for kind in (int, float, str):
+            if isinstance(default, kind):
+                return _NOTEBOOK_TYPES[kind.__name__]
+    return None  # a type we cannot check (list[str], Optional[...]): papermill injects it as is
+
+
+def check_parameters(values: dict[str, Any], notebook: Path, *, declared: dict[str, dict[str, Any]] | None = None) -> None:
+    """Refuse a parameter the notebook does not declare or declares with another type.
+
+    papermill itself only warns about an unknown name and never checks types (a wrong
+    value fails inside a cell, after a kernel start); this check runs before one.
+
+    Raises
+    ------
+    ParameterError
+        Naming the parameter, the notebook and what it declares.
+    """
+    declared = notebook_parameters(notebook) if declared is None else declared
+    missing = [name for name in FIXED if name not in declared]
+    if missing:
+        raise ParameterError(
+            f"{notebook}: the parameters cell does not declare '{missing[0]}' (a report notebook must declare {', '.join(FIXED)})"
+        )
+    for name, value in values.items():
+        if name not in declared:
+            raise ParameterError(
+                f"unknown parameter '{name}' for notebook {Path(notebook).name} (it declares: {', '.join(sorted(declared))})"
+            )
+        kinds = _declared_types(declared[name])
+        if kinds is None:
+            continue
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise ParameterError(
+                f"parameter '{name}': notebook {Path(notebook).name} declares it as "
+                f"{declared[name].get('inferred_type_name')}, got {type(value).__name__} {value!r}"
+            )
+
+
+def prepare(
+    incident_dir: Path,
+    out_root: Path,
+    overrides: dict[str, Any],
+    *,
+    run_id: str,
+    notebook: Path = NOTEBOOK,
+) -> tuple[Incident, ReportParams, Path]:
     """Validate config and parameters before any kernel starts; return (incident, params, final dir)."""
-    incident = load_incident(incident_dir)
-    final = out_root / incident.id
-    values = {"incident_dir": str(incident.folder), "output_dir": str(final), "run_id": run_id, **overrides}
-    for fixed in ("incident_dir", "output_dir", "run_id"):
+    for fixed in FIXED:
         if fixed in overrides:
-            raise RenderError(f"parameter '{fixed}' is set by the command, not with -p")
-    return incident, validate_params(**values), final
+            raise ParameterError(f"parameter '{fixed}' is set by the command, not with -p")
+    if not RUN_ID.fullmatch(run_id):
+        raise ParameterError(f"run id {run_id!r}: use letters, digits and . _ : + - (at most 128, no '/')")
+    incident = load_incident(Path(incident_dir).resolve())
+    final = Path(out_root) / incident.id
+    values = {"incident_dir": str(incident.folder), "output_dir": str(final), "run_id": run_id, **overrides}
+    params = validate_params(**values)
+    check_parameters(injected(params, notebook), notebook)
+    return incident, params, final
+
+
+def injected(params: ReportParams, notebook: Path) -> dict[str, Any]:
+    """The parameters papermill injects: the fixed ones and every one the notebook declares."""
+    declared = notebook_parameters(notebook)
+    return {k: v for k, v in as_dict(params).items() if k in declared or k in FIXED}
+
+
+def render_fingerprint(incident: Incident, params: ReportParams, notebook: Path) -> str:
+    """One hash of input files, ``incident.toml``, parameters, code version and the notebook.
+
+    Two renders with the same fingerprint produce the same report; a scheduler skips an
+    incident whose fingerprint matches its last good report's.
+    """
+    # the folder's location is not content (its files are hashed): moving data/ re-renders nothing
+    located = {k: v for k, v in as_dict(params).items() if k not in LOCATIONS}
+    h = hashlib.sha256(inputs_fingerprint(incident, located).encode())
+    h.update(sha256_file(Path(notebook)).encode())
+    return h.hexdigest()
+
+
+def source_digest() -> str:
+    """SHA-256 over the library sources and the project's notebooks (path and content).
+
+    Recorded in the manifest so that a re-render caused by uncommitted code changes can be
+    explained as such (the git commit alone does not see them).
+    """
+    h = hashlib.sha256()
+    root = PROJECT_ROOT
+    for path in sorted((root / "src").rglob("*.py")) + sorted((root / "notebooks").glob("*.ipynb")):
+        h.update(f"{path.relative_to(root)}\0{sha256_file(path)}\n".encode())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- render
 
 
 def render(
@@ -64,9 +256,31 @@ def render(
 ) -> RenderResult:
     """Execute the report notebook for one incident and write its outputs atomically.
 
-    Raises :class:`AnalysisError` for a bad config or parameter (before a kernel starts)
-    and :class:`RenderError` when the notebook or the export fails; in that case the
-    partial notebook and the error are in ``<out>/<id>/failed/``.
+    Parameters
+    ----------
+    incident_dir
+        Incident folder holding ``incident.toml``.
+    out_root
+        Reports root; the report goes to ``<out_root>/<id>/``.
+    overrides
+        Notebook parameters (validated against :class:`ReportParams` and the notebook).
+    notebook
+        The report notebook to execute.
+    timeout
+        Seconds allowed for the whole render (notebook and export). Each cell gets at
+        most this long; when called from the main thread an alarm also bounds the total.
+    progress
+        Show papermill's per-cell progress bar on stderr.
+    run_id
+        Identifier of this run (default: a new one from the clock).
+
+    Raises
+    ------
+    AnalysisError
+        For a bad config or parameter, before a kernel starts.
+    RenderError
+        When the notebook or the export fails; the partial notebook and the error are then
+        in ``<out>/<id>/failed/`` and the previous report is untouched.
     """
     import papermill as pm
 
@@ -74,66 +288,201 @@ def render(
     start_time = dt.datetime.now(dt.UTC)
     run_id = run_id or new_run_id(start_time)
     out_root = Path(out_root).resolve()
-    incident, params, final = prepare(Path(incident_dir), out_root, dict(overrides or {}), run_id=run_id)
+    notebook = Path(notebook).resolve()
+    if timeout is not None and not timeout > 0:
+        raise ParameterError(f"timeout: must be a positive number of seconds, got {timeout}")
+    incident, params, final = prepare(Path(incident_dir), out_root, dict(overrides or {}), run_id=run_id, notebook=notebook)
     out_root.mkdir(parents=True, exist_ok=True)
-    work = out_root / f".{incident.id}.{run_id}.tmp"
-    work.mkdir(parents=True)
-    # the notebook writes metrics.json into output_dir: point it at the work folder
-    run_params = as_dict(params) | {"output_dir": str(work)}
-    executed = work / "postmortem.ipynb"
-    try:
+    with incident_lock(out_root, incident.id):
+        recover_interrupted_swap(final)
+        _remove_stale_work(out_root, incident.id)
+        work = out_root / f".{incident.id}.{run_id}.tmp"
+        work.mkdir(parents=True)
+        # the notebook writes metrics.json into output_dir: point it at the work folder
+        run_params = injected(params, notebook) | {"output_dir": str(work)}
+        executed = work / "postmortem.ipynb"
+        fingerprint = render_fingerprint(incident, params, notebook)
         try:
-            pm.execute_notebook(
-                str(notebook),
-                str(executed),
-                parameters=run_params,
-                kernel_name=KERNEL,
-                progress_bar=progress,
-                log_output=False,
-                execution_timeout=timeout,
-                cwd=str(PROJECT_ROOT),
-                report_mode=True,
+            with _time_limit(timeout):
+                _execute(pm, notebook, executed, run_params, incident.id, timeout=timeout, progress=progress)
+                metrics_path = work / "metrics.json"
+                if not metrics_path.is_file():
+                    raise RenderError(f"{incident.id}: the notebook finished without writing metrics.json")
+                try:
+                    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+                except ValueError as exc:
+                    raise RenderError(f"{incident.id}: metrics.json written by the notebook is not JSON: {exc}") from None
+                manifest = provenance(incident, as_dict(params), run_id=run_id) | {
+                    "status": "ok",
+                    "started": _iso(start_time),
+                    "notebook": {"path": _display_path(notebook), "sha256": sha256_file(notebook)},
+                    "fingerprint": fingerprint,
+                    "source_sha256": source_digest(),
+                    "timeout_seconds": timeout,
+                }
+                _export(executed, work / "postmortem.html", incident=incident, params=params, manifest=manifest)
+            finish_time = dt.datetime.now(dt.UTC)
+            manifest |= {
+                "finished": _iso(finish_time),
+                "seconds": round(time.monotonic() - started, 2),
+                "outputs": {name: (work / name).stat().st_size for name in OUTPUTS if (work / name).exists()},
+            }
+            _write_json(work / "manifest.json", manifest)
+            _swap_into_place(work, final)
+            return RenderResult(
+                incident.id,
+                "ok",
+                final,
+                time.monotonic() - started,
+                run_id=run_id,
+                metrics=metrics,
+                started=start_time,
+                finished=finish_time,
+                fingerprint=fingerprint,
+                title=incident.title,
             )
-        except pm.PapermillExecutionError as exc:
-            raise RenderError(f"{incident.id}: notebook cell {exc.exec_count} raised {exc.ename}: {exc.evalue}") from None
-        except Exception as exc:  # a dying kernel, a timeout: papermill raises many kinds
-            raise RenderError(
-                f"{incident.id}: notebook run failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-            ) from None
-        metrics_path = work / "metrics.json"
-        if not metrics_path.is_file():
-            raise RenderError(f"{incident.id}: the notebook finished without writing metrics.json")
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-        from analysis.htmlexport import export_html
-        from analysis.i18n import text as t
+        except BaseException as exc:
+            error = _one_line(incident.id, exc, timeout=timeout)
+            keep_failure(work, final, error, exc, run_id=run_id, started=start_time, fingerprint=fingerprint)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            if isinstance(exc, AnalysisError):
+                raise
+            raise RenderError(error) from None
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
-        export_html(
-            executed,
-            work / "postmortem.html",
-            title=incident.title,
-            language=params.language,
-            toc_title=t(params.language, "contents"),
+
+def _execute(pm: Any, notebook: Path, executed: Path, params: dict[str, Any], incident_id: str, **opts: Any) -> None:
+    """papermill, with its many failure types turned into one-line :class:`RenderError` messages."""
+    try:
+        pm.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=params,
+            kernel_name=KERNEL,
+            progress_bar=opts["progress"],
+            log_output=False,
+            execution_timeout=opts["timeout"],
+            cwd=str(PROJECT_ROOT),
+            report_mode=True,
         )
-        manifest = provenance(incident, as_dict(params), run_id=run_id) | {
-            "status": "ok",
-            "started": start_time.isoformat(timespec="seconds"),
-            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "seconds": round(time.monotonic() - started, 2),
-            "fingerprint": inputs_fingerprint(incident, as_dict(params)),
-            "outputs": {name: (work / name).stat().st_size for name in OUTPUTS if (work / name).exists()},
-        }
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        _swap_into_place(work, final)
-        return RenderResult(incident.id, "ok", final, time.monotonic() - started, run_id=run_id, metrics=metrics)
-    except BaseException as exc:
-        _keep_failure(work, final, exc, run_id=run_id, started=start_time)
-        if isinstance(exc, AnalysisError):
-            raise
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise RenderError(f"{incident.id}: {type(exc).__name__}: {exc}") from exc
+    except pm.PapermillExecutionError as exc:
+        error = RenderError(f"{incident_id}: notebook cell In [{exc.exec_count}] raised {exc.ename}: {_first_line(exc.evalue)}")
+        # the kernel's traceback (what an operator needs), not ours
+        error.details = _ANSI.sub("", "\n".join(exc.traceback or []))  # type: ignore[attr-defined]
+        raise error from None
+    except RunStopped:
+        raise
+    except Exception as exc:
+        name = type(exc).__name__
+        if name == "DeadKernelError":
+            raise RenderError(f"{incident_id}: the kernel died while running the notebook ({_first_line(str(exc))})") from None
+        if name == "CellTimeoutError":
+            raise RenderError(f"{incident_id}: a notebook cell ran longer than the {opts['timeout']:g} s time limit") from None
+        raise RenderError(f"{incident_id}: notebook run failed: {name}: {_first_line(str(exc))}") from None
+
+
+def _export(executed: Path, out: Path, *, incident: Incident, params: ReportParams, manifest: dict[str, Any]) -> None:
+    """The nbconvert page plus a run footer (run id, start, code version, fingerprint, manifest link)."""
+    from analysis.htmlexport import export_html
+    from analysis.i18n import text as t
+
+    export_html(executed, out, title=incident.title, language=params.language, toc_title=t(params.language, "contents"))
+    page = out.read_text(encoding="utf-8")
+    footer = run_footer(manifest, language=params.language)
+    for anchor in ("</main>", "</body>"):
+        at = page.rfind(anchor)
+        if at != -1:
+            page = page[:at] + footer + page[at:]
+            break
+    else:
+        page += footer
+    out.write_text(page, encoding="utf-8")
+
+
+def run_footer(manifest: dict[str, Any], *, language: str = "en") -> str:
+    """A one-paragraph record of the run that produced the page (all values escaped)."""
+    from analysis.i18n import text as t
+
+    code = (manifest.get("code_version") or {}).get("label") or "—"
+    items = [
+        (t(language, "run"), manifest.get("run_id") or "—"),
+        ("started (UTC)", manifest.get("started") or "—"),
+        (t(language, "code_version"), code),
+        ("fingerprint", str(manifest.get("fingerprint") or "—")[:12]),
+    ]
+    body = " · ".join(f"{html.escape(str(k))}: <code>{html.escape(str(v))}</code>" for k, v in items)
+    return f'<footer class="pm-meta pm-run" style="margin-top:3rem">{body} · <a href="manifest.json">manifest.json</a></footer>'
+
+
+# --------------------------------------------------------------------------- time limit
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`RunStopped` after ``seconds`` (main thread on POSIX only; else no-op)."""
+    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def _alarm(signum: int, frame: Any) -> None:
+        raise RunStopped(f"time limit of {seconds:g} s reached")
+
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into :class:`RunStopped`, so a killed render still saves ``failed/``.
+
+    Schedulers (cron wrappers, systemd, Airflow) stop a task with SIGTERM; installed by
+    the command line in the main thread.
+    """
+
+    def _term(signum: int, frame: Any) -> None:
+        raise RunStopped("stopped by SIGTERM")
+
+    signal.signal(signal.SIGTERM, _term)
+
+
+# --------------------------------------------------------------------------- files
+
+
+@contextlib.contextmanager
+def incident_lock(out_root: Path, incident_id: str) -> Iterator[None]:
+    """Hold ``<out>/.<id>.lock`` so two renders of one incident never write at once."""
+    out_root.mkdir(parents=True, exist_ok=True)
+    path = out_root / f".{incident_id}.lock"
+    with path.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RenderError(f"{incident_id}: another render of this incident is running (lock {path})") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def recover_interrupted_swap(final: Path) -> None:
+    """Put the previous report back if a run died between the two renames of a swap."""
+    old = final.with_name(f".{final.name}.old")
+    if old.is_dir() and not final.exists():
+        old.rename(final)
+    elif old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_stale_work(out_root: Path, incident_id: str) -> None:
+    """Delete work folders of earlier runs that were killed (safe: we hold the incident lock)."""
+    for stale in out_root.glob(f".{incident_id}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _swap_into_place(work: Path, final: Path) -> None:
@@ -144,25 +493,93 @@ def _swap_into_place(work: Path, final: Path) -> None:
         final.rename(old)
     work.rename(final)
     shutil.rmtree(old, ignore_errors=True)
-    shutil.rmtree(final / "failed", ignore_errors=True)
 
 
-def _keep_failure(work: Path, final: Path, exc: BaseException, *, run_id: str, started: dt.datetime) -> None:
-    """Move the partial notebook and the error to ``final/failed/``; keep the last good report."""
+def keep_failure(
+    work: Path | None,
+    final: Path,
+    error: str,
+    exc: BaseException | None = None,
+    *,
+    run_id: str,
+    started: dt.datetime,
+    fingerprint: str | None = None,
+    log: str | None = None,
+) -> Path:
+    """Write ``final/failed/`` (partial notebook, ``error.txt``, ``manifest.json``); keep the last good report.
+
+    The folder is assembled under a temporary name and renamed into place, so a reader
+    never sees half of it.
+    """
+    final.mkdir(parents=True, exist_ok=True)
+    staging = final / f".failed.{run_id}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    partial = work / "postmortem.ipynb" if work is not None else None
+    if partial is not None and partial.exists():
+        shutil.copy2(partial, staging / "postmortem.ipynb")
+    details = error + "\n"
+    if getattr(exc, "details", None):
+        details += "\n" + str(exc.details) + "\n"  # type: ignore[union-attr]
+    elif exc is not None and not isinstance(exc, (RunStopped, RenderError)):
+        details += "\n" + "".join(traceback.format_exception(exc))
+    if log:
+        details += "\n--- render output (last lines) ---\n" + log
+    (staging / "error.txt").write_text(details, encoding="utf-8")
+    _write_json(
+        staging / "manifest.json",
+        {
+            "status": "failed",
+            "run_id": run_id,
+            "started": _iso(started),
+            "finished": _iso(dt.datetime.now(dt.UTC)),
+            "error": error,
+            "fingerprint": fingerprint,
+            "partial_notebook": (staging / "postmortem.ipynb").exists(),
+        },
+    )
     failed = final / "failed"
     shutil.rmtree(failed, ignore_errors=True)
-    failed.mkdir(parents=True, exist_ok=True)
-    partial = work / "postmortem.ipynb"
-    if partial.exists():
-        shutil.copy2(partial, failed / "postmortem.ipynb")
-    message = str(exc) or type(exc).__name__
-    (failed / "error.txt").write_text(message + "\n\n" + "".join(traceback.format_exception(exc)), encoding="utf-8")
-    (failed / "manifest.json").write_text(
-        json.dumps(
-            {"status": "failed", "run_id": run_id, "started": started.isoformat(timespec="seconds"), "error": message},
-            indent=2,
-            ensure_ascii=False,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    staging.rename(failed)
+    return failed
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The ``manifest.json`` in ``folder`` (``None`` when absent or unreadable)."""
+    path = folder / "manifest.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def _display_path(path: Path) -> str:
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
+def _first_line(text: str) -> str:
+    lines = [s for s in str(text).strip().splitlines() if s.strip()]
+    return lines[0].strip() if lines else ""
+
+
+def _one_line(incident_id: str, exc: BaseException, *, timeout: float | None) -> str:
+    """The reason of a failure in one line, prefixed with the incident id."""
+    if isinstance(exc, RunStopped):
+        return f"{incident_id}: {exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return f"{incident_id}: interrupted"
+    message = _first_line(str(exc)) or type(exc).__name__
+    if isinstance(exc, AnalysisError):
+        return message if message.startswith(f"{incident_id}:") else f"{incident_id}: {message}"
+    return f"{incident_id}: {type(exc).__name__}: {message}"

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analysis import figures, narrative
-from analysis.i18n import text
+from analysis.i18n import format_duration, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
@@ -55,7 +55,9 @@ def impact(a: Any) -> list[Part]:
 def timeline(a: Any) -> list[Part]:
     """Report-rate figure with events, and the events table."""
     lang = a.params.language
-    fig = figures.timeline_figure(a.binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes, span=a.span)
+    fig = figures.timeline_figure(
+        a.binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes, span=a.span
+    )
     return [heading("timeline", text(lang, "timeline")), fig, caption(text(lang, "caption_timeline")), narrative.events_html(a)]
 
 
@@ -78,18 +80,19 @@ def recovery(a: Any) -> list[Part]:
         if c in cand.columns
     ]
     rows = cand.select(cols).with_columns(pl.col(pl.Float64).round(2)).rows()
-    parts.append("<h3>Candidate models</h3>")
+    parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
     parts.append(narrative.table(cols, rows))
+    parts += diagnostics(a)
     ann = a.metrics.get("announcements") or []
     if ann:
-        parts.append("<h3>Announcements against the estimate</h3>")
+        parts.append(f"<h3>{esc(text(lang, 'announcements_vs'))}</h3>")
         parts.append(
             narrative.table(
                 ["time", "announcement", text(lang, "still_affected"), "interval"],
                 [
                     (
                         x["time"],
-                        x["label"],
+                        narrative.scrub_contacts(x["label"]),
                         f"{100 * x['still_affected']:.0f}%" if x["still_affected"] is not None else "—",
                         f"[{100 * x['still_affected_ci'][0]:.0f}–{100 * x['still_affected_ci'][1]:.0f}]"
                         if x["still_affected_ci"]
@@ -102,35 +105,45 @@ def recovery(a: Any) -> list[Part]:
     return parts
 
 
-def geography(a: Any) -> list[Part]:
-    """Where reports came from."""
-    lang = a.params.language
-    down = a.down
-    parts: list[Part] = [heading("geography", text(lang, "geography"))]
-    located = (
-        down.filter(pl.col("municipality").is_not_null())
-        .group_by("nis_code", "municipality", "region")
-        .agg(pl.len().alias("n"), pl.col("place_raw").unique().sort().str.join(", ").alias("as_written"))
-    )
-    from analysis.geo import reference_municipalities
-
-    ref = reference_municipalities().select("nis_code", "lat", "lon")
-    points = located.join(ref, on="nis_code", how="left").filter(pl.col("lat").is_not_null())
-    points = points.with_columns(pl.format("{}: {} report(s) ({})", "municipality", "n", "as_written").alias("label"))
-    fig = figures.location_map(points, outlines=_outlines(), note="Municipal boundaries approximate; circles at municipal seats.")
-    parts += [fig, caption(text(lang, "caption_map"))]
-    areas = down.filter(pl.col("area_level").is_in(["province", "region", "country"]))
-    if areas.height:
-        by = areas.group_by("area_level", "place_raw").agg(pl.len().alias("statements")).sort("area_level", "place_raw")
-        parts.append("<h3>Area-level statements</h3>")
-        parts.append(narrative.table(["level", "area", "statements"], by.rows()))
+def diagnostics(a: Any) -> list[Part]:
+    """Observed vs fitted counts, time-rescaling, and the sensitivity to the propensity profile."""
+    lang, fit = a.params.language, a.fit
+    parts: list[Part] = []
+    diag = getattr(fit, "diagnostics", None)
+    if diag is not None and diag.observed_vs_fitted.height:
+        parts.append(f"<h3>{esc(text(lang, 'diagnostics'))}</h3>")
+        parts.append(
+            figures.observed_fitted_figure(
+                diag.observed_vs_fitted, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes
+            )
+        )
+        parts.append(caption(text(lang, "caption_observed_fitted")))
+        if len(diag.rescaled_times):
+            parts.append(
+                figures.rescaling_figure(
+                    diag.rescaled_times, band=diag.ks_band, statistic=diag.ks_statistic, pvalue=diag.ks_pvalue
+                )
+            )
+            parts.append(caption(text(lang, "caption_rescaling")))
+        if diag.note:
+            parts.append(f'<p class="pm-meta">{esc(diag.note)}</p>')
+    sens = getattr(fit, "sensitivity", None)
+    if sens is not None and sens.height:
+        parts.append(f"<h3>{esc(text(lang, 'sensitivity'))}</h3>")
+        rows = [
+            (r["propensity"], r["model"], *(format_duration(r[c], lang) for c in ("t50_minutes", "t90_minutes", "t99_minutes")))
+            for r in sens.iter_rows(named=True)
+        ]
+        parts.append(narrative.table(["propensity", "model", "t50", "t90", "t99"], rows))
+        parts.append(caption(text(lang, "caption_sensitivity")))
     return parts
 
 
-def _outlines() -> dict[str, Any] | None:
-    from analysis.geo import boundaries, to_plotly_geojson
+def geography(a: Any) -> list[Part]:
+    """Where it hit, where it lasted, whether place mattered (see :mod:`analysis.spatial_report`)."""
+    from analysis.spatial_report import geography_parts
 
-    return to_plotly_geojson(boundaries("province"))
+    return geography_parts(a)
 
 
 def data_quality(a: Any) -> list[Part]:

@@ -1,20 +1,29 @@
 """Parse report timestamps into UTC, with the daylight-saving rules stated and enforced.
 
-Policy (documented in docs/architecture.md and tested):
+Policy (documented in docs/data-quality.md and tested):
 
-* A timestamp with an offset or ``Z`` is an instant; it is converted to UTC as is.
+* A timestamp with an offset (``+01:00``, ``+0100``, ``+01``), ``Z``/``UTC``/``GMT`` or
+  ``CET``/``CEST`` is an instant; it is converted to UTC as is.
 * A naive timestamp is wall-clock time in the source's timezone (the incident's unless the
   source overrides it).
 * A naive time inside the spring-forward gap (e.g. 02:30 on the last Sunday of March in
   Europe/Brussels) never happened on any clock: the row is rejected with that reason.
 * A naive time inside the autumn overlap (02:00–02:59 on the last Sunday of October
   happens twice) is resolved by the source's ``ambiguous`` option: ``earliest`` (the
-  first pass, summer time; the default), ``latest``, or ``reject``.
+  first pass, summer time; the default), ``latest``, or ``reject``. A kept ambiguous time
+  carries a note saying which pass was taken.
+* A value with a date and no time of day (``2018-01-09``) is the window from that local
+  midnight to the next (``until``); the caller decides whether it may be a window.
+* Years outside 1900–2099 are unreadable: they are typos, a two-digit year read as a
+  four-digit one, or beyond the timezone tables (which stop daylight saving in 2100).
 
-Formats are tried per column, not per row: the format that parses most values of the
-column wins, then the others fill in what it missed. So a column of ``08/01/2018`` values
-is read day-first (the Belgian convention) unless a value such as ``01/13/2018`` proves
-it month-first. A source's ``time_format`` (strftime syntax) overrides detection.
+Formats are chosen per column, not per row. Day-first and month-first readings of
+``08/01/2018`` are told apart by the values that prove one of them (a first number above
+12 proves day-first, a second number above 12 month-first); the reading with more proof
+wins, ties (and no proof) go to day-first, the Belgian convention, and values that
+contradict the winner are rejected rather than read the other way. Every other format is
+unambiguous; the one that read most values is reported. A source's ``time_format``
+(strftime syntax) overrides detection. Work is done once per distinct value.
 """
 
 from __future__ import annotations
@@ -25,8 +34,10 @@ from typing import Literal
 import polars as pl
 
 UTC_DTYPE = pl.Datetime("us", "UTC")
+MIN_YEAR, MAX_YEAR = 1900, 2099
+SAMPLE = 2000
 
-# Formats with an explicit offset (instants). ``Z`` is rewritten to +00:00 first.
+# Formats with an explicit offset (instants); offsets are normalised to ``+HH:MM`` first.
 AWARE_FORMATS: tuple[str, ...] = (
     "%Y-%m-%dT%H:%M:%S%.f%:z",
     "%Y-%m-%dT%H:%M:%S%:z",
@@ -34,18 +45,18 @@ AWARE_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d %H:%M:%S%.f%:z",
     "%Y-%m-%d %H:%M:%S%:z",
     "%Y-%m-%d %H:%M%:z",
-    "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%d %H:%M:%S%z",
-    "%Y-%m-%d %H:%M:%S %z",
+    "%d/%m/%Y %H:%M:%S%:z",
+    "%d/%m/%Y %H:%M%:z",
 )
-# Naive formats, in order of preference when two parse equally many values.
+# Naive formats. Each value can be read by at most one of them once the day/month order is
+# fixed and implausible years are refused, so their order only decides speed.
 NAIVE_FORMATS: tuple[str, ...] = (
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
     "%d/%m/%Y %H:%M:%S",
@@ -56,44 +67,119 @@ NAIVE_FORMATS: tuple[str, ...] = (
     "%d.%m.%Y %H:%M",
     "%d/%m/%Y %Hh%M",
     "%d/%m/%y %H:%M",
+    "%d/%m/%y %H:%M:%S",
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y %I:%M %p",
     "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%y %H:%M",
     "%Y-%m-%d",
     "%d/%m/%Y",
     "%d-%m-%Y",
     "%d.%m.%Y",
+    "%m/%d/%Y",
 )
 TIME_ONLY_FORMATS: tuple[str, ...] = ("%H:%M:%S", "%H:%M", "%Hh%M", "%Hh")
 
 Ambiguous = Literal["earliest", "latest", "reject"]
 
+_TIME = r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)"
+_DAY_MONTH = r"^(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}(?:$|[ T])"
+
 
 @dataclass(frozen=True)
 class ParsedTimes:
-    """UTC times and, for every value that could not be used, the reason (else null)."""
+    """Parsed times, aligned with the input.
+
+    Attributes
+    ----------
+    utc
+        The instant in UTC, null where the value could not be used.
+    reason
+        Why a value could not be used (null where it could).
+    format
+        The format that read most values (``None`` if none did).
+    note
+        A remark on a kept value (e.g. an ambiguous wall-clock time and the pass taken).
+    until
+        For values with a date and no time of day: the end of that local day, in UTC.
+    """
 
     utc: pl.Series
     reason: pl.Series
     format: str | None
+    note: pl.Series | None = None  # always set by parse_times; optional for callers building one
+    until: pl.Series | None = None
+
+
+def _where(s: pl.Series, mask: pl.Series, fn: object) -> pl.Series:
+    """Apply ``fn`` (a Series → Series function) only to the values where ``mask`` holds."""
+    idx = mask.fill_null(False).arg_true()
+    if idx.len() == 0:
+        return s
+    return s.scatter(idx, fn(s.gather(idx)))  # type: ignore[operator]
 
 
 def _clean(values: pl.Series) -> pl.Series:
+    """Trim, collapse blanks, and write every offset as ``+HH:MM`` (``Z``/UTC/GMT as +00:00)."""
     s = values.cast(pl.String).str.strip_chars()
-    s = s.str.replace(r"(?i)z$", "+00:00").str.replace(r"\s+", " ", literal=False)
-    return pl.Series(values.name, s).replace("", None)
+    s = _where(s, s.str.contains(r"\s\s|[^ \S]"), lambda x: x.str.replace_all(r"\s+", " "))
+
+    def offsets(x: pl.Series) -> pl.Series:
+        x = x.str.replace(_TIME + r" ?(?i:z|utc|gmt)$", "${1}+00:00")
+        x = x.str.replace(_TIME + r" ?(?i:cest)$", "${1}+02:00")
+        x = x.str.replace(_TIME + r" ?(?i:cet)$", "${1}+01:00")
+        x = x.str.replace(_TIME + r" ?([+-])(\d{2}):?(\d{2})$", "${1}${2}${3}:${4}")
+        return x.str.replace(_TIME + r" ?([+-])(\d{2})$", "${1}${2}${3}:00")
+
+    s = _where(s, s.str.contains(r"(?:[+-]\d{2}:?\d{2}|[+-]\d{2}|(?i:z|utc|gmt|cet|cest))$"), offsets)
+    return s.replace("", None).alias(values.name)
 
 
-def _best_format(s: pl.Series, formats: tuple[str, ...], dtype: pl.DataType) -> list[str]:
-    """Formats that parse at least one value, the most successful first (stable on ties)."""
-    scored = []
-    for i, fmt in enumerate(formats):
-        n = s.str.strptime(dtype, fmt, strict=False, exact=True).null_count()
-        parsed = len(s) - n
-        if parsed:
-            scored.append((-parsed, i, fmt))
-    return [fmt for _, _, fmt in sorted(scored)]
+def _plausible(parsed: pl.Series) -> pl.Series:
+    year = parsed.dt.year()
+    return pl.select(pl.when(year.is_between(MIN_YEAR, MAX_YEAR)).then(parsed)).to_series().alias(parsed.name)
+
+
+def _month_first(s: pl.Series) -> bool:
+    """Whether the proving values of ``s`` favour month-first over day-first."""
+    parts = s.str.extract_groups(_DAY_MONTH)
+    first = parts.struct.field("1").cast(pl.Int32, strict=False)
+    second = parts.struct.field("2").cast(pl.Int32, strict=False)
+    day_first_proof = int(((first > 12) & (second <= 12)).sum())
+    month_first_proof = int(((second > 12) & (first <= 12)).sum())
+    return month_first_proof > day_first_proof
+
+
+def _fill(s: pl.Series, formats: tuple[str, ...], dtype: pl.DataType) -> tuple[pl.Series, pl.Series]:
+    """Parse ``s`` with each format in turn on the values still unread.
+
+    Formats are tried in the order of their success on a sample (so a column costs about
+    one parse), then the rest for whatever remains. Returns the parsed values and, for
+    each value, the index (into ``formats``) of the format that read it.
+    """
+    n = len(s)
+    out = pl.repeat(None, n, dtype=dtype, eager=True).alias(s.name)
+    used = pl.repeat(None, n, dtype=pl.Int32, eager=True).alias("fmt")
+    todo = s.is_not_null()
+    idx = todo.arg_true()
+    step = max(1, idx.len() // SAMPLE)
+    sample = s.gather(idx.gather_every(step).head(SAMPLE))
+    hits = [sample.str.strptime(dtype, f, strict=False, exact=True).null_count() for f in formats]  # type: ignore[arg-type]
+    order = sorted(range(len(formats)), key=lambda i: hits[i])
+    for i in order:
+        idx = todo.arg_true()
+        if idx.len() == 0:
+            break
+        parsed = _plausible(s.gather(idx).str.strptime(dtype, formats[i], strict=False, exact=True))  # type: ignore[arg-type]
+        hit = parsed.is_not_null()
+        if not hit.any():
+            continue
+        where = idx.filter(hit)
+        out = out.scatter(where, parsed.filter(hit))
+        used = used.scatter(where, i)
+        todo = todo.scatter(where, False)
+    return out, used
 
 
 def parse_times(
@@ -109,63 +195,140 @@ def parse_times(
     ----------
     values
         Raw timestamps as text; datetime columns (from parquet) are accepted as they are:
-        aware ones are converted, naive ones are read as wall-clock time in ``timezone``.
+        aware ones are converted, naive ones are read as wall-clock time in ``timezone``;
+        date columns are day windows.
     timezone
         IANA zone of naive wall-clock values.
     time_format
         A strftime format that overrides detection (with ``%z`` for offsets).
     ambiguous
         What to do with a wall-clock time that happens twice (DST overlap).
-    """
-    name = values.name
-    n = len(values)
-    if values.dtype == pl.Datetime or isinstance(values.dtype, pl.Datetime):
-        tzinfo = values.dtype.time_zone  # type: ignore[union-attr]
-        if tzinfo is not None:
-            utc = values.dt.convert_time_zone("UTC").cast(UTC_DTYPE)
-            return ParsedTimes(utc.alias(name), _missing_reason(values, utc), None)
-        naive = values.cast(pl.Datetime("us"))
-        return _localize(naive, timezone=timezone, ambiguous=ambiguous, raw=values.cast(pl.String), fmt=None)
-    if values.dtype == pl.Date:
-        return _localize(
-            values.cast(pl.Datetime("us")), timezone=timezone, ambiguous=ambiguous, raw=values.cast(pl.String), fmt=None
-        )
 
-    s = _clean(values)
-    aware = pl.Series(name, [None] * n, dtype=UTC_DTYPE)
-    naive = pl.Series(name, [None] * n, dtype=pl.Datetime("us"))
-    chosen: str | None = None
-    if time_format is not None:
-        if "%z" in time_format or "%:z" in time_format or "%#z" in time_format:
-            aware = s.str.strptime(UTC_DTYPE, time_format, strict=False).cast(UTC_DTYPE)
-        else:
-            naive = s.str.strptime(pl.Datetime("us"), time_format, strict=False)
-        chosen = time_format
+    Returns
+    -------
+    ParsedTimes
+        Series aligned with ``values`` (see the module docstring for the policy).
+    """
+    if ambiguous not in ("earliest", "latest", "reject"):
+        raise ValueError(f"ambiguous must be earliest, latest or reject, got {ambiguous!r}")
+    name = values.name
+    if isinstance(values.dtype, pl.Datetime):
+        if values.dtype.time_zone is not None:
+            utc = values.dt.convert_time_zone("UTC").cast(UTC_DTYPE)
+            return ParsedTimes(
+                utc.alias(name),
+                _missing_reason(values, utc),
+                None,
+                _nulls(name, len(values), pl.String()),
+                _nulls(name, len(values), UTC_DTYPE),
+            )
+        naive = values.cast(pl.Datetime("us"))
+        local = _localize(naive, timezone=timezone, ambiguous=ambiguous, raw=values.cast(pl.String), fmt=None)
+        return ParsedTimes(local.utc, local.reason, None, local.note, _nulls(name, len(values), UTC_DTYPE))
+    if values.dtype == pl.Date:
+        day = values.cast(pl.Datetime("us"))
+        parsed = _localize(day, timezone=timezone, ambiguous=ambiguous, raw=values.cast(pl.String), fmt=None)
+        end = _localize(day.dt.offset_by("1d"), timezone=timezone, ambiguous="earliest", raw=values.cast(pl.String), fmt=None)
+        return ParsedTimes(parsed.utc, parsed.reason, None, parsed.note, end.utc)
+
+    # one pass per distinct value, joined back: timestamps repeat a lot in big files
+    text = values.cast(pl.String)
+    uniq = text.unique(maintain_order=False)
+    if uniq.len() > len(text) // 2:
+        result = _parse_distinct(text, timezone=timezone, time_format=time_format, ambiguous=ambiguous)
+        joined = result.frame
     else:
-        for fmt in _best_format(s, AWARE_FORMATS, UTC_DTYPE):
-            aware = aware.fill_null(s.str.strptime(UTC_DTYPE, fmt, strict=False, exact=True).dt.convert_time_zone("UTC"))
-            chosen = chosen or fmt
-        rest = s.set(aware.is_not_null(), None) if aware.null_count() < n else s
-        naive_order = _best_format(rest, NAIVE_FORMATS, pl.Datetime("us"))
-        for fmt in naive_order:
-            naive = naive.fill_null(rest.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True))
-        if naive_order and chosen is None:
-            chosen = naive_order[0]
-    local = _localize(naive, timezone=timezone, ambiguous=ambiguous, raw=s, fmt=chosen)
-    utc = aware.fill_null(local.utc)
-    reason = (
-        pl.DataFrame({"s": s, "a": aware, "r": local.reason})
-        .select(
-            pl.when(pl.col("s").is_null())
-            .then(pl.lit("missing time"))
-            .when(pl.col("a").is_not_null())
-            .then(None)
-            .otherwise(pl.col("r"))
-        )
-        .to_series()
-        .alias(name)
+        result = _parse_distinct(uniq, timezone=timezone, time_format=time_format, ambiguous=ambiguous)
+        frame = pl.DataFrame({"raw": text})
+        joined = frame.join(result.frame, on="raw", how="left", nulls_equal=True, maintain_order="left")
+    return ParsedTimes(
+        joined["utc"].alias(name),
+        joined["reason"].alias(name),
+        result.format,
+        joined["note"].alias(name),
+        joined["until"].alias(name),
     )
-    return ParsedTimes(utc.alias(name), reason, chosen)
+
+
+@dataclass(frozen=True)
+class _Distinct:
+    frame: pl.DataFrame  # raw, utc, reason, note, until
+    format: str | None
+
+
+def _parse_distinct(raw: pl.Series, *, timezone: str, time_format: str | None, ambiguous: Ambiguous) -> _Distinct:
+    n = len(raw)
+    s = _clean(raw.alias("s"))
+    aware = pl.repeat(None, n, dtype=UTC_DTYPE, eager=True).alias("a")
+    naive = pl.repeat(None, n, dtype=pl.Datetime("us"), eager=True).alias("n")
+    date_only = pl.repeat(False, n, dtype=pl.Boolean, eager=True).alias("d")
+    order_note: str | None = None
+    if time_format is not None:
+        dtype = UTC_DTYPE if _has_offset(time_format) else pl.Datetime("us")
+        try:
+            parsed = _plausible(s.str.strptime(dtype, time_format, strict=False))  # type: ignore[arg-type]
+        except pl.exceptions.PolarsError as exc:
+            raise ValueError(f"time_format {time_format!r} is not usable: {str(exc).strip().splitlines()[0]}") from None
+        if _has_offset(time_format):
+            aware = parsed.dt.convert_time_zone("UTC").cast(UTC_DTYPE)
+        else:
+            naive = parsed
+            if not any(tok in time_format for tok in ("%H", "%I", "%k", "%l", "%T", "%R", "%c")):
+                date_only = parsed.is_not_null()
+        chosen: str | None = time_format
+    else:
+        month_first = _month_first(s)
+        other = "%d" if month_first else "%m"
+        order_note = "month-first" if month_first else "day-first"
+        offset = s.str.contains(r"[+-]\d{2}:\d{2}$").fill_null(False)
+        aware_formats = tuple(f for f in AWARE_FORMATS if not f.startswith(other))
+        naive_formats = tuple(f for f in NAIVE_FORMATS if not f.startswith(other))
+        a, a_used = _fill(s.set(~offset, None), aware_formats, UTC_DTYPE)
+        aware = a.dt.convert_time_zone("UTC").cast(UTC_DTYPE)
+        naive, n_used = _fill(s.set(aware.is_not_null(), None), naive_formats, pl.Datetime("us"))
+        counts = [(int((a_used == i).sum()), f) for i, f in enumerate(aware_formats)]
+        counts += [(int((n_used == i).sum()), f) for i, f in enumerate(naive_formats)]
+        best = max(counts, key=lambda c: c[0])
+        chosen = best[1] if best[0] else None
+        date_idx = [i for i, f in enumerate(naive_formats) if "%H" not in f and "%I" not in f]
+        date_only = n_used.is_in(date_idx).fill_null(False)
+    local = _localize(naive.alias("n"), timezone=timezone, ambiguous=ambiguous, raw=s, fmt=chosen)
+    day_end = _localize(
+        pl.select(pl.when(date_only).then(naive.dt.offset_by("1d"))).to_series().alias("n"),
+        timezone=timezone,
+        ambiguous="earliest",
+        raw=s,
+        fmt=chosen,
+    )
+    frame = pl.DataFrame(
+        {"raw": raw, "s": s, "a": aware, "lu": local.utc, "lr": local.reason, "ln": local.note, "d": date_only, "de": day_end.utc}
+    )
+    reason = pl.when(pl.col("s").is_null()).then(pl.lit("missing time")).when(pl.col("a").is_not_null()).then(None)
+    if order_note is not None:
+        # a d/m/y value impossible in the column's order says so, rather than just "unreadable"
+        reason = reason.when(
+            pl.col("lr").str.starts_with("unreadable") & _contradicts(pl.col("s"), day_first=order_note == "day-first")
+        ).then(pl.format("{} (this column reads dates {})", "lr", pl.lit(order_note)))
+    frame = frame.select(
+        "raw",
+        pl.coalesce("a", "lu").alias("utc"),
+        reason.otherwise("lr").alias("reason"),
+        pl.when(pl.col("a").is_null()).then("ln").alias("note"),
+        pl.when(pl.col("d")).then("de").alias("until"),
+    )
+    return _Distinct(frame, chosen)
+
+
+def _contradicts(s: pl.Expr, *, day_first: bool) -> pl.Expr:
+    """True where a d/m/y-shaped value is impossible in the column's day/month order."""
+    parts = s.str.extract_groups(_DAY_MONTH)
+    first = parts.struct.field("1").cast(pl.Int32, strict=False)
+    second = parts.struct.field("2").cast(pl.Int32, strict=False)
+    return ((second > 12) & (first <= 12)) if day_first else ((first > 12) & (second <= 12))
+
+
+def _has_offset(fmt: str) -> bool:
+    return "%z" in fmt or "%:z" in fmt or "%#z" in fmt
 
 
 def _missing_reason(values: pl.Series, utc: pl.Series) -> pl.Series:
@@ -205,8 +368,22 @@ def _localize(naive: pl.Series, *, timezone: str, ambiguous: Ambiguous, raw: pl.
         .then(pl.lit(f"time happens twice in {timezone} (clocks went back) and the source's policy is to reject"))
         .otherwise(None)
         .alias("reason"),
+        pl.when(is_overlap & pl.lit(ambiguous != "reject"))
+        .then(
+            pl.lit(
+                f"time happens twice in {timezone} (clocks went back); read as the "
+                + ("first pass (before the change)" if ambiguous == "earliest" else "second pass (after the change)")
+            )
+        )
+        .alias("note"),
     )
-    return ParsedTimes(out["utc"].alias(name), out["reason"].alias(name), fmt)
+    return ParsedTimes(
+        out["utc"].alias(name), out["reason"].alias(name), fmt, out["note"].alias(name), _nulls(name, len(out), UTC_DTYPE)
+    )
+
+
+def _nulls(name: str, n: int, dtype: pl.DataType) -> pl.Series:
+    return pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
 
 
 def overlap_mask(naive: pl.Series, *, timezone: str) -> pl.Series:

@@ -98,8 +98,7 @@ def _dissolved(level: str) -> gpd.GeoDataFrame:
             g = g.dissolve(by="region_code", method="coverage", as_index=False).rename(columns={"region_code": "key"})
             g["name"] = g["key"].map(REGION_NAMES)
             g = g[["key", "name", "geometry"]]
-    g = gpd.GeoDataFrame(g.sort_values("key").reset_index(drop=True), geometry="geometry", crs=METRIC_CRS)
-    return g
+    return gpd.GeoDataFrame(g.sort_values("key").reset_index(drop=True), geometry="geometry", crs=METRIC_CRS)
 
 
 def boundaries(level: BoundaryLevel, *, crs: str = WGS84) -> gpd.GeoDataFrame:
@@ -130,7 +129,7 @@ def boundaries(level: BoundaryLevel, *, crs: str = WGS84) -> gpd.GeoDataFrame:
 
 
 def to_plotly_geojson(gdf: gpd.GeoDataFrame, *, id_col: str = "key") -> dict[str, Any]:
-    """A GeoJSON FeatureCollection for plotly geo traces: WGS84, exterior rings clockwise.
+    """Build a GeoJSON FeatureCollection for plotly geo traces: WGS84, exterior rings clockwise.
 
     plotly's ``geo`` projection fills the *outside* of a counter-clockwise ring (the usual
     GeoJSON orientation), painting the whole frame; clockwise exteriors draw as expected.
@@ -278,7 +277,8 @@ def load_exposure(
         r = bad.row(0, named=True)
         raw = table.row(int(r["row"]), named=True)
         raise GeoError(
-            f"{path}: row {int(r['row']) + 2}: '{column}' must be a non-negative number and '{key}' set, got {raw[column]!r} / {raw[key]!r}"
+            f"{path}: row {int(r['row']) + 2}: '{column}' must be a non-negative number and '{key}' set, "
+            f"got {raw[column]!r} / {raw[key]!r}"
         )
     dup = values.filter(pl.col("key").is_duplicated())
     if dup.height:
@@ -315,7 +315,7 @@ class AreaLayer:
 
 
 def area_layer(geography: Geography | None = None, *, level: BoundaryLevel = "municipality") -> AreaLayer:
-    """The areas to use for an incident: the user's boundary/exposure files when ``incident.toml`` names them, else the reference.
+    """Choose the areas and exposure of an incident: user files named in ``incident.toml``, else the reference.
 
     ``geography`` is ``Incident.geography``. A user boundary file without an exposure
     table gets no exposure (empty table): population cannot be guessed for foreign areas.

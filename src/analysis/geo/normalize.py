@@ -81,7 +81,7 @@ def tokens(text: str) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def compact_key(text: str) -> str:
-    """The matching key of a name: folded words, "saint" unified, separators removed.
+    """Return the matching key of a name: folded words, "saint" unified, separators removed.
 
     "Sint-Niklaas", "St. Niklaas" and "SINT NIKLAAS" all give ``stniklaas``;
     "Braine-l'Alleud" and "braine l alleud" give ``brainelalleud``.

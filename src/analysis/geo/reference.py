@@ -78,7 +78,7 @@ def _municipalities() -> pl.DataFrame:
 
 
 def reference_municipalities() -> pl.DataFrame:
-    """The 565 municipalities (situation of 1 January 2025), one row each.
+    """Return the 565 municipalities (situation of 1 January 2025), one row each.
 
     Columns: ``nis_code``, ``name`` (official name in the municipality's own language;
     Brussels municipalities "fr / nl" when the two differ), ``name_fr``, ``name_nl``,
@@ -116,13 +116,16 @@ def areas() -> pl.DataFrame:
 
 @cache
 def foreign_names() -> pl.DataFrame:
-    """Matching keys of towns abroad (neighbouring countries, large cities): ``key``, ``name``, ``country``, ``population``."""
+    """Return matching keys of towns abroad (neighbouring countries, large cities).
+
+    Columns: ``key``, ``name``, ``country``, ``population``.
+    """
     return _read("foreign_names.parquet")
 
 
 @cache
 def manifest() -> dict[str, Any]:
-    """The build manifest: source package versions, parameters, counts, accuracy, file hashes."""
+    """Return the build manifest: source package versions, parameters, counts, accuracy, file hashes."""
     path = GEO_DATA / "MANIFEST.json"
     if not path.is_file():
         raise GeoError(f"{path}: reference manifest missing; rebuild with `python scripts/build_reference.py`")

@@ -24,7 +24,7 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -105,6 +105,176 @@ _AREA_GLUE = frozenset({"of", "de", "du", "d", "van", "von", "la", "der", "het",
 # Words people add around a town's name ("Ville de Namur", "Gemeente Lier", "Gent centrum").
 _ADMIN_PREFIX = ("ville de", "ville d", "commune de", "commune d", "city of", "town of", "gemeente", "stad", "stadt", "gemeinde")
 _ADMIN_SUFFIX = ("ville", "stad", "city", "centre", "center", "centrum", "zentrum", "city centre", "town")
+
+# Outage vocabulary: never a place on its own, even where GeoNames lists a homonym
+# ("panne" is an alternate name of De Panne).
+_DOMAIN_WORDS = frozenset(
+    compact_key(w)
+    for w in (
+        "panne",
+        "pannes",
+        "storing",
+        "storingen",
+        "coupure",
+        "coupures",
+        "outage",
+        "outages",
+        "down",
+        "tv",
+        "tele",
+        "télé",
+        "television",
+        "televisie",
+        "internet",
+        "wifi",
+        "proximus",
+        "decodeur",
+        "decoder",
+        "modem",
+        "reseau",
+        "netwerk",
+        "network",
+        "signal",
+        "signaal",
+        "telephone",
+        "telefoon",
+        "gsm",
+        "sms",
+    )
+)
+# Everyday words that must not be read as a place when they sit inside a longer text
+# ("la télé ne marche plus" is not Marche-en-Famenne).
+_TEXT_WORDS = _DOMAIN_WORDS | frozenset(
+    compact_key(w)
+    for w in (
+        "marche",
+        "plus",
+        "rien",
+        "pas",
+        "encore",
+        "toujours",
+        "depuis",
+        "chez",
+        "moi",
+        "ici",
+        "maison",
+        "partout",
+        "soir",
+        "matin",
+        "nuit",
+        "heure",
+        "heures",
+        "minutes",
+        "werkt",
+        "niet",
+        "geen",
+        "nog",
+        "altijd",
+        "sinds",
+        "thuis",
+        "overal",
+        "avond",
+        "ochtend",
+        "nacht",
+        "uur",
+        "home",
+        "still",
+        "since",
+        "nothing",
+        "everywhere",
+        "evening",
+        "morning",
+        "night",
+        "hour",
+        "hours",
+        "ville",
+        "centre",
+        "centrum",
+        "rue",
+        "straat",
+        "avenue",
+        "laan",
+        "place",
+        "plein",
+        "chaussee",
+        "steenweg",
+        "route",
+        "weg",
+        "bus",
+        "boite",
+        "noord",
+        "zuid",
+        "oost",
+        "nord",
+        "sud",
+        "est",
+        "ouest",
+        "haut",
+        "bas",
+        "mont",
+        "bois",
+        "hof",
+        "dorp",
+        "village",
+        "lez",
+        "sur",
+        "kapelle",
+        "chapelle",
+        "eglise",
+        "kerk",
+        "station",
+        "gare",
+        "zone",
+        "wijk",
+        "quartier",
+    )
+)
+
+# Natural and cultural regions people name instead of a town: not one municipality.
+_INFORMAL_REGIONS = frozenset(
+    compact_key(w)
+    for w in (
+        "Brabant",
+        "Ardennes",
+        "Ardennen",
+        "Ardenne",
+        "Kempen",
+        "Campine",
+        "Wallonie picarde",
+        "Borinage",
+        "Pajottenland",
+        "Westhoek",
+        "Meetjesland",
+        "Waasland",
+        "Pays de Waes",
+        "Haspengouw",
+        "Hesbaye",
+        "Condroz",
+        "Famenne",
+        "Gaume",
+        "Fagne",
+        "Ostbelgien",
+        "Oostkantons",
+        "Cantons de l'Est",
+        "East Cantons",
+        "Eifel",
+        "Hageland",
+        "Vlaamse Ardennen",
+        "Zuiderkempen",
+        "Noorderkempen",
+        "Limburgse Kempen",
+        "Maasland",
+        "Kust",
+        "Côte belge",
+        "Belgian coast",
+        "Littoral",
+        "Région du Centre",
+        "Pays de Herve",
+        "Entre-Sambre-et-Meuse",
+        "Thudinie",
+        "Botte du Hainaut",
+    )
+)
 
 # Countries other than Belgium, by the names reports use (fr/nl/de/en); "Luxembourg" alone
 # is the Belgian province, so only the Grand Duchy's long forms are listed here.
@@ -189,6 +359,15 @@ class _Index:
         }
         self.keys: list[str] = sorted(self.names)
 
+        # short forms of compound official names: "Molenbeek", "St-Josse", "Tongeren"
+        parts: dict[str, list[_Match]] = defaultdict(list)
+        for nis, r in self.munis.items():
+            for col in ("name_fr", "name_nl", "name_de"):
+                for key in _name_parts(r[col]):
+                    if key not in self.names or all(m.method == "section" for m in self.names[key]):
+                        parts[key].append(_Match(nis, "alias", pop[nis], r[col]))
+        self.parts: dict[str, list[_Match]] = {k: sorted(set(v), key=lambda m: (-m.population, m.nis)) for k, v in parts.items()}
+
         self.postal: dict[str, list[str]] = defaultdict(list)
         for code, nis in postal_codes().iter_rows():
             self.postal[code].append(nis)
@@ -239,6 +418,55 @@ class _Index:
             out["region_code"] = code
             out["region"] = REGION_NAMES[code]
         return out
+
+
+_MINOR = frozenset(
+    {
+        "st",
+        "la",
+        "le",
+        "les",
+        "de",
+        "du",
+        "des",
+        "d",
+        "l",
+        "en",
+        "sur",
+        "sous",
+        "lez",
+        "aux",
+        "au",
+        "ten",
+        "ter",
+        "op",
+        "aan",
+        "den",
+        "het",
+        "van",
+        "a",
+    }
+)
+
+
+def _name_parts(name: str | None) -> set[str]:
+    """Keys of the leading and trailing word runs of a compound name ("Molenbeek-Saint-Jean" → molenbeek, stjean, ...)."""
+    if not name:
+        return set()
+    words = tokens(name)
+    out = set()
+    for i in range(1, len(words)):
+        prefix, suffix = words[:i], words[i:]
+        candidates = [prefix]
+        if words[i - 1] not in _MINOR:  # "Neuve" alone is not Louvain-la-Neuve, "Gilles" not Saint-Gilles
+            candidates.append(suffix)
+        for run in candidates:
+            if (run[0] in _MINOR and run[0] != "st") or run[-1] in _MINOR:
+                continue
+            key = "".join(run)
+            if len(key) >= 5:
+                out.add(key)
+    return out
 
 
 @cache
@@ -302,13 +530,19 @@ def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzz
     whole = compact_key(text)
     if not whole:
         return _NameResult(note="no letters in the place")
-    # 1. the whole string, then without administrative words
+    if whole in _DOMAIN_WORDS:
+        return _NameResult(note=f"'{text}' is not a place")
+    # 1. the whole string, then without administrative words; a short form of a compound
+    #    municipality name ("Molenbeek") beats a village of that name ten times smaller
     for key in [whole, *(compact_key(v) for v in _strip_admin(text))]:
         m, cands = _choose(idx.lookup(key), allowed=allowed)
+        short, short_cands = _choose(idx.parts.get(key, []), allowed=allowed)
+        if short is not None and (m is None or (m.method == "section" and m.population * 10 < short.population)):
+            return _NameResult(short, 0.9, note=f"short form of {short.name}")
         if m is not None:
             return _NameResult(m, _SCORE[m.method])
-        if cands:
-            return _NameResult(candidates=cands, note=f"'{text}' names places in several municipalities")
+        if cands or short_cands:
+            return _NameResult(candidates=cands or short_cands, note=f"'{text}' names places in several municipalities")
     # 2. parts separated by commas, brackets, slashes: "Jumet (Charleroi)", "Liège, Belgique"
     parts = split_parts(text)
     if len(parts) > 1:
@@ -326,30 +560,33 @@ def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzz
             return _resolve_several(list(found.values()), text)
         if ambiguous:
             return _NameResult(candidates=ambiguous, note=f"'{text}' names places in several municipalities")
-    # 3. word windows inside a longer text: "panne à Jumet ce soir", "storing Gent"
+    # 3. a misspelt name: fuzzy on the whole string (before looking for names inside it, so
+    #    "Sint-Gillis-Waaas" is Sint-Gillis-Waas and not Sint-Gillis)
+    fuzzy = _NameResult()
+    if fuzzy_threshold <= 100:
+        fuzzy = _fuzzy(text, whole, idx, allowed=allowed, threshold=fuzzy_threshold)
+        if fuzzy.match is not None or (fuzzy.note and " is closer to " in fuzzy.note):
+            return fuzzy
+    # 4. word windows inside a longer text: "panne à Jumet ce soir", "storing Gent"
     words = tokens(text)
     if 1 < len(words) <= 12:
-        found2: dict[str, tuple[_Match, float, int]] = {}
+        found2: dict[str, tuple[_Match, float]] = {}
         for size in range(min(4, len(words)), 0, -1):
             for i in range(len(words) - size + 1):
                 key = "".join(words[i : i + size])
-                if len(key) < 4 or (size == 1 and words[i] in _AREA_GLUE):
+                if len(key) < 4 or (size == 1 and (words[i] in _AREA_GLUE or key in _TEXT_WORDS)):
                     continue
                 m, _ = _choose(idx.lookup(key), allowed=allowed)
-                if m is not None and not any(m.nis == k for k in found2):
-                    # a shorter window inside a longer match is the same place named twice
-                    found2[m.nis] = (m, _SCORE[m.method] * 0.95, size)
+                if m is not None and m.nis not in found2:
+                    found2[m.nis] = (m, _SCORE[m.method] * 0.95)
             if found2:
                 break
         if len(found2) == 1:
-            m, s, _ = next(iter(found2.values()))
+            m, s = next(iter(found2.values()))
             return _NameResult(m, s, note="name found inside a longer text")
         if len(found2) > 1:
-            return _resolve_several([(m, s) for m, s, _ in found2.values()], text)
-    # 4. fuzzy
-    if fuzzy_threshold <= 100:
-        return _fuzzy(text, whole, idx, allowed=allowed, threshold=fuzzy_threshold)
-    return _NameResult()
+            return _resolve_several(list(found2.values()), text)
+    return fuzzy
 
 
 def _resolve_several(found: list[tuple[_Match, float]], text: str) -> _NameResult:
@@ -422,7 +659,7 @@ def _area_lookup(text: str, idx: _Index, level: str | None) -> tuple[str, str] |
 
 
 def _lift(res: dict[str, Any], level: str, idx: _Index, note: str) -> dict[str, Any]:
-    """A municipality result lifted to its province, region or the country."""
+    """Lift a municipality result to its province, region or the country."""
     if level == "country":
         return idx.area_result("country", COUNTRY_CODE, note)
     if level == "province" and res["province_code"] is not None:
@@ -434,7 +671,7 @@ def _lift(res: dict[str, Any], level: str, idx: _Index, note: str) -> dict[str, 
 
 
 def _resolve_area(text: str | None, level: str, idx: _Index, fuzzy_threshold: float) -> dict[str, Any]:
-    """An area-level row: the province, region or country named, never a town."""
+    """Resolve an area-level row to the province, region or country it names, never a town."""
     if level == "country":
         if text and compact_key(text) in _FOREIGN_COUNTRIES:
             return _empty("unresolved", f"'{text}' is not Belgium")
@@ -467,7 +704,7 @@ def _resolve_area(text: str | None, level: str, idx: _Index, fuzzy_threshold: fl
 
 
 def _postal_in(text: str) -> tuple[str | None, str]:
-    """The first Belgian postal code written in ``text`` (must exist), and the text without it."""
+    """Find the first Belgian postal code written in ``text`` (must exist); return it and the text without it."""
     idx = _index()
     for mt in _BE_POSTAL.finditer(text):
         code = mt.group(1)
@@ -516,21 +753,36 @@ def _resolve_text(
         note_parts.append(f"postal code '{postal}' is not Belgian")
         code = None
     if code is None and text:
-        code, text = _postal_in(text)
-        if code is None and _FOREIGN_POSTAL.search(text):
+        if _FOREIGN_POSTAL.search(text):
             return _empty("unresolved", f"'{place}' carries a foreign postal code")
+        code, text = _postal_in(text)
 
-    # country names in the text: "Lille, France" is abroad; "Liège, Belgique" is not
+    # country names in the text: "Lille, France" is abroad; "Liège, Belgique" is not.
+    # A province or region named beside a town narrows the search: "Hasselt, Limburg".
+    within: set[str] | None = None
     if text:
         parts = split_parts(text)
-        kept = []
+        kept: list[str] = []
+        areas_named: list[tuple[str, tuple[str, str]]] = []
         for part in parts:
-            pk = compact_key(part)
-            if pk in _FOREIGN_COUNTRIES:
+            if compact_key(part) in _FOREIGN_COUNTRIES:
                 return _empty("unresolved", f"'{place}' is abroad ({part})")
-            if _area_lookup(part, idx, "country") and len(parts) > 1:
+            if len(parts) > 1 and _area_lookup(part, idx, "country"):
+                continue
+            area = (_area_lookup(part, idx, "province") or _area_lookup(part, idx, "region")) if len(parts) > 1 else None
+            if area is not None and not areas_named:
+                areas_named.append((part, area))
                 continue
             kept.append(part)
+        if areas_named and kept:
+            code_ = areas_named[0][1][1]
+            within = {n for n, r in idx.munis.items() if code_ in (r["province_code"], r["region_code"])}
+            if _match_name(", ".join(kept), idx, allowed=within, fuzzy_threshold=fuzzy_threshold).match is None:
+                # the area does not hold the town: read the string as written
+                within = None
+                kept = [p for p in parts if not _area_lookup(p, idx, "country")]
+        elif areas_named:
+            kept = [areas_named[0][0]]  # "Liège, Belgique": the area-like part is the place itself
         text = ", ".join(kept)
 
     if code is not None:
@@ -553,10 +805,12 @@ def _resolve_text(
 
     if not text:
         return _empty("unresolved", "; ".join(note_parts) or "no place given")
+    if compact_key(text) in _INFORMAL_REGIONS:
+        return _empty("unresolved", f"'{text}' is a region, not a municipality")
 
     # an area named without area_level: "Flanders", "Provincie Limburg", "Belgium"
     bare, marked = _strip_area_words(text, None)
-    area_hit = _area_lookup(bare if marked else text, idx, marked)
+    area_hit = _area_lookup(text, idx, None) or (_area_lookup(bare, idx, marked) if marked else None)
     if area_hit is not None:
         lvl, acode = area_hit
         muni_matches = idx.lookup(compact_key(text)) if not marked else []
@@ -570,7 +824,7 @@ def _resolve_text(
         if not inside:
             return idx.area_result(lvl, acode)
 
-    sub = _match_name(text, idx, fuzzy_threshold=fuzzy_threshold)
+    sub = _match_name(text, idx, allowed=within, fuzzy_threshold=fuzzy_threshold)
     if sub.match is not None:
         method = "fuzzy" if sub.note and sub.note.startswith("approximate") else sub.match.method
         notes = [*note_parts, *([sub.note] if sub.note else [])]
@@ -588,16 +842,30 @@ def _resolve_text(
 
 
 _NEAR_BORDER_M = 100.0
+#: (south, west, north, east) in degrees: a box around Belgium with a margin of a few km.
+_BELGIUM_BBOX = (49.45, 2.50, 51.55, 6.45)
 
 
 def resolve_coordinates(lat: float, lon: float) -> dict[str, Any]:
-    """Municipality holding a WGS84 point; unresolved outside Belgium (see :func:`_coords_vector`)."""
-    out = _coords_vector(np.array([lat], dtype=float), np.array([lon], dtype=float))
-    return {k: v[0] for k, v in out.items()}
+    """Municipality holding a WGS84 point; unresolved outside Belgium (see :func:`_coords_frame`)."""
+    return _coords_frame(np.array([lat], dtype=float), np.array([lon], dtype=float)).row(0, named=True)
 
 
-def _coords_vector(lat: np.ndarray, lon: np.ndarray) -> dict[str, list[Any]]:
-    """Point-in-polygon for many points at once.
+@cache
+def _muni_frame() -> pl.DataFrame:
+    m = reference_municipalities()
+    return m.select(
+        "nis_code",
+        pl.col("name").alias("municipality"),
+        "province",
+        "province_code",
+        "region",
+        "region_code",
+    )
+
+
+def _coords_frame(lat: np.ndarray, lon: np.ndarray) -> pl.DataFrame:
+    """Point-in-polygon for many points at once, as a frame of resolution columns (one row per point).
 
     Points within 100 m outside the simplified national outline still count (the outline
     is simplified at ~50 m); a point that only falls in Belgium with latitude and longitude
@@ -607,47 +875,76 @@ def _coords_vector(lat: np.ndarray, lon: np.ndarray) -> dict[str, list[Any]]:
 
     from analysis.geo.boundaries import _piece_index
 
-    idx = _index()
     tree, piece_nis, to_metric = _piece_index()
     n = len(lat)
-    nis: list[str | None] = [None] * n
-    notes: list[str | None] = [None] * n
-    scores: list[float | None] = [None] * n
+    piece_nis_arr = np.array(piece_nis, dtype=object)
+    found = np.full(n, -1)
+    swapped = np.zeros(n, dtype=bool)
     valid = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
 
     def locate(la: np.ndarray, lo: np.ndarray) -> np.ndarray:
         x, y = to_metric(lo, la)
         pts = shapely.points(x, y)
-        found = np.full(len(la), -1)
+        out = np.full(len(la), -1)
         pi, gi = tree.query(pts, predicate="within")
-        found[pi] = gi
-        miss = np.flatnonzero(found < 0)
+        out[pi] = gi
+        miss = np.flatnonzero(out < 0)
         if len(miss):
             mi, gi2 = tree.query_nearest(pts[miss], max_distance=_NEAR_BORDER_M, all_matches=False)
-            found[miss[mi]] = gi2
-        return found
+            out[miss[mi]] = gi2
+        return out
 
-    ok = np.flatnonzero(valid)
+    def near_belgium(la: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        s, w, n_, e = _BELGIUM_BBOX
+        return (la >= s) & (la <= n_) & (lo >= w) & (lo <= e)
+
+    ok = np.flatnonzero(valid & near_belgium(lat, lon))
     if len(ok):
-        hit = locate(lat[ok], lon[ok])
-        miss = ok[hit < 0]
-        swapped = locate(lon[miss], lat[miss]) if len(miss) else np.array([], dtype=int)
-        for i, h in zip(ok, hit, strict=True):
-            if h >= 0:
-                nis[i], scores[i] = piece_nis[h], 1.0
-        for i, h in zip(miss, swapped, strict=True):
-            if h >= 0:
-                nis[i], scores[i], notes[i] = piece_nis[h], 0.9, "latitude and longitude were swapped"
-            else:
-                notes[i] = f"coordinates ({lat[i]:.5f}, {lon[i]:.5f}) are outside Belgium"
-    for i in np.flatnonzero(~valid):
-        notes[i] = "coordinates are not valid WGS84 degrees"
-    cols: dict[str, list[Any]] = {k: [] for k in RESOLUTION_COLUMNS}
-    for i in range(n):
-        row = idx.muni_result(nis[i], "coordinates", scores[i], notes[i]) if nis[i] else _empty("unresolved", notes[i])
-        for k in cols:
-            cols[k].append(row[k])
-    return cols
+        found[ok] = locate(lat[ok], lon[ok])
+    # a swapped pair is only worth a look when it lands near Belgium
+    miss = np.flatnonzero(valid & (found < 0))
+    miss = miss[near_belgium(lon[miss], lat[miss])]
+    if len(miss):
+        again = locate(lon[miss], lat[miss])
+        found[miss] = again
+        swapped[miss[again >= 0]] = True
+    nis = np.where(found >= 0, piece_nis_arr[np.maximum(found, 0)], None)
+    frame = pl.DataFrame(
+        {
+            "nis_code": pl.Series(nis.tolist(), dtype=pl.String),
+            "__lat": lat,
+            "__lon": lon,
+            "__valid": valid,
+            "__swapped": swapped,
+        }
+    )
+    out = frame.join(_muni_frame(), on="nis_code", how="left", maintain_order="left")
+    resolved = pl.col("nis_code").is_not_null()
+    out = out.with_columns(
+        pl.when(resolved).then(pl.lit("coordinates")).otherwise(pl.lit("unresolved")).alias("geo_method"),
+        pl.when(~resolved)
+        .then(None)
+        .when(pl.col("__swapped"))
+        .then(pl.lit(0.9))
+        .otherwise(pl.lit(1.0))
+        .cast(pl.Float64)
+        .alias("geo_score"),
+        pl.when(~pl.col("__valid"))
+        .then(pl.lit("coordinates are not valid WGS84 degrees"))
+        .when(~resolved)
+        .then(
+            pl.format(
+                "coordinates ({}, {}) are outside Belgium",
+                pl.col("__lat").round(5).cast(pl.String),
+                pl.col("__lon").round(5).cast(pl.String),
+            )
+        )
+        .when(pl.col("__swapped"))
+        .then(pl.lit("latitude and longitude were swapped"))
+        .otherwise(None)
+        .alias("geo_note"),
+    )
+    return out.select([pl.col(c).cast(t) for c, t in RESOLUTION_COLUMNS.items()])
 
 
 # --------------------------------------------------------------------------- public API
@@ -691,7 +988,7 @@ def resolve_place(
     return dict(_resolve_text_cached(place, _clean_postal(postal_code), area_level, float(fuzzy_threshold)))
 
 
-@cache
+@lru_cache(maxsize=500_000)  # bounded: a long-lived kernel may see millions of distinct strings
 def _resolve_text_cached(place: str | None, postal: str | None, area_level: str | None, threshold: float) -> tuple:
     return tuple(_resolve_text(place, postal, area_level, threshold).items())
 
@@ -753,7 +1050,7 @@ def resolve_places(
         return pl.lit(None, dtype=dtype)
 
     try:
-        keys = df.select(
+        keys = df.with_columns(
             col(place_col, pl.String).alias("__place"),
             (col(postal_col, pl.Int64).cast(pl.String) if _is_numeric(df, postal_col) else col(postal_col, pl.String)).alias(
                 "__postal"
@@ -761,7 +1058,7 @@ def resolve_places(
             col(area_level_col, pl.String).str.to_lowercase().alias("__level"),
             col(lat_col, pl.Float64).alias("__lat"),
             col(lon_col, pl.Float64).alias("__lon"),
-        )
+        ).select("__place", "__postal", "__level", "__lat", "__lon")
     except pl.exceptions.PolarsError as exc:
         raise GeoError(f"resolve_places: cannot read the location columns: {exc}") from exc
     keys = keys.with_columns(
@@ -779,10 +1076,9 @@ def resolve_places(
 
     coord_keys = keys.filter(pl.col("__use_coords")).select("__lat", "__lon").unique()
     coord_res = coord_keys.hstack(
-        pl.DataFrame(
-            _coords_vector(coord_keys["__lat"].to_numpy(), coord_keys["__lon"].to_numpy()) if coord_keys.height else {},
-            schema=RESOLUTION_COLUMNS,
-        )
+        _coords_frame(coord_keys["__lat"].to_numpy(), coord_keys["__lon"].to_numpy())
+        if coord_keys.height
+        else pl.DataFrame(schema=RESOLUTION_COLUMNS)
     )
 
     joined_text = keys.join(text_res, on=["__place", "__postal", "__level"], how="left", nulls_equal=True, maintain_order="left")

@@ -80,6 +80,22 @@ def _grad(f: Callable[[np.ndarray], float], u: np.ndarray, f0: float | None = No
     return g
 
 
+def _no_better_neighbour(nll: Callable[[np.ndarray], float], u: np.ndarray, f: float) -> bool:
+    """Tell whether no small step along any coordinate lowers ``nll``: a maximum, even at a kink.
+
+    A delay that sits exactly at a data time makes the likelihood non-differentiable there,
+    so a large one-sided gradient does not by itself mean the optimiser failed.
+    """
+    tol = 1e-7 * max(1.0, abs(f))
+    for h in (1e-5, 1e-3):
+        for i in range(u.size):
+            e = np.zeros_like(u)
+            e[i] = h * max(1.0, abs(u[i]))
+            if nll(u + e) < f - tol or nll(u - e) < f - tol:
+                return False
+    return True
+
+
 def maximize(
     loglik: Callable[[np.ndarray], float],
     space: Space,
@@ -87,13 +103,17 @@ def maximize(
     *,
     maxiter: int = 500,
     precise: bool = True,
+    hess_inv0: np.ndarray | None = None,
 ) -> OptimResult:
     """Maximise ``loglik(theta)`` from each start; return the best result.
 
-    Non-finite log-likelihoods are treated as very poor rather than errors, so a start in an
-    impossible region (e.g. a delay past the first restoration) is simply walked out of.
-    ``precise=False`` (bootstrap refits from a warm start) uses forward-difference gradients,
-    a looser tolerance and no polish: replicates need a few significant digits, not ten.
+    Every start gets a quick BFGS run (forward-difference gradients, loose tolerance); the
+    best of them is then refined with central-difference gradients and, if that stops
+    short, a Nelder–Mead polish. ``precise=False`` skips the refinement (bootstrap refits
+    from a warm start need a few significant digits, not ten); ``hess_inv0`` seeds BFGS with
+    the inverse Hessian (free scale) of the original fit for the first start, so a warm refit
+    takes a handful of iterations. Non-finite log-likelihoods count as very poor rather than as errors, so a
+    start in an impossible region (a delay past the first restoration) is walked out of.
     """
 
     def nll(u: np.ndarray) -> float:
@@ -103,47 +123,39 @@ def maximize(
             v = -loglik(space.from_free(u))
         return v if math.isfinite(v) else _BIG
 
-    best: tuple[float, np.ndarray, bool] | None = None
-    for s in starts:
+    best: tuple[float, np.ndarray] | None = None
+    for i, s in enumerate(starts):
+        quick: dict[str, object] = {"maxiter": maxiter, "gtol": 1e-3}
+        if hess_inv0 is not None and i == 0:  # the inverse Hessian belongs to the first (warm) start
+            quick["hess_inv0"] = hess_inv0
         with np.errstate(all="ignore"):
             u0 = np.asarray(space.to_free(np.asarray(s, dtype=float)), dtype=float)
-        if not np.all(np.isfinite(u0)):
+        if not np.all(np.isfinite(u0)) or nll(u0) >= _BIG:
             continue
-        f0 = nll(u0)
-        if f0 >= _BIG:
-            continue
-        # BFGS on the free scale: the problem is unconstrained there, and scipy's L-BFGS-B
-        # calls multithreaded BLAS that costs milliseconds per iteration on tiny problems
-        if not precise:
-            res = optimize.minimize(nll, u0, method="BFGS", options={"maxiter": maxiter, "gtol": 1e-3})
-            f = float(res.fun)
-            if best is None or f < best[0]:
-                best = (f, res.x, f < _BIG)
-            continue
-        res = optimize.minimize(
-            nll,
-            u0,
-            jac=lambda u: _grad(nll, u),
-            method="BFGS",
-            options={"maxiter": maxiter, "gtol": 1e-6},
-        )
-        u, f = res.x, float(res.fun)
-        g = _grad(nll, u)
-        ok = bool(res.success) and f < _BIG
-        if not ok or np.max(np.abs(g)) > 1e-3:
-            nm = optimize.minimize(nll, u, method="Nelder-Mead", options={"maxiter": 400 * u.size, "xatol": 1e-8, "fatol": 1e-10})
-            if nm.fun <= f:
-                u, f = nm.x, float(nm.fun)
-            g = _grad(nll, u)
-            ok = f < _BIG and np.max(np.abs(g)) < 1e-2 * max(1.0, abs(f)) ** 0.5
-        if best is None or f < best[0] - 1e-9:
-            best = (f, u, ok)
-    if best is None:
+        res = optimize.minimize(nll, u0, method="BFGS", options=quick)
+        f = float(res.fun)
+        if best is None or f < best[0]:
+            best = (f, res.x)
+    if best is None or best[0] >= _BIG:
         return OptimResult(np.full(len(np.atleast_1d(starts[0])), np.nan), -math.inf, False)
-    f, u, ok = best
+    f, u = best
+    if not precise:
+        return OptimResult(space.from_free(u), -f, True)
+    # BFGS on the free scale: the problem is unconstrained there (scipy's L-BFGS-B calls
+    # multithreaded BLAS that costs milliseconds per iteration on problems this small)
+    res = optimize.minimize(nll, u, jac=lambda v: _grad(nll, v), method="BFGS", options={"maxiter": maxiter, "gtol": 1e-6})
+    if float(res.fun) <= f:
+        u, f = res.x, float(res.fun)
+    g = _grad(nll, u)
+    if np.max(np.abs(g)) > 1e-3:
+        nm = optimize.minimize(nll, u, method="Nelder-Mead", options={"maxiter": 200 * u.size, "xatol": 1e-8, "fatol": 1e-10})
+        if nm.fun <= f:
+            u, f = nm.x, float(nm.fun)
+        g = _grad(nll, u)
+    ok = f < _BIG and (np.max(np.abs(g)) < 1e-2 * max(1.0, abs(f)) ** 0.5 or _no_better_neighbour(nll, u, f))
     if np.any(np.abs(u) > 0.9 * _FREE_LIMIT):
         ok = False  # ran off to a boundary: degenerate
-    return OptimResult(space.from_free(u), -f if f < _BIG else -math.inf, ok)
+    return OptimResult(space.from_free(u), -f if f < _BIG else -math.inf, bool(ok))
 
 
 def free_hessian(loglik: Callable[[np.ndarray], float], space: Space, theta: np.ndarray) -> np.ndarray:
@@ -200,3 +212,98 @@ def wald_covariance(loglik: Callable[[np.ndarray], float], space: Space, theta: 
         e[i] = h
         jac[:, i] = (space.from_free(u0 + e) - space.from_free(u0 - e)) / (2 * h)
     return jac @ cov_u @ jac.T
+
+
+def maximize_batch(
+    loglik: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    space: Space,
+    theta0: np.ndarray,
+    *,
+    hess_inv0: np.ndarray | None = None,
+    maxiter: int = 100,
+    gtol: float = 1e-3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Maximise B independent log-likelihoods at once (vectorised BFGS with Armijo backtracking).
+
+    ``loglik(theta, rows)`` returns the log-likelihoods of replicates ``rows`` at parameters
+    ``theta`` (one row each, natural scale); row b depends only on its own parameters (the
+    bootstrap replicates). Gradients are forward differences computed for all active rows
+    in k evaluations; each row keeps its own inverse Hessian, seeded with ``hess_inv0`` (free
+    scale) when given. A row stops when its gradient is below ``gtol``, its line search cannot
+    improve it or an iteration gains less than 1e-7, and stopped rows cost nothing afterwards. Returns natural parameters
+    ``(B, k)`` and log-likelihoods (−inf where a row never became finite).
+    """
+    u = np.asarray(space.to_free(np.asarray(theta0, dtype=float)), dtype=float)
+    n, k = u.shape
+
+    def nll(v: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            out = -np.asarray(loglik(space.from_free(v), rows), dtype=float)
+        bad = ~np.isfinite(out) | np.any(np.abs(v) > _FREE_LIMIT, axis=1)
+        out[bad] = _BIG
+        return out
+
+    def grad(v: np.ndarray, f: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        g = np.empty_like(v)
+        for i in range(k):
+            h = 1e-6 * np.maximum(1.0, np.abs(v[:, i]))
+            w = v.copy()
+            w[:, i] += h
+            g[:, i] = (nll(w, rows) - f) / h
+        return g
+
+    every = np.arange(n)
+    f = nll(u, every)
+    g = grad(u, f, every)
+    eye = np.eye(k)
+    h0 = eye if hess_inv0 is None else np.asarray(hess_inv0, dtype=float)
+    hinv = np.broadcast_to(h0, (n, k, k)).copy()
+    active = (f < _BIG) & np.all(np.isfinite(g), axis=1)
+    for _ in range(maxiter):
+        active &= np.max(np.abs(g), axis=1) > gtol
+        rows = np.nonzero(active)[0]
+        if rows.size == 0:
+            break
+        ur, fr, gr = u[rows], f[rows], g[rows]
+        p = -np.einsum("bij,bj->bi", hinv[rows], gr)
+        slope = np.einsum("bi,bi->b", gr, p)
+        uphill = slope >= 0  # lost curvature information: fall back to steepest descent
+        if uphill.any():
+            hinv[rows[uphill]] = eye
+            p[uphill] = -gr[uphill]
+            slope[uphill] = -np.einsum("bi,bi->b", gr[uphill], gr[uphill])
+        step = np.ones(rows.size)
+        todo = np.ones(rows.size, dtype=bool)
+        u_new, f_new = ur.copy(), fr.copy()
+        for _ls in range(12):
+            idx = np.nonzero(todo)[0]
+            cand = ur[idx] + step[idx, None] * p[idx]
+            fc = nll(cand, rows[idx])
+            ok = fc <= fr[idx] + 1e-4 * step[idx] * slope[idx]
+            u_new[idx[ok]] = cand[ok]
+            f_new[idx[ok]] = fc[ok]
+            todo[idx[ok]] = False
+            if not todo.any():
+                break
+            step[todo] *= 0.25
+        moved = ~todo
+        active[rows[~moved]] = False  # no improvement along the search direction: at an optimum
+        if not moved.any():
+            continue
+        mr = rows[moved]
+        # a gain below 1e-7 log-likelihood units changes no reported digit: stop creeping rows
+        active[mr[(fr[moved] - f_new[moved]) < 1e-7]] = False
+        g_new = grad(u_new[moved], f_new[moved], mr)
+        s_ = u_new[moved] - ur[moved]
+        y_ = g_new - gr[moved]
+        sy = np.einsum("bi,bi->b", s_, y_)
+        upd = sy > 1e-12
+        if upd.any():
+            rho = 1.0 / sy[upd]
+            ss, ys = s_[upd], y_[upd]
+            a = eye[None] - rho[:, None, None] * np.einsum("bi,bj->bij", ss, ys)
+            hu = mr[upd]
+            hinv[hu] = np.einsum("bij,bjk,blk->bil", a, hinv[hu], a) + rho[:, None, None] * np.einsum("bi,bj->bij", ss, ss)
+        u[mr], f[mr], g[mr] = u_new[moved], f_new[moved], g_new
+    ll = np.where(f < _BIG, -f, -math.inf)
+    return space.from_free(u), ll

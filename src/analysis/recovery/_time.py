@@ -37,7 +37,7 @@ def from_epoch_seconds(s: float) -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=float(s))
 
 
-def as_times(values: Any, name: str) -> tuple[Literal["epoch", "minutes"], np.ndarray]:  # noqa: PLR0911 - one return per accepted input type
+def as_times(values: Any, name: str) -> tuple[Literal["epoch", "minutes"], np.ndarray]:
     """Turn report times into floats: seconds since the epoch (datetimes) or minutes (numbers).
 
     Accepts a polars Series (Datetime with a timezone, or numeric), a numpy array

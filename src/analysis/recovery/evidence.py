@@ -82,6 +82,8 @@ class ReportEvidence:
     kind: str = "down_reports"
     widths: np.ndarray = field(init=False)
     nodes: np.ndarray = field(init=False)
+    _pos: np.ndarray = field(init=False)
+    _win_op: object = field(init=False)
 
     def __post_init__(self) -> None:
         widths = np.diff(self.edges)
@@ -90,6 +92,10 @@ class ReportEvidence:
         nodes[1::2] = self.edges[:-1] + 0.5 * widths
         object.__setattr__(self, "widths", widths)
         object.__setattr__(self, "nodes", nodes)
+        object.__setattr__(self, "_pos", np.nonzero(self.counts > 0)[0])
+        # a small window matrix is faster dense (the likelihood is evaluated thousands of times)
+        small = self.win.shape[0] * self.win.shape[1] <= 200_000
+        object.__setattr__(self, "_win_op", self.win.toarray() if small else self.win)
 
     # ---------------------------------------------------------------- descriptors
     @property
@@ -138,25 +144,36 @@ class ReportEvidence:
 
     # ---------------------------------------------------------------- likelihood
     def shape(self, family: RecoveryFamily, theta: np.ndarray) -> np.ndarray:
-        """m_k = μ_k / A: the expected reports per bin up to the rate A."""
+        """m_k = μ_k / A: the expected reports per bin up to the rate A.
+
+        ``theta`` may be ``(k,)`` or ``(B, k)`` (bootstrap replicates; result ``(B, n_bins)``).
+        """
+        theta = np.asarray(theta, dtype=float)
+        th = theta if theta.ndim == 2 else theta[None, :]
         k = family.n_params
 
         def h(t: np.ndarray) -> np.ndarray:
-            s = family.sf(t, theta[:k])
-            return s * (1.0 + theta[k] * np.exp(-t / theta[k + 1])) if self.surge else s
+            s = family.sf(t, th[:, :k])
+            return s * (1.0 + th[:, k : k + 1] * np.exp(-t / th[:, k + 1 : k + 2])) if self.surge else s
 
         s = h(self.nodes)
-        integral = self.widths / 6.0 * (s[0:-1:2] + 4.0 * s[1::2] + s[2::2])
+        integral = self.widths / 6.0 * (s[:, 0:-1:2] + 4.0 * s[:, 1::2] + s[:, 2::2])
         if family.delay:
             # S has a kink at the delay: integrate the bin that contains it in two smooth
             # pieces, so the likelihood stays smooth in the delay (no spurious optima at nodes)
-            d = float(theta[k - 1])
-            j = int(np.searchsorted(self.edges, d, side="right")) - 1
-            if 0 <= j < self.widths.size and d > self.edges[j]:
-                a, b = self.edges[j], self.edges[j + 1]
-                v = h(np.array([a, 0.5 * (a + d), d, 0.5 * (d + b), b]))
-                integral[j] = (d - a) / 6.0 * (v[0] + 4 * v[1] + v[2]) + (b - d) / 6.0 * (v[2] + 4 * v[3] + v[4])
-        return self.g * integral
+            d = th[:, k - 1]
+            nb = self.widths.size
+            j = np.clip(np.searchsorted(self.edges, d, side="right") - 1, 0, nb - 1)
+            a, b = self.edges[j], self.edges[j + 1]
+            inside = (d > a) & (d < b)
+            if inside.any():
+                pts = np.stack([a, 0.5 * (a + d), d, 0.5 * (d + b), b], axis=1)
+                v = h(pts)
+                split = (d - a) / 6.0 * (v[:, 0] + 4 * v[:, 1] + v[:, 2]) + (b - d) / 6.0 * (v[:, 2] + 4 * v[:, 3] + v[:, 4])
+                rows = np.nonzero(inside)[0]
+                integral[rows, j[rows]] = split[rows]
+        m = self.g * integral
+        return m if theta.ndim == 2 else m[0]
 
     def rate(self, family: RecoveryFamily, theta: np.ndarray) -> float:
         """Profiled A: reports per minute per unit of S at the peak propensity."""
@@ -177,11 +194,11 @@ class ReportEvidence:
         total = float(m.sum())
         if not (total > 0 and math.isfinite(total)):
             return -INF
-        pos = self.counts > 0
+        pos = self._pos
         with np.errstate(divide="ignore"):
             ll = float(np.dot(self.counts[pos], np.log(m[pos] / self.widths[pos])))
             if self.win_w.size:
-                ll += float(np.dot(self.win_w, np.log(self.win @ m)))
+                ll += float(np.dot(self.win_w, np.log(self._win_op @ m)))
         n = self.n_obs
         ll += n * math.log(n / total) - n
         return ll if math.isfinite(ll) else -INF
@@ -211,9 +228,104 @@ class ReportEvidence:
             return replace(self, counts=counts, win=win, win_w=np.ones(bins.size), win_widths=end - start, exact_minutes=None)
         return replace(self, counts=counts, exact_minutes=None)
 
+    def simulate_batch(self, family: RecoveryFamily, theta: np.ndarray, rng: np.random.Generator, n: int) -> ReportBatch:
+        """Draw ``n`` report sets at once (see :meth:`simulate`), for a vectorised bootstrap."""
+        mu = self.expected(family, theta)
+        total = self.n_obs
+        p = float(self.win_w.sum()) / total if total > 0 else 0.0
+        counts = rng.poisson(np.broadcast_to(mu * (1.0 - p), (n, mu.size))).astype(float)
+        if p > 0 and self.win_widths.size:
+            nw = rng.poisson(np.broadcast_to(mu * p, (n, mu.size)))
+            rep, bins = np.nonzero(nw)
+            reps = np.repeat(rep, nw[rep, bins])
+            bins = np.repeat(bins, nw[rep, bins])
+            t = self.edges[bins] + rng.random(bins.size) * self.widths[bins]
+            width = rng.choice(self.win_widths, size=bins.size, p=self.win_w / self.win_w.sum())
+            start = np.clip(t - rng.random(bins.size) * width, 0.0, self.horizon)
+            end = np.clip(start + width, 0.0, self.horizon)
+            win = window_matrix(start, end, self.edges).tocoo()
+            return ReportBatch(self, counts, win.row, win.col, win.data, reps, np.ones(bins.size))
+        empty = np.empty(0, dtype=int)
+        return ReportBatch(self, counts, empty, empty, np.empty(0), empty, np.empty(0))
+
     def with_propensity(self, g: np.ndarray) -> ReportEvidence:
         """Return the same reports under another propensity profile (per bin)."""
         return replace(self, g=np.asarray(g, dtype=float))
+
+
+@dataclass(frozen=True, eq=False)
+class ReportBatch:
+    """B simulated report sets on the bins of one :class:`ReportEvidence` (vectorised bootstrap).
+
+    Windows are stored as the non-zeros (``row``, ``col``, ``frac``) of one stacked window
+    matrix, with ``row_rep`` the replicate each window row belongs to.
+    """
+
+    base: ReportEvidence
+    counts: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    frac: np.ndarray
+    row_rep: np.ndarray
+    win_w: np.ndarray
+    _n: np.ndarray = field(init=False)
+    _nz_rep: np.ndarray = field(init=False)
+
+    _nz_off: np.ndarray = field(init=False)
+    _w_off: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        b = self.counts.shape[0]
+        n = self.counts.sum(axis=1) + np.bincount(self.row_rep, weights=self.win_w, minlength=b)
+        object.__setattr__(self, "_n", n)
+        # window rows are generated replicate by replicate, so both the window rows and the
+        # non-zeros are sorted by replicate: offsets let a subset of replicates be sliced out
+        nz_rep = self.row_rep[self.row] if self.row.size else self.row
+        object.__setattr__(self, "_nz_rep", nz_rep)
+        object.__setattr__(self, "_nz_off", np.searchsorted(nz_rep, np.arange(b + 1)))
+        object.__setattr__(self, "_w_off", np.searchsorted(self.row_rep, np.arange(b + 1)))
+
+    @staticmethod
+    def _gather(off: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Return the indices of the elements of replicates ``rows`` given per-replicate offsets."""
+        lens = off[rows + 1] - off[rows]
+        total = int(lens.sum())
+        if total == 0:
+            return np.empty(0, dtype=int)
+        return np.repeat(off[rows] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+
+    @property
+    def n_rep(self) -> int:
+        """Number of replicates."""
+        return int(self.counts.shape[0])
+
+    def n_obs(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Return the number of reports per replicate (of ``rows``, default all)."""
+        return self._n if rows is None else self._n[rows]
+
+    def loglik(self, family: RecoveryFamily, theta: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Log-likelihood of replicates ``rows`` (default all), each at its own row of ``theta``."""
+        rows = np.arange(self.n_rep) if rows is None else np.asarray(rows)
+        m = self.base.shape(family, theta)
+        total = m.sum(axis=1)
+        counts = self.counts[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ll = np.where(counts > 0, counts * np.log(m / self.base.widths), 0.0).sum(axis=1)
+            if self.win_w.size:
+                pos = np.full(self.n_rep, -1)
+                pos[rows] = np.arange(rows.size)
+                nz = self._gather(self._nz_off, rows)
+                sel = self._gather(self._w_off, rows)
+                vals = self.frac[nz] * m[pos[self._nz_rep[nz]], self.col[nz]]
+                wm = np.bincount(self.row[nz], weights=vals, minlength=self.win_w.size)[sel]
+                ll += np.bincount(pos[self.row_rep[sel]], weights=self.win_w[sel] * np.log(wm), minlength=rows.size)
+            n = self.n_obs(rows)
+            ll += np.where(n > 0, n * np.log(n / total), 0.0) - n
+        return np.where(np.isfinite(ll) & (total > 0), ll, -INF)
+
+    def profiled(self, family: RecoveryFamily, theta: np.ndarray) -> np.ndarray:
+        """Return A for each replicate, shape ``(B, 1)``."""
+        return (self.n_obs() / self.base.shape(family, theta).sum(axis=1))[:, None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,3 +381,44 @@ class RestorationEvidence:
         a, b = d.exact_w.size, d.exact_w.size + d.right_w.size
         data = CensoredData(d.exact, new[:a], d.right, new[a:b], d.lower, d.upper, new[b:])
         return replace(self, data=data)
+
+    def simulate_batch(self, family: RecoveryFamily, theta: np.ndarray, rng: np.random.Generator, n: int) -> RestorationBatch:
+        """Draw ``n`` case-resampled data sets at once (multinomial weights per replicate)."""
+        del family, theta
+        d = self.data
+        w = np.concatenate([d.exact_w, d.right_w, d.interval_w])
+        total = round(float(w.sum()))
+        return RestorationBatch(d, rng.multinomial(total, w / w.sum(), size=n).astype(float))
+
+
+@dataclass(frozen=True, eq=False)
+class RestorationBatch:
+    """B resampled restoration data sets: the same records with replicate-specific weights."""
+
+    data: CensoredData
+    weights: np.ndarray
+
+    def loglik(self, family: RecoveryFamily, theta: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Censored log-likelihood of replicates ``rows`` (default all) at their own parameters."""
+        d = self.data
+        k = family.n_params
+        th = np.asarray(theta, dtype=float)[:, :k]
+        a, b = d.exact.size, d.exact.size + d.right.size
+        w = self.weights if rows is None else self.weights[rows]
+        ll = np.zeros(w.shape[0])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if d.exact.size:
+                ll += np.where(w[:, :a] > 0, w[:, :a] * family.log_pdf(d.exact, th), 0.0).sum(axis=1)
+            if d.right.size:
+                ll += np.where(w[:, a:b] > 0, w[:, a:b] * family.log_sf(d.right, th), 0.0).sum(axis=1)
+            if d.lower.size:
+                lo = family.log_sf(d.lower, th)
+                up = family.log_sf(d.upper, th)
+                term = lo + np.log(-np.expm1(np.minimum(up - lo, 0.0)))
+                ll += np.where(w[:, b:] > 0, w[:, b:] * term, 0.0).sum(axis=1)
+        return np.where(np.isfinite(ll), ll, -INF)
+
+    def profiled(self, family: RecoveryFamily, theta: np.ndarray) -> np.ndarray:
+        """Nothing profiled."""
+        del family
+        return np.empty((np.asarray(theta).shape[0], 0))

@@ -7,11 +7,16 @@ baseline rate b before the onset τ and at a higher rate r after it,
 
 with b and r at their closed-form maxima, s the start of observation (the first report
 unless given) and t_p the end of the busiest bin. ℓ is convex between reports, so its
-maximum sits at a report time: the estimate is the first report of the surge. The interval
-is the profile-likelihood set {τ : 2[ℓ(τ̂) − ℓ(τ)] ≤ χ²₁(level)}; change points are not a
-regular problem, so treat its coverage as approximate (it is checked by simulation in the
-tests). With no baseline reports the lower end answers "how long could the outage have gone
-unreported at the rate seen just after".
+maximum sits at a report time: the estimate is the first report of the surge. A change
+point later than the first report is kept only if it raises 2ℓ by more than
+max(χ²₁(0.99), 2 log n) — splitting a stretch of constant rate always gains a little.
+
+Interval (change points are not a regular problem, so not a χ² interval on both sides):
+the upper end is the profile-likelihood bound {τ ≥ τ̂ : 2[ℓ(τ̂) − ℓ(τ)] ≤ χ²₁(level)};
+the lower end uses that the first report of the surge follows the onset by an exponential
+gap at the report rate r just after it (estimated from the next ten reports), so the onset
+is later than τ̂ + log(1 − level)/r with probability ``level``. Coverage is checked by
+simulation in the tests.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ from scipy import stats
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import as_times, epoch_seconds, from_epoch_seconds, to_utc
 
-METHOD = "change point of the report rate (two-rate Poisson model up to the busiest bin); profile-likelihood interval"
+METHOD = (
+    "change point of the report rate (two-rate Poisson model up to the busiest bin); "
+    "interval from the gap before the first report of the surge and the profile likelihood after it"
+)
 
 
 @dataclass(frozen=True)
@@ -108,13 +116,28 @@ def estimate_onset(
     cand = np.unique(np.concatenate([inside, grid]))
     cand = cand[cand < tp]
     ll = _profile(inside, cand, s, tp)
-    at_reports = _profile(inside, inside[inside < tp], s, tp)
+    reports = inside[inside < tp]
+    at_reports = _profile(inside, reports, s, tp)
     i = int(np.argmax(at_reports))
-    tau_hat = float(inside[inside < tp][i])
-    ll_hat = float(max(at_reports[i], ll.max()))
+    # a change point after the first report must earn its place: splitting a stretch of
+    # constant rate always gains a little by chance
+    gain = 2.0 * (at_reports[i] - at_reports[0])
+    if gain < max(stats.chi2.ppf(0.99, 1), 2.0 * math.log(reports.size)):
+        i = 0
+    tau_hat = float(reports[i])
+    ll_hat = float(at_reports[i])
     cut = stats.chi2.ppf(level, 1) / 2.0
-    ok = cand[ll >= ll_hat - cut]
-    lo, hi = float(min(ok.min(), tau_hat)), float(max(ok.max(), tau_hat))
+    ok = cand[(ll >= ll_hat - cut) & (cand >= tau_hat)]
+    hi = float(max(ok.max(), tau_hat)) if ok.size else tau_hat
+    # lower end: the onset precedes the first report of the surge by an exponential gap at
+    # the rate seen just after it, so P(gap > q / r) = 1 − level with q = −log(1 − level)
+    after = inside[inside >= tau_hat]
+    k = min(10, after.size - 1)
+    rate = k / (after[k] - after[0]) if k >= 1 and after[k] > after[0] else 1.0 / width
+    lo = tau_hat + math.log(1.0 - level) / rate
+    lo_profile = cand[(ll >= ll_hat - cut) & (cand <= tau_hat)]
+    if lo_profile.size:
+        lo = min(lo, float(lo_profile.min()))
     return OnsetEstimate(
         time=from_epoch_seconds(tau_hat * 60.0),
         low=from_epoch_seconds(lo * 60.0),

@@ -155,7 +155,9 @@ class RecoveryFit:
 
     def time_at(self, minutes: float) -> dt.datetime | None:
         """Return the UTC time ``minutes`` after onset (None when not finite)."""
-        return self.onset + dt.timedelta(minutes=minutes) if math.isfinite(minutes) else None
+        if not math.isfinite(minutes) or abs(minutes) > 60 * 24 * 365 * 50:
+            return None  # beyond any date: an extrapolation, not a time
+        return self.onset + dt.timedelta(minutes=minutes)
 
     # ------------------------------------------------------------------ headline numbers
     def quantile(self, p: float) -> Estimate:

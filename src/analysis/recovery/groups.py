@@ -1,0 +1,390 @@
+"""Recovery per region (or any grouping of reports), partially pooled, with a test of equal recovery.
+
+Every group's reports follow the report model of :mod:`analysis.recovery.reports` with its
+own report rate A_g (groups differ in size and in how much they report). What the groups
+share is decided by ``pooling``:
+
+* ``"separate"``: each group its own S (all parameters);
+* ``"shared_shape"`` (partial pooling): each group its own scale — the first parameter,
+  e.g. Weibull λ or log-normal μ — with the shape (and delay, surge) shared, so a thin group
+  borrows the curve's form from the others and only its timing is its own;
+* ``"auto"``: ``"shared_shape"`` when any group has fewer than ``min_group_reports``
+  reports, else ``"separate"``.
+
+Sharing is done on the optimiser's free scale (log scale, logit fraction), which for every
+family but the mixture is the same as sharing the natural parameter; for the mixture the
+tail scale is shared as log(τ − λ).
+
+The test of "the groups recovered alike" is a likelihood-ratio test of one common S (each
+group still its own A) against the chosen pooling, referred to χ² with the difference in
+parameter counts as degrees of freedom. Per-group intervals come from a parametric
+bootstrap of the joint model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from analysis.errors import FitError, ParameterError
+from analysis.recovery._optim import free_hessian, maximize, maximize_batch
+from analysis.recovery._time import as_times, epoch_seconds, to_utc
+from analysis.recovery.evidence import ReportEvidence
+from analysis.recovery.families import RecoveryFamily, _from_free, _to_free, make_family
+from analysis.recovery.propensity import check_propensity
+from analysis.recovery.reports import (
+    _resolution_seconds,
+    _window_frame,
+    build_report_evidence,
+    fit_down_reports,
+    report_diagnostics,
+)
+from analysis.recovery.result import RecoveryFit
+
+Pooling = Literal["auto", "shared_shape", "separate"]
+
+
+@dataclass(frozen=True, eq=False)
+class GroupSpace:
+    """Stacked per-group parameter vectors ↔ a free vector with shared blocks.
+
+    The natural vector stacks each group's full vector (S parameters then nuisance), so
+    ``theta.reshape(G, k)[g]`` is group g's; ``own[j]`` says whether parameter j is
+    group-specific (G free values) or shared (one).
+    """
+
+    family: RecoveryFamily
+    extra_bounds: tuple[tuple[float, float], ...]
+    n_groups: int
+    own: np.ndarray
+
+    @property
+    def k(self) -> int:
+        """Parameters per group."""
+        return self.family.n_params + len(self.extra_bounds)
+
+    def _group_free(self, th: np.ndarray) -> np.ndarray:
+        kf = self.family.n_params
+        parts = [self.family.to_free(th[..., :kf])]
+        parts += [_to_free(th[..., kf + i], lo, hi)[..., None] for i, (lo, hi) in enumerate(self.extra_bounds)]
+        return np.concatenate(parts, axis=-1)
+
+    def _group_natural(self, u: np.ndarray) -> np.ndarray:
+        kf = self.family.n_params
+        parts = [self.family.from_free(u[..., :kf])]
+        parts += [_from_free(u[..., kf + i], lo, hi)[..., None] for i, (lo, hi) in enumerate(self.extra_bounds)]
+        return np.concatenate(parts, axis=-1)
+
+    def to_free(self, theta: np.ndarray) -> np.ndarray:
+        """Stacked natural → free (shared parameters taken from the first group)."""
+        theta = np.asarray(theta, dtype=float)
+        lead = theta.shape[:-1]
+        u = self._group_free(theta.reshape(*lead, self.n_groups, self.k))
+        cols = []
+        for j in range(self.k):
+            cols.append(u[..., :, j] if self.own[j] else u[..., :1, j])
+        return np.concatenate(cols, axis=-1)
+
+    def from_free(self, u: np.ndarray) -> np.ndarray:
+        """Free → stacked natural."""
+        u = np.asarray(u, dtype=float)
+        lead = u.shape[:-1]
+        full = np.empty((*lead, self.n_groups, self.k))
+        i = 0
+        for j in range(self.k):
+            if self.own[j]:
+                full[..., :, j] = u[..., i : i + self.n_groups]
+                i += self.n_groups
+            else:
+                full[..., :, j] = u[..., i : i + 1]
+                i += 1
+        return self._group_natural(full).reshape(*lead, self.n_groups * self.k)
+
+    @property
+    def n_free(self) -> int:
+        """Number of free parameters."""
+        return int(sum(self.n_groups if o else 1 for o in self.own))
+
+
+@dataclass(frozen=True, eq=False)
+class GroupFit:
+    """Per-group recovery fits, the pooled fit, the model comparison and the equal-recovery test."""
+
+    pooled: RecoveryFit
+    groups: dict[str, RecoveryFit]
+    pooling: str
+    models: pl.DataFrame
+    test: dict[str, Any]
+    n_reports: dict[str, float]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def table(self) -> pl.DataFrame:
+        """One row per group: reports, t50/t90 with intervals (minutes after onset)."""
+        rows = []
+        for g, f in self.groups.items():
+            t50, t90 = f.t50, f.t90
+            rows.append(
+                {
+                    "group": g,
+                    "n_reports": self.n_reports[g],
+                    "t50_minutes": t50.value,
+                    "t50_low": t50.low,
+                    "t50_high": t50.high,
+                    "t90_minutes": t90.value,
+                    "t90_low": t90.low,
+                    "t90_high": t90.high,
+                }
+            )
+        return pl.DataFrame(rows)
+
+    def to_metrics(self) -> dict[str, Any]:
+        """``{group: {n_reports, model, t50_minutes, t50_minutes_ci, ...}}`` for metrics.json ``regions``."""
+        out: dict[str, Any] = {}
+        for g, f in self.groups.items():
+            m = f.to_metrics()
+            keep = [k for k in m if k.startswith(("t50", "t90", "t99", "mean_outage", "tail_fraction"))]
+            out[g] = {"n_reports": self.n_reports[g], "model": m["model"], **{k: m[k] for k in keep}}
+        return out
+
+
+def _group_labels(values: Any, n: int, name: str) -> np.ndarray:
+    arr = np.asarray(values.to_list() if isinstance(values, pl.Series) else list(values), dtype=object)
+    if arr.size != n:
+        raise ParameterError(f"{name}: {arr.size} labels for {n} reports")
+    if any(v is None for v in arr):
+        raise ParameterError(f"{name}: missing group label(s); drop or label those reports first")
+    return arr.astype(str)
+
+
+def fit_by_group(
+    times: Any,
+    groups: Any,
+    *,
+    onset: dt.datetime | None,
+    end: dt.datetime,
+    windows: pl.DataFrame | None = None,
+    timezone: str = "Europe/Brussels",
+    propensity: Sequence[float] | None = None,
+    families: Sequence[str] | Literal["all"] = "all",
+    pooling: Pooling = "auto",
+    min_group_reports: int = 30,
+    level: float = 0.9,
+    bin_minutes: float = 5.0,
+    n_boot: int = 200,
+    seed: int = 0,
+    surge: bool = False,
+) -> GroupFit:
+    """Fit the recovery curve per group of reports (e.g. region), partially pooled.
+
+    Parameters
+    ----------
+    times : array-like
+        Exactly-timed report times (UTC datetimes or minutes after onset).
+    groups : array-like of str
+        Group label of each report (same length as ``times``).
+    windows : polars DataFrame, optional
+        Windowed reports as in :func:`fit_down_reports`, with a ``group`` column.
+    families : "all" or sequence of str
+        Candidates for the pooled fit; its AIC choice is used for every group.
+    pooling : {"auto", "shared_shape", "separate"}
+        What groups share (module docstring).
+    min_group_reports : int
+        Threshold for ``pooling="auto"``; groups with fewer than 3 reports are skipped.
+    onset, end, timezone, propensity, level, bin_minutes, n_boot, seed, surge
+        As in :func:`fit_down_reports`.
+
+    Returns
+    -------
+    GroupFit
+        ``groups`` maps each label to a :class:`RecoveryFit`; ``test`` is
+        ``{test, statistic, p_value, df}``.
+    """
+    if pooling not in ("auto", "shared_shape", "separate"):
+        raise ParameterError(f"pooling must be 'auto', 'shared_shape' or 'separate', got {pooling!r}")
+    if not isinstance(min_group_reports, int) or min_group_reports < 3:
+        raise ParameterError(f"min_group_reports must be an integer >= 3, got {min_group_reports!r}")
+    pooled = fit_down_reports(
+        times,
+        onset=onset,
+        end=end,
+        windows=windows.drop("group") if windows is not None and "group" in windows.columns else windows,
+        timezone=timezone,
+        propensity=propensity,
+        families=families,
+        level=level,
+        bin_minutes=bin_minutes,
+        n_boot=n_boot,
+        seed=seed,
+        surge=surge,
+    )
+    kind, vals = as_times(times, "times")
+    labels = _group_labels(groups, vals.size, "groups")
+    onset_s = epoch_seconds(pooled.onset)
+    horizon = (epoch_seconds(to_utc(end, "end")) - onset_s) / 60.0
+    minutes = (vals - onset_s) / 60.0 if kind == "epoch" else vals
+    epoch = vals if kind == "epoch" else onset_s + vals * 60.0
+    wl = None
+    ws = we = wc = None
+    if windows is not None and windows.height:
+        if "group" not in windows.columns:
+            raise ParameterError("windows: a 'group' column is needed to fit by group")
+        ws, we, wc = _window_frame(windows, onset_s)
+        wl = _group_labels(windows.get_column("group"), windows.height, "windows.group")
+    g_profile = check_propensity(propensity)
+    evs: dict[str, ReportEvidence] = {}
+    n_rep: dict[str, float] = {}
+    skipped: dict[str, str] = {}
+    all_labels = sorted(set(labels) | (set(wl) if wl is not None else set()))
+    for g in all_labels:
+        sel = labels == g
+        wsel = wl == g if wl is not None else None
+        ev, _ = build_report_evidence(
+            minutes[sel],
+            horizon=horizon,
+            onset_epoch=onset_s,
+            win_start=ws[wsel] if wsel is not None else None,
+            win_end=we[wsel] if wsel is not None else None,
+            win_count=wc[wsel] if wsel is not None else None,
+            timezone=timezone,
+            propensity=g_profile,
+            bin_minutes=float(bin_minutes),
+            surge=surge,
+            seed=seed,
+        )
+        if ev.n_obs < 3:
+            skipped[g] = f"{ev.n_obs:g} report(s) in the observation period; at least 3 are needed"
+            continue
+        evs[g] = ev
+        n_rep[g] = ev.n_obs
+    if len(evs) < 2:
+        raise FitError(f"fit_by_group: {len(evs)} group(s) with at least 3 reports; need 2 or more to compare")
+    names = list(evs)
+    thin = [g for g in names if n_rep[g] < min_group_reports]
+    chosen: str = ("shared_shape" if thin else "separate") if pooling == "auto" else pooling
+    family = make_family(pooled.model, level=level)
+    family.delay_upper = 0.999 * horizon
+    ev0 = evs[names[0]]
+    kf = family.n_params
+    k = kf + len(ev0.extra_names)
+    base = pooled.theta[:k]
+    big = len(names)
+
+    def joint_ll(th: np.ndarray) -> float:
+        parts = th.reshape(big, k)
+        return float(sum(evs[g].loglik(family, parts[i]) for i, g in enumerate(names)))
+
+    def space_for(mode: str) -> GroupSpace:
+        own = np.zeros(k, dtype=bool)
+        if mode == "separate":
+            own[:] = True
+        elif mode == "shared_shape":
+            own[0] = True
+        return GroupSpace(family, tuple(ev0.extra_bounds), big, own)
+
+    start = np.tile(base, big)
+    fits: dict[str, tuple[GroupSpace, np.ndarray, float]] = {}
+    for mode in ("equal", "shared_shape", "separate"):
+        sp = space_for(mode)
+        starts = [start]
+        if mode != "equal" and "equal" in fits:
+            starts.insert(0, fits["equal"][1])
+        if mode == "separate" and "shared_shape" in fits:
+            starts.insert(0, fits["shared_shape"][1])
+        res = maximize(joint_ll, sp, starts)
+        fits[mode] = (sp, res.theta, res.loglik)
+    rows = []
+    for mode, (sp, _, ll) in fits.items():
+        npar = sp.n_free + big  # plus each group's report rate A
+        rows.append({"model": mode, "n_params": npar, "log_likelihood": ll, "aic": 2 * npar - 2 * ll})
+    models = pl.DataFrame(rows)
+    sp1, th1, ll1 = fits[chosen]
+    sp0, _, ll0 = fits["equal"]
+    df = sp1.n_free - sp0.n_free
+    stat = max(0.0, 2.0 * (ll1 - ll0))
+    test = {
+        "test": f"likelihood ratio: one recovery curve for all groups (each its own report rate) vs {chosen}",
+        "statistic": stat,
+        "p_value": float(stats.chi2.sf(stat, df)) if df > 0 else math.nan,
+        "df": int(df),
+    }
+    boot = _bootstrap_groups(evs, names, family, sp1, theta=th1, joint_ll=joint_ll, n_boot=n_boot, seed=seed)
+    out: dict[str, RecoveryFit] = {}
+    parts = th1.reshape(big, k)
+    for i, g in enumerate(names):
+        ev = evs[g]
+        theta_g = np.concatenate([parts[i], ev.profiled(family, parts[i])])
+        tb = boot[:, i * (k + 1) : (i + 1) * (k + 1)] if boot.size else np.empty((0, k + 1))
+        sel = labels == g
+        diag = report_diagnostics(
+            ev, family, parts[i], onset=pooled.onset, level=level, seed=seed, resolution_s=_resolution_seconds(epoch[sel])
+        )
+        out[g] = RecoveryFit(
+            kind="down_reports",
+            model=pooled.model,
+            family=family,
+            theta=theta_g,
+            theta_boot=tb,
+            param_names=(*family.all_param_names, *ev.extra_names, *ev.profiled_names),
+            level=float(level),
+            onset=pooled.onset,
+            onset_source=pooled.onset_source,
+            onset_ci=pooled.onset_ci,
+            end=pooled.end,
+            timezone=timezone,
+            candidates=models,
+            interval_method=f"parametric bootstrap of the joint {chosen} model, {tb.shape[0]} replicates, percentile intervals",
+            log_likelihood=ev.loglik(family, parts[i]),
+            aic=math.nan,
+            n_observations=ev.n_obs,
+            diagnostics=diag,
+            notes=(f"pooling: {chosen}",),
+        )
+    return GroupFit(pooled, out, chosen, models, test, n_rep, skipped)
+
+
+def _bootstrap_groups(
+    evs: dict[str, ReportEvidence],
+    names: list[str],
+    family: RecoveryFamily,
+    space: GroupSpace,
+    *,
+    theta: np.ndarray,
+    joint_ll: Any,
+    n_boot: int,
+    seed: int,
+) -> np.ndarray:
+    """Replicates of every group's (parameters, A), refitted jointly; rows with failed refits dropped."""
+    if n_boot == 0:
+        return np.empty((0, 0))
+    rng = np.random.default_rng(seed)
+    k = space.k
+    parts = theta.reshape(len(names), k)
+    batches = [evs[g].simulate_batch(family, parts[i], rng, n_boot) for i, g in enumerate(names)]
+
+    def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return sum(b.loglik(family, th[:, i * k : (i + 1) * k], rows) for i, b in enumerate(batches))
+
+    h0 = None
+    if space.n_free <= 15:
+        with np.errstate(all="ignore"):
+            try:
+                inv = np.linalg.inv(-free_hessian(joint_ll, space, theta))
+                if np.all(np.isfinite(inv)) and np.all(np.linalg.eigvalsh(0.5 * (inv + inv.T)) > 0):
+                    h0 = 0.5 * (inv + inv.T)
+            except np.linalg.LinAlgError:
+                h0 = None
+    th, ll = maximize_batch(f, space, np.tile(theta, (n_boot, 1)), hess_inv0=h0, maxiter=80)
+    ok = np.isfinite(ll) & np.all(np.isfinite(th), axis=1)
+    cols = []
+    for i, b in enumerate(batches):
+        p = th[:, i * k : (i + 1) * k]
+        cols += [p, b.profiled(family, p)]
+    return np.concatenate(cols, axis=1)[ok]

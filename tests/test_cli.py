@@ -1,0 +1,87 @@
+"""The command line as users and schedulers call it: exit codes, stdout purity, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.config import PROJECT_ROOT
+from analysis.metrics import missing_keys
+
+SMALL = PROJECT_ROOT / "tests" / "data" / "incidents" / "small"
+
+
+def run(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args], capture_output=True, text=True, cwd=cwd, timeout=600, check=False
+    )
+
+
+def test_fit_prints_only_the_metrics_json(tmp_path: Path) -> None:
+    proc = run("fit", str(SMALL), "-p", f"processed_dir={tmp_path}", "-p", "n_boot=20", "-p", "families=exponential,weibull")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)  # stdout is exactly one JSON document
+    assert missing_keys(metrics) == []
+    assert metrics["incident_id"] == "small-fixture"
+    assert metrics["recovery"]["model"] in {"exponential", "weibull", "exponential+delay", "weibull+delay"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("fit", "/no/such/folder"), "no such file"),
+        (("fit", str(SMALL), "-p", "level=1.5"), "parameter 'level'"),
+        (("fit", str(SMALL), "-p", "colour=red"), "unknown parameter 'colour'"),
+        (("fit", str(SMALL), "-p", "n_boot=many"), "parameter 'n_boot': expected an integer"),
+        (("validate", str(SMALL), "-p", "families=weibull,banana"), "unknown family 'banana'"),
+        (("render", str(SMALL), "-p", "language=de"), "parameter 'language'"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
+    proc = run(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("postmortem: error:")
+    assert message in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_validate_and_ingest(tmp_path: Path) -> None:
+    proc = run("validate", str(SMALL))
+    assert proc.returncode == 0, proc.stderr
+    assert "small-fixture: valid" in proc.stdout
+    proc = run("ingest", str(SMALL), "--processed", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "small-fixture" / "reports.parquet").is_file()
+    assert "rejected" in proc.stdout
+
+
+def test_geocode_command(tmp_path: Path) -> None:
+    proc = run("geocode", "Nieuport", "Luik", "Rijsel", "50.85,4.35")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert "Nieuwpoort" in out[0]
+    assert "Liège" in out[1]
+    assert "unresolved" in out[2]
+    assert "Bruxelles" in out[3]
+    src = tmp_path / "in.csv"
+    src.write_text("place,postal_code\nJumet,\n,1348\nParis,\n", encoding="utf-8")
+    proc = run("geocode", "--csv", str(src), "--out", str(tmp_path / "out.csv"))
+    assert proc.returncode == 0, proc.stderr
+    rows = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 4
+    assert "Charleroi" in rows[1]
+    assert "Ottignies" in rows[2]
+    assert "unresolved" in rows[3]
+
+
+def test_help_lists_every_command() -> None:
+    proc = run("--help")
+    assert proc.returncode == 0
+    for command in ("render", "render-all", "fit", "ingest", "validate", "geocode", "simulate"):
+        assert command in proc.stdout

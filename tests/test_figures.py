@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+
+from analysis.figures import location_map, observed_fitted_figure, plain, rescaling_figure, timeline_figure
+from analysis.timeparse import UTC_DTYPE
+
+T0 = dt.datetime(2018, 1, 8, 19, 0, tzinfo=dt.UTC)
+
+
+def events(rows: list[tuple[dt.datetime, str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "time": [r[0] for r in rows],
+            "label": [r[1] for r in rows],
+            "kind": [r[2] for r in rows],
+            "origin": ["config"] * len(rows),
+        },
+        schema={"time": UTC_DTYPE, "label": pl.String, "kind": pl.String, "origin": pl.String},
+    )
+
+
+def test_timeline_marks_only_events_inside_the_span() -> None:
+    binned = pl.DataFrame({"local": [dt.datetime(2018, 1, 8, 20)], "exact": [3.0], "windowed": [1.0]})
+    ev = events([(T0, "start <b>", "incident"), (T0 + dt.timedelta(days=50), "root cause", "other")])
+    fig = timeline_figure(binned, ev, timezone="Europe/Brussels", bin_minutes=60, span=(T0, T0 + dt.timedelta(hours=5)))
+    markers = [t for t in fig.data if t.type == "scatter"]
+    assert len(markers) == 1
+    assert "&lt;b&gt;" in markers[0].hovertext  # markup from data is shown, not interpreted
+    assert [t.name for t in fig.data if t.type == "bar"] == [
+        "reports with a known time",
+        "known only within a window (spread evenly)",
+    ]
+
+
+def test_plain_removes_contacts_and_markup() -> None:
+    assert plain("call 0470 12 34 56 <i>now</i>") == "call [phone] &lt;i&gt;now&lt;/i&gt;"
+
+
+def test_location_map_is_offline_geo() -> None:
+    pts = pl.DataFrame({"lat": [50.6], "lon": [5.5], "n": [3], "label": ["Liège"]})
+    fig = location_map(pts)
+    assert fig.layout.geo.visible is False
+    assert fig.data[0].type == "scattergeo"
+
+
+def test_diagnostic_figures() -> None:
+    start = pl.datetime_range(T0, T0 + dt.timedelta(hours=3), interval="5m", eager=True, time_zone="UTC")
+    table = pl.DataFrame(
+        {
+            "bin_start": start,
+            "observed": np.ones(len(start)),
+            "observed_windowed": np.zeros(len(start)),
+            "fitted": np.ones(len(start)),
+        }
+    )
+    fig = observed_fitted_figure(table, timezone="Europe/Brussels", bin_minutes=60)
+    assert sum(fig.data[0].y) == len(start)
+    fig = rescaling_figure(np.linspace(0.05, 0.95, 10), band=0.2, statistic=0.05, pvalue=0.9)
+    assert len(fig.data) == 3

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import datetime as dt
+import string
+
+import pytest
+
+from analysis.i18n import TEXT, format_duration, format_percent, format_time, text
+
+
+@pytest.mark.parametrize("language", ["fr", "nl"])
+def test_every_label_is_translated_with_the_same_placeholders(language: str) -> None:
+    assert set(TEXT[language]) == set(TEXT["en"])
+    for key, english in TEXT["en"].items():
+        fields = {f for _, f, _, _ in string.Formatter().parse(english) if f}
+        translated = {f for _, f, _, _ in string.Formatter().parse(TEXT[language][key]) if f}
+        assert fields == translated, key
+
+
+def test_dates_are_local_and_localised() -> None:
+    t = dt.datetime(2018, 1, 8, 21, 30, tzinfo=dt.UTC)
+    assert format_time(t, "Europe/Brussels", "en") == "Monday 8 January 2018, 22:30 CET"
+    assert format_time(t, "Europe/Brussels", "fr") == "lundi 8 janvier 2018 à 22:30 CET"
+    assert format_time(t, "Europe/Brussels", "nl") == "maandag 8 januari 2018 om 22:30 CET"
+    summer = dt.datetime(2018, 7, 8, 20, 0, tzinfo=dt.UTC)
+    assert format_time(summer, "Europe/Brussels", "en", with_day=False) == "22:00 CEST"
+
+
+def test_durations_and_percentages() -> None:
+    assert format_duration(45) == "45 min"
+    assert format_duration(125) == "2 h 05"
+    assert format_duration(60 * 50, "fr") == "2 j 2 h"
+    assert format_duration(float("nan")) == "—"
+    assert format_percent(0.374) == "37%"
+    assert text("fr", "summary") == "Résumé"
+    assert text("xx", "summary") == "Executive summary"

@@ -1,0 +1,91 @@
+"""Stratified recovery fits: partial pooling and the likelihood-ratio test of equal recovery."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analysis.errors import FitError, ParameterError
+from analysis.recovery import fit_by_group
+from analysis.simulate import report_times
+
+ONSET = dt.datetime(2018, 1, 8, 19, 0, tzinfo=dt.UTC)
+END = ONSET + dt.timedelta(hours=28)
+
+
+def _reports(spec, seed):
+    rng = np.random.default_rng(seed)
+    times, labels = [], []
+    for label, lam, rate in spec:
+        m = report_times(
+            family="weibull",
+            params={"lambda": lam, "rho": 1.4},
+            rate_per_minute=rate,
+            horizon_minutes=28 * 60.0,
+            onset_epoch_s=ONSET.timestamp(),
+            rng=rng,
+        )
+        times.append(m)
+        labels += [label] * m.size
+    return np.concatenate(times), np.asarray(labels)
+
+
+def test_regions_that_recover_differently_are_told_apart():
+    t, g = _reports([("Brussels", 60, 3.0), ("Flanders", 60, 5.0), ("Wallonia", 150, 2.0)], seed=5)
+    fit = fit_by_group(t, g, onset=ONSET, end=END, families=["weibull"], n_boot=60)
+    assert fit.pooling == "separate"  # every group has plenty of reports
+    assert fit.test["p_value"] < 0.001
+    assert fit.test["df"] == 4  # two parameters per extra group
+    table = fit.table
+    assert table["group"].to_list() == ["Brussels", "Flanders", "Wallonia"]
+    wal = fit.groups["Wallonia"].t50
+    bru = fit.groups["Brussels"].t50
+    assert wal.low > bru.high
+    assert fit.n_reports["Flanders"] == pytest.approx(float((g == "Flanders").sum()))
+    metrics = fit.to_metrics()
+    assert set(metrics) == {"Brussels", "Flanders", "Wallonia"}
+    assert {"n_reports", "t50_minutes", "t50_minutes_ci", "t90_minutes"} <= set(metrics["Wallonia"])
+
+
+def test_regions_that_recover_alike_are_not_told_apart():
+    t, g = _reports([("A", 90, 2.5), ("B", 90, 2.5), ("C", 90, 2.5)], seed=12)
+    fit = fit_by_group(t, g, onset=ONSET, end=END, families=["weibull"], pooling="separate", n_boot=0)
+    assert fit.test["p_value"] > 0.05
+    models = fit.models
+    assert models["model"].to_list() == ["equal", "shared_shape", "separate"]
+    ll = models["log_likelihood"].to_list()
+    assert ll[0] <= ll[1] + 1e-6 <= ll[2] + 2e-6  # nested models
+
+
+def test_thin_groups_share_the_shape():
+    t, g = _reports([("big", 80, 5.0), ("thin", 160, 0.12)], seed=3)
+    assert 5 < (g == "thin").sum() < 30
+    fit = fit_by_group(t, g, onset=ONSET, end=END, families=["weibull"], n_boot=40)
+    assert fit.pooling == "shared_shape"
+    big, thin = (fit.groups[k].summary for k in ("big", "thin"))
+    rho = lambda s: s.filter(pl.col("parameter") == "rho_")["estimate"][0]  # noqa: E731
+    assert rho(big) == pytest.approx(rho(thin))
+    assert fit.test["df"] == 1
+    assert fit.groups["thin"].t50.value > fit.groups["big"].t50.value
+
+
+def test_groups_with_too_few_reports_are_skipped_and_named():
+    t, g = _reports([("A", 90, 2.0), ("B", 90, 2.0)], seed=1)
+    t = np.concatenate([t, [30.0, 40.0]])
+    g = np.concatenate([g, ["tiny", "tiny"]])
+    fit = fit_by_group(t, g, onset=ONSET, end=END, families=["weibull"], n_boot=0)
+    assert "tiny" in fit.skipped
+    assert "tiny" not in fit.groups
+
+
+def test_group_errors():
+    t, g = _reports([("A", 90, 2.0)], seed=1)
+    with pytest.raises(FitError, match="2 or more"):
+        fit_by_group(t, g, onset=ONSET, end=END, families=["weibull"], n_boot=0)
+    with pytest.raises(ParameterError, match="pooling"):
+        fit_by_group(t, g, onset=ONSET, end=END, pooling="partial", n_boot=0)
+    with pytest.raises(ParameterError, match="labels"):
+        fit_by_group(t, g[:-1], onset=ONSET, end=END, families=["weibull"], n_boot=0)
