@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -252,6 +253,7 @@ class Bench:
                     return None
             except json.JSONDecodeError:
                 pass
+        shutil.rmtree(self.scratch(n), ignore_errors=True)  # tables derived from the old file are stale
         m = self.stage("generate", n)
         if m.ok:
             stamp.write_text(json.dumps(want))
