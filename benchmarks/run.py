@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -252,6 +253,7 @@ class Bench:
                     return None
             except json.JSONDecodeError:
                 pass
+        shutil.rmtree(self.scratch(n), ignore_errors=True)  # tables derived from the old file are stale
         m = self.stage("generate", n)
         if m.ok:
             stamp.write_text(json.dumps(want))
@@ -295,15 +297,22 @@ def run_sizes(
             if stage == "postmortem-fit":
                 out.append(postmortem_fit(bench, n))
             elif stage in OURS or stage in BASELINE:
-                if stage in ("geocode", "geopandas-geocode", "fit", "pandas-bin") and not _has_inputs(bench, n, stage):
-                    out.append(bench.stage("ingest" if stage in ("geocode", "geopandas-geocode") else "geocode", n))
+                out += _inputs(bench, n, stage)
                 out.append(bench.stage(stage, n))
     return out
 
 
-def _has_inputs(bench: Bench, n: int, stage: str) -> bool:
-    need = "canonical.parquet" if stage in ("geocode", "geopandas-geocode") else "geocoded.parquet"
-    return (bench.scratch(n) / need).is_file()
+# what each stage reads, and the stage that writes it
+_NEEDS = {"geocode": "ingest", "geopandas-geocode": "ingest", "fit": "geocode", "pandas-bin": "geocode"}
+_WRITES = {"ingest": "canonical.parquet", "geocode": "geocoded.parquet"}
+
+
+def _inputs(bench: Bench, n: int, stage: str) -> list[Measurement]:
+    """Run the stages whose output ``stage`` reads and that are not in the scratch folder yet."""
+    before = _NEEDS.get(stage)
+    if before is None or (bench.scratch(n) / _WRITES[before]).is_file():
+        return []
+    return [*_inputs(bench, n, before), bench.stage(before, n)]
 
 
 def postmortem_fit(bench: Bench, n: int) -> Measurement:
@@ -474,7 +483,7 @@ def table(results: Sequence[Measurement], *, markdown: bool = False) -> str:
     """The measurements as a table (plain text, or Markdown)."""
     head = ["reports", "stage", "time s", "wall s", "peak MB", "setup MB", "note"]
     rows = []
-    for m in results:
+    for m in sorted(results, key=lambda m: m.n or float("inf")):  # stable: run order within a size
         if m.stage == "generate":
             note = f"{m.details.get('bytes', 0) / 1e6:,.0f} MB of CSV" if m.ok else (m.error or "")
         elif not m.ok:

@@ -55,6 +55,7 @@ __all__ = [
     "Noise",
     "Scenario",
     "SimulatedIncident",
+    "exact_report_times",
     "get_scenario",
     "scenario_names",
     "simulate_incident",
