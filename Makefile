@@ -31,8 +31,8 @@ report: setup ## Render every incident under data/raw/ (and the simulated scenar
 	$(BIN)/postmortem simulate --scenario proximus-2018 --seed 20180108 --out data/raw/simulated-proximus-2018 --if-missing
 	$(BIN)/postmortem render-all data/raw --out reports
 
-test: setup ## Run the test suite (statistical slow tests included)
-	$(BIN)/python -m pytest
+test: setup ## Run the test suite (SLOW=1 adds the long statistical runs, as CI does)
+	$(BIN)/python -m pytest $(if $(SLOW),,-m "not slow")
 
 test-fast: setup ## Run the test suite without slow and browser tests
 	$(BIN)/python -m pytest -m "not slow and not browser"
