@@ -355,7 +355,7 @@ class _Index:
                 add(alt, nis, method, p)
         # strongest method first, then the larger place
         self.names: dict[str, list[_Match]] = {
-            k: sorted(set(v), key=lambda m: (_RANK[m.method], -m.population, m.nis)) for k, v in names.items()
+            k: sorted(dict.fromkeys(v), key=lambda m: (_RANK[m.method], -m.population, m.nis)) for k, v in names.items()
         }
         self.keys: list[str] = sorted(self.names)
 
@@ -366,7 +366,7 @@ class _Index:
                 for key in _name_parts(r[col]):
                     if key not in self.names or all(m.method == "section" for m in self.names[key]):
                         parts[key].append(_Match(nis, "alias", pop[nis], r[col]))
-        self.parts: dict[str, list[_Match]] = {k: sorted(set(v), key=lambda m: (-m.population, m.nis)) for k, v in parts.items()}
+        self.parts: dict[str, list[_Match]] = {k: sorted(dict.fromkeys(v), key=lambda m: (-m.population, m.nis)) for k, v in parts.items()}
 
         self.postal: dict[str, list[str]] = defaultdict(list)
         for code, nis in postal_codes().iter_rows():
@@ -384,8 +384,22 @@ class _Index:
         f = foreign_names()
         self.foreign: dict[str, tuple[str, str]] = dict(zip(f["key"], zip(f["name"], f["country"], strict=True), strict=True))
         self.foreign_keys: list[str] = f["key"].to_list()
+        self._belgian_search: _KeySearch | None = None
+        self._foreign_search: _KeySearch | None = None
 
     # ---- lookups
+
+    def belgian_search(self) -> _KeySearch:
+        """Fuzzy search over the Belgian name keys (built on first use)."""
+        if self._belgian_search is None:
+            self._belgian_search = _KeySearch(self.keys)
+        return self._belgian_search
+
+    def foreign_search(self) -> _KeySearch:
+        """Fuzzy search over the foreign name keys (built on first use)."""
+        if self._foreign_search is None:
+            self._foreign_search = _KeySearch(self.foreign_keys)
+        return self._foreign_search
 
     def lookup(self, key: str) -> list[_Match]:
         return self.names.get(key, [])
@@ -418,6 +432,125 @@ class _Index:
             out["region_code"] = code
             out["region"] = REGION_NAMES[code]
         return out
+
+
+class _KeySearch:
+    """The keys within a rapidfuzz ``ratio`` of a query, found without scoring every key.
+
+    rapidfuzz's ``ratio`` of strings of lengths n and m is 100·(1 − d/(n + m)), d their
+    insert/delete distance, so a ratio of at least r caps d and gives a longest common
+    subsequence of L = (n + m − d)/2 characters. Its L − 1 neighbouring pairs are neighbours
+    in both strings except where a deleted character sits between them (at most d places),
+    so the strings share at least L − 1 − d letter pairs, counted with multiplicity. Only
+    the keys sharing that many pairs (an inverted index of pairs counts them) are scored,
+    by rapidfuzz itself: the answer is exactly that of scoring every key, in the same order
+    (score, then position in the key list), at a small fraction of the cost. Results are
+    cached per query and cutoff.
+    """
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+        self._array = np.array(keys, dtype=object)
+        self._lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+        token, owner = _pair_tokens(keys)
+        order = np.argsort(token, kind="stable")
+        token, self._owners = token[order], owner[order]
+        self._tokens, self._starts = np.unique(token, return_index=True)
+        self._ends = np.append(self._starts[1:], len(token))
+        self._cache: dict[tuple[str, float], list[tuple[str, float]]] = {}
+        self._needs: dict[tuple[int, float], np.ndarray | None] = {}
+
+    def extract(self, query: str, cutoff: float) -> list[tuple[str, float]]:
+        """Every key with ``ratio(query, key) >= cutoff``: best first, ties in key-list order."""
+        found = self._cache.get((query, cutoff))
+        if found is None:
+            found = self._cache[(query, cutoff)] = self._extract(query, cutoff)
+        return found
+
+    def best(self, query: str, cutoff: float) -> tuple[str, float] | None:
+        """The closest key at or above ``cutoff`` (the first in key-list order among equals)."""
+        found = self.extract(query, cutoff)
+        return found[0] if found else None
+
+    def _extract(self, query: str, cutoff: float) -> list[tuple[str, float]]:
+        from rapidfuzz import fuzz, process
+
+        ids = self._candidates(query, cutoff)
+        if ids.size == 0:
+            return []
+        hits = process.extract(query, self._array[ids].tolist(), scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
+        hits.sort(key=lambda h: (-h[1], h[2]))
+        return [(h[0], float(h[1])) for h in hits]
+
+    def _candidates(self, query: str, cutoff: float) -> np.ndarray:
+        """Positions of the keys that can reach ``cutoff`` (a superset of the answer)."""
+        need = self._need(len(query), cutoff)
+        if need is None:
+            return np.array([], dtype=np.int64)
+        seen: dict[int, int] = {}
+        token = []
+        for a, b in zip(query, query[1:], strict=False):
+            pair = (ord(a) << 21) | ord(b)
+            k = seen.get(pair, 0)
+            seen[pair] = k + 1
+            token.append((pair << 20) | k)
+        wanted = np.array(token, dtype=np.int64)
+        at = np.searchsorted(self._tokens, wanted)
+        inside = at < len(self._tokens)
+        at, wanted = at[inside], wanted[inside]
+        at = at[self._tokens[at] == wanted]
+        owners = [self._owners[self._starts[i] : self._ends[i]] for i in at.tolist()]
+        if owners:
+            counts = np.bincount(np.concatenate(owners), minlength=len(self.keys))
+        else:
+            counts = np.zeros(len(self.keys), dtype=np.int64)
+        # every key sharing the fewest pairs any length needs, then the need of its own length
+        ids = np.flatnonzero(counts >= need.min())
+        return ids[counts[ids] >= need[self._lengths[ids]]]
+
+    def _need(self, n: int, cutoff: float) -> np.ndarray | None:
+        """Shared pairs a key of each length needs to reach ``cutoff`` with a query of ``n`` characters.
+
+        Lengths that cannot reach it need more pairs than any key has; ``None`` when no length can.
+        """
+        found = self._needs.get((n, cutoff))
+        if found is not None or (n, cutoff) in self._needs:
+            return found
+        longest = len(self._lengths) and int(self._lengths.max())
+        need = np.full(longest + 1, longest + 1, dtype=np.int64)
+        reachable = False
+        for m in range(1, longest + 1):
+            dmax = math.floor((1 - cutoff / 100) * (n + m) + 1e-7) if cutoff > 0 else n + m
+            if (n + m - dmax) % 2:
+                dmax -= 1  # the distance has the parity of n + m
+            if dmax < abs(n - m):
+                continue  # lengths too far apart: the distance alone exceeds what the cutoff allows
+            need[m] = max((n + m - dmax) // 2 - 1 - dmax, 0)
+            reachable = True
+        self._needs[(n, cutoff)] = need if reachable else None
+        return self._needs[(n, cutoff)]
+
+
+def _pair_tokens(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Letter-pair tokens of every key and the key each belongs to (vectorised).
+
+    A token is the pair's two code points and its occurrence number within the key, so a
+    pair written twice in a key gives two tokens and shared tokens count shared pairs with
+    multiplicity.
+    """
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+    codes = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    owner = np.repeat(np.arange(len(keys), dtype=np.int64), lengths)
+    first = np.flatnonzero(owner[:-1] == owner[1:])
+    pair = (codes[first] << 21) | codes[first + 1]
+    own = owner[first]
+    order = np.lexsort((first, pair, own))
+    pair, own = pair[order], own[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (pair[1:] != pair[:-1]) | (own[1:] != own[:-1])
+    position = np.arange(len(order))
+    occurrence = position - np.maximum.accumulate(np.where(new, position, 0))
+    return (pair << 20) | occurrence, own
 
 
 _MINOR = frozenset(
@@ -601,22 +734,22 @@ def _resolve_several(found: list[tuple[_Match, float]], text: str) -> _NameResul
 
 def _fuzzy(text: str, key: str, idx: _Index, *, allowed: set[str] | None, threshold: float) -> _NameResult:
     """Closest Belgian name by rapidfuzz ratio on the compact keys, unless a town abroad is as close."""
-    from rapidfuzz import fuzz, process
-
     if len(key) < 4:
         return _NameResult(note=f"'{text}' is too short to match approximately")
-    choices = idx.keys if allowed is None else [k for k in idx.keys if any(m.nis in allowed for m in idx.names[k])]
     # short names need a near-perfect match: one wrong letter in 5 is another town
     cutoff = max(threshold, 100.0 * (1 - 1.0 / max(len(key), 1)) - 1e-9) if len(key) <= 6 else threshold
-    best = process.extract(key, choices, scorer=fuzz.ratio, limit=5, score_cutoff=cutoff)
+    best = idx.belgian_search().extract(key, cutoff)
+    if allowed is not None:
+        best = [b for b in best if any(m.nis in allowed for m in idx.names[b[0]])]
+    best = best[:5]
     if not best:
         return _NameResult(note=f"no Belgian place name close to '{text}'")
     top_score = best[0][1]
-    foreign = process.extractOne(key, idx.foreign_keys, scorer=fuzz.ratio, score_cutoff=top_score)
+    foreign = idx.foreign_search().best(key, top_score)
     if foreign is not None:
         name, country = idx.foreign[foreign[0]]
         return _NameResult(note=f"'{text}' is closer to {name} ({country}) than to any Belgian place")
-    tied = [k for k, s, _ in best if s >= top_score - 1e-9]
+    tied = [k for k, s in best if s >= top_score - 1e-9]
     matches: list[_Match] = []
     for k in tied:
         matches += idx.names[k]
