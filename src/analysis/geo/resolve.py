@@ -20,6 +20,7 @@ never to a town. Every result says how it was found (``geo_method``), how sure i
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import defaultdict
@@ -366,7 +367,9 @@ class _Index:
                 for key in _name_parts(r[col]):
                     if key not in self.names or all(m.method == "section" for m in self.names[key]):
                         parts[key].append(_Match(nis, "alias", pop[nis], r[col]))
-        self.parts: dict[str, list[_Match]] = {k: sorted(dict.fromkeys(v), key=lambda m: (-m.population, m.nis)) for k, v in parts.items()}
+        self.parts: dict[str, list[_Match]] = {
+            k: sorted(dict.fromkeys(v), key=lambda m: (-m.population, m.nis)) for k, v in parts.items()
+        }
 
         self.postal: dict[str, list[str]] = defaultdict(list)
         for code, nis in postal_codes().iter_rows():
@@ -489,7 +492,7 @@ class _KeySearch:
             return np.array([], dtype=np.int64)
         seen: dict[int, int] = {}
         token = []
-        for a, b in zip(query, query[1:], strict=False):
+        for a, b in itertools.pairwise(query):
             pair = (ord(a) << 21) | ord(b)
             k = seen.get(pair, 0)
             seen[pair] = k + 1
