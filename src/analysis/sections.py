@@ -6,13 +6,15 @@ and the exploratory one share these, so the page and JupyterLab show the same th
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
 
 from analysis import figures, narrative
-from analysis.i18n import format_duration, text
+from analysis.i18n import format_duration, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
@@ -75,22 +77,18 @@ def recovery(a: Any) -> list[Part]:
     parts += [fig, caption(text(lang, "caption_recovery", level=f"{a.params.level:.0%}"))]
     if getattr(a.fit, "verdict", ""):
         parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
-    cand = a.fit.candidates
-    wanted = ("family", "n_params", "log_likelihood", "aic", "qaic", "delta_qaic", "akaike_weight", "t50_minutes", "t90_minutes")
-    cols = [c for c in wanted if c in cand.columns]
-    rows = cand.select(cols).with_columns(pl.col(pl.Float64).round(2)).rows()
     parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
-    parts.append(narrative.table(cols, rows))
+    parts.append(narrative.table(*candidates_table(a.fit.candidates, lang)))
     parts += diagnostics(a)
     ann = a.metrics.get("announcements") or []
     if ann:
         parts.append(f"<h3>{esc(text(lang, 'announcements_vs'))}</h3>")
         parts.append(
             narrative.table(
-                ["time", "announcement", text(lang, "still_affected"), "interval"],
+                [text(lang, "time"), text(lang, "announcement"), text(lang, "still_affected"), text(lang, "interval")],
                 [
                     (
-                        x["time"],
+                        format_time(dt.datetime.fromisoformat(x["time"]), a.incident.timezone, lang),
                         narrative.scrub_contacts(x["label"]),
                         f"{100 * x['still_affected']:.0f}%" if x["still_affected"] is not None else "—",
                         f"[{100 * x['still_affected_ci'][0]:.0f}–{100 * x['still_affected_ci'][1]:.0f}]"
@@ -102,6 +100,48 @@ def recovery(a: Any) -> list[Part]:
             )
         )
     return parts
+
+
+#: Candidate-table columns and their headers (statistical notation is the same in every language).
+_CANDIDATE_COLUMNS: tuple[tuple[str, str | None], ...] = (
+    ("family", None),
+    ("n_params", None),
+    ("log_likelihood", "log L"),
+    ("aic", "AIC"),
+    ("qaic", "QAIC"),
+    ("delta_qaic", "ΔQAIC"),
+    ("akaike_weight", None),
+    ("t50_minutes", "t50 (min)"),
+    ("t90_minutes", "t90 (min)"),
+)
+
+
+def candidates_table(cand: pl.DataFrame, lang: str) -> tuple[list[str], list[list[str]]]:
+    """Headers and text rows of the candidate families: numbers rounded, gaps as '—'.
+
+    A family whose optimiser did not converge says so instead of showing estimates it
+    does not have.
+    """
+    cols = [(c, label) for c, label in _CANDIDATE_COLUMNS if c in cand.columns]
+    headers = [label or text(lang, c) for c, label in cols]
+    converged = cand["converged"].to_list() if "converged" in cand.columns else [True] * cand.height
+    rows: list[list[str]] = []
+    for record, ok in zip(cand.select([c for c, _ in cols]).iter_rows(named=True), converged, strict=True):
+        row = []
+        for c, _ in cols:
+            v = record[c]
+            if c in ("t50_minutes", "t90_minutes", "akaike_weight") and not ok:
+                row.append(text(lang, "not_converged") if c != "akaike_weight" else "—")
+            elif v is None or (isinstance(v, float) and not math.isfinite(v)):
+                row.append("—")
+            elif c == "akaike_weight":
+                row.append(f"{v:.3f}")
+            elif isinstance(v, float):
+                row.append(f"{v:.1f}")
+            else:
+                row.append(str(v))
+        rows.append(row)
+    return headers, rows
 
 
 def diagnostics(a: Any) -> list[Part]:

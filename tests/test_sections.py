@@ -1,0 +1,51 @@
+"""Report sections: tables shown to readers carry no raw NaN or machine column names."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from analysis.sections import candidates_table
+
+
+@pytest.fixture
+def candidates() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "family": ["exponential", "mixture", "weibull"],
+            "n_params": [2, 5, 3],
+            "log_likelihood": [59.1156, 71.09, float("nan")],
+            "aic": [-114.2311, -132.17, None],
+            "akaike_weight": [0.2374, 0.0, 0.1],
+            "t50_minutes": [380.627, float("nan"), 816.4],
+            "t90_minutes": [1264.41, float("nan"), 1374.07],
+            "converged": [True, False, True],
+        }
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "nl"])
+def test_candidate_table_has_readable_headers_and_no_nan(candidates: pl.DataFrame, lang: str) -> None:
+    headers, rows = candidates_table(candidates, lang)
+    assert len(headers) == 7 and "log L" in headers and "t50 (min)" in headers
+    assert not any(h in ("log_likelihood", "n_params", "akaike_weight") for h in headers)
+    cells = [c for row in rows for c in row]
+    assert not any("nan" in c.lower() for c in cells)
+    assert rows[0] == ["exponential", "2", "59.1", "-114.2", "0.237", "380.6", "1264.4"]
+
+
+def test_non_converged_family_says_so_instead_of_estimates(candidates: pl.DataFrame) -> None:
+    _, rows = candidates_table(candidates, "en")
+    mixture = rows[1]
+    assert mixture[-2:] == ["not converged", "not converged"]
+    assert mixture[4] == "—"  # no weight for a fit that did not converge
+    weibull = rows[2]
+    assert weibull[2] == "—" and weibull[3] == "—"  # missing numbers are dashes, the row stays
+    assert math.isclose(float(weibull[-1]), 1374.1)
+
+
+def test_tables_without_optional_columns_still_render() -> None:
+    headers, rows = candidates_table(pl.DataFrame({"family": ["gamma"], "aic": [1.0]}), "fr")
+    assert headers == ["Famille", "AIC"] and rows == [["gamma", "1.0"]]
