@@ -5,7 +5,7 @@ import string
 
 import pytest
 
-from analysis.i18n import TEXT, format_duration, format_percent, format_time, text
+from analysis.i18n import TEXT, format_duration, format_number, format_percent, format_time, text
 
 
 @pytest.mark.parametrize("language", ["fr", "nl"])
@@ -34,3 +34,20 @@ def test_durations_and_percentages() -> None:
     assert format_percent(0.374) == "37%"
     assert text("fr", "summary") == "Résumé"
     assert text("xx", "summary") == "Executive summary"
+
+
+@pytest.mark.parametrize(
+    ("x", "expected"),
+    [
+        (190.3, "190"),
+        (0.00523, "0.0052"),
+        (12345.0, "12,000"),
+        (1.0, "1.0"),
+        (53.2, "53"),
+        (0.0, "0"),
+        (float("nan"), "—"),
+        (None, "—"),
+    ],
+)
+def test_format_number_never_uses_scientific_notation(x: float | None, expected: str) -> None:
+    assert format_number(x) == expected

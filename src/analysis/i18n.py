@@ -8,6 +8,7 @@ used: a scheduler's locale must not change a report).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -380,3 +381,17 @@ def format_percent(x: float | None, digits: int = 0) -> str:
     if x is None or not math.isfinite(x):
         return "—"
     return f"{100 * x:.{digits}f}%"
+
+
+def format_number(x: float | None, digits: int = 2) -> str:
+    """A number to ``digits`` significant figures without scientific notation: 190, 0.0052, 12,000.
+
+    Missing or non-finite values are an en dash.
+    """
+    if x is None or not math.isfinite(x):
+        return "—"
+    v = float(f"{x:.{digits}g}")
+    if abs(v) >= 10 ** (digits - 1):
+        return f"{v:,.0f}"
+    decimals = max(digits - 1 - math.floor(math.log10(abs(v))), 0) if v else 0
+    return f"{v:.{decimals}f}"

@@ -24,7 +24,7 @@ import polars as pl
 from analysis import maps
 from analysis import spatial as sp
 from analysis.errors import AnalysisError
-from analysis.i18n import format_duration, text
+from analysis.i18n import format_duration, format_number, text
 from analysis.narrative import caption, esc, heading, table
 from analysis.spatial_recovery import AreaRecovery, RegionComparison, compare_regions, coverage_caveats, pooled_area_recovery
 
@@ -488,9 +488,9 @@ def _excess_parts(s: SpatialAnalysis) -> list[Part]:
             r["name"],
             r["region"] or "",
             f"{r['n_reports']:g}",
-            f"{r['expected']:.2g}",
-            f"{r['ratio']:.2g} [{r['ratio_low']:.2g}–{r['ratio_high']:.2g}]",
-            f"{r['q_value']:.2g}" if r["q_value"] is not None else "—",
+            format_number(r["expected"]),
+            f"{format_number(r['ratio'])} [{format_number(r['ratio_low'])}–{format_number(r['ratio_high'])}]",
+            format_number(r["q_value"]),
         )
         for r in top.to_dicts()
     ]
@@ -506,7 +506,14 @@ def _statement_parts(s: SpatialAnalysis, base: dict[str, Any]) -> list[Part]:
     if geo is not None:
         parts.append(maps.statements_map(s.statements, geo, base=base))
     rows = [
-        (r["scope"], r["area"], r["status"], r["statements"], f"{r['from_local']} – {r['to_local']}", r["sources"])
+        (
+            r["scope"],
+            r["area"],
+            str(r["status"]).replace("_", " "),
+            r["statements"],
+            f"{r['from_local']} – {r['to_local']}",
+            r["sources"],
+        )
         for r in s.statements.to_dicts()
     ]
     parts += [
