@@ -42,7 +42,15 @@ pio.templates["postmortem"] = go.layout.Template(
         font={"family": "Inter, 'Segoe UI', Helvetica, Arial, sans-serif", "size": 13, "color": PALETTE["ink"]},
         paper_bgcolor="white",
         plot_bgcolor="white",
-        xaxis={"gridcolor": PALETTE["grid"], "zeroline": False, "linecolor": PALETTE["muted"], "ticks": "outside"},
+        # date ticks take two lines (clock, then the day): keep the axis title clear of them
+        xaxis={
+            "gridcolor": PALETTE["grid"],
+            "zeroline": False,
+            "linecolor": PALETTE["muted"],
+            "ticks": "outside",
+            "automargin": True,
+            "title": {"standoff": 14},
+        },
         yaxis={"gridcolor": PALETTE["grid"], "zeroline": False, "linecolor": PALETTE["muted"], "ticks": "outside"},
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
         hoverlabel={"font": {"size": 12}},
