@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import html
 import json
 import logging
@@ -47,7 +46,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from analysis.config import INCIDENT_FILE, find_incidents
-from analysis.errors import AnalysisError, ConfigError, ParameterError, RenderError
+from analysis.errors import AnalysisError, ConfigError, ParameterError
 from analysis.params import as_dict, validate_params
 from analysis.provenance import code_version, input_hashes, new_run_id, sha256_file
 from analysis.report import (
@@ -58,6 +57,7 @@ from analysis.report import (
     RUN_ID,
     RenderResult,
     check_parameters,
+    exclusive_lock,
     keep_failure,
     prepare,
     read_manifest,
@@ -808,15 +808,8 @@ def _atomic_write(path: Path, text: str) -> Path:
 def _batch_lock(out_root: Path) -> Iterator[None]:
     """One render-all per reports root at a time (an overlapping cron run stops at once)."""
     path = out_root / ".render-all.lock"
-    with path.open("a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RenderError(f"{out_root}: another render-all is already writing here (lock {path})") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with exclusive_lock(path, f"{out_root}: another render-all is already writing here (lock {path})"):
+        yield
 
 
 @contextmanager

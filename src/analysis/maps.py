@@ -122,6 +122,19 @@ def _round(c: Any, d: int) -> Any:
 # --------------------------------------------------------------------------- shared layout
 
 
+def _layer_buttons(fig: go.Figure, layers: Sequence[str], specs: Mapping[str, Any], idx: int) -> None:
+    """One button per layer above the map; each restyles trace ``idx`` (nothing for a single layer)."""
+    if len(layers) < 2:
+        return
+    buttons = [{"label": _LAYER_LABELS[name], "method": "restyle", "args": [_restyle(specs[name]), [idx]]} for name in layers]
+    fig.update_layout(
+        updatemenus=[
+            {"type": "buttons", "direction": "right", "buttons": buttons, "x": 0, "y": 1.07, "xanchor": "left",
+             "yanchor": "bottom", "showactive": True, "pad": {"r": 4, "t": 0}, "font": {"size": 12}}
+        ]
+    )  # fmt: skip
+
+
 def _geo_layout(fig: go.Figure, *, title: str | None, note: str | None, height: int = 560, note_on_top: bool = False) -> None:
     fig.update_geos(visible=False, fitbounds="locations", projection={"type": "mercator"}, bgcolor="white")
     fig.update_layout(template=TEMPLATE, title=title, height=height, margin={"l": 0, "r": 0, "t": 60, "b": 30})
@@ -258,14 +271,7 @@ def area_map(
             marker_line={"color": "white", "width": 0.3}, **first,
         )
     )  # fmt: skip
-    if len(layers) > 1:
-        buttons = [{"label": _LAYER_LABELS[name], "method": "restyle", "args": [_restyle(specs[name]), [idx]]} for name in layers]
-        fig.update_layout(
-            updatemenus=[
-                {"type": "buttons", "direction": "right", "buttons": buttons, "x": 0, "y": 1.07, "xanchor": "left",
-                 "yanchor": "bottom", "showactive": True, "pad": {"r": 4, "t": 0}, "font": {"size": 12}}
-            ]
-        )  # fmt: skip
+    _layer_buttons(fig, layers, specs, idx)
     _geo_layout(fig, title=title, note=note)
     return fig
 
@@ -494,14 +500,7 @@ def recovery_map(
             marker_line={"color": "white", "width": 0.3}, **specs[layers[0]],
         )
     )  # fmt: skip
-    if len(layers) > 1:
-        buttons = [{"label": _LAYER_LABELS[name], "method": "restyle", "args": [_restyle(specs[name]), [idx]]} for name in layers]
-        fig.update_layout(
-            updatemenus=[
-                {"type": "buttons", "direction": "right", "buttons": buttons, "x": 0, "y": 1.07, "xanchor": "left",
-                 "yanchor": "bottom", "showactive": True, "pad": {"r": 4, "t": 0}, "font": {"size": 12}}
-            ]
-        )  # fmt: skip
+    _layer_buttons(fig, layers, specs, idx)
     _geo_layout(fig, title=title, note=note)
     return fig
 

@@ -459,11 +459,18 @@ def incident_lock(out_root: Path, incident_id: str) -> Iterator[None]:
     """Hold ``<out>/.<id>.lock`` so two renders of one incident never write at once."""
     out_root.mkdir(parents=True, exist_ok=True)
     path = out_root / f".{incident_id}.lock"
+    with exclusive_lock(path, f"{incident_id}: another render of this incident is running (lock {path})"):
+        yield
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, busy: str) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path``; raise ``RenderError(busy)`` at once if it is taken."""
     with path.open("a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RenderError(f"{incident_id}: another render of this incident is running (lock {path})") from None
+            raise RenderError(busy) from None
         try:
             yield
         finally:
