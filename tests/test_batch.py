@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -34,36 +33,10 @@ from analysis.errors import ConfigError, ParameterError, RenderError
 from analysis.params import parse_cli_params
 from analysis.report import OUTPUTS, RenderResult
 
+from .render_fixtures import BROKEN_CSV, CSV, write_incident
+
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "data" / "notebooks" / "fixture_report.ipynb"
-
-CSV = "time,town,minutes\n2018-01-08 20:05,Evere,10\n2018-01-08 20:10,Gent,30\n2018-01-08 20:20,Liège,50\n"
-BROKEN_CSV = "time,town,minutes\n2018-01-08 20:05,Evere,soon\n"
-
-
-def write_incident(root: Path, incident_id: str, *, csv: str = CSV, action: str | None = None, title: str = "Test") -> Path:
-    folder = root / incident_id
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "incident.toml").write_text(
-        textwrap.dedent(
-            f"""\
-            id = "{incident_id}"
-            title = "{title}"
-            timezone = "Europe/Brussels"
-            [[sources]]
-            path = "reports.csv"
-            kind = "down_reports"
-            [sources.columns]
-            reported_at = "time"
-            place = "town"
-            """
-        ),
-        encoding="utf-8",
-    )
-    (folder / "reports.csv").write_text(csv, encoding="utf-8")
-    if action is not None:
-        (folder / "action.txt").write_text(action, encoding="utf-8")
-    return folder
 
 
 def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -28,35 +27,10 @@ from analysis.errors import ParameterError, RenderError
 from analysis.params import TYPES, ReportParams, parse_cli_params
 from analysis.report import OUTPUTS, check_parameters, incident_lock, notebook_parameters, recover_interrupted_swap, render
 
+from .render_fixtures import CSV, write_incident
+
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "data" / "notebooks" / "fixture_report.ipynb"
-
-CSV = "time,town,minutes\n2018-01-08 20:05,Evere,10\n2018-01-08 20:10,Gent,30\n2018-01-08 20:20,Liège,50\n"
-
-
-def write_incident(root: Path, incident_id: str, *, csv: str = CSV, action: str | None = None, title: str = "Test") -> Path:
-    folder = root / incident_id
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "incident.toml").write_text(
-        textwrap.dedent(
-            f"""\
-            id = "{incident_id}"
-            title = "{title}"
-            timezone = "Europe/Brussels"
-            [[sources]]
-            path = "reports.csv"
-            kind = "down_reports"
-            [sources.columns]
-            reported_at = "time"
-            place = "town"
-            """
-        ),
-        encoding="utf-8",
-    )
-    (folder / "reports.csv").write_text(csv, encoding="utf-8")
-    if action is not None:
-        (folder / "action.txt").write_text(action, encoding="utf-8")
-    return folder
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
