@@ -7,6 +7,7 @@ import math
 import polars as pl
 import pytest
 
+from analysis.narrative import after_declaration_sentence
 from analysis.sections import candidates_table
 
 
@@ -49,3 +50,13 @@ def test_non_converged_family_says_so_instead_of_estimates(candidates: pl.DataFr
 def test_tables_without_optional_columns_still_render() -> None:
     headers, rows = candidates_table(pl.DataFrame({"family": ["gamma"], "aic": [1.0]}), "fr")
     assert headers == ["Famille", "AIC"] and rows == [["gamma", "1.0"]]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "nl"])
+def test_after_declaration_sentence_mentions_possible_reports_only_when_there_are_some(lang: str) -> None:
+    block = {"reports_after": 34, "reports_possibly_after": 21, "municipalities_after": 22, "last_report_hours_after": 47.2}
+    with_maybe = after_declaration_sentence(block, lang)
+    assert with_maybe is not None and "34" in with_maybe and "21" in with_maybe and "47" in with_maybe
+    without = after_declaration_sentence({**block, "reports_possibly_after": 0}, lang)
+    assert without is not None and "34" in without and " 0 " not in without and "()" not in without
+    assert after_declaration_sentence({}, lang) is None

@@ -172,22 +172,33 @@ def summary(a: Any) -> str:
     if fit is None:
         parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
     gap = declared_gap_sentence(a)
-    after = a.metrics.get("declared_resolved") or {}
-    if gap and after.get("reports_after") is not None and after.get("last_report_hours_after") is not None:
-        gap += " " + text(
-            lang,
-            "after_declared",
-            n=after["reports_after"],
-            maybe=after["reports_possibly_after"],
-            places=after["municipalities_after"],
-            hours=after["last_report_hours_after"],
-        )
+    after = after_declaration_sentence(a.metrics.get("declared_resolved") or {}, lang)
+    if gap and after:
+        gap += " " + after
     if gap:
         parts.append(f'<div class="pm-callout">{esc(gap)}</div>')
     parts.append(
         f'<p class="pm-meta">Intervals: {a.params.level:.0%}, {esc(fit.interval_method) if fit is not None else "—"}.</p>'
     )
     return "\n".join(parts)
+
+
+def after_declaration_sentence(after: dict[str, Any], lang: str = "en") -> str | None:
+    """What the reports said after the outage was declared resolved (model-free counts).
+
+    ``after`` is the ``declared_resolved`` block of metrics.json; ``None`` when it has no counts.
+    """
+    if after.get("reports_after") is None or after.get("last_report_hours_after") is None:
+        return None
+    maybe = after.get("reports_possibly_after") or 0
+    return text(
+        lang,
+        "after_declared",
+        n=after["reports_after"],
+        maybe=text(lang, "after_declared_maybe", n=maybe) if maybe else "",
+        places=after["municipalities_after"],
+        hours=after["last_report_hours_after"],
+    )
 
 
 def declared_gap_sentence(a: Any) -> str | None:
