@@ -7,7 +7,7 @@ import math
 import polars as pl
 import pytest
 
-from analysis.narrative import after_declaration_sentence
+from analysis.narrative import after_declaration_sentence, rejects_by_reason
 from analysis.sections import candidates_table
 
 
@@ -60,3 +60,21 @@ def test_after_declaration_sentence_mentions_possible_reports_only_when_there_ar
     without = after_declaration_sentence({**block, "reports_possibly_after": 0}, lang)
     assert without is not None and "34" in without and " 0 " not in without and "()" not in without
     assert after_declaration_sentence({}, lang) is None
+
+
+def test_rejects_by_reason_counts_duplicates_as_one_reason() -> None:
+    rejects = pl.DataFrame(
+        {
+            "row": [9, 3, 7, 4, 12],
+            "reason": [
+                "duplicate of row 2",
+                "unreadable time 'x'",
+                "duplicate of row 1",
+                "duplicate of row 1",
+                "unreadable time 'x'",
+            ],
+        }
+    )
+    by = rejects_by_reason(rejects)
+    assert by.rows() == [("duplicate of an earlier row", 3, "4, 7, 9"), ("unreadable time 'x'", 2, "3, 12")]
+    assert by["rows"].sum() == rejects.height

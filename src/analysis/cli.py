@@ -160,6 +160,7 @@ def validate(
     """Check incident.toml, the parameters and every source file, without writing anything."""
     from analysis.config import load_incident
     from analysis.ingest import canonicalize
+    from analysis.narrative import rejects_by_reason
     from analysis.params import validate_params
     from analysis.readers import read_source
 
@@ -168,7 +169,7 @@ def validate(
     for source in incident.sources:
         raw = read_source(source)
         records, rejects = canonicalize(raw, source, timezone=incident.timezone)
-        reasons = rejects.group_by("reason").len().sort("len", descending=True).head(3).rows() if rejects.height else []
+        reasons = rejects_by_reason(rejects).head(3).select("reason", "rows").rows() if rejects.height else []
         detail = "; ".join(f"{n}× {r}" for r, n in reasons)
         typer.echo(
             f"{source.name}: {raw.n_raw} rows, {records.height} usable, {rejects.height} rejected{': ' + detail if detail else ''}"

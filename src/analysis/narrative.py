@@ -288,6 +288,19 @@ def events_html(a: Any) -> str:
     return table(["#", text(lang, "time"), text(lang, "event"), text(lang, "kind"), text(lang, "source")], rows)
 
 
+def rejects_by_reason(rejects: pl.DataFrame, *, by: Sequence[str] = ("reason",)) -> pl.DataFrame:
+    """Rejected rows counted per reason, most frequent first, with the first five row numbers.
+
+    Reasons that differ only by the row they point to ("duplicate of row 84") count as one.
+    """
+    return (
+        rejects.with_columns(pl.col("reason").str.replace(r"duplicate of row \d+", "duplicate of an earlier row"))
+        .group_by(*by)
+        .agg(pl.len().alias("rows"), pl.col("row").sort().head(5).cast(pl.String).str.join(", ").alias("first rows"))
+        .sort("rows", *by, descending=[True] + [False] * len(by))
+    )
+
+
 def data_quality(a: Any) -> str:
     """Sources, counts, rejects by reason, unresolved places, windows, coverage notes."""
     lang, data = a.params.language, a.data
@@ -310,12 +323,7 @@ def data_quality(a: Any) -> str:
     parts.append(f"<p>{data.n_raw} rows in = {data.n_reports} kept + {data.n_rejected} rejected.</p>")
     parts.append(f"<h3>{esc(text(lang, 'rejects_by_reason'))}</h3>")
     if data.rejects.height:
-        by = (
-            data.rejects.with_columns(pl.col("reason").str.replace(r"duplicate of row \d+", "duplicate of an earlier row"))
-            .group_by("source", "reason")
-            .agg(pl.len().alias("rows"), pl.col("row").sort().head(5).cast(pl.String).str.join(", ").alias("first rows"))
-            .sort("rows", descending=True)
-        )
+        by = rejects_by_reason(data.rejects, by=("source", "reason"))
         parts.append(table(["source", "reason", "rows", "first rows"], by.rows()))
     else:
         parts.append(f"<p>{esc(text(lang, 'rejects_none'))}</p>")
