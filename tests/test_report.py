@@ -287,3 +287,15 @@ def test_an_interrupted_swap_puts_the_previous_report_back(tmp_path: Path) -> No
     recover_interrupted_swap(final)
     assert not old.exists()
     assert (final / "postmortem.html").is_file()
+
+
+def test_kernel_talks_over_private_unix_sockets(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """No TCP port and no plain-text warning in a scheduler's log; the socket folder is removed."""
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("postmortem-kernel-*"))
+    folder = write_incident(tmp_path / "data", "quiet-incident")
+    render(folder, out_root=tmp_path / "reports", notebook=FIXTURE, run_id="quiet-1")
+    err = capfd.readouterr().err
+    assert "without encryption" not in err and "TCP" not in err
+    assert set(Path(tempfile.gettempdir()).glob("postmortem-kernel-*")) == before

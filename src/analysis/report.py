@@ -353,6 +353,34 @@ def render(
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _local_kernel_manager() -> type:
+    """A kernel manager talking to its kernel over Unix sockets in a private folder, not TCP.
+
+    The kernel is on this machine anyway; Unix sockets are not reachable from the network
+    and not readable by other users, and the kernel has no plain-text-TCP warning to print
+    into a scheduler's log.
+    """
+    import tempfile
+    import weakref
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LocalKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            folder = tempfile.mkdtemp(prefix="postmortem-kernel-")
+            super().__init__(transport="ipc", ip=str(Path(folder) / "kernel"), **kwargs)
+            self._socket_folder = folder
+            # a kernel that died or was killed skips the cleanup below: remove the folder anyway
+            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:
+                shutil.rmtree(self._socket_folder, ignore_errors=True)
+
+    return LocalKernelManager
+
+
 def _execute(pm: Any, notebook: Path, executed: Path, params: dict[str, Any], incident_id: str, **opts: Any) -> None:
     """papermill, with its many failure types turned into one-line :class:`RenderError` messages."""
     try:
@@ -366,6 +394,7 @@ def _execute(pm: Any, notebook: Path, executed: Path, params: dict[str, Any], in
             execution_timeout=opts["timeout"],
             cwd=str(PROJECT_ROOT),
             report_mode=True,
+            kernel_manager_class=_local_kernel_manager(),
         )
     except pm.PapermillExecutionError as exc:
         error = RenderError(f"{incident_id}: notebook cell In [{exc.exec_count}] raised {exc.ename}: {_first_line(exc.evalue)}")
