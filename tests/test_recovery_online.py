@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +14,40 @@ from analysis.errors import FitError, ParameterError
 from analysis.recovery import fit_online_fraction, make_family, screen_series
 from analysis.simulate import online_fraction_series
 
-BERYL = Path(__file__).parent / "data" / "real" / "eaglei_harris_beryl_2024_restoration.csv"
-HARRIS_MCC = 1_827_686  # EAGLE-I modelled customers for FIPS 48201 (tests/data/real/README.md)
+HARRIS_MCC = 1_827_686  # EAGLE-I modelled customers for FIPS 48201 (see docs/recovery.md, real data)
+BERYL_FILE = "eaglei_outages_2024_harris_beryl.csv"
+
+
+def _beryl_path() -> Path | None:
+    """The EAGLE-I Beryl file, which stays outside the repository (third-party data, CC BY 4.0).
+
+    Looked for in ``$POSTMORTEM_REAL_DATA``, then in the workspace's shared data folder.
+    """
+    here = Path(__file__).resolve().parents[1]
+    folders = [os.environ.get("POSTMORTEM_REAL_DATA"), here.parent / "shared" / "data" / "real", "/work/shared/data/real"]
+    for folder in folders:
+        if folder and (Path(folder) / BERYL_FILE).is_file():
+            return Path(folder) / BERYL_FILE
+    return None
+
+
 PEAK = dt.datetime(2024, 7, 8, 19, 15, tzinfo=dt.UTC)  # 1,660,703 out: start of the usable restoration
 UTC = pl.Datetime("us", "UTC")
 
 
 @pytest.fixture(scope="module")
 def beryl():
-    df = pl.read_csv(BERYL).select(
-        pl.col("run_start_time").str.to_datetime("%Y-%m-%d %H:%M:%S", time_zone="UTC").alias("observed_at"),
-        pl.col("customers_out").alias("out"),
+    path = _beryl_path()
+    if path is None:
+        pytest.skip(f"{BERYL_FILE} (EAGLE-I, CC BY 4.0) is not in this workspace; set POSTMORTEM_REAL_DATA to its folder")
+    # from 8 July 00:00 UTC (the storm's day) on; the days before hold no outage
+    df = (
+        pl.read_csv(path)
+        .filter(pl.col("run_start_time") >= "2024-07-08 00:00:00")
+        .select(
+            pl.col("run_start_time").str.to_datetime("%Y-%m-%d %H:%M:%S", time_zone="UTC").alias("observed_at"),
+            pl.col("customers_out").alias("out"),
+        )
     )
     fit = fit_online_fraction(
         df,
