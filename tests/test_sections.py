@@ -78,3 +78,9 @@ def test_rejects_by_reason_counts_duplicates_as_one_reason() -> None:
     by = rejects_by_reason(rejects)
     assert by.rows() == [("duplicate of an earlier row", 3, "4, 7, 9"), ("unreadable time 'x'", 2, "3, 12")]
     assert by["rows"].sum() == rejects.height
+
+
+def test_durations_past_the_observation_window_are_not_printed_as_numbers(candidates: pl.DataFrame) -> None:
+    _, rows = candidates_table(candidates, "en", horizon=1000.0)
+    assert rows[0][-2] == "380.6"
+    assert rows[0][-1] == "> 1000 (beyond the observation window)"

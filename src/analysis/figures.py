@@ -139,25 +139,31 @@ def timeline_figure(
     timezone: str,
     bin_minutes: float,
     span: tuple[dt.datetime, dt.datetime] | None = None,
+    unit: str = "reports",
+    series: pl.DataFrame | None = None,
     title: str | None = None,
 ) -> go.Figure:
     """Report rate over time with the incident's events marked.
 
     Exact-time reports are solid bars; reports known only within a window are spread
     over it and drawn lighter, so the chart never pretends to more precision than the
-    data have. Numbered markers along the top match the events table.
+    data have. Numbered markers along the top match the events table. ``unit`` names what
+    was counted (e.g. "restorations"); ``series`` (``observed_at``, ``share`` out, 0–1), a
+    measured share of customers out, is drawn as a line instead when nothing was counted.
     """
     fig = go.Figure()
-    fig.add_trace(
-        go.Bar(
-            x=binned["local"].to_list(),
-            y=binned["exact"].to_list(),
-            name="reports with a known time",
-            marker={"color": PALETTE["exact"]},
-            hovertemplate="%{x|%a %H:%M}: %{y:.0f} reports<extra></extra>",
+    counted = float(binned["total"].sum()) > 0 if binned.height else False
+    if counted or series is None:
+        fig.add_trace(
+            go.Bar(
+                x=binned["local"].to_list(),
+                y=binned["exact"].to_list(),
+                name=f"{unit} with a known time",
+                marker={"color": PALETTE["exact"]},
+                hovertemplate=f"%{{x|%a %H:%M}}: %{{y:.0f}} {unit}<extra></extra>",
+            )
         )
-    )
-    if binned["windowed"].sum() > 0:
+    if binned.height and binned["windowed"].sum() > 0:
         fig.add_trace(
             go.Bar(
                 x=binned["local"].to_list(),
@@ -165,6 +171,17 @@ def timeline_figure(
                 name="known only within a window (spread evenly)",
                 marker={"color": PALETTE["windowed"]},
                 hovertemplate="%{x|%a %H:%M}: %{y:.1f} (spread)<extra></extra>",
+            )
+        )
+    if series is not None and not counted:
+        fig.add_trace(
+            go.Scatter(
+                x=[_local(t, timezone) for t in series["observed_at"].to_list()],
+                y=(100 * series["share"]).to_list(),
+                mode="lines",
+                name="customers out (measured)",
+                line={"color": PALETTE["exact"], "width": 2},
+                hovertemplate="%{x|%a %H:%M}: %{y:.1f}% out<extra></extra>",
             )
         )
     _event_lines(fig, events, tz=timezone, span=span)
@@ -177,7 +194,7 @@ def timeline_figure(
         bargap=0.05,
         title=title,
         xaxis_title=_axis_title(timezone),
-        yaxis_title=f"reports per {width}",
+        yaxis_title="share of customers out (%)" if series is not None and not counted else f"{unit} per {width}",
         height=420,
     )
     return fig
@@ -331,16 +348,27 @@ def incident_span(incident: Incident, reports: pl.DataFrame) -> tuple[dt.datetim
 
 
 def observed_fitted_figure(
-    table: pl.DataFrame, *, timezone: str, bin_minutes: float = 60.0, title: str | None = None
+    table: pl.DataFrame,
+    *,
+    timezone: str,
+    bin_minutes: float = 60.0,
+    onset: dt.datetime | None = None,
+    title: str | None = None,
 ) -> go.Figure:
-    """Observed report counts against the fitted intensity, re-binned for reading.
+    """Observed evidence against the fit: report counts per bin, or an observed curve.
 
-    ``table`` is the fit's ``observed_vs_fitted`` (fine bins: ``bin_start``, ``observed``,
-    ``observed_windowed`` — window reports allocated in proportion to the fit — and
-    ``fitted``). Systematic runs above or below the line are what a misfit looks like.
+    ``table`` is the fit's ``observed_vs_fitted``. From down reports it has fine bins
+    (``bin_start``, ``observed``, ``observed_windowed`` — window reports allocated in
+    proportion to the fit — and ``fitted``), re-binned to ``bin_minutes`` for reading. From
+    restorations or an online-fraction series it has ``minutes`` after ``onset`` (or
+    ``observed_at``), the observed share (nonparametric curve or measured series) and the
+    fitted one, drawn as points against a line. Systematic runs on one side of the line are
+    what a misfit looks like.
     """
     if table.height == 0:
         return go.Figure().update_layout(template=TEMPLATE, title=title)
+    if "bin_start" not in table.columns:
+        return _observed_fitted_curve(table, timezone=timezone, onset=onset, title=title)
     width = f"{int(bin_minutes)}m"
     extra = ["observed_windowed"] if "observed_windowed" in table.columns else []
     agg = (
@@ -384,6 +412,42 @@ def observed_fitted_figure(
         yaxis_title=f"reports per {int(bin_minutes)} min",
         height=360,
     )
+    return fig
+
+
+def _observed_fitted_curve(table: pl.DataFrame, *, timezone: str, onset: dt.datetime | None, title: str | None) -> go.Figure:
+    """Observed share (points) against the fitted one (line), in local time when it is known."""
+    if "observed_at" in table.columns:
+        x = [_local(t, timezone) for t in table["observed_at"].to_list()]
+        axis = _axis_title(timezone)
+    elif onset is not None:
+        x = [_local(onset + dt.timedelta(minutes=float(m)), timezone) for m in table["minutes"].to_list()]
+        axis = _axis_title(timezone)
+    else:
+        x = table["minutes"].to_list()
+        axis = "minutes after onset"
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=(100 * table["observed"]).to_list(),
+            mode="markers",
+            name="observed",
+            marker={"color": PALETTE["exact"], "size": 4},
+            hovertemplate="%{y:.1f}% observed<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=(100 * table["fitted"]).to_list(),
+            mode="lines",
+            name="fitted",
+            line={"color": PALETTE["fit"], "width": 2},
+            hovertemplate="%{y:.1f}% fitted<extra></extra>",
+        )
+    )
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title=axis, yaxis_title="share of customers (%)", height=360)
     return fig
 
 

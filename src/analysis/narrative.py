@@ -117,7 +117,9 @@ def trust_notes(a: Any) -> list[str]:
     down = a.down
     n = down.height
     windowed = down.filter(pl.col("reported_until").is_not_null()).height
-    if n < 30:
+    if a.evidence != "down_reports":
+        notes.append(text(lang, "trust_direct", what=text(lang, f"ev_{a.evidence}"), n=evidence_rows(a)))
+    elif n < 30:
         notes.append(text(lang, "trust_very_little", n=n))
     elif n < 200:
         notes.append(text(lang, "trust_limited", n=n))
@@ -142,6 +144,15 @@ def trust_notes(a: Any) -> list[str]:
     return notes
 
 
+def evidence_rows(a: Any) -> int:
+    """How many records the recovery curve was fitted to (restoration records or series points)."""
+    if a.evidence == "restorations":
+        return a.data.restorations.height
+    if a.evidence == "online_fraction":
+        return a.data.online.height
+    return a.down.height
+
+
 def kpi(label: str, value: str, ci: str = "", sub: str = "") -> str:
     """One headline number card."""
     return (
@@ -157,7 +168,10 @@ def summary(a: Any) -> str:
     parts = [heading("summary", text(lang, "summary"))]
     if inc.description:
         parts.append(f"<p>{esc_config(inc.description.strip())}</p>")
-    cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=f"{a.metrics['n_raw']} rows in")]
+    if a.evidence == "down_reports":
+        cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=f"{a.metrics['n_raw']} rows in")]
+    else:
+        cards = [kpi(text(lang, "observations"), f"{evidence_rows(a)}", sub=text(lang, f"ev_{a.evidence}"))]
     onset = fit.onset if fit is not None else inc.onset
     cards.append(kpi(text(lang, "onset"), format_time(onset, tz, lang, with_day=False), sub=a.metrics.get("onset_source") or ""))
     if fit is not None:

@@ -48,14 +48,30 @@ class Analysis:
         return down_reports(self.data.reports)
 
 
-def observation_end(incident: Incident, reports: pl.DataFrame) -> dt.datetime:
-    """The right-censoring point: the configured end, else the last report (or window end)."""
+def observation_end(
+    incident: Incident,
+    reports: pl.DataFrame,
+    *,
+    restorations: pl.DataFrame | None = None,
+    online: pl.DataFrame | None = None,
+) -> dt.datetime:
+    """The right-censoring point: the configured end, else the last observation of any kind.
+
+    The last report (or the end of its window), the last restoration record (or the end of
+    its interval) and the last point of an online-fraction series all count.
+    """
     if incident.end is not None:
         return incident.end
+    lasts = []
     if reports.height:
-        last = reports.select(pl.coalesce("reported_until", "reported_at").max()).item()
-        if last is not None:
-            return last + dt.timedelta(minutes=1)
+        lasts.append(reports.select(pl.coalesce("reported_until", "reported_at").max()).item())
+    if restorations is not None and restorations.height:
+        lasts.append(restorations.select(pl.max_horizontal("observed_at", "restored_after", "restored_before").max()).item())
+    if online is not None and online.height:
+        lasts.append(online["observed_at"].max())
+    lasts = [t for t in lasts if t is not None]
+    if lasts:
+        return max(lasts) + dt.timedelta(minutes=1)
     start = incident.onset or dt.datetime.now(dt.UTC)
     return start + dt.timedelta(hours=DEFAULT_TAIL_HOURS)
 
@@ -122,7 +138,7 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
     incident = incident or load_incident(params.incident_dir)
     root = Path(params.processed_dir) if params.processed_dir else DATA_PROCESSED
     data, processed = ingest_to_processed(incident, root=root)
-    end = observation_end(incident, data.reports)
+    end = observation_end(incident, data.reports, restorations=data.restorations, online=data.online)
     starts = [t for t in (incident.onset, data.reports["reported_at"].min() if data.reports.height else None) if t is not None]
     start = (min(starts) if starts else end - dt.timedelta(hours=DEFAULT_TAIL_HOURS)) - dt.timedelta(hours=1)
     width = choose_bin_minutes(start, end)

@@ -18,6 +18,7 @@ from analysis.i18n import format_duration, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
+from analysis.timeline import bin_reports, restorations_as_times
 
 Part = str | go.Figure
 
@@ -57,10 +58,23 @@ def impact(a: Any) -> list[Part]:
 def timeline(a: Any) -> list[Part]:
     """Report-rate figure with events, and the events table."""
     lang = a.params.language
+    binned, unit, series, key = a.binned, "reports", None, "caption_timeline"
+    if a.evidence == "restorations":
+        binned = bin_reports(
+            restorations_as_times(a.data.restorations),
+            start=a.span[0],
+            end=a.span[1],
+            bin_minutes=a.display_bin_minutes,
+            timezone=a.incident.timezone,
+        )
+        unit, key = "restorations", "caption_timeline_restorations"
+    elif a.evidence == "online_fraction" and getattr(a.fit, "diagnostics", None) is not None:
+        series = a.fit.diagnostics.observed_vs_fitted.select("observed_at", pl.col("observed").alias("share"))
+        key = "caption_timeline_series" if a.down.height == 0 else key
     fig = figures.timeline_figure(
-        a.binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes, span=a.span
+        binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes, span=a.span, unit=unit, series=series
     )
-    return [heading("timeline", text(lang, "timeline")), fig, caption(text(lang, "caption_timeline")), narrative.events_html(a)]
+    return [heading("timeline", text(lang, "timeline")), fig, caption(text(lang, key)), narrative.events_html(a)]
 
 
 def recovery(a: Any) -> list[Part]:
@@ -78,7 +92,7 @@ def recovery(a: Any) -> list[Part]:
     if getattr(a.fit, "verdict", ""):
         parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
     parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
-    parts.append(narrative.table(*candidates_table(a.fit.candidates, lang)))
+    parts.append(narrative.table(*candidates_table(a.fit.candidates, lang, horizon=a.fit.horizon_minutes)))
     parts += diagnostics(a)
     ann = a.metrics.get("announcements") or []
     if ann:
@@ -116,11 +130,12 @@ _CANDIDATE_COLUMNS: tuple[tuple[str, str | None], ...] = (
 )
 
 
-def candidates_table(cand: pl.DataFrame, lang: str) -> tuple[list[str], list[list[str]]]:
+def candidates_table(cand: pl.DataFrame, lang: str, *, horizon: float = math.inf) -> tuple[list[str], list[list[str]]]:
     """Headers and text rows of the candidate families: numbers rounded, gaps as '—'.
 
     A family whose optimiser did not converge says so instead of showing estimates it
-    does not have.
+    does not have; a duration past ``horizon`` (minutes observed after onset) is shown as
+    beyond the observation window, not as an extrapolated number.
     """
     cols = [(c, label) for c, label in _CANDIDATE_COLUMNS if c in cand.columns]
     headers = [label or text(lang, c) for c, label in cols]
@@ -134,6 +149,8 @@ def candidates_table(cand: pl.DataFrame, lang: str) -> tuple[list[str], list[lis
                 row.append(text(lang, "not_converged") if c != "akaike_weight" else "—")
             elif v is None or (isinstance(v, float) and not math.isfinite(v)):
                 row.append("—")
+            elif c in ("t50_minutes", "t90_minutes") and isinstance(v, float) and v > horizon:
+                row.append(f"> {horizon:.0f} ({text(lang, 'beyond_window')})")
             elif c == "akaike_weight":
                 row.append(f"{v:.3f}")
             elif isinstance(v, float):
@@ -153,10 +170,14 @@ def diagnostics(a: Any) -> list[Part]:
         parts.append(f"<h3>{esc(text(lang, 'diagnostics'))}</h3>")
         parts.append(
             figures.observed_fitted_figure(
-                diag.observed_vs_fitted, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes
+                diag.observed_vs_fitted,
+                timezone=a.incident.timezone,
+                bin_minutes=a.display_bin_minutes,
+                onset=getattr(fit, "onset", None),
             )
         )
-        parts.append(caption(text(lang, "caption_observed_fitted")))
+        counts = "bin_start" in diag.observed_vs_fitted.columns
+        parts.append(caption(text(lang, "caption_observed_fitted" if counts else "caption_curve_fitted")))
         if len(diag.rescaled_times):
             parts.append(
                 figures.rescaling_figure(

@@ -379,6 +379,9 @@ def _lead(a: Any, s: SpatialAnalysis) -> str:
 def geography_parts(a: Any) -> list[Part]:
     """The report's Geography section: maps with captions, the region comparison and the tests in plain words."""
     lang = a.params.language
+    located = a.down.filter(pl.col("nis_code").is_not_null() | pl.col("area_level").is_in(["province", "region"]))
+    if located.height == 0:
+        return [heading("geography", text(lang, "geography")), f"<p>{esc(text(lang, 'no_geography', n=a.down.height))}</p>"]
     s = spatial_analysis(a)
     tz = a.incident.timezone
     parts: list[Part] = [heading("geography", text(lang, "geography")), _lead(a, s)]

@@ -39,6 +39,30 @@ def bin_edges(start: dt.datetime, end: dt.datetime, *, bin_minutes: float) -> np
     return s + step * np.arange(n + 1)
 
 
+def restorations_as_times(restorations: pl.DataFrame) -> pl.DataFrame:
+    """Restoration records as times for :func:`bin_reports`: when customers came back.
+
+    A record observed restored gives its observation time; a record with a closed interval
+    (``restored_after`` to ``restored_before``) gives that window, spread over it when
+    binned. Records still down, or open on one side, say nothing about when and are left
+    out. ``count`` becomes the weight.
+    """
+    cols = set(restorations.columns)
+    null = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+
+    def col(name: str) -> pl.Expr:
+        return pl.col(name) if name in cols else null
+
+    closed = col("restored_after").is_not_null() & col("restored_before").is_not_null()
+    seen = (pl.col("restored") if "restored" in cols else pl.lit(False)).fill_null(False) & col("observed_at").is_not_null()
+    out = restorations.select(
+        pl.when(closed).then(col("restored_after")).when(seen).then(col("observed_at")).alias("reported_at"),
+        pl.when(closed).then(col("restored_before")).otherwise(null).alias("reported_until"),
+        (pl.col("count") if "count" in cols else pl.lit(1)).fill_null(1).cast(pl.Float64).alias("weight"),
+    )
+    return out.filter(pl.col("reported_at").is_not_null())
+
+
 def bin_reports(
     reports: pl.DataFrame,
     *,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from scipy import optimize
@@ -111,6 +111,21 @@ def _no_better_neighbour(nll: Callable[[np.ndarray], float], u: np.ndarray, f: f
 
 
 def maximize(
+    loglik: Callable[[np.ndarray], float],
+    space: Space,
+    starts: Sequence[np.ndarray],
+    **options: Any,
+) -> OptimResult:
+    """Maximise ``loglik(theta)`` from each start; return the best result (see :func:`_maximize`).
+
+    Floating-point overflow inside the optimiser (a start far out in an impossible region
+    gives huge gradients) is expected and handled by the search itself, not reported.
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _maximize(loglik, space, starts, **options)
+
+
+def _maximize(
     loglik: Callable[[np.ndarray], float],
     space: Space,
     starts: Sequence[np.ndarray],
