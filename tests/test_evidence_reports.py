@@ -107,6 +107,9 @@ def test_every_section_renders(analysis) -> None:
     assert "direct measurements" in html
     assert "No map" in html  # no located reports: no empty map of Belgium
     assert "Observations" in html
+    # the methods describe the model actually fitted, not the report-rate model
+    assert "Down reports do not observe S directly" not in html
+    assert ("Ornstein" in html) if analysis.evidence == "online_fraction" else ("interval-censored" in html)
 
 
 def test_timeline_shows_the_evidence(analysis) -> None:

@@ -152,7 +152,7 @@ def timeline_figure(
     measured share of customers out, is drawn as a line instead when nothing was counted.
     """
     fig = go.Figure()
-    counted = float(binned["total"].sum()) > 0 if binned.height else False
+    counted = bool(binned.height) and float(binned["exact"].sum() + binned["windowed"].sum()) > 0
     if counted or series is None:
         fig.add_trace(
             go.Bar(

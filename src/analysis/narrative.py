@@ -19,20 +19,46 @@ from analysis.i18n import format_duration, format_percent, format_time, text
 from analysis.metrics import offset
 from analysis.privacy import scrub_contacts
 
-METHOD_FORMULAS = """
+_CHOICE_AND_INTERVALS = """
+Candidate families for S (exponential, Weibull, log-normal, log-logistic, gamma, a two-component mixture
+with a slow tail, each optionally with a delay before restoration starts) are compared by
+AIC = 2k − 2 log L, or by QAIC = 2k − 2 log L / ĉ when the data are more variable than the model allows
+(ĉ, the overdispersion, is estimated from the data); the best is drawn and every candidate is listed
+with its weight. Intervals come from a parametric bootstrap that shares its replicates among the
+candidates by their weights: each replicate is simulated from its model, refitted, and the interval is
+the central range of all refitted values, so the doubt about which model is right is in the interval.</p>
+"""
+
+#: The model in plain words and formulas, per kind of evidence the curve was fitted to.
+METHOD_TEXT: dict[str, str] = {
+    "down_reports": """
 <p>The quantity of interest is <b>S(t)</b>, the share of affected customers still without service
 <i>t</i> minutes after onset. Down reports do not observe S directly: if every still-affected
 customer reports at a small rate that depends on the clock hour, the report intensity is</p>
 <p style="text-align:center"><code>λ(t) = A · g(hour(t)) · S(t − onset)</code></p>
 <p>where <i>g</i> is the reporting propensity by local hour (people sleep: a report at 03:00 weighs more
 than one at 20:30) and <i>A</i> a scale. The model is fitted by maximum likelihood on the Poisson counts of
-fine time bins; a report known only within a window contributes the integral of λ over that window.
-Candidate families for S (exponential, Weibull, log-normal, log-logistic, gamma, a two-component mixture
-with a slow tail, each optionally with a delay before restoration starts) are compared by AIC = 2k − 2 log L;
-the lowest is reported and the others are shown. Intervals come from a parametric bootstrap: the chosen
-model is simulated again and refitted many times, and the interval is the central range of the refitted
-values.</p>
-"""
+fine time bins; a report known only within a window contributes the integral of λ over that window."""
+    + _CHOICE_AND_INTERVALS,
+    "restorations": """
+<p>The quantity of interest is <b>S(t)</b>, the share of affected customers still without service
+<i>t</i> minutes after onset. Restoration records observe it directly: a customer seen back at time
+<i>t</i> contributes the density f(t); one known to have come back between <i>a</i> and <i>b</i>
+contributes S(a) − S(b) (interval-censored); one still out when last seen at <i>c</i> contributes S(c)
+(right-censored, never assumed restored). The model is fitted by maximum likelihood, and a
+nonparametric curve (Kaplan–Meier, or Turnbull with intervals) is drawn beside it as a check."""
+    + _CHOICE_AND_INTERVALS,
+    "online_fraction": """
+<p>The quantity of interest is <b>S(t)</b>, the share of affected customers still without service
+<i>t</i> minutes after onset. A measured series of the share of customers out observes it directly,
+up to the share <i>c</i> of customers the outage hit and measurement noise:</p>
+<p style="text-align:center"><code>out(t) = c · S(t − onset) + ε(t)</code></p>
+<p>where ε is autocorrelated noise (an Ornstein–Uhlenbeck process: a scraped outage map wanders
+rather than jumping independently at every reading). Readings that look like feed failures (isolated
+drops to near zero, frozen plateaus) are flagged and left out. The model is fitted by maximum
+likelihood."""
+    + _CHOICE_AND_INTERVALS,
+}
 
 
 def esc(value: Any) -> str:
@@ -385,7 +411,7 @@ def methods(a: Any) -> str:
     """Plain-language methods and assumptions, with the formulas."""
     lang = a.params.language
     fit = a.fit
-    parts = [heading("methods", text(lang, "methods")), METHOD_FORMULAS]
+    parts = [heading("methods", text(lang, "methods")), METHOD_TEXT.get(a.evidence, METHOD_TEXT["down_reports"])]
     parts.append(
         "<ul>"
         f"<li>Evidence used for the curve: <b>{esc(a.evidence)}</b>.</li>"
