@@ -4,8 +4,9 @@ import datetime as dt
 
 import numpy as np
 import polars as pl
+import pytest
 
-from analysis.figures import location_map, observed_fitted_figure, plain, rescaling_figure, timeline_figure
+from analysis.figures import location_map, observed_fitted_figure, plain, rescaling_figure, residual_figure, timeline_figure
 from analysis.timeparse import UTC_DTYPE
 
 T0 = dt.datetime(2018, 1, 8, 19, 0, tzinfo=dt.UTC)
@@ -61,3 +62,28 @@ def test_diagnostic_figures() -> None:
     assert sum(fig.data[0].y) == len(start)
     fig = rescaling_figure(np.linspace(0.05, 0.95, 10), band=0.2, statistic=0.05, pvalue=0.9)
     assert len(fig.data) == 3
+
+
+def test_residual_figure_rebins_report_counts_to_pearson_residuals() -> None:
+    from types import SimpleNamespace
+
+    onset = dt.datetime(2018, 1, 8, 19, 0, tzinfo=dt.UTC)
+    starts = [onset + dt.timedelta(minutes=5 * i) for i in range(24)]  # two hours of 5-minute bins
+    fitted = [1.0] * 24  # 12 expected per hour
+    observed = [1.0] * 12 + [2.0] * 12  # the second hour: 24 observed, 12 expected
+    table = pl.DataFrame({"bin_start": starts, "observed": observed, "observed_windowed": [0.0] * 24, "fitted": fitted})
+    fig = residual_figure(SimpleNamespace(observed_vs_fitted=table, residuals=None), onset=onset, timezone="Europe/Brussels")
+    ys = list(fig.data[0].y)
+    assert ys == pytest.approx([0.0, 12 / 12**0.5])
+    assert fig.data[0].x[0] == dt.datetime(2018, 1, 8, 20, 0)  # local time
+
+
+def test_residual_figure_uses_the_fit_residuals_for_direct_evidence() -> None:
+    from types import SimpleNamespace
+
+    onset = dt.datetime(2024, 7, 8, 12, 0, tzinfo=dt.UTC)
+    res = pl.DataFrame({"minutes": [0.0, 30.0, 60.0], "residual": [0.5, -1.0, 2.5]})
+    diag = SimpleNamespace(observed_vs_fitted=pl.DataFrame({"minutes": [0.0], "observed": [1.0], "fitted": [1.0]}), residuals=res)
+    fig = residual_figure(diag, onset=onset, timezone="UTC")
+    assert list(fig.data[0].y) == [0.5, -1.0, 2.5]
+    assert fig.data[0].x[1] == dt.datetime(2024, 7, 8, 12, 30)

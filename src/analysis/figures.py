@@ -451,6 +451,59 @@ def _observed_fitted_curve(table: pl.DataFrame, *, timezone: str, onset: dt.date
     return fig
 
 
+def residual_figure(
+    diagnostics: Any,
+    *,
+    onset: dt.datetime,
+    timezone: str,
+    bin_minutes: float = 60.0,
+    title: str | None = None,
+) -> go.Figure:
+    """Standardised residuals over time, with the ±2 lines a good fit mostly stays within.
+
+    Report fits: Pearson residuals (O − E)/√E of the counts re-binned to ``bin_minutes``
+    (windowed reports allocated by the fit), since 5-minute bins of a few reports are all
+    noise. Restorations and measured series: the fit's own residuals (nonparametric minus
+    fitted S; standardised noise innovations).
+    """
+    table = diagnostics.observed_vs_fitted
+    if "bin_start" in table.columns and table.height:
+        extra = [pl.col("observed_windowed")] if "observed_windowed" in table.columns else []
+        agg = (
+            table.sort("bin_start")
+            .group_by_dynamic("bin_start", every=f"{int(bin_minutes)}m")
+            .agg(pl.sum_horizontal(pl.col("observed"), *extra).sum().alias("o"), pl.col("fitted").sum().alias("e"))
+            .filter(pl.col("e") > 0)
+        )
+        x = [_local(t, timezone) for t in agg["bin_start"].to_list()]
+        y = ((agg["o"] - agg["e"]) / agg["e"].sqrt()).to_list()
+        label = f"Pearson residual per {int(bin_minutes)} min"
+    else:
+        res = diagnostics.residuals
+        x = [_local(onset + dt.timedelta(minutes=float(m)), timezone) for m in res["minutes"].to_list()]
+        y = res["residual"].to_list()
+        label = "residual"
+    fig = go.Figure()
+    if x:
+        for level in (-2, 2):
+            fig.add_hline(y=level, line={"color": PALETTE["muted"], "dash": "dot", "width": 1})
+        fig.add_hline(y=0, line={"color": PALETTE["muted"], "width": 1})
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="markers",
+            marker={"color": PALETTE["exact"], "size": 5},
+            name=label,
+            hovertemplate="%{y:.2f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        template=TEMPLATE, title=title, xaxis_title=_axis_title(timezone), yaxis_title=label, height=300, showlegend=False
+    )
+    return fig
+
+
 def rescaling_figure(
     rescaled: np.ndarray, *, band: float, statistic: float, pvalue: float, title: str | None = None
 ) -> go.Figure:

@@ -178,6 +178,10 @@ def diagnostics(a: Any) -> list[Part]:
         )
         counts = "bin_start" in diag.observed_vs_fitted.columns
         parts.append(caption(text(lang, "caption_observed_fitted" if counts else "caption_curve_fitted")))
+        parts.append(
+            figures.residual_figure(diag, onset=fit.onset, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes)
+        )
+        parts.append(caption(text(lang, "caption_residuals")))
         if len(diag.rescaled_times):
             parts.append(
                 figures.rescaling_figure(
