@@ -303,7 +303,9 @@ def impact(a: Any) -> str:
     parts = [heading("impact", text(lang, "impact"))]
     impact_rows = [
         (text(lang, "i_service"), ", ".join(sorted(set(a.down["service"].drop_nulls().unique().to_list()))) or "—"),
-        (text(lang, "i_reports"), f"{mt['n_down_reports']} / {mt['n_raw']}"),
+        (text(lang, "i_reports"), f"{mt['n_down_reports']} / {mt['n_raw']}")
+        if a.evidence == "down_reports"
+        else (text(lang, "observations"), f"{evidence_rows(a)} {text(lang, f'ev_{a.evidence}')}"),
         (text(lang, "i_municipalities"), str(mt["areas"].get("n_municipalities", 0))),
         (text(lang, "i_regions"), ", ".join(sorted(a.down["region"].drop_nulls().unique().to_list())) or "—"),
     ]
