@@ -135,3 +135,23 @@ def test_repeated_values_are_parsed_once_and_align_with_the_input() -> None:
     single = parse_times(pl.Series("t", base), timezone="Europe/Brussels")
     assert r.utc.to_list() == single.utc.to_list() * 2000
     assert r.reason.to_list() == single.reason.to_list() * 2000
+
+
+def test_unix_time_in_seconds_and_milliseconds_is_an_instant() -> None:
+    values = pl.Series("t", ["1515438000", "1515438000250", "1515438000.5", "2018-01-08 20:00", "9999999999", "0123456789"])
+    r = parse_times(values, timezone="Europe/Brussels")
+    utc = dt.UTC
+    assert r.utc.to_list()[:4] == [
+        dt.datetime(2018, 1, 8, 19, 0, tzinfo=utc),
+        dt.datetime(2018, 1, 8, 19, 0, 0, 250000, tzinfo=utc),
+        dt.datetime(2018, 1, 8, 19, 0, 0, 500000, tzinfo=utc),
+        dt.datetime(2018, 1, 8, 19, 0, tzinfo=utc),  # wall-clock 20:00 CET, the same instant
+    ]
+    # out of the plausible range (year 2286; 1973): unreadable, never a silent date
+    assert r.utc.to_list()[4:] == [None, None]
+    assert all(x.startswith("unreadable time") for x in r.reason.to_list()[4:])
+
+
+def test_integer_columns_of_unix_time_are_read_too() -> None:
+    r = parse_times(pl.Series("t", [1515438000, 1515441600]), timezone="UTC")
+    assert r.utc.to_list() == [dt.datetime(2018, 1, 8, 19, tzinfo=dt.UTC), dt.datetime(2018, 1, 8, 20, tzinfo=dt.UTC)]

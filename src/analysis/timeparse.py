@@ -14,6 +14,9 @@ Policy (documented in docs/data-quality.md and tested):
   carries a note saying which pass was taken.
 * A value with a date and no time of day (``2018-01-09``) is the window from that local
   midnight to the next (``until``); the caller decides whether it may be a window.
+* A 10-digit number (decimals allowed) is Unix time in seconds, a 13-digit one in
+  milliseconds (an instant, as exported by most monitoring systems), when it falls
+  between 2001 and 2099.
 * Years outside 1900–2099 are unreadable: they are typos, a two-digit year read as a
   four-digit one, or beyond the timezone tables (which stop daylight saving in 2100).
 
@@ -134,6 +137,22 @@ def _clean(values: pl.Series) -> pl.Series:
 
     s = _where(s, s.str.contains(r"(?:[+-]\d{2}:?\d{2}|[+-]\d{2}|(?i:z|utc|gmt|cet|cest))$"), offsets)
     return s.replace("", None).alias(values.name)
+
+
+def _epoch(s: pl.Series, aware: pl.Series) -> pl.Series:
+    """Fill ``aware`` where ``s`` is Unix time: 10 digits (seconds, decimals allowed) or 13 (milliseconds).
+
+    Only values nothing else read, and only instants between 2001 and 2099: a 10-digit
+    number is read as seconds since 1970 (an export's epoch column), not as a date.
+    """
+    digits = s.str.extract(r"^(\d{10}(?:\.\d+)?|\d{13})$")
+    if digits.null_count() == len(s):
+        return aware
+    number = digits.cast(pl.Float64, strict=False)
+    seconds = pl.select(pl.when(digits.str.len_chars() == 13).then(number / 1000).otherwise(number)).to_series()
+    instant = (seconds * 1_000_000).round().cast(pl.Int64).cast(UTC_DTYPE)
+    instant = pl.select(pl.when(instant.dt.year().is_between(2001, MAX_YEAR)).then(instant)).to_series()
+    return aware.fill_null(instant).alias(aware.name)
 
 
 def _plausible(parsed: pl.Series) -> pl.Series:
@@ -285,6 +304,7 @@ def _parse_distinct(raw: pl.Series, *, timezone: str, time_format: str | None, a
         naive_formats = tuple(f for f in NAIVE_FORMATS if not f.startswith(other))
         a, a_used = _fill(s.set(~offset, None), aware_formats, UTC_DTYPE)
         aware = a.dt.convert_time_zone("UTC").cast(UTC_DTYPE)
+        aware = _epoch(s, aware)
         naive, n_used = _fill(s.set(aware.is_not_null(), None), naive_formats, pl.Datetime("us"))
         counts = [(int((a_used == i).sum()), f) for i, f in enumerate(aware_formats)]
         counts += [(int((n_used == i).sum()), f) for i, f in enumerate(naive_formats)]
