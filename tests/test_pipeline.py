@@ -79,3 +79,36 @@ def test_the_model_parameter_switches_the_reported_family(tmp_path):
     # a model named by the user is reported with intervals conditional on it
     assert "conditional on this model" in a.fit.interval_method
     assert a.metrics["recovery"]["model"] == "exponential"
+
+
+def test_windowed_reports_reach_the_fit_as_one_row_per_distinct_window(incident, monkeypatch):
+    seen: dict = {}
+
+    def fake(times, **kwargs):
+        seen["times"] = times
+        seen.update(kwargs)
+        return "fit"
+
+    monkeypatch.setattr(recovery, "fit_down_reports", fake)
+    t0 = dt.datetime(2018, 1, 8, 20, 0, tzinfo=dt.UTC)
+    hour = dt.timedelta(hours=1)
+    at = [t0, t0, t0 + hour, t0, t0 + 2 * hour]
+    until = [t0 + hour, t0 + hour, t0 + 2 * hour, t0 + hour, None]
+    reports = pl.DataFrame(
+        {
+            "reported_at": pl.Series(at, dtype=UTC),
+            "reported_until": pl.Series(until, dtype=UTC),
+            "status": ["down"] * 5,
+            "weight": [3, 1, 2, 4, 5],
+            "source": ["webform"] * 5,
+        }
+    )
+    data = SimpleNamespace(restorations=pl.DataFrame(), online=pl.DataFrame(), reports=reports)
+    params = validate_params(incident_dir=str(incident.folder))
+    pipeline.fit_recovery(incident, data, params, end=dt.datetime(2018, 1, 10, tzinfo=dt.UTC))
+    win = seen["windows"].sort("start")
+    assert win.columns == ["start", "end", "count"]
+    assert win["start"].to_list() == [t0, t0 + hour]
+    assert win["end"].to_list() == [t0 + hour, t0 + 2 * hour]
+    assert win["count"].to_list() == [8, 2]  # the weights of the identical windows summed
+    assert len(seen["times"]) == 5  # exactly timed reports repeated by their weight

@@ -75,6 +75,56 @@ def tail_sums(m: np.ndarray) -> np.ndarray:
     return out
 
 
+def edge_index(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Index of the bin edge nearest to each time (minutes)."""
+    x = np.asarray(x, dtype=float)
+    j = np.clip(np.searchsorted(edges, x), 1, edges.size - 1)
+    return np.where(np.abs(edges[j - 1] - x) <= np.abs(edges[j] - x), j - 1, j)
+
+
+def merge_windows(
+    start: np.ndarray, end: np.ndarray, count: np.ndarray, raw_width: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Identical windows (same start and end) as one row: counts summed, raw widths count-weighted.
+
+    The likelihood of c reports in one window is c·log Λ(W), so a window row per report
+    and one row with its count give the same value; one row per distinct window makes the
+    cost of every evaluation follow the distinct windows, not the windowed reports.
+    """
+    start, end = np.asarray(start, dtype=float), np.asarray(end, dtype=float)
+    count, raw_width = np.asarray(count, dtype=float), np.asarray(raw_width, dtype=float)
+    if start.size < 2:
+        return start, end, count, raw_width
+    uniq, inv = np.unique(np.stack([start, end], axis=1), axis=0, return_inverse=True)
+    if uniq.shape[0] == start.size:
+        return start, end, count, raw_width
+    inv = inv.reshape(-1)
+    c = np.bincount(inv, weights=count, minlength=uniq.shape[0])
+    cw = np.bincount(inv, weights=count * raw_width, minlength=uniq.shape[0])
+    plain = np.bincount(inv, weights=raw_width, minlength=uniq.shape[0]) / np.bincount(inv, minlength=uniq.shape[0])
+    raw = np.divide(cw, c, out=plain, where=c > 0)
+    return uniq[:, 0].copy(), uniq[:, 1].copy(), c, raw
+
+
+def grid_cells(width: int, phases: np.ndarray, weights: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cells of the window grids of one width: first and end bin of each cell and the weight of its grid.
+
+    The grid of width W (bins) and phase φ cuts the bins into cells [s, s + W) with
+    s ≡ φ (mod W), clipped to the observation period, so every bin lies in exactly one cell
+    of every grid. Returns ``(lo, hi, weight)`` over the cells of all the given phases.
+    """
+    lo, hi, wt = [], [], []
+    for ph, q in zip(phases.tolist(), weights.tolist(), strict=True):
+        s0 = int(ph) % width
+        starts = np.arange(s0 - width if s0 > 0 else 0, n_bins, width)
+        lo.append(np.clip(starts, 0, n_bins))
+        hi.append(np.clip(starts + width, 0, n_bins))
+        wt.append(np.full(starts.size, float(q)))
+    if not lo:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0)
+    return np.concatenate(lo), np.concatenate(hi), np.concatenate(wt)
+
+
 @dataclass(frozen=True)
 class Clumping:
     """How reports arrive in clumps, for the overdispersed parametric bootstrap.
@@ -147,6 +197,8 @@ class ReportEvidence:
     parameters (and the surge). Λ(W_j) is a difference of tail sums of the bin integrals
     (the intensity is constant within a bin), so each window costs two look-ups: the cost
     depends on the number of bins and of distinct windows, not on the number of reports.
+    Rows with the same window are merged on construction (counts summed), whoever builds
+    the evidence, so a window row per report costs no more than one row with its count.
 
     ``win_raw_widths`` are the windows' widths before clipping to the observation period
     (what the bootstrap re-draws); ``record_sizes`` the sizes of groups of exactly timed
@@ -172,6 +224,10 @@ class ReportEvidence:
     _wpos: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = field(init=False)
 
     def __post_init__(self) -> None:
+        a, b, w, raw = merge_windows(self.win_a, self.win_b, self.win_w, self.win_raw_widths)
+        if a.size != np.asarray(self.win_a).size:
+            for name, value in (("win_a", a), ("win_b", b), ("win_w", w), ("win_raw_widths", raw)):
+                object.__setattr__(self, name, value)
         widths = np.diff(self.edges)
         nodes = np.empty(2 * widths.size + 1)
         nodes[0::2] = self.edges
@@ -198,6 +254,35 @@ class ReportEvidence:
     def win_widths(self) -> np.ndarray:
         """Widths of the (clipped) windows, minutes."""
         return self.win_b - self.win_a
+
+    def window_bins(self) -> np.ndarray:
+        """Width of each window in bins before clipping (at least 1): its width class in the bootstrap."""
+        binw = float(np.median(self.widths))
+        return np.maximum(1, np.rint(self.win_raw_widths / binw)).astype(np.int64)
+
+    @cached_property
+    def window_phases(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Grids the observed windows lie on: for each width W (bins), the phases φ and their shares of reports.
+
+        A window of width W starting at bin edge i lies on the grid of cells [s, s + W),
+        s ≡ i (mod W) (a window clipped at the onset is placed by its end). Windows of the
+        local clock ("21:00–22:00", "06:00–12:00") share a few grids; windows placed
+        anywhere spread over all W phases. The bootstrap draws windows on these grids.
+        """
+        if self.win_w.size == 0:
+            return {}
+        wb = self.window_bins()
+        ia, ib = edge_index(self.win_a, self.edges), edge_index(self.win_b, self.edges)
+        start_clipped = (ia == 0) & (ib - ia < wb)
+        phase = np.where(start_clipped, ib, ia) % wb
+        out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for w in np.unique(wb).tolist():
+            sel = wb == w
+            ph, inv = np.unique(phase[sel], return_inverse=True)
+            q = np.bincount(inv.reshape(-1), weights=self.win_w[sel], minlength=ph.size)
+            if q.sum() > 0:
+                out[int(w)] = (ph[q > 0], q[q > 0] / q.sum())
+        return out
 
     @cached_property
     def win(self) -> sparse.csr_matrix:
@@ -348,12 +433,20 @@ class ReportEvidence:
         Clumps of reports (:attr:`clumping`; single reports when None) arrive as a Poisson
         process with rate λ(t)/E[K]. Exactly timed clumps take the share 1 − p of the
         intensity, p the observed share of windowed reports. A windowed clump gets a width
-        class from the observed windows and is placed uniformly around its bin, on whole
-        bins; start and end are then clipped to the observation period *independently*
-        (clipping the start and then adding the width would make windows at the onset
-        longer for early reports, so that the position of a window would depend on the true
-        time within it — the likelihood assumes it does not — and would bias the refits
-        towards later times). The cost grows with bins × width classes, not with reports.
+        class W from the observed windows and a grid of that width (:attr:`window_phases`:
+        the phases of the observed windows of width W, in their shares of reports; all W
+        phases alike for a width not observed), and is known only as the cell of that grid
+        holding its time. Every time lies in exactly one cell of a grid, so the window does
+        not depend on the true time within it, as the likelihood assumes; cells are clipped
+        to the observation period at both ends. (Clipping the start and then adding the
+        width would make windows at the onset longer for early reports and bias the refits
+        towards later times.)
+
+        Counts are drawn per cell: the clumps of width class c in cell j of a grid of share
+        q are Poisson with mean p·P(c)/E[K] · q · Σ_{k ∈ j} μ_k, and classes of one width
+        and one clump size are drawn together. A replicate therefore holds at most one
+        window row per cell of the grids: the cost follows bins / W per observed grid, not
+        the number of windowed reports.
         """
         clump = self.clumping or poisson_clumping(self)
         mu = self.expected(family, theta)
@@ -367,24 +460,25 @@ class ReportEvidence:
         empty_i, empty_f = np.empty(0, dtype=np.int64), np.empty(0)
         if not (p > 0 and clump.win_p.size):
             return ReportBatch(self, n, rep_e, bin_e, cnt_e, empty_i, empty_i, empty_f, empty_i, empty_f, empty_f)
-        # A clump of width class c (W bins) in bin k starts at s = k − o, o uniform on 0..W−1,
-        # so the clumps of class c starting at s are Poisson with mean
-        # rate_c / W · Σ_{k=s}^{s+W−1} μ_k: drawn per possible window, not per report.
         cum = np.concatenate([[0.0], np.cumsum(mu)])
         rate = p / clump.win_mean
+        win_bins = np.asarray(clump.win_bins, dtype=np.int64)
+        sizes = np.ones(win_bins.size) if clump.win_geometric is not None else np.asarray(clump.win_sizes, dtype=float)
         parts: list[tuple[np.ndarray, ...]] = []
-        for c in range(clump.win_p.size):
-            w = int(clump.win_bins[c])
-            start = np.arange(-w + 1, nb)
-            lo, hi = np.clip(start, 0, nb), np.clip(start + w, 0, nb)
-            nu = rate * clump.win_p[c] / w * (cum[hi] - cum[lo])
-            k_c = rng.poisson(np.broadcast_to(nu, (n, nu.size)))
-            if clump.win_geometric is not None:
-                k_c = _clump_totals(k_c, None, None, clump.win_geometric, rng)
-            else:
-                k_c = k_c * clump.win_sizes[c]
-            r, j = np.nonzero(k_c)
-            parts.append((r, lo[j], hi[j], k_c[r, j].astype(float)))
+        for w in np.unique(win_bins).tolist():
+            ph, q = self.window_phases.get(int(w), (np.arange(w), np.full(w, 1.0 / w)))
+            lo, hi, share = grid_cells(int(w), ph, q, nb)
+            mass = rate * share * (cum[hi] - cum[lo])
+            k_w = np.zeros((n, lo.size))
+            of_w = win_bins == w
+            for size in np.unique(sizes[of_w]).tolist():
+                p_c = float(clump.win_p[of_w & (sizes == size)].sum())
+                k_c = rng.poisson(np.broadcast_to(p_c * mass, (n, lo.size)))
+                if clump.win_geometric is not None:
+                    k_c = _clump_totals(k_c, None, None, clump.win_geometric, rng)
+                k_w += k_c * size
+            r, j = np.nonzero(k_w)
+            parts.append((r, lo[j], hi[j], k_w[r, j]))
         rep_w = np.concatenate([x[0] for x in parts])
         order = np.argsort(rep_w, kind="stable")
         rep_w = rep_w[order]
@@ -403,9 +497,8 @@ class ReportEvidence:
 
 def poisson_clumping(ev: ReportEvidence) -> Clumping:
     """No clumping: single reports, window widths as observed (weighted by their counts)."""
-    binw = float(np.median(ev.widths))
     if ev.win_w.size:
-        wb = np.maximum(1, np.rint(ev.win_raw_widths / binw)).astype(np.int64)
+        wb = ev.window_bins()
         uw, inv = np.unique(wb, return_inverse=True)
         p = np.bincount(inv, weights=ev.win_w)
         return Clumping(1.0, np.ones(1), np.ones(1), uw, np.ones(uw.size), p / p.sum())

@@ -292,7 +292,9 @@ def fit_down_reports(
     windows : polars DataFrame, optional
         Reports known only within a window: columns ``start``, ``end`` (UTC; or
         ``reported_at``/``reported_until``) and optionally ``count``. Each contributes
-        log Λ(window) to the likelihood, i.e. to every bin it may fall in.
+        log Λ(window) to the likelihood, i.e. to every bin it may fall in. Identical
+        windows (after rounding to the bin edges) are one likelihood term with their
+        summed count, so a row per report costs no more than one row per window.
     timezone : str
         IANA timezone of the clock hours of the propensity.
     propensity : sequence of 24 floats, optional
