@@ -36,6 +36,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -44,8 +45,8 @@ import polars as pl
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import as_times, epoch_seconds, to_utc
 from analysis.recovery.engine import choose, fit_candidates
-from analysis.recovery.evidence import RestorationEvidence
-from analysis.recovery.families import CensoredData, RecoveryFamily, resolve_candidates
+from analysis.recovery.evidence import RestorationBatch, RestorationEvidence
+from analysis.recovery.families import INF, CensoredData, RecoveryFamily, resolve_candidates
 from analysis.recovery.nonparametric import kaplan_meier, turnbull
 from analysis.recovery.propensity import check_timezone
 from analysis.recovery.reports import check_options
@@ -60,21 +61,23 @@ _CHANCE = 1e-6  # a grid is accepted only when stamps this unlikely would land o
 _ON_GRID = 5e-4  # |stamp/u − round(stamp/u)| below this is on the grid (float rounding of epoch seconds)
 
 
-def _stamps(frame: pl.DataFrame, column: str, onset_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """A time column as (minutes after onset, seconds on its recording clock); NaN where null.
+def _stamps(frame: pl.DataFrame, column: str, onset_s: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """A time column as minutes after onset and as seconds on its recording clock (NaN where null).
 
     The clock is the epoch for datetimes (grids are wall-clock grids) and the onset for
-    numbers (minutes after onset).
+    numbers (minutes after onset); minutes = (clock − base) / 60 with the returned base.
     """
     col = frame.get_column(column)
     mask = col.is_null().to_numpy()
     minutes = np.full(frame.height, np.nan)
     clock = np.full(frame.height, np.nan)
+    base = 0.0
     if (~mask).any():
         kind, v = as_times(col.filter(~col.is_null()), column)
         minutes[~mask] = (v - onset_s) / 60.0 if kind == "epoch" else v
         clock[~mask] = v if kind == "epoch" else v * 60.0
-    return minutes, clock
+        base = onset_s if kind == "epoch" else 0.0
+    return minutes, clock, base
 
 
 def detect_resolution(seconds: np.ndarray) -> float:
@@ -166,7 +169,7 @@ def restoration_data(
     if np.any(~np.isfinite(w)) or np.any(w < 0):
         raise ParameterError("records.count: counts must be finite and >= 0")
     nan = np.full(n, np.nan)
-    obs, obs_clock = _stamps(records, "observed_at", onset_s) if has_point else (nan, nan)
+    obs, clock, base = _stamps(records, "observed_at", onset_s) if has_point else (nan, nan, 0.0)
     restored = records.get_column("restored").cast(pl.Boolean).to_numpy() if has_point else np.zeros(n, bool)
     lo = _stamps(records, "restored_after", onset_s)[0] if "restored_after" in cols else nan
     hi = _stamps(records, "restored_before", onset_s)[0] if "restored_before" in cols else nan
@@ -186,12 +189,14 @@ def restoration_data(
         raise ParameterError(f"records: row {int(early[0])} is restored before the onset; check the onset or the row")
     ex = point & restored
     rt = point & ~restored
-    width = _stamp_widths(records, obs_clock, ex, resolution) / 60.0  # minutes
+    width = _stamp_widths(records, clock, ex, resolution)  # seconds
     grid = ex & (width > 0)
     exact = ex & ~grid
     shift = 0.0 if rounding == "down" else 0.5
-    g_lo = np.maximum(obs - shift * width, 0.0)
-    g_hi = obs + (1.0 - shift) * width
+    # from the clock's own seconds, so that one stamp's upper end is exactly the next one's
+    # lower end (shared ends are evaluated once in the likelihood)
+    g_lo = np.maximum((clock - shift * width - base) / 60.0, 0.0)
+    g_hi = (clock + (1.0 - shift) * width - base) / 60.0
     return CensoredData.build(
         exact=obs[exact],
         exact_w=w[exact],
@@ -222,7 +227,7 @@ def stamp_resolutions(records: pl.DataFrame, *, onset: dt.datetime) -> dict[str,
     """Detected resolution (seconds) of the restoration stamps of each source (key "" without a source column)."""
     if not isinstance(records, pl.DataFrame) or not {"observed_at", "restored"} <= set(records.columns):
         return {}
-    _, clock = _stamps(records, "observed_at", epoch_seconds(onset))
+    _, clock, _ = _stamps(records, "observed_at", epoch_seconds(onset))
     ok = records.get_column("restored").cast(pl.Boolean).fill_null(False).to_numpy() & np.isfinite(clock)
     if "source" in records.columns:
         src = records.get_column("source").cast(pl.String).fill_null("").to_numpy()
@@ -251,6 +256,114 @@ def group_records(data: CensoredData) -> CensoredData:
     r, rw = merge(data.right[:, None], data.right_w)
     b, bw = merge(np.column_stack([data.lower, data.upper]), data.interval_w)
     return CensoredData(e[:, 0], ew, r[:, 0], rw, b[:, 0], b[:, 1], bw)
+
+
+_BLOCK = 1 << 17  # elements per block of replicate rows in the likelihood (1 MB of float64)
+
+
+@dataclass(frozen=True, eq=False)
+class _DistinctTimes:
+    """Where each record's times sit among the distinct finite times of grouped data.
+
+    Neighbouring stamps on a grid share an end ((t, t + u] and (t + u, t + 2u]), and many
+    polling windows share a check time: S is evaluated once per distinct time and gathered.
+    """
+
+    points: np.ndarray
+    right: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray  # index P (one past the points) for an infinite upper end: S = 0 there
+
+    @classmethod
+    def of(cls, data: CensoredData) -> _DistinctTimes:
+        ends = np.concatenate([data.right, data.lower, data.upper])
+        points, inv = np.unique(ends, return_inverse=True)
+        inv = inv.ravel()
+        finite = np.isfinite(points)
+        idx = np.where(finite[inv], inv, int(finite.sum()))
+        a, b = data.right.size, data.right.size + data.lower.size
+        return cls(points[finite], idx[:a], idx[a:b], idx[b:])
+
+
+def _grouped_loglik(
+    family: RecoveryFamily, theta: np.ndarray, data: CensoredData, at: _DistinctTimes, w: np.ndarray
+) -> np.ndarray:
+    """Censored log-likelihood of replicates with weights ``w`` (B, records) at parameters ``theta`` (B, k).
+
+    The same sum as :class:`RestorationBatch`, with S evaluated once per distinct time; rows
+    are taken in blocks whose temporaries stay in cache (whole (B, records) temporaries
+    cost more in memory traffic than in arithmetic).
+    """
+    th = np.asarray(theta, dtype=float)[:, : family.n_params]
+    step = max(1, _BLOCK // max(1, w.shape[1]))
+    if th.shape[0] > step:
+        return np.concatenate(
+            [_grouped_loglik(family, th[i : i + step], data, at, w[i : i + step]) for i in range(0, th.shape[0], step)]
+        )
+    a, b = data.exact.size, data.exact.size + data.right.size
+    ll = np.zeros(w.shape[0])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if a:
+            ll += np.where(w[:, :a] > 0, w[:, :a] * family.log_pdf(data.exact, th), 0.0).sum(axis=1)
+        if at.points.size or at.upper.size:
+            ls = family.log_sf(at.points, th) if at.points.size else np.empty((th.shape[0], 0))
+            ls = np.concatenate([ls, np.full((th.shape[0], 1), -INF)], axis=1)
+            if data.right.size:
+                ll += np.where(w[:, a:b] > 0, w[:, a:b] * ls[:, at.right], 0.0).sum(axis=1)
+            if data.lower.size:
+                lo, up = ls[:, at.lower], ls[:, at.upper]
+                term = lo + np.log(-np.expm1(np.minimum(up - lo, 0.0)))
+                ll += np.where(w[:, b:] > 0, w[:, b:] * term, 0.0).sum(axis=1)
+    return np.where(np.isfinite(ll), ll, -INF)
+
+
+@dataclass(frozen=True, eq=False)
+class _GroupedBatch(RestorationBatch):
+    """Replicate weights over grouped records, S evaluated once per distinct time."""
+
+    at: _DistinctTimes | None = None
+
+    def loglik(self, family: RecoveryFamily, theta: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Censored log-likelihood of replicates ``rows`` (default all) at their own parameters."""
+        at = self.at if self.at is not None else _DistinctTimes.of(self.data)
+        w = self.weights if rows is None else self.weights[rows]
+        return _grouped_loglik(family, theta, self.data, at, w)
+
+
+@dataclass(frozen=True, eq=False)
+class GroupedRestorationEvidence(RestorationEvidence):
+    """Restoration evidence on grouped records (:func:`group_records`).
+
+    Likelihood and bootstrap as :class:`RestorationEvidence` — a replicate draws the
+    customers as multinomial counts over the groups — with S evaluated once per distinct
+    time, so the cost follows the number of distinct times and records.
+    """
+
+    at: _DistinctTimes | None = None
+
+    @classmethod
+    def of(cls, data: CensoredData) -> GroupedRestorationEvidence:
+        """Group ``data`` and index its distinct times."""
+        g = group_records(data)
+        return cls(g, at=_DistinctTimes.of(g))
+
+    def _at(self) -> _DistinctTimes:
+        return self.at if self.at is not None else _DistinctTimes.of(self.data)
+
+    def loglik(self, family: RecoveryFamily, theta: np.ndarray) -> float:
+        """Censored log-likelihood."""
+        th = np.asarray(theta, dtype=float)[None, :]
+        d = self.data
+        w = np.concatenate([d.exact_w, d.right_w, d.interval_w])[None, :]
+        return float(_grouped_loglik(family, th, d, self._at(), w)[0])
+
+    def as_batch(self, n: int) -> _GroupedBatch:
+        """The records repeated ``n`` times: for evaluating n parameter vectors at once."""
+        return _GroupedBatch(self.data, super().as_batch(n).weights, self._at())
+
+    def simulate_batch(self, family: RecoveryFamily, theta: np.ndarray, rng: np.random.Generator, n: int) -> _GroupedBatch:
+        """Draw ``n`` case-resampled data sets (multinomial counts over the groups)."""
+        return _GroupedBatch(self.data, super().simulate_batch(family, theta, rng, n).weights, self._at())
 
 
 def _n_records(data: CensoredData) -> int:
@@ -351,7 +464,8 @@ def fit_restorations(
     # the likelihood reads each stamp as the interval of its recording grid; the
     # nonparametric curve and the end of observation use the stamps as recorded
     recorded = group_records(restoration_data(records, onset=onset_utc, resolution=0.0))
-    data = group_records(restoration_data(records, onset=onset_utc, resolution=resolution, rounding=rounding))
+    ev = GroupedRestorationEvidence.of(restoration_data(records, onset=onset_utc, resolution=resolution, rounding=rounding))
+    data = ev.data
     if data.n < 3:
         raise FitError(f"restorations: {data.n:g} customer record(s); at least 3 are needed")
     if data.n_events <= 0:
@@ -362,7 +476,6 @@ def fit_restorations(
         end_utc = onset_utc + dt.timedelta(minutes=float(finite.max()))
     else:
         end_utc = to_utc(end, "end")
-    ev = RestorationEvidence(data)
     t1 = time.perf_counter()
     cands = fit_candidates(ev, names, level=level)
     best = choose(cands, what="restorations")
