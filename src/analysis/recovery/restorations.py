@@ -285,6 +285,15 @@ class _DistinctTimes:
         return cls(points[finite], idx[:a], idx[a:b], idx[b:])
 
 
+def _dot(w: np.ndarray, term: np.ndarray) -> np.ndarray:
+    """Σ_j w_ij term_ij per row, with 0 · (−inf) = 0: a record absent from a replicate costs nothing.
+
+    An impossible record (−inf) with a positive weight still makes the row −inf: −1e300 times
+    a count of at least one overflows to −inf in the sum or is far below any real likelihood.
+    """
+    return np.einsum("ij,ij->i", w, np.fmax(term, -1e300))  # fmax: NaN counts as impossible too
+
+
 def _grouped_loglik(
     family: RecoveryFamily, theta: np.ndarray, data: CensoredData, at: _DistinctTimes, w: np.ndarray
 ) -> np.ndarray:
@@ -304,17 +313,17 @@ def _grouped_loglik(
     ll = np.zeros(w.shape[0])
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if a:
-            ll += np.where(w[:, :a] > 0, w[:, :a] * family.log_pdf(data.exact, th), 0.0).sum(axis=1)
+            ll += _dot(w[:, :a], family.log_pdf(data.exact, th))
         if at.points.size or at.upper.size:
             ls = family.log_sf(at.points, th) if at.points.size else np.empty((th.shape[0], 0))
             ls = np.concatenate([ls, np.full((th.shape[0], 1), -INF)], axis=1)
             if data.right.size:
-                ll += np.where(w[:, a:b] > 0, w[:, a:b] * ls[:, at.right], 0.0).sum(axis=1)
+                ll += _dot(w[:, a:b], ls[:, at.right])
             if data.lower.size:
                 lo, up = ls[:, at.lower], ls[:, at.upper]
                 term = lo + np.log(-np.expm1(np.minimum(up - lo, 0.0)))
-                ll += np.where(w[:, b:] > 0, w[:, b:] * term, 0.0).sum(axis=1)
-    return np.where(np.isfinite(ll), ll, -INF)
+                ll += _dot(w[:, b:], term)
+    return np.where(np.isfinite(ll) & (ll > -1e299), ll, -INF)
 
 
 @dataclass(frozen=True, eq=False)
