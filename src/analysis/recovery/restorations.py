@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,8 +54,8 @@ from analysis.recovery.reports import check_options
 from analysis.recovery.result import Diagnostics, RecoveryFit
 from analysis.recovery.uncertainty import FitSpec, assemble_fit
 
-# grid widths (seconds) a restoration stamp may be recorded to; each a multiple of the previous
-# accepted one in practice (10 min is included for logs that write 21:10, 21:20, …)
+# grid widths (seconds) a restoration stamp may be recorded to, finest first; the widest grid
+# every stamp lies on wins (10 and 15 min both listed: logs write 21:10, 21:20 or 21:15, 21:30)
 RESOLUTIONS_S = (0.001, 1.0, 60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
 _FINEST_S = 1e-6  # what a datetime itself resolves (microseconds): the alternative to the first grid
 _CHANCE = 1e-6  # a grid is accepted only when stamps this unlikely would land on it by chance
@@ -112,7 +113,7 @@ def _check_resolution(resolution: float | Literal["auto"], rounding: str) -> Non
         raise ParameterError(f"rounding: expected 'down' or 'nearest', got {rounding!r}")
     if resolution == "auto":
         return
-    if isinstance(resolution, bool) or not isinstance(resolution, int | float) or not (0 <= resolution < math.inf):
+    if isinstance(resolution, bool) or not isinstance(resolution, numbers.Real) or not (0 <= resolution < math.inf):
         raise ParameterError(f"resolution: expected 'auto' or a number of seconds >= 0, got {resolution!r}")
 
 
@@ -208,15 +209,19 @@ def restoration_data(
     )
 
 
+def _sources(records: pl.DataFrame) -> np.ndarray:
+    """Each row's source name ("" without a ``source`` column or where it is null)."""
+    if "source" in records.columns:
+        return records.get_column("source").cast(pl.String).fill_null("").to_numpy()
+    return np.full(records.height, "", dtype=object)
+
+
 def _stamp_widths(records: pl.DataFrame, clock: np.ndarray, restored: np.ndarray, resolution: float | str) -> np.ndarray:
     """Grid width (seconds) of each row's restoration stamp: given, or detected per source."""
     if resolution != "auto":
         return np.full(records.height, float(resolution))
     out = np.zeros(records.height)
-    if "source" in records.columns:
-        src = records.get_column("source").cast(pl.String).fill_null("").to_numpy()
-    else:
-        src = np.zeros(records.height, dtype=np.int8)
+    src = _sources(records)
     for s in np.unique(src[restored]):
         rows = restored & (src == s)
         out[rows] = detect_resolution(clock[rows])
@@ -229,10 +234,7 @@ def stamp_resolutions(records: pl.DataFrame, *, onset: dt.datetime) -> dict[str,
         return {}
     _, clock, _ = _stamps(records, "observed_at", epoch_seconds(onset))
     ok = records.get_column("restored").cast(pl.Boolean).fill_null(False).to_numpy() & np.isfinite(clock)
-    if "source" in records.columns:
-        src = records.get_column("source").cast(pl.String).fill_null("").to_numpy()
-    else:
-        src = np.full(records.height, "", dtype=object)
+    src = _sources(records)
     return {str(s): detect_resolution(clock[ok & (src == s)]) for s in np.unique(src[ok])}
 
 
