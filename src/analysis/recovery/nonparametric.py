@@ -71,6 +71,41 @@ def _innermost(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return p[left], p[left + 1]
 
 
+def _cover_ranges(lo: np.ndarray, hi: np.ndarray, q: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last innermost interval each record (L, R] covers (first > last: none).
+
+    The innermost intervals are disjoint and sorted, so a record covers a contiguous run of
+    them: those with q ≥ L (q > L for a point: (L, …] is open at L) and p ≤ R; an exact
+    record (L = R) covers only its own point.
+    """
+    point = q == p
+    at = np.searchsorted(q, lo, side="left")
+    after = np.searchsorted(q, lo, side="right")
+    # a point innermost interval at q = L sorts first among equal q: an exact record's own
+    # point, and not covered by an interval record open at L
+    own = (at < after) & point[np.minimum(at, max(q.size - 1, 0))]
+    first = at + own
+    last = np.searchsorted(p, hi, side="right") - 1
+    exact = lo == hi
+    first = np.where(exact, np.where(own, at, q.size), first)
+    last = np.where(exact, np.where(own, at, -1), last)
+    return first, last
+
+
+def _range_sums(mass: np.ndarray, first: np.ndarray, last: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """Σ mass[first:last + 1] per record, in O(records + intervals).
+
+    Cumulative sums are taken from whichever end is nearer: a difference of two sums close
+    to 1 would lose the small masses of the tail.
+    """
+    fwd = np.concatenate([[0.0], np.cumsum(mass)])
+    bwd = np.concatenate([np.cumsum(mass[::-1])[::-1], [0.0]])
+    a = np.where(covered, first, 0)
+    b = np.where(covered, last + 1, 0)
+    s = np.where(fwd[a] < 0.5, fwd[b] - fwd[a], bwd[a] - bwd[b])
+    return np.where(covered, np.maximum(s, 0.0), 0.0)
+
+
 def turnbull(data: CensoredData, *, tol: float = 1e-9, max_iter: int = 5000) -> pl.DataFrame:
     """Turnbull's nonparametric MLE of S for exact, right- and interval-censored data.
 
@@ -85,19 +120,19 @@ def turnbull(data: CensoredData, *, tol: float = 1e-9, max_iter: int = 5000) -> 
     keep = w > 0
     lo, hi, w = lo[keep], hi[keep], w[keep]
     q, p = _innermost(lo, hi)
-    # record (L, R] covers innermost interval (q, p] when L <= q and p <= R; an exact record
-    # covers only its own point
-    exact = lo == hi
-    point = (q == p)[None, :]
-    left_ok = np.where(point, lo[:, None] < q[None, :], lo[:, None] <= q[None, :])  # (L, ...] is open at L
-    cover = ~exact[:, None] & left_ok & (p[None, :] <= hi[:, None])
-    cover |= exact[:, None] & point & (q[None, :] == lo[:, None])
-    mass = np.full(q.size, 1.0 / q.size)
+    first, last = _cover_ranges(lo, hi, q, p)
+    m = q.size
+    covered = first <= last
+    mass = np.full(m, 1.0 / m)
     total = w.sum()
     for _ in range(max_iter):
-        denom = cover @ mass
-        denom = np.where(denom > 0, denom, 1.0)
-        new = mass * ((w / denom) @ cover) / total
+        denom = _range_sums(mass, first, last, covered)
+        ratio = np.where(denom > 0, w / np.where(denom > 0, denom, 1.0), w)
+        ratio = np.where(covered, ratio, 0.0)
+        # Σ over the records covering each innermost interval: a difference array over the ranges
+        diff = np.bincount(first[covered], ratio[covered], minlength=m + 1)
+        diff -= np.bincount(last[covered] + 1, ratio[covered], minlength=m + 1)
+        new = mass * np.cumsum(diff)[:m] / total
         if np.max(np.abs(new - mass)) < tol:
             mass = new
             break
