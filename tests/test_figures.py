@@ -83,7 +83,11 @@ def test_residual_figure_uses_the_fit_residuals_for_direct_evidence() -> None:
 
     onset = dt.datetime(2024, 7, 8, 12, 0, tzinfo=dt.UTC)
     res = pl.DataFrame({"minutes": [0.0, 30.0, 60.0], "residual": [0.5, -1.0, 2.5]})
-    diag = SimpleNamespace(observed_vs_fitted=pl.DataFrame({"minutes": [0.0], "observed": [1.0], "fitted": [1.0]}), residuals=res)
-    fig = residual_figure(diag, onset=onset, timezone="UTC")
-    assert list(fig.data[0].y) == [0.5, -1.0, 2.5]
+    series = pl.DataFrame({"observed_at": [onset], "minutes": [0.0], "observed": [1.0], "fitted": [1.0]})
+    fig = residual_figure(SimpleNamespace(observed_vs_fitted=series, residuals=res), onset=onset, timezone="UTC")
+    assert list(fig.data[0].y) == [0.5, -1.0, 2.5]  # standardised innovations, shown as they are
     assert fig.data[0].x[1] == dt.datetime(2024, 7, 8, 12, 30)
+    curve = pl.DataFrame({"minutes": [0.0], "observed": [1.0], "fitted": [1.0]})  # restorations: two curves
+    fig = residual_figure(SimpleNamespace(observed_vs_fitted=curve, residuals=res), onset=onset, timezone="UTC")
+    assert list(fig.data[0].y) == [50.0, -100.0, 250.0]  # in points of %, not on a ±2 scale
+    assert "points of %" in fig.layout.yaxis.title.text

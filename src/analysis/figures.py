@@ -481,10 +481,14 @@ def residual_figure(
     else:
         res = diagnostics.residuals
         x = [_local(onset + dt.timedelta(minutes=float(m)), timezone) for m in res["minutes"].to_list()]
-        y = res["residual"].to_list()
-        label = "residual"
+        # a measured series has standardised innovations; restorations the gap between two curves
+        standardised = "observed_at" in table.columns
+        y = res["residual"].to_list() if standardised else (100 * res["residual"]).to_list()
+        label = "standardised residual" if standardised else "nonparametric − fitted (points of %)"
     fig = go.Figure()
-    if x:
+    if x and "points of %" in label:
+        fig.add_hline(y=0, line={"color": PALETTE["muted"], "width": 1})
+    elif x:
         for level in (-2, 2):
             fig.add_hline(y=level, line={"color": PALETTE["muted"], "dash": "dot", "width": 1})
         fig.add_hline(y=0, line={"color": PALETTE["muted"], "width": 1})

@@ -249,16 +249,17 @@ def declared_gap_sentence(a: Any) -> str | None:
         return None
     est = fit.still_affected(event.time)
     last = a.metrics.get("last_report")
-    last_t = dt.datetime.fromisoformat(last) if last else None
-    return text(
+    gap = text(
         lang,
         "declared_gap",
         time=format_time(event.time, inc.timezone, lang, with_day=False),
         pct=format_percent(est.value),
         lo=format_percent(est.low),
         hi=format_percent(est.high),
-        last=format_time(last_t, inc.timezone, lang),
     )
+    if last:  # evidence without reports (restorations, a measured series) has no last report
+        gap += " " + text(lang, "declared_last", last=format_time(dt.datetime.fromisoformat(last), inc.timezone, lang))
+    return gap
 
 
 def impact(a: Any) -> str:
@@ -405,7 +406,8 @@ def data_quality(a: Any) -> str:
         parts.append(f"<h3>{esc(text(lang, 'coverage'))}</h3>")
         parts.append(table(["source", "coverage", "regions covered"], cov))
         by_region = a.down.group_by("region").agg(pl.len().alias("reports")).sort("reports", descending=True)
-        parts.append(table(["region", "down reports"], [(r or "no region", n) for r, n in by_region.rows()]))
+        if by_region.height:
+            parts.append(table(["region", "down reports"], [(r or "no region", n) for r, n in by_region.rows()]))
     return "\n".join(parts)
 
 
