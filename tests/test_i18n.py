@@ -5,7 +5,7 @@ import string
 
 import pytest
 
-from analysis.i18n import TEXT, format_duration, format_number, format_percent, format_time, text
+from analysis.i18n import TEXT, format_duration, format_number, format_percent, format_percents, format_time, text
 
 
 @pytest.mark.parametrize("language", ["fr", "nl"])
@@ -51,3 +51,10 @@ def test_durations_and_percentages() -> None:
 )
 def test_format_number_never_uses_scientific_notation(x: float | None, expected: str) -> None:
     assert format_number(x) == expected
+
+
+def test_percent_intervals_get_decimals_only_when_the_bounds_would_look_equal() -> None:
+    assert format_percents(0.761, 0.2251, 1.0) == ("76%", "23%", "100%")
+    assert format_percents(0.0912, 0.0884, 0.0941) == ("9.1%", "8.8%", "9.4%")
+    assert format_percents(0.5, 0.5, 0.5) == ("50%", "50%", "50%")
+    assert format_percents(0.3, None, None) == ("30%", "—", "—")

@@ -419,6 +419,20 @@ def format_percent(x: float | None, digits: int = 0) -> str:
     return f"{100 * x:.{digits}f}%"
 
 
+def format_percents(value: float | None, low: float | None, high: float | None) -> tuple[str, str, str]:
+    """An estimate and its interval as percentages, with just enough decimals to tell the bounds apart.
+
+    '9% [9%–9%]' hides a real interval: it becomes '9.1% [8.8%–9.4%]' (at most two decimals).
+    """
+    import math
+
+    digits = 0
+    if all(x is not None and math.isfinite(x) for x in (low, high)) and low != high:
+        while digits < 2 and format_percent(low, digits) == format_percent(high, digits):
+            digits += 1
+    return format_percent(value, digits), format_percent(low, digits), format_percent(high, digits)
+
+
 def format_number(x: float | None, digits: int = 2) -> str:
     """A number to ``digits`` significant figures without scientific notation: 190, 0.0052, 12,000.
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from analysis.i18n import format_duration, format_percent, format_time, text
+from analysis.i18n import format_duration, format_percents, format_time, text
 from analysis.metrics import offset
 from analysis.privacy import scrub_contacts
 
@@ -93,7 +93,8 @@ def _estimate_text(est: Any, *, unit: str = "min", lang: str = "en", horizon: fl
     if est is None or not math.isfinite(est.value):
         return text(lang, "not_estimable"), ""
     if unit == "pct":
-        return format_percent(est.value), f"[{format_percent(est.low)}–{format_percent(est.high)}]"
+        value, low, high = format_percents(est.value, est.low, est.high)
+        return value, f"[{low}–{high}]"
     beyond = text(lang, "beyond_window")
     value = format_duration(est.value, lang) if est.value <= horizon else f"> {format_duration(horizon, lang)} ({beyond})"
     capped = getattr(est, "high_beyond", False) or not math.isfinite(est.high) or est.high > horizon
@@ -253,9 +254,7 @@ def declared_gap_sentence(a: Any) -> str | None:
         lang,
         "declared_gap",
         time=format_time(event.time, inc.timezone, lang, with_day=False),
-        pct=format_percent(est.value),
-        lo=format_percent(est.low),
-        hi=format_percent(est.high),
+        **dict(zip(("pct", "lo", "hi"), format_percents(est.value, est.low, est.high), strict=True)),
     )
     if last:  # evidence without reports (restorations, a measured series) has no last report
         gap += " " + text(lang, "declared_last", last=format_time(dt.datetime.fromisoformat(last), inc.timezone, lang))

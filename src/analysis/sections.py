@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analysis import figures, narrative
-from analysis.i18n import format_duration, format_time, text
+from analysis.i18n import format_duration, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
@@ -104,16 +104,20 @@ def recovery(a: Any) -> list[Part]:
                     (
                         format_time(dt.datetime.fromisoformat(x["time"]), a.incident.timezone, lang),
                         narrative.scrub_contacts(x["label"]),
-                        f"{100 * x['still_affected']:.0f}%" if x["still_affected"] is not None else "—",
-                        f"[{100 * x['still_affected_ci'][0]:.0f}–{100 * x['still_affected_ci'][1]:.0f}]"
-                        if x["still_affected_ci"]
-                        else "—",
+                        *_percent_cells(x["still_affected"], x["still_affected_ci"]),
                     )
                     for x in ann
                 ],
             )
         )
     return parts
+
+
+def _percent_cells(value: float | None, ci: list[float] | None) -> tuple[str, str]:
+    """A share and its interval as two table cells ('76%', '[23%–100%]'); '—' when missing."""
+    low, high = ci if ci else (None, None)
+    v, lo, hi = format_percents(value, low, high)
+    return v, f"[{lo}–{hi}]" if ci else "—"
 
 
 #: Candidate-table columns and their headers (statistical notation is the same in every language).
