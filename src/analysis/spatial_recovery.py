@@ -73,8 +73,7 @@ def _design(
 ) -> tuple[sparse.csr_matrix, sparse.csr_matrix, sparse.csr_matrix, np.ndarray]:
     """Exact counts per (area, bin), window overlaps (window, bin), window weights per (area, window), totals."""
     horizon = float(edges[-1])
-    idx = {k: i for i, k in enumerate(keys)}
-    a = np.array([idx[k] for k in df["area_key"].to_list()], dtype=int)
+    a = df["area_key"].replace_strict(keys, list(range(len(keys))), return_dtype=pl.Int64).to_numpy()
     s = df["start"].to_numpy().astype(float)
     e = df["end"].to_numpy().astype(float)
     w = df["w"].to_numpy().astype(float)
@@ -251,8 +250,9 @@ def pooled_area_recovery(
     level = national.level
     onset_s = national.onset.timestamp()
     horizon = national.horizon_minutes
-    df = report_minutes(reports.filter(pl.col("area_key").is_not_null()), national.onset)
-    keys = sorted(set(df["area_key"].to_list()))
+    used = [c for c in ("area_key", "reported_at", "reported_until", "weight") if c in reports.columns]
+    df = report_minutes(reports.select(used).filter(pl.col("area_key").is_not_null()), national.onset)
+    keys = sorted(df["area_key"].unique().to_list())
     edges = aligned_edges(horizon, onset_s, bin_minutes)
     counts, wm, cw, total = _design(df, keys, edges) if keys else (None, None, None, np.empty(0))
     if not keys or total.sum() <= 0:
@@ -647,7 +647,16 @@ def compare_regions(
     code_of = {v: k for k, v in REGION_NAMES.items()}
     from analysis.spatial import report_scope
 
-    down = report_scope(reports).filter(
+    # only the columns used here: the filters below copy what they keep
+    used = [
+        c
+        for c in (
+            "reported_at", "reported_until", "weight", "status", "source", "region",
+            "municipality", "province_code", "region_code", "nis_code", "area_level",
+        )
+        if c in reports.columns
+    ]  # fmt: skip
+    down = report_scope(reports.select(used)).filter(
         pl.col("status").is_in(DOWN_STATUSES)
         & pl.col("region").is_not_null()
         & pl.col("scope").is_in(["municipality", "province", "region"])
