@@ -15,13 +15,11 @@ import datetime as dt
 import math
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
-import plotly.graph_objects as go
 import polars as pl
 
-from analysis import maps
 from analysis import spatial as sp
 from analysis.errors import AnalysisError
 from analysis.i18n import format_duration, text
@@ -37,7 +35,10 @@ __all__ = [
     "spatial_analysis",
 ]
 
-Part = str | go.Figure
+if TYPE_CHECKING:  # plotly is imported only by what draws (not by `postmortem fit`)
+    import plotly.graph_objects as go
+
+Part: TypeAlias = "str | go.Figure"
 MIN_AREAS_MORAN = 10  # below this, neighbourhood statistics say nothing
 
 
@@ -378,6 +379,8 @@ def _lead(a: Any, s: SpatialAnalysis) -> str:
 
 def geography_parts(a: Any) -> list[Part]:
     """The report's Geography section: maps with captions, the region comparison and the tests in plain words."""
+    from analysis import maps
+
     lang = a.params.language
     s = spatial_analysis(a)
     tz = a.incident.timezone
@@ -424,6 +427,7 @@ def _base_outlines() -> dict[str, Any]:
     """Provinces plus the Brussels region (which has no province), for the grey base layer."""
     import pandas as pd
 
+    from analysis import maps
     from analysis.geo import boundaries
 
     prov = boundaries("province")
@@ -436,6 +440,8 @@ def _base_outlines() -> dict[str, Any]:
 
 def _statement_geojson(statements: pl.DataFrame) -> dict[str, Any] | None:
     """Polygons of the provinces and regions that area-level statements name."""
+    from analysis import maps
+
     if statements.height == 0:
         return None
     import pandas as pd
@@ -499,6 +505,8 @@ def _excess_parts(s: SpatialAnalysis) -> list[Part]:
 
 
 def _statement_parts(s: SpatialAnalysis, base: dict[str, Any]) -> list[Part]:
+    from analysis import maps
+
     if s.statements.height == 0:
         return []
     parts: list[Part] = ["<h3>Statements about whole areas</h3>"]
@@ -521,6 +529,8 @@ def _statement_parts(s: SpatialAnalysis, base: dict[str, Any]) -> list[Part]:
 
 
 def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[str, Any], *, note: str | None) -> list[Part]:
+    from analysis import maps
+
     parts: list[Part] = ["<h3>When each area recovered</h3>"]
     t = s.table.select("key", "name", "last_down_minutes")
     p = s.pooled
@@ -557,6 +567,8 @@ def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[
 
 
 def _region_parts(a: Any, s: SpatialAnalysis, lang: str) -> list[Part]:
+    from analysis import maps
+
     rc = s.regions
     parts: list[Part] = ["<h3>Regions</h3>"]
     if rc is None or a.fit is None:
