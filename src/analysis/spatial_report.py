@@ -25,6 +25,7 @@ from analysis.errors import AnalysisError
 from analysis.i18n import format_duration, text
 from analysis.narrative import caption, esc, heading, table
 from analysis.spatial_recovery import AreaRecovery, RegionComparison, compare_regions, coverage_caveats, pooled_area_recovery
+from analysis.timeline import DOWN_STATUSES
 
 __all__ = [
     "SpatialAnalysis",
@@ -153,7 +154,14 @@ def _compute(a: Any) -> SpatialAnalysis:
     w = pl.col("weight").cast(pl.Float64).fill_null(1.0)
     scope_counts = {s: float(n) for s, n in scoped.group_by("scope").agg(w.sum()).iter_rows()}
     by_source: dict[str, dict[str, float]] = {}
-    for r, src, n in a.down.filter(pl.col("region").is_not_null()).group_by("region", "source").agg(w.sum()).iter_rows():
+    per_source = (
+        reports.lazy()  # lazy: only the three columns are read, no filtered copy of the table
+        .filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("region").is_not_null())
+        .group_by("region", "source")
+        .agg(w.sum())
+        .collect()
+    )
+    for r, src, n in per_source.iter_rows():
         by_source.setdefault(r, {})[_clean(src)] = float(n)
     out = SpatialAnalysis(
         level=level,
@@ -171,9 +179,12 @@ def _compute(a: Any) -> SpatialAnalysis:
         hourly=sp.hourly_area_counts(scoped),
         notes=notes,
     )
+    # only what the pooled fit reads: a filtered copy of every column would stay alive below
+    used = [c for c in ("area_key", "reported_at", "reported_until", "weight") if c in scoped.columns]
+    located = scoped.select(used).filter(pl.col("area_key").is_not_null())
+    del scoped
     prop = propensity_for(inc, params)
     if a.fit is not None and a.fit.end is not None:
-        located = scoped.filter(pl.col("area_key").is_not_null())
         if located.height:
             try:
                 out.pooled = pooled_area_recovery(
