@@ -25,7 +25,7 @@ from analysis.errors import AnalysisError
 from analysis.i18n import format_duration, text
 from analysis.narrative import caption, esc, heading, table
 from analysis.spatial_recovery import AreaRecovery, RegionComparison, compare_regions, coverage_caveats, pooled_area_recovery
-from analysis.timeline import DOWN_STATUSES
+from analysis.timeline import DOWN_STATUSES, down_reports
 
 __all__ = [
     "SpatialAnalysis",
@@ -87,6 +87,12 @@ class SpatialAnalysis:
     notes: list[str] = field(default_factory=list)
 
 
+# what the area tables, scopes and time-lapse read from a report (plus any area_* column)
+_AREA_COLUMNS = (
+    "reported_at", "reported_until", "weight", "status", "source", "municipality", "province", "province_code",
+    "region", "region_code", "nis_code", "area_level", "lat", "lon",
+)  # fmt: skip
+
 _CACHE: dict[int, tuple[weakref.ref[Any], SpatialAnalysis]] = {}
 
 
@@ -139,18 +145,22 @@ def _compute(a: Any) -> SpatialAnalysis:
     per, unit = (10_000.0, "per 10,000 inhabitants") if kind == "population" else (1_000.0, "per 1,000 customers")
     if exposure is not None and bool(exposure["is_estimate"].any()):
         unit += " (population estimate)"
+    # the area tables and the scopes read these columns only: their filters copy nothing else
+    wanted = dict.fromkeys([*_AREA_COLUMNS, *(c for c in reports.columns if c.startswith("area_"))])
+    geo = reports.select([c for c in wanted if c in reports.columns])
     table_ = sp.area_table(
-        reports, layer.boundaries, level=level, onset=onset, exposure=exposure, per=per,
+        geo, layer.boundaries, level=level, onset=onset, exposure=exposure, per=per,
         ci_level=params.level, expected_within=expected_within,
     )  # fmt: skip
     prov = sp.area_table(
-        reports, boundaries("province"), level="province", onset=onset, exposure=load_exposure(level="province"),
+        geo, boundaries("province"), level="province", onset=onset, exposure=load_exposure(level="province"),
         ci_level=params.level, expected_within=expected_within,
     )  # fmt: skip
     reg = sp.area_table(
-        reports, boundaries("region"), level="region", onset=onset, exposure=load_exposure(level="region"), ci_level=params.level
+        geo, boundaries("region"), level="region", onset=onset, exposure=load_exposure(level="region"), ci_level=params.level
     )
-    scoped = sp.report_scope(sp.assign_level(a.down, level=level, areas=layer.boundaries))
+    scoped = sp.report_scope(sp.assign_level(down_reports(geo), level=level, areas=layer.boundaries))
+    del geo
     w = pl.col("weight").cast(pl.Float64).fill_null(1.0)
     scope_counts = {s: float(n) for s, n in scoped.group_by("scope").agg(w.sum()).iter_rows()}
     by_source: dict[str, dict[str, float]] = {}
