@@ -656,13 +656,26 @@ def compare_regions(
         )
         if c in reports.columns
     ]  # fmt: skip
-    down = report_scope(reports.select(used)).filter(
-        pl.col("status").is_in(DOWN_STATUSES)
-        & pl.col("region").is_not_null()
-        & pl.col("scope").is_in(["municipality", "province", "region"])
+    down = (
+        report_scope(reports.select(used))
+        .lazy()
+        .filter(
+            pl.col("status").is_in(DOWN_STATUSES)
+            & pl.col("region").is_not_null()
+            & pl.col("scope").is_in(["municipality", "province", "region"])
+        )
+        .select(c for c in ("reported_at", "reported_until", "weight", "region", "source") if c in used)
+        .collect()
     )
-    mins = report_minutes(down, national.onset).filter((pl.col("end") >= 0) & (pl.col("start") <= national.horizon_minutes))
-    n_in = {r: float(mins.filter(pl.col("region") == r)["w"].sum()) for r in names}
+    inside = (
+        report_minutes(down, national.onset)
+        .lazy()
+        .filter((pl.col("end") >= 0) & (pl.col("start") <= national.horizon_minutes))
+        .group_by("region")
+        .agg(pl.col("w").sum())
+        .collect()
+    )
+    n_in = dict.fromkeys(names, 0.0) | {r: float(w) for r, w in inside.iter_rows() if r in names}
     by_source: dict[str, dict[str, float]] = {}
     if "source" in down.columns:
         for r, src, n in down.group_by("region", "source").agg(pl.col("weight").sum()).iter_rows():
