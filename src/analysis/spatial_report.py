@@ -327,9 +327,16 @@ def areas_metrics(a: Any) -> dict[str, Any]:
     """``metrics.json`` ``areas``: coverage of the areas, spatial autocorrelation, distance tests, pooling."""
     s = spatial_analysis(a)
     t = s.table
-    down = a.down
+    # lazy: counts the down reports' municipalities without a filtered copy of the table
+    n_municipalities = (
+        a.data.reports.lazy()
+        .filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("municipality").is_not_null())
+        .select(pl.col("nis_code").n_unique())
+        .collect()
+        .item()
+    )
     out: dict[str, Any] = {
-        "n_municipalities": down.filter(pl.col("municipality").is_not_null())["nis_code"].n_unique(),
+        "n_municipalities": n_municipalities,
         "level": s.level,
         "n_areas": t.height,
         "n_areas_with_reports": int((t["n_reports"] > 0).sum()),
