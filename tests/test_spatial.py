@@ -454,6 +454,21 @@ def test_slower_region_shows_a_slower_t90_and_a_significant_test():
     assert m["t90_minutes_ci"][0] < m["t90_minutes"] < m["t90_minutes_ci"][1]
 
 
+def test_region_fits_side_by_side_give_the_same_results_as_one_after_the_other(monkeypatch):
+    from analysis import spatial_recovery
+
+    r = simulate_reports(1500, slow={"Brussels": 1.3}, seed=8)
+    nat = national_fit(r, n_boot=20)
+    monkeypatch.setattr(spatial_recovery, "_workers", lambda: 2)
+    both = compare_regions(r, nat, n_boot=20, seed=3)
+    monkeypatch.setattr(spatial_recovery, "_workers", lambda: 1)
+    one = compare_regions(r, nat, n_boot=20, seed=3)
+    assert both.regions.keys() == one.regions.keys()
+    for k in one.regions:
+        assert both.regions[k].to_metrics() == one.regions[k].to_metrics()
+    assert both.test.to_metrics() == one.test.to_metrics() and one.test.performed
+
+
 def test_equal_regions_are_not_called_different():
     r = simulate_reports(3000, seed=6)
     nat = national_fit(r, n_boot=20)

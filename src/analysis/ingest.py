@@ -609,6 +609,38 @@ def _report_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[p
         )
     ).to_series()
 
+    checks = _row_checks(table)
+    reason, column = _first(
+        [
+            (checks["_why_empty"], None),
+            (checks["_why_size"], checks["_why_size_col"]),
+            (checks["_why_dup"], None),
+            (frame["_why_time"], time_label),
+            (weight_why, _label(source, table, "count")),
+        ]
+    )
+    del checks, weight_why
+    rejects = _rejects(table, source, reason, column)
+    # everything below is row by row: it is built for the kept rows only (the raw table and
+    # the parsed times are filtered once, not twenty derived columns)
+    kept = pl.DataFrame(
+        {
+            "start": frame["start"],
+            "until": frame["until"],
+            "weight": weight,
+            "date_note": date_note,
+            **{
+                name: t.note if t.note is not None else _const(name, None, table.height, pl.String())
+                for name, t in (("at_note", at), ("frm_note", frm), ("until_note", until))
+            },
+        }
+    )
+    del frame, weight, date_note, at, frm, until
+    if reason.null_count() < reason.len():
+        ok = reason.is_null()
+        table, kept = table.filter(ok), kept.filter(ok)
+    del reason, column
+
     lat, lon, coord_issue = _coordinates(table, source)
     status, status_issue = _normalise_noted(_text(table, source, "status"), STATUS_SYNONYMS, "status")
     status = status.fill_null("down")
@@ -624,25 +656,12 @@ def _report_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[p
     place = pl.select(pl.coalesce(_text(table, source, "place"), _text(table, source, "area"))).to_series()
     url, url_issue = _url(table, source)
 
-    checks = _row_checks(table)
-    reason, column = _first(
-        [
-            (checks["_why_empty"], None),
-            (checks["_why_size"], checks["_why_size_col"]),
-            (checks["_why_dup"], None),
-            (frame["_why_time"], time_label),
-            (weight_why, _label(source, table, "count")),
-        ]
-    )
-    rejects = _rejects(table, source, reason, column)
-    ok = reason.is_null()
-
     work = pl.DataFrame(
         {
             "_row": table["_row"],
             "_id": _text(table, source, "report_id"),
-            "reported_at": frame["start"],
-            "reported_until": frame["until"],
+            "reported_at": kept["start"],
+            "reported_until": kept["until"],
             "place_raw": place,
             "postal_code": _postal(table, source),
             "lat": lat,
@@ -656,12 +675,21 @@ def _report_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[p
             "note": _text(table, source, "note"),
             "area_level": area_level,
             "region_hint": _text(table, source, "region_hint"),
-            "weight": weight.fill_null(1).cast(pl.Int64, strict=False),
+            "weight": kept["weight"].fill_null(1).cast(pl.Int64, strict=False),
             "_issues": _join_notes(
-                coord_issue, level_issue, status_issue, service_issue, url_issue, date_note, at.note, frm.note, until.note
+                coord_issue,
+                level_issue,
+                status_issue,
+                service_issue,
+                url_issue,
+                kept["date_note"],
+                kept["at_note"],
+                kept["frm_note"],
+                kept["until_note"],
             ),
         }
-    ).filter(ok)
+    )
+    del table, kept, place, lat, lon, service, status, url, area_level
     # free text is scrubbed only for the rows kept (rejects' raw values are scrubbed apart)
     work = work.with_columns(
         scrub_column(work["place_raw"], names=False),
@@ -960,10 +988,13 @@ def ingest_incident(incident: Incident, *, geocode: bool = True) -> IngestResult
         )
     result_reports = _concat(reports, REPORT_COLUMNS)
     result_rest = _concat(restorations, RESTORATION_COLUMNS)
+    result_online = _concat(online, ONLINE_COLUMNS)
+    del reports, restorations, online
     # ids are unique per source; a source name holding ':' could still collide across sources
     result_reports = result_reports.with_columns(_unique_ids(result_reports["report_id"]))
     result_rest = result_rest.with_columns(_unique_ids(result_rest["record_id"]))
-    result_online = _concat(online, ONLINE_COLUMNS)
+    # sorted before the geography is added (row by row), so the sort copies fewer columns
+    result_reports = result_reports.sort("reported_at", "report_id")
     if geocode:
         result_reports = _geocode(result_reports)
         result_rest = _geocode(result_rest)
@@ -971,7 +1002,7 @@ def ingest_incident(incident: Incident, *, geocode: bool = True) -> IngestResult
         result_reports = _geo_columns_missing(result_reports)
         result_rest = _geo_columns_missing(result_rest)
     return IngestResult(
-        reports=result_reports.sort("reported_at", "report_id"),
+        reports=result_reports,
         rejects=pl.concat(rejects) if rejects else empty_rejects(),
         restorations=result_rest,
         online=result_online.sort("observed_at"),

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,8 +73,7 @@ def _design(
 ) -> tuple[sparse.csr_matrix, sparse.csr_matrix, sparse.csr_matrix, np.ndarray]:
     """Exact counts per (area, bin), window overlaps (window, bin), window weights per (area, window), totals."""
     horizon = float(edges[-1])
-    idx = {k: i for i, k in enumerate(keys)}
-    a = np.array([idx[k] for k in df["area_key"].to_list()], dtype=int)
+    a = df["area_key"].replace_strict(keys, list(range(len(keys))), return_dtype=pl.Int64).to_numpy()
     s = df["start"].to_numpy().astype(float)
     e = df["end"].to_numpy().astype(float)
     w = df["w"].to_numpy().astype(float)
@@ -249,8 +250,9 @@ def pooled_area_recovery(
     level = national.level
     onset_s = national.onset.timestamp()
     horizon = national.horizon_minutes
-    df = report_minutes(reports.filter(pl.col("area_key").is_not_null()), national.onset)
-    keys = sorted(set(df["area_key"].to_list()))
+    used = [c for c in ("area_key", "reported_at", "reported_until", "weight") if c in reports.columns]
+    df = report_minutes(reports.select(used).filter(pl.col("area_key").is_not_null()), national.onset)
+    keys = sorted(df["area_key"].unique().to_list())
     edges = aligned_edges(horizon, onset_s, bin_minutes)
     counts, wm, cw, total = _design(df, keys, edges) if keys else (None, None, None, np.empty(0))
     if not keys or total.sum() <= 0:
@@ -495,6 +497,11 @@ def coverage_caveats(
     return {r: "; ".join(v) for r, v in out.items()}
 
 
+def _workers() -> int:
+    """Threads for independent fits: the machine's cores, at most 4 (few regions)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def _fit_inputs(df: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame | None]:
     point = df.filter(pl.col("reported_until").is_null())
     win = df.filter(pl.col("reported_until").is_not_null())
@@ -559,13 +566,14 @@ def equal_recovery_test(
     names = tuple(groups)
     if len(names) < 2:
         raise ParameterError(f"equal_recovery_test: at least two groups are needed, got {len(names)}")
-    times, labels, windows = [], [], []
+    times, sizes, windows = [], [], []
     for g in names:
         t, w = _fit_inputs(groups[g])
         times.append(t.astype("datetime64[us]"))
-        labels += [g] * t.size
+        sizes.append(t.size)
         if w is not None:
             windows.append(w.with_columns(pl.lit(g).alias("group")))
+    labels = np.repeat(np.array(names, dtype=object), sizes)
     curated = (national.identifiability.get("dispersion") or {}).get("clump_index") is not None
     gf = fit_by_group(
         np.concatenate(times),
@@ -639,13 +647,35 @@ def compare_regions(
     code_of = {v: k for k, v in REGION_NAMES.items()}
     from analysis.spatial import report_scope
 
-    down = report_scope(reports).filter(
-        pl.col("status").is_in(DOWN_STATUSES)
-        & pl.col("region").is_not_null()
-        & pl.col("scope").is_in(["municipality", "province", "region"])
+    # only the columns used here: the filters below copy what they keep
+    used = [
+        c
+        for c in (
+            "reported_at", "reported_until", "weight", "status", "source", "region",
+            "municipality", "province_code", "region_code", "nis_code", "area_level",
+        )
+        if c in reports.columns
+    ]  # fmt: skip
+    down = (
+        report_scope(reports.select(used))
+        .lazy()
+        .filter(
+            pl.col("status").is_in(DOWN_STATUSES)
+            & pl.col("region").is_not_null()
+            & pl.col("scope").is_in(["municipality", "province", "region"])
+        )
+        .select(c for c in ("reported_at", "reported_until", "weight", "region", "source") if c in used)
+        .collect()
     )
-    mins = report_minutes(down, national.onset).filter((pl.col("end") >= 0) & (pl.col("start") <= national.horizon_minutes))
-    n_in = {r: float(mins.filter(pl.col("region") == r)["w"].sum()) for r in names}
+    inside = (
+        report_minutes(down, national.onset)
+        .lazy()
+        .filter((pl.col("end") >= 0) & (pl.col("start") <= national.horizon_minutes))
+        .group_by("region")
+        .agg(pl.col("w").sum())
+        .collect()
+    )
+    n_in = dict.fromkeys(names, 0.0) | {r: float(w) for r, w in inside.iter_rows() if r in names}
     by_source: dict[str, dict[str, float]] = {}
     if "source" in down.columns:
         for r, src, n in down.group_by("region", "source").agg(pl.col("weight").sum()).iter_rows():
@@ -661,23 +691,43 @@ def compare_regions(
     out: dict[str, RegionResult] = {}
     fits: dict[str, RecoveryFit] = {}
     nat50, nat90 = national.t50, national.t90
-    for i, r in enumerate(names):
-        grp = down.filter(pl.col("region") == r)
-        fit = None
-        if n_in[r] >= min_reports:
+    groups = {r: down.filter(pl.col("region") == r) for r in names}
+    eligible = [r for r in names if n_in[r] >= min_reports]
+
+    def own_fit(r: str) -> RecoveryFit:
+        return _fit_group(
+            groups[r],
+            national,
+            propensity=propensity,
+            bin_minutes=bin_minutes,
+            n_boot=n_boot,
+            seed=seed + 101 * (names.index(r) + 1),
+            sampling=sampling,
+        )
+
+    def test_of(tested: list[str]) -> EqualRecoveryTest | AnalysisError:
+        try:
+            return equal_recovery_test(
+                {r: groups[r] for r in tested}, national, propensity=propensity, bin_minutes=bin_minutes, seed=seed
+            )
+        except AnalysisError as exc:
+            return exc
+
+    # the regions' fits and the equal-recovery test are independent, each seeded on its own:
+    # they run side by side (numpy releases the GIL in the likelihoods), with the same
+    # results as one after the other
+    with ThreadPoolExecutor(max_workers=_workers()) as pool:
+        pending = {r: pool.submit(own_fit, r) for r in eligible}
+        early_test = pool.submit(test_of, eligible) if len(eligible) >= 2 else None
+        for r in eligible:
             try:
-                fit = _fit_group(
-                    grp,
-                    national,
-                    propensity=propensity,
-                    bin_minutes=bin_minutes,
-                    n_boot=n_boot,
-                    seed=seed + 101 * (i + 1),
-                    sampling=sampling,
-                )
-                fits[r] = fit
+                fits[r] = pending[r].result()
             except AnalysisError as exc:
                 notes.append(f"{r}: own fit failed ({exc}); pooled estimate shown")
+        tested = [r for r in names if r in fits]
+        early = early_test.result() if early_test is not None and tested == eligible else None
+    for r in names:
+        fit = fits.get(r)
         row = pooled.table.filter(pl.col("key") == code_of.get(r, r)) if pooled is not None else pl.DataFrame()
         if fit is not None:
             if row.height:  # the region's own (unpooled) time stretch against the national curve
@@ -699,26 +749,19 @@ def compare_regions(
         if 0 < n_in[r] < min_reports:
             basis += f" ({n_in[r]:g} reports, fewer than the {min_reports} needed for its own curve)"
         out[r] = RegionResult(r, n_in[r], basis, t50, t90, scale, None, caveats.get(r), national.horizon_minutes)
-    tested = [r for r in names if r in fits]
     if len(tested) >= 2:
-        try:
-            test = equal_recovery_test(
-                {r: down.filter(pl.col("region") == r) for r in tested},
-                national,
-                fits=fits,
-                propensity=propensity,
-                bin_minutes=bin_minutes,
-                seed=seed,
-            )
-            left = [r for r in names if r not in fits and n_in[r] > 0]
-            if left:
-                test = EqualRecoveryTest(
-                    test.test, test.statistic, test.p_value, test.df, test.groups,
-                    test.note + f"; left out (fewer than {min_reports} reports): {', '.join(left)}",
-                    test.loglik_shared, test.loglik_separate,
-                )  # fmt: skip
-        except AnalysisError as exc:
-            test = EqualRecoveryTest(LR_TEST, None, None, None, tuple(tested), f"not performed: {exc}")
+        done = early if early is not None else test_of(tested)
+        left = [r for r in names if r not in fits and n_in[r] > 0]
+        if isinstance(done, AnalysisError):
+            test = EqualRecoveryTest(LR_TEST, None, None, None, tuple(tested), f"not performed: {done}")
+        elif not left:
+            test = done
+        else:
+            test = EqualRecoveryTest(
+                done.test, done.statistic, done.p_value, done.df, done.groups,
+                done.note + f"; left out (fewer than {min_reports} reports): {', '.join(left)}",
+                done.loglik_shared, done.loglik_separate,
+            )  # fmt: skip
     else:
         thin = ", ".join(f"{r} {n_in[r]:g}" for r in names)
         test = EqualRecoveryTest(

@@ -15,18 +15,17 @@ import datetime as dt
 import math
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
-import plotly.graph_objects as go
 import polars as pl
 
-from analysis import maps
 from analysis import spatial as sp
 from analysis.errors import AnalysisError
 from analysis.i18n import format_duration, format_number, text
 from analysis.narrative import caption, esc, heading, table
 from analysis.spatial_recovery import AreaRecovery, RegionComparison, compare_regions, coverage_caveats, pooled_area_recovery
+from analysis.timeline import DOWN_STATUSES, down_reports
 
 __all__ = [
     "SpatialAnalysis",
@@ -37,7 +36,10 @@ __all__ = [
     "spatial_analysis",
 ]
 
-Part = str | go.Figure
+if TYPE_CHECKING:  # plotly is imported only by what draws (not by `postmortem fit`)
+    import plotly.graph_objects as go
+
+Part: TypeAlias = "str | go.Figure"
 MIN_AREAS_MORAN = 10  # below this, neighbourhood statistics say nothing
 
 
@@ -84,6 +86,12 @@ class SpatialAnalysis:
     regions: RegionComparison | None = None
     notes: list[str] = field(default_factory=list)
 
+
+# what the area tables, scopes and time-lapse read from a report (plus any area_* column)
+_AREA_COLUMNS = (
+    "reported_at", "reported_until", "weight", "status", "source", "municipality", "province", "province_code",
+    "region", "region_code", "nis_code", "area_level", "lat", "lon",
+)  # fmt: skip
 
 _CACHE: dict[int, tuple[weakref.ref[Any], SpatialAnalysis]] = {}
 
@@ -137,22 +145,33 @@ def _compute(a: Any) -> SpatialAnalysis:
     per, unit = (10_000.0, "per 10,000 inhabitants") if kind == "population" else (1_000.0, "per 1,000 customers")
     if exposure is not None and bool(exposure["is_estimate"].any()):
         unit += " (population estimate)"
+    # the area tables and the scopes read these columns only: their filters copy nothing else
+    wanted = dict.fromkeys([*_AREA_COLUMNS, *(c for c in reports.columns if c.startswith("area_"))])
+    geo = reports.select([c for c in wanted if c in reports.columns])
     table_ = sp.area_table(
-        reports, layer.boundaries, level=level, onset=onset, exposure=exposure, per=per,
+        geo, layer.boundaries, level=level, onset=onset, exposure=exposure, per=per,
         ci_level=params.level, expected_within=expected_within,
     )  # fmt: skip
     prov = sp.area_table(
-        reports, boundaries("province"), level="province", onset=onset, exposure=load_exposure(level="province"),
+        geo, boundaries("province"), level="province", onset=onset, exposure=load_exposure(level="province"),
         ci_level=params.level, expected_within=expected_within,
     )  # fmt: skip
     reg = sp.area_table(
-        reports, boundaries("region"), level="region", onset=onset, exposure=load_exposure(level="region"), ci_level=params.level
+        geo, boundaries("region"), level="region", onset=onset, exposure=load_exposure(level="region"), ci_level=params.level
     )
-    scoped = sp.report_scope(sp.assign_level(a.down, level=level, areas=layer.boundaries))
+    scoped = sp.report_scope(sp.assign_level(down_reports(geo), level=level, areas=layer.boundaries))
+    del geo
     w = pl.col("weight").cast(pl.Float64).fill_null(1.0)
     scope_counts = {s: float(n) for s, n in scoped.group_by("scope").agg(w.sum()).iter_rows()}
     by_source: dict[str, dict[str, float]] = {}
-    for r, src, n in a.down.filter(pl.col("region").is_not_null()).group_by("region", "source").agg(w.sum()).iter_rows():
+    per_source = (
+        reports.lazy()  # lazy: only the three columns are read, no filtered copy of the table
+        .filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("region").is_not_null())
+        .group_by("region", "source")
+        .agg(w.sum())
+        .collect()
+    )
+    for r, src, n in per_source.iter_rows():
         by_source.setdefault(r, {})[_clean(src)] = float(n)
     out = SpatialAnalysis(
         level=level,
@@ -170,9 +189,12 @@ def _compute(a: Any) -> SpatialAnalysis:
         hourly=sp.hourly_area_counts(scoped),
         notes=notes,
     )
+    # only what the pooled fit reads: a filtered copy of every column would stay alive below
+    used = [c for c in ("area_key", "reported_at", "reported_until", "weight") if c in scoped.columns]
+    located = scoped.select(used).filter(pl.col("area_key").is_not_null())
+    del scoped
     prop = propensity_for(inc, params)
     if a.fit is not None and a.fit.end is not None:
-        located = scoped.filter(pl.col("area_key").is_not_null())
         if located.height:
             try:
                 out.pooled = pooled_area_recovery(
@@ -305,9 +327,16 @@ def areas_metrics(a: Any) -> dict[str, Any]:
     """``metrics.json`` ``areas``: coverage of the areas, spatial autocorrelation, distance tests, pooling."""
     s = spatial_analysis(a)
     t = s.table
-    down = a.down
+    # lazy: counts the down reports' municipalities without a filtered copy of the table
+    n_municipalities = (
+        a.data.reports.lazy()
+        .filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("municipality").is_not_null())
+        .select(pl.col("nis_code").n_unique())
+        .collect()
+        .item()
+    )
     out: dict[str, Any] = {
-        "n_municipalities": down.filter(pl.col("municipality").is_not_null())["nis_code"].n_unique(),
+        "n_municipalities": n_municipalities,
         "level": s.level,
         "n_areas": t.height,
         "n_areas_with_reports": int((t["n_reports"] > 0).sum()),
@@ -378,6 +407,8 @@ def _lead(a: Any, s: SpatialAnalysis) -> str:
 
 def geography_parts(a: Any) -> list[Part]:
     """The report's Geography section: maps with captions, the region comparison and the tests in plain words."""
+    from analysis import maps
+
     lang = a.params.language
     located = a.down.filter(pl.col("nis_code").is_not_null() | pl.col("area_level").is_in(["province", "region"]))
     if located.height == 0:
@@ -427,6 +458,7 @@ def _base_outlines() -> dict[str, Any]:
     """Provinces plus the Brussels region (which has no province), for the grey base layer."""
     import pandas as pd
 
+    from analysis import maps
     from analysis.geo import boundaries
 
     prov = boundaries("province")
@@ -439,6 +471,8 @@ def _base_outlines() -> dict[str, Any]:
 
 def _statement_geojson(statements: pl.DataFrame) -> dict[str, Any] | None:
     """Polygons of the provinces and regions that area-level statements name."""
+    from analysis import maps
+
     if statements.height == 0:
         return None
     import pandas as pd
@@ -502,6 +536,8 @@ def _excess_parts(s: SpatialAnalysis) -> list[Part]:
 
 
 def _statement_parts(s: SpatialAnalysis, base: dict[str, Any]) -> list[Part]:
+    from analysis import maps
+
     if s.statements.height == 0:
         return []
     parts: list[Part] = ["<h3>Statements about whole areas</h3>"]
@@ -531,6 +567,8 @@ def _statement_parts(s: SpatialAnalysis, base: dict[str, Any]) -> list[Part]:
 
 
 def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[str, Any], *, note: str | None) -> list[Part]:
+    from analysis import maps
+
     parts: list[Part] = ["<h3>When each area recovered</h3>"]
     t = s.table.select("key", "name", "last_down_minutes")
     p = s.pooled
@@ -567,6 +605,8 @@ def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[
 
 
 def _region_parts(a: Any, s: SpatialAnalysis, lang: str) -> list[Part]:
+    from analysis import maps
+
     rc = s.regions
     parts: list[Part] = ["<h3>Regions</h3>"]
     if rc is None or a.fit is None:

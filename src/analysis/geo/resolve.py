@@ -1183,49 +1183,64 @@ def resolve_places(
             return (
                 pl.col(name).cast(pl.String).str.strip_chars() if dtype == pl.String else pl.col(name).cast(dtype, strict=False)
             )
-        return pl.lit(None, dtype=dtype)
+        return pl.repeat(None, pl.len(), dtype=dtype)  # full height even when no input column exists
 
+    use = (
+        pl.col("__lat").is_not_null()
+        & pl.col("__lon").is_not_null()
+        & ~((pl.col("__lat") == 0) & (pl.col("__lon") == 0))
+        & ~pl.col("__level").is_in(list(AREA_LEVELS)).fill_null(False)
+    )
     try:
-        keys = df.with_columns(
-            col(place_col, pl.String).alias("__place"),
-            (col(postal_col, pl.Int64).cast(pl.String) if _is_numeric(df, postal_col) else col(postal_col, pl.String)).alias(
-                "__postal"
-            ),
-            col(area_level_col, pl.String).str.to_lowercase().alias("__level"),
-            col(lat_col, pl.Float64).alias("__lat"),
-            col(lon_col, pl.Float64).alias("__lon"),
-        ).select("__place", "__postal", "__level", "__lat", "__lon")
+        # one key per row: the text fields for a row resolved by name, the coordinates for
+        # a row resolved by coordinates (the other half nulled), so one join brings every row back
+        keys = (
+            df.lazy()
+            .select(
+                col(place_col, pl.String).alias("__place"),
+                (col(postal_col, pl.Int64).cast(pl.String) if _is_numeric(df, postal_col) else col(postal_col, pl.String)).alias(
+                    "__postal"
+                ),
+                col(area_level_col, pl.String).str.to_lowercase().alias("__level"),
+                col(lat_col, pl.Float64).alias("__lat"),
+                col(lon_col, pl.Float64).alias("__lon"),
+            )
+            .select(
+                use.alias("__use"),
+                *(pl.when(~use).then(pl.col(c)).alias(c) for c in ("__place", "__postal", "__level")),
+                *(pl.when(use).then(pl.col(c)).alias(c) for c in ("__lat", "__lon")),
+            )
+            .collect()
+        )
     except pl.exceptions.PolarsError as exc:
         raise GeoError(f"resolve_places: cannot read the location columns: {exc}") from exc
-    keys = keys.with_columns(
-        (
-            pl.col("__lat").is_not_null()
-            & pl.col("__lon").is_not_null()
-            & ~((pl.col("__lat") == 0) & (pl.col("__lon") == 0))
-            & ~pl.col("__level").is_in(list(AREA_LEVELS)).fill_null(False)
-        ).alias("__use_coords")
+    key_cols = ["__use", "__place", "__postal", "__level", "__lat", "__lon"]
+    distinct = keys.unique()
+    text_keys = distinct.filter(~pl.col("__use"))
+    text_rows = [
+        _resolve_text_cached(p, _clean_postal(pc), lv, threshold)
+        for p, pc, lv in text_keys.select("__place", "__postal", "__level").iter_rows()
+    ]
+    coord_keys = distinct.filter(pl.col("__use"))
+    resolved = pl.concat(
+        [
+            text_keys.hstack(_rows_frame([dict(r) for r in text_rows])),
+            coord_keys.hstack(
+                _coords_frame(coord_keys["__lat"].to_numpy(), coord_keys["__lon"].to_numpy())
+                if coord_keys.height
+                else pl.DataFrame(schema=RESOLUTION_COLUMNS)
+            ),
+        ],
+        how="vertical",
     )
-
-    text_keys = keys.filter(~pl.col("__use_coords")).select("__place", "__postal", "__level").unique()
-    text_rows = [_resolve_text_cached(p, _clean_postal(pc), lv, threshold) for p, pc, lv in text_keys.iter_rows()]
-    text_res = text_keys.hstack(_rows_frame([dict(r) for r in text_rows]))
-
-    coord_keys = keys.filter(pl.col("__use_coords")).select("__lat", "__lon").unique()
-    coord_res = coord_keys.hstack(
-        _coords_frame(coord_keys["__lat"].to_numpy(), coord_keys["__lon"].to_numpy())
-        if coord_keys.height
-        else pl.DataFrame(schema=RESOLUTION_COLUMNS)
+    geo = (
+        keys.lazy()
+        .join(resolved.lazy(), on=key_cols, how="left", nulls_equal=True, maintain_order="left")
+        .select(list(RESOLUTION_COLUMNS))
+        .collect()
     )
-
-    joined_text = keys.join(text_res, on=["__place", "__postal", "__level"], how="left", nulls_equal=True, maintain_order="left")
-    joined_coord = keys.select("__lat", "__lon").join(
-        coord_res, on=["__lat", "__lon"], how="left", nulls_equal=True, maintain_order="left"
-    )
-    use = keys["__use_coords"]
-    out_cols = []
-    for name in RESOLUTION_COLUMNS:
-        out_cols.append(pl.select(pl.when(use).then(joined_coord[name]).otherwise(joined_text[name]).alias(name)).to_series())
-    result = df.with_columns(out_cols)
+    del keys
+    result = df.with_columns(geo.get_columns())
     if boundaries is not None:
         from analysis.geo.boundaries import assign_areas
 
