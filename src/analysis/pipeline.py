@@ -8,6 +8,7 @@ Nothing here draws; :mod:`analysis.figures` does that from an :class:`Analysis`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,9 @@ class Analysis:
     evidence: str = "down_reports"
     metrics: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def down(self) -> pl.DataFrame:
-        """Reports saying service was out (down, intermittent, partial)."""
+        """Reports saying service was out (down, intermittent, partial); filtered once, then shared."""
         return down_reports(self.data.reports)
 
 
