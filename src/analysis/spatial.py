@@ -275,7 +275,8 @@ def area_table(
     if "key" not in areas.columns:
         raise GeoError("area_table: the areas need a 'key' column")
     assigned = _times(assign_level(reports, level=level, areas=areas), onset)
-    down = assigned.filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("area_key").is_not_null())
+    # lazily: only the columns the aggregation reads are ever materialised for the down rows
+    down = assigned.lazy().filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("area_key").is_not_null())
     per_area = down.group_by("area_key").agg(
         pl.col("w").sum().alias("n_reports"),
         pl.col("w").filter(pl.col("whole_area")).sum().alias("n_whole_area"),
@@ -289,7 +290,7 @@ def area_table(
         .list.explode(keep_nulls=False, empty_as_null=False)
         .median()
         .alias("median_report_minutes"),
-    )
+    ).collect()
     region = _area_regions(areas, level)
     base = pl.DataFrame(
         {
