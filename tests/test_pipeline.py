@@ -112,3 +112,27 @@ def test_windowed_reports_reach_the_fit_as_one_row_per_distinct_window(incident,
     assert win["end"].to_list() == [t0 + hour, t0 + 2 * hour]
     assert win["count"].to_list() == [8, 2]  # the weights of the identical windows summed
     assert len(seen["times"]) == 5  # exactly timed reports repeated by their weight
+
+
+def test_after_declaration_counts_certain_and_possible_reports() -> None:
+    from analysis.pipeline import after_declaration
+
+    utc = pl.Datetime("us", "UTC")
+    t = [dt.datetime(2018, 1, 8, h, tzinfo=dt.UTC) for h in (20, 21, 22, 23)]
+    declared = dt.datetime(2018, 1, 8, 21, 30, tzinfo=dt.UTC)
+    down = pl.DataFrame(
+        {
+            "reported_at": [t[0], t[1], t[2], t[3], t[3]],
+            "reported_until": [None, t[2], None, None, None],  # the window 21:00–22:00 straddles 21:30
+            "weight": [1, 2, 1, 3, 1],
+            "municipality": ["Evere", "Gent", "Gent", None, "Liège"],
+            "nis_code": ["21006", "44021", "44021", None, "62063"],
+        },
+        schema_overrides={"reported_at": utc, "reported_until": utc},
+    )
+    got = after_declaration(down, declared)
+    assert got["reports_after"] == 5 and got["reports_possibly_after"] == 2
+    assert got["municipalities_after"] == 2  # Gent and Liège; the unplaced report counts only as a report
+    assert got["last_report_hours_after"] == 1.5
+    empty = after_declaration(down.clear(), declared)
+    assert empty["reports_after"] == 0 and empty["reports_possibly_after"] == 0 and empty["last_report_hours_after"] is None

@@ -194,15 +194,26 @@ def after_declaration(down: pl.DataFrame, declared: dt.datetime) -> dict[str, An
     declaration to the end of the last down report (or its window).
     """
     end = pl.coalesce("reported_until", "reported_at")
-    certain = down.filter(pl.col("reported_at") > declared)
-    maybe = down.filter(
+    after = pl.col("reported_at") > declared
+    straddles = (
         (pl.col("reported_at") <= declared) & pl.col("reported_until").is_not_null() & (pl.col("reported_until") > declared)
     )
-    last = down.select(end.max()).item() if down.height else None
+    # one pass over the columns it needs: no filtered copies of a large table
+    counts = (
+        down.lazy()
+        .select(
+            pl.col("weight").filter(after).sum().alias("after"),
+            pl.col("weight").filter(straddles).sum().alias("maybe"),
+            pl.col("nis_code").filter(after & pl.col("municipality").is_not_null()).n_unique().alias("places"),
+            end.max().alias("last"),
+        )
+        .collect()
+    )
+    last = counts["last"][0] if down.height else None
     return {
-        "reports_after": int(certain["weight"].sum()) if certain.height else 0,
-        "reports_possibly_after": int(maybe["weight"].sum()) if maybe.height else 0,
-        "municipalities_after": certain.filter(pl.col("municipality").is_not_null())["nis_code"].n_unique(),
+        "reports_after": int(counts["after"][0] or 0),
+        "reports_possibly_after": int(counts["maybe"][0] or 0),
+        "municipalities_after": int(counts["places"][0]),
         "last_report_hours_after": m.clean_number((last - declared).total_seconds() / 3600, 2)
         if last and last > declared
         else None,

@@ -277,20 +277,24 @@ def area_table(
     assigned = _times(assign_level(reports, level=level, areas=areas), onset)
     # lazily: only the columns the aggregation reads are ever materialised for the down rows
     down = assigned.lazy().filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("area_key").is_not_null())
-    per_area = down.group_by("area_key").agg(
-        pl.col("w").sum().alias("n_reports"),
-        pl.col("w").filter(pl.col("whole_area")).sum().alias("n_whole_area"),
-        pl.col("w").filter(pl.col("reported_until").is_not_null()).sum().alias("n_windowed"),
-        pl.col("reported_at").min().alias("first_report"),
-        pl.coalesce("reported_until", "reported_at").max().alias("last_down_report"),
-        pl.col("t_start").min().alias("onset_lag_minutes"),
-        pl.col("t_end").max().alias("last_down_minutes"),
-        pl.col("t_mid")
-        .repeat_by("w")
-        .list.explode(keep_nulls=False, empty_as_null=False)
-        .median()
-        .alias("median_report_minutes"),
-    ).collect()
+    per_area = (
+        down.group_by("area_key")
+        .agg(
+            pl.col("w").sum().alias("n_reports"),
+            pl.col("w").filter(pl.col("whole_area")).sum().alias("n_whole_area"),
+            pl.col("w").filter(pl.col("reported_until").is_not_null()).sum().alias("n_windowed"),
+            pl.col("reported_at").min().alias("first_report"),
+            pl.coalesce("reported_until", "reported_at").max().alias("last_down_report"),
+            pl.col("t_start").min().alias("onset_lag_minutes"),
+            pl.col("t_end").max().alias("last_down_minutes"),
+            pl.col("t_mid")
+            .repeat_by("w")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .median()
+            .alias("median_report_minutes"),
+        )
+        .collect()
+    )
     region = _area_regions(areas, level)
     base = pl.DataFrame(
         {
