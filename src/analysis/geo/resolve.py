@@ -1215,7 +1215,14 @@ def resolve_places(
     except pl.exceptions.PolarsError as exc:
         raise GeoError(f"resolve_places: cannot read the location columns: {exc}") from exc
     key_cols = ["__use", "__place", "__postal", "__level", "__lat", "__lon"]
-    distinct = keys.unique()
+    # the join back runs on one 64-bit hash of the key instead of six columns (a tenth of the
+    # memory on a large table), unless two distinct keys happen to share a hash
+    keys = keys.with_columns(pl.struct(key_cols).hash(seed=0).alias("__key"))
+    distinct = keys.unique(subset=key_cols)
+    if distinct["__key"].n_unique() == distinct.height:
+        keys, join_on = keys.select("__key"), ["__key"]
+    else:
+        join_on = key_cols
     text_keys = distinct.filter(~pl.col("__use"))
     text_rows = [
         _resolve_text_cached(p, _clean_postal(pc), lv, threshold)
@@ -1235,7 +1242,7 @@ def resolve_places(
     )
     geo = (
         keys.lazy()
-        .join(resolved.lazy(), on=key_cols, how="left", nulls_equal=True, maintain_order="left")
+        .join(resolved.lazy(), on=join_on, how="left", nulls_equal=True, maintain_order="left")
         .select(list(RESOLUTION_COLUMNS))
         .collect()
     )
