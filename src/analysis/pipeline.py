@@ -224,7 +224,8 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
     """The ``metrics.json`` document of an analysis (see :mod:`analysis.metrics`)."""
     inc, data, tz = a.incident, a.data, a.incident.timezone
     reports = data.reports
-    unresolved = reports.filter(pl.col("geo_method").is_null() | (pl.col("geo_method") == "unresolved")).height
+    # counts as expressions over the columns they read: a filter would copy the whole table
+    unresolved = int(reports.select((pl.col("geo_method").is_null() | (pl.col("geo_method") == "unresolved")).sum()).item())
     onset = a.fit.onset if a.fit is not None else inc.onset
     onset_source = "config" if inc.onset is not None else ("estimated" if a.fit is not None else None)
     down = a.down
@@ -241,7 +242,7 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
         "n_reports": data.n_reports,
         "n_rejected": data.n_rejected,
         "n_down_reports": down.height,
-        "n_windowed_reports": reports.filter(pl.col("reported_until").is_not_null()).height,
+        "n_windowed_reports": int(reports["reported_until"].is_not_null().sum()),
         "n_unresolved_place": unresolved,
         "onset": m.iso(onset, tz),
         "onset_source": onset_source,
@@ -255,7 +256,11 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
         "announcements": m.announcements_block(a.fit, inc),
         "declared_resolved": None,
         "regions": {},
-        "areas": {"n_municipalities": reports.filter(pl.col("municipality").is_not_null())["nis_code"].n_unique()},
+        "areas": {
+            "n_municipalities": int(
+                reports.select(pl.col("nis_code").filter(pl.col("municipality").is_not_null()).n_unique()).item()
+            )
+        },
         "sources": [
             {k: v for k, v in s.__dict__.items() if k in ("source", "kind", "path", "n_raw", "n_accepted", "n_rejected")}
             for s in data.sources

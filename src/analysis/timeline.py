@@ -22,8 +22,15 @@ DOWN_STATUSES = ("down", "intermittent", "partial")
 
 
 def down_reports(reports: pl.DataFrame) -> pl.DataFrame:
-    """Reports that say service was (still) out: status down, intermittent or partial."""
-    return reports.filter(pl.col("status").is_in(DOWN_STATUSES))
+    """Reports that say service was (still) out: status down, intermittent or partial.
+
+    When every report is one (the usual outage-tracker export) the table itself is returned:
+    no copy of a table that may hold millions of rows.
+    """
+    down = reports["status"].is_in(DOWN_STATUSES).fill_null(False)
+    if down.all():
+        return reports
+    return reports.filter(down)
 
 
 def bin_edges(start: dt.datetime, end: dt.datetime, *, bin_minutes: float) -> np.ndarray:
