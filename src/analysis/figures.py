@@ -478,6 +478,7 @@ def residual_figure(
         x = [_local(t, timezone) for t in agg["bin_start"].to_list()]
         y = ((agg["o"] - agg["e"]) / agg["e"].sqrt()).to_list()
         label = f"Pearson residual per {int(bin_minutes)} min"
+        standardised = True
     else:
         res = diagnostics.residuals
         x = [_local(onset + dt.timedelta(minutes=float(m)), timezone) for m in res["minutes"].to_list()]
@@ -486,10 +487,9 @@ def residual_figure(
         y = res["residual"].to_list() if standardised else (100 * res["residual"]).to_list()
         label = "standardised residual" if standardised else "nonparametric − fitted (points of %)"
     fig = go.Figure()
-    if x and "points of %" in label:
-        fig.add_hline(y=0, line={"color": PALETTE["muted"], "width": 1})
-    elif x:
-        for level in (-2, 2):
+    if x:
+        # ±2 marks where a standardised residual should mostly stay; a gap between curves has no such scale
+        for level in (-2, 2) if standardised else ():
             fig.add_hline(y=level, line={"color": PALETTE["muted"], "dash": "dot", "width": 1})
         fig.add_hline(y=0, line={"color": PALETTE["muted"], "width": 1})
     fig.add_trace(

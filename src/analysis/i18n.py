@@ -395,8 +395,6 @@ def format_time(t: dt.datetime | None, tz: str, language: str = "en", *, with_da
 
 def format_duration(minutes: float | None, language: str = "en") -> str:
     """Minutes as '45 min', '2 h 05', '1 d 3 h' (non-finite: an en dash)."""
-    import math
-
     if minutes is None or not math.isfinite(minutes):
         return "—"
     m = round(minutes)
@@ -412,8 +410,6 @@ def format_duration(minutes: float | None, language: str = "en") -> str:
 
 def format_percent(x: float | None, digits: int = 0) -> str:
     """A fraction as a percentage ('37%'); non-finite: an en dash."""
-    import math
-
     if x is None or not math.isfinite(x):
         return "—"
     return f"{100 * x:.{digits}f}%"
@@ -424,8 +420,6 @@ def format_percents(value: float | None, low: float | None, high: float | None) 
 
     '9% [9%–9%]' hides a real interval: it becomes '9.1% [8.8%–9.4%]' (at most two decimals).
     """
-    import math
-
     digits = 0
     if all(x is not None and math.isfinite(x) for x in (low, high)) and low != high:
         while digits < 2 and format_percent(low, digits) == format_percent(high, digits):
