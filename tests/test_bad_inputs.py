@@ -196,3 +196,25 @@ def test_symlink_inside_the_folder_still_reads_the_target(tmp_path: Path) -> Non
     folder = _case_folder("symlink_inside", tmp_path)
     source = load_incident(folder).sources[0]
     assert source.path == (folder / "data" / "r.csv").resolve()
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_read_in_batches_gives_the_same_result(name: str, tmp_path: Path) -> None:
+    """A file read in batches (as large files are) gives the same tables, counts and errors."""
+    folder = _case_folder(name, tmp_path)
+
+    def run(**options: int) -> Any:
+        try:
+            return ingest_incident(load_incident(folder), geocode=False, **options)
+        except errors.AnalysisError as exc:
+            return type(exc), str(exc)
+
+    whole = run(stream_bytes=1 << 60)
+    batched = run(stream_bytes=0, batch_rows=3)
+    if isinstance(whole, tuple):
+        assert batched == whole
+        return
+    assert whole.reports.equals(batched.reports)
+    assert whole.rejects.equals(batched.rejects)
+    assert whole.restorations.equals(batched.restorations) and whole.online.equals(batched.online)
+    assert whole.sources == batched.sources

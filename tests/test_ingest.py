@@ -319,3 +319,81 @@ def test_report_ids_are_unique_across_sources(tmp_path: Path) -> None:
     )
     ids = ingest(folder).reports["report_id"].to_list()
     assert sorted(ids) == ["a:b:c", "a:b:c#2"]
+
+
+# --------------------------------------------------------------------------- large files in batches
+
+
+def _ingest_both(folder: Path, monkeypatch: pytest.MonkeyPatch, batch_rows: int) -> tuple[object, object, int]:
+    """The incident read whole and read in batches of ``batch_rows``; and how many batches were read."""
+    import analysis.ingest
+
+    whole = ingest_incident(load_incident(folder), geocode=False, stream_bytes=1 << 60)
+    calls: list[int] = []
+    real = analysis.ingest._report_work
+
+    def counting(table: pl.DataFrame, *args: object, **kwargs: object) -> object:
+        calls.append(table.height)
+        return real(table, *args, **kwargs)
+
+    monkeypatch.setattr(analysis.ingest, "_report_work", counting)
+    batched = ingest_incident(load_incident(folder), geocode=False, stream_bytes=0, batch_rows=batch_rows)
+    return whole, batched, len(calls)
+
+
+def _same(a: object, b: object) -> None:
+    assert a.reports.equals(b.reports)  # type: ignore[attr-defined]
+    assert a.rejects.equals(b.rejects)  # type: ignore[attr-defined]
+    assert a.sources == b.sources  # type: ignore[attr-defined]
+
+
+def test_a_large_file_read_in_batches_gives_the_same_tables(
+    make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what crosses batch boundaries: a duplicate of a row three batches back, a report_id
+    # repeated in a later batch, a day-first order proven only by the last rows (01/02 is
+    # 1 February only because 13/01 exists further down), unreadable and empty rows
+    rows = [
+        "id,time,town,msg",
+        "a,01/02/2018 20:05,Liège,plus de télé",
+        "b,02/01/2018 20:10,Namur,écran noir",
+        "c,03/01/2018 21:00,Gent,storing",
+        "d,not a time,Gent,?",
+        "a,04/01/2018 21:30,Mons,encore",  # id 'a' again, other content
+        "b,02/01/2018 20:10,Namur,écran noir",  # duplicate of row 3
+        ",,,",
+        "e,1515441600,Evere,epoch seconds",
+        "f,13/01/2018 08:00,Wavre,day-first proof",
+        "g,14/01/2018 09:00,Ath,day-first proof",
+    ]
+    folder = make_incident(
+        "\n".join(rows) + "\n",
+        source_extra='[sources.columns]\nreport_id = "id"\nreported_at = "time"\nplace = "town"\ntext = "msg"\n',
+    )
+    whole, batched, n = _ingest_both(folder, monkeypatch, batch_rows=2)
+    assert n >= 5  # really read in batches
+    _same(whole, batched)
+    r = batched.reports
+    assert r.filter(pl.col("source_row") == 2)["reported_at"][0] == dt.datetime(2018, 2, 1, 19, 5, tzinfo=dt.UTC)
+    assert batched.rejects.filter(pl.col("row") == 7)["reason"][0] == "duplicate of row 3"
+    assert r["report_id"].n_unique() == r.height
+    assert "report_id 'a' repeated" in r.filter(pl.col("source_row") == 6)["issues"][0]
+
+
+def test_batches_take_date_and_time_columns_and_fall_back_when_polars_cannot_split(
+    make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = '[sources.columns]\ndate = "day"\ntime = "hour"\nplace = "town"\n'
+    content = (
+        "day;hour;town\n"
+        + "".join(f"0{1 + i % 9}/01/2018;20:{i % 60:02d};Liège\n" for i in range(40))
+        + "13/01/2018;20:15;Gent\n"
+    )
+    whole, batched, n = _ingest_both(make_incident(content, source_extra=extra), monkeypatch, batch_rows=7)
+    assert n >= 6
+    _same(whole, batched)
+    # a ragged row far into the file: polars' reader cannot split it, the whole-file reader can
+    ragged = "time,town,msg\n" + "2018-01-08 20:05,Liège,x\n" * 30 + "2018-01-08 20:06,Namur,y,extra,fields\n"
+    whole, batched, _ = _ingest_both(make_incident(ragged, source_extra=MAP, incident_id="ragged"), monkeypatch, batch_rows=4)
+    _same(whole, batched)
+    assert batched.rejects.height == 1 + 29  # the ragged row, and 29 duplicates of row 2

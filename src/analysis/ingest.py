@@ -34,10 +34,20 @@ import polars as pl
 from analysis.config import Incident, Source, processed_dir
 from analysis.errors import IngestError
 from analysis.privacy import scrub_column, scrub_text
-from analysis.readers import RAW_FIELD_CHARS, REJECT_SCHEMA, RawTable, empty_rejects, read_source
-from analysis.timeparse import UTC_DTYPE, ParsedTimes, parse_times
+from analysis.readers import (
+    RAW_FIELD_CHARS,
+    REJECT_SCHEMA,
+    STREAM_BYTES,
+    CsvStream,
+    RawTable,
+    empty_rejects,
+    open_csv_stream,
+    read_source,
+)
+from analysis.timeparse import UTC_DTYPE, ParsedTimes, day_month_votes, parse_times
 
 MAX_FIELD_CHARS = 100_000
+BATCH_ROWS = 1_000_000  # rows per batch of a large CSV file (see ingest_incident)
 
 REPORT_COLUMNS: dict[str, pl.DataType] = {
     "report_id": pl.String(),
@@ -336,11 +346,28 @@ def _url(table: pl.DataFrame, source: Source) -> tuple[pl.Series, pl.Series]:
     return scrub_column(url, names=False), note
 
 
-def _row_checks(table: pl.DataFrame) -> dict[str, pl.Series]:
+@dataclass
+class _Batches:
+    """What the batches of one file share, so that reading it in batches changes no result.
+
+    ``month_first``: each time column's day/month order, voted by the whole column;
+    ``seen``: a 128-bit fingerprint of every distinct row of the earlier batches with the
+    first row holding it (a row repeating one of them is a duplicate of that row).
+    """
+
+    month_first: dict[str, bool]
+    seen: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"_h1": pl.UInt64, "_h2": pl.UInt64, "_first": pl.Int64})
+    )
+
+
+def _row_checks(table: pl.DataFrame, batches: _Batches | None = None) -> dict[str, pl.Series]:
     """Reasons shared by every kind: empty row, oversized field, exact duplicate.
 
     Each check first runs a cheap vectorised screen over the whole table and then the
-    exact test on the few rows it flags, so clean data pays for a few passes only.
+    exact test on the few rows it flags, so clean data pays for a few passes only. With
+    ``batches`` (a file read in batches), rows also repeat rows of earlier batches: those
+    are found by fingerprint (two independent 64-bit hashes of every field).
     """
     cols = [c for c in table.columns if c != "_row"]
     n = table.height
@@ -384,13 +411,24 @@ def _row_checks(table: pl.DataFrame) -> dict[str, pl.Series]:
         out["_why_size_col"] = none().scatter(idx, found["c"])
 
     # rows with distinct hashes are distinct; rows sharing one are compared exactly
-    screen = table.select(pl.struct(cols).hash(seed=7).is_duplicated()).to_series()
+    hashes = table.select(pl.struct(cols).hash(seed=7).alias("_h1"))
+    screen = hashes.select(pl.col("_h1").is_duplicated()).to_series()
     if screen.any():
         idx = screen.arg_true()
         sub = table[idx]
         first = pl.col("_row").min().over(cols)
         found = sub.select(pl.when(pl.col("_row") != first).then(pl.format("duplicate of row {}", first))).to_series()
         out["_why_dup"] = none().scatter(idx, found)
+    if batches is not None:
+        prints = hashes.with_columns(
+            table.select(pl.struct(cols).hash(seed=11).alias("_h2")).to_series(), table["_row"].alias("_first")
+        )
+        earlier = prints.join(batches.seen, on=["_h1", "_h2"], how="left", maintain_order="left")["_first_right"]
+        if earlier.is_not_null().any():
+            found = pl.select(pl.format("duplicate of row {}", earlier)).to_series()
+            out["_why_dup"] = pl.select(pl.coalesce(found, out["_why_dup"])).to_series()
+        fresh = prints.filter(earlier.is_null()).unique(subset=["_h1", "_h2"], keep="first", maintain_order=True)
+        batches.seen = pl.concat([batches.seen, fresh], rechunk=False)
     return out
 
 
@@ -513,22 +551,59 @@ def _geo_columns_missing(df: pl.DataFrame) -> pl.DataFrame:
 # --------------------------------------------------------------------------- times
 
 
-def _parse(raw: pl.Series, source: Source, timezone: str, label: str) -> ParsedTimes:
+def _parse(raw: pl.Series, source: Source, timezone: str, label: str, batches: _Batches | None = None) -> ParsedTimes:
+    order = batches.month_first.get(raw.name) if batches is not None else None
     try:
-        return parse_times(raw, timezone=source.timezone or timezone, time_format=source.time_format, ambiguous=source.ambiguous)
+        return parse_times(
+            raw,
+            timezone=source.timezone or timezone,
+            time_format=source.time_format,
+            ambiguous=source.ambiguous,
+            month_first=order,
+        )
     except ValueError as exc:
         raise IngestError(f"{source.path}: column {label!r}: {exc}") from None
 
 
-def _times(table: pl.DataFrame, source: Source, canonical: str, timezone: str) -> tuple[ParsedTimes, bool]:
+def _times(
+    table: pl.DataFrame, source: Source, canonical: str, timezone: str, batches: _Batches | None = None
+) -> tuple[ParsedTimes, bool]:
     """Parsed UTC times for a canonical time column, and whether the column exists."""
     name = _column_for(table, source, canonical)
     if name is None and canonical not in source.defaults:
         null = _const(canonical, None, table.height, UTC_DTYPE)
         none = _const(canonical, None, table.height, pl.String())
         return ParsedTimes(null, none, None, none, null), False
-    raw = table[name] if name is not None else _text(table, source, canonical)
-    return _parse(raw, source, timezone, name or canonical), True
+    raw = (table[name] if name is not None else _text(table, source, canonical)).alias(canonical)
+    return _parse(raw, source, timezone, name or canonical, batches), True
+
+
+def _report_time_text(table: pl.DataFrame | pl.LazyFrame, source: Source) -> dict[str, pl.Expr]:
+    """The raw text each report time is parsed from, as expressions (keyed like the parsed series).
+
+    One definition for the row-by-row parse and for the whole-column vote of a file read
+    in batches: a file column, a source default, or the ``date`` and ``time`` columns joined.
+    """
+    names = [c for c in table.collect_schema().names() if c != "_row"]
+    probe = pl.DataFrame(schema=dict.fromkeys(names, pl.String))
+    out: dict[str, pl.Expr] = {}
+    for canonical in ("reported_at", "reported_from", "reported_until"):
+        name = _column_for(probe, source, canonical)
+        if name is not None:
+            out[canonical] = pl.col(name).cast(pl.String)
+        elif canonical in source.defaults:
+            out[canonical] = pl.lit(str(source.defaults[canonical]), pl.String)
+    if not ({"reported_at", "reported_from"} & set(out)) and _has(probe, source, "date"):
+
+        def text(c: str) -> pl.Expr:
+            name = _column_for(probe, source, c)
+            if name is not None:
+                e = pl.col(name).cast(pl.String).str.strip_chars().replace("", None)
+                return e.fill_null(str(source.defaults[c])) if c in source.defaults else e
+            return pl.lit(str(source.defaults[c]) if c in source.defaults else None, pl.String)
+
+        out["reported_at"] = pl.concat_str([text("date"), text("time")], separator=" ", ignore_nulls=True)
+    return out
 
 
 def _unusable(reason: pl.Series) -> pl.Series:
@@ -541,15 +616,23 @@ def _unusable(reason: pl.Series) -> pl.Series:
 
 def _report_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical down reports from one source, and the rows rejected with reasons."""
-    at, has_at = _times(table, source, "reported_at", timezone)
-    frm, has_from = _times(table, source, "reported_from", timezone)
-    until, _has_until = _times(table, source, "reported_until", timezone)
+    work, rejects = _report_work(table, source, timezone)
+    return _finish_reports(work, source), rejects
+
+
+def _report_work(
+    table: pl.DataFrame, source: Source, timezone: str, batches: _Batches | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Down reports of a table before their ids are made (ids need the whole source), and rejects."""
+    at, has_at = _times(table, source, "reported_at", timezone, batches)
+    frm, has_from = _times(table, source, "reported_from", timezone, batches)
+    until, _has_until = _times(table, source, "reported_until", timezone, batches)
     time_label = _label(source, table, "reported_at") if has_at else _label(source, table, "reported_from")
     if not (has_at or has_from) and _has(table, source, "date"):
         date = _text(table, source, "date")
         clock = _text(table, source, "time")
         combined = pl.select(pl.concat_str([date, clock], separator=" ", ignore_nulls=True)).to_series().alias("reported_at")
-        at, has_at = _parse(combined, source, timezone, _label(source, table, "date")), True
+        at, has_at = _parse(combined, source, timezone, _label(source, table, "date"), batches), True
         time_label = _label(source, table, "date")
     if not (has_at or has_from):
         raise IngestError(
@@ -609,7 +692,7 @@ def _report_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[p
         )
     ).to_series()
 
-    checks = _row_checks(table)
+    checks = _row_checks(table, batches)
     reason, column = _first(
         [
             (checks["_why_empty"], None),
@@ -699,7 +782,11 @@ def _report_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[p
         scrub_column(work["source_ref"], names=False),
         scrub_column(work["region_hint"], names=False),
     )
-    # ids: the file's when given (made unique), else the row number
+    return work, rejects
+
+
+def _finish_reports(work: pl.DataFrame, source: Source) -> pl.DataFrame:
+    """Ids (the file's, made unique, else the row number) and the canonical columns, for a whole source."""
     local_id = work.select(pl.coalesce(pl.col("_id"), pl.col("_row").cast(pl.String))).to_series()
     repeated = (
         local_id.is_first_distinct().not_()
@@ -716,8 +803,7 @@ def _report_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[p
         pl.lit(source.name).alias("source"),
         pl.col("_row").alias("source_row"),
     )
-    reports = work.select([pl.col(c).cast(t) for c, t in REPORT_COLUMNS.items()])
-    return reports, rejects
+    return work.select([pl.col(c).cast(t) for c, t in REPORT_COLUMNS.items()])
 
 
 def _restoration_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -956,7 +1042,77 @@ def canonicalize(raw: RawTable, source: Source, *, timezone: str) -> tuple[pl.Da
     return records, rejects
 
 
-def ingest_incident(incident: Incident, *, geocode: bool = True) -> IngestResult:
+@dataclass(frozen=True)
+class _Read:
+    """One source read into canonical records, with its rejects and how it was read."""
+
+    records: pl.DataFrame
+    rejects: pl.DataFrame
+    n_raw: int
+    encoding: str | None
+    delimiter: str | None
+
+
+def _read_whole(source: Source, timezone: str) -> _Read:
+    raw = read_source(source)
+    records, rejects = canonicalize(raw, source, timezone=timezone)
+    return _Read(records, rejects, raw.n_raw, raw.encoding, raw.delimiter)
+
+
+def _column_votes(stream: CsvStream, source: Source) -> dict[str, bool]:
+    """Each report time column's day/month order, voted by the whole column as one read would."""
+    if source.time_format is not None:
+        return {}  # a given format decides the order
+    exprs = _report_time_text(stream.lazy, source)
+    tallies = pl.collect_all(
+        [stream.lazy.group_by(e.alias("v")).agg(pl.len().alias("n")) for e in exprs.values()], engine="streaming"
+    )
+    out: dict[str, bool] = {}
+    for key, counts in zip(exprs, tallies, strict=True):
+        n, distinct = int(counts["n"].sum()), counts.height
+        # parse_times votes over the distinct values when they repeat (at most one in two
+        # rows distinct), else over every value: the same choice, on the same counts
+        day, month = day_month_votes(counts["v"], counts["n"] if distinct > n // 2 else None)
+        out[key] = month > day
+    return out
+
+
+def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: int) -> _Read | None:
+    """Down reports of a large CSV file read ``batch_rows`` at a time; None when it must be read whole.
+
+    The result is the same as reading the file at once (the time columns' day/month order is
+    voted by the whole column; duplicates of rows in earlier batches are found), but memory
+    holds one batch of raw text and its intermediate columns instead of the whole file's.
+    """
+    stream = open_csv_stream(source, min_bytes=min_bytes)
+    if stream is None:
+        return None
+    works: list[pl.DataFrame] = []
+    rejects: list[pl.DataFrame] = []
+    n_raw = 0
+    try:
+        batches = _Batches(_column_votes(stream, source))
+        for table in stream.batches(batch_rows):
+            work, rej = _report_work(table, source, timezone, batches)
+            works.append(work)
+            rejects.append(rej)
+            n_raw += table.height
+    except pl.exceptions.ComputeError:
+        return None  # a row the fast reader cannot split, or bytes that are not UTF-8: read whole
+    del batches
+    if not works:
+        return None  # no rows: the whole-file reader says what the file holds
+    records = _finish_reports(pl.concat(works, how="vertical", rechunk=False), source)
+    del works
+    rejected = pl.concat(rejects, how="vertical").sort("row")
+    if records.height + rejected.height != n_raw:
+        raise AssertionError(f"{source.path}: {n_raw} rows in, {records.height} kept + {rejected.height} rejected")
+    return _Read(records, rejected, n_raw, stream.encoding, stream.delimiter)
+
+
+def ingest_incident(
+    incident: Incident, *, geocode: bool = True, batch_rows: int = BATCH_ROWS, stream_bytes: int = STREAM_BYTES
+) -> IngestResult:
     """Read every source of ``incident`` into canonical tables, with rejects and counts.
 
     Parameters
@@ -966,26 +1122,32 @@ def ingest_incident(incident: Incident, *, geocode: bool = True) -> IngestResult
     geocode
         Resolve places to municipalities (adds the geography columns). Without it the
         geography columns are present but empty.
+    batch_rows, stream_bytes
+        Down-report CSV files of ``stream_bytes`` or more are read ``batch_rows`` rows at a
+        time (same result, memory bounded by the batch; see :func:`_read_batched`).
     """
     reports, restorations, online, rejects, counts = [], [], [], [], []
     for source in incident.sources:
-        raw = read_source(source)
-        records, rej = canonicalize(raw, source, timezone=incident.timezone)
-        {"down_reports": reports, "restorations": restorations, "online_fraction": online}[source.kind].append(records)
-        rejects.append(rej)
+        read = None
+        if source.kind == "down_reports":
+            read = _read_batched(source, incident.timezone, batch_rows=batch_rows, min_bytes=stream_bytes)
+        read = read or _read_whole(source, incident.timezone)
+        {"down_reports": reports, "restorations": restorations, "online_fraction": online}[source.kind].append(read.records)
+        rejects.append(read.rejects)
         counts.append(
             SourceCounts(
                 source=source.name,
                 kind=source.kind,
                 path=source.rel_path,
-                n_raw=raw.n_raw,
-                n_accepted=records.height,
-                n_rejected=rej.height,
-                encoding=raw.encoding,
-                delimiter=raw.delimiter,
+                n_raw=read.n_raw,
+                n_accepted=read.records.height,
+                n_rejected=read.rejects.height,
+                encoding=read.encoding,
+                delimiter=read.delimiter,
                 time_format=source.time_format,
             )
         )
+        del read
     result_reports = _concat(reports, REPORT_COLUMNS)
     result_rest = _concat(restorations, RESTORATION_COLUMNS)
     result_online = _concat(online, ONLINE_COLUMNS)
@@ -994,7 +1156,7 @@ def ingest_incident(incident: Incident, *, geocode: bool = True) -> IngestResult
     result_reports = result_reports.with_columns(_unique_ids(result_reports["report_id"]))
     result_rest = result_rest.with_columns(_unique_ids(result_rest["record_id"]))
     # sorted before the geography is added (row by row), so the sort copies fewer columns
-    result_reports = result_reports.sort("reported_at", "report_id")
+    result_reports = sort_columnwise(result_reports, ["reported_at", "report_id"])
     if geocode:
         result_reports = _geocode(result_reports)
         result_rest = _geocode(result_rest)
@@ -1008,6 +1170,28 @@ def ingest_incident(incident: Incident, *, geocode: bool = True) -> IngestResult
         online=result_online.sort("observed_at"),
         sources=tuple(counts),
     )
+
+
+def sort_columnwise(df: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """``df.sort(by)`` (stable), one column at a time: memory grows by one column, not by the table.
+
+    A sort builds the sorted copy of every column before the unsorted table can go; here
+    the order is computed once and each column is replaced by its sorted copy in turn,
+    the unsorted one freed as soon as nothing else holds it.
+    """
+    if df.height < 2:
+        return df
+    order = df.select(pl.arg_sort_by(by, maintain_order=True)).to_series()
+    if bool((order.diff().drop_nulls() == 1).all()):
+        return df  # already in order: nothing to copy
+    names = df.columns
+    done: list[pl.Series] = []
+    rest = df
+    del df
+    for name in names:
+        done.append(rest.get_column(name).gather(order))
+        rest = rest.drop(name)
+    return pl.DataFrame(done)
 
 
 def _concat(frames: list[pl.DataFrame], schema: Mapping[str, Any]) -> pl.DataFrame:

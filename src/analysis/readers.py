@@ -43,6 +43,7 @@ from analysis.config import Source
 from analysis.errors import IngestError
 
 SAMPLE_BYTES = 1 << 20
+STREAM_BYTES = 64 << 20  # CSV files from this size on are read in batches (see open_csv_stream)
 DELIMITERS = ",;\t|"
 RESERVED = ("_row",)
 RAW_FIELD_CHARS = 1000  # a reject's raw value keeps this many characters of each field
@@ -256,7 +257,59 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
         raise IngestError(f"{path}: not valid {encoding} text (byte {exc.start}); set 'encoding' for this source") from None
 
 
-def _read_csv(path: Path, source: Source) -> RawTable:
+@dataclass(frozen=True)
+class CsvStream:
+    """A large UTF-8 CSV file read in batches of rows (same columns and ``_row`` as :func:`read_source`).
+
+    ``lazy`` scans the whole file (for a pass over a few columns); :meth:`batches` yields
+    the rows in order, ``batch_rows`` at a time, so memory follows the batch, not the file.
+    """
+
+    path: Path
+    lazy: pl.LazyFrame
+    encoding: str
+    delimiter: str
+
+    def batches(self, batch_rows: int) -> Iterator[pl.DataFrame]:
+        """The file's rows in order, at most ``batch_rows`` per frame."""
+        yield from self.lazy.collect_batches(chunk_size=batch_rows)
+
+
+def open_csv_stream(source: Source, *, min_bytes: int = STREAM_BYTES) -> CsvStream | None:
+    """A batched reader for a CSV source of at least ``min_bytes``, or None when it must be read whole.
+
+    Only files the fast reader takes as they are qualify (UTF-8, LF or CRLF line ends, a
+    header polars splits like Python's csv module); anything else is read whole by
+    :func:`read_source`, which also handles rows the fast reader cannot split. A batch can
+    still raise ``polars.exceptions.ComputeError`` (invalid UTF-8 or a ragged row further
+    in): the caller then reads the file whole.
+    """
+    path = source.path
+    if source.format != "csv" or not path.is_file() or path.stat().st_size < min_bytes:
+        return None
+    try:
+        encoding, delimiter, sample, sample_text = _csv_plan(path, source)
+    except IngestError:
+        return None  # read_source gives the error
+    if not _is_utf8(encoding) or (b"\r" in sample and b"\n" not in sample):
+        return None
+    header = _header_fields(sample_text, delimiter)
+    lazy = pl.scan_csv(
+        path, separator=delimiter, infer_schema=False, has_header=True, empty_string_is_null=False, raise_if_empty=True
+    )
+    try:
+        names = lazy.collect_schema().names()
+    except pl.exceptions.PolarsError:
+        return None
+    if header is None or len(header) != len(names):
+        return None
+    lazy = lazy.rename(dict(zip(names, clean_names(header), strict=True)))
+    lazy = lazy.with_row_index("_row", offset=2 + _leading_blank_lines(sample_text)).with_columns(pl.col("_row").cast(pl.Int64))
+    return CsvStream(path, lazy, encoding, delimiter)
+
+
+def _csv_plan(path: Path, source: Source) -> tuple[str, str, bytes, str]:
+    """Encoding, delimiter, the first bytes and their text: the checks every CSV read starts with."""
     sample = _head(path)
     if not sample.strip():
         raise IngestError(f"{path}: the file is empty")
@@ -275,7 +328,16 @@ def _read_csv(path: Path, source: Source) -> RawTable:
     if first in "{[" and first and _looks_like_json(sample_text):
         raise IngestError(f'{path}: this looks like JSON, not CSV text; set format = "jsonl" for this source')
     delimiter = source.delimiter or detect_delimiter(sample_text)
+    return encoding, delimiter, sample, sample_text
 
+
+def _leading_blank_lines(sample_text: str) -> int:
+    """Blank lines before the header: polars skips them, a person's row numbering counts them."""
+    return len(re.findall(r"\r\n|\r|\n", re.match(r"(?:\r\n|\r|\n)*", sample_text).group(0)))  # type: ignore[union-attr]
+
+
+def _read_csv(path: Path, source: Source) -> RawTable:
+    encoding, delimiter, sample, sample_text = _csv_plan(path, source)
     if _is_utf8(encoding) and not (b"\r" in sample and b"\n" not in sample):
         data: bytes | Path = path
     else:
@@ -353,9 +415,7 @@ def _read_csv_fast(path: Path, data: bytes | Path, *, encoding: str, delimiter: 
     if header is None or len(header) != table.width:
         raise _FallbackError
     table = table.rename(dict(zip(table.columns, clean_names(header), strict=True)))
-    # blank lines before the header are skipped by polars but count in a person's numbering
-    lead = len(re.findall(r"\r\n|\r|\n", re.match(r"(?:\r\n|\r|\n)*", sample_text).group(0)))  # type: ignore[union-attr]
-    table = table.with_row_index("_row", offset=2 + lead).with_columns(pl.col("_row").cast(pl.Int64))
+    table = table.with_row_index("_row", offset=2 + _leading_blank_lines(sample_text)).with_columns(pl.col("_row").cast(pl.Int64))
     return RawTable(table, empty_rejects(), encoding, delimiter)
 
 

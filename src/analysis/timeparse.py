@@ -162,12 +162,28 @@ def _plausible(parsed: pl.Series) -> pl.Series:
 
 def _month_first(s: pl.Series) -> bool:
     """Whether the proving values of ``s`` favour month-first over day-first."""
+    day_first_proof, month_first_proof = day_month_votes(s, cleaned=True)
+    return month_first_proof > day_first_proof
+
+
+def day_month_votes(values: pl.Series, counts: pl.Series | None = None, *, cleaned: bool = False) -> tuple[int, int]:
+    """Values that prove day-first (13/01/2018) and month-first (01/13/2018) order.
+
+    ``counts``: how often each value occurs (distinct values of a large column, counted
+    elsewhere); the votes are then weighted by it. A column read in batches decides its
+    order from the votes of the whole column, exactly as when it is read at once.
+    """
+    s = values if cleaned else _clean(values)
     parts = s.str.extract_groups(_DAY_MONTH)
     first = parts.struct.field("1").cast(pl.Int32, strict=False)
     second = parts.struct.field("2").cast(pl.Int32, strict=False)
-    day_first_proof = int(((first > 12) & (second <= 12)).sum())
-    month_first_proof = int(((second > 12) & (first <= 12)).sum())
-    return month_first_proof > day_first_proof
+    w = counts.cast(pl.Int64) if counts is not None else pl.repeat(1, len(s), dtype=pl.Int64, eager=True)
+    frame = pl.DataFrame({"a": first, "b": second, "w": w})
+    out = frame.select(
+        pl.col("w").filter((pl.col("a") > 12) & (pl.col("b") <= 12)).sum().alias("day"),
+        pl.col("w").filter((pl.col("b") > 12) & (pl.col("a") <= 12)).sum().alias("month"),
+    )
+    return int(out["day"][0] or 0), int(out["month"][0] or 0)
 
 
 def _fill(s: pl.Series, formats: tuple[str, ...], dtype: pl.DataType) -> tuple[pl.Series, pl.Series]:
@@ -207,6 +223,7 @@ def parse_times(
     timezone: str,
     time_format: str | None = None,
     ambiguous: Ambiguous = "earliest",
+    month_first: bool | None = None,
 ) -> ParsedTimes:
     """Parse strings (or datetimes) into UTC instants with a reason for each failure.
 
@@ -222,6 +239,10 @@ def parse_times(
         A strftime format that overrides detection (with ``%z`` for offsets).
     ambiguous
         What to do with a wall-clock time that happens twice (DST overlap).
+    month_first
+        The column's day/month order when it was decided elsewhere (a file read in
+        batches: the whole column votes, see :func:`day_month_votes`); detected from
+        ``values`` when None.
 
     Returns
     -------
@@ -254,10 +275,10 @@ def parse_times(
     text = values.cast(pl.String)
     uniq = text.unique(maintain_order=False)
     if uniq.len() > len(text) // 2:
-        result = _parse_distinct(text, timezone=timezone, time_format=time_format, ambiguous=ambiguous)
+        result = _parse_distinct(text, timezone=timezone, time_format=time_format, ambiguous=ambiguous, month_first=month_first)
         joined = result.frame
     else:
-        result = _parse_distinct(uniq, timezone=timezone, time_format=time_format, ambiguous=ambiguous)
+        result = _parse_distinct(uniq, timezone=timezone, time_format=time_format, ambiguous=ambiguous, month_first=month_first)
         frame = pl.DataFrame({"raw": text})
         joined = frame.join(result.frame, on="raw", how="left", nulls_equal=True, maintain_order="left")
     return ParsedTimes(
@@ -275,7 +296,9 @@ class _Distinct:
     format: str | None
 
 
-def _parse_distinct(raw: pl.Series, *, timezone: str, time_format: str | None, ambiguous: Ambiguous) -> _Distinct:
+def _parse_distinct(
+    raw: pl.Series, *, timezone: str, time_format: str | None, ambiguous: Ambiguous, month_first: bool | None = None
+) -> _Distinct:
     n = len(raw)
     s = _clean(raw.alias("s"))
     aware = pl.repeat(None, n, dtype=UTC_DTYPE, eager=True).alias("a")
@@ -296,7 +319,7 @@ def _parse_distinct(raw: pl.Series, *, timezone: str, time_format: str | None, a
                 date_only = parsed.is_not_null()
         chosen: str | None = time_format
     else:
-        month_first = _month_first(s)
+        month_first = _month_first(s) if month_first is None else month_first
         other = "%d" if month_first else "%m"
         order_note = "month-first" if month_first else "day-first"
         offset = s.str.contains(r"[+-]\d{2}:\d{2}$").fill_null(False)

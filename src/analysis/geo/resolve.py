@@ -71,6 +71,7 @@ AREA_LEVELS: tuple[str, ...] = ("province", "region", "country")
 
 #: Minimum rapidfuzz ``ratio`` (0–100) of a fuzzy match on the compact keys.
 DEFAULT_FUZZY_THRESHOLD = 85.0
+GEO_SLICE_ROWS = 1_000_000  # rows resolved together by resolve_places (bounds its working memory)
 
 #: Columns added by :func:`resolve_places`, in order, with their dtypes.
 RESOLUTION_COLUMNS: dict[str, pl.DataType] = {
@@ -1177,6 +1178,23 @@ def resolve_places(
         raise ParameterError(f"resolve_places: expected a polars DataFrame, got {type(df).__name__}")
     _check_threshold(fuzzy_threshold)
     threshold = float(fuzzy_threshold)
+    names = (place_col, postal_col, lat_col, lon_col, area_level_col)
+    # a large table is resolved in slices of rows (distinct places are still resolved once:
+    # the text cache is shared), so the working columns cost a slice, not the table
+    parts = [_resolve_rows(df.slice(at, GEO_SLICE_ROWS), names, threshold) for at in range(0, max(df.height, 1), GEO_SLICE_ROWS)]
+    geo = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical")
+    del parts
+    result = df.with_columns(geo.get_columns())
+    if boundaries is not None:
+        from analysis.geo.boundaries import assign_areas
+
+        result = assign_areas(result, boundaries, lat_col=lat_col, lon_col=lon_col)
+    return result
+
+
+def _resolve_rows(df: pl.DataFrame, names: tuple[str, str, str, str, str], threshold: float) -> pl.DataFrame:
+    """The resolution columns (:data:`RESOLUTION_COLUMNS`) of each row of ``df``, in order."""
+    place_col, postal_col, lat_col, lon_col, area_level_col = names
 
     def col(name: str, dtype: pl.DataType) -> pl.Expr:
         if name in df.columns:
@@ -1240,19 +1258,12 @@ def resolve_places(
         ],
         how="vertical",
     )
-    geo = (
+    return (
         keys.lazy()
         .join(resolved.lazy(), on=join_on, how="left", nulls_equal=True, maintain_order="left")
         .select(list(RESOLUTION_COLUMNS))
         .collect()
     )
-    del keys
-    result = df.with_columns(geo.get_columns())
-    if boundaries is not None:
-        from analysis.geo.boundaries import assign_areas
-
-        result = assign_areas(result, boundaries, lat_col=lat_col, lon_col=lon_col)
-    return result
 
 
 def _is_numeric(df: pl.DataFrame, name: str) -> bool:
