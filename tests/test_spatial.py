@@ -508,3 +508,18 @@ def test_national_incident_of_100k_reports():
     rc = compare_regions(r, nat, pooled=None, n_boot=30, seed=1)
     assert rc.test.p_value < 1e-10
     assert rc.regions["Wallonia"].t90.value / rc.regions["Flanders"].t90.value == pytest.approx(1.5, rel=0.08)
+
+
+def test_weighted_median_equals_the_median_of_the_repeated_values() -> None:
+    from analysis.spatial import weighted_median
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n = int(rng.integers(1, 25))
+        values = [None if rng.random() < 0.15 else round(float(rng.normal()), 1) for _ in range(n)]
+        df = pl.DataFrame({"g": rng.integers(0, 3, n), "t": pl.Series(values, dtype=pl.Float64), "w": rng.integers(1, 5, n)})
+        got = dict(df.group_by("g").agg(weighted_median("t", "w")).iter_rows())
+        for g, part in df.partition_by("g", as_dict=True).items():
+            kept = part.filter(pl.col("t").is_not_null())
+            want = float(np.median(np.repeat(kept["t"].to_numpy(), kept["w"].to_numpy()))) if kept.height else None
+            assert (got[g[0]] is None and want is None) or got[g[0]] == pytest.approx(want, abs=1e-12)

@@ -421,13 +421,18 @@ def _row_checks(table: pl.DataFrame, batches: _Batches | None = None) -> dict[st
         out["_why_dup"] = none().scatter(idx, found)
     if batches is not None:
         prints = hashes.with_columns(
-            table.select(pl.struct(cols).hash(seed=11).alias("_h2")).to_series(), table["_row"].alias("_first")
+            table.select(pl.struct(cols).hash(seed=11).alias("_h2")).to_series(), table["_row"].alias("_at")
         )
-        earlier = prints.join(batches.seen, on=["_h1", "_h2"], how="left", maintain_order="left")["_first_right"]
-        if earlier.is_not_null().any():
-            found = pl.select(pl.format("duplicate of row {}", earlier)).to_series()
+        # an inner join builds on the smaller side (the batch), not on every row seen so far
+        hits = prints.join(batches.seen, on=["_h1", "_h2"], how="inner").select("_at", "_first")
+        if hits.height:
+            earlier = table.select("_row").join(hits, left_on="_row", right_on="_at", how="left", maintain_order="left")
+            found = earlier.select(pl.format("duplicate of row {}", "_first")).to_series()
             out["_why_dup"] = pl.select(pl.coalesce(found, out["_why_dup"])).to_series()
-        fresh = prints.filter(earlier.is_null()).unique(subset=["_h1", "_h2"], keep="first", maintain_order=True)
+            prints = prints.filter(~pl.col("_at").is_in(hits["_at"].implode()))
+        if screen.any():  # repeats within the batch: each distinct row once, at its first row
+            prints = prints.unique(subset=["_h1", "_h2"], keep="first", maintain_order=True)
+        fresh = prints.rename({"_at": "_first"})
         batches.seen = pl.concat([batches.seen, fresh], rechunk=False)
     return out
 
@@ -1056,7 +1061,7 @@ class _Read:
 def _read_whole(source: Source, timezone: str) -> _Read:
     raw = read_source(source)
     records, rejects = canonicalize(raw, source, timezone=timezone)
-    return _Read(records, rejects, raw.n_raw, raw.encoding, raw.delimiter)
+    return _Read(compact_constants(records), rejects, raw.n_raw, raw.encoding, raw.delimiter)
 
 
 def _column_votes(stream: CsvStream, source: Source) -> dict[str, bool]:
@@ -1094,7 +1099,7 @@ def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: 
         batches = _Batches(_column_votes(stream, source))
         for table in stream.batches(batch_rows):
             work, rej = _report_work(table, source, timezone, batches)
-            works.append(work)
+            works.append(compact_constants(work))
             rejects.append(rej)
             n_raw += table.height
     except pl.exceptions.ComputeError:
@@ -1102,7 +1107,7 @@ def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: 
     del batches
     if not works:
         return None  # no rows: the whole-file reader says what the file holds
-    records = _finish_reports(pl.concat(works, how="vertical", rechunk=False), source)
+    records = compact_constants(_finish_reports(pl.concat(works, how="vertical", rechunk=False), source))
     del works
     rejected = pl.concat(rejects, how="vertical").sort("row")
     if records.height + rejected.height != n_raw:
@@ -1158,8 +1163,8 @@ def ingest_incident(
     # sorted before the geography is added (row by row), so the sort copies fewer columns
     result_reports = sort_columnwise(result_reports, ["reported_at", "report_id"])
     if geocode:
-        result_reports = _geocode(result_reports)
-        result_rest = _geocode(result_rest)
+        result_reports = compact_constants(_geocode(result_reports))
+        result_rest = compact_constants(_geocode(result_rest))
     else:
         result_reports = _geo_columns_missing(result_reports)
         result_rest = _geo_columns_missing(result_rest)
@@ -1170,6 +1175,26 @@ def ingest_incident(
         online=result_online.sort("observed_at"),
         sources=tuple(counts),
     )
+
+
+def compact_constants(df: pl.DataFrame) -> pl.DataFrame:
+    """The same table with each column holding a single value (or only nulls) stored once.
+
+    A text column costs 16 bytes a row even when every row is null (an unused optional
+    column: url, outlet, note...); stored as one value it costs nothing, and filters,
+    sorts, joins and parquet files see the same column.
+    """
+    same = []
+    for name, dtype in df.schema.items():
+        s = df.get_column(name)
+        if s.len() < 2:
+            continue
+        nulls = s.null_count()
+        if nulls == s.len():
+            same.append(pl.lit(None, dtype).alias(name))
+        elif nulls == 0 and (dtype == pl.String or dtype.is_numeric() or dtype.is_temporal()) and bool((s == s[0]).all()):
+            same.append(pl.lit(s[0], dtype).alias(name))
+    return df.with_columns(same) if same else df
 
 
 def sort_columnwise(df: pl.DataFrame, by: list[str]) -> pl.DataFrame:
@@ -1189,9 +1214,11 @@ def sort_columnwise(df: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     rest = df
     del df
     for name in names:
-        done.append(rest.get_column(name).gather(order))
+        column = rest.get_column(name)
+        # a column of one value is the same in any order (and stays stored once)
+        done.append(column if column.null_count() == column.len() else column.gather(order))
         rest = rest.drop(name)
-    return pl.DataFrame(done)
+    return compact_constants(pl.DataFrame(done))
 
 
 def _concat(frames: list[pl.DataFrame], schema: Mapping[str, Any]) -> pl.DataFrame:
