@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,9 @@ import numpy as np
 import polars as pl
 
 from analysis import metrics as m
-from analysis.config import DATA_PROCESSED, Incident, load_incident
+from analysis.config import DATA_PROCESSED, Incident, load_incident, processed_dir
 from analysis.errors import AnalysisError, FitError
-from analysis.ingest import IngestResult, ingest_to_processed
+from analysis.ingest import IngestResult, ingest_incident, write_processed
 from analysis.params import ReportParams
 from analysis.timeline import bin_reports, choose_bin_minutes, down_reports, events_table
 
@@ -140,7 +141,18 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
     """Run the whole analysis of ``params.incident_dir`` (writes the processed tables)."""
     incident = incident or load_incident(params.incident_dir)
     root = Path(params.processed_dir) if params.processed_dir else DATA_PROCESSED
-    data, processed = ingest_to_processed(incident, root=root)
+    data = ingest_incident(incident)
+    # the processed tables are written while the curves are fitted (the writer runs in
+    # polars, outside the interpreter lock); the analysis returns only once they are on disk
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-processed") as writer:
+        written = writer.submit(write_processed, data, processed_dir(incident, root))
+        analysis = _analyze_ingested(params, incident, data)
+    analysis.processed = written.result()
+    return analysis
+
+
+def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResult) -> Analysis:
+    """Everything after ingest: the curve, the events, the metrics."""
     end = observation_end(incident, data.reports, restorations=data.restorations, online=data.online)
     starts = [t for t in (incident.onset, data.reports["reported_at"].min() if data.reports.height else None) if t is not None]
     start = (min(starts) if starts else end - dt.timedelta(hours=DEFAULT_TAIL_HOURS)) - dt.timedelta(hours=1)
@@ -172,7 +184,7 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
         incident=incident,
         params=params,
         data=data,
-        processed=processed,
+        processed={},
         span=(start, end),
         display_bin_minutes=width,
         binned=binned,
