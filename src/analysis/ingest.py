@@ -47,7 +47,7 @@ from analysis.readers import (
 from analysis.timeparse import UTC_DTYPE, ParsedTimes, day_month_votes, parse_times
 
 MAX_FIELD_CHARS = 100_000
-BATCH_ROWS = 1_000_000  # rows per batch of a large CSV file (see ingest_incident)
+BATCH_ROWS = 2_000_000  # rows per batch of a large CSV file (see ingest_incident)
 
 REPORT_COLUMNS: dict[str, pl.DataType] = {
     "report_id": pl.String(),

@@ -43,7 +43,7 @@ from analysis.config import Source
 from analysis.errors import IngestError
 
 SAMPLE_BYTES = 1 << 20
-STREAM_BYTES = 64 << 20  # CSV files from this size on are read in batches (see open_csv_stream)
+STREAM_BYTES = 256 << 20  # CSV files from this size on are read in batches (see open_csv_stream)
 DELIMITERS = ",;\t|"
 RESERVED = ("_row",)
 RAW_FIELD_CHARS = 1000  # a reject's raw value keeps this many characters of each field
