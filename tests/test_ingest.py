@@ -300,10 +300,14 @@ def test_a_windows_byte_after_the_first_megabyte_switches_the_file_to_cp1252(mak
     rows = "".join(f"2018-01-08 {20 + i // 3600}:{i // 60 % 60:02d}:{i % 60:02d},Namur,ok\n" for i in range(40_000))
     data = (head + rows).encode("ascii") + "2018-01-09 10:00,Liège,télé\n".encode("cp1252")
     assert len(data) > (1 << 20)
-    r = ingest(make_incident(data, source_extra=MAP))
+    folder = make_incident(data, source_extra=MAP)
+    r = ingest(folder)
     assert r.sources[0].encoding == "cp1252"
     assert r.reports.filter(pl.col("place_raw") == "Liège")["text"].to_list() == ["télé"]
     assert r.n_raw == 40_001
+    # read in batches, the byte stops the batches (polars raises on it) and the file is read whole
+    batched = ingest_incident(load_incident(folder), geocode=False, stream_bytes=0, batch_rows=10_000)
+    assert batched.reports.equals(r.reports) and batched.sources == r.sources
 
 
 def test_report_ids_are_unique_across_sources(tmp_path: Path) -> None:

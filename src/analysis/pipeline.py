@@ -100,7 +100,10 @@ def fit_recovery(incident: Incident, data: IngestResult, params: ReportParams, *
         return recovery.fit_restorations(data.restorations, onset=incident.onset, end=end, **common), "restorations"
     if data.online.height:
         return recovery.fit_online_fraction(data.online, onset=incident.onset, end=end, **common), "online_fraction"
-    down = down_reports(data.reports)
+    # the columns the fit reads (a filter below copies only these, not the whole table)
+    down = down_reports(data.reports).select(
+        c for c in ("reported_at", "reported_until", "weight", "source") if c in data.reports.columns
+    )
     if down.height == 0:
         raise FitError("no down reports to fit a recovery curve to")
     point = down.filter(pl.col("reported_until").is_null())
