@@ -793,12 +793,12 @@ def _report_work(
 def _finish_reports(work: pl.DataFrame, source: Source) -> pl.DataFrame:
     """Ids (the file's, made unique, else the row number) and the canonical columns, for a whole source."""
     local_id = work.select(pl.coalesce(pl.col("_id"), pl.col("_row").cast(pl.String))).to_series()
-    repeated = (
-        local_id.is_first_distinct().not_()
-        if local_id.n_unique() < local_id.len()
-        else _const("r", value=False, n=local_id.len(), dtype=pl.Boolean())
-    )
-    ids = _unique_ids(pl.select(pl.format("{}:{}", pl.lit(source.name), local_id)).to_series().alias("report_id"))
+    # row numbers are unique: only ids from the file can repeat
+    unique = work["_id"].null_count() == work.height or local_id.n_unique() == local_id.len()
+    repeated = _const("r", value=False, n=local_id.len(), dtype=pl.Boolean()) if unique else local_id.is_first_distinct().not_()
+    ids = pl.select(pl.format("{}:{}", pl.lit(source.name), local_id)).to_series().alias("report_id")
+    if not unique:
+        ids = _unique_ids(ids)
     work = work.with_columns(
         ids,
         _join_notes(
@@ -1156,10 +1156,13 @@ def ingest_incident(
     result_reports = _concat(reports, REPORT_COLUMNS)
     result_rest = _concat(restorations, RESTORATION_COLUMNS)
     result_online = _concat(online, ONLINE_COLUMNS)
-    del reports, restorations, online
+    several = len(reports) > 1
+    del reports, online
     # ids are unique per source; a source name holding ':' could still collide across sources
-    result_reports = result_reports.with_columns(_unique_ids(result_reports["report_id"]))
-    result_rest = result_rest.with_columns(_unique_ids(result_rest["record_id"]))
+    if several:
+        result_reports = result_reports.with_columns(_unique_ids(result_reports["report_id"]))
+    if restorations:
+        result_rest = result_rest.with_columns(_unique_ids(result_rest["record_id"]))
     # sorted before the geography is added (row by row), so the sort copies fewer columns
     result_reports = sort_columnwise(result_reports, ["reported_at", "report_id"])
     if geocode:
