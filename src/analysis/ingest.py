@@ -278,10 +278,20 @@ def _number(s: pl.Series) -> pl.Series:
 
 
 def _normalise(s: pl.Series, synonyms: Mapping[str, str]) -> pl.Series:
-    low = s.str.strip_chars().str.to_lowercase()
-    uniques = list(low.drop_nulls().unique().to_list())
-    mapping = {u: synonyms.get(u, synonyms.get(u.replace("_", " "), u)) for u in uniques}
-    return low.replace_strict(mapping, default=None, return_dtype=pl.String) if mapping else low
+    """Values mapped to their canonical word (lower-cased and trimmed when not a known synonym).
+
+    Each distinct raw value is normalised once: a status column of ten million rows holds
+    a handful of words.
+    """
+    uniques = s.drop_nulls().unique()
+    if uniques.is_empty():
+        return s.str.strip_chars().str.to_lowercase()
+    lows = uniques.str.strip_chars().str.to_lowercase()
+    mapping = {
+        raw: synonyms.get(low, synonyms.get(low.replace("_", " "), low))
+        for raw, low in zip(uniques.to_list(), lows.to_list(), strict=True)
+    }
+    return s.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
 def _normalise_noted(s: pl.Series, synonyms: Mapping[str, str], label: str) -> tuple[pl.Series, pl.Series]:
@@ -420,19 +430,22 @@ def _row_checks(table: pl.DataFrame, batches: _Batches | None = None) -> dict[st
         found = sub.select(pl.when(pl.col("_row") != first).then(pl.format("duplicate of row {}", first))).to_series()
         out["_why_dup"] = none().scatter(idx, found)
     if batches is not None:
-        prints = hashes.with_columns(
-            table.select(pl.struct(cols).hash(seed=11).alias("_h2")).to_series(), table["_row"].alias("_at")
+        prints = pl.DataFrame(
+            {"_h1": hashes["_h1"], "_h2": table.select(pl.struct(cols).hash(seed=11)).to_series(), "_at": table["_row"]}
         )
-        # an inner join builds on the smaller side (the batch), not on every row seen so far
-        hits = prints.join(batches.seen, on=["_h1", "_h2"], how="inner").select("_at", "_first")
+        # an inner join builds on the smaller side (the batch), not on every row seen so far;
+        # the second hash must agree too (a 128-bit fingerprint)
+        hits = (
+            prints.join(batches.seen, on="_h1", how="inner", suffix="_seen")
+            .filter(pl.col("_h2") == pl.col("_h2_seen"))
+            .select("_at", "_first")
+        )
         if hits.height:
             earlier = table.select("_row").join(hits, left_on="_row", right_on="_at", how="left", maintain_order="left")
             found = earlier.select(pl.format("duplicate of row {}", "_first")).to_series()
             out["_why_dup"] = pl.select(pl.coalesce(found, out["_why_dup"])).to_series()
-            prints = prints.filter(~pl.col("_at").is_in(hits["_at"].implode()))
-        if screen.any():  # repeats within the batch: each distinct row once, at its first row
-            prints = prints.unique(subset=["_h1", "_h2"], keep="first", maintain_order=True)
-        fresh = prints.rename({"_at": "_first"})
+        # rows that repeat nothing are the first of their kind: later batches compare with them
+        fresh = prints.filter(out["_why_dup"].is_null()).select("_h1", "_h2", pl.col("_at").alias("_first"))
         batches.seen = pl.concat([batches.seen, fresh], rechunk=False)
     return out
 
