@@ -18,7 +18,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 import numpy as np
 import polars as pl
@@ -54,6 +54,7 @@ __all__ = [
 AreaLevel = Literal["municipality", "canton", "province", "region", "user"]
 AREA_LEVELS: tuple[str, ...] = get_args(AreaLevel)
 ExpectedWithin = Literal["country", "region"]
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)  # a DataFrame in, a DataFrame out; lazy stays lazy
 RateAdjust = Literal["eb", "raw"]
 Correction = Literal["fdr", "none"]
 #: What a report is about: one municipality, a whole province/region/country, or nowhere known.
@@ -74,25 +75,30 @@ def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
         raise ParameterError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
 
 
-def _need(df: pl.DataFrame, cols: Sequence[str], what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
+def _names(df: pl.DataFrame | pl.LazyFrame) -> list[str]:
+    return df.collect_schema().names() if isinstance(df, pl.LazyFrame) else df.columns
+
+
+def _need(df: pl.DataFrame | pl.LazyFrame, cols: Sequence[str], what: str) -> None:
+    names = _names(df)
+    missing = [c for c in cols if c not in names]
     if missing:
-        raise GeoError(f"{what}: column(s) {', '.join(missing)} missing (have: {', '.join(df.columns)})")
+        raise GeoError(f"{what}: column(s) {', '.join(missing)} missing (have: {', '.join(names)})")
 
 
 # --------------------------------------------------------------------------- scope and assignment
 
 
-def report_scope(reports: pl.DataFrame) -> pl.DataFrame:
+def report_scope(reports: FrameT) -> FrameT:
     """Add ``scope``: what each report is about (municipality, province, region, country, unplaced).
 
     Decided from the resolved geography, so it works whether or not the source had an
     ``area_level`` column: a resolved municipality wins; otherwise a province code makes a
     province statement, a region code a region statement, the country code (or
-    ``area_level = country``) a national one.
+    ``area_level = country``) a national one. A LazyFrame stays lazy.
     """
     _need(reports, ["nis_code", "municipality", "province_code", "region_code"], "report_scope")
-    level = pl.col("area_level") if "area_level" in reports.columns else pl.lit(None, dtype=pl.String)
+    level = pl.col("area_level") if "area_level" in _names(reports) else pl.lit(None, dtype=pl.String)
     scope = (
         pl.when(pl.col("municipality").is_not_null())
         .then(pl.lit("municipality"))
@@ -107,14 +113,14 @@ def report_scope(reports: pl.DataFrame) -> pl.DataFrame:
     return reports.with_columns(scope.alias("scope"))
 
 
-def assign_level(reports: pl.DataFrame, *, level: AreaLevel, areas: gpd.GeoDataFrame | None = None) -> pl.DataFrame:
+def assign_level(reports: FrameT, *, level: AreaLevel, areas: gpd.GeoDataFrame | None = None) -> FrameT:
     """Add ``scope``, ``area_key`` (the area of ``level`` a report counts in) and ``whole_area``.
 
     ``area_key`` is null for reports about a larger area than ``level`` or not placed.
     ``whole_area`` is true for a statement naming the whole area (a province statement in
-    the province table). Municipality, province and region use the resolved codes;
-    ``canton`` and ``user`` need ``areas`` (``key``, geometry, CRS) and place each
-    municipal report by its coordinates or its municipality's seat.
+    the province table). Municipality, province and region use the resolved codes (a
+    LazyFrame stays lazy); ``canton`` and ``user`` need ``areas`` (``key``, geometry, CRS)
+    and place each municipal report by its coordinates or its municipality's seat.
     """
     _check_choice("level", level, AREA_LEVELS)
     df = report_scope(reports)
@@ -127,7 +133,7 @@ def assign_level(reports: pl.DataFrame, *, level: AreaLevel, areas: gpd.GeoDataF
             raise ParameterError(f"level={level!r}: the area polygons ('areas') are required")
         from analysis.geo.boundaries import assign_areas
 
-        placed = assign_areas(df, areas, out_col="__area")
+        placed = assign_areas(df.collect() if isinstance(df, pl.LazyFrame) else df, areas, out_col="__area")
         df = placed.with_columns(pl.when(inside).then(pl.col("__area")).alias("area_key")).drop("__area")
     whole = pl.col("area_key").is_not_null() & (pl.col("scope") == level)
     return df.with_columns(whole.alias("whole_area") if level in ("province", "region") else pl.lit(False).alias("whole_area"))
@@ -151,12 +157,12 @@ def weighted_median(value: str, weight: str) -> pl.Expr:
     return (low + high) / 2
 
 
-def _times(df: pl.DataFrame, onset: dt.datetime) -> pl.DataFrame:
+def _times(df: FrameT, onset: dt.datetime) -> FrameT:
     """Report start/end/midpoint in minutes after ``onset`` (windows: their ends; point reports: the time)."""
     on = pl.lit(onset).cast(pl.Datetime("us", "UTC"))
     start = (pl.col("reported_at") - on).dt.total_microseconds() / 6e7
     end = (pl.coalesce("reported_until", "reported_at") - on).dt.total_microseconds() / 6e7
-    w = pl.col("weight").cast(pl.Int64) if "weight" in df.columns else pl.lit(1, dtype=pl.Int64)
+    w = pl.col("weight").cast(pl.Int64) if "weight" in _names(df) else pl.lit(1, dtype=pl.Int64)
     return df.with_columns(
         start.alias("t_start"), end.alias("t_end"), ((start + end) / 2).alias("t_mid"), w.fill_null(1).alias("w")
     )
@@ -292,7 +298,9 @@ def area_table(
         raise GeoError("area_table: the areas have no CRS")
     if "key" not in areas.columns:
         raise GeoError("area_table: the areas need a 'key' column")
-    assigned = _times(assign_level(reports, level=level, areas=areas), onset)
+    # by code levels lazily: the scope and area columns are never built for the whole table
+    lazy = level in ("municipality", "province", "region")
+    assigned = _times(assign_level(reports.lazy() if lazy else reports, level=level, areas=areas), onset)
     # lazily: only the columns the aggregation reads are ever materialised for the down rows
     down = assigned.lazy().filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("area_key").is_not_null())
     per_area = (
