@@ -315,7 +315,7 @@ def area_table(
             pl.col("t_end").max().alias("last_down_minutes"),
             weighted_median("t_mid", "w").alias("median_report_minutes"),
         )
-        .collect()
+        .collect(engine="streaming")
     )
     region = _area_regions(areas, level)
     base = pl.DataFrame(
