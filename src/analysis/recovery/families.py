@@ -63,7 +63,7 @@ def _exp(x: Any, *, inplace: bool = False) -> np.ndarray:
 
 def _full(x: np.ndarray, *args: Any) -> np.ndarray:
     """``x`` broadcast to the shape of ``x`` and ``args`` together, as a new array when it has to grow."""
-    shape = np.broadcast_shapes(np.shape(x), *(np.shape(a) for a in args))
+    shape = np.broadcast(x, *args).shape
     if isinstance(x, np.ndarray) and x.shape == shape and x.ndim:
         return x
     return np.array(np.broadcast_to(x, shape), dtype=float)
