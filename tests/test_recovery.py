@@ -357,3 +357,24 @@ def test_estimate_is_nan_safe():
     assert not e.is_finite
     assert f"{Estimate(1.234, 1.0, 2.0):.2f}" == "1.23 [1.00, 2.00]"
     assert Estimate.nan().scaled(2).interval == [None, None]
+
+
+def test_the_delay_profile_can_be_left_out_without_changing_the_curve():
+    m = report_times(
+        family="weibull",
+        params={"lambda": 90.0, "rho": 1.3},
+        delay=30.0,
+        rate_per_minute=4.0,
+        horizon_minutes=HORIZON,
+        onset_epoch_s=ONSET.timestamp(),
+        rng=11,
+    )
+    common = {"onset": ONSET, "end": END, "families": ["weibull+delay"], "n_boot": 20, "seed": 3}
+    full = fit_down_reports(m, **common)
+    bare = fit_down_reports(m, **common, delay_profile=False)
+    assert full.identifiability["delay"] is not None and "delay" in full.verdict.lower()
+    assert bare.identifiability["delay"] is None and "delay" not in bare.verdict.lower()
+    assert bare.theta == pytest.approx(full.theta, rel=1e-12)
+    np.testing.assert_array_equal(bare.theta_boot, full.theta_boot)
+    with pytest.raises(ParameterError, match="delay_profile"):
+        fit_down_reports(m, **common, delay_profile="no")

@@ -171,3 +171,25 @@ def test_bootstrap_counts_have_the_fitted_expectation_per_window(phi):
     np.add.at(exact, (batch.e_rep, batch.e_bin), batch.e_cnt)
     head = slice(0, 24)
     assert exact[:, head].mean(axis=0).sum() == pytest.approx((1 - share) * mu[head].sum(), rel=0.02)
+
+
+@pytest.mark.parametrize("name", ["weibull", "mixture+delay"])
+def test_many_parameter_rows_give_each_row_its_own_bin_integrals(name, monkeypatch):
+    # rows are evaluated in blocks that fit the processor's cache: the result must be the
+    # one of every row on its own, including a delay inside a bin and a delay on a bin edge
+    from analysis.recovery import evidence
+
+    ev = _evidence()
+    fam = make_family(name)
+    fam.delay_upper = ev.delay_upper()
+    base = np.array([90.0, 1.3]) if name == "weibull" else np.array([60.0, 1.2, 0.1, 600.0, 42.5])
+    rng = np.random.default_rng(4)
+    theta = base * rng.uniform(0.8, 1.2, (37, base.size))
+    if fam.delay:
+        theta[3, -1] = 45.0  # exactly on a bin edge
+    one_by_one = np.vstack([ev.shape(fam, th) for th in theta])
+    monkeypatch.setattr(evidence, "BLOCK_VALUES", 5 * ev.nodes.size)  # blocks of 5 rows, the last one of 2
+    np.testing.assert_array_equal(ev.shape(fam, theta), one_by_one)
+    batch = ev.as_batch(theta.shape[0])
+    expected = np.array([ev.loglik(fam, th) for th in theta])
+    np.testing.assert_allclose(batch.loglik(fam, theta), expected, rtol=1e-12)

@@ -218,6 +218,35 @@ def test_every_family_vectorises_over_replicates(family_theta):
     assert f.quantile(0.5, reps).reshape(-1)[1] == pytest.approx(float(f.quantile(0.5, reps[1])))
 
 
+def test_every_family_direct_survival_equals_exp_of_log_survival(family_theta):
+    # S is computed directly for the report likelihoods and as log S for the censored ones:
+    # both must be the same curve, before and after the delay, for one or many parameter rows
+    f, th = family_theta
+    t = np.concatenate([[0.0, 1e-3, 14.999, 15.0, 15.001], np.geomspace(0.01, 3e4, 400)])
+    reps = np.vstack([th, th * 0.7, th * 1.3])
+    for theta, times in ((th, t), (reps, t), (reps, t[None, :]), (th, np.float64(90.0))):
+        direct = f.sf(times, theta)
+        via_log = np.exp(f.log_sf(times, theta))
+        assert np.shape(direct) == np.shape(via_log)
+        np.testing.assert_allclose(direct, via_log, rtol=1e-12, atol=1e-300)
+    assert np.all(f.sf(np.array([0.0, -5.0]), th) == 1.0)
+
+
+def test_direct_survival_is_zero_below_the_floor_and_exact_above():
+    from analysis.recovery.families import _EXP_FLOOR, _exp
+
+    x = np.array([-1e6, -800.0, -745.5, _EXP_FLOOR - 1e-9, _EXP_FLOOR, -300.0, -1.0, 0.0, 2.0, np.nan, -np.inf])
+    out = _exp(x)
+    assert np.all(out[:4] == 0.0)
+    np.testing.assert_array_equal(out[4:9], np.exp(x[4:9]))
+    assert np.isnan(out[9]) and out[10] == 0.0
+    y = x.copy()
+    assert _exp(y, inplace=True) is y  # the temporary is reused
+    np.testing.assert_array_equal(y, out)
+    # a Weibull far in its tail: S underflows to exactly 0 rather than a subnormal number
+    assert float(make_family("weibull").sf(np.array([1e5]), np.array([10.0, 3.0]))[0]) == 0.0
+
+
 def test_aic_is_two_k_minus_two_loglik_for_every_family(family_theta):
     f, th = family_theta
     rng = np.random.default_rng(3)

@@ -538,6 +538,7 @@ def _fit_group(
         n_boot=n_boot,
         seed=seed,
         sampling=sampling,  # type: ignore[arg-type]
+        delay_profile=False,  # a region shows its curve and intervals; the delay's identifiability is the national fit's
     )
 
 

@@ -361,14 +361,21 @@ def maximize_batch(
             step[todo] *= 0.25
         moved = ~todo
         active[rows[~moved]] = False  # no improvement along the search direction: at an optimum
-        if not moved.any():
-            continue
-        mr = rows[moved]
+        mi = np.nonzero(moved)[0]
         # a gain below ftol log-likelihood units changes no reported digit: stop creeping rows
-        active[mr[(fr[moved] - f_new[moved]) < ftol]] = False
-        g_new = grad(u_new[moved], f_new[moved], mr)
-        s_ = u_new[moved] - ur[moved]
-        y_ = g_new - gr[moved]
+        stop = (fr[mi] - f_new[mi]) < ftol
+        active[rows[mi[stop]]] = False
+        if not return_hess_inv and stop.any():
+            # a stopped row keeps its step; its gradient and curvature would never be used again
+            done = rows[mi[stop]]
+            u[done], f[done] = u_new[mi[stop]], f_new[mi[stop]]
+            mi = mi[~stop]
+        if mi.size == 0:
+            continue
+        mr = rows[mi]
+        g_new = grad(u_new[mi], f_new[mi], mr)
+        s_ = u_new[mi] - ur[mi]
+        y_ = g_new - gr[mi]
         sy = np.einsum("bi,bi->b", s_, y_)
         upd = sy > 1e-12
         if upd.any():
@@ -378,7 +385,7 @@ def maximize_batch(
             hu = mr[upd]
             hinv[hu] = np.einsum("bij,bjk,blk->bil", a, hinv[hu], a) + rho[:, None, None] * np.einsum("bi,bj->bij", ss, ss)
             fresh[hu] = False
-        u[mr], f[mr], g[mr] = u_new[moved], f_new[moved], g_new
+        u[mr], f[mr], g[mr] = u_new[mi], f_new[mi], g_new
     ll = np.where(f < _BIG, -f, -math.inf)
     if return_hess_inv:
         return space.from_free(u), ll, hinv

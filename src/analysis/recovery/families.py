@@ -39,6 +39,34 @@ if TYPE_CHECKING:
 
 INF = math.inf
 _LOG_TINY = -745.0  # log of the smallest positive double: survival below this is treated as 0
+# exp() of an argument below about −708 returns a subnormal number (or 0), which x86 CPUs
+# compute tens of times more slowly than a normal one; survival below e^−700 ≈ 1e−304 is
+# set to 0 instead (no count, sum or log-likelihood can tell the difference)
+_EXP_FLOOR = -700.0
+
+
+def _exp(x: Any, *, inplace: bool = False) -> np.ndarray:
+    """exp(x) with results below e^−700 set to 0 (see ``_EXP_FLOOR``): survival values without the slow path.
+
+    ``inplace``: ``x`` is a temporary float array that may be overwritten with the result.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 0:
+        return _exp(x.reshape(1))[0]
+    small = x < _EXP_FLOOR
+    out = np.maximum(x, _EXP_FLOOR, out=x if inplace else None)
+    np.exp(out, out=out)
+    if small.any():
+        np.copyto(out, 0.0, where=small)
+    return out
+
+
+def _full(x: np.ndarray, *args: Any) -> np.ndarray:
+    """``x`` broadcast to the shape of ``x`` and ``args`` together, as a new array when it has to grow."""
+    shape = np.broadcast(x, *args).shape
+    if isinstance(x, np.ndarray) and x.shape == shape and x.ndim:
+        return x
+    return np.array(np.broadcast_to(x, shape), dtype=float)
 
 
 # --------------------------------------------------------------------------- censored data
@@ -165,8 +193,11 @@ class RecoveryFamily:
     """Base class of the recovery-curve families (lifelines' ``ParametricUnivariateFitter`` shape).
 
     Subclasses declare ``name``, ``param_names``, ``bounds`` and implement ``_log_sf`` and
-    ``_log_pdf`` (and, when they have closed forms, ``_isf`` and ``_mean``). The base class
-    adds the optional delay, the censored likelihood, fitting and the fitted attributes.
+    ``_log_pdf`` (and, when they have closed forms, ``_sf``, ``_isf`` and ``_mean``). The
+    base class adds the optional delay, the censored likelihood, fitting and the fitted
+    attributes. ``_sf`` is S₀ itself, computed directly: the report likelihoods evaluate S on
+    every bin for every bootstrap replicate, where the round trip exp(log S) would double
+    the cost; ``_log_sf`` serves the censored likelihoods, whose log S must not underflow.
 
     Parameters
     ----------
@@ -209,6 +240,10 @@ class RecoveryFamily:
 
     def _log_pdf(self, t: np.ndarray, *p: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _sf(self, t: np.ndarray, *p: Any) -> np.ndarray:
+        """S₀(t) for t > 0: exp(log S₀) unless a subclass computes it directly."""
+        return _exp(self._log_sf(t, *p))
 
     def _isf(self, q: np.ndarray, *p: Any) -> np.ndarray:
         """Time t with S₀(t) = q; numerical (bisection on log t) unless a subclass knows better."""
@@ -316,8 +351,17 @@ class RecoveryFamily:
         return np.where(pos, out, 0.0)
 
     def sf(self, t: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        """S(t): fraction still without service ``t`` minutes after onset."""
-        return np.exp(self.log_sf(t, theta))
+        """S(t): fraction still without service ``t`` minutes after onset (1 before the delay)."""
+        p, d = self._split(theta)
+        tt = np.array(np.asarray(t, dtype=float) - d, dtype=float, copy=None)
+        before = tt <= 0
+        np.copyto(tt, 1.0, where=before)  # any positive time: S₀ is computed there, then replaced by 1
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            out = _full(np.asarray(self._sf(tt, *p), dtype=float), before)
+        if out is tt or not out.flags.writeable:
+            out = out.copy()
+        np.copyto(out, 1.0, where=before)
+        return out if out.ndim else out[()]
 
     def log_pdf(self, t: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """Compute log f(t), the density of restoration times (−inf before the delay)."""
@@ -488,6 +532,9 @@ class ExponentialFitter(RecoveryFamily):
     def _log_sf(self, t: np.ndarray, lam: Any) -> np.ndarray:
         return -t / lam
 
+    def _sf(self, t: np.ndarray, lam: Any) -> np.ndarray:
+        return _exp(np.negative(t) / lam, inplace=True)
+
     def _log_pdf(self, t: np.ndarray, lam: Any) -> np.ndarray:
         return -np.log(lam) - t / lam
 
@@ -514,6 +561,13 @@ class WeibullFitter(RecoveryFamily):
 
     def _log_sf(self, t: np.ndarray, lam: Any, rho: Any) -> np.ndarray:
         return -np.exp(rho * (np.log(t) - np.log(lam)))
+
+    def _sf(self, t: np.ndarray, lam: Any, rho: Any) -> np.ndarray:
+        s = _full(np.log(t) - np.log(lam), rho)
+        s *= rho
+        np.exp(s, out=s)
+        np.negative(s, out=s)
+        return _exp(s, inplace=True)
 
     def _log_pdf(self, t: np.ndarray, lam: Any, rho: Any) -> np.ndarray:
         z = rho * (np.log(t) - np.log(lam))
@@ -543,6 +597,9 @@ class LogNormalFitter(RecoveryFamily):
     def _log_sf(self, t: np.ndarray, mu: Any, sigma: Any) -> np.ndarray:
         return special.log_ndtr(-(np.log(t) - mu) / sigma)
 
+    def _sf(self, t: np.ndarray, mu: Any, sigma: Any) -> np.ndarray:
+        return special.ndtr(-(np.log(t) - mu) / sigma)
+
     def _log_pdf(self, t: np.ndarray, mu: Any, sigma: Any) -> np.ndarray:
         z = (np.log(t) - mu) / sigma
         return -0.5 * z * z - np.log(sigma) - np.log(t) - 0.5 * math.log(2 * math.pi)
@@ -570,6 +627,12 @@ class LogLogisticFitter(RecoveryFamily):
 
     def _log_sf(self, t: np.ndarray, alpha: Any, beta: Any) -> np.ndarray:
         return -np.logaddexp(0.0, beta * (np.log(t) - np.log(alpha)))
+
+    def _sf(self, t: np.ndarray, alpha: Any, beta: Any) -> np.ndarray:
+        # 1 / (1 + e^z) = e^−z / (1 + e^−z) for z > 0: no overflow and no underflow of e^z
+        z = beta * (np.log(t) - np.log(alpha))
+        e = _exp(-np.abs(z))
+        return np.where(z > 0, e, 1.0) / (1.0 + e)
 
     def _log_pdf(self, t: np.ndarray, alpha: Any, beta: Any) -> np.ndarray:
         z = beta * (np.log(t) - np.log(alpha))
@@ -599,6 +662,14 @@ class GammaFitter(RecoveryFamily):
     bounds = ((0.0, INF), (0.0, INF))
 
     def _log_sf(self, t: np.ndarray, scale: Any, k: Any) -> np.ndarray:
+        return self._q(t, scale, k, log=True)
+
+    def _sf(self, t: np.ndarray, scale: Any, k: Any) -> np.ndarray:
+        return self._q(t, scale, k, log=False)
+
+    @staticmethod
+    def _q(t: np.ndarray, scale: Any, k: Any, *, log: bool) -> np.ndarray:
+        """Q(k, t/θ) or its log, by region of x = t/θ."""
         k0 = np.asarray(k, dtype=float)
         x, k = np.broadcast_arrays(np.asarray(t / scale, dtype=float), k0)
         # below x = k + 1 compute 1 − P (scipy's series for P is several times faster there);
@@ -607,13 +678,16 @@ class GammaFitter(RecoveryFamily):
         low = body & (x < k + 1.0)
         high = body & ~low
         out = np.empty(x.shape)
-        out[low] = np.log1p(-special.gammainc(k[low], x[low]))
-        out[high] = np.log(np.maximum(special.gammaincc(k[high], x[high]), 1e-300))
+        p_low = special.gammainc(k[low], x[low])
+        q_high = special.gammaincc(k[high], x[high])
+        out[low] = np.log1p(-p_low) if log else 1.0 - p_low
+        out[high] = np.log(np.maximum(q_high, 1e-300)) if log else q_high
         tail = ~body
         if tail.any():
             kt, xt = k[tail], x[tail]
             lg = np.broadcast_to(special.gammaln(k0), x.shape)[tail]
-            out[tail] = (kt - 1.0) * np.log(xt) - xt - lg + np.log1p((kt - 1.0) / xt * (1.0 + (kt - 2.0) / xt))
+            lq = (kt - 1.0) * np.log(xt) - xt - lg + np.log1p((kt - 1.0) / xt * (1.0 + (kt - 2.0) / xt))
+            out[tail] = lq if log else _exp(lq)
         return out
 
     def _log_pdf(self, t: np.ndarray, scale: Any, k: Any) -> np.ndarray:
@@ -663,6 +737,20 @@ class MixtureFitter(RecoveryFamily):
     def _log_sf(self, t: np.ndarray, lam: Any, rho: Any, pi: Any, tau: Any) -> np.ndarray:
         bulk = -np.exp(rho * (np.log(t) - np.log(lam)))
         return np.logaddexp(np.log1p(-pi) + bulk, np.log(pi) - t / tau)
+
+    def _sf(self, t: np.ndarray, lam: Any, rho: Any, pi: Any, tau: Any) -> np.ndarray:
+        # (1 − π)·exp(−(t/λ)^ρ) + π·exp(−t/τ), in place on two temporaries
+        s = _full(np.log(t) - np.log(lam), rho, pi, tau)
+        s *= rho
+        np.exp(s, out=s)
+        np.negative(s, out=s)
+        s = _exp(s, inplace=True)
+        s *= 1.0 - pi
+        tail = _full(np.negative(t) / tau, s)
+        tail = _exp(tail, inplace=True)
+        tail *= pi
+        s += tail
+        return s
 
     def _log_pdf(self, t: np.ndarray, lam: Any, rho: Any, pi: Any, tau: Any) -> np.ndarray:
         z = rho * (np.log(t) - np.log(lam))

@@ -276,6 +276,7 @@ def fit_down_reports(
     sampling: Sampling = "spontaneous",
     dispersion: Literal["auto", "poisson"] = "auto",
     model_uncertainty: Literal["averaged", "chosen"] = "averaged",
+    delay_profile: bool = True,
 ) -> RecoveryFit:
     """Fit S(t) to outage reports by Poisson-process likelihood; choose the family by AIC (QAIC when overdispersed).
 
@@ -324,6 +325,10 @@ def fit_down_reports(
         ``"averaged"``: intervals from a bootstrap shared among the candidates by their
         weights (:mod:`analysis.recovery.uncertainty`); ``"chosen"``: conditional on the
         chosen family.
+    delay_profile : bool
+        Profile the log-likelihood over the delay of a delay model, to say in the verdict
+        and ``identifiability`` whether the data pin the delay down. False skips it when
+        only the curve and its intervals are wanted (the per-region fits).
 
     Returns
     -------
@@ -347,6 +352,8 @@ def fit_down_reports(
         raise ParameterError(f"dispersion must be 'auto' or 'poisson', got {dispersion!r}")
     if model_uncertainty not in ("averaged", "chosen"):
         raise ParameterError(f"model_uncertainty must be 'averaged' or 'chosen', got {model_uncertainty!r}")
+    if not isinstance(delay_profile, bool):
+        raise ParameterError(f"delay_profile must be True or False, got {delay_profile!r}")
     check_timezone(timezone)
     g_profile = check_propensity(propensity)
     names = resolve_candidates(families)
@@ -431,6 +438,7 @@ def fit_down_reports(
             "timings": {"binning": t1 - t_start, "fit": t2 - t1},
         },
         per_model=per_model,
+        profile_delays=delay_profile,
     )
     return assemble_fit(spec, best.name, averaged=model_uncertainty == "averaged")
 
