@@ -523,3 +523,5 @@ def test_weighted_median_equals_the_median_of_the_repeated_values() -> None:
             kept = part.filter(pl.col("t").is_not_null())
             want = float(np.median(np.repeat(kept["t"].to_numpy(), kept["w"].to_numpy()))) if kept.height else None
             assert (got[g[0]] is None and want is None) or got[g[0]] == pytest.approx(want, abs=1e-12)
+    empty = pl.DataFrame(schema={"g": pl.Int64, "t": pl.Float64, "w": pl.Int64})
+    assert empty.group_by("g").agg(weighted_median("t", "w")).height == 0

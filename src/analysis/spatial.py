@@ -147,10 +147,9 @@ def weighted_median(value: str, weight: str) -> pl.Expr:
     a table of ten million reports does not grow ten million little lists.
     """
     ok = pl.col(value).is_not_null() & (pl.col(weight) > 0)
-    v = pl.col(value).filter(ok)
-    order = v.arg_sort()
-    ranked = v.gather(order)
-    cum = pl.col(weight).filter(ok).gather(order).cum_sum()
+    v = pl.col(value).cast(pl.Float64).filter(ok)
+    ranked = v.sort()
+    cum = pl.col(weight).cast(pl.Int64).filter(ok).sort_by(v).cum_sum()
     total = cum.last()
     low = ranked.filter(cum > (total - 1) // 2).first()
     high = ranked.filter(cum > total // 2).first()
@@ -315,7 +314,7 @@ def area_table(
             pl.col("t_end").max().alias("last_down_minutes"),
             weighted_median("t_mid", "w").alias("median_report_minutes"),
         )
-        .collect(engine="streaming")
+        .collect()
     )
     region = _area_regions(areas, level)
     base = pl.DataFrame(
@@ -368,7 +367,7 @@ def area_statements(reports: pl.DataFrame, *, tz: str) -> pl.DataFrame:
     ``statements`` (weighted), ``from_local`` / ``to_local`` (the span the statements
     cover, in ``tz``), ``sources``. These are never turned into points.
     """
-    df = report_scope(reports).filter(pl.col("scope").is_in(["province", "region", "country"]))
+    df = report_scope(reports.lazy()).filter(pl.col("scope").is_in(["province", "region", "country"])).collect()
     if df.height == 0:
         return pl.DataFrame(
             schema={
@@ -822,9 +821,8 @@ def distance_effect(
     for i in range(0, permutations, chunk):
         m = min(chunk, permutations - i)
         ys = np.empty((m, n))
-        for idx in groups:
-            perm = np.argsort(rng.random((m, idx.size)), axis=1)
-            ys[:, idx] = ry[idx][perm]
+        for idx in groups:  # each row an independent shuffle (Fisher–Yates, not a sort)
+            ys[:, idx] = rng.permuted(np.broadcast_to(ry[idx], (m, idx.size)), axis=1)
         ys = ys - ys.mean(axis=1, keepdims=True)
         null[i : i + m] = (ys @ rdc) / (np.sqrt((ys**2).sum(axis=1)) * np.sqrt((rdc**2).sum()))
     p = float((1 + np.sum(np.abs(null) >= abs(rho) - 1e-12)) / (permutations + 1))

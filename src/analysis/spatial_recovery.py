@@ -658,8 +658,7 @@ def compare_regions(
         if c in reports.columns
     ]  # fmt: skip
     down = (
-        report_scope(reports.select(used))
-        .lazy()
+        report_scope(reports.lazy().select(used))
         .filter(
             pl.col("status").is_in(DOWN_STATUSES)
             & pl.col("region").is_not_null()

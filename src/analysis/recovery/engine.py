@@ -17,11 +17,15 @@ import numpy as np
 import polars as pl
 
 from analysis.errors import FitError
-from analysis.recovery._optim import _FREE_LIMIT, JointSpace, free_hessian, maximize, maximize_batch
+from analysis.recovery._optim import JointSpace, free_hessian, maximize, maximize_batch
 from analysis.recovery.families import RecoveryFamily, make_family
 
 BOOT_FTOL = 1e-5  # a refit stops when an iteration gains less (log-likelihood units; no interval end moves)
 BOOT_MAXITER = 60  # iterations of a bootstrap refit
+# an open-ended parameter this far out on its free scale (a scale or shape of e^±25, 10^±11)
+# sits where the likelihood has gone flat, not at an optimum: the fit is degenerate (a Weibull
+# bulk turned into a step, a mixture whose two components merged)
+DEGENERATE_FREE = 25.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +47,20 @@ class Candidate:
 
 def _space(family: RecoveryFamily, evidence: Any) -> JointSpace:
     return JointSpace(family, tuple(evidence.extra_bounds))
+
+
+def degenerate(family: RecoveryFamily, evidence: Any, theta: np.ndarray) -> np.ndarray:
+    """Whether each parameter row (``(k,)`` or ``(B, k)``) has run off to a flat end of the likelihood.
+
+    Only open-ended parameters count: a fraction or a delay at its bound is a real answer.
+    """
+    bounds = [*family.param_bounds(), *evidence.extra_bounds]
+    open_ended = np.array([not (math.isfinite(lo) and math.isfinite(hi)) for lo, hi in bounds])
+    with np.errstate(all="ignore"):
+        u = np.atleast_2d(_space(family, evidence).to_free(np.atleast_2d(np.asarray(theta, dtype=float))))
+    far = (np.abs(u) > DEGENERATE_FREE) & open_ended
+    out = np.any(far, axis=1)
+    return out if np.ndim(theta) == 2 else out[0]
 
 
 def _starts(family: RecoveryFamily, evidence: Any, fitted: dict[str, Candidate]) -> list[np.ndarray]:
@@ -104,7 +122,8 @@ def fit_candidate(
         lambda th: evidence.loglik(family, th), space, starts, precise=precise, hess_inv0=hinv, polish_only=hinv is not None
     )
     k = family.n_params + len(evidence.extra_names) + len(evidence.profiled_names)
-    return Candidate(name, family, res.theta, res.loglik, k, res.converged and math.isfinite(res.loglik))
+    ok = res.converged and math.isfinite(res.loglik) and not bool(degenerate(family, evidence, res.theta))
+    return Candidate(name, family, res.theta, res.loglik, k, ok)
 
 
 def fit_candidates(evidence: Any, names: Sequence[str], *, level: float) -> list[Candidate]:
@@ -231,12 +250,9 @@ def bootstrap(evidence: Any, chosen: Candidate, *, n_boot: int, seed: int) -> Bo
     batch = evidence.simulate_batch(family, sim_theta, rng, n_boot)
     theta, ll = refit(batch, n_boot)
     ok = np.isfinite(ll) & np.all(np.isfinite(theta), axis=1)
-    # a refit whose scale or shape ran off to e^±54 is degenerate, as in the main fit: dropped
-    # and counted as failed (a delay or a fraction at its bound is a real answer, kept)
-    bounds = [*family.param_bounds(), *evidence.extra_bounds]
-    open_ended = np.array([not (math.isfinite(lo) and math.isfinite(hi)) for lo, hi in bounds])
-    with np.errstate(all="ignore"):
-        ok &= np.all((np.abs(space.to_free(theta)) < 0.9 * _FREE_LIMIT) | ~open_ended, axis=1)
+    # a refit whose scale or shape ran off to a flat end is degenerate, as in the main fit:
+    # dropped and counted as failed (a delay or a fraction at its bound is a real answer, kept)
+    ok &= ~degenerate(family, evidence, theta)
     prof = batch.profiled(family, theta)
     out = np.concatenate([theta, prof], axis=1)[ok]
     return BootResult(out, int((~ok).sum()), time.perf_counter() - t0)
