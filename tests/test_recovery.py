@@ -378,3 +378,21 @@ def test_the_delay_profile_can_be_left_out_without_changing_the_curve():
     np.testing.assert_array_equal(bare.theta_boot, full.theta_boot)
     with pytest.raises(ParameterError, match="delay_profile"):
         fit_down_reports(m, **common, delay_profile="no")
+
+
+def test_a_fit_run_off_to_a_flat_end_of_the_likelihood_is_degenerate() -> None:
+    from types import SimpleNamespace
+
+    from analysis.recovery.engine import degenerate
+
+    evidence = SimpleNamespace(extra_bounds=())
+    mixture = make_family("mixture")
+    fine = np.array([60.0, 1.5, 0.1, 600.0])
+    step = np.array([60.0, math.exp(30), 0.1, 600.0])  # a Weibull bulk turned into a step
+    merged = np.array([60.0, 1.5, 0.1, 60.0 + math.exp(-30)])  # the tail's scale is the bulk's
+    no_tail = np.array([60.0, 1.5, 1e-30, 600.0])  # a fraction at its bound: a real answer
+    assert not degenerate(mixture, evidence, fine)
+    assert degenerate(mixture, evidence, step)
+    assert degenerate(mixture, evidence, merged)
+    assert not degenerate(mixture, evidence, no_tail)
+    assert degenerate(mixture, evidence, np.vstack([fine, step, merged, no_tail])).tolist() == [False, True, True, False]
