@@ -574,7 +574,8 @@ def equal_recovery_test(
         sizes.append(t.size)
         if w is not None:
             windows.append(w.with_columns(pl.lit(g).alias("group")))
-    labels = np.repeat(np.array(names, dtype=object), sizes)
+    # one label per report, built in polars (no ten million Python strings)
+    labels = pl.Series("group", names, dtype=pl.String).gather(np.repeat(np.arange(len(names)), sizes))
     curated = (national.identifiability.get("dispersion") or {}).get("clump_index") is not None
     gf = fit_by_group(
         np.concatenate(times),

@@ -173,13 +173,33 @@ def _dispersion(info: dict[str, Any], phi: float) -> Dispersion:
     )
 
 
-def _group_labels(values: Any, n: int, name: str) -> np.ndarray:
-    arr = np.asarray(values.to_list() if isinstance(values, pl.Series) else list(values), dtype=object)
-    if arr.size != n:
-        raise ParameterError(f"{name}: {arr.size} labels for {n} reports")
-    if any(v is None for v in arr):
-        raise ParameterError(f"{name}: missing group label(s); drop or label those reports first")
-    return arr.astype(str)
+class _Labels:
+    """Group labels as integer codes (``codes``) into the sorted distinct names (``names``).
+
+    Selecting a group compares small integers, not ten million strings.
+    """
+
+    def __init__(self, values: Any, n: int, name: str) -> None:
+        if isinstance(values, pl.Series):
+            series = values
+        else:
+            arr = np.asarray(list(values), dtype=object)
+            if any(v is None for v in arr):
+                raise ParameterError(f"{name}: missing group label(s); drop or label those reports first")
+            series = pl.Series(name, arr.astype(str), dtype=pl.String)
+        if series.len() != n:
+            raise ParameterError(f"{name}: {series.len()} labels for {n} reports")
+        if series.null_count():
+            raise ParameterError(f"{name}: missing group label(s); drop or label those reports first")
+        text = series.cast(pl.String)
+        self.names: list[str] = sorted(text.unique().to_list())
+        self.codes = text.cast(pl.Enum(self.names)).to_physical().to_numpy()
+
+    def of(self, group: str) -> np.ndarray:
+        """Mask of the reports in ``group`` (all False for a group without reports here)."""
+        if group not in self.names:
+            return np.zeros(self.codes.size, dtype=bool)
+        return self.codes == self.names.index(group)
 
 
 def fit_by_group(
@@ -251,7 +271,7 @@ def fit_by_group(
     phi = max(1.0, float(pooled.dispersion))
     disp_info = dict(pooled.identifiability.get("dispersion") or {})
     kind, vals = as_times(times, "times")
-    labels = _group_labels(groups, vals.size, "groups")
+    labels = _Labels(groups, vals.size, "groups")
     onset_s = epoch_seconds(pooled.onset)
     horizon = (epoch_seconds(to_utc(end, "end")) - onset_s) / 60.0
     minutes = (vals - onset_s) / 60.0 if kind == "epoch" else vals
@@ -262,15 +282,15 @@ def fit_by_group(
         if "group" not in windows.columns:
             raise ParameterError("windows: a 'group' column is needed to fit by group")
         ws, we, wc = _window_frame(windows, onset_s)
-        wl = _group_labels(windows.get_column("group"), windows.height, "windows.group")
+        wl = _Labels(windows.get_column("group"), windows.height, "windows.group")
     g_profile = check_propensity(propensity)
     evs: dict[str, ReportEvidence] = {}
     n_rep: dict[str, float] = {}
     skipped: dict[str, str] = {}
-    all_labels = sorted(set(labels) | (set(wl) if wl is not None else set()))
+    all_labels = sorted(set(labels.names) | (set(wl.names) if wl is not None else set()))
     for g in all_labels:
-        sel = labels == g
-        wsel = wl == g if wl is not None else None
+        sel = labels.of(g)
+        wsel = wl.of(g) if wl is not None else None
         ev, _ = build_report_evidence(
             minutes[sel],
             horizon=horizon,
@@ -353,7 +373,7 @@ def fit_by_group(
         ev = evs[g]
         theta_g = np.concatenate([parts[i], ev.profiled(family, parts[i])])
         tb = boot[:, i * (k + 1) : (i + 1) * (k + 1)] if boot.size else np.empty((0, k + 1))
-        sel = labels == g
+        sel = labels.of(g)
         diag = report_diagnostics(
             ev, family, parts[i], onset=pooled.onset, level=level, seed=seed, resolution_s=_resolution_seconds(epoch[sel])
         )
