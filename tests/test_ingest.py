@@ -401,3 +401,15 @@ def test_batches_take_date_and_time_columns_and_fall_back_when_polars_cannot_spl
     whole, batched, _ = _ingest_both(make_incident(ragged, source_extra=MAP, incident_id="ragged"), monkeypatch, batch_rows=4)
     _same(whole, batched)
     assert batched.rejects.height == 1 + 29  # the ragged row, and 29 duplicates of row 2
+
+
+def test_a_date_given_as_a_source_default_spans_every_row(
+    make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = '[sources.columns]\ntime = "hour"\nplace = "town"\n[sources.defaults]\ndate = "08/01/2018"\n'
+    content = "hour,town\n20:15,Liège\n21:40,Namur\n23:05,Gent\n"
+    whole, batched, _ = _ingest_both(make_incident(content, source_extra=extra), monkeypatch, batch_rows=2)
+    _same(whole, batched)
+    assert whole.reports.sort("source_row")["reported_at"].to_list() == [
+        dt.datetime(2018, 1, 8, h, m, tzinfo=dt.UTC) for h, m in ((19, 15), (20, 40), (22, 5))
+    ]

@@ -236,15 +236,20 @@ def _column_for(table: pl.DataFrame, source: Source, canonical: str) -> str | No
     return folded.get(canonical)
 
 
+def _text_expr(table: pl.DataFrame, source: Source, canonical: str) -> pl.Expr:
+    """A canonical text column as an expression: the file's (trimmed, blank as null), else the default."""
+    name = _column_for(table, source, canonical)
+    default = str(source.defaults[canonical]) if canonical in source.defaults else None
+    if name is None:
+        return pl.lit(default, pl.String).alias(canonical)
+    e = pl.col(name).cast(pl.String).str.strip_chars().replace("", None)
+    return (e if default is None else e.fill_null(default)).alias(canonical)
+
+
 def _text(table: pl.DataFrame, source: Source, canonical: str) -> pl.Series:
     """A canonical text column: the file's, else the source's default, else nulls."""
-    name = _column_for(table, source, canonical)
-    if name is not None:
-        s = table[name].cast(pl.String).str.strip_chars()
-        s = s.replace("", None)
-        if canonical in source.defaults:
-            s = s.fill_null(str(source.defaults[canonical]))
-        return s.alias(canonical)
+    if _column_for(table, source, canonical) is not None:
+        return table.select(_text_expr(table, source, canonical)).to_series()
     if canonical in source.defaults:
         return _const(canonical, str(source.defaults[canonical]), table.height, pl.String())
     return _const(canonical, None, table.height, pl.String())
@@ -603,7 +608,7 @@ def _report_time_text(table: pl.DataFrame | pl.LazyFrame, source: Source) -> dic
     in batches: a file column, a source default, or the ``date`` and ``time`` columns joined.
     """
     names = [c for c in table.collect_schema().names() if c != "_row"]
-    probe = pl.DataFrame(schema=dict.fromkeys(names, pl.String))
+    probe = table if isinstance(table, pl.DataFrame) else pl.DataFrame(schema=dict.fromkeys(names, pl.String))
     out: dict[str, pl.Expr] = {}
     for canonical in ("reported_at", "reported_from", "reported_until"):
         name = _column_for(probe, source, canonical)
@@ -612,15 +617,8 @@ def _report_time_text(table: pl.DataFrame | pl.LazyFrame, source: Source) -> dic
         elif canonical in source.defaults:
             out[canonical] = pl.lit(str(source.defaults[canonical]), pl.String)
     if not ({"reported_at", "reported_from"} & set(out)) and _has(probe, source, "date"):
-
-        def text(c: str) -> pl.Expr:
-            name = _column_for(probe, source, c)
-            if name is not None:
-                e = pl.col(name).cast(pl.String).str.strip_chars().replace("", None)
-                return e.fill_null(str(source.defaults[c])) if c in source.defaults else e
-            return pl.lit(str(source.defaults[c]) if c in source.defaults else None, pl.String)
-
-        out["reported_at"] = pl.concat_str([text("date"), text("time")], separator=" ", ignore_nulls=True)
+        date, clock = _text_expr(probe, source, "date"), _text_expr(probe, source, "time")
+        out["reported_at"] = pl.concat_str([date, clock], separator=" ", ignore_nulls=True)
     return out
 
 
@@ -647,9 +645,9 @@ def _report_work(
     until, _has_until = _times(table, source, "reported_until", timezone, batches)
     time_label = _label(source, table, "reported_at") if has_at else _label(source, table, "reported_from")
     if not (has_at or has_from) and _has(table, source, "date"):
-        date = _text(table, source, "date")
-        clock = _text(table, source, "time")
-        combined = pl.select(pl.concat_str([date, clock], separator=" ", ignore_nulls=True)).to_series().alias("reported_at")
+        # with_columns, not select: a date given only as a source default still spans every row
+        combined = table.with_columns(_report_time_text(table, source)["reported_at"].alias("__time"))["__time"]
+        combined = combined.alias("reported_at")
         at, has_at = _parse(combined, source, timezone, _label(source, table, "date"), batches), True
         time_label = _label(source, table, "date")
     if not (has_at or has_from):
