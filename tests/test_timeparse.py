@@ -155,3 +155,22 @@ def test_unix_time_in_seconds_and_milliseconds_is_an_instant() -> None:
 def test_integer_columns_of_unix_time_are_read_too() -> None:
     r = parse_times(pl.Series("t", [1515438000, 1515441600]), timezone="UTC")
     assert r.utc.to_list() == [dt.datetime(2018, 1, 8, 19, tzinfo=dt.UTC), dt.datetime(2018, 1, 8, 20, tzinfo=dt.UTC)]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        # mostly distinct: every value votes (two month-first proofs beat one day-first)
+        ["01/02/2018 10:00", "01/13/2018 10:00", "01/14/2018 10:00", "13/01/2018 10:00"],
+        # mostly repeated: each distinct value votes once (the repeated day-first proof is one vote)
+        ["01/02/2018 10:00"] + ["13/01/2018 10:00"] * 6 + ["01/13/2018 10:00", "01/14/2018 10:00"],
+    ],
+)
+def test_the_order_from_counts_is_the_order_of_a_whole_read(values: list[str]) -> None:
+    from analysis.timeparse import column_month_first
+
+    whole = parse_times(pl.Series("t", values), timezone="UTC")
+    counts = pl.Series("t", values).value_counts()
+    month_first = column_month_first(counts["t"], counts["count"])
+    first = whole.utc[0]
+    assert (first.month, first.day) == ((1, 2) if month_first else (2, 1))

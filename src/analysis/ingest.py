@@ -44,7 +44,7 @@ from analysis.readers import (
     open_csv_stream,
     read_source,
 )
-from analysis.timeparse import UTC_DTYPE, ParsedTimes, day_month_votes, parse_times
+from analysis.timeparse import UTC_DTYPE, ParsedTimes, column_month_first, parse_times
 
 MAX_FIELD_CHARS = 100_000
 BATCH_ROWS = 2_000_000  # rows per batch of a large CSV file (see ingest_incident)
@@ -1083,14 +1083,7 @@ def _column_votes(stream: CsvStream, source: Source) -> dict[str, bool]:
     tallies = pl.collect_all(
         [stream.lazy.group_by(e.alias("v")).agg(pl.len().alias("n")) for e in exprs.values()], engine="streaming"
     )
-    out: dict[str, bool] = {}
-    for key, counts in zip(exprs, tallies, strict=True):
-        n, distinct = int(counts["n"].sum()), counts.height
-        # parse_times votes over the distinct values when they repeat (at most one in two
-        # rows distinct), else over every value: the same choice, on the same counts
-        day, month = day_month_votes(counts["v"], counts["n"] if distinct > n // 2 else None)
-        out[key] = month > day
-    return out
+    return {key: column_month_first(c["v"], c["n"]) for key, c in zip(exprs, tallies, strict=True)}
 
 
 def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: int) -> _Read | None:
@@ -1175,7 +1168,8 @@ def ingest_incident(
     if restorations:
         result_rest = result_rest.with_columns(_unique_ids(result_rest["record_id"]))
     # sorted before the geography is added (row by row), so the sort copies fewer columns
-    result_reports = sort_columnwise(result_reports, ["reported_at", "report_id"])
+    # a sorted copy of a constant column is stored whole again: stored once before geocoding
+    result_reports = compact_constants(sort_columnwise(result_reports, ["reported_at", "report_id"]))
     if geocode:
         result_reports = compact_constants(_geocode(result_reports))
         result_rest = compact_constants(_geocode(result_rest))
@@ -1232,7 +1226,7 @@ def sort_columnwise(df: pl.DataFrame, by: list[str]) -> pl.DataFrame:
         # a column of one value is the same in any order (and stays stored once)
         done.append(column if column.null_count() == column.len() else column.gather(order))
         rest = rest.drop(name)
-    return compact_constants(pl.DataFrame(done))
+    return pl.DataFrame(done)
 
 
 def _concat(frames: list[pl.DataFrame], schema: Mapping[str, Any]) -> pl.DataFrame:

@@ -36,6 +36,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -43,6 +44,7 @@ from analysis.config import Source
 from analysis.errors import IngestError
 
 SAMPLE_BYTES = 1 << 20
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 STREAM_BYTES = 256 << 20  # CSV files from this size on are read in batches (see open_csv_stream)
 DELIMITERS = ",;\t|"
 RESERVED = ("_row",)
@@ -303,9 +305,7 @@ def open_csv_stream(source: Source, *, min_bytes: int = STREAM_BYTES) -> CsvStre
         return None
     if header is None or len(header) != len(names):
         return None
-    lazy = lazy.rename(dict(zip(names, clean_names(header), strict=True)))
-    lazy = lazy.with_row_index("_row", offset=2 + _leading_blank_lines(sample_text)).with_columns(pl.col("_row").cast(pl.Int64))
-    return CsvStream(path, lazy, encoding, delimiter)
+    return CsvStream(path, _named_rows(lazy, names, header, sample_text), encoding, delimiter)
 
 
 def _csv_plan(path: Path, source: Source) -> tuple[str, str, bytes, str]:
@@ -331,9 +331,15 @@ def _csv_plan(path: Path, source: Source) -> tuple[str, str, bytes, str]:
     return encoding, delimiter, sample, sample_text
 
 
-def _leading_blank_lines(sample_text: str) -> int:
-    """Blank lines before the header: polars skips them, a person's row numbering counts them."""
-    return len(re.findall(r"\r\n|\r|\n", re.match(r"(?:\r\n|\r|\n)*", sample_text).group(0)))  # type: ignore[union-attr]
+def _named_rows(frame: FrameT, names: list[str], header: list[str], sample_text: str) -> FrameT:
+    """Columns named from the header as Python's csv module splits it, and ``_row`` as a person counts rows.
+
+    ``_row`` starts at 2 (the header is row 1) plus the blank lines before the header,
+    which polars skips but a person's numbering counts.
+    """
+    lead = len(re.findall(r"\r\n|\r|\n", re.match(r"(?:\r\n|\r|\n)*", sample_text).group(0)))  # type: ignore[union-attr]
+    frame = frame.rename(dict(zip(names, clean_names(header), strict=True)))
+    return frame.with_row_index("_row", offset=2 + lead).with_columns(pl.col("_row").cast(pl.Int64))
 
 
 def _read_csv(path: Path, source: Source) -> RawTable:
@@ -414,9 +420,7 @@ def _read_csv_fast(path: Path, data: bytes | Path, *, encoding: str, delimiter: 
         raise IngestError(f"{path}: the file is empty") from None
     if header is None or len(header) != table.width:
         raise _FallbackError
-    table = table.rename(dict(zip(table.columns, clean_names(header), strict=True)))
-    table = table.with_row_index("_row", offset=2 + _leading_blank_lines(sample_text)).with_columns(pl.col("_row").cast(pl.Int64))
-    return RawTable(table, empty_rejects(), encoding, delimiter)
+    return RawTable(_named_rows(table, table.columns, header, sample_text), empty_rejects(), encoding, delimiter)
 
 
 def _physical_lines(text: str) -> list[str]:

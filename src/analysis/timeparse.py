@@ -166,6 +166,23 @@ def _month_first(s: pl.Series) -> bool:
     return month_first_proof > day_first_proof
 
 
+def column_month_first(values: pl.Series, counts: pl.Series) -> bool:
+    """The day/month order :func:`parse_times` chooses for a column, from its distinct values and their counts.
+
+    For a column given as counts (a file read in batches, tallied in one pass): the same
+    rule as a whole read, which votes over every value when at most one value in two
+    repeats and over the distinct values otherwise (see ``_votes_over_every_value``).
+    """
+    n = int(counts.sum())
+    day, month = day_month_votes(values, counts if _votes_over_every_value(len(values), n) else None)
+    return month > day
+
+
+def _votes_over_every_value(n_distinct: int, n: int) -> bool:
+    """Whether a column of ``n`` values, ``n_distinct`` of them distinct, is parsed (and votes) value by value."""
+    return n_distinct > n // 2
+
+
 def day_month_votes(values: pl.Series, counts: pl.Series | None = None, *, cleaned: bool = False) -> tuple[int, int]:
     """Values that prove day-first (13/01/2018) and month-first (01/13/2018) order.
 
@@ -274,7 +291,7 @@ def parse_times(
     # one pass per distinct value, joined back: timestamps repeat a lot in big files
     text = values.cast(pl.String)
     uniq = text.unique(maintain_order=False)
-    if uniq.len() > len(text) // 2:
+    if _votes_over_every_value(uniq.len(), len(text)):
         result = _parse_distinct(text, timezone=timezone, time_format=time_format, ambiguous=ambiguous, month_first=month_first)
         joined = result.frame
     else:
