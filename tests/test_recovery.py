@@ -67,7 +67,7 @@ def test_still_affected_matches_survival_and_is_one_before_onset(weibull_delay_f
     assert isinstance(est, Estimate)
     assert est.low <= est.value <= est.high
     assert abs(est.value - truth) < 0.05
-    assert math.isclose(est.value, float(fit.survival(np.array([120.0]))[0]))
+    assert math.isclose(est.value, float(fit.survival_curve(np.array([120.0]))[0][0]))  # on the headline curve
     assert fit.still_affected(ONSET - dt.timedelta(minutes=5)) == Estimate(1.0, 1.0, 1.0)
 
 

@@ -389,7 +389,7 @@ def pooled_case():
 
 def test_pooling_shrinks_thin_areas_and_leaves_thick_ones_alone(pooled_case):
     reports, national, _ = pooled_case
-    p = pooled_area_recovery(reports, national, seed=1)
+    p = pooled_area_recovery(reports, national)
     rows = {r["key"]: r for r in p.table.to_dicts()}
     thin, thick = rows["thin"], rows["thick"]
     assert p.tau > 0.05
@@ -407,7 +407,7 @@ def test_pooling_shrinks_thin_areas_and_leaves_thick_ones_alone(pooled_case):
 
 def test_pooled_scales_track_the_true_paces(pooled_case):
     reports, national, truth = pooled_case
-    p = pooled_area_recovery(reports, national, seed=1)
+    p = pooled_area_recovery(reports, national)
     t = p.table.filter(pl.col("key").is_in(list(truth)))
     est = np.log(t["scale"].to_numpy()) - np.log(national.t90.value / (150 * (-math.log(0.1)) ** (1 / 1.3)))
     true = np.log(np.array([truth[k] for k in t["key"]]))
@@ -418,7 +418,7 @@ def test_pooled_scales_track_the_true_paces(pooled_case):
 
 def test_tau_zero_gives_every_area_the_national_curve(pooled_case):
     reports, national, _ = pooled_case
-    p = pooled_area_recovery(reports, national, tau=0.0, seed=1)
+    p = pooled_area_recovery(reports, national, tau=0.0)
     assert p.table["scale"].to_list() == pytest.approx([1.0] * p.table.height)
     assert p.table["t90_minutes"].to_list() == pytest.approx([national.t90.value] * p.table.height)
     assert (p.table["data_weight"] == 0).all()
@@ -500,7 +500,7 @@ def test_national_incident_of_100k_reports():
     assert r.height > 90_000
     nat = national_fit(r, n_boot=30)
     munis = assign_level(r, level="municipality")
-    p = pooled_area_recovery(munis, nat, seed=1)
+    p = pooled_area_recovery(munis, nat)
     scale = p.table.join(r.select(pl.col("nis_code").alias("key"), "region").unique(), on="key")
     by = {g: float(s) for g, s in scale.group_by("region").agg(pl.col("scale").median()).iter_rows()}
     assert by["Wallonia"] > 1.2 * by["Flanders"]

@@ -218,8 +218,7 @@ def recovery_figure(
     q99 = fit.t99.value if np.isfinite(fit.t99.value) else None
     horizon = horizon_minutes or min(max((q99 or 240.0) * 1.15, 120.0), 7 * 24 * 60)
     t = np.linspace(0.0, horizon, 400)
-    s = fit.survival(t)
-    lo, hi = fit.survival_band(t)
+    s, lo, hi = fit.survival_curve(t)
     x = [_local(onset + dt.timedelta(minutes=float(m)), timezone) for m in t]
     fig = go.Figure()
     fig.add_trace(
@@ -239,7 +238,7 @@ def recovery_figure(
             y=100 * s,
             mode="lines",
             line={"color": PALETTE["fit"], "width": 2.5},
-            name=f"fitted ({fit.model})",
+            name=f"estimate ({fit.model})" if len(getattr(fit, "draws", ())) <= 1 else "estimate (median over the models)",
             hovertemplate="%{x|%a %H:%M}: %{y:.1f}% still without service<extra></extra>",
         )
     )

@@ -153,3 +153,40 @@ def missing_keys(metrics: dict[str, Any]) -> list[str]:
     for i, a in enumerate(metrics.get("announcements") or []):
         missing += [f"announcements[{i}].{k}" for k in ("time", "label", "still_affected", "still_affected_ci") if k not in a]
     return missing
+
+
+def _comparable(x: Any) -> float | None:
+    """A number, or an ISO 8601 time as seconds since the epoch; ``None`` for anything else."""
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, int | float):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, str):
+        try:
+            return dt.datetime.fromisoformat(x).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def interval_violations(doc: Any, path: str = "") -> list[str]:
+    """Every estimate in a metrics document that lies outside its own interval (empty when none does).
+
+    An estimate is a key ``x`` with a sibling ``x_ci = [low, high]``; it must satisfy
+    low ≤ x ≤ high, a ``null`` end meaning unbounded. Numbers and ISO 8601 times are both
+    checked. Walks nested blocks (``recovery``, ``announcements``, ``regions`` …).
+    """
+    found: list[str] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            ci = doc.get(f"{key}_ci")
+            x = _comparable(value)
+            if isinstance(ci, list) and len(ci) == 2 and x is not None:
+                lo, hi = _comparable(ci[0]), _comparable(ci[1])
+                if (lo is not None and x < lo) or (hi is not None and x > hi):
+                    found.append(f"{path}{key} = {value} outside {ci}")
+            found += interval_violations(value, f"{path}{key}.")
+    elif isinstance(doc, list):
+        for i, item in enumerate(doc):
+            found += interval_violations(item, f"{path}[{i}].")
+    return found

@@ -36,7 +36,7 @@ from analysis.geo.reference import REGION_NAMES
 from analysis.recovery import Estimate, RecoveryFit, fit_by_group, fit_down_reports
 from analysis.recovery.evidence import window_matrix
 from analysis.recovery.propensity import aligned_edges, check_propensity, hourly_weights
-from analysis.recovery.result import percentile_interval
+from analysis.recovery.result import percentile_summary
 from analysis.timeline import DOWN_STATUSES
 
 __all__ = [
@@ -127,21 +127,29 @@ class AreaRecovery:
     def survival_band(
         self, key: str, t_minutes: Any, *, n_draws: int = 400, seed: int = 0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """S_a(t) = S(t/φ_a) at the posterior median and its pointwise band (national and area uncertainty)."""
+        """S_a(t) = S(t/φ_a): pointwise median and band over draws of φ_a and the national replicates."""
         keys = self.table["key"].to_list()
         if key not in keys:
             raise ParameterError(f"key: no pooled estimate for area {key!r}")
         i = keys.index(key)
         t = np.asarray(t_minutes, dtype=float)
-        fit = self.national
-        k = fit.family.n_params
         rng = np.random.default_rng(seed)
         u = _draw(self.grid, self.posterior[i], n_draws, rng)
-        thetas = fit.theta_boot[:, :k] if fit.theta_boot.shape[0] >= 10 else np.tile(fit.theta[:k], (n_draws, 1))
-        th = thetas[rng.integers(0, thetas.shape[0], n_draws)]
-        s = fit.family.sf(t[None, :] / np.exp(u)[:, None], th)
-        mid = fit.family.sf(t / float(self.table["scale"][i]), fit.theta[:k])
-        lo, hi = np.quantile(s, [(1 - self.level) / 2, (1 + self.level) / 2], axis=0)
+        stretched = t[None, :] / np.exp(u)[:, None]
+        # each draw takes one of the national replicates behind the headline numbers, by weight
+        blocks = self.national.replicate_blocks()
+        if not blocks:
+            s = self.national.survival(stretched)
+        else:
+            w = np.concatenate([np.full(th.shape[0], wb / th.shape[0]) for _, th, wb in blocks])
+            which = rng.choice(w.size, size=n_draws, p=w / w.sum())
+            starts = np.cumsum([0] + [th.shape[0] for _, th, _ in blocks])
+            s = np.empty_like(stretched)
+            for b, (fam, th, _) in enumerate(blocks):
+                rows = np.nonzero((which >= starts[b]) & (which < starts[b + 1]))[0]
+                if rows.size:
+                    s[rows] = fam.sf(stretched[rows], th[which[rows] - starts[b]])
+        lo, mid, hi = np.quantile(s, [(1 - self.level) / 2, 0.5, (1 + self.level) / 2], axis=0)
         return mid, lo, hi
 
 
@@ -209,8 +217,6 @@ def pooled_area_recovery(
     *,
     propensity: Sequence[float] | None = None,
     bin_minutes: float = 5.0,
-    seed: int = 0,
-    n_draws: int = 2000,
     tau: float | None = None,
 ) -> AreaRecovery:
     """Per-area t50/t90 pulled toward the national curve in proportion to how little each area says.
@@ -227,10 +233,6 @@ def pooled_area_recovery(
         Hourly reporting propensity used for the national fit (None: the default profile).
     bin_minutes : float
         Bin width of the likelihood (minutes).
-    seed : int
-        Seed of the Monte Carlo draws behind the intervals.
-    n_draws : int
-        Draws per area for the t50/t90 intervals.
     tau : float, optional
         Fix the between-area SD of log φ instead of estimating it (0: every area gets the
         national curve).
@@ -258,7 +260,6 @@ def pooled_area_recovery(
     if not keys or total.sum() <= 0:
         raise FitError("pooled_area_recovery: no report of any area falls between onset and end of observation")
 
-    fam, theta = national.family, national.theta[: national.family.n_params]
     grid = np.round(np.arange(-GRID_HALF_WIDTH, GRID_HALF_WIDTH + GRID_STEP / 2, GRID_STEP), 10)
     m = np.maximum(_bin_shape(national, edges, grid, propensity), 1e-300)  # (grid, bins): expected reports / A
     ll = np.asarray(counts @ np.log(m).T)
@@ -295,11 +296,16 @@ def pooled_area_recovery(
     post = post / post.sum(axis=1, keepdims=True)
 
     a = (1 - level) / 2
-    rng = np.random.default_rng(seed)
-    k = fam.n_params
-    boot = national.theta_boot[:, :k] if national.theta_boot.shape[0] >= 10 else theta[None, :]
-    q_rep = {p: np.asarray(fam.quantile(p, boot), dtype=float).reshape(-1) for p in (0.5, 0.9)}
-    q_hat = {p: float(np.asarray(fam.quantile(p, theta)).reshape(-1)[0]) for p in (0.5, 0.9)}
+    # t_p of an area is φ_a·t_p of the national curve: its distribution is the product of the
+    # area's posterior of φ and the national replicates behind the headline numbers (same
+    # weights), so an area with τ = 0 gets exactly the national value and interval
+    q_rep: dict[float, np.ndarray] = {}
+    w_rep = np.ones(1)
+    for p in (0.5, 0.9):
+        vals, w_rep = national.replicates(lambda f, th, p=p: f.quantile(p, th))
+        q_rep[p] = vals[:, 0] if vals.shape[0] >= 10 else np.array([national.point(lambda f, th, p=p: f.quantile(p, th))])
+    if q_rep[0.5].size == 1:
+        w_rep = np.ones(1)
     crit = stats.chi2.ppf(level, 1) / 2
     prior_var = tau_hat**2
     rows = []
@@ -311,7 +317,6 @@ def pooled_area_recovery(
         u_own = _peak(grid, rel[i])
         own_lo, own_hi = _likelihood_interval(grid, rel[i], crit)
         flat = not (math.isfinite(own_lo) or math.isfinite(own_hi))
-        u = _draw(grid, post[i], n_draws, rng)
         row: dict[str, Any] = {
             "key": key,
             "n_fit": float(total[i]),
@@ -324,10 +329,12 @@ def pooled_area_recovery(
             "data_weight": weight,
             "basis": _basis(weight, tau_hat),
         }
+        live = post[i] > post[i].max() * 1e-9
         for p, name in ((0.5, "t50"), (0.9, "t90")):
-            draws = np.exp(u) * q_rep[p][rng.integers(0, q_rep[p].size, n_draws)]
-            lo, hi = percentile_interval(draws, 1 - 2 * a)
-            row[f"{name}_minutes"] = math.exp(med_u) * q_hat[p]
+            values = np.exp(grid[live])[:, None] * q_rep[p][None, :]
+            weights = post[i][live][:, None] * w_rep[None, :]
+            lo, mid, hi = percentile_summary(values.ravel(), level, weights.ravel())
+            row[f"{name}_minutes"] = mid if math.isfinite(mid) else math.exp(med_u) * float(np.median(q_rep[p]))
             row[f"{name}_low"] = float(lo)
             row[f"{name}_high"] = float(hi)
         row["t90_extrapolated"] = bool(row["t90_minutes"] > horizon)
@@ -686,7 +693,7 @@ def compare_regions(
     if pooled is None:
         keyed = down.with_columns(pl.col("region").replace_strict(code_of, default=None).alias("area_key"))
         try:
-            pooled = pooled_area_recovery(keyed, national, propensity=propensity, bin_minutes=bin_minutes, seed=seed)
+            pooled = pooled_area_recovery(keyed, national, propensity=propensity, bin_minutes=bin_minutes)
         except AnalysisError as exc:
             notes.append(f"pooled region estimates unavailable: {exc}")
     out: dict[str, RegionResult] = {}

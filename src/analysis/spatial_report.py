@@ -197,9 +197,7 @@ def _compute(a: Any) -> SpatialAnalysis:
     if a.fit is not None and a.fit.end is not None:
         if located.height:
             try:
-                out.pooled = pooled_area_recovery(
-                    located, a.fit, propensity=prop, bin_minutes=params.bin_minutes, seed=params.seed
-                )
+                out.pooled = pooled_area_recovery(located, a.fit, propensity=prop, bin_minutes=params.bin_minutes)
             except AnalysisError as exc:
                 notes.append(f"per-area recovery not estimated: {exc}")
         try:
@@ -615,18 +613,18 @@ def _region_parts(a: Any, s: SpatialAnalysis, lang: str) -> list[Part]:
     fit = a.fit
     horizon = min(max(float(fit.t99.value) * 1.15 if math.isfinite(fit.t99.value) else 240.0, 120.0), fit.horizon_minutes)
     grid = np.linspace(0.0, horizon, 200)
-    lo, hi = fit.survival_band(grid)
-    national = {"minutes": grid, "s": fit.survival(grid), "low": lo, "high": hi}
+    mid, lo, hi = fit.survival_curve(grid)
+    national = {"minutes": grid, "s": mid, "low": lo, "high": hi}
     code_of = {"Flanders": "02000", "Wallonia": "03000", "Brussels": "04000"}
     curves = []
     for name, r in rc.regions.items():
         if r.fit is not None:
-            rlo, rhi = r.fit.survival_band(grid)
+            rmid, rlo, rhi = r.fit.survival_curve(grid)
             curves.append(
                 {
                     "region": name,
                     "minutes": grid,
-                    "s": r.fit.survival(grid),
+                    "s": rmid,
                     "low": rlo,
                     "high": rhi,
                     "label": f"own fit, {r.n_reports:g} reports",

@@ -2,8 +2,9 @@
 
 :class:`RecoveryFit` is what every evidence-specific fitter returns. It keeps the chosen
 family, its maximum-likelihood parameters and the bootstrap replicates, and derives every
-headline number from them the same way: the value at the MLE, and the percentile interval
-of the same function over the replicates.
+headline number from them the same way: the median and the equal-tailed percentile
+interval of the same function over the (model-averaged) replicates, so a number always
+lies inside its own interval.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ def _json(x: float) -> float | None:
 class Estimate:
     """A number with its interval (``low``, ``high``); any of them may be NaN (unknown) or inf.
 
-    For durations after onset the interval is capped at the end of observation:
-    ``low_beyond``/``high_beyond`` say that the end was beyond it and has been replaced by
-    it (read the interval as "at least until the end of observation").
+    For durations after onset ``low_beyond``/``high_beyond`` say that an end lies beyond the
+    end of observation (a model extrapolation: read it as "at least until the end of
+    observation").
     """
 
     value: float
@@ -61,20 +62,24 @@ class Estimate:
         return Estimate(self.value * factor, self.low * factor, self.high * factor, self.low_beyond, self.high_beyond)
 
     def covers(self, x: float) -> bool:
-        """Tell whether ``x`` lies in the interval (a capped end counts as open: "at least until the end")."""
+        """Tell whether ``x`` lies in the interval (an end beyond the observation counts as open: "at least until the end")."""
         return bool(self.low <= x and (x <= self.high or self.high_beyond))
 
     def capped(self, limit: float) -> Estimate:
-        """Return the estimate with interval ends beyond ``limit`` replaced by it and flagged (value kept)."""
+        """Return the estimate with the ends beyond ``limit`` flagged (``low_beyond``/``high_beyond``).
+
+        The numbers are kept, so the value always lies inside its interval; the flags tell
+        a reader that an end is a model extrapolation past the end of observation (a report
+        prints "beyond the observation window" rather than a date nobody observed).
+        """
         if not math.isfinite(limit):
             return self
-        lo_b, hi_b = bool(self.low > limit), bool(self.high > limit)
         return Estimate(
             self.value,
-            limit if lo_b else self.low,
-            limit if hi_b else self.high,
-            self.low_beyond or lo_b,
-            self.high_beyond or hi_b,
+            self.low,
+            self.high,
+            self.low_beyond or bool(self.low > limit),
+            self.high_beyond or bool(self.high > limit),
         )
 
     def __format__(self, spec: str) -> str:
@@ -88,19 +93,33 @@ def percentile_interval(values: np.ndarray, level: float, weights: np.ndarray | 
     ``weights`` (one per replicate) give a weighted percentile interval: the replicates of
     several models, each model's replicates carrying its weight (model-averaged intervals).
     """
-    v = np.asarray(values, dtype=float)
+    low, _, high = percentile_summary(values, level, weights)
+    return low, high
+
+
+def percentile_summary(values: np.ndarray, level: float, weights: np.ndarray | None = None) -> tuple[float, float, float]:
+    """``(low, median, high)`` of bootstrap replicates: the interval and the point of one distribution.
+
+    The median is the headline value of every number that has an interval: it is the
+    estimate of the same (possibly model-averaged) distribution whose equal-tailed
+    percentiles give the interval, so it always lies inside it. NaN when fewer than ten
+    replicates are not NaN; infinite replicates (a quantile never reached) count as larger
+    than any number.
+    """
+    v = np.asarray(values, dtype=float).reshape(-1)
     keep = ~np.isnan(v)
+    if weights is not None:
+        w = np.asarray(weights, dtype=float).reshape(-1)
+        keep &= w > 0
+        weights = None if w[keep].size == 0 or np.ptp(w[keep]) == 0 else w[keep]  # equal weights: the plain quantiles
     v = v[keep]
     if v.size < 10:
-        return math.nan, math.nan
+        return math.nan, math.nan, math.nan
     big = np.where(np.isposinf(v), 1e300, np.where(np.isneginf(v), -1e300, v))
-    qs = [(1 - level) / 2, (1 + level) / 2]
-    if weights is None:
-        lo, hi = np.quantile(big, qs)
-    else:
-        lo, hi = weighted_quantiles(big[:, None], np.asarray(weights, dtype=float)[keep], qs)[:, 0]
-    conv = [math.inf if x >= 1e299 else -math.inf if x <= -1e299 else float(x) for x in (lo, hi)]
-    return conv[0], conv[1]
+    qs = [(1 - level) / 2, 0.5, (1 + level) / 2]
+    found = np.quantile(big, qs) if weights is None else weighted_quantiles(big[:, None], weights, qs)[:, 0]
+    lo, mid, hi = (math.inf if x >= 1e299 else -math.inf if x <= -1e299 else float(x) for x in found)
+    return lo, mid, hi
 
 
 def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: list[float]) -> np.ndarray:
@@ -182,13 +201,15 @@ class RecoveryFit:
     Built by :func:`fit_down_reports`, :func:`fit_restorations` and
     :func:`fit_online_fraction`; not meant to be constructed by hand.
 
-    Every headline number is the value under the reported model (``model``, ``theta``) with
-    the percentile interval of the same function over the bootstrap replicates. ``draws``
+    Every headline number is the median of a function of S over the bootstrap replicates,
+    with the percentile interval of the same function (:func:`percentile_summary`); the
+    maximum-likelihood value of the reported model (``model``, ``theta``) is
+    :meth:`point`. ``draws``
     holds those replicates, possibly of several candidate models, each weighted by its
     model weight (a model-averaged interval that carries the uncertainty of the model
     choice); ``theta_boot`` the reported model's own replicates (for its parameter
-    ``summary``). Durations after onset have their intervals capped at the end of
-    observation (:meth:`Estimate.capped`). ``verdict`` is a short plain-language note on
+    ``summary``). Durations after onset have the ends beyond the end of observation
+    flagged (:meth:`Estimate.capped`). ``verdict`` is a short plain-language note on
     what the data can and cannot tell (overdispersion, model uncertainty, a delay that is
     not identified); ``identifiability`` the numbers behind it.
     """
@@ -233,6 +254,14 @@ class RecoveryFit:
             return [(d.family, d.theta[:, : d.family.n_params], d.weight) for d in self.draws if d.theta.shape[0]]
         return [(self.family, self.theta_boot[:, : self._k], 1.0)] if self.theta_boot.shape[0] else []
 
+    def replicate_blocks(self) -> list[tuple[RecoveryFamily, np.ndarray, float]]:
+        """The bootstrap replicates behind the headline numbers: ``(family, parameters, weight)`` per model."""
+        return self._blocks(True)
+
+    def replicates(self, fn: Callable[[RecoveryFamily, np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Values of ``fn(family, parameters)`` over the headline replicates (rows) and each one's weight."""
+        return self._replicates(fn, True)
+
     def _replicates(
         self, fn: Callable[[RecoveryFamily, np.ndarray], np.ndarray], averaged: bool
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -250,15 +279,20 @@ class RecoveryFit:
     def _estimate(
         self, fn: Callable[[RecoveryFamily, np.ndarray], np.ndarray], *, averaged: bool = True, cap: bool = False
     ) -> Estimate:
-        value = float(np.asarray(fn(self.family, self.theta[: self._k])).reshape(-1)[0])
+        """The median and percentile interval of ``fn`` over the replicates (the MLE value when there are none)."""
         reps, w = self._replicates(fn, averaged)
-        if reps.shape[0] == 0:
-            est = Estimate(value, math.nan, math.nan)
-        else:
+        lo, mid, hi = math.nan, math.nan, math.nan
+        if reps.shape[0]:
             single = len(self._blocks(averaged)) == 1
-            lo, hi = percentile_interval(reps[:, 0], self.level, None if single else w)
-            est = Estimate(value, lo, hi)
+            lo, mid, hi = percentile_summary(reps[:, 0], self.level, None if single else w)
+        if math.isnan(mid):
+            mid = self.point(fn)
+        est = Estimate(mid, lo, hi)
         return est.capped(self.horizon_minutes) if cap else est
+
+    def point(self, fn: Callable[[RecoveryFamily, np.ndarray], np.ndarray]) -> float:
+        """``fn`` at the maximum-likelihood parameters of the reported model (not the headline median)."""
+        return float(np.asarray(fn(self.family, self.theta[: self._k])).reshape(-1)[0])
 
     @property
     def horizon_minutes(self) -> float:
@@ -301,7 +335,7 @@ class RecoveryFit:
 
     # ------------------------------------------------------------------ headline numbers
     def quantile(self, p: float) -> Estimate:
-        """Minutes after onset by which a fraction ``p`` of affected customers is restored (interval capped at the end)."""
+        """Minutes after onset by which a fraction ``p`` of affected customers is restored (ends past the end of observation flagged)."""
         if not 0 < p < 1:
             raise ParameterError(f"p (fraction restored) must be in (0, 1), got {p}")
         return self._estimate(lambda fam, th: fam.quantile(p, th), cap=True)
@@ -327,7 +361,7 @@ class RecoveryFit:
 
     @property
     def mean_outage_minutes(self) -> Estimate:
-        """Mean outage per affected customer, ∫₀^∞ S(t) dt (the CAIDI analogue), in minutes (interval capped at the end)."""
+        """Mean outage per affected customer, ∫₀^∞ S(t) dt (the CAIDI analogue), in minutes (ends past the end flagged)."""
         return self._estimate(lambda fam, th: fam.mean(th), cap=True)
 
     def restricted_mean_minutes(self, horizon_minutes: float | None = None) -> Estimate:
@@ -351,17 +385,29 @@ class RecoveryFit:
 
     def survival_band(self, t_minutes: Any) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise bootstrap interval (low, high) of S at ``t_minutes`` (model-averaged like the headline numbers)."""
+        _, lo, hi = self.survival_curve(t_minutes)
+        return lo, hi
+
+    def survival_curve(self, t_minutes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pointwise median, low and high of S at ``t_minutes`` over the replicates of the headline numbers.
+
+        The median curve is the one to draw beside the headline numbers: S is decreasing in
+        every replicate, so the median curve crosses 1 − p exactly at the median of the
+        replicates' times to p restored (the headline t50, t90, t99) and passes through the
+        headline share still out at each announcement. Without replicates it is the
+        reported model's curve with a NaN band.
+        """
         t = np.asarray(t_minutes, dtype=float)
         reps, w = self._replicates(lambda fam, th: fam.sf(t.reshape(-1), th), True)
         if reps.shape[0] < 10:
             nan = np.full(t.shape, np.nan)
-            return nan, nan
-        qs = [(1 - self.level) / 2, (1 + self.level) / 2]
+            return self.survival(t), nan, nan
+        qs = [(1 - self.level) / 2, 0.5, (1 + self.level) / 2]
         if len(self._blocks(True)) == 1:
-            lo, hi = np.quantile(reps, qs, axis=0)
+            lo, mid, hi = np.quantile(reps, qs, axis=0)
         else:
-            lo, hi = weighted_quantiles(reps, w, qs)
-        return lo.reshape(t.shape), hi.reshape(t.shape)
+            lo, mid, hi = weighted_quantiles(reps, w, qs)
+        return mid.reshape(t.shape), lo.reshape(t.shape), hi.reshape(t.shape)
 
     def still_affected(self, t: dt.datetime) -> Estimate:
         """Share of affected customers still without service at time ``t`` (e.g. an announcement)."""
