@@ -296,7 +296,7 @@ def curated_summary_parts(a: Any) -> list[str]:
     )
     if declared is not None:
         cards.append(
-            kpi(text(lang, "kpi_declared"), format_time(declared, tz, lang, with_day=False), sub=text(lang, "announcement"))
+            kpi(text(lang, "kpi_declared"), format_time(declared, tz, lang, with_day=False), sub=text(lang, "kpi_declared_sub"))
         )
 
     facts_html = []
