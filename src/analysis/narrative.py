@@ -246,9 +246,14 @@ def summary(a: Any) -> str:
     return "\n".join(parts)
 
 
+def _place(place: str | None, lang: str) -> str:
+    """The place a statement names, or 'no place named'."""
+    return place if place else text(lang, "no_place")
+
+
 def _place_suffix(place: str | None, lang: str) -> str:
-    """' (Messancy)', or ' (no place named)'."""
-    return f" ({place if place else text(lang, 'no_place')})"
+    """' (Messancy)', or ' (no place named)': appended to a sentence about a statement."""
+    return f" ({_place(place, lang)})"
 
 
 def window_text(start: dt.datetime, until: dt.datetime, tz: str, lang: str) -> str:
@@ -284,14 +289,14 @@ def curated_summary_parts(a: Any) -> list[str]:
         kpi(
             text(lang, "kpi_last_timed"),
             format_time(when(timed["time"]), tz, lang) if timed else "—",
-            sub=_place_suffix(timed["place"], lang).strip(" ()") if timed else "",
+            sub=_place(timed["place"], lang) if timed else "",
         )
     )
     cards.append(
         kpi(
             text(lang, "kpi_last_dated"),
             window_text(when(dated["from"]), when(dated["until"]), tz, lang) if dated else "—",
-            sub=_place_suffix(dated["place"], lang).strip(" ()") if dated else "",
+            sub=_place(dated["place"], lang) if dated else "",
         )
     )
     if declared is not None:
