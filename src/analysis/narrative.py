@@ -218,7 +218,7 @@ def summary(a: Any) -> str:
     if getattr(a, "curated", False) and a.metrics.get("curated_summary"):
         return "\n".join(parts + curated_summary_parts(a))
     if a.evidence == "down_reports":
-        cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=f"{a.metrics['n_raw']} rows in")]
+        cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=text(lang, "rows_in", n=a.metrics["n_raw"]))]
     else:
         cards = [kpi(text(lang, "observations"), f"{evidence_rows(a)}", sub=text(lang, f"ev_{a.evidence}"))]
     onset = fit.onset if fit is not None else inc.onset
@@ -278,7 +278,7 @@ def curated_summary_parts(a: Any) -> list[str]:
     maybe = facts.get("statements_possibly_after_declaration") or 0
     places = facts.get("municipalities_after_declaration") or 0
 
-    cards = [kpi(text(lang, "kpi_statements"), str(facts["n_statements"]), sub=f"{a.metrics['n_raw']} rows in")]
+    cards = [kpi(text(lang, "kpi_statements"), str(facts["n_statements"]), sub=text(lang, "rows_in", n=a.metrics["n_raw"]))]
     if declared is not None and after is not None:
         cards.append(
             kpi(
@@ -341,7 +341,8 @@ def curated_summary_parts(a: Any) -> list[str]:
     claims = facts.get("operator_statements") or []
     if claims:
         items = "".join(
-            f"<li>{esc(format_time(when(c['time']), tz, lang))}: “{esc_config(c['label'])}”"
+            "<li>"
+            + esc(text(lang, "claim_item", time=format_time(when(c["time"]), tz, lang), label=scrub_contacts(c["label"])))
             + (f" ({esc_config(c['source'])})" if c.get("source") else "")
             + "</li>"
             for c in claims
