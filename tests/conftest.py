@@ -49,3 +49,34 @@ def make_incident(tmp_path: Path) -> Callable[..., Path]:
         return folder
 
     return _make
+
+
+def analyze_fast(folder: Path, processed: Path, **overrides: object):  # -> analysis.pipeline.Analysis
+    """Analyse an incident with few bootstrap replicates and two families (seconds, not a minute)."""
+    from analysis.params import validate_params
+    from analysis.pipeline import analyze
+
+    params = {"n_boot": 20, "families": "exponential,loglogistic", **overrides}
+    return analyze(validate_params(incident_dir=str(folder), processed_dir=str(processed), **params))
+
+
+@pytest.fixture(scope="session")
+def default_analysis(tmp_path_factory: pytest.TempPathFactory):
+    """The default incident (curated press statements), analysed once for the whole run."""
+    return analyze_fast(DEFAULT_INCIDENT, tmp_path_factory.mktemp("default-processed"))
+
+
+@pytest.fixture(scope="session")
+def spontaneous_analysis(tmp_path_factory: pytest.TempPathFactory):
+    """The same statements declared spontaneous reports: the path that headlines model numbers."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("spontaneous") / "proximus-spontaneous"
+    shutil.copytree(DEFAULT_INCIDENT, folder)
+    toml = (folder / "incident.toml").read_text(encoding="utf-8")
+    assert 'sampling = "curated"' in toml
+    toml = toml.replace('sampling = "curated"', 'sampling = "spontaneous"').replace(
+        'id = "proximus-2018-01-08"', 'id = "proximus-spontaneous"'
+    )
+    (folder / "incident.toml").write_text(toml, encoding="utf-8")
+    return analyze_fast(folder, tmp_path_factory.mktemp("spontaneous-processed"))

@@ -443,3 +443,27 @@ def test_declared_gap_prefers_the_declared_block_then_the_last_announcement() ->
     assert source == "at the last announcement (2018-01-08T22:30:00+01:00): resolved"
     assert declared_gap({"declared_resolved": {"still_affected": None}}) == ("", "")
     assert declared_gap({}) == ("", "")
+
+
+def test_index_shows_counts_not_model_times_for_curated_statements(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    final = out / "press-1"
+    final.mkdir(parents=True)
+    for name in OUTPUTS:
+        (final / name).write_text("{}", encoding="utf-8")
+    (final / "manifest.json").write_text(
+        json.dumps({"status": "ok", "run_id": "r1", "finished": "2024-05-01T10:00:00+00:00"}), encoding="utf-8"
+    )
+    metrics = {
+        "n_reports": 64,
+        "recovery": {"t50_minutes": 381.0, "t50_minutes_ci": [126, 1436], "t90_minutes": 1264.0},
+        "declared_resolved": {"still_affected": 0.76, "still_affected_ci": [0.42, 1.0]},
+        "curated_summary": {"statements_after_declaration": 34},
+    }
+    (final / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    summary = BatchSummary(run_id="run-1")
+    summary.results.append(RenderResult("press-1", "ok", final, metrics=metrics))
+    write_index(summary, out)
+    rows, _ = index_rows(out)
+    assert rows["press-1"][4:7] == ["n/a (curated)", "n/a (curated)", "34 statements after"]
+    assert "381" not in summary_table(summary) and "n/a (curated)" in summary_table(summary)

@@ -188,3 +188,18 @@ def test_ingest_keeps_every_row_and_leaves_the_text_untouched(incident, rows):
         raw = by_id[rec["report_id"]]
         assert rec["text"] == raw["text"], rec["report_id"]
         assert rec["note"] == (raw["note"] or None), rec["report_id"]
+
+
+def test_summary_tiles_lead_with_the_statements_not_the_model(default_analysis):
+    # the press statements are curated: no tile may present a model reading as a restoration time
+    from analysis.narrative import summary
+
+    assert default_analysis.curated
+    html = summary(default_analysis)
+    tiles = html.split('<div class="pm-kpis">', 1)[1].split("</div></div></div>", 1)[0]
+    labels = [chunk.split("</div>", 1)[0] for chunk in tiles.split('<div class="l">')[1:]]
+    assert not any("restored" in label.lower() or "outage" in label.lower() for label in labels), labels
+    assert "Half restored" not in html and "still without service." not in html
+    after = default_analysis.metrics["declared_resolved"]["reports_after"]
+    assert after == 34
+    assert labels[1] == "Statements after “resolved”" and f'<div class="v">{after}</div>' in tiles

@@ -58,3 +58,17 @@ def test_percent_intervals_get_decimals_only_when_the_bounds_would_look_equal() 
     assert format_percents(0.0912, 0.0884, 0.0941) == ("9.1%", "8.8%", "9.4%")
     assert format_percents(0.5, 0.5, 0.5) == ("50%", "50%", "50%")
     assert format_percents(0.3, None, None) == ("30%", "—", "—")
+
+
+def test_periods_name_the_day_once_or_both_days() -> None:
+    from analysis.i18n import format_period
+
+    start = dt.datetime(2018, 1, 9, 5, 0, tzinfo=dt.UTC)
+    assert format_period(start, start + dt.timedelta(hours=6), "Europe/Brussels") == "Tuesday 9 January 06:00–12:00 CET"
+    # an end at midnight closes the day it ends, it does not open the next one
+    assert format_period(start + dt.timedelta(hours=15), start + dt.timedelta(hours=18), "Europe/Brussels", "fr") == (
+        "mardi 9 janvier 21:00–00:00 CET"
+    )
+    assert format_period(start + dt.timedelta(hours=16), start + dt.timedelta(hours=22), "Europe/Brussels", "nl") == (
+        "dinsdag 9 januari 22:00 tot woensdag 10 januari 04:00 CET"
+    )

@@ -71,6 +71,8 @@ KILL_GRACE = 30.0
 HEARTBEAT = 30.0
 LOG_NAME = "render-all.log"
 LOG_ROTATE_BYTES = 5 << 20
+#: Shown instead of t50/t90 when the evidence is curated statements (metrics ``curated_summary``).
+CURATED_CELL = "n/a (curated)"
 _POLL = 0.1
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # an output line of the ``postmortem`` command that carries the reason of a failure
@@ -580,7 +582,8 @@ def write_index(summary: BatchSummary, out_root: Path) -> Path:
         "outage was declared resolved'>Still affected when declared resolved</th><th>Files</th><th>Note</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
         "<p class='muted'>t50 / t90: time after onset until 50 % / 90 % of affected customers had service again, "
-        "with the report's interval. Skipped: inputs, parameters, notebook and code unchanged since the last good report.</p>"
+        f"with the report's interval; {CURATED_CELL}: the evidence is statements picked by newsrooms, whose timing does "
+        "not measure restoration (the report shows what they say instead). Skipped: inputs, parameters, notebook and code unchanged since the last good report.</p>"
         "</body></html>\n"
     )
     return _atomic_write(out_root / "index.html", page)
@@ -593,6 +596,14 @@ def _index_row(r: RenderResult, out_root: Path) -> str:
     metrics = _read_metrics(folder) if good.get("status") == "ok" else {}
     rec = metrics.get("recovery") or {}
     gap, gap_source = declared_gap(metrics)
+    t50 = _minutes(rec.get("t50_minutes"), rec.get("t50_minutes_ci"))
+    t90 = _minutes(rec.get("t90_minutes"), rec.get("t90_minutes_ci"))
+    curated = metrics.get("curated_summary")
+    if isinstance(curated, dict):  # statements picked by newsrooms: no model reading is a restoration time
+        t50 = t90 = CURATED_CELL
+        after = curated.get("statements_after_declaration")
+        gap = "" if after is None else f"{after} statements after"
+        gap_source = "curated statements: counted, not estimated"
     title = r.title or ""
     incident = f"<strong>{_e(r.incident_id)}</strong>" + (f"<br><span class='muted'>{_e(title)}</span>" if title else "")
     last = "—"
@@ -621,8 +632,8 @@ def _index_row(r: RenderResult, out_root: Path) -> str:
         f"<td><span class='st st-{_e(r.status)}'>{_e(r.status)}</span></td>",
         f"<td>{last}</td>",
         f"<td class='num'>{_e(_count(metrics.get('n_reports')))}</td>",
-        f"<td class='num'>{_e(_minutes(rec.get('t50_minutes'), rec.get('t50_minutes_ci')))}</td>",
-        f"<td class='num'>{_e(_minutes(rec.get('t90_minutes'), rec.get('t90_minutes_ci')))}</td>",
+        f"<td class='num'>{_e(t50)}</td>",
+        f"<td class='num'>{_e(t90)}</td>",
         f"<td class='num' title='{_e(gap_source)}'>{_e(gap)}</td>",
         f"<td>{''.join(links)}</td>",
         f"<td>{note}</td>",
@@ -662,6 +673,7 @@ def summary_table(summary: BatchSummary) -> str:
     rows = []
     for r in summary.results:
         rec = r.metrics.get("recovery") or {}
+        curated = isinstance(r.metrics.get("curated_summary"), dict)
         note = r.error if r.status == "failed" else (r.reason if r.status == "skipped" else "")
         rows.append(
             (
@@ -669,8 +681,8 @@ def summary_table(summary: BatchSummary) -> str:
                 r.status,
                 f"{r.seconds:.1f} s" if r.status != "skipped" else "—",
                 _count(r.metrics.get("n_reports")),
-                _minutes(rec.get("t50_minutes")),
-                _minutes(rec.get("t90_minutes")),
+                CURATED_CELL if curated else _minutes(rec.get("t50_minutes")),
+                CURATED_CELL if curated else _minutes(rec.get("t90_minutes")),
                 _shorten(note or "", 90),
             )
         )

@@ -17,6 +17,7 @@ import plotly.io as pio
 import polars as pl
 
 from analysis.config import Incident
+from analysis.misfit import binned_residuals
 
 PALETTE = {
     "ink": "#1f2933",
@@ -208,12 +209,17 @@ def recovery_figure(
     announcements: Sequence[tuple[dt.datetime, str]] = (),
     level: float = 0.9,
     title: str | None = None,
+    y_title: str | None = None,
 ) -> go.Figure:
     """The fitted share still without service, S(t), with its band and the announcements.
 
     Each announcement is a vertical line labelled with the estimated share still
-    affected at that moment and its interval.
+    affected at that moment and its interval. With ``y_title`` the curve is described by
+    that axis title instead (curated statements: S(t) is then the model's rate of
+    statements relative to the onset, not a share of customers), and the announcements
+    are labelled without a share still affected.
     """
+    as_share = y_title is None
     onset: dt.datetime = fit.onset
     q99 = fit.t99.value if np.isfinite(fit.t99.value) else None
     horizon = horizon_minutes or min(max((q99 or 240.0) * 1.15, 120.0), 7 * 24 * 60)
@@ -239,7 +245,7 @@ def recovery_figure(
             mode="lines",
             line={"color": PALETTE["fit"], "width": 2.5},
             name=f"estimate ({fit.model})" if len(getattr(fit, "draws", ())) <= 1 else "estimate (median over the models)",
-            hovertemplate="%{x|%a %H:%M}: %{y:.1f}% still without service<extra></extra>",
+            hovertemplate="%{x|%a %H:%M}: %{y:.1f}%" + (" still without service" if as_share else "") + "<extra></extra>",
         )
     )
     for when, label in announcements:
@@ -249,7 +255,9 @@ def recovery_figure(
         fig.add_annotation(
             x=xl,
             y=100 * est.value,
-            text=f"{plain(label)}<br><b>{100 * est.value:.0f}%</b> [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected",
+            text=f"{plain(label)}<br><b>{100 * est.value:.0f}%</b> [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected"
+            if as_share
+            else plain(label),
             showarrow=True,
             arrowhead=2,
             ax=60,
@@ -262,7 +270,7 @@ def recovery_figure(
         template=TEMPLATE,
         title=title,
         xaxis_title=_axis_title(timezone),
-        yaxis={"title": "affected customers still without service (%)", "range": [0, 102]},
+        yaxis={"title": y_title or "affected customers still without service (%)", "range": [0, 102]},
         height=440,
     )
     return fig
@@ -467,15 +475,10 @@ def residual_figure(
     """
     table = diagnostics.observed_vs_fitted
     if "bin_start" in table.columns and table.height:
-        extra = [pl.col("observed_windowed")] if "observed_windowed" in table.columns else []
-        agg = (
-            table.sort("bin_start")
-            .group_by_dynamic("bin_start", every=f"{int(bin_minutes)}m")
-            .agg(pl.sum_horizontal(pl.col("observed"), *extra).sum().alias("o"), pl.col("fitted").sum().alias("e"))
-            .filter(pl.col("e") > 0)
-        )
+        # the same bins the misfit verdict reads, so the sentence and the plot agree
+        agg = binned_residuals(table, bin_minutes)
         x = [_local(t, timezone) for t in agg["bin_start"].to_list()]
-        y = ((agg["o"] - agg["e"]) / agg["e"].sqrt()).to_list()
+        y = agg["residual"].to_list()
         label = f"Pearson residual per {int(bin_minutes)} min"
         standardised = True
     else:

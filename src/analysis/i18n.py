@@ -164,6 +164,39 @@ TEXT: dict[str, dict[str, str]] = {
         "caption_sensitivity": "The same model fitted with the default day/night reporting profile and with a flat one. Large differences mean the curve depends on how people report at night more than on the data.",
         "after_declared_maybe": " (another {n} may have)",
         "after_declared": "After that declaration, {n} down reports came in{maybe}, from {places} municipalities; the last one {hours:.0f} h later. These are counts, not model estimates.",
+        "unknown": "unknown",
+        "m_last_timed": "Time to last statement with an exact time",
+        "m_last_dated": "Last statement known by date or window only (end of window)",
+        "w_statements": "statements",
+        "w_reports": "reports",
+        "period_to": "to",
+        "summary_curated_lead": "What the statements show. These are counts of published statements, not measurements of how many customers were without service.",
+        "curated_after": "{n} statements are dated after the operator declared the outage resolved at {time}{maybe}, from {places} municipalities.",
+        "curated_maybe": " (another {n} are known only by a window that straddles it)",
+        "curated_last_timed": "Last statement with an exact time: {time}{place}.",
+        "curated_last_dated": "Last statement known only by a date or a window: {window}{place}.",
+        "curated_no_timed": "No statement has an exact time.",
+        "curated_no_dated": "Every statement has an exact time.",
+        "no_place": "no place named",
+        "operator_claims": "What the operator said (its own statements, not measurements):",
+        "curated_model_pointer": "A model that reads the timing of the statements as a recovery curve is under “Exploratory: timing of statements”; it describes when statements were made, not the share of customers restored.",
+        "kpi_statements": "Statements",
+        "kpi_after_declared": "Statements after “resolved”",
+        "kpi_after_declared_sub": "from {places} municipalities; {maybe} more straddle it",
+        "kpi_last_timed": "Last statement with an exact time",
+        "kpi_last_dated": "Last statement known by date or window only",
+        "kpi_declared": "Declared resolved (operator)",
+        "claim_item": "{time}: “{label}”",
+        "rows_in": "{n} rows in",
+        "kpi_declared_sub": "the operator's statement, not a measurement",
+        "recovery_curated": "Exploratory: timing of statements",
+        "recovery_curated_intro": "The statements were picked by newsrooms, so their timing follows editorial choices as much as the outage. The curve below is what the model infers if the rate of statements had followed the number of customers still without service: read it as a description of when statements were made, not as the share of customers restored.",
+        "caption_recovery_curated": "Model of the timing of statements: the rate of statements over time relative to the onset (line), with its {level} band. It is not the share of customers restored. Dashed lines mark the operator's statements.",
+        "axis_statements_model": "rate of statements, % of the rate at onset (model)",
+        "misfit_more": "The model misses a burst of {what} on {period}: observed {observed}, model {expected}.",
+        "misfit_fewer": "The model expects more {what} than came on {period}: observed {observed}, model {expected}.",
+        "misfit_trust": "The fitted curve does not describe the data everywhere. {sentence} Numbers read from the curve are unreliable around that time.",
+        "ks_too_few": "Too few exactly timed reports for a goodness-of-fit test ({n}).",
     },
     "fr": {
         "contents": "Sommaire",
@@ -266,6 +299,39 @@ TEXT: dict[str, dict[str, str]] = {
         "caption_sensitivity": "Le même modèle ajusté avec le profil jour/nuit par défaut et avec un profil plat. De grands écarts signifient que la courbe dépend davantage de la façon dont les gens signalent la nuit que des données.",
         "after_declared_maybe": " ({n} autres peut-être)",
         "after_declared": "Après cette déclaration, {n} signalements de panne sont arrivés{maybe}, de {places} communes ; le dernier {hours:.0f} h plus tard. Ce sont des comptes, pas des estimations du modèle.",
+        "unknown": "inconnu",
+        "m_last_timed": "Délai jusqu'à la dernière mention à l'heure exacte",
+        "m_last_dated": "Dernière mention connue par date ou fenêtre seulement (fin de fenêtre)",
+        "w_statements": "mentions",
+        "w_reports": "signalements",
+        "period_to": "au",
+        "summary_curated_lead": "Ce que montrent les mentions. Ce sont des comptes de mentions publiées, pas des mesures du nombre de clients sans service.",
+        "curated_after": "{n} mentions sont datées après que l'opérateur a déclaré la panne résolue à {time}{maybe}, de {places} communes.",
+        "curated_maybe": " ({n} autres ne sont connues que par une fenêtre qui chevauche cette heure)",
+        "curated_last_timed": "Dernière mention avec une heure exacte : {time}{place}.",
+        "curated_last_dated": "Dernière mention connue seulement par une date ou une fenêtre : {window}{place}.",
+        "curated_no_timed": "Aucune mention n'a d'heure exacte.",
+        "curated_no_dated": "Toutes les mentions ont une heure exacte.",
+        "no_place": "aucun lieu cité",
+        "operator_claims": "Ce qu'a dit l'opérateur (ses propres déclarations, pas des mesures) :",
+        "curated_model_pointer": "Un modèle qui lit le rythme des mentions comme une courbe de rétablissement figure sous « Exploratoire : rythme des mentions » ; il décrit quand les mentions ont été faites, pas la part de clients rétablis.",
+        "kpi_statements": "Mentions",
+        "kpi_after_declared": "Mentions après « résolu »",
+        "kpi_after_declared_sub": "de {places} communes ; {maybe} autres chevauchent l'annonce",
+        "kpi_last_timed": "Dernière mention avec heure exacte",
+        "kpi_last_dated": "Dernière mention connue par date ou fenêtre",
+        "kpi_declared": "Déclarée résolue (opérateur)",
+        "claim_item": "{time} : « {label} »",
+        "rows_in": "{n} lignes lues",
+        "kpi_declared_sub": "déclaration de l'opérateur, pas une mesure",
+        "recovery_curated": "Exploratoire : rythme des mentions",
+        "recovery_curated_intro": "Les mentions ont été choisies par des rédactions : leur rythme suit des choix éditoriaux autant que la panne. La courbe ci-dessous est ce que le modèle déduit si le rythme des mentions avait suivi le nombre de clients encore sans service : lisez-la comme une description du moment des mentions, pas comme la part de clients rétablis.",
+        "caption_recovery_curated": "Modèle du rythme des mentions : le rythme des mentions au fil du temps par rapport au début (ligne), avec sa bande à {level}. Ce n'est pas la part de clients rétablis. Les traits pointillés marquent les déclarations de l'opérateur.",
+        "axis_statements_model": "rythme des mentions, % du rythme au début (modèle)",
+        "misfit_more": "Le modèle manque une rafale de {what} le {period} : observé {observed}, modèle {expected}.",
+        "misfit_fewer": "Le modèle attend plus de {what} qu'il n'en est venu le {period} : observé {observed}, modèle {expected}.",
+        "misfit_trust": "La courbe ajustée ne décrit pas partout les données. {sentence} Les chiffres lus sur la courbe ne sont pas fiables autour de ce moment.",
+        "ks_too_few": "Trop peu de signalements à l'heure exacte pour un test d'adéquation ({n}).",
     },
     "nl": {
         "contents": "Inhoud",
@@ -368,6 +434,39 @@ TEXT: dict[str, dict[str, str]] = {
         "what_happened": "Wat er gebeurde",
         "minutes": "min",
         "hours": "u",
+        "unknown": "onbekend",
+        "m_last_timed": "Tijd tot laatste uitspraak met exact tijdstip",
+        "m_last_dated": "Laatste uitspraak alleen met datum of venster (einde venster)",
+        "w_statements": "uitspraken",
+        "w_reports": "meldingen",
+        "period_to": "tot",
+        "summary_curated_lead": "Wat de uitspraken tonen. Dit zijn tellingen van gepubliceerde uitspraken, geen metingen van hoeveel klanten zonder dienst zaten.",
+        "curated_after": "{n} uitspraken dateren van na de verklaring van de operator om {time} dat de storing opgelost was{maybe}, uit {places} gemeenten.",
+        "curated_maybe": " (nog {n} zijn alleen gekend via een venster dat dat tijdstip overlapt)",
+        "curated_last_timed": "Laatste uitspraak met een exact tijdstip: {time}{place}.",
+        "curated_last_dated": "Laatste uitspraak die alleen via een datum of venster gekend is: {window}{place}.",
+        "curated_no_timed": "Geen enkele uitspraak heeft een exact tijdstip.",
+        "curated_no_dated": "Alle uitspraken hebben een exact tijdstip.",
+        "no_place": "geen plaats genoemd",
+        "operator_claims": "Wat de operator zei (eigen verklaringen, geen metingen):",
+        "curated_model_pointer": "Een model dat het ritme van de uitspraken als herstelcurve leest, staat onder 'Verkennend: ritme van de uitspraken'; het beschrijft wanneer uitspraken gedaan werden, niet het aandeel herstelde klanten.",
+        "kpi_statements": "Uitspraken",
+        "kpi_after_declared": "Uitspraken na 'opgelost'",
+        "kpi_after_declared_sub": "uit {places} gemeenten; nog {maybe} overlappen de verklaring",
+        "kpi_last_timed": "Laatste uitspraak met exact tijdstip",
+        "kpi_last_dated": "Laatste uitspraak alleen met datum of venster",
+        "kpi_declared": "Opgelost verklaard (operator)",
+        "claim_item": "{time}: ‘{label}’",
+        "rows_in": "{n} rijen gelezen",
+        "kpi_declared_sub": "verklaring van de operator, geen meting",
+        "recovery_curated": "Verkennend: ritme van de uitspraken",
+        "recovery_curated_intro": "De uitspraken werden door redacties gekozen: hun ritme volgt redactionele keuzes even goed als de storing. De curve hieronder is wat het model afleidt als het ritme van de uitspraken het aantal klanten zonder dienst had gevolgd: lees ze als een beschrijving van wanneer uitspraken gedaan werden, niet als het aandeel herstelde klanten.",
+        "caption_recovery_curated": "Model van het ritme van de uitspraken: het ritme van de uitspraken in de tijd tegenover het begin (lijn), met de {level}-band. Het is niet het aandeel herstelde klanten. Stippellijnen markeren de verklaringen van de operator.",
+        "axis_statements_model": "ritme van de uitspraken, % van het ritme bij het begin (model)",
+        "misfit_more": "Het model mist een golf van {what} op {period}: waargenomen {observed}, model {expected}.",
+        "misfit_fewer": "Het model verwacht meer {what} dan er kwamen op {period}: waargenomen {observed}, model {expected}.",
+        "misfit_trust": "De geschatte curve beschrijft de gegevens niet overal. {sentence} Cijfers die van de curve worden afgelezen zijn rond dat tijdstip onbetrouwbaar.",
+        "ks_too_few": "Te weinig meldingen met een exact tijdstip voor een aanpassingstoets ({n}).",
     },
 }
 
@@ -391,6 +490,24 @@ def format_time(t: dt.datetime | None, tz: str, language: str = "en", *, with_da
     month = MONTHS.get(language, MONTHS["en"])[local.month - 1]
     sep = ", " if language == "en" else " à " if language == "fr" else " om "
     return f"{day} {local.day} {month} {local.year}{sep}{clock} {abbrev}".strip()
+
+
+def format_period(start: dt.datetime, end: dt.datetime, tz: str, language: str = "en") -> str:
+    """A stretch of time as local text: 'Tuesday 9 January 06:00–12:00 CET', or two dates when it spans days.
+
+    The end is exclusive (a bin ending at midnight stays on its day), and the year is left
+    out: a period is read next to the incident's own dates.
+    """
+    zone = ZoneInfo(tz)
+    a, b = start.astimezone(zone), end.astimezone(zone)
+    last = (end - dt.timedelta(microseconds=1)).astimezone(zone)
+
+    def day(t: dt.datetime) -> str:
+        return f"{DAYS.get(language, DAYS['en'])[t.weekday()]} {t.day} {MONTHS.get(language, MONTHS['en'])[t.month - 1]}"
+
+    if last.date() == a.date():
+        return f"{day(a)} {a:%H:%M}–{b:%H:%M} {a.tzname() or ''}".strip()
+    return f"{day(a)} {a:%H:%M} {text(language, 'period_to')} {day(b)} {b:%H:%M} {b.tzname() or ''}".strip()
 
 
 def format_duration(minutes: float | None, language: str = "en") -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from analysis.i18n import format_duration, format_percents, format_time, text
+from analysis.i18n import format_duration, format_percents, format_period, format_time, text
 from analysis.metrics import offset
 from analysis.privacy import scrub_contacts
 
@@ -162,13 +162,33 @@ def trust_notes(a: Any) -> list[str]:
             notes.append(text(lang, "trust_curated", source=s.name))
     if a.fit is None:
         notes.append(text(lang, "no_fit", error=a.fit_error))
-    else:
+    elif not getattr(a, "curated", False):  # curated: t90 is not read as a restoration time
         t90 = a.fit.t90
         if math.isfinite(t90.high) and math.isfinite(t90.low) and t90.high > 3 * max(t90.low, 1):
             notes.append(text(lang, "trust_t90_wide"))
+    for misfit in getattr(a, "misfits", []):
+        notes.append(text(lang, "misfit_trust", sentence=misfit_sentence(a, misfit)))
     if a.data.n_rejected:
         notes.append(text(lang, "trust_rejects", rejected=a.data.n_rejected, raw=a.data.n_raw))
     return notes
+
+
+def misfit_sentence(a: Any, misfit: Any) -> str:
+    """One plain sentence for a stretch the model gets wrong (see :mod:`analysis.misfit`).
+
+    'The model misses a burst of statements on Tuesday 9 January 06:00–12:00 CET: observed
+    28, model 9.9.' Curated evidence is counted as statements, anything else as reports.
+    """
+    lang = a.params.language
+    what = text(lang, "w_statements" if getattr(a, "curated", False) else "w_reports")
+    return text(
+        lang,
+        "misfit_more" if misfit.sign > 0 else "misfit_fewer",
+        what=what,
+        period=format_period(misfit.start, misfit.end, a.incident.timezone, lang),
+        observed=f"{misfit.observed:.0f}",
+        expected=f"{misfit.expected:.1f}",
+    )
 
 
 def evidence_rows(a: Any) -> int:
@@ -195,8 +215,10 @@ def summary(a: Any) -> str:
     parts = [heading("summary", text(lang, "summary"))]
     if inc.description:
         parts.append(f"<p>{esc_config(inc.description.strip())}</p>")
+    if getattr(a, "curated", False) and a.metrics.get("curated_summary"):
+        return "\n".join(parts + curated_summary_parts(a))
     if a.evidence == "down_reports":
-        cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=f"{a.metrics['n_raw']} rows in")]
+        cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=text(lang, "rows_in", n=a.metrics["n_raw"]))]
     else:
         cards = [kpi(text(lang, "observations"), f"{evidence_rows(a)}", sub=text(lang, f"ev_{a.evidence}"))]
     onset = fit.onset if fit is not None else inc.onset
@@ -222,6 +244,112 @@ def summary(a: Any) -> str:
         f'<p class="pm-meta">Intervals: {a.params.level:.0%}, {esc(fit.interval_method) if fit is not None else "—"}.</p>'
     )
     return "\n".join(parts)
+
+
+def _place(place: str | None, lang: str) -> str:
+    """The place a statement names, or 'no place named'."""
+    return place if place else text(lang, "no_place")
+
+
+def _place_suffix(place: str | None, lang: str) -> str:
+    """' (Messancy)', or ' (no place named)': appended to a sentence about a statement."""
+    return f" ({_place(place, lang)})"
+
+
+def window_text(start: dt.datetime, until: dt.datetime, tz: str, lang: str) -> str:
+    """A statement's window in words: 'Wednesday 10 January 00:00–21:17 CET'."""
+    return format_period(start, until, tz, lang)
+
+
+def curated_summary_parts(a: Any) -> list[str]:
+    """The executive summary of curated evidence: what the statements show, then the operator's claims.
+
+    Statements picked by newsrooms do not measure how many customers were without
+    service, so the summary leads with counts and dates read straight from them (the
+    ``curated_summary`` block of metrics.json) and presents the operator's announcements
+    as its own statements. Model numbers stay in the exploratory section.
+    """
+    lang, tz = a.params.language, a.incident.timezone
+    facts = a.metrics["curated_summary"]
+    when = dt.datetime.fromisoformat
+    declared = when(facts["declared_resolved"]) if facts.get("declared_resolved") else None
+    timed, dated = facts.get("last_timed_statement"), facts.get("last_dated_statement")
+    after = facts.get("statements_after_declaration")
+    maybe = facts.get("statements_possibly_after_declaration") or 0
+    places = facts.get("municipalities_after_declaration") or 0
+
+    cards = [kpi(text(lang, "kpi_statements"), str(facts["n_statements"]), sub=text(lang, "rows_in", n=a.metrics["n_raw"]))]
+    if declared is not None and after is not None:
+        cards.append(
+            kpi(
+                text(lang, "kpi_after_declared"), str(after), sub=text(lang, "kpi_after_declared_sub", places=places, maybe=maybe)
+            )
+        )
+    cards.append(
+        kpi(
+            text(lang, "kpi_last_timed"),
+            format_time(when(timed["time"]), tz, lang) if timed else "—",
+            sub=_place(timed["place"], lang) if timed else "",
+        )
+    )
+    cards.append(
+        kpi(
+            text(lang, "kpi_last_dated"),
+            window_text(when(dated["from"]), when(dated["until"]), tz, lang) if dated else "—",
+            sub=_place(dated["place"], lang) if dated else "",
+        )
+    )
+    if declared is not None:
+        cards.append(
+            kpi(text(lang, "kpi_declared"), format_time(declared, tz, lang, with_day=False), sub=text(lang, "kpi_declared_sub"))
+        )
+
+    facts_html = []
+    if declared is not None and after is not None:
+        facts_html.append(
+            text(
+                lang,
+                "curated_after",
+                n=after,
+                time=format_time(declared, tz, lang, with_day=False),
+                maybe=text(lang, "curated_maybe", n=maybe) if maybe else "",
+                places=places,
+            )
+        )
+    facts_html.append(
+        text(
+            lang, "curated_last_timed", time=format_time(when(timed["time"]), tz, lang), place=_place_suffix(timed["place"], lang)
+        )
+        if timed
+        else text(lang, "curated_no_timed")
+    )
+    facts_html.append(
+        text(
+            lang,
+            "curated_last_dated",
+            window=window_text(when(dated["from"]), when(dated["until"]), tz, lang),
+            place=_place_suffix(dated["place"], lang),
+        )
+        if dated
+        else text(lang, "curated_no_dated")
+    )
+    parts = [
+        f'<div class="pm-kpis">{"".join(cards)}</div>',
+        f"<p><b>{esc(text(lang, 'summary_curated_lead'))}</b></p>",
+        "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in facts_html) + "</ul>",
+    ]
+    claims = facts.get("operator_statements") or []
+    if claims:
+        items = "".join(
+            "<li>"
+            + esc(text(lang, "claim_item", time=format_time(when(c["time"]), tz, lang), label=scrub_contacts(c["label"])))
+            + (f" ({esc_config(c['source'])})" if c.get("source") else "")
+            + "</li>"
+            for c in claims
+        )
+        parts.append(f"<p>{esc(text(lang, 'operator_claims'))}</p><ul>{items}</ul>")
+    parts.append(f'<div class="pm-callout">{esc(text(lang, "curated_model_pointer"))}</div>')
+    return parts
 
 
 def after_declaration_sentence(after: dict[str, Any], lang: str = "en") -> str | None:
@@ -275,8 +403,9 @@ def impact(a: Any) -> str:
 
     first = dt.datetime.fromisoformat(mt["first_report"]) if mt.get("first_report") else None
     last = dt.datetime.fromisoformat(mt["last_report"]) if mt.get("last_report") else None
-    rows.append((text(lang, "m_detect"), format_time(first, tz, lang), since(first)))
-    if fit is not None:
+    rows.append((text(lang, "m_detect"), format_time(first, tz, lang), time_to_detect(mt, first, onset, lang)))
+    # curated statements do not measure restoration: their model quantiles stay in the exploratory section
+    if fit is not None and not getattr(a, "curated", False):
         for p, label in (
             (0.05, text(lang, "m_first_restorations")),
             (0.5, text(lang, "m_50")),
@@ -299,7 +428,16 @@ def impact(a: Any) -> str:
             since(resolved.time if resolved else None),
         )
     )
-    rows.append((text(lang, "m_last"), format_time(last, tz, lang), since(last)))
+    facts = mt.get("curated_summary") if getattr(a, "curated", False) else None
+    if facts:  # a dated statement's window end is not a report time: the two are shown apart
+        timed, dated = facts.get("last_timed_statement"), facts.get("last_dated_statement")
+        when = dt.datetime.fromisoformat
+        if timed:
+            rows.append((text(lang, "m_last_timed"), format_time(when(timed["time"]), tz, lang), since(when(timed["time"]))))
+        if dated:
+            rows.append((text(lang, "m_last_dated"), format_time(when(dated["until"]), tz, lang), since(when(dated["until"]))))
+    else:
+        rows.append((text(lang, "m_last"), format_time(last, tz, lang), since(last)))
     parts = [heading("impact", text(lang, "impact"))]
     impact_rows = [
         (text(lang, "i_service"), ", ".join(sorted(set(a.down["service"].drop_nulls().unique().to_list()))) or "—"),
@@ -309,7 +447,7 @@ def impact(a: Any) -> str:
         (text(lang, "i_municipalities"), str(mt["areas"].get("n_municipalities", 0))),
         (text(lang, "i_regions"), ", ".join(sorted(a.down["region"].drop_nulls().unique().to_list())) or "—"),
     ]
-    if fit is not None:
+    if fit is not None and not getattr(a, "curated", False):
         value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang, horizon=fit.horizon_minutes)
         impact_rows.append((text(lang, "mean_outage"), f"{value} {ci}"))
         if inc.affected_customers:
@@ -318,6 +456,19 @@ def impact(a: Any) -> str:
     parts.append(table([text(lang, "i_impact"), ""], impact_rows))
     parts.append(table([text(lang, "m_milestone"), text(lang, "m_local_time"), text(lang, "after_onset")], rows))
     return "\n".join(parts)
+
+
+def time_to_detect(mt: dict[str, Any], first: dt.datetime | None, onset: dt.datetime | None, lang: str) -> str:
+    """First report minus onset, or 'unknown' when the onset was configured rather than observed.
+
+    A configured onset is usually the time the first complaints arrived, so the difference
+    would be zero by construction and would say nothing about detection. Only an onset
+    estimated from the data (``onset_source`` ``estimated`` or ``observed``) makes the gap a
+    measurement.
+    """
+    if mt.get("onset_source") not in ("estimated", "observed") or first is None or onset is None:
+        return text(lang, "unknown")
+    return format_duration((first - onset).total_seconds() / 60, lang)
 
 
 def events_html(a: Any) -> str:

@@ -21,6 +21,7 @@ from analysis import metrics as m
 from analysis.config import DATA_PROCESSED, Incident, load_incident, processed_dir
 from analysis.errors import AnalysisError, FitError
 from analysis.ingest import IngestResult, ingest_incident, write_processed
+from analysis.misfit import Misfit, find_misfits
 from analysis.params import ReportParams
 from analysis.timeline import bin_reports, choose_bin_minutes, down_reports, events_table
 
@@ -43,11 +44,34 @@ class Analysis:
     fit_error: str | None = None
     evidence: str = "down_reports"
     metrics: dict[str, Any] = field(default_factory=dict)
+    misfits: list[Misfit] = field(default_factory=list)
+
+    @property
+    def sampling(self) -> str | None:
+        """How the evidence the curve was fitted to was gathered: ``curated``, ``spontaneous`` or ``None``.
+
+        ``None`` when the curve comes from direct observations (restorations, a measured
+        series). Down reports are ``curated`` when every one comes from a source declared
+        ``sampling = "curated"`` (statements picked by a newsroom) — the rule the fit uses.
+        """
+        if self.evidence != "down_reports":
+            return None
+        return self.incident.sampling_for(down_sources(self.down))
+
+    @property
+    def curated(self) -> bool:
+        """Whether the report leads with what the statements show rather than with model numbers."""
+        return self.sampling == "curated"
 
     @functools.cached_property
     def down(self) -> pl.DataFrame:
         """Reports saying service was out (down, intermittent, partial); filtered once, then shared."""
         return down_reports(self.data.reports)
+
+
+def down_sources(down: pl.DataFrame) -> set[str]:
+    """The names of the sources the down reports come from."""
+    return set(down["source"].drop_nulls().unique().to_list()) if "source" in down.columns else set()
 
 
 def observation_end(
@@ -124,7 +148,7 @@ def fit_recovery(incident: Incident, data: IngestResult, params: ReportParams, *
     )
     # statements picked by a newsroom come in groups (one article, many places): when every
     # down report comes from such a source, the fit treats identical records as one statement
-    names = set(down["source"].drop_nulls().unique().to_list()) if "source" in down.columns else set()
+    names = down_sources(down)
     fit = recovery.fit_down_reports(
         times,
         onset=incident.onset,
@@ -173,14 +197,16 @@ def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResu
         except AnalysisError as exc:  # keep the chosen model rather than lose the curve
             fit_error = f"model {params.model!r} could not be reported ({exc}); showing {fit.model}"
 
+    curated = evidence == "down_reports" and incident.sampling_for(down_sources(down_reports(data.reports))) == "curated"
     derived = []
-    if fit is not None:
+    # the curve of curated statements is not a restoration curve: no "half back" on the timeline
+    if fit is not None and not curated:
         for q, label in (("t50", "Half of affected customers back (t50)"), ("t90", "90% back (t90)")):
             when = m.offset(fit.onset, getattr(fit, q).value)
             if when is not None and when <= end:
                 derived.append((when, label, "fit"))
-        if incident.onset is None:
-            derived.append((fit.onset, "Onset (estimated)", "onset"))
+    if fit is not None and incident.onset is None:
+        derived.append((fit.onset, "Onset (estimated)", "onset"))
     events = events_table(incident, reports=data.reports, derived=derived)
 
     analysis = Analysis(
@@ -195,6 +221,7 @@ def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResu
         fit=fit,
         fit_error=fit_error,
         evidence=evidence,
+        misfits=find_misfits(getattr(fit, "diagnostics", None), width) if evidence == "down_reports" else [],
     )
     analysis.metrics = build_metrics(analysis)
     return analysis
@@ -232,6 +259,55 @@ def after_declaration(down: pl.DataFrame, declared: dt.datetime) -> dict[str, An
         "last_report_hours_after": m.clean_number((last - declared).total_seconds() / 3600, 2)
         if last and last > declared
         else None,
+    }
+
+
+def last_statements(down: pl.DataFrame) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The last down report with an exact time and the last one known only by a window.
+
+    They are kept apart because they say different things: a timed statement is a
+    moment someone was without service; a dated one ("Wednesday", "Tuesday morning") only
+    bounds it. The windowed one is the window ending last (ties: starting last). Each is
+    ``{"time"}`` or ``{"from", "until"}`` (UTC datetimes) with ``place``: the municipality,
+    else the place as written; ``None`` when there is no such report.
+    """
+    place = pl.coalesce("municipality", "place_raw") if "municipality" in down.columns else pl.col("place_raw")
+    timed = down.filter(pl.col("reported_until").is_null()).sort("reported_at")
+    dated = down.filter(pl.col("reported_until").is_not_null()).sort("reported_until", "reported_at")
+    last_timed = {"time": timed["reported_at"][-1], "place": timed.select(place)[-1].item()} if timed.height else None
+    last_dated = (
+        {"from": dated["reported_at"][-1], "until": dated["reported_until"][-1], "place": dated.select(place)[-1].item()}
+        if dated.height
+        else None
+    )
+    return last_timed, last_dated
+
+
+def curated_summary(a: Analysis) -> dict[str, Any]:
+    """Model-free facts the report leads with when the evidence is curated statements.
+
+    Counts of statements (after the "resolved" declaration and from how many
+    municipalities), the last timed and the last dated statement, and the operator's
+    announcements as claims. Times are ISO 8601 in the incident's timezone.
+    """
+    inc, tz, down = a.incident, a.incident.timezone, a.down
+    timed, dated = last_statements(down)
+    resolved = inc.declared_resolved
+    after = after_declaration(down, resolved.time) if resolved is not None else {}
+    return {
+        "n_statements": int(down["weight"].sum()) if down.height else 0,
+        "declared_resolved": m.iso(resolved.time, tz) if resolved is not None else None,
+        "declared_resolved_label": resolved.label if resolved is not None else None,
+        "statements_after_declaration": after.get("reports_after"),
+        "statements_possibly_after_declaration": after.get("reports_possibly_after"),
+        "municipalities_after_declaration": after.get("municipalities_after"),
+        "last_timed_statement": None if timed is None else {"time": m.iso(timed["time"], tz), "place": timed["place"]},
+        "last_dated_statement": None
+        if dated is None
+        else {"from": m.iso(dated["from"], tz), "until": m.iso(dated["until"], tz), "place": dated["place"]},
+        "operator_statements": [
+            {"time": m.iso(e.time, tz), "label": e.label, "source": e.source, "resolved": e.resolved} for e in inc.announcements
+        ],
     }
 
 
@@ -292,6 +368,9 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
             (x for x in doc["announcements"] if x["time"] == m.iso(resolved.time, tz) and x["label"] == resolved.label), None
         )
         doc["declared_resolved"] = None if entry is None else entry | after_declaration(down, resolved.time)
+    doc["evidence_sampling"] = a.sampling
+    doc["curated_summary"] = curated_summary(a) if a.curated else None
+    doc["misfits"] = [x.to_metrics(tz) for x in a.misfits]
     if a.fit is not None and inc.affected_customers:
         est = a.fit.customer_hours_lost(inc.affected_customers)
         doc["recovery"]["customer_hours_lost"] = m.clean_number(est.value, 0)

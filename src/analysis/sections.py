@@ -22,6 +22,10 @@ from analysis.timeline import bin_reports, restorations_as_times
 
 Part = str | go.Figure
 
+#: Fewer exactly timed reports than this and the time-rescaling KS test is not shown as a check:
+#: on a handful of gaps it rejects almost nothing, and a pass would read as a validation.
+MIN_KS_POINTS = 20
+
 
 def show(parts: list[Part]) -> None:
     """Display each part: HTML strings as HTML, figures through the active renderer."""
@@ -80,21 +84,33 @@ def timeline(a: Any) -> list[Part]:
 def recovery(a: Any) -> list[Part]:
     """The fitted curve with its band and announcements, and the candidate families."""
     lang = a.params.language
-    parts: list[Part] = [heading("recovery", text(lang, "recovery"))]
+    curated = getattr(a, "curated", False)
+    # curated statements: the same curve, titled and labelled as what it is (the timing of statements)
+    parts: list[Part] = [heading("recovery", text(lang, "recovery_curated" if curated else "recovery"))]
     if a.fit is None:
         parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
         return parts
+    if curated:
+        parts.append(f"<p>{esc(text(lang, 'recovery_curated_intro'))}</p>")
     announcements = [(e.time, e.label[:40] + ("…" if len(e.label) > 40 else "")) for e in a.incident.announcements if e.resolved]
     if not announcements and a.incident.announcements:
         announcements = [(e.time, e.label[:40]) for e in a.incident.announcements[:1]]
-    fig = figures.recovery_figure(a.fit, timezone=a.incident.timezone, announcements=announcements, level=a.params.level)
-    parts += [fig, caption(text(lang, "caption_recovery", level=f"{a.params.level:.0%}"))]
+    fig = figures.recovery_figure(
+        a.fit,
+        timezone=a.incident.timezone,
+        announcements=announcements,
+        level=a.params.level,
+        y_title=text(lang, "axis_statements_model") if curated else None,
+    )
+    key = "caption_recovery_curated" if curated else "caption_recovery"
+    parts += [fig, caption(text(lang, key, level=f"{a.params.level:.0%}"))]
     if getattr(a.fit, "verdict", ""):
         parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
     parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
     parts.append(narrative.table(*candidates_table(a.fit.candidates, lang, horizon=a.fit.horizon_minutes)))
     parts += diagnostics(a)
-    ann = a.metrics.get("announcements") or []
+    # the share "still affected" at each announcement is a restoration reading curated statements cannot give
+    ann = [] if curated else a.metrics.get("announcements") or []
     if ann:
         parts.append(f"<h3>{esc(text(lang, 'announcements_vs'))}</h3>")
         parts.append(
@@ -186,7 +202,11 @@ def diagnostics(a: Any) -> list[Part]:
             figures.residual_figure(diag, onset=fit.onset, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes)
         )
         parts.append(caption(text(lang, "caption_residuals")))
-        if len(diag.rescaled_times):
+        for misfit in getattr(a, "misfits", []):
+            parts.append(f'<div class="pm-callout">{esc(narrative.misfit_sentence(a, misfit))}</div>')
+        if 0 < len(diag.rescaled_times) < MIN_KS_POINTS:
+            parts.append(f'<p class="pm-meta">{esc(text(lang, "ks_too_few", n=len(diag.rescaled_times)))}</p>')
+        elif len(diag.rescaled_times):
             parts.append(
                 figures.rescaling_figure(
                     diag.rescaled_times, band=diag.ks_band, statistic=diag.ks_statistic, pvalue=diag.ks_pvalue
