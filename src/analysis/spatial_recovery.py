@@ -13,8 +13,10 @@ posterior for φ_a with the national bootstrap replicates of t50/t90.
 
 **Regions.** A region with enough reports gets its own fit of the national family; the
 test of equal recovery is a likelihood-ratio test of one shared S (each region keeping its
-own report rate) against a separate S per region, referred to χ² with (G − 1)·k degrees
-of freedom.
+own report rate) against a separate S per region, divided by the overdispersion measured
+around the per-region curves and referred to F((G − 1)·k, df of φ) (χ² when φ = 1). Every
+region with enough reports is in the test; when the national family does not converge
+for all of them, the converging family with the lowest AIC is used.
 """
 
 from __future__ import annotations
@@ -633,10 +635,11 @@ def _grouped(
             n_boot=0,
             seed=seed,
             sampling="curated" if curated else "spontaneous",
+            share_delay=True,
         )
     except AnalysisError as exc:
         return f"{family}: {exc}"
-    bad = [w.removeprefix("separate: ") for w in gf.failed if w != "shared_shape"]
+    bad = [w.removeprefix("separate: ") if w != "separate" else "the per-region model" for w in gf.failed if w != "shared_shape"]
     if bad:
         return f"{family}: did not converge for {', '.join(bad)}"
     return gf
@@ -647,6 +650,8 @@ def _as_test(gf: GroupFit, family: str, failed: Sequence[str]) -> EqualRecoveryT
     ll = dict(zip(gf.models["model"], gf.models["log_likelihood"], strict=True))
     k = t["df"] // max(1, len(gf.groups) - 1)
     note = f"{family} curves, {k} parameter(s) each; {len(gf.groups)} regions compared"
+    if "+delay" in family:
+        note += "; one delay shared by the regions (the curves are compared after a common start)"
     if failed:
         note += f"; not used: {'; '.join(failed)}; {family} chosen by AIC among the families that converged for every region"
     if t["dispersion"] > 1.0:
