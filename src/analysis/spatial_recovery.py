@@ -439,7 +439,8 @@ QLR_TEST = (
     "quasi-likelihood ratio: one recovery curve shared by the regions (each with its own report rate) vs one curve per "
     "region, divided by the overdispersion around the per-region curves; F reference"
 )
-FALLBACK_FAMILIES = ("weibull", "lognormal", "gamma", "loglogistic", "exponential")
+FALLBACK_FAMILIES = ("weibull", "lognormal", "loglogistic", "gamma", "exponential")
+MAX_FALLBACK = 4  # families tried after the national one (each is a joint fit of every region)
 
 
 @dataclass(frozen=True, eq=False)
@@ -605,13 +606,14 @@ def _fallback_families(national: RecoveryFit) -> list[str]:
     """Families to try when the national one does not converge for every region.
 
     The national fit's converged candidates, best first, then the plain families of
-    :data:`FALLBACK_FAMILIES` (a national fit restricted to one family has no others).
+    :data:`FALLBACK_FAMILIES` (a national fit restricted to one family has no others); at
+    most :data:`MAX_FALLBACK` of them, as each costs a joint fit of every region.
     """
     cands = national.candidates
     names: list[str] = []
     if {"family", "converged"} <= set(cands.columns):
         names = [f for f, ok in cands.select("family", "converged").iter_rows() if ok]
-    return [f for f in dict.fromkeys([*names, *FALLBACK_FAMILIES]) if f != national.model]
+    return [f for f in dict.fromkeys([*names, *FALLBACK_FAMILIES]) if f != national.model][:MAX_FALLBACK]
 
 
 def _grouped(
@@ -639,7 +641,7 @@ def _grouped(
         )
     except AnalysisError as exc:
         return f"{family}: {exc}"
-    bad = [w.removeprefix("separate: ") if w != "separate" else "the per-region model" for w in gf.failed if w != "shared_shape"]
+    bad = [w.replace("separate: ", "").replace("separate", "the per-region model") for w in gf.failed if "shared_shape" not in w]
     if bad:
         return f"{family}: did not converge for {', '.join(bad)}"
     return gf

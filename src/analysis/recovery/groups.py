@@ -136,7 +136,7 @@ class GroupFit:
 
     @property
     def failed(self) -> list[str]:
-        """The fits that did not converge: ``"equal"``, ``"shared_shape"``, ``"separate: <group>"``."""
+        """The fits that did not converge (``"equal"``, ``"shared_shape"``, ``"separate"``) and ``"<fit>: <group>"`` where a group's parameters ran off."""
         return [what for what, ok in self.converged.items() if not ok]
 
     @property
@@ -366,19 +366,17 @@ def fit_by_group(
             starts.insert(0, fits["equal"][1])
         if mode == "separate" and "shared_shape" in fits:
             starts.insert(0, fits["shared_shape"][1])
-        if mode == "separate" and not sp.own.all():
-            res = maximize(joint_ll, sp, starts)
-            fits[mode] = (sp, res.theta, res.loglik)
-            converged[mode] = bool(res.converged and math.isfinite(res.loglik))
-            continue
-        if mode == "separate":
+        if mode == "separate" and sp.own.all():
             theta_sep, ll_sep, ok_sep = _fit_separately(evs, names, pooled.model, level, starts)
             fits[mode] = (sp, theta_sep, ll_sep)
             converged |= {f"separate: {g}": ok for g, ok in ok_sep.items()}
             continue
         res = maximize(joint_ll, sp, starts)
         fits[mode] = (sp, res.theta, res.loglik)
+        parts = res.theta.reshape(big, k)
+        flat = [g for i, g in enumerate(names) if degenerate(family, evs[g], parts[i])]
         converged[mode] = bool(res.converged and math.isfinite(res.loglik))
+        converged |= {f"{mode}: {g}": False for g in flat}
     rows = []
     for mode, (sp, _, ll) in fits.items():
         npar = sp.n_free + big  # plus each group's report rate A
