@@ -589,6 +589,7 @@ class _GroupInputs:
 
 
 def _group_inputs(groups: Mapping[str, pl.DataFrame]) -> _GroupInputs:
+    """Exact report times, their group labels and the windowed reports (with ``group``), built once for every family tried."""
     names = tuple(groups)
     times, sizes, windows = [], [], []
     for g in names:
@@ -648,6 +649,7 @@ def _grouped(
 
 
 def _as_test(gf: GroupFit, family: str, failed: Sequence[str]) -> EqualRecoveryTest:
+    """The grouped fit's test as the report states it, saying which family, which φ and what was not used."""
     t = gf.test
     ll = dict(zip(gf.models["model"], gf.models["log_likelihood"], strict=True))
     k = t["df"] // max(1, len(gf.groups) - 1)
@@ -786,7 +788,6 @@ def _by_source(down: pl.DataFrame) -> dict[str, dict[str, float]]:
 
 
 def _fits_and_test(
-    groups: Mapping[str, pl.DataFrame],
     eligible: Sequence[str],
     national: RecoveryFit,
     *,
@@ -948,7 +949,7 @@ def compare_regions(
         except AnalysisError as exc:
             return exc
 
-    fits, test = _fits_and_test(groups, eligible, national, own_fit=own_fit, test_of=test_of, notes=notes)
+    fits, test = _fits_and_test(eligible, national, own_fit=own_fit, test_of=test_of, notes=notes)
     out = {}
     for r in names:
         row = pooled.table.filter(pl.col("key") == code_of.get(r, r)) if pooled is not None else pl.DataFrame()
