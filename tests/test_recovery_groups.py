@@ -109,3 +109,24 @@ def test_separate_model_is_each_group_at_its_own_maximum():
             assert fit.groups[k].log_likelihood >= f.log_likelihood - 1e-6
         assert ll["separate"] == pytest.approx(sum(f.log_likelihood for f in alone.values()), abs=1e-4)
         assert ll["separate"] >= ll["shared_shape"] - 1e-6 >= ll["equal"] - 2e-6
+
+
+def test_dispersion_of_the_test_is_measured_around_the_groups_own_curves():
+    # Poisson reports, groups alike: the interaction φ is about 1
+    t, g = _reports([("A", 90, 20.0), ("B", 90, 20.0), ("C", 90, 20.0)], seed=31)
+    fit = fit_by_group(t, g, onset=ONSET, end=END, families=["weibull"], pooling="separate", n_boot=0)
+    assert 0.6 < fit.test["dispersion_interaction"] < 1.5 and fit.test["dispersion_df"] >= 20
+    # one group twice as slow: the pooled curve misfits, the groups' own curves do not
+    t, g = _reports([("A", 90, 20.0), ("B", 90, 20.0), ("C", 180, 10.0)], seed=33)
+    fit = fit_by_group(t, g, onset=ONSET, end=END, families=["weibull"], pooling="separate", n_boot=0)
+    assert fit.test["dispersion_interaction"] < 1.5 < fit.pooled.dispersion and fit.test["p_value"] < 1e-6
+    assert fit.test["reference"] in ("F", "chi2") and fit.failed == []
+
+
+def test_a_shared_delay_leaves_it_out_of_the_comparison():
+    t, g = _reports([("A", 90, 3.0), ("B", 120, 3.0)], seed=33)
+    fit = fit_by_group(t, g, onset=ONSET, end=END, families=["weibull+delay"], pooling="separate", n_boot=0, share_delay=True)
+    assert fit.test["df"] == 2  # λ and ρ per extra group; the delay is common
+    th = {k: f.theta for k, f in fit.groups.items()}
+    assert th["A"][2] == pytest.approx(th["B"][2])
+    assert th["A"][0] != pytest.approx(th["B"][0])

@@ -13,8 +13,10 @@ posterior for φ_a with the national bootstrap replicates of t50/t90.
 
 **Regions.** A region with enough reports gets its own fit of the national family; the
 test of equal recovery is a likelihood-ratio test of one shared S (each region keeping its
-own report rate) against a separate S per region, referred to χ² with (G − 1)·k degrees
-of freedom.
+own report rate) against a separate S per region, divided by the overdispersion measured
+around the per-region curves and referred to F((G − 1)·k, df of φ) (χ² when φ = 1). Every
+region with enough reports is in the test; when the national family does not converge
+for all of them, the converging family with the lowest AIC is used.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -33,7 +35,7 @@ from scipy import sparse, stats
 
 from analysis.errors import AnalysisError, FitError, ParameterError
 from analysis.geo.reference import REGION_NAMES
-from analysis.recovery import Estimate, RecoveryFit, fit_by_group, fit_down_reports
+from analysis.recovery import Estimate, GroupFit, RecoveryFit, fit_by_group, fit_down_reports
 from analysis.recovery.evidence import window_matrix
 from analysis.recovery.propensity import aligned_edges, check_propensity, hourly_weights
 from analysis.recovery.result import percentile_summary
@@ -384,7 +386,13 @@ def _basis(weight: float, tau: float) -> str:
 
 @dataclass(frozen=True)
 class EqualRecoveryTest:
-    """The test of "the regions recovered alike" (metrics.json ``regions_equal_recovery``)."""
+    """The test of "the regions recovered alike" (metrics.json ``regions_equal_recovery``).
+
+    ``statistic`` is LR/φ; with ``reference`` ``"F"`` the p-value is that of (LR/φ)/df on
+    F(df, ``dispersion_df``), with ``"chi2"`` that of LR/φ on χ²(df). ``family`` is the
+    recovery family every region was fitted with (the national one unless it failed to
+    converge somewhere), ``families_failed`` says which were tried and why they were not used.
+    """
 
     test: str
     statistic: float | None
@@ -394,6 +402,12 @@ class EqualRecoveryTest:
     note: str
     loglik_shared: float | None = None
     loglik_separate: float | None = None
+    family: str | None = None
+    dispersion: float | None = None
+    dispersion_df: int | None = None
+    dispersion_pooled: float | None = None
+    reference: str | None = None
+    families_failed: tuple[str, ...] = ()
 
     @property
     def performed(self) -> bool:
@@ -402,18 +416,38 @@ class EqualRecoveryTest:
 
     def to_metrics(self) -> dict[str, Any]:
         """JSON-ready block."""
+
+        def num(x: float | None, digits: int = 4) -> float | None:
+            return None if x is None or not math.isfinite(x) else round(float(x), digits)
+
         return {
             "test": self.test,
-            "statistic": None if self.statistic is None else round(float(self.statistic), 4),
+            "statistic": num(self.statistic),
             "p_value": None if self.p_value is None else float(f"{self.p_value:.4g}"),
             "df": self.df,
             "regions": list(self.groups),
             "performed": self.performed,
             "note": self.note,
+            "family": self.family,
+            "reference": self.reference,
+            "dispersion": num(self.dispersion),
+            "dispersion_df": self.dispersion_df,
+            "dispersion_pooled": num(self.dispersion_pooled),
+            "families_failed": list(self.families_failed),
         }
+
+    def with_note(self, extra: str) -> EqualRecoveryTest:
+        """The same test with ``extra`` appended to its note."""
+        return replace(self, note=f"{self.note}; {extra}" if self.note else extra)
 
 
 LR_TEST = "likelihood ratio: one recovery curve shared by the regions (each with its own report rate) vs one curve per region; χ² reference"
+QLR_TEST = (
+    "quasi-likelihood ratio: one recovery curve shared by the regions (each with its own report rate) vs one curve per "
+    "region, divided by the overdispersion around the per-region curves; F reference"
+)
+FALLBACK_FAMILIES = ("weibull", "lognormal", "loglogistic", "gamma", "exponential")
+MAX_FALLBACK = 4  # families tried after the national one (each is a joint fit of every region)
 
 
 @dataclass(frozen=True, eq=False)
@@ -530,7 +564,9 @@ def _fit_group(
     n_boot: int,
     seed: int,
     sampling: str = "spontaneous",
+    family: str | None = None,
 ) -> RecoveryFit:
+    """One region's own fit with ``family`` (default: the national one), no delay profile."""
     times, windows = _fit_inputs(df)
     return fit_down_reports(
         times,
@@ -539,7 +575,7 @@ def _fit_group(
         windows=windows,
         timezone=national.timezone,
         propensity=propensity,
-        families=[national.model],
+        families=[family or national.model],
         level=national.level,
         bin_minutes=bin_minutes,
         n_boot=n_boot,
@@ -547,6 +583,108 @@ def _fit_group(
         sampling=sampling,  # type: ignore[arg-type]
         delay_profile=False,  # a region shows its curve and intervals; the delay's identifiability is the national fit's
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _GroupInputs:
+    """The groups' reports as :func:`analysis.recovery.fit_by_group` takes them."""
+
+    names: tuple[str, ...]
+    times: np.ndarray
+    labels: pl.Series
+    windows: pl.DataFrame | None
+
+
+def _group_inputs(groups: Mapping[str, pl.DataFrame]) -> _GroupInputs:
+    """Exact report times, their group labels and the windowed reports (with ``group``), built once for every family tried."""
+    names = tuple(groups)
+    times, sizes, windows = [], [], []
+    for g in names:
+        t, w = _fit_inputs(groups[g])
+        times.append(t.astype("datetime64[us]"))
+        sizes.append(t.size)
+        if w is not None:
+            windows.append(w.with_columns(pl.lit(g).alias("group")))
+    # one label per report, built in polars (no ten million Python strings)
+    labels = pl.Series("group", names, dtype=pl.String).gather(np.repeat(np.arange(len(names)), sizes))
+    return _GroupInputs(names, np.concatenate(times), labels, pl.concat(windows) if windows else None)
+
+
+def _fallback_families(national: RecoveryFit) -> list[str]:
+    """Families to try when the national one does not converge for every region.
+
+    The national fit's converged candidates, best first, then the plain families of
+    :data:`FALLBACK_FAMILIES` (a national fit restricted to one family has no others); at
+    most :data:`MAX_FALLBACK` of them, as each costs a joint fit of every region.
+    """
+    cands = national.candidates
+    names: list[str] = []
+    if {"family", "converged"} <= set(cands.columns):
+        names = [f for f, ok in cands.select("family", "converged").iter_rows() if ok]
+    return [f for f in dict.fromkeys([*names, *FALLBACK_FAMILIES]) if f != national.model][:MAX_FALLBACK]
+
+
+def _grouped(
+    inputs: _GroupInputs, national: RecoveryFit, family: str, *, propensity: Sequence[float] | None, bin_minutes: float, seed: int
+) -> GroupFit | str:
+    """The joint fit of every group with ``family`` (``separate`` pooling), or why it cannot serve the test."""
+    curated = (national.identifiability.get("dispersion") or {}).get("clump_index") is not None
+    try:
+        gf = fit_by_group(
+            inputs.times,
+            inputs.labels,
+            onset=national.onset,
+            end=national.end,
+            windows=inputs.windows,
+            timezone=national.timezone,
+            propensity=propensity,
+            families=[family],
+            pooling="separate",
+            level=national.level,
+            bin_minutes=bin_minutes,
+            n_boot=0,
+            seed=seed,
+            sampling="curated" if curated else "spontaneous",
+            share_delay=True,
+        )
+    except AnalysisError as exc:
+        return f"{family}: {exc}"
+    bad = [w.replace("separate: ", "").replace("separate", "the per-region model") for w in gf.failed if "shared_shape" not in w]
+    if bad:
+        return f"{family}: did not converge for {', '.join(bad)}"
+    return gf
+
+
+def _as_test(gf: GroupFit, family: str, failed: Sequence[str]) -> EqualRecoveryTest:
+    """The grouped fit's test as the report states it, saying which family, which φ and what was not used."""
+    t = gf.test
+    ll = dict(zip(gf.models["model"], gf.models["log_likelihood"], strict=True))
+    k = t["df"] // max(1, len(gf.groups) - 1)
+    note = f"{family} curves, {k} parameter(s) each; {len(gf.groups)} regions compared"
+    if "+delay" in family:
+        note += "; one delay shared by the regions (the curves are compared after a common start)"
+    if failed:
+        note += f"; not used: {'; '.join(failed)}; {family} chosen by AIC among the families that converged for every region"
+    if t["dispersion"] > 1.0:
+        how = (
+            "the clumping of identical statements"
+            if t["dispersion_source"] == "clumps"
+            else (f"Pearson X² of the region × time interaction around the per-region curves, {t['dispersion_df']} df")
+        )
+        note += f"; statistic divided by the overdispersion {t['dispersion']:.2f} ({how})"
+    if gf.skipped:
+        note += "; left out: " + ", ".join(f"{g} ({why})" for g, why in gf.skipped.items())
+    if t["reference"] == "F":
+        name = QLR_TEST
+    elif t["dispersion"] == 1.0:
+        name = LR_TEST
+    else:
+        name = f"quasi-{LR_TEST} (statistic divided by the clump index of the statements)"
+    return EqualRecoveryTest(
+        name, t["statistic"], t["p_value"], t["df"], tuple(gf.groups), note, ll["equal"], ll["separate"],
+        family=family, dispersion=t["dispersion"], dispersion_df=t["dispersion_df"],
+        dispersion_pooled=t["dispersion_pooled"], reference=t["reference"], families_failed=tuple(failed),
+    )  # fmt: skip
 
 
 def equal_recovery_test(
@@ -558,58 +696,193 @@ def equal_recovery_test(
     bin_minutes: float = 5.0,
     seed: int = 0,
 ) -> EqualRecoveryTest:
-    """Likelihood-ratio test that the groups share one recovery curve S (family of ``national``).
+    """Likelihood-ratio test that the groups share one recovery curve S.
 
     H0: every group's report intensity is A_g·g(clock)·S(t; θ) with one θ (the rates A_g
     differ freely: regions differ in size and in how much they report). H1: each group has
     its own θ_g. Both are fitted jointly by :func:`analysis.recovery.fit_by_group`
-    (``pooling="separate"``), LR = 2·[ℓ(H1) − ℓ(H0)] ~ χ²((G − 1)·k); when the reports are
-    overdispersed (clumped statements, bursts) LR is divided by the measured dispersion
-    φ, so that clumping is not taken for a regional difference. The reports are taken as
-    collected like the national ones (curated statements when the national fit measured
-    clumps of identical statements). ``fits`` (the groups' own fits) are accepted for
-    compatibility and not needed: the joint fit refits every group.
+    (``pooling="separate"``). LR = 2·[ℓ(H1) − ℓ(H0)] is divided by the overdispersion φ
+    measured around the per-region curves (clumped reports would otherwise make chance
+    differences look significant; measured around the pooled curve, φ would grow with the
+    difference under test and take the test's power), and referred to F((G − 1)·k, df of
+    φ) — or χ²((G − 1)·k) when φ = 1 or comes from clumps of curated statements.
+
+    The family is the national one. When it fails to converge for some group (a mixture
+    whose tail runs to infinity in a slow region, say), the national fit's other converged
+    candidates and the plain families are tried, and the one with the lowest AIC of the
+    per-group model among those converging for every group is used, so that a test is
+    made whenever two groups have reports enough. ``fits`` (the groups' own fits) are
+    accepted for compatibility and not needed.
+
+    Raises
+    ------
+    ParameterError
+        Fewer than two groups.
+    FitError
+        No family converged for every group (the message names each family and why).
     """
     del fits
-    names = tuple(groups)
-    if len(names) < 2:
-        raise ParameterError(f"equal_recovery_test: at least two groups are needed, got {len(names)}")
-    times, sizes, windows = [], [], []
-    for g in names:
-        t, w = _fit_inputs(groups[g])
-        times.append(t.astype("datetime64[us]"))
-        sizes.append(t.size)
-        if w is not None:
-            windows.append(w.with_columns(pl.lit(g).alias("group")))
-    # one label per report, built in polars (no ten million Python strings)
-    labels = pl.Series("group", names, dtype=pl.String).gather(np.repeat(np.arange(len(names)), sizes))
-    curated = (national.identifiability.get("dispersion") or {}).get("clump_index") is not None
-    gf = fit_by_group(
-        np.concatenate(times),
-        labels,
-        onset=national.onset,
-        end=national.end,
-        windows=pl.concat(windows) if windows else None,
-        timezone=national.timezone,
-        propensity=propensity,
-        families=[national.model],
-        pooling="separate",
-        level=national.level,
-        bin_minutes=bin_minutes,
-        n_boot=0,
-        seed=seed,
-        sampling="curated" if curated else "spontaneous",
+    if len(groups) < 2:
+        raise ParameterError(f"equal_recovery_test: at least two groups are needed, got {len(groups)}")
+    inputs = _group_inputs(groups)
+
+    def attempt(family: str) -> GroupFit | str:
+        return _grouped(inputs, national, family, propensity=propensity, bin_minutes=bin_minutes, seed=seed)
+
+    first = attempt(national.model)
+    if isinstance(first, GroupFit):
+        return _as_test(first, national.model, ())
+    failed = [first]
+    good: dict[str, GroupFit] = {}
+    for family in _fallback_families(national):
+        got = attempt(family)
+        if isinstance(got, GroupFit):
+            good[family] = got
+        else:
+            failed.append(got)
+    if not good:
+        raise FitError("no recovery family converged for every region (" + "; ".join(failed) + ")")
+    aic = {f: float(g.models.filter(pl.col("model") == "separate")["aic"][0]) for f, g in good.items()}
+    best = min(aic, key=aic.__getitem__)
+    return _as_test(good[best], best, failed)
+
+
+def _region_down_reports(reports: pl.DataFrame) -> pl.DataFrame:
+    """Down reports inside a region (municipal, province and region statements; not country-wide ones)."""
+    from analysis.spatial import report_scope
+
+    # only the columns used here: the filters below copy what they keep
+    used = [
+        c
+        for c in (
+            "reported_at", "reported_until", "weight", "status", "source", "region",
+            "municipality", "province_code", "region_code", "nis_code", "area_level",
+        )
+        if c in reports.columns
+    ]  # fmt: skip
+    return (
+        report_scope(reports.lazy().select(used))
+        .filter(
+            pl.col("status").is_in(DOWN_STATUSES)
+            & pl.col("region").is_not_null()
+            & pl.col("scope").is_in(["municipality", "province", "region"])
+        )
+        .select(c for c in ("reported_at", "reported_until", "weight", "region", "source") if c in used)
+        .collect()
     )
-    t = gf.test
-    ll = dict(zip(gf.models["model"], gf.models["log_likelihood"], strict=True))
-    k = national.family.n_params
-    note = f"{national.model} curves, {k} parameter(s) each; {len(gf.groups)} regions compared"
-    if t["dispersion"] > 1.0:
-        note += f"; statistic divided by the overdispersion {t['dispersion']:.2f}"
-    if gf.skipped:
-        note += "; left out: " + ", ".join(f"{g} ({why})" for g, why in gf.skipped.items())
-    test = LR_TEST if t["dispersion"] == 1.0 else f"quasi-{LR_TEST} (statistic divided by the overdispersion)"
-    return EqualRecoveryTest(test, t["statistic"], t["p_value"], t["df"], tuple(gf.groups), note, ll["equal"], ll["separate"])
+
+
+def _reports_inside(down: pl.DataFrame, national: RecoveryFit, names: Sequence[str]) -> dict[str, float]:
+    """Reports per region between onset and end of observation (weights summed)."""
+    inside = (
+        report_minutes(down, national.onset)
+        .lazy()
+        .filter((pl.col("end") >= 0) & (pl.col("start") <= national.horizon_minutes))
+        .group_by("region")
+        .agg(pl.col("w").sum())
+        .collect()
+    )
+    return dict.fromkeys(names, 0.0) | {r: float(w) for r, w in inside.iter_rows() if r in names}
+
+
+def _by_source(down: pl.DataFrame) -> dict[str, dict[str, float]]:
+    """Reports per region and source (for the coverage caveats)."""
+    out: dict[str, dict[str, float]] = {}
+    if "source" in down.columns:
+        for r, src, n in down.group_by("region", "source").agg(pl.col("weight").sum()).iter_rows():
+            out.setdefault(r, {})[src] = float(n or 0)
+    return out
+
+
+def _fits_and_test(
+    eligible: Sequence[str],
+    national: RecoveryFit,
+    *,
+    own_fit: Any,
+    test_of: Any,
+    notes: list[str],
+) -> tuple[dict[str, RecoveryFit], EqualRecoveryTest | AnalysisError | None]:
+    """The eligible regions' own fits and the equal-recovery test over all of them.
+
+    The fits and the test are independent, each seeded on its own: they run side by side
+    (numpy releases the GIL in the likelihoods), with the same results as one after the
+    other. Every eligible region is in the test, whether or not its own fit converged. A
+    region whose own fit fails with the national family is refitted with the family the
+    test settled on, when that is another one.
+    """
+    fits: dict[str, RecoveryFit] = {}
+    failed: dict[str, AnalysisError] = {}
+    with ThreadPoolExecutor(max_workers=_workers()) as pool:
+        pending = {r: pool.submit(own_fit, r, None) for r in eligible}
+        test_job = pool.submit(test_of, list(eligible)) if len(eligible) >= 2 else None
+        for r in eligible:
+            try:
+                fits[r] = pending[r].result()
+            except AnalysisError as exc:
+                failed[r] = exc
+        test = test_job.result() if test_job is not None else None
+    other = test.family if isinstance(test, EqualRecoveryTest) and test.family != national.model else None
+    for r, exc in failed.items():
+        why: AnalysisError = exc
+        if other is not None:
+            try:
+                fits[r] = own_fit(r, other)
+                notes.append(f"{r}: {national.model} did not converge ({exc}); fitted with {other}, the family of the test")
+                continue
+            except AnalysisError as exc2:
+                why = exc2
+        notes.append(f"{r}: own fit failed ({why}); pooled estimate shown")
+    return fits, test
+
+
+def _region_result(
+    r: str,
+    fit: RecoveryFit | None,
+    row: pl.DataFrame,
+    national: RecoveryFit,
+    *,
+    n: float,
+    min_reports: int,
+    caveat: str | None,
+) -> RegionResult:
+    """One region's entry: its own fit when it has one, else the pooled estimate, else the national curve."""
+    if fit is not None:
+        if row.height:  # the region's own (unpooled) time stretch against the national curve
+            x = row.row(0, named=True)
+            scale = Estimate(x["scale_own"], x["scale_own_low"], x["scale_own_high"])
+        else:
+            nat50 = national.t50.value
+            scale = Estimate(fit.t50.value / nat50 if nat50 > 0 else math.nan, math.nan, math.nan)
+        return RegionResult(r, n, "own fit", fit.t50, fit.t90, scale, fit, caveat, national.horizon_minutes)
+    if row.height:
+        x = row.row(0, named=True)
+        t50 = Estimate(x["t50_minutes"], x["t50_low"], x["t50_high"])
+        t90 = Estimate(x["t90_minutes"], x["t90_low"], x["t90_high"])
+        scale = Estimate(x["scale"], x["scale_low"], x["scale_high"])
+        basis = f"pooled: {x['basis']}" if n else "no reports: national curve"
+    else:
+        t50, t90, scale = national.t50, national.t90, Estimate(1.0, math.nan, math.nan)
+        basis = "no reports of its own: national curve"
+    if 0 < n < min_reports:
+        basis += f" ({n:g} reports, fewer than the {min_reports} needed for its own curve)"
+    return RegionResult(r, n, basis, t50, t90, scale, None, caveat, national.horizon_minutes)
+
+
+def _final_test(
+    test: EqualRecoveryTest | AnalysisError | None, eligible: Sequence[str], n_in: Mapping[str, float], min_reports: int
+) -> EqualRecoveryTest:
+    """The test as reported: with the regions left out named, or why it was not made."""
+    if test is None:
+        counts = ", ".join(f"{r} {n_in[r]:g} reports" for r in n_in)
+        return EqualRecoveryTest(
+            LR_TEST, None, None, None, tuple(eligible),
+            f"not performed: fewer than two regions have the {min_reports} reports needed for a curve of their own "
+            f"({counts}; {min_reports} needed per region)",
+        )  # fmt: skip
+    if isinstance(test, AnalysisError):
+        return EqualRecoveryTest(LR_TEST, None, None, None, tuple(eligible), f"not performed: {test}")
+    left = [f"{r} ({n_in[r]:g} reports)" for r in n_in if r not in eligible and n_in[r] > 0]
+    return test.with_note(f"left out (fewer than {min_reports} reports): {', '.join(left)}") if left else test
 
 
 def compare_regions(
@@ -638,13 +911,15 @@ def compare_regions(
         inside a region (municipal, province and region statements) are used,
         country-wide statements are not.
     national : RecoveryFit
-        The national fit (its family is used for every region, so the curves compare).
+        The national fit (its family is used for every region, so the curves compare;
+        another converging family only when it fails, see :func:`equal_recovery_test`).
     pooled : AreaRecovery, optional
         Region-level pooled estimates (``area_key`` = region code) for regions too thin for
         their own fit; computed here when not given.
     min_reports : int
         Reports a region needs (between onset and end of observation) for its own fit and
-        for a place in the test; below it the region shows the pooled estimate.
+        for a place in the test; below it the region shows the pooled estimate. Every
+        region with that many is in the test.
     coverage : mapping, optional
         Source name → regions it covers (``coverage_regions`` in incident.toml).
     regions : sequence of str, optional
@@ -654,41 +929,9 @@ def compare_regions(
         raise ParameterError(f"min_reports must be an integer >= 3, got {min_reports!r}")
     names = list(regions or REGION_NAMES.values())
     code_of = {v: k for k, v in REGION_NAMES.items()}
-    from analysis.spatial import report_scope
-
-    # only the columns used here: the filters below copy what they keep
-    used = [
-        c
-        for c in (
-            "reported_at", "reported_until", "weight", "status", "source", "region",
-            "municipality", "province_code", "region_code", "nis_code", "area_level",
-        )
-        if c in reports.columns
-    ]  # fmt: skip
-    down = (
-        report_scope(reports.lazy().select(used))
-        .filter(
-            pl.col("status").is_in(DOWN_STATUSES)
-            & pl.col("region").is_not_null()
-            & pl.col("scope").is_in(["municipality", "province", "region"])
-        )
-        .select(c for c in ("reported_at", "reported_until", "weight", "region", "source") if c in used)
-        .collect()
-    )
-    inside = (
-        report_minutes(down, national.onset)
-        .lazy()
-        .filter((pl.col("end") >= 0) & (pl.col("start") <= national.horizon_minutes))
-        .group_by("region")
-        .agg(pl.col("w").sum())
-        .collect()
-    )
-    n_in = dict.fromkeys(names, 0.0) | {r: float(w) for r, w in inside.iter_rows() if r in names}
-    by_source: dict[str, dict[str, float]] = {}
-    if "source" in down.columns:
-        for r, src, n in down.group_by("region", "source").agg(pl.col("weight").sum()).iter_rows():
-            by_source.setdefault(r, {})[src] = float(n or 0)
-    caveats = coverage_caveats(coverage or {}, counts=by_source)
+    down = _region_down_reports(reports)
+    n_in = _reports_inside(down, national, names)
+    caveats = coverage_caveats(coverage or {}, counts=_by_source(down))
     notes: list[str] = []
     if pooled is None:
         keyed = down.with_columns(pl.col("region").replace_strict(code_of, default=None).alias("area_key"))
@@ -696,22 +939,14 @@ def compare_regions(
             pooled = pooled_area_recovery(keyed, national, propensity=propensity, bin_minutes=bin_minutes)
         except AnalysisError as exc:
             notes.append(f"pooled region estimates unavailable: {exc}")
-    out: dict[str, RegionResult] = {}
-    fits: dict[str, RecoveryFit] = {}
-    nat50, nat90 = national.t50, national.t90
     groups = {r: down.filter(pl.col("region") == r) for r in names}
     eligible = [r for r in names if n_in[r] >= min_reports]
 
-    def own_fit(r: str) -> RecoveryFit:
+    def own_fit(r: str, family: str | None) -> RecoveryFit:
         return _fit_group(
-            groups[r],
-            national,
-            propensity=propensity,
-            bin_minutes=bin_minutes,
-            n_boot=n_boot,
-            seed=seed + 101 * (names.index(r) + 1),
-            sampling=sampling,
-        )
+            groups[r], national, propensity=propensity, bin_minutes=bin_minutes, n_boot=n_boot,
+            seed=seed + 101 * (names.index(r) + 1), sampling=sampling, family=family,
+        )  # fmt: skip
 
     def test_of(tested: list[str]) -> EqualRecoveryTest | AnalysisError:
         try:
@@ -721,63 +956,9 @@ def compare_regions(
         except AnalysisError as exc:
             return exc
 
-    # the regions' fits and the equal-recovery test are independent, each seeded on its own:
-    # they run side by side (numpy releases the GIL in the likelihoods), with the same
-    # results as one after the other
-    with ThreadPoolExecutor(max_workers=_workers()) as pool:
-        pending = {r: pool.submit(own_fit, r) for r in eligible}
-        early_test = pool.submit(test_of, eligible) if len(eligible) >= 2 else None
-        for r in eligible:
-            try:
-                fits[r] = pending[r].result()
-            except AnalysisError as exc:
-                notes.append(f"{r}: own fit failed ({exc}); pooled estimate shown")
-        tested = [r for r in names if r in fits]
-        early = early_test.result() if early_test is not None and tested == eligible else None
+    fits, test = _fits_and_test(eligible, national, own_fit=own_fit, test_of=test_of, notes=notes)
+    out = {}
     for r in names:
-        fit = fits.get(r)
         row = pooled.table.filter(pl.col("key") == code_of.get(r, r)) if pooled is not None else pl.DataFrame()
-        if fit is not None:
-            if row.height:  # the region's own (unpooled) time stretch against the national curve
-                x = row.row(0, named=True)
-                scale = Estimate(x["scale_own"], x["scale_own_low"], x["scale_own_high"])
-            else:
-                scale = Estimate(fit.t50.value / nat50.value if nat50.value > 0 else math.nan, math.nan, math.nan)
-            out[r] = RegionResult(r, n_in[r], "own fit", fit.t50, fit.t90, scale, fit, caveats.get(r), national.horizon_minutes)
-            continue
-        if row.height:
-            x = row.row(0, named=True)
-            t50 = Estimate(x["t50_minutes"], x["t50_low"], x["t50_high"])
-            t90 = Estimate(x["t90_minutes"], x["t90_low"], x["t90_high"])
-            scale = Estimate(x["scale"], x["scale_low"], x["scale_high"])
-            basis = f"pooled: {x['basis']}" if n_in[r] else "no reports: national curve"
-        else:
-            t50, t90, scale = nat50, nat90, Estimate(1.0, math.nan, math.nan)
-            basis = "no reports of its own: national curve"
-        if 0 < n_in[r] < min_reports:
-            basis += f" ({n_in[r]:g} reports, fewer than the {min_reports} needed for its own curve)"
-        out[r] = RegionResult(r, n_in[r], basis, t50, t90, scale, None, caveats.get(r), national.horizon_minutes)
-    if len(tested) >= 2:
-        done = early if early is not None else test_of(tested)
-        left = [r for r in names if r not in fits and n_in[r] > 0]
-        if isinstance(done, AnalysisError):
-            test = EqualRecoveryTest(LR_TEST, None, None, None, tuple(tested), f"not performed: {done}")
-        elif not left:
-            test = done
-        else:
-            test = EqualRecoveryTest(
-                done.test, done.statistic, done.p_value, done.df, done.groups,
-                done.note + f"; left out (fewer than {min_reports} reports): {', '.join(left)}",
-                done.loglik_shared, done.loglik_separate,
-            )  # fmt: skip
-    else:
-        thin = ", ".join(f"{r} {n_in[r]:g}" for r in names)
-        test = EqualRecoveryTest(
-            LR_TEST,
-            None,
-            None,
-            None,
-            tuple(tested),
-            f"not performed: fewer than two regions have the {min_reports} reports needed for a curve of their own (reports: {thin})",
-        )
-    return RegionComparison(out, test, pooled, tuple(notes))
+        out[r] = _region_result(r, fits.get(r), row, national, n=n_in[r], min_reports=min_reports, caveat=caveats.get(r))
+    return RegionComparison(out, _final_test(test, eligible, n_in, min_reports), pooled, tuple(notes))

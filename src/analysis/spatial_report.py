@@ -312,6 +312,13 @@ def regions_metrics(a: Any) -> dict[str, Any]:
     return out
 
 
+def _test_stat(t: Any) -> str:
+    """The equal-recovery statistic as read: F on (df, df of φ), or χ² on df."""
+    if t.reference == "F" and t.dispersion_df:
+        return f"F = {t.statistic / t.df:.2f} on ({t.df}, {t.dispersion_df}) degrees of freedom"
+    return f"χ² = {t.statistic:.1f} on {t.df} degrees of freedom"
+
+
 def equal_recovery_metrics(a: Any) -> dict[str, Any]:
     """``metrics.json`` ``regions_equal_recovery``: ``test``, ``statistic``, ``p_value``, ``df`` (null when not performed, with a note)."""
     s = spatial_analysis(a)
@@ -671,7 +678,7 @@ def _region_parts(a: Any, s: SpatialAnalysis, lang: str) -> list[Part]:
         )
         parts.append(
             f"<p><b>Did the regions recover alike?</b> Likelihood-ratio test of one shared recovery curve against one per "
-            f"region: χ² = {t.statistic:.1f} on {t.df} degrees of freedom, p = {t.p_value:.2g} — {esc(verdict)}. "
+            f"region: {_test_stat(t)}, p = {t.p_value:.2g} — {esc(verdict)}. "
             f"({esc(t.note)}.)</p>"
         )
     else:

@@ -16,9 +16,15 @@ family but the mixture is the same as sharing the natural parameter; for the mix
 tail scale is shared as log(τ − λ).
 
 The test of "the groups recovered alike" is a likelihood-ratio test of one common S (each
-group still its own A) against the chosen pooling, referred to χ² with the difference in
-parameter counts as degrees of freedom. Per-group intervals come from a parametric
-bootstrap of the joint model.
+group still its own A) against the chosen pooling. Reports are often overdispersed
+(clumps, bursts), so LR is divided by the dispersion φ measured around the *larger* model
+— the Pearson X² of the group × time interaction left by the groups' own curves
+(:func:`interaction_dispersion`) — and (LR/φ)/df is referred to F(df, df of φ); with φ = 1
+(or a clump index of curated statements) LR/φ is referred to χ²(df). Measured around the
+pooled curve instead, φ would absorb the very difference under test: its lack of fit
+grows with the number of reports as fast as LR, and the test would have no power however
+large the incident. Per-group intervals come from a parametric bootstrap of the joint
+model, clumped like the pooled fit.
 """
 
 from __future__ import annotations
@@ -36,8 +42,8 @@ from scipy import stats
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._optim import JointSpace, free_hessian, maximize, maximize_batch
 from analysis.recovery._time import as_times, epoch_seconds, to_utc
-from analysis.recovery.dispersion import Dispersion, Sampling, clumping_for
-from analysis.recovery.engine import fit_candidate
+from analysis.recovery.dispersion import MIN_DF, Dispersion, Sampling, allocated_counts, clumping_for, pearson_cells
+from analysis.recovery.engine import degenerate, fit_candidate
 from analysis.recovery.evidence import ReportEvidence
 from analysis.recovery.families import RecoveryFamily, _from_free, _to_free, make_family
 from analysis.recovery.propensity import check_propensity
@@ -126,6 +132,12 @@ class GroupFit:
     test: dict[str, Any]
     n_reports: dict[str, float]
     skipped: dict[str, str] = field(default_factory=dict)
+    converged: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[str]:
+        """The fits that did not converge (``"equal"``, ``"shared_shape"``, ``"separate"``) and ``"<fit>: <group>"`` where a group's parameters ran off."""
+        return [what for what, ok in self.converged.items() if not ok]
 
     @property
     def table(self) -> pl.DataFrame:
@@ -220,6 +232,7 @@ def fit_by_group(
     seed: int = 0,
     surge: bool = False,
     sampling: Sampling = "spontaneous",
+    share_delay: bool = False,
 ) -> GroupFit:
     """Fit the recovery curve per group of reports (e.g. region), partially pooled.
 
@@ -237,17 +250,25 @@ def fit_by_group(
         What groups share (module docstring).
     min_group_reports : int
         Threshold for ``pooling="auto"``; groups with fewer than 3 reports are skipped.
+    share_delay : bool
+        Keep the delay shared in the ``separate`` model too (families with a delay): the
+        groups' curves after one common start are compared. With a shape below 1 the
+        intensity spikes at the delay, which then behaves as a change point (no regular
+        likelihood asymptotics), and per-group delays make the likelihood-ratio statistic
+        larger than its χ² reference under equal recovery.
     onset, end, timezone, propensity, level, bin_minutes, n_boot, seed, surge, sampling
         As in :func:`fit_down_reports`. The overdispersion φ measured on the pooled fit
-        divides the likelihood-ratio statistic (a quasi-likelihood test: clumped reports
-        would otherwise make chance differences look significant) and is reproduced by the
-        groups' bootstrap.
+        is reproduced by the groups' bootstrap; the test divides its likelihood ratio by
+        the φ measured around the chosen (larger) model instead (module docstring).
 
     Returns
     -------
     GroupFit
         ``groups`` maps each label to a :class:`RecoveryFit`; ``test`` is
-        ``{test, statistic, p_value, df, dispersion}``.
+        ``{test, statistic, p_value, df, dispersion, dispersion_source, dispersion_df,
+        dispersion_interaction, dispersion_pooled, reference, likelihood_ratio}``
+        (``statistic`` = LR/φ; ``reference`` "F" or "chi2"); ``converged`` says which
+        fits converged (``"equal"``, ``"shared_shape"``, ``"separate: <group>"``).
     """
     if pooling not in ("auto", "shared_shape", "separate"):
         raise ParameterError(f"pooling must be 'auto', 'shared_shape' or 'separate', got {pooling!r}")
@@ -330,12 +351,14 @@ def fit_by_group(
         own = np.zeros(k, dtype=bool)
         if mode == "separate":
             own[:] = True
+            own[kf - 1] = not (share_delay and family.delay)
         elif mode == "shared_shape":
             own[0] = True
         return GroupSpace(family, tuple(ev0.extra_bounds), big, own)
 
     start = np.tile(base, big)
     fits: dict[str, tuple[GroupSpace, np.ndarray, float]] = {}
+    converged: dict[str, bool] = {}
     for mode in ("equal", "shared_shape", "separate"):
         sp = space_for(mode)
         starts = [start]
@@ -343,12 +366,17 @@ def fit_by_group(
             starts.insert(0, fits["equal"][1])
         if mode == "separate" and "shared_shape" in fits:
             starts.insert(0, fits["shared_shape"][1])
-        if mode == "separate":
-            theta_sep, ll_sep = _fit_separately(evs, names, pooled.model, level, starts)
+        if mode == "separate" and sp.own.all():
+            theta_sep, ll_sep, ok_sep = _fit_separately(evs, names, pooled.model, level, starts)
             fits[mode] = (sp, theta_sep, ll_sep)
+            converged |= {f"separate: {g}": ok for g, ok in ok_sep.items()}
             continue
         res = maximize(joint_ll, sp, starts)
         fits[mode] = (sp, res.theta, res.loglik)
+        parts = res.theta.reshape(big, k)
+        flat = [g for i, g in enumerate(names) if degenerate(family, evs[g], parts[i])]
+        converged[mode] = bool(res.converged and math.isfinite(res.loglik))
+        converged |= {f"{mode}: {g}": False for g in flat}
     rows = []
     for mode, (sp, _, ll) in fits.items():
         npar = sp.n_free + big  # plus each group's report rate A
@@ -356,16 +384,10 @@ def fit_by_group(
     models = pl.DataFrame(rows)
     sp1, th1, ll1 = fits[chosen]
     sp0, _, ll0 = fits["equal"]
-    df = sp1.n_free - sp0.n_free
-    stat = max(0.0, 2.0 * (ll1 - ll0)) / phi
-    what = "likelihood ratio" if phi == 1.0 else f"quasi-likelihood ratio (divided by the overdispersion {phi:.2f})"
-    test = {
-        "test": f"{what}: one recovery curve for all groups (each its own report rate) vs {chosen}",
-        "statistic": stat,
-        "p_value": float(stats.chi2.sf(stat, df)) if df > 0 else math.nan,
-        "df": int(df),
-        "dispersion": phi,
-    }
+    test = _equal_test(
+        evs, names, family, sp1, th1, lr=max(0.0, 2.0 * (ll1 - ll0)), df=sp1.n_free - sp0.n_free, chosen=chosen,
+        pooled_phi=phi, clumps=float(disp_info.get("clump_index") or math.nan) if sampling == "curated" else math.nan,
+    )  # fmt: skip
     boot = _bootstrap_groups(evs, names, family, sp1, theta=th1, joint_ll=joint_ll, n_boot=n_boot, seed=seed)
     out: dict[str, RecoveryFit] = {}
     parts = th1.reshape(big, k)
@@ -400,13 +422,13 @@ def fit_by_group(
             diagnostics=diag,
             notes=(f"pooling: {chosen}",),
         )
-    return GroupFit(pooled, out, chosen, models, test, n_rep, skipped)
+    return GroupFit(pooled, out, chosen, models, test, n_rep, skipped, converged)
 
 
 def _fit_separately(
     evs: dict[str, ReportEvidence], names: list[str], name: str, level: float, starts: Sequence[np.ndarray]
-) -> tuple[np.ndarray, float]:
-    """Maximise the ``separate`` model group by group: stacked parameters and the summed log-likelihood.
+) -> tuple[np.ndarray, float, dict[str, bool]]:
+    """Maximise the ``separate`` model group by group: stacked parameters, summed log-likelihood, convergence per group.
 
     With every parameter the group's own, the joint log-likelihood is a sum of independent
     terms, so its maximum is each group's maximum, and a search over k parameters G times
@@ -420,14 +442,20 @@ def _fit_separately(
     space = JointSpace(family, tuple(evs[names[0]].extra_bounds))
     k = len(starts[0]) // len(names)
     parts, total = [], 0.0
+    converged: dict[str, bool] = {}
     for i, g in enumerate(names):
         ev = evs[g]
         warm = maximize(lambda th, ev=ev: ev.loglik(family, th), space, [np.reshape(s, (len(names), k))[i] for s in starts])
         alone = fit_candidate(ev, name, level=level)
-        theta, ll = (alone.theta, alone.loglik) if alone.loglik > warm.loglik else (warm.theta, warm.loglik)
+        if alone.loglik > warm.loglik:
+            theta, ll, ok = alone.theta, alone.loglik, alone.converged
+        else:
+            theta, ll = warm.theta, warm.loglik
+            ok = warm.converged and math.isfinite(ll) and not bool(degenerate(family, ev, theta))
         parts.append(theta)
         total += ll
-    return np.concatenate(parts), total
+        converged[g] = bool(ok)
+    return np.concatenate(parts), total, converged
 
 
 def _bootstrap_groups(
@@ -468,3 +496,114 @@ def _bootstrap_groups(
         p = th[:, i * k : (i + 1) * k]
         cols += [p, b.profiled(family, p)]
     return np.concatenate(cols, axis=1)[ok]
+
+
+def interaction_dispersion(
+    evs: dict[str, ReportEvidence], names: Sequence[str], family: RecoveryFamily, parts: np.ndarray, n_curve: int
+) -> tuple[float, int]:
+    """Pearson X²/df of the group × time interaction left by the groups' own fits.
+
+    The quasi-likelihood test needs the variance of the counts around the *larger* model
+    (McCullagh & Nelder, §4.5): measured around one pooled curve, regions that truly
+    differ inflate it with their difference and the test loses its power. Around the
+    groups' own curves a second excess remains that is no noise either: what every group
+    shares and no family captures — a daily rhythm unlike the assumed one, a shape between
+    the candidates. It multiplies every group's intensity alike, so each time cell gets a
+    free common factor β_c (and each group a free total α_g), fitted to the counts as the
+    Poisson log-linear model μ_gc = μ̂_gc·exp(α_g + β_c) by iterative proportional
+    fitting. What is left is the group × time interaction: clumping of the reports, and
+    differences between groups the family cannot take. Cells are consecutive bins merged
+    until every group expects :data:`~analysis.recovery.dispersion.MIN_EXPECTED` reports
+    and the cell spans :data:`~analysis.recovery.dispersion.MIN_CELL_MINUTES`; windowed
+    reports are allocated to bins in proportion to each group's fit.
+
+    Parameters
+    ----------
+    evs, names
+        The groups' evidence, in the order of ``parts``.
+    family : RecoveryFamily
+    parts : numpy.ndarray
+        ``(G, k)``: each group's fitted parameters (curve then nuisance).
+    n_curve : int
+        Curve parameters fitted per group (k of the separate model).
+
+    Returns
+    -------
+    (float, int)
+        X²/df and df = (G − 1)·(cells − 1 − n_curve); NaN when df < ``MIN_DF``.
+    """
+    mus = [evs[g].expected(family, parts[i]) for i, g in enumerate(names)]
+    obs = []
+    for g, mu in zip(names, mus, strict=True):
+        exact, alloc = allocated_counts(evs[g], mu)
+        obs.append(exact + alloc)
+    cell = pearson_cells(np.min(np.vstack(mus), axis=0), evs[names[0]].widths)
+    n_cells = int(cell[-1]) + 1
+    o = np.vstack([np.bincount(cell, weights=x, minlength=n_cells) for x in obs])
+    e = np.vstack([np.bincount(cell, weights=mu, minlength=n_cells) for mu in mus])
+    df = (len(names) - 1) * (n_cells - 1 - n_curve)
+    if df < MIN_DF:
+        return math.nan, max(df, 0)
+    fit = np.maximum(e, 1e-300)
+    for _ in range(200):
+        fit = fit * (o.sum(axis=1) / fit.sum(axis=1))[:, None]
+        col = np.divide(o.sum(axis=0), fit.sum(axis=0), out=np.ones(n_cells), where=fit.sum(axis=0) > 0)
+        fit = fit * col[None, :]
+        if np.max(np.abs(col - 1.0)) < 1e-10:
+            break
+    ok = fit > 0
+    x2 = float(np.sum((o[ok] - fit[ok]) ** 2 / fit[ok]))
+    return x2 / df, int(df)
+
+
+def _equal_test(
+    evs: dict[str, ReportEvidence],
+    names: list[str],
+    family: RecoveryFamily,
+    space: GroupSpace,
+    theta: np.ndarray,
+    *,
+    lr: float,
+    df: int,
+    chosen: str,
+    pooled_phi: float,
+    clumps: float,
+) -> dict[str, Any]:
+    """The equal-recovery test from the likelihood ratio ``lr`` of ``chosen`` against one common curve.
+
+    The overdispersion φ dividing the statistic is measured around the larger model
+    (:func:`interaction_dispersion`), never around the pooled curve, whose lack of fit
+    grows with the very difference being tested (with it, LR/φ stays bounded however many
+    reports there are). Curated statements keep their clump index ΣK²/ΣK when it is larger
+    (clumps of identical statements are not noise a curve can absorb). With φ estimated by
+    Pearson X² on ``df2`` degrees of freedom the reference is F(df, df2) for (LR/df)/φ
+    (McCullagh & Nelder §4.5; the χ² reference ignores that φ is itself an estimate); with
+    φ = 1 or a clump index it is χ²(df) for LR/φ.
+    """
+    phi_x, df2 = interaction_dispersion(evs, names, family, theta.reshape(len(names), space.k), int(space.own.sum()))
+    phi, source = 1.0, "none"
+    if math.isfinite(phi_x) and phi_x > 1.0:
+        phi, source = phi_x, "pearson"
+    if math.isfinite(clumps) and clumps > phi:
+        phi, source = clumps, "clumps"
+    stat = lr / phi
+    if df <= 0:
+        p = math.nan
+    elif source == "pearson":
+        p = float(stats.f.sf(stat / df, df, df2))
+    else:
+        p = float(stats.chi2.sf(stat, df))
+    what = "likelihood ratio" if phi == 1.0 else f"quasi-likelihood ratio (divided by the overdispersion {phi:.2f})"
+    return {
+        "test": f"{what}: one recovery curve for all groups (each its own report rate) vs {chosen}",
+        "statistic": stat,
+        "p_value": p,
+        "df": int(df),
+        "dispersion": phi,
+        "dispersion_source": source,
+        "dispersion_df": int(df2),
+        "dispersion_interaction": phi_x,
+        "dispersion_pooled": pooled_phi,
+        "reference": "F" if source == "pearson" else "chi2",
+        "likelihood_ratio": lr,
+    }
