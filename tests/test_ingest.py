@@ -92,7 +92,7 @@ def test_rejects_reconcile_and_say_why(make_incident: Callable[..., Path]) -> No
     content = (
         "time,town,msg,lat,lon,count\n"
         "2018-01-08 20:05,Liège,a,50.6,5.5,\n"
-        "2018-01-08 20:05,Liège,a,50.6,5.5,\n"  # exact duplicate
+        "2018-01-08 20:05,Liège,a,50.6,5.5,\n"  # identical: another customer, kept
         "2018-03-25 02:30,Gent,b,,,\n"  # DST gap
         ",Namur,c,,,\n"  # missing time
         "yesterday,Namur,d,,,\n"  # unreadable
@@ -102,13 +102,15 @@ def test_rejects_reconcile_and_say_why(make_incident: Callable[..., Path]) -> No
     )
     r = ingest(make_incident(content, source_extra=MAP))
     reasons = dict(zip(r.rejects["row"].to_list(), r.rejects["reason"].to_list(), strict=True))
-    assert reasons[3] == "duplicate of row 2"
+    assert 3 not in reasons
+    assert r.sources[0].n_identical == r.sources[0].n_identical_kept == 1
     assert "does not exist" in reasons[4]
     assert reasons[5] == "missing time"
     assert "unreadable" in reasons[6]
     assert "count must be a positive whole number" in reasons[8]
     assert "fields" in reasons[9]
     assert r.n_raw == 8 == r.reports.height + r.rejects.height
+    assert r.rejects.height == 5
     kept = r.reports.filter(pl.col("source_row") == 7)
     assert kept["lat"].to_list() == [None]
     assert "out of range" in kept["issues"][0]
@@ -221,11 +223,13 @@ def test_clean_csv_takes_the_vectorised_path(make_incident: Callable[..., Path],
 
 def test_report_ids_stay_unique_when_a_file_id_looks_like_a_suffix(make_incident: Callable[..., Path]) -> None:
     content = "id,time\na,2018-01-08 20:05\na#2,2018-01-08 20:06\na,2018-01-08 20:07\n5,2018-01-08 20:08\n,2018-01-08 20:09\n"
-    extra = '[sources.columns]\nreport_id = "id"\nreported_at = "time"\n'
+    extra = 'dedupe = "none"\n[sources.columns]\nreport_id = "id"\nreported_at = "time"\n'
     r = ingest(make_incident(content, source_extra=extra))
     ids = r.reports.sort("source_row")["report_id"].to_list()
     assert len(set(ids)) == 5
     assert ids[:2] == ["reports:a", "reports:a#2"]
+    assert ids[2].startswith("reports:a#")  # 'a' again: kept under dedupe = "none", its id made unique
+    assert r.rejects.height == 0
 
 
 def test_duplicates_in_typed_parquet_columns(make_incident: Callable[..., Path], tmp_path: Path) -> None:
@@ -239,12 +243,17 @@ def test_duplicates_in_typed_parquet_columns(make_incident: Callable[..., Path],
     )
     path = tmp_path / "t.parquet"
     frame.write_parquet(path)
+    mapping = '[sources.columns]\nreported_at = "time"\n'
+    r = ingest(make_incident(path.read_bytes(), name="r.parquet", source_extra=mapping, incident_id="pq3"))
+    assert r.rejects.height == 0  # identical rows are separate reports by default
+    assert (r.sources[0].n_identical, r.sources[0].n_identical_kept, r.sources[0].dedupe) == (1, 1, "identity")
     folder = make_incident(
-        path.read_bytes(), name="r.parquet", source_extra='[sources.columns]\nreported_at = "time"\n', incident_id="pq3"
+        path.read_bytes(), name="r.parquet", source_extra='dedupe = "exact"\n' + mapping, incident_id="pq3-exact"
     )
     r = ingest(folder)
     assert r.rejects.select("row", "reason").rows() == [(2, "duplicate of row 1")]
     assert r.reports.sort("source_row")["lat"].to_list() == [50.6, 50.7]
+    assert (r.sources[0].n_identical, r.sources[0].n_identical_kept, r.sources[0].n_duplicates) == (1, 0, 1)
 
 
 def test_restoration_and_online_locations_are_checked_and_scrubbed(make_incident: Callable[..., Path]) -> None:
@@ -351,8 +360,9 @@ def _same(a: object, b: object) -> None:
     assert a.sources == b.sources  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("dedupe", ["identity", "exact"])
 def test_a_large_file_read_in_batches_gives_the_same_tables(
-    make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, dedupe: str
 ) -> None:
     # what crosses batch boundaries: a duplicate of a row three batches back, a report_id
     # repeated in a later batch, a day-first order proven only by the last rows (01/02 is
@@ -372,16 +382,26 @@ def test_a_large_file_read_in_batches_gives_the_same_tables(
     ]
     folder = make_incident(
         "\n".join(rows) + "\n",
-        source_extra='[sources.columns]\nreport_id = "id"\nreported_at = "time"\nplace = "town"\ntext = "msg"\n',
+        source_extra=f'dedupe = "{dedupe}"\n'
+        + '[sources.columns]\nreport_id = "id"\nreported_at = "time"\nplace = "town"\ntext = "msg"\n',
     )
     whole, batched, n = _ingest_both(folder, monkeypatch, batch_rows=2)
     assert n >= 5  # really read in batches
     _same(whole, batched)
     r = batched.reports
     assert r.filter(pl.col("source_row") == 2)["reported_at"][0] == dt.datetime(2018, 2, 1, 19, 5, tzinfo=dt.UTC)
-    assert batched.rejects.filter(pl.col("row") == 7)["reason"][0] == "duplicate of row 3"
     assert r["report_id"].n_unique() == r.height
-    assert "report_id 'a' repeated" in r.filter(pl.col("source_row") == 6)["issues"][0]
+    reasons = dict(batched.rejects.select("row", "reason").rows())
+    assert batched.sources[0].n_identical == 1  # row 7 repeats row 3, two batches back
+    if dedupe == "identity":
+        assert reasons[6] == "duplicate of row 2 (same report_id)"  # three batches back
+        assert reasons[7] == "duplicate of row 3 (same report_id)"
+        assert batched.sources[0].n_duplicates == 2
+    else:
+        assert reasons[7] == "duplicate of row 3"
+        assert 6 not in reasons
+        assert "report_id 'a' repeated" in r.filter(pl.col("source_row") == 6)["issues"][0]
+        assert batched.sources[0].n_duplicates == 1
 
 
 def test_batches_take_date_and_time_columns_and_fall_back_when_polars_cannot_split(
@@ -400,7 +420,8 @@ def test_batches_take_date_and_time_columns_and_fall_back_when_polars_cannot_spl
     ragged = "time,town,msg\n" + "2018-01-08 20:05,Liège,x\n" * 30 + "2018-01-08 20:06,Namur,y,extra,fields\n"
     whole, batched, _ = _ingest_both(make_incident(ragged, source_extra=MAP, incident_id="ragged"), monkeypatch, batch_rows=4)
     _same(whole, batched)
-    assert batched.rejects.height == 1 + 29  # the ragged row, and 29 duplicates of row 2
+    assert batched.rejects.height == 1  # the ragged row; 29 rows identical to row 2 are kept
+    assert batched.sources[0].n_identical == batched.sources[0].n_identical_kept == 29
 
 
 def test_a_date_given_as_a_source_default_spans_every_row(
