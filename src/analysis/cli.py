@@ -148,6 +148,10 @@ def ingest(
     result, paths = ingest_to_processed(incident, root=processed)
     for s in result.sources:
         typer.echo(f"{s.source}: {s.n_raw} rows = {s.n_accepted} kept + {s.n_rejected} rejected ({s.kind}, {s.path})")
+        typer.echo(
+            f"  dedupe = {s.dedupe}: {s.n_identical} rows identical to an earlier row ({s.n_identical_kept} kept), "
+            f"{s.n_duplicates} rejected as duplicates"
+        )
     typer.echo(f"total: {result.n_raw} rows = {result.n_reports} kept + {result.n_rejected} rejected → {paths['reports'].parent}")
 
 

@@ -12,11 +12,22 @@ Invariant, checked before anything is returned: for every source,
 ``raw rows = accepted rows + rejected rows``.
 
 Row checks, first match wins: an empty row; a field longer than
-:data:`MAX_FIELD_CHARS` (usually a quote that swallowed the rest of a file); an exact
-duplicate — a row identical in every raw field to an earlier row of the same source is
-rejected as "duplicate of row N" (N the first occurrence); then the kind's own checks
-(times, counts, values). Rows that share a ``report_id`` but differ in content are both
-kept (the later one's id gets a ``#2`` suffix and an ``issues`` note). See
+:data:`MAX_FIELD_CHARS` (usually a quote that swallowed the rest of a file); a duplicate,
+by the source's ``dedupe`` policy; then the kind's own checks (times, counts, values).
+
+Duplicates: identical rows are separate reports by default — two customers of one town
+reporting in the same minute write identical rows, and rejecting them would thin out the
+densest periods of the recovery curve. Under ``dedupe = "identity"`` (the default for
+reports and restorations) a row is a duplicate only by identity: a ``report_id`` already
+seen in the source ("duplicate of row N (same report_id)", N the first row with that id,
+whatever its content), or a ``user_id``/``device_id`` (a restoration's ``customer_id``)
+already seen with the same parsed time (a double post; the same user later is a new
+report). ``dedupe = "exact"`` (the default for online series) rejects a row identical in
+every raw field to an earlier one as "duplicate of row N", and keeps rows that share a
+``report_id`` but differ (the later id gets a ``#2`` suffix and an ``issues`` note);
+``dedupe = "none"`` rejects nothing as a duplicate (repeated ids are made unique the same
+way). Whatever the policy, each source counts its rows identical to an earlier row, how
+many were kept and how many rows were rejected as duplicates (:class:`SourceCounts`). See
 docs/data-quality.md for every policy.
 """
 
