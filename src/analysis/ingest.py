@@ -422,6 +422,22 @@ class _Tally:
         self.duplicates += int(counts[2])
 
 
+def _repeated_hashes(hashes: pl.Series, valid: pl.Series | None) -> pl.Series | None:
+    """Rows whose hash occurs more than once (among the ``valid`` rows); None when none does.
+
+    Sorting the hashes and comparing neighbours is several times faster than a hash table
+    over millions of rows (``is_duplicated``); the rows are then marked by a lookup in the
+    few repeated values.
+    """
+    live = hashes if valid is None else hashes.filter(valid)
+    ordered = live.sort()
+    twice = ordered.filter(ordered == ordered.shift(1))
+    if twice.is_empty():
+        return None
+    screen = hashes.is_in(twice.unique())
+    return screen if valid is None else screen & valid
+
+
 def _earlier(
     keys: pl.DataFrame,
     rows: pl.Series,
@@ -442,19 +458,21 @@ def _earlier(
     first = _const("_first", None, n, pl.Int64())
     if n == 0:
         return first
-    keys = keys.rename({c: f"k{j}" for j, c in enumerate(keys.columns)})
+    keys = keys.rename({c: f"k{j}" for j, c in enumerate(keys.columns)})  # clear of the names below
     cols = keys.columns
+    rows = rows.cast(pl.Int64).alias("_row")
     h1 = keys.select(pl.struct(cols).hash(seed=7)).to_series().alias("_h1")
-    frame = keys.with_columns(pl.int_range(n, dtype=pl.Int64).alias("_i"), rows.cast(pl.Int64).alias("_row"), h1)
-    candidates = frame if valid is None else frame.filter(valid)
-    screened = candidates.filter(pl.col("_h1").is_duplicated())
-    if screened.height:
-        found = screened.select("_i", "_row", pl.col("_row").min().over(cols).alias("_f")).filter(pl.col("_row") != pl.col("_f"))
+    # the screen looks at hashes only: the key columns are copied for the flagged rows alone
+    screen = _repeated_hashes(h1, valid)
+    if screen is not None:
+        idx = screen.arg_true()
+        flagged = keys[idx].with_columns(idx.cast(pl.Int64).alias("_i"), rows.gather(idx))
+        found = flagged.select("_i", "_row", pl.col("_row").min().over(cols).alias("_f")).filter(pl.col("_row") != pl.col("_f"))
         first = first.scatter(found["_i"], found["_f"])
     if batches is None:
         return first
     seen = batches.seen.get(check, pl.DataFrame(schema=_SEEN_SCHEMA))
-    prints = pl.DataFrame({"_h1": h1, "_h2": keys.select(pl.struct(cols).hash(seed=11)).to_series(), "_at": frame["_row"]})
+    prints = pl.DataFrame({"_h1": h1, "_h2": keys.select(pl.struct(cols).hash(seed=11)).to_series(), "_at": rows})
     live = prints if valid is None else prints.filter(valid)
     # an inner join builds on the smaller side (the batch), not on every key seen so far;
     # the second hash must agree too (a 128-bit fingerprint)
@@ -553,6 +571,8 @@ def _duplicate_reasons(
     if source.dedupe == "none" or n == 0:
         return none, none
     if source.dedupe == "exact":
+        if identical.null_count() == n:
+            return none, none
         reason = pl.select(pl.format("duplicate of row {}", identical)).to_series()
         return reason, none
     reasons: list[tuple[pl.Series, pl.Series | str | None]] = []
@@ -569,6 +589,8 @@ def _duplicate_reasons(
             valid = valid & times.select(pl.any_horizontal(pl.all().is_not_null())).to_series()
             what += " and time"
         first = _earlier(value, table["_row"], valid=valid, batches=batches, check=canonical)
+        if first.null_count() == n:
+            continue  # nothing repeated (the usual case): no column of reasons to build
         reasons.append((pl.select(pl.format(f"duplicate of row {{}} ({what})", first)).to_series(), name))
     if not reasons:
         return none, none
