@@ -397,8 +397,13 @@ class _Batches:
 
 
 @dataclass
-class _Tally:
-    """Duplicate accounting of one source, summed over its batches (see :class:`SourceCounts`)."""
+class DuplicateTally:
+    """Duplicate accounting of one source, summed over its batches (see :class:`SourceCounts`).
+
+    ``identical``: rows identical in every raw field to an earlier row of the source (empty
+    rows aside); ``identical_kept``: those kept as reports; ``duplicates``: rows rejected as
+    duplicates under the source's ``dedupe`` policy.
+    """
 
     identical: int = 0
     identical_kept: int = 0
@@ -773,7 +778,7 @@ def _unusable(reason: pl.Series) -> pl.Series:
 
 
 def _report_frame(
-    table: pl.DataFrame, source: Source, timezone: str, tally: _Tally | None = None
+    table: pl.DataFrame, source: Source, timezone: str, tally: DuplicateTally | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical down reports from one source, and the rows rejected with reasons."""
     work, rejects = _report_work(table, source, timezone, tally=tally)
@@ -781,7 +786,7 @@ def _report_frame(
 
 
 def _report_work(
-    table: pl.DataFrame, source: Source, timezone: str, batches: _Batches | None = None, tally: _Tally | None = None
+    table: pl.DataFrame, source: Source, timezone: str, batches: _Batches | None = None, tally: DuplicateTally | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Down reports of a table before their ids are made (ids need the whole source), and rejects.
 
@@ -982,7 +987,7 @@ def _finish_reports(work: pl.DataFrame, source: Source) -> pl.DataFrame:
 
 
 def _restoration_frame(
-    table: pl.DataFrame, source: Source, timezone: str, tally: _Tally | None = None
+    table: pl.DataFrame, source: Source, timezone: str, tally: DuplicateTally | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical restoration records (right/interval-censored) and rejects."""
     obs, has_obs = _times(table, source, "observed_at", timezone)
@@ -1090,7 +1095,7 @@ def _restoration_frame(
 
 
 def _online_frame(
-    table: pl.DataFrame, source: Source, timezone: str, tally: _Tally | None = None
+    table: pl.DataFrame, source: Source, timezone: str, tally: DuplicateTally | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical online-fraction series and rejects (bad values are rejected, not clipped)."""
     obs, has_obs = _times(table, source, "observed_at", timezone)
@@ -1205,7 +1210,7 @@ def _online_frame(
     return work.select([pl.col(c).cast(t) for c, t in ONLINE_COLUMNS.items()]), rejects
 
 
-_BUILDERS: Mapping[str, Callable[[pl.DataFrame, Source, str, _Tally | None], tuple[pl.DataFrame, pl.DataFrame]]] = {
+_BUILDERS: Mapping[str, Callable[[pl.DataFrame, Source, str, DuplicateTally | None], tuple[pl.DataFrame, pl.DataFrame]]] = {
     "down_reports": _report_frame,
     "restorations": _restoration_frame,
     "online_fraction": _online_frame,
@@ -1213,7 +1218,7 @@ _BUILDERS: Mapping[str, Callable[[pl.DataFrame, Source, str, _Tally | None], tup
 
 
 def canonicalize(
-    raw: RawTable, source: Source, *, timezone: str, tally: _Tally | None = None
+    raw: RawTable, source: Source, *, timezone: str, tally: DuplicateTally | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Turn a raw table into canonical records and rejects (reader rejects included).
 
@@ -1247,12 +1252,12 @@ class _Read:
     n_raw: int
     encoding: str | None
     delimiter: str | None
-    tally: _Tally
+    tally: DuplicateTally
 
 
 def _read_whole(source: Source, timezone: str) -> _Read:
     raw = read_source(source)
-    tally = _Tally()
+    tally = DuplicateTally()
     records, rejects = canonicalize(raw, source, timezone=timezone, tally=tally)
     return _Read(compact_constants(records), rejects, raw.n_raw, raw.encoding, raw.delimiter, tally)
 
@@ -1281,7 +1286,7 @@ def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: 
     works: list[pl.DataFrame] = []
     rejects: list[pl.DataFrame] = []
     n_raw = 0
-    tally = _Tally()
+    tally = DuplicateTally()
     try:
         batches = _Batches(_column_votes(stream, source))
         for table in stream.batches(batch_rows):
