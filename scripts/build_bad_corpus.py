@@ -366,6 +366,13 @@ def main() -> None:
     case("toml_invalid", {"r.csv": "time\n2018-01-08 20:05\n"}, source("r.csv", columns={"reported_at": "time"}))
     (ROOT / "toml_invalid" / "incident.toml").write_text('id = "toml_invalid"\ntitle = """never closed\n', encoding="utf-8")
 
+    # 34b. a duplicate policy that does not exist
+    case(
+        "dedupe_unknown",
+        {"r.csv": "time\n2018-01-08 20:05\n"},
+        source("r.csv", columns={"reported_at": "time"}, extra='dedupe = "rows"\n'),
+    )
+
     # 35-40. built at test time (see tests/test_bad_inputs.py): a huge field, xlsx workbooks, symlinks
     case("huge_field", {}, source("r.csv", columns=STD))
     case("xlsx_workbook", {}, source("r.xlsx", columns={**STD, "postal_code": "postcode"}, extra='sheet = "Reports"\n'))
