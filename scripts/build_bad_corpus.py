@@ -124,7 +124,8 @@ def main() -> None:
         source("r.csv", columns={"reported_at": "time", "place": "town"}, extra='ambiguous = "reject"\n'),
     )
 
-    # 10. exact duplicates, near-duplicates and a reused id
+    # 10. exact duplicates, near-duplicates and a reused id, under dedupe = "exact" (a feed
+    # known to double-post), then the same file under the default identity rule
     text = (
         "id,time,town,msg\n"
         "a,2018-01-08 20:05,Liège,down\n"
@@ -136,7 +137,24 @@ def main() -> None:
         "c,2018-01-08 20:07,Gent,x\n"
         "c,2018-01-08 20:08,Gent,y\n"
     )
-    case("exact_duplicates", {"r.csv": text}, source("r.csv", columns={"report_id": "id", **STD}))
+    case("exact_duplicates", {"r.csv": text}, source("r.csv", columns={"report_id": "id", **STD}, extra='dedupe = "exact"\n'))
+    case("repeated_report_ids", {"r.csv": text}, source("r.csv", columns={"report_id": "id", **STD}))
+
+    # 10b. identical crowd rows without an id are separate reports; a user repeating the same
+    # time is a double post (the same instant written another way too), later a new report
+    text = (
+        "user,time,town,msg\n"
+        "u1,2018-01-08 20:05,Liège,down\n"
+        ",2018-01-08 20:05,Liège,down\n"
+        ",2018-01-08 20:05,Liège,down\n"
+        "u1,2018-01-08 20:05,Liège,down\n"
+        "u1,2018-01-08T20:05:00+01:00,Liège,down again\n"
+        "u1,2018-01-08 20:45,Liège,still down\n"
+        "u2,2018-01-08 20:05,Liège,down\n"
+        "u2,not a time,Liège,down\n"
+        "u2,not a time,Liège,down\n"
+    )
+    case("user_double_posts", {"r.csv": text}, source("r.csv", columns={"user_id": "user", **STD}))
 
     # 11. empty places: kept, with no place
     text = 'time,town,postcode\n2018-01-08 20:05,,\n2018-01-08 20:06,"",\n2018-01-08 20:07,   ,4000\n'
@@ -347,6 +365,13 @@ def main() -> None:
     # 34. an incident.toml that is not TOML
     case("toml_invalid", {"r.csv": "time\n2018-01-08 20:05\n"}, source("r.csv", columns={"reported_at": "time"}))
     (ROOT / "toml_invalid" / "incident.toml").write_text('id = "toml_invalid"\ntitle = """never closed\n', encoding="utf-8")
+
+    # 34b. a duplicate policy that does not exist
+    case(
+        "dedupe_unknown",
+        {"r.csv": "time\n2018-01-08 20:05\n"},
+        source("r.csv", columns={"reported_at": "time"}, extra='dedupe = "rows"\n'),
+    )
 
     # 35-40. built at test time (see tests/test_bad_inputs.py): a huge field, xlsx workbooks, symlinks
     case("huge_field", {}, source("r.csv", columns=STD))

@@ -166,6 +166,10 @@ def test_bad_input_ingests_with_exact_accounting(name: str, tmp_path: Path) -> N
     if "read" in case:
         s = result.sources[0]
         assert (s.encoding, s.delimiter) == (case["read"]["encoding"], case["read"]["delimiter"])
+    if "duplicates" in case:
+        s, want = result.sources[0], case["duplicates"]
+        got = {"dedupe": s.dedupe, "identical": s.n_identical, "identical_kept": s.n_identical_kept, "rejected": s.n_duplicates}
+        assert got == want, name
 
     tables = {"reports": result.reports, "restorations": result.restorations, "online": result.online}
     for want in case.get("rows", []):

@@ -55,10 +55,13 @@ def test_validate_and_ingest(tmp_path: Path) -> None:
     proc = run("validate", str(SMALL))
     assert proc.returncode == 0, proc.stderr
     assert "small-fixture: valid" in proc.stdout
+    duplicates = "dedupe = identity: 3 rows identical to an earlier row (3 kept), 0 rejected as duplicates"
+    assert duplicates in proc.stdout
     proc = run("ingest", str(SMALL), "--processed", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "small-fixture" / "reports.parquet").is_file()
     assert "rejected" in proc.stdout
+    assert duplicates in proc.stdout
 
 
 def test_geocode_command(tmp_path: Path) -> None:

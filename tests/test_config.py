@@ -76,6 +76,12 @@ def test_full_config_is_parsed_into_typed_objects(tmp_path: Path) -> None:
         (("end = 2018-01-09T12:00:00+01:00", "end = 2018-01-07T12:00:00+01:00"), "key 'end': must be after onset"),
         (('delimiter = "tab"', 'delimiter = ";;"'), "key 'sources[0].delimiter'"),
         (('encoding = "cp1252"', 'encoding = "klingon"'), "unknown encoding"),
+        (
+            ('encoding = "cp1252"', 'encoding = "cp1252"\ndedupe = "rows"'),
+            "key 'sources[0].dedupe': expected one of identity, exact, none; got 'rows'",
+        ),
+        (('encoding = "cp1252"', 'encoding = "cp1252"\ndedupe = true'), "key 'sources[0].dedupe'"),
+        (('place = "town"', 'place = "town"\ncustomer_id = "who"'), "key 'sources[0].columns.customer_id'"),
     ],
 )
 def test_config_errors_name_file_and_key(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -85,6 +91,23 @@ def test_config_errors_name_file_and_key(tmp_path: Path, change: tuple[str, str]
         load_incident(write(tmp_path, text))
     assert str(tmp_path / "incident.toml") in str(err.value)
     assert message in str(err.value)
+
+
+def test_dedupe_policy_and_identity_columns(tmp_path: Path) -> None:
+    # identity by default for reports; a user or device column can be mapped
+    assert load_incident(write(tmp_path, GOOD)).sources[0].dedupe == "identity"
+    text = GOOD.replace('place = "town"', 'place = "town"\nuser_id = "who"\ndevice_id = "box"')
+    for policy in ("identity", "exact", "none"):
+        source = load_incident(write(tmp_path, text.replace('encoding = "cp1252"', f'dedupe = "{policy}"'))).sources[0]
+        assert source.dedupe == policy
+        assert (source.columns["user_id"], source.columns["device_id"]) == ("who", "box")
+    # an online series defaults to the exact rule (a point written twice is one measurement)
+    online = GOOD.replace('kind = "down_reports"', 'kind = "online_fraction"').replace(
+        'reported_at = "when"\nplace = "town"', 'observed_at = "when"'
+    )
+    assert load_incident(write(tmp_path, online)).sources[0].dedupe == "exact"
+    restorations = online.replace('kind = "online_fraction"', 'kind = "restorations"')
+    assert load_incident(write(tmp_path, restorations)).sources[0].dedupe == "identity"
 
 
 def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:

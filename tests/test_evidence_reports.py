@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from analysis import sections
+from analysis.narrative import duplicates_sentence, esc
 from analysis.params import validate_params
 from analysis.pipeline import analyze, observation_end
 from analysis.simulate import online_fraction_series
@@ -107,6 +108,11 @@ def test_every_section_renders(analysis) -> None:
     assert "direct measurements" in html
     assert "No map" in html  # no located reports: no empty map of Belgium
     assert "Observations" in html
+    # every source's identical rows and duplicate policy are said, whatever the kind
+    expected_policy = {"online_fraction": "exact", "restorations": "identity"}[analysis.evidence]
+    for source in analysis.data.sources:
+        assert source.dedupe == expected_policy
+        assert esc(duplicates_sentence(source, "en")) in html
     # the methods describe the model actually fitted, not the report-rate model
     assert "Down reports do not observe S directly" not in html
     assert ("Ornstein" in html) if analysis.evidence == "online_fraction" else ("interval-censored" in html)

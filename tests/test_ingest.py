@@ -10,7 +10,7 @@ import pytest
 
 from analysis.config import load_incident
 from analysis.errors import IngestError
-from analysis.ingest import REPORT_COLUMNS, ingest_incident, ingest_to_processed
+from analysis.ingest import REPORT_COLUMNS, ingest_incident, ingest_to_processed, write_processed
 from analysis.readers import detect_delimiter, detect_encoding
 
 MAP = """\
@@ -92,7 +92,7 @@ def test_rejects_reconcile_and_say_why(make_incident: Callable[..., Path]) -> No
     content = (
         "time,town,msg,lat,lon,count\n"
         "2018-01-08 20:05,Liège,a,50.6,5.5,\n"
-        "2018-01-08 20:05,Liège,a,50.6,5.5,\n"  # exact duplicate
+        "2018-01-08 20:05,Liège,a,50.6,5.5,\n"  # identical: another customer, kept
         "2018-03-25 02:30,Gent,b,,,\n"  # DST gap
         ",Namur,c,,,\n"  # missing time
         "yesterday,Namur,d,,,\n"  # unreadable
@@ -102,13 +102,15 @@ def test_rejects_reconcile_and_say_why(make_incident: Callable[..., Path]) -> No
     )
     r = ingest(make_incident(content, source_extra=MAP))
     reasons = dict(zip(r.rejects["row"].to_list(), r.rejects["reason"].to_list(), strict=True))
-    assert reasons[3] == "duplicate of row 2"
+    assert 3 not in reasons
+    assert r.sources[0].n_identical == r.sources[0].n_identical_kept == 1
     assert "does not exist" in reasons[4]
     assert reasons[5] == "missing time"
     assert "unreadable" in reasons[6]
     assert "count must be a positive whole number" in reasons[8]
     assert "fields" in reasons[9]
     assert r.n_raw == 8 == r.reports.height + r.rejects.height
+    assert r.rejects.height == 5
     kept = r.reports.filter(pl.col("source_row") == 7)
     assert kept["lat"].to_list() == [None]
     assert "out of range" in kept["issues"][0]
@@ -221,11 +223,13 @@ def test_clean_csv_takes_the_vectorised_path(make_incident: Callable[..., Path],
 
 def test_report_ids_stay_unique_when_a_file_id_looks_like_a_suffix(make_incident: Callable[..., Path]) -> None:
     content = "id,time\na,2018-01-08 20:05\na#2,2018-01-08 20:06\na,2018-01-08 20:07\n5,2018-01-08 20:08\n,2018-01-08 20:09\n"
-    extra = '[sources.columns]\nreport_id = "id"\nreported_at = "time"\n'
+    extra = 'dedupe = "none"\n[sources.columns]\nreport_id = "id"\nreported_at = "time"\n'
     r = ingest(make_incident(content, source_extra=extra))
     ids = r.reports.sort("source_row")["report_id"].to_list()
     assert len(set(ids)) == 5
     assert ids[:2] == ["reports:a", "reports:a#2"]
+    assert ids[2].startswith("reports:a#")  # 'a' again: kept under dedupe = "none", its id made unique
+    assert r.rejects.height == 0
 
 
 def test_duplicates_in_typed_parquet_columns(make_incident: Callable[..., Path], tmp_path: Path) -> None:
@@ -239,12 +243,129 @@ def test_duplicates_in_typed_parquet_columns(make_incident: Callable[..., Path],
     )
     path = tmp_path / "t.parquet"
     frame.write_parquet(path)
+    mapping = '[sources.columns]\nreported_at = "time"\n'
+    r = ingest(make_incident(path.read_bytes(), name="r.parquet", source_extra=mapping, incident_id="pq3"))
+    assert r.rejects.height == 0  # identical rows are separate reports by default
+    assert (r.sources[0].n_identical, r.sources[0].n_identical_kept, r.sources[0].dedupe) == (1, 1, "identity")
     folder = make_incident(
-        path.read_bytes(), name="r.parquet", source_extra='[sources.columns]\nreported_at = "time"\n', incident_id="pq3"
+        path.read_bytes(), name="r.parquet", source_extra='dedupe = "exact"\n' + mapping, incident_id="pq3-exact"
     )
     r = ingest(folder)
     assert r.rejects.select("row", "reason").rows() == [(2, "duplicate of row 1")]
     assert r.reports.sort("source_row")["lat"].to_list() == [50.6, 50.7]
+    assert (r.sources[0].n_identical, r.sources[0].n_identical_kept, r.sources[0].n_duplicates) == (1, 0, 1)
+
+
+def test_identical_rows_are_separate_reports_unless_the_source_says_exact(
+    make_incident: Callable[..., Path], tmp_path: Path
+) -> None:
+    # five customers of one town in the same minute, and two of another: seven reports
+    content = "time,town,msg\n" + "2018-01-08 20:05,Liège,plus de télé\n" * 5 + "2018-01-08 20:06,Namur,x\n" * 2
+    r = ingest(make_incident(content, source_extra=MAP))
+    s = r.sources[0]
+    assert (r.reports.height, r.rejects.height) == (7, 0)
+    assert s.n_raw == s.n_accepted + s.n_rejected == 7
+    assert (s.dedupe, s.n_identical, s.n_identical_kept, s.n_duplicates) == ("identity", 5, 5, 0)
+    summary = json.loads(write_processed(r, tmp_path / "p1")["ingest"].read_text(encoding="utf-8"))
+    assert summary["sources"][0] | {"n_identical": 5, "dedupe": "identity"} == summary["sources"][0]
+
+    r = ingest(make_incident(content, source_extra='dedupe = "exact"\n' + MAP, incident_id="exact"))
+    s = r.sources[0]
+    assert (r.reports.height, r.rejects.height) == (2, 5)
+    want = [(row, "duplicate of row 2") for row in (3, 4, 5, 6)] + [(8, "duplicate of row 7")]
+    assert r.rejects.select("row", "reason").rows() == want
+    assert (s.dedupe, s.n_identical, s.n_identical_kept, s.n_duplicates) == ("exact", 5, 0, 5)
+
+
+def test_a_repeated_report_id_is_rejected_naming_the_first_row(make_incident: Callable[..., Path]) -> None:
+    content = (
+        "id,time,town\n"
+        "r1,2018-01-08 20:05,Liège\n"
+        "r2,2018-01-08 20:05,Liège\n"  # same content, another id: another report
+        " r1 ,2018-01-08 20:30,Namur\n"  # the same id (blanks aside), another content: the same report
+        ",2018-01-08 20:05,Liège\n"  # no id: no identity
+        ",2018-01-08 20:05,Liège\n"
+        "r2,not a time,Gent\n"
+    )
+    r = ingest(make_incident(content, source_extra='[sources.columns]\nreport_id = "id"\nreported_at = "time"\nplace = "town"\n'))
+    assert r.rejects.select("row", "column", "reason").rows() == [
+        (4, "id", "duplicate of row 2 (same report_id)"),
+        (7, "id", "duplicate of row 3 (same report_id)"),
+    ]
+    assert r.reports.sort("source_row")["report_id"].to_list() == ["reports:r1", "reports:r2", "reports:5", "reports:6"]
+    s = r.sources[0]
+    assert s.n_raw == s.n_accepted + s.n_rejected == 6
+    assert (s.n_identical, s.n_identical_kept, s.n_duplicates) == (1, 1, 2)
+
+
+def test_the_same_user_or_device_at_the_same_time_is_a_double_post(make_incident: Callable[..., Path]) -> None:
+    content = (
+        "user,box,time,town,msg\n"
+        "u1,,2018-01-08 20:05,Liège,plus de télé\n"
+        "u1,,2018-01-08 20:05:00,Liège,plus de télé !\n"  # same user, same instant: a double post
+        "u1,,2018-01-08 21:40,Liège,toujours rien\n"  # same user later: still without service
+        "u2,,2018-01-08 20:05,Liège,plus de télé\n"  # another user at the same time
+        ",d9,2018-01-08 20:05,Liège,plus de télé\n"
+        ",d9,2018-01-08 20:05,Liège,plus de télé\n"  # same device, same time
+        ",d9,2018-01-08 20:06,Liège,plus de télé\n"
+        "u3,,08/01/2018,Namur,all day\n"  # a window (the whole day)
+        "u3,,08/01/2018,Namur,all day again\n"  # the same window: a double post
+    )
+    mapping = '[sources.columns]\nuser_id = "user"\ndevice_id = "box"\nreported_at = "time"\nplace = "town"\ntext = "msg"\n'
+    r = ingest(make_incident(content, source_extra=mapping))
+    assert r.rejects.select("row", "column", "reason").rows() == [
+        (3, "user", "duplicate of row 2 (same user_id and time)"),
+        (7, "box", "duplicate of row 6 (same device_id and time)"),
+        (10, "user", "duplicate of row 9 (same user_id and time)"),
+    ]
+    assert r.reports.height == 6 and r.sources[0].n_duplicates == 3
+    # under dedupe = "none" every row is a report
+    r = ingest(make_incident(content, source_extra='dedupe = "none"\n' + mapping, incident_id="none"))
+    assert (r.reports.height, r.rejects.height, r.sources[0].n_identical_kept) == (9, 0, 1)
+
+
+def test_identity_duplicates_across_batches(make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = ["id,user,time,town"]
+    rows += [f"r{i},u{i % 3},2018-01-08 20:{i:02d},Liège" for i in range(9)]  # rows 2-10
+    rows += [
+        "r1,u7,2018-01-08 21:00,Gent",  # row 11: report r1 (row 3) again, batches later
+        ",u2,2018-01-08 20:02,Liège",  # row 12: user u2 at 20:02 (row 4) again
+        ",u2,2018-01-08 21:02,Liège",  # row 13: user u2 later: a new report
+        ",u5,2018-01-08 20:05,Liège",  # row 14: identical to row 15, no report id
+        ",u5,2018-01-08 20:05,Liège",  # row 15: same user, same time
+    ]
+    mapping = '[sources.columns]\nreport_id = "id"\nuser_id = "user"\nreported_at = "time"\nplace = "town"\n'
+    whole, batched, n = _ingest_both(make_incident("\n".join(rows) + "\n", source_extra=mapping), monkeypatch, batch_rows=2)
+    assert n >= 7
+    _same(whole, batched)
+    assert batched.rejects.select("row", "reason").rows() == [
+        (11, "duplicate of row 3 (same report_id)"),
+        (12, "duplicate of row 4 (same user_id and time)"),
+        (15, "duplicate of row 14 (same user_id and time)"),
+    ]
+    s = batched.sources[0]
+    assert (s.n_identical, s.n_identical_kept, s.n_duplicates) == (1, 0, 3)
+
+
+def test_restorations_dedupe_by_customer_and_time_and_online_points_exactly(make_incident: Callable[..., Path]) -> None:
+    content = (
+        "cust,at,restored,postcode\n"
+        "c1,2018-01-08 21:00,false,4000\n"
+        "c1,2018-01-08 21:00,false,4000\n"  # the same customer's observation posted twice
+        "c1,2018-01-08 23:00,true,4000\n"  # the same customer later: restored
+        ",2018-01-08 22:00,true,5000\n"
+        ",2018-01-08 22:00,true,5000\n"  # two decoders of one postal code, no id: two records
+    )
+    extra = '[sources.columns]\ncustomer_id = "cust"\nobserved_at = "at"\nrestored = "restored"\npostal_code = "postcode"\n'
+    r = ingest(make_incident(content, kind="restorations", source_extra=extra, incident_id="rest3"))
+    assert r.rejects.select("row", "column", "reason").rows() == [(3, "cust", "duplicate of row 2 (same customer_id and time)")]
+    assert r.restorations.height == 4
+    assert (r.sources[0].n_identical, r.sources[0].n_identical_kept) == (2, 1)
+    content = "ts,frac\n2018-01-08 20:00,0.5\n2018-01-08 20:00,0.5\n2018-01-08 20:10,0.6\n"
+    extra = '[sources.columns]\nobserved_at = "ts"\nonline_fraction = "frac"\n'
+    r = ingest(make_incident(content, kind="online_fraction", source_extra=extra, incident_id="online3"))
+    assert r.rejects.select("row", "reason").rows() == [(3, "duplicate of row 2")]
+    assert r.sources[0].dedupe == "exact"
 
 
 def test_restoration_and_online_locations_are_checked_and_scrubbed(make_incident: Callable[..., Path]) -> None:
@@ -351,8 +472,9 @@ def _same(a: object, b: object) -> None:
     assert a.sources == b.sources  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("dedupe", ["identity", "exact"])
 def test_a_large_file_read_in_batches_gives_the_same_tables(
-    make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, dedupe: str
 ) -> None:
     # what crosses batch boundaries: a duplicate of a row three batches back, a report_id
     # repeated in a later batch, a day-first order proven only by the last rows (01/02 is
@@ -372,16 +494,26 @@ def test_a_large_file_read_in_batches_gives_the_same_tables(
     ]
     folder = make_incident(
         "\n".join(rows) + "\n",
-        source_extra='[sources.columns]\nreport_id = "id"\nreported_at = "time"\nplace = "town"\ntext = "msg"\n',
+        source_extra=f'dedupe = "{dedupe}"\n'
+        + '[sources.columns]\nreport_id = "id"\nreported_at = "time"\nplace = "town"\ntext = "msg"\n',
     )
     whole, batched, n = _ingest_both(folder, monkeypatch, batch_rows=2)
     assert n >= 5  # really read in batches
     _same(whole, batched)
     r = batched.reports
     assert r.filter(pl.col("source_row") == 2)["reported_at"][0] == dt.datetime(2018, 2, 1, 19, 5, tzinfo=dt.UTC)
-    assert batched.rejects.filter(pl.col("row") == 7)["reason"][0] == "duplicate of row 3"
     assert r["report_id"].n_unique() == r.height
-    assert "report_id 'a' repeated" in r.filter(pl.col("source_row") == 6)["issues"][0]
+    reasons = dict(batched.rejects.select("row", "reason").rows())
+    assert batched.sources[0].n_identical == 1  # row 7 repeats row 3, two batches back
+    if dedupe == "identity":
+        assert reasons[6] == "duplicate of row 2 (same report_id)"  # three batches back
+        assert reasons[7] == "duplicate of row 3 (same report_id)"
+        assert batched.sources[0].n_duplicates == 2
+    else:
+        assert reasons[7] == "duplicate of row 3"
+        assert 6 not in reasons
+        assert "report_id 'a' repeated" in r.filter(pl.col("source_row") == 6)["issues"][0]
+        assert batched.sources[0].n_duplicates == 1
 
 
 def test_batches_take_date_and_time_columns_and_fall_back_when_polars_cannot_split(
@@ -400,7 +532,8 @@ def test_batches_take_date_and_time_columns_and_fall_back_when_polars_cannot_spl
     ragged = "time,town,msg\n" + "2018-01-08 20:05,Liège,x\n" * 30 + "2018-01-08 20:06,Namur,y,extra,fields\n"
     whole, batched, _ = _ingest_both(make_incident(ragged, source_extra=MAP, incident_id="ragged"), monkeypatch, batch_rows=4)
     _same(whole, batched)
-    assert batched.rejects.height == 1 + 29  # the ragged row, and 29 duplicates of row 2
+    assert batched.rejects.height == 1  # the ragged row; 29 rows identical to row 2 are kept
+    assert batched.sources[0].n_identical == batched.sources[0].n_identical_kept == 29
 
 
 def test_a_date_given_as_a_source_default_spans_every_row(

@@ -79,8 +79,14 @@ def test_scenario_folder_loads_ingests_and_reconciles(written, name):
     assert rows["n_duplicates"] > 0 and rows["n_bad_rows"] > 0
     assert res.n_rejected == rows["n_duplicates"] + rows["n_bad_rows"]
     reasons = res.rejects["reason"]
+    # the copies repeat their original's id: caught by the identity rule, not as identical rows
+    same = "(same report_id)" if inc.sources[0].kind == "down_reports" else "(same customer_id and time)"
     assert int(reasons.str.starts_with("duplicate of row").sum()) == rows["n_duplicates"]
+    assert int(reasons.str.ends_with(same).sum()) == rows["n_duplicates"]
     assert int((~reasons.str.starts_with("duplicate of row")).sum()) == rows["n_bad_rows"]
+    counts = res.sources[0]
+    assert (counts.dedupe, counts.n_duplicates) == ("identity", rows["n_duplicates"])
+    assert counts.n_identical >= rows["n_duplicates"]  # each copy is identical to its original
 
 
 def test_report_rows_hold_windows_missing_places_and_true_times(written):

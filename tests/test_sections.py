@@ -7,7 +7,8 @@ import math
 import polars as pl
 import pytest
 
-from analysis.narrative import after_declaration_sentence, rejects_by_reason
+from analysis.ingest import SourceCounts
+from analysis.narrative import after_declaration_sentence, duplicates_sentence, rejects_by_reason
 from analysis.sections import candidates_table
 
 
@@ -84,3 +85,41 @@ def test_durations_past_the_observation_window_are_not_printed_as_numbers(candid
     _, rows = candidates_table(candidates, "en", horizon=1000.0)
     assert rows[0][-2] == "380.6"
     assert rows[0][-1] == "> 1000 (beyond the observation window)"
+
+
+def test_identity_duplicates_keep_what_they_repeat_in_their_reason() -> None:
+    rejects = pl.DataFrame(
+        {
+            "row": [4, 9, 6],
+            "reason": ["duplicate of row 2 (same report_id)", "duplicate of row 3 (same report_id)", "duplicate of row 5"],
+        }
+    )
+    assert rejects_by_reason(rejects).rows() == [
+        ("duplicate of an earlier row (same report_id)", 2, "4, 9"),
+        ("duplicate of an earlier row", 1, "6"),
+    ]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "nl"])
+def test_the_duplicate_sentence_counts_identical_rows_and_names_the_policy(lang: str) -> None:
+    def counts(dedupe: str, identical: int, kept: int, rejected: int) -> SourceCounts:
+        return SourceCounts(
+            source="tracker",
+            kind="down_reports",
+            path="r.csv",
+            n_raw=1000,
+            n_accepted=1000 - rejected,
+            n_rejected=rejected,
+            dedupe=dedupe,
+            n_identical=identical,
+            n_identical_kept=kept,
+            n_duplicates=rejected,
+        )
+
+    identity = duplicates_sentence(counts("identity", 412, 410, 7), lang)
+    assert all(str(n) in identity for n in (412, 410, 7)) and "identity" in identity and identity.startswith("tracker")
+    exact = duplicates_sentence(counts("exact", 412, 0, 412), lang)
+    assert '"exact"' in exact and "412" in exact
+    assert '"none"' in duplicates_sentence(counts("none", 412, 412, 0), lang)
+    clean = duplicates_sentence(counts("identity", 0, 0, 0), lang)
+    assert "identity" in clean and "412" not in clean and clean != identity

@@ -148,6 +148,10 @@ def ingest(
     result, paths = ingest_to_processed(incident, root=processed)
     for s in result.sources:
         typer.echo(f"{s.source}: {s.n_raw} rows = {s.n_accepted} kept + {s.n_rejected} rejected ({s.kind}, {s.path})")
+        typer.echo(
+            f"  dedupe = {s.dedupe}: {s.n_identical} rows identical to an earlier row ({s.n_identical_kept} kept), "
+            f"{s.n_duplicates} rejected as duplicates"
+        )
     typer.echo(f"total: {result.n_raw} rows = {result.n_reports} kept + {result.n_rejected} rejected → {paths['reports'].parent}")
 
 
@@ -159,7 +163,7 @@ def validate(
 ) -> None:
     """Check incident.toml, the parameters and every source file, without writing anything."""
     from analysis.config import load_incident
-    from analysis.ingest import canonicalize
+    from analysis.ingest import DuplicateTally, canonicalize
     from analysis.narrative import rejects_by_reason
     from analysis.params import validate_params
     from analysis.readers import read_source
@@ -168,11 +172,16 @@ def validate(
     validate_params(**({"incident_dir": str(incident_dir)} | _overrides(param, params_file)))
     for source in incident.sources:
         raw = read_source(source)
-        records, rejects = canonicalize(raw, source, timezone=incident.timezone)
+        tally = DuplicateTally()
+        records, rejects = canonicalize(raw, source, timezone=incident.timezone, tally=tally)
         reasons = rejects_by_reason(rejects).head(3).select("reason", "rows").rows() if rejects.height else []
         detail = "; ".join(f"{n}× {r}" for r, n in reasons)
         typer.echo(
             f"{source.name}: {raw.n_raw} rows, {records.height} usable, {rejects.height} rejected{': ' + detail if detail else ''}"
+        )
+        typer.echo(
+            f"  dedupe = {source.dedupe}: {tally.identical} rows identical to an earlier row ({tally.identical_kept} kept), "
+            f"{tally.duplicates} rejected as duplicates"
         )
     typer.echo(f"{incident.id}: valid")
 

@@ -38,9 +38,14 @@ EventKind = Literal["announcement", "action", "incident", "other"]
 Ambiguous = Literal["earliest", "latest", "reject"]
 Sampling = Literal["spontaneous", "curated"]
 ExposureKind = Literal["customers", "population"]
+# which rows of a source are duplicates (docs/data-quality.md, "Duplicates"): identity, the
+# default, only a repeated report id or the same user/device at the same time; exact, any row
+# identical to an earlier one (feeds known to double-post); none, no row
+Dedupe = Literal["identity", "exact", "none"]
 
 SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
+DEDUPE_POLICIES: tuple[str, ...] = get_args(Dedupe)
 FORMAT_BY_SUFFIX: Mapping[str, str] = MappingProxyType(
     {
         ".csv": "csv",
@@ -60,6 +65,8 @@ CANONICAL_INPUTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "down_reports": (
             "report_id",
+            "user_id",
+            "device_id",
             "reported_at",
             "reported_from",
             "reported_until",
@@ -98,6 +105,10 @@ CANONICAL_INPUTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "service",
         ),
     }
+)
+#: A source's ``dedupe`` when its ``[[sources]]`` table does not set one.
+DEFAULT_DEDUPE: Mapping[str, str] = MappingProxyType(
+    {"down_reports": "identity", "restorations": "identity", "online_fraction": "exact"}
 )
 REQUIRED_INPUTS: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType(
     {
@@ -152,6 +163,11 @@ class Source:
     # centre); curated: statements selected by someone else (a newsroom), so their rate
     # reflects editorial choices as much as the number still without service
     sampling: Sampling = "spontaneous"
+    # which rows are duplicates: identity (a repeated report_id, or the same user_id,
+    # device_id or customer_id at the same time), exact (a row identical to an earlier one)
+    # or none; online_fraction sources default to exact (a series point written twice is one
+    # measurement, not two people)
+    dedupe: Dedupe = "identity"
 
 
 @dataclass(frozen=True)
@@ -544,6 +560,7 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
         coverage=s.get("coverage", str),
         coverage_regions=tuple(cov_regions),
         sampling=s.choice("sampling", ("spontaneous", "curated"), "spontaneous"),  # type: ignore[arg-type]
+        dedupe=s.choice("dedupe", DEDUPE_POLICIES, DEFAULT_DEDUPE[kind]),  # type: ignore[arg-type]
     )
     s.check_unknown()
     return source

@@ -12,11 +12,22 @@ Invariant, checked before anything is returned: for every source,
 ``raw rows = accepted rows + rejected rows``.
 
 Row checks, first match wins: an empty row; a field longer than
-:data:`MAX_FIELD_CHARS` (usually a quote that swallowed the rest of a file); an exact
-duplicate — a row identical in every raw field to an earlier row of the same source is
-rejected as "duplicate of row N" (N the first occurrence); then the kind's own checks
-(times, counts, values). Rows that share a ``report_id`` but differ in content are both
-kept (the later one's id gets a ``#2`` suffix and an ``issues`` note). See
+:data:`MAX_FIELD_CHARS` (usually a quote that swallowed the rest of a file); a duplicate,
+by the source's ``dedupe`` policy; then the kind's own checks (times, counts, values).
+
+Duplicates: identical rows are separate reports by default — two customers of one town
+reporting in the same minute write identical rows, and rejecting them would thin out the
+densest periods of the recovery curve. Under ``dedupe = "identity"`` (the default for
+reports and restorations) a row is a duplicate only by identity: a ``report_id`` already
+seen in the source ("duplicate of row N (same report_id)", N the first row with that id,
+whatever its content), or a ``user_id``/``device_id`` (a restoration's ``customer_id``)
+already seen with the same parsed time (a double post; the same user later is a new
+report). ``dedupe = "exact"`` (the default for online series) rejects a row identical in
+every raw field to an earlier one as "duplicate of row N", and keeps rows that share a
+``report_id`` but differ (the later id gets a ``#2`` suffix and an ``issues`` note);
+``dedupe = "none"`` rejects nothing as a duplicate (repeated ids are made unique the same
+way). Whatever the policy, each source counts its rows identical to an earlier row, how
+many were kept and how many rows were rejected as duplicates (:class:`SourceCounts`). See
 docs/data-quality.md for every policy.
 """
 
@@ -175,6 +186,13 @@ class SourceCounts:
     encoding: str | None = None
     delimiter: str | None = None
     time_format: str | None = None
+    # duplicates (docs/data-quality.md): the policy applied (the source's ``dedupe``), how
+    # many rows are identical in every raw field to an earlier row of the source (empty rows
+    # aside), how many of those were kept, and how many rows were rejected as duplicates
+    dedupe: str = "identity"
+    n_identical: int = 0
+    n_identical_kept: int = 0
+    n_duplicates: int = 0
 
 
 @dataclass(frozen=True)
@@ -361,28 +379,128 @@ def _url(table: pl.DataFrame, source: Source) -> tuple[pl.Series, pl.Series]:
     return scrub_column(url, names=False), note
 
 
+_SEEN_SCHEMA = {"_h1": pl.UInt64, "_h2": pl.UInt64, "_first": pl.Int64}
+
+
 @dataclass
 class _Batches:
     """What the batches of one file share, so that reading it in batches changes no result.
 
     ``month_first``: each time column's day/month order, voted by the whole column;
-    ``seen``: a 128-bit fingerprint of every distinct row of the earlier batches with the
-    first row holding it (a row repeating one of them is a duplicate of that row).
+    ``seen``: per repeat check (``"row"`` for whole rows, ``"report_id"``, ``"user_id"``...),
+    a 128-bit fingerprint of every distinct key of the earlier batches with the first row
+    holding it (a row repeating one of them repeats that row).
     """
 
     month_first: dict[str, bool]
-    seen: pl.DataFrame = field(
-        default_factory=lambda: pl.DataFrame(schema={"_h1": pl.UInt64, "_h2": pl.UInt64, "_first": pl.Int64})
+    seen: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+
+@dataclass
+class DuplicateTally:
+    """Duplicate accounting of one source, summed over its batches (see :class:`SourceCounts`).
+
+    ``identical``: rows identical in every raw field to an earlier row of the source (empty
+    rows aside); ``identical_kept``: those kept as reports; ``duplicates``: rows rejected as
+    duplicates under the source's ``dedupe`` policy.
+    """
+
+    identical: int = 0
+    identical_kept: int = 0
+    duplicates: int = 0
+
+    def add(self, identical: pl.Series, empty: pl.Series, duplicate: pl.Series, reason: pl.Series) -> None:
+        """Count one table's rows.
+
+        ``identical`` is each row's first identical row (or null), ``empty`` and
+        ``duplicate`` its empty-row and duplicate reasons, ``reason`` its final reason (null:
+        kept).
+        """
+        frame = pl.DataFrame({"i": identical, "e": empty, "d": duplicate, "r": reason})
+        counts = frame.select(
+            (pl.col("i").is_not_null() & pl.col("e").is_null()).sum().alias("identical"),
+            (pl.col("i").is_not_null() & pl.col("r").is_null()).sum().alias("kept"),
+            (pl.col("d").is_not_null() & (pl.col("r") == pl.col("d"))).sum().alias("duplicates"),
+        ).row(0)
+        self.identical += int(counts[0])
+        self.identical_kept += int(counts[1])
+        self.duplicates += int(counts[2])
+
+
+def _repeated_hashes(hashes: pl.Series, valid: pl.Series | None) -> pl.Series | None:
+    """Rows whose hash occurs more than once (among the ``valid`` rows); None when none does.
+
+    Sorting the hashes and comparing neighbours is several times faster than a hash table
+    over millions of rows (``is_duplicated``); the rows are then marked by a lookup in the
+    few repeated values.
+    """
+    live = hashes if valid is None else hashes.filter(valid)
+    ordered = live.sort()
+    twice = ordered.filter(ordered == ordered.shift(1))
+    if twice.is_empty():
+        return None
+    screen = hashes.is_in(twice.unique())
+    return screen if valid is None else screen & valid
+
+
+def _earlier(
+    keys: pl.DataFrame,
+    rows: pl.Series,
+    *,
+    valid: pl.Series | None = None,
+    batches: _Batches | None = None,
+    check: str = "row",
+) -> pl.Series:
+    """For each row, the first earlier row with the same ``keys`` (null when it is the first).
+
+    Rows with distinct hashes are distinct; rows sharing one are compared exactly, so clean
+    data pays for one hash and a screen. Rows where ``valid`` is false (a missing id) repeat
+    nothing and are repeated by nothing. With ``batches`` (a file read in batches), rows also
+    repeat rows of earlier batches: those are found by fingerprint (two independent 64-bit
+    hashes of the keys) in ``batches.seen[check]``, which this table's first rows then join.
+    """
+    n = keys.height
+    first = _const("_first", None, n, pl.Int64())
+    if n == 0:
+        return first
+    keys = keys.rename({c: f"k{j}" for j, c in enumerate(keys.columns)})  # clear of the names below
+    cols = keys.columns
+    rows = rows.cast(pl.Int64).alias("_row")
+    h1 = keys.select(pl.struct(cols).hash(seed=7)).to_series().alias("_h1")
+    # the screen looks at hashes only: the key columns are copied for the flagged rows alone
+    screen = _repeated_hashes(h1, valid)
+    if screen is not None:
+        idx = screen.arg_true()
+        flagged = keys[idx].with_columns(idx.cast(pl.Int64).alias("_i"), rows.gather(idx))
+        found = flagged.select("_i", "_row", pl.col("_row").min().over(cols).alias("_f")).filter(pl.col("_row") != pl.col("_f"))
+        first = first.scatter(found["_i"], found["_f"])
+    if batches is None:
+        return first
+    seen = batches.seen.get(check, pl.DataFrame(schema=_SEEN_SCHEMA))
+    prints = pl.DataFrame({"_h1": h1, "_h2": keys.select(pl.struct(cols).hash(seed=11)).to_series(), "_at": rows})
+    live = prints if valid is None else prints.filter(valid)
+    # an inner join builds on the smaller side (the batch), not on every key seen so far;
+    # the second hash must agree too (a 128-bit fingerprint)
+    hits = (
+        live.join(seen, on="_h1", how="inner", suffix="_seen").filter(pl.col("_h2") == pl.col("_h2_seen")).select("_at", "_first")
     )
+    if hits.height:
+        earlier = prints.select("_at").join(hits, on="_at", how="left", maintain_order="left")["_first"]
+        first = pl.select(pl.coalesce(earlier, first)).to_series().alias("_first")
+    # keys that repeat nothing are the first of their kind: later batches compare with them
+    fresh = prints.filter(first.is_null() if valid is None else first.is_null() & valid)
+    batches.seen[check] = pl.concat([seen, fresh.select("_h1", "_h2", pl.col("_at").alias("_first"))], rechunk=False)
+    return first
 
 
 def _row_checks(table: pl.DataFrame, batches: _Batches | None = None) -> dict[str, pl.Series]:
-    """Reasons shared by every kind: empty row, oversized field, exact duplicate.
+    """Reasons shared by every kind (empty row, oversized field) and each row's identical twin.
 
-    Each check first runs a cheap vectorised screen over the whole table and then the
-    exact test on the few rows it flags, so clean data pays for a few passes only. With
-    ``batches`` (a file read in batches), rows also repeat rows of earlier batches: those
-    are found by fingerprint (two independent 64-bit hashes of every field).
+    ``_identical`` is the first earlier row identical in every raw field (null when none):
+    counted for every source, a reason only under ``dedupe = "exact"`` (see
+    :func:`_duplicate_reasons`). Each check first runs a cheap vectorised screen over the
+    whole table and then the exact test on the few rows it flags, so clean data pays for a
+    few passes only.
     """
     cols = [c for c in table.columns if c != "_row"]
     n = table.height
@@ -390,7 +508,12 @@ def _row_checks(table: pl.DataFrame, batches: _Batches | None = None) -> dict[st
     def none() -> pl.Series:  # a fresh column each time: Series.scatter works in place
         return _const("x", None, n, pl.String())
 
-    out = {"_why_empty": none(), "_why_size": none(), "_why_size_col": none(), "_why_dup": none()}
+    out = {
+        "_why_empty": none(),
+        "_why_size": none(),
+        "_why_size_col": none(),
+        "_identical": _const("_identical", None, n, pl.Int64()),
+    }
     if n == 0:
         return out
     if not cols:
@@ -425,34 +548,58 @@ def _row_checks(table: pl.DataFrame, batches: _Batches | None = None) -> dict[st
         out["_why_size"] = none().scatter(idx, found["r"])
         out["_why_size_col"] = none().scatter(idx, found["c"])
 
-    # rows with distinct hashes are distinct; rows sharing one are compared exactly
-    hashes = table.select(pl.struct(cols).hash(seed=7).alias("_h1"))
-    screen = hashes.select(pl.col("_h1").is_duplicated()).to_series()
-    if screen.any():
-        idx = screen.arg_true()
-        sub = table[idx]
-        first = pl.col("_row").min().over(cols)
-        found = sub.select(pl.when(pl.col("_row") != first).then(pl.format("duplicate of row {}", first))).to_series()
-        out["_why_dup"] = none().scatter(idx, found)
-    if batches is not None:
-        prints = pl.DataFrame(
-            {"_h1": hashes["_h1"], "_h2": table.select(pl.struct(cols).hash(seed=11)).to_series(), "_at": table["_row"]}
-        )
-        # an inner join builds on the smaller side (the batch), not on every row seen so far;
-        # the second hash must agree too (a 128-bit fingerprint)
-        hits = (
-            prints.join(batches.seen, on="_h1", how="inner", suffix="_seen")
-            .filter(pl.col("_h2") == pl.col("_h2_seen"))
-            .select("_at", "_first")
-        )
-        if hits.height:
-            earlier = table.select("_row").join(hits, left_on="_row", right_on="_at", how="left", maintain_order="left")
-            found = earlier.select(pl.format("duplicate of row {}", "_first")).to_series()
-            out["_why_dup"] = pl.select(pl.coalesce(found, out["_why_dup"])).to_series()
-        # rows that repeat nothing are the first of their kind: later batches compare with them
-        fresh = prints.filter(out["_why_dup"].is_null()).select("_h1", "_h2", pl.col("_at").alias("_first"))
-        batches.seen = pl.concat([batches.seen, fresh], rechunk=False)
+    out["_identical"] = _earlier(table.select(cols), table["_row"], batches=batches, check="row")
     return out
+
+
+def _duplicate_reasons(
+    table: pl.DataFrame,
+    source: Source,
+    identical: pl.Series,
+    *,
+    ids: tuple[str, ...] = (),
+    timed_ids: tuple[str, ...] = (),
+    times: pl.DataFrame | None = None,
+    batches: _Batches | None = None,
+) -> tuple[pl.Series, pl.Series]:
+    """Each row's duplicate reason under the source's ``dedupe`` policy, and the column it concerns.
+
+    ``exact``: a row identical to an earlier one is a "duplicate of row N". ``identity``:
+    identical rows are separate reports (two customers of one town write the same row in the
+    same minute); a row is a duplicate only when it repeats an id of the file: one of
+    ``ids`` (``report_id``: the same report, whatever its content), or one of ``timed_ids``
+    (a user, device or customer id) together with the same ``times`` (the same person at
+    the same time is a double post; later, a new report). ``none``: no row is a duplicate.
+    """
+    n = table.height
+    none = _const("r", None, n, pl.String())
+    if source.dedupe == "none" or n == 0:
+        return none, none
+    if source.dedupe == "exact":
+        if identical.null_count() == n:
+            return none, none
+        reason = pl.select(pl.format("duplicate of row {}", identical)).to_series()
+        return reason, none
+    reasons: list[tuple[pl.Series, pl.Series | str | None]] = []
+    for canonical in (*ids, *timed_ids):
+        name = _column_for(table, source, canonical)
+        if name is None:
+            continue  # a default value is no identity: only the file's column counts
+        value = table.select(pl.col(name).cast(pl.String).str.strip_chars().replace("", None).alias("id"))
+        valid = value["id"].is_not_null()
+        what = f"same {canonical}"
+        if canonical in timed_ids and times is not None:
+            value = value.hstack(times)
+            # without a readable time a row is rejected for its time, not as a double post
+            valid = valid & times.select(pl.any_horizontal(pl.all().is_not_null())).to_series()
+            what += " and time"
+        first = _earlier(value, table["_row"], valid=valid, batches=batches, check=canonical)
+        if first.null_count() == n:
+            continue  # nothing repeated (the usual case): no column of reasons to build
+        reasons.append((pl.select(pl.format(f"duplicate of row {{}} ({what})", first)).to_series(), name))
+    if not reasons:
+        return none, none
+    return _first(reasons)
 
 
 def _raw_json(table: pl.DataFrame) -> pl.Series:
@@ -630,16 +777,22 @@ def _unusable(reason: pl.Series) -> pl.Series:
 # --------------------------------------------------------------------------- per kind
 
 
-def _report_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _report_frame(
+    table: pl.DataFrame, source: Source, timezone: str, tally: DuplicateTally | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical down reports from one source, and the rows rejected with reasons."""
-    work, rejects = _report_work(table, source, timezone)
+    work, rejects = _report_work(table, source, timezone, tally=tally)
     return _finish_reports(work, source), rejects
 
 
 def _report_work(
-    table: pl.DataFrame, source: Source, timezone: str, batches: _Batches | None = None
+    table: pl.DataFrame, source: Source, timezone: str, batches: _Batches | None = None, tally: DuplicateTally | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Down reports of a table before their ids are made (ids need the whole source), and rejects."""
+    """Down reports of a table before their ids are made (ids need the whole source), and rejects.
+
+    ``batches`` carries what earlier batches of the same file hold (time orders, rows and
+    ids seen); ``tally`` adds this table's duplicate accounting.
+    """
     at, has_at = _times(table, source, "reported_at", timezone, batches)
     frm, has_from = _times(table, source, "reported_from", timezone, batches)
     until, _has_until = _times(table, source, "reported_until", timezone, batches)
@@ -709,16 +862,27 @@ def _report_work(
     ).to_series()
 
     checks = _row_checks(table, batches)
+    dup_why, dup_column = _duplicate_reasons(
+        table,
+        source,
+        checks["_identical"],
+        ids=("report_id",),
+        timed_ids=("user_id", "device_id"),
+        times=frame.select("start", "until"),
+        batches=batches,
+    )
     reason, column = _first(
         [
             (checks["_why_empty"], None),
             (checks["_why_size"], checks["_why_size_col"]),
-            (checks["_why_dup"], None),
+            (dup_why, dup_column),
             (frame["_why_time"], time_label),
             (weight_why, _label(source, table, "count")),
         ]
     )
-    del checks, weight_why
+    if tally is not None:
+        tally.add(checks["_identical"], checks["_why_empty"], dup_why, reason)
+    del checks, weight_why, dup_why, dup_column
     rejects = _rejects(table, source, reason, column)
     # everything below is row by row: it is built for the kept rows only (the raw table and
     # the parsed times are filtered once, not twenty derived columns)
@@ -822,7 +986,9 @@ def _finish_reports(work: pl.DataFrame, source: Source) -> pl.DataFrame:
     return work.select([pl.col(c).cast(t) for c, t in REPORT_COLUMNS.items()])
 
 
-def _restoration_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _restoration_frame(
+    table: pl.DataFrame, source: Source, timezone: str, tally: DuplicateTally | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical restoration records (right/interval-censored) and rejects."""
     obs, has_obs = _times(table, source, "observed_at", timezone)
     after, has_after = _times(table, source, "restored_after", timezone)
@@ -879,14 +1045,23 @@ def _restoration_frame(table: pl.DataFrame, source: Source, timezone: str) -> tu
         pl.when(obs.until.is_not_null()).then(pl.lit("observed_at has no time of day: read as local midnight"))
     ).to_series()
     checks = _row_checks(table)
+    dup_why, dup_column = _duplicate_reasons(
+        table,
+        source,
+        checks["_identical"],
+        timed_ids=("customer_id",),
+        times=pl.DataFrame({"o": obs.utc, "a": after.utc, "b": before_utc}),
+    )
     reason, column = _first(
         [
             (checks["_why_empty"], None),
             (checks["_why_size"], checks["_why_size_col"]),
-            (checks["_why_dup"], None),
+            (dup_why, dup_column),
             (why["r"], why["c"]),
         ]
     )
+    if tally is not None:
+        tally.add(checks["_identical"], checks["_why_empty"], dup_why, reason)
     rejects = _rejects(table, source, reason, column)
     work = pl.DataFrame(
         {
@@ -919,7 +1094,9 @@ def _restoration_frame(table: pl.DataFrame, source: Source, timezone: str) -> tu
     return work.select([pl.col(c).cast(t) for c, t in RESTORATION_COLUMNS.items()]), rejects
 
 
-def _online_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _online_frame(
+    table: pl.DataFrame, source: Source, timezone: str, tally: DuplicateTally | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical online-fraction series and rejects (bad values are rejected, not clipped)."""
     obs, has_obs = _times(table, source, "observed_at", timezone)
     if not has_obs:
@@ -993,14 +1170,17 @@ def _online_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[p
     lat, lon, coord_issue = _coordinates(table, source)
     service, service_issue = _normalise_noted(_text(table, source, "service"), SERVICE_SYNONYMS, "service")
     checks = _row_checks(table)
+    dup_why, dup_column = _duplicate_reasons(table, source, checks["_identical"])
     why_reason, why_column = _first(
         [
             (checks["_why_empty"], None),
             (checks["_why_size"], checks["_why_size_col"]),
-            (checks["_why_dup"], None),
+            (dup_why, dup_column),
             (why["r"], why["c"]),
         ]
     )
+    if tally is not None:
+        tally.add(checks["_identical"], checks["_why_empty"], dup_why, why_reason)
     rejects = _rejects(table, source, why_reason, why_column)
     work = pl.DataFrame(
         {
@@ -1030,22 +1210,27 @@ def _online_frame(table: pl.DataFrame, source: Source, timezone: str) -> tuple[p
     return work.select([pl.col(c).cast(t) for c, t in ONLINE_COLUMNS.items()]), rejects
 
 
-_BUILDERS: Mapping[str, Callable[[pl.DataFrame, Source, str], tuple[pl.DataFrame, pl.DataFrame]]] = {
+_BUILDERS: Mapping[str, Callable[[pl.DataFrame, Source, str, DuplicateTally | None], tuple[pl.DataFrame, pl.DataFrame]]] = {
     "down_reports": _report_frame,
     "restorations": _restoration_frame,
     "online_fraction": _online_frame,
 }
 
 
-def canonicalize(raw: RawTable, source: Source, *, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def canonicalize(
+    raw: RawTable, source: Source, *, timezone: str, tally: DuplicateTally | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Turn a raw table into canonical records and rejects (reader rejects included).
+
+    ``tally``, when given, receives the source's duplicate accounting (identical rows, how
+    many were kept, how many rejected as duplicates).
 
     Raises
     ------
     IngestError
         A mapped column is absent, no time column exists, or ``time_format`` is unusable.
     """
-    records, rejects = _BUILDERS[source.kind](raw.table, source, timezone)
+    records, rejects = _BUILDERS[source.kind](raw.table, source, timezone, tally)
     # the reader's rejects carry raw text that was never split into fields: scrub it here
     reader_rejects = raw.rejects.cast(REJECT_SCHEMA)  # type: ignore[arg-type]
     if reader_rejects.height:
@@ -1067,12 +1252,14 @@ class _Read:
     n_raw: int
     encoding: str | None
     delimiter: str | None
+    tally: DuplicateTally
 
 
 def _read_whole(source: Source, timezone: str) -> _Read:
     raw = read_source(source)
-    records, rejects = canonicalize(raw, source, timezone=timezone)
-    return _Read(compact_constants(records), rejects, raw.n_raw, raw.encoding, raw.delimiter)
+    tally = DuplicateTally()
+    records, rejects = canonicalize(raw, source, timezone=timezone, tally=tally)
+    return _Read(compact_constants(records), rejects, raw.n_raw, raw.encoding, raw.delimiter, tally)
 
 
 def _column_votes(stream: CsvStream, source: Source) -> dict[str, bool]:
@@ -1090,7 +1277,7 @@ def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: 
     """Down reports of a large CSV file read ``batch_rows`` at a time; None when it must be read whole.
 
     The result is the same as reading the file at once (the time columns' day/month order is
-    voted by the whole column; duplicates of rows in earlier batches are found), but memory
+    voted by the whole column; rows and ids repeating those of earlier batches are found), but memory
     holds one batch of raw text and its intermediate columns instead of the whole file's.
     """
     stream = open_csv_stream(source, min_bytes=min_bytes)
@@ -1099,10 +1286,11 @@ def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: 
     works: list[pl.DataFrame] = []
     rejects: list[pl.DataFrame] = []
     n_raw = 0
+    tally = DuplicateTally()
     try:
         batches = _Batches(_column_votes(stream, source))
         for table in stream.batches(batch_rows):
-            work, rej = _report_work(table, source, timezone, batches)
+            work, rej = _report_work(table, source, timezone, batches, tally)
             works.append(compact_constants(work))
             rejects.append(rej)
             n_raw += table.height
@@ -1116,7 +1304,7 @@ def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: 
     rejected = pl.concat(rejects, how="vertical").sort("row")
     if records.height + rejected.height != n_raw:
         raise AssertionError(f"{source.path}: {n_raw} rows in, {records.height} kept + {rejected.height} rejected")
-    return _Read(records, rejected, n_raw, stream.encoding, stream.delimiter)
+    return _Read(records, rejected, n_raw, stream.encoding, stream.delimiter, tally)
 
 
 def ingest_incident(
@@ -1154,6 +1342,10 @@ def ingest_incident(
                 encoding=read.encoding,
                 delimiter=read.delimiter,
                 time_format=source.time_format,
+                dedupe=source.dedupe,
+                n_identical=read.tally.identical,
+                n_identical_kept=read.tally.identical_kept,
+                n_duplicates=read.tally.duplicates,
             )
         )
         del read

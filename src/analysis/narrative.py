@@ -494,6 +494,24 @@ def rejects_by_reason(rejects: pl.DataFrame, *, by: Sequence[str] = ("reason",))
     )
 
 
+def duplicates_sentence(counts: Any, lang: str) -> str:
+    """How many rows of a source are identical to an earlier one, what became of them, and the policy.
+
+    Always said, whatever the policy: under the default (identity) identical rows are kept
+    as separate reports, and a reader must be able to see how many there were.
+    """
+    values = {
+        "source": counts.source,
+        "identical": counts.n_identical,
+        "kept": counts.n_identical_kept,
+        "rejected": counts.n_duplicates,
+        "policy": counts.dedupe,
+    }
+    if counts.n_identical == 0:
+        return text(lang, "dup_no_identical", **values)
+    return text(lang, f"dup_{counts.dedupe}", **values)
+
+
 def data_quality(a: Any) -> str:
     """Sources, counts, rejects by reason, unresolved places, windows, coverage notes."""
     lang, data = a.params.language, a.data
@@ -514,6 +532,8 @@ def data_quality(a: Any) -> str:
     parts.append(f"<h3>{esc(text(lang, 'sources'))}</h3>")
     parts.append(table(["source", "kind", "file", "rows", "kept", "rejected", "encoding", "delimiter"], rows))
     parts.append(f"<p>{data.n_raw} rows in = {data.n_reports} kept + {data.n_rejected} rejected.</p>")
+    parts.append(f"<h3>{esc(text(lang, 'duplicates'))}</h3>")
+    parts.extend(f"<p>{esc(duplicates_sentence(s, lang))}</p>" for s in data.sources)
     parts.append(f"<h3>{esc(text(lang, 'rejects_by_reason'))}</h3>")
     if data.rejects.height:
         by = rejects_by_reason(data.rejects, by=("source", "reason"))

@@ -26,6 +26,20 @@ from analysis.params import ReportParams
 from analysis.timeline import bin_reports, choose_bin_minutes, down_reports, events_table
 
 DEFAULT_TAIL_HOURS = 48
+#: What metrics.json says of each source: its accounting, and its duplicate policy with the
+#: rows identical to an earlier one (kept or not) and the rows rejected as duplicates.
+SOURCE_METRICS = (
+    "source",
+    "kind",
+    "path",
+    "n_raw",
+    "n_accepted",
+    "n_rejected",
+    "dedupe",
+    "n_identical",
+    "n_identical_kept",
+    "n_duplicates",
+)
 
 
 @dataclass
@@ -352,10 +366,7 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
                 reports.select(pl.col("nis_code").filter(pl.col("municipality").is_not_null()).n_unique()).item()
             )
         },
-        "sources": [
-            {k: v for k, v in s.__dict__.items() if k in ("source", "kind", "path", "n_raw", "n_accepted", "n_rejected")}
-            for s in data.sources
-        ],
+        "sources": [{k: v for k, v in s.__dict__.items() if k in SOURCE_METRICS} for s in data.sources],
     }
     from analysis.spatial_report import areas_metrics, equal_recovery_metrics, regions_metrics
 

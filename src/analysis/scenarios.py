@@ -16,8 +16,9 @@ A scenario is a generative story told with the seeded core of :mod:`analysis.sim
 4. each report names its municipality as people write it — the French or Dutch (or
    German) name, a section or village, a postal code with or without the name, GPS
    coordinates — and noise is added on request: case and accent variants, typos, missing
-   places, reports known only within a time window, exact duplicate rows and rows with an
-   unreadable time.
+   places, reports known only within a time window, double posts (a report's row sent
+   twice, with the same report id: ingest's identity rule rejects the copy) and rows with
+   an unreadable time.
 
 The folder holds ``incident.toml`` (``simulated = true``), the source file and
 ``truth.json``: the true S(t) quantiles, tail fraction, mean outage, S at each announcement,
@@ -125,7 +126,10 @@ class Noise:
         drawn from: the window is the cell of the local clock of that width holding the
         true time ("between 21:00 and 22:00", "Tuesday 06:00–12:00").
     duplicate_rate
-        Extra rows that repeat a report exactly (a double submission), per report.
+        Extra rows that repeat a report exactly, its id included (a double submission), per
+        report. The export's id column (a tracker's report id; a decoder's device id for
+        telemetry) is what identifies them as copies: identical rows without a shared id
+        would be other customers.
     bad_row_rate
         Extra rows whose time no format can read, per report.
     """
