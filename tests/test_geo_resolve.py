@@ -179,6 +179,12 @@ def test_area_names_without_area_level():
     # a town inside the area it shares a name with stays the town
     assert resolve_place("Namur")["nis_code"] == NAMUR
     assert resolve_place("Brussels")["nis_code"] == BRUSSELS
+    # a town written in its own official name is the town, even where a province shares the name
+    limbourg = resolve_place("Limbourg")
+    assert (limbourg["nis_code"], limbourg["province"], limbourg["region"]) == ("63046", "Liège", "Wallonia")
+    # ... and its name in another language that is the province's own name is the province
+    assert resolve_place("Limburg")["nis_code"] == "70000"
+    assert resolve_place("province de Limbourg")["nis_code"] == "70000"
 
 
 def test_unknown_options_are_rejected():

@@ -951,13 +951,21 @@ def _resolve_text(
     if area_hit is not None:
         lvl, acode = area_hit
         muni_matches = idx.lookup(compact_key(text)) if not marked else []
+        key = compact_key(text)
         inside = [
             m
             for m in muni_matches
             if m.method in ("exact", "alias")
-            and (idx.munis[m.nis]["province_code"] == acode or idx.munis[m.nis]["region_code"] == acode or lvl == "country")
+            and (
+                idx.munis[m.nis]["province_code"] == acode
+                or idx.munis[m.nis]["region_code"] == acode
+                or lvl == "country"
+                or compact_key(idx.munis[m.nis]["name"]) == key
+            )
         ]
-        # "Namur", "Antwerpen", "Brussels": a town inside the area it shares a name with is the town
+        # "Namur", "Antwerpen", "Brussels": a town inside the area it shares a name with is the
+        # town; so is a town written in its own official name ("Limbourg", in Liège province,
+        # not the province of Limburg), while its name in another language ("Limburg") is the area
         if not inside:
             return idx.area_result(lvl, acode)
 
