@@ -151,6 +151,7 @@ def run_one(scenario: str, seed: int, n_boot: int, root: Path, keep: bool = Fals
     row["p_value"] = test.get("p_value")
     row["regions"] = {k: v.get("n_reports") for k, v in (metrics.get("regions") or {}).items()}
     row["regions_differ"] = truth.get("regions_differ", False)
+    row["regional"] = bool(truth.get("regions"))
     if not keep:
         shutil.rmtree(folder, ignore_errors=True)
     return row
@@ -201,7 +202,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "of": len(ok),
         }
         ps = [r["p_value"] for r in ok if r.get("p_value") is not None]
-        if any(r.get("regions") for r in ok) and ps:
+        if any(r.get("regional") for r in ok) and ps:
             s["regional_test"] = {
                 "regions_differ": bool(ok[0]["regions_differ"]),
                 "n": len(ps),
