@@ -33,17 +33,21 @@ The report process (what deliberately differs from λ = A·g·S)
   stationary residual (½ Exp + ½ Gamma(2) for Gamma(2) gaps), so that, averaged over
   customers, the call rate of a still-out customer is constant from the moment they noticed —
   the deviation is in the dependence between reports, not in a built-in bias of the mean rate.
+* **Report volume**: the base call rate is set so that the expected number of ordinary
+  calls is ``target_reports``.
 * **Per-area propensity**: every municipality has a multiplier of the call rate drawn from
   Gamma(shape 2, mean 1) (some places call a lot, some hardly).
 * **A diurnal profile that is not the fitter's default**: candidate calls are thinned with
   the probability ``SLEEP_PROFILE[local hour]`` — near zero from 02:00 to 05:00, peaks at
   08–09 and 20–22, a dip in the afternoon. The incidents do not state a profile in
   ``[reporting]`` (a user would not know it), so the fitter uses its own default.
-* **Bursts**: a few "social-media posts" (Poisson, mean ``posts``) at random times in the
-  first 60% of the observation; each makes every still-out customer call with a small
-  probability (times their area's multiplier and the clock profile at the post) after an
-  Exp(12 min) reaction time, if still out then: clumps of reports proportional to the share
-  still out, about ``burst_share`` of all reports.
+* **Bursts**: a few "social-media posts" (Poisson, mean ``posts``), written at the times of
+  randomly chosen ordinary calls (people post when they are angry, i.e. while many are out);
+  each makes every still-out customer who has noticed call with the probability of 10
+  minutes of their ordinary calls (times their area's multiplier and the clock profile at the
+  post), after an Exp(12 min) reaction time, if still out then: a clump of about 10 minutes'
+  worth of reports arriving within a quarter of an hour, proportional to the share still
+  out (about 5% of all reports).
 * **Recording delay**: the ticket is logged a log-normal delay (median 3 min, σ 0.8) after
   the call, so a few reports are stamped after the caller's restoration.
 * **Stamps**: minute stamps are truncated to the minute (as a logger writes them); 5-minute
@@ -104,6 +108,7 @@ RECORD_MEDIAN_MIN, RECORD_SIGMA = 3.0, 0.8
 GAP_SHAPE = 2.0
 AREA_SHAPE = 2.0
 BURST_REACTION_MIN = 12.0
+BURST_WORTH_MIN = 10.0
 UNKNOWN_PLACES = ("Atlantis", "", "Springfield", "???", "chez moi")
 
 
@@ -218,7 +223,6 @@ class Scenario:
     stamp_minutes: int = 1
     export: str = "iso"
     posts: float = 4.0
-    burst_share: float = 0.08
     bad_rows: int = 6
     unknown_place_share: float = 0.01
     second_outage: tuple[float, str] | None = None
@@ -459,18 +463,16 @@ def draw(scenario: Scenario, seed: int) -> Drawn:
     # base call rate so that the expected number of calls (after clock thinning) is the target
     grid, cum_g = _cumulative_profile(clock)
     exposure = np.clip(np.interp(stop, grid, cum_g) - np.interp(np.minimum(notice, stop), grid, cum_g), 0.0, None)
-    posts = np.sort(rng.uniform(30.0, 0.6 * horizon, rng.poisson(scenario.posts)))
-    out_at_post = [(notice < p) & (restored > p) for p in posts]
-    burst_exposure = sum(
-        float(_profile(clock, np.array([p]))[0] * mult[o].sum()) for p, o in zip(posts, out_at_post, strict=True)
-    )
-    main_target = scenario.target_reports * (1.0 - (scenario.burst_share if posts.size else 0.0))
-    rate = main_target / float((mult * exposure).sum())
-    burst_p = scenario.burst_share * scenario.target_reports / burst_exposure if burst_exposure > 0 else 0.0
-
+    rate = scenario.target_reports / float((mult * exposure).sum())
+    # a post is worth BURST_WORTH_MIN minutes of a still-out customer's ordinary calls
+    burst_p = rate * BURST_WORTH_MIN
     who, when = _renewal_calls(notice, stop, rate * mult, rng)
     keep = rng.random(when.size) < _profile(clock, when)
     who, when = who[keep], when[keep]
+    # posts are written by people who call: their times are those of random ordinary calls
+    n_posts = min(int(rng.poisson(scenario.posts)), when.size)
+    posts = np.sort(rng.choice(when, size=n_posts, replace=False)) if n_posts else np.empty(0)
+    out_at_post = [(notice < p) & (restored > p) for p in posts]
     kinds = [np.full(who.size, "main")]
     whos, whens = [who], [when]
     for p, o in zip(posts, out_at_post, strict=True):

@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,7 @@ def judge(est: dict[str, Any], truth: float) -> dict[str, Any]:
     }
 
 
-def run_one(scenario: str, seed: int, n_boot: int, root: Path, keep: bool = False) -> dict[str, Any]:
+def run_one(scenario: str, seed: int, n_boot: int, root: Path, *, keep: bool = False) -> dict[str, Any]:
     """Draw one incident, fit it through the CLI, compare with the truth."""
     folder = root / f"{scenario}-{seed}"
     truth = write_incident(scenario, folder, seed=seed)
@@ -255,21 +256,49 @@ def print_table(summary: dict[str, Any], n_boot: int) -> None:
 
 
 def run(
-    scenarios: list[str], reps: int, n_boot: int, jobs: int, *, keep: Path | None = None, seed0: int = SEED0
+    scenarios: list[str],
+    reps: int,
+    n_boot: int,
+    jobs: int,
+    *,
+    keep: Path | None = None,
+    seed0: int = SEED0,
+    rows_file: Path | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run every (scenario, replication) through the CLI; return the rows and the summary."""
+    """Run every (scenario, replication) through the CLI; return the rows and the summary.
+
+    The tasks are ordered replication by replication (every scenario's first seed, then every
+    second seed, ...), so a run stopped early still covers every scenario alike. With
+    ``rows_file`` each finished fit is appended to it as one JSON line at once, and fits
+    already there are not run again (a long run can be resumed or summarised part-way).
+    """
     tmp = Path(tempfile.mkdtemp(prefix="postmortem-validation-")) if keep is None else keep
     tmp.mkdir(parents=True, exist_ok=True)
-    tasks = [(s, seed0 + i) for s in scenarios for i in range(reps)]
-    rows: list[dict[str, Any]] = []
+    done: list[dict[str, Any]] = []
+    if rows_file is not None and rows_file.exists():
+        done = [json.loads(line) for line in rows_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        done = [r for r in done if r["scenario"] in scenarios and r["n_boot"] == n_boot]
+    seen = {(r["scenario"], r["seed"]) for r in done}
+    tasks = [(s, seed0 + i) for i in range(reps) for s in scenarios if (s, seed0 + i) not in seen]
+    rows: list[dict[str, Any]] = list(done)
+    lock = threading.Lock()
+
+    def task(scenario: str, seed: int) -> dict[str, Any]:
+        row = {"n_boot": n_boot, **run_one(scenario, seed, n_boot, tmp, keep=keep is not None)}
+        if rows_file is not None:
+            with lock, rows_file.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row, default=str) + "\n")
+        return row
+
     try:
         with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(run_one, s, seed, n_boot, tmp, keep is not None) for s, seed in tasks]
+            futures = [pool.submit(task, s, seed) for s, seed in tasks]
             for fut in cf.as_completed(futures):
                 rows.append(fut.result())
     finally:
         if keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
+    rows = [r for r in rows if r["seed"] < seed0 + reps and r["seed"] >= seed0]
     rows.sort(key=lambda r: (scenarios.index(r["scenario"]), r["seed"]))
     return rows, summarise(rows)
 
@@ -284,9 +313,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=SEED0, help="seed of the first replication (then +1, +2, …)")
     parser.add_argument("--json", type=Path, default=None, help="write rows and summary here")
     parser.add_argument("--keep", type=Path, default=None, help="keep the incident folders under this directory")
+    parser.add_argument(
+        "--rows", type=Path, default=None, help="append each fit here (JSON lines); fits already there are reused"
+    )
+    parser.add_argument("--summarise", action="store_true", help="only summarise the fits already in --rows")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    rows, summary = run(args.scenarios, args.reps, args.n_boot, args.jobs, keep=args.keep, seed0=args.seed)
+    if args.summarise:
+        if args.rows is None or not args.rows.exists():
+            parser.error("--summarise needs an existing --rows file")
+        rows = [json.loads(x) for x in args.rows.read_text(encoding="utf-8").splitlines() if x.strip()]
+        rows = [r for r in rows if r["scenario"] in args.scenarios and r["n_boot"] == args.n_boot]
+        rows.sort(key=lambda r: (args.scenarios.index(r["scenario"]), r["seed"]))
+        print_table(summarise(rows), args.n_boot)
+        return
+    rows, summary = run(args.scenarios, args.reps, args.n_boot, args.jobs, keep=args.keep, seed0=args.seed, rows_file=args.rows)
     print_table(summary, args.n_boot)
     failed = [r for r in rows if r["returncode"] != 0]
     for r in failed[:5]:
