@@ -586,7 +586,7 @@ def _curate(
     return at, frm, until, out_places
 
 
-def write_incident(name: str, out: Path | str, seed: int = 0) -> dict:
+def write_incident(name: str, out: Path | str, seed: int = 0, *, state_profile: bool = False) -> dict:
     """Draw scenario ``name`` with ``seed`` and write its incident folder; return the truth.
 
     The folder holds ``incident.toml`` and the source CSV exactly as the README describes,
@@ -667,6 +667,10 @@ def write_incident(name: str, out: Path | str, seed: int = 0) -> dict:
         f'end = "{sc.end}"',
         f"affected_customers = {sc.customers}",
         "",
+    ]
+    if state_profile:
+        lines += ["[reporting]", f"hourly_propensity = [{', '.join(map(str, SLEEP_PROFILE))}]", ""]
+    lines += [
         "[[events]]",
         f'time = "{announce_local.strftime("%Y-%m-%dT%H:%M:%S")}"',
         'label = "Operator declares the outage resolved"',
@@ -717,8 +721,9 @@ def main() -> None:
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--state-profile", action="store_true", help="write the true clock profile into [reporting]")
     args = parser.parse_args()
-    truth = write_incident(args.scenario, args.out, args.seed)
+    truth = write_incident(args.scenario, args.out, args.seed, state_profile=args.state_profile)
     print(json.dumps({k: truth[k] for k in ("t50_minutes", "t90_minutes", "t99_minutes", "counts")}, indent=2))
 
 

@@ -101,10 +101,12 @@ def judge(est: dict[str, Any], truth: float) -> dict[str, Any]:
     }
 
 
-def run_one(scenario: str, seed: int, n_boot: int, root: Path, *, keep: bool = False) -> dict[str, Any]:
+def run_one(
+    scenario: str, seed: int, n_boot: int, root: Path, *, keep: bool = False, state_profile: bool = False
+) -> dict[str, Any]:
     """Draw one incident, fit it through the CLI, compare with the truth."""
     folder = root / f"{scenario}-{seed}"
-    truth = write_incident(scenario, folder, seed=seed)
+    truth = write_incident(scenario, folder, seed=seed, state_profile=state_profile)
     cmd = [
         *postmortem_command(),
         "fit",
@@ -264,6 +266,7 @@ def run(
     keep: Path | None = None,
     seed0: int = SEED0,
     rows_file: Path | None = None,
+    state_profile: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run every (scenario, replication) through the CLI; return the rows and the summary.
 
@@ -277,14 +280,22 @@ def run(
     done: list[dict[str, Any]] = []
     if rows_file is not None and rows_file.exists():
         done = [json.loads(line) for line in rows_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-        done = [r for r in done if r["scenario"] in scenarios and r["n_boot"] == n_boot]
+        done = [
+            r
+            for r in done
+            if r["scenario"] in scenarios and r["n_boot"] == n_boot and r.get("state_profile", False) == state_profile
+        ]
     seen = {(r["scenario"], r["seed"]) for r in done}
     tasks = [(s, seed0 + i) for i in range(reps) for s in scenarios if (s, seed0 + i) not in seen]
     rows: list[dict[str, Any]] = list(done)
     lock = threading.Lock()
 
     def task(scenario: str, seed: int) -> dict[str, Any]:
-        row = {"n_boot": n_boot, **run_one(scenario, seed, n_boot, tmp, keep=keep is not None)}
+        row = {
+            "n_boot": n_boot,
+            "state_profile": state_profile,
+            **run_one(scenario, seed, n_boot, tmp, keep=keep is not None, state_profile=state_profile),
+        }
         if rows_file is not None:
             with lock, rows_file.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row, default=str) + "\n")
@@ -316,6 +327,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--rows", type=Path, default=None, help="append each fit here (JSON lines); fits already there are reused"
     )
+    parser.add_argument(
+        "--state-profile", action="store_true", help="write the true clock profile into the incidents (diagnostic)"
+    )
     parser.add_argument("--summarise", action="store_true", help="only summarise the fits already in --rows")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
@@ -323,7 +337,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.rows is None or not args.rows.exists():
             parser.error("--summarise needs an existing --rows file")
         rows = [json.loads(x) for x in args.rows.read_text(encoding="utf-8").splitlines() if x.strip()]
-        rows = [r for r in rows if r["scenario"] in args.scenarios and r["n_boot"] == args.n_boot]
+        rows = [
+            r
+            for r in rows
+            if r["scenario"] in args.scenarios
+            and r["n_boot"] == args.n_boot
+            and r.get("state_profile", False) == args.state_profile
+        ]
         rows.sort(key=lambda r: (args.scenarios.index(r["scenario"]), r["seed"]))
         print_table(summarise(rows), args.n_boot)
         return
