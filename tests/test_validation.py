@@ -73,6 +73,12 @@ def test_cp1252_export_and_curated_folder_pass_validate(tmp_path):
     raw.decode("cp1252")
     toml = (tmp_path / "curated" / "incident.toml").read_text()
     assert 'sampling = "curated"' in toml
+    write_incident("stamped", tmp_path / "stated", seed=1, state_profile=True)
+    assert "hourly_propensity = [0.25, 0.12" in (tmp_path / "stated" / "incident.toml").read_text()
+    out = subprocess.run(
+        [*POSTMORTEM, "validate", str(tmp_path / "stated")], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr
 
 
 def test_validation_runner_end_to_end_and_planted_counts_reconcile(tmp_path):
