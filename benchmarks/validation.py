@@ -257,6 +257,29 @@ def print_table(summary: dict[str, Any], n_boot: int) -> None:
         )
 
 
+def markdown_table(summary: dict[str, Any]) -> str:
+    """The summary as the Markdown table of docs/recovery.md."""
+    lines = [
+        "| scenario | metric | truth | median estimate [median interval] | median rel. error | coverage (95% CI) "
+        "| misses below / above | width / truth | estimate inside |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for sc, s in summary.items():
+        for m in METRICS:
+            d = s[m]
+            if not d["n"]:
+                continue
+            f = (lambda x: f"{x:.3f}") if m == "still_out" else (lambda x: f"{x:.0f}")
+            inside = "all" if d["point_inside_always"] else f"{d['point_outside']} outside"
+            lines.append(
+                f"| {sc} | {m} | {f(d['truth'])} | {f(d['estimate_median'])} [{f(d['low_median'])}, {f(d['high_median'])}] "
+                f"| {d['rel_error_median']:+.2f} | {d['covered']}/{d['n']} = {d['coverage']:.2f} "
+                f"({d['coverage_ci95'][0]:.2f}–{d['coverage_ci95'][1]:.2f}) | {d['miss_low']:.2f} / {d['miss_high']:.2f} "
+                f"| {d['width_median']:.2f} | {inside} |"
+            )
+    return "\n".join(lines)
+
+
 def run(
     scenarios: list[str],
     reps: int,
@@ -330,6 +353,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--state-profile", action="store_true", help="write the true clock profile into the incidents (diagnostic)"
     )
+    parser.add_argument("--markdown", action="store_true", help="also print the summary as a Markdown table")
     parser.add_argument("--summarise", action="store_true", help="only summarise the fits already in --rows")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
@@ -345,10 +369,15 @@ def main(argv: list[str] | None = None) -> None:
             and r.get("state_profile", False) == args.state_profile
         ]
         rows.sort(key=lambda r: (args.scenarios.index(r["scenario"]), r["seed"]))
-        print_table(summarise(rows), args.n_boot)
+        summary = summarise(rows)
+        print_table(summary, args.n_boot)
+        if args.markdown:
+            print(markdown_table(summary))
         return
     rows, summary = run(args.scenarios, args.reps, args.n_boot, args.jobs, keep=args.keep, seed0=args.seed, rows_file=args.rows)
     print_table(summary, args.n_boot)
+    if args.markdown:
+        print(markdown_table(summary))
     failed = [r for r in rows if r["returncode"] != 0]
     for r in failed[:5]:
         print(f"FAILED {r['scenario']} seed {r['seed']}: {r.get('error', '')[-300:]}")
