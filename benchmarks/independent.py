@@ -47,7 +47,7 @@ The report process (what deliberately differs from λ = A·g·S)
   minutes of their ordinary calls (times their area's multiplier and the clock profile at the
   post), after an Exp(12 min) reaction time, if still out then: a clump of about 10 minutes'
   worth of reports arriving within a quarter of an hour, proportional to the share still
-  out (about 5% of all reports).
+  out (about 5–12% of all reports).
 * **Recording delay**: the ticket is logged a log-normal delay (median 3 min, σ 0.8) after
   the call, so a few reports are stamped after the caller's restoration.
 * **Stamps**: minute stamps are truncated to the minute (as a logger writes them); 5-minute
