@@ -374,7 +374,16 @@ def main(argv: list[str] | None = None) -> None:
         if args.markdown:
             print(markdown_table(summary))
         return
-    rows, summary = run(args.scenarios, args.reps, args.n_boot, args.jobs, keep=args.keep, seed0=args.seed, rows_file=args.rows)
+    rows, summary = run(
+        args.scenarios,
+        args.reps,
+        args.n_boot,
+        args.jobs,
+        keep=args.keep,
+        seed0=args.seed,
+        rows_file=args.rows,
+        state_profile=args.state_profile,
+    )
     print_table(summary, args.n_boot)
     if args.markdown:
         print(markdown_table(summary))
