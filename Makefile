@@ -54,7 +54,7 @@ lab: setup ## Start JupyterLab with the project's kernel
 bench: setup ## Run the benchmarks (writes nothing; prints ratios)
 	$(BIN)/python benchmarks/run.py
 
-validate: setup ## Coverage of the intervals on independently generated incidents, through `postmortem fit` (~1 h on 2 cores)
+validate: setup ## Coverage of the intervals on independently generated incidents, through `postmortem fit` (~30–45 min on 2 cores)
 	$(BIN)/python benchmarks/validation.py --reps 20 --n-boot 100 --jobs 2
 
 clean: ## Remove generated files (reports, processed data, caches); keeps .venv
