@@ -14,7 +14,7 @@ ifeq ($(UV),)
 UV := $(PYTHON) -m uv
 endif
 
-.PHONY: help setup report test test-fast test-slow lint format lab bench clean
+.PHONY: help setup report test test-fast test-slow lint format lab bench validate clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ lab: setup ## Start JupyterLab with the project's kernel
 
 bench: setup ## Run the benchmarks (writes nothing; prints ratios)
 	$(BIN)/python benchmarks/run.py
+
+validate: setup ## Coverage of the intervals on independently generated incidents, through `postmortem fit` (~30–45 min on 2 cores)
+	$(BIN)/python benchmarks/validation.py --reps 20 --n-boot 100 --jobs 2
 
 clean: ## Remove generated files (reports, processed data, caches); keeps .venv
 	rm -rf reports/* data/processed/* .pytest_cache .ruff_cache
