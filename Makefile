@@ -14,7 +14,7 @@ ifeq ($(UV),)
 UV := $(PYTHON) -m uv
 endif
 
-.PHONY: help setup report test test-fast test-slow lint format lab bench validate clean
+.PHONY: help setup report test test-fast test-slow lint format lab bench validate validate-full clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -35,10 +35,10 @@ report: setup ## Render every incident under data/raw/ (and the simulated scenar
 	$(BIN)/postmortem render-all data/raw --out reports
 
 test: setup ## Run the test suite (SLOW=1 adds the long statistical runs, as CI does)
-	$(BIN)/python -m pytest $(if $(SLOW),,-m "not slow")
+	$(BIN)/python -m pytest $(if $(SLOW),-m "not validation",-m "not slow and not validation")
 
 test-fast: setup ## Run the test suite without slow and browser tests
-	$(BIN)/python -m pytest -m "not slow and not browser"
+	$(BIN)/python -m pytest -m "not slow and not browser and not validation"
 
 lint: setup ## ruff check and format check
 	$(BIN)/ruff check src tests benchmarks scripts
@@ -56,6 +56,9 @@ bench: setup ## Run the benchmarks (writes nothing; prints ratios)
 
 validate: setup ## Coverage of the intervals on independently generated incidents, through `postmortem fit` (~30–45 min on 2 cores)
 	$(BIN)/python benchmarks/validation.py --reps 20 --n-boot 100 --jobs 2
+
+validate-full: setup ## The coverage targets as tests: 100 replications per scenario (several hours on 2 cores)
+	$(BIN)/python -m pytest -m validation
 
 clean: ## Remove generated files (reports, processed data, caches); keeps .venv
 	rm -rf reports/* data/processed/* .pytest_cache .ruff_cache
