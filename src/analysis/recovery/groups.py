@@ -52,7 +52,6 @@ from analysis.recovery.reports import (
     _window_frame,
     build_report_evidence,
     fit_down_reports,
-    ramp_end,
     report_diagnostics,
 )
 from analysis.recovery.result import RecoveryFit
@@ -306,14 +305,6 @@ def fit_by_group(
         ws, we, wc = _window_frame(windows, onset_s)
         wl = _Labels(windows.get_column("group"), windows.height, "windows.group")
     g_profile = check_propensity(propensity)
-    # the groups' reports enter from where the pooled fit's did (the climb of the report rate
-    # after the onset is left out the same way: ramp_end on the same reports and onset)
-    start = (
-        ramp_end(minutes, horizon=horizon, onset_epoch=onset_s, timezone=timezone, propensity=g_profile)
-        if sampling == "spontaneous" and not surge
-        else 0.0
-    )
-    start = float(min(start, horizon / 2))
     evs: dict[str, ReportEvidence] = {}
     n_rep: dict[str, float] = {}
     skipped: dict[str, str] = {}
@@ -333,7 +324,6 @@ def fit_by_group(
             bin_minutes=float(bin_minutes),
             surge=surge,
             seed=seed,
-            start=start,
         )
         if ev.n_obs < 3:
             skipped[g] = f"{ev.n_obs:g} report(s) in the observation period; at least 3 are needed"

@@ -101,51 +101,6 @@ def _nearest_edge(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.where(np.abs(edges[j - 1] - x) <= np.abs(edges[j] - x), j - 1, j)
 
 
-RAMP_WINDOW_MINUTES = 15.0  # counting window of the early report rate
-RAMP_SEARCH_MINUTES = 120.0  # how long after the onset a climb of the report rate is looked for
-RAMP_TOLERANCE = 0.2  # bursts and the clock move the rate by tens of percent: within 20% of the peak is the peak
-
-
-def ramp_end(
-    minutes: np.ndarray,
-    *,
-    horizon: float,
-    onset_epoch: float,
-    timezone: str,
-    propensity: np.ndarray,
-    window: float = RAMP_WINDOW_MINUTES,
-    step: float = 5.0,
-    search: float = RAMP_SEARCH_MINUTES,
-) -> float:
-    """Minutes after the onset at which the report rate has climbed to its early peak (0: no climb).
-
-    A customer reports only once they have noticed the outage, and a call-centre ticket is
-    stamped after the call, so the report rate climbs over the first minutes while S is
-    already falling. No decreasing S produces a climb: a fit that includes it explains it as
-    "nothing restored yet" and anchors S = 1 to the depressed early rate, which moves t50
-    late. The climb ends at the first window of ``window`` minutes (sliding by ``step``,
-    within ``search`` minutes and a quarter of the observation) whose rate per unit of
-    propensity is within 20% (or two Poisson standard errors, if more) of the highest such
-    rate — bursts of reports and a clock profile unlike the assumed one move the rate by
-    that much without any climb; the fit then
-    uses the reports from there on (S still starts at 1 at the onset). When the rate starts
-    at its peak, as a Poisson process λ = A·g·S does, this is 0.
-    """
-    m = np.sort(np.asarray(minutes, dtype=float))
-    limit = min(search, horizon / 4)
-    starts = np.arange(0.0, limit - window + 1e-9, step)
-    if starts.size < 2:
-        return 0.0
-    counts = np.searchsorted(m, starts + window, side="left") - np.searchsorted(m, starts, side="left")
-    if counts.sum() < 50:
-        return 0.0
-    g = hourly_weights(onset_epoch + (starts + window / 2) * 60.0, timezone, propensity)
-    rate = counts / g
-    k = int(np.argmax(rate))
-    threshold = rate[k] - max(2.0 * math.sqrt(max(counts[k], 1.0)) / g[k], RAMP_TOLERANCE * rate[k])
-    return float(starts[int(np.nonzero(rate >= threshold)[0][0])])
-
-
 def build_report_evidence(
     minutes: np.ndarray,
     *,
@@ -159,7 +114,6 @@ def build_report_evidence(
     bin_minutes: float = 5.0,
     surge: bool = False,
     seed: int = 0,
-    start: float = 0.0,
 ) -> tuple[ReportEvidence, list[str]]:
     """Bin reports (minutes after onset) and windows into a :class:`ReportEvidence`.
 
@@ -169,22 +123,15 @@ def build_report_evidence(
     notes: list[str] = []
     g_profile = check_propensity(None) if propensity is None else propensity
     edges = aligned_edges(horizon, onset_epoch, bin_minutes)
-    if start > 0:
-        edges = np.concatenate([[start], edges[edges > start + 1e-9]])
     mids = 0.5 * (edges[:-1] + edges[1:])
     g = hourly_weights(onset_epoch + mids * 60.0, timezone, g_profile)
     m = np.asarray(minutes, dtype=float)
     before, after = int((m < 0).sum()), int((m > horizon).sum())
     if before:
         notes.append(f"{before} report(s) before the onset left out of the fit")
-    climbing = int(((m >= 0) & (m < start)).sum())
-    if climbing:
-        notes.append(
-            f"{climbing} report(s) in the first {start:g} min, while the report rate was still climbing, left out of the fit"
-        )
     if after:
         notes.append(f"{after} report(s) after the end of observation left out of the fit")
-    m = m[(m >= start) & (m <= horizon)]
+    m = m[(m >= 0) & (m <= horizon)]
     counts = np.bincount(_bin_index(m, edges, bin_minutes), minlength=edges.size - 1).astype(float)
     exact = m
     if m.size > MAX_RESCALED:  # a seeded Bernoulli subsample: linear time, no sort of all reports
@@ -196,8 +143,8 @@ def build_report_evidence(
     if win_start is not None and win_start.size:
         ws, we = np.asarray(win_start, dtype=float), np.asarray(win_end, dtype=float)
         c = np.asarray(win_count, dtype=float) if win_count is not None else np.ones(ws.size)
-        a, b = np.clip(ws, start, horizon), np.clip(we, start, horizon)
-        outside = (b <= start) | (a >= horizon) | (c <= 0)
+        a, b = np.clip(ws, 0.0, horizon), np.clip(we, 0.0, horizon)
+        outside = (b <= 0) | (a >= horizon) | (c <= 0)
         clipped = ~outside & ((ws < 0) | (we > horizon))
         if outside.sum():
             notes.append(f"{int(outside.sum())} windowed report row(s) entirely outside the observation period left out")
@@ -326,7 +273,6 @@ def fit_down_reports(
     n_boot: int = 200,
     seed: int = 0,
     surge: bool = False,
-    start: float | Literal["auto"] = "auto",
     sampling: Sampling = "spontaneous",
     dispersion: Literal["auto", "poisson"] = "auto",
     model_uncertainty: Literal["averaged", "chosen"] = "averaged",
@@ -367,10 +313,6 @@ def fit_down_reports(
         Seed of the bootstrap (and of the tie-spreading in diagnostics).
     surge : bool
         Add an onset surge factor (1 + s·exp(−t/τ_s)) to the intensity.
-    start : float or "auto"
-        Minutes after the onset from which reports enter the likelihood (S still starts at 1
-        at the onset). "auto": where the report rate has climbed to its early peak
-        (:func:`ramp_end`) for spontaneous reports without a surge term, 0 otherwise.
     sampling : {"spontaneous", "curated"}
         How the reports were collected: ``"curated"`` when someone else picked them (a
         newsroom's reader messages); reports sharing one window or time are then one
@@ -406,8 +348,6 @@ def fit_down_reports(
         raise ParameterError(f"surge must be True or False, got {surge!r}")
     if sampling not in ("spontaneous", "curated"):
         raise ParameterError(f"sampling must be 'spontaneous' or 'curated', got {sampling!r}")
-    if start != "auto" and (isinstance(start, bool) or not isinstance(start, int | float) or not start >= 0):
-        raise ParameterError(f"start must be 'auto' or a number of minutes >= 0, got {start!r}")
     if dispersion not in ("auto", "poisson"):
         raise ParameterError(f"dispersion must be 'auto' or 'poisson', got {dispersion!r}")
     if model_uncertainty not in ("averaged", "chosen"):
@@ -439,13 +379,6 @@ def fit_down_reports(
         if not isinstance(windows, pl.DataFrame):
             raise ParameterError(f"windows: expected a polars DataFrame, got {type(windows).__name__}")
         ws, we, wc = _window_frame(windows, onset_s) if windows.height else (None, None, None)
-    if start == "auto":
-        start = (
-            ramp_end(minutes, horizon=horizon, onset_epoch=onset_s, timezone=timezone, propensity=g_profile)
-            if sampling == "spontaneous" and not surge
-            else 0.0
-        )
-    start = float(min(start, horizon / 2))
     ev, notes = build_report_evidence(
         minutes,
         horizon=horizon,
@@ -458,13 +391,7 @@ def fit_down_reports(
         bin_minutes=float(bin_minutes),
         surge=surge,
         seed=int(seed),
-        start=start,
     )
-    if start > 0:
-        notes.insert(
-            0,
-            f"the report rate climbs for {start:g} min after the onset (customers notice, then report): the fit uses the reports from then on",
-        )
     if ev.n_obs < 3:
         raise FitError(f"down_reports: {ev.n_obs:g} report(s) between onset and end of observation; at least 3 are needed")
     t1 = time.perf_counter()
