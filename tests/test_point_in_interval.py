@@ -143,57 +143,22 @@ def test_default_incident_metrics_have_every_number_inside_its_interval(tmp_path
     assert interval_violations(metrics) == []
 
 
+def _simulate(tmp_path: Path, scenario: str, n: int, seed: int) -> Path:
+    folder = tmp_path / f"sim-{scenario}"
+    args = ["simulate", "--scenario", scenario, "--reports", str(n), "--seed", str(seed), "--out", str(folder)]
+    subprocess.run([sys.executable, "-m", "analysis", *args], check=True, capture_output=True, cwd=PROJECT_ROOT, timeout=300)
+    return folder
+
+
 def test_simulated_regional_incident_metrics_have_every_number_inside_its_interval(tmp_path: Path):
-    folder = tmp_path / "sim-regional"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "simulate",
-            "--scenario",
-            "regional",
-            "--reports",
-            "3000",
-            "--seed",
-            "2",
-            "--out",
-            str(folder),
-        ],
-        check=True,
-        capture_output=True,
-        cwd=PROJECT_ROOT,
-        timeout=300,
-    )
-    metrics = _fit(folder, tmp_path, "n_boot=40")
+    metrics = _fit(_simulate(tmp_path, "regional", 3000, 2), tmp_path, "n_boot=40")
     regions = [r for r in metrics["regions"].values() if isinstance(r, dict) and r.get("t50_minutes") is not None]
     assert regions, metrics["regions"]
     assert interval_violations(metrics) == []
 
 
 def test_restoration_log_metrics_have_every_number_inside_its_interval(tmp_path: Path):
-    folder = tmp_path / "sim-telemetry"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "simulate",
-            "--scenario",
-            "telemetry",
-            "--reports",
-            "800",
-            "--seed",
-            "5",
-            "--out",
-            str(folder),
-        ],
-        check=True,
-        capture_output=True,
-        cwd=PROJECT_ROOT,
-        timeout=300,
-    )
-    metrics = _fit(folder, tmp_path, "n_boot=40")
+    metrics = _fit(_simulate(tmp_path, "telemetry", 800, 5), tmp_path, "n_boot=40")
     assert metrics["evidence"] == "restorations"
     assert metrics["recovery"]["t90_minutes"] is not None
     assert interval_violations(metrics) == []
