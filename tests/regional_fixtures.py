@@ -25,6 +25,8 @@ import polars as pl
 
 from analysis.geo import reference_municipalities
 
+from .spatial_fixtures import canonical_reports
+
 ONSET = dt.datetime(2018, 1, 8, 19, 0, tzinfo=dt.UTC)
 HORIZON_MINUTES = 48 * 60.0
 END = ONSET + dt.timedelta(minutes=HORIZON_MINUTES)
@@ -90,24 +92,11 @@ def regional_reports(
         frames.append(m[pick].with_columns(pl.Series("minutes", minutes)))
     df = pl.concat(frames)
     at = pl.lit(ONSET) + pl.duration(minutes=pl.col("minutes").cast(pl.Int64))
-    return df.select(
-        pl.format("sim-{}", pl.int_range(pl.len())).alias("report_id"),
-        pl.lit("simulated").alias("source"),
-        at.cast(pl.Datetime("us", "UTC")).alias("reported_at"),
-        pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("reported_until"),
-        pl.col("name").alias("place_raw"),
-        pl.lit("down").alias("status"),
-        pl.lit(1, dtype=pl.Int64).alias("weight"),
-        pl.lit("municipality").alias("area_level"),
-        "nis_code",
-        pl.col("name").alias("municipality"),
-        "province",
-        "province_code",
-        "region",
-        "region_code",
-        pl.lit("exact").alias("geo_method"),
-        pl.lit(None, dtype=pl.Float64).alias("lat"),
-        pl.lit(None, dtype=pl.Float64).alias("lon"),
+    return canonical_reports(
+        df.with_columns(
+            at.cast(pl.Datetime("us", "UTC")).alias("reported_at"),
+            pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("reported_until"),
+        )
     )
 
 

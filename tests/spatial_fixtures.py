@@ -56,6 +56,11 @@ def simulate_reports(
         pl.when(pl.col("win")).then(at - pl.duration(minutes=60)).otherwise(at).alias("reported_at"),
         pl.when(pl.col("win")).then(at + pl.duration(minutes=60)).otherwise(None).alias("reported_until"),
     )
+    return canonical_reports(df)
+
+
+def canonical_reports(df: pl.DataFrame) -> pl.DataFrame:
+    """Simulated rows (``reported_at``, ``reported_until``, ``name`` and the geography) as canonical reports."""
     return df.select(
         pl.format("sim-{}", pl.int_range(pl.len())).alias("report_id"),
         pl.lit("simulated").alias("source"),
