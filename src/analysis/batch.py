@@ -486,6 +486,10 @@ def _collect(task: _Task, rc: int, *, out_root: Path, timeout: float | None, int
         if manifest.get("run_id") == run_id and manifest.get("status") == "ok":
             return _result(task, "ok", finished=finished, metrics=_read_metrics(task.final))
         error = f"{task.incident_id}: the render process exited without error but wrote no report"
+    elif (manifest := read_manifest(task.final) or {}).get("run_id") == run_id and manifest.get("status") == "unusable":
+        # the report is in place and says why; the batch fails so the scheduler hears of it
+        error = f"{task.incident_id}: {manifest.get('problem')}"
+        return _result(task, "failed", error=error, finished=finished, metrics=_read_metrics(task.final))
     else:
         failed = read_manifest(task.final / "failed") or {}
         if failed.get("run_id") == run_id and failed.get("error"):
@@ -612,7 +616,7 @@ def _index_row(r: RenderResult, out_root: Path) -> str:
     links = []
     base = quote(r.incident_id)
     for name, label in (("postmortem.html", "report"), ("metrics.json", "metrics"), ("manifest.json", "manifest")):
-        if good.get("status") == "ok" and (folder / name).is_file():
+        if good.get("status") in ("ok", "unusable") and (folder / name).is_file():
             links.append(f"<a href='{_e(base)}/{name}'>{label}</a>")
     if failed is not None:
         links.append(f"<a href='{_e(base)}/failed/error.txt'>error</a>")

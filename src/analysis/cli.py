@@ -1,7 +1,9 @@
 """The ``postmortem`` command line (also ``python -m analysis``).
 
 A mistake in the user's data, config or parameters ends with one line on stderr and exit
-code 2; a failed render with exit code 1; success with 0. Tracebacks are for bugs only.
+code 2; a failed render with exit code 1, and so does a run that gave nothing usable (every
+row rejected, no recovery curve: what could be written is written, and one line says why);
+success with 0. Tracebacks are for bugs only.
 ``postmortem fit`` prints the metrics JSON on stdout and nothing else (logs go to stderr).
 """
 
@@ -15,6 +17,7 @@ from typing import Annotated
 import typer
 
 from analysis.errors import AnalysisError
+from analysis.metrics import unusable
 
 app = typer.Typer(
     name="postmortem",
@@ -74,6 +77,10 @@ def render(
         progress=progress,
         run_id=run_id,
     )
+    problem = unusable(result.metrics)
+    if problem:
+        _err(f"{result.incident_id}: written to {result.out_dir / 'postmortem.html'}, but {problem}")
+        raise typer.Exit(1)
     typer.echo(f"{result.incident_id}: ok in {result.seconds:.1f} s → {result.out_dir / 'postmortem.html'}", err=True)
 
 
@@ -133,6 +140,10 @@ def fit(
     params = validate_params(**({"incident_dir": str(incident_dir), "output_dir": ""} | overrides))
     analysis = analyze(params)
     sys.stdout.write(json.dumps(analysis.metrics, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    problem = unusable(analysis.metrics)
+    if problem:
+        _err(f"{analysis.incident.id}: {problem}")
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -170,10 +181,12 @@ def validate(
 
     incident = load_incident(incident_dir)
     validate_params(**({"incident_dir": str(incident_dir)} | _overrides(param, params_file)))
+    n_raw = n_usable = 0
     for source in incident.sources:
         raw = read_source(source)
         tally = DuplicateTally()
         records, rejects = canonicalize(raw, source, timezone=incident.timezone, tally=tally)
+        n_raw, n_usable = n_raw + raw.n_raw, n_usable + records.height
         reasons = rejects_by_reason(rejects).head(3).select("reason", "rows").rows() if rejects.height else []
         detail = "; ".join(f"{n}× {r}" for r, n in reasons)
         typer.echo(
@@ -183,6 +196,9 @@ def validate(
             f"  dedupe = {source.dedupe}: {tally.identical} rows identical to an earlier row ({tally.identical_kept} kept), "
             f"{tally.duplicates} rejected as duplicates"
         )
+    if n_usable == 0:
+        _err(f"{incident.id}: nothing usable: " + ("no rows in any source" if n_raw == 0 else f"all {n_raw} rows rejected"))
+        raise typer.Exit(1)
     typer.echo(f"{incident.id}: valid")
 
 

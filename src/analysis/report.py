@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from analysis.config import NOTEBOOKS, PROJECT_ROOT, Incident, load_incident
 from analysis.errors import AnalysisError, ParameterError, RenderError
+from analysis.metrics import unusable
 from analysis.params import ReportParams, as_dict, validate_params
 from analysis.provenance import inputs_fingerprint, new_run_id, provenance, sha256_file
 
@@ -312,8 +313,12 @@ def render(
                     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
                 except ValueError as exc:
                     raise RenderError(f"{incident.id}: metrics.json written by the notebook is not JSON: {exc}") from None
+                problem = unusable(metrics)
                 manifest = provenance(incident, as_dict(params), run_id=run_id) | {
-                    "status": "ok",
+                    # nothing usable is written like any report, but never marked ok: a batch
+                    # re-renders it and reports it failed until the data give a curve
+                    "status": "unusable" if problem else "ok",
+                    "problem": problem,
                     "started": _iso(start_time),
                     "notebook": {"path": _display_path(notebook), "sha256": sha256_file(notebook)},
                     "fingerprint": fingerprint,

@@ -13,7 +13,7 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
-from analysis import figures, narrative
+from analysis import figures, narrative, series_report
 from analysis.i18n import format_duration, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
@@ -72,8 +72,10 @@ def timeline(a: Any) -> list[Part]:
             timezone=a.incident.timezone,
         )
         unit, key = "restorations", "caption_timeline_restorations"
-    elif a.evidence == "online_fraction" and getattr(a.fit, "diagnostics", None) is not None:
-        series = a.fit.diagnostics.observed_vs_fitted.select("observed_at", pl.col("observed").alias("share"))
+    elif a.evidence == "online_fraction" and getattr(a.fit, "data_quality", None) is not None:
+        # every reading of the series, build-up included, as a share of the peak
+        readings = a.fit.data_quality.filter(pl.col("out").is_not_null())
+        series = readings.select("observed_at", (pl.col("out") / a.fit.peak_out).alias("share"))
         key = "caption_timeline_series" if a.down.height == 0 else key
     fig = figures.timeline_figure(
         binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes, span=a.span, unit=unit, series=series
@@ -90,6 +92,13 @@ def recovery(a: Any) -> list[Part]:
     if a.fit is None:
         parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
         return parts
+    if series_report.is_series(a):
+        parts += [series_report.series_figure(a), caption(text(lang, "caption_series", level=f"{a.params.level:.0%}"))]
+        if getattr(a.fit, "verdict", ""):
+            parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
+        parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
+        parts.append(narrative.table(*candidates_table(a.fit.candidates, lang, horizon=a.fit.horizon_minutes)))
+        return parts + diagnostics(a)
     if curated:
         parts.append(f"<p>{esc(text(lang, 'recovery_curated_intro'))}</p>")
     announcements = [(e.time, e.label[:40] + ("…" if len(e.label) > 40 else "")) for e in a.incident.announcements if e.resolved]
@@ -231,6 +240,9 @@ def geography(a: Any) -> list[Part]:
     """Where it hit, where it lasted, whether place mattered (see :mod:`analysis.spatial_report`)."""
     from analysis.spatial_report import geography_parts
 
+    if not getattr(a, "has_geography", True) and series_report.is_series(a):
+        lang = a.params.language
+        return [heading("geography", text(lang, "geography")), f"<p>{esc(text(lang, 's_no_geography'))}</p>"]
     return geography_parts(a)
 
 
