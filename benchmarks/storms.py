@@ -356,7 +356,7 @@ def simulate(name: str, seed: int = 0) -> Simulated:
     day = dt.datetime(2024, 5, 1, tzinfo=dt.UTC) + dt.timedelta(days=int(rng.integers(0, 120)))
     start = day + dt.timedelta(hours=int(rng.integers(0, 24)), minutes=int(rng.integers(0, 60)))
 
-    n_storm = int(round(storm.affected * c * rng.uniform(0.9, 1.1)))
+    n_storm = round(storm.affected * c * rng.uniform(0.9, 1.1))
     n_sub = storm.substation[1] if storm.substation else 0
     n_spread = n_storm - n_sub
     out_at, bands = _arrivals(storm, n_spread, rng)
@@ -413,7 +413,8 @@ def simulate(name: str, seed: int = 0) -> Simulated:
     t_peak = float(uniq[i_peak])
     cross_full = {k: falls_below(uniq, after, f * peak) for k, f in FRACTIONS.items()}
     onset = sustained_onset(uniq, after, 0.05 * peak)
-    assert onset is not None and all(v is not None for v in cross_full.values())
+    assert onset is not None
+    assert all(v is not None for v in cross_full.values())
 
     if storm.truncate_restored is not None:
         t_cut = falls_below(uniq, after, (1.0 - storm.truncate_restored) * peak)
