@@ -320,6 +320,10 @@ def print_table(summary: dict[str, Any], n_boot: int) -> None:
         f"90% intervals; {n_boot} bootstrap replicates per fit; times in minutes after the true onset, relative error "
         f"relative to the elapsed time; coverage over the replications whose truth is inside the window (95% Clopper–Pearson)"
     )
+    print(
+        "beyond = covered / n of the crossings after the end of the window; wrong = crossings claimed inside the window "
+        "when the truth is later; outside = estimates outside their own interval; missing = key absent or null"
+    )
     head = (
         f"{'scenario':14} {'metric':16} {'truth':>9} {'estimate':>9} {'relerr':>7} {'|err|':>6} {'cover':>9} "
         f"{'95% CI':>12} {'low':>5} {'high':>5} {'beyond':>7} {'wrong':>5} {'outside':>7} {'missing':>7}"
