@@ -136,13 +136,17 @@ def judge_time(rec: dict[str, Any], key: str, truth: StormTruth) -> dict[str, An
     }
 
 
-def judge_readings(rec: dict[str, Any], truth: StormTruth) -> dict[str, Any]:
-    """Whether the fit flagged the injected defects: by time if it lists flagged readings, else by count."""
+def judge_readings(rec: dict[str, Any], truth: StormTruth, left_out: Any = None) -> dict[str, Any]:
+    """Whether the fit flagged the injected defects: by time from the readings it left out, else by count.
+
+    ``left_out`` is metrics.json's ``series_readings_left_out`` (time and flag of every
+    reading inside the window the fit did not use).
+    """
     readings = rec.get("readings")
     losses = truth.times_of("feed_loss")
     if not isinstance(readings, dict):
         return {"present": False, "feed_loss_flagged": False, "injected": len(truth.defect_times)}
-    listed = next((readings[k] for k in ("flagged", "flags", "list") if isinstance(readings.get(k), list)), None)
+    listed = left_out if isinstance(left_out, list) else None
     if listed is not None:
         flagged = set()
         for item in listed:
@@ -206,7 +210,7 @@ def compare(metrics: dict[str, Any], truth: StormTruth, *, onset_configured: boo
                 elapsed50,
             ),
         }
-    out["readings"] = judge_readings(rec, truth)
+    out["readings"] = judge_readings(rec, truth, metrics.get("series_readings_left_out"))
     return out
 
 

@@ -227,9 +227,10 @@ def test_harness_judges_claims_coverage_missing_keys_and_flags(storms):
         "t90_reached": True,  # wrong: the truth is beyond the window
         "customer_hours": 0.5 * truth.customer_hours,
         "customer_hours_ci": [0.4 * truth.customer_hours, 0.6 * truth.customer_hours],
-        "readings": {"flagged": [{"time": t.isoformat(), "flag": "dropout"} for t in losses]},
+        "readings": {"used": 380, "dropout": len(losses)},
     }
-    out = sv.compare({"recovery": rec, "onset": None}, truth, onset_configured=True)
+    left_out = [{"time": t.isoformat(), "flag": "dropout"} for t in losses]
+    out = sv.compare({"recovery": rec, "onset": None, "series_readings_left_out": left_out}, truth, onset_configured=True)
     assert out["t50"]["hit"] and out["t50"]["rel_error"] == pytest.approx(0.05)
     assert not out["t50"]["wrong_claim"] and out["t50"]["claim_source"] == "reached"
     assert out["t90"]["wrong_claim"] and out["t90"]["hit"] and out["t90"]["inside"]
