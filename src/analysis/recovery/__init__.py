@@ -7,6 +7,7 @@ fitters return a :class:`RecoveryFit` whose headline numbers are :class:`Estimat
 * :func:`fit_down_reports` — user reports, a Poisson process with intensity A·g(hour)·S(t);
 * :func:`fit_restorations` — per-customer restoration times, censored likelihood;
 * :func:`fit_online_fraction` — a series of the share online, with defects flagged;
+* :func:`fit_customers_out` — a customers-out series (EAGLE-I), an infinite-server queue;
 * :func:`fit_by_group` — per region (or any grouping), partially pooled, with a
   likelihood-ratio test of equal recovery.
 """
@@ -16,6 +17,8 @@ from analysis.recovery.groups import GroupFit, fit_by_group
 from analysis.recovery.nonparametric import kaplan_meier, turnbull
 from analysis.recovery.online import fit_online_fraction, screen_series
 from analysis.recovery.onset import OnsetEstimate, estimate_onset
+from analysis.recovery.outage_result import Crossing, CustomersOutFit
+from analysis.recovery.outages import fit_customers_out, fit_customers_out_by_area
 from analysis.recovery.propensity import DEFAULT_PROPENSITY
 from analysis.recovery.reports import fit_down_reports, split_reports
 from analysis.recovery.restorations import fit_restorations, restoration_data
@@ -26,6 +29,8 @@ __all__ = [
     "DEFAULT_PROPENSITY",
     "FAMILIES",
     "CensoredData",
+    "Crossing",
+    "CustomersOutFit",
     "Diagnostics",
     "Estimate",
     "GroupFit",
@@ -34,6 +39,8 @@ __all__ = [
     "RecoveryFit",
     "estimate_onset",
     "fit_by_group",
+    "fit_customers_out",
+    "fit_customers_out_by_area",
     "fit_down_reports",
     "fit_online_fraction",
     "fit_restorations",

@@ -1,0 +1,288 @@
+"""The infinite-server queue behind a customers-out series, its likelihood and its bootstrap.
+
+Customers go out at times with density N·a(s) and each outage lasts a restoration time with
+survival S (Ji/Wei; Dobson), so the number out is
+
+    out(t) = N · ∫ a(s) · S(t − s) ds.
+
+a is a Weibull in time after a location t₀ (shape k ∈ [0.3, 30]: a near-instant jump when
+its scale is below a reading step, a build-up over a day when it is long); S is one of the
+recovery families. Readings y = out/peak carry Ornstein–Uhlenbeck noise (σ, τ): scraped
+feeds wander slowly, and treating hundreds of correlated readings as independent would make
+the intervals far too narrow. N and σ are profiled out in closed form (generalised least
+squares on the OU innovations), so the optimiser only sees S, t₀, the arrival scale and
+shape, and τ. The convolution is computed on a regular grid by FFT, all bootstrap
+replicates at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import fft
+
+from analysis.recovery._optim import JointSpace, maximize_batch
+from analysis.recovery.families import RecoveryFamily, make_family
+
+INF = math.inf
+N_EXTRA = 4  # t0, arrival scale, arrival shape, tau (optimised); then N, sigma (profiled)
+EXTRA_NAMES = ("arrival_start_", "arrival_scale_", "arrival_shape_", "noise_minutes_", "total_outages_", "noise_sd_")
+BOOT_MAXITER = 60
+TAU_MAX = 240.0  # minutes
+N_MAX = 20.0  # total outages above 20 peaks: S has collapsed to a step, not a fit
+DEGENERATE_FREE = 25.0
+
+
+@dataclass(frozen=True, eq=False)
+class QueueGrid:
+    """A regular grid from ``-lead`` to ``t_max`` minutes after onset, step ``step``."""
+
+    lead: float
+    step: float
+    t_max: float
+    u: np.ndarray = field(init=False)
+    lags: np.ndarray = field(init=False)
+    nfft: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        g = math.ceil((self.t_max + self.lead) / self.step) + 2
+        object.__setattr__(self, "u", -self.lead + self.step * np.arange(g))
+        object.__setattr__(self, "lags", (np.arange(1, g) - 0.5) * self.step)
+        object.__setattr__(self, "nfft", fft.next_fast_len(2 * g, real=True))
+
+    def unit_curves(self, family: RecoveryFamily, theta: np.ndarray) -> np.ndarray:
+        """∫ a(s) S(u − s) ds on the grid (N = 1) for parameter rows ``theta`` (B, k + 4): shape (B, G)."""
+        theta = np.atleast_2d(theta)
+        k = family.n_params
+        t0, lam, shape = theta[:, k : k + 1], theta[:, k + 1 : k + 2], theta[:, k + 2 : k + 3]
+        edges = np.concatenate([self.u, [self.u[-1] + self.step]])
+        x = np.maximum(edges[None, :] - t0, 0.0) / lam
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            arrived = -np.expm1(-(x**shape))
+        d_a = np.diff(arrived, axis=1)
+        g = self.u.size
+        s = np.zeros((theta.shape[0], g))
+        s[:, 1:] = family.sf(self.lags, theta[:, :k])
+        out = fft.irfft(fft.rfft(d_a, self.nfft, axis=1) * fft.rfft(s, self.nfft, axis=1), self.nfft, axis=1)[:, :g]
+        return np.maximum(out, 0.0)
+
+    def at(self, curves: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Curves interpolated at minutes ``t`` (linear)."""
+        pos = (np.asarray(t, dtype=float) + self.lead) / self.step
+        i0 = np.clip(np.floor(pos).astype(int), 0, self.u.size - 2)
+        f = np.clip(pos - i0, 0.0, 1.0)
+        return curves[:, i0] * (1.0 - f) + curves[:, i0 + 1] * f
+
+
+def profile_noise(g: np.ndarray, y: np.ndarray, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Profile log-likelihood, N and σ of y = N·g + OU noise (rows: replicates; ``rho`` = e^(−Δt/τ))."""
+    n = y.shape[1]
+    w = np.concatenate([np.ones((rho.shape[0], 1)), 1.0 / (1.0 - rho**2)], axis=1)
+    x = np.concatenate([g[:, :1], g[:, 1:] - rho * g[:, :-1]], axis=1)
+    z = np.concatenate([y[:, :1], y[:, 1:] - rho * y[:, :-1]], axis=1)
+    big_n = np.maximum(np.sum(w * x * z, axis=1) / np.maximum(np.sum(w * x * x, axis=1), 1e-300), 1e-9)
+    r = z - big_n[:, None] * x
+    s2 = np.maximum(np.sum(w * r * r, axis=1) / n, 1e-300)
+    ll = -0.5 * n * (np.log(2 * np.pi * s2) + 1.0) - 0.5 * np.sum(np.log(1.0 - rho**2), axis=1)
+    return ll, big_n, np.sqrt(s2)
+
+
+@dataclass(frozen=True, eq=False)
+class QueueEvidence:
+    """Readings ``y`` (share of the peak) at minutes ``t`` after onset, and the grid that models them."""
+
+    t: np.ndarray
+    y: np.ndarray
+    grid: QueueGrid
+    peak_minutes: float
+    typical: float
+    dt: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dt", np.diff(self.t))
+
+    @property
+    def horizon(self) -> float:
+        """Last reading, minutes after onset."""
+        return float(self.t[-1])
+
+    def extra_bounds(self) -> tuple[tuple[float, float], ...]:
+        """Bounds of t₀, the arrival scale and shape, and τ.
+
+        Arrivals start at most ``lead`` before the onset and before the peak; their scale is
+        at most two days and their shape at least 1 (a tail no heavier than exponential), so
+        a slow decline is not explained by outages that keep starting for days. τ is at most
+        4 h: a deviation lasting longer is part of the restoration curve (a plateau, a
+        relapse), not feed noise; letting the noise take it would leave the curve unidentified.
+        """
+        hi = max(self.peak_minutes, self.grid.step)
+        return ((-self.grid.lead + self.grid.step, hi), (1.0, 2880.0), (1.0, 30.0), (0.0, TAU_MAX))
+
+    def space(self, family: RecoveryFamily) -> JointSpace:
+        """Free-scale map of S's parameters and the extras."""
+        return JointSpace(family, self.extra_bounds())
+
+    def loglik(self, family: RecoveryFamily, theta: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """Profile log-likelihood, N and σ of parameter rows ``theta`` against series ``y`` (rows, default the data)."""
+        theta = np.atleast_2d(theta)
+        k = family.n_params
+        yy = np.broadcast_to(self.y, (theta.shape[0], self.y.size)) if y is None else y
+        g = self.grid.at(self.grid.unit_curves(family, theta), self.t)
+        rho = np.exp(-self.dt[None, :] / theta[:, k + 3 : k + 4])
+        ll, big_n, sigma = profile_noise(g, yy, rho)
+        ll = np.where(np.isfinite(ll), ll, -INF)
+        return ll, big_n, sigma
+
+    def starts(self, family: RecoveryFamily, warm: np.ndarray | None = None) -> np.ndarray:
+        """Starting rows: restoration scales around the decline seen, quick and slow build-ups, short and long noise.
+
+        With ``warm`` (t₀, scale, shape, τ of a family already fitted) the build-up is taken
+        from it and only the restoration scale varies, plus two default rows.
+        """
+        step = self.grid.step
+        tp = max(self.peak_minutes, step)
+        builds = (
+            (-0.5 * step, max(0.5 * tp, 0.5 * step), 2.0),
+            (-0.25 * self.grid.lead, min(0.25 * self.grid.lead + tp, 2000.0), 2.0),
+        )
+        rows = []
+        if warm is not None:
+            rows += [[*family.start(sc * self.typical), *warm] for sc in (0.6, 1.0, 2.0)]
+            rows += [[*family.start(self.typical), *b, 120.0] for b in builds]
+        else:
+            for sc in (0.5, 1.0, 2.5):
+                for b in builds:
+                    rows.append([*family.start(sc * self.typical), *b, 120.0])
+        return np.asarray(rows, dtype=float)
+
+    def full(self, family: RecoveryFamily, theta: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        """Rows with the profiled N and σ appended."""
+        _, big_n, sigma = self.loglik(family, theta, y)
+        return np.concatenate([np.atleast_2d(theta), big_n[:, None], sigma[:, None]], axis=1)
+
+    def mean(self, family: RecoveryFamily, full: np.ndarray) -> np.ndarray:
+        """Fitted mean N·g at the readings for full rows (B, k + 6)."""
+        full = np.atleast_2d(full)
+        k = family.n_params
+        g = self.grid.at(self.grid.unit_curves(family, full[:, : k + N_EXTRA]), self.t)
+        return full[:, k + N_EXTRA : k + N_EXTRA + 1] * g
+
+    def simulate(self, family: RecoveryFamily, full: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` series: the mean of ``full`` plus fresh OU noise at the same reading times."""
+        k = family.n_params
+        tau, sigma = float(full[k + 3]), float(full[k + 5])
+        mean = self.mean(family, full)[0]
+        rho = np.exp(-self.dt / tau)
+        z = rng.normal(0.0, 1.0, (n, self.t.size))
+        e = np.empty_like(z)
+        e[:, 0] = sigma * z[:, 0]
+        innov = sigma * np.sqrt(1.0 - rho**2)
+        for i in range(1, self.t.size):
+            e[:, i] = rho[i - 1] * e[:, i - 1] + innov[i - 1] * z[:, i]
+        return mean[None, :] + e
+
+
+@dataclass(frozen=True, eq=False)
+class QueueCandidate:
+    """One restoration family fitted: full parameter row (S, t₀, scale, shape, τ, N, σ), log-likelihood, AIC."""
+
+    name: str
+    family: RecoveryFamily
+    theta: np.ndarray
+    loglik: float
+    converged: bool
+    hess_inv: np.ndarray | None = None
+
+    @property
+    def n_params(self) -> int:
+        """Free parameters, profiled ones included."""
+        return self.family.n_params + N_EXTRA + 2
+
+    @property
+    def aic(self) -> float:
+        """2k − 2ℓ (inf when the fit failed)."""
+        return 2 * self.n_params - 2 * self.loglik if self.converged and math.isfinite(self.loglik) else INF
+
+
+def degenerate(space: JointSpace, theta: np.ndarray) -> np.ndarray:
+    """Rows whose open-ended parameters ran off to a flat end of the likelihood."""
+    bounds = [*space.family.param_bounds(), *space.extra_bounds]
+    open_ended = np.array([not (math.isfinite(lo) and math.isfinite(hi)) for lo, hi in bounds])
+    with np.errstate(all="ignore"):
+        u = np.atleast_2d(space.to_free(np.atleast_2d(theta)))
+    return np.any((np.abs(u) > DEGENERATE_FREE) & open_ended, axis=1) | ~np.all(np.isfinite(u), axis=1)
+
+
+def fit_family(ev: QueueEvidence, name: str, *, level: float, warm: np.ndarray | None = None) -> QueueCandidate:
+    """Maximum likelihood of one restoration family: every start at once, then a polish of the best."""
+    family = make_family(name, level=level)
+    space = ev.space(family)
+    starts = ev.starts(family, warm)
+
+    def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        del rows
+        return ev.loglik(family, th)[0]
+
+    th, ll = maximize_batch(f, space, starts, maxiter=60, ftol=1e-4)
+    order = np.argsort(-np.where(np.isfinite(ll), ll, -INF))[:1]
+    th2, ll2, hinv = maximize_batch(f, space, th[order], maxiter=200, gtol=1e-4, ftol=1e-8, return_hess_inv=True)
+    i = int(np.argmax(np.where(np.isfinite(ll2), ll2, -INF)))
+    best = th2[i]
+    full = ev.full(family, best)[0]
+    ok = bool(np.isfinite(ll2[i])) and not bool(degenerate(space, best)[0]) and full[-2] < N_MAX
+    return QueueCandidate(name, family, full, float(ll2[i]), ok, hinv[i])
+
+
+def refit(ev: QueueEvidence, cand: QueueCandidate, ys: np.ndarray, *, maxiter: int = BOOT_MAXITER) -> np.ndarray:
+    """Refit ``cand``'s family to each series in ``ys`` from its estimate; full rows (NaN where the refit failed)."""
+    family = cand.family
+    space = ev.space(family)
+    k = family.n_params
+    n = ys.shape[0]
+    theta0 = np.tile(cand.theta[: k + N_EXTRA], (n, 1))
+
+    def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return ev.loglik(family, th, ys[rows])[0]
+
+    th, ll = maximize_batch(f, space, theta0, hess_inv0=cand.hess_inv, maxiter=maxiter, ftol=1e-5)
+    full = ev.full(family, th, ys)
+    bad = ~np.isfinite(ll) | degenerate(space, th) | ~np.all(np.isfinite(full), axis=1) | (full[:, -2] >= N_MAX)
+    full[bad] = np.nan
+    return full
+
+
+def noise_correction(ev: QueueEvidence, cand: QueueCandidate, rng: np.random.Generator, n_pilot: int) -> tuple[float, float]:
+    """Factors for σ and τ that undo their small-sample bias, measured on a pilot bootstrap (each in [1, 3]).
+
+    σ and τ estimated around a fitted curve are too small (the curve absorbs part of the
+    slow noise); a bootstrap simulated from them would give too narrow intervals.
+    """
+    if n_pilot < 10:
+        return 1.0, 1.0
+    k = cand.family.n_params
+    pilot = refit(ev, cand, ev.simulate(cand.family, cand.theta, rng, n_pilot), maxiter=40)
+    pilot = pilot[np.all(np.isfinite(pilot), axis=1)]
+    if pilot.shape[0] < 5:
+        return 1.0, 1.0
+    out = []
+    for j in (k + 5, k + 3):
+        bias = float(np.mean(np.log(pilot[:, j]))) - math.log(cand.theta[j])
+        out.append(math.exp(float(np.clip(-bias, 0.0, math.log(3.0)))))
+    return out[0], out[1]
+
+
+def bootstrap_family(
+    ev: QueueEvidence, cand: QueueCandidate, n: int, rng: np.random.Generator, factors: tuple[float, float]
+) -> tuple[np.ndarray, int]:
+    """``n`` parametric-bootstrap replicates of ``cand`` (noise inflated by ``factors``); rows kept and refits failed."""
+    if n <= 0:
+        return np.empty((0, cand.theta.size)), 0
+    k = cand.family.n_params
+    sim = cand.theta.copy()
+    sim[k + 5] *= factors[0]
+    sim[k + 3] *= factors[1]
+    reps = refit(ev, cand, ev.simulate(cand.family, sim, rng, n))
+    ok = np.all(np.isfinite(reps), axis=1)
+    return reps[ok], int((~ok).sum())

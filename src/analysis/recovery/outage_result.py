@@ -1,0 +1,579 @@
+"""The result of :func:`fit_customers_out`: crossings, restoration times, customer-hours, metrics.
+
+Every number is computed on each bootstrap replicate (of several restoration families,
+each replicate weighted by its family's AIC weight) and summarised by the median and the
+equal-tailed percentiles (:func:`percentile_summary`), so a number lies inside its own
+interval. Times are minutes after the onset unless a name says "after the peak".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from analysis.errors import FitError, ParameterError
+from analysis.recovery._time import iso_local, to_utc
+from analysis.recovery.families import RecoveryFamily
+from analysis.recovery.outage_model import N_EXTRA, TAU_MAX, QueueCandidate, QueueEvidence, QueueGrid, bootstrap_family
+from analysis.recovery.result import Diagnostics, Estimate, percentile_summary, weighted_quantiles
+
+EXTEND_MINUTES = 2880.0  # the crossing search runs this far (at least) past the window before extrapolating
+
+
+@dataclass(frozen=True, eq=False)
+class Draw:
+    """Bootstrap replicates (full rows: S, t₀, scale, shape, τ, N, σ) of one family and its model weight."""
+
+    name: str
+    family: RecoveryFamily
+    theta: np.ndarray
+    weight: float
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """When the series falls below (1 − p) × peak for good.
+
+    ``minutes`` after onset and ``after_peak_minutes`` (same interval, shifted); ``reached``:
+    the cleaned readings go below the line for good inside the window; ``extrapolated``:
+    the value lies past the end of the window (a model extrapolation).
+    """
+
+    p: float
+    minutes: Estimate
+    after_peak_minutes: Estimate
+    reached: bool
+    extrapolated: bool
+
+
+def crossing_rows(grid: QueueGrid, family: RecoveryFamily, full: np.ndarray, line: float) -> np.ndarray:
+    """Minutes after onset at which each row's mean curve N·g falls below ``line`` for good.
+
+    On the grid; past its end (arrivals over), from out ≈ N·S(t − median arrival).
+    """
+    full = np.atleast_2d(full)
+    k = family.n_params
+    m = full[:, k + N_EXTRA : k + N_EXTRA + 1] * grid.unit_curves(family, full[:, : k + N_EXTRA])
+    return _cross(grid, family, full, m, line)
+
+
+def _cross(grid: QueueGrid, family: RecoveryFamily, full: np.ndarray, m: np.ndarray, line: float) -> np.ndarray:
+    k = family.n_params
+    above = m >= line
+    out = np.full(m.shape[0], np.nan)
+    u, h = grid.u, grid.step
+    anyab = above.any(axis=1)
+    out[~anyab] = u[np.argmax(m[~anyab], axis=1)] if (~anyab).any() else out[~anyab]
+    last = m.shape[1] - 1 - np.argmax(above[:, ::-1], axis=1)
+    inner = anyab & (last < m.shape[1] - 1)
+    r = np.nonzero(inner)[0]
+    if r.size:
+        j = last[r]
+        m0, m1 = m[r, j], m[r, j + 1]
+        out[r] = u[j] + h * np.clip((m0 - line) / np.maximum(m0 - m1, 1e-300), 0.0, 1.0)
+    far = np.nonzero(anyab & ~inner)[0]
+    if far.size:
+        f = full[far]
+        med = f[:, k] + f[:, k + 1] * math.log(2) ** (1.0 / f[:, k + 2])
+        q = 1.0 - line / f[:, k + N_EXTRA]
+        with np.errstate(all="ignore"):
+            tq = np.asarray(family.quantile(np.clip(q, 0.0, 1.0)[:, None], f[:, :k]), dtype=float).reshape(-1)
+        out[far] = np.maximum(med + tq, u[-1])
+    return out
+
+
+def candidate_frame(cands: Sequence[QueueCandidate], weights: np.ndarray, grid: QueueGrid | None = None) -> pl.DataFrame:
+    """One row per restoration family, best first, with the columns of :func:`engine.candidate_table` (plus ``weight``).
+
+    ``t50_minutes``/``t90_minutes``: the series crossings of the family's maximum-likelihood mean curve.
+    """
+    aics = np.array([c.aic for c in cands])
+    best = np.min(aics) if np.isfinite(aics).any() else math.nan
+    rows = []
+    for c, w in zip(cands, weights, strict=True):
+        t50 = t90 = math.nan
+        if grid is not None and c.converged:
+            t50 = float(crossing_rows(grid, c.family, c.theta, 0.5)[0])
+            t90 = float(crossing_rows(grid, c.family, c.theta, 0.1)[0])
+        fin = math.isfinite(c.aic)
+        rows.append(
+            {
+                "family": c.name,
+                "n_params": c.n_params,
+                "log_likelihood": c.loglik if math.isfinite(c.loglik) else math.nan,
+                "aic": c.aic if fin else math.nan,
+                "delta_aic": c.aic - best if fin else math.nan,
+                "qaic": c.aic if fin else math.nan,
+                "delta_qaic": c.aic - best if fin else math.nan,
+                "akaike_weight": float(w),
+                "weight": float(w),
+                "t50_minutes": t50,
+                "t90_minutes": t90,
+                "converged": bool(c.converged),
+            }
+        )
+    return pl.DataFrame(rows).sort("aic", nulls_last=True)
+
+
+def _json(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+@dataclass(frozen=True, eq=False)
+class CustomersOutFit:
+    """A customers-out series fitted by the infinite-server queue model (see :mod:`analysis.recovery.outages`).
+
+    Shares are out(t)/peak, with ``peak_out`` the largest clean reading; times are UTC, and
+    durations minutes after ``onset`` unless a name says "after the peak". Built by
+    :func:`fit_customers_out`; not meant to be constructed by hand.
+    """
+
+    model: str
+    level: float
+    onset: dt.datetime
+    onset_source: str
+    onset_ci: tuple[dt.datetime, dt.datetime] | None
+    end: dt.datetime
+    timezone: str
+    interval_method: str
+    candidates: pl.DataFrame
+    data_quality: pl.DataFrame
+    flag_counts: dict[str, int]
+    n_observations: int
+    n_boot_failed: int
+    timings: Mapping[str, float]
+    log_likelihood: float
+    aic: float
+    peak_out: float
+    peak_time: dt.datetime
+    total: float | None
+    evidence: QueueEvidence = field(repr=False)
+    chosen: QueueCandidate = field(repr=False)
+    cands: tuple[QueueCandidate, ...] = field(repr=False)
+    draws: tuple[Draw, ...] = field(repr=False)
+    step: float = 15.0
+    noise_factors: tuple[float, float] = (1.0, 1.0)
+    n_boot: int = 200
+    seed: int = 0
+    averaged: bool = True
+    diagnostics: Diagnostics | None = None
+    notes: tuple[str, ...] = ()
+    verdict: str = ""
+    kind: str = "customers_out"
+    sensitivity: pl.DataFrame | None = None
+    nonparametric: pl.DataFrame | None = None
+    dispersion: float = 1.0
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def family(self) -> RecoveryFamily:
+        """Restoration family of the reported model."""
+        return self.chosen.family
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Maximum-likelihood parameters of the reported model (S, t₀, arrival scale and shape, τ, N, σ)."""
+        return self.chosen.theta
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Names of :attr:`theta`."""
+        from analysis.recovery.outage_model import EXTRA_NAMES
+
+        return (*self.family.all_param_names, *EXTRA_NAMES)
+
+    @property
+    def horizon_minutes(self) -> float:
+        """End of the window in minutes after onset."""
+        return (self.end - self.onset).total_seconds() / 60.0
+
+    @property
+    def peak_minutes(self) -> float:
+        """Time of the peak reading, minutes after onset."""
+        return (self.peak_time - self.onset).total_seconds() / 60.0
+
+    def time_at(self, minutes: float) -> dt.datetime | None:
+        """Return the UTC time ``minutes`` after onset (None when not finite)."""
+        if not math.isfinite(minutes) or abs(minutes) > 60 * 24 * 365 * 50:
+            return None
+        return self.onset + dt.timedelta(minutes=minutes)
+
+    def _grid(self) -> QueueGrid:
+        if "grid" not in self._cache:
+            g = self.evidence.grid
+            self._cache["grid"] = QueueGrid(g.lead, g.step, self.horizon_minutes + max(self.horizon_minutes, EXTEND_MINUTES))
+        return self._cache["grid"]
+
+    def _blocks(self) -> list[tuple[RecoveryFamily, np.ndarray, float]]:
+        if self.draws:
+            return [(d.family, d.theta, d.weight) for d in self.draws]
+        return [(self.family, self.theta[None, :], 1.0)]
+
+    def _curves(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """Mean curves N·g (share of peak) on the long grid, per block, and each replicate's weight."""
+        if "curves" not in self._cache:
+            grid = self._grid()
+            curves, w = [], []
+            for fam, th, wt in self._blocks():
+                k = fam.n_params
+                curves.append(th[:, k + N_EXTRA : k + N_EXTRA + 1] * grid.unit_curves(fam, th[:, : k + N_EXTRA]))
+                w.append(np.full(th.shape[0], wt / th.shape[0]))
+            self._cache["curves"] = (curves, np.concatenate(w))
+        return self._cache["curves"]
+
+    def _values(self, fn: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``fn(family, rows)`` over every replicate, and the weights."""
+        vals = [np.asarray(fn(fam, th), dtype=float).reshape(th.shape[0], -1) for fam, th, _ in self._blocks()]
+        w = np.concatenate([np.full(th.shape[0], wt / th.shape[0]) for _, th, wt in self._blocks()])
+        return np.concatenate(vals, axis=0), w
+
+    def _summary(self, v: np.ndarray, w: np.ndarray, point: float) -> Estimate:
+        single = len(self._blocks()) == 1
+        lo, mid, hi = percentile_summary(v, self.level, None if single else w)
+        if math.isnan(mid):
+            return Estimate(point, math.nan, math.nan)
+        return Estimate(mid, lo, hi)
+
+    def _estimate(self, fn: Any) -> Estimate:
+        v, w = self._values(fn)
+        point = float(np.asarray(fn(self.family, self.theta[None, :]), dtype=float).reshape(-1)[0])
+        return self._summary(v[:, 0], w, point)
+
+    # ------------------------------------------------------------------ crossings
+    def _data_bound(self, line: float) -> tuple[float, bool]:
+        """Earliest crossing the data allow and whether the readings go below ``line`` for good in the window."""
+        t, y = self.evidence.t, self.evidence.y
+        after = t >= self.peak_minutes
+        ta, ya = t[after], y[after]
+        above = np.nonzero(ya >= line)[0]
+        if above.size == 0:
+            return self.peak_minutes, True
+        last = int(above[-1])
+        if last == ta.size - 1:
+            return self.horizon_minutes + self.step, False
+        return float(ta[last]), True
+
+    def crossing(self, p: float) -> Crossing:
+        """When out(t) falls below (1 − p) × peak for good (the mean curve's crossing, never one the data contradict).
+
+        Each replicate's crossing of its mean curve is moved to no earlier than the last
+        clean reading above the line (when the readings are still above it at the end of
+        the window: past the window's end), so no clock time inside the window contradicts
+        the data; a feed loss below the line is not a reading and is never a crossing.
+        """
+        if not 0 < p < 1:
+            raise ParameterError(f"p (fraction restored) must be in (0, 1), got {p}")
+        key = f"cross{p!r}"
+        if key not in self._cache:
+            line = 1.0 - p
+            grid = self._grid()
+            curves, w = self._curves()
+            reps = np.concatenate(
+                [_cross(grid, fam, th, m, line) for (fam, th, _), m in zip(self._blocks(), curves, strict=True)]
+            )
+            lower, reached = self._data_bound(line)
+            point = max(float(crossing_rows(grid, self.family, self.theta, line)[0]), lower)
+            est = self._summary(np.maximum(reps, lower), w, point).capped(self.horizon_minutes)
+            shift = self.peak_minutes
+            after = Estimate(est.value - shift, est.low - shift, est.high - shift, est.low_beyond, est.high_beyond)
+            self._cache[key] = Crossing(p, est, after, reached, bool(est.value > self.horizon_minutes))
+        return self._cache[key]
+
+    def quantile(self, p: float) -> Estimate:
+        """Minutes after onset of the crossing of (1 − p) × peak (see :meth:`crossing`)."""
+        return self.crossing(p).minutes
+
+    @property
+    def t50(self) -> Estimate:
+        """Minutes after onset until half the peak is restored for good."""
+        return self.quantile(0.5)
+
+    @property
+    def t90(self) -> Estimate:
+        """Minutes after onset until 90 % of the peak is restored for good."""
+        return self.quantile(0.9)
+
+    @property
+    def t99(self) -> Estimate:
+        """Minutes after onset until 99 % of the peak is restored for good."""
+        return self.quantile(0.99)
+
+    def extrapolated(self, p: float) -> bool:
+        """Tell whether the crossing of (1 − p) × peak lies beyond the end of the window."""
+        return self.crossing(p).extrapolated
+
+    # ------------------------------------------------------------------ per-customer numbers
+    def restoration_quantile(self, p: float) -> Estimate:
+        """Minutes one customer's outage lasts at the ``p``-quantile of S (not the series crossing)."""
+        if not 0 < p < 1:
+            raise ParameterError(f"p must be in (0, 1), got {p}")
+        return self._estimate(lambda fam, th: fam.quantile(p, th[:, : fam.n_params])).capped(self.horizon_minutes)
+
+    @property
+    def mean_outage_minutes(self) -> Estimate:
+        """Mean outage per customer, ∫ S(t) dt, in minutes."""
+        return self._estimate(lambda fam, th: fam.mean(th[:, : fam.n_params])).capped(self.horizon_minutes)
+
+    @property
+    def tail_fraction(self) -> Estimate:
+        """Share of outages in the slow tail (NaN unless the reported family has one; its own replicates)."""
+        if not self.family.has_tail:
+            return Estimate.nan()
+        rows = [d.theta for d in self.draws if d.name == self.chosen.name]
+        v = self.family.tail_fraction(rows[0][:, : self.family.n_params]) if rows else np.empty(0)
+        lo, mid, hi = percentile_summary(v, self.level)
+        return (
+            Estimate(mid, lo, hi)
+            if math.isfinite(mid)
+            else Estimate(float(self.family.tail_fraction(self.theta[: self.family.n_params])), math.nan, math.nan)
+        )
+
+    @property
+    def arrival_window(self) -> dict[str, Estimate]:
+        """Minutes after onset by which 5 %, 50 % and 95 % of the outages had begun."""
+        out = {}
+        for q, key in ((0.05, "p05"), (0.5, "p50"), (0.95, "p95")):
+
+            def fn(fam: RecoveryFamily, th: np.ndarray, q: float = q) -> np.ndarray:
+                k = fam.n_params
+                return th[:, k] + th[:, k + 1] * (-math.log1p(-q)) ** (1.0 / th[:, k + 2])
+
+            out[key] = self._estimate(fn)
+        return out
+
+    # ------------------------------------------------------------------ curves
+    def survival_curve(self, t_minutes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pointwise median, low and high of out(t)/peak at minutes after onset, over the replicates."""
+        t = np.asarray(t_minutes, dtype=float)
+        grid = self._grid()
+        curves, w = self._curves()
+        vals = np.concatenate([grid.at(m, t.reshape(-1)) for m in curves], axis=0)
+        qs = [(1 - self.level) / 2, 0.5, (1 + self.level) / 2]
+        if vals.shape[0] < 10:
+            return vals[0].reshape(t.shape), np.full(t.shape, np.nan), np.full(t.shape, np.nan)
+        if len(curves) == 1:
+            lo, mid, hi = np.quantile(vals, qs, axis=0)
+        else:
+            lo, mid, hi = weighted_quantiles(vals, w, qs)
+        return mid.reshape(t.shape), lo.reshape(t.shape), hi.reshape(t.shape)
+
+    def survival_band(self, t_minutes: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise interval (low, high) of out(t)/peak."""
+        _, lo, hi = self.survival_curve(t_minutes)
+        return lo, hi
+
+    def survival(self, t_minutes: Any) -> np.ndarray:
+        """The reported model's maximum-likelihood out(t)/peak."""
+        t = np.asarray(t_minutes, dtype=float)
+        k = self.family.n_params
+        g = self._grid()
+        m = self.theta[k + N_EXTRA] * g.unit_curves(self.family, self.theta[None, : k + N_EXTRA])
+        return g.at(m, t.reshape(-1))[0].reshape(t.shape)
+
+    def still_affected(self, t: dt.datetime) -> Estimate:
+        """out(t)/peak at time ``t`` (share of the peak still out)."""
+        minutes = (to_utc(t, "t") - self.onset).total_seconds() / 60.0
+        med, lo, hi = self.survival_curve(np.array([minutes]))
+        return Estimate(float(med[0]), float(lo[0]), float(hi[0]))
+
+    # ------------------------------------------------------------------ customer-hours
+    def _still_out_at_end(self) -> bool:
+        return bool(self.survival_curve(np.array([self.horizon_minutes]))[0][0] > 0.01)
+
+    def customer_hours_lost(self, n_affected: int | None = None) -> Estimate:
+        """Customer-hours without power over the whole event, N × mean outage (``n_affected`` ignored: the series gives N).
+
+        ``high_beyond`` (and ``low_beyond``) when more than 1 % of the peak is still out at the
+        end of the window: the total then rests on the model's extrapolation.
+        """
+        del n_affected
+
+        def fn(fam: RecoveryFamily, th: np.ndarray) -> np.ndarray:
+            k = fam.n_params
+            return th[:, k + N_EXTRA] * self.peak_out * np.asarray(fam.mean(th[:, :k])).reshape(-1) / 60.0
+
+        est = self._estimate(fn)
+        beyond = self._still_out_at_end()
+        return Estimate(est.value, est.low, est.high, beyond, beyond)
+
+    @property
+    def customer_hours_in_window(self) -> Estimate:
+        """Customer-hours from the onset to the end of the window, ∫ out dt of the fitted curve."""
+        grid = self._grid()
+        curves, w = self._curves()
+        inside = (grid.u >= 0) & (grid.u <= self.horizon_minutes)
+        v = np.concatenate([np.trapezoid(m[:, inside], grid.u[inside], axis=1) for m in curves]) * self.peak_out / 60.0
+        point = float(np.trapezoid(self.survival(grid.u[inside]), grid.u[inside])) * self.peak_out / 60.0
+        return self._summary(v, w, point)
+
+    # ------------------------------------------------------------------ model choice
+    def with_model(self, name: str) -> CustomersOutFit:
+        """Return the fit reported under restoration family ``name``, with intervals conditional on it."""
+        if not isinstance(name, str):
+            raise ParameterError(f"model: expected a family name, got {type(name).__name__}")
+        label = name.strip().lower()
+        found = [c for c in self.cands if c.name == label]
+        if not found:
+            raise ParameterError(f"model: {name!r} is not among the fitted candidates ({', '.join(c.name for c in self.cands)})")
+        cand = found[0]
+        if not cand.converged:
+            raise FitError(f"model: candidate {label!r} did not converge; choose another ({self.chosen.name} was chosen)")
+        reps, failed = bootstrap_family(self.evidence, cand, self.n_boot, np.random.default_rng(self.seed), self.noise_factors)
+        draws = (Draw(cand.name, cand.family, reps, 1.0),) if reps.shape[0] else ()
+        new = replace(
+            self,
+            model=f"weibull arrivals × {cand.name} restoration",
+            chosen=cand,
+            draws=draws,
+            n_boot_failed=failed,
+            log_likelihood=cand.loglik,
+            aic=cand.aic,
+            averaged=False,
+            _cache={},
+        )
+        return new.finish(0.0)
+
+    # ------------------------------------------------------------------ assembly
+    def finish(self, seconds: float) -> CustomersOutFit:
+        """Fill in the method line, notes, verdict and diagnostics (called once by the fitter)."""
+        n_rep = sum(d.theta.shape[0] for d in self.draws)
+        if not self.draws:
+            method = "none (n_boot = 0)"
+        elif self.averaged and len(self.draws) > 1:
+            method = (
+                f"model-averaged parametric bootstrap (Ornstein–Uhlenbeck noise): {n_rep} replicates shared among "
+                f"{len(self.draws)} restoration families by their Akaike weights, each refitted with its own family; "
+                "percentile intervals of the weighted mixture"
+            )
+        else:
+            method = (
+                f"parametric bootstrap (Ornstein–Uhlenbeck noise), {n_rep} replicates of {self.chosen.name}, percentile intervals"
+            )
+            if not self.averaged:
+                method += " (conditional on this model)"
+        if self.n_boot_failed:
+            method += f" ({self.n_boot_failed} refits failed and were dropped)"
+        notes = [f"shares are out / peak ({self.peak_out:,.0f} customers, the largest clean reading)"]
+        notes += [f"{v} reading(s) flagged {k}" for k, v in sorted(self.flag_counts.items()) if k != "used"]
+        verdict = []
+        k = self.family.n_params
+        if self.theta[k + 3] >= 0.99 * TAU_MAX:
+            verdict.append(
+                "The series departs from the smooth restoration curve for hours at a time (the noise time constant "
+                "reached its 4-h cap): plateaus and relapses are real features the model smooths over."
+            )
+        if self.flag_counts.get("relapse", 0):
+            verdict.append("Relapses after the peak are kept in the fit and shown.")
+        c50 = self.crossing(0.5)
+        if not c50.reached:
+            verdict.append(
+                "The series is still above half its peak at the end of the window: the 50 % crossing is an extrapolation."
+            )
+        timings = dict(self.timings)
+        if seconds:
+            timings["total"] = seconds
+        new = replace(
+            self,
+            interval_method=method,
+            notes=tuple(notes),
+            verdict=" ".join(verdict),
+            diagnostics=self._diagnostics(),
+            timings=timings,
+        )
+        new._cache.update(self._cache)
+        return new
+
+    def _diagnostics(self) -> Diagnostics:
+        ev = self.evidence
+        k = self.family.n_params
+        fit = ev.mean(self.family, self.theta)[0]
+        r = ev.y - fit
+        tau, sigma = self.theta[k + 3], self.theta[k + 5]
+        rho = np.exp(-ev.dt / tau)
+        z = np.concatenate([[r[0] / sigma], (r[1:] - rho * r[:-1]) / (sigma * np.sqrt(1 - rho**2))])
+        times = [self.onset + dt.timedelta(minutes=float(m)) for m in ev.t]
+        table = pl.DataFrame(
+            {"observed_at": times, "minutes": ev.t, "observed": ev.y, "fitted": fit, "residual": r},
+            schema_overrides={"observed_at": pl.Datetime("us", "UTC")},
+        )
+        res = stats.kstest(z, "norm")
+        return Diagnostics(
+            observed_vs_fitted=table,
+            residuals=pl.DataFrame({"minutes": ev.t, "residual": z}),
+            ks_statistic=float(res.statistic),
+            ks_pvalue=float(res.pvalue),
+            ks_band=float(stats.kstwo.ppf(self.level, z.size)),
+            note="observed and fitted as shares of the peak; residual = standardised OU innovation, N(0, 1) if the model holds",
+        )
+
+    # ------------------------------------------------------------------ metrics
+    def _iso(self, minutes: float | None) -> str | None:
+        t = self.time_at(minutes) if minutes is not None and math.isfinite(minutes) else None
+        return iso_local(t, self.timezone) if t else None
+
+    def to_metrics(self) -> dict[str, Any]:
+        """JSON-ready summary (no NaN: null); clock times in ``timezone`` with its offset."""
+        out: dict[str, Any] = {"model": self.model, "level": self.level, "kind": self.kind}
+        for p, key in ((0.5, "t50"), (0.9, "t90"), (0.99, "t99")):
+            c = self.crossing(p)
+            e = c.minutes
+            out[key] = self._iso(e.value)
+            out[f"{key}_minutes"] = _json(e.value)
+            out[f"{key}_minutes_ci"] = e.interval
+            out[f"{key}_ci"] = [self._iso(x) for x in e.interval]
+            out[f"{key}_extrapolated"] = c.extrapolated
+            out[f"{key}_upper_extrapolated"] = bool(e.high_beyond)
+            out[f"{key}_reached"] = c.reached
+            out[f"{key}_after_peak_minutes"] = _json(c.after_peak_minutes.value)
+            out[f"{key}_after_peak_minutes_ci"] = c.after_peak_minutes.interval
+        out["peak"] = {
+            "out": self.peak_out,
+            "time": iso_local(self.peak_time, self.timezone),
+            "share_of_total": self.peak_out / self.total if self.total else None,
+        }
+        rt: dict[str, Any] = {}
+        for p, key in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99")):
+            e = self.restoration_quantile(p)
+            rt[f"{key}_minutes"] = _json(e.value)
+            rt[f"{key}_minutes_ci"] = e.interval
+        m = self.mean_outage_minutes
+        rt["mean_minutes"] = _json(m.value)
+        rt["mean_minutes_ci"] = m.interval
+        out["restoration_time"] = rt
+        aw: dict[str, Any] = {}
+        for key, e in self.arrival_window.items():
+            aw[key] = self._iso(e.value)
+            aw[f"{key}_minutes"] = _json(e.value)
+            aw[f"{key}_minutes_ci"] = e.interval
+        out["arrival_window"] = aw
+        ch = self.customer_hours_lost()
+        out["customer_hours"] = _json(ch.value)
+        out["customer_hours_ci"] = ch.interval
+        out["customer_hours_extrapolated"] = bool(ch.high_beyond)
+        cw = self.customer_hours_in_window
+        out["customer_hours_in_window"] = _json(cw.value)
+        out["customer_hours_in_window_ci"] = cw.interval
+        out["mean_outage_minutes"] = _json(m.value)
+        out["mean_outage_minutes_ci"] = m.interval
+        out["tail_fraction"] = _json(self.tail_fraction.value)
+        out["aic"] = _json(self.aic)
+        out["log_likelihood"] = _json(self.log_likelihood)
+        out["n_observations"] = self.n_observations
+        out["onset"] = iso_local(self.onset, self.timezone)
+        out["onset_source"] = self.onset_source
+        out["onset_ci"] = [iso_local(t, self.timezone) for t in self.onset_ci] if self.onset_ci else None
+        out["interval_method"] = self.interval_method
+        out["verdict"] = self.verdict
+        out["readings"] = dict(self.flag_counts)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<CustomersOutFit {self.model} t50={self.t50:.4g} min (level {self.level:g}, {self.interval_method[:40]}…)>"
