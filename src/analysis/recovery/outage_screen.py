@@ -68,7 +68,7 @@ def _excursions(v: np.ndarray, peak: float, max_run: int, minutes: np.ndarray, m
             i += 1
             continue
         out.append((i, stop, kind))
-        i = stop
+        i = stop + 1  # the reading that came back starts no excursion of its own
     return out
 
 

@@ -244,7 +244,7 @@ def fit_customers_out(
         },
         schema_overrides={"observed_at": pl.Datetime("us", "UTC")},
     )
-    counts = {f: int((flag == f).sum()) for f in np.unique(flag)}
+    counts = {str(f): int((flag == f).sum()) for f in np.unique(flag)}
     fit = CustomersOutFit(
         model=f"weibull arrivals × {best.name} restoration",
         level=float(level),

@@ -1,0 +1,315 @@
+"""Customers-out fitter: screening rules, onset rule, a simulated series with known truth, the real EAGLE-I series."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analysis.errors import FitError, ParameterError
+from analysis.recovery import CustomersOutFit, Estimate, fit_customers_out, fit_customers_out_by_area
+from analysis.recovery.outage_model import QueueGrid
+from analysis.recovery.outage_screen import first_sustained, relapse_mask, screen_present
+from analysis.recovery.outages import _prepare
+
+UTC = dt.UTC
+
+
+def _real_dir() -> Path:
+    here = Path(__file__).resolve().parents[2] / "shared/data/real"
+    return here if here.is_dir() else Path("/work/shared/data/real")
+
+
+def _read(name: str) -> pl.DataFrame:
+    path = _real_dir() / name
+    if not path.exists():
+        pytest.skip(f"real data not available: {path}")
+    return pl.read_csv(path).select(
+        pl.col("run_start_time").str.to_datetime().dt.replace_time_zone("UTC").alias("observed_at"),
+        pl.col("customers_out").cast(pl.Float64).alias("out"),
+    )
+
+
+def _t(s: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(s).replace(tzinfo=UTC)
+
+
+def _times(n: int, start: str = "2024-01-01 00:00") -> list[dt.datetime]:
+    t0 = _t(start)
+    return [t0 + dt.timedelta(minutes=15 * i) for i in range(n)]
+
+
+# --------------------------------------------------------------------------- screening
+
+
+def _decline(n: int = 80, peak: float = 10_000.0) -> np.ndarray:
+    return peak * np.exp(-np.arange(n) / 60.0)
+
+
+def _flags(v: np.ndarray) -> np.ndarray:
+    return screen_present(15.0 * np.arange(v.size), v)
+
+
+def test_dropout_run_of_zeros_is_flagged_and_nothing_else() -> None:
+    v = _decline()
+    v[20:24] = 0.0
+    f = _flags(v)
+    assert set(np.nonzero(f == "dropout")[0]) == {20, 21, 22, 23}
+    assert (f[np.r_[0:20, 24:80]] == "").all()
+
+
+def test_one_run_partial_dip_is_a_dropout() -> None:
+    v = _decline()
+    v[30] = 0.66 * v[29]
+    f = _flags(v)
+    assert list(np.nonzero(f != "")[0]) == [30]
+    assert f[30] == "dropout"
+
+
+def test_long_shallow_dip_is_kept() -> None:
+    """A run of many readings at 70 % of the level is not "far below": kept (it may be real)."""
+    v = 10_000.0 - 10.0 * np.arange(80)
+    v[30:44] = 0.7 * v[29] * np.linspace(1.0, 0.98, 14)
+    assert (_flags(v) == "").all()
+
+
+def test_flapping_keeps_the_level_of_the_neighbours() -> None:
+    v = np.full(60, 200_000.0) - 500.0 * np.arange(60)
+    low = [20, 21, 22, 23, 25, 30]
+    v[low] = 130_000.0
+    f = _flags(v)
+    assert set(np.nonzero(f == "flapping")[0]) == set(low)
+    assert (np.delete(f, low) == "").all()
+
+
+def test_flapping_real_low_level_flags_the_high_envelope() -> None:
+    v = np.full(60, 140_000.0) - 100.0 * np.arange(60)
+    high = [20, 21, 24, 27, 28]
+    v[high] = 210_000.0
+    f = _flags(v)
+    assert set(np.nonzero(f == "flapping")[0]) == set(high)
+
+
+def test_missing_runs_are_inserted_not_zero() -> None:
+    times = _times(40)
+    keep = [i for i in range(40) if i not in (10, 11, 12)]
+    df = pl.DataFrame({"observed_at": [times[i] for i in keep], "out": [1000.0] * len(keep)})
+    ts, out, _, cadence = _prepare(df.reverse(), None)  # unsorted input
+    assert cadence == 900.0
+    assert ts.size == 40
+    assert np.isnan(out[10:13]).all()
+    assert np.isfinite(np.delete(out, [10, 11, 12])).all()
+
+
+def test_duplicate_times_are_averaged() -> None:
+    times = _times(5)
+    df = pl.DataFrame({"observed_at": [*times, times[2]], "out": [1.0, 2.0, 3.0, 4.0, 5.0, 5.0]})
+    _, out, _, _ = _prepare(df, None)
+    assert out.tolist() == [1.0, 2.0, 4.0, 4.0, 5.0]
+
+
+def test_relapse_after_the_peak_is_marked() -> None:
+    y = np.concatenate([np.linspace(0.2, 1.0, 10), np.linspace(1.0, 0.6, 20), np.full(8, 0.7), np.linspace(0.6, 0.4, 10)])
+    m = 15.0 * np.arange(y.size)
+    mask = relapse_mask(m, y, int(np.argmax(y)))
+    assert mask[30:38].all()
+    assert not mask[:30].any()
+
+
+def test_onset_rule_needs_an_hour_above_five_percent() -> None:
+    v = np.array([0, 10, 600, 10, 10, 700, 800, 900, 950, 1000, 5000, 10_000], dtype=float)
+    m = 15.0 * np.arange(v.size)
+    assert first_sustained(m, v, 0.05 * 10_000) == 5
+
+
+# --------------------------------------------------------------------------- simulated truth
+
+
+def _simulate(seed: int = 1) -> tuple[pl.DataFrame, float]:
+    """A storm: arrivals over ~6 h, log-normal restoration (median 30 h), OU noise; returns the series and the true t50."""
+    from analysis.recovery.families import make_family
+
+    fam = make_family("lognormal")
+    theta = np.array([[math.log(1800.0), 0.8, -30.0, 300.0, 2.0, 60.0, 1.0, 0.01]])
+    horizon = 6 * 1440.0
+    grid = QueueGrid(60.0, 15.0, horizon)
+    g = grid.unit_curves(fam, theta[:, :6])[0]
+    t = np.arange(0.0, horizon + 1, 15.0)
+    mean = grid.at(g[None, :], t)[0]
+    rng = np.random.default_rng(seed)
+    e = np.zeros(t.size)
+    rho = math.exp(-15.0 / 60.0)
+    for i in range(1, t.size):
+        e[i] = rho * e[i - 1] + 0.005 * math.sqrt(1 - rho**2) * rng.normal()
+    out = 50_000.0 * np.maximum(mean + e, 0.0)
+    line = 0.5 * float(np.max(mean))
+    true_t50 = float(t[np.nonzero(mean >= line)[0][-1]])
+    start = _t("2024-03-01 00:00")
+    pre = [start - dt.timedelta(minutes=15 * i) for i in range(8, 0, -1)]
+    times = pre + [start + dt.timedelta(minutes=float(x)) for x in t]
+    values = [20.0] * 8 + out.tolist()
+    return pl.DataFrame({"observed_at": times, "out": values}), true_t50
+
+
+def test_simulated_series_recovers_t50() -> None:
+    df, true_t50 = _simulate()
+    fit = fit_customers_out(df, onset=_t("2024-03-01 00:00"), families=["lognormal", "weibull"], n_boot=60)
+    assert abs(fit.t50.value - true_t50) < 0.1 * true_t50
+    assert fit.crossing(0.5).reached
+    assert fit.flag_counts.get("dropout", 0) == 0
+
+
+def test_by_area_sums_runs_present_everywhere() -> None:
+    df, _ = _simulate()
+    a = df.with_columns(pl.lit("a").alias("area"))
+    b = df.with_columns((pl.col("out") * 0.5).alias("out"), pl.lit("b").alias("area")).filter(pl.int_range(pl.len()) != 100)
+    fits = fit_customers_out_by_area(pl.concat([a, b]), onset=_t("2024-03-01 00:00"), families=["exponential"], n_boot=0)
+    assert set(fits) == {"a", "b", "total"}
+    assert fits["total"].flag_counts["missing"] == 1
+    assert fits["total"].peak_out == pytest.approx(1.5 * fits["a"].peak_out, rel=0.02)
+
+
+def test_bad_arguments() -> None:
+    df, _ = _simulate()
+    with pytest.raises(ParameterError):
+        fit_customers_out(df, level=1.5)
+    with pytest.raises(ParameterError):
+        fit_customers_out(df, timezone="Mars/Base")
+    with pytest.raises(ParameterError):
+        fit_customers_out(df.drop("out"))
+    with pytest.raises(FitError):
+        fit_customers_out(df.head(5))
+    with pytest.raises(FitError):
+        fit_customers_out(df.with_columns(pl.lit(0.0).alias("out")))
+
+
+# --------------------------------------------------------------------------- real EAGLE-I series
+
+
+@pytest.fixture(scope="module")
+def volusia() -> CustomersOutFit:
+    return fit_customers_out(_read("eaglei_2022_ian_volusia_fl.csv"), timezone="America/New_York")
+
+
+@pytest.fixture(scope="module")
+def charlotte() -> CustomersOutFit:
+    return fit_customers_out(_read("eaglei_2022_ian_charlotte_fl.csv"), timezone="America/New_York")
+
+
+@pytest.fixture(scope="module")
+def beryl() -> CustomersOutFit:
+    df = _read("eaglei_outages_2024_harris_beryl.csv")
+    return fit_customers_out(
+        df, onset=_t("2024-07-08 14:15"), end=_t("2024-07-12 23:45"), total=1_344_930.0, timezone="America/Chicago"
+    )
+
+
+def _dropped(fit: CustomersOutFit) -> set[dt.datetime]:
+    q = fit.data_quality.filter((~pl.col("used")) & (pl.col("minutes") >= 0) & (pl.col("flag") != "after_end"))
+    return set(q.get_column("observed_at").to_list())
+
+
+def _span(a: str, b: str) -> set[dt.datetime]:
+    t, end, out = _t(a), _t(b), set()
+    while t <= end:
+        out.add(t)
+        t += dt.timedelta(minutes=15)
+    return out
+
+
+def _flag_at(fit: CustomersOutFit, when: str) -> str:
+    return fit.data_quality.filter(pl.col("observed_at") == _t(when)).get_column("flag").item()
+
+
+def _all_estimates_inside(fit: CustomersOutFit) -> None:
+    ests: list[Estimate] = [fit.crossing(p).minutes for p in (0.5, 0.9, 0.99)]
+    ests += [fit.restoration_quantile(p) for p in (0.5, 0.9)]
+    ests += [fit.mean_outage_minutes, fit.customer_hours_lost(), fit.customer_hours_in_window, *fit.arrival_window.values()]
+    for e in ests:
+        assert e.low <= e.value <= e.high, e
+
+
+def test_volusia(volusia: CustomersOutFit) -> None:
+    fit = volusia
+    assert fit.onset_source == "estimated"
+    assert abs((fit.onset - _t("2022-09-29 00:15")).total_seconds()) <= 2 * 3600
+    # listed defects flagged; nothing else after the onset dropped
+    assert _flag_at(fit, "2022-09-27 12:00") == "dropout"
+    assert {_flag_at(fit, s) for s in ("2022-10-01 13:45", "2022-10-01 14:00")} == {"dropout"}
+    assert fit.flag_counts["missing"] == 18
+    assert fit.flag_counts["flapping"] > 0
+    flap = _span("2022-09-29 19:45", "2022-09-29 23:00")
+    assert _dropped(fit) <= flap | _span("2022-10-01 13:45", "2022-10-01 14:00")
+    assert fit.flag_counts["relapse"] > 0
+    assert fit.data_quality.filter(pl.col("flag") == "relapse").get_column("used").all()
+    # 50 % crossing: data below for good at 2022-10-01 13:15, 61 h after the onset
+    truth = (_t("2022-10-01 13:15") - _t("2022-09-29 00:15")).total_seconds() / 60
+    c = fit.crossing(0.5)
+    assert c.reached
+    assert not c.extrapolated
+    assert abs(c.minutes.value - truth) <= 0.1 * truth
+    assert c.after_peak_minutes.value == pytest.approx(c.minutes.value - fit.peak_minutes)
+    assert not fit.crossing(0.9).reached
+    _all_estimates_inside(fit)
+
+
+def test_charlotte(charlotte: CustomersOutFit) -> None:
+    fit = charlotte
+    assert abs((fit.onset - _t("2022-09-28 14:30")).total_seconds()) <= 2 * 3600
+    feed_loss = _span("2022-09-29 09:15", "2022-09-29 10:45") | _span("2022-10-01 13:45", "2022-10-01 14:00")
+    assert {_flag_at(fit, "2022-09-28 21:00")} | {_flag_at(fit, s.isoformat()[:16]) for s in feed_loss} == {"dropout"}
+    assert _dropped(fit) == feed_loss | {_t("2022-09-28 21:00")}
+    c = fit.crossing(0.5)
+    assert not c.reached
+    assert c.extrapolated
+    assert c.minutes.value > fit.horizon_minutes
+    assert c.minutes.low > fit.horizon_minutes
+    assert fit.to_metrics()["t50_extrapolated"] is True
+    _all_estimates_inside(fit)
+
+
+def test_beryl(beryl: CustomersOutFit) -> None:
+    fit = beryl
+    assert fit.onset_source == "config"
+    dropouts = {
+        _t("2024-07-09 15:30"),
+        _t("2024-07-09 16:00"),
+        *_span("2024-07-10 00:45", "2024-07-10 01:45"),
+        _t("2024-07-10 03:00"),
+        _t("2024-07-10 03:30"),
+        _t("2024-07-10 05:30"),
+    }
+    assert _dropped(fit) == dropouts
+    assert fit.flag_counts["dropout"] == 10
+    assert fit.flag_counts["above_total"] > 0  # the peak is 1.235 × total_customers: kept, warned
+    assert fit.peak_out == 1_660_703
+    truth = 79.5 * 60
+    t50 = fit.t50
+    assert abs(t50.value - truth) <= 0.1 * truth
+    assert t50.covers(truth)
+    c90 = fit.crossing(0.9)
+    assert not c90.reached
+    assert c90.extrapolated
+    assert c90.minutes.low > fit.horizon_minutes
+    _all_estimates_inside(fit)
+
+
+def test_metrics_are_json_ready(beryl: CustomersOutFit) -> None:
+    m = beryl.to_metrics()
+    text = json.dumps(m, allow_nan=False)
+    assert "NaN" not in text
+    assert m["kind"] == "customers_out"
+    assert m["t50"].endswith("-05:00")  # America/Chicago in July
+    assert m["t90_extrapolated"] is True
+    assert m["readings"]["dropout"] == 10
+    assert set(m["restoration_time"]) >= {"p50_minutes", "p50_minutes_ci", "mean_minutes", "mean_minutes_ci"}
+    med, lo, hi = beryl.survival_curve(np.array([0.0, 600.0, 3000.0]))
+    assert np.all(lo <= med) and np.all(med <= hi)
+    assert set(beryl.candidates.columns) >= {"family", "converged", "aic", "weight"}
+    assert beryl.diagnostics is not None
+    assert beryl.diagnostics.observed_vs_fitted.columns == ["observed_at", "minutes", "observed", "fitted", "residual"]
