@@ -107,7 +107,8 @@ def test_every_section_renders(analysis) -> None:
     assert "0 down statements" not in html  # no report-count warnings for direct measurements
     assert "direct measurements" in html
     assert "No map" in html  # no located reports: no empty map of Belgium
-    assert "Observations" in html
+    # a series speaks of readings; restoration records of observations
+    assert ("Readings used" in html) if analysis.evidence == "online_fraction" else ("Observations" in html)
     # every source's identical rows and duplicate policy are said, whatever the kind
     expected_policy = {"online_fraction": "exact", "restorations": "identity"}[analysis.evidence]
     for source in analysis.data.sources:
@@ -115,7 +116,7 @@ def test_every_section_renders(analysis) -> None:
         assert esc(duplicates_sentence(source, "en")) in html
     # the methods describe the model actually fitted, not the report-rate model
     assert "Down reports do not observe S directly" not in html
-    assert ("Ornstein" in html) if analysis.evidence == "online_fraction" else ("interval-censored" in html)
+    assert ("infinite-server queue" in html) if analysis.evidence == "online_fraction" else ("interval-censored" in html)
 
 
 def test_timeline_shows_the_evidence(analysis) -> None:

@@ -423,7 +423,7 @@ def readings_left_out(quality: pl.DataFrame, tz: str) -> list[dict[str, Any]]:
     """
     left = quality.filter(~pl.col("used") & ~pl.col("flag").is_in(["before_onset", "after_end"]))
     return [
-        {"time": m.iso(t, tz), "flag": f, "out": None if o is None else float(o)}
+        {"time": m.iso(t, tz), "flag": f, "out": m.clean_number(o, 1)}
         for t, f, o in left.select("observed_at", "flag", "out").iter_rows()
     ]
 

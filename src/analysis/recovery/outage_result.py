@@ -64,9 +64,10 @@ def crossing_rows(grid: QueueGrid, family: RecoveryFamily, full: np.ndarray, lin
     return _cross(grid, family, full, m, line)
 
 
-def _cross(grid: QueueGrid, family: RecoveryFamily, full: np.ndarray, m: np.ndarray, line: float) -> np.ndarray:
+def _cross(grid: QueueGrid, family: RecoveryFamily, full: np.ndarray, m: np.ndarray, line: Any) -> np.ndarray:
     k = family.n_params
-    above = m >= line
+    line = np.broadcast_to(np.asarray(line, dtype=float), (m.shape[0],))
+    above = m >= line[:, None]
     out = np.full(m.shape[0], np.nan)
     u, h = grid.u, grid.step
     anyab = above.any(axis=1)
@@ -77,16 +78,81 @@ def _cross(grid: QueueGrid, family: RecoveryFamily, full: np.ndarray, m: np.ndar
     if r.size:
         j = last[r]
         m0, m1 = m[r, j], m[r, j + 1]
-        out[r] = u[j] + h * np.clip((m0 - line) / np.maximum(m0 - m1, 1e-300), 0.0, 1.0)
+        out[r] = u[j] + h * np.clip((m0 - line[r]) / np.maximum(m0 - m1, 1e-300), 0.0, 1.0)
     far = np.nonzero(anyab & ~inner)[0]
     if far.size:
         f = full[far]
         med = f[:, k] + f[:, k + 1] * math.log(2) ** (1.0 / f[:, k + 2])
-        q = 1.0 - line / f[:, k + N_EXTRA]
+        q = 1.0 - line[far] / f[:, k + N_EXTRA]
         with np.errstate(all="ignore"):
             tq = np.asarray(family.quantile(np.clip(q, 0.0, 1.0)[:, None], f[:, :k]), dtype=float).reshape(-1)
         out[far] = np.maximum(med + tq, u[-1])
     return out
+
+
+def ou_mean_variance(sd: float, tau: float, length: float) -> float:
+    """Variance of the mean over ``length`` minutes of an OU noise with ``sd`` and time constant ``tau``.
+
+    σ² · 2(x − 1 + e⁻ˣ)/x² with x = length/τ: a window much shorter than the noise's
+    memory averages nothing away (→ σ²), a much longer one averages it down (→ 2σ²τ/length).
+    """
+    x = length / max(tau, 1e-9)
+    if x < 1e-6:
+        return sd * sd
+    return sd * sd * 2.0 * (x - 1.0 + math.exp(-x)) / (x * x)
+
+
+def _hac_ols(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares with a Newey–West (Bartlett, ``lag``) covariance: the feed's noise is autocorrelated."""
+    n, k = x.shape
+    xtx_inv = np.linalg.inv(x.T @ x)
+    beta = xtx_inv @ x.T @ y
+    score = x * (y - x @ beta)[:, None]
+    meat = score.T @ score
+    for j in range(1, min(lag, n - 1) + 1):
+        g = score[j:].T @ score[:-j]
+        meat += (1.0 - j / (lag + 1.0)) * (g + g.T)
+    return beta, xtx_inv @ meat @ xtx_inv * n / max(n - k, 1)
+
+
+def local_crossing(
+    t: np.ndarray,
+    y: np.ndarray,
+    *,
+    center: float,
+    line: float,
+    line_var: float,
+    half_width: float,
+    lag: int,
+    level: float,
+    level_var: float = 0.0,
+) -> tuple[float, float, float] | None:
+    """Crossing of ``line`` by the local linear trend of the readings around ``center``, with its interval.
+
+    The readings within ``half_width`` minutes of ``center`` are fitted by least squares;
+    the crossing is where the line meets the fitted trend. Its standard error comes from
+    the trend's covariance with a Newey–West (Bartlett, ``lag`` readings) correction for
+    the feed's autocorrelated noise, plus the uncertainty of the line itself (``line_var``:
+    the peak is estimated too), by the delta method; the interval uses Student's t on
+    n − 2 degrees of freedom. ``level_var`` is a floor for the variance of the trend's level:
+    the share of a slow drift of the feed the window cannot average away. None when the
+    window holds too few readings or no clear decline.
+    """
+    sel = np.abs(t - center) <= half_width
+    n = int(sel.sum())
+    if n < 8:
+        return None
+    u, yy = t[sel] - center, y[sel]
+    beta, cov = _hac_ols(np.column_stack([np.ones(n), u]), yy, lag)
+    cov[0, 0] = max(cov[0, 0], level_var)
+    a, b = float(beta[0]), float(beta[1])
+    if not (b < 0 and b * b > 4.0 * cov[1, 1]):
+        return None
+    uc = (line - a) / b
+    grad = np.array([-1.0 / b, -(line - a) / b**2])
+    se = math.sqrt(max(float(grad @ cov @ grad) + line_var / b**2, 0.0))
+    q = float(stats.t.ppf((1 + level) / 2, max(n - 2, 3)))
+    return center + uc, center + uc - q * se, center + uc + q * se
 
 
 def candidate_frame(cands: Sequence[QueueCandidate], weights: np.ndarray, grid: QueueGrid | None = None) -> pl.DataFrame:
@@ -248,44 +314,149 @@ class CustomersOutFit:
         return self._summary(v[:, 0], w, point)
 
     # ------------------------------------------------------------------ crossings
-    def _data_bound(self, line: float) -> tuple[float, bool]:
-        """Earliest crossing the data allow and whether the readings go below ``line`` for good in the window."""
-        t, y = self.evidence.t, self.evidence.y
-        after = t >= self.peak_minutes
-        ta, ya = t[after], y[after]
-        above = np.nonzero(ya >= line)[0]
-        if above.size == 0:
-            return self.peak_minutes, True
-        last = int(above[-1])
-        if last == ta.size - 1:
-            return self.horizon_minutes + self.step, False
-        return float(ta[last]), True
+    def _peak_level(self) -> tuple[float, float]:
+        """The peak of the underlying curve as a share of the largest reading, and its variance.
+
+        The top of the series is fitted by a local quadratic over the readings within 3 h of
+        the largest one (Newey–West variance, as for the crossings): a single reading is the
+        peak plus the feed's noise at that moment, and a fitted model may round a sharp top
+        off. When the top is not a clear maximum of a quadratic (a jump, a plateau), the
+        largest reading stands, with the noise's variance.
+        """
+        if "peak" not in self._cache:
+            t, y = self.evidence.t, self.evidence.y
+            sd = self._noise_sd()
+            self._cache["peak"] = (1.0, sd**2)
+            sel = np.abs(t - self.peak_minutes) <= 180.0
+            n = int(sel.sum())
+            if n >= 7:
+                u = (t[sel] - self.peak_minutes) / 60.0
+                x = np.column_stack([np.ones(n), u, u**2])
+                beta, cov = _hac_ols(x, y[sel], self._lag())
+                a, b, c = (float(v) for v in beta)
+                if c < 0 and abs(b / (2 * c)) <= 3.0:
+                    v = -b / (2 * c)
+                    grad = np.array([1.0, v, v * v])
+                    sd_slow, tau_slow = self._drift(t, y, self.peak_minutes, 720.0)
+                    var = max(float(grad @ cov @ grad), ou_mean_variance(sd_slow, tau_slow, 360.0))
+                    level = a + b * v + c * v * v
+                    if math.isfinite(level) and 0.5 < level < 1.5 and math.isfinite(var):
+                        self._cache["peak"] = (level, var)
+        return self._cache["peak"]
+
+    def _drift(self, t: np.ndarray, y: np.ndarray, center: float, half: float) -> tuple[float, float]:
+        """(SD, time constant in minutes) of the readings' deviation from a quadratic trend within ``half`` of ``center``.
+
+        A scraped feed drifts by a few per cent for hours: over a short window that drift is
+        a level shift the window's own residuals cannot show. Measured around a smooth
+        trend over a wider window, its size and persistence bound how well any short window
+        can place a line (see :func:`ou_mean_variance`).
+        """
+        sel = np.abs(t - center) <= half
+        if sel.sum() < 12:
+            return 0.0, self.step
+        u = (t[sel] - center) / 60.0
+        x = np.column_stack([np.ones(u.size), u, u * u])
+        beta, _ = _hac_ols(x, y[sel], 1)
+        r = y[sel] - x @ beta
+        sd = float(np.std(r))
+        rho = float(np.corrcoef(r[:-1], r[1:])[0, 1]) if sd > 0 else 0.0
+        tau = -self.step / math.log(rho) if 0 < rho < 1 else self.step
+        return sd, float(min(tau, half))
+
+    def _lag(self) -> int:
+        """Newey–West lag in readings: three noise time constants, at most 24 readings."""
+        tau = float(self.theta[self.family.n_params + 3]) * self.noise_factors[1]
+        return int(min(max(1, math.ceil(3.0 * tau / self.step)), 24))
+
+    def _noise_sd(self) -> float:
+        """The feed noise's standard deviation (share of the peak), as fitted."""
+        k = self.family.n_params
+        return float(self.theta[k + N_EXTRA + 1]) * self.noise_factors[0]
 
     def crossing(self, p: float) -> Crossing:
-        """When out(t) falls below (1 − p) × peak for good (the mean curve's crossing, never one the data contradict).
+        """When out(t) falls below (1 − p) × peak for good, never at a time the data contradict.
 
-        Each replicate's crossing of its mean curve is moved to no earlier than the last
-        clean reading above the line (when the readings are still above it at the end of
-        the window: past the window's end), so no clock time inside the window contradicts
-        the data; a feed loss below the line is not a reading and is never a crossing.
+        The peak is the fitted curve's (see :meth:`_peak_level`). When the readings go
+        below the line for good inside the window, the estimate is the crossing of their
+        local linear trend around the last time a running median of the readings is above
+        the line (:func:`local_crossing`: robust to the model's shape away from the
+        crossing, with an interval that carries the feed's autocorrelated noise and the
+        peak's uncertainty). Otherwise, and when the local trend is not a clear decline, it
+        is the model's: each bootstrap replicate's curve crossing its own peak's line. No
+        value or interval end lies before a reading clearly above the line (by twice the
+        noise); when the readings at the end are clearly above it, the crossing is past the
+        window (a model extrapolation, flagged). A feed loss is not a reading and is never a
+        crossing.
         """
         if not 0 < p < 1:
             raise ParameterError(f"p (fraction restored) must be in (0, 1), got {p}")
         key = f"cross{p!r}"
         if key not in self._cache:
-            line = 1.0 - p
-            grid = self._grid()
-            curves, w = self._curves()
-            reps = np.concatenate(
-                [_cross(grid, fam, th, m, line) for (fam, th, _), m in zip(self._blocks(), curves, strict=True)]
-            )
-            lower, reached = self._data_bound(line)
-            point = max(float(crossing_rows(grid, self.family, self.theta, line)[0]), lower)
-            est = self._summary(np.maximum(reps, lower), w, point).capped(self.horizon_minutes)
-            shift = self.peak_minutes
-            after = Estimate(est.value - shift, est.low - shift, est.high - shift, est.low_beyond, est.high_beyond)
-            self._cache[key] = Crossing(p, est, after, reached, bool(est.value > self.horizon_minutes))
+            self._cache[key] = self._crossing(p)
         return self._cache[key]
+
+    def _crossing(self, p: float) -> Crossing:
+        share = 1.0 - p
+        grid = self._grid()
+        curves, w = self._curves()
+        peak, peak_var = self._peak_level()
+        line = share * peak
+        reps = np.concatenate(
+            [_cross(grid, fam, th, m, share * m.max(axis=1)) for (fam, th, _), m in zip(self._blocks(), curves, strict=True)]
+        )
+        point = float(crossing_rows(grid, self.family, self.theta, line)[0])
+        model = self._summary(reps, w, point)
+        t, y = self.evidence.t, self.evidence.y
+        after = t >= self.peak_minutes
+        ta, ya = t[after], y[after]
+        sd = self._noise_sd()
+        clear = np.nonzero(ya >= line + 2.0 * sd)[0]
+        floor = float(ta[clear[-1]]) if clear.size else -math.inf
+        end_above = ya.size >= 3 and float(np.median(ya[-3:])) >= line
+        reached = not end_above
+        est = model
+        if end_above and float(np.median(ya[-3:])) >= line + 2.0 * sd:
+            floor = max(floor, self.horizon_minutes + self.step)
+        elif reached:
+            local = self._local(ta, ya, line, peak_var / peak**2)
+            if local is not None:
+                est = Estimate(*local)
+        value, low, high = (max(x, floor) for x in (est.value, est.low, est.high))
+        est = Estimate(value, low, high).capped(self.horizon_minutes)
+        shift = self.peak_minutes
+        after_peak = Estimate(est.value - shift, est.low - shift, est.high - shift, est.low_beyond, est.high_beyond)
+        return Crossing(p, est, after_peak, reached, bool(est.value > self.horizon_minutes))
+
+    def _local(self, t: np.ndarray, y: np.ndarray, line: float, log_line_var: float) -> tuple[float, float, float] | None:
+        """:func:`local_crossing` of log readings around the last time their running median is above ``line``.
+
+        On the log scale a restoration curve is close to straight over a window where it
+        changes by ±25 % (and the feed's noise is roughly multiplicative), so a local line
+        is not bent by the curve's convexity; ``log_line_var`` is the variance of log(line).
+        """
+        if y.size < 8:
+            return None
+        k = 5
+        pad = np.concatenate([np.full(k // 2, y[0]), y, np.full(k // 2, y[-1])])
+        smooth = np.median(np.lib.stride_tricks.sliding_window_view(pad, k), axis=1)
+        above = np.nonzero(smooth >= line)[0]
+        if above.size == 0 or above[-1] >= y.size - 1:
+            return None
+        j = int(above[-1])
+        center = 0.5 * (t[j] + t[j + 1])
+        # half-width: where the model's curve moves by ±25 % around the line, within 1.5–12 h
+        mid, _, _ = self.survival_curve(np.array([center - 60.0, center + 60.0]))
+        with np.errstate(all="ignore"):
+            slope = abs(float(np.log(mid[1]) - np.log(mid[0]))) / 120.0
+        half = float(np.clip(0.25 / slope if slope > 0 and math.isfinite(slope) else 720.0, 6 * self.step, 720.0))
+        lag = self._lag()
+        pos = y > 0
+        sd, tau = self._drift(t[pos], np.log(y[pos]), center, max(3.0 * half, 720.0))
+        return local_crossing(
+            t[pos], np.log(y[pos]), center=center, line=math.log(line), line_var=log_line_var, half_width=half, lag=lag,
+            level=self.level, level_var=ou_mean_variance(sd, tau, 2.0 * half),
+        )  # fmt: skip
 
     def quantile(self, p: float) -> Estimate:
         """Minutes after onset of the crossing of (1 − p) × peak (see :meth:`crossing`)."""
