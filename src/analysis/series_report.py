@@ -130,10 +130,11 @@ def impact_rows(a: Any) -> list[tuple[str, str]]:
         est = fit.restoration_quantile(p)
         rows.append(
             (
-                text(lang, "s_per_customer", pct=f"{p:.0%}"),
+                text(lang, "s_per_customer", pct=f"{p:.0%}") + " ¹",
                 f"{format_duration(est.value, lang)} [{format_duration(est.low, lang)}–{format_duration(est.high, lang)}]",
             )
         )
+    rows.append(("¹", text(lang, "s_weak")))
     arrivals = fit.arrival_window
     if arrivals:
         first, last_arrival = arrivals.get("p05"), arrivals.get("p95")

@@ -24,6 +24,10 @@ from analysis.recovery.families import RecoveryFamily
 from analysis.recovery.outage_model import N_EXTRA, TAU_MAX, QueueCandidate, QueueEvidence, QueueGrid, bootstrap_family
 from analysis.recovery.result import Diagnostics, Estimate, percentile_summary, weighted_quantiles
 
+RESTORATION_NOTE = (
+    "model-based and weakly determined: a count of customers out does not say when each outage began, so how long "
+    "each lasted trades off against how the outages arrived; the crossings (t50, t90) are what the series measures"
+)
 EXTEND_MINUTES = 2880.0  # the crossing search runs this far (at least) past the window before extrapolating
 
 
@@ -560,30 +564,55 @@ class CustomersOutFit:
         return bool(self.survival_curve(np.array([self.horizon_minutes]))[0][0] > 0.01)
 
     def customer_hours_lost(self, n_affected: int | None = None) -> Estimate:
-        """Customer-hours without power over the whole event, N × mean outage (``n_affected`` ignored: the series gives N).
+        """Customer-hours without power over the whole event (``n_affected`` ignored: the series gives the count).
 
-        ``high_beyond`` (and ``low_beyond``) when more than 1 % of the peak is still out at the
-        end of the window: the total then rests on the model's extrapolation.
+        The readings inside the window (integrated over time, gaps and defects bridged
+        linearly) plus the model's tail after the window's end. The interval carries the
+        feed's slow drift for the measured part (:meth:`_window_draws`) and the bootstrap
+        for the tail. ``high_beyond`` (and ``low_beyond``) when more than 1 % of the peak
+        is still out at the end of the window: the total then rests on the extrapolation.
         """
         del n_affected
+        if "ch" not in self._cache:
+            grid = self._grid()
+            curves, w = self._curves()
+            inside = grid.u <= self.horizon_minutes
 
-        def fn(fam: RecoveryFamily, th: np.ndarray) -> np.ndarray:
-            k = fam.n_params
-            return th[:, k + N_EXTRA] * self.peak_out * np.asarray(fam.mean(th[:, :k])).reshape(-1) / 60.0
+            def total(fam: RecoveryFamily, th: np.ndarray) -> np.ndarray:
+                k = fam.n_params
+                return th[:, k + N_EXTRA] * np.asarray(fam.mean(th[:, :k])).reshape(-1)
 
-        est = self._estimate(fn)
-        beyond = self._still_out_at_end()
-        return Estimate(est.value, est.low, est.high, beyond, beyond)
+            totals, _ = self._values(total)
+            modelled = np.concatenate([np.trapezoid(m[:, inside], grid.u[inside], axis=1) for m in curves])
+            tail = np.maximum(totals[:, 0] - modelled, 0.0) * self.peak_out / 60.0
+            window = self._window_draws(tail.size)
+            est = self._summary(window + tail, w, float(np.median(window + tail)))
+            beyond = self._still_out_at_end()
+            self._cache["ch"] = Estimate(est.value, est.low, est.high, beyond, beyond)
+        return self._cache["ch"]
+
+    def _window_draws(self, n: int) -> np.ndarray:
+        """``n`` draws of the customer-hours measured inside the window.
+
+        The integral of the used readings from the onset to the end, times a factor for the
+        feed's slow drift: its log-scale SD and memory (:meth:`_drift`, measured around the
+        decline) give the SD of the drift's mean over the window (:func:`ou_mean_variance`).
+        """
+        t, y = self.evidence.t, self.evidence.y
+        measured = float(np.trapezoid(y, t)) * self.peak_out / 60.0
+        pos = y > 0
+        middle = float(t[pos][np.argmin(np.abs(y[pos] - 0.5))]) if pos.any() else self.peak_minutes
+        sd, tau = self._drift(t[pos], np.log(y[pos]), middle, 720.0)
+        rel = math.sqrt(ou_mean_variance(sd, tau, max(self.horizon_minutes, self.step)))
+        z = np.random.default_rng(self.seed).standard_normal(n)
+        return measured * np.exp(rel * z - 0.5 * rel * rel)
 
     @property
     def customer_hours_in_window(self) -> Estimate:
-        """Customer-hours from the onset to the end of the window, ∫ out dt of the fitted curve."""
-        grid = self._grid()
-        curves, w = self._curves()
-        inside = (grid.u >= 0) & (grid.u <= self.horizon_minutes)
-        v = np.concatenate([np.trapezoid(m[:, inside], grid.u[inside], axis=1) for m in curves]) * self.peak_out / 60.0
-        point = float(np.trapezoid(self.survival(grid.u[inside]), grid.u[inside])) * self.peak_out / 60.0
-        return self._summary(v, w, point)
+        """Customer-hours from the onset to the end of the window, measured by the readings (see :meth:`_window_draws`)."""
+        v = self._window_draws(max(self.n_boot, 200))
+        lo, mid, hi = percentile_summary(v, self.level)
+        return Estimate(mid, lo, hi)
 
     # ------------------------------------------------------------------ model choice
     def with_model(self, name: str) -> CustomersOutFit:
@@ -718,6 +747,7 @@ class CustomersOutFit:
         m = self.mean_outage_minutes
         rt["mean_minutes"] = _json(m.value)
         rt["mean_minutes_ci"] = m.interval
+        rt["note"] = RESTORATION_NOTE
         out["restoration_time"] = rt
         aw: dict[str, Any] = {}
         for key, e in self.arrival_window.items():
