@@ -13,10 +13,11 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from analysis.metrics import unusable
-from tests.real_data import BERYL, CHARLOTTE, VOLUSIA, eaglei_incident, postmortem
+from tests.real_data import BERYL, CHARLOTTE, VOLUSIA, eaglei_incident, postmortem, real_file
 
 UTC = dt.UTC
 FAST = ["-p", "n_boot=60"]
@@ -193,3 +194,62 @@ def test_every_row_rejected_fails_fit_and_validate_with_one_line(make_incident, 
     assert len(lines) == 1 and "rejected" in lines[0]
     val = postmortem("validate", str(folder))
     assert val.returncode == 1 and "all 2 rows rejected" in val.stderr
+
+
+# --------------------------------------------------------------------------- other input shapes
+
+
+def test_several_counties_in_one_file_give_one_curve_each_and_their_total(tmp_path: Path) -> None:
+    folder = tmp_path / "ian-two"
+    folder.mkdir()
+    frames = [pl.read_csv(real_file(name)) for name in (VOLUSIA, CHARLOTTE)]
+    pl.concat(frames).write_csv(folder / "outages.csv")
+    (folder / "incident.toml").write_text(
+        'id = "ian-two"\ntitle = "Ian, two counties"\ntimezone = "America/New_York"\n'
+        '[[sources]]\npath = "outages.csv"\nkind = "online_fraction"\ntimezone = "UTC"\n'
+        '[sources.columns]\nobserved_at = "run_start_time"\nout = "customers_out"\narea = "county"\n',
+        encoding="utf-8",
+    )
+    doc = _fit(folder)
+    areas = doc["series_areas"]
+    assert set(areas) == {"Volusia", "Charlotte"}
+    end = _t(doc["end"])
+    assert areas["Charlotte"]["t50"] is None or (areas["Charlotte"]["t50_extrapolated"] and _t(areas["Charlotte"]["t50"]) > end)
+    truth = dt.datetime(2022, 10, 1, 13, 15, tzinfo=UTC)
+    assert (
+        abs((_t(areas["Volusia"]["t50"]) - truth).total_seconds())
+        <= 0.10 * (truth - _t(areas["Volusia"]["onset"])).total_seconds()
+    )
+    # the total is fitted to the sum of clean readings: a feed loss in one county is not a dip of the total
+    rec = doc["recovery"]
+    assert rec["model"] is not None and "dropout" not in rec["readings"] and rec["peak"]["out"] > 224_435
+
+
+def test_out_with_a_total_below_the_peak_is_kept_with_a_warning(tmp_path: Path) -> None:
+    folder = eaglei_incident(tmp_path / "beryl-total", BERYL, incident_id="beryl-total", timezone="America/Chicago")
+    toml = (folder / "incident.toml").read_text(encoding="utf-8")
+    (folder / "incident.toml").write_text(toml + 'total = "total_customers"\n', encoding="utf-8")
+    doc = _fit(folder)
+    rec = doc["recovery"]
+    assert doc["n_rejected"] == 0 and rec["model"] is not None
+    assert rec["readings"]["above_total"] > 0  # EAGLE-I's total is below the real peak: kept, counted
+    assert rec["peak"]["share_of_total"] > 1.0
+
+
+def test_a_share_online_gives_the_same_answer_as_the_count(tmp_path: Path, charlotte: dict) -> None:
+    folder = tmp_path / "charlotte-share"
+    folder.mkdir()
+    mcc = 129_889  # EAGLE-I modelled customers of Charlotte County (12015), above its peak
+    pl.read_csv(real_file(CHARLOTTE)).with_columns((1 - pl.col("customers_out") / mcc).alias("share_online")).write_csv(
+        folder / "series.csv"
+    )
+    (folder / "incident.toml").write_text(
+        'id = "charlotte-share"\ntitle = "Charlotte, share online"\ntimezone = "America/New_York"\n'
+        '[[sources]]\npath = "series.csv"\nkind = "online_fraction"\ntimezone = "UTC"\n'
+        '[sources.columns]\nobserved_at = "run_start_time"\nonline_fraction = "share_online"\n',
+        encoding="utf-8",
+    )
+    doc = _fit(folder)
+    assert doc["recovery"]["t50_extrapolated"] is True
+    assert doc["onset"] == charlotte["onset"]
+    assert doc["recovery"]["readings"] == charlotte["recovery"]["readings"]

@@ -717,7 +717,7 @@ class CustomersOutFit:
     # ------------------------------------------------------------------ metrics
     def _iso(self, minutes: float | None) -> str | None:
         t = self.time_at(minutes) if minutes is not None and math.isfinite(minutes) else None
-        return iso_local(t, self.timezone) if t else None
+        return iso_local(t.replace(microsecond=0), self.timezone) if t else None
 
     def to_metrics(self) -> dict[str, Any]:
         """JSON-ready summary (no NaN: null); clock times in ``timezone`` with its offset."""

@@ -48,7 +48,7 @@ from analysis.recovery.outage_model import (
     noise_correction,
 )
 from analysis.recovery.outage_result import CustomersOutFit, Draw, candidate_frame
-from analysis.recovery.outage_screen import USED, first_sustained, relapse_mask, screen_present
+from analysis.recovery.outage_screen import DEFECTS, USED, first_sustained, relapse_mask, screen_present
 from analysis.recovery.propensity import check_timezone
 from analysis.recovery.reports import check_options
 from analysis.recovery.uncertainty import allocate
@@ -304,8 +304,9 @@ def _boot(
 def fit_customers_out_by_area(series: pl.DataFrame, **options: object) -> dict[str, CustomersOutFit]:
     """One fit per value of the ``area`` column, plus ``"total"`` for the sum over areas.
 
-    The sum is taken only at reading times where every area has a value: a run missing in
-    one area is missing in the total (not a partial sum, which would look like a dip).
+    The sum is taken only at reading times where every area has a clean reading: a run
+    missing in one area, or a feed defect flagged there (a dropout, a flip), is missing in
+    the total — a partial sum would look like a dip too shallow to be caught in the total.
     Options are those of :func:`fit_customers_out`.
     """
     if not isinstance(series, pl.DataFrame) or "area" not in series.columns:
@@ -319,9 +320,17 @@ def fit_customers_out_by_area(series: pl.DataFrame, **options: object) -> dict[s
         out[a] = fit_customers_out(part, **options)  # type: ignore[arg-type]
     agg = [pl.col("out").sum().alias("out"), pl.col("out").null_count().alias("_nulls"), pl.len().alias("_n")]
     if "total" in series.columns:
-        agg.append(pl.col("total").sum().alias("total"))
+        # a total only where every area gives one (a sum of the areas that do would be too small)
+        agg.append(pl.when(pl.col("total").null_count() == 0).then(pl.col("total").sum()).alias("total"))
+    defects = pl.concat(
+        [
+            fit.data_quality.filter(pl.col("flag").is_in(DEFECTS)).select("observed_at", pl.lit(a).alias("area"))
+            for a, fit in out.items()
+        ]
+    )
+    clean = series.with_columns(pl.col("area").cast(pl.String)).join(defects, on=["observed_at", "area"], how="anti")
     summed = (
-        series.filter(pl.col("out").is_not_null())
+        clean.filter(pl.col("out").is_not_null())
         .group_by(["observed_at", "area"])
         .agg(pl.col("out").mean(), *([pl.col("total").mean()] if "total" in series.columns else []))
         .group_by("observed_at")
