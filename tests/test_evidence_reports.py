@@ -44,7 +44,9 @@ kind = "{kind}"
 
 
 def _series_incident(root: Path) -> Path:
-    s = online_fraction_series(family="weibull", params=[1.3, 1500.0], horizon_minutes=4 * 24 * 60, step_minutes=30, rng=4)
+    s = online_fraction_series(
+        family="weibull", params={"lambda_": 1500.0, "rho_": 1.3}, horizon_minutes=4 * 24 * 60, step_minutes=30, rng=4
+    )
     folder = root / "storm-series"
     folder.mkdir(parents=True)
     times = [ONSET + dt.timedelta(minutes=float(m)) for m in s.minutes]
