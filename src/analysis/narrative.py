@@ -112,7 +112,7 @@ def header(a: Any) -> str:
         + esc(
             text(
                 lang,
-                "coverage_line",
+                "coverage_line_series" if series_report.is_series(a) and not mt["n_unresolved_place"] else "coverage_line",
                 n_reports=mt["n_reports"],
                 n_sources=len(inc.sources),
                 first=format_time(a.span[0] + dt.timedelta(hours=1), tz, lang),

@@ -304,7 +304,12 @@ def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResu
     derived = []
     # the curve of curated statements is not a restoration curve: no "half back" on the timeline
     if fit is not None and not curated:
-        for q, label in (("t50", "Half of affected customers back (t50)"), ("t90", "90% back (t90)")):
+        labels = (
+            (("t50", "Out below 50% of the peak (t50)"), ("t90", "Out below 10% of the peak (t90)"))
+            if evidence == "online_fraction"
+            else (("t50", "Half of affected customers back (t50)"), ("t90", "90% back (t90)"))
+        )
+        for q, label in labels:
             when = m.offset(fit.onset, getattr(fit, q).value)
             if when is not None and when <= end:
                 derived.append((when, label, "fit"))

@@ -74,7 +74,7 @@ def timeline(a: Any) -> list[Part]:
         unit, key = "restorations", "caption_timeline_restorations"
     elif a.evidence == "online_fraction" and getattr(a.fit, "data_quality", None) is not None:
         # every reading of the series, build-up included, as a share of the peak
-        readings = a.fit.data_quality.filter(pl.col("out").is_not_null())
+        readings = a.fit.data_quality.filter(pl.col("out").is_not_null() & ~pl.col("flag").is_in(["dropout", "flapping"]))
         series = readings.select("observed_at", (pl.col("out") / a.fit.peak_out).alias("share"))
         key = "caption_timeline_series" if a.down.height == 0 else key
     fig = figures.timeline_figure(

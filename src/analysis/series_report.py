@@ -68,14 +68,19 @@ def _count(x: float | None) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:,.0f}"
 
 
-def readings_line(a: Any) -> str:
-    """'393 of 768 readings used; 375 not: 10 dropout, 365 before onset'."""
-    lang = a.params.language
+def readings_counts(a: Any) -> tuple[int, int, str]:
+    """(readings used, readings in all, '345 before onset, 10 dropout'): what the fit did with the series."""
     counts = dict(getattr(a.fit, "flag_counts", {}) or {}) if a.fit is not None else {}
     n = sum(counts.values()) if counts else a.data.online.height
     used = sum(v for k, v in counts.items() if k in USED_FLAGS) if counts else 0
     other = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()) if k not in USED_FLAGS and v)
-    return text(lang, "s_readings_line", used=used, n=n, other=other or "—")
+    return used, n, other or "—"
+
+
+def readings_line(a: Any) -> str:
+    """'393 of 768 readings used; not used: 10 dropout, 365 before onset'."""
+    used, n, other = readings_counts(a)
+    return text(a.params.language, "s_readings_line", used=used, n=n, other=other)
 
 
 def summary_parts(a: Any, kpi: Any) -> list[str]:
@@ -102,7 +107,8 @@ def summary_parts(a: Any, kpi: Any) -> list[str]:
             text(lang, "s_to_full_extrapolated" if beyond else "s_to_full"),
         )
     )
-    cards.append(kpi(text(lang, "s_readings"), readings_line(a)))
+    used, n, other = readings_counts(a)
+    cards.append(kpi(text(lang, "s_readings"), f"{used} / {n}", sub=text(lang, "s_not_used", other=other)))
     return [f'<div class="pm-kpis">{"".join(cards)}</div>']
 
 
@@ -222,11 +228,12 @@ def areas_html(a: Any, table: Any) -> str:
 def series_figure(a: Any) -> go.Figure:
     """The series as measured (share of its peak), the fitted curve with its band, defects marked, the 50 %/10 % lines."""
     fit, tz, level, lang = a.fit, a.incident.timezone, a.params.level, a.params.language
-    dq = fit.data_quality
     peak = fit.peak_out
     fig = go.Figure()
-    t0 = float(dq["minutes"].min())
-    grid = np.linspace(min(t0, 0.0), fit.horizon_minutes, 500)
+    # from a little before the onset (the build-up) to the end of the window; the timeline shows the rest
+    start = -max(360.0, 0.1 * fit.horizon_minutes)
+    dq = fit.data_quality.filter((pl.col("minutes") >= start) & (pl.col("minutes") <= fit.horizon_minutes))
+    grid = np.linspace(max(float(dq["minutes"].min()), start), fit.horizon_minutes, 500)
     mid, lo, hi = fit.survival_curve(grid)
     x = [_local(fit.onset + dt.timedelta(minutes=float(m)), tz) for m in grid]
     if np.isfinite(lo).any():
@@ -260,8 +267,23 @@ def series_figure(a: Any) -> go.Figure:
                 hovertemplate="%{x|%a %d %b %H:%M}: %{customdata:,.0f} out (%{y:.1f}% of peak) · %{text}<extra></extra>",
             )
         )
-    for p in (0.5, 0.9):
+    for p, key in CROSSINGS:
         fig.add_hline(y=100 * (1 - p), line={"color": "#888", "dash": "dot", "width": 1})
+        est = fit.crossing(p).minutes
+        if not (math.isfinite(est.value) and est.value <= fit.horizon_minutes):
+            continue
+        when, low, high = (_local(_when(fit, x), tz) for x in (est.value, est.low, min(est.high, fit.horizon_minutes)))
+        fig.add_trace(
+            go.Scatter(
+                x=[low, when, high],
+                y=[100 * (1 - p)] * 3,
+                mode="lines+markers",
+                marker={"size": [0, 11, 0], "color": PALETTE["announcement"], "symbol": "diamond"},
+                line={"color": PALETTE["announcement"], "width": 3},
+                name=f"{text(lang, f's_{key}')} ({level:.0%})",
+                hovertemplate="%{x|%a %d %b %H:%M}<extra></extra>",
+            )
+        )
     fig.update_layout(
         template=TEMPLATE,
         xaxis_title=_axis_title(tz),
