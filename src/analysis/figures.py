@@ -201,6 +201,19 @@ def timeline_figure(
     return fig
 
 
+def band_trace(x: Sequence[Any], lo: np.ndarray, hi: np.ndarray, level: float) -> go.Scatter:
+    """A shaded pointwise interval (shares drawn as %) between ``lo`` and ``hi`` over ``x``."""
+    return go.Scatter(
+        x=list(x) + list(x)[::-1],
+        y=list(100 * hi) + list(100 * lo[::-1]),
+        fill="toself",
+        fillcolor=PALETTE["band"],
+        line={"width": 0},
+        hoverinfo="skip",
+        name=f"{level:.0%} band",
+    )
+
+
 def recovery_figure(
     fit: Any,
     *,
@@ -227,17 +240,7 @@ def recovery_figure(
     s, lo, hi = fit.survival_curve(t)
     x = [_local(onset + dt.timedelta(minutes=float(m)), timezone) for m in t]
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=x + x[::-1],
-            y=list(100 * hi) + list(100 * lo[::-1]),
-            fill="toself",
-            fillcolor=PALETTE["band"],
-            line={"width": 0},
-            hoverinfo="skip",
-            name=f"{level:.0%} band",
-        )
-    )
+    fig.add_trace(band_trace(x, lo, hi, level))
     fig.add_trace(
         go.Scatter(
             x=x,

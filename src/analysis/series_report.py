@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
-from analysis.figures import PALETTE, TEMPLATE, _axis_title, _local
+from analysis.figures import PALETTE, TEMPLATE, _axis_title, _local, band_trace
 from analysis.i18n import format_duration, format_time, text
 from analysis.privacy import esc
 
@@ -237,17 +237,7 @@ def series_figure(a: Any) -> go.Figure:
     mid, lo, hi = fit.survival_curve(grid)
     x = [_local(fit.onset + dt.timedelta(minutes=float(m)), tz) for m in grid]
     if np.isfinite(lo).any():
-        fig.add_trace(
-            go.Scatter(
-                x=x + x[::-1],
-                y=list(100 * hi) + list(100 * lo[::-1]),
-                fill="toself",
-                fillcolor=PALETTE["band"],
-                line={"width": 0},
-                hoverinfo="skip",
-                name=f"{level:.0%} band",
-            )
-        )
+        fig.add_trace(band_trace(x, lo, hi, level))
     fig.add_trace(
         go.Scatter(x=x, y=100 * mid, mode="lines", line={"color": PALETTE["fit"], "width": 2.5}, name=text(lang, "s_model"))
     )

@@ -22,7 +22,7 @@ from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import iso_local, to_utc
 from analysis.recovery.families import RecoveryFamily
 from analysis.recovery.outage_model import N_EXTRA, TAU_MAX, QueueCandidate, QueueEvidence, QueueGrid, bootstrap_family
-from analysis.recovery.result import Diagnostics, Estimate, percentile_summary, weighted_quantiles
+from analysis.recovery.result import Diagnostics, Estimate, Headlines, percentile_summary, weighted_quantiles
 
 RESTORATION_NOTE = (
     "model-based and weakly determined: a count of customers out does not say when each outage began, so how long "
@@ -197,7 +197,7 @@ def _json(x: float) -> float | None:
 
 
 @dataclass(frozen=True, eq=False)
-class CustomersOutFit:
+class CustomersOutFit(Headlines):
     """A customers-out series fitted by the infinite-server queue model (see :mod:`analysis.recovery.outages`).
 
     Shares are out(t)/peak, with ``peak_out`` the largest clean reading; times are UTC, and
@@ -465,21 +465,6 @@ class CustomersOutFit:
     def quantile(self, p: float) -> Estimate:
         """Minutes after onset of the crossing of (1 − p) × peak (see :meth:`crossing`)."""
         return self.crossing(p).minutes
-
-    @property
-    def t50(self) -> Estimate:
-        """Minutes after onset until half the peak is restored for good."""
-        return self.quantile(0.5)
-
-    @property
-    def t90(self) -> Estimate:
-        """Minutes after onset until 90 % of the peak is restored for good."""
-        return self.quantile(0.9)
-
-    @property
-    def t99(self) -> Estimate:
-        """Minutes after onset until 99 % of the peak is restored for good."""
-        return self.quantile(0.99)
 
     def extrapolated(self, p: float) -> bool:
         """Tell whether the crossing of (1 − p) × peak lies beyond the end of the window."""

@@ -194,8 +194,31 @@ class Diagnostics:
     note: str = ""
 
 
+class Headlines:
+    """``t50``, ``t90``, ``t99`` from a fit's ``quantile(p)``: one definition for every kind of fit."""
+
+    def quantile(self, p: float) -> Estimate:
+        """Minutes after onset at which a share ``p`` is restored (each fit says how)."""
+        raise NotImplementedError
+
+    @property
+    def t50(self) -> Estimate:
+        """Minutes after onset to 50% restored."""
+        return self.quantile(0.5)
+
+    @property
+    def t90(self) -> Estimate:
+        """Minutes after onset to 90% restored."""
+        return self.quantile(0.9)
+
+    @property
+    def t99(self) -> Estimate:
+        """Minutes after onset to 99% restored."""
+        return self.quantile(0.99)
+
+
 @dataclass(frozen=True, eq=False)
-class RecoveryFit:
+class RecoveryFit(Headlines):
     """A fitted recovery curve S(t) with bootstrap uncertainty (times in minutes after onset, UTC).
 
     Built by :func:`fit_down_reports`, :func:`fit_restorations` and
@@ -339,21 +362,6 @@ class RecoveryFit:
         if not 0 < p < 1:
             raise ParameterError(f"p (fraction restored) must be in (0, 1), got {p}")
         return self._estimate(lambda fam, th: fam.quantile(p, th), cap=True)
-
-    @property
-    def t50(self) -> Estimate:
-        """Minutes after onset to 50% restored."""
-        return self.quantile(0.5)
-
-    @property
-    def t90(self) -> Estimate:
-        """Minutes after onset to 90% restored."""
-        return self.quantile(0.9)
-
-    @property
-    def t99(self) -> Estimate:
-        """Minutes after onset to 99% restored."""
-        return self.quantile(0.99)
 
     def extrapolated(self, p: float) -> bool:
         """Tell whether the estimated time to ``p`` restored lies beyond the end of observation."""
