@@ -253,3 +253,30 @@ def test_a_share_online_gives_the_same_answer_as_the_count(tmp_path: Path, charl
     assert doc["recovery"]["t50_extrapolated"] is True
     assert doc["onset"] == charlotte["onset"]
     assert doc["recovery"]["readings"] == charlotte["recovery"]["readings"]
+
+
+def test_onset_at_the_peak_keeps_the_crossing_and_its_interval(tmp_path: Path) -> None:
+    folder = eaglei_incident(
+        tmp_path / "volusia-peak", VOLUSIA, incident_id="volusia-peak", timezone="UTC", onset="2022-09-29T19:00:00"
+    )
+    rec = _fit(folder)["recovery"]
+    truth = dt.datetime(2022, 10, 1, 13, 15, tzinfo=UTC)
+    low, high = (_t(x) for x in rec["t50_ci"])
+    assert low <= _t(rec["t50"]) <= high
+    assert (
+        abs((_t(rec["t50"]) - truth).total_seconds()) <= 0.10 * (truth - dt.datetime(2022, 9, 29, 19, tzinfo=UTC)).total_seconds()
+    )
+
+
+def test_render_of_nothing_usable_writes_the_report_and_exits_1(make_incident, tmp_path: Path) -> None:
+    folder = make_incident(
+        "time,town\nnot a time,Namur\nnever,Liège\n", source_extra='[sources.columns]\nreported_at = "time"\nplace = "town"\n'
+    )
+    out = tmp_path / "reports"
+    proc = postmortem("render", str(folder), "--out", str(out), "-p", "n_boot=20", "-p", f"processed_dir={tmp_path / 'p'}")
+    assert proc.returncode == 1
+    assert (out / "test-incident" / "postmortem.html").is_file()  # what can be written is written
+    manifest = json.loads((out / "test-incident" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "unusable" and "rejected" in manifest["problem"]
+    errors = [x for x in proc.stderr.splitlines() if x.startswith("postmortem: error:")]
+    assert len(errors) == 1 and "rejected" in errors[0]
