@@ -321,29 +321,36 @@ class CustomersOutFit(Headlines):
     def _peak_level(self) -> tuple[float, float]:
         """The peak of the underlying curve as a share of the largest reading, and its variance.
 
-        The top of the series is fitted by a local quadratic over the readings within 3 h of
+        The top of the series is fitted by a local quadratic over the readings within 90 min of
         the largest one (Newey–West variance, as for the crossings): a single reading is the
         peak plus the feed's noise at that moment, and a fitted model may round a sharp top
-        off. When the top is not a clear maximum of a quadratic (a jump, a plateau), the
-        largest reading stands, with the noise's variance.
+        off. When the quadratic's top is below the largest reading, the peak is taken halfway
+        between them, with half their gap as its standard deviation at least. When the top
+        is not a clear maximum of a quadratic (a jump, a plateau), the largest reading stands,
+        with the noise's variance.
         """
         if "peak" not in self._cache:
             t, y = self.evidence.t, self.evidence.y
             sd = self._noise_sd()
             self._cache["peak"] = (1.0, sd**2)
-            sel = np.abs(t - self.peak_minutes) <= 180.0
+            sel = np.abs(t - self.peak_minutes) <= 90.0
             n = int(sel.sum())
-            if n >= 7:
+            if n >= 5:
                 u = (t[sel] - self.peak_minutes) / 60.0
                 x = np.column_stack([np.ones(n), u, u**2])
                 beta, cov = _hac_ols(x, y[sel], self._lag())
                 a, b, c = (float(v) for v in beta)
-                if c < 0 and abs(b / (2 * c)) <= 3.0:
+                if c < 0 and abs(b / (2 * c)) <= 1.5:
                     v = -b / (2 * c)
                     grad = np.array([1.0, v, v * v])
                     sd_slow, tau_slow = self._drift(t, y, self.peak_minutes, 720.0)
-                    var = max(float(grad @ cov @ grad), ou_mean_variance(sd_slow, tau_slow, 360.0))
+                    var = max(float(grad @ cov @ grad), ou_mean_variance(sd_slow, tau_slow, 180.0))
                     level = a + b * v + c * v * v
+                    if level < 1.0:
+                        # the largest reading is the top plus noise, the quadratic rounds a sharp
+                        # top off: between the two, with their disagreement as uncertainty
+                        gap = 1.0 - level
+                        level, var = level + 0.5 * gap, max(var, (0.5 * gap) ** 2)
                     if math.isfinite(level) and 0.5 < level < 1.5 and math.isfinite(var):
                         self._cache["peak"] = (level, var)
         return self._cache["peak"]
@@ -438,7 +445,12 @@ class CustomersOutFit(Headlines):
         On the log scale a restoration curve is close to straight over a window where it
         changes by ±25 % (and the feed's noise is roughly multiplicative), so a local line
         is not bent by the curve's convexity; ``log_line_var`` is the variance of log(line).
+        Readings that repeat the one before are left out of the trend.
         """
+        # a value repeated from the reading before is a feed that did not refresh: it says
+        # nothing new about the trend (and in a decline it is an old, higher count)
+        fresh = np.concatenate([[True], y[1:] != y[:-1]])
+        t, y = t[fresh], y[fresh]
         if y.size < 8:
             return None
         k = 5
