@@ -291,6 +291,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 "estimate": _median([j["value"] for j in have]),
                 "rel_error": _median([j["rel_error"] for j in have]),
                 "abs_rel_error": _median([abs(j["rel_error"]) for j in have]),
+                # what the data observe: the crossings whose truth lies inside the window
+                "abs_rel_error_inside": _median([abs(j["rel_error"]) for j in counted]),
                 "n_cover": n,
                 "covered": k,
                 "coverage": k / n if n else math.nan,

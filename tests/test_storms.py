@@ -292,9 +292,12 @@ def _target_problems(summary: dict, rows: list[dict]) -> list[str]:
                 )
             if d["claims_inferred"]:
                 problems.append(f"{name} {m}: recovery.{m}_reached missing in {d['claims_inferred']}/{d['n']} fits")
-            if d["missing"] or not d["abs_rel_error"] <= sv.TIME_TARGET:
+            # the accuracy target is for crossings the data observe; one past the window's end is a
+            # flagged extrapolation ("not reached by"), whose claim is checked above
+            if d["missing"] or (d["n_cover"] and not d["abs_rel_error_inside"] <= sv.TIME_TARGET):
                 problems.append(
-                    f"{name} {m}: median |error| {d['abs_rel_error']:.3f} of elapsed time (missing {d['missing']}/{d['n']})"
+                    f"{name} {m}: median |error| {d['abs_rel_error_inside']:.3f} of elapsed time where the truth is inside "
+                    f"the window (missing {d['missing']}/{d['n']})"
                 )
         for m in sv.HEADLINE:
             d = s.get(m)

@@ -198,8 +198,8 @@ def _dropouts(minutes: np.ndarray, v: np.ndarray, flag: np.ndarray, peak: float,
     reading and the level before it (the median of the ``SIDE`` readings before the run).
     It is a dropout when every
     reading in it is below half the level on both sides (the median of the ``SIDE``
-    readings after it too). A real fall stays down, so the level after it is as low as the
-    run; a steep real decline never halves from one reading to the next; the levels are
+    readings after it that are back above the run's limit, at least three). A real fall
+    stays down, so too few readings come back; a steep real decline never halves from one reading to the next; the levels are
     medians of readings outside the run, so a long loss cannot hide behind its own readings.
     """
     n = v.size
@@ -223,10 +223,11 @@ def _dropouts(minutes: np.ndarray, v: np.ndarray, flag: np.ndarray, peak: float,
             i = b + 1
             continue  # no way back inside the limits: a real change of level, or the end of the series
         after = np.nonzero(flag[b:] == "")[0][:SIDE] + b
-        if after.size < 3:
+        back = after[v[after] >= limit]  # another loss right after must not drag the level down
+        if back.size < 3:
             i = b + 1
-            continue  # too close to the end to tell a loss from a real fall
-        level = min(level_before, float(np.median(v[after])))
+            continue  # too close to the end, or the series stays down: a real fall
+        level = min(level_before, float(np.median(v[back])))
         # far below the level on both sides: a real fall stays down, so the level after it is low too
         if b > i and np.all((v[i:b] < DIP_LONG * level) | (v[i:b] == 0)):
             flag[i:b] = "dropout"
