@@ -72,3 +72,14 @@ def test_periods_name_the_day_once_or_both_days() -> None:
     assert format_period(start + dt.timedelta(hours=16), start + dt.timedelta(hours=22), "Europe/Brussels", "nl") == (
         "dinsdag 9 januari 22:00 tot woensdag 10 januari 04:00 CET"
     )
+
+
+def test_every_reading_flag_of_a_series_is_named_in_each_language() -> None:
+    from analysis.i18n import TEXT
+    from analysis.recovery.outage_screen import DEFECTS, USED
+    from analysis.series_report import flag_name
+
+    for flag in {*DEFECTS, *USED, "before_onset", "after_end"}:
+        names = {lang: flag_name(flag, lang) for lang in ("en", "fr", "nl")}
+        assert all(f"flag_{flag}" in TEXT[lang] for lang in names), flag
+        assert names["fr"] != names["en"] and names["nl"] != names["en"], names  # said in the report's language

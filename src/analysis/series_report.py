@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analysis.figures import PALETTE, TEMPLATE, _axis_title, _local, band_trace
-from analysis.i18n import format_duration, format_time, text
+from analysis.i18n import TEXT, format_duration, format_time, text
 from analysis.privacy import esc
 
 #: The crossings a series report leads with: fraction of the peak restored → metrics key.
@@ -68,12 +68,18 @@ def _count(x: float | None) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:,.0f}"
 
 
+def flag_name(flag: str, lang: str) -> str:
+    """A reading's flag in the report's language (an unknown flag as written)."""
+    return text(lang, f"flag_{flag}") if f"flag_{flag}" in TEXT["en"] else flag.replace("_", " ")
+
+
 def readings_counts(a: Any) -> tuple[int, int, str]:
     """(readings used, readings in all, '345 before onset, 10 dropout'): what the fit did with the series."""
+    lang = a.params.language
     counts = dict(getattr(a.fit, "flag_counts", {}) or {}) if a.fit is not None else {}
     n = sum(counts.values()) if counts else a.data.online.height
     used = sum(v for k, v in counts.items() if k in USED_FLAGS) if counts else 0
-    other = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()) if k not in USED_FLAGS and v)
+    other = ", ".join(f"{v} {flag_name(k, lang)}" for k, v in sorted(counts.items()) if k not in USED_FLAGS and v)
     return used, n, other or "—"
 
 
@@ -186,7 +192,7 @@ def quality_html(a: Any, table: Any) -> str:
         return "\n".join(parts)
     counts = dict(fit.flag_counts)
     rows = [
-        (k.replace("_", " "), v, text(lang, "yes") if k in USED_FLAGS else text(lang, "no")) for k, v in sorted(counts.items())
+        (flag_name(k, lang), v, text(lang, "yes") if k in USED_FLAGS else text(lang, "no")) for k, v in sorted(counts.items())
     ]
     parts.append(table([text(lang, "s_flag"), text(lang, "s_readings"), text(lang, "s_used")], rows))
     parts.append(f"<p>{esc(readings_line(a))}</p>")
@@ -197,7 +203,10 @@ def quality_html(a: Any, table: Any) -> str:
         parts.append(
             table(
                 [text(lang, "time"), text(lang, "s_flag"), text(lang, "s_out")],
-                [(format_time(t, tz, lang), f, _count(o)) for t, f, o in shown.select("observed_at", "flag", "out").rows()],
+                [
+                    (format_time(t, tz, lang), flag_name(f, lang), _count(o))
+                    for t, f, o in shown.select("observed_at", "flag", "out").rows()
+                ],
             )
         )
         if left.height > shown.height:
