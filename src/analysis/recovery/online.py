@@ -47,6 +47,7 @@ from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import as_times, epoch_seconds, from_epoch_seconds, to_utc
 from analysis.recovery.engine import choose, fit_candidates
 from analysis.recovery.families import RecoveryFamily, resolve_candidates
+from analysis.recovery.outage_screen import runs
 from analysis.recovery.propensity import check_timezone
 from analysis.recovery.reports import check_options
 from analysis.recovery.result import Diagnostics, RecoveryFit
@@ -195,12 +196,6 @@ class OnlineBatch:
 # --------------------------------------------------------------------------- screening
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) index pairs of the runs of True in ``mask``."""
-    d = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
-    return list(zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0], strict=True))
-
-
 def screen_series(
     minutes: np.ndarray,
     values: np.ndarray,
@@ -236,7 +231,7 @@ def screen_series(
         low = (v < ratio * med) & (med > 0.05 * peak) & big
         high = (v > med / ratio) & (v > 0.05 * peak) & big
         for mask, name in ((low, "dropout"), (high, "spike")):
-            for a, b in _runs(mask):
+            for a, b in runs(mask):
                 if b - a > max_dropout_run or a == 0 or b >= v.size:
                     continue
                 before, after = v[a - 1], v[b]
@@ -250,7 +245,7 @@ def screen_series(
         v = values[idx]
         level = 0.01 * (float(np.nanmax(np.abs(v))) or 1.0)  # a repeated ~0 is "all restored", not a frozen feed
         same = np.concatenate([[False], (v[1:] == v[:-1]) & (np.abs(v[1:]) > level)])
-        for a, b in _runs(same):
+        for a, b in runs(same):
             first = a - 1
             if minutes[idx[b - 1]] - minutes[idx[first]] >= stale_minutes:
                 flag[idx[a:b]] = "stale"

@@ -44,8 +44,8 @@ FLAP_OFF = 0.25  # in a stretch, a reading this far from the level around it is 
 TINY = 0.2  # a flagged envelope below this share of the kept level is a dropout, not a flap
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) of the runs of True in ``mask``."""
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) index pairs of the runs of True in ``mask``."""
     d = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
     return list(zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0], strict=True))
 
@@ -250,7 +250,7 @@ def screen_present(
     _dips(minutes, v, flag, peak)
     # stale: identical consecutive readings over stale_minutes, above 1% of the peak
     same = np.concatenate([[False], (v[1:] == v[:-1]) & (v[1:] > 0.01 * peak) & (flag[1:] == "")])
-    for a, b in _runs(same):
+    for a, b in runs(same):
         if minutes[b - 1] - minutes[a - 1] >= stale_minutes:
             flag[a:b] = "stale"
     return flag
@@ -267,8 +267,7 @@ def relapse_mask(
     low = np.minimum.accumulate(y[peak_index:])
     up = np.zeros(n, dtype=bool)
     up[peak_index:] = y[peak_index:] > low + rise
-    d = np.diff(np.concatenate([[0], up.astype(int), [0]]))
-    for a, b in zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0], strict=True):
+    for a, b in runs(up):
         if minutes[b - 1] - minutes[a] >= min_minutes or b == n:
             mask[a:b] = True
     return mask
