@@ -47,7 +47,9 @@ class Crossing:
 
     ``minutes`` after onset and ``after_peak_minutes`` (same interval, shifted); ``reached``:
     the cleaned readings go below the line for good inside the window; ``extrapolated``:
-    the value lies past the end of the window (a model extrapolation).
+    the value lies past the end of the window (a model extrapolation); ``source``: where
+    the value comes from, ``"readings"`` (the local trend of the readings around the
+    crossing) or ``"model"`` (the fitted curve's bootstrap).
     """
 
     p: float
@@ -55,6 +57,7 @@ class Crossing:
     after_peak_minutes: Estimate
     reached: bool
     extrapolated: bool
+    source: str = "model"
 
 
 def crossing_rows(grid: QueueGrid, family: RecoveryFamily, full: np.ndarray, line: float) -> np.ndarray:
@@ -117,6 +120,22 @@ def _hac_ols(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[np.ndarray, np.nda
         g = score[j:].T @ score[:-j]
         meat += (1.0 - j / (lag + 1.0)) * (g + g.T)
     return beta, xtx_inv @ meat @ xtx_inv * n / max(n - k, 1)
+
+
+def _enough_readings(u: np.ndarray, half: float, *, limit: float, each_side: int = 4) -> float:
+    """The half-width, widened until the window holds ``each_side`` readings on each side of its centre.
+
+    Feed losses, flapping and stale copies leave holes in a series, and a hole at the
+    crossing would otherwise leave too few readings for a trend there (the estimate then
+    fell back on the model, whose interval knows nothing of the feed's noise). Never wider
+    than ``limit`` minutes.
+    """
+    before, after = np.sort(-u[u <= 0]), np.sort(u[u > 0])
+    need = [half]
+    for side in (before, after):
+        if side.size >= each_side:
+            need.append(float(side[each_side - 1]))
+    return float(min(max(need), max(limit, half)))
 
 
 def local_crossing(
@@ -426,18 +445,18 @@ class CustomersOutFit(Headlines):
         floor = float(ta[clear[-1]]) if clear.size else -math.inf
         end_above = ya.size >= 3 and float(np.median(ya[-3:])) >= line
         reached = not end_above
-        est = model
+        est, source = model, "model"
         if end_above and float(np.median(ya[-3:])) >= line + 2.0 * sd:
             floor = max(floor, self.horizon_minutes + self.step)
         elif reached:
             local = self._local(ta, ya, line, peak_var / peak**2)
             if local is not None:
-                est = Estimate(*local)
+                est, source = Estimate(*(float(x) for x in local)), "readings"
         value, low, high = (max(x, floor) for x in (est.value, est.low, est.high))
         est = Estimate(value, low, high).capped(self.horizon_minutes)
         shift = self.peak_minutes
         after_peak = Estimate(est.value - shift, est.low - shift, est.high - shift, est.low_beyond, est.high_beyond)
-        return Crossing(p, est, after_peak, reached, bool(est.value > self.horizon_minutes))
+        return Crossing(p, est, after_peak, reached, bool(est.value > self.horizon_minutes), source)
 
     def _local(self, t: np.ndarray, y: np.ndarray, line: float, log_line_var: float) -> tuple[float, float, float] | None:
         """:func:`local_crossing` of log readings around the last time their running median is above ``line``.
@@ -468,6 +487,7 @@ class CustomersOutFit(Headlines):
         half = float(np.clip(0.25 / slope if slope > 0 and math.isfinite(slope) else 720.0, 6 * self.step, 720.0))
         lag = self._lag()
         pos = y > 0
+        half = _enough_readings(t[pos] - center, half, limit=720.0)
         sd, tau = self._drift(t[pos], np.log(y[pos]), center, max(3.0 * half, 720.0))
         return local_crossing(
             t[pos], np.log(y[pos]), center=center, line=math.log(line), line_var=log_line_var, half_width=half, lag=lag,
@@ -729,6 +749,7 @@ class CustomersOutFit(Headlines):
             out[f"{key}_extrapolated"] = c.extrapolated
             out[f"{key}_upper_extrapolated"] = bool(e.high_beyond)
             out[f"{key}_reached"] = c.reached
+            out[f"{key}_source"] = c.source
             out[f"{key}_after_peak_minutes"] = _json(c.after_peak_minutes.value)
             out[f"{key}_after_peak_minutes_ci"] = c.after_peak_minutes.interval
         out["peak"] = {
