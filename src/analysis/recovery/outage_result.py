@@ -363,6 +363,10 @@ class CustomersOutFit(Headlines):
                     v = -b / (2 * c)
                     grad = np.array([1.0, v, v * v])
                     sd_slow, tau_slow = self._drift(t, y, self.peak_minutes, 720.0)
+                    if 0 < sd < sd_slow:
+                        # what a quadratic over a day leaves at the top of a storm in several
+                        # bands is their shape, not noise: the fitted noise bounds it there
+                        sd_slow, tau_slow = sd, self._noise_tau()
                     var = max(float(grad @ cov @ grad), ou_mean_variance(sd_slow, tau_slow, 180.0))
                     level = a + b * v + c * v * v
                     if level < 1.0:
@@ -396,8 +400,11 @@ class CustomersOutFit(Headlines):
 
     def _lag(self) -> int:
         """Newey–West lag in readings: three noise time constants, at most 24 readings."""
-        tau = float(self.theta[self.family.n_params + 3]) * self.noise_factors[1]
-        return int(min(max(1, math.ceil(3.0 * tau / self.step)), 24))
+        return int(min(max(1, math.ceil(3.0 * self._noise_tau() / self.step)), 24))
+
+    def _noise_tau(self) -> float:
+        """The feed noise's time constant in minutes, as fitted."""
+        return float(self.theta[self.family.n_params + 3]) * self.noise_factors[1]
 
     def _noise_sd(self) -> float:
         """The feed noise's standard deviation (share of the peak), as fitted."""
