@@ -19,14 +19,16 @@ from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.errors import ConfigError
+from analysis.paths import notebooks_dir, project_root
 
 # --------------------------------------------------------------------------- paths
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# the checkout, or for an installed package the working directory's project (analysis.paths)
+PROJECT_ROOT = project_root()
 DATA_RAW = PROJECT_ROOT / "data" / "raw"
 DATA_PROCESSED = PROJECT_ROOT / "data" / "processed"
 REPORTS = PROJECT_ROOT / "reports"
-NOTEBOOKS = PROJECT_ROOT / "notebooks"
+NOTEBOOKS = notebooks_dir()
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 INCIDENT_FILE = "incident.toml"
 
