@@ -358,8 +358,17 @@ def simulate(
 
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
+    import logging
+
     from analysis.errors import RenderError
 
+    # the library's warnings (e.g. an id differing from its folder name) as one line each
+    warn = logging.StreamHandler(sys.stderr)
+    warn.setLevel(logging.WARNING)
+    warn.setFormatter(logging.Formatter("postmortem: warning: %(message)s"))
+    library = logging.getLogger("analysis")
+    library.addHandler(warn)
+    library.propagate = False
     try:
         code = app(standalone_mode=False)
     except AnalysisError as exc:
