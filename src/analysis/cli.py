@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -261,7 +262,9 @@ def validate(
 
 @app.command()
 def geocode(
-    places: Annotated[list[str] | None, typer.Argument(help="Place names, postal codes or 'lat,lon'.")] = None,
+    places: Annotated[
+        list[str] | None, typer.Argument(metavar="[PLACE]...", help="Place names, postal codes or 'lat,lon'.")
+    ] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="CSV with any of: place, postal_code, lat, lon.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the CSV with resolution columns.")] = None,
 ) -> None:
@@ -356,19 +359,30 @@ def simulate(
     typer.echo(f"simulated '{scenario}' (seed {seed}) → {path}", err=True)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler writing to whatever ``sys.stderr`` is when a record comes (tests swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
-    import logging
-
     from analysis.errors import RenderError
 
     # the library's warnings (e.g. an id differing from its folder name) as one line each
-    warn = logging.StreamHandler(sys.stderr)
-    warn.setLevel(logging.WARNING)
-    warn.setFormatter(logging.Formatter("postmortem: warning: %(message)s"))
     library = logging.getLogger("analysis")
-    library.addHandler(warn)
-    library.propagate = False
+    if not any(getattr(h, "_postmortem", False) for h in library.handlers):
+        warn = _StderrHandler()
+        warn.setLevel(logging.WARNING)
+        warn.setFormatter(logging.Formatter("postmortem: warning: %(message)s"))
+        warn._postmortem = True  # type: ignore[attr-defined]
+        library.addHandler(warn)
     try:
         code = app(standalone_mode=False)
     except AnalysisError as exc:
