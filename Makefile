@@ -25,7 +25,8 @@ setup: $(STAMP) ## Create .venv/ from uv.lock (installs uv with pip if missing)
 # would otherwise recompile every module in every process (~5 s of a 20 s report).
 $(STAMP): pyproject.toml uv.lock Makefile
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
+	@echo "uv sync: creating .venv/ from uv.lock (the first time downloads ~170 packages and compiles their bytecode)"
+	$(UV) sync --frozen --compile-bytecode --quiet --python $(PYTHON)
 	$(BIN)/python -m analysis.kernel install >/dev/null
 	@touch $@
 

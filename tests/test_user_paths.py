@@ -81,6 +81,7 @@ def test_help_notebook_lists_every_parameter(name: str) -> None:
     assert "Unable to parse" not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # ~90 s: the tutorial fits twice and renders the report once
 def test_explore_runs_from_the_notebooks_folder_as_lab_starts_it(tmp_path: Path) -> None:
     """papermill's command line, in notebooks/, with the kernel the notebook names: Lab's situation."""
     out = tmp_path / "explore.ipynb"
@@ -156,7 +157,7 @@ def test_relative_inputs_resolve_from_the_project_root_anywhere(tmp_path: Path, 
     assert resolve_output("reports/x") == PROJECT_ROOT / "reports" / "x"
 
 
-def test_make_lab_serves_the_repository_root_with_the_project_kernel() -> None:
+def test_make_lab_serves_the_repository_root_with_the_project_kernel(tmp_path: Path) -> None:
     # the recipe adds --allow-root exactly when make runs as root
     dry = run("make", "-n", "lab", "LAB_ARGS=--no-browser")
     assert dry.returncode == 0, dry.stderr
@@ -167,12 +168,12 @@ def test_make_lab_serves_the_repository_root_with_the_project_kernel() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     lab_args = f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token=t0k --ServerApp.port_retries=0"
+    log = (tmp_path / "lab.log").open("w")
     proc = subprocess.Popen(
         ["make", "lab", f"LAB_ARGS={lab_args}"],
         cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
@@ -185,7 +186,7 @@ def test_make_lab_serves_the_repository_root_with_the_project_kernel() -> None:
                 break
             except OSError:
                 time.sleep(1)
-        assert contents is not None, proc.stderr.read() if proc.poll() is not None else "Lab did not answer"
+        assert contents is not None, (tmp_path / "lab.log").read_text()
         assert "proximus-2018-01-08" in {item["name"] for item in contents["content"]}  # data/ is browsable
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/kernelspecs?token=t0k", timeout=10) as r:
             specs = json.load(r)
@@ -197,6 +198,7 @@ def test_make_lab_serves_the_repository_root_with_the_project_kernel() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        log.close()
 
 
 # --------------------------------------------------------------------------- nbconvert and export
@@ -335,7 +337,9 @@ def test_render_all_in_cron_has_no_progress_bars_and_quiet_says_one_line(tmp_pat
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == ""
     (line,) = quiet.stdout.splitlines()
-    assert re.fullmatch(r"postmortem render-all: 1 incident\(s\): 1 ok, 0 skipped, 0 failed in [\d.]+ s; index .*index\.html", line)
+    assert re.fullmatch(
+        r"postmortem render-all: 1 incident\(s\): 1 ok, 0 skipped, 0 failed in [\d.]+ s; index .*index\.html", line
+    )
 
 
 def test_every_config_problem_at_once_with_suggestions(tmp_path: Path) -> None:
