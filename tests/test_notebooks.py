@@ -13,7 +13,7 @@ from analysis.config import NOTEBOOKS, PROJECT_ROOT
 from analysis.metrics import missing_keys
 from analysis.params import ReportParams
 
-SMALL = PROJECT_ROOT / "tests" / "data" / "incidents" / "small"
+SMALL = PROJECT_ROOT / "tests" / "data" / "incidents" / "small-fixture"
 
 
 def test_parameters_cell_matches_report_params() -> None:

@@ -9,6 +9,7 @@ project files a user expects (LICENSE, CHANGELOG, py.typed, pre-commit).
 from __future__ import annotations
 
 import ast
+import fcntl
 import json
 import os
 import pty
@@ -16,8 +17,10 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import time
 import tomllib
 import urllib.request
@@ -31,7 +34,7 @@ import analysis
 from analysis.config import NOTEBOOKS, PROJECT_ROOT
 from tests.render_fixtures import write_incident
 
-SMALL = PROJECT_ROOT / "tests" / "data" / "incidents" / "small"
+SMALL = PROJECT_ROOT / "tests" / "data" / "incidents" / "small-fixture"
 FIXTURE = PROJECT_ROOT / "tests" / "data" / "notebooks" / "fixture_report.ipynb"
 BIN = Path(sys.executable).parent
 ENV = os.environ | {"PYTHONUNBUFFERED": "1"}
@@ -151,7 +154,7 @@ def test_relative_inputs_resolve_from_the_project_root_anywhere(tmp_path: Path, 
 
     monkeypatch.chdir(NOTEBOOKS)
     assert project_root() == PROJECT_ROOT
-    assert resolve_input("tests/data/incidents/small") == PROJECT_ROOT / "tests" / "data" / "incidents" / "small"
+    assert resolve_input("tests/data/incidents/small-fixture") == PROJECT_ROOT / "tests" / "data" / "incidents" / "small-fixture"
     assert resolve_input("explore.ipynb") == Path("explore.ipynb")  # found from the working directory first
     assert resolve_input("no/such/thing") == Path("no/such/thing")  # left as written, so the error names it
     assert resolve_output("reports/x") == PROJECT_ROOT / "reports" / "x"
@@ -307,6 +310,7 @@ def test_render_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     assert "\r" not in piped.stderr and "Executing" not in piped.stderr
     # the same command with stderr on a terminal shows papermill's cell progress
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
     try:
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=follower, env=ENV)
         os.close(follower)

@@ -20,7 +20,7 @@ import pytest
 from analysis import __version__
 from analysis.config import PROJECT_ROOT
 
-SMALL = PROJECT_ROOT / "tests" / "data" / "incidents" / "small"
+SMALL = PROJECT_ROOT / "tests" / "data" / "incidents" / "small-fixture"
 
 
 def uv() -> list[str]:
@@ -65,7 +65,7 @@ def test_wheel_installs_and_renders_from_any_folder(tmp_path: Path) -> None:
     user_env = {k: v for k, v in env.items() if k not in ("PYTHONPATH", "POSTMORTEM_HOME")}
     version = run([bin_dir / "postmortem", "--version"], cwd=work, env=user_env)
     assert version.stdout.strip() == f"postmortem {__version__}"
-    incident = work / "small"
+    incident = work / "small-fixture"
     shutil.copytree(SMALL, incident)
 
     ingest = run([bin_dir / "postmortem", "ingest", incident], cwd=work, env=user_env)

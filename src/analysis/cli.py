@@ -262,9 +262,7 @@ def validate(
 
 @app.command()
 def geocode(
-    places: Annotated[
-        list[str] | None, typer.Argument(metavar="PLACE", help="Place names, postal codes or 'lat,lon'.")
-    ] = None,
+    places: Annotated[list[str] | None, typer.Argument(metavar="PLACE", help="Place names, postal codes or 'lat,lon'.")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="CSV with any of: place, postal_code, lat, lon.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the CSV with resolution columns.")] = None,
 ) -> None:
