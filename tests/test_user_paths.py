@@ -302,15 +302,10 @@ def test_help_shows_flags_without_a_value() -> None:
     assert re.search(r"-p, --param NAME=VALUE\s", render_help)
 
 
-def test_render_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
-    folder = write_incident(tmp_path / "data", "alpha")
-    args = [sys.executable, "-m", "analysis", "render", str(folder), "--out", str(tmp_path / "out"), "--notebook", str(FIXTURE)]
-    piped = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False, env=ENV)
-    assert piped.returncode == 0, piped.stderr
-    assert "\r" not in piped.stderr and "Executing" not in piped.stderr
-    # the same command with stderr on a terminal shows papermill's cell progress
+def on_terminal(args: list[str]) -> tuple[int, bytes]:
+    """Run ``args`` with stderr on a pseudo-terminal 100 columns wide; return (exit code, what it showed)."""
     leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     try:
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=follower, env=ENV)
         os.close(follower)
@@ -323,9 +318,31 @@ def test_render_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
             if not chunk:
                 break
             seen += chunk
-        assert proc.wait(timeout=300) == 0, seen.decode(errors="replace")
+        return proc.wait(timeout=300), seen
     finally:
         os.close(leader)
+
+
+def test_fit_shows_elapsed_time_on_a_terminal_only(tmp_path: Path) -> None:
+    args = [sys.executable, "-m", "analysis", "fit", str(SMALL), "-p", "n_boot=40", "-p", f"processed_dir={tmp_path}"]
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False, env=ENV)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == ""  # a log or cron mail gets nothing but the JSON on stdout
+    json.loads(piped.stdout)
+    code, seen = on_terminal(args)
+    assert code == 0
+    assert re.search(rb"\rfitting .*small-fixture\xe2\x80\xa6 \d+ s", seen), seen
+
+
+def test_render_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    folder = write_incident(tmp_path / "data", "alpha")
+    args = [sys.executable, "-m", "analysis", "render", str(folder), "--out", str(tmp_path / "out"), "--notebook", str(FIXTURE)]
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False, env=ENV)
+    assert piped.returncode == 0, piped.stderr
+    assert "\r" not in piped.stderr and "Executing" not in piped.stderr
+    # the same command with stderr on a terminal shows papermill's cell progress
+    code, seen = on_terminal(args)
+    assert code == 0, seen.decode(errors="replace")
     assert b"Executing" in seen and b"cell/s" in seen
 
 

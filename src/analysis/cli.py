@@ -304,9 +304,11 @@ def _ticker(label: str) -> Iterator[None]:
     start = time.monotonic()
 
     def tick() -> None:
-        while not stop.wait(1.0):
+        while True:
             sys.stderr.write(f"\r{label}… {time.monotonic() - start:.0f} s")
             sys.stderr.flush()
+            if stop.wait(1.0):
+                return
 
     thread = threading.Thread(target=tick, daemon=True)
     thread.start()
