@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from analysis.errors import AnalysisError
+from analysis.errors import AnalysisError, ParameterError
 from analysis.metrics import unusable
 
 app = typer.Typer(
@@ -33,6 +33,15 @@ ParamFile = Annotated[Path | None, typer.Option("--params-file", "-f", help="YAM
 
 def _err(message: str) -> None:
     typer.echo(f"postmortem: error: {message}", err=True)
+
+
+def _timeout(value: float | None) -> float | None:
+    """``--timeout``: the default limit when not given, none for 0."""
+    from analysis.limits import default_timeout
+
+    if value is None:
+        return default_timeout()
+    return None if value == 0 else value
 
 
 def _overrides(param: list[str] | None, params_file: Path | None) -> dict[str, object]:
@@ -54,7 +63,12 @@ def render(
     params_file: ParamFile = None,
     notebook: NotebookOpt = None,
     timeout: Annotated[
-        float | None, typer.Option(min=0.001, help="Seconds allowed for the whole render; after that it stops and fails.")
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds allowed for the whole render; after that it stops and fails "
+            "(default 1800, or POSTMORTEM_TIMEOUT; 0: no limit).",
+        ),
     ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show papermill's cell progress.")] = False,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Run id for the manifest (default: time + random).")] = None,
@@ -73,7 +87,7 @@ def render(
         out_root=out,
         overrides=overrides,
         notebook=notebook or NOTEBOOK,
-        timeout=timeout,
+        timeout=_timeout(timeout),
         progress=progress,
         run_id=run_id,
     )
@@ -93,7 +107,12 @@ def render_all(
     notebook: NotebookOpt = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Incidents rendered in parallel (one process each).")] = 1,
     timeout: Annotated[
-        float | None, typer.Option(min=0.001, help="Seconds allowed per incident; a run over the limit fails alone.")
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds allowed per incident; a run over the limit fails alone "
+            "(default 1800, or POSTMORTEM_TIMEOUT; 0: no limit).",
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-render incidents whose inputs did not change.")] = False,
     quiet: Annotated[
@@ -117,7 +136,7 @@ def render_all(
         overrides=overrides,
         notebook=notebook or NOTEBOOK,
         jobs=jobs,
-        timeout=timeout,
+        timeout=_timeout(timeout),
         force=force,
         quiet=quiet,
         run_id=run_id,
@@ -137,6 +156,9 @@ def fit(
     from analysis.pipeline import analyze
 
     overrides = _overrides(param, params_file)
+    for fixed in ("incident_dir", "output_dir"):
+        if fixed in overrides:
+            raise ParameterError(f"parameter '{fixed}' is set by the command (the INCIDENT_DIR argument), not with -p")
     params = validate_params(**({"incident_dir": str(incident_dir), "output_dir": ""} | overrides))
     analysis = analyze(params)
     sys.stdout.write(json.dumps(analysis.metrics, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
@@ -180,7 +202,11 @@ def validate(
     from analysis.readers import read_source
 
     incident = load_incident(incident_dir)
-    validate_params(**({"incident_dir": str(incident_dir)} | _overrides(param, params_file)))
+    overrides = _overrides(param, params_file)
+    for fixed in ("incident_dir", "output_dir"):
+        if fixed in overrides:
+            raise ParameterError(f"parameter '{fixed}' is set by the command (the INCIDENT_DIR argument), not with -p")
+    validate_params(**({"incident_dir": str(incident_dir)} | overrides))
     n_raw = n_usable = 0
     for source in incident.sources:
         raw = read_source(source)
@@ -223,7 +249,7 @@ def geocode(
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise IngestError(f"{csv}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
         result = geocode_table(table)
-        result.write_csv(out)
+        _defuse_formulas(result).write_csv(out)
         resolved = result.filter(pl.col("nis_code").is_not_null()).height
         typer.echo(f"{result.height} rows, {resolved} resolved → {out}", err=True)
         return
@@ -231,6 +257,26 @@ def geocode(
         raise typer.BadParameter("give places to resolve, or --csv IN --out OUT")
     for place in places:
         typer.echo(format_resolution(_resolve_arg(place, resolve_place), place=place))
+
+
+def _defuse_formulas(table: object) -> object:
+    """Text cells a spreadsheet would run as a formula (``= + - @``, tab, CR first) prefixed with ``'``.
+
+    Plain signed numbers (``-4.5``) are left as they are.
+    """
+    import polars as pl
+
+    assert isinstance(table, pl.DataFrame)
+    risky = r"^[=+\-@\t\r]"
+    number = r"^[+-]?[0-9]+(?:[.,][0-9]+)?$"  # a plain signed number stays a number
+    return table.with_columns(
+        pl.when(pl.col(c).str.contains(risky) & ~pl.col(c).str.contains(number))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c, dtype in table.schema.items()
+        if dtype == pl.String
+    )
 
 
 def _resolve_arg(place: str, resolve_place: object) -> dict[str, object]:

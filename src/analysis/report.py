@@ -33,13 +33,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from analysis.config import NOTEBOOKS, PROJECT_ROOT, Incident, load_incident
+from analysis.config import INCIDENT_FILE, NOTEBOOKS, PROJECT_ROOT, Incident, load_incident
 from analysis.errors import AnalysisError, ParameterError, RenderError
 from analysis.metrics import unusable
 from analysis.params import ReportParams, as_dict, validate_params
 from analysis.provenance import inputs_fingerprint, new_run_id, provenance, sha256_file
 
 NOTEBOOK = NOTEBOOKS / "postmortem.ipynb"
+#: Written into every report folder this tool makes: a swap only ever replaces a folder holding it
+#: (or, for reports made before it existed, a ``manifest.json`` with a run id).
+MARKER = ".postmortem-report"
+KERNEL_PREFIX = "postmortem-kernel-"
 OUTPUTS = ("postmortem.html", "metrics.json", "postmortem.ipynb", "manifest.json")
 KERNEL = "python3"
 #: Parameters the command sets itself; a report notebook must declare them.
@@ -293,12 +297,15 @@ def render(
     if timeout is not None and not timeout > 0:
         raise ParameterError(f"timeout: must be a positive number of seconds, got {timeout}")
     incident, params, final = prepare(Path(incident_dir), out_root, dict(overrides or {}), run_id=run_id, notebook=notebook)
-    out_root.mkdir(parents=True, exist_ok=True)
+    check_out_root(out_root, [incident.folder])
+    remove_stale_kernel_folders()
     with incident_lock(out_root, incident.id):
         recover_interrupted_swap(final)
         _remove_stale_work(out_root, incident.id)
+        check_ours(final)
         work = out_root / f".{incident.id}.{run_id}.tmp"
         work.mkdir(parents=True)
+        (work / MARKER).write_text(f"{incident.id}\n", encoding="utf-8")
         # the notebook writes metrics.json into output_dir: point it at the work folder
         run_params = injected(params, notebook) | {"output_dir": str(work)}
         executed = work / "postmortem.ipynb"
@@ -348,7 +355,12 @@ def render(
             )
         except BaseException as exc:
             error = _one_line(incident.id, exc, timeout=timeout)
-            keep_failure(work, final, error, exc, run_id=run_id, started=start_time, fingerprint=fingerprint)
+            try:
+                keep_failure(work, final, error, exc, run_id=run_id, started=start_time, fingerprint=fingerprint)
+            except (OSError, RenderError) as second:
+                # a full disk or a read-only folder fails the failure record too: say both, in one line
+                detail = second.strerror if isinstance(second, OSError) and second.strerror else str(second)
+                raise RenderError(f"{error} (and {final / 'failed'} could not be written: {detail})") from None
             if isinstance(exc, KeyboardInterrupt):
                 raise
             if isinstance(exc, AnalysisError):
@@ -372,7 +384,8 @@ def _local_kernel_manager() -> type:
 
     class LocalKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
-            folder = tempfile.mkdtemp(prefix="postmortem-kernel-")
+            # the pid in the name lets a later render remove the folder if this process is killed
+            folder = tempfile.mkdtemp(prefix=f"{KERNEL_PREFIX}{os.getpid()}-")
             super().__init__(transport="ipc", ip=str(Path(folder) / "kernel"), **kwargs)
             self._socket_folder = folder
             # a kernel that died or was killed skips the cleanup below: remove the folder anyway
@@ -511,6 +524,79 @@ def exclusive_lock(path: Path, busy: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def check_out_root(out_root: Path, protected: list[Path]) -> None:
+    """Refuse a reports root that could overwrite or remove an input, and one that cannot be written.
+
+    ``out_root`` must not be, contain or be inside any ``protected`` folder (the incident
+    folders and the data root), nor be inside any folder holding an ``incident.toml``; it
+    must be a writable folder (created if missing).
+
+    Raises
+    ------
+    ParameterError
+        Naming ``--out`` and the folder it would endanger, or why it cannot be written.
+    """
+    out = Path(out_root).resolve()
+    for folder in protected:
+        p = Path(folder).resolve()
+        if out == p or out.is_relative_to(p) or p.is_relative_to(out):
+            relation = "is" if out == p else ("is inside" if out.is_relative_to(p) else "contains")
+            raise ParameterError(f"--out {out}: {relation} the input folder {p}; reports must go to a folder apart from the data")
+    for parent in (out, *out.parents):
+        if (parent / INCIDENT_FILE).is_file():
+            raise ParameterError(f"--out {out}: is inside the incident folder {parent}; reports must go apart from the data")
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"--out {out}: is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"--out {out}: cannot create the folder ({exc.strerror or type(exc).__name__})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ParameterError(f"--out {out}: not writable")
+
+
+def is_ours(folder: Path) -> bool:
+    """Whether ``folder`` is a report folder this tool made (so a render may replace it)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    if (folder / MARKER).is_file():
+        return True
+    manifest = read_manifest(folder) or read_manifest(folder / "failed") or {}
+    return "run_id" in manifest and "status" in manifest
+
+
+def check_ours(final: Path) -> None:
+    """Refuse to write ``final`` when it exists and is not a report of ours (an id equal to another folder's name)."""
+    if (final.exists() or final.is_symlink()) and not is_ours(final):
+        raise RenderError(
+            f"{final}: exists and is not a report made by postmortem (no {MARKER}); refusing to replace it "
+            "(another folder with the incident's id? choose another --out)"
+        )
+
+
+def remove_stale_kernel_folders() -> None:
+    """Remove kernel socket folders left by renders that were killed (their process is gone)."""
+    import tempfile
+
+    root = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for folder in root.glob(f"{KERNEL_PREFIX}*"):
+            pid_text = folder.name[len(KERNEL_PREFIX) :].split("-", 1)[0]
+            try:
+                if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+                    continue
+                if pid_text.isdigit():
+                    os.kill(int(pid_text), 0)  # raises when the process is gone
+                    continue
+                if time.time() - folder.stat().st_mtime < 86400:
+                    continue  # an older name without a pid: only once it is a day old
+            except ProcessLookupError:
+                pass
+            except OSError:
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def recover_interrupted_swap(final: Path) -> None:
     """Put the previous report back if a run died between the two renames of a swap."""
     old = final.with_name(f".{final.name}.old")
@@ -526,12 +612,43 @@ def _remove_stale_work(out_root: Path, incident_id: str) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    import ctypes
+    import errno
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def _swap_into_place(work: Path, final: Path) -> None:
-    """Replace ``final`` by ``work`` with two renames (never a half-written folder)."""
+    """Replace ``final`` by ``work`` atomically: at every instant ``final`` is the old or the new report.
+
+    An existing ``final`` is exchanged with ``work`` in one system call (the old report then
+    sits in the work folder, removed next); where the file system cannot exchange, two
+    renames, and a run killed between them is repaired by :func:`recover_interrupted_swap`.
+    Only a report folder of ours is ever replaced (:func:`check_ours`).
+    """
+    check_ours(final)
+    if not final.exists():
+        work.rename(final)
+        return
+    if _exchange(work, final):
+        shutil.rmtree(work, ignore_errors=True)
+        return
     old = final.with_name(f".{final.name}.old")
     shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
+    final.rename(old)
     work.rename(final)
     shutil.rmtree(old, ignore_errors=True)
 
@@ -552,9 +669,33 @@ def keep_failure(
     The folder is assembled under a temporary name and renamed into place, so a reader
     never sees half of it.
     """
-    final.mkdir(parents=True, exist_ok=True)
+    check_ours(final)
+    if not final.exists():
+        final.mkdir(parents=True)
+        (final / MARKER).write_text(f"{final.name}\n", encoding="utf-8")
     staging = final / f".failed.{run_id}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _write_failure(staging, work, error, exc, run_id=run_id, started=started, fingerprint=fingerprint, log=log)
+        failed = final / "failed"
+        shutil.rmtree(failed, ignore_errors=True)
+        staging.rename(failed)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # a full disk: no half-written staging folder left
+    return failed
+
+
+def _write_failure(
+    staging: Path,
+    work: Path | None,
+    error: str,
+    exc: BaseException | None,
+    *,
+    run_id: str,
+    started: dt.datetime,
+    fingerprint: str | None,
+    log: str | None,
+) -> None:
     staging.mkdir()
     partial = work / "postmortem.ipynb" if work is not None else None
     if partial is not None and partial.exists():
@@ -579,10 +720,6 @@ def keep_failure(
             "partial_notebook": (staging / "postmortem.ipynb").exists(),
         },
     )
-    failed = final / "failed"
-    shutil.rmtree(failed, ignore_errors=True)
-    staging.rename(failed)
-    return failed
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
