@@ -143,7 +143,9 @@ def provenance(incident: Incident, params: dict[str, Any], *, run_id: str | None
         "inputs": input_hashes(incident),
         # a published page names no server path: the incident folder relative to the project
         "parameters": {
-            k: (public_path(v) if k == "incident_dir" else v) for k, v in params.items() if k not in ("output_dir", "processed_dir")
+            k: (public_path(v) if k == "incident_dir" else v)
+            for k, v in params.items()
+            if k not in ("output_dir", "processed_dir")
         },
         "packages": package_versions(),
         "machine": machine(),
