@@ -40,9 +40,6 @@ from analysis.params import ReportParams, as_dict, validate_params
 from analysis.provenance import inputs_fingerprint, new_run_id, provenance, sha256_file
 
 NOTEBOOK = NOTEBOOKS / "postmortem.ipynb"
-#: Written into every report folder this tool makes: a swap only ever replaces a folder holding it
-#: (or, for reports made before it existed, a ``manifest.json`` with a run id).
-MARKER = ".postmortem-report"
 KERNEL_PREFIX = "postmortem-kernel-"
 OUTPUTS = ("postmortem.html", "metrics.json", "postmortem.ipynb", "manifest.json")
 KERNEL = "python3"
@@ -305,7 +302,6 @@ def render(
         check_ours(final)
         work = out_root / f".{incident.id}.{run_id}.tmp"
         work.mkdir(parents=True)
-        (work / MARKER).write_text(f"{incident.id}\n", encoding="utf-8")
         # the notebook writes metrics.json into output_dir: point it at the work folder
         run_params = injected(params, notebook) | {"output_dir": str(work)}
         executed = work / "postmortem.ipynb"
@@ -556,20 +552,28 @@ def check_out_root(out_root: Path, protected: list[Path]) -> None:
 
 
 def is_ours(folder: Path) -> bool:
-    """Whether ``folder`` is a report folder this tool made (so a render may replace it)."""
+    """Whether ``folder`` is a report folder this tool made (so a render may replace it).
+
+    Ours: a real folder (not a link) whose ``manifest.json`` names this incident (its id is
+    the folder's name) with a run id and a status, or, when only a failure was ever
+    written, whose ``failed/manifest.json`` records a failed run. An empty folder is ours too.
+    """
     if folder.is_symlink() or not folder.is_dir():
         return False
-    if (folder / MARKER).is_file():
+    if not any(folder.iterdir()):
         return True
-    manifest = read_manifest(folder) or read_manifest(folder / "failed") or {}
-    return "run_id" in manifest and "status" in manifest
+    manifest = read_manifest(folder) or {}
+    if manifest.get("incident_id") == folder.name and "run_id" in manifest and "status" in manifest:
+        return True
+    failed = read_manifest(folder / "failed") or {}
+    return failed.get("status") == "failed" and "run_id" in failed
 
 
 def check_ours(final: Path) -> None:
     """Refuse to write ``final`` when it exists and is not a report of ours (an id equal to another folder's name)."""
     if (final.exists() or final.is_symlink()) and not is_ours(final):
         raise RenderError(
-            f"{final}: exists and is not a report made by postmortem (no {MARKER}); refusing to replace it "
+            f"{final}: exists and is not a report made by postmortem (no manifest.json of ours); refusing to replace it "
             "(another folder with the incident's id? choose another --out)"
         )
 
@@ -670,9 +674,7 @@ def keep_failure(
     never sees half of it.
     """
     check_ours(final)
-    if not final.exists():
-        final.mkdir(parents=True)
-        (final / MARKER).write_text(f"{final.name}\n", encoding="utf-8")
+    final.mkdir(parents=True, exist_ok=True)
     staging = final / f".failed.{run_id}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     try:
