@@ -387,6 +387,12 @@ def _local_kernel_manager() -> type:
             # a kernel that died or was killed skips the cleanup below: remove the folder anyway
             weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
 
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            # the kernel's own stderr (a ZMQ traceback when a time limit or SIGTERM stops it)
+            # goes to a file beside its sockets, not into the command's one-line output
+            kw.setdefault("stderr", open(Path(self._socket_folder) / "kernel.log", "ab"))  # noqa: SIM115
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
             await super()._async_cleanup_resources(restart=restart)
             if not restart:
