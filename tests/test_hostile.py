@@ -547,3 +547,47 @@ def test_incident_folder_renders_with_a_bom(tmp_path: Path) -> None:
     toml.write_bytes(b"\xef\xbb\xbf" + toml.read_bytes())
     proc = cli("validate", str(folder))
     assert proc.returncode == 0 and "inc: valid" in proc.stdout, proc.stderr
+
+
+# --------------------------------------------------------------------------- 6. one scrubbing before any output
+
+MAIL, PHONE = "jan.peeters@example.be", "0470 12 34 56"
+
+
+def test_personal_data_in_labels_values_and_reasons_never_reaches_an_output(tmp_path: Path) -> None:
+    rows = f"time,town,service,status,{MAIL}\n" + "".join(
+        f"2018-01-08 {20 + i // 60:02d}:{i % 60:02d},Liège,internet {MAIL},down {PHONE},x\n" for i in range(60)
+    )
+    rows += f"{PHONE[:4]} 99 88 20,Namur,tv,down,x\n"
+    folder = incident(
+        tmp_path / "inc",
+        rows,
+        extra=f'name = "feed {MAIL}"\ncoverage = "call {PHONE} for access"\n',
+        columns='reported_at = "time"\nplace = "town"\nservice = "service"\nstatus = "status"\n',
+        top=f'[[events]]\ntime = "2018-01-08T21:00:00"\nlabel = "update by {MAIL}"\nsource = "{PHONE}"\nkind = "announcement"\n',
+    )
+    toml = folder / "incident.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace('title = "Hostile"', f'title = "Outage reported by {MAIL}"'), encoding="utf-8"
+    )
+    outputs = []
+    proc = cli("validate", str(folder))
+    assert proc.returncode == 0, proc.stderr
+    outputs += [proc.stdout, proc.stderr]
+    processed = tmp_path / "processed"
+    proc = cli("ingest", str(folder), "--processed", str(processed))
+    assert proc.returncode == 0, proc.stderr
+    outputs += [proc.stdout, proc.stderr]
+    for table in processed.rglob("*.parquet"):
+        frame = pl.read_parquet(table)
+        outputs += [c for c in frame.columns]
+        outputs += [str(v) for c, t in frame.schema.items() if t == pl.String for v in frame[c].to_list()]
+    outputs += [p.read_text(encoding="utf-8") for p in processed.rglob("*.json")]
+    proc = cli("fit", str(folder), "-p", "n_boot=20", timeout=300)
+    outputs += [proc.stdout, proc.stderr]
+    metrics = json.loads(proc.stdout)
+    assert metrics.get("title", "").startswith("Outage reported by")
+    text = "\n".join(outputs)
+    assert "[email]" in text  # the values are there, scrubbed
+    for secret in (MAIL, "jan.peeters", PHONE, "0470 99 88 20", "0470"):
+        assert secret not in text, secret

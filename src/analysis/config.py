@@ -357,6 +357,13 @@ def localize(t: dt.datetime, tz: ZoneInfo, *, where: str) -> dt.datetime:
     return early
 
 
+def _label(text: str | None, limit: int = 200) -> str | None:
+    """A config text that is published (title, labels, source names): scrubbed like every label."""
+    from analysis.privacy import scrub_label
+
+    return scrub_label(text, limit)
+
+
 def _inside(folder: Path, rel: str, where: str) -> Path:
     """Resolve ``rel`` against ``folder`` and refuse anything that escapes it."""
     if not rel.strip():
@@ -449,7 +456,7 @@ def load_incident(path: str | Path) -> Incident:
             f"must be 1–100 letters, digits, '.', '_' or '-', not starting with '.' and not one of "
             f"{', '.join(sorted(RESERVED_IDS))}; got {quote(incident_id, 60)}",
         )
-    title = r.get("title", str, required=True).strip()
+    title = _label(r.get("title", str, required=True).strip())
     tz_name = r.get("timezone", str, required=True)
     try:
         tz = ZoneInfo(tz_name)
@@ -475,7 +482,7 @@ def load_incident(path: str | Path) -> Incident:
                 "end", f"{(end - onset).days} days after onset, more than {span:g} (limit POSTMORTEM_MAX_SPAN_DAYS; a typo?)"
             )
 
-    description = r.get("description", str)
+    description = _label(r.get("description", str), 2000)
     affected = r.get("affected_customers", int)
     if affected is not None and affected <= 0:
         raise r.fail("affected_customers", f"must be a positive integer, got {affected}")
@@ -487,7 +494,7 @@ def load_incident(path: str | Path) -> Incident:
         lon = o.get("lon", float, required=True)
         if not (-90 <= lat <= 90) or not (-180 <= lon <= 180):
             raise o.fail("lat", f"({lat}, {lon}) is not a WGS84 coordinate")
-        origin = Origin(name=o.get("name", str) or "origin", lat=lat, lon=lon)
+        origin = Origin(name=_label(o.get("name", str)) or "origin", lat=lat, lon=lon)
         o.check_unknown()
 
     events = []
@@ -503,9 +510,9 @@ def load_incident(path: str | Path) -> Incident:
         events.append(
             Event(
                 time=t,
-                label=e.get("label", str, required=True),
+                label=_label(e.get("label", str, required=True)),
                 kind=e.choice("kind", EVENT_KINDS, "other"),  # type: ignore[arg-type]
-                source=e.get("source", str),
+                source=_label(e.get("source", str)),
                 resolved=bool(e.get("resolved", bool) or False),
             )
         )
@@ -641,7 +648,7 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
         path=path,
         rel_path=rel,
         kind=kind,  # type: ignore[arg-type]
-        name=s.get("name", str) or path.stem,
+        name=_label(s.get("name", str) or path.stem),
         format=fmt,  # type: ignore[arg-type]
         columns=MappingProxyType(columns),
         defaults=MappingProxyType(defaults),
@@ -651,8 +658,8 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
         timezone=tz_name,
         ambiguous=s.choice("ambiguous", ("earliest", "latest", "reject"), "earliest"),  # type: ignore[arg-type]
         sheet=s.get("sheet", str),
-        coverage=s.get("coverage", str),
-        coverage_regions=tuple(cov_regions),
+        coverage=_label(s.get("coverage", str), 1000),
+        coverage_regions=tuple(_label(x) for x in cov_regions),
         sampling=s.choice("sampling", ("spontaneous", "curated"), "spontaneous"),  # type: ignore[arg-type]
         dedupe=s.choice("dedupe", DEDUPE_POLICIES, DEFAULT_DEDUPE[kind]),  # type: ignore[arg-type]
     )

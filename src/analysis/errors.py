@@ -33,9 +33,14 @@ def quote(value: object, limit: int = QUOTE_CHARS) -> str:
 
 
 def bound(message: str, limit: int = MESSAGE_CHARS) -> str:
-    """One line of at most ``limit`` characters (control characters shown as spaces)."""
-    line = "".join(c if c.isprintable() else " " for c in str(message)[: limit + 1])
-    return line if len(line) <= limit else line[:limit] + "…"
+    """One line of at most ``limit`` characters, scrubbed like every label (``privacy.scrub_label``).
+
+    Control characters become spaces; e-mails, phone numbers and ids quoted from a file
+    (a header name, a cell) do not reach the terminal, a log or the index page.
+    """
+    from analysis.privacy import scrub_label
+
+    return scrub_label(str(message)[: limit + 1], limit) or ""
 
 
 class AnalysisError(Exception):

@@ -45,7 +45,7 @@ import polars as pl
 from analysis.config import Incident, Source, processed_dir
 from analysis.errors import IngestError
 from analysis.limits import limit
-from analysis.privacy import scrub_column, scrub_text
+from analysis.privacy import scrub_column, scrub_label, scrub_labels, scrub_text
 from analysis.readers import (
     RAW_FIELD_CHARS,
     REJECT_SCHEMA,
@@ -618,7 +618,11 @@ def _raw_json(table: pl.DataFrame) -> pl.Series:
             .otherwise("s"),
             c,
         )
-        fields[c] = scrub_column(s)
+        # header names are data too: scrubbed like every label (made unique again if that merges two)
+        key, k = scrub_label(c) or c, 2
+        while key in fields:
+            key, k = f"{scrub_label(c)}_{k}", k + 1
+        fields[key] = scrub_column(s).alias(key)
     return pl.DataFrame(fields).select(pl.struct(pl.all()).struct.json_encode().alias("raw")).to_series()
 
 
@@ -641,7 +645,7 @@ def _scrub_value(value: Any) -> Any:
     if isinstance(value, list):
         return [_scrub_value(v) for v in value]
     if isinstance(value, dict):
-        return {k: _scrub_value(v) for k, v in value.items()}
+        return {scrub_label(k): _scrub_value(v) for k, v in value.items()}
     return value
 
 
@@ -1301,6 +1305,12 @@ def bounded(records: pl.DataFrame, rejects: pl.DataFrame, source: Source) -> tup
                 ).cast(REJECT_SCHEMA)  # type: ignore[arg-type]
                 records = records.filter(~far)
                 rejects = pl.concat([rejects, extra], how="vertical")
+    # values quoted in notes and reasons (an unknown service, an unreadable time, a header
+    # name) and the words kept as written go through the same scrubbing as every label
+    records = records.with_columns(
+        scrub_labels(records[c]) for c in ("service", "status", "area_level", "issues") if c in records.columns
+    )
+    rejects = rejects.with_columns(scrub_labels(rejects["reason"], 300), scrub_labels(rejects["column"]))
     if "weight" in records.columns and records.height:
         total = int(records["weight"].fill_null(1).sum())
         if total > (most := int(limit("MAX_REPORTS"))):
