@@ -580,7 +580,7 @@ def test_personal_data_in_labels_values_and_reasons_never_reaches_an_output(tmp_
     outputs += [proc.stdout, proc.stderr]
     for table in processed.rglob("*.parquet"):
         frame = pl.read_parquet(table)
-        outputs += [c for c in frame.columns]
+        outputs += list(frame.columns)
         outputs += [str(v) for c, t in frame.schema.items() if t == pl.String for v in frame[c].to_list()]
     outputs += [p.read_text(encoding="utf-8") for p in processed.rglob("*.json")]
     proc = cli("fit", str(folder), "-p", "n_boot=20", timeout=300)
@@ -591,3 +591,40 @@ def test_personal_data_in_labels_values_and_reasons_never_reaches_an_output(tmp_
     assert "[email]" in text  # the values are there, scrubbed
     for secret in (MAIL, "jan.peeters", PHONE, "0470 99 88 20", "0470"):
         assert secret not in text, secret
+
+
+# --------------------------------------------------------------------------- 8. degenerate data
+
+
+def _minutes(doc: object) -> list[float]:
+    """Every number under a key ending in ``_minutes`` or ``_minutes_ci``."""
+    found: list[float] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key.endswith(("_minutes", "_minutes_ci")):
+                found += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, (int, float))]
+            found += _minutes(value)
+    elif isinstance(doc, list):
+        for item in doc:
+            found += _minutes(item)
+    return found
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        ["2018-01-08 20:31"] * 50,
+        [f"2018-01-08 {20 + (i * 5) // 60:02d}:{(i * 5) % 60:02d}" for i in range(100)],
+    ],
+    ids=["one-instant", "evenly-spaced"],
+)
+def test_degenerate_data_give_no_number_outside_its_interval_nor_absurd(tmp_path: Path, times: list[str]) -> None:
+    from analysis.metrics import interval_violations
+
+    folder = incident(tmp_path / "inc", "time,town\n" + "".join(f"{t},Liège\n" for t in times), extra='dedupe = "none"\n')
+    proc = cli("fit", str(folder), "-p", "n_boot=40", timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    metrics = json.loads(proc.stdout)
+    assert interval_violations(metrics) == []
+    assert all(v <= 366 * 1440 for v in _minutes(metrics)), max(_minutes(metrics))
+    assert isinstance(metrics["implausible"], list)
