@@ -707,7 +707,7 @@ def _read_xlsx(path: Path, source: Source) -> RawTable:
     return RawTable(table, empty_rejects())
 
 
-_CELL_REF = re.compile(rb"<(?:\w+:)?(?:c|row)\b[^>]{0,200}?\br=\"([A-Z]{0,4})(\d{1,9})\"")
+_CELL_REF = re.compile(rb" r=\"([A-Z]{1,4})([0-9]{1,9})\"")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]{0,200}?\bref=\"[A-Z]{0,4}\d{0,9}:?([A-Z]{0,4})(\d{0,9})\"")
 
 
@@ -734,7 +734,7 @@ def check_xlsx_size(path: Path) -> None:
                 if info.is_dir():
                     continue
                 sheet = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
-                size, rows, cols, tail = 0, 0, 0, b""
+                size, rows, cols, tail, in_data = 0, 0, 0, b"", False
                 with z.open(info) as fh:
                     while chunk := fh.read(1 << 20):
                         size += len(chunk)
@@ -745,12 +745,16 @@ def check_xlsx_size(path: Path) -> None:
                             )
                         if sheet:
                             text = tail + chunk
-                            for m in _DIMENSION.finditer(text):
-                                cols = max(cols, _column_number(m.group(1)))
-                                rows = max(rows, int(m.group(2) or 0))
-                            for m in _CELL_REF.finditer(text):
-                                cols = max(cols, _column_number(m.group(1)))
-                                rows = max(rows, int(m.group(2)))
+                            if not in_data:  # <dimension> comes before the cells
+                                for m in _DIMENSION.finditer(text):
+                                    cols = max(cols, _column_number(m.group(1)))
+                                    rows = max(rows, int(m.group(2) or 0))
+                                in_data = b"sheetData" in text
+                            refs = _CELL_REF.findall(text)
+                            if refs:
+                                letters = {r[0] for r in refs}
+                                cols = max(cols, max(_column_number(c) for c in letters))
+                                rows = max(rows, max(int(r[1]) for r in refs))
                             tail = text[-300:]
                 if sheet and rows * max(cols, 1) > max_cells:
                     raise IngestError(
