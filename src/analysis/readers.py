@@ -753,8 +753,8 @@ def check_xlsx_size(path: Path) -> None:
                             refs = _CELL_REF.findall(text)
                             if refs:
                                 letters = {r[0] for r in refs}
-                                cols = max(cols, max(_column_number(c) for c in letters))
-                                rows = max(rows, max(int(r[1]) for r in refs))
+                                cols = max(cols, *map(_column_number, letters))
+                                rows = max(rows, max(map(int, (r[1] for r in refs))))  # noqa: PLW3301
                             tail = text[-300:]
                 if sheet and rows * max(cols, 1) > max_cells:
                     raise IngestError(
