@@ -314,7 +314,7 @@ def test_huge_counts_are_bounded_by_the_real_rows(tmp_path: Path) -> None:
     rows = "time,town,n\n" + "".join(f"2018-01-08 20:{i:02d},Liège,1000000000\n" for i in range(10))
     folder = incident(tmp_path / "billion", rows, columns='reported_at = "time"\nplace = "town"\ncount = "n"\n')
     proc = cli("validate", str(folder), limit_mb=3000)
-    assert "count must be a positive whole number up to 20000000" in proc.stdout
+    assert "count must be a positive whole number up to 20 million" in proc.stdout
     one_line_error(proc, 1)  # every row rejected: nothing usable
     rows = "time,town,n\n" + "".join(f"2018-01-08 20:{i:02d},Liège,5000000\n" for i in range(10))
     folder = incident(tmp_path / "many", rows, columns='reported_at = "time"\nplace = "town"\ncount = "n"\n')

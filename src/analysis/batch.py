@@ -272,9 +272,9 @@ def render_all(
     folders = find_incidents(data_dir)
     if not folders:
         raise ConfigError(f"{data_dir}: no incident folder (a folder holding {INCIDENT_FILE}) found")
-    validate_overrides(overrides, notebook)
     out_root = Path(out_root).resolve()
     check_out_root(out_root, [Path(data_dir), *folders])
+    validate_overrides(overrides, notebook)
     started = dt.datetime.now(dt.UTC)
     summary = BatchSummary(run_id=run_id or new_run_id(started), started=started, out_root=out_root)
     with _batch_lock(out_root), _logging(out_root, quiet=quiet), _sigterm_as_interrupt():

@@ -867,7 +867,7 @@ def _report_work(
         ).then(
             pl.format(
                 "count must be a positive whole number up to {} (POSTMORTEM_MAX_REPORTS), got '{}'",
-                pl.lit(int(limit("MAX_REPORTS"))),
+                pl.lit(_in_words(limit("MAX_REPORTS"))),
                 weight_raw.str.slice(0, 50),
             )
         )
@@ -1254,6 +1254,11 @@ def canonicalize(
     if records.height + rejects.height != raw.n_raw:
         raise AssertionError(f"{source.path}: {raw.n_raw} rows in, {records.height} kept + {rejects.height} rejected")
     return records, rejects
+
+
+def _in_words(n: float) -> str:
+    """A large limit in words (``20 million``): digit runs in a reason would be scrubbed as phone numbers."""
+    return f"{n / 1e6:g} million" if n >= 1e6 else f"{n:g}"
 
 
 #: The time column a source's rows are placed by, per kind (the others are checked as well).

@@ -293,8 +293,8 @@ def render(
     notebook = Path(notebook).resolve()
     if timeout is not None and not timeout > 0:
         raise ParameterError(f"timeout: must be a positive number of seconds, got {timeout}")
+    check_out_root(out_root, [Path(incident_dir)])  # before anything else: never write into the inputs
     incident, params, final = prepare(Path(incident_dir), out_root, dict(overrides or {}), run_id=run_id, notebook=notebook)
-    check_out_root(out_root, [incident.folder])
     remove_stale_kernel_folders()
     with incident_lock(out_root, incident.id):
         recover_interrupted_swap(final)
@@ -384,18 +384,24 @@ def _local_kernel_manager() -> type:
             folder = tempfile.mkdtemp(prefix=f"{KERNEL_PREFIX}{os.getpid()}-")
             super().__init__(transport="ipc", ip=str(Path(folder) / "kernel"), **kwargs)
             self._socket_folder = folder
+            self._kernel_log: Any = None
             # a kernel that died or was killed skips the cleanup below: remove the folder anyway
             weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             # the kernel's own stderr (a ZMQ traceback when a time limit or SIGTERM stops it)
             # goes to a file beside its sockets, not into the command's one-line output
-            kw.setdefault("stderr", open(Path(self._socket_folder) / "kernel.log", "ab"))  # noqa: SIM115
+            if self._kernel_log is None:
+                self._kernel_log = open(Path(self._socket_folder) / "kernel.log", "ab")  # noqa: SIM115
+                weakref.finalize(self, self._kernel_log.close)
+            kw.setdefault("stderr", self._kernel_log)
             await super()._async_launch_kernel(kernel_cmd, **kw)
 
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
             await super()._async_cleanup_resources(restart=restart)
             if not restart:
+                if self._kernel_log is not None:
+                    self._kernel_log.close()
                 shutil.rmtree(self._socket_folder, ignore_errors=True)
 
     return LocalKernelManager
