@@ -60,6 +60,7 @@ from analysis.report import (
     check_parameters,
     exclusive_lock,
     keep_failure,
+    make_out_root,
     prepare,
     read_manifest,
     render_fingerprint,
@@ -275,6 +276,7 @@ def render_all(
     out_root = Path(out_root).resolve()
     check_out_root(out_root, [Path(data_dir), *folders])
     validate_overrides(overrides, notebook)
+    make_out_root(out_root)
     started = dt.datetime.now(dt.UTC)
     summary = BatchSummary(run_id=run_id or new_run_id(started), started=started, out_root=out_root)
     with _batch_lock(out_root), _logging(out_root, quiet=quiet), _sigterm_as_interrupt():

@@ -295,6 +295,7 @@ def render(
         raise ParameterError(f"timeout: must be a positive number of seconds, got {timeout}")
     check_out_root(out_root, [Path(incident_dir)])  # before anything else: never write into the inputs
     incident, params, final = prepare(Path(incident_dir), out_root, dict(overrides or {}), run_id=run_id, notebook=notebook)
+    make_out_root(out_root)
     remove_stale_kernel_folders()
     with incident_lock(out_root, incident.id):
         recover_interrupted_swap(final)
@@ -537,7 +538,7 @@ def check_out_root(out_root: Path, protected: list[Path]) -> None:
 
     ``out_root`` must not be, contain or be inside any ``protected`` folder (the incident
     folders and the data root), nor be inside any folder holding an ``incident.toml``; it
-    must be a writable folder (created if missing).
+    must be a writable folder, or creatable (see :func:`make_out_root`).
 
     Raises
     ------
@@ -555,12 +556,19 @@ def check_out_root(out_root: Path, protected: list[Path]) -> None:
             raise ParameterError(f"--out {out}: is inside the incident folder {parent}; reports must go apart from the data")
     if out.exists() and not out.is_dir():
         raise ParameterError(f"--out {out}: is a file, not a folder")
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ParameterError(f"--out {out}: {existing} is a file, not a folder")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError(f"--out {out}: {existing} is not writable")
+
+
+def make_out_root(out_root: Path) -> None:
+    """Create the reports root (checked by :func:`check_out_root`), failing in one line."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        Path(out_root).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ParameterError(f"--out {out}: cannot create the folder ({exc.strerror or type(exc).__name__})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ParameterError(f"--out {out}: not writable")
+        raise ParameterError(f"--out {out_root}: cannot create the folder ({exc.strerror or type(exc).__name__})") from None
 
 
 def is_ours(folder: Path) -> bool:
