@@ -1297,7 +1297,7 @@ def bounded(records: pl.DataFrame, rejects: pl.DataFrame, source: Source) -> tup
                 extra = flagged.select(
                     pl.lit(source.name).alias("source"),
                     pl.col("source_row").cast(pl.Int64).alias("row"),
-                    pl.lit(None, pl.String).alias("column"),
+                    pl.lit(source.columns.get(main, main)).alias("column"),
                     pl.format(
                         "time {} is {} days from the median time of this source ({}): an outlier (a typo?); "
                         "limit POSTMORTEM_MAX_SPAN_DAYS = {}",
