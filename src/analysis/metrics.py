@@ -212,9 +212,9 @@ def flag_implausible(doc: dict[str, Any], max_minutes: float) -> list[str]:
     """Drop durations beyond ``max_minutes`` from the recovery blocks of ``doc``, in place; say which.
 
     Degenerate data (every report at one instant, evenly spaced reports) can make a model
-    extrapolate to centuries. A duration beyond the limit (``POSTMORTEM_MAX_SPAN_DAYS``) is
-    not an estimate the data support: the estimate becomes ``null`` (with its time), an
-    interval end beyond it becomes ``null`` (unbounded), and a note names each change.
+    extrapolate to centuries. An estimate beyond the limit (``POSTMORTEM_MAX_SPAN_DAYS``) is
+    not one the data support: it becomes ``null`` (with its time); an interval end beyond the
+    limit is kept and flagged. A note names each.
     Walks ``recovery``, ``regions`` and ``series_areas``.
     """
     notes: list[str] = []
@@ -237,12 +237,8 @@ def flag_implausible(doc: dict[str, Any], max_minutes: float) -> list[str]:
                     v = ci[end]
                     if isinstance(v, (int, float)) and not isinstance(v, bool) and v > max_minutes:
                         notes.append(
-                            f"{path}{q}_minutes_ci: end {v:.0f} min is beyond {max_minutes:.0f} min; the data do not bound it"
+                            f"{path}{q}_minutes_ci: end {v:.0f} min is beyond {max_minutes:.0f} min; the data barely bound it"
                         )
-                        ci[end] = None
-                        times = block.get(f"{q}_ci")
-                        if isinstance(times, list) and len(times) == 2:
-                            times[end] = None
 
     fix(doc.get("recovery"), "recovery.")
     for group in ("regions", "series_areas"):

@@ -37,7 +37,7 @@ from analysis.config import INCIDENT_FILE, NOTEBOOKS, PROJECT_ROOT, Incident, lo
 from analysis.errors import AnalysisError, ParameterError, RenderError
 from analysis.metrics import unusable
 from analysis.params import ReportParams, as_dict, validate_params
-from analysis.provenance import inputs_fingerprint, new_run_id, provenance, sha256_file
+from analysis.provenance import inputs_fingerprint, new_run_id, provenance, public_path, sha256_file
 
 NOTEBOOK = NOTEBOOKS / "postmortem.ipynb"
 KERNEL_PREFIX = "postmortem-kernel-"
@@ -310,6 +310,10 @@ def render(
         try:
             with _time_limit(timeout):
                 _execute(pm, notebook, executed, run_params, incident.id, timeout=timeout, progress=progress)
+                publish_paths(
+                    executed,
+                    {work: incident.id, incident.folder: public_path(incident.folder), notebook: _display_path(notebook)},
+                )
                 metrics_path = work / "metrics.json"
                 if not metrics_path.is_file():
                     raise RenderError(f"{incident.id}: the notebook finished without writing metrics.json")
@@ -365,6 +369,32 @@ def render(
             raise RenderError(error) from None
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def publish_paths(executed: Path, replace: dict[Path, str]) -> None:
+    """Rewrite server paths in an executed notebook (injected parameters, papermill's record) as public ones.
+
+    The published notebook names the incident folder relative to the project, the report
+    folder by the incident id and the project's own files relative to it, never by an
+    absolute path on the server. Longer paths are replaced first.
+    """
+    pairs = sorted(((str(k), v) for k, v in replace.items()), key=lambda kv: -len(kv[0]))
+    pairs.append((str(PROJECT_ROOT) + os.sep, ""))
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            for old, new in pairs:
+                if old in value:
+                    value = value.replace(old, new)
+            return value
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    doc = json.loads(executed.read_text(encoding="utf-8"))
+    executed.write_text(json.dumps(clean(doc), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _local_kernel_manager() -> type:
