@@ -621,3 +621,18 @@ def test_degenerate_data_give_no_number_outside_its_interval_nor_absurd(tmp_path
     assert isinstance(metrics["implausible"], list)
     if len(set(times)) > 1:  # evenly spaced: the model's upper ends run to centuries, and say so
         assert any("barely bound" in note for note in metrics["implausible"]), metrics["implausible"]
+
+
+def test_too_many_events_is_a_config_error(tmp_path: Path) -> None:
+    events = "".join(f'[[events]]\ntime = "2018-01-08T20:{i % 60:02d}:00"\nlabel = "e{i}"\n' for i in range(501))
+    folder = incident(tmp_path / "inc", REPORTS, top=events)
+    assert "POSTMORTEM_MAX_EVENTS" in one_line_error(cli("validate", str(folder)))
+
+
+def test_validate_reads_the_boundary_file_as_fit_does(tmp_path: Path) -> None:
+    folder = _with_boundaries(tmp_path / "inc", "b.geojson")
+    polygon = [[[5.5, 50.6], [5.6, 50.6], [5.6, 50.7], [5.5, 50.6]]]
+    feature = {"type": "Feature", "properties": {"code": "A"}, "geometry": {"type": "Polygon", "coordinates": polygon}}
+    (folder / "b.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}), encoding="utf-8")
+    message = one_line_error(cli("validate", str(folder)))
+    assert "key column 'id' not found" in message

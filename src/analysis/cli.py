@@ -222,6 +222,12 @@ def validate(
             f"  dedupe = {source.dedupe}: {tally.identical} rows identical to an earlier row ({tally.identical_kept} kept), "
             f"{tally.duplicates} rejected as duplicates"
         )
+    if incident.geography.boundaries is not None or incident.geography.exposure is not None:
+        # the files fit reads for the areas, read the same way (a bad key column fails here too)
+        from analysis.geo.boundaries import area_layer
+
+        layer = area_layer(incident.geography)
+        typer.echo(f"geography: {len(layer.boundaries)} areas ({layer.source})")
     if n_usable == 0:
         _err(f"{incident.id}: nothing usable: " + ("no rows in any source" if n_raw == 0 else f"all {n_raw} rows rejected"))
         raise typer.Exit(1)

@@ -499,6 +499,12 @@ def load_incident(path: str | Path) -> Incident:
 
     events = []
     raw_events = r.get("events", list) or []
+    from analysis.limits import limit
+
+    if len(raw_events) > (most := int(limit("MAX_EVENTS"))):
+        raise r.fail(
+            "events", f"{len(raw_events)} events, more than {most} (limit POSTMORTEM_MAX_EVENTS; a timeline is for milestones)"
+        )
     for i, ev in enumerate(raw_events):
         if not isinstance(ev, dict):
             raise r.fail(f"events[{i}]", "expected a table ([[events]])")

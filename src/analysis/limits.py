@@ -17,6 +17,7 @@ environment variable           default                    what it bounds
 ``POSTMORTEM_TIMEOUT``         1800                       seconds per incident of ``render`` and
                                                           ``render-all`` (``--timeout`` wins)
 ``POSTMORTEM_MAX_N_BOOT``      10000                      the ``n_boot`` parameter
+``POSTMORTEM_MAX_EVENTS``      500                        ``[[events]]`` of one incident
 =============================  =========================  ===========================================
 
 docs/security.md explains each limit and what happens at it.
@@ -36,6 +37,7 @@ DEFAULTS: dict[str, float] = {
     "MAX_SPAN_DAYS": 366,
     "TIMEOUT": 1800,
     "MAX_N_BOOT": 10_000,
+    "MAX_EVENTS": 500,
 }
 PREFIX = "POSTMORTEM_"
 
