@@ -636,3 +636,11 @@ def test_validate_reads_the_boundary_file_as_fit_does(tmp_path: Path) -> None:
     (folder / "b.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}), encoding="utf-8")
     message = one_line_error(cli("validate", str(folder)))
     assert "key column 'id' not found" in message
+
+
+def test_ingest_never_writes_processed_tables_into_the_incident_folder(tmp_path: Path) -> None:
+    folder = incident(tmp_path / "inc", REPORTS)
+    before = snapshot(tmp_path)
+    for root in (tmp_path, folder):
+        assert "--processed" in one_line_error(cli("ingest", str(folder), "--processed", str(root)))
+    assert snapshot(tmp_path) == before

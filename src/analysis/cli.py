@@ -178,6 +178,10 @@ def ingest(
     from analysis.ingest import ingest_to_processed
 
     incident = load_incident(incident_dir)
+    if processed is not None:
+        from analysis.report import check_out_root
+
+        check_out_root(processed, [incident.folder], option="--processed")
     result, paths = ingest_to_processed(incident, root=processed)
     for s in result.sources:
         typer.echo(f"{s.source}: {s.n_raw} rows = {s.n_accepted} kept + {s.n_rejected} rejected ({s.kind}, {s.path})")

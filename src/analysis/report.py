@@ -563,7 +563,7 @@ def exclusive_lock(path: Path, busy: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def check_out_root(out_root: Path, protected: list[Path]) -> None:
+def check_out_root(out_root: Path, protected: list[Path], *, option: str = "--out") -> None:
     """Refuse a reports root that could overwrite or remove an input, and one that cannot be written.
 
     ``out_root`` must not be, contain or be inside any ``protected`` folder (the incident
@@ -573,24 +573,26 @@ def check_out_root(out_root: Path, protected: list[Path]) -> None:
     Raises
     ------
     ParameterError
-        Naming ``--out`` and the folder it would endanger, or why it cannot be written.
+        Naming the option (``--out``) and the folder it would endanger, or why it cannot be written.
     """
     out = Path(out_root).resolve()
     for folder in protected:
         p = Path(folder).resolve()
         if out == p or out.is_relative_to(p) or p.is_relative_to(out):
             relation = "is" if out == p else ("is inside" if out.is_relative_to(p) else "contains")
-            raise ParameterError(f"--out {out}: {relation} the input folder {p}; reports must go to a folder apart from the data")
+            raise ParameterError(
+                f"{option} {out}: {relation} the input folder {p}; outputs must go to a folder apart from the data"
+            )
     for parent in (out, *out.parents):
         if (parent / INCIDENT_FILE).is_file():
-            raise ParameterError(f"--out {out}: is inside the incident folder {parent}; reports must go apart from the data")
+            raise ParameterError(f"{option} {out}: is inside the incident folder {parent}; outputs must go apart from the data")
     if out.exists() and not out.is_dir():
-        raise ParameterError(f"--out {out}: is a file, not a folder")
+        raise ParameterError(f"{option} {out}: is a file, not a folder")
     existing = next((p for p in (out, *out.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
-        raise ParameterError(f"--out {out}: {existing} is a file, not a folder")
+        raise ParameterError(f"{option} {out}: {existing} is a file, not a folder")
     if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        raise ParameterError(f"--out {out}: {existing} is not writable")
+        raise ParameterError(f"{option} {out}: {existing} is not writable")
 
 
 def make_out_root(out_root: Path) -> None:
