@@ -1313,7 +1313,9 @@ def bounded(records: pl.DataFrame, rejects: pl.DataFrame, source: Source) -> tup
     # values quoted in notes and reasons (an unknown service, an unreadable time, a header
     # name) and the words kept as written go through the same scrubbing as every label
     records = records.with_columns(
-        scrub_labels(records[c]) for c in ("service", "status", "area_level", "issues") if c in records.columns
+        scrub_labels(records[c], 1000 if c == "issues" else 200)
+        for c in ("service", "status", "area_level", "issues")
+        if c in records.columns
     )
     rejects = rejects.with_columns(scrub_labels(rejects["reason"], 300), scrub_labels(rejects["column"]))
     if "weight" in records.columns and records.height:
