@@ -272,8 +272,21 @@ def scrub_label(text: str | None, limit: int = LABEL_CHARS) -> str | None:
 def scrub_labels(series: pl.Series, limit: int = LABEL_CHARS) -> pl.Series:
     """:func:`scrub_label` of every value of a string column (each distinct value once)."""
     s = series.cast(pl.String)
-    uniq = s.drop_nulls().unique().to_list()
-    mapping = {u: v for u in uniq if (v := scrub_label(u, limit)) != u}
+    uniq = s.drop_nulls().unique()
+    if uniq.is_empty():
+        return s.alias(series.name)
+    # only values scrub_label could change go through Python: a necessary condition of each step
+    u = pl.col("u")
+    maybe = (
+        u.str.contains(r"[\p{C}\p{Zl}\p{Zp}]|[\p{Zs}&&[^ ]]")
+        | (u.str.len_chars() > limit)
+        | u.str.contains(r"(?i)@|\(at\)|\[at\]|dot")
+        | u.str.contains(r"[A-Z]{2}\d{2}")
+        | (u.str.count_matches(r"\d") >= 8)
+        | (u != u.str.normalize("NFC"))
+    )
+    candidates = pl.DataFrame({"u": uniq}).filter(maybe)["u"].to_list()
+    mapping = {c: v for c in candidates if (v := scrub_label(c, limit)) != c}
     return (s.replace(mapping) if mapping else s).alias(series.name)
 
 
