@@ -184,6 +184,15 @@ def test_the_swap_is_one_atomic_exchange_and_refuses_foreign_folders(tmp_path: P
     assert (foreign / "incident.toml").is_file()
 
 
+def test_a_failure_record_killed_half_way_does_not_lock_the_incident_out(tmp_path: Path) -> None:
+    final = tmp_path / "inc"
+    (final / ".failed.killed-run.tmp").mkdir(parents=True)  # kill -9 while writing failed/
+    assert report.is_ours(final)
+    now = dt.datetime.now(dt.UTC)
+    report.keep_failure(None, final, "inc: boom", run_id="next", started=now)
+    assert sorted(p.name for p in final.iterdir()) == ["failed"]
+
+
 def test_a_file_as_out_is_one_line(tmp_path: Path) -> None:
     write_incident(tmp_path / "data", "inc")
     (tmp_path / "out").write_text("a file", encoding="utf-8")

@@ -612,7 +612,8 @@ def is_ours(folder: Path) -> bool:
     """
     if folder.is_symlink() or not folder.is_dir():
         return False
-    if not any(folder.iterdir()):
+    # a staging folder of a failure record killed half-way is ours too
+    if all(p.name.startswith(".failed.") and p.name.endswith(".tmp") for p in folder.iterdir()):
         return True
     manifest = read_manifest(folder) or {}
     if manifest.get("incident_id") == folder.name and "run_id" in manifest and "status" in manifest:
@@ -727,6 +728,8 @@ def keep_failure(
     """
     check_ours(final)
     final.mkdir(parents=True, exist_ok=True)
+    for stale in final.glob(".failed.*.tmp"):  # left by a run killed while writing its failure
+        shutil.rmtree(stale, ignore_errors=True)
     staging = final / f".failed.{run_id}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     try:
