@@ -30,6 +30,7 @@ $(STAMP): pyproject.toml uv.lock Makefile
 	$(BIN)/python -m analysis.kernel install >/dev/null
 	@touch $@
 
+# render-all's default per-incident time limit applies (30 min; POSTMORTEM_TIMEOUT, docs/security.md)
 report: setup ## Render every incident under data/raw/ (and the simulated scenario) into reports/
 	@$(BIN)/python -m compileall -q src >/dev/null
 	$(BIN)/postmortem simulate --scenario proximus-2018 --seed 20180108 --out data/raw/simulated-proximus-2018 --if-missing

@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
-from analysis.config import INCIDENT_FILE, find_incidents
-from analysis.errors import AnalysisError, ConfigError, ParameterError
+from analysis.config import INCIDENT_FILE, INCIDENT_ID, RESERVED_IDS, find_incidents
+from analysis.errors import AnalysisError, ConfigError, ParameterError, bound
 from analysis.params import as_dict, validate_params
 from analysis.provenance import code_version, input_hashes, new_run_id, sha256_file
 from analysis.report import (
@@ -56,9 +56,11 @@ from analysis.report import (
     OUTPUTS,
     RUN_ID,
     RenderResult,
+    check_out_root,
     check_parameters,
     exclusive_lock,
     keep_failure,
+    make_out_root,
     prepare,
     read_manifest,
     render_fingerprint,
@@ -74,7 +76,6 @@ LOG_ROTATE_BYTES = 5 << 20
 #: Shown instead of t50/t90 when the evidence is curated statements (metrics ``curated_summary``).
 CURATED_CELL = "n/a (curated)"
 _POLL = 0.1
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # an output line of the ``postmortem`` command that carries the reason of a failure
 _CLI_ERROR = "postmortem: error: "
 # ipykernel's notice on every kernel start; kept in the log, not shown between progress bars
@@ -273,9 +274,10 @@ def render_all(
     folders = find_incidents(data_dir)
     if not folders:
         raise ConfigError(f"{data_dir}: no incident folder (a folder holding {INCIDENT_FILE}) found")
-    validate_overrides(overrides, notebook)
     out_root = Path(out_root).resolve()
-    out_root.mkdir(parents=True, exist_ok=True)
+    check_out_root(out_root, [Path(data_dir), *folders])
+    validate_overrides(overrides, notebook)
+    make_out_root(out_root)
     started = dt.datetime.now(dt.UTC)
     summary = BatchSummary(run_id=run_id or new_run_id(started), started=started, out_root=out_root)
     with _batch_lock(out_root), _logging(out_root, quiet=quiet), _sigterm_as_interrupt():
@@ -339,13 +341,17 @@ def _plan(
             seen[incident.id] = folder
             fingerprint = render_fingerprint(incident, params, notebook)
             render, reason = decide(final, fingerprint, force=force, current=current_state(incident, params, notebook))
-        except AnalysisError as exc:
+        except Exception as exc:  # one incident's failure, whatever it is, stays its own
             iid = _guess_id(folder)
             now = dt.datetime.now(dt.UTC)
-            error = str(exc) if str(exc).startswith(f"{iid}:") else f"{iid}: {exc}"
-            keep_failure(None, out_root / iid, error, run_id=run_id, started=now)
+            message = str(exc) if isinstance(exc, AnalysisError) else f"{type(exc).__name__}: {exc}"
+            error = bound(message if message.startswith(f"{iid}:") else f"{iid}: {message}")
+            try:
+                keep_failure(None, out_root / iid, error, run_id=run_id, started=now)
+            except (OSError, AnalysisError) as second:
+                error = bound(f"{error} (failed/ not written: {second})")
             results[i] = RenderResult(iid, "failed", out_root / iid, error=error, run_id=run_id, started=now, finished=now)
-            log.error("[%d/%d] %s: failed before rendering: %s", i + 1, len(folders), iid, exc)
+            log.error("[%d/%d] %s: failed before rendering: %s", i + 1, len(folders), iid, error)
             continue
         if render:
             log.info("[%d/%d] %s: will render: %s", i + 1, len(folders), incident.id, reason)
@@ -506,7 +512,7 @@ def _collect(task: _Task, rc: int, *, out_root: Path, timeout: float | None, int
     else:
         failed = read_manifest(task.final / "failed") or {}
         if failed.get("run_id") == run_id and failed.get("error"):
-            error = str(failed["error"])
+            error = bound(str(failed["error"]))
             if task.killed:
                 error += f" (killed {KILL_GRACE:g} s after the time limit)"
             return _result(task, "failed", error=error, finished=finished, metrics=_read_metrics(task.final))
@@ -517,11 +523,15 @@ def _collect(task: _Task, rc: int, *, out_root: Path, timeout: float | None, int
         else:
             reason = _reason_from_output(output)
             error = f"{task.incident_id}: render process exited with code {rc}" + (f": {reason}" if reason else "")
-    tail = "\n".join(output.splitlines()[-40:])
+    tail = "\n".join(bound(line, 1000) for line in output.splitlines()[-40:])
+    error = bound(error)
     work = out_root / f".{task.incident_id}.{run_id}.tmp"
-    keep_failure(
-        work, task.final, error, run_id=run_id, started=task.started_at or finished, fingerprint=task.fingerprint, log=tail
-    )
+    try:
+        keep_failure(
+            work, task.final, error, run_id=run_id, started=task.started_at or finished, fingerprint=task.fingerprint, log=tail
+        )
+    except (OSError, AnalysisError) as second:
+        error = bound(f"{error} (failed/ not written: {second})")
     shutil.rmtree(work, ignore_errors=True)
     return _result(task, "failed", error=error, finished=finished, metrics=_read_metrics(task.final))
 
@@ -720,13 +730,19 @@ def summary_table(summary: BatchSummary) -> str:
 def _guess_id(folder: Path) -> str:
     """The incident id for a folder whose config is broken: its ``id`` if readable and safe, else the folder name."""
     try:
-        raw = tomllib.loads((folder / INCIDENT_FILE).read_text(encoding="utf-8"))
+        raw = tomllib.loads((folder / INCIDENT_FILE).read_text(encoding="utf-8-sig"))
         value = raw.get("id")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError, ValueError):
         value = None
-    if isinstance(value, str) and _SAFE_ID.fullmatch(value):
+    if isinstance(value, str) and _usable_id(value):
         return value
-    return folder.name if _SAFE_ID.fullmatch(folder.name) else "incident-" + re.sub(r"[^A-Za-z0-9._-]", "_", folder.name)
+    if _usable_id(folder.name):
+        return folder.name
+    return "incident-" + re.sub(r"[^A-Za-z0-9._-]", "_", folder.name)[:80]
+
+
+def _usable_id(name: str) -> bool:
+    return bool(INCIDENT_ID.fullmatch(name)) and name.lower() not in RESERVED_IDS
 
 
 def _read_metrics(folder: Path) -> dict[str, Any]:

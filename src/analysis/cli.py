@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from analysis.errors import AnalysisError
+from analysis.errors import AnalysisError, ParameterError
 from analysis.metrics import unusable
 
 app = typer.Typer(
@@ -64,6 +64,15 @@ def _main(
     """Outage post-mortem analysis: ingest reports, fit recovery curves, render the offline HTML report."""
 
 
+def _timeout(value: float | None) -> float | None:
+    """``--timeout``: the default limit when not given, none for 0."""
+    from analysis.limits import default_timeout
+
+    if value is None:
+        return default_timeout()
+    return None if value == 0 else value
+
+
 def _overrides(param: list[str] | None, params_file: Path | None) -> dict[str, object]:
     from analysis.params import parse_cli_params
 
@@ -83,7 +92,12 @@ def render(
     params_file: ParamFile = None,
     notebook: NotebookOpt = None,
     timeout: Annotated[
-        float | None, typer.Option(min=0.001, help="Seconds allowed for the whole render; after that it stops and fails.")
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds allowed for the whole render; after that it stops and fails "
+            "(default 1800, or POSTMORTEM_TIMEOUT; 0: no limit).",
+        ),
     ] = None,
     progress: Annotated[
         bool | None,
@@ -109,7 +123,7 @@ def render(
         out_root=out,
         overrides=overrides,
         notebook=notebook or NOTEBOOK,
-        timeout=timeout,
+        timeout=_timeout(timeout),
         progress=_interactive() if progress is None else progress,
         run_id=run_id,
     )
@@ -129,7 +143,12 @@ def render_all(
     notebook: NotebookOpt = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Incidents rendered in parallel (one process each).")] = 1,
     timeout: Annotated[
-        float | None, typer.Option(min=0.001, help="Seconds allowed per incident; a run over the limit fails alone.")
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds allowed per incident; a run over the limit fails alone "
+            "(default 1800, or POSTMORTEM_TIMEOUT; 0: no limit).",
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-render incidents whose inputs did not change.")] = False,
     quiet: Annotated[
@@ -158,7 +177,7 @@ def render_all(
         overrides=overrides,
         notebook=notebook or NOTEBOOK,
         jobs=jobs,
-        timeout=timeout,
+        timeout=_timeout(timeout),
         force=force,
         quiet=quiet,
         run_id=run_id,
@@ -178,6 +197,9 @@ def fit(
     from analysis.pipeline import analyze
 
     overrides = _overrides(param, params_file)
+    for fixed in ("incident_dir", "output_dir"):
+        if fixed in overrides:
+            raise ParameterError(f"parameter '{fixed}' is set by the command (the INCIDENT_DIR argument), not with -p")
     params = validate_params(**({"incident_dir": str(incident_dir), "output_dir": ""} | overrides))
     with _ticker(f"fitting {incident_dir}"):
         analysis = analyze(params)
@@ -214,6 +236,10 @@ def ingest(
     from analysis.ingest import ingest_to_processed
 
     incident = load_incident(incident_dir)
+    if processed is not None:
+        from analysis.report import check_out_root
+
+        check_out_root(processed, [incident.folder], option="--processed")
     result, paths = ingest_to_processed(incident, root=processed)
     for s in result.sources:
         typer.echo(f"{s.source}: {s.n_raw} rows = {s.n_accepted} kept + {s.n_rejected} rejected ({s.kind}, {s.path})")
@@ -238,7 +264,11 @@ def validate(
     from analysis.readers import read_source
 
     incident = load_incident(incident_dir)
-    validate_params(**({"incident_dir": str(incident_dir)} | _overrides(param, params_file)))
+    overrides = _overrides(param, params_file)
+    for fixed in ("incident_dir", "output_dir"):
+        if fixed in overrides:
+            raise ParameterError(f"parameter '{fixed}' is set by the command (the INCIDENT_DIR argument), not with -p")
+    validate_params(**({"incident_dir": str(incident_dir)} | overrides))
     n_raw = n_usable = 0
     for source in incident.sources:
         raw = read_source(source)
@@ -254,6 +284,12 @@ def validate(
             f"  dedupe = {source.dedupe}: {tally.identical} rows identical to an earlier row ({tally.identical_kept} kept), "
             f"{tally.duplicates} rejected as duplicates"
         )
+    if incident.geography.boundaries is not None or incident.geography.exposure is not None:
+        # the files fit reads for the areas, read the same way (a bad key column fails here too)
+        from analysis.geo.boundaries import area_layer
+
+        layer = area_layer(incident.geography)
+        typer.echo(f"geography: {len(layer.boundaries)} areas ({layer.source})")
     if n_usable == 0:
         _err(f"{incident.id}: nothing usable: " + ("no rows in any source" if n_raw == 0 else f"all {n_raw} rows rejected"))
         raise typer.Exit(1)
@@ -281,7 +317,7 @@ def geocode(
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise IngestError(f"{csv}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
         result = geocode_table(table)
-        result.write_csv(out)
+        _defuse_formulas(result).write_csv(out)
         resolved = result.filter(pl.col("nis_code").is_not_null()).height
         typer.echo(f"{result.height} rows, {resolved} resolved → {out}", err=True)
         return
@@ -319,6 +355,26 @@ def _ticker(label: str) -> Iterator[None]:
         thread.join()
         sys.stderr.write("\r\x1b[K")
         sys.stderr.flush()
+
+
+def _defuse_formulas(table: object) -> object:
+    """Text cells a spreadsheet would run as a formula (``= + - @``, tab, CR first) prefixed with ``'``.
+
+    Plain signed numbers (``-4.5``) are left as they are.
+    """
+    import polars as pl
+
+    assert isinstance(table, pl.DataFrame)
+    risky = r"^[=+\-@\t\r]"
+    number = r"^[+-]?[0-9]+(?:[.,][0-9]+)?$"  # a plain signed number stays a number
+    return table.with_columns(
+        pl.when(pl.col(c).str.contains(risky) & ~pl.col(c).str.contains(number))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c, dtype in table.schema.items()
+        if dtype == pl.String
+    )
 
 
 def _resolve_arg(place: str, resolve_place: object) -> dict[str, object]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from analysis.errors import ConfigError
+from analysis.errors import ConfigError, quote
 from analysis.paths import notebooks_dir, project_root
 
 log = logging.getLogger("analysis.config")
@@ -34,6 +35,25 @@ REPORTS = PROJECT_ROOT / "reports"
 NOTEBOOKS = notebooks_dir()
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 INCIDENT_FILE = "incident.toml"
+#: An incident id names folders and files: letters, digits and ``. _ -``, at most 100, not
+#: starting with a dot, and none of the names the reports root itself uses.
+INCIDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+RESERVED_IDS = frozenset({"index.html", "index.json", "render-all.log", "render-all.log.1", "failed"})
+#: Boundary files accepted (``[geography] boundaries``), by suffix, with the first bytes each must
+#: start with: plain formats only, never a GDAL virtual format (VRT, ``CSV:``, ``/vsi…``) that
+#: could make GDAL open a file outside the incident folder.
+BOUNDARY_FORMATS: Mapping[str, tuple[str, tuple[bytes, ...]]] = MappingProxyType(
+    {
+        ".geojson": ("GeoJSON", (b"{",)),
+        ".json": ("GeoJSON", (b"{",)),
+        ".gpkg": ("GeoPackage", (b"SQLite format 3\x00",)),
+        ".shp": ("Shapefile", (b"\x00\x00\x27\x0a",)),
+        ".parquet": ("GeoParquet", (b"PAR1",)),
+        ".geoparquet": ("GeoParquet", (b"PAR1",)),
+    }
+)
+SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+MAX_PATH_CHARS = 1000
 
 # --------------------------------------------------------------------------- types
 
@@ -274,7 +294,7 @@ class _Reader:
         if isinstance(value, bool) and bool not in kinds:
             raise self.fail(name, f"expected {_kind_name(kinds)}, got a boolean")
         if not isinstance(value, kinds):
-            raise self.fail(name, f"expected {_kind_name(kinds)}, got {type(value).__name__} {value!r}")
+            raise self.fail(name, f"expected {_kind_name(kinds)}, got {type(value).__name__} {quote(value)}")
         if isinstance(value, str) and str in kinds and required and not value.strip():
             raise self.fail(name, "must not be empty")
         return value
@@ -284,7 +304,7 @@ class _Reader:
         if value is None:
             return default
         if value not in choices:
-            raise self.fail(name, f"expected one of {', '.join(choices)}; got {value!r}")
+            raise self.fail(name, f"expected one of {', '.join(choices)}; got {quote(value)}")
         return value
 
     def sub(self, name: str, *, required: bool = False) -> _Reader | None:
@@ -319,9 +339,11 @@ def parse_config_time(value: Any, tz: ZoneInfo, *, where: str) -> dt.datetime:
         try:
             t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ConfigError(f"{where}: not an ISO 8601 time: {value!r}") from None
+            raise ConfigError(f"{where}: not an ISO 8601 time: {quote(value)}") from None
     else:
-        raise ConfigError(f"{where}: expected a time, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{where}: expected a time, got {type(value).__name__} {quote(value)}")
+    if not 1900 <= t.year <= 2099:
+        raise ConfigError(f"{where}: year {t.year} is outside 1900–2099 (a typo?)")
     if t.tzinfo is None:
         t = localize(t, tz, where=where)
     return t.astimezone(dt.UTC)
@@ -340,17 +362,60 @@ def localize(t: dt.datetime, tz: ZoneInfo, *, where: str) -> dt.datetime:
     return early
 
 
+def _label(text: str | None, limit: int = 200) -> str | None:
+    """A config text that is published (title, labels, source names): scrubbed like every label."""
+    from analysis.privacy import scrub_label
+
+    return scrub_label(text, limit)
+
+
 def _inside(folder: Path, rel: str, where: str) -> Path:
     """Resolve ``rel`` against ``folder`` and refuse anything that escapes it."""
     if not rel.strip():
         raise ConfigError(f"{where}: must not be empty")
+    if len(rel) > MAX_PATH_CHARS or any(not c.isprintable() for c in rel):
+        raise ConfigError(f"{where}: {quote(rel)} is not a usable path (control characters, or over {MAX_PATH_CHARS} characters)")
     candidate = Path(rel)
     if candidate.is_absolute():
-        raise ConfigError(f"{where}: {rel!r} is absolute; give a path inside the incident folder")
-    resolved = (folder / candidate).resolve()
-    if not resolved.is_relative_to(folder.resolve()):
-        raise ConfigError(f"{where}: {rel!r} points outside the incident folder {folder}")
+        raise ConfigError(f"{where}: {quote(rel)} is absolute; give a path inside the incident folder")
+    try:
+        # symlinks are followed: a link inside the folder to a file outside is outside
+        resolved = (folder / candidate).resolve()
+        inside = resolved.is_relative_to(folder.resolve())
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ConfigError(f"{where}: {quote(rel)} is not a usable path ({type(exc).__name__})") from None
+    if not inside:
+        raise ConfigError(f"{where}: {quote(rel)} points outside the incident folder {folder}")
     return resolved
+
+
+def check_boundary_file(path: Path, folder: Path, *, where: str) -> None:
+    """Refuse a boundary file that is not a plain GeoJSON, GeoPackage, Shapefile or GeoParquet.
+
+    The suffix must be one of :data:`BOUNDARY_FORMATS` and the file must start like that
+    format (a VRT renamed ``.geojson`` is refused); a Shapefile's companion files must be
+    inside ``folder`` too. Nothing of the file's content is quoted in the error.
+    """
+    fmt = BOUNDARY_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        names = ", ".join(sorted(BOUNDARY_FORMATS))
+        raise ConfigError(
+            f"{where}: {quote(path.name, 80)}: boundary files must be GeoJSON, GeoPackage, Shapefile or GeoParquet ({names})"
+        )
+    name, magics = fmt
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return  # a missing file is reported where it is read
+    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(magics):
+        raise ConfigError(f"{where}: {quote(path.name, 80)} does not start like a {name} file; only plain {name} content is read")
+    if name == "Shapefile":
+        root = folder.resolve()
+        for part in SHAPEFILE_PARTS:
+            for sibling in (path.with_suffix(part), path.with_suffix(part.upper())):
+                if (sibling.exists() or sibling.is_symlink()) and not sibling.resolve().is_relative_to(root):
+                    raise ConfigError(f"{where}: {quote(sibling.name, 80)} points outside the incident folder {folder}")
 
 
 # --------------------------------------------------------------------------- loading
@@ -362,17 +427,31 @@ def load_incident(path: str | Path) -> Incident:
     Raises :class:`ConfigError` naming the file and key for any problem: a missing or
     unknown key, a wrong type, an unknown timezone, a source path outside the folder.
     """
+    text_path = str(path)
+    if len(text_path) > 4096 or "\x00" in text_path:
+        raise ConfigError(f"{quote(text_path, 100)}: not a usable path (NUL byte, or over 4096 characters)")
     path = Path(path)
-    config_path = path / INCIDENT_FILE if path.is_dir() else path
-    if not config_path.is_file():
-        raise ConfigError(f"{config_path}: no such file (an incident folder needs an {INCIDENT_FILE}){_near(config_path)}")
     try:
-        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        config_path = path / INCIDENT_FILE if path.is_dir() else path
+        is_file = config_path.is_file()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{quote(text_path, 100)}: not a usable path ({type(exc).__name__})") from None
+    if not is_file:
+        raise ConfigError(f"{config_path}: no such file (an incident folder needs an {INCIDENT_FILE}){_near(config_path)}")
+    folder = config_path.parent
+    if not config_path.resolve().is_relative_to(folder.resolve()):
+        raise ConfigError(f"{config_path}: a link to a file outside the incident folder; copy the file into the folder")
+    try:
+        # utf-8-sig: an editor's byte-order mark at the start is not part of the TOML
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{config_path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_path}: invalid TOML: {exc}") from None
-    folder = config_path.parent
+    except RecursionError:
+        raise ConfigError(f"{config_path}: invalid TOML: tables or arrays nested too deeply") from None
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read: {exc.strerror or type(exc).__name__}") from None
     from analysis.configcheck import config_problems
 
     if problems := config_problems(raw):  # every key, type and choice problem at once
@@ -381,9 +460,13 @@ def load_incident(path: str | Path) -> Incident:
     r = _Reader(config_path, raw)
 
     incident_id = r.get("id", str, required=True).strip()
-    if not incident_id or any(c in incident_id for c in "/\\") or incident_id.startswith("."):
-        raise r.fail("id", f"must be a plain folder-safe name, got {incident_id!r}")
-    title = r.get("title", str, required=True).strip()
+    if not INCIDENT_ID.fullmatch(incident_id) or incident_id.lower() in RESERVED_IDS:
+        raise r.fail(
+            "id",
+            f"must be 1–100 letters, digits, '.', '_' or '-', not starting with '.' and not one of "
+            f"{', '.join(sorted(RESERVED_IDS))}; got {quote(incident_id, 60)}",
+        )
+    title = _label(r.get("title", str, required=True).strip())
     tz_name = r.get("timezone", str, required=True)
     try:
         tz = ZoneInfo(tz_name)
@@ -400,8 +483,16 @@ def load_incident(path: str | Path) -> Incident:
     end = _time("end")
     if onset and end and end <= onset:
         raise r.fail("end", f"must be after onset ({onset.isoformat()})")
+    if onset and end:
+        from analysis.limits import limit
 
-    description = r.get("description", str)
+        span = limit("MAX_SPAN_DAYS")
+        if (end - onset).total_seconds() > span * 86400:
+            raise r.fail(
+                "end", f"{(end - onset).days} days after onset, more than {span:g} (limit POSTMORTEM_MAX_SPAN_DAYS; a typo?)"
+            )
+
+    description = _label(r.get("description", str), 2000)
     affected = r.get("affected_customers", int)
     if affected is not None and affected <= 0:
         raise r.fail("affected_customers", f"must be a positive integer, got {affected}")
@@ -413,11 +504,17 @@ def load_incident(path: str | Path) -> Incident:
         lon = o.get("lon", float, required=True)
         if not (-90 <= lat <= 90) or not (-180 <= lon <= 180):
             raise o.fail("lat", f"({lat}, {lon}) is not a WGS84 coordinate")
-        origin = Origin(name=o.get("name", str) or "origin", lat=lat, lon=lon)
+        origin = Origin(name=_label(o.get("name", str)) or "origin", lat=lat, lon=lon)
         o.check_unknown()
 
     events = []
     raw_events = r.get("events", list) or []
+    from analysis.limits import limit
+
+    if len(raw_events) > (most := int(limit("MAX_EVENTS"))):
+        raise r.fail(
+            "events", f"{len(raw_events)} events, more than {most} (limit POSTMORTEM_MAX_EVENTS; a timeline is for milestones)"
+        )
     for i, ev in enumerate(raw_events):
         if not isinstance(ev, dict):
             raise r.fail(f"events[{i}]", "expected a table ([[events]])")
@@ -429,9 +526,9 @@ def load_incident(path: str | Path) -> Incident:
         events.append(
             Event(
                 time=t,
-                label=e.get("label", str, required=True),
+                label=_label(e.get("label", str, required=True)),
                 kind=e.choice("kind", EVENT_KINDS, "other"),  # type: ignore[arg-type]
-                source=e.get("source", str),
+                source=_label(e.get("source", str)),
                 resolved=bool(e.get("resolved", bool) or False),
             )
         )
@@ -463,6 +560,8 @@ def load_incident(path: str | Path) -> Incident:
             exposure_column=g.get("exposure_column", str),
             exposure_kind=g.choice("exposure_kind", ("customers", "population"), "population"),  # type: ignore[arg-type]
         )
+        if geography.boundaries:
+            check_boundary_file(geography.boundaries, folder, where=f"{config_path}: key 'geography.boundaries'")
         if geography.boundaries and not geography.boundaries_key:
             raise g.fail("boundaries_key", "is required when 'boundaries' is given (the area id column)")
         if geography.exposure and not (geography.exposure_key and geography.exposure_column):
@@ -475,7 +574,15 @@ def load_incident(path: str | Path) -> Incident:
     sources = tuple(_parse_source(config_path, folder, i, s) for i, s in enumerate(raw_sources))
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
-        raise r.fail("sources", f"source names must be unique, got {names}")
+        raise r.fail("sources", f"source names must be unique, got {quote(names)}")
+    paths: dict[Path, str] = {}
+    for s in sources:
+        if s.path in paths:
+            raise r.fail(
+                "sources",
+                f"sources '{paths[s.path]}' and '{s.name}' name the same file {quote(s.rel_path)}; every report would count twice",
+            )
+        paths[s.path] = s.name
     r.check_unknown()
 
     if incident_id != folder.name:
@@ -578,7 +685,7 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
         path=path,
         rel_path=rel,
         kind=kind,  # type: ignore[arg-type]
-        name=s.get("name", str) or path.stem,
+        name=_label(s.get("name", str) or path.stem),
         format=fmt,  # type: ignore[arg-type]
         columns=MappingProxyType(columns),
         defaults=MappingProxyType(defaults),
@@ -588,8 +695,8 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
         timezone=tz_name,
         ambiguous=s.choice("ambiguous", ("earliest", "latest", "reject"), "earliest"),  # type: ignore[arg-type]
         sheet=s.get("sheet", str),
-        coverage=s.get("coverage", str),
-        coverage_regions=tuple(cov_regions),
+        coverage=_label(s.get("coverage", str), 1000),
+        coverage_regions=tuple(_label(x) for x in cov_regions),
         sampling=s.choice("sampling", ("spontaneous", "curated"), "spontaneous"),  # type: ignore[arg-type]
         dedupe=s.choice("dedupe", DEDUPE_POLICIES, DEFAULT_DEDUPE[kind]),  # type: ignore[arg-type]
     )

@@ -44,7 +44,8 @@ import polars as pl
 
 from analysis.config import Incident, Source, processed_dir
 from analysis.errors import IngestError
-from analysis.privacy import scrub_column, scrub_text
+from analysis.limits import limit
+from analysis.privacy import scrub_column, scrub_label, scrub_labels, scrub_text
 from analysis.readers import (
     RAW_FIELD_CHARS,
     REJECT_SCHEMA,
@@ -617,7 +618,11 @@ def _raw_json(table: pl.DataFrame) -> pl.Series:
             .otherwise("s"),
             c,
         )
-        fields[c] = scrub_column(s)
+        # header names are data too: scrubbed like every label (made unique again if that merges two)
+        key, k = scrub_label(c) or c, 2
+        while key in fields:
+            key, k = f"{scrub_label(c)}_{k}", k + 1
+        fields[key] = scrub_column(s).alias(key)
     return pl.DataFrame(fields).select(pl.struct(pl.all()).struct.json_encode().alias("raw")).to_series()
 
 
@@ -640,7 +645,7 @@ def _scrub_value(value: Any) -> Any:
     if isinstance(value, list):
         return [_scrub_value(v) for v in value]
     if isinstance(value, dict):
-        return {k: _scrub_value(v) for k, v in value.items()}
+        return {scrub_label(k): _scrub_value(v) for k, v in value.items()}
     return value
 
 
@@ -856,8 +861,15 @@ def _report_work(
     weight_raw = _text(table, source, "count")
     weight = _number(weight_raw)
     weight_why = pl.select(
-        pl.when(weight_raw.is_not_null() & (weight.is_null() | (weight < 1) | (weight != weight.floor()) | (weight > 1e9))).then(
-            pl.format("count must be a positive whole number, got '{}'", weight_raw)
+        pl.when(
+            weight_raw.is_not_null()
+            & (weight.is_null() | (weight < 1) | (weight != weight.floor()) | (weight > limit("MAX_REPORTS")))
+        ).then(
+            pl.format(
+                "count must be a positive whole number up to {} (POSTMORTEM_MAX_REPORTS), got '{}'",
+                pl.lit(_in_words(limit("MAX_REPORTS"))),
+                weight_raw.str.slice(0, 50),
+            )
         )
     ).to_series()
 
@@ -1237,10 +1249,83 @@ def canonicalize(
         reader_rejects = reader_rejects.with_columns(
             pl.Series("raw", [_scrub_raw(r) for r in reader_rejects["raw"].to_list()], dtype=pl.String)
         )
-    rejects = pl.concat([reader_rejects, rejects], how="vertical").sort("row")
+    rejects = pl.concat([reader_rejects, rejects], how="vertical")
+    records, rejects = bounded(records, rejects, source)
     if records.height + rejects.height != raw.n_raw:
         raise AssertionError(f"{source.path}: {raw.n_raw} rows in, {records.height} kept + {rejects.height} rejected")
     return records, rejects
+
+
+def _in_words(n: float) -> str:
+    """A large limit in words (``20 million``): digit runs in a reason would be scrubbed as phone numbers."""
+    return f"{n / 1e6:g} million" if n >= 1e6 else f"{n:g}"
+
+
+#: The time column a source's rows are placed by, per kind (the others are checked as well).
+_MAIN_TIME = {"down_reports": "reported_at", "restorations": "observed_at", "online_fraction": "observed_at"}
+
+
+def bounded(records: pl.DataFrame, rejects: pl.DataFrame, source: Source) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Hold a source's kept rows to the documented limits (docs/security.md); rejects sorted by row.
+
+    * A row with a time more than ``POSTMORTEM_MAX_SPAN_DAYS`` from the median time of its
+      source is rejected as an outlier, when fewer than half the rows are (one report dated
+      2081 among 2018 ones is a typo; kept, it would stretch the analysed span to 63 years).
+    * Reports whose ``count`` adds up to more than ``POSTMORTEM_MAX_REPORTS`` are refused:
+      every report is a unit of work, whatever number a cell says.
+
+    Raises
+    ------
+    IngestError
+        The counts of the source add up to more than the limit.
+    """
+    times = [c for c, t in records.schema.items() if t == UTC_DTYPE]
+    main = _MAIN_TIME[source.kind]
+    if records.height and times:
+        anchor = pl.coalesce([pl.col(main), *[pl.col(c) for c in times if c != main]]) if main in times else pl.col(times[0])
+        median = records.select(anchor.to_physical().median()).item()
+        if median is not None:
+            span_us = int(limit("MAX_SPAN_DAYS") * 86400 * 1_000_000)
+            far = pl.any_horizontal([(pl.col(c).to_physical() - int(median)).abs() > span_us for c in times]).fill_null(False)
+            flagged = records.with_columns(far.alias("_far")).filter("_far")
+            if flagged.height and 2 * flagged.height < records.height:  # outliers only when most rows agree
+                center = pl.lit(int(median)).cast(pl.Datetime("us", "UTC")).dt.strftime("%Y-%m-%d")
+                first_far = pl.coalesce(
+                    [pl.when((pl.col(c).to_physical() - int(median)).abs() > span_us).then(pl.col(c)) for c in times]
+                )
+                days = ((first_far.to_physical() - int(median)).abs() // 86_400_000_000).cast(pl.Int64)
+                extra = flagged.select(
+                    pl.lit(source.name).alias("source"),
+                    pl.col("source_row").cast(pl.Int64).alias("row"),
+                    pl.lit(source.columns.get(main, main)).alias("column"),
+                    pl.format(
+                        "time {} is {} days from the median time of this source ({}): an outlier (a typo?); "
+                        "limit POSTMORTEM_MAX_SPAN_DAYS = {}",
+                        first_far.dt.strftime("%Y-%m-%d %H:%M"),
+                        days,
+                        center,
+                        pl.lit(f"{limit('MAX_SPAN_DAYS'):g}"),
+                    ).alias("reason"),
+                    pl.format('{{"time": "{}"}}', first_far.dt.strftime("%Y-%m-%dT%H:%M:%SZ")).alias("raw"),
+                ).cast(REJECT_SCHEMA)  # type: ignore[arg-type]
+                records = records.filter(~far)
+                rejects = pl.concat([rejects, extra], how="vertical")
+    # values quoted in notes and reasons (an unknown service, an unreadable time, a header
+    # name) and the words kept as written go through the same scrubbing as every label
+    records = records.with_columns(
+        scrub_labels(records[c], 1000 if c == "issues" else 200)
+        for c in ("service", "status", "area_level", "issues")
+        if c in records.columns
+    )
+    rejects = rejects.with_columns(scrub_labels(rejects["reason"], 300), scrub_labels(rejects["column"]))
+    if "weight" in records.columns and records.height:
+        total = int(records["weight"].fill_null(1).sum())
+        if total > (most := int(limit("MAX_REPORTS"))):
+            raise IngestError(
+                f"{source.path}: the counts of source '{source.name}' add up to {total:,} reports, more than "
+                f"{most:,} (limit POSTMORTEM_MAX_REPORTS; see docs/security.md)"
+            )
+    return records, rejects.sort("row")
 
 
 @dataclass(frozen=True)
@@ -1301,7 +1386,7 @@ def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: 
         return None  # no rows: the whole-file reader says what the file holds
     records = compact_constants(_finish_reports(pl.concat(works, how="vertical", rechunk=False), source))
     del works
-    rejected = pl.concat(rejects, how="vertical").sort("row")
+    records, rejected = bounded(records, pl.concat(rejects, how="vertical"), source)
     if records.height + rejected.height != n_raw:
         raise AssertionError(f"{source.path}: {n_raw} rows in, {records.height} kept + {rejected.height} rejected")
     return _Read(records, rejected, n_raw, stream.encoding, stream.delimiter, tally)

@@ -206,3 +206,46 @@ def interval_violations(doc: Any, path: str = "") -> list[str]:
         for i, item in enumerate(doc):
             found += interval_violations(item, f"{path}[{i}].")
     return found
+
+
+def flag_implausible(doc: dict[str, Any], max_minutes: float) -> list[str]:
+    """Drop durations beyond ``max_minutes`` from the recovery blocks of ``doc``, in place; say which.
+
+    Degenerate data (every report at one instant, evenly spaced reports) can make a model
+    extrapolate to centuries. An estimate beyond the limit (``POSTMORTEM_MAX_SPAN_DAYS``) is
+    not one the data support: it becomes ``null`` (with its time); an interval end beyond the
+    limit is kept and flagged. A note names each.
+    Walks ``recovery``, ``regions`` and ``series_areas``.
+    """
+    notes: list[str] = []
+
+    def fix(block: Any, path: str) -> None:
+        if not isinstance(block, dict):
+            return
+        for q in ("t50", "t90", "t99", "mean_outage"):
+            value = block.get(f"{q}_minutes")
+            ci = block.get(f"{q}_minutes_ci")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > max_minutes:
+                notes.append(
+                    f"{path}{q}_minutes: {value:.0f} min is beyond {max_minutes:.0f} min; not an estimate the data support"
+                )
+                block[f"{q}_minutes"] = None
+                if q in block:
+                    block[q] = None
+            if isinstance(ci, list) and len(ci) == 2:
+                for end in (0, 1):
+                    v = ci[end]
+                    if isinstance(v, (int, float)) and not isinstance(v, bool) and v > max_minutes:
+                        notes.append(
+                            f"{path}{q}_minutes_ci: end {v:.0f} min is beyond {max_minutes:.0f} min; the data barely bound it"
+                        )
+
+    fix(doc.get("recovery"), "recovery.")
+    for group in ("regions", "series_areas"):
+        blocks = doc.get(group)
+        if isinstance(blocks, dict):
+            for name, block in blocks.items():
+                fix(block, f"{group}.{name}.")
+                if isinstance(block, dict):
+                    fix(block.get("recovery"), f"{group}.{name}.recovery.")
+    return notes

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from analysis.errors import ParameterError
+from analysis.errors import ParameterError, quote
 
 Language = Literal["en", "fr", "nl"]
 Propensity = Literal["auto", "default", "flat"]
@@ -84,22 +84,22 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
     if kind is bool:
         if isinstance(value, bool):
             return value
-        raise ParameterError(f"parameter '{name}': expected true/false, got {value!r}")
+        raise ParameterError(f"parameter '{name}': expected true/false, got {quote(value)}")
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
-            raise ParameterError(f"parameter '{name}': expected an integer, got {type(value).__name__} {value!r}")
+            raise ParameterError(f"parameter '{name}': expected an integer, got {type(value).__name__} {quote(value)}")
         return value
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParameterError(f"parameter '{name}': expected a number, got {type(value).__name__} {value!r}")
+            raise ParameterError(f"parameter '{name}': expected a number, got {type(value).__name__} {quote(value)}")
         if not math.isfinite(value):
-            raise ParameterError(f"parameter '{name}': must be finite, got {value!r}")
+            raise ParameterError(f"parameter '{name}': must be finite, got {quote(value)}")
         return float(value)
     if kind is str:
         if not isinstance(value, str):
-            raise ParameterError(f"parameter '{name}': expected text, got {type(value).__name__} {value!r}")
+            raise ParameterError(f"parameter '{name}': expected text, got {type(value).__name__} {quote(value)}")
         return value
     return value
 
@@ -120,12 +120,16 @@ def validate_params(**values: Any) -> ReportParams:
         raise ParameterError(f"parameter 'level': must be strictly between 0 and 1, got {params.level}")
     if params.n_boot < 20:
         raise ParameterError(f"parameter 'n_boot': at least 20 bootstrap replicates are needed, got {params.n_boot}")
+    from analysis.limits import limit
+
+    if params.n_boot > (most := int(limit("MAX_N_BOOT"))):
+        raise ParameterError(f"parameter 'n_boot': at most {most} replicates (limit POSTMORTEM_MAX_N_BOOT), got {params.n_boot}")
     if not 0.5 <= params.bin_minutes <= 240:
         raise ParameterError(f"parameter 'bin_minutes': must be between 0.5 and 240 minutes, got {params.bin_minutes}")
     if params.language not in LANGUAGES:
-        raise ParameterError(f"parameter 'language': expected one of {', '.join(LANGUAGES)}, got {params.language!r}")
+        raise ParameterError(f"parameter 'language': expected one of {', '.join(LANGUAGES)}, got {quote(params.language)}")
     if params.propensity not in PROPENSITIES:
-        raise ParameterError(f"parameter 'propensity': expected one of {', '.join(PROPENSITIES)}, got {params.propensity!r}")
+        raise ParameterError(f"parameter 'propensity': expected one of {', '.join(PROPENSITIES)}, got {quote(params.propensity)}")
     if not params.incident_dir.strip():
         raise ParameterError("parameter 'incident_dir': must name an incident folder")
     if params.seed < 0:
@@ -146,9 +150,11 @@ def _check_families(params: ReportParams) -> None:
         if bad:
             raise ParameterError(f"parameter 'families': unknown family '{bad[0]}' (known: {', '.join(sorted(names))})")
     if params.model != "auto" and params.model not in names:
-        raise ParameterError(f"parameter 'model': expected 'auto' or one of {', '.join(sorted(names))}, got {params.model!r}")
+        raise ParameterError(
+            f"parameter 'model': expected 'auto' or one of {', '.join(sorted(names))}, got {quote(params.model)}"
+        )
     if params.model != "auto" and fams != "all" and params.model not in fams:
-        raise ParameterError(f"parameter 'model': {params.model!r} is not among the candidate families {', '.join(fams)}")
+        raise ParameterError(f"parameter 'model': {quote(params.model)} is not among the candidate families {', '.join(fams)}")
 
 
 def parse_value(name: str, text: str) -> Any:
@@ -165,12 +171,12 @@ def parse_value(name: str, text: str) -> Any:
             return True
         if low in ("false", "0", "no"):
             return False
-        raise ParameterError(f"parameter '{name}': expected true/false, got {text!r}")
+        raise ParameterError(f"parameter '{name}': expected true/false, got {quote(text)}")
     try:
         return int(text) if kind is int else float(text)
     except ValueError:
         raise ParameterError(
-            f"parameter '{name}': expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+            f"parameter '{name}': expected {'an integer' if kind is int else 'a number'}, got {quote(text)}"
         ) from None
 
 
@@ -180,12 +186,27 @@ def parse_cli_params(pairs: list[str] | tuple[str, ...], *, yaml_file: Path | No
     if yaml_file is not None:
         import yaml
 
+        class _NoAliases(yaml.SafeLoader):
+            """The safe loader without anchors and aliases.
+
+            A parameters file needs none, and nested aliases ("billion laughs") make a
+            700-byte file expand to gigabytes.
+            """
+
+            def compose_node(self, parent: Any, index: Any) -> Any:
+                if self.check_event(yaml.AliasEvent):
+                    mark = self.peek_event().start_mark
+                    raise ParameterError(
+                        f"{yaml_file}: line {mark.line + 1}: aliases (*name) are not allowed in a parameters file"
+                    )
+                return super().compose_node(parent, index)
+
         try:
-            # safe_load builds plain data only: a tag such as !!python/object is refused
-            loaded = yaml.safe_load(Path(yaml_file).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            # a safe loader builds plain data only: a tag such as !!python/object is refused
+            loaded = yaml.load(Path(yaml_file).read_text(encoding="utf-8"), Loader=_NoAliases)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ParameterError(f"{yaml_file}: cannot read parameters: {first}") from None
+            raise ParameterError(f"{yaml_file}: cannot read parameters: {first[:200]}") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -196,7 +217,7 @@ def parse_cli_params(pairs: list[str] | tuple[str, ...], *, yaml_file: Path | No
             values[key] = value
     for pair in pairs:
         if "=" not in pair:
-            raise ParameterError(f"parameter {pair!r}: expected name=value")
+            raise ParameterError(f"parameter {quote(pair)}: expected name=value")
         name, _, text = pair.partition("=")
         name = name.strip()
         values[name] = parse_value(name, text)

@@ -516,4 +516,7 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
         est = a.fit.customer_hours_lost(inc.affected_customers)
         doc["recovery"]["customer_hours_lost"] = m.clean_number(est.value, 0)
         doc["recovery"]["customer_hours_lost_ci"] = m.interval(est.low, est.high, 0)
+    from analysis.limits import limit
+
+    doc["implausible"] = m.flag_implausible(doc, limit("MAX_SPAN_DAYS") * 1440)
     return doc

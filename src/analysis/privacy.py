@@ -249,6 +249,47 @@ def scrub_text(text: str | None) -> str | None:
     return _KNOWN_NAME.sub(_known_name, out)
 
 
+#: Characters a label (a title, an event label, a source name, a value named in a note) keeps.
+LABEL_CHARS = 200
+
+
+def scrub_label(text: str | None, limit: int = LABEL_CHARS) -> str | None:
+    """The one scrubbing every user- or data-supplied label goes through before any output.
+
+    Titles, event labels and sources, source names, coverage text, values and header names
+    quoted in notes and reject reasons, error messages: e-mails, phone numbers and ids
+    removed (:func:`scrub_contacts`), control characters (newlines, terminal escapes) made
+    spaces, and at most ``limit`` characters kept (then ``…``). Markup is left to the
+    escaping of the page that shows it.
+    """
+    if text is None:
+        return None
+    out = "".join(c if c.isprintable() else " " for c in str(text)[: limit * 4])
+    out = _contacts(unicodedata.normalize("NFC", out))
+    return out if len(out) <= limit else out[:limit] + "…"
+
+
+def scrub_labels(series: pl.Series, limit: int = LABEL_CHARS) -> pl.Series:
+    """:func:`scrub_label` of every value of a string column (each distinct value once)."""
+    s = series.cast(pl.String)
+    uniq = s.drop_nulls().unique()
+    if uniq.is_empty():
+        return s.alias(series.name)
+    # only values scrub_label could change go through Python: a necessary condition of each step
+    u = pl.col("u")
+    maybe = (
+        u.str.contains(r"[\p{C}\p{Zl}\p{Zp}]|[\p{Zs}&&[^ ]]")
+        | (u.str.len_chars() > limit)
+        | u.str.contains(r"(?i)@|\(at\)|\[at\]|dot")
+        | u.str.contains(r"[A-Z]{2}\d{2}")
+        | (u.str.count_matches(r"\d") >= 8)
+        | (u != u.str.normalize("NFC"))
+    )
+    candidates = pl.DataFrame({"u": uniq}).filter(maybe)["u"].to_list()
+    mapping = {c: v for c in candidates if (v := scrub_label(c, limit)) != c}
+    return (s.replace(mapping) if mapping else s).alias(series.name)
+
+
 def scrub_column(series: pl.Series, *, names: bool = True) -> pl.Series:
     """Scrub a string column: :func:`scrub_text` (or, without names, :func:`scrub_place`) of every value.
 

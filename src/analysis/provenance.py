@@ -124,6 +124,16 @@ def machine() -> dict[str, Any]:
     }
 
 
+def public_path(path: str | Path) -> str:
+    """A path as it may be published: relative to the project when inside it, else the folder's own name."""
+    p = Path(path)
+    try:
+        resolved = p.resolve()
+    except (OSError, ValueError):
+        return p.name
+    return str(resolved.relative_to(PROJECT_ROOT)) if resolved.is_relative_to(PROJECT_ROOT) else resolved.name
+
+
 def provenance(incident: Incident, params: dict[str, Any], *, run_id: str | None = None) -> dict[str, Any]:
     """The provenance record shown in the report and written to ``manifest.json``."""
     return {
@@ -131,7 +141,12 @@ def provenance(incident: Incident, params: dict[str, Any], *, run_id: str | None
         "incident_id": incident.id,
         "code_version": code_version(),
         "inputs": input_hashes(incident),
-        "parameters": {k: v for k, v in params.items() if k not in ("output_dir", "processed_dir")},
+        # a published page names no server path: the incident folder relative to the project
+        "parameters": {
+            k: (public_path(v) if k == "incident_dir" else v)
+            for k, v in params.items()
+            if k not in ("output_dir", "processed_dir")
+        },
         "packages": package_versions(),
         "machine": machine(),
     }

@@ -41,7 +41,8 @@ from typing import TypeVar
 import polars as pl
 
 from analysis.config import Source
-from analysis.errors import IngestError
+from analysis.errors import IngestError, quote
+from analysis.limits import limit
 
 SAMPLE_BYTES = 1 << 20
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
@@ -308,11 +309,45 @@ def open_csv_stream(source: Source, *, min_bytes: int = STREAM_BYTES) -> CsvStre
     return CsvStream(path, _named_rows(lazy, names, header, sample_text), encoding, delimiter)
 
 
+_LINE_END = re.compile(rb"[\r\n]")
+
+
+def check_line_lengths(path: Path, what: str) -> None:
+    """Refuse a text file holding a line longer than ``POSTMORTEM_MAX_LINE_MB``, reading it in chunks.
+
+    Readers hold a whole line (a CSV record, a JSON object) in memory, several times over:
+    a file that is one 1 GB line would exhaust memory before any row could be rejected.
+    """
+    cap = int(limit("MAX_LINE_MB") * (1 << 20))
+    chunk_size = min(1 << 20, cap)
+    run = 0  # bytes since the last line end
+    line = 1
+    with path.open("rb") as fh:
+        while chunk := fh.read(chunk_size):
+            first = _LINE_END.search(chunk)
+            if first is None:
+                run += len(chunk)
+            else:
+                run += first.start()
+                if run > cap:
+                    break
+                line += chunk.count(b"\n") or chunk.count(b"\r")
+                run = len(chunk) - 1 - max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+            if run > cap:
+                break
+    if run > cap:
+        raise IngestError(
+            f"{path}: line {line} of this {what} file is longer than {cap >> 20} MB "
+            "(limit POSTMORTEM_MAX_LINE_MB; see docs/security.md)"
+        )
+
+
 def _csv_plan(path: Path, source: Source) -> tuple[str, str, bytes, str]:
     """Encoding, delimiter, the first bytes and their text: the checks every CSV read starts with."""
     sample = _head(path)
     if not sample.strip():
         raise IngestError(f"{path}: the file is empty")
+    check_line_lengths(path, "CSV")
     truncated = len(sample) == SAMPLE_BYTES
     encoding = source.encoding or detect_encoding(sample, truncated=truncated)
     _check_encoding(path, encoding)
@@ -571,6 +606,7 @@ def _read_parquet(path: Path, source: Source) -> RawTable:
 
 def _read_jsonl(path: Path, source: Source) -> RawTable:
     """Line-by-line JSONL: a bad line becomes a reject with its line number."""
+    check_line_lengths(path, "JSON Lines")
     data = path.read_bytes()
     if not data.strip():
         raise IngestError(f"{path}: the file is empty")
@@ -651,6 +687,7 @@ def _read_xlsx(path: Path, source: Source) -> RawTable:
         label = _what_it_is(head)
         looks = f"it is {label}" if label else ("it looks like text" if b"\x00" not in head else "unknown binary content")
         raise IngestError(f"{path}: not an xlsx workbook (no zip signature; {looks}); check the file or set 'format'")
+    check_xlsx_size(path)
     try:
         reader = fastexcel.read_excel(str(path))
         names = reader.sheet_names
@@ -668,6 +705,65 @@ def _read_xlsx(path: Path, source: Source) -> RawTable:
     first = _xlsx_first_row(path, sheet if isinstance(sheet, str) else names[0])
     table = table.with_row_index("_row", offset=first + 1).with_columns(pl.col("_row").cast(pl.Int64))
     return RawTable(table, empty_rejects())
+
+
+_CELL_REF = re.compile(rb" r=\"([A-Z]{1,4})([0-9]{1,9})\"")
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]{0,200}?\bref=\"[A-Z]{0,4}\d{0,9}:?([A-Z]{0,4})(\d{0,9})\"")
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for c in letters:
+        n = n * 26 + (c - 64)
+    return n
+
+
+def check_xlsx_size(path: Path) -> None:
+    """Refuse a workbook whose sheets would take far more memory than the file, before reading it.
+
+    Each part of the zip is decompressed as a stream (declared sizes can lie) and counted
+    against ``POSTMORTEM_MAX_XLSX_XML_MB``; worksheet cell addresses and ``<dimension ref>``
+    give the rows × columns the reader would allocate, held to ``POSTMORTEM_MAX_XLSX_CELLS``.
+    A 1.5 KB file with one cell at ZZ1000000 is refused here, not after 23 GB.
+    """
+    cap = int(limit("MAX_XLSX_XML_MB") * (1 << 20))
+    max_cells = int(limit("MAX_XLSX_CELLS"))
+    try:
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if info.is_dir():
+                    continue
+                sheet = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
+                size, rows, cols, tail, in_data = 0, 0, 0, b"", False
+                with z.open(info) as fh:
+                    while chunk := fh.read(1 << 20):
+                        size += len(chunk)
+                        if size > cap:
+                            raise IngestError(
+                                f"{path}: part {quote(info.filename, 80)} of the workbook unpacks to more than "
+                                f"{cap >> 20} MB (limit POSTMORTEM_MAX_XLSX_XML_MB; see docs/security.md)"
+                            )
+                        if sheet:
+                            text = tail + chunk
+                            if not in_data:  # <dimension> comes before the cells
+                                for m in _DIMENSION.finditer(text):
+                                    cols = max(cols, _column_number(m.group(1)))
+                                    rows = max(rows, int(m.group(2) or 0))
+                                in_data = b"sheetData" in text
+                            refs = _CELL_REF.findall(text)
+                            if refs:
+                                letters = {r[0] for r in refs}
+                                cols = max(cols, *map(_column_number, letters))
+                                rows = max(rows, max(map(int, (r[1] for r in refs))))  # noqa: PLW3301
+                            tail = text[-300:]
+                if sheet and rows * max(cols, 1) > max_cells:
+                    raise IngestError(
+                        f"{path}: sheet part {quote(info.filename, 80)} spans {rows:,} rows × {max(cols, 1):,} columns, "
+                        f"more than {max_cells:,} cells (limit POSTMORTEM_MAX_XLSX_CELLS; a stray cell far from the "
+                        "data? delete it, or see docs/security.md)"
+                    )
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
+        raise IngestError(f"{path}: cannot read as xlsx: {_first_line(exc)}") from None
 
 
 def _xlsx_first_row(path: Path, sheet_name: str) -> int:

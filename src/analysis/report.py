@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from analysis.config import NOTEBOOKS, PROJECT_ROOT, Incident, load_incident
+from analysis.config import INCIDENT_FILE, NOTEBOOKS, PROJECT_ROOT, Incident, load_incident
 from analysis.errors import AnalysisError, ParameterError, RenderError
 from analysis.metrics import unusable
 from analysis.params import ReportParams, as_dict, validate_params
-from analysis.provenance import inputs_fingerprint, new_run_id, provenance, sha256_file
+from analysis.provenance import inputs_fingerprint, new_run_id, provenance, public_path, sha256_file
 
 NOTEBOOK = NOTEBOOKS / "postmortem.ipynb"
+KERNEL_PREFIX = "postmortem-kernel-"
 OUTPUTS = ("postmortem.html", "metrics.json", "postmortem.ipynb", "manifest.json")
 KERNEL = "python3"
 #: Parameters the command sets itself; a report notebook must declare them.
@@ -292,11 +293,14 @@ def render(
     notebook = Path(notebook).resolve()
     if timeout is not None and not timeout > 0:
         raise ParameterError(f"timeout: must be a positive number of seconds, got {timeout}")
+    check_out_root(out_root, [Path(incident_dir)])  # before anything else: never write into the inputs
     incident, params, final = prepare(Path(incident_dir), out_root, dict(overrides or {}), run_id=run_id, notebook=notebook)
-    out_root.mkdir(parents=True, exist_ok=True)
+    make_out_root(out_root)
+    remove_stale_kernel_folders()
     with incident_lock(out_root, incident.id):
         recover_interrupted_swap(final)
         _remove_stale_work(out_root, incident.id)
+        check_ours(final)
         work = out_root / f".{incident.id}.{run_id}.tmp"
         work.mkdir(parents=True)
         # the notebook writes metrics.json into output_dir: point it at the work folder
@@ -306,6 +310,10 @@ def render(
         try:
             with _time_limit(timeout):
                 _execute(pm, notebook, executed, run_params, incident.id, timeout=timeout, progress=progress)
+                publish_paths(
+                    executed,
+                    {work: incident.id, incident.folder: public_path(incident.folder), notebook: _display_path(notebook)},
+                )
                 metrics_path = work / "metrics.json"
                 if not metrics_path.is_file():
                     raise RenderError(f"{incident.id}: the notebook finished without writing metrics.json")
@@ -348,7 +356,12 @@ def render(
             )
         except BaseException as exc:
             error = _one_line(incident.id, exc, timeout=timeout)
-            keep_failure(work, final, error, exc, run_id=run_id, started=start_time, fingerprint=fingerprint)
+            try:
+                keep_failure(work, final, error, exc, run_id=run_id, started=start_time, fingerprint=fingerprint)
+            except (OSError, RenderError) as second:
+                # a full disk or a read-only folder fails the failure record too: say both, in one line
+                detail = second.strerror if isinstance(second, OSError) and second.strerror else str(second)
+                raise RenderError(f"{error} (and {final / 'failed'} could not be written: {detail})") from None
             if isinstance(exc, KeyboardInterrupt):
                 raise
             if isinstance(exc, AnalysisError):
@@ -356,6 +369,32 @@ def render(
             raise RenderError(error) from None
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def publish_paths(executed: Path, replace: dict[Path, str]) -> None:
+    """Rewrite server paths in an executed notebook (injected parameters, papermill's record) as public ones.
+
+    The published notebook names the incident folder relative to the project, the report
+    folder by the incident id and the project's own files relative to it, never by an
+    absolute path on the server. Longer paths are replaced first.
+    """
+    pairs = sorted(((str(k), v) for k, v in replace.items()), key=lambda kv: -len(kv[0]))
+    pairs.append((str(PROJECT_ROOT) + os.sep, ""))
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            for old, new in pairs:
+                if old in value:
+                    value = value.replace(old, new)
+            return value
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    doc = json.loads(executed.read_text(encoding="utf-8"))
+    executed.write_text(json.dumps(clean(doc), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _local_kernel_manager() -> type:
@@ -372,15 +411,28 @@ def _local_kernel_manager() -> type:
 
     class LocalKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
-            folder = tempfile.mkdtemp(prefix="postmortem-kernel-")
+            # the pid in the name lets a later render remove the folder if this process is killed
+            folder = tempfile.mkdtemp(prefix=f"{KERNEL_PREFIX}{os.getpid()}-")
             super().__init__(transport="ipc", ip=str(Path(folder) / "kernel"), **kwargs)
             self._socket_folder = folder
+            self._kernel_log: Any = None
             # a kernel that died or was killed skips the cleanup below: remove the folder anyway
             weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            # the kernel's own stderr (a ZMQ traceback when a time limit or SIGTERM stops it)
+            # goes to a file beside its sockets, not into the command's one-line output
+            if self._kernel_log is None:
+                self._kernel_log = open(Path(self._socket_folder) / "kernel.log", "ab")  # noqa: SIM115
+                weakref.finalize(self, self._kernel_log.close)
+            kw.setdefault("stderr", self._kernel_log)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
 
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
             await super()._async_cleanup_resources(restart=restart)
             if not restart:
+                if self._kernel_log is not None:
+                    self._kernel_log.close()
                 shutil.rmtree(self._socket_folder, ignore_errors=True)
 
     return LocalKernelManager
@@ -545,6 +597,97 @@ def exclusive_lock(path: Path, busy: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def check_out_root(out_root: Path, protected: list[Path], *, option: str = "--out") -> None:
+    """Refuse a reports root that could overwrite or remove an input, and one that cannot be written.
+
+    ``out_root`` must not be, contain or be inside any ``protected`` folder (the incident
+    folders and the data root), nor be inside any folder holding an ``incident.toml``; it
+    must be a writable folder, or creatable (see :func:`make_out_root`).
+
+    Raises
+    ------
+    ParameterError
+        Naming the option (``--out``) and the folder it would endanger, or why it cannot be written.
+    """
+    out = Path(out_root).resolve()
+    for folder in protected:
+        p = Path(folder).resolve()
+        if out == p or out.is_relative_to(p) or p.is_relative_to(out):
+            relation = "is" if out == p else ("is inside" if out.is_relative_to(p) else "contains")
+            raise ParameterError(
+                f"{option} {out}: {relation} the input folder {p}; outputs must go to a folder apart from the data"
+            )
+    for parent in (out, *out.parents):
+        if (parent / INCIDENT_FILE).is_file():
+            raise ParameterError(f"{option} {out}: is inside the incident folder {parent}; outputs must go apart from the data")
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"{option} {out}: is a file, not a folder")
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ParameterError(f"{option} {out}: {existing} is a file, not a folder")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError(f"{option} {out}: {existing} is not writable")
+
+
+def make_out_root(out_root: Path) -> None:
+    """Create the reports root (checked by :func:`check_out_root`), failing in one line."""
+    try:
+        Path(out_root).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"--out {out_root}: cannot create the folder ({exc.strerror or type(exc).__name__})") from None
+
+
+def is_ours(folder: Path) -> bool:
+    """Whether ``folder`` is a report folder this tool made (so a render may replace it).
+
+    Ours: a real folder (not a link) whose ``manifest.json`` names this incident (its id is
+    the folder's name) with a run id and a status, or, when only a failure was ever
+    written, whose ``failed/manifest.json`` records a failed run. An empty folder is ours too.
+    """
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    # a staging folder of a failure record killed half-way is ours too
+    if all(p.name.startswith(".failed.") and p.name.endswith(".tmp") for p in folder.iterdir()):
+        return True
+    manifest = read_manifest(folder) or {}
+    if manifest.get("incident_id") == folder.name and "run_id" in manifest and "status" in manifest:
+        return True
+    failed = read_manifest(folder / "failed") or {}
+    return failed.get("status") == "failed" and "run_id" in failed
+
+
+def check_ours(final: Path) -> None:
+    """Refuse to write ``final`` when it exists and is not a report of ours (an id equal to another folder's name)."""
+    if (final.exists() or final.is_symlink()) and not is_ours(final):
+        raise RenderError(
+            f"{final}: exists and is not a report made by postmortem (no manifest.json of ours); refusing to replace it "
+            "(another folder with the incident's id? choose another --out)"
+        )
+
+
+def remove_stale_kernel_folders() -> None:
+    """Remove kernel socket folders left by renders that were killed (their process is gone)."""
+    import tempfile
+
+    root = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for folder in root.glob(f"{KERNEL_PREFIX}*"):
+            pid_text = folder.name[len(KERNEL_PREFIX) :].split("-", 1)[0]
+            try:
+                if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+                    continue
+                if pid_text.isdigit():
+                    os.kill(int(pid_text), 0)  # raises when the process is gone
+                    continue
+                if time.time() - folder.stat().st_mtime < 86400:
+                    continue  # an older name without a pid: only once it is a day old
+            except ProcessLookupError:
+                pass
+            except OSError:
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def recover_interrupted_swap(final: Path) -> None:
     """Put the previous report back if a run died between the two renames of a swap."""
     old = final.with_name(f".{final.name}.old")
@@ -560,12 +703,43 @@ def _remove_stale_work(out_root: Path, incident_id: str) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    import ctypes
+    import errno
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def _swap_into_place(work: Path, final: Path) -> None:
-    """Replace ``final`` by ``work`` with two renames (never a half-written folder)."""
+    """Replace ``final`` by ``work`` atomically: at every instant ``final`` is the old or the new report.
+
+    An existing ``final`` is exchanged with ``work`` in one system call (the old report then
+    sits in the work folder, removed next); where the file system cannot exchange, two
+    renames, and a run killed between them is repaired by :func:`recover_interrupted_swap`.
+    Only a report folder of ours is ever replaced (:func:`check_ours`).
+    """
+    check_ours(final)
+    if not final.exists():
+        work.rename(final)
+        return
+    if _exchange(work, final):
+        shutil.rmtree(work, ignore_errors=True)
+        return
     old = final.with_name(f".{final.name}.old")
     shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
+    final.rename(old)
     work.rename(final)
     shutil.rmtree(old, ignore_errors=True)
 
@@ -586,9 +760,33 @@ def keep_failure(
     The folder is assembled under a temporary name and renamed into place, so a reader
     never sees half of it.
     """
+    check_ours(final)
     final.mkdir(parents=True, exist_ok=True)
+    for stale in final.glob(".failed.*.tmp"):  # left by a run killed while writing its failure
+        shutil.rmtree(stale, ignore_errors=True)
     staging = final / f".failed.{run_id}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _write_failure(staging, work, error, exc, run_id=run_id, started=started, fingerprint=fingerprint, log=log)
+        failed = final / "failed"
+        shutil.rmtree(failed, ignore_errors=True)
+        staging.rename(failed)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # a full disk: no half-written staging folder left
+    return failed
+
+
+def _write_failure(
+    staging: Path,
+    work: Path | None,
+    error: str,
+    exc: BaseException | None,
+    *,
+    run_id: str,
+    started: dt.datetime,
+    fingerprint: str | None,
+    log: str | None,
+) -> None:
     staging.mkdir()
     partial = work / "postmortem.ipynb" if work is not None else None
     if partial is not None and partial.exists():
@@ -613,10 +811,6 @@ def keep_failure(
             "partial_notebook": (staging / "postmortem.ipynb").exists(),
         },
     )
-    failed = final / "failed"
-    shutil.rmtree(failed, ignore_errors=True)
-    staging.rename(failed)
-    return failed
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:

@@ -269,6 +269,18 @@ def parse_times(
     if ambiguous not in ("earliest", "latest", "reject"):
         raise ValueError(f"ambiguous must be earliest, latest or reject, got {ambiguous!r}")
     name = values.name
+    if isinstance(values.dtype, pl.Datetime) or values.dtype == pl.Date:
+        # typed times (parquet) obey the same 1900–2099 rule as text: year 1 or 9999 is a typo
+        year = values.dt.year()
+        outside = (year.is_not_null() & ~year.is_between(MIN_YEAR, MAX_YEAR)).fill_null(False)
+        if outside.any():
+            inside = parse_times(values.set(outside, None), timezone=timezone, ambiguous=ambiguous)
+            why = pl.select(
+                pl.when(outside)
+                .then(pl.format("year {} outside {}–{}", year, pl.lit(MIN_YEAR), pl.lit(MAX_YEAR)))
+                .otherwise(inside.reason)
+            ).to_series()
+            return ParsedTimes(inside.utc, why.alias(name), inside.format, inside.note, inside.until)
     if isinstance(values.dtype, pl.Datetime):
         if values.dtype.time_zone is not None:
             utc = values.dt.convert_time_zone("UTC").cast(UTC_DTYPE)

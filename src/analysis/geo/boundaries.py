@@ -184,13 +184,22 @@ def load_boundaries(path: str | Path, *, key: str, name: str | None = None, crs:
     import geopandas as gpd
     import shapely
 
+    from analysis.config import check_boundary_file
+    from analysis.errors import ConfigError
+
     path = Path(path)
     if not path.is_file():
         raise GeoError(f"{path}: boundary file not found")
     try:
+        # plain formats only (never a VRT or another GDAL virtual source naming other files)
+        check_boundary_file(path, path.parent, where=str(path))
+    except ConfigError as exc:
+        raise GeoError(str(exc)) from None
+    try:
         gdf = gpd.read_parquet(path) if path.suffix.lower() in (".parquet", ".geoparquet") else gpd.read_file(path)
     except Exception as exc:
-        raise GeoError(f"{path}: cannot read the boundary file ({exc})") from exc
+        # GDAL's message may quote the file's content: name the failure, not what it read
+        raise GeoError(f"{path}: cannot read the boundary file ({type(exc).__name__}); check that it is a valid file") from None
     if gdf.crs is None:
         raise GeoError(f"{path}: the boundary file has no CRS; save it with one (e.g. EPSG:4326 or EPSG:3812)")
     if key not in gdf.columns:

@@ -45,7 +45,7 @@ import tomllib
 from pathlib import Path
 
 folder = Path(incident_dir)
-config = tomllib.loads((folder / "incident.toml").read_text(encoding="utf-8"))
+config = tomllib.loads((folder / "incident.toml").read_text(encoding="utf-8-sig"))
 with (folder / config["sources"][0]["path"]).open(encoding="utf-8", newline="") as fh:
     rows = list(csv.DictReader(fh))
 minutes = sorted(float(r["minutes"]) for r in rows)  # a value that is not a number raises here"""
