@@ -19,6 +19,7 @@ from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.errors import ConfigError
+from analysis.postmortem import PostMortem, parse_postmortem, parse_when
 
 # --------------------------------------------------------------------------- paths
 
@@ -138,6 +139,8 @@ class Event:
     kind: EventKind = "other"
     source: str | None = None
     resolved: bool = False  # this announcement declares the outage resolved
+    # known by its day only (``time = 2018-03-02``): shown as a day, never at an invented hour
+    date_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,7 @@ class Incident:
     description: str | None = None
     affected_customers: int | None = None
     simulated: bool = False
+    postmortem: PostMortem = field(default_factory=PostMortem)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -415,10 +419,11 @@ def load_incident(path: str | Path) -> Incident:
         e.used.add("time")
         if "time" not in ev:
             raise e.fail("time", "is required but missing")
-        t = parse_config_time(ev["time"], tz, where=f"{config_path}: key 'events[{i}].time'")
+        when = parse_when(ev["time"], tz, where=f"{config_path}: key 'events[{i}].time'")
         events.append(
             Event(
-                time=t,
+                time=when.time,
+                date_only=when.date_only,
                 label=e.get("label", str, required=True),
                 kind=e.choice("kind", EVENT_KINDS, "other"),  # type: ignore[arg-type]
                 source=e.get("source", str),
@@ -466,6 +471,8 @@ def load_incident(path: str | Path) -> Incident:
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise r.fail("sources", f"source names must be unique, got {names}")
+    r.used.add("postmortem")
+    postmortem = parse_postmortem(config_path, raw.get("postmortem"), tz)
     r.check_unknown()
 
     return Incident(
@@ -484,6 +491,7 @@ def load_incident(path: str | Path) -> Incident:
         description=description,
         affected_customers=affected,
         simulated=simulated,
+        postmortem=postmortem,
     )
 
 

@@ -104,12 +104,15 @@ def _event_lines(
 
     Events are numbered in table order; those outside ``span`` keep their number but are
     not drawn (the table lists them), so a root-cause statement weeks later does not
-    stretch the time axis.
+    stretch the time axis. Events known only by their day are not drawn either: they have
+    no clock time to stand at.
     """
     if events.height == 0:
         return
     for i, row in enumerate(events.iter_rows(named=True), start=1):
         if span is not None and not (span[0] <= row["time"] <= span[1]):
+            continue
+        if row.get("date_only"):
             continue
         color = PALETTE.get(row["kind"], PALETTE["other"]) if row["origin"] != "fit" else PALETTE["fit_event"]
         x = _local(row["time"], tz)

@@ -12,6 +12,8 @@ import math
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from analysis.i18n_postmortem import POSTMORTEM_TEXT
+
 DAYS = {
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
     "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
@@ -632,6 +634,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+for _lang, _labels in POSTMORTEM_TEXT.items():
+    TEXT[_lang].update(_labels)
+
 
 def text(language: str, key: str, **values: Any) -> str:
     """The label ``key`` in ``language`` (English if missing), formatted with ``values``."""
@@ -652,6 +657,16 @@ def format_time(t: dt.datetime | None, tz: str, language: str = "en", *, with_da
     month = MONTHS.get(language, MONTHS["en"])[local.month - 1]
     sep = ", " if language == "en" else " à " if language == "fr" else " om "
     return f"{day} {local.day} {month} {local.year}{sep}{clock} {abbrev}".strip()
+
+
+def format_date(t: dt.datetime | None, tz: str, language: str = "en") -> str:
+    """The local day of a UTC time, without a clock time: 'Friday 2 March 2018'."""
+    if t is None:
+        return "—"
+    local = t.astimezone(ZoneInfo(tz))
+    day = DAYS.get(language, DAYS["en"])[local.weekday()]
+    month = MONTHS.get(language, MONTHS["en"])[local.month - 1]
+    return f"{day} {local.day} {month} {local.year}"
 
 
 def format_period(start: dt.datetime, end: dt.datetime, tz: str, language: str = "en") -> str:

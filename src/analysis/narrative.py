@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from analysis import series_report
-from analysis.i18n import format_duration, format_percents, format_period, format_time, text
+from analysis.i18n import format_date, format_duration, format_percents, format_period, format_time, text
 from analysis.metrics import offset
 from analysis.privacy import esc, scrub_contacts
 
@@ -491,7 +491,13 @@ def events_html(a: Any) -> str:
     """The timeline table (numbered like the figure's markers)."""
     lang = a.params.language
     rows = [
-        (i, format_time(r["time"], a.incident.timezone, lang), scrub_contacts(r["label"]), r["kind"], r["source"] or r["origin"])
+        (
+            i,
+            (format_date if r.get("date_only") else format_time)(r["time"], a.incident.timezone, lang),
+            scrub_contacts(r["label"]),
+            r["kind"],
+            r["source"] or r["origin"],
+        )
         for i, r in enumerate(a.events.iter_rows(named=True), start=1)
     ]
     return table(["#", text(lang, "time"), text(lang, "event"), text(lang, "kind"), text(lang, "source")], rows)

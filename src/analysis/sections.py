@@ -13,7 +13,7 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
-from analysis import figures, narrative, series_report
+from analysis import figures, narrative, postmortem_report, series_report
 from analysis.i18n import format_duration, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
@@ -45,8 +45,23 @@ def show(parts: list[Part]) -> None:
 
 
 def header(a: Any) -> list[Part]:
-    """Title, run line, coverage and trust note."""
-    return [narrative.header(a)]
+    """Title, run line, coverage, the post-mortem's status box and the trust note."""
+    return [narrative.header(a), *postmortem_report.written_parts(a, "status")]
+
+
+def root_cause(a: Any) -> list[Part]:
+    """Root cause as stated over time, trigger and contributing factors (from ``incident.toml``)."""
+    return postmortem_report.written_parts(a, "cause")
+
+
+def resolution(a: Any) -> list[Part]:
+    """Resolution steps, apart from the announcements (from ``incident.toml``)."""
+    return postmortem_report.written_parts(a, "resolution")
+
+
+def followup(a: Any) -> list[Part]:
+    """Action items, lessons and open questions (from ``incident.toml``)."""
+    return postmortem_report.written_parts(a, "followup")
 
 
 def summary(a: Any) -> list[Part]:

@@ -153,7 +153,8 @@ def events_table(
     recovery fit). Data landmarks are the first and last down report.
     """
     rows: list[dict[str, object]] = [
-        {"time": e.time, "label": e.label, "kind": e.kind, "origin": "config", "source": e.source} for e in incident.events
+        {"time": e.time, "label": e.label, "kind": e.kind, "origin": "config", "source": e.source, "date_only": e.date_only}
+        for e in incident.events
     ]
     if incident.onset is not None:
         rows.append({"time": incident.onset, "label": "Onset (configured)", "kind": "onset", "origin": "config", "source": None})
@@ -166,7 +167,15 @@ def events_table(
             rows.append({"time": last, "label": "Last down report", "kind": "data", "origin": "data", "source": None})
     for t, label, kind in derived or []:
         rows.append({"time": t, "label": label, "kind": kind, "origin": "fit", "source": None})
-    schema = {"time": UTC_DTYPE, "label": pl.String, "kind": pl.String, "origin": pl.String, "source": pl.String}
+    schema = {
+        "time": UTC_DTYPE,
+        "label": pl.String,
+        "kind": pl.String,
+        "origin": pl.String,
+        "source": pl.String,
+        "date_only": pl.Boolean,
+    }
+    rows = [{"date_only": False} | r for r in rows]
     table = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
     return table.sort("time").with_columns(
         pl.col("time").dt.convert_time_zone(incident.timezone).dt.replace_time_zone(None).alias("local")

@@ -1,0 +1,181 @@
+"""The written post-mortem in incident.toml: validated, optional, shown as sections in every language."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from analysis.config import load_incident
+from analysis.errors import ConfigError
+from analysis.postmortem_report import cause_section, followup_section, resolution_section, status_box
+
+from .conftest import DEFAULT_INCIDENT
+
+CSV = "time,town\n2018-01-08 20:05,Evere\n"
+HEAD = """\
+id = "pm"
+title = "Test"
+timezone = "Europe/Brussels"
+{body}
+[[sources]]
+path = "reports.csv"
+[sources.columns]
+reported_at = "time"
+place = "town"
+"""
+
+
+def _folder(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "reports.csv").write_text(CSV, encoding="utf-8")
+    (tmp_path / "incident.toml").write_text(HEAD.format(body=textwrap.dedent(body)), encoding="utf-8")
+    return tmp_path
+
+
+def test_postmortem_is_optional(tmp_path: Path) -> None:
+    pm = load_incident(_folder(tmp_path, "")).postmortem
+    assert pm.empty
+    assert status_box(pm, "en") == "" and cause_section(pm, "Europe/Brussels", "en") == ""
+
+
+def test_cause_dated_by_day_keeps_no_clock_time(tmp_path: Path) -> None:
+    body = """
+    [[events]]
+    time = 2018-03-02
+    label = "Cause restated"
+    [postmortem]
+    [[postmortem.root_causes]]
+    date = "2018-01-08T22:00"
+    statement = "Power failure"
+    source = "S1"
+    [[postmortem.root_causes]]
+    date = 2018-03-02
+    statement = { en = "Human error", fr = "Erreur humaine", nl = "Menselijke fout" }
+    source = "S16"
+    """
+    inc = load_incident(_folder(tmp_path, body))
+    (event,) = inc.events
+    assert event.date_only
+    causes = inc.postmortem.root_causes
+    assert [c.when.date_only for c in causes] == [False, True]
+    assert causes[0].when.time == dt.datetime(2018, 1, 8, 21, 0, tzinfo=dt.UTC)
+    # no explicit current: the latest statement is the retained one
+    assert inc.postmortem.current_cause is causes[1]
+    html = cause_section(inc.postmortem, inc.timezone, "fr")
+    assert "vendredi 2 mars 2018</td>" in html  # the day, no hour
+    assert "lundi 8 janvier 2018 à 22:00" in html
+    assert "Erreur humaine" in html and "Human error" not in html
+    # a language without its translation falls back to English
+    assert "Power failure" in cause_section(inc.postmortem, inc.timezone, "nl")
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "words"),
+    [
+        ("[postmortem]\nstatus = 'done'", "postmortem.status", "expected one of draft, in_review, final"),
+        ("[postmortem]\nowner = ['x']", "postmortem.owner", "unknown key"),
+        (
+            "[[postmortem.root_causes]]\nstatement = 'x'\nsource = 'S1'",
+            "postmortem.root_causes[0].date",
+            "is required but missing",
+        ),
+        (
+            "[[postmortem.root_causes]]\ndate = 2018-01-08\nstatement = 'x'",
+            "postmortem.root_causes[0].source",
+            "is required but missing",
+        ),
+        (
+            "[[postmortem.root_causes]]\ndate = 'yesterday'\nstatement = 'x'\nsource = 'S1'",
+            "postmortem.root_causes[0].date",
+            "not an ISO 8601 date or time",
+        ),
+        (
+            "[[postmortem.action_items]]\naction = 'x'\nowner = 'y'\npriority = 'urgent'",
+            "postmortem.action_items[0].priority",
+            "expected one of high, medium, low",
+        ),
+        ("[postmortem]\ntrigger = { de = 'x' }", "postmortem.trigger.de", "unknown language"),
+        ("[postmortem.lessons]\nwent_well = 'x'", "postmortem.lessons.went_well", "expected a list"),
+        ("[postmortem.lessons]\nwent_badly = ['x']", "postmortem.lessons.went_badly", "unknown key"),
+        ("[postmortem]\ncontributing_factors = ['']", "postmortem.contributing_factors[0]", "must not be empty"),
+    ],
+)
+def test_bad_postmortem_names_file_and_key(tmp_path: Path, body: str, key: str, words: str) -> None:
+    folder = _folder(tmp_path, body)
+    with pytest.raises(ConfigError) as err:
+        load_incident(folder)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(str(folder / "incident.toml"))
+    assert f"key '{key}'" in message and words in message
+
+
+def test_cli_validate_reports_the_bad_key(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, "[[postmortem.action_items]]\naction = 'x'\nowner = 'y'\nstatus = 'closed'")
+    proc = subprocess.run(
+        [sys.executable, "-m", "analysis", "validate", str(folder)], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode != 0
+    assert "incident.toml" in proc.stderr and "postmortem.action_items[0].status" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_default_incident_states_both_causes_with_sources() -> None:
+    inc = load_incident(DEFAULT_INCIDENT)
+    pm = inc.postmortem
+    assert pm.status and pm.severity and pm.owners
+    jan, march = pm.root_causes
+    assert "Evere" in jan.statement["en"] and "power failure" in jan.statement["en"].lower()
+    assert not jan.when.date_only and jan.source
+    assert "human error" in march.statement["en"].lower()
+    assert march.when.date_only and march.when.time.date() == dt.date(2018, 3, 2)
+    assert set(march.source.replace(" ", "").split(",")) == {"S16", "S17"}
+    assert pm.current_cause is march
+    # the facts the issue names: backup power, the migration, unplugged decoders, support channels
+    factors = " ".join(f.text["en"] for f in pm.contributing_factors).lower()
+    for fact in ("backup power", "platform", "decoders", "0800", "website"):
+        assert fact in factors
+    assert all(f.source for f in pm.contributing_factors)
+    assert pm.resolution and all(s.source for s in pm.resolution)
+    assert {x.status for x in pm.action_items} >= {"open", "done"} and all(x.owner for x in pm.action_items)
+    assert all(pm.lessons[k] for k in ("went_well", "went_wrong", "got_lucky"))
+    assert pm.open_questions
+    # the March restatement is a dated event, no longer placed at an invented 12:00
+    (restated,) = [e for e in inc.events if "human error" in e.label.lower()]
+    assert restated.date_only
+    # every text of the written post-mortem exists in the three languages
+    texts = [c.statement for c in pm.root_causes] + [f.text for f in pm.contributing_factors]
+    texts += [s.step for s in pm.resolution] + [x.action for x in pm.action_items] + [q.text for q in pm.open_questions]
+    texts += [i.text for k in pm.lessons for i in pm.lessons[k]] + list(pm.owners)
+    assert all(set(t) == {"en", "fr", "nl"} for t in texts)
+
+
+def test_default_incident_sections_cite_sources_in_each_language() -> None:
+    inc = load_incident(DEFAULT_INCIDENT)
+    pm, tz = inc.postmortem, inc.timezone
+    for lang, cause, actions in (
+        ("en", "Root cause", "Action items"),
+        ("fr", "Cause", "Actions à mener"),
+        ("nl", "Oorzaak", "Actiepunten"),
+    ):
+        html = cause_section(pm, tz, lang) + resolution_section(pm, tz, lang) + followup_section(pm, tz, lang)
+        assert cause in html and actions in html
+        for anchor in ("root-cause", "resolution", "action-items", "lessons", "open-questions"):
+            assert f'id="{anchor}"' in html
+        assert '<a href="#source-S16">S16</a>' in html
+        assert "<script" not in html
+
+
+def test_configured_text_is_escaped_and_scrubbed(tmp_path: Path) -> None:
+    body = """
+    [postmortem]
+    owners = ["<script>alert(1)</script> call +32 470 12 34 56 or ops@example.com"]
+    """
+    pm = load_incident(_folder(tmp_path, body)).postmortem
+    html = status_box(pm, "en")
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "ops@example.com" not in html and "470 12 34 56" not in html
