@@ -179,3 +179,69 @@ def test_configured_text_is_escaped_and_scrubbed(tmp_path: Path) -> None:
     html = status_box(pm, "en")
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "ops@example.com" not in html and "470 12 34 56" not in html
+
+
+# --------------------------------------------------------------------------- evidence appendix
+
+
+def test_link_only_for_http_addresses() -> None:
+    from analysis.evidence_appendix import link
+
+    assert link("https://example.org/a?b=1").startswith('<a href="https://example.org/a?b=1"')
+    for bad in ("javascript:alert(1)", "data:text/html,<b>x</b>", 'https://x.org/"onmouseover=alert(1)'):
+        out = link(bad)
+        assert "<a " not in out and "<b>" not in out
+
+
+def test_evidence_appendix_lists_every_statement_with_its_source(default_analysis) -> None:
+    from analysis.evidence_appendix import appendix, report_counts
+
+    a = default_analysis
+    html = appendix(a)[0]
+    table = html.split('<table class="pm-evidence">', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr>") - 1 == a.data.reports.height == 68  # header row + one per statement
+    for place in ("Perwez", "Durbuy", "Messancy", "Dilbeek", "Wanze"):
+        assert place in table
+    assert table.count('rel="noopener noreferrer"') == 68  # every statement carries its article's URL
+    # the sources key: every id of README's table, anchored, with outlet and URL
+    key = html.split('id="sources-key"', 1)[1]
+    for n in range(1, 20):
+        assert f'<tr id="source-S{n}"><td>S{n}</td>' in key
+    assert '<a href="http://www.lalibre.be/economie/' in key
+    # every citation on the written sections and the appendix resolves to a row of the key
+    from analysis.postmortem_report import cause_section, followup_section, resolution_section
+
+    pm, tz = a.incident.postmortem, a.incident.timezone
+    written = cause_section(pm, tz, "en") + resolution_section(pm, tz, "en") + followup_section(pm, tz, "en") + html
+    import re
+
+    cited = set(re.findall(r'href="#(source-[^"]+)"', written))
+    anchors = set(re.findall(r'<tr id="(source-[^"]+)"', key))
+    assert cited and cited <= anchors
+    # conflicting accounts side by side: S10 ('finally over') and S13 (still without service) in one row
+    conflicts = html.split('id="conflicts"', 1)[1]
+    row = next(r for r in conflicts.split("<tr>") if "Wednesday" in r)
+    assert "#source-S10" in row and "#source-S13" in row
+    # one definition of a report: the appendix, the summary tile and the index count the same rows
+    counts = report_counts(a.data.reports)
+    assert counts == {"statements": a.metrics["n_reports"], "reports": a.metrics["n_down_reports"], "other": 4}
+    assert f"{counts['reports']} report service out" in html
+    from analysis.batch import report_count
+    from analysis.narrative import summary
+
+    assert report_count(a.metrics) == counts["reports"] == 64
+    assert f'<div class="l">Reports of service out</div><div class="v">{counts["reports"]}</div>' in summary(a)
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl"])
+def test_evidence_appendix_in_french_and_dutch_has_no_english_paraphrase(default_analysis, lang: str) -> None:
+    import dataclasses
+
+    from analysis.evidence_appendix import appendix
+
+    a = default_analysis
+    b = dataclasses.replace(a, params=dataclasses.replace(a.params, language=lang))
+    html = appendix(b)[0]
+    assert "reported down" not in html and "Statement (paraphrase)" not in html
+    assert {"fr": "Clé des sources", "nl": "Bronnenlijst"}[lang] in html
+    assert {"fr": "en panne", "nl": "uitgevallen"}[lang] in html

@@ -635,7 +635,7 @@ def _index_row(r: RenderResult, out_root: Path) -> str:
         f"<td>{incident}</td>",
         f"<td><span class='st st-{_e(r.status)}'>{_e(r.status)}</span></td>",
         f"<td>{last}</td>",
-        f"<td class='num'>{_e(_count(metrics.get('n_reports')))}</td>",
+        f"<td class='num'>{_e(_count(report_count(metrics)))}</td>",
         f"<td class='num'>{_e(t50)}</td>",
         f"<td class='num'>{_e(t90)}</td>",
         f"<td class='num' title='{_e(gap_source)}'>{_e(gap)}</td>",
@@ -684,7 +684,7 @@ def summary_table(summary: BatchSummary) -> str:
                 r.incident_id,
                 r.status,
                 f"{r.seconds:.1f} s" if r.status != "skipped" else "—",
-                _count(r.metrics.get("n_reports")),
+                _count(report_count(r.metrics)),
                 CURATED_CELL if curated else _minutes(rec.get("t50_minutes")),
                 CURATED_CELL if curated else _minutes(rec.get("t90_minutes")),
                 _shorten(note or "", 90),
@@ -702,6 +702,15 @@ def summary_table(summary: BatchSummary) -> str:
 
 
 # --------------------------------------------------------------------------- small pieces
+
+
+def report_count(metrics: dict[str, Any]) -> Any:
+    """The page's one definition of a report: for down reports, those saying service was out
+    (``n_down_reports``, the summary's count); for other evidence, the records kept.
+    """
+    if metrics.get("evidence") == "down_reports" and metrics.get("n_down_reports") is not None:
+        return metrics["n_down_reports"]
+    return metrics.get("n_reports")
 
 
 def _guess_id(folder: Path) -> str:

@@ -13,6 +13,7 @@ day is shown as a day, never at an invented hour.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,33 @@ class ActionItem:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """One source of the evidence: an id cited elsewhere (``S1``), its outlet, date and URL."""
+
+    id: str
+    outlet: str
+    url: str | None = None
+    published: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """One side of a conflict: what a source says."""
+
+    says: Text
+    source: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A question the sources answer differently, with every account kept."""
+
+    topic: Text
+    accounts: tuple[Account, ...]
+
+
+@dataclass(frozen=True)
 class PostMortem:
     """The ``[postmortem]`` table of an incident; every part optional."""
 
@@ -102,6 +130,8 @@ class PostMortem:
     action_items: tuple[ActionItem, ...] = ()
     lessons: Mapping[str, tuple[Item, ...]] = field(default_factory=lambda: MappingProxyType({}))
     open_questions: tuple[Item, ...] = ()
+    references: tuple[Reference, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -322,6 +352,42 @@ def parse_postmortem(path: Path, raw: Any, tz: ZoneInfo) -> PostMortem:
             lessons[kind] = tuple(_item(k, n, v) for n, v in k.items(kind))
         k.check_unknown()
 
+    refs = []
+    for name, value in p.items("references"):
+        k = p.sub(name, value)
+        ref_id = k.string("id", required=True) or ""
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,15}", ref_id):
+            raise k.fail("id", f"expected a short id such as 'S1' (letters, digits, - and _), got {ref_id!r}")
+        url = k.string("url")
+        if url is not None and not re.match(r"https?://[^\s<>\"']+$", url):
+            raise k.fail("url", f"expected an http(s) address, got {url!r}")
+        refs.append(
+            Reference(
+                id=ref_id,
+                outlet=k.string("outlet", required=True) or "",
+                url=url,
+                published=k.string("published"),
+                language=k.string("language"),
+            )
+        )
+        k.check_unknown()
+    ids = [r.id for r in refs]
+    if len(set(ids)) != len(ids):
+        raise p.fail("references", f"reference ids must be unique; repeated: {sorted({i for i in ids if ids.count(i) > 1})}")
+
+    conflicts = []
+    for name, value in p.items("conflicts"):
+        k = p.sub(name, value)
+        accounts = []
+        for aname, avalue in k.items("accounts"):
+            ak = k.sub(aname, avalue)
+            accounts.append(Account(says=ak.text("says", required=True), source=ak.string("source", required=True)))  # type: ignore[arg-type]
+            ak.check_unknown()
+        if len(accounts) < 2:
+            raise k.fail("accounts", "a conflict needs at least two accounts")
+        conflicts.append(Conflict(topic=k.text("topic", required=True), accounts=tuple(accounts)))  # type: ignore[arg-type]
+        k.check_unknown()
+
     pm = PostMortem(
         status=p.choice("status", STATUSES, None),
         severity=p.string("severity"),
@@ -334,6 +400,8 @@ def parse_postmortem(path: Path, raw: Any, tz: ZoneInfo) -> PostMortem:
         action_items=tuple(actions),
         lessons=MappingProxyType(lessons),
         open_questions=tuple(_item(p, n, v) for n, v in p.items("open_questions")),
+        references=tuple(refs),
+        conflicts=tuple(conflicts),
     )
     p.check_unknown()
     return pm

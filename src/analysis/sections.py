@@ -266,6 +266,13 @@ def data_quality(a: Any) -> list[Part]:
     return [narrative.data_quality(a)]
 
 
+def evidence(a: Any) -> list[Part]:
+    """Evidence appendix: every statement with its source, the sources key, conflicting accounts."""
+    from analysis.evidence_appendix import appendix
+
+    return appendix(a)
+
+
 def methods(a: Any) -> list[Part]:
     """Methods and assumptions."""
     return [narrative.methods(a)]
