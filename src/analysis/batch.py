@@ -705,8 +705,10 @@ def summary_table(summary: BatchSummary) -> str:
 
 
 def report_count(metrics: dict[str, Any]) -> Any:
-    """The page's one definition of a report: for down reports, those saying service was out
-    (``n_down_reports``, the summary's count); for other evidence, the records kept.
+    """The page's one definition of a report (the summary's count), for the index.
+
+    For down reports, those saying service was out (``n_down_reports``); for other evidence,
+    the records kept.
     """
     if metrics.get("evidence") == "down_reports" and metrics.get("n_down_reports") is not None:
         return metrics["n_down_reports"]
