@@ -65,6 +65,7 @@ body.pm-report main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4r
 .pm-status dt { font-weight: 600; } .pm-status dd { margin: 0; }
 .pm-scroll { max-height: 32rem; overflow: auto; } .pm-evidence td, .pm-sources td, .pm-conflicts td { font-size: 13px; vertical-align: top; }
 @media print { .pm-scroll { max-height: none; overflow: visible; } }
+.pm-langs { float: right; font-size: 14px; margin-top: .4rem; }
 .pm-toc { border: 1px solid var(--pm-rule); border-radius: 6px; padding: .6rem 1.2rem; margin: 1rem 0 2rem; font-size: 14px; }
 .pm-toc ol { margin: .3rem 0; padding-left: 1.2rem; columns: 2; }
 .pm-meta { color: var(--pm-muted); font-size: 13px; }

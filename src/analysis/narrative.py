@@ -88,7 +88,7 @@ def _estimate_text(est: Any, *, unit: str = "min", lang: str = "en", horizon: fl
     if est is None or not math.isfinite(est.value):
         return text(lang, "not_estimable"), ""
     if unit == "pct":
-        value, low, high = format_percents(est.value, est.low, est.high)
+        value, low, high = format_percents(est.value, est.low, est.high, lang)
         return value, f"[{low}–{high}]"
     beyond = text(lang, "beyond_window")
     value = format_duration(est.value, lang) if est.value <= horizon else f"> {format_duration(horizon, lang)} ({beyond})"
@@ -387,7 +387,7 @@ def declared_gap_sentence(a: Any) -> str | None:
         lang,
         "declared_gap",
         time=format_time(event.time, inc.timezone, lang, with_day=False),
-        **dict(zip(("pct", "lo", "hi"), format_percents(est.value, est.low, est.high), strict=True)),
+        **dict(zip(("pct", "lo", "hi"), format_percents(est.value, est.low, est.high, lang), strict=True)),
     )
     if last:  # evidence without reports (restorations, a measured series) has no last report
         gap += " " + text(lang, "declared_last", last=format_time(dt.datetime.fromisoformat(last), inc.timezone, lang))

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analysis import figures, narrative, postmortem_report, series_report
-from analysis.i18n import format_duration, format_percents, format_time, text
+from analysis.i18n import format_duration, format_percent, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
@@ -108,7 +108,10 @@ def recovery(a: Any) -> list[Part]:
         parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
         return parts
     if series_report.is_series(a):
-        parts += [series_report.series_figure(a), caption(text(lang, "caption_series", level=f"{a.params.level:.0%}"))]
+        parts += [
+            series_report.series_figure(a),
+            caption(text(lang, "caption_series", level=format_percent(a.params.level, 0, lang))),
+        ]
         if getattr(a.fit, "verdict", ""):
             parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
         parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
@@ -127,7 +130,7 @@ def recovery(a: Any) -> list[Part]:
         y_title=text(lang, "axis_statements_model") if curated else None,
     )
     key = "caption_recovery_curated" if curated else "caption_recovery"
-    parts += [fig, caption(text(lang, key, level=f"{a.params.level:.0%}"))]
+    parts += [fig, caption(text(lang, key, level=format_percent(a.params.level, 0, lang)))]
     if getattr(a.fit, "verdict", ""):
         parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
     parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
@@ -144,7 +147,7 @@ def recovery(a: Any) -> list[Part]:
                     (
                         format_time(dt.datetime.fromisoformat(x["time"]), a.incident.timezone, lang),
                         narrative.scrub_contacts(x["label"]),
-                        *_percent_cells(x["still_affected"], x["still_affected_ci"]),
+                        *_percent_cells(x["still_affected"], x["still_affected_ci"], lang),
                     )
                     for x in ann
                 ],
@@ -153,10 +156,10 @@ def recovery(a: Any) -> list[Part]:
     return parts
 
 
-def _percent_cells(value: float | None, ci: list[float] | None) -> tuple[str, str]:
+def _percent_cells(value: float | None, ci: list[float] | None, lang: str = "en") -> tuple[str, str]:
     """A share and its interval as two table cells ('76%', '[23%–100%]'); '—' when missing."""
     low, high = ci if ci else (None, None)
-    v, lo, hi = format_percents(value, low, high)
+    v, lo, hi = format_percents(value, low, high, lang)
     return v, f"[{lo}–{hi}]" if ci else "—"
 
 
