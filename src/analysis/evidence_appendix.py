@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from analysis.figure_text import area_name
 from analysis.i18n import format_period, format_time, text
 from analysis.narrative import heading
 from analysis.postmortem import PostMortem, Reference
@@ -69,6 +70,8 @@ def _place(row: dict[str, Any], lang: str) -> str:
     resolved = row.get("municipality")
     if not raw:
         return esc(text(lang, "no_place"))
+    if row.get("area_level") in ("province", "region", "country"):
+        return esc(area_name(raw, lang))
     if resolved and resolved != raw and raw not in resolved:
         return f"{esc(raw)} → {esc(resolved)}"
     return esc(raw)

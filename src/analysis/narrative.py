@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from analysis import series_report
+from analysis.figure_text import area_name
 from analysis.i18n import format_date, format_duration, format_percents, format_period, format_time, text
 from analysis.metrics import offset
 from analysis.privacy import esc, scrub_contacts
@@ -209,7 +210,8 @@ def summary(a: Any) -> str:
     tz = inc.timezone
     parts = [heading("summary", text(lang, "summary"))]
     if inc.description:
-        parts.append(f"<p>{esc_config(inc.description.strip())}</p>")
+        marked = ' lang="en"' if lang != "en" else ""  # written in incident.toml, in English
+        parts.append(f"<p{marked}>{esc_config(inc.description.strip())}</p>")
     if getattr(a, "curated", False) and a.metrics.get("curated_summary"):
         return "\n".join(parts + curated_summary_parts(a))
     if series_report.is_series(a):
@@ -347,7 +349,7 @@ def curated_summary_parts(a: Any) -> list[str]:
     if claims:
         items = "".join(
             "<li>"
-            + esc(text(lang, "claim_item", time=format_time(when(c["time"]), tz, lang), label=scrub_contacts(c["label"])))
+            + quoted_label(text(lang, "claim_item", time=format_time(when(c["time"]), tz, lang), label="\x00"), c["label"], lang)
             + (f" ({esc_config(c['source'])})" if c.get("source") else "")
             + "</li>"
             for c in claims
@@ -355,6 +357,18 @@ def curated_summary_parts(a: Any) -> list[str]:
         parts.append(f"<p>{esc(text(lang, 'operator_claims'))}</p><ul>{items}</ul>")
     parts.append(f'<div class="pm-callout">{esc(text(lang, "curated_model_pointer"))}</div>')
     return parts
+
+
+def quoted_label(sentence: str, label: str | None, lang: str) -> str:
+    """``sentence`` (a NUL character where the label goes) escaped, the analyst's label inside it.
+
+    Labels are written in ``incident.toml`` in English: on another language's page the label
+    is marked ``lang="en"`` so browsers, screen readers and translators know what it is.
+    """
+    label_html = esc(scrub_contacts(label))
+    if lang != "en":
+        label_html = f'<span lang="en">{label_html}</span>'
+    return esc(sentence).replace("\x00", label_html)
 
 
 def after_declaration_sentence(after: dict[str, Any], lang: str = "en") -> str | None:
@@ -461,7 +475,10 @@ def impact(a: Any) -> str:
         if a.evidence == "down_reports"
         else (text(lang, "observations"), f"{evidence_rows(a)} {text(lang, f'ev_{a.evidence}')}"),
         (text(lang, "i_municipalities"), str(mt["areas"].get("n_municipalities", 0))),
-        (text(lang, "i_regions"), ", ".join(sorted(a.down["region"].drop_nulls().unique().to_list())) or "—"),
+        (
+            text(lang, "i_regions"),
+            ", ".join(sorted(area_name(r, lang) for r in a.down["region"].drop_nulls().unique().to_list())) or "—",
+        ),
     ]
     if fit is not None and not getattr(a, "curated", False):
         value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang, horizon=fit.horizon_minutes)
