@@ -159,3 +159,19 @@ def test_default_report_sections_have_no_untranslated_words(lang: str, tmp_path_
         parts += [p for p in getattr(sections, name)(b) if isinstance(p, str)]
     text = visible("\n".join(parts))
     assert english_words(text) == [], text[:2000]
+
+
+def test_origin_marker_on_maps() -> None:
+    import plotly.graph_objects as go
+
+    from analysis.config import load_incident
+    from analysis.maps import add_origin
+
+    origin = load_incident(DEFAULT_INCIDENT).origin
+    fig = add_origin(go.Figure(), origin)
+    (star,) = fig.data
+    assert star.type == "scattergeo" and star.marker.symbol == "star"
+    assert (star.lat[0], star.lon[0]) == (origin.lat, origin.lon) and "Evere" in star.text[0]
+    assert add_origin(go.Figure(), None).data == ()
+    fr = translate_figure(fig.to_plotly_json(), "fr")
+    assert fr["data"][0]["hovertext"].endswith("(origine)")

@@ -436,6 +436,7 @@ def geography_parts(a: Any) -> list[Part]:
         s.table, geo, layers=layers, rate_unit=s.rate_unit, clusters=s.moran.lisa if s.moran is not None else None,
         base=base, note=note,
     )  # fmt: skip
+    maps.add_origin(fig, a.incident.origin)
     parts += [fig, caption(_map_caption(s))]
     parts += _excess_parts(s)
     parts += _statement_parts(s, base)
@@ -583,7 +584,8 @@ def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[
         t = t.join(p.table, on="key", how="left")
         layers.append("t90")
     layers.append("last_down")
-    parts.append(maps.recovery_map(t, geo, onset=s.onset, timezone=a.incident.timezone, layers=layers, base=base, note=note))
+    fig = maps.recovery_map(t, geo, onset=s.onset, timezone=a.incident.timezone, layers=layers, base=base, note=note)
+    parts.append(maps.add_origin(fig, a.incident.origin))
     words = []
     if p is not None:
         own = int((p.table["data_weight"] >= 0.5).sum())
