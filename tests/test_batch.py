@@ -390,7 +390,7 @@ def test_sigterm_stops_the_batch_and_still_writes_the_index(tmp_path: Path) -> N
     assert "postmortem: error: interrupted" in err.splitlines(), err
     rows, _ = index_rows(out)
     assert rows["long"][1] == "failed"
-    assert "long: stopped by SIGTERM" in rows["long"][8]
+    assert "long: stopped by SIGTERM" in rows["long"][9]
     assert not list(out.glob(".*.tmp"))
 
 
