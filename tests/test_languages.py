@@ -175,3 +175,15 @@ def test_origin_marker_on_maps() -> None:
     assert add_origin(go.Figure(), None).data == ()
     fr = translate_figure(fig.to_plotly_json(), "fr")
     assert fr["data"][0]["hovertext"].endswith("(origine)")
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "nl"])
+def test_methods_glossary_explains_the_jargon(lang: str) -> None:
+    from analysis.sections import GLOSSARY, glossary
+
+    html = glossary(lang)
+    assert html.count("<dt>") == len(GLOSSARY) == html.count("<dd>")
+    for term in ("QAIC", "LISA", "t50"):
+        assert term in html
+    if lang != "en":
+        assert english_words(visible(html)) == []

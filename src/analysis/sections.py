@@ -276,9 +276,22 @@ def evidence(a: Any) -> list[Part]:
     return appendix(a)
 
 
+#: Terms the glossary explains, in the order shown.
+GLOSSARY = ("t50", "range", "overdispersion", "qaic", "pearson", "lisa", "eb", "fdr", "curated")
+
+
+def glossary(lang: str) -> str:
+    """The Methods glossary: each statistical term in plain words, in the reader's language."""
+    items = []
+    for key in GLOSSARY:
+        term, meaning = text(lang, f"gl_{key}").split("|", 1)
+        items.append(f"<dt>{esc(term)}</dt><dd>{esc(meaning)}</dd>")
+    return f'<h3 id="glossary">{esc(text(lang, "gl_title"))}</h3><dl class="pm-glossary">{"".join(items)}</dl>'
+
+
 def methods(a: Any) -> list[Part]:
-    """Methods and assumptions."""
-    return [narrative.methods(a)]
+    """Methods and assumptions, with a glossary of the statistical terms used on the page."""
+    return [narrative.methods(a), glossary(a.params.language)]
 
 
 def provenance_section(a: Any) -> list[Part]:
