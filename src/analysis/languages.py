@@ -72,11 +72,24 @@ def analyze_once(params: Any) -> Any:
     cache = out / CACHE_FILE if out is not None else None
     key = _key(params)
     if cache is not None and cache.is_file():
-        stored_key, a = cloudpickle.loads(cache.read_bytes())
+        stored_key, a, spatial = cloudpickle.loads(cache.read_bytes())
         if stored_key == key:
-            return dataclasses.replace(a, params=params) if dataclasses.is_dataclass(a) else a
+            b = dataclasses.replace(a, params=params) if dataclasses.is_dataclass(a) else a
+            if spatial is not None:  # the maps' statistics do not depend on the language either
+                from analysis import spatial_report
+
+                spatial_report.remember(b, spatial)
+            return b
     a = analyze(params)
     if cache is not None and out is not None and out.is_dir():
+        spatial = None
+        if getattr(a, "has_geography", False):
+            from analysis.spatial_report import spatial_analysis
+
+            try:
+                spatial = spatial_analysis(a)
+            except Exception:  # the Geography section reports its own failure; the cache just goes without
+                spatial = None
         copyreg.pickle(types.MappingProxyType, lambda m: (_proxy, (dict(m),)))
-        cache.write_bytes(cloudpickle.dumps((key, a)))
+        cache.write_bytes(cloudpickle.dumps((key, a, spatial)))
     return a

@@ -101,7 +101,11 @@ def spatial_analysis(a: Any) -> SpatialAnalysis:
     hit = _CACHE.get(id(a))
     if hit is not None and hit[0]() is a:
         return hit[1]
-    result = _compute(a)
+    return remember(a, _compute(a))
+
+
+def remember(a: Any, result: SpatialAnalysis) -> SpatialAnalysis:
+    """Record ``result`` as ``a``'s spatial analysis (e.g. computed for the same analysis in another language)."""
     key = id(a)
     _CACHE[key] = (weakref.ref(a, lambda _r, key=key: _CACHE.pop(key, None)), result)
     return result
