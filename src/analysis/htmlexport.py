@@ -61,7 +61,7 @@ body.pm-report main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4r
 .pm-kpi .v { font-size: 1.5rem; font-weight: 600; }
 .pm-kpi .l { color: var(--pm-muted); font-size: 12px; }
 .pm-kpi .ci { color: var(--pm-muted); font-size: 12px; }
-.pm-status { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; border-left: 4px solid var(--pm-rule); padding: .4rem .8rem; }
+.pm-status { display: grid; grid-template-columns: minmax(6rem, max-content) minmax(0, 1fr); gap: .2rem 1rem; border-left: 4px solid var(--pm-rule); padding: .4rem .8rem; max-width: 100%; box-sizing: border-box; overflow-wrap: anywhere; }
 .pm-status dt { font-weight: 600; } .pm-status dd { margin: 0; }
 .pm-scroll { max-height: 32rem; overflow: auto; } .pm-evidence td, .pm-sources td, .pm-conflicts td { font-size: 13px; vertical-align: top; }
 @media print { .pm-scroll { max-height: none; overflow: visible; } }

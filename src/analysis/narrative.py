@@ -254,8 +254,8 @@ def summary(a: Any) -> str:
 
 
 def _place(place: str | None, lang: str) -> str:
-    """The place a statement names, or 'no place named'."""
-    return place if place else text(lang, "no_place")
+    """The place a statement names (a region or the country in the reader's language), or 'no place named'."""
+    return area_name(place, lang) if place else text(lang, "no_place")
 
 
 def _place_suffix(place: str | None, lang: str) -> str:
