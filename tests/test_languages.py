@@ -145,7 +145,7 @@ def test_languages_coexist_and_link_to_each_other(three_pages: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("lang", ["fr", "nl"])
 def test_default_report_sections_have_no_untranslated_words(lang: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The default incident's written post-mortem, summary, impact and evidence appendix in fr/nl."""
+    """The default incident's summary, impact, timeline table, written post-mortem and evidence appendix in fr/nl."""
     import dataclasses
 
     from analysis import sections
@@ -155,7 +155,7 @@ def test_default_report_sections_have_no_untranslated_words(lang: str, tmp_path_
     a = analyze_fast(DEFAULT_INCIDENT, tmp_path_factory.mktemp("proc"))
     b = dataclasses.replace(a, params=dataclasses.replace(a.params, language=lang))
     parts = []
-    for name in ("summary", "impact", "root_cause", "resolution", "followup", "evidence"):
+    for name in ("summary", "impact", "root_cause", "timeline", "resolution", "followup", "evidence"):
         parts += [p for p in getattr(sections, name)(b) if isinstance(p, str)]
     text = visible("\n".join(parts))
     assert english_words(text) == [], text[:2000]

@@ -245,3 +245,22 @@ def test_evidence_appendix_in_french_and_dutch_has_no_english_paraphrase(default
     assert "reported down" not in html and "Statement (paraphrase)" not in html
     assert {"fr": "Clé des sources", "nl": "Bronnenlijst"}[lang] in html
     assert {"fr": "en panne", "nl": "uitgevallen"}[lang] in html
+
+
+def test_event_labels_in_three_languages(tmp_path: Path) -> None:
+    from analysis.timeline import events_in, events_table
+
+    inc = load_incident(DEFAULT_INCIDENT)
+    assert all(set(e.labels) == {"en", "fr", "nl"} for e in inc.events)
+    table = events_in(events_table(inc), "nl")
+    assert "Proximus TV valt kort na 20 uur uit op het hele netwerk; eerste klachten" in table["label"].to_list()
+    for body, key, words in (
+        ("[[events]]\ntime = 2018-01-08\nlabel = { fr = 'x' }", "events[0].label.en", "is required"),
+        ("[[events]]\ntime = 2018-01-08\nlabel = { en = 'x', de = 'y' }", "events[0].label.de", "unknown language"),
+        ("[[events]]\ntime = 2018-01-08", "events[0].label", "is required but missing"),
+    ):
+        (sub := tmp_path / key.replace(".", "_")).mkdir()
+        folder = _folder(sub, body)
+        with pytest.raises(ConfigError) as err:
+            load_incident(folder)
+        assert f"key '{key}'" in str(err.value) and words in str(err.value)

@@ -141,6 +141,12 @@ class Event:
     resolved: bool = False  # this announcement declares the outage resolved
     # known by its day only (``time = 2018-03-02``): shown as a day, never at an invented hour
     date_only: bool = False
+    # the label in each language it was written in (``label.fr = "…"``); ``label`` is the English one
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def label_in(self, language: str) -> str:
+        """The label in ``language`` when written in it, else the English one."""
+        return self.labels.get(language) or self.label
 
 
 @dataclass(frozen=True)
@@ -424,7 +430,8 @@ def load_incident(path: str | Path) -> Incident:
             Event(
                 time=when.time,
                 date_only=when.date_only,
-                label=e.get("label", str, required=True),
+                label=(labels := event_labels(e, ev.get("label")))["en"],
+                labels=MappingProxyType(labels),
                 kind=e.choice("kind", EVENT_KINDS, "other"),  # type: ignore[arg-type]
                 source=e.get("source", str),
                 resolved=bool(e.get("resolved", bool) or False),
@@ -493,6 +500,27 @@ def load_incident(path: str | Path) -> Incident:
         simulated=simulated,
         postmortem=postmortem,
     )
+
+
+def event_labels(e: _Reader, value: Any) -> dict[str, str]:
+    """An event's ``label``: a string (English) or a table of translations that includes ``en``."""
+    e.used.add("label")
+    if value is None:
+        raise e.fail("label", "is required but missing")
+    if isinstance(value, str):
+        if not value.strip():
+            raise e.fail("label", "must not be empty")
+        return {"en": value}
+    if not isinstance(value, dict):
+        raise e.fail("label", f"expected a string or a table of translations (en, fr, nl), got {type(value).__name__}")
+    for lang, words in value.items():
+        if lang not in ("en", "fr", "nl"):
+            raise e.fail(f"label.{lang}", "unknown language (expected one of en, fr, nl)")
+        if not isinstance(words, str) or not words.strip():
+            raise e.fail(f"label.{lang}", f"expected a non-empty string, got {words!r}")
+    if "en" not in value:
+        raise e.fail("label.en", "is required (the English label is the one every language falls back to)")
+    return dict(value)
 
 
 def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:

@@ -17,6 +17,20 @@ from typing import Any
 # English phrase → (French, Dutch). Longer phrases first where one contains another.
 PHRASES: dict[str, tuple[str, str]] = {
     "Onset (configured)": ("Début (configuré)", "Begin (ingesteld)"),
+    "Onset (estimated)": ("Début (estimé)", "Begin (geschat)"),
+    "Half of affected customers back (t50)": (
+        "La moitié des clients touchés rétablis (t50)",
+        "Helft van de getroffen klanten terug (t50)",
+    ),
+    "90% back (t90)": ("90 % rétablis (t90)", "90% terug (t90)"),
+    "Out below 50% of the peak (t50)": (
+        "Moins de 50 % du pic sans service (t50)",
+        "Minder dan 50% van de piek zonder dienst (t50)",
+    ),
+    "Out below 10% of the peak (t90)": (
+        "Moins de 10 % du pic sans service (t90)",
+        "Minder dan 10% van de piek zonder dienst (t90)",
+    ),
     "First down report": ("Premier signalement de panne", "Eerste storingsmelding"),
     "Last down report": ("Dernier signalement de panne", "Laatste storingsmelding"),
     "Municipal boundaries are approximate (derived from judicial cantons and GeoNames places).": (
@@ -161,7 +175,16 @@ _PLOTLY_FORMAT = re.compile(r"%\{[^}]*\}|%[a-zA-Z]|<[^>]+>")
 
 #: An event marker's hover: '3. Mon 08 Jan 21:15 — <label written in incident.toml>'.
 _EVENT = re.compile(r"^(\d+\. [^—]*— )(.*)$", re.S)
-_CODE_LABELS = ("Onset (configured)", "First down report", "Last down report")
+_CODE_LABELS = (
+    "Onset (configured)",
+    "Onset (estimated)",
+    "First down report",
+    "Last down report",
+    "Half of affected customers back (t50)",
+    "90% back (t90)",
+    "Out below 50% of the peak (t50)",
+    "Out below 10% of the peak (t90)",
+)
 
 
 #: Region, province and country names this module knows in French and Dutch.

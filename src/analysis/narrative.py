@@ -16,9 +16,10 @@ import polars as pl
 
 from analysis import series_report
 from analysis.figure_text import area_name
-from analysis.i18n import format_date, format_duration, format_percents, format_period, format_time, text
+from analysis.i18n import TEXT, format_date, format_duration, format_percents, format_period, format_time, text
 from analysis.metrics import offset
 from analysis.privacy import esc, scrub_contacts
+from analysis.timeline import events_in
 
 _CHOICE_AND_INTERVALS = """
 Candidate families for S (exponential, Weibull, log-normal, log-logistic, gamma, a two-component mixture
@@ -347,27 +348,36 @@ def curated_summary_parts(a: Any) -> list[str]:
     ]
     claims = facts.get("operator_statements") or []
     if claims:
-        items = "".join(
-            "<li>"
-            + quoted_label(text(lang, "claim_item", time=format_time(when(c["time"]), tz, lang), label="\x00"), c["label"], lang)
-            + (f" ({esc_config(c['source'])})" if c.get("source") else "")
-            + "</li>"
-            for c in claims
-        )
+        lis = []
+        for c in claims:
+            label, label_lang = _translated_label(a, c["label"], lang)
+            sentence = text(lang, "claim_item", time=format_time(when(c["time"]), tz, lang), label="\x00")
+            source = f" ({esc_config(c['source'])})" if c.get("source") else ""
+            lis.append(f"<li>{quoted_label(sentence, label, lang, label_lang)}{source}</li>")
+        items = "".join(lis)
         parts.append(f"<p>{esc(text(lang, 'operator_claims'))}</p><ul>{items}</ul>")
     parts.append(f'<div class="pm-callout">{esc(text(lang, "curated_model_pointer"))}</div>')
     return parts
 
 
-def quoted_label(sentence: str, label: str | None, lang: str) -> str:
+def _translated_label(a: Any, label: str, lang: str) -> tuple[str, str]:
+    """An event label (as metrics.json keeps it, in English) in ``lang`` if written in it: ``(label, its language)``."""
+    for e in a.incident.events:
+        if e.label == label and e.labels.get(lang):
+            return e.labels[lang], lang
+    return label, "en"
+
+
+def quoted_label(sentence: str, label: str | None, lang: str, label_lang: str = "en") -> str:
     """``sentence`` (a NUL character where the label goes) escaped, the analyst's label inside it.
 
-    Labels are written in ``incident.toml`` in English: on another language's page the label
-    is marked ``lang="en"`` so browsers, screen readers and translators know what it is.
+    A label not written in the page's language (labels in ``incident.toml`` are English unless
+    translated) is marked with its own ``lang``, so browsers, screen readers and translators
+    know what it is.
     """
     label_html = esc(scrub_contacts(label))
-    if lang != "en":
-        label_html = f'<span lang="en">{label_html}</span>'
+    if label_lang != lang:
+        label_html = f'<span lang="{esc(label_lang)}">{label_html}</span>'
     return esc(sentence).replace("\x00", label_html)
 
 
@@ -505,17 +515,28 @@ def time_to_detect(mt: dict[str, Any], first: dt.datetime | None, onset: dt.date
 
 
 def events_html(a: Any) -> str:
-    """The timeline table (numbered like the figure's markers)."""
+    """The timeline table (numbered like the figure's markers), in the reader's language where it can be."""
+    from analysis.figure_text import translate_text
+
     lang = a.params.language
+
+    def label(r: dict[str, Any]) -> str:
+        # the analyst's labels as written (translated where incident.toml gives them), the code's own in the reader's language
+        return scrub_contacts(r["label"]) if r["origin"] == "config" else translate_text(r["label"], lang)
+
+    def word(prefix: str, value: str | None) -> str:
+        key = f"{prefix}_{value}"
+        return text(lang, key) if value and key in TEXT["en"] else (value or "")
+
     rows = [
         (
             i,
             (format_date if r.get("date_only") else format_time)(r["time"], a.incident.timezone, lang),
-            scrub_contacts(r["label"]),
-            r["kind"],
-            r["source"] or r["origin"],
+            label(r),
+            word("kind", r["kind"]),
+            r["source"] or word("origin", r["origin"]),
         )
-        for i, r in enumerate(a.events.iter_rows(named=True), start=1)
+        for i, r in enumerate(events_in(a.events, lang).iter_rows(named=True), start=1)
     ]
     return table(["#", text(lang, "time"), text(lang, "event"), text(lang, "kind"), text(lang, "source")], rows)
 

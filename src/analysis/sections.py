@@ -18,7 +18,7 @@ from analysis.i18n import format_duration, format_percent, format_percents, form
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
-from analysis.timeline import bin_reports, restorations_as_times
+from analysis.timeline import bin_reports, events_in, restorations_as_times
 
 Part = str | go.Figure
 
@@ -93,7 +93,13 @@ def timeline(a: Any) -> list[Part]:
         series = readings.select("observed_at", (pl.col("out") / a.fit.peak_out).alias("share"))
         key = "caption_timeline_series" if a.down.height == 0 else key
     fig = figures.timeline_figure(
-        binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes, span=a.span, unit=unit, series=series
+        binned,
+        events_in(a.events, lang),
+        timezone=a.incident.timezone,
+        bin_minutes=a.display_bin_minutes,
+        span=a.span,
+        unit=unit,
+        series=series,
     )
     return [heading("timeline", text(lang, "timeline")), fig, caption(text(lang, key)), narrative.events_html(a)]
 
