@@ -25,8 +25,9 @@ setup: $(STAMP) ## Create .venv/ from uv.lock (installs uv with pip if missing)
 # would otherwise recompile every module in every process (~5 s of a 20 s report).
 $(STAMP): pyproject.toml uv.lock Makefile
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
-	$(BIN)/python -m ipykernel install --sys-prefix --name postmortem --display-name "Python (postmortem)" >/dev/null
+	@echo "uv sync: creating .venv/ from uv.lock (the first time downloads ~170 packages and compiles their bytecode)"
+	$(UV) sync --frozen --compile-bytecode --quiet --python $(PYTHON)
+	$(BIN)/python -m analysis.kernel install >/dev/null
 	@touch $@
 
 report: setup ## Render every incident under data/raw/ (and the simulated scenario) into reports/
@@ -48,8 +49,12 @@ format: setup ## Format the code with ruff
 	$(BIN)/ruff format src tests benchmarks scripts
 	$(BIN)/ruff check --fix src tests benchmarks scripts
 
-lab: setup ## Start JupyterLab with the project's kernel
-	$(BIN)/jupyter lab notebooks/
+# Lab serves the repository root (data/, reports/ and notebooks/ all browsable) and opens
+# the explore notebook; root (a container) needs --allow-root. LAB_ARGS passes options,
+# e.g. make lab LAB_ARGS="--no-browser --port 8899 --ip 0.0.0.0".
+LAB_ARGS ?=
+lab: setup ## Start JupyterLab at the repository root with the project's kernel (LAB_ARGS="..." for options)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/explore.ipynb
 
 bench: setup ## Run the benchmarks (writes nothing; prints ratios)
 	$(BIN)/python benchmarks/run.py

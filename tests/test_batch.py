@@ -417,6 +417,7 @@ def test_one_job_on_a_terminal_shows_the_render_progress(
         return [sys.executable, "-c", script]
 
     monkeypatch.setattr(batch, "worker_command", command)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a person watching
     summary = render_all(data, out_root=tmp_path / "reports", notebook=FIXTURE, jobs=1)
     err = capsys.readouterr().err
     assert asked == [True]
@@ -467,3 +468,19 @@ def test_index_shows_counts_not_model_times_for_curated_statements(tmp_path: Pat
     rows, _ = index_rows(out)
     assert rows["press-1"][4:7] == ["n/a (curated)", "n/a (curated)", "34 statements after"]
     assert "381" not in summary_table(summary) and "n/a (curated)" in summary_table(summary)
+
+
+def test_one_job_without_a_terminal_asks_for_no_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cron, a log file, a pipe: no progress bars, even with --jobs 1 (tests/test_user_paths.py runs the real one)."""
+    data = tmp_path / "data"
+    write_incident(data, "plain")
+    asked: list[object] = []
+
+    def command(folder: Path, **kw: object) -> list[str]:
+        asked.append(kw["progress"])
+        return [sys.executable, "-c", "raise SystemExit(3)"]
+
+    monkeypatch.setattr(batch, "worker_command", command)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    render_all(data, out_root=tmp_path / "reports", notebook=FIXTURE, jobs=1)
+    assert asked == [False]

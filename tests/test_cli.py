@@ -12,7 +12,7 @@ import pytest
 from analysis.config import PROJECT_ROOT
 from analysis.metrics import missing_keys
 
-SMALL = PROJECT_ROOT / "tests" / "data" / "incidents" / "small"
+SMALL = PROJECT_ROOT / "tests" / "data" / "incidents" / "small-fixture"
 
 
 def run(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:

@@ -313,3 +313,31 @@ def test_metrics_are_json_ready(beryl: CustomersOutFit) -> None:
     assert set(beryl.candidates.columns) >= {"family", "converged", "aic", "weight"}
     assert beryl.diagnostics is not None
     assert beryl.diagnostics.observed_vs_fitted.columns == ["observed_at", "minutes", "observed", "fitted", "residual"]
+
+
+# --------------------------------------------------------------------------- local crossing helpers
+
+
+def test_window_widens_over_a_hole_at_the_crossing() -> None:
+    from analysis.recovery.outage_result import _enough_readings
+
+    u = np.concatenate([np.arange(-10, -2) * 15.0, np.arange(3, 12) * 15.0])  # 75 min lost on either side of 0
+    assert _enough_readings(u, 60.0, limit=720.0) == 6 * 15.0
+    assert _enough_readings(np.arange(-20, 20) * 15.0, 90.0, limit=720.0) == 90.0
+    assert _enough_readings(u, 60.0, limit=75.0) == 75.0
+
+
+def test_feed_loss_at_the_crossing_keeps_the_local_estimate() -> None:
+    """Readings lost around the 50 % crossing: the crossing still comes from the readings around it."""
+    df, true_t50 = _simulate(3)
+    start = _t("2024-03-01 00:00")
+    lost = (pl.col("observed_at") > start + dt.timedelta(minutes=true_t50 - 60)) & (
+        pl.col("observed_at") < start + dt.timedelta(minutes=true_t50 + 75)
+    )
+    df = df.with_columns(pl.when(lost).then(0.0).otherwise(pl.col("out")).alias("out"))
+    fit = fit_customers_out(df, onset=start, families=["lognormal", "weibull"], n_boot=30)
+    assert fit.flag_counts.get("dropout", 0) >= 8
+    assert fit.crossing(0.5).source == "readings"
+    est = fit.t50
+    assert est.low <= true_t50 <= est.high
+    assert est.high - est.low < 0.2 * true_t50

@@ -246,7 +246,8 @@ def render_all(
     force
         Render incidents whose fingerprint is unchanged since their last good report.
     quiet
-        Nothing on the terminal unless an incident failed; everything goes to the log.
+        On success one summary line on stdout; on failure one line per failed incident and
+        the log's path on stderr; everything else only in the log.
     run_id
         Run id written into every manifest of this batch (default: time + random); a
         scheduler can pass its own to tie reports to its runs.
@@ -302,6 +303,10 @@ def render_all(
                     if r.status == "failed":
                         print(f"postmortem render-all: failed: {r.error}", file=sys.stderr)
                 print(f"postmortem render-all: log {out_root / LOG_NAME}", file=sys.stderr)
+            elif quiet:
+                # one line on stdout, so a task log (Airflow, the journal) shows the run; cron
+                # keeps successful nights silent with >/dev/null (failures go to stderr)
+                print(f"postmortem render-all: {table.splitlines()[-1]}; index {index}", flush=True)
     return summary
 
 
@@ -453,8 +458,16 @@ def _start(
     task: _Task, tmp: Path, *, out_root: Path, notebook: Path, overrides: dict[str, Any], timeout: float | None, live: bool
 ) -> None:
     """Spawn the render process of one incident in a new session (its own process group)."""
+    # cell progress bars only for a person at a terminal: never in a log, cron mail or pipe
+    progress = live and sys.stderr.isatty()
     cmd = worker_command(
-        task.folder, out_root=out_root, notebook=notebook, overrides=overrides, timeout=timeout, progress=live, run_id=task.run_id
+        task.folder,
+        out_root=out_root,
+        notebook=notebook,
+        overrides=overrides,
+        timeout=timeout,
+        progress=progress,
+        run_id=task.run_id,
     )
     task.output = tmp / f"{task.incident_id}.out"
     task.output_fh = task.output.open("wb")

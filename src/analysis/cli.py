@@ -9,10 +9,13 @@ success with 0. Tracebacks are for bugs only.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,14 +28,40 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain click help: flags without a "<bool>" value, options with their metavar
+    rich_markup_mode=None,
 )
 
-ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="Notebook parameter as name=value (repeatable).")]
+ParamOpt = Annotated[
+    list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="Notebook parameter (repeatable).")
+]
 ParamFile = Annotated[Path | None, typer.Option("--params-file", "-f", help="YAML file of parameters (-p values win).")]
 
 
 def _err(message: str) -> None:
     typer.echo(f"postmortem: error: {message}", err=True)
+
+
+def _interactive() -> bool:
+    """Whether stderr is a terminal a person watches (no progress bars in logs, cron mail or pipes)."""
+    return sys.stderr.isatty()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from analysis import __version__
+
+        typer.echo(f"postmortem {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Outage post-mortem analysis: ingest reports, fit recovery curves, render the offline HTML report."""
 
 
 def _overrides(param: list[str] | None, params_file: Path | None) -> dict[str, object]:
@@ -56,7 +85,14 @@ def render(
     timeout: Annotated[
         float | None, typer.Option(min=0.001, help="Seconds allowed for the whole render; after that it stops and fails.")
     ] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show papermill's cell progress.")] = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Show the notebook's cell progress (default: only on a terminal).",
+            show_default=False,
+        ),
+    ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Run id for the manifest (default: time + random).")] = None,
 ) -> None:
     """Ingest, fit and render one incident: postmortem.html, metrics.json, postmortem.ipynb, manifest.json.
@@ -74,7 +110,7 @@ def render(
         overrides=overrides,
         notebook=notebook or NOTEBOOK,
         timeout=timeout,
-        progress=progress,
+        progress=_interactive() if progress is None else progress,
         run_id=run_id,
     )
     problem = unusable(result.metrics)
@@ -97,7 +133,12 @@ def render_all(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-render incidents whose inputs did not change.")] = False,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="For cron: print only failures; log everything to <out>/render-all.log.")
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="For schedulers: one summary line on stdout, failures on stderr; the rest in <out>/render-all.log.",
+        ),
     ] = False,
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="Run id shared by every manifest of this batch (e.g. the scheduler's).")
@@ -138,12 +179,29 @@ def fit(
 
     overrides = _overrides(param, params_file)
     params = validate_params(**({"incident_dir": str(incident_dir), "output_dir": ""} | overrides))
-    analysis = analyze(params)
+    with _ticker(f"fitting {incident_dir}"):
+        analysis = analyze(params)
     sys.stdout.write(json.dumps(analysis.metrics, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     problem = unusable(analysis.metrics)
     if problem:
         _err(f"{analysis.incident.id}: {problem}")
         raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    notebook: Annotated[
+        Path, typer.Argument(help="An executed report notebook (papermill's output, or a report's postmortem.ipynb).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="The page to write (default: the notebook's name with .html).")
+    ] = None,
+) -> None:
+    """Export an executed notebook as the offline report page (as render does; also: jupyter nbconvert --to postmortem)."""
+    from analysis.report import export_notebook
+
+    page = export_notebook(notebook, out)
+    typer.echo(f"{notebook} → {page}", err=True)
 
 
 @app.command()
@@ -204,7 +262,7 @@ def validate(
 
 @app.command()
 def geocode(
-    places: Annotated[list[str] | None, typer.Argument(help="Place names, postal codes or 'lat,lon'.")] = None,
+    places: Annotated[list[str] | None, typer.Argument(metavar="PLACE", help="Place names, postal codes or 'lat,lon'.")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="CSV with any of: place, postal_code, lat, lon.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the CSV with resolution columns.")] = None,
 ) -> None:
@@ -231,6 +289,36 @@ def geocode(
         raise typer.BadParameter("give places to resolve, or --csv IN --out OUT")
     for place in places:
         typer.echo(format_resolution(_resolve_arg(place, resolve_place), place=place))
+
+
+@contextlib.contextmanager
+def _ticker(label: str) -> Iterator[None]:
+    """On a terminal, one self-updating line with the elapsed seconds while the block runs; elsewhere nothing."""
+    if not _interactive():
+        yield
+        return
+    import threading
+    import time
+
+    stop = threading.Event()
+    start = time.monotonic()
+
+    def tick() -> None:
+        while True:
+            sys.stderr.write(f"\r{label}… {time.monotonic() - start:.0f} s")
+            sys.stderr.flush()
+            if stop.wait(1.0):
+                return
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
 
 
 def _resolve_arg(place: str, resolve_place: object) -> dict[str, object]:
@@ -271,10 +359,30 @@ def simulate(
     typer.echo(f"simulated '{scenario}' (seed {seed}) → {path}", err=True)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler writing to whatever ``sys.stderr`` is when a record comes (tests swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     from analysis.errors import RenderError
 
+    # the library's warnings (e.g. an id differing from its folder name) as one line each
+    library = logging.getLogger("analysis")
+    if not any(getattr(h, "_postmortem", False) for h in library.handlers):
+        warn = _StderrHandler()
+        warn.setLevel(logging.WARNING)
+        warn.setFormatter(logging.Formatter("postmortem: warning: %(message)s"))
+        warn._postmortem = True  # type: ignore[attr-defined]
+        library.addHandler(warn)
     try:
         code = app(standalone_mode=False)
     except AnalysisError as exc:

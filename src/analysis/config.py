@@ -9,6 +9,7 @@ one pass instead of discovering its problems one kernel start at a time.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import tomllib
 from collections.abc import Mapping
@@ -19,15 +20,19 @@ from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.errors import ConfigError
+from analysis.paths import notebooks_dir, project_root
 from analysis.postmortem import PostMortem, parse_postmortem, parse_when
+
+log = logging.getLogger("analysis.config")
 
 # --------------------------------------------------------------------------- paths
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# the checkout, or for an installed package the working directory's project (analysis.paths)
+PROJECT_ROOT = project_root()
 DATA_RAW = PROJECT_ROOT / "data" / "raw"
 DATA_PROCESSED = PROJECT_ROOT / "data" / "processed"
 REPORTS = PROJECT_ROOT / "reports"
-NOTEBOOKS = PROJECT_ROOT / "notebooks"
+NOTEBOOKS = notebooks_dir()
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 INCIDENT_FILE = "incident.toml"
 
@@ -370,7 +375,7 @@ def load_incident(path: str | Path) -> Incident:
     path = Path(path)
     config_path = path / INCIDENT_FILE if path.is_dir() else path
     if not config_path.is_file():
-        raise ConfigError(f"{config_path}: no such file (an incident folder needs an {INCIDENT_FILE})")
+        raise ConfigError(f"{config_path}: no such file (an incident folder needs an {INCIDENT_FILE}){_near(config_path)}")
     try:
         raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -378,6 +383,11 @@ def load_incident(path: str | Path) -> Incident:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_path}: invalid TOML: {exc}") from None
     folder = config_path.parent
+    from analysis.configcheck import config_problems
+
+    if problems := config_problems(raw):  # every key, type and choice problem at once
+        many = f"{len(problems)} problems: " if len(problems) > 1 else ""
+        raise ConfigError(f"{config_path}: {many}{'; '.join(problems)}")
     r = _Reader(config_path, raw)
 
     incident_id = r.get("id", str, required=True).strip()
@@ -482,6 +492,14 @@ def load_incident(path: str | Path) -> Incident:
     postmortem = parse_postmortem(config_path, raw.get("postmortem"), tz)
     r.check_unknown()
 
+    if incident_id != folder.name:
+        log.warning(
+            "%s: id '%s' differs from its folder name '%s' (reports go to <out>/%s/)",
+            config_path,
+            incident_id,
+            folder.name,
+            incident_id,
+        )
     return Incident(
         id=incident_id,
         title=title,
@@ -521,6 +539,19 @@ def event_labels(e: _Reader, value: Any) -> dict[str, str]:
     if "en" not in value:
         raise e.fail("label.en", "is required (the English label is the one every language falls back to)")
     return dict(value)
+
+
+def _near(config_path: Path) -> str:
+    """A "did you mean" naming the incident folder beside a missing one whose name is closest."""
+    import difflib
+
+    folder = config_path.parent if config_path.name == INCIDENT_FILE else config_path
+    try:
+        siblings = [p.name for p in folder.parent.iterdir() if (p / INCIDENT_FILE).is_file()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(folder.name, siblings, n=1, cutoff=0.6)
+    return f"; did you mean {folder.parent / close[0]}?" if close else ""
 
 
 def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:

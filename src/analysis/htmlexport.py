@@ -12,6 +12,8 @@ from a CDN and draws nothing offline. Here:
 * :func:`export_html` converts an executed notebook with a template that removes every
   CDN script and inlines plotly.js once in ``<head>``, together with an empty world
   topology so geo figures (drawn from our own polygons) never ask the network for one;
+  the same conversion is the nbconvert exporter :class:`PostmortemExporter`
+  (``jupyter nbconvert --to postmortem``) and ``postmortem export``;
 * a table of contents is built from the page's section headings.
 """
 
@@ -24,7 +26,9 @@ from typing import Any
 
 import nbformat
 import plotly.io as pio
+from nbconvert import HTMLExporter
 from plotly.io._base_renderers import MimetypeRenderer
+from traitlets import Unicode, default
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 RENDERER = "postmortem"
@@ -246,33 +250,120 @@ def strip_streams(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return clean
 
 
+def plotly_as_html(nb: nbformat.NotebookNode) -> int:
+    """Give every plotly output that has only the plotly mimetype an offline ``<div>`` (in place).
+
+    A notebook executed without :func:`use_offline_renderer` (plotly's default renderer in
+    papermill) holds figures as ``application/vnd.plotly.v1+json`` only, which nbconvert
+    drops; this draws them. Returns the number of outputs completed.
+    """
+    done = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            data = output.get("data") or {}
+            fig = data.get("application/vnd.plotly.v1+json")
+            if fig and "text/html" not in data:
+                data["text/html"] = OfflineRenderer().to_mimebundle(
+                    {"data": fig.get("data", []), "layout": fig.get("layout", {})}
+                )["text/html"]
+                done += 1
+    return done
+
+
+def notebook_title(nb: nbformat.NotebookNode, *, fallback: str = "") -> str:
+    """The page title of an executed notebook.
+
+    In order: ``metadata.title``; the title of the incident papermill ran it on (its
+    ``incident_dir`` parameter); the first ``<h1>`` of its outputs; ``fallback``.
+    """
+    title = str(nb.metadata.get("title") or "").strip()
+    if title:
+        return title
+    injected = (nb.metadata.get("papermill") or {}).get("parameters") or {}
+    if injected.get("incident_dir"):
+        from analysis.config import load_incident
+        from analysis.errors import AnalysisError
+        from analysis.paths import resolve_input
+
+        try:
+            return load_incident(resolve_input(str(injected["incident_dir"]))).title
+        except (AnalysisError, OSError):
+            pass
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            found = re.search(r"<h1[^>]*>(.*?)</h1>", str((output.get("data") or {}).get("text/html") or ""), re.S)
+            if found:
+                text = html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip()
+                if text:
+                    return text
+    return fallback
+
+
+class PostmortemExporter(HTMLExporter):
+    """nbconvert exporter ``postmortem``: an executed notebook as the offline report page.
+
+    Registered under the ``nbconvert.exporters`` entry point, so
+    ``jupyter nbconvert --to postmortem executed.ipynb`` writes ``executed.html``: no code,
+    no prompts, no stream outputs, plotly.js inlined once, every figure drawn (see
+    :func:`plotly_as_html`), no request to any host, a table of contents, and the
+    incident's title (:func:`notebook_title`). The report language is ``report_language``,
+    else the notebook's papermill ``language`` parameter, else English.
+    """
+
+    export_from_notebook = "Post-mortem report (offline HTML)"
+    report_language = Unicode("", help="Report language (en, fr, nl); empty: the notebook's own").tag(config=True)
+    toc_title = Unicode("", help="Heading of the table of contents; empty: in the report language").tag(config=True)
+
+    @default("template_name")
+    def _template_name_default(self) -> str:
+        return "postmortem"
+
+    @default("extra_template_basedirs")
+    def _extra_template_basedirs_default(self) -> list[str]:
+        return [str(TEMPLATES)]
+
+    @default("exclude_input")
+    def _exclude_input_default(self) -> bool:
+        return True
+
+    @default("exclude_input_prompt")
+    def _exclude_input_prompt_default(self) -> bool:
+        return True
+
+    @default("exclude_output_prompt")
+    def _exclude_output_prompt_default(self) -> bool:
+        return True
+
+    def from_notebook_node(
+        self, nb: nbformat.NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
+    ) -> tuple[str, dict[str, Any]]:
+        """The report page of ``nb`` (a copy is changed, never ``nb`` itself)."""
+        from analysis.i18n import text
+        from analysis.privacy import scrub_contacts
+
+        injected = (nb.metadata.get("papermill") or {}).get("parameters") or {}
+        language = self.report_language or str(injected.get("language") or "") or "en"
+        name = str(((resources or {}).get("metadata") or {}).get("name") or "")
+        title = scrub_contacts(notebook_title(nb, fallback=name)) or ""
+        nb = strip_streams(nb)
+        plotly_as_html(nb)
+        nb.metadata["title"] = title
+        self.language_code = language
+        resources = dict(resources or {})
+        resources["metadata"] = dict(resources.get("metadata") or {}) | {"name": title}
+        resources |= {"postmortem_head": plotly_head(language), "postmortem_css": REPORT_CSS}
+        page, resources = super().from_notebook_node(nb, resources=resources, **kw)
+        return add_toc(page, title=self.toc_title or text(language, "contents")), resources
+
+
 def export_html(
     notebook: Path | nbformat.NotebookNode, out: Path, *, title: str, language: str = "en", toc_title: str = "Contents"
 ) -> Path:
-    """Convert an executed notebook into the self-contained offline report page."""
-    from nbconvert import HTMLExporter
-
-    from analysis.privacy import scrub_contacts
-
+    """Convert an executed notebook into the self-contained offline report page (see :class:`PostmortemExporter`)."""
     nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, Path) else notebook
-    title = scrub_contacts(title) or ""
-    nb = strip_streams(nb)
+    nb = nbformat.from_dict(nb)  # a copy: the title below is not written into the caller's notebook
     nb.metadata["title"] = title
-    exporter = HTMLExporter(
-        template_name="postmortem",
-        extra_template_basedirs=[str(TEMPLATES)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        language_code=language,
-    )
-    resources = {
-        "postmortem_head": plotly_head(language),
-        "postmortem_css": REPORT_CSS,
-        "metadata": {"name": title},
-    }
-    page, _ = exporter.from_notebook_node(nb, resources=resources)
-    page = add_toc(page, title=toc_title)
+    page, _ = PostmortemExporter(report_language=language, toc_title=toc_title).from_notebook_node(nb)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out

@@ -15,7 +15,6 @@ import hashlib
 import html
 import json
 import types
-from pathlib import Path
 from typing import Any
 
 #: Report languages, in the order pages are listed.
@@ -66,9 +65,10 @@ def analyze_once(params: Any) -> Any:
     """
     import cloudpickle
 
+    from analysis.paths import resolve_output
     from analysis.pipeline import analyze
 
-    out = Path(params.output_dir) if getattr(params, "output_dir", "") else None
+    out = resolve_output(params.output_dir) if getattr(params, "output_dir", "") else None
     cache = out / CACHE_FILE if out is not None else None
     key = _key(params)
     if cache is not None and cache.is_file():

@@ -23,6 +23,7 @@ from analysis.errors import AnalysisError, FitError
 from analysis.ingest import IngestResult, ingest_incident, write_processed
 from analysis.misfit import Misfit, find_misfits
 from analysis.params import ReportParams
+from analysis.paths import resolve_input, resolve_output
 from analysis.timeline import bin_reports, choose_bin_minutes, down_reports, events_table
 
 DEFAULT_TAIL_HOURS = 48
@@ -267,8 +268,10 @@ def first_observation(data: IngestResult) -> dt.datetime | None:
 
 def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analysis:
     """Run the whole analysis of ``params.incident_dir`` (writes the processed tables)."""
-    incident = incident or load_incident(params.incident_dir)
-    root = Path(params.processed_dir) if params.processed_dir else DATA_PROCESSED
+    # relative paths are the project root's when they do not exist from here (a kernel
+    # started by JupyterLab runs in notebooks/)
+    incident = incident or load_incident(resolve_input(params.incident_dir))
+    root = resolve_output(params.processed_dir) if params.processed_dir else DATA_PROCESSED
     data = ingest_incident(incident)
     # the processed tables are written while the curves are fitted (the writer runs in
     # polars, outside the interpreter lock); the analysis returns only once they are on disk

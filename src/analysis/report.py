@@ -482,15 +482,49 @@ def _export(
     nav = language_links(params.language, [x for x in LANGUAGES if x in languages])
     if nav and (at := page.find("<main>")) != -1:
         page = page[: at + len("<main>")] + nav + page[at + len("<main>") :]
-    footer = run_footer(manifest, language=params.language)
+    out.write_text(_with_footer(page, run_footer(manifest, language=params.language)), encoding="utf-8")
+
+
+def export_notebook(notebook: Path, out: Path | None = None) -> Path:
+    """Export an executed report notebook as the offline page ``postmortem render`` writes.
+
+    Title and language come from the notebook (:class:`analysis.htmlexport.PostmortemExporter`);
+    when a ``manifest.json`` sits beside the notebook (a report folder), the run footer is
+    added as ``render`` adds it. ``out`` defaults to the notebook's path with ``.html``.
+
+    Raises
+    ------
+    RenderError
+        When the notebook is missing or not a notebook.
+    """
+    import nbformat
+
+    from analysis.htmlexport import PostmortemExporter
+
+    notebook = Path(notebook)
+    out = Path(out) if out is not None else notebook.with_suffix(".html")
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except FileNotFoundError:
+        raise RenderError(f"{notebook}: no such notebook") from None
+    except (OSError, ValueError) as exc:
+        raise RenderError(f"{notebook}: cannot read the notebook: {_first_line(str(exc))}") from None
+    page, _ = PostmortemExporter().from_notebook_node(nb, resources={"metadata": {"name": notebook.stem}})
+    manifest = read_manifest(notebook.parent)
+    if manifest is not None and manifest.get("run_id"):
+        language = str(((nb.metadata.get("papermill") or {}).get("parameters") or {}).get("language") or "en")
+        page = _with_footer(page, run_footer(manifest, language=language))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def _with_footer(page: str, footer: str) -> str:
     for anchor in ("</main>", "</body>"):
         at = page.rfind(anchor)
         if at != -1:
-            page = page[:at] + footer + page[at:]
-            break
-    else:
-        page += footer
-    out.write_text(page, encoding="utf-8")
+            return page[:at] + footer + page[at:]
+    return page + footer
 
 
 def run_footer(manifest: dict[str, Any], *, language: str = "en") -> str:

@@ -584,6 +584,14 @@ class MoranResult:
 _QUADRANTS = {1: "high-high", 2: "low-high", 3: "low-low", 4: "high-low"}
 
 
+def _import_esda() -> Any:
+    """``import esda`` without the "IProgress not found" warning its ``tqdm.auto`` import prints in a kernel without ipywidgets."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import esda
+    return esda
+
+
 def spatial_autocorrelation(
     areas: gpd.GeoDataFrame,
     *,
@@ -618,7 +626,7 @@ def spatial_autocorrelation(
         small areas with unstable rates do not dominate; ``raw``: Moran's I of the plain
         rates counts/exposure.
     """
-    import esda
+    esda = _import_esda()
 
     _check_choice("adjust", adjust, get_args(RateAdjust))
     _check_choice("correction", correction, get_args(Correction))

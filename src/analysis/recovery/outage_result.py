@@ -47,7 +47,9 @@ class Crossing:
 
     ``minutes`` after onset and ``after_peak_minutes`` (same interval, shifted); ``reached``:
     the cleaned readings go below the line for good inside the window; ``extrapolated``:
-    the value lies past the end of the window (a model extrapolation).
+    the value lies past the end of the window (a model extrapolation); ``source``: where
+    the value comes from, ``"readings"`` (the local trend of the readings around the
+    crossing) or ``"model"`` (the fitted curve's bootstrap).
     """
 
     p: float
@@ -55,6 +57,7 @@ class Crossing:
     after_peak_minutes: Estimate
     reached: bool
     extrapolated: bool
+    source: str = "model"
 
 
 def crossing_rows(grid: QueueGrid, family: RecoveryFamily, full: np.ndarray, line: float) -> np.ndarray:
@@ -117,6 +120,22 @@ def _hac_ols(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[np.ndarray, np.nda
         g = score[j:].T @ score[:-j]
         meat += (1.0 - j / (lag + 1.0)) * (g + g.T)
     return beta, xtx_inv @ meat @ xtx_inv * n / max(n - k, 1)
+
+
+def _enough_readings(u: np.ndarray, half: float, *, limit: float, each_side: int = 4) -> float:
+    """The half-width, widened until the window holds ``each_side`` readings on each side of its centre.
+
+    Feed losses, flapping and stale copies leave holes in a series, and a hole at the
+    crossing would otherwise leave too few readings for a trend there (the estimate then
+    fell back on the model, whose interval knows nothing of the feed's noise). Never wider
+    than ``limit`` minutes.
+    """
+    before, after = np.sort(-u[u <= 0]), np.sort(u[u > 0])
+    need = [half]
+    for side in (before, after):
+        if side.size >= each_side:
+            need.append(float(side[each_side - 1]))
+    return float(min(max(need), max(limit, half)))
 
 
 def local_crossing(
@@ -344,6 +363,10 @@ class CustomersOutFit(Headlines):
                     v = -b / (2 * c)
                     grad = np.array([1.0, v, v * v])
                     sd_slow, tau_slow = self._drift(t, y, self.peak_minutes, 720.0)
+                    if 0 < sd < sd_slow:
+                        # what a quadratic over a day leaves at the top of a storm in several
+                        # bands is their shape, not noise: the fitted noise bounds it there
+                        sd_slow, tau_slow = sd, self._noise_tau()
                     var = max(float(grad @ cov @ grad), ou_mean_variance(sd_slow, tau_slow, 180.0))
                     level = a + b * v + c * v * v
                     if level < 1.0:
@@ -377,8 +400,11 @@ class CustomersOutFit(Headlines):
 
     def _lag(self) -> int:
         """Newey–West lag in readings: three noise time constants, at most 24 readings."""
-        tau = float(self.theta[self.family.n_params + 3]) * self.noise_factors[1]
-        return int(min(max(1, math.ceil(3.0 * tau / self.step)), 24))
+        return int(min(max(1, math.ceil(3.0 * self._noise_tau() / self.step)), 24))
+
+    def _noise_tau(self) -> float:
+        """The feed noise's time constant in minutes, as fitted."""
+        return float(self.theta[self.family.n_params + 3]) * self.noise_factors[1]
 
     def _noise_sd(self) -> float:
         """The feed noise's standard deviation (share of the peak), as fitted."""
@@ -426,18 +452,18 @@ class CustomersOutFit(Headlines):
         floor = float(ta[clear[-1]]) if clear.size else -math.inf
         end_above = ya.size >= 3 and float(np.median(ya[-3:])) >= line
         reached = not end_above
-        est = model
+        est, source = model, "model"
         if end_above and float(np.median(ya[-3:])) >= line + 2.0 * sd:
             floor = max(floor, self.horizon_minutes + self.step)
         elif reached:
             local = self._local(ta, ya, line, peak_var / peak**2)
             if local is not None:
-                est = Estimate(*local)
+                est, source = Estimate(*(float(x) for x in local)), "readings"
         value, low, high = (max(x, floor) for x in (est.value, est.low, est.high))
         est = Estimate(value, low, high).capped(self.horizon_minutes)
         shift = self.peak_minutes
         after_peak = Estimate(est.value - shift, est.low - shift, est.high - shift, est.low_beyond, est.high_beyond)
-        return Crossing(p, est, after_peak, reached, bool(est.value > self.horizon_minutes))
+        return Crossing(p, est, after_peak, reached, bool(est.value > self.horizon_minutes), source)
 
     def _local(self, t: np.ndarray, y: np.ndarray, line: float, log_line_var: float) -> tuple[float, float, float] | None:
         """:func:`local_crossing` of log readings around the last time their running median is above ``line``.
@@ -468,6 +494,7 @@ class CustomersOutFit(Headlines):
         half = float(np.clip(0.25 / slope if slope > 0 and math.isfinite(slope) else 720.0, 6 * self.step, 720.0))
         lag = self._lag()
         pos = y > 0
+        half = _enough_readings(t[pos] - center, half, limit=720.0)
         sd, tau = self._drift(t[pos], np.log(y[pos]), center, max(3.0 * half, 720.0))
         return local_crossing(
             t[pos], np.log(y[pos]), center=center, line=math.log(line), line_var=log_line_var, half_width=half, lag=lag,
@@ -729,6 +756,7 @@ class CustomersOutFit(Headlines):
             out[f"{key}_extrapolated"] = c.extrapolated
             out[f"{key}_upper_extrapolated"] = bool(e.high_beyond)
             out[f"{key}_reached"] = c.reached
+            out[f"{key}_source"] = c.source
             out[f"{key}_after_peak_minutes"] = _json(c.after_peak_minutes.value)
             out[f"{key}_after_peak_minutes_ci"] = c.after_peak_minutes.interval
         out["peak"] = {
