@@ -264,3 +264,12 @@ def test_event_labels_in_three_languages(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as err:
             load_incident(folder)
         assert f"key '{key}'" in str(err.value) and words in str(err.value)
+
+
+def test_free_text_of_spontaneous_reports_stays_off_the_page(spontaneous_analysis) -> None:
+    from analysis.evidence_appendix import MAX_ROWS, appendix
+
+    html = appendix(spontaneous_analysis)[0]
+    assert "Statement (paraphrase)" not in html  # people's own words are not published, only newsrooms' statements
+    rows = html.split('<table class="pm-evidence">', 1)[1].split("</table>", 1)[0].count("<tr>") - 1
+    assert rows == min(spontaneous_analysis.data.reports.height, MAX_ROWS)

@@ -23,6 +23,8 @@ from analysis.privacy import esc, scrub_contacts, scrub_place, scrub_text
 from analysis.timeline import DOWN_STATUSES
 
 _URL = re.compile(r"https?://[^\s<>\"']+$")
+#: Most statements listed one by one; beyond, the table lists the first ones and says so.
+MAX_ROWS = 300
 
 
 def report_counts(reports: pl.DataFrame) -> dict[str, int]:
@@ -82,8 +84,11 @@ def statements_table(a: Any) -> str:
     lang, tz = a.params.language, a.incident.timezone
     reports: pl.DataFrame = a.data.reports
     cols = [c for c in ("reported_at", "reported_until", "report_id") if c in reports.columns]
+    # the row's own words only for statements a newsroom published (paraphrased in the data);
+    # people's free-text reports stay off the page (they are scrubbed, but not published)
+    show_text = lang == "en" and getattr(a, "curated", False)
     rows = []
-    for i, r in enumerate(reports.sort(cols, nulls_last=True).iter_rows(named=True), start=1):
+    for i, r in enumerate(reports.sort(cols, nulls_last=True).head(MAX_ROWS).iter_rows(named=True), start=1):
         cells = [
             str(i),
             esc(_when(r, tz, lang)),
@@ -91,7 +96,7 @@ def statements_table(a: Any) -> str:
             esc(text(lang, f"svc_{r['service']}") if r.get("service") else "—"),
             esc(text(lang, f"st_{r['status']}") if r.get("status") else "—"),
         ]
-        if lang == "en":  # the paraphrases are written in English: the other pages show the structured fields
+        if show_text:  # the paraphrases are written in English: the other pages show the structured fields
             cells.append(esc(scrub_text(r.get("text")) or ""))
         cells += [
             cite(r.get("source_ref")) or esc(r.get("source") or ""),
@@ -100,12 +105,15 @@ def statements_table(a: Any) -> str:
         ]
         rows.append(cells)
     headers = ["#", text(lang, "time"), text(lang, "ev_place"), text(lang, "ev_service"), text(lang, "ev_status")]
-    if lang == "en":
+    if show_text:
         headers.append(text(lang, "ev_statement"))
     headers += [text(lang, "source"), text(lang, "ev_outlet"), "URL"]
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<div class="pm-scroll"><table class="pm-evidence"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    more = ""
+    if reports.height > MAX_ROWS:
+        more = f'<p class="pm-meta">{esc(text(lang, "ev_more", shown=MAX_ROWS, n=reports.height))}</p>'
+    return f'<div class="pm-scroll"><table class="pm-evidence"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{more}'
 
 
 def sources_key(a: Any) -> str:
