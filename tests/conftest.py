@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,10 @@ from pathlib import Path
 import pytest
 
 from analysis.config import PROJECT_ROOT
+
+# Renders write the language parameter's page alone unless a test asks for more languages
+# (each extra language is another notebook run); the language tests pass languages=...
+os.environ.setdefault("POSTMORTEM_LANGUAGES", "")
 
 DEFAULT_INCIDENT = PROJECT_ROOT / "data" / "raw" / "proximus-2018-01-08"
 

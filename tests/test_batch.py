@@ -133,7 +133,7 @@ def test_index_lists_every_incident_offline_and_escaped(first_run: tuple) -> Non
     assert rows["beta"][3] == "4"  # reports
     assert rows["beta"][4] == "40 min"  # t50: median of 10, 30, 50, 70
     assert rows["alpha"][6] == "25 % [10–40]"  # still affected when declared resolved
-    assert "ValueError" in rows["broken"][8]
+    assert "ValueError" in rows["broken"][9]
     assert rows["broken"][2] == "—"  # never rendered successfully
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "Alpha &lt;outage&gt; &amp; co" in page
@@ -362,9 +362,9 @@ def test_index_escapes_everything_and_keeps_the_last_good_report(tmp_path: Path)
     row = rows["x-1"]
     assert row[1] == "failed"
     assert row[2] == "2024-05-01 10:00 r<0>"
-    assert row[3:6] == ["12", "61 min [50–80]", ""]
-    assert "x-1: cell raised <script>alert(1)</script>" in row[8]
-    assert "last good one" in row[8]
+    assert row[3:6] == ["12", "61 min [50 min–80 min]", ""]  # durations as people read them
+    assert "x-1: cell raised <script>alert(1)</script>" in row[9]
+    assert "last good one" in row[9]
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
@@ -390,7 +390,7 @@ def test_sigterm_stops_the_batch_and_still_writes_the_index(tmp_path: Path) -> N
     assert "postmortem: error: interrupted" in err.splitlines(), err
     rows, _ = index_rows(out)
     assert rows["long"][1] == "failed"
-    assert "long: stopped by SIGTERM" in rows["long"][8]
+    assert "long: stopped by SIGTERM" in rows["long"][9]
     assert not list(out.glob(".*.tmp"))
 
 

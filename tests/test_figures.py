@@ -28,8 +28,9 @@ def test_timeline_marks_only_events_inside_the_span() -> None:
     binned = pl.DataFrame({"local": [dt.datetime(2018, 1, 8, 20)], "exact": [3.0], "windowed": [1.0]})
     ev = events([(T0, "start <b>", "incident"), (T0 + dt.timedelta(days=50), "root cause", "other")])
     fig = timeline_figure(binned, ev, timezone="Europe/Brussels", bin_minutes=60, span=(T0, T0 + dt.timedelta(hours=5)))
-    markers = [t for t in fig.data if t.type == "scatter"]
+    markers = [t for t in fig.data if t.type == "scatter" and t.x[0] is not None]
     assert len(markers) == 1
+    assert [t.name for t in fig.data if t.type == "scatter" and t.x[0] is None] == ["event: incident"]  # the legend
     assert "&lt;b&gt;" in markers[0].hovertext  # markup from data is shown, not interpreted
     assert [t.name for t in fig.data if t.type == "bar"] == [
         "reports with a known time",

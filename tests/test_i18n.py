@@ -28,10 +28,21 @@ def test_dates_are_local_and_localised() -> None:
 
 def test_durations_and_percentages() -> None:
     assert format_duration(45) == "45 min"
-    assert format_duration(125) == "2 h 05"
-    assert format_duration(60 * 50, "fr") == "2 j 2 h"
+
+    # unit names from CLDR (Babel), not hand-written rules
+    def d(minutes: float, lang: str = "en") -> str:
+        return format_duration(minutes, lang).replace("\xa0", " ")  # a number and its unit never part
+
+    assert d(125) == "2 hr 5 min"
+    assert d(125, "fr") == "2 h 5 min"
+    assert d(125, "nl") == "2 uur 5 min"
+    assert d(120, "nl") == "2 uur"
+    assert d(60 * 50, "fr") == "2 j 2 h"
+    assert d(60 * 50, "nl") == "2 dagen 2 uur"
     assert format_duration(float("nan")) == "—"
     assert format_percent(0.374) == "37%"
+    assert format_percent(0.9, 0, "fr") == "90\xa0%"  # French puts a space before %, one style per page
+    assert format_percent(0.9, 0, "nl") == "90%"
     assert text("fr", "summary") == "Résumé"
     assert text("xx", "summary") == "Executive summary"
 
@@ -51,6 +62,13 @@ def test_durations_and_percentages() -> None:
 )
 def test_format_number_never_uses_scientific_notation(x: float | None, expected: str) -> None:
     assert format_number(x) == expected
+
+
+def test_numbers_use_the_reader_decimal_comma() -> None:
+    assert format_number(0.092, 2, "fr") == "0,092"
+    assert format_number(0.092, 2, "nl") == "0,092"
+    assert format_number(12345.0, 2, "nl") == "12.000"
+    assert format_percents(0.0912, 0.0884, 0.0941, "nl") == ("9,1%", "8,8%", "9,4%")
 
 
 def test_percent_intervals_get_decimals_only_when_the_bounds_would_look_equal() -> None:

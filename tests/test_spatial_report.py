@@ -76,7 +76,11 @@ def test_default_geography_section_says_what_the_data_allow(default_analysis):
     assert max(sizes) < 1_000_000 and sum(sizes) < 2_000_000
     recovery = figs[2]
     assert not recovery.layout.updatemenus  # no area has its own t90: only the last-down layer is offered
-    assert recovery.data[-1].colorbar.title.text == "hours after onset, last down report"
+    areas = [tr for tr in recovery.data if tr.type == "choropleth"]
+    assert areas[-1].colorbar.title.text == "hours after onset, last down report"
+    for fig in (figs[0], recovery):  # the origin the distances are measured from is marked on the maps
+        (star,) = [tr for tr in fig.data if tr.type == "scattergeo"]
+        assert "Evere" in star.text[0]
 
 
 @pytest.mark.slow

@@ -66,6 +66,7 @@ from analysis.report import (
     render_fingerprint,
     source_digest,
 )
+from analysis.triage import evidence_kind, headline, incident_date, language_pages, quality_flag
 
 #: Seconds a render process gets after its own time limit before its process group is killed.
 KILL_GRACE = 30.0
@@ -596,6 +597,8 @@ def write_index(summary: BatchSummary, out_root: Path) -> Path:
         "text-align:left;vertical-align:top}th{background:#f5f7fa}td.num{text-align:right;white-space:nowrap}"
         ".st{font-weight:600;padding:.1rem .4rem;border-radius:4px}.st-ok{background:#e3f9e5;color:#1f6e2a}"
         ".st-skipped{background:#eef2f7;color:#3e4c59}.st-failed{background:#fde8e8;color:#9b1c1c}"
+        ".q{font-weight:600;padding:.1rem .4rem;border-radius:4px}.q-good{background:#e3f9e5;color:#1f6e2a}"
+        ".q-caution{background:#fff3c4;color:#8d2b0b}.q-poor{background:#fde8e8;color:#9b1c1c}"
         ".muted{color:#616e7c;font-size:12px}.err{color:#9b1c1c;font-size:13px}a{margin-right:.5rem}"
     )
     page = (
@@ -604,11 +607,14 @@ def write_index(summary: BatchSummary, out_root: Path) -> Path:
         "<meta name='generator' content='outage-postmortem'>"
         f"<title>Outage post-mortems</title><style>{style}</style></head><body>"
         f"<h1>Outage post-mortems</h1><p>{head}</p>"
-        "<table><thead><tr><th>Incident</th><th>Status</th><th>Last good report (UTC)</th><th>Reports</th>"
+        "<table><thead><tr><th>Incident (date · evidence)</th><th>Status</th><th>Last good report (UTC)</th><th>Reports</th>"
         "<th>t50</th><th>t90</th><th title='Estimated share of affected customers still without service when the "
-        "outage was declared resolved'>Still affected when declared resolved</th><th>Files</th><th>Note</th></tr></thead>"
+        "outage was declared resolved'>Still affected when declared resolved</th><th>Data quality</th>"
+        "<th>Report (per language) and files</th><th>Note</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
-        "<p class='muted'>t50 / t90: time after onset until 50 % / 90 % of affected customers had service again, "
+        "<p class='muted'>Data quality: good, caution (the report's numbers need its caveats) or poor (no "
+        "usable curve), with the reasons. Reports: statements or reports saying service was out, as counted in "
+        "each report's summary. t50 / t90: time after onset until 50 % / 90 % of affected customers had service again, "
         f"with the report's interval; {CURATED_CELL}: the evidence is statements picked by newsrooms, whose timing does "
         "not measure restoration (the report shows what they say instead). Skipped: inputs, parameters, notebook and code unchanged since the last good report.</p>"
         "</body></html>\n"
@@ -621,10 +627,8 @@ def _index_row(r: RenderResult, out_root: Path) -> str:
     good = read_manifest(folder) or {}
     failed = read_manifest(folder / "failed") if (folder / "failed").is_dir() else None
     metrics = _read_metrics(folder) if good.get("status") == "ok" else {}
-    rec = metrics.get("recovery") or {}
     gap, gap_source = declared_gap(metrics)
-    t50 = _minutes(rec.get("t50_minutes"), rec.get("t50_minutes_ci"))
-    t90 = _minutes(rec.get("t90_minutes"), rec.get("t90_minutes_ci"))
+    t50, t90 = headline(metrics, "t50"), headline(metrics, "t90")
     curated = metrics.get("curated_summary")
     if isinstance(curated, dict):  # statements picked by newsrooms: no model reading is a restoration time
         t50 = t90 = CURATED_CELL
@@ -633,14 +637,30 @@ def _index_row(r: RenderResult, out_root: Path) -> str:
         gap_source = "curated statements: counted, not estimated"
     title = r.title or ""
     incident = f"<strong>{_e(r.incident_id)}</strong>" + (f"<br><span class='muted'>{_e(title)}</span>" if title else "")
+    facts = " · ".join(x for x in (incident_date(metrics), evidence_kind(metrics)) if x)
+    if facts:
+        incident += f"<br><span class='muted'>{_e(facts)}</span>"
+    quality = ""
+    if metrics:
+        level, reasons = quality_flag(metrics)
+        quality = f"<span class='q q-{_e(level)}'>{_e(level)}</span>" + "".join(
+            f"<br><span class='muted'>{_e(x)}</span>" for x in reasons
+        )
     last = "—"
     if good.get("status") == "ok":
         last = f"{_e(_fmt_time(_parse_time(good.get('finished'))))}<br><span class='muted'>{_e(good.get('run_id'))}</span>"
     links = []
     base = quote(r.incident_id)
-    for name, label in (("postmortem.html", "report"), ("metrics.json", "metrics"), ("manifest.json", "manifest")):
-        if good.get("status") in ("ok", "unusable") and (folder / name).is_file():
-            links.append(f"<a href='{_e(base)}/{name}'>{label}</a>")
+    if good.get("status") in ("ok", "unusable"):
+        files = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+        pages = language_pages(good, files)
+        for lang, name, page in pages:
+            links.append(f"<a href='{_e(base)}/{page}' hreflang='{lang}' lang='{lang}'>{_e(name)}</a>")
+        if not pages and "postmortem.html" in files:
+            links.append(f"<a href='{_e(base)}/postmortem.html'>report</a>")
+        for name, label in (("metrics.json", "metrics"), ("manifest.json", "manifest")):
+            if name in files:
+                links.append(f"<a href='{_e(base)}/{name}'>{label}</a>")
     if failed is not None:
         links.append(f"<a href='{_e(base)}/failed/error.txt'>error</a>")
         if (folder / "failed" / "postmortem.ipynb").is_file():
@@ -658,10 +678,11 @@ def _index_row(r: RenderResult, out_root: Path) -> str:
         f"<td>{incident}</td>",
         f"<td><span class='st st-{_e(r.status)}'>{_e(r.status)}</span></td>",
         f"<td>{last}</td>",
-        f"<td class='num'>{_e(_count(metrics.get('n_reports')))}</td>",
+        f"<td class='num'>{_e(_count(report_count(metrics)))}</td>",
         f"<td class='num'>{_e(t50)}</td>",
         f"<td class='num'>{_e(t90)}</td>",
         f"<td class='num' title='{_e(gap_source)}'>{_e(gap)}</td>",
+        f"<td>{quality}</td>",
         f"<td>{''.join(links)}</td>",
         f"<td>{note}</td>",
     ]
@@ -707,7 +728,7 @@ def summary_table(summary: BatchSummary) -> str:
                 r.incident_id,
                 r.status,
                 f"{r.seconds:.1f} s" if r.status != "skipped" else "—",
-                _count(r.metrics.get("n_reports")),
+                _count(report_count(r.metrics)),
                 CURATED_CELL if curated else _minutes(rec.get("t50_minutes")),
                 CURATED_CELL if curated else _minutes(rec.get("t90_minutes")),
                 _shorten(note or "", 90),
@@ -725,6 +746,17 @@ def summary_table(summary: BatchSummary) -> str:
 
 
 # --------------------------------------------------------------------------- small pieces
+
+
+def report_count(metrics: dict[str, Any]) -> Any:
+    """The page's one definition of a report (the summary's count), for the index.
+
+    For down reports, those saying service was out (``n_down_reports``); for other evidence,
+    the records kept.
+    """
+    if metrics.get("evidence") == "down_reports" and metrics.get("n_down_reports") is not None:
+        return metrics["n_down_reports"]
+    return metrics.get("n_reports")
 
 
 def _guess_id(folder: Path) -> str:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.errors import ConfigError, quote
 from analysis.paths import notebooks_dir, project_root
+from analysis.postmortem import PostMortem, parse_postmortem, parse_when
 
 log = logging.getLogger("analysis.config")
 
@@ -163,6 +164,14 @@ class Event:
     kind: EventKind = "other"
     source: str | None = None
     resolved: bool = False  # this announcement declares the outage resolved
+    # known by its day only (``time = 2018-03-02``): shown as a day, never at an invented hour
+    date_only: bool = False
+    # the label in each language it was written in (``label.fr = "…"``); ``label`` is the English one
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def label_in(self, language: str) -> str:
+        """The label in ``language`` when written in it, else the English one."""
+        return self.labels.get(language) or self.label
 
 
 @dataclass(frozen=True)
@@ -236,6 +245,7 @@ class Incident:
     description: str | None = None
     affected_customers: int | None = None
     simulated: bool = False
+    postmortem: PostMortem = field(default_factory=PostMortem)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -522,11 +532,13 @@ def load_incident(path: str | Path) -> Incident:
         e.used.add("time")
         if "time" not in ev:
             raise e.fail("time", "is required but missing")
-        t = parse_config_time(ev["time"], tz, where=f"{config_path}: key 'events[{i}].time'")
+        when = parse_when(ev["time"], tz, where=f"{config_path}: key 'events[{i}].time'")
         events.append(
             Event(
-                time=t,
-                label=_label(e.get("label", str, required=True)),
+                time=when.time,
+                date_only=when.date_only,
+                label=(labels := {k: _label(v) or "" for k, v in event_labels(e, ev.get("label")).items()})["en"],
+                labels=MappingProxyType(labels),
                 kind=e.choice("kind", EVENT_KINDS, "other"),  # type: ignore[arg-type]
                 source=_label(e.get("source", str)),
                 resolved=bool(e.get("resolved", bool) or False),
@@ -583,6 +595,8 @@ def load_incident(path: str | Path) -> Incident:
                 f"sources '{paths[s.path]}' and '{s.name}' name the same file {quote(s.rel_path)}; every report would count twice",
             )
         paths[s.path] = s.name
+    r.used.add("postmortem")
+    postmortem = parse_postmortem(config_path, raw.get("postmortem"), tz)
     r.check_unknown()
 
     if incident_id != folder.name:
@@ -609,7 +623,29 @@ def load_incident(path: str | Path) -> Incident:
         description=description,
         affected_customers=affected,
         simulated=simulated,
+        postmortem=postmortem,
     )
+
+
+def event_labels(e: _Reader, value: Any) -> dict[str, str]:
+    """An event's ``label``: a string (English) or a table of translations that includes ``en``."""
+    e.used.add("label")
+    if value is None:
+        raise e.fail("label", "is required but missing")
+    if isinstance(value, str):
+        if not value.strip():
+            raise e.fail("label", "must not be empty")
+        return {"en": value}
+    if not isinstance(value, dict):
+        raise e.fail("label", f"expected a string or a table of translations (en, fr, nl), got {type(value).__name__}")
+    for lang, words in value.items():
+        if lang not in ("en", "fr", "nl"):
+            raise e.fail(f"label.{lang}", "unknown language (expected one of en, fr, nl)")
+        if not isinstance(words, str) or not words.strip():
+            raise e.fail(f"label.{lang}", f"expected a non-empty string, got {words!r}")
+    if "en" not in value:
+        raise e.fail("label.en", "is required (the English label is the one every language falls back to)")
+    return dict(value)
 
 
 def _near(config_path: Path) -> str:

@@ -22,7 +22,8 @@ _ZONE = "timezone"
 Spec = Mapping[str, Any]  # key -> type, tuple of allowed strings, _TIME, _ZONE, or a nested spec
 
 ORIGIN: Spec = {"name": str, "lat": (int, float), "lon": (int, float)}
-EVENT: Spec = {"time": _TIME, "label": str, "kind": EVENT_KINDS, "source": str, "resolved": bool}
+# a label is a string or a table of translations (label.en, label.fr, label.nl: checked by load_incident)
+EVENT: Spec = {"time": _TIME, "label": (str, dict), "kind": EVENT_KINDS, "source": str, "resolved": bool}
 REPORTING: Spec = {"hourly_propensity": list, "surge": bool}
 GEOGRAPHY: Spec = {
     "boundaries": str,
@@ -66,6 +67,7 @@ TOP: Spec = {
     "reporting": REPORTING,
     "geography": GEOGRAPHY,
     "sources": [SOURCE],
+    "postmortem": dict,  # the written post-mortem, checked key by key by analysis.postmortem
 }
 REQUIRED: Mapping[int, tuple[str, ...]] = {
     id(TOP): ("id", "title", "timezone", "sources"),

@@ -99,38 +99,102 @@ def _event_lines(
     y_top: float = 1.0,
     show_labels: bool = True,
     span: tuple[dt.datetime, dt.datetime] | None = None,
+    legend: bool = True,
 ) -> None:
     """Mark events as vertical lines with hoverable markers along the top of the plot.
 
     Events are numbered in table order; those outside ``span`` keep their number but are
     not drawn (the table lists them), so a root-cause statement weeks later does not
-    stretch the time axis.
+    stretch the time axis. Events known only by their day are not drawn either: they have
+    no clock time to stand at. Events closer together than 2 % of the axis share one marker
+    labelled with all their numbers ('1–3'), so numbers never print over each other; the
+    hover lists each. With ``legend``, one legend entry per kind of event drawn says what
+    the marker shapes mean.
     """
     if events.height == 0:
         return
+    drawn = []
     for i, row in enumerate(events.iter_rows(named=True), start=1):
         if span is not None and not (span[0] <= row["time"] <= span[1]):
             continue
-        color = PALETTE.get(row["kind"], PALETTE["other"]) if row["origin"] != "fit" else PALETTE["fit_event"]
-        x = _local(row["time"], tz)
-        fig.add_vline(x=x, line={"color": color, "width": 1, "dash": "dot"}, opacity=0.7)
+        if row.get("date_only"):
+            continue
+        drawn.append((i, row))
+    if not drawn:
+        return
+    times = [r["time"] for _, r in drawn]
+    lo, hi = span if span is not None else (min(times), max(times))
+    gap = max((hi - lo) * 0.02, dt.timedelta(minutes=1))
+    groups: list[list[tuple[int, dict[str, Any]]]] = []
+    for item in drawn:
+        if groups and item[1]["time"] - groups[-1][0][1]["time"] <= gap:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    kinds_seen: dict[str, str] = {}
+    for group in groups:
+        for _i, row in group:
+            color = _event_color(row)
+            fig.add_vline(x=_local(row["time"], tz), line={"color": color, "width": 1, "dash": "dot"}, opacity=0.7)
+            kinds_seen.setdefault(_event_kind(row), color)
+        first = group[0][1]
+        numbers = [i for i, _ in group]
+        label = str(numbers[0]) if len(numbers) == 1 else _number_range(numbers)
+        kinds = {_event_kind(r) for _, r in group}
+        color = _event_color(first) if len(kinds) == 1 else PALETTE["ink"]
+        x = _local(first["time"], tz)
+        hover = "<br>".join(f"{i}. {_local(r['time'], tz):%a %d %b %H:%M} — {plain(r['label'])}" for i, r in group)
         fig.add_trace(
             go.Scatter(
                 x=[x],
                 y=[y_top],
                 yaxis="y2",
                 mode="markers+text" if show_labels else "markers",
-                text=[str(i)],
+                text=[label],
                 textposition="top center",
                 textfont={"size": 10, "color": color},
-                marker={"symbol": EVENT_SYMBOLS.get(row["kind"], "circle"), "size": 9, "color": color},
-                hovertext=f"{i}. {x:%a %d %b %H:%M} — {plain(row['label'])}",
+                marker={
+                    "symbol": EVENT_SYMBOLS.get(_event_kind(first), "circle") if len(kinds) == 1 else "circle",
+                    "size": 9,
+                    "color": color,
+                },
+                hovertext=hover,
                 hoverinfo="text",
                 showlegend=False,
                 cliponaxis=False,
             )
         )
+    if legend:
+        for kind, color in kinds_seen.items():
+            fig.add_trace(
+                go.Scatter(
+                    x=[None],
+                    y=[None],
+                    yaxis="y2",
+                    mode="markers",
+                    marker={"symbol": EVENT_SYMBOLS.get(kind, "circle"), "size": 9, "color": color},
+                    name=f"event: {kind}",
+                    legendgroup="events",
+                    hoverinfo="skip",
+                )
+            )
     fig.update_layout(yaxis2={"overlaying": "y", "range": [0, 1.08], "visible": False, "fixedrange": True})
+
+
+def _event_kind(row: dict[str, Any]) -> str:
+    """An event's kind for its marker: fitted milestones apart from configured facts."""
+    return "fit milestone" if row["origin"] == "fit" else row["kind"]
+
+
+def _event_color(row: dict[str, Any]) -> str:
+    return PALETTE.get(row["kind"], PALETTE["other"]) if row["origin"] != "fit" else PALETTE["fit_event"]
+
+
+def _number_range(numbers: list[int]) -> str:
+    """'1–3' for consecutive numbers, '4, 6' otherwise."""
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"{numbers[0]}–{numbers[-1]}"
+    return ", ".join(str(n) for n in numbers)
 
 
 def timeline_figure(

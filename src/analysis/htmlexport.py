@@ -65,6 +65,11 @@ body.pm-report main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4r
 .pm-kpi .v { font-size: 1.5rem; font-weight: 600; }
 .pm-kpi .l { color: var(--pm-muted); font-size: 12px; }
 .pm-kpi .ci { color: var(--pm-muted); font-size: 12px; }
+.pm-status { display: grid; grid-template-columns: minmax(6rem, max-content) minmax(0, 1fr); gap: .2rem 1rem; border-left: 4px solid var(--pm-rule); padding: .4rem .8rem; max-width: 100%; box-sizing: border-box; overflow-wrap: anywhere; }
+.pm-status dt { font-weight: 600; } .pm-status dd { margin: 0; }
+.pm-scroll { max-height: 32rem; overflow: auto; } .pm-evidence td, .pm-sources td, .pm-conflicts td { font-size: 13px; vertical-align: top; }
+@media print { .pm-scroll { max-height: none; overflow: visible; } }
+.pm-langs { float: right; font-size: 14px; margin-top: .4rem; }
 .pm-toc { border: 1px solid var(--pm-rule); border-radius: 6px; padding: .6rem 1.2rem; margin: 1rem 0 2rem; font-size: 14px; }
 .pm-toc ol { margin: .3rem 0; padding-left: 1.2rem; columns: 2; }
 .pm-meta { color: var(--pm-muted); font-size: 13px; }
@@ -80,14 +85,98 @@ body.pm-report main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4r
 """
 
 
+#: plotly's modebar and axis words in the report languages (English is plotly's own).
+PLOTLY_WORDS: dict[str, dict[str, str]] = {
+    "fr": {
+        "Autoscale": "Échelle automatique",
+        "Box Select": "Sélection rectangulaire",
+        "Download plot as a png": "Télécharger le graphique en PNG",
+        "Lasso Select": "Sélection lasso",
+        "Pan": "Déplacer",
+        "Reset axes": "Réinitialiser les axes",
+        "Reset view": "Réinitialiser la vue",
+        "Toggle Spike Lines": "Afficher les lignes de repère",
+        "Zoom": "Zoom",
+        "Zoom in": "Zoom avant",
+        "Zoom out": "Zoom arrière",
+        "Show closest data on hover": "Donnée la plus proche au survol",
+        "Compare data on hover": "Comparer au survol",
+    },
+    "nl": {
+        "Autoscale": "Automatisch schalen",
+        "Box Select": "Rechthoek selecteren",
+        "Download plot as a png": "Grafiek downloaden als png",
+        "Lasso Select": "Lasso selecteren",
+        "Pan": "Verschuiven",
+        "Reset axes": "Assen herstellen",
+        "Reset view": "Beeld herstellen",
+        "Toggle Spike Lines": "Hulplijnen aan/uit",
+        "Zoom": "Zoomen",
+        "Zoom in": "Inzoomen",
+        "Zoom out": "Uitzoomen",
+        "Show closest data on hover": "Dichtstbijzijnde gegevens tonen",
+        "Compare data on hover": "Gegevens vergelijken",
+    },
+}
+
+
+def plotly_locale_js(language: str) -> str:
+    """A ``Plotly.register`` call for ``language`` ('' for English), inlined: nothing is fetched.
+
+    Day and month names, date order and separators come from CLDR (Babel), the modebar
+    words from :data:`PLOTLY_WORDS`.
+    """
+    if language not in PLOTLY_WORDS:
+        return ""
+    import json
+
+    from babel import Locale
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    from analysis.i18n import _locale
+
+    loc = Locale.parse(_locale(language))
+    days = [loc.days["format"]["wide"][i] for i in (6, 0, 1, 2, 3, 4, 5)]  # plotly weeks start on Sunday
+    short_days = [loc.days["format"]["abbreviated"][i] for i in (6, 0, 1, 2, 3, 4, 5)]
+    months = [loc.months["format"]["wide"][i] for i in range(1, 13)]
+    short_months = [loc.months["format"]["abbreviated"][i] for i in range(1, 13)]
+    group = get_group_symbol(loc).replace("\u202f", "\xa0")
+    spec = {
+        "moduleType": "locale",
+        "name": language,
+        "dictionary": PLOTLY_WORDS[language],
+        "format": {
+            "days": days,
+            "shortDays": short_days,
+            "months": months,
+            "shortMonths": short_months,
+            "date": "%d/%m/%Y",
+            "decimal": get_decimal_symbol(loc),
+            "thousands": group,
+        },
+    }
+    return f'<script type="text/javascript">Plotly.register({json.dumps(spec, ensure_ascii=False)});</script>'
+
+
+def plotly_config(language: str = "en") -> dict[str, Any]:
+    """The figures' plotly config, with the reader's locale (registered by :func:`plotly_locale_js`)."""
+    return PLOTLY_CONFIG | ({"locale": language} if language in PLOTLY_WORDS else {})
+
+
 class OfflineRenderer(MimetypeRenderer):
     """Emit a figure as an HTML ``<div>`` (no plotly.js, no MathJax) plus the plotly mimetype."""
 
+    def __init__(self, language: str = "en") -> None:
+        self.language = language
+
     def to_mimebundle(self, fig_dict: dict[str, Any]) -> dict[str, Any]:
-        """Both representations: HTML for the exported page, JSON for JupyterLab."""
+        """Both representations: HTML for the exported page, JSON for JupyterLab (labels in the reader's language)."""
+        from analysis.figure_text import translate_figure
+
+        fig_dict = translate_figure(fig_dict, self.language)
         div = pio.to_html(
             fig_dict,
-            config=PLOTLY_CONFIG,
+            config=plotly_config(self.language),
             include_plotlyjs=False,
             include_mathjax=False,
             full_html=False,
@@ -99,20 +188,20 @@ class OfflineRenderer(MimetypeRenderer):
             "application/vnd.plotly.v1+json": {
                 "data": fig_dict.get("data", []),
                 "layout": fig_dict.get("layout", {}),
-                "config": PLOTLY_CONFIG,
+                "config": plotly_config(self.language),
             },
         }
 
 
-def use_offline_renderer() -> None:
-    """Make every ``fig.show()`` / display in this kernel use :class:`OfflineRenderer`.
+def use_offline_renderer(language: str = "en") -> None:
+    """Make every ``fig.show()`` / display in this kernel use :class:`OfflineRenderer` (figures in ``language``'s locale).
 
     Warnings raised by libraries during the run go to the ``py.warnings`` logger instead of
     the cell outputs, so the report never shows a stray warning.
     """
     import logging
 
-    pio.renderers[RENDERER] = OfflineRenderer()
+    pio.renderers[RENDERER] = OfflineRenderer(language)
     pio.renderers.default = RENDERER
     logging.captureWarnings(True)
     logger = logging.getLogger("py.warnings")
@@ -121,12 +210,12 @@ def use_offline_renderer() -> None:
     logger.propagate = False
 
 
-def plotly_head() -> str:
-    """The ``<head>`` scripts: plotly.js (inlined once) and the empty world topology."""
+def plotly_head(language: str = "en") -> str:
+    """The ``<head>`` scripts: plotly.js (inlined once), the reader's plotly locale and the empty world topology."""
     from plotly.offline import get_plotlyjs
 
     js = get_plotlyjs().replace("</script>", "<\\/script>")
-    return f'<script type="text/javascript">window.PlotlyConfig = {{MathJaxConfig: "local"}};</script>\n<script type="text/javascript">{js}</script>\n{GEO_PREFILL}'
+    return f'<script type="text/javascript">window.PlotlyConfig = {{MathJaxConfig: "local"}};</script>\n<script type="text/javascript">{js}</script>\n{plotly_locale_js(language)}\n{GEO_PREFILL}'
 
 
 _H2 = re.compile(r'<h2 id="([^"]+)">(.*?)(?:<a class="anchor-link"[^>]*>.*?</a>)?</h2>', re.S)
@@ -262,7 +351,7 @@ class PostmortemExporter(HTMLExporter):
         self.language_code = language
         resources = dict(resources or {})
         resources["metadata"] = dict(resources.get("metadata") or {}) | {"name": title}
-        resources |= {"postmortem_head": plotly_head(), "postmortem_css": REPORT_CSS}
+        resources |= {"postmortem_head": plotly_head(language), "postmortem_css": REPORT_CSS}
         page, resources = super().from_notebook_node(nb, resources=resources, **kw)
         return add_toc(page, title=self.toc_title or text(language, "contents")), resources
 

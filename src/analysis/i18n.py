@@ -12,6 +12,8 @@ import math
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from analysis.i18n_postmortem import POSTMORTEM_TEXT
+
 DAYS = {
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
     "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
@@ -185,7 +187,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no_place": "no place named",
         "operator_claims": "What the operator said (its own statements, not measurements):",
         "curated_model_pointer": "A model that reads the timing of the statements as a recovery curve is under “Exploratory: timing of statements”; it describes when statements were made, not the share of customers restored.",
-        "kpi_statements": "Statements",
+        "kpi_statements": "Reports of service out",
         "kpi_after_declared": "Statements after “resolved”",
         "kpi_after_declared_sub": "from {places} municipalities; {maybe} more straddle it",
         "kpi_last_timed": "Last statement with an exact time",
@@ -374,7 +376,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no_place": "aucun lieu cité",
         "operator_claims": "Ce qu'a dit l'opérateur (ses propres déclarations, pas des mesures) :",
         "curated_model_pointer": "Un modèle qui lit le rythme des mentions comme une courbe de rétablissement figure sous « Exploratoire : rythme des mentions » ; il décrit quand les mentions ont été faites, pas la part de clients rétablis.",
-        "kpi_statements": "Mentions",
+        "kpi_statements": "Signalements de service coupé",
         "kpi_after_declared": "Mentions après « résolu »",
         "kpi_after_declared_sub": "de {places} communes ; {maybe} autres chevauchent l'annonce",
         "kpi_last_timed": "Dernière mention avec heure exacte",
@@ -563,7 +565,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no_place": "geen plaats genoemd",
         "operator_claims": "Wat de operator zei (eigen verklaringen, geen metingen):",
         "curated_model_pointer": "Een model dat het ritme van de uitspraken als herstelcurve leest, staat onder 'Verkennend: ritme van de uitspraken'; het beschrijft wanneer uitspraken gedaan werden, niet het aandeel herstelde klanten.",
-        "kpi_statements": "Uitspraken",
+        "kpi_statements": "Meldingen van uitval",
         "kpi_after_declared": "Uitspraken na 'opgelost'",
         "kpi_after_declared_sub": "uit {places} gemeenten; nog {maybe} overlappen de verklaring",
         "kpi_last_timed": "Laatste uitspraak met exact tijdstip",
@@ -632,6 +634,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+for _lang, _labels in POSTMORTEM_TEXT.items():
+    TEXT[_lang].update(_labels)
+
 
 def text(language: str, key: str, **values: Any) -> str:
     """The label ``key`` in ``language`` (English if missing), formatted with ``values``."""
@@ -639,8 +644,13 @@ def text(language: str, key: str, **values: Any) -> str:
     return template.format(**values) if values else template
 
 
+def _locale(language: str) -> str:
+    """The CLDR locale of a report language (Belgian French and Dutch: the incidents are Belgian)."""
+    return {"fr": "fr_BE", "nl": "nl_BE"}.get(language, "en_GB")
+
+
 def format_time(t: dt.datetime | None, tz: str, language: str = "en", *, with_day: bool = True) -> str:
-    """A UTC time as local wall-clock text: 'Monday 8 January 2018, 20:00 CET'."""
+    """A UTC time as local wall-clock text: 'Monday 8 January 2018, 20:00 CET' (day and month names from CLDR)."""
     if t is None:
         return "—"
     local = t.astimezone(ZoneInfo(tz))
@@ -648,10 +658,21 @@ def format_time(t: dt.datetime | None, tz: str, language: str = "en", *, with_da
     abbrev = local.tzname() or ""
     if not with_day:
         return f"{clock} {abbrev}".strip()
-    day = DAYS.get(language, DAYS["en"])[local.weekday()]
-    month = MONTHS.get(language, MONTHS["en"])[local.month - 1]
     sep = ", " if language == "en" else " à " if language == "fr" else " om "
-    return f"{day} {local.day} {month} {local.year}{sep}{clock} {abbrev}".strip()
+    return f"{_day(local, language, year=True)}{sep}{clock} {abbrev}".strip()
+
+
+def _day(local: dt.datetime, language: str, *, year: bool) -> str:
+    from babel.dates import format_datetime
+
+    return format_datetime(local, "EEEE d MMMM y" if year else "EEEE d MMMM", tzinfo=local.tzinfo, locale=_locale(language))
+
+
+def format_date(t: dt.datetime | None, tz: str, language: str = "en") -> str:
+    """The local day of a UTC time, without a clock time: 'Friday 2 March 2018'."""
+    if t is None:
+        return "—"
+    return _day(t.astimezone(ZoneInfo(tz)), language, year=True)
 
 
 def format_period(start: dt.datetime, end: dt.datetime, tz: str, language: str = "en") -> str:
@@ -663,38 +684,50 @@ def format_period(start: dt.datetime, end: dt.datetime, tz: str, language: str =
     zone = ZoneInfo(tz)
     a, b = start.astimezone(zone), end.astimezone(zone)
     last = (end - dt.timedelta(microseconds=1)).astimezone(zone)
-
-    def day(t: dt.datetime) -> str:
-        return f"{DAYS.get(language, DAYS['en'])[t.weekday()]} {t.day} {MONTHS.get(language, MONTHS['en'])[t.month - 1]}"
-
     if last.date() == a.date():
-        return f"{day(a)} {a:%H:%M}–{b:%H:%M} {a.tzname() or ''}".strip()
-    return f"{day(a)} {a:%H:%M} {text(language, 'period_to')} {day(b)} {b:%H:%M} {b.tzname() or ''}".strip()
+        return f"{_day(a, language, year=False)} {a:%H:%M}–{b:%H:%M} {a.tzname() or ''}".strip()
+    return f"{_day(a, language, year=False)} {a:%H:%M} {text(language, 'period_to')} {_day(b, language, year=False)} {b:%H:%M} {b.tzname() or ''}".strip()
+
+
+def _unit(value: int, unit: str, language: str) -> str:
+    from babel.units import format_unit
+
+    # plain "en" gives the unit names people write ("2 hr", "45 min"); en_GB's are plural forms
+    loc = "en" if language == "en" else _locale(language)
+    return format_unit(value, f"duration-{unit}", length="short", locale=loc).replace("\u202f", "\xa0")
 
 
 def format_duration(minutes: float | None, language: str = "en") -> str:
-    """Minutes as '45 min', '2 h 05', '1 d 3 h' (non-finite: an en dash)."""
+    """Minutes as people read them, with CLDR unit names: '45 min', '2 h 5 min', '2 days 3 h' (en dash when missing)."""
     if minutes is None or not math.isfinite(minutes):
         return "—"
     m = round(minutes)
     if m < 90:
-        return f"{m} min"
+        return _unit(m, "minute", language)
     h, mm = divmod(m, 60)
     if h < 48:
-        return f"{h} h {mm:02d}"
+        return f"{_unit(h, 'hour', language)} {_unit(mm, 'minute', language)}" if mm else _unit(h, "hour", language)
     d, hh = divmod(h, 24)
-    day = {"en": "d", "fr": "j", "nl": "d"}.get(language, "d")
-    return f"{d} {day} {hh} h"
+    return f"{_unit(d, 'day', language)} {_unit(hh, 'hour', language)}" if hh else _unit(d, "day", language)
 
 
-def format_percent(x: float | None, digits: int = 0) -> str:
-    """A fraction as a percentage ('37%'); non-finite: an en dash."""
+def format_percent(x: float | None, digits: int = 0, language: str = "en") -> str:
+    """A fraction as a percentage in the language's convention ('37%', '37 %'); non-finite: an en dash."""
     if x is None or not math.isfinite(x):
         return "—"
-    return f"{100 * x:.{digits}f}%"
+    if language == "en":
+        return f"{100 * x:.{digits}f}%"
+    from babel import Locale
+    from babel.numbers import format_percent as babel_percent
+
+    loc = _locale(language)
+    pattern = Locale.parse(loc).percent_formats[None].pattern
+    if digits:
+        pattern = pattern.replace("0", "0." + "0" * digits, 1) if "0" in pattern else pattern
+    return babel_percent(x, format=pattern, locale=loc)
 
 
-def format_percents(value: float | None, low: float | None, high: float | None) -> tuple[str, str, str]:
+def format_percents(value: float | None, low: float | None, high: float | None, language: str = "en") -> tuple[str, str, str]:
     """An estimate and its interval as percentages, with just enough decimals to tell the bounds apart.
 
     '9% [9%–9%]' hides a real interval: it becomes '9.1% [8.8%–9.4%]' (at most two decimals).
@@ -703,11 +736,15 @@ def format_percents(value: float | None, low: float | None, high: float | None) 
     if all(x is not None and math.isfinite(x) for x in (low, high)) and low != high:
         while digits < 2 and format_percent(low, digits) == format_percent(high, digits):
             digits += 1
-    return format_percent(value, digits), format_percent(low, digits), format_percent(high, digits)
+    return (
+        format_percent(value, digits, language),
+        format_percent(low, digits, language),
+        format_percent(high, digits, language),
+    )
 
 
-def format_number(x: float | None, digits: int = 2) -> str:
-    """A number to ``digits`` significant figures without scientific notation: 190, 0.0052, 12,000.
+def format_number(x: float | None, digits: int = 2, language: str = "en") -> str:
+    """A number to ``digits`` significant figures without scientific notation: 190, 0.0052, 12,000 (0,0052 in fr/nl).
 
     Missing or non-finite values are an en dash.
     """
@@ -715,6 +752,13 @@ def format_number(x: float | None, digits: int = 2) -> str:
         return "—"
     v = float(f"{x:.{digits}g}")
     if abs(v) >= 10 ** (digits - 1):
-        return f"{v:,.0f}"
-    decimals = max(digits - 1 - math.floor(math.log10(abs(v))), 0) if v else 0
-    return f"{v:.{decimals}f}"
+        out = f"{v:,.0f}"
+    else:
+        decimals = max(digits - 1 - math.floor(math.log10(abs(v))), 0) if v else 0
+        out = f"{v:.{decimals}f}"
+    if language == "en":
+        return out
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    loc = _locale(language)
+    return out.replace(",", "\0").replace(".", get_decimal_symbol(loc)).replace("\0", get_group_symbol(loc))

@@ -276,6 +276,21 @@ def area_map(
     return fig
 
 
+def add_origin(fig: go.Figure, origin: Any | None) -> go.Figure:
+    """Mark where the fault was (``incident.origin``: name, lat, lon) with a labelled star; distances are measured from it."""
+    if origin is None:
+        return fig
+    fig.add_trace(
+        go.Scattergeo(
+            lat=[origin.lat], lon=[origin.lon], mode="markers+text", text=[_h(origin.name)], textposition="top right",
+            textfont={"size": 11, "color": "#1f2933"}, marker={"symbol": "star", "size": 14, "color": "#1f2933",
+            "line": {"color": "white", "width": 1}}, hovertext=f"{_h(origin.name)} (origin)", hoverinfo="text",
+            name="origin", showlegend=False,
+        )
+    )  # fmt: skip
+    return fig
+
+
 _LAYER_LABELS = {
     "reports": "Reports",
     "rate": "Rate",

@@ -15,9 +15,11 @@ from typing import Any
 import polars as pl
 
 from analysis import series_report
-from analysis.i18n import format_duration, format_percents, format_period, format_time, text
+from analysis.figure_text import area_name
+from analysis.i18n import TEXT, format_date, format_duration, format_percents, format_period, format_time, text
 from analysis.metrics import offset
 from analysis.privacy import esc, scrub_contacts
+from analysis.timeline import events_in
 
 _CHOICE_AND_INTERVALS = """
 Candidate families for S (exponential, Weibull, log-normal, log-logistic, gamma, a two-component mixture
@@ -88,7 +90,7 @@ def _estimate_text(est: Any, *, unit: str = "min", lang: str = "en", horizon: fl
     if est is None or not math.isfinite(est.value):
         return text(lang, "not_estimable"), ""
     if unit == "pct":
-        value, low, high = format_percents(est.value, est.low, est.high)
+        value, low, high = format_percents(est.value, est.low, est.high, lang)
         return value, f"[{low}–{high}]"
     beyond = text(lang, "beyond_window")
     value = format_duration(est.value, lang) if est.value <= horizon else f"> {format_duration(horizon, lang)} ({beyond})"
@@ -209,7 +211,8 @@ def summary(a: Any) -> str:
     tz = inc.timezone
     parts = [heading("summary", text(lang, "summary"))]
     if inc.description:
-        parts.append(f"<p>{esc_config(inc.description.strip())}</p>")
+        marked = ' lang="en"' if lang != "en" else ""  # written in incident.toml, in English
+        parts.append(f"<p{marked}>{esc_config(inc.description.strip())}</p>")
     if getattr(a, "curated", False) and a.metrics.get("curated_summary"):
         return "\n".join(parts + curated_summary_parts(a))
     if series_report.is_series(a):
@@ -252,8 +255,8 @@ def summary(a: Any) -> str:
 
 
 def _place(place: str | None, lang: str) -> str:
-    """The place a statement names, or 'no place named'."""
-    return place if place else text(lang, "no_place")
+    """The place a statement names (a region or the country in the reader's language), or 'no place named'."""
+    return area_name(place, lang) if place else text(lang, "no_place")
 
 
 def _place_suffix(place: str | None, lang: str) -> str:
@@ -345,16 +348,37 @@ def curated_summary_parts(a: Any) -> list[str]:
     ]
     claims = facts.get("operator_statements") or []
     if claims:
-        items = "".join(
-            "<li>"
-            + esc(text(lang, "claim_item", time=format_time(when(c["time"]), tz, lang), label=scrub_contacts(c["label"])))
-            + (f" ({esc_config(c['source'])})" if c.get("source") else "")
-            + "</li>"
-            for c in claims
-        )
+        lis = []
+        for c in claims:
+            label, label_lang = _translated_label(a, c["label"], lang)
+            sentence = text(lang, "claim_item", time=format_time(when(c["time"]), tz, lang), label="\x00")
+            source = f" ({esc_config(c['source'])})" if c.get("source") else ""
+            lis.append(f"<li>{quoted_label(sentence, label, lang, label_lang)}{source}</li>")
+        items = "".join(lis)
         parts.append(f"<p>{esc(text(lang, 'operator_claims'))}</p><ul>{items}</ul>")
     parts.append(f'<div class="pm-callout">{esc(text(lang, "curated_model_pointer"))}</div>')
     return parts
+
+
+def _translated_label(a: Any, label: str, lang: str) -> tuple[str, str]:
+    """An event label (as metrics.json keeps it, in English) in ``lang`` if written in it: ``(label, its language)``."""
+    for e in a.incident.events:
+        if e.label == label and e.labels.get(lang):
+            return e.labels[lang], lang
+    return label, "en"
+
+
+def quoted_label(sentence: str, label: str | None, lang: str, label_lang: str = "en") -> str:
+    """``sentence`` (a NUL character where the label goes) escaped, the analyst's label inside it.
+
+    A label not written in the page's language (labels in ``incident.toml`` are English unless
+    translated) is marked with its own ``lang``, so browsers, screen readers and translators
+    know what it is.
+    """
+    label_html = esc(scrub_contacts(label))
+    if label_lang != lang:
+        label_html = f'<span lang="{esc(label_lang)}">{label_html}</span>'
+    return esc(sentence).replace("\x00", label_html)
 
 
 def after_declaration_sentence(after: dict[str, Any], lang: str = "en") -> str | None:
@@ -387,7 +411,7 @@ def declared_gap_sentence(a: Any) -> str | None:
         lang,
         "declared_gap",
         time=format_time(event.time, inc.timezone, lang, with_day=False),
-        **dict(zip(("pct", "lo", "hi"), format_percents(est.value, est.low, est.high), strict=True)),
+        **dict(zip(("pct", "lo", "hi"), format_percents(est.value, est.low, est.high, lang), strict=True)),
     )
     if last:  # evidence without reports (restorations, a measured series) has no last report
         gap += " " + text(lang, "declared_last", last=format_time(dt.datetime.fromisoformat(last), inc.timezone, lang))
@@ -461,7 +485,10 @@ def impact(a: Any) -> str:
         if a.evidence == "down_reports"
         else (text(lang, "observations"), f"{evidence_rows(a)} {text(lang, f'ev_{a.evidence}')}"),
         (text(lang, "i_municipalities"), str(mt["areas"].get("n_municipalities", 0))),
-        (text(lang, "i_regions"), ", ".join(sorted(a.down["region"].drop_nulls().unique().to_list())) or "—"),
+        (
+            text(lang, "i_regions"),
+            ", ".join(sorted(area_name(r, lang) for r in a.down["region"].drop_nulls().unique().to_list())) or "—",
+        ),
     ]
     if fit is not None and not getattr(a, "curated", False):
         value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang, horizon=fit.horizon_minutes)
@@ -488,11 +515,28 @@ def time_to_detect(mt: dict[str, Any], first: dt.datetime | None, onset: dt.date
 
 
 def events_html(a: Any) -> str:
-    """The timeline table (numbered like the figure's markers)."""
+    """The timeline table (numbered like the figure's markers), in the reader's language where it can be."""
+    from analysis.figure_text import translate_text
+
     lang = a.params.language
+
+    def label(r: dict[str, Any]) -> str:
+        # the analyst's labels as written (translated where incident.toml gives them), the code's own in the reader's language
+        return scrub_contacts(r["label"]) if r["origin"] == "config" else translate_text(r["label"], lang)
+
+    def word(prefix: str, value: str | None) -> str:
+        key = f"{prefix}_{value}"
+        return text(lang, key) if value and key in TEXT["en"] else (value or "")
+
     rows = [
-        (i, format_time(r["time"], a.incident.timezone, lang), scrub_contacts(r["label"]), r["kind"], r["source"] or r["origin"])
-        for i, r in enumerate(a.events.iter_rows(named=True), start=1)
+        (
+            i,
+            (format_date if r.get("date_only") else format_time)(r["time"], a.incident.timezone, lang),
+            label(r),
+            word("kind", r["kind"]),
+            r["source"] or word("origin", r["origin"]),
+        )
+        for i, r in enumerate(events_in(a.events, lang).iter_rows(named=True), start=1)
     ]
     return table(["#", text(lang, "time"), text(lang, "event"), text(lang, "kind"), text(lang, "source")], rows)
 

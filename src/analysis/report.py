@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import functools
@@ -35,6 +36,7 @@ from typing import Any, Literal
 
 from analysis.config import INCIDENT_FILE, NOTEBOOKS, PROJECT_ROOT, Incident, load_incident
 from analysis.errors import AnalysisError, ParameterError, RenderError
+from analysis.languages import CACHE_FILE, LANGUAGES, language_links, page_name
 from analysis.metrics import unusable
 from analysis.params import ReportParams, as_dict, validate_params
 from analysis.provenance import inputs_fingerprint, new_run_id, provenance, public_path, sha256_file
@@ -255,8 +257,14 @@ def render(
     timeout: float | None = None,
     progress: bool = False,
     run_id: str | None = None,
+    languages: tuple[str, ...] | None = None,
 ) -> RenderResult:
     """Execute the report notebook for one incident and write its outputs atomically.
+
+    One page per language (``languages``, default every report language) is written side
+    by side: ``postmortem.html`` in English, ``postmortem.fr.html``, ``postmortem.nl.html``,
+    linked from each other. The ``language`` parameter's page is rendered first; the
+    analysis is computed once and reused by the other languages.
 
     Parameters
     ----------
@@ -275,6 +283,9 @@ def render(
         Show papermill's per-cell progress bar on stderr.
     run_id
         Identifier of this run (default: a new one from the clock).
+    languages
+        Languages to render besides the ``language`` parameter's (default:
+        ``$POSTMORTEM_LANGUAGES`` if set, else all of :data:`analysis.languages.LANGUAGES`).
 
     Raises
     ------
@@ -333,7 +344,27 @@ def render(
                     "source_sha256": source_digest(),
                     "timeout_seconds": timeout,
                 }
-                _export(executed, work / "postmortem.html", incident=incident, params=params, manifest=manifest)
+                langs = _languages(params.language, languages)
+                _export(
+                    executed,
+                    work / page_name(params.language),
+                    incident=incident,
+                    params=params,
+                    manifest=manifest,
+                    languages=langs,
+                )
+                for lang in langs[1:]:
+                    other = work / f".postmortem.{lang}.ipynb"
+                    _execute(
+                        pm, notebook, other, run_params | {"language": lang}, incident.id, timeout=timeout, progress=progress
+                    )
+                    lang_params = dataclasses.replace(params, language=lang)
+                    _export(
+                        other, work / page_name(lang), incident=incident, params=lang_params, manifest=manifest, languages=langs
+                    )
+                    other.unlink()
+                (work / CACHE_FILE).unlink(missing_ok=True)
+                manifest["pages"] = {lang: page_name(lang) for lang in LANGUAGES if lang in langs}
             finish_time = dt.datetime.now(dt.UTC)
             manifest |= {
                 "finished": _iso(finish_time),
@@ -469,13 +500,40 @@ def _execute(pm: Any, notebook: Path, executed: Path, params: dict[str, Any], in
         raise RenderError(f"{incident_id}: notebook run failed: {name}: {_first_line(str(exc))}") from None
 
 
-def _export(executed: Path, out: Path, *, incident: Incident, params: ReportParams, manifest: dict[str, Any]) -> None:
-    """The nbconvert page plus a run footer (run id, start, code version, fingerprint, manifest link)."""
+def _languages(first: str, languages: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The languages of a render, the parameter's first; unknown ones refused.
+
+    Without ``languages``: ``$POSTMORTEM_LANGUAGES`` (comma-separated; empty for the
+    parameter's language alone), else every report language.
+    """
+    if languages is None:
+        env = os.environ.get("POSTMORTEM_LANGUAGES")
+        languages = LANGUAGES if env is None else tuple(x.strip() for x in env.split(",") if x.strip())
+    wanted = tuple(languages)
+    unknown = [x for x in wanted if x not in LANGUAGES]
+    if unknown:
+        raise ParameterError(f"languages: expected some of {', '.join(LANGUAGES)}, got {', '.join(unknown)}")
+    return (first, *(x for x in LANGUAGES if x in wanted and x != first))
+
+
+def _export(
+    executed: Path,
+    out: Path,
+    *,
+    incident: Incident,
+    params: ReportParams,
+    manifest: dict[str, Any],
+    languages: tuple[str, ...] = (),
+) -> None:
+    """The nbconvert page plus links to the other languages and a run footer (run id, start, code version, fingerprint, manifest link)."""
     from analysis.htmlexport import export_html
     from analysis.i18n import text as t
 
     export_html(executed, out, title=incident.title, language=params.language, toc_title=t(params.language, "contents"))
     page = out.read_text(encoding="utf-8")
+    nav = language_links(params.language, [x for x in LANGUAGES if x in languages])
+    if nav and (at := page.find("<main>")) != -1:
+        page = page[: at + len("<main>")] + nav + page[at + len("<main>") :]
     out.write_text(_with_footer(page, run_footer(manifest, language=params.language)), encoding="utf-8")
 
 

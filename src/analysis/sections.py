@@ -13,12 +13,12 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
-from analysis import figures, narrative, series_report
-from analysis.i18n import format_duration, format_percents, format_time, text
+from analysis import figures, narrative, postmortem_report, series_report
+from analysis.i18n import format_duration, format_percent, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
-from analysis.timeline import bin_reports, restorations_as_times
+from analysis.timeline import bin_reports, events_in, restorations_as_times
 
 Part = str | go.Figure
 
@@ -45,8 +45,23 @@ def show(parts: list[Part]) -> None:
 
 
 def header(a: Any) -> list[Part]:
-    """Title, run line, coverage and trust note."""
-    return [narrative.header(a)]
+    """Title, run line, coverage, the post-mortem's status box and the trust note."""
+    return [narrative.header(a), *postmortem_report.written_parts(a, "status")]
+
+
+def root_cause(a: Any) -> list[Part]:
+    """Root cause as stated over time, trigger and contributing factors (from ``incident.toml``)."""
+    return postmortem_report.written_parts(a, "cause")
+
+
+def resolution(a: Any) -> list[Part]:
+    """Resolution steps, apart from the announcements (from ``incident.toml``)."""
+    return postmortem_report.written_parts(a, "resolution")
+
+
+def followup(a: Any) -> list[Part]:
+    """Action items, lessons and open questions (from ``incident.toml``)."""
+    return postmortem_report.written_parts(a, "followup")
 
 
 def summary(a: Any) -> list[Part]:
@@ -78,7 +93,13 @@ def timeline(a: Any) -> list[Part]:
         series = readings.select("observed_at", (pl.col("out") / a.fit.peak_out).alias("share"))
         key = "caption_timeline_series" if a.down.height == 0 else key
     fig = figures.timeline_figure(
-        binned, a.events, timezone=a.incident.timezone, bin_minutes=a.display_bin_minutes, span=a.span, unit=unit, series=series
+        binned,
+        events_in(a.events, lang),
+        timezone=a.incident.timezone,
+        bin_minutes=a.display_bin_minutes,
+        span=a.span,
+        unit=unit,
+        series=series,
     )
     return [heading("timeline", text(lang, "timeline")), fig, caption(text(lang, key)), narrative.events_html(a)]
 
@@ -93,7 +114,10 @@ def recovery(a: Any) -> list[Part]:
         parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
         return parts
     if series_report.is_series(a):
-        parts += [series_report.series_figure(a), caption(text(lang, "caption_series", level=f"{a.params.level:.0%}"))]
+        parts += [
+            series_report.series_figure(a),
+            caption(text(lang, "caption_series", level=format_percent(a.params.level, 0, lang))),
+        ]
         if getattr(a.fit, "verdict", ""):
             parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
         parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
@@ -112,7 +136,7 @@ def recovery(a: Any) -> list[Part]:
         y_title=text(lang, "axis_statements_model") if curated else None,
     )
     key = "caption_recovery_curated" if curated else "caption_recovery"
-    parts += [fig, caption(text(lang, key, level=f"{a.params.level:.0%}"))]
+    parts += [fig, caption(text(lang, key, level=format_percent(a.params.level, 0, lang)))]
     if getattr(a.fit, "verdict", ""):
         parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
     parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
@@ -129,7 +153,7 @@ def recovery(a: Any) -> list[Part]:
                     (
                         format_time(dt.datetime.fromisoformat(x["time"]), a.incident.timezone, lang),
                         narrative.scrub_contacts(x["label"]),
-                        *_percent_cells(x["still_affected"], x["still_affected_ci"]),
+                        *_percent_cells(x["still_affected"], x["still_affected_ci"], lang),
                     )
                     for x in ann
                 ],
@@ -138,10 +162,10 @@ def recovery(a: Any) -> list[Part]:
     return parts
 
 
-def _percent_cells(value: float | None, ci: list[float] | None) -> tuple[str, str]:
+def _percent_cells(value: float | None, ci: list[float] | None, lang: str = "en") -> tuple[str, str]:
     """A share and its interval as two table cells ('76%', '[23%–100%]'); '—' when missing."""
     low, high = ci if ci else (None, None)
-    v, lo, hi = format_percents(value, low, high)
+    v, lo, hi = format_percents(value, low, high, lang)
     return v, f"[{lo}–{hi}]" if ci else "—"
 
 
@@ -251,9 +275,29 @@ def data_quality(a: Any) -> list[Part]:
     return [narrative.data_quality(a)]
 
 
+def evidence(a: Any) -> list[Part]:
+    """Evidence appendix: every statement with its source, the sources key, conflicting accounts."""
+    from analysis.evidence_appendix import appendix
+
+    return appendix(a)
+
+
+#: Terms the glossary explains, in the order shown.
+GLOSSARY = ("t50", "range", "overdispersion", "qaic", "pearson", "lisa", "eb", "fdr", "curated")
+
+
+def glossary(lang: str) -> str:
+    """The Methods glossary: each statistical term in plain words, in the reader's language."""
+    items = []
+    for key in GLOSSARY:
+        term, meaning = text(lang, f"gl_{key}").split("|", 1)
+        items.append(f"<dt>{esc(term)}</dt><dd>{esc(meaning)}</dd>")
+    return f'<h3 id="glossary">{esc(text(lang, "gl_title"))}</h3><dl class="pm-glossary">{"".join(items)}</dl>'
+
+
 def methods(a: Any) -> list[Part]:
-    """Methods and assumptions."""
-    return [narrative.methods(a)]
+    """Methods and assumptions, with a glossary of the statistical terms used on the page."""
+    return [narrative.methods(a), glossary(a.params.language)]
 
 
 def provenance_section(a: Any) -> list[Part]:

@@ -101,7 +101,11 @@ def spatial_analysis(a: Any) -> SpatialAnalysis:
     hit = _CACHE.get(id(a))
     if hit is not None and hit[0]() is a:
         return hit[1]
-    result = _compute(a)
+    return remember(a, _compute(a))
+
+
+def remember(a: Any, result: SpatialAnalysis) -> SpatialAnalysis:
+    """Record ``result`` as ``a``'s spatial analysis (e.g. computed for the same analysis in another language)."""
     key = id(a)
     _CACHE[key] = (weakref.ref(a, lambda _r, key=key: _CACHE.pop(key, None)), result)
     return result
@@ -436,24 +440,21 @@ def geography_parts(a: Any) -> list[Part]:
         s.table, geo, layers=layers, rate_unit=s.rate_unit, clusters=s.moran.lisa if s.moran is not None else None,
         base=base, note=note,
     )  # fmt: skip
+    maps.add_origin(fig, a.incident.origin)
     parts += [fig, caption(_map_caption(s))]
-    parts += _excess_parts(s)
-    parts += _statement_parts(s, base)
+    parts += _excess_parts(s, lang)
+    parts += _statement_parts(s, base, lang)
     parts += _recovery_parts(a, s, geo, base, note=note)
     names = dict(zip(s.table["key"], s.table["name"], strict=True))
     if s.hourly.height:
         lapse = maps.timelapse_map(s.hourly, geo, names, timezone=tz, base=base, note=note)
         parts += [
             lapse,
-            caption(
-                "The outage hour by hour: each frame colours the areas by their reports in that hour (press ▶ or drag the "
-                "slider). Reports known only within a window are spread over its hours, so a long window shows as a faint "
-                "glow over many frames rather than a sharp spike."
-            ),
+            caption(text(lang, "g_hourly_caption")),
         ]
     parts += _region_parts(a, s, lang)
     parts += _distance_parts(a, s)
-    parts += _moran_parts(s)
+    parts += _moran_parts(s, lang)
     if s.notes:
         parts.append("<p class='pm-caption'>" + esc("; ".join(s.notes)) + "</p>")
     return parts
@@ -509,13 +510,13 @@ def _map_caption(s: SpatialAnalysis) -> str:
     return words
 
 
-def _excess_parts(s: SpatialAnalysis) -> list[Part]:
+def _excess_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
     t = s.table.filter(pl.col("expected").is_not_null())
     if t.height == 0:
         return ["<p>No exposure (population or customers) for these areas, so no rate or excess is computed.</p>"]
     within = "within each region" if s.expected_within == "region" else "across the country"
     hot = t.filter(pl.col("verdict") == "more than expected").sort(["q_value", "ratio"], descending=[False, True])
-    parts: list[Part] = ["<h3>Where there were more reports than population predicts</h3>"]
+    parts: list[Part] = [f"<h3>{esc(text(lang, 'g_excess'))}</h3>"]
     n_fdr = hot.filter(pl.col("q_value") < 0.1).height
     parts.append(
         f"<p>Expected reports share the located reports {esc(within)} in proportion to population. "
@@ -540,12 +541,12 @@ def _excess_parts(s: SpatialAnalysis) -> list[Part]:
     return parts
 
 
-def _statement_parts(s: SpatialAnalysis, base: dict[str, Any]) -> list[Part]:
+def _statement_parts(s: SpatialAnalysis, base: dict[str, Any], lang: str = "en") -> list[Part]:
     from analysis import maps
 
     if s.statements.height == 0:
         return []
-    parts: list[Part] = ["<h3>Statements about whole areas</h3>"]
+    parts: list[Part] = [f"<h3>{esc(text(lang, 'g_statements'))}</h3>"]
     geo = _statement_geojson(s.statements)
     if geo is not None:
         parts.append(maps.statements_map(s.statements, geo, base=base))
@@ -561,11 +562,7 @@ def _statement_parts(s: SpatialAnalysis, base: dict[str, Any]) -> list[Part]:
         for r in s.statements.to_dicts()
     ]
     parts += [
-        caption(
-            'Provinces and regions that a source named as a whole ("mainly the provinces of …"): the colour says what '
-            "was stated (purple: down or partly down; green: not affected); hover for the time span. Such statements "
-            "count in the province and region tables and in the region comparison, never in a municipality."
-        ),
+        caption(text(lang, "g_statements_caption")),
         table(["level", "area", "status", "statements", "time span (local)", "sources"], rows),
     ]
     return parts
@@ -574,7 +571,7 @@ def _statement_parts(s: SpatialAnalysis, base: dict[str, Any]) -> list[Part]:
 def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[str, Any], *, note: str | None) -> list[Part]:
     from analysis import maps
 
-    parts: list[Part] = ["<h3>When each area recovered</h3>"]
+    parts: list[Part] = [f"<h3>{esc(text(a.params.language, 'g_recovered'))}</h3>"]
     t = s.table.select("key", "name", "last_down_minutes")
     p = s.pooled
     some = int((p.table["data_weight"] >= maps.MIN_DATA_WEIGHT).sum()) if p is not None else 0
@@ -583,7 +580,8 @@ def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[
         t = t.join(p.table, on="key", how="left")
         layers.append("t90")
     layers.append("last_down")
-    parts.append(maps.recovery_map(t, geo, onset=s.onset, timezone=a.incident.timezone, layers=layers, base=base, note=note))
+    fig = maps.recovery_map(t, geo, onset=s.onset, timezone=a.incident.timezone, layers=layers, base=base, note=note)
+    parts.append(maps.add_origin(fig, a.incident.origin))
     words = []
     if p is not None:
         own = int((p.table["data_weight"] >= 0.5).sum())
@@ -613,7 +611,7 @@ def _region_parts(a: Any, s: SpatialAnalysis, lang: str) -> list[Part]:
     from analysis import maps
 
     rc = s.regions
-    parts: list[Part] = ["<h3>Regions</h3>"]
+    parts: list[Part] = [f"<h3>{esc(text(lang, 'g_regions'))}</h3>"]
     if rc is None or a.fit is None:
         parts.append("<p>No region comparison: " + esc("; ".join(s.notes) or "no recovery curve") + ".</p>")
         return parts
@@ -649,13 +647,7 @@ def _region_parts(a: Any, s: SpatialAnalysis, lang: str) -> list[Part]:
     parts.append(
         maps.region_curves(curves, onset=fit.onset, timezone=a.incident.timezone, national=national, level=a.params.level)
     )
-    parts.append(
-        caption(
-            "Share of affected customers still without service per region (coloured, with its band) against the national "
-            "curve (grey dashes). A region with too few reports for a curve of its own shows the pooled estimate: the "
-            "national curve stretched by what its reports say, with the band that honesty requires."
-        )
-    )
+    parts.append(caption(text(lang, "g_regions_caption")))
     rows = []
     for name, r in rc.regions.items():
         rows.append(
@@ -694,7 +686,7 @@ def _region_parts(a: Any, s: SpatialAnalysis, lang: str) -> list[Part]:
 def _distance_parts(a: Any, s: SpatialAnalysis) -> list[Part]:
     if not s.distance:
         return []
-    parts: list[Part] = [f"<h3>Distance from {esc(_clean(a.incident.origin.name))}</h3>"]
+    parts: list[Part] = [f"<h3>{esc(text(a.params.language, 'g_distance', origin=_clean(a.incident.origin.name)))}</h3>"]
     items = []
     for key, label in (("onset", "Onset"), ("recovery", "Recovery")):
         overall, within = s.distance.get(key), s.distance.get(f"{key}_within_regions")
@@ -724,11 +716,11 @@ def _distance_parts(a: Any, s: SpatialAnalysis) -> list[Part]:
     return parts
 
 
-def _moran_parts(s: SpatialAnalysis) -> list[Part]:
+def _moran_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
     m = s.moran
     if m is None:
         return []
-    parts: list[Part] = ["<h3>Do neighbouring areas look alike?</h3>"]
+    parts: list[Part] = [f"<h3>{esc(text(lang, 'g_neighbours'))}</h3>"]
     if not math.isfinite(m.statistic):
         parts.append(f"<p>{esc('; '.join(m.notes))}.</p>")
         return parts

@@ -141,6 +141,14 @@ def choose_bin_minutes(start: dt.datetime, end: dt.datetime, *, target_bins: int
 EventSource = Literal["config", "data", "fit"]
 
 
+def events_in(events: pl.DataFrame, language: str) -> pl.DataFrame:
+    """The events table with ``label`` in ``language`` where the analyst wrote it (English otherwise)."""
+    column = f"label_{language}"
+    if column not in events.columns:
+        return events
+    return events.with_columns(pl.coalesce(column, "label").alias("label"))
+
+
 def events_table(
     incident: Incident,
     *,
@@ -153,7 +161,17 @@ def events_table(
     recovery fit). Data landmarks are the first and last down report.
     """
     rows: list[dict[str, object]] = [
-        {"time": e.time, "label": e.label, "kind": e.kind, "origin": "config", "source": e.source} for e in incident.events
+        {
+            "time": e.time,
+            "label": e.label,
+            "kind": e.kind,
+            "origin": "config",
+            "source": e.source,
+            "date_only": e.date_only,
+            "label_fr": e.labels.get("fr"),
+            "label_nl": e.labels.get("nl"),
+        }
+        for e in incident.events
     ]
     if incident.onset is not None:
         rows.append({"time": incident.onset, "label": "Onset (configured)", "kind": "onset", "origin": "config", "source": None})
@@ -166,7 +184,17 @@ def events_table(
             rows.append({"time": last, "label": "Last down report", "kind": "data", "origin": "data", "source": None})
     for t, label, kind in derived or []:
         rows.append({"time": t, "label": label, "kind": kind, "origin": "fit", "source": None})
-    schema = {"time": UTC_DTYPE, "label": pl.String, "kind": pl.String, "origin": pl.String, "source": pl.String}
+    schema = {
+        "time": UTC_DTYPE,
+        "label": pl.String,
+        "kind": pl.String,
+        "origin": pl.String,
+        "source": pl.String,
+        "date_only": pl.Boolean,
+        "label_fr": pl.String,  # the label as written in French / Dutch, when it was
+        "label_nl": pl.String,
+    }
+    rows = [{"date_only": False, "label_fr": None, "label_nl": None} | r for r in rows]
     table = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
     return table.sort("time").with_columns(
         pl.col("time").dt.convert_time_zone(incident.timezone).dt.replace_time_zone(None).alias("local")

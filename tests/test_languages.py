@@ -1,0 +1,189 @@
+"""Languages side by side: one page per language, linked, formatted by CLDR, figures in the reader's locale."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from analysis.figure_text import translate_figure, translate_text
+from analysis.htmlexport import plotly_locale_js
+from analysis.languages import page_name
+
+from .conftest import DEFAULT_INCIDENT
+from .render_fixtures import write_incident
+
+#: English words that must not appear in the French or Dutch page's visible text (outside
+#: quoted sources, names and the data's own English paraphrases, which these pages do not show).
+SENTINELS = (
+    "Executive summary",
+    "Timeline",
+    "Geography",
+    "Data quality",
+    "Methods",
+    "Provenance",
+    "Root cause",
+    "Action items",
+    "Lessons",
+    "Open questions",
+    "Evidence appendix",
+    "still affected",
+    "reports",
+    "statements",
+    "whole country",
+    "Flanders",
+    "Wallonia",
+    "local time",
+    "hours",
+    "the",
+    "and",
+    "with",
+    "which",
+)
+
+
+class _Visible(HTMLParser):
+    """Visible text of a page: no script or style, and no element marked lang='en'."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style") or ("lang", "en") in attrs or (self._skip and tag == self._skip[-1]):
+            self._skip.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._skip and tag == self._skip[-1]:
+            self._skip.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and data.strip():
+            self.parts.append(data.strip())
+
+
+def visible(html: str) -> str:
+    parser = _Visible()
+    parser.feed(html)
+    return "\n".join(parser.parts)
+
+
+def english_words(text: str) -> list[str]:
+    return [w for w in SENTINELS if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)]
+
+
+def test_figure_labels_translated_but_not_data_or_frame_names() -> None:
+    fig = {
+        "data": [{"name": "reports with a known time", "x": ["reports"], "hovertemplate": "%{y:.0f} reports<extra></extra>"}],
+        "layout": {
+            "xaxis": {"title": {"text": "local time (Europe/Brussels)"}},
+            "sliders": [{"steps": [{"args": [["Mon 20:00"]], "label": "Mon 20:00"}]}],
+        },
+        "frames": [{"name": "Mon 20:00", "data": [{"name": "Flanders"}]}],
+    }
+    fr = translate_figure(fig, "fr")
+    assert fr["data"][0]["name"] == "signalements à l'heure connue"
+    assert fr["data"][0]["x"] == ["reports"]  # data untouched
+    assert fr["data"][0]["hovertemplate"] == "%{y:.0f} signalements<extra></extra>"  # placeholders kept
+    assert fr["layout"]["xaxis"]["title"]["text"] == "heure locale (Europe/Brussels)"
+    step = fr["layout"]["sliders"][0]["steps"][0]
+    assert step["label"] == "lun. 20:00" and step["args"] == [["Mon 20:00"]]
+    assert fr["frames"][0]["name"] == "Mon 20:00" and fr["frames"][0]["data"][0]["name"] == "Flandre"
+    assert translate_figure(fig, "en") is fig
+    # a configured event label is never half-translated; its date is
+    label = "6. Mon 08 Jan 22:00 — Cause given: power failure; reports said 1h30"
+    assert translate_text(label, "nl") == "6. ma 08 jan 22:00 — Cause given: power failure; reports said 1h30"
+
+
+@pytest.mark.parametrize(("lang", "decimal", "day"), [("fr", ",", "lundi"), ("nl", ",", "maandag")])
+def test_plotly_locale_is_inlined_from_cldr(lang: str, decimal: str, day: str) -> None:
+    js = plotly_locale_js(lang)
+    spec = json.loads(js.split("Plotly.register(", 1)[1].rsplit(");", 1)[0])
+    assert spec["name"] == lang and spec["format"]["decimal"] == decimal
+    assert day in spec["format"]["days"] and spec["format"]["days"][0] != day  # plotly weeks start on Sunday
+    assert "http" not in js
+    assert plotly_locale_js("en") == ""
+
+
+@pytest.fixture(scope="module")
+def three_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small fixture incident rendered in every language (one analysis, three notebook runs)."""
+    from analysis.report import render
+
+    root = tmp_path_factory.mktemp("languages")
+    folder = write_incident(root / "data", "tiny")
+    result = render(
+        folder, out_root=root / "out", overrides={"processed_dir": str(root / "proc"), "n_boot": 20}, languages=("en", "fr", "nl")
+    )
+    return result.out_dir
+
+
+def test_languages_coexist_and_link_to_each_other(three_pages: Path) -> None:
+    names = sorted(p.name for p in three_pages.iterdir())
+    assert names == sorted(
+        ["manifest.json", "metrics.json", "postmortem.ipynb", "postmortem.html", "postmortem.fr.html", "postmortem.nl.html"]
+    )
+    manifest = json.loads((three_pages / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["pages"] == {"en": "postmortem.html", "fr": "postmortem.fr.html", "nl": "postmortem.nl.html"}
+    for lang in ("en", "fr", "nl"):
+        page = (three_pages / page_name(lang)).read_text(encoding="utf-8")
+        assert f'<html lang="{lang}"' in page or f'lang="{lang}"' in page.split(">", 2)[1]
+        nav = page.split('<nav class="pm-langs"', 1)[1].split("</nav>", 1)[0]
+        for other in {"en", "fr", "nl"} - {lang}:
+            assert f'href="{page_name(other)}"' in nav
+        assert 'aria-current="page"' in nav
+        if lang != "en":
+            assert "Plotly.register(" in page and f'"locale": "{lang}"' in page
+    fr = visible((three_pages / "postmortem.fr.html").read_text(encoding="utf-8"))
+    assert "Résumé" in fr and "Executive summary" not in fr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["fr", "nl"])
+def test_default_report_sections_have_no_untranslated_words(lang: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The default incident's summary, impact, timeline table, written post-mortem and evidence appendix in fr/nl."""
+    import dataclasses
+
+    from analysis import sections
+
+    from .conftest import analyze_fast
+
+    a = analyze_fast(DEFAULT_INCIDENT, tmp_path_factory.mktemp("proc"))
+    b = dataclasses.replace(a, params=dataclasses.replace(a.params, language=lang))
+    parts = []
+    for name in ("summary", "impact", "root_cause", "timeline", "resolution", "followup", "evidence"):
+        parts += [p for p in getattr(sections, name)(b) if isinstance(p, str)]
+    text = visible("\n".join(parts))
+    assert english_words(text) == [], text[:2000]
+
+
+def test_origin_marker_on_maps() -> None:
+    import plotly.graph_objects as go
+
+    from analysis.config import load_incident
+    from analysis.maps import add_origin
+
+    origin = load_incident(DEFAULT_INCIDENT).origin
+    fig = add_origin(go.Figure(), origin)
+    (star,) = fig.data
+    assert star.type == "scattergeo" and star.marker.symbol == "star"
+    assert (star.lat[0], star.lon[0]) == (origin.lat, origin.lon) and "Evere" in star.text[0]
+    assert add_origin(go.Figure(), None).data == ()
+    fr = translate_figure(fig.to_plotly_json(), "fr")
+    assert fr["data"][0]["hovertext"].endswith("(origine)")
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "nl"])
+def test_methods_glossary_explains_the_jargon(lang: str) -> None:
+    from analysis.sections import GLOSSARY, glossary
+
+    html = glossary(lang)
+    assert html.count("<dt>") == len(GLOSSARY) == html.count("<dd>")
+    for term in ("QAIC", "LISA", "t50"):
+        assert term in html
+    if lang != "en":
+        assert english_words(visible(html)) == []
