@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from analysis.errors import ConfigError
+from analysis.errors import ConfigError, quote
 
 #: Languages a translated text may carry.
 TEXT_LANGUAGES = ("en", "fr", "nl")
@@ -274,6 +274,11 @@ def parse_when(value: Any, tz: ZoneInfo, *, where: str) -> When:
             day = dt.date.fromisoformat(value.strip())
         except ValueError:
             day = None
+    if isinstance(value, str) and day is None:
+        try:
+            dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(f"{where}: not an ISO 8601 date or time: {quote(value)}") from None
     if day is not None:
         if not 1900 <= day.year <= 2099:
             raise ConfigError(f"{where}: year {day.year} is outside 1900–2099 (a typo?)")

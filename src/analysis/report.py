@@ -428,12 +428,13 @@ def publish_paths(executed: Path, replace: dict[Path, str]) -> None:
     executed.write_text(json.dumps(clean(doc), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _local_kernel_manager() -> type:
+def _local_kernel_manager(created: list[str] | None = None) -> type:
     """A kernel manager talking to its kernel over Unix sockets in a private folder, not TCP.
 
     The kernel is on this machine anyway; Unix sockets are not reachable from the network
     and not readable by other users, and the kernel has no plain-text-TCP warning to print
-    into a scheduler's log.
+    into a scheduler's log. Each socket folder is appended to ``created``, for the caller
+    to remove once the run is over whatever happened to the kernel.
     """
     import tempfile
     import weakref
@@ -446,6 +447,8 @@ def _local_kernel_manager() -> type:
             folder = tempfile.mkdtemp(prefix=f"{KERNEL_PREFIX}{os.getpid()}-")
             super().__init__(transport="ipc", ip=str(Path(folder) / "kernel"), **kwargs)
             self._socket_folder = folder
+            if created is not None:
+                created.append(folder)
             self._kernel_log: Any = None
             # a kernel that died or was killed skips the cleanup below: remove the folder anyway
             weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
@@ -471,6 +474,7 @@ def _local_kernel_manager() -> type:
 
 def _execute(pm: Any, notebook: Path, executed: Path, params: dict[str, Any], incident_id: str, **opts: Any) -> None:
     """papermill, with its many failure types turned into one-line :class:`RenderError` messages."""
+    folders: list[str] = []
     try:
         pm.execute_notebook(
             str(notebook),
@@ -482,7 +486,7 @@ def _execute(pm: Any, notebook: Path, executed: Path, params: dict[str, Any], in
             execution_timeout=opts["timeout"],
             cwd=str(PROJECT_ROOT),
             report_mode=True,
-            kernel_manager_class=_local_kernel_manager(),
+            kernel_manager_class=_local_kernel_manager(folders),
         )
     except pm.PapermillExecutionError as exc:
         error = RenderError(f"{incident_id}: notebook cell In [{exc.exec_count}] raised {exc.ename}: {_first_line(exc.evalue)}")
@@ -498,6 +502,9 @@ def _execute(pm: Any, notebook: Path, executed: Path, params: dict[str, Any], in
         if name == "CellTimeoutError":
             raise RenderError(f"{incident_id}: a notebook cell ran longer than the {opts['timeout']:g} s time limit") from None
         raise RenderError(f"{incident_id}: notebook run failed: {name}: {_first_line(str(exc))}") from None
+    finally:
+        for folder in folders:  # a kernel that died skips its manager's cleanup
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _languages(first: str, languages: tuple[str, ...] | None) -> tuple[str, ...]:
