@@ -229,7 +229,10 @@ class ReportEvidence:
 
     Intensity (reports per minute) λ(t) = A·g_k·S(t)·(1 + s·exp(−t/τ_s)), the last factor
     only with ``surge=True`` (an onset surge of reports that fades with time constant
-    τ_s). The log-likelihood is the point-process one with exact times binned:
+    τ_s); with ``noticing=True`` also ×F_N(t), the log-normal share of still-out customers
+    who have noticed (:func:`notice_median`), exact per bin. ``hours`` (local clock hour of
+    each bin) and ``profile_sd`` > 0 make :meth:`simulate_batch` draw each replicate under
+    a randomly distorted clock profile (:func:`profile_perturbation`). The log-likelihood is the point-process one with exact times binned:
 
         ℓ = Σ_k n_k log(μ_k / w_k) + Σ_j c_j log Λ(W_j) − Λ(0, T),
 
