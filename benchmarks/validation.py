@@ -52,6 +52,17 @@ def postmortem_command() -> list[str]:
     return [sys.executable, "-m", "analysis"]
 
 
+def add_reporting(toml: Path, switches: dict[str, bool]) -> None:
+    """Add ``key = true/false`` lines to the ``[reporting]`` table of an incident.toml (made if absent)."""
+    text = toml.read_text(encoding="utf-8")
+    lines = "".join(f"{k} = {str(v).lower()}\n" for k, v in switches.items())
+    if "[reporting]\n" in text:
+        text = text.replace("[reporting]\n", "[reporting]\n" + lines, 1)
+    else:
+        text = text.rstrip("\n") + "\n\n[reporting]\n" + lines
+    toml.write_text(text, encoding="utf-8")
+
+
 def clopper_pearson(k: int, n: int, conf: float = 0.95) -> tuple[float, float]:
     """Exact two-sided binomial interval for k successes out of n."""
     if n == 0:
@@ -102,11 +113,24 @@ def judge(est: dict[str, Any], truth: float) -> dict[str, Any]:
 
 
 def run_one(
-    scenario: str, seed: int, n_boot: int, root: Path, *, keep: bool = False, state_profile: bool = False
+    scenario: str,
+    seed: int,
+    n_boot: int,
+    root: Path,
+    *,
+    keep: bool = False,
+    state_profile: bool = False,
+    reporting: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
-    """Draw one incident, fit it through the CLI, compare with the truth."""
+    """Draw one incident, fit it through the CLI, compare with the truth.
+
+    ``reporting``: switches added to the incident's ``[reporting]`` table (``noticing``,
+    ``profile_uncertainty``), as a user would write them.
+    """
     folder = root / f"{scenario}-{seed}"
     truth = write_incident(scenario, folder, seed=seed, state_profile=state_profile)
+    if reporting:
+        add_reporting(folder / "incident.toml", reporting)
     cmd = [
         *postmortem_command(),
         "fit",
@@ -290,6 +314,7 @@ def run(
     seed0: int = SEED0,
     rows_file: Path | None = None,
     state_profile: bool = False,
+    reporting: dict[str, bool] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run every (scenario, replication) through the CLI; return the rows and the summary.
 
@@ -306,7 +331,10 @@ def run(
         done = [
             r
             for r in done
-            if r["scenario"] in scenarios and r["n_boot"] == n_boot and r.get("state_profile", False) == state_profile
+            if r["scenario"] in scenarios
+            and r["n_boot"] == n_boot
+            and r.get("state_profile", False) == state_profile
+            and r.get("reporting", {}) == (reporting or {})
         ]
     seen = {(r["scenario"], r["seed"]) for r in done}
     tasks = [(s, seed0 + i) for i in range(reps) for s in scenarios if (s, seed0 + i) not in seen]
@@ -317,7 +345,8 @@ def run(
         row = {
             "n_boot": n_boot,
             "state_profile": state_profile,
-            **run_one(scenario, seed, n_boot, tmp, keep=keep is not None, state_profile=state_profile),
+            "reporting": reporting or {},
+            **run_one(scenario, seed, n_boot, tmp, keep=keep is not None, state_profile=state_profile, reporting=reporting),
         }
         if rows_file is not None:
             with lock, rows_file.open("a", encoding="utf-8") as fh:
@@ -353,6 +382,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--state-profile", action="store_true", help="write the true clock profile into the incidents (diagnostic)"
     )
+    parser.add_argument(
+        "--reporting",
+        nargs="+",
+        default=[],
+        choices=["noticing", "profile_uncertainty"],
+        help="switch these on in every incident's [reporting] table",
+    )
     parser.add_argument("--markdown", action="store_true", help="also print the summary as a Markdown table")
     parser.add_argument("--summarise", action="store_true", help="only summarise the fits already in --rows")
     args = parser.parse_args(argv)
@@ -367,6 +403,7 @@ def main(argv: list[str] | None = None) -> None:
             if r["scenario"] in args.scenarios
             and r["n_boot"] == args.n_boot
             and r.get("state_profile", False) == args.state_profile
+            and r.get("reporting", {}) == dict.fromkeys(args.reporting, True)
         ]
         rows.sort(key=lambda r: (args.scenarios.index(r["scenario"]), r["seed"]))
         summary = summarise(rows)
@@ -383,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
         seed0=args.seed,
         rows_file=args.rows,
         state_profile=args.state_profile,
+        reporting=dict.fromkeys(args.reporting, True),
     )
     print_table(summary, args.n_boot)
     if args.markdown:

@@ -210,6 +210,8 @@ class Reporting:
 
     hourly_propensity: tuple[float, ...] | None = None
     surge: bool = False
+    noticing: bool = False
+    profile_uncertainty: bool = False
 
 
 @dataclass(frozen=True)
@@ -555,7 +557,12 @@ def load_incident(path: str | Path) -> Incident:
             if any(not math.isfinite(x) or x <= 0 for x in prop):
                 raise rp.fail("hourly_propensity", "weights must be finite and > 0")
             prop = tuple(float(x) for x in prop)
-        reporting = Reporting(hourly_propensity=prop, surge=bool(rp.get("surge", bool) or False))
+        reporting = Reporting(
+            hourly_propensity=prop,
+            surge=bool(rp.get("surge", bool) or False),
+            noticing=bool(rp.get("noticing", bool) or False),
+            profile_uncertainty=bool(rp.get("profile_uncertainty", bool) or False),
+        )
         rp.check_unknown()
 
     geography = Geography()

@@ -240,6 +240,8 @@ def fit_evidence(incident: Incident, data: IngestResult, params: ReportParams, *
         bin_minutes=params.bin_minutes,
         surge=incident.reporting.surge,
         sampling=incident.sampling_for(names),
+        noticing=incident.reporting.noticing,
+        profile_uncertainty=incident.reporting.profile_uncertainty,
         **common,
     )
     return FitOutcome(fit, evidence)

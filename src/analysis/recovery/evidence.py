@@ -21,11 +21,53 @@ from functools import cached_property
 
 import numpy as np
 from scipy import sparse
+from scipy.special import ndtr
 
 from analysis.recovery.families import CensoredData, RecoveryFamily
 
 INF = math.inf
 BLOCK_VALUES = 65_536  # values of S per block of parameter rows in ReportEvidence.shape (0.5 MB temporaries)
+# the noticing delay before a still-out customer can report: log-normal with a fixed spread
+# (log scale) and a median that is a fitted share of the time by which NOTICE_RESTORED of the
+# customers are restored, at most NOTICE_MAX_MINUTES. The typical customer notices before
+# that share is back: otherwise a fast restoration and a slow noticing explain the same rising
+# then falling report rate and the data cannot tell them apart. At the lower bound of the
+# share the factor is 1 from the first seconds on, i.e. no ramp.
+NOTICE_SIGMA = 1.0
+NOTICE_RESTORED = 0.2
+NOTICE_MAX_MINUTES = 30.0
+NOTICE_BOUNDS = (1e-3, 1.0)
+NOTICE_START = 0.1
+# how well an assumed (not stated) clock profile is known: the bootstrap draws each data set
+# under g·exp(δ), δ(h) = Σ_{j=1,2} a_j cos(2πjh/24) + b_j sin(2πjh/24) with a_j, b_j ~ N(0, s²),
+# so the profile is off by a factor of about exp(√2·s) (1.4) at a typical hour
+PROFILE_HARMONIC_SD = 0.25
+
+
+def profile_perturbation(hours: np.ndarray, rng: np.random.Generator, n: int, sd: float) -> np.ndarray:
+    """exp(δ) per replicate and bin (``(n, n_bins)``): a smooth random distortion of the clock profile."""
+    w = 2.0 * np.pi * np.asarray(hours, dtype=float) / 24.0
+    basis = np.stack([np.cos(w), np.sin(w), np.cos(2 * w), np.sin(2 * w)])
+    coef = rng.normal(0.0, sd, size=(n, basis.shape[0]))
+    return np.exp(coef @ basis)
+
+
+def notice_median(times: np.ndarray, sf: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Median noticing delay (minutes) for rows of S at ``times`` (``sf``: ``(B, n)``) and noticing ``share`` (``(B,)``).
+
+    ``share`` × the time S falls to 1 − NOTICE_RESTORED (linear between the given times; past
+    the last one: the cap), capped at NOTICE_MAX_MINUTES.
+    """
+    level = 1.0 - NOTICE_RESTORED
+    below = sf <= level
+    hit = below.any(axis=1)
+    j = np.clip(np.argmax(below, axis=1), 1, times.size - 1)
+    r = np.arange(sf.shape[0])
+    s0, s1 = sf[r, j - 1], sf[r, j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.clip(np.where(s0 > s1, (s0 - level) / (s0 - s1), 1.0), 0.0, 1.0)
+    t_q = np.where(hit, times[j - 1] + frac * (times[j] - times[j - 1]), NOTICE_MAX_MINUTES)
+    return np.minimum(share * t_q, NOTICE_MAX_MINUTES)
 
 
 def window_matrix(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> sparse.csr_matrix:
@@ -187,7 +229,10 @@ class ReportEvidence:
 
     Intensity (reports per minute) λ(t) = A·g_k·S(t)·(1 + s·exp(−t/τ_s)), the last factor
     only with ``surge=True`` (an onset surge of reports that fades with time constant
-    τ_s). The log-likelihood is the point-process one with exact times binned:
+    τ_s); with ``noticing=True`` also ×F_N(t), the log-normal share of still-out customers
+    who have noticed (:func:`notice_median`), exact per bin. ``hours`` (local clock hour of
+    each bin) and ``profile_sd`` > 0 make :meth:`simulate_batch` draw each replicate under
+    a randomly distorted clock profile (:func:`profile_perturbation`). The log-likelihood is the point-process one with exact times binned:
 
         ℓ = Σ_k n_k log(μ_k / w_k) + Σ_j c_j log Λ(W_j) − Λ(0, T),
 
@@ -218,6 +263,9 @@ class ReportEvidence:
     exact_minutes: np.ndarray | None = None
     record_sizes: np.ndarray | None = None
     clumping: Clumping | None = None
+    noticing: bool = False
+    hours: np.ndarray | None = None
+    profile_sd: float = 0.0
     kind: str = "down_reports"
     widths: np.ndarray = field(init=False)
     nodes: np.ndarray = field(init=False)
@@ -293,12 +341,14 @@ class ReportEvidence:
     @property
     def extra_names(self) -> tuple[str, ...]:
         """Nuisance parameters fitted numerically."""
-        return ("surge_", "surge_minutes_") if self.surge else ()
+        names = ("surge_", "surge_minutes_") if self.surge else ()
+        return (*names, "notice_share_") if self.noticing else names
 
     @property
     def extra_bounds(self) -> tuple[tuple[float, float], ...]:
         """Bounds of the nuisance parameters."""
-        return ((0.0, 100.0), (0.0, self.horizon)) if self.surge else ()
+        bounds = ((0.0, 100.0), (0.0, self.horizon)) if self.surge else ()
+        return (*bounds, NOTICE_BOUNDS) if self.noticing else bounds
 
     @property
     def profiled_names(self) -> tuple[str, ...]:
@@ -307,7 +357,8 @@ class ReportEvidence:
 
     def extra_start(self) -> list[float]:
         """Return starting values of the nuisance parameters."""
-        return [1.0, min(60.0, self.horizon / 10)] if self.surge else []
+        start = [1.0, min(60.0, self.horizon / 10)] if self.surge else []
+        return [*start, NOTICE_START] if self.noticing else start
 
     def delay_upper(self) -> float:
         """Return the largest delay: it must end before the end of observation."""
@@ -367,6 +418,8 @@ class ReportEvidence:
                 s1, s2, s3 = s_extra[rows, 0], s_extra[rows, 1], s_extra[rows, 2]
                 da, db = dd[rows] - a[rows], b[rows] - dd[rows]
                 integral[rows, jr] = da / 6.0 * (sa + 4.0 * s1 + s2) + db / 6.0 * (s2 + 4.0 * s3 + sb)
+        if self.noticing:
+            integral = integral * self._noticed(family, th, base)
         m = self.g * integral
         return m if theta.ndim == 2 else m[0]
 
@@ -377,6 +430,24 @@ class ReportEvidence:
         if self.surge:
             s = s * (1.0 + th[:, k : k + 1] * np.exp(-t / th[:, k + 1 : k + 2]))
         return s
+
+    def _noticed(self, family: RecoveryFamily, th: np.ndarray, s_nodes: np.ndarray | None = None) -> np.ndarray:
+        """Mean of F_N over each bin (``(B, n_bins)``): the share of still-out customers who have noticed.
+
+        Exact (the integral of a log-normal distribution function has a closed form), so a
+        ramp much shorter than a bin costs no quadrature error: at the lower bound of the
+        noticing share the factor is 1 in every bin to machine precision.
+        """
+        k = family.n_params + (2 if self.surge else 0)
+        s_nodes = family.sf(self.nodes, th[:, : family.n_params]) if self.surge or s_nodes is None else s_nodes
+        med = notice_median(self.nodes, s_nodes, th[:, k])[:, None]
+        mu = np.log(med)
+        x = self.edges[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (np.log(x) - mu) / NOTICE_SIGMA
+            big = x * ndtr(z) - np.exp(mu + 0.5 * NOTICE_SIGMA**2) * ndtr(z - NOTICE_SIGMA)
+        big[:, x[0] <= 0] = 0.0
+        return np.clip(np.diff(big, axis=1) / self.widths, 0.0, 1.0)
 
     def window_expected(self, m: np.ndarray) -> np.ndarray:
         """Λ(W_j) up to A for every window, from the bin integrals ``m`` (``(n_bins,)``)."""
@@ -459,6 +530,10 @@ class ReportEvidence:
         nb = mu.size
         total = self.n_obs
         p = float(self.win_w.sum()) / total if total > 0 else 0.0
+        if self.hours is not None and self.profile_sd > 0:
+            # the profile is assumed, not known: each data set is drawn under a distorted one
+            # and refitted under the assumed one, so the intervals carry the profile's error
+            mu = mu * profile_perturbation(self.hours, rng, n, self.profile_sd)
         n_c = rng.poisson(np.broadcast_to(mu * (1.0 - p) / clump.exact_mean, (n, nb)))
         counts = _clump_totals(n_c, clump.exact_sizes, clump.exact_p, clump.exact_geometric, rng)
         rep_e, bin_e = np.nonzero(counts)
@@ -466,7 +541,8 @@ class ReportEvidence:
         empty_i, empty_f = np.empty(0, dtype=np.int64), np.empty(0)
         if not (p > 0 and clump.win_p.size):
             return ReportBatch(self, n, rep_e, bin_e, cnt_e, empty_i, empty_i, empty_f, empty_i, empty_f, empty_f)
-        cum = np.concatenate([[0.0], np.cumsum(mu)])
+        mu2 = np.broadcast_to(mu, (n, nb))
+        cum = np.concatenate([np.zeros((n, 1)), np.cumsum(mu2, axis=1)], axis=1)
         rate = p / clump.win_mean
         win_bins = np.asarray(clump.win_bins, dtype=np.int64)
         sizes = np.ones(win_bins.size) if clump.win_geometric is not None else np.asarray(clump.win_sizes, dtype=float)
@@ -474,12 +550,12 @@ class ReportEvidence:
         for w in np.unique(win_bins).tolist():
             ph, q = self.window_phases.get(int(w), (np.arange(w), np.full(w, 1.0 / w)))
             lo, hi, share = grid_cells(int(w), ph, q, nb)
-            mass = rate * share * (cum[hi] - cum[lo])
+            mass = rate * share * (cum[:, hi] - cum[:, lo])
             k_w = np.zeros((n, lo.size))
             of_w = win_bins == w
             for size in np.unique(sizes[of_w]).tolist():
                 p_c = float(clump.win_p[of_w & (sizes == size)].sum())
-                k_c = rng.poisson(np.broadcast_to(p_c * mass, (n, lo.size)))
+                k_c = rng.poisson(p_c * mass)
                 if clump.win_geometric is not None:
                     k_c = _clump_totals(k_c, None, None, clump.win_geometric, rng)
                 k_w += k_c * size

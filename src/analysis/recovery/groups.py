@@ -288,6 +288,7 @@ def fit_by_group(
         seed=seed,
         surge=surge,
         sampling=sampling,
+        noticing=False,  # the comparison is of S alone: a noticing factor per group would be a nuisance df each
     )
     phi = max(1.0, float(pooled.dispersion))
     disp_info = dict(pooled.identifiability.get("dispersion") or {})

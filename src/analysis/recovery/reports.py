@@ -32,7 +32,7 @@ from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import as_times, epoch_seconds, to_utc
 from analysis.recovery.dispersion import NO_DISPERSION, Sampling, clumping_for, estimate_dispersion
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
-from analysis.recovery.evidence import ReportEvidence
+from analysis.recovery.evidence import PROFILE_HARMONIC_SD, ReportEvidence
 from analysis.recovery.families import resolve_candidates
 from analysis.recovery.onset import estimate_onset
 from analysis.recovery.propensity import (
@@ -42,11 +42,15 @@ from analysis.recovery.propensity import (
     check_propensity,
     check_timezone,
     hourly_weights,
+    local_hours,
 )
 from analysis.recovery.result import Diagnostics, RecoveryFit
 from analysis.recovery.uncertainty import FitSpec, assemble_fit
 
 MAX_RESCALED = 100_000  # time-rescaling uses at most this many reports (a seeded subsample)
+# fewer spontaneous reports than this say nothing about the climb of the first minutes: no
+# noticing factor then (it would only add a parameter the data cannot determine)
+MIN_NOTICING_REPORTS = 200
 
 
 def check_options(level: float, n_boot: int, seed: int) -> None:
@@ -114,17 +118,23 @@ def build_report_evidence(
     bin_minutes: float = 5.0,
     surge: bool = False,
     seed: int = 0,
+    noticing: bool = False,
+    profile_sd: float = 0.0,
 ) -> tuple[ReportEvidence, list[str]]:
     """Bin reports (minutes after onset) and windows into a :class:`ReportEvidence`.
 
     Reports before the onset or after the end of observation are left out, and windows are
     clipped to the observation period; each such decision is returned as a note.
+    ``noticing`` adds the fitted noticing delay to the intensity; ``profile_sd`` > 0 makes
+    the bootstrap draw its data sets under randomly distorted clock profiles
+    (:class:`ReportEvidence`).
     """
     notes: list[str] = []
     g_profile = check_propensity(None) if propensity is None else propensity
     edges = aligned_edges(horizon, onset_epoch, bin_minutes)
     mids = 0.5 * (edges[:-1] + edges[1:])
-    g = hourly_weights(onset_epoch + mids * 60.0, timezone, g_profile)
+    hours = local_hours(onset_epoch + mids * 60.0, timezone)
+    g = g_profile[np.minimum(np.floor(hours).astype(int), 23)]
     m = np.asarray(minutes, dtype=float)
     before, after = int((m < 0).sum()), int((m > horizon).sum())
     if before:
@@ -175,7 +185,21 @@ def build_report_evidence(
         c = np.bincount(inv, weights=c, minlength=uniq.size)
         raw = raw_w / c  # the count-weighted width before clipping, for the bootstrap
         a, b = edges[uniq // edges.size], edges[uniq % edges.size]
-    ev = ReportEvidence(edges, g, counts, a, b, c, raw, surge=surge, exact_minutes=exact, record_sizes=sizes)
+    ev = ReportEvidence(
+        edges,
+        g,
+        counts,
+        a,
+        b,
+        c,
+        raw,
+        surge=surge,
+        exact_minutes=exact,
+        record_sizes=sizes,
+        noticing=noticing,
+        hours=hours,
+        profile_sd=float(profile_sd),
+    )
     return ev, notes
 
 
@@ -277,6 +301,8 @@ def fit_down_reports(
     dispersion: Literal["auto", "poisson"] = "auto",
     model_uncertainty: Literal["averaged", "chosen"] = "averaged",
     delay_profile: bool = True,
+    noticing: bool | None = False,
+    profile_uncertainty: bool = False,
 ) -> RecoveryFit:
     """Fit S(t) to outage reports by Poisson-process likelihood; choose the family by AIC (QAIC when overdispersed).
 
@@ -329,6 +355,20 @@ def fit_down_reports(
         Profile the log-likelihood over the delay of a delay model, to say in the verdict
         and ``identifiability`` whether the data pin the delay down. False skips it when
         only the curve and its intervals are wanted (the per-region fits).
+    noticing : bool or None
+        Multiply the intensity by F_N(t), the log-normal distribution (spread 1 on the log
+        scale) of the delay before a still-out customer notices and reports, with its median
+        fitted in every candidate as a share of the time by which 20% are restored (at most
+        30 min): reports climb over the first minutes while S already falls. None: on for
+        spontaneous reports (at least ``MIN_NOTICING_REPORTS`` of them), off for curated
+        ones. Off by default: on independently generated incidents it removes the late bias
+        of t50 where restoration starts at the onset but over-corrects elsewhere
+        (docs/recovery.md, "The climb after the onset").
+    profile_uncertainty : bool
+        When the propensity is assumed (``propensity=None``), let the bootstrap draw each data
+        set under a randomly distorted clock profile (two daily harmonics of log g, each
+        coefficient N(0, 0.25²)) and refit under the assumed one, so the intervals carry the
+        profile's error.
 
     Returns
     -------
@@ -354,6 +394,10 @@ def fit_down_reports(
         raise ParameterError(f"model_uncertainty must be 'averaged' or 'chosen', got {model_uncertainty!r}")
     if not isinstance(delay_profile, bool):
         raise ParameterError(f"delay_profile must be True or False, got {delay_profile!r}")
+    if noticing is not None and not isinstance(noticing, bool):
+        raise ParameterError(f"noticing must be True, False or None, got {noticing!r}")
+    if not isinstance(profile_uncertainty, bool):
+        raise ParameterError(f"profile_uncertainty must be True or False, got {profile_uncertainty!r}")
     check_timezone(timezone)
     g_profile = check_propensity(propensity)
     names = resolve_candidates(families)
@@ -391,9 +435,13 @@ def fit_down_reports(
         bin_minutes=float(bin_minutes),
         surge=surge,
         seed=int(seed),
+        noticing=bool(noticing),
+        profile_sd=PROFILE_HARMONIC_SD if (profile_uncertainty and propensity is None) else 0.0,
     )
     if ev.n_obs < 3:
         raise FitError(f"down_reports: {ev.n_obs:g} report(s) between onset and end of observation; at least 3 are needed")
+    if noticing is None and sampling == "spontaneous" and ev.n_obs >= MIN_NOTICING_REPORTS:
+        ev = replace(ev, noticing=True)
     t1 = time.perf_counter()
     cands = fit_candidates(ev, names, level=level)
     first = choose(cands, what="down_reports")
