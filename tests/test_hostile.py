@@ -653,3 +653,39 @@ def test_ingest_never_writes_processed_tables_into_the_incident_folder(tmp_path:
     for root in (tmp_path, folder):
         assert "--processed" in one_line_error(cli("ingest", str(folder), "--processed", str(root)))
     assert snapshot(tmp_path) == before
+
+
+# --------------------------------------------------------------------------- leftovers of killed runs
+
+
+def test_clearing_a_killed_runs_leftovers_never_touches_a_dotted_sibling_id(tmp_path: Path) -> None:
+    """Leftover work of ``a`` is cleared; the work of the incident ``a.b`` (maybe running) is not."""
+    from analysis.report import render
+
+    folder = write_incident(tmp_path / "data", "a")
+    out = tmp_path / "reports"
+    out.mkdir()
+    sibling = out / ".a.b.20180108T200000Z-0123abcd.tmp"  # a run of incident "a.b"
+    sibling.mkdir()
+    (sibling / "postmortem.ipynb").write_text("{}", encoding="utf-8")
+    killed = out / ".a.20180108T200000Z-89abcdef.tmp"  # a killed run of "a"
+    killed.mkdir()
+    render(folder, out_root=out, notebook=FIXTURE, run_id="run.with.dots")
+    assert not killed.exists()
+    assert (sibling / "postmortem.ipynb").read_text(encoding="utf-8") == "{}"
+    assert (out / "a" / "manifest.json").is_file()
+    assert [p.name for p in out.glob(".*.tmp")] == [sibling.name]
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "under-proc"])
+def test_an_out_folder_that_cannot_be_created_is_one_line(tmp_path: Path, where: str) -> None:
+    folder = write_incident(tmp_path / "data", "inc")
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("x", encoding="utf-8")
+    out = blocker / "reports" if where == "under-a-file" else Path("/proc/postmortem-reports")
+    before = snapshot(tmp_path)
+    for command in (["render", str(folder)], ["render-all", str(folder.parent)]):
+        message = one_line_error(cli(*command, "--out", str(out)), code=2)
+        assert str(out) in message or "--out" in message, message
+        assert snapshot(tmp_path) == before
+        assert not list(tmp_path.rglob("*.tmp")) and not out.exists()
