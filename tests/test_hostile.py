@@ -689,3 +689,56 @@ def test_an_out_folder_that_cannot_be_created_is_one_line(tmp_path: Path, where:
         assert str(out) in message or "--out" in message, message
         assert snapshot(tmp_path) == before
         assert not list(tmp_path.rglob("*.tmp")) and not out.exists()
+
+
+_DURATION = r"(?:[\d,]+\s(?:days?|hr|min)(?:\s[\d,]+\s(?:hr|min))?)"
+
+
+def _minutes(words: str) -> float:
+    """'2 days 3 hr', '34 hr 37 min', '45 min' as minutes."""
+    unit = {"day": 1440, "days": 1440, "hr": 60, "min": 1}
+    found = re.findall(r"([\d,]+)\s(days?|hr|min)", words)
+    return sum(float(n.replace(",", "")) * unit[u] for n, u in found)
+
+
+def _page_text(page: str) -> str:
+    import html
+
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page))).replace("\xa0", " ")
+
+
+def test_degenerate_data_render_no_number_outside_its_interval_nor_absurd(tmp_path: Path) -> None:
+    """Evenly spaced reports: a region fitted on one instant and upper ends of centuries.
+
+    metrics.json flags them in ``implausible``; the page and the published notebook must
+    not print them: 'not estimable', or '> 366 days' for an interval end.
+    """
+    times = [f"2018-01-08 {20 + (i * 5) // 60:02d}:{(i * 5) % 60:02d}" for i in range(100)]
+    folder = incident(
+        tmp_path / "data" / "inc", "time,town\n" + "".join(f"{t},Liège\n" for t in times), extra='dedupe = "none"\n'
+    )
+    out = tmp_path / "reports"
+    proc = cli("render", str(folder), "--out", str(out), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "inc" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["implausible"], "the fixture must be degenerate"
+    notebook = json.loads((out / "inc" / "postmortem.ipynb").read_text(encoding="utf-8"))
+    outputs = [
+        "".join(data[kind]) if isinstance(data[kind], list) else data[kind]
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        for data in [output.get("data", {}) | {"text/plain": output.get("text", "")}]
+        for kind in ("text/html", "text/plain")
+        if kind in data
+    ]
+    for name, page in [("html", (out / "inc" / "postmortem.html").read_text(encoding="utf-8")), ("ipynb", "\n".join(outputs))]:
+        words = _page_text(page)
+        assert "not estimable" in words, name
+        for m in re.finditer(rf"(?<![>\d,])({_DURATION}) \[({_DURATION})–({_DURATION}|> {_DURATION}|beyond[^\]]*)\]", words):
+            value, low, high = m.group(1), m.group(2), m.group(3)
+            assert _minutes(low) <= _minutes(value), (name, m.group(0))
+            if high[0].isdigit():
+                assert _minutes(value) <= _minutes(high), (name, m.group(0))
+        for m in re.finditer(rf"(?<!> ){_DURATION}", words):
+            assert _minutes(m.group(0)) <= 366 * 1440, (name, words[max(0, m.start() - 200) : m.end() + 50])
