@@ -742,3 +742,50 @@ def test_degenerate_data_render_no_number_outside_its_interval_nor_absurd(tmp_pa
                 assert _minutes(value) <= _minutes(high), (name, m.group(0))
         for m in re.finditer(rf"(?<!> ){_DURATION}", words):
             assert _minutes(m.group(0)) <= 366 * 1440, (name, words[max(0, m.start() - 200) : m.end() + 50])
+
+
+def test_personal_data_never_reaches_the_rendered_page_notebook_metrics_or_tables(tmp_path: Path) -> None:
+    """The same hostile incident rendered: page, published notebook, metrics.json, processed tables.
+
+    Title, event label and source, source name, coverage text, unknown service/status values
+    (which the evidence appendix once looked up as translation keys and crashed on) and a
+    reject reason carry an e-mail and a phone number.
+    """
+    rows = f"time,town,service,status,{MAIL}\n"
+    for i in range(90):
+        service, status = (f"internet {MAIL}", f"down {PHONE}") if i % 3 == 0 else ("internet", "down")
+        rows += f"2018-01-08 {20 + i // 60:02d}:{i % 60:02d},Liège,{service},{status},x\n"
+    rows += f"{PHONE[:4]} 99 88 20,Namur,tv,down,x\n"  # rejected: its reason quotes the time
+    folder = incident(
+        tmp_path / "data" / "inc",
+        rows,
+        extra=f'name = "feed {MAIL}"\ncoverage = "call {PHONE} for access"\n',
+        columns='reported_at = "time"\nplace = "town"\nservice = "service"\nstatus = "status"\n',
+        top=f'[[events]]\ntime = "2018-01-08T21:00:00"\nlabel = "update by {MAIL}"\nsource = "{PHONE}"\nkind = "announcement"\n',
+    )
+    toml = folder / "incident.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace('title = "Hostile"', f'title = "Outage reported by {MAIL}"'), encoding="utf-8"
+    )
+    out, processed = tmp_path / "reports", tmp_path / "processed"
+    proc = cli("render", str(folder), "--out", str(out), "-p", f"processed_dir={processed}", "-p", "n_boot=20", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    texts = {"stdout": proc.stdout, "stderr": proc.stderr}
+    for path in (out / "inc").rglob("*"):
+        if path.is_file():
+            texts[path.name] = path.read_text(encoding="utf-8")
+    tables = list(processed.rglob("*.parquet"))
+    assert tables, "the render writes its processed tables"
+    for table in tables:
+        frame = pl.read_parquet(table)
+        values = [str(v) for c, t in frame.schema.items() if t == pl.String for v in frame[c].to_list()]
+        texts[table.name] = "\n".join([*frame.columns, *values])
+    for path in processed.rglob("*.json"):
+        texts[path.name] = path.read_text(encoding="utf-8")
+    assert {"postmortem.html", "postmortem.ipynb", "metrics.json"} <= texts.keys()
+    assert json.loads(texts["metrics.json"])["title"].startswith("Outage reported by")
+    page = _page_text(texts["postmortem.html"])
+    assert "[email]" in page and "[phone]" in page  # the values are there, scrubbed
+    for name, words in texts.items():
+        for secret in (MAIL, "jan.peeters", "example.be", PHONE, "0470 99 88 20", "0470 12"):
+            assert secret not in words, (name, secret)
