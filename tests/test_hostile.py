@@ -653,3 +653,139 @@ def test_ingest_never_writes_processed_tables_into_the_incident_folder(tmp_path:
     for root in (tmp_path, folder):
         assert "--processed" in one_line_error(cli("ingest", str(folder), "--processed", str(root)))
     assert snapshot(tmp_path) == before
+
+
+# --------------------------------------------------------------------------- leftovers of killed runs
+
+
+def test_clearing_a_killed_runs_leftovers_never_touches_a_dotted_sibling_id(tmp_path: Path) -> None:
+    """Leftover work of ``a`` is cleared; the work of the incident ``a.b`` (maybe running) is not."""
+    from analysis.report import render
+
+    folder = write_incident(tmp_path / "data", "a")
+    out = tmp_path / "reports"
+    out.mkdir()
+    sibling = out / ".a.b.20180108T200000Z-0123abcd.tmp"  # a run of incident "a.b"
+    sibling.mkdir()
+    (sibling / "postmortem.ipynb").write_text("{}", encoding="utf-8")
+    killed = out / ".a.20180108T200000Z-89abcdef.tmp"  # a killed run of "a"
+    killed.mkdir()
+    render(folder, out_root=out, notebook=FIXTURE, run_id="run.with.dots")
+    assert not killed.exists()
+    assert (sibling / "postmortem.ipynb").read_text(encoding="utf-8") == "{}"
+    assert (out / "a" / "manifest.json").is_file()
+    assert [p.name for p in out.glob(".*.tmp")] == [sibling.name]
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "under-proc"])
+def test_an_out_folder_that_cannot_be_created_is_one_line(tmp_path: Path, where: str) -> None:
+    folder = write_incident(tmp_path / "data", "inc")
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("x", encoding="utf-8")
+    out = blocker / "reports" if where == "under-a-file" else Path("/proc/postmortem-reports")
+    before = snapshot(tmp_path)
+    for command in (["render", str(folder)], ["render-all", str(folder.parent)]):
+        message = one_line_error(cli(*command, "--out", str(out)), code=2)
+        assert str(out) in message or "--out" in message, message
+        assert snapshot(tmp_path) == before
+        assert not list(tmp_path.rglob("*.tmp")) and not out.exists()
+
+
+_DURATION = r"(?:[\d,]+\s(?:days?|hr|min)(?:\s[\d,]+\s(?:hr|min))?)"
+
+
+def _minutes(words: str) -> float:
+    """'2 days 3 hr', '34 hr 37 min', '45 min' as minutes."""
+    unit = {"day": 1440, "days": 1440, "hr": 60, "min": 1}
+    found = re.findall(r"([\d,]+)\s(days?|hr|min)", words)
+    return sum(float(n.replace(",", "")) * unit[u] for n, u in found)
+
+
+def _page_text(page: str) -> str:
+    import html
+
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page))).replace("\xa0", " ")
+
+
+def test_degenerate_data_render_no_number_outside_its_interval_nor_absurd(tmp_path: Path) -> None:
+    """Evenly spaced reports: a region fitted on one instant and upper ends of centuries.
+
+    metrics.json flags them in ``implausible``; the page and the published notebook must
+    not print them: 'not estimable', or '> 366 days' for an interval end.
+    """
+    times = [f"2018-01-08 {20 + (i * 5) // 60:02d}:{(i * 5) % 60:02d}" for i in range(100)]
+    folder = incident(
+        tmp_path / "data" / "inc", "time,town\n" + "".join(f"{t},Liège\n" for t in times), extra='dedupe = "none"\n'
+    )
+    out = tmp_path / "reports"
+    proc = cli("render", str(folder), "--out", str(out), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "inc" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["implausible"], "the fixture must be degenerate"
+    notebook = json.loads((out / "inc" / "postmortem.ipynb").read_text(encoding="utf-8"))
+    outputs = [
+        "".join(data[kind]) if isinstance(data[kind], list) else data[kind]
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        for data in [output.get("data", {}) | {"text/plain": output.get("text", "")}]
+        for kind in ("text/html", "text/plain")
+        if kind in data
+    ]
+    for name, page in [("html", (out / "inc" / "postmortem.html").read_text(encoding="utf-8")), ("ipynb", "\n".join(outputs))]:
+        words = _page_text(page)
+        assert "not estimable" in words, name
+        for m in re.finditer(rf"(?<![>\d,])({_DURATION}) \[({_DURATION})–({_DURATION}|> {_DURATION}|beyond[^\]]*)\]", words):
+            value, low, high = m.group(1), m.group(2), m.group(3)
+            assert _minutes(low) <= _minutes(value), (name, m.group(0))
+            if high[0].isdigit():
+                assert _minutes(value) <= _minutes(high), (name, m.group(0))
+        for m in re.finditer(rf"(?<!> ){_DURATION}", words):
+            assert _minutes(m.group(0)) <= 366 * 1440, (name, words[max(0, m.start() - 200) : m.end() + 50])
+
+
+def test_personal_data_never_reaches_the_rendered_page_notebook_metrics_or_tables(tmp_path: Path) -> None:
+    """The same hostile incident rendered: page, published notebook, metrics.json, processed tables.
+
+    Title, event label and source, source name, coverage text, unknown service/status values
+    (which the evidence appendix once looked up as translation keys and crashed on) and a
+    reject reason carry an e-mail and a phone number.
+    """
+    rows = f"time,town,service,status,{MAIL}\n"
+    for i in range(90):
+        service, status = (f"internet {MAIL}", f"down {PHONE}") if i % 3 == 0 else ("internet", "down")
+        rows += f"2018-01-08 {20 + i // 60:02d}:{i % 60:02d},Liège,{service},{status},x\n"
+    rows += f"{PHONE[:4]} 99 88 20,Namur,tv,down,x\n"  # rejected: its reason quotes the time
+    folder = incident(
+        tmp_path / "data" / "inc",
+        rows,
+        extra=f'name = "feed {MAIL}"\ncoverage = "call {PHONE} for access"\n',
+        columns='reported_at = "time"\nplace = "town"\nservice = "service"\nstatus = "status"\n',
+        top=f'[[events]]\ntime = "2018-01-08T21:00:00"\nlabel = "update by {MAIL}"\nsource = "{PHONE}"\nkind = "announcement"\n',
+    )
+    toml = folder / "incident.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace('title = "Hostile"', f'title = "Outage reported by {MAIL}"'), encoding="utf-8"
+    )
+    out, processed = tmp_path / "reports", tmp_path / "processed"
+    proc = cli("render", str(folder), "--out", str(out), "-p", f"processed_dir={processed}", "-p", "n_boot=20", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    texts = {"stdout": proc.stdout, "stderr": proc.stderr}
+    for path in (out / "inc").rglob("*"):
+        if path.is_file():
+            texts[path.name] = path.read_text(encoding="utf-8")
+    tables = list(processed.rglob("*.parquet"))
+    assert tables, "the render writes its processed tables"
+    for table in tables:
+        frame = pl.read_parquet(table)
+        values = [str(v) for c, t in frame.schema.items() if t == pl.String for v in frame[c].to_list()]
+        texts[table.name] = "\n".join([*frame.columns, *values])
+    for path in processed.rglob("*.json"):
+        texts[path.name] = path.read_text(encoding="utf-8")
+    assert {"postmortem.html", "postmortem.ipynb", "metrics.json"} <= texts.keys()
+    assert json.loads(texts["metrics.json"])["title"].startswith("Outage reported by")
+    page = _page_text(texts["postmortem.html"])
+    assert "[email]" in page and "[phone]" in page  # the values are there, scrubbed
+    for name, words in texts.items():
+        for secret in (MAIL, "jan.peeters", "example.be", PHONE, "0470 99 88 20", "0470 12"):
+            assert secret not in words, (name, secret)

@@ -65,6 +65,7 @@ from analysis.report import (
     read_manifest,
     render_fingerprint,
     source_digest,
+    work_folder,
 )
 from analysis.triage import evidence_kind, headline, incident_date, language_pages, quality_flag
 
@@ -526,7 +527,7 @@ def _collect(task: _Task, rc: int, *, out_root: Path, timeout: float | None, int
             error = f"{task.incident_id}: render process exited with code {rc}" + (f": {reason}" if reason else "")
     tail = "\n".join(bound(line, 1000) for line in output.splitlines()[-40:])
     error = bound(error)
-    work = out_root / f".{task.incident_id}.{run_id}.tmp"
+    work = work_folder(out_root, task.incident_id, run_id)
     try:
         keep_failure(
             work, task.final, error, run_id=run_id, started=task.started_at or finished, fingerprint=task.fingerprint, log=tail

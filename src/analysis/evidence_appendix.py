@@ -15,11 +15,11 @@ from typing import Any
 import polars as pl
 
 from analysis.figure_text import area_name
-from analysis.i18n import format_period, format_time, text
+from analysis.i18n import TEXT, format_period, format_time, text
 from analysis.narrative import heading
 from analysis.postmortem import PostMortem, Reference
 from analysis.postmortem_report import cite, say, source_anchor
-from analysis.privacy import esc, scrub_contacts, scrub_place, scrub_text
+from analysis.privacy import esc, scrub_contacts, scrub_label, scrub_place, scrub_text
 from analysis.timeline import DOWN_STATUSES
 
 _URL = re.compile(r"https?://[^\s<>\"']+$")
@@ -79,6 +79,16 @@ def _place(row: dict[str, Any], lang: str) -> str:
     return esc(raw)
 
 
+def _value_label(lang: str, prefix: str, value: str | None) -> str:
+    """The translated name of a known service/status value; an unknown one as written, scrubbed."""
+    if not value:
+        return "—"
+    key = f"{prefix}{value}"
+    if key in TEXT.get(lang, {}) or key in TEXT["en"]:
+        return text(lang, key)
+    return scrub_label(value) or "—"
+
+
 def statements_table(a: Any) -> str:
     """Every statement, in time order: when, where, service, status, source, outlet, URL."""
     lang, tz = a.params.language, a.incident.timezone
@@ -93,8 +103,8 @@ def statements_table(a: Any) -> str:
             str(i),
             esc(_when(r, tz, lang)),
             _place(r, lang),
-            esc(text(lang, f"svc_{r['service']}") if r.get("service") else "—"),
-            esc(text(lang, f"st_{r['status']}") if r.get("status") else "—"),
+            esc(_value_label(lang, "svc_", r.get("service"))),
+            esc(_value_label(lang, "st_", r.get("status"))),
         ]
         if show_text:  # the paraphrases are written in English: the other pages show the structured fields
             cells.append(esc(scrub_text(r.get("text")) or ""))

@@ -697,10 +697,24 @@ def _unit(value: int, unit: str, language: str) -> str:
     return format_unit(value, f"duration-{unit}", length="short", locale=loc).replace("\u202f", "\xa0")
 
 
+def longest_duration() -> float:
+    """Minutes beyond which no duration is shown: the span limit (``POSTMORTEM_MAX_SPAN_DAYS``)."""
+    from analysis.limits import limit
+
+    return limit("MAX_SPAN_DAYS") * 1440
+
+
 def format_duration(minutes: float | None, language: str = "en") -> str:
-    """Minutes as people read them, with CLDR unit names: '45 min', '2 h 5 min', '2 days 3 h' (en dash when missing)."""
+    """Minutes as people read them, with CLDR unit names: '45 min', '2 h 5 min', '2 days 3 h' (en dash when missing).
+
+    A duration beyond the span limit (a model extrapolating to centuries) is shown as
+    '> 366 days', never as its number.
+    """
     if minutes is None or not math.isfinite(minutes):
         return "—"
+    most = longest_duration()
+    if minutes > most:
+        return f"> {format_duration(most, language)}"
     m = round(minutes)
     if m < 90:
         return _unit(m, "minute", language)
@@ -709,6 +723,26 @@ def format_duration(minutes: float | None, language: str = "en") -> str:
         return f"{_unit(h, 'hour', language)} {_unit(mm, 'minute', language)}" if mm else _unit(h, "hour", language)
     d, hh = divmod(h, 24)
     return f"{_unit(d, 'day', language)} {_unit(hh, 'hour', language)}" if hh else _unit(d, "day", language)
+
+
+def estimable(value: float | None, low: float | None = None, high: float | None = None) -> bool:
+    """Whether a duration estimate can be shown: finite, within the span limit and inside its own interval."""
+    if value is None or not math.isfinite(value) or value > longest_duration():
+        return False
+    slack = 1e-6 * max(1.0, abs(value))
+    if low is not None and math.isfinite(low) and value < low - slack:
+        return False
+    return not (high is not None and math.isfinite(high) and value > high + slack)
+
+
+def format_estimate(value: float | None, low: float | None, high: float | None, language: str = "en") -> str:
+    """'2 h 5 min [1 h 40 min–3 h]'; 'not estimable' when :func:`estimable` says no.
+
+    An interval end beyond the span limit reads '> 366 days'.
+    """
+    if not estimable(value, low, high):
+        return text(language, "not_estimable")
+    return f"{format_duration(value, language)} [{format_duration(low, language)}–{format_duration(high, language)}]"
 
 
 def format_percent(x: float | None, digits: int = 0, language: str = "en") -> str:

@@ -248,4 +248,4 @@ def flag_implausible(doc: dict[str, Any], max_minutes: float) -> list[str]:
                 fix(block, f"{group}.{name}.")
                 if isinstance(block, dict):
                     fix(block.get("recovery"), f"{group}.{name}.recovery.")
-    return notes
+    return list(dict.fromkeys(notes))  # a region's block and its recovery may hold the same numbers

@@ -16,7 +16,17 @@ import polars as pl
 
 from analysis import series_report
 from analysis.figure_text import area_name
-from analysis.i18n import TEXT, format_date, format_duration, format_percents, format_period, format_time, text
+from analysis.i18n import (
+    TEXT,
+    estimable,
+    format_date,
+    format_duration,
+    format_estimate,
+    format_percents,
+    format_period,
+    format_time,
+    text,
+)
 from analysis.metrics import offset
 from analysis.privacy import esc, scrub_contacts
 from analysis.timeline import events_in
@@ -92,6 +102,8 @@ def _estimate_text(est: Any, *, unit: str = "min", lang: str = "en", horizon: fl
     if unit == "pct":
         value, low, high = format_percents(est.value, est.low, est.high, lang)
         return value, f"[{low}–{high}]"
+    if not estimable(est.value, est.low, None if getattr(est, "high_beyond", False) else est.high):
+        return text(lang, "not_estimable"), ""
     beyond = text(lang, "beyond_window")
     value = format_duration(est.value, lang) if est.value <= horizon else f"> {format_duration(horizon, lang)} ({beyond})"
     capped = getattr(est, "high_beyond", False) or not math.isfinite(est.high) or est.high > horizon
@@ -457,7 +469,7 @@ def impact(a: Any) -> str:
                 (
                     label,
                     format_time(when, tz, lang),
-                    f"{format_duration(est.value, lang)} [{format_duration(est.low, lang)}–{format_duration(est.high, lang)}]",
+                    format_estimate(est.value, est.low, est.high, lang),
                 )
             )
     resolved = inc.declared_resolved

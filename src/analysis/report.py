@@ -312,7 +312,7 @@ def render(
         recover_interrupted_swap(final)
         _remove_stale_work(out_root, incident.id)
         check_ours(final)
-        work = out_root / f".{incident.id}.{run_id}.tmp"
+        work = work_folder(out_root, incident.id, run_id)
         work.mkdir(parents=True)
         # the notebook writes metrics.json into output_dir: point it at the work folder
         run_params = injected(params, notebook) | {"output_dir": str(work)}
@@ -762,10 +762,25 @@ def recover_interrupted_swap(final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def work_folder(out_root: Path, incident_id: str, run_id: str) -> Path:
+    """Where a run writes before its swap: ``.<id>.<run id>.tmp``, the run id without dots.
+
+    Ids may hold dots, run ids not here: so the name tells the id exactly (the work of
+    ``a.b`` is never taken for a run of ``a``, nor the reverse).
+    """
+    return out_root / f".{incident_id}.{run_id.replace('.', '_')}.tmp"
+
+
 def _remove_stale_work(out_root: Path, incident_id: str) -> None:
-    """Delete work folders of earlier runs that were killed (safe: we hold the incident lock)."""
-    for stale in out_root.glob(f".{incident_id}.*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
+    """Delete work folders of earlier runs that were killed (safe: we hold the incident lock).
+
+    Only ``.<id>.<run id>.tmp`` with this exact id: the folders of an incident ``a.b`` are
+    not those of ``a``, and another run of ``a.b`` may be writing them.
+    """
+    pattern = re.compile(rf"\.{re.escape(incident_id)}\.[^.]+\.tmp")
+    for stale in out_root.glob(".*.tmp"):
+        if pattern.fullmatch(stale.name):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _exchange(a: Path, b: Path) -> bool:

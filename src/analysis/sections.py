@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analysis import figures, narrative, postmortem_report, series_report
-from analysis.i18n import format_duration, format_percent, format_percents, format_time, text
+from analysis.i18n import estimable, format_duration, format_percent, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
@@ -204,6 +204,8 @@ def candidates_table(cand: pl.DataFrame, lang: str, *, horizon: float = math.inf
                 row.append("—")
             elif c in ("t50_minutes", "t90_minutes") and isinstance(v, float) and v > horizon:
                 row.append(f"> {horizon:.0f} ({text(lang, 'beyond_window')})")
+            elif c in ("t50_minutes", "t90_minutes") and isinstance(v, float) and not estimable(v):
+                row.append(text(lang, "not_estimable"))
             elif c == "akaike_weight":
                 row.append(f"{v:.3f}")
             elif isinstance(v, float):

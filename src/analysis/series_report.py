@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analysis.figures import PALETTE, TEMPLATE, _axis_title, _local, band_trace
-from analysis.i18n import TEXT, format_duration, format_time, text
+from analysis.i18n import TEXT, format_duration, format_estimate, format_time, text
 from analysis.privacy import esc
 
 #: The crossings a series report leads with: fraction of the peak restored → metrics key.
@@ -143,7 +143,7 @@ def impact_rows(a: Any) -> list[tuple[str, str]]:
         rows.append(
             (
                 text(lang, "s_per_customer", pct=f"{p:.0%}") + " ¹",
-                f"{format_duration(est.value, lang)} [{format_duration(est.low, lang)}–{format_duration(est.high, lang)}]",
+                format_estimate(est.value, est.low, est.high, lang),
             )
         )
     rows.append(("¹", text(lang, "s_weak")))
@@ -227,7 +227,7 @@ def areas_html(a: Any, table: Any) -> str:
             cells.append(
                 text(lang, "s_not_reached_short")
                 if est.value > fit.horizon_minutes
-                else f"{format_duration(est.value, lang)} [{format_duration(est.low, lang)}–{format_duration(est.high, lang)}]"
+                else format_estimate(est.value, est.low, est.high, lang)
             )
         rows.append(cells)
     head = [text(lang, "s_area"), text(lang, "s_peak"), text(lang, "s_t50"), text(lang, "s_t90")]

@@ -22,7 +22,7 @@ import polars as pl
 
 from analysis import spatial as sp
 from analysis.errors import AnalysisError
-from analysis.i18n import format_duration, format_number, text
+from analysis.i18n import format_estimate, format_number, text
 from analysis.narrative import caption, esc, heading, table
 from analysis.spatial_recovery import AreaRecovery, RegionComparison, compare_regions, coverage_caveats, pooled_area_recovery
 from analysis.timeline import DOWN_STATUSES, down_reports
@@ -383,7 +383,7 @@ def _num(x: Any, digits: int = 2) -> float | None:
 
 
 def _fmt_est(v: float, lo: float, hi: float, lang: str) -> str:
-    return f"{format_duration(v, lang)} [{format_duration(lo, lang)}–{format_duration(hi, lang)}]"
+    return format_estimate(v, lo, hi, lang)
 
 
 def _lead(a: Any, s: SpatialAnalysis) -> str:
@@ -593,7 +593,7 @@ def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[
         if p.tau == 0:
             words.append(
                 "Here the areas' reports show no detectable difference in pace, so every area keeps the national t90 "
-                f"({format_duration(nat.value)} after onset [{format_duration(nat.low)}–{format_duration(nat.high)}]): "
+                f"({format_estimate(nat.value, nat.low, nat.high)} after onset): "
                 "no municipality gets a confident curve of its own from a handful of reports."
             )
         else:
