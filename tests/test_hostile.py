@@ -745,7 +745,7 @@ def test_degenerate_data_render_no_number_outside_its_interval_nor_absurd(tmp_pa
 
 
 def test_personal_data_never_reaches_the_rendered_page_notebook_metrics_or_tables(tmp_path: Path) -> None:
-    """The same hostile incident rendered: page, published notebook, metrics.json, processed tables.
+    """The same hostile incident rendered in a batch: page, notebook, metrics.json, tables, index and log.
 
     Title, event label and source, source name, coverage text, unknown service/status values
     (which the evidence appendix once looked up as translation keys and crashed on) and a
@@ -768,12 +768,19 @@ def test_personal_data_never_reaches_the_rendered_page_notebook_metrics_or_table
         toml.read_text(encoding="utf-8").replace('title = "Hostile"', f'title = "Outage reported by {MAIL}"'), encoding="utf-8"
     )
     out, processed = tmp_path / "reports", tmp_path / "processed"
-    proc = cli("render", str(folder), "--out", str(out), "-p", f"processed_dir={processed}", "-p", "n_boot=20", timeout=300)
+    # the batch path: its log, index.html and index.json are outputs too
+    proc = cli(
+        "render-all", str(folder.parent), "--out", str(out), "-p", f"processed_dir={processed}", "-p", "n_boot=20", timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     texts = {"stdout": proc.stdout, "stderr": proc.stderr}
-    for path in (out / "inc").rglob("*"):
-        if path.is_file():
-            texts[path.name] = path.read_text(encoding="utf-8")
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".json", ".ipynb", ".log", ".txt", ".csv"}:
+            texts[str(path.relative_to(out))] = path.read_text(encoding="utf-8")
+    assert "render-all.log" in texts and "index.html" in texts and "index.json" in texts
+    texts["postmortem.html"] = texts.pop("inc/postmortem.html")
+    texts["postmortem.ipynb"] = texts.pop("inc/postmortem.ipynb")
+    texts["metrics.json"] = texts.pop("inc/metrics.json")
     tables = list(processed.rglob("*.parquet"))
     assert tables, "the render writes its processed tables"
     for table in tables:
