@@ -566,13 +566,10 @@ def test_incident_folder_renders_with_a_bom(tmp_path: Path) -> None:
 MAIL, PHONE = "jan.peeters@example.be", "0470 12 34 56"
 
 
-def test_personal_data_in_labels_values_and_reasons_never_reaches_an_output(tmp_path: Path) -> None:
-    rows = f"time,town,service,status,{MAIL}\n" + "".join(
-        f"2018-01-08 {20 + i // 60:02d}:{i % 60:02d},Liège,internet {MAIL},down {PHONE},x\n" for i in range(60)
-    )
-    rows += f"{PHONE[:4]} 99 88 20,Namur,tv,down,x\n"
+def _personal_incident(folder: Path, rows: str) -> Path:
+    """An incident whose title, event, source name and coverage carry an e-mail and a phone number."""
     folder = incident(
-        tmp_path / "inc",
+        folder,
         rows,
         extra=f'name = "feed {MAIL}"\ncoverage = "call {PHONE} for access"\n',
         columns='reported_at = "time"\nplace = "town"\nservice = "service"\nstatus = "status"\n',
@@ -582,6 +579,15 @@ def test_personal_data_in_labels_values_and_reasons_never_reaches_an_output(tmp_
     toml.write_text(
         toml.read_text(encoding="utf-8").replace('title = "Hostile"', f'title = "Outage reported by {MAIL}"'), encoding="utf-8"
     )
+    return folder
+
+
+def test_personal_data_in_labels_values_and_reasons_never_reaches_an_output(tmp_path: Path) -> None:
+    rows = f"time,town,service,status,{MAIL}\n" + "".join(
+        f"2018-01-08 {20 + i // 60:02d}:{i % 60:02d},Liège,internet {MAIL},down {PHONE},x\n" for i in range(60)
+    )
+    rows += f"{PHONE[:4]} 99 88 20,Namur,tv,down,x\n"
+    folder = _personal_incident(tmp_path / "inc", rows)
     outputs = []
     proc = cli("validate", str(folder))
     assert proc.returncode == 0, proc.stderr
@@ -756,17 +762,7 @@ def test_personal_data_never_reaches_the_rendered_page_notebook_metrics_or_table
         service, status = (f"internet {MAIL}", f"down {PHONE}") if i % 3 == 0 else ("internet", "down")
         rows += f"2018-01-08 {20 + i // 60:02d}:{i % 60:02d},Liège,{service},{status},x\n"
     rows += f"{PHONE[:4]} 99 88 20,Namur,tv,down,x\n"  # rejected: its reason quotes the time
-    folder = incident(
-        tmp_path / "data" / "inc",
-        rows,
-        extra=f'name = "feed {MAIL}"\ncoverage = "call {PHONE} for access"\n',
-        columns='reported_at = "time"\nplace = "town"\nservice = "service"\nstatus = "status"\n',
-        top=f'[[events]]\ntime = "2018-01-08T21:00:00"\nlabel = "update by {MAIL}"\nsource = "{PHONE}"\nkind = "announcement"\n',
-    )
-    toml = folder / "incident.toml"
-    toml.write_text(
-        toml.read_text(encoding="utf-8").replace('title = "Hostile"', f'title = "Outage reported by {MAIL}"'), encoding="utf-8"
-    )
+    folder = _personal_incident(tmp_path / "data" / "inc", rows)
     out, processed = tmp_path / "reports", tmp_path / "processed"
     # the batch path: its log, index.html and index.json are outputs too
     proc = cli(
