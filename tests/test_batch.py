@@ -188,6 +188,7 @@ def test_force_rerenders_an_unchanged_incident(first_run: tuple, tmp_path: Path)
     assert "alpha: will render: forced (--force)" in (out / "render-all.log").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_timeout_kills_only_its_incident(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "data"
     write_incident(data, "quick")

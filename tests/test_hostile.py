@@ -431,6 +431,7 @@ def _bad_incidents(data: Path) -> dict[str, str]:
     return cases
 
 
+@pytest.mark.slow
 def test_render_all_isolates_every_bad_incident_and_the_index_tells_the_truth(tmp_path: Path) -> None:
     data, out = tmp_path / "data", tmp_path / "reports"
     cases = _bad_incidents(data)
@@ -714,6 +715,7 @@ def _page_text(page: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page))).replace("\xa0", " ")
 
 
+@pytest.mark.slow
 def test_degenerate_data_render_no_number_outside_its_interval_nor_absurd(tmp_path: Path) -> None:
     """Evenly spaced reports: a region fitted on one instant and upper ends of centuries.
 
@@ -750,6 +752,7 @@ def test_degenerate_data_render_no_number_outside_its_interval_nor_absurd(tmp_pa
             assert _minutes(m.group(0)) <= 366 * 1440, (name, words[max(0, m.start() - 200) : m.end() + 50])
 
 
+@pytest.mark.slow
 def test_personal_data_never_reaches_the_rendered_page_notebook_metrics_or_tables(tmp_path: Path) -> None:
     """The same hostile incident rendered in a batch: page, notebook, metrics.json, tables, index and log.
 

@@ -122,6 +122,7 @@ def three_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return result.out_dir
 
 
+@pytest.mark.slow
 def test_languages_coexist_and_link_to_each_other(three_pages: Path) -> None:
     names = sorted(p.name for p in three_pages.iterdir())
     assert names == sorted(

@@ -346,6 +346,7 @@ def test_render_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     assert b"Executing" in seen and b"cell/s" in seen
 
 
+@pytest.mark.slow
 def test_render_all_in_cron_has_no_progress_bars_and_quiet_says_one_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     write_incident(data, "alpha")
