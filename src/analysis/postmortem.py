@@ -184,7 +184,7 @@ class _Keys:
                 raise self.fail(name, "is required but missing")
             return None
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(name, f"expected a non-empty string, got {value!r}")
+            raise self.fail(name, f"expected a non-empty string, got {quote(value)}")
         return value.strip()
 
     def choice(self, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
@@ -192,7 +192,7 @@ class _Keys:
         if value is None:
             return default
         if value not in choices:
-            raise self.fail(name, f"expected one of {', '.join(choices)}; got {value!r}")
+            raise self.fail(name, f"expected one of {', '.join(choices)}; got {quote(value)}")
         return value
 
     def text(self, name: str, *, required: bool = False) -> Text | None:
@@ -208,7 +208,7 @@ class _Keys:
         if value is None:
             return False
         if not isinstance(value, bool):
-            raise self.fail(name, f"expected true/false, got {value!r}")
+            raise self.fail(name, f"expected true/false, got {quote(value)}")
         return value
 
     def when(self, name: str, tz: ZoneInfo, *, required: bool = False) -> When | None:
@@ -229,7 +229,7 @@ class _Keys:
 
     def sub(self, name: str, value: Any) -> _Keys:
         if not isinstance(value, dict):
-            raise self.fail(name, f"expected a table, got {type(value).__name__} {value!r}")
+            raise self.fail(name, f"expected a table, got {type(value).__name__} {quote(value)}")
         return _Keys(self.path, value, f"{self.prefix}{name}.")
 
     def check_unknown(self) -> None:
@@ -252,7 +252,7 @@ def _text(keys: _Keys, name: str, value: Any) -> Text:
             if lang not in TEXT_LANGUAGES:
                 raise keys.fail(f"{name}.{lang}", f"unknown language (expected one of {', '.join(TEXT_LANGUAGES)})")
             if not isinstance(words, str) or not words.strip():
-                raise keys.fail(f"{name}.{lang}", f"expected a non-empty string, got {words!r}")
+                raise keys.fail(f"{name}.{lang}", f"expected a non-empty string, got {quote(words)}")
             out[lang] = words.strip()
         return MappingProxyType(out)
     raise keys.fail(name, f"expected a string or a table of translations (en, fr, nl), got {type(value).__name__}")
@@ -361,10 +361,10 @@ def parse_postmortem(path: Path, raw: Any, tz: ZoneInfo) -> PostMortem:
         k = p.sub(name, value)
         ref_id = k.string("id", required=True) or ""
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,15}", ref_id):
-            raise k.fail("id", f"expected a short id such as 'S1' (letters, digits, - and _), got {ref_id!r}")
+            raise k.fail("id", f"expected a short id such as 'S1' (letters, digits, - and _), got {quote(ref_id)}")
         url = k.string("url")
         if url is not None and not re.match(r"https?://[^\s<>\"']+$", url):
-            raise k.fail("url", f"expected an http(s) address, got {url!r}")
+            raise k.fail("url", f"expected an http(s) address, got {quote(url)}")
         refs.append(
             Reference(
                 id=ref_id,
