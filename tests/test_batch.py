@@ -16,6 +16,7 @@ import time
 from html.parser import HTMLParser
 from pathlib import Path
 
+import psutil
 import pytest
 
 from analysis import batch
@@ -85,7 +86,7 @@ def run_ids(out: Path, *ids: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str], float]:
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
     """Three incidents, one broken, rendered by the command line with two jobs."""
     root = tmp_path_factory.mktemp("batch")
     data = root / "data"
@@ -93,16 +94,15 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, sub
     write_incident(data, "beta", csv=CSV + "2018-01-08 21:00,Namur,70\n")
     write_incident(data, "broken", csv=BROKEN_CSV)
     out = root / "reports"
-    t0 = time.monotonic()
     proc = cli("render-all", str(data), "--out", str(out), "--notebook", str(FIXTURE), "--jobs", "2")
-    return data, out, proc, time.monotonic() - t0
+    return data, out, proc
 
 
 # --------------------------------------------------------------------------- done-when
 
 
 def test_one_broken_incident_fails_alone(first_run: tuple) -> None:
-    _, out, proc, _ = first_run
+    _, out, proc = first_run
     assert proc.returncode == 1, proc.stderr
     for ok in ("alpha", "beta"):
         assert sorted(p.name for p in (out / ok).iterdir()) == sorted(OUTPUTS)
@@ -124,7 +124,7 @@ def test_one_broken_incident_fails_alone(first_run: tuple) -> None:
 
 
 def test_index_lists_every_incident_offline_and_escaped(first_run: tuple) -> None:
-    _, out, _, _ = first_run
+    _, out, _ = first_run
     rows, refs = index_rows(out)
     assert set(rows) == {"alpha", "beta", "broken"}
     assert rows["alpha"][1] == "ok"
@@ -150,7 +150,7 @@ def test_index_lists_every_incident_offline_and_escaped(first_run: tuple) -> Non
 
 
 def test_second_run_skips_unchanged_then_renders_what_changed(first_run: tuple, tmp_path: Path) -> None:
-    data_first, first_out, _, _ = first_run
+    data_first, first_out, _ = first_run
     data, out = tmp_path / "data", tmp_path / "reports"
     for name in ("alpha", "beta"):  # at another place: the location is not in the fingerprint
         shutil.copytree(data_first / name, data / name)
@@ -177,7 +177,7 @@ def test_second_run_skips_unchanged_then_renders_what_changed(first_run: tuple, 
 
 
 def test_force_rerenders_an_unchanged_incident(first_run: tuple, tmp_path: Path) -> None:
-    data_first, first_out, _, _ = first_run
+    data_first, first_out, _ = first_run
     data, out = tmp_path / "data", tmp_path / "reports"
     shutil.copytree(data_first / "alpha", data / "alpha")
     shutil.copytree(first_out / "alpha", out / "alpha")
@@ -381,10 +381,12 @@ def test_sigterm_stops_the_batch_and_still_writes_the_index(tmp_path: Path) -> N
     out = tmp_path / "reports"
     cmd = [sys.executable, "-m", "analysis", "render-all", str(data), "--out", str(out), "--notebook", str(FIXTURE), "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 60
-    while not list(out.glob(".long.*.tmp")) and time.monotonic() < deadline:  # the render is under way
-        time.sleep(0.2)
-    time.sleep(1)
+    # the render is under way: its folder exists and its worker process has started
+    while not (list(out.glob(".long.*.tmp")) and parent.children(recursive=True)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert parent.children(recursive=True), "the render worker never started"
     proc.terminate()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

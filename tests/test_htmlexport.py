@@ -22,8 +22,12 @@ def test_renderer_emits_div_and_mimetype_without_scripts_from_anywhere() -> None
     assert (
         "plotly.min.js" not in html and "cdn" not in html.lower() and "mathjax" not in html.lower().replace("mathjaxconfig", "")
     )
-    use_offline_renderer()
-    assert pio.renderers.default == "postmortem"
+    before = pio.renderers.default
+    try:
+        use_offline_renderer()
+        assert pio.renderers.default == "postmortem"
+    finally:
+        pio.renderers.default = before
 
 
 def test_export_inlines_plotly_once_and_requests_nothing(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from analysis.metrics import (
     offset,
     write_metrics,
 )
+from tests.contract import RECOVERY, TOP, contract_gaps
 
 
 def test_times_carry_the_incident_offset() -> None:
@@ -48,12 +49,21 @@ def test_empty_recovery_has_every_contract_key(tmp_path: Path) -> None:
     doc |= {
         "recovery": empty_recovery(0.9),
         "announcements": [{"time": None, "label": "x", "still_affected": None, "still_affected_ci": None}],
+        "areas": {"n_municipalities": 0},
     }
     assert missing_keys(doc) == []
+    assert contract_gaps(doc) == []  # DESIGN.md's keys, spelled out in tests/contract.py
     assert set(RECOVERY_KEYS) <= set(doc["recovery"])
     path = write_metrics(doc, tmp_path / "m" / "metrics.json")
     assert json.loads(path.read_text(encoding="utf-8"))["recovery"]["level"] == 0.9
     del doc["recovery"]["t90_ci"]
     assert missing_keys(doc) == ["recovery.t90_ci"]
+    assert contract_gaps(doc) == ["recovery.t90_ci"]
     with pytest.raises(ValueError, match="Out of range float"):
         write_metrics({"x": float("nan")}, tmp_path / "bad.json")
+
+
+def test_the_code_writes_at_least_the_contract_keys() -> None:
+    # the code's own key lists may grow (keys are added freely) but never lose a contract key
+    assert set(TOP) <= set(TOP_KEYS)
+    assert set(RECOVERY) <= set(RECOVERY_KEYS)

@@ -35,9 +35,10 @@ def test_onset_found_within_minutes_with_an_interval():
 
 
 def test_onset_interval_covers_the_truth_in_most_simulations():
-    estimates = [estimate_onset(_times(_simulate(s))) for s in range(40)]
+    estimates = [estimate_onset(_times(_simulate(s))) for s in range(200)]
     hits = sum(e.low <= ONSET <= e.high for e in estimates)
-    assert 32 <= hits <= 40  # nominal 90%
+    # nominal 90 %, bounded on both sides: too narrow fails below, too wide above (0.85-0.95)
+    assert 170 <= hits <= 190, hits
 
 
 def test_without_baseline_the_onset_is_bounded_by_the_first_report():

@@ -62,7 +62,11 @@ def test_inspect_notebook_agrees_with_report_params(notebook: Path) -> None:
 
 
 def test_check_parameters_accepts_the_report_types() -> None:
-    check_parameters({"level": 0.8, "n_boot": 50, "language": "fr", "bin_minutes": 5}, FIXTURE)
+    good = {"level": 0.8, "n_boot": 50, "language": "fr", "bin_minutes": 5}
+    assert check_parameters(good, FIXTURE) is None
+    for name in good:  # the same names with a value of no declared type are refused, one by one
+        with pytest.raises(ParameterError, match=f"'{name}'"):
+            check_parameters({**good, name: [1, 2]}, FIXTURE)
 
 
 @pytest.mark.parametrize(
