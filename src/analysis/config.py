@@ -17,12 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.errors import ConfigError, quote
 from analysis.paths import notebooks_dir, project_root
 from analysis.postmortem import PostMortem, parse_postmortem, parse_when
+from analysis.vocab import Ambiguous, Dedupe, EventKind, ExposureKind, Sampling, SourceFormat, SourceKind
 
 log = logging.getLogger("analysis.config")
 
@@ -58,16 +59,9 @@ MAX_PATH_CHARS = 1000
 
 # --------------------------------------------------------------------------- types
 
-SourceKind = Literal["down_reports", "restorations", "online_fraction"]
-SourceFormat = Literal["csv", "parquet", "jsonl", "xlsx"]
-EventKind = Literal["announcement", "action", "incident", "other"]
-Ambiguous = Literal["earliest", "latest", "reject"]
-Sampling = Literal["spontaneous", "curated"]
-ExposureKind = Literal["customers", "population"]
 # which rows of a source are duplicates (docs/data-quality.md, "Duplicates"): identity, the
 # default, only a repeated report id or the same user/device at the same time; exact, any row
 # identical to an earlier one (feeds known to double-post); none, no row
-Dedupe = Literal["identity", "exact", "none"]
 
 SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 EVENT_KINDS: tuple[str, ...] = get_args(EventKind)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 import plotly.graph_objects as go
@@ -26,6 +26,7 @@ from plotly.subplots import make_subplots
 
 from analysis.errors import GeoError, ParameterError
 from analysis.figures import PALETTE, REGION_COLORS, TEMPLATE, _local
+from analysis.vocab import AreaLayerName, RecoveryLayerName
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -40,8 +41,6 @@ __all__ = [
     "timelapse_map",
 ]
 
-AreaLayerName = Literal["reports", "rate", "excess", "clusters"]
-RecoveryLayerName = Literal["t90", "last_down"]
 APPROXIMATE_NOTE = "Municipal boundaries are approximate (derived from judicial cantons and GeoNames places)."
 NO_DATA = "#eef1f4"
 MIN_DATA_WEIGHT = 0.1  # share of an area's t90 that must come from its own reports for the map to colour it

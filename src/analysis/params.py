@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from analysis.errors import ParameterError, quote
+from analysis.vocab import Language, Propensity
 
-Language = Literal["en", "fr", "nl"]
-Propensity = Literal["auto", "default", "flat"]
 LANGUAGES: tuple[str, ...] = get_args(Language)
 PROPENSITIES: tuple[str, ...] = get_args(Propensity)
 

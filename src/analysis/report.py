@@ -32,7 +32,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from analysis.config import INCIDENT_FILE, NOTEBOOKS, PROJECT_ROOT, Incident, load_incident
 from analysis.errors import AnalysisError, ParameterError, RenderError
@@ -55,8 +55,6 @@ RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: How papermill's inferred type names map to the Python values they accept.
 _NOTEBOOK_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
-
-Status = Literal["ok", "failed", "skipped"]
 
 
 class RunStopped(BaseException):

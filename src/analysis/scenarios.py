@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -50,6 +50,7 @@ import polars as pl
 
 from analysis.errors import ParameterError
 from analysis.simulate import family_theta, report_times, restoration_records, restoration_times
+from analysis.vocab import EventKind, SourceKind
 
 __all__ = [
     "SCENARIOS",
@@ -65,8 +66,6 @@ __all__ = [
     "write_scenario",
 ]
 
-SourceKind = Literal["down_reports", "restorations"]
-EventKind = Literal["announcement", "action", "incident", "other"]
 
 #: Place forms a report may use, in the order of the ``form`` code in ``truth_reports.parquet``.
 PLACE_FORMS: tuple[str, ...] = ("name", "section", "postal_code", "coordinates", "missing")

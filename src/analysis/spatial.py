@@ -18,7 +18,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import numpy as np
 import polars as pl
@@ -28,6 +28,7 @@ from analysis.errors import GeoError, ParameterError
 from analysis.geo.boundaries import METRIC_CRS
 from analysis.geo.reference import COUNTRY_CODE, REGION_NAMES, reference_municipalities
 from analysis.timeline import DOWN_STATUSES
+from analysis.vocab import AreaLevel, Correction, ExpectedWithin, RateAdjust
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -51,12 +52,8 @@ __all__ = [
     "spatial_autocorrelation",
 ]
 
-AreaLevel = Literal["municipality", "canton", "province", "region", "user"]
 AREA_LEVELS: tuple[str, ...] = get_args(AreaLevel)
-ExpectedWithin = Literal["country", "region"]
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)  # a DataFrame in, a DataFrame out; lazy stays lazy
-RateAdjust = Literal["eb", "raw"]
-Correction = Literal["fdr", "none"]
 #: What a report is about: one municipality, a whole province/region/country, or nowhere known.
 SCOPES: tuple[str, ...] = ("municipality", "province", "region", "country", "unplaced")
 #: Scopes that count inside an area of each level (a province statement is not inside any municipality).

@@ -9,7 +9,6 @@ column gives wall-clock time in the incident's timezone for display.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -136,9 +135,6 @@ def choose_bin_minutes(start: dt.datetime, end: dt.datetime, *, target_bins: int
         if span / width <= target_bins:
             return float(width)
     return 1440.0
-
-
-EventSource = Literal["config", "data", "fit"]
 
 
 def events_in(events: pl.DataFrame, language: str) -> pl.DataFrame:

@@ -32,9 +32,10 @@ unambiguous; the one that read most values is reported. A source's ``time_format
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import polars as pl
+
+from analysis.vocab import Ambiguous
 
 UTC_DTYPE = pl.Datetime("us", "UTC")
 MIN_YEAR, MAX_YEAR = 1900, 2099
@@ -84,7 +85,6 @@ NAIVE_FORMATS: tuple[str, ...] = (
 )
 TIME_ONLY_FORMATS: tuple[str, ...] = ("%H:%M:%S", "%H:%M", "%Hh%M", "%Hh")
 
-Ambiguous = Literal["earliest", "latest", "reject"]
 
 _TIME = r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)"
 _DAY_MONTH = r"^(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}(?:$|[ T])"

@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 import polars as pl
 
 from analysis.errors import GeoError, ParameterError
 from analysis.geo.reference import ATTRIBUTION, GEO_DATA, PROVINCE_NAMES, REGION_NAMES, reference_municipalities
+from analysis.vocab import BoundaryLevel, ExposureKind
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -40,11 +41,9 @@ __all__ = [
     "to_plotly_geojson",
 ]
 
-BoundaryLevel = Literal["municipality", "canton", "province", "region"]
 BOUNDARY_LEVELS: tuple[str, ...] = get_args(BoundaryLevel)
 METRIC_CRS = "EPSG:3812"
 WGS84 = "EPSG:4326"
-ExposureKind = Literal["customers", "population"]
 
 
 @cache

@@ -26,7 +26,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -43,6 +43,7 @@ from analysis.geo.reference import (
     postal_codes,
     reference_municipalities,
 )
+from analysis.vocab import PlaceScope
 
 __all__ = [
     "DEFAULT_FUZZY_THRESHOLD",
@@ -54,7 +55,6 @@ __all__ = [
     "resolve_places",
 ]
 
-GeoMethod = Literal["exact", "alias", "section", "postal_code", "coordinates", "fuzzy", "area", "ambiguous", "unresolved"]
 GEO_METHODS: tuple[str, ...] = (
     "exact",
     "alias",
@@ -66,7 +66,6 @@ GEO_METHODS: tuple[str, ...] = (
     "ambiguous",
     "unresolved",
 )
-AreaLevel = Literal["province", "region", "country"]
 AREA_LEVELS: tuple[str, ...] = ("province", "region", "country")
 
 #: Minimum rapidfuzz ``ratio`` (0–100) of a fuzzy match on the compact keys.
@@ -1101,7 +1100,7 @@ def resolve_place(
     postal_code: str | None = None,
     lat: float | None = None,
     lon: float | None = None,
-    area_level: AreaLevel | None = None,
+    area_level: PlaceScope | None = None,
     fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD,
 ) -> dict[str, Any]:
     """Resolve one place to a municipality (or an area), with how and how sure.

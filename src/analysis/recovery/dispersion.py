@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from analysis.recovery.evidence import Clumping, ReportEvidence, poisson_clumping
 from analysis.recovery.families import RecoveryFamily
-
-Sampling = Literal["spontaneous", "curated"]
+from analysis.vocab import Sampling
 
 MIN_EXPECTED = 5.0  # reports expected per Pearson cell
 MIN_CELL_MINUTES = 15.0  # and its shortest span: longer than a burst of reports, shorter than a recovery

@@ -55,8 +55,7 @@ from analysis.recovery.reports import (
     report_diagnostics,
 )
 from analysis.recovery.result import RecoveryFit
-
-Pooling = Literal["auto", "shared_shape", "separate"]
+from analysis.vocab import Pooling
 
 
 @dataclass(frozen=True, eq=False)
