@@ -42,9 +42,10 @@ test: setup ## Run the test suite (SLOW=1 adds the long statistical runs, as CI 
 test-fast: setup ## Run the test suite without slow and browser tests
 	$(BIN)/python -m pytest -m "not slow and not browser and not validation"
 
-lint: setup ## ruff check and format check
+lint: setup ## ruff check, format check and the type check (mypy; strict on the base modules)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/mypy
 
 format: setup ## Format the code with ruff
 	$(BIN)/ruff format src tests benchmarks scripts

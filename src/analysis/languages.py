@@ -45,7 +45,7 @@ def language_links(current: str, languages: tuple[str, ...] | list[str]) -> str:
     return f'<nav class="pm-langs" aria-label="languages">{" · ".join(items)}</nav>'
 
 
-def _proxy(d: dict[str, Any]) -> types.MappingProxyType:
+def _proxy(d: dict[str, Any]) -> types.MappingProxyType[str, Any]:
     return types.MappingProxyType(d)
 
 
@@ -74,7 +74,7 @@ def analyze_once(params: Any) -> Any:
     if cache is not None and cache.is_file():
         stored_key, a, spatial = cloudpickle.loads(cache.read_bytes())
         if stored_key == key:
-            b = dataclasses.replace(a, params=params) if dataclasses.is_dataclass(a) else a
+            b = dataclasses.replace(a, params=params) if dataclasses.is_dataclass(a) and not isinstance(a, type) else a
             if spatial is not None:  # the maps' statistics do not depend on the language either
                 from analysis import spatial_report
 

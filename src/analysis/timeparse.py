@@ -337,7 +337,7 @@ def _parse_distinct(
     if time_format is not None:
         dtype = UTC_DTYPE if _has_offset(time_format) else pl.Datetime("us")
         try:
-            parsed = _plausible(s.str.strptime(dtype, time_format, strict=False))  # type: ignore[arg-type]
+            parsed = _plausible(s.str.strptime(dtype, time_format, strict=False))
         except pl.exceptions.PolarsError as exc:
             raise ValueError(f"time_format {time_format!r} is not usable: {str(exc).strip().splitlines()[0]}") from None
         if _has_offset(time_format):
