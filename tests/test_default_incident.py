@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.config import DATA_RAW, load_incident, localize
+from analysis.config import DATA_RAW, load_incident
+from analysis.timeparse import localize
 
 FOLDER = DATA_RAW / "proximus-2018-01-08"
 STATUSES = {"down", "intermittent", "partial", "restored", "not_affected"}

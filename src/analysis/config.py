@@ -23,7 +23,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from analysis.errors import ConfigError, quote
 from analysis.paths import notebooks_dir, project_root
 from analysis.postmortem import PostMortem, parse_postmortem, parse_when
-from analysis.vocab import Ambiguous, Dedupe, EventKind, ExposureKind, Sampling, SourceFormat, SourceKind
+from analysis.schema import CANONICAL_INPUTS
+from analysis.timeparse import parse_config_time
+from analysis.vocab import (
+    DEDUPE_POLICIES,
+    EVENT_KINDS,
+    SOURCE_KINDS,
+    Ambiguous,
+    Dedupe,
+    EventKind,
+    ExposureKind,
+    Sampling,
+    SourceFormat,
+    SourceKind,
+)
 
 log = logging.getLogger("analysis.config")
 
@@ -35,7 +48,6 @@ DATA_RAW = PROJECT_ROOT / "data" / "raw"
 DATA_PROCESSED = PROJECT_ROOT / "data" / "processed"
 REPORTS = PROJECT_ROOT / "reports"
 NOTEBOOKS = notebooks_dir()
-PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 INCIDENT_FILE = "incident.toml"
 #: An incident id names folders and files: letters, digits and ``. _ -``, at most 100, not
 #: starting with a dot, and none of the names the reports root itself uses.
@@ -63,9 +75,6 @@ MAX_PATH_CHARS = 1000
 # default, only a repeated report id or the same user/device at the same time; exact, any row
 # identical to an earlier one (feeds known to double-post); none, no row
 
-SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
-EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
-DEDUPE_POLICIES: tuple[str, ...] = get_args(Dedupe)
 FORMAT_BY_SUFFIX: Mapping[str, str] = MappingProxyType(
     {
         ".csv": "csv",
@@ -80,52 +89,6 @@ FORMAT_BY_SUFFIX: Mapping[str, str] = MappingProxyType(
 )
 
 #: Canonical columns a source may map, per kind (DESIGN.md contracts).
-LOCATION_COLUMNS = ("place", "postal_code", "lat", "lon", "region_hint")
-CANONICAL_INPUTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "down_reports": (
-            "report_id",
-            "user_id",
-            "device_id",
-            "reported_at",
-            "reported_from",
-            "reported_until",
-            "date",
-            "time",
-            *LOCATION_COLUMNS,
-            "service",
-            "status",
-            "text",
-            "url",
-            "outlet",
-            "source_ref",
-            "note",
-            "area_level",
-            "area",
-            "count",
-        ),
-        "restorations": (
-            "customer_id",
-            "observed_at",
-            "restored",
-            "restored_after",
-            "restored_before",
-            *LOCATION_COLUMNS,
-            "service",
-            "text",
-        ),
-        "online_fraction": (
-            "observed_at",
-            "online_fraction",
-            "online",
-            "total",
-            "out",
-            *LOCATION_COLUMNS,
-            "area",
-            "service",
-        ),
-    }
-)
 #: A source's ``dedupe`` when its ``[[sources]]`` table does not set one.
 DEFAULT_DEDUPE: Mapping[str, str] = MappingProxyType(
     {"down_reports": "identity", "restorations": "identity", "online_fraction": "exact"}
@@ -328,44 +291,6 @@ class _Reader:
 def _kind_name(kinds: tuple[type, ...]) -> str:
     names = {str: "a string", int: "an integer", float: "a number", bool: "true/false", dict: "a table", list: "a list"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-def parse_config_time(value: Any, tz: ZoneInfo, *, where: str) -> dt.datetime:
-    """Parse a config time (TOML datetime or ISO string) into an aware UTC datetime.
-
-    Naive times are local to the incident's timezone. A local time that does not exist
-    (spring-forward gap) or exists twice (autumn overlap) is an error here: a config is
-    written by a person who can say which one they mean by adding an offset.
-    """
-    if isinstance(value, dt.datetime):
-        t = value
-    elif isinstance(value, dt.date):
-        t = dt.datetime.combine(value, dt.time())
-    elif isinstance(value, str):
-        try:
-            t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ConfigError(f"{where}: not an ISO 8601 time: {quote(value)}") from None
-    else:
-        raise ConfigError(f"{where}: expected a time, got {type(value).__name__} {quote(value)}")
-    if not 1900 <= t.year <= 2099:
-        raise ConfigError(f"{where}: year {t.year} is outside 1900–2099 (a typo?)")
-    if t.tzinfo is None:
-        t = localize(t, tz, where=where)
-    return t.astimezone(dt.UTC)
-
-
-def localize(t: dt.datetime, tz: ZoneInfo, *, where: str) -> dt.datetime:
-    """Attach ``tz`` to a naive time, refusing DST-gap and DST-overlap times."""
-    early = t.replace(tzinfo=tz, fold=0)
-    late = t.replace(tzinfo=tz, fold=1)
-    if early.utcoffset() != late.utcoffset():
-        # either a gap (time does not exist) or an overlap (time exists twice)
-        roundtrip = early.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None)
-        if roundtrip != t:
-            raise ConfigError(f"{where}: {t.isoformat()} does not exist in {tz.key} (clocks jump forward); add an offset")
-        raise ConfigError(f"{where}: {t.isoformat()} happens twice in {tz.key} (clocks go back); add an offset")
-    return early
 
 
 def _label(text: str | None, limit: int = 200) -> str | None:

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from analysis.config import CANONICAL_INPUTS, DEDUPE_POLICIES, EVENT_KINDS, SOURCE_KINDS
+from analysis.schema import CANONICAL_INPUTS
+from analysis.vocab import DEDUPE_POLICIES, EVENT_KINDS, SOURCE_KINDS
 
 _TIME = "time"
 _ZONE = "timezone"

@@ -20,6 +20,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: Reference data shipped inside the package (first names for scrubbing, geography).
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+
 #: The package folder (``.../analysis``).
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: The notebooks shipped inside the package (a wheel holds them here).

@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from analysis.errors import ConfigError, quote
+from analysis.timeparse import parse_config_time
 
 #: Languages a translated text may carry.
 TEXT_LANGUAGES = ("en", "fr", "nl")
@@ -261,11 +262,9 @@ def _text(keys: _Keys, name: str, value: Any) -> Text:
 def parse_when(value: Any, tz: ZoneInfo, *, where: str) -> When:
     """A TOML date (day only), a TOML datetime or an ISO string; naive times are local to ``tz``.
 
-    Times go through :func:`analysis.config.parse_config_time` (same year range, same DST
+    Times go through :func:`analysis.timeparse.parse_config_time` (same year range, same DST
     rules, same bounded error text); a day alone is noon local time, flagged ``date_only``.
     """
-    from analysis.config import parse_config_time
-
     day: dt.date | None = None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         day = value

@@ -32,7 +32,7 @@ import unicodedata
 
 import polars as pl
 
-from analysis.config import PACKAGE_DATA
+from analysis.paths import PACKAGE_DATA
 
 EMAIL = re.compile(r"[\w.+'-]{1,64}(?:@|\s?\(at\)\s?|\s?\[at\]\s?)[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}", re.UNICODE)
 # "jan.peeters at example dot be": needs at least one spelled-out "dot" to tell it from prose.

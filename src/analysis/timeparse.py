@@ -31,10 +31,14 @@ unambiguous; the one that read most values is reported. A source's ``time_format
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from analysis.errors import ConfigError, quote
 from analysis.vocab import Ambiguous
 
 UTC_DTYPE = pl.Datetime("us", "UTC")
@@ -463,3 +467,44 @@ def overlap_mask(naive: pl.Series, *, timezone: str) -> pl.Series:
     early = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
     late = naive.dt.replace_time_zone(timezone, ambiguous="latest", non_existent="null")
     return (early != late).fill_null(False)
+
+
+# Times written by a person in incident.toml (one value at a time, not a column)
+
+
+def parse_config_time(value: Any, tz: ZoneInfo, *, where: str) -> dt.datetime:
+    """Parse a config time (TOML datetime or ISO string) into an aware UTC datetime.
+
+    Naive times are local to the incident's timezone. A local time that does not exist
+    (spring-forward gap) or exists twice (autumn overlap) is an error here: a config is
+    written by a person who can say which one they mean by adding an offset.
+    """
+    if isinstance(value, dt.datetime):
+        t = value
+    elif isinstance(value, dt.date):
+        t = dt.datetime.combine(value, dt.time())
+    elif isinstance(value, str):
+        try:
+            t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(f"{where}: not an ISO 8601 time: {quote(value)}") from None
+    else:
+        raise ConfigError(f"{where}: expected a time, got {type(value).__name__} {quote(value)}")
+    if not 1900 <= t.year <= 2099:
+        raise ConfigError(f"{where}: year {t.year} is outside 1900–2099 (a typo?)")
+    if t.tzinfo is None:
+        t = localize(t, tz, where=where)
+    return t.astimezone(dt.UTC)
+
+
+def localize(t: dt.datetime, tz: ZoneInfo, *, where: str) -> dt.datetime:
+    """Attach ``tz`` to a naive time, refusing DST-gap and DST-overlap times."""
+    early = t.replace(tzinfo=tz, fold=0)
+    late = t.replace(tzinfo=tz, fold=1)
+    if early.utcoffset() != late.utcoffset():
+        # either a gap (time does not exist) or an overlap (time exists twice)
+        roundtrip = early.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None)
+        if roundtrip != t:
+            raise ConfigError(f"{where}: {t.isoformat()} does not exist in {tz.key} (clocks jump forward); add an offset")
+        raise ConfigError(f"{where}: {t.isoformat()} happens twice in {tz.key} (clocks go back); add an offset")
+    return early

@@ -7,7 +7,7 @@ value is added in one place. ``typing.get_args`` lists the values for validation
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 # incident.toml
 SourceKind = Literal["down_reports", "restorations", "online_fraction"]
@@ -39,3 +39,8 @@ Pooling = Literal["auto", "shared_shape", "separate"]
 AreaLayerName = Literal["reports", "rate", "excess", "clusters"]
 RecoveryLayerName = Literal["t90", "last_down"]
 EventSource = Literal["config", "data", "fit"]
+
+#: The values of the sets above that config validates against, as tuples.
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
+DEDUPE_POLICIES: tuple[str, ...] = get_args(Dedupe)
