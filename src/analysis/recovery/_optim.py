@@ -12,12 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from scipy import optimize
 
-from analysis.recovery.families import RecoveryFamily, _from_free, _to_free
+from analysis.recovery.bounds import from_free, to_free
+
+if TYPE_CHECKING:
+    from analysis.recovery.families import RecoveryFamily
 
 _BIG = 1e300
 _FREE_LIMIT = 60.0  # |u| beyond this means a scale of e^60: a degenerate fit, not a real optimum
@@ -48,7 +51,7 @@ class JointSpace:
         theta = np.asarray(theta, dtype=float)
         k = self.k_family
         parts = [self.family.to_free(theta[..., :k])]
-        parts += [_to_free(theta[..., k + i], lo, hi)[..., None] for i, (lo, hi) in enumerate(self.extra_bounds)]
+        parts += [to_free(theta[..., k + i], lo, hi)[..., None] for i, (lo, hi) in enumerate(self.extra_bounds)]
         return np.concatenate(parts, axis=-1)
 
     def from_free(self, u: np.ndarray) -> np.ndarray:
@@ -56,7 +59,7 @@ class JointSpace:
         u = np.asarray(u, dtype=float)
         k = self.k_family
         parts = [self.family.from_free(u[..., :k])]
-        parts += [_from_free(u[..., k + i], lo, hi)[..., None] for i, (lo, hi) in enumerate(self.extra_bounds)]
+        parts += [from_free(u[..., k + i], lo, hi)[..., None] for i, (lo, hi) in enumerate(self.extra_bounds)]
         return np.concatenate(parts, axis=-1)
 
 

@@ -33,6 +33,8 @@ import numpy as np
 from scipy import special
 
 from analysis.errors import FitError, ParameterError
+from analysis.recovery._optim import maximize, wald_covariance
+from analysis.recovery.bounds import from_free, to_free
 
 if TYPE_CHECKING:
     import polars as pl
@@ -163,29 +165,6 @@ class CensoredData:
 # --------------------------------------------------------------------------- transforms
 
 
-def _to_free(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Map a bounded parameter to the real line (log, logit or identity)."""
-    if math.isinf(lo) and math.isinf(hi):
-        return x
-    if math.isinf(hi):
-        return np.log(np.maximum(x - lo, 1e-300))
-    if math.isinf(lo):
-        return -np.log(np.maximum(hi - x, 1e-300))
-    z = np.clip((x - lo) / (hi - lo), 1e-15, 1 - 1e-15)
-    return np.log(z) - np.log1p(-z)
-
-
-def _from_free(u: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Inverse of :func:`_to_free`."""
-    if math.isinf(lo) and math.isinf(hi):
-        return u
-    if math.isinf(hi):
-        return lo + np.exp(u)
-    if math.isinf(lo):
-        return hi - np.exp(-u)
-    return lo + (hi - lo) * special.expit(u)
-
-
 # --------------------------------------------------------------------------- base class
 
 
@@ -307,12 +286,12 @@ class RecoveryFamily:
     def to_free(self, theta: np.ndarray) -> np.ndarray:
         """Natural parameters → unconstrained vector used by the optimiser."""
         theta = np.asarray(theta, dtype=float)
-        return np.stack([_to_free(theta[..., i], lo, hi) for i, (lo, hi) in enumerate(self.param_bounds())], axis=-1)
+        return np.stack([to_free(theta[..., i], lo, hi) for i, (lo, hi) in enumerate(self.param_bounds())], axis=-1)
 
     def from_free(self, u: np.ndarray) -> np.ndarray:
         """Unconstrained vector → natural parameters."""
         u = np.asarray(u, dtype=float)
-        return np.stack([_from_free(u[..., i], lo, hi) for i, (lo, hi) in enumerate(self.param_bounds())], axis=-1)
+        return np.stack([from_free(u[..., i], lo, hi) for i, (lo, hi) in enumerate(self.param_bounds())], axis=-1)
 
     def start(self, scale: float, delay_fraction: float = 0.0) -> np.ndarray:
         """Return starting values (natural scale) for a data time scale ``scale`` in minutes."""
@@ -435,8 +414,6 @@ class RecoveryFamily:
         return self._fit_data(data)
 
     def _fit_data(self, data: CensoredData) -> RecoveryFamily:
-        from analysis.recovery._optim import maximize
-
         if data.n_events <= 0:
             raise FitError(f"{self.label}: no restoration observed (all right-censored); S cannot be fitted")
         self.delay_upper = data.delay_upper() if self.delay else INF
@@ -448,8 +425,6 @@ class RecoveryFamily:
         return self
 
     def _set_fitted(self, theta: np.ndarray, loglik: float, converged: bool, n: float, fun: Any) -> None:
-        from analysis.recovery._optim import wald_covariance
-
         self.theta_ = np.asarray(theta, dtype=float)
         self.params_ = MappingProxyType(dict(zip(self.all_param_names, map(float, self.theta_), strict=True)))
         for k, v in self.params_.items():

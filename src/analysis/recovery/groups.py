@@ -42,10 +42,11 @@ from scipy import stats
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._optim import JointSpace, free_hessian, maximize, maximize_batch
 from analysis.recovery._time import as_times, epoch_seconds, to_utc
+from analysis.recovery.bounds import from_free, to_free
 from analysis.recovery.dispersion import MIN_DF, Dispersion, Sampling, allocated_counts, clumping_for, pearson_cells
 from analysis.recovery.engine import degenerate, fit_candidate
 from analysis.recovery.evidence import ReportEvidence
-from analysis.recovery.families import RecoveryFamily, _from_free, _to_free, make_family
+from analysis.recovery.families import RecoveryFamily, make_family
 from analysis.recovery.propensity import check_propensity
 from analysis.recovery.reports import (
     _resolution_seconds,
@@ -80,13 +81,13 @@ class GroupSpace:
     def _group_free(self, th: np.ndarray) -> np.ndarray:
         kf = self.family.n_params
         parts = [self.family.to_free(th[..., :kf])]
-        parts += [_to_free(th[..., kf + i], lo, hi)[..., None] for i, (lo, hi) in enumerate(self.extra_bounds)]
+        parts += [to_free(th[..., kf + i], lo, hi)[..., None] for i, (lo, hi) in enumerate(self.extra_bounds)]
         return np.concatenate(parts, axis=-1)
 
     def _group_natural(self, u: np.ndarray) -> np.ndarray:
         kf = self.family.n_params
         parts = [self.family.from_free(u[..., :kf])]
-        parts += [_from_free(u[..., kf + i], lo, hi)[..., None] for i, (lo, hi) in enumerate(self.extra_bounds)]
+        parts += [from_free(u[..., kf + i], lo, hi)[..., None] for i, (lo, hi) in enumerate(self.extra_bounds)]
         return np.concatenate(parts, axis=-1)
 
     def to_free(self, theta: np.ndarray) -> np.ndarray:
