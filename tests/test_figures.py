@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.figures import location_map, observed_fitted_figure, plain, rescaling_figure, residual_figure, timeline_figure
+from analysis.figures import observed_fitted_figure, plain, rescaling_figure, residual_figure, timeline_figure
 from analysis.timeparse import UTC_DTYPE
 
 T0 = dt.datetime(2018, 1, 8, 19, 0, tzinfo=dt.UTC)
@@ -40,13 +40,6 @@ def test_timeline_marks_only_events_inside_the_span() -> None:
 
 def test_plain_removes_contacts_and_markup() -> None:
     assert plain("call 0470 12 34 56 <i>now</i>") == "call [phone] &lt;i&gt;now&lt;/i&gt;"
-
-
-def test_location_map_is_offline_geo() -> None:
-    pts = pl.DataFrame({"lat": [50.6], "lon": [5.5], "n": [3], "label": ["Liège"]})
-    fig = location_map(pts)
-    assert fig.layout.geo.visible is False
-    assert fig.data[0].type == "scattergeo"
 
 
 def test_diagnostic_figures() -> None:

@@ -16,7 +16,6 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 
-from analysis.config import Incident
 from analysis.misfit import binned_residuals
 
 PALETTE = {
@@ -341,84 +340,6 @@ def recovery_figure(
         height=440,
     )
     return fig
-
-
-def location_map(
-    points: pl.DataFrame,
-    *,
-    outlines: dict[str, Any] | None = None,
-    title: str | None = None,
-    size_col: str = "n",
-    label_col: str = "label",
-    color_col: str | None = None,
-    note: str | None = None,
-) -> go.Figure:
-    """Report locations as proportional circles, over optional area outlines (GeoJSON).
-
-    ``points`` has ``lat``, ``lon``, a count column and a label. Outlines are drawn as a
-    choropleth with a flat fill so the map needs no base layer from the network.
-    """
-    fig = go.Figure()
-    if outlines is not None and outlines.get("features"):
-        ids = [f["id"] for f in outlines["features"]]
-        fig.add_trace(
-            go.Choropleth(
-                geojson=outlines,
-                locations=ids,
-                z=[0] * len(ids),
-                colorscale=[[0, "#f5f7fa"], [1, "#f5f7fa"]],
-                showscale=False,
-                marker={"line": {"color": "#9aa5b1", "width": 0.6}},
-                hoverinfo="skip",
-            )
-        )
-    if points.height:
-        n = points[size_col].cast(pl.Float64).to_numpy()
-        size = 6 + 18 * np.sqrt(n / max(n.max(), 1))
-        fig.add_trace(
-            go.Scattergeo(
-                lat=points["lat"].to_list(),
-                lon=points["lon"].to_list(),
-                text=[plain(v) for v in points[label_col].to_list()],
-                mode="markers",
-                marker={
-                    "size": size,
-                    "color": points[color_col].to_list() if color_col else PALETTE["fit"],
-                    "opacity": 0.75,
-                    "line": {"color": "white", "width": 0.8},
-                },
-                hovertemplate="%{text}<extra></extra>",
-                name="reports",
-                showlegend=False,
-            )
-        )
-    fig.update_geos(visible=False, fitbounds="locations", projection={"type": "mercator"})
-    fig.update_layout(template=TEMPLATE, title=title, height=520, margin={"l": 0, "r": 0, "t": 50, "b": 0})
-    if note:
-        fig.add_annotation(
-            text=note,
-            x=0,
-            y=0,
-            xref="paper",
-            yref="paper",
-            showarrow=False,
-            font={"size": 10, "color": PALETTE["muted"]},
-            xanchor="left",
-            yanchor="bottom",
-        )
-    return fig
-
-
-def incident_span(incident: Incident, reports: pl.DataFrame) -> tuple[dt.datetime, dt.datetime]:
-    """The time span to draw: from a little before onset (or first report) to the end."""
-    times = [t for t in (reports["reported_at"].min(), incident.onset) if t is not None]
-    if not times:
-        raise ValueError("no report times and no onset: nothing to draw")
-    start = min(times) - dt.timedelta(hours=1)
-    last = reports.select(pl.coalesce("reported_until", "reported_at").max()).item() if reports.height else None
-    ends = [t for t in (incident.end, last) if t is not None]
-    end = max(ends) if ends else start + dt.timedelta(hours=24)
-    return start, end
 
 
 def observed_fitted_figure(

@@ -462,13 +462,6 @@ def _nulls(name: str, n: int, dtype: pl.DataType) -> pl.Series:
     return pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
 
 
-def overlap_mask(naive: pl.Series, *, timezone: str) -> pl.Series:
-    """True where a naive wall-clock time happens twice in ``timezone`` (DST overlap)."""
-    early = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
-    late = naive.dt.replace_time_zone(timezone, ambiguous="latest", non_existent="null")
-    return (early != late).fill_null(False)
-
-
 # Times written by a person in incident.toml (one value at a time, not a column)
 
 

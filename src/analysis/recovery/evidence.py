@@ -299,11 +299,6 @@ class ReportEvidence:
         """Number of reports (exact and windowed)."""
         return float(self.counts.sum() + self.win_w.sum())
 
-    @property
-    def win_widths(self) -> np.ndarray:
-        """Widths of the (clipped) windows, minutes."""
-        return self.win_b - self.win_a
-
     def window_bins(self) -> np.ndarray:
         """Width of each window in bins before clipping (at least 1): its width class in the bootstrap."""
         binw = float(np.median(self.widths))
