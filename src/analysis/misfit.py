@@ -82,13 +82,15 @@ def binned_residuals(observed_vs_fitted: pl.DataFrame, bin_minutes: float) -> pl
     Returns columns ``bin_start``, ``bin_end``, ``observed``, ``expected``, ``residual``
     (empty when the table is not a report fit's, i.e. has no ``bin_start``).
     """
-    schema = {
-        "bin_start": pl.Datetime("us", "UTC"),
-        "bin_end": pl.Datetime("us", "UTC"),
-        "observed": pl.Float64,
-        "expected": pl.Float64,
-        "residual": pl.Float64,
-    }
+    schema = pl.Schema(
+        {
+            "bin_start": pl.Datetime("us", "UTC"),
+            "bin_end": pl.Datetime("us", "UTC"),
+            "observed": pl.Float64(),
+            "expected": pl.Float64(),
+            "residual": pl.Float64(),
+        }
+    )
     if "bin_start" not in observed_vs_fitted.columns or observed_vs_fitted.height == 0:
         return pl.DataFrame(schema=schema)
     every = f"{max(int(bin_minutes), 1)}m"

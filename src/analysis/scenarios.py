@@ -358,7 +358,7 @@ def _quantiles(components: Sequence[tuple[Any, np.ndarray, float]], ps: Sequence
     return out
 
 
-def _curve_truth(components: Sequence[tuple[Any, np.ndarray, float]]) -> dict[str, float]:
+def _curve_truth(components: Sequence[tuple[Any, np.ndarray, float]]) -> dict[str, Any]:
     total = sum(w for _, _, w in components)
     t50, t90, t99 = _quantiles(components, (0.5, 0.9, 0.99))
     mean = sum(w / total * float(fam.mean(th)) for fam, th, w in components)
@@ -373,7 +373,7 @@ def _curve_truth(components: Sequence[tuple[Any, np.ndarray, float]]) -> dict[st
     }
 
 
-def _sample_truth(times: np.ndarray) -> dict[str, float | None]:
+def _sample_truth(times: np.ndarray) -> dict[str, Any]:
     if times.size == 0:
         return {"n": 0, "t50_minutes": None, "t90_minutes": None, "t99_minutes": None, "mean_outage_minutes": None}
     q = np.quantile(times, [0.5, 0.9, 0.99])
@@ -443,7 +443,11 @@ def _places() -> _Places:
     start = np.full(len(index) * n_forms, -1, dtype=np.int64)
     count = np.zeros(len(index) * n_forms, dtype=np.int64)
     group_of: list[int] = []
-    c_start, c_count, c_lat, c_lon, c_w = [], [], [], [], []
+    c_start: list[int] = []
+    c_count: list[int] = []
+    c_lat: list[float] = []
+    c_lon: list[float] = []
+    c_w: list[float] = []
     for i, r in enumerate(munis.iter_rows(named=True)):
         names = _local_names(r)
         local = names[0][0]
@@ -1091,7 +1095,7 @@ def _truth_doc(world: _World, n: int, counts: dict[str, Any], rtruth: pl.DataFra
     tz = ZoneInfo(sc.timezone)
     curve = _curve_truth(components)
     for q in ("t50", "t90", "t99"):
-        curve[q] = _iso(onset_s + curve[f"{q}_minutes"] * 60.0, tz)  # type: ignore[assignment]
+        curve[q] = _iso(onset_s + curve[f"{q}_minutes"] * 60.0, tz)
     grid = np.array([0, 30, 60, 75, 90, 105, 120, 150, 180, 240, 360, 720, 1440, horizon])
     announcements = []
     for when, label, kind, resolved in sc.events:

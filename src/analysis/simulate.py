@@ -43,7 +43,7 @@ def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
 
 
 def family_theta(
-    family: str | RecoveryFamily, params: Mapping[str, float] | Sequence[float], *, delay: float = 0.0
+    family: str | RecoveryFamily, params: Mapping[str, float] | Sequence[float] | np.ndarray, *, delay: float = 0.0
 ) -> tuple[RecoveryFamily, np.ndarray]:
     """Build a recovery family and its parameter vector from a name and parameters.
 
@@ -87,7 +87,7 @@ def restoration_times(
     n: int,
     *,
     family: str | RecoveryFamily = "weibull",
-    params: Mapping[str, float] | Sequence[float],
+    params: Mapping[str, float] | Sequence[float] | np.ndarray,
     delay: float = 0.0,
     tail_fraction: float = 0.0,
     tail_mean: float | None = None,
@@ -151,7 +151,7 @@ def _g(t: np.ndarray, onset_epoch_s: float | None, timezone: str, propensity: Se
 def report_times(
     *,
     family: str | RecoveryFamily = "weibull",
-    params: Mapping[str, float] | Sequence[float],
+    params: Mapping[str, float] | Sequence[float] | np.ndarray,
     delay: float = 0.0,
     rate_per_minute: float,
     horizon_minutes: float,
@@ -194,7 +194,7 @@ def report_counts(
     edges: np.ndarray,
     *,
     family: str | RecoveryFamily = "weibull",
-    params: Mapping[str, float] | Sequence[float],
+    params: Mapping[str, float] | Sequence[float] | np.ndarray,
     delay: float = 0.0,
     rate_per_minute: float,
     onset_epoch_s: float | None = None,
@@ -271,7 +271,7 @@ class ClumpedReports:
 def clumped_reports(
     *,
     family: str | RecoveryFamily = "weibull",
-    params: Mapping[str, float] | Sequence[float],
+    params: Mapping[str, float] | Sequence[float] | np.ndarray,
     delay: float = 0.0,
     rate_per_minute: float,
     horizon_minutes: float,
@@ -414,7 +414,7 @@ class OnlineSeries:
 def online_fraction_series(
     *,
     family: str | RecoveryFamily = "weibull",
-    params: Mapping[str, float] | Sequence[float],
+    params: Mapping[str, float] | Sequence[float] | np.ndarray,
     delay: float = 0.0,
     horizon_minutes: float,
     step_minutes: float = 15.0,

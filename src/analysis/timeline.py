@@ -180,16 +180,18 @@ def events_table(
             rows.append({"time": last, "label": "Last down report", "kind": "data", "origin": "data", "source": None})
     for t, label, kind in derived or []:
         rows.append({"time": t, "label": label, "kind": kind, "origin": "fit", "source": None})
-    schema = {
-        "time": UTC_DTYPE,
-        "label": pl.String,
-        "kind": pl.String,
-        "origin": pl.String,
-        "source": pl.String,
-        "date_only": pl.Boolean,
-        "label_fr": pl.String,  # the label as written in French / Dutch, when it was
-        "label_nl": pl.String,
-    }
+    schema = pl.Schema(
+        {
+            "time": UTC_DTYPE,
+            "label": pl.String(),
+            "kind": pl.String(),
+            "origin": pl.String(),
+            "source": pl.String(),
+            "date_only": pl.Boolean(),
+            "label_fr": pl.String(),  # the label as written in French / Dutch, when it was
+            "label_nl": pl.String(),
+        }
+    )
     rows = [{"date_only": False, "label_fr": None, "label_nl": None} | r for r in rows]
     table = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
     return table.sort("time").with_columns(
