@@ -57,7 +57,7 @@ def stage_generate(
     def setup() -> Any:
         from dataclasses import replace
 
-        from analysis.scenarios import get_scenario, write_scenario
+        from analysis.simulate import get_scenario, write_scenario
 
         noise = get_scenario(scenario).noise
         return write_scenario, noise if window_fraction is None else replace(noise, window_fraction=window_fraction)

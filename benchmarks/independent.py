@@ -3,7 +3,7 @@
 The library's own simulator (:mod:`analysis.simulate`) draws reports from the very intensity
 the fitter assumes, λ(t) = A·g(local hour)·S(t − onset), so it can only show that the code
 matches its own idea. This module is written from scratch with numpy (it imports nothing from
-``analysis.simulate``, ``analysis.scenarios`` or ``analysis.recovery``; only the reference
+``analysis.simulate`` or ``analysis.recovery``; only the reference
 geography is read, for municipality names and populations) and draws incidents the way they
 happen: a population of customers, each restored at a time drawn from a known distribution,
 and each still-affected customer reporting as a process of its own.

@@ -14,7 +14,7 @@ child's peak, which is why the parent imports nothing heavy: it adds about 20 MB
 times exclude interpreter start-up and imports (both sides); the targets use the wall time
 of whole commands, start-up included, on both sides.
 
-Datasets are simulated incidents (``analysis.scenarios``, scenario ``proximus-2018`` with
+Datasets are simulated incidents (``analysis.simulate``, scenario ``proximus-2018`` with
 its default noise: case variants, typos, missing places, coordinates, duplicates, bad rows)
 cached under ``benchmarks/_work/`` (git-ignored) and regenerated when the generator's source
 changes. Reports known only within a time window are left out by default (an outage tracker
@@ -263,8 +263,8 @@ class Bench:
 def generator_digest() -> str:
     """Hash of the generator's source: a cached dataset is stale when it changes."""
     h = hashlib.sha256()
-    for name in ("scenarios.py", "simulate.py"):
-        h.update((ROOT / "src" / "analysis" / name).read_bytes())
+    for path in sorted((ROOT / "src" / "analysis" / "simulate").glob("*.py")):
+        h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -17,8 +17,7 @@ from analysis.ingest import ingest_incident
 from analysis.recovery import CensoredData, fit_restorations, make_family, restoration_data, turnbull
 from analysis.recovery.evidence import RestorationEvidence
 from analysis.recovery.restorations import GroupedRestorationEvidence, detect_resolution, group_records
-from analysis.scenarios import write_scenario
-from analysis.simulate import restoration_records, restoration_times
+from analysis.simulate import restoration_records, restoration_times, write_scenario
 
 ONSET = dt.datetime(2018, 1, 8, 19, 0, tzinfo=dt.UTC)
 UTC = pl.Datetime("us", "UTC")

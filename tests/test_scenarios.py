@@ -19,7 +19,7 @@ from analysis.config import load_incident
 from analysis.errors import ParameterError
 from analysis.ingest import ingest_incident
 from analysis.recovery.propensity import DEFAULT_PROPENSITY
-from analysis.scenarios import SCENARIOS, Noise, scenario_names, simulate_incident, write_scenario
+from analysis.simulate import SCENARIOS, Noise, scenario_names, simulate_incident, write_scenario
 
 ONSET = dt.datetime(2018, 1, 8, 19, 0, tzinfo=dt.UTC)  # 20:00 in Brussels
 N = 1500

@@ -405,7 +405,7 @@ def simulate(
     ] = False,
 ) -> None:
     """Write a simulated incident folder with known truth (incident.toml, the source CSV, truth.json)."""
-    from analysis.scenarios import Noise, get_scenario, write_scenario
+    from analysis.simulate import Noise, get_scenario, write_scenario
 
     get_scenario(scenario)  # an unknown name fails before anything is checked on disk
     if if_missing and (out / "incident.toml").is_file():
