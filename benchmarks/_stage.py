@@ -97,7 +97,7 @@ def stage_geocode(incident: Path, work: Path) -> dict[str, Any]:
 
         from analysis.geo import resolve_places
         from analysis.geo.boundaries import _piece_index
-        from analysis.geo.resolve import _index
+        from analysis.geo.index import _index
 
         _index()
         _piece_index()

@@ -17,6 +17,7 @@ from analysis.simulate.places import _pick, _Places, _spell
 from analysis.simulate.processes import report_times
 from analysis.simulate.scenarios import Noise, Scenario
 
+
 def _epoch(local_iso: str, tz: ZoneInfo) -> float:
     t = dt.datetime.fromisoformat(local_iso)
     return t.replace(tzinfo=tz).timestamp()
