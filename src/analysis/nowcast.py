@@ -1,0 +1,464 @@
+"""As-of analysis and live nowcast: what the evidence in hand at a time T says, and when service returns.
+
+Three pieces, all pure functions of the ingested tables and a fit:
+
+* :func:`observed_by` keeps only what had been observed by T — down reports stamped by T
+  (a window still open at T is cut at T), restoration records and series readings up to
+  T — *before* any fit, so nothing later can leak into an as-of number.
+* :func:`nowcast` turns the recovery fit of that truncated evidence into the live numbers:
+  the share still out at T, the clock times at which 50 % and 90 % will be restored (each
+  with an interval), what is still to come, and how old the newest evidence is.
+  The ETA distribution is the fit's (its bootstrap interval read as a split log-normal)
+  conditioned on "not yet reached at T" and weighted by a weak log-normal duration prior
+  scaled by the size of the event (:class:`DurationPrior`).
+* :func:`communications_review` replays the analysis at each announcement of the incident
+  and sets the as-of estimate beside the retrospective one.
+
+Reporting delay. Reports of customers who were out before T may still be on their way at T
+(call-centre tickets logged late, press statements stamped with the time they describe).
+With ``[reporting] delay_minutes`` set, the fit multiplies the expected count of each bin
+by the share of its reports that has arrived by the end of observation,
+F(T − t) for a log-normal delay of that median (σ ``DELAY_SIGMA``) — as epidemic
+nowcasting does — so the last hours' thin counts are not read as recovery;
+:func:`pending_reports` says how many are still expected for hours already passed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from analysis.config import Incident, localize
+from analysis.errors import ConfigError, ParameterError, quote
+from analysis.ingest import IngestResult
+from analysis.recovery.reports import arrival_share
+
+#: Samples drawn from an ETA distribution (quantiles and CRPS are computed on them).
+N_SAMPLES = 4000
+#: The ETA a prior scales from, in minutes after onset, at the reference size below.
+PRIOR_T90_MINUTES = {"online_fraction": 36 * 60.0, "default": 8 * 60.0}
+PRIOR_REFERENCE_SIZE = 100_000.0
+PRIOR_SIZE_EXPONENT = 0.25
+PRIOR_SIGMA = 1.2
+
+
+def parse_as_of(text: str | dt.datetime, timezone: str) -> dt.datetime:
+    """An as-of time as an aware UTC datetime; a naive time is local to the incident's timezone.
+
+    Raises :class:`ParameterError` for text that is not an ISO 8601 time or a local time
+    that does not exist (or exists twice) in ``timezone``.
+    """
+    if isinstance(text, dt.datetime):
+        t = text
+    else:
+        try:
+            t = dt.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ParameterError(f"parameter 'as_of': not an ISO 8601 time: {quote(text)}") from None
+    if t.tzinfo is None:
+        try:
+            t = localize(t, ZoneInfo(timezone), where="parameter 'as_of'")
+        except ConfigError as exc:
+            raise ParameterError(str(exc)) from None
+    return t.astimezone(dt.UTC)
+
+
+def observed_by(data: IngestResult, as_of: dt.datetime) -> IngestResult:
+    """The evidence as it stood at ``as_of`` (UTC): nothing observed later is kept.
+
+    Down reports stamped after ``as_of`` are dropped and a report window still open at
+    ``as_of`` ends there; restoration records observed after it are dropped (an interval
+    known by then is kept with its end cut at ``as_of``); series readings after it are
+    dropped. Rejects stay as they are (they never reach a fit).
+    """
+    t = pl.lit(as_of, dtype=pl.Datetime("us", "UTC"))
+    reports = data.reports.filter(pl.col("reported_at") <= t).with_columns(
+        pl.when(pl.col("reported_until") > t).then(t).otherwise(pl.col("reported_until")).alias("reported_until")
+    )
+    rest = data.restorations
+    if rest.height:
+        first = pl.min_horizontal("observed_at", "restored_after", "restored_before")
+        rest = rest.filter(first <= t)
+        if "observed_at" in rest.columns:
+            rest = rest.filter(pl.col("observed_at").is_null() | (pl.col("observed_at") <= t))
+    online = data.online.filter(pl.col("observed_at") <= t) if data.online.height else data.online
+    return dataclasses.replace(data, reports=reports, restorations=rest, online=online)
+
+
+def incident_as_of(incident: Incident, as_of: dt.datetime) -> Incident:
+    """The incident as configured at ``as_of``: observation ends there, later events are not known yet."""
+    end = as_of if incident.end is None or incident.end > as_of else incident.end
+    if incident.onset is not None and incident.onset >= as_of:
+        raise ParameterError(f"parameter 'as_of': {as_of.isoformat()} is not after the incident's onset ({incident.onset.isoformat()})")
+    return dataclasses.replace(incident, end=end, events=tuple(e for e in incident.events if e.time <= as_of))
+
+
+def pending_reports(down: pl.DataFrame, as_of: dt.datetime, median_minutes: float, *, bin_minutes: float = 15.0) -> float:
+    """Reports stamped before ``as_of`` that have not arrived yet (expected number).
+
+    Each ``bin_minutes`` bin of c arrived reports whose delay distribution says a share F
+    has arrived is expected to hold c / F in the end: c (1 − F) / F are still to come.
+    """
+    if not median_minutes > 0 or down.height == 0:
+        return 0.0
+    age = (as_of - down["reported_at"]).dt.total_seconds().to_numpy() / 60.0
+    age = age[age >= 0]
+    if not age.size:
+        return 0.0
+    idx = np.floor(age / bin_minutes).astype(int)
+    counts = np.bincount(idx)
+    mids = (np.arange(counts.size) + 0.5) * bin_minutes
+    f = np.clip(arrival_share(mids, median_minutes), 1e-3, 1.0)
+    return float(np.sum(counts * (1 - f) / f))
+
+
+@dataclass(frozen=True)
+class DurationPrior:
+    """A log-normal prior on the time to p restored (minutes after onset), scaled by the event's size.
+
+    median(t90) = base · (size / 100 000)^0.25, base 36 h for a customers-out series (size:
+    the peak count) and 8 h otherwise (size: the number of down reports, so the scaling is
+    weak); median(t50) = median(t90) / 3; log-scale spread ``sigma`` (1.2: a factor 3.3 either
+    way at one standard deviation). It only matters when the fit itself is vague.
+    """
+
+    median_t90: float
+    sigma: float = PRIOR_SIGMA
+
+    @classmethod
+    def for_event(cls, evidence: str, size: float) -> DurationPrior:
+        """The prior for an event of this evidence kind and size."""
+        base = PRIOR_T90_MINUTES.get(evidence, PRIOR_T90_MINUTES["default"])
+        scale = (max(size, 1.0) / PRIOR_REFERENCE_SIZE) ** PRIOR_SIZE_EXPONENT if evidence == "online_fraction" else 1.0
+        return cls(base * scale)
+
+    def median(self, p: float) -> float:
+        """Prior median of t_p in minutes after onset."""
+        return self.median_t90 * (1.0 if p >= 0.9 else 1.0 / 3.0)
+
+    def logpdf(self, minutes: np.ndarray, p: float) -> np.ndarray:
+        """Log density (up to a constant) of t_p at ``minutes``."""
+        x = np.log(np.maximum(minutes, 1e-9))
+        return -0.5 * ((x - math.log(self.median(p))) / self.sigma) ** 2 - x
+
+    def sample(self, p: float, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draws of t_p (minutes after onset)."""
+        return np.exp(math.log(self.median(p)) + self.sigma * rng.standard_normal(n))
+
+
+@dataclass(frozen=True)
+class EtaForecast:
+    """The forecast time to p restored, in minutes after onset, as weighted samples.
+
+    ``reached``: already reached at the as-of time (``reached_minutes`` says when), then
+    there are no samples.
+    """
+
+    p: float
+    samples: np.ndarray
+    weights: np.ndarray
+    reached: bool = False
+    reached_minutes: float = math.nan
+
+    def quantile(self, q: Any) -> np.ndarray:
+        """Weighted quantiles of the forecast (minutes after onset)."""
+        qs = np.atleast_1d(np.asarray(q, dtype=float))
+        if self.reached or not self.samples.size:
+            return np.full(qs.shape, self.reached_minutes)
+        order = np.argsort(self.samples)
+        x, w = self.samples[order], self.weights[order]
+        cum = (np.cumsum(w) - 0.5 * w) / w.sum()
+        return np.interp(qs, cum, x)
+
+    def interval(self, level: float) -> tuple[float, float]:
+        """Central interval at ``level``."""
+        lo, hi = self.quantile([(1 - level) / 2, (1 + level) / 2])
+        return float(lo), float(hi)
+
+    @property
+    def median(self) -> float:
+        """The forecast's median (minutes after onset)."""
+        return float(self.quantile(0.5)[0])
+
+    def crps(self, truth: float) -> float:
+        """Continuous ranked probability score against ``truth`` (minutes; lower is better)."""
+        if self.reached or not self.samples.size:
+            return abs(self.reached_minutes - truth)
+        return weighted_crps(self.samples, self.weights, truth)
+
+
+def weighted_crps(x: np.ndarray, w: np.ndarray, y: float) -> float:
+    """CRPS of a weighted sample against ``y``: E|X − y| − ½ E|X − X'| (exact for the sample)."""
+    order = np.argsort(x)
+    x, w = np.asarray(x, dtype=float)[order], np.asarray(w, dtype=float)[order]
+    w = w / w.sum()
+    first = float(np.sum(w * np.abs(x - y)))
+    # E|X − X'| = 2 Σ_i w_i x_i (2 F_i − w_i − 1) for sorted x with cumulative F
+    cum = np.cumsum(w)
+    second = float(2 * np.sum(w * x * (2 * cum - w - 1)))
+    return first - 0.5 * second
+
+
+def split_lognormal_samples(value: float, low: float, high: float, level: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws from a log-normal whose median is ``value`` and whose ``level`` interval is [low, high] (two spreads)."""
+    z = stats.norm.ppf((1 + level) / 2)
+    lv = math.log(max(value, 1e-6))
+    s_lo = (lv - math.log(low)) / z if low > 0 and math.isfinite(low) and low < value else 0.5
+    s_hi = (math.log(high) - lv) / z if math.isfinite(high) and high > value else 1.5
+    u = rng.standard_normal(n)
+    return np.exp(lv + u * np.where(u < 0, max(s_lo, 1e-3), max(s_hi, 1e-3)))
+
+
+def eta_forecast(
+    est: Any,
+    p: float,
+    *,
+    elapsed: float,
+    level: float,
+    prior: DurationPrior | None,
+    reached_minutes: float | None = None,
+    seed: int = 0,
+    n: int = N_SAMPLES,
+) -> EtaForecast:
+    """The forecast of t_p from a fit's estimate (value, interval at ``level``), given ``elapsed`` minutes.
+
+    Reached (observed crossing, or the fit's point estimate at or before ``elapsed``): no
+    forecast. Otherwise the fit's distribution conditioned on t_p > elapsed, weighted by
+    the prior when given; when the fit gives nothing finite, the prior alone.
+    """
+    if reached_minutes is not None and math.isfinite(reached_minutes):
+        return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=float(reached_minutes))
+    rng = np.random.default_rng(seed)
+    value = float(est.value)
+    if math.isfinite(value) and value <= elapsed:
+        return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=value)
+    if math.isfinite(value) and value > 0:
+        x = split_lognormal_samples(value, float(est.low), float(est.high), level, n, rng)
+        w = np.ones_like(x)
+        if prior is not None:
+            w = np.exp(prior.logpdf(x, p) - prior.logpdf(np.array([value]), p)[0])
+    elif prior is not None:
+        x = prior.sample(p, n, rng)
+        w = np.ones_like(x)
+    else:
+        return EtaForecast(p, np.empty(0), np.empty(0))
+    keep = (x > elapsed) & np.isfinite(w) & (w > 0)
+    if keep.sum() < n // 50:  # the whole distribution lies before T: the earliest possible is just after T
+        x = elapsed + np.abs(x - elapsed) + 1.0
+        keep = np.isfinite(x)
+        w = np.ones_like(x)
+    return EtaForecast(p, x[keep], w[keep])
+
+
+@dataclass(frozen=True)
+class Nowcast:
+    """The live numbers at one as-of time (UTC datetimes; minutes after onset in the forecasts)."""
+
+    incident_id: str
+    timezone: str
+    as_of: dt.datetime
+    onset: dt.datetime
+    evidence: str
+    model: str | None
+    level: float
+    still_out: Any
+    etas: dict[str, EtaForecast]
+    last_observation: dt.datetime | None
+    reports_pending: float | None = None
+    still_out_meaning: str = "share of affected customers"
+
+    @property
+    def data_age_minutes(self) -> float | None:
+        """Minutes from the newest piece of evidence to the as-of time."""
+        if self.last_observation is None:
+            return None
+        return max(0.0, (self.as_of - self.last_observation).total_seconds() / 60.0)
+
+    def clock(self, minutes: float) -> str | None:
+        """Minutes after onset as an ISO time with the incident's offset."""
+        from analysis.metrics import iso
+
+        if not math.isfinite(minutes) or abs(minutes) > 60 * 24 * 366 * 20:
+            return None
+        return iso(self.onset + dt.timedelta(minutes=float(minutes)), self.timezone)
+
+    def to_json(self) -> dict[str, Any]:
+        """The one-line document of ``postmortem nowcast`` (times ISO with the incident's offset)."""
+        from analysis.metrics import clean_number, interval, iso
+
+        doc: dict[str, Any] = {
+            "incident_id": self.incident_id,
+            "as_of": iso(self.as_of, self.timezone),
+            "still_out": clean_number(self.still_out.value),
+            "still_out_ci": interval(self.still_out.low, self.still_out.high),
+            "still_out_meaning": self.still_out_meaning,
+        }
+        reached: dict[str, str | None] = {}
+        for key, f in self.etas.items():
+            if f.reached:
+                doc[f"eta_{key}"] = None
+                doc[f"eta_{key}_ci"] = None
+                reached[key] = self.clock(f.reached_minutes)
+            elif f.samples.size:
+                lo, hi = f.interval(self.level)
+                doc[f"eta_{key}"] = self.clock(f.median)
+                doc[f"eta_{key}_ci"] = [self.clock(lo), self.clock(hi)]
+                reached[key] = None
+            else:
+                doc[f"eta_{key}"] = doc[f"eta_{key}_ci"] = reached[key] = None
+        doc["reached_at"] = reached
+        doc["level"] = self.level
+        doc["model"] = self.model
+        doc["evidence"] = self.evidence
+        doc["onset"] = iso(self.onset, self.timezone)
+        doc["data_age_minutes"] = clean_number(self.data_age_minutes, 1)
+        doc["reports_pending"] = clean_number(self.reports_pending, 1)
+        return doc
+
+
+def _last_observation(data: IngestResult) -> dt.datetime | None:
+    lasts = []
+    if data.reports.height:
+        lasts.append(data.reports.select(pl.coalesce("reported_until", "reported_at").max()).item())
+    if data.online.height:
+        lasts.append(data.online["observed_at"].max())
+    if data.restorations.height:
+        lasts.append(data.restorations.select(pl.max_horizontal("observed_at", "restored_after", "restored_before").max()).item())
+    lasts = [t for t in lasts if t is not None]
+    return max(lasts) if lasts else None
+
+
+def event_size(fit: Any, evidence: str, data: IngestResult) -> float:
+    """The size the duration prior scales with: the peak count of a series, else the evidence rows."""
+    if evidence == "online_fraction":
+        peak = getattr(fit, "peak_out", None)
+        if peak is not None and math.isfinite(float(peak)):
+            return float(peak)
+    return float(data.reports.height + data.restorations.height)
+
+
+def nowcast_from_fit(
+    fit: Any,
+    *,
+    incident: Incident,
+    data: IngestResult,
+    evidence: str,
+    as_of: dt.datetime,
+    level: float,
+    prior: bool = True,
+    seed: int = 0,
+) -> Nowcast:
+    """The live numbers from a fit of the evidence observed by ``as_of`` (see the module docstring)."""
+    elapsed = (as_of - fit.onset).total_seconds() / 60.0
+    duration_prior = DurationPrior.for_event(evidence, event_size(fit, evidence, data)) if prior else None
+    etas = {}
+    for key, p in (("t50", 0.5), ("t90", 0.9)):
+        reached = None
+        crossing = getattr(fit, "crossing", None)
+        if crossing is not None:
+            c = crossing(p)
+            if c.reached and c.minutes.value <= elapsed:
+                reached = c.minutes.value
+            est = c.minutes
+        else:
+            est = fit.quantile(p)
+        etas[key] = eta_forecast(est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, seed=seed)
+    delay = incident.reporting.delay_minutes
+    pending = None
+    if evidence == "down_reports":
+        from analysis.timeline import down_reports
+
+        pending = pending_reports(down_reports(data.reports), as_of, delay)
+    return Nowcast(
+        incident_id=incident.id,
+        timezone=incident.timezone,
+        as_of=as_of,
+        onset=fit.onset,
+        evidence=evidence,
+        model=getattr(fit, "model", None),
+        level=level,
+        still_out=fit.still_affected(as_of),
+        etas=etas,
+        last_observation=_last_observation(data),
+        reports_pending=pending,
+        still_out_meaning="share of the peak still out" if evidence == "online_fraction" else "share of affected customers",
+    )
+
+
+def nowcast(analysis: Any, *, prior: bool = True) -> Nowcast:
+    """The live numbers of an as-of analysis (its ``params.as_of``; the end of observation when empty).
+
+    Raises :class:`analysis.errors.FitError` when the analysis has no recovery curve.
+    """
+    from analysis.errors import FitError
+
+    if analysis.fit is None:
+        raise FitError(f"{analysis.incident.id}: no recovery curve to nowcast from: {analysis.fit_error or 'nothing to fit'}")
+    as_of = analysis.as_of or analysis.span[1]
+    return nowcast_from_fit(
+        analysis.fit,
+        incident=analysis.incident,
+        data=analysis.data,
+        evidence=analysis.evidence,
+        as_of=as_of,
+        level=analysis.params.level,
+        prior=prior,
+        seed=analysis.params.seed,
+    )
+
+
+def communications_review(analysis: Any) -> pl.DataFrame:
+    """At each announcement: what the evidence in hand then implied, beside what the full evidence says now.
+
+    One row per announcement of the incident (``[[events]]`` of kind ``announcement``),
+    columns ``time`` (UTC), ``label``, ``as_of_still_out`` with ``as_of_low``/``as_of_high``
+    (the share still out at that moment, from a fit of only the evidence observed by then),
+    ``now_still_out`` with ``now_low``/``now_high`` (the retrospective fit), and ``note`` (why
+    an as-of estimate is missing: before the onset, too little evidence yet).
+    """
+    from analysis.errors import AnalysisError
+    from analysis.pipeline import fit_evidence
+
+    inc, data, params = analysis.incident, analysis.data, analysis.params
+    rows = []
+    for event in inc.announcements:
+        row: dict[str, Any] = {"time": event.time, "label": event.label_in(params.language)}
+        now = analysis.fit.still_affected(event.time) if analysis.fit is not None else None
+        row.update(
+            now_still_out=None if now is None else now.value,
+            now_low=None if now is None else now.low,
+            now_high=None if now is None else now.high,
+            as_of_still_out=None,
+            as_of_low=None,
+            as_of_high=None,
+            note=None,
+        )
+        try:
+            then_incident = incident_as_of(inc, event.time)
+            then_data = observed_by(data, event.time)
+            fit = fit_evidence(then_incident, then_data, params, end=then_incident.end or event.time).fit
+            est = fit.still_affected(event.time)
+            row.update(as_of_still_out=est.value, as_of_low=est.low, as_of_high=est.high)
+        except (AnalysisError, ValueError) as exc:
+            row["note"] = str(exc).splitlines()[0][:200]
+        rows.append(row)
+    schema = {
+        "time": pl.Datetime("us", "UTC"),
+        "label": pl.String,
+        "now_still_out": pl.Float64,
+        "now_low": pl.Float64,
+        "now_high": pl.Float64,
+        "as_of_still_out": pl.Float64,
+        "as_of_low": pl.Float64,
+        "as_of_high": pl.Float64,
+        "note": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
