@@ -84,8 +84,7 @@ AsOfOpt = Annotated[
     typer.Option(
         "--as-of",
         metavar="TIME",
-        help="Use only the evidence observed by TIME (ISO 8601; naive: the incident's local time). "
-        "Same as -p as_of=TIME.",
+        help="Use only the evidence observed by TIME (ISO 8601; naive: the incident's local time). Same as -p as_of=TIME.",
     ),
 ]
 

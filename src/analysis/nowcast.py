@@ -97,7 +97,9 @@ def incident_as_of(incident: Incident, as_of: dt.datetime) -> Incident:
     """The incident as configured at ``as_of``: observation ends there, later events are not known yet."""
     end = as_of if incident.end is None or incident.end > as_of else incident.end
     if incident.onset is not None and incident.onset >= as_of:
-        raise ParameterError(f"parameter 'as_of': {as_of.isoformat()} is not after the incident's onset ({incident.onset.isoformat()})")
+        raise ParameterError(
+            f"parameter 'as_of': {as_of.isoformat()} is not after the incident's onset ({incident.onset.isoformat()})"
+        )
     return dataclasses.replace(incident, end=end, events=tuple(e for e in incident.events if e.time <= as_of))
 
 
@@ -207,7 +209,9 @@ def weighted_crps(x: np.ndarray, w: np.ndarray, y: float) -> float:
     return first - 0.5 * second
 
 
-def split_lognormal_samples(value: float, low: float, high: float, level: float, n: int, rng: np.random.Generator) -> np.ndarray:
+def split_lognormal_samples(
+    value: float, low: float, high: float, *, level: float, n: int, rng: np.random.Generator
+) -> np.ndarray:
     """Draws from a log-normal whose median is ``value`` and whose ``level`` interval is [low, high] (two spreads)."""
     z = stats.norm.ppf((1 + level) / 2)
     lv = math.log(max(value, 1e-6))
@@ -241,7 +245,7 @@ def eta_forecast(
     if math.isfinite(value) and value <= elapsed:
         return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=value)
     if math.isfinite(value) and value > 0:
-        x = split_lognormal_samples(value, float(est.low), float(est.high), level, n, rng)
+        x = split_lognormal_samples(value, float(est.low), float(est.high), level=level, n=n, rng=rng)
         w = np.ones_like(x)
         if prior is not None:
             w = np.exp(prior.logpdf(x, p) - prior.logpdf(np.array([value]), p)[0])
