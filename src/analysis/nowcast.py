@@ -40,6 +40,7 @@ from analysis.config import Incident, localize
 from analysis.errors import ConfigError, ParameterError, quote
 from analysis.ingest import IngestResult
 from analysis.recovery.reports import arrival_share
+from analysis.recovery.result import Estimate
 
 #: Samples drawn from an ETA distribution (quantiles and CRPS are computed on them).
 N_SAMPLES = 4000
@@ -48,6 +49,19 @@ PRIOR_T90_MINUTES = {"online_fraction": 36 * 60.0, "default": 8 * 60.0}
 PRIOR_REFERENCE_SIZE = 100_000.0
 PRIOR_SIZE_EXPONENT = 0.25
 PRIOR_SIGMA = 1.2
+#: An interval end this many times away from its value is an extrapolation artefact, not a spread.
+ABSURD_RATIO = 20.0
+#: Log-scale spread of an estimate whose interval says nothing usable.
+VAGUE_SIGMA = 3.0
+#: The least log-scale spread granted to a fitted crossing: the bootstrap knows the noise of
+#: the data, not the error of the family's shape beyond the evidence in hand.
+FIT_SIGMA_FLOOR = 0.35
+#: A fitted crossing this many times later than max(elapsed time, prior median) is not used.
+IMPLAUSIBLE_FACTOR = 50.0
+#: Log-scale spread of the ETA from extrapolating a series' current recovery rate.
+RATE_SIGMA = 0.8
+#: Hours of readings behind the current recovery rate.
+RATE_HOURS = 3.0
 
 
 def parse_as_of(text: str | dt.datetime, timezone: str) -> dt.datetime:
@@ -209,16 +223,30 @@ def weighted_crps(x: np.ndarray, w: np.ndarray, y: float) -> float:
     return first - 0.5 * second
 
 
-def split_lognormal_samples(
-    value: float, low: float, high: float, *, level: float, n: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Draws from a log-normal whose median is ``value`` and whose ``level`` interval is [low, high] (two spreads)."""
-    z = stats.norm.ppf((1 + level) / 2)
+def log_spread(value: float, low: float, high: float, *, level: float) -> float:
+    """The log-scale standard deviation implied by an interval at ``level`` around ``value``.
+
+    The wider of the usable sides counts (a bootstrap interval of a time is skewed to the
+    late side). A side more than :data:`ABSURD_RATIO` times away from the value (a tail
+    that never ends, a bootstrap replicate with no crossing) is not usable; with no usable
+    side the spread is :data:`VAGUE_SIGMA`.
+    """
+    z = float(stats.norm.ppf((1 + level) / 2))
     lv = math.log(max(value, 1e-6))
-    s_lo = (lv - math.log(low)) / z if low > 0 and math.isfinite(low) and low < value else 0.5
-    s_hi = (math.log(high) - lv) / z if math.isfinite(high) and high > value else 1.5
-    u = rng.standard_normal(n)
-    return np.exp(lv + u * np.where(u < 0, max(s_lo, 1e-3), max(s_hi, 1e-3)))
+    sides = []
+    if math.isfinite(low) and value / ABSURD_RATIO < low < value:
+        sides.append((lv - math.log(low)) / z)
+    if math.isfinite(high) and value < high < value * ABSURD_RATIO:
+        sides.append((math.log(high) - lv) / z)
+    return max(sides) if sides else VAGUE_SIGMA
+
+
+def truncated_lognormal(mu: float, sigma: float, floor: float, n: int) -> np.ndarray:
+    """``n`` evenly spaced quantiles of a log-normal (log mean ``mu``, sd ``sigma``) conditioned on > ``floor``."""
+    lower = float(stats.norm.cdf((math.log(max(floor, 1e-9)) - mu) / sigma)) if floor > 0 else 0.0
+    lower = min(lower, 1 - 1e-9)
+    u = lower + (1 - lower) * (np.arange(n) + 0.5) / n
+    return np.exp(mu + sigma * stats.norm.ppf(u))
 
 
 def eta_forecast(
@@ -229,37 +257,43 @@ def eta_forecast(
     level: float,
     prior: DurationPrior | None,
     reached_minutes: float | None = None,
-    seed: int = 0,
+    rate_minutes: float | None = None,
     n: int = N_SAMPLES,
 ) -> EtaForecast:
-    """The forecast of t_p from a fit's estimate (value, interval at ``level``), given ``elapsed`` minutes.
+    """The forecast of t_p (minutes after onset) from a fit's estimate (value, interval at ``level``).
 
-    Reached (observed crossing, or the fit's point estimate at or before ``elapsed``): no
-    forecast. Otherwise the fit's distribution conditioned on t_p > elapsed, weighted by
-    the prior when given; when the fit gives nothing finite, the prior alone.
+    Reached (an observed crossing, or the fit's point estimate at or before ``elapsed``):
+    no forecast, the time it was reached. Otherwise, on the log scale, the fit's estimate
+    as a normal (median ``value``, spread from the wider side of its interval) combined
+    with the prior's normal by their precisions, then conditioned on t_p > ``elapsed``
+    (it has not happened yet). A fitted value implausibly late (more than
+    :data:`IMPLAUSIBLE_FACTOR` times the elapsed time and the prior median: a curve that
+    has not started to fall yet) is left out. ``rate_minutes``: the ETA from the current
+    recovery rate, a third normal (spread :data:`RATE_SIGMA`). With nothing usable: the
+    prior alone.
     """
     if reached_minutes is not None and math.isfinite(reached_minutes):
         return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=float(reached_minutes))
-    rng = np.random.default_rng(seed)
     value = float(est.value)
     if math.isfinite(value) and value <= elapsed:
         return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=value)
-    if math.isfinite(value) and value > 0:
-        x = split_lognormal_samples(value, float(est.low), float(est.high), level=level, n=n, rng=rng)
-        w = np.ones_like(x)
-        if prior is not None:
-            w = np.exp(prior.logpdf(x, p) - prior.logpdf(np.array([value]), p)[0])
-    elif prior is not None:
-        x = prior.sample(p, n, rng)
-        w = np.ones_like(x)
-    else:
+    parts = []
+    horizon = IMPLAUSIBLE_FACTOR * max(elapsed, prior.median(p) if prior is not None else elapsed, 1.0)
+    if math.isfinite(value) and 0 < value < horizon:
+        spread = log_spread(value, float(est.low), float(est.high), level=level)
+        parts.append((math.log(value), max(spread, FIT_SIGMA_FLOOR)))
+    if rate_minutes is not None and elapsed < rate_minutes < horizon:
+        parts.append((math.log(rate_minutes), RATE_SIGMA))
+    if prior is not None:
+        parts.append((math.log(prior.median(p)), prior.sigma))
+    if not parts:
+        if math.isfinite(value):  # the fitted value alone, however late (the fit without a prior)
+            return EtaForecast(p, np.array([value]), np.ones(1))
         return EtaForecast(p, np.empty(0), np.empty(0))
-    keep = (x > elapsed) & np.isfinite(w) & (w > 0)
-    if keep.sum() < n // 50:  # the whole distribution lies before T: the earliest possible is just after T
-        x = elapsed + np.abs(x - elapsed) + 1.0
-        keep = np.isfinite(x)
-        w = np.ones_like(x)
-    return EtaForecast(p, x[keep], w[keep])
+    precision = sum(1 / s**2 for _, s in parts)
+    mu = sum(m / s**2 for m, s in parts) / precision
+    x = truncated_lognormal(mu, math.sqrt(1 / precision), elapsed, n)
+    return EtaForecast(p, x, np.ones_like(x))
 
 
 @dataclass(frozen=True)
@@ -341,12 +375,78 @@ def _last_observation(data: IngestResult) -> dt.datetime | None:
 
 
 def event_size(fit: Any, evidence: str, data: IngestResult) -> float:
-    """The size the duration prior scales with: the peak count of a series, else the evidence rows."""
+    """The size the duration prior scales with: the peak count of a series, else the evidence rows.
+
+    Without a fit the peak is the largest reading so far.
+    """
     if evidence == "online_fraction":
         peak = getattr(fit, "peak_out", None)
         if peak is not None and math.isfinite(float(peak)):
             return float(peak)
+        if data.online.height:
+            from analysis.pipeline import customers_out_series
+
+            top = customers_out_series(data.online)["out"].max()
+            if top is not None:
+                return float(top)  # type: ignore[arg-type]
     return float(data.reports.height + data.restorations.height)
+
+
+def rate_eta(data: IngestResult, onset: dt.datetime, as_of: dt.datetime, p: float) -> float | None:
+    """Minutes after onset at which a series reaches (1 − p) × its peak so far at its current rate.
+
+    The rate is the least-squares slope of the share of the peak over the last
+    :data:`RATE_HOURS` hours of readings; ``None`` when it is not falling or there are
+    fewer than 4 readings.
+    """
+    if not data.online.height:
+        return None
+    from analysis.pipeline import customers_out_series
+
+    s = customers_out_series(data.online).drop_nulls("out").filter(pl.col("observed_at") <= as_of).sort("observed_at")
+    peak = s["out"].max() if s.height else None
+    recent = s.filter(pl.col("observed_at") >= as_of - dt.timedelta(hours=RATE_HOURS))
+    if peak is None or not float(peak) > 0 or recent.height < 4:  # type: ignore[arg-type]
+        return None
+    x = (recent["observed_at"] - onset).dt.total_seconds().to_numpy() / 60.0
+    y = recent["out"].to_numpy() / float(peak)  # type: ignore[arg-type]
+    slope, icpt = np.polyfit(x, y, 1)
+    elapsed = (as_of - onset).total_seconds() / 60.0
+    now = icpt + slope * elapsed
+    if not slope < 0:
+        return None
+    return elapsed + max(now - (1 - p), 0.0) / -slope
+
+
+def eta_forecasts(
+    fit: Any, *, evidence: str, data: IngestResult, elapsed: float, level: float, prior: bool = True
+) -> dict[str, EtaForecast]:
+    """The t50 and t90 forecasts at ``elapsed`` minutes after the onset; the prior alone when ``fit`` is None.
+
+    A series' crossing counts as reached when its readings went below the line for good
+    by then; any other curve's when its point estimate lies at or before ``elapsed``.
+    With ``prior`` (the product) a series' current recovery rate joins in
+    (:func:`rate_eta`); without it, the fitted curve alone.
+    """
+    duration_prior = DurationPrior.for_event(evidence, event_size(fit, evidence, data)) if prior else None
+    onset = fit.onset if fit is not None else None
+    etas = {}
+    for key, p in (("t50", 0.5), ("t90", 0.9)):
+        reached, est = None, Estimate.nan()
+        if fit is not None and hasattr(fit, "crossing"):
+            c = fit.crossing(p)
+            if c.reached and c.minutes.value <= elapsed:
+                reached = c.minutes.value
+            est = c.minutes
+        elif fit is not None:
+            est = fit.quantile(p)
+        rate = None
+        if prior and onset is not None and evidence == "online_fraction":
+            rate = rate_eta(data, onset, onset + dt.timedelta(minutes=elapsed), p)
+        etas[key] = eta_forecast(
+            est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, rate_minutes=rate
+        )
+    return etas
 
 
 def nowcast_from_fit(
@@ -358,38 +458,37 @@ def nowcast_from_fit(
     as_of: dt.datetime,
     level: float,
     prior: bool = True,
-    seed: int = 0,
+    onset: dt.datetime | None = None,
+    fit_error: str | None = None,
 ) -> Nowcast:
-    """The live numbers from a fit of the evidence observed by ``as_of`` (see the module docstring)."""
-    elapsed = (as_of - fit.onset).total_seconds() / 60.0
-    duration_prior = DurationPrior.for_event(evidence, event_size(fit, evidence, data)) if prior else None
-    etas = {}
-    for key, p in (("t50", 0.5), ("t90", 0.9)):
-        reached = None
-        crossing = getattr(fit, "crossing", None)
-        if crossing is not None:
-            c = crossing(p)
-            if c.reached and c.minutes.value <= elapsed:
-                reached = c.minutes.value
-            est = c.minutes
-        else:
-            est = fit.quantile(p)
-        etas[key] = eta_forecast(est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, seed=seed)
-    delay = incident.reporting.delay_minutes
+    """The live numbers from a fit of the evidence observed by ``as_of`` (see the module docstring).
+
+    ``fit`` None (nothing could be fitted yet, e.g. early in a storm whose count still
+    rises): the ETAs come from the duration prior alone, the share still out is unknown,
+    and ``model`` says so; ``onset`` is then the incident's or the first observation.
+    """
+    onset = fit.onset if fit is not None else onset
+    if onset is None:
+        from analysis.errors import FitError
+
+        raise FitError(f"{incident.id}: no onset and no recovery curve to nowcast from: {fit_error or 'nothing to fit'}")
+    elapsed = (as_of - onset).total_seconds() / 60.0
+    etas = eta_forecasts(fit, evidence=evidence, data=data, elapsed=elapsed, level=level, prior=prior)
     pending = None
     if evidence == "down_reports":
         from analysis.timeline import down_reports
 
-        pending = pending_reports(down_reports(data.reports), as_of, delay)
+        pending = pending_reports(down_reports(data.reports), as_of, incident.reporting.delay_minutes)
+    model = getattr(fit, "model", None) if fit is not None else f"duration prior only (no curve: {fit_error or 'nothing to fit'})"
     return Nowcast(
         incident_id=incident.id,
         timezone=incident.timezone,
         as_of=as_of,
-        onset=fit.onset,
+        onset=onset,
         evidence=evidence,
-        model=getattr(fit, "model", None),
+        model=model,
         level=level,
-        still_out=fit.still_affected(as_of),
+        still_out=fit.still_affected(as_of) if fit is not None else Estimate.nan(),
         etas=etas,
         last_observation=_last_observation(data),
         reports_pending=pending,
@@ -398,14 +497,12 @@ def nowcast_from_fit(
 
 
 def nowcast(analysis: Any, *, prior: bool = True) -> Nowcast:
-    """The live numbers of an as-of analysis (its ``params.as_of``; the end of observation when empty).
+    """The live numbers of an as-of analysis (its ``as_of``; the end of observation when not set).
 
-    Raises :class:`analysis.errors.FitError` when the analysis has no recovery curve.
+    Without a recovery curve (too little evidence yet) the ETAs are the duration prior's.
     """
-    from analysis.errors import FitError
+    from analysis.pipeline import first_observation
 
-    if analysis.fit is None:
-        raise FitError(f"{analysis.incident.id}: no recovery curve to nowcast from: {analysis.fit_error or 'nothing to fit'}")
     as_of = analysis.as_of or analysis.span[1]
     return nowcast_from_fit(
         analysis.fit,
@@ -415,7 +512,8 @@ def nowcast(analysis: Any, *, prior: bool = True) -> Nowcast:
         as_of=as_of,
         level=analysis.params.level,
         prior=prior,
-        seed=analysis.params.seed,
+        onset=analysis.incident.onset or first_observation(analysis.data),
+        fit_error=analysis.fit_error,
     )
 
 

@@ -538,7 +538,7 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
     doc["implausible"] = m.flag_implausible(doc, limit("MAX_SPAN_DAYS") * 1440)
     doc["as_of"] = m.iso(a.as_of, tz)
     doc["nowcast"] = None
-    if a.as_of is not None and a.fit is not None:
+    if a.as_of is not None:
         from analysis.nowcast import nowcast
 
         doc["nowcast"] = nowcast(a).to_json()
