@@ -320,6 +320,12 @@ class Nowcast:
             return None
         return max(0.0, (self.as_of - self.last_observation).total_seconds() / 60.0)
 
+    def onset_time(self, minutes: float) -> dt.datetime | None:
+        """Minutes after onset as a UTC time (None when not a time anyone could read)."""
+        if not math.isfinite(minutes) or abs(minutes) > 60 * 24 * 366 * 20:
+            return None
+        return self.onset + dt.timedelta(minutes=float(minutes))
+
     def clock(self, minutes: float) -> str | None:
         """Minutes after onset as an ISO time with the incident's offset."""
         from analysis.metrics import iso
