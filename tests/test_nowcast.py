@@ -36,6 +36,7 @@ from analysis.recovery.reports import arrival_share
 from tests.real_data import BERYL, eaglei_incident
 
 SMALL = PROJECT_ROOT / "tests" / "data" / "incidents" / "small-fixture"
+FAST = ("-p", "n_boot=20", "-p", "families=exponential,weibull")
 KEYS = (
     "as_of",
     "still_out",
@@ -129,7 +130,7 @@ def test_nothing_after_as_of_leaks_into_the_metrics(tmp_path: Path) -> None:
     assert _garble_after(SMALL, b, cut, seed=2) > 50
     docs = []
     for folder in (a, b):
-        proc = run("fit", str(folder), "--as-of", cut.isoformat(), "-p", f"processed_dir={tmp_path / 'p'}", "-p", "n_boot=30")
+        proc = run("fit", str(folder), "--as-of", cut.isoformat(), *FAST, "-p", f"processed_dir={tmp_path / 'p'}")
         assert proc.returncode == 0, proc.stderr
         docs.append(json.loads(proc.stdout))
     assert docs[0] == docs[1]  # whatever came after 21:15 is invisible to the as-of fit
@@ -137,7 +138,7 @@ def test_nothing_after_as_of_leaks_into_the_metrics(tmp_path: Path) -> None:
     assert docs[0]["as_of"] == "2018-01-08T21:15:00+01:00" == nc["as_of"]
     assert docs[0]["end"] == "2018-01-08T21:15:00+01:00"
     # the retrospective fit of the same files does see the difference
-    full = [json.loads(run("fit", str(f), "-p", f"processed_dir={tmp_path / 'p'}", "-p", "n_boot=30").stdout) for f in (a, b)]
+    full = [json.loads(run("fit", str(f), *FAST, "-p", f"processed_dir={tmp_path / 'p'}").stdout) for f in (a, b)]
     assert full[0]["recovery"] != full[1]["recovery"]
 
 
@@ -242,7 +243,7 @@ def test_nowcast_line_on_the_small_fixture(tmp_path: Path) -> None:
         run("nowcast", str(SMALL), "--as-of", "2018-01-08T21:00:00", "-p", f"processed_dir={tmp_path}", "-p", "n_boot=30")
     )
     assert doc["as_of"] == "2018-01-08T21:00:00+01:00"
-    assert doc["evidence"] == "down_reports" and doc["model"]
+    assert doc["evidence"] == "down_reports" and doc["model"] in {"exponential", "weibull", "exponential+delay", "weibull+delay"}
     lo, hi = doc["still_out_ci"]
     assert 0 <= lo <= doc["still_out"] <= hi <= 1
     for key in ("eta_t50", "eta_t90"):
@@ -254,7 +255,7 @@ def test_nowcast_line_on_the_small_fixture(tmp_path: Path) -> None:
         assert eta.utcoffset() == dt.timedelta(hours=1)  # the incident's offset (CET)
         assert dt.datetime.fromisoformat(doc["as_of"]) < low <= eta <= high
     # the whole evidence: both crossings are behind us, with the time they were reached
-    done = _check_line(run("nowcast", str(SMALL), "-p", f"processed_dir={tmp_path}", "-p", "n_boot=30"))
+    done = _check_line(run("nowcast", str(SMALL), *FAST, "-p", f"processed_dir={tmp_path}"))
     assert done["eta_t90"] is None and done["eta_t90_ci"] is None
     assert done["reached_at"]["t90"].startswith("2018-01-08T2")
     assert done["data_age_minutes"] > 60  # the configured end is long after the last report
@@ -296,8 +297,14 @@ def test_bad_as_of_is_one_line_and_exit_2() -> None:
 
 
 def test_communications_review_sets_the_as_of_estimate_beside_the_retrospective_one(tmp_path: Path) -> None:
-    params = validate_params(incident_dir=str(SMALL), output_dir="", processed_dir=str(tmp_path), n_boot=30)
-    a = analyze(params)
+    fast = {
+        "incident_dir": str(SMALL),
+        "output_dir": "",
+        "processed_dir": str(tmp_path),
+        "n_boot": 20,
+        "families": "exponential,weibull",
+    }
+    a = analyze(validate_params(**fast))
     review = communications_review(a)
     assert review.height == len(a.incident.announcements) == 1
     row = review.row(0, named=True)
@@ -319,3 +326,56 @@ def test_communications_review_sets_the_as_of_estimate_beside_the_retrospective_
     assert "At Monday 8 January 2018, 21:30" in html and "the evidence in hand implied" in html
     assert live_banner(a) == ""  # a retrospective page has no banner
     assert "Live estimate as of" in live_banner(then)
+
+
+def test_live_schedule_in_the_docs_parses() -> None:
+    """docs/scheduling.md's 15-minute crontab: valid schedules, commands the real CLI accepts, --as-of the current time."""
+    import re
+    import shlex
+
+    from tests.test_scheduling_docs import DOC, check_cron_schedule, parse_postmortem
+
+    (block,) = re.findall(r"^```crontab-live\n(.*?)^```", DOC.read_text(encoding="utf-8"), flags=re.S | re.M)
+    jobs = [line.split(None, 5) for line in block.splitlines() if line.strip() and not line.startswith(("#", "MAILTO"))]
+    assert [j[0] for j in jobs] == ["*/15", "*/15"]
+    seen = set()
+    for job in jobs:
+        check_cron_schedule(job[:5])
+        words = shlex.split(job[5].replace("\\%", "%").split("&&", 1)[1])
+        args = [w for w in words[1 : words.index(">>") if ">>" in words else None] if not w.startswith(">")]
+        name, params = parse_postmortem(args)
+        assert params["as_of"].startswith("$(date -u")  # the shell's current time, not a fixed one
+        seen.add(name)
+    assert seen == {"nowcast", "render"}
+
+
+@pytest.mark.slow
+def test_quick_backtest_runs_and_its_intervals_are_neither_empty_nor_everything(tmp_path: Path) -> None:
+    """``benchmarks/nowcast.py --quick``: one real series, one storm, one crowd incident, four progress points each.
+
+    Twelve forecasts are too few for the per-point targets (docs/nowcast.md has the full
+    run); pooled, the 90 % intervals must cover between 60 % and 100 % of the truths and
+    the 50 % intervals between 20 % and 100 %, nested coverage, and the product must beat
+    the fitted curve without a prior on mean CRPS.
+    """
+    out = tmp_path / "quick.json"
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "benchmarks" / "nowcast.py"), "--quick", "--n-boot", "30", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=1800,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    assert not [r for r in rows if "error" in r]
+    now = [r for r in rows if r["method"] == "nowcast"]
+    assert {r["group"] for r in now} == {"real", "storms", "crowd"}
+    assert len(now) == 12
+    cover = {lv: sum(r[f"cover{lv}"] for r in now) / len(now) for lv in (50, 80, 90)}
+    assert 0.6 <= cover[90] <= 1.0
+    assert 0.2 <= cover[50] <= 1.0
+    assert cover[50] <= cover[80] <= cover[90]
+    fit = [r for r in rows if r["method"] == "fit"]
+    assert sum(r["rel_crps"] for r in now) / len(now) < sum(r["rel_crps"] for r in fit) / len(fit)
