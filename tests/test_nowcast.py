@@ -379,3 +379,29 @@ def test_quick_backtest_runs_and_its_intervals_are_neither_empty_nor_everything(
     assert cover[50] <= cover[80] <= cover[90]
     fit = [r for r in rows if r["method"] == "fit"]
     assert sum(r["rel_crps"] for r in now) / len(now) < sum(r["rel_crps"] for r in fit) / len(fit)
+
+
+def test_observed_by_censors_restorations_that_came_later() -> None:
+    """A customer restored after T was still out at T; a window ending after T says "down at its start"."""
+    from analysis.ingest import RESTORATION_COLUMNS, IngestResult
+
+    t0 = dt.datetime(2024, 1, 1, 10, 0, tzinfo=dt.UTC)
+    h = dt.timedelta(hours=1)
+    rows = [
+        {"customer_id": "a", "observed_at": t0 + h, "restored": True, "restored_after": None, "restored_before": None},
+        {"customer_id": "b", "observed_at": t0 + 5 * h, "restored": True, "restored_after": None, "restored_before": None},
+        {"customer_id": "c", "observed_at": None, "restored": None, "restored_after": t0 + h, "restored_before": t0 + 2 * h},
+        {"customer_id": "d", "observed_at": None, "restored": None, "restored_after": t0 + 2 * h, "restored_before": t0 + 6 * h},
+        {"customer_id": "e", "observed_at": None, "restored": None, "restored_after": t0 + 4 * h, "restored_before": t0 + 6 * h},
+        {"customer_id": "f", "observed_at": None, "restored": None, "restored_after": None, "restored_before": t0 + 6 * h},
+    ]
+    full = pl.DataFrame([{c: r.get(c) for c in RESTORATION_COLUMNS} for r in rows], schema=RESTORATION_COLUMNS)
+    empty = pl.DataFrame()
+    data = IngestResult(
+        reports=ingest_incident(load_incident(SMALL)).reports.head(0), rejects=empty, restorations=full, online=empty
+    )
+    seen = observed_by(data, t0 + 3 * h).restorations.sort("customer_id")
+    assert seen["customer_id"].to_list() == ["a", "b", "c", "d", "e"]  # f: "restored before 16:00" says nothing at 13:00
+    assert seen["restored"].to_list() == [True, False, None, False, False]
+    assert seen["observed_at"].to_list() == [t0 + h, t0 + 3 * h, None, t0 + 2 * h, t0 + 3 * h]
+    assert seen["restored_before"].to_list() == [None, None, t0 + 2 * h, None, None]

@@ -88,10 +88,17 @@ def parse_as_of(text: str | dt.datetime, timezone: str) -> dt.datetime:
 def observed_by(data: IngestResult, as_of: dt.datetime) -> IngestResult:
     """The evidence as it stood at ``as_of`` (UTC): nothing observed later is kept.
 
-    Down reports stamped after ``as_of`` are dropped and a report window still open at
-    ``as_of`` ends there; restoration records observed after it are dropped (an interval
-    known by then is kept with its end cut at ``as_of``); series readings after it are
-    dropped. Rejects stay as they are (they never reach a fit).
+    * Down reports stamped after ``as_of`` are dropped; a report window still open at
+      ``as_of`` ends there.
+    * Series readings after ``as_of`` are dropped.
+    * Restoration records (every one a customer of the incident): a customer restored, or
+      seen still down, after ``as_of`` was still out at ``as_of`` — the record becomes
+      "still down at ``as_of``" (right-censored there); one restored within a window ending
+      after ``as_of`` becomes "still down at the window's start" (or at ``as_of`` when the
+      window starts later); one known only as "restored before" a later time says nothing
+      by then and is dropped.
+
+    Rejects stay as they are (they never reach a fit).
     """
     t = pl.lit(as_of, dtype=pl.Datetime("us", "UTC"))
     reports = data.reports.filter(pl.col("reported_at") <= t).with_columns(
@@ -99,10 +106,18 @@ def observed_by(data: IngestResult, as_of: dt.datetime) -> IngestResult:
     )
     rest = data.restorations
     if rest.height:
-        first = pl.min_horizontal("observed_at", "restored_after", "restored_before")
-        rest = rest.filter(first <= t)
-        if "observed_at" in rest.columns:
-            rest = rest.filter(pl.col("observed_at").is_null() | (pl.col("observed_at") <= t))
+        late_point = pl.col("observed_at").is_not_null() & (pl.col("observed_at") > t)
+        late_window = pl.col("observed_at").is_null() & (pl.col("restored_before") > t)
+        # every record is a customer of the incident: one restored after T was still out at T
+        down_since = pl.when(pl.col("restored_after") > t).then(t).otherwise(pl.col("restored_after"))
+        rest = rest.filter(
+            ~(late_window & pl.col("restored_after").is_null())
+        ).with_columns(  # "restored before a later time": nothing known at T
+            pl.when(late_point).then(t).when(late_window).then(down_since).otherwise(pl.col("observed_at")).alias("observed_at"),
+            pl.when(late_point | late_window).then(pl.lit(False)).otherwise(pl.col("restored")).alias("restored"),
+            pl.when(late_window).then(None).otherwise(pl.col("restored_after")).alias("restored_after"),
+            pl.when(late_window).then(None).otherwise(pl.col("restored_before")).alias("restored_before"),
+        )
     online = data.online.filter(pl.col("observed_at") <= t) if data.online.height else data.online
     return dataclasses.replace(data, reports=reports, restorations=rest, online=online)
 
