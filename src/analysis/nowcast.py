@@ -272,7 +272,7 @@ def eta_forecast(
     level: float,
     prior: DurationPrior | None,
     reached_minutes: float | None = None,
-    rate_minutes: float | None = None,
+    rate_minutes: float | list[float] | None = None,
     n: int = N_SAMPLES,
 ) -> EtaForecast:
     """The forecast of t_p (minutes after onset) from a fit's estimate (value, interval at ``level``).
@@ -283,9 +283,9 @@ def eta_forecast(
     with the prior's normal by their precisions, then conditioned on t_p > ``elapsed``
     (it has not happened yet). A fitted value implausibly late (more than
     :data:`IMPLAUSIBLE_FACTOR` times the elapsed time and the prior median: a curve that
-    has not started to fall yet) is left out. ``rate_minutes``: the ETA from the current
-    recovery rate, a third normal (spread :data:`RATE_SIGMA`). With nothing usable: the
-    prior alone.
+    has not started to fall yet) is left out. ``rate_minutes``: ETAs from extrapolating the
+    recovery so far (:func:`rate_eta`, :func:`progress_eta`), each one more normal (spread
+    :data:`RATE_SIGMA`). With nothing usable: the prior alone.
     """
     if reached_minutes is not None and math.isfinite(reached_minutes):
         return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=float(reached_minutes))
@@ -297,8 +297,8 @@ def eta_forecast(
     if math.isfinite(value) and 0 < value < horizon:
         spread = log_spread(value, float(est.low), float(est.high), level=level)
         parts.append((math.log(value), max(spread, FIT_SIGMA_FLOOR)))
-    if rate_minutes is not None and elapsed < rate_minutes < horizon:
-        parts.append((math.log(rate_minutes), RATE_SIGMA))
+    rates = [rate_minutes] if isinstance(rate_minutes, (int, float)) else list(rate_minutes or [])
+    parts.extend((math.log(r), RATE_SIGMA) for r in rates if math.isfinite(r) and elapsed < r < horizon)
     if prior is not None:
         parts.append((math.log(prior.median(p)), prior.sigma))
     if not parts:
@@ -439,6 +439,38 @@ def rate_eta(data: IngestResult, onset: dt.datetime, as_of: dt.datetime, p: floa
     return elapsed + max(now - (1 - p), 0.0) / -slope
 
 
+def progress_eta(share: float, since_minutes: float, elapsed: float, p: float) -> float | None:
+    """Minutes after onset at which the share still out reaches 1 − p, if it keeps falling as it has.
+
+    A log-linear (exponential) decline fitted through two points: everyone out
+    ``since_minutes`` before now (the peak of a series, the onset for reports) and
+    ``share`` now. ``None`` when the share has hardly fallen (above 0.98) or is unknown.
+    """
+    if not (math.isfinite(share) and 0 < share <= 0.98 and since_minutes > 0):
+        return None
+    if share <= 1 - p:
+        return elapsed
+    tau = since_minutes / math.log(1 / share)
+    return elapsed + tau * math.log(share / (1 - p))
+
+
+def series_progress(data: IngestResult, onset: dt.datetime, as_of: dt.datetime) -> tuple[float, float] | None:
+    """A series' share of its peak now (median of the last hour's readings) and minutes since the peak."""
+    if not data.online.height:
+        return None
+    from analysis.pipeline import customers_out_series
+
+    s = customers_out_series(data.online).drop_nulls("out").filter(pl.col("observed_at") <= as_of)
+    if s.height < 4:
+        return None
+    top = s.sort("out").tail(1)
+    peak, at = float(top["out"][0]), top["observed_at"][0]
+    last = s.filter(pl.col("observed_at") >= as_of - dt.timedelta(hours=1))["out"].median()
+    if not peak > 0 or last is None:
+        return None
+    return float(last) / peak, (as_of - max(at, onset)).total_seconds() / 60.0  # type: ignore[arg-type]
+
+
 def eta_forecasts(
     fit: Any, *, evidence: str, data: IngestResult, elapsed: float, level: float, prior: bool = True
 ) -> dict[str, EtaForecast]:
@@ -446,8 +478,10 @@ def eta_forecasts(
 
     A series' crossing counts as reached when its readings went below the line for good
     by then; any other curve's when its point estimate lies at or before ``elapsed``.
-    With ``prior`` (the product) a series' current recovery rate joins in
-    (:func:`rate_eta`); without it, the fitted curve alone.
+    With ``prior`` (the product) the extrapolations of the recovery so far join in — a
+    series' rate over the last hours (:func:`rate_eta`) and, for every evidence kind, the
+    log-linear decline from everyone out to the share out now (:func:`progress_eta`);
+    without it, the fitted curve alone.
     """
     duration_prior = DurationPrior.for_event(evidence, event_size(fit, evidence, data)) if prior else None
     onset = fit.onset if fit is not None else None
@@ -461,11 +495,20 @@ def eta_forecasts(
             est = c.minutes
         elif fit is not None:
             est = fit.quantile(p)
-        rate = None
-        if prior and onset is not None and evidence == "online_fraction":
-            rate = rate_eta(data, onset, onset + dt.timedelta(minutes=elapsed), p)
+        rates: list[float] = []
+        if prior and onset is not None:
+            as_of = onset + dt.timedelta(minutes=elapsed)
+            progress = None
+            if evidence == "online_fraction":
+                rates.append(rate_eta(data, onset, as_of, p) or math.nan)
+                now = series_progress(data, onset, as_of)
+                if now is not None:
+                    progress = progress_eta(now[0], now[1], elapsed, p)
+            else:
+                progress = progress_eta(float(fit.still_affected(as_of).value), elapsed, elapsed, p)
+            rates.append(progress or math.nan)
         etas[key] = eta_forecast(
-            est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, rate_minutes=rate
+            est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, rate_minutes=rates
         )
     return etas
 
