@@ -239,9 +239,7 @@ def _check_line(proc: subprocess.CompletedProcess[str]) -> dict:
 
 
 def test_nowcast_line_on_the_small_fixture(tmp_path: Path) -> None:
-    doc = _check_line(
-        run("nowcast", str(SMALL), "--as-of", "2018-01-08T21:00:00", "-p", f"processed_dir={tmp_path}", "-p", "n_boot=30")
-    )
+    doc = _check_line(run("nowcast", str(SMALL), "--as-of", "2018-01-08T21:00:00", *FAST, "-p", f"processed_dir={tmp_path}"))
     assert doc["as_of"] == "2018-01-08T21:00:00+01:00"
     assert doc["evidence"] == "down_reports" and doc["model"] in {"exponential", "weibull", "exponential+delay", "weibull+delay"}
     lo, hi = doc["still_out_ci"]
@@ -311,11 +309,7 @@ def test_communications_review_sets_the_as_of_estimate_beside_the_retrospective_
     assert row["note"] is None
     assert row["now_still_out"] == pytest.approx(a.fit.still_affected(row["time"]).value)
     # the as-of number is what an as-of analysis at the announcement says of that moment
-    then = analyze(
-        validate_params(
-            incident_dir=str(SMALL), output_dir="", processed_dir=str(tmp_path), n_boot=30, as_of="2018-01-08T21:30:00"
-        )
-    )
+    then = analyze(validate_params(**fast, as_of="2018-01-08T21:30:00"))
     assert row["as_of_still_out"] == pytest.approx(then.fit.still_affected(row["time"]).value)
     assert row["as_of_low"] <= row["as_of_still_out"] <= row["as_of_high"]
     # and the live numbers of that analysis are the nowcast block of its metrics
