@@ -320,6 +320,11 @@ def test_communications_review_sets_the_as_of_estimate_beside_the_retrospective_
     assert "At Monday 8 January 2018, 21:30" in html and "the evidence in hand implied" in html
     assert live_banner(a) == ""  # a retrospective page has no banner
     assert "Live estimate as of" in live_banner(then)
+    from analysis import sections
+
+    assert any("pm-live" in p for p in sections.header(then) if isinstance(p, str))
+    assert not any("pm-live" in p for p in sections.header(a) if isinstance(p, str))
+    assert sections.communications(a)[0].startswith('<h2 id="communications">')
 
 
 def test_live_schedule_in_the_docs_parses() -> None:
@@ -399,3 +404,18 @@ def test_observed_by_censors_restorations_that_came_later() -> None:
     assert seen["restored"].to_list() == [True, False, None, False, False]
     assert seen["observed_at"].to_list() == [t0 + h, t0 + 3 * h, None, t0 + 2 * h, t0 + 3 * h]
     assert seen["restored_before"].to_list() == [None, None, t0 + 2 * h, None, None]
+
+
+@pytest.mark.slow
+def test_render_as_of_writes_a_live_page(tmp_path: Path) -> None:
+    """``postmortem render --as-of``: the page opens with the banner, and its metrics carry the nowcast."""
+    proc = run(
+        "render", str(SMALL), "--out", str(tmp_path / "out"), "--as-of", "2018-01-08T21:45:00", *FAST,
+        "-p", f"processed_dir={tmp_path / 'p'}", "--no-progress",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "out" / "small-fixture" / "postmortem.html").read_text(encoding="utf-8")
+    assert 'class="pm-live"' in page and "Live estimate as of Monday 8 January 2018, 21:45 CET" in page
+    assert 'id="communications"' in page
+    metrics = json.loads((tmp_path / "out" / "small-fixture" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["as_of"] == metrics["nowcast"]["as_of"] == "2018-01-08T21:45:00+01:00"
