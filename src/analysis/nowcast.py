@@ -8,9 +8,10 @@ Three pieces, all pure functions of the ingested tables and a fit:
 * :func:`nowcast` turns the recovery fit of that truncated evidence into the live numbers:
   the share still out at T, the clock times at which 50 % and 90 % will be restored (each
   with an interval), what is still to come, and how old the newest evidence is.
-  The ETA distribution is the fit's (its bootstrap interval read as a split log-normal)
-  conditioned on "not yet reached at T" and weighted by a weak log-normal duration prior
-  scaled by the size of the event (:class:`DurationPrior`).
+  An ETA combines, on the log scale, the fit's crossing (its bootstrap interval read as a
+  normal), extrapolations of the recovery so far and a weak log-normal duration prior
+  scaled by the size of the event (:class:`DurationPrior`), then conditions on "not
+  reached yet at T" (:func:`eta_forecast`; docs/nowcast.md).
 * :func:`communications_review` replays the analysis at each announcement of the incident
   and sets the as-of estimate beside the retrospective one.
 
@@ -174,15 +175,6 @@ class DurationPrior:
     def median(self, p: float) -> float:
         """Prior median of t_p in minutes after onset."""
         return self.median_t90 * (1.0 if p >= 0.9 else 1.0 / 3.0)
-
-    def logpdf(self, minutes: np.ndarray, p: float) -> np.ndarray:
-        """Log density (up to a constant) of t_p at ``minutes``."""
-        x = np.log(np.maximum(minutes, 1e-9))
-        return -0.5 * ((x - math.log(self.median(p))) / self.sigma) ** 2 - x
-
-    def sample(self, p: float, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Draws of t_p (minutes after onset)."""
-        return np.exp(math.log(self.median(p)) + self.sigma * rng.standard_normal(n))
 
 
 @dataclass(frozen=True)
