@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from analysis.i18n import format_percents, format_time
+from analysis.i18n import format_percent, format_percents, format_time
 from analysis.narrative import caption, esc, heading, table
 from analysis.privacy import scrub_contacts
 
@@ -31,15 +31,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "caption": "Intervals at the report's level. 'As of then' uses only reports stamped, and readings taken, by the announcement.",
     },
     "fr": {
-        "banner": "Estimation en direct au {time} : seules les données observées à ce moment sont utilisées.",
+        "banner": "Estimation en direct, le {time} : seules les données observées à ce moment sont utilisées.",
         "still_out": "Encore privés de service : {value} [{low}–{high}].",
-        "eta": "{share} rétablis vers {time} [{low} – {high}].",
-        "reached": "{share} rétablis à {time}.",
+        "eta": "{share} rétablis vers le {time} [{low} – {high}].",
+        "reached": "{share} rétablis le {time}.",
         "no_curve": "Pas encore de courbe de rétablissement : les heures viennent de la seule loi a priori des durées.",
         "review": "Revue des communications",
         "review_lead": "À chaque annonce, ce qu'impliquaient les données disponibles à ce moment, à côté de ce que montrent aujourd'hui toutes les données.",
-        "review_line": "À {time}, les données disponibles impliquaient {then} [{then_low}–{then_high}] encore privés de service ; nous savons aujourd'hui {now} [{now_low}–{now_high}].",
-        "review_none": "À {time}, les données disponibles ne permettaient pas d'estimation ({why}) ; nous savons aujourd'hui {now} [{now_low}–{now_high}].",
+        "review_line": "Le {time}, les données disponibles impliquaient {then} [{then_low}–{then_high}] encore privés de service ; nous savons aujourd'hui {now} [{now_low}–{now_high}].",
+        "review_none": "Le {time}, les données disponibles ne permettaient pas d'estimation ({why}) ; nous savons aujourd'hui {now} [{now_low}–{now_high}].",
         "col_time": "Annonce",
         "col_label": "Ce qui a été dit",
         "col_then": "Encore privés, selon les données d'alors",
@@ -47,15 +47,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "caption": "Intervalles au niveau du rapport. « Selon les données d'alors » n'utilise que les signalements datés, et les relevés faits, avant l'annonce.",
     },
     "nl": {
-        "banner": "Live schatting op {time}: alleen wat toen waargenomen was, wordt gebruikt.",
+        "banner": "Live schatting van {time}: alleen wat toen waargenomen was, wordt gebruikt.",
         "still_out": "Nog zonder dienst: {value} [{low}–{high}].",
-        "eta": "{share} hersteld rond {time} [{low} – {high}].",
-        "reached": "{share} hersteld om {time}.",
+        "eta": "{share} hersteld tegen {time} [{low} – {high}].",
+        "reached": "{share} hersteld op {time}.",
         "no_curve": "Nog geen herstelcurve: de tijden komen alleen uit de a-priori-verdeling van de duur.",
         "review": "Terugblik op de communicatie",
         "review_lead": "Bij elke aankondiging: wat de toen beschikbare gegevens aangaven, naast wat alle gegevens nu tonen.",
-        "review_line": "Om {time} wezen de beschikbare gegevens op {then} [{then_low}–{then_high}] nog zonder dienst; nu weten we {now} [{now_low}–{now_high}].",
-        "review_none": "Om {time} lieten de beschikbare gegevens geen schatting toe ({why}); nu weten we {now} [{now_low}–{now_high}].",
+        "review_line": "Op {time} wezen de beschikbare gegevens op {then} [{then_low}–{then_high}] nog zonder dienst; nu weten we {now} [{now_low}–{now_high}].",
+        "review_none": "Op {time} lieten de beschikbare gegevens geen schatting toe ({why}); nu weten we {now} [{now_low}–{now_high}].",
         "col_time": "Aankondiging",
         "col_label": "Wat gezegd werd",
         "col_then": "Nog zonder dienst, volgens de gegevens van toen",
@@ -93,7 +93,7 @@ def live_banner(a: Any) -> str:
     else:
         v, lo, hi = _pct(nc.still_out.value, nc.still_out.low, nc.still_out.high, lang)
         lines.append(_t(lang, "still_out", value=v, low=lo, high=hi))
-    for key, share in (("t50", "50 %" if lang != "en" else "50%"), ("t90", "90 %" if lang != "en" else "90%")):
+    for key, share in (("t50", format_percent(0.5, 0, lang)), ("t90", format_percent(0.9, 0, lang))):
         f = nc.etas[key]
         when = nc.onset_time(f.reached_minutes) if f.reached else None
         if f.reached and when is not None:
