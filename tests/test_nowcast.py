@@ -419,3 +419,15 @@ def test_render_as_of_writes_a_live_page(tmp_path: Path) -> None:
     assert 'id="communications"' in page
     metrics = json.loads((tmp_path / "out" / "small-fixture" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["as_of"] == metrics["nowcast"]["as_of"] == "2018-01-08T21:45:00+01:00"
+
+
+def test_curated_statements_are_not_replayed(default_analysis) -> None:
+    """The default incident's press statements are not a restoration curve: no as-of fits, no section."""
+    from analysis.nowcast_report import communications_section
+
+    assert default_analysis.curated and len(default_analysis.incident.announcements) == 8
+    review = communications_review(default_analysis)
+    assert review.height == 8
+    assert review["as_of_still_out"].is_null().all()
+    assert set(review["note"]) == {"curated statements: their curve is not a restoration curve"}
+    assert communications_section(default_analysis) == []

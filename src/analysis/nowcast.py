@@ -573,19 +573,34 @@ def nowcast(analysis: Any, *, prior: bool = True) -> Nowcast:
     )
 
 
+#: Bootstrap replicates of each as-of fit of the communications review (at most; one fit per announcement).
+REVIEW_N_BOOT = 100
+
+
+def review_for(analysis: Any) -> pl.DataFrame:
+    """:func:`communications_review` of an analysis, computed once and kept on it (renders share it across languages)."""
+    if getattr(analysis, "communications", None) is None:
+        analysis.communications = communications_review(analysis)
+    return analysis.communications
+
+
 def communications_review(analysis: Any) -> pl.DataFrame:
     """At each announcement: what the evidence in hand then implied, beside what the full evidence says now.
 
     One row per announcement of the incident (``[[events]]`` of kind ``announcement``),
     columns ``time`` (UTC), ``label``, ``as_of_still_out`` with ``as_of_low``/``as_of_high``
-    (the share still out at that moment, from a fit of only the evidence observed by then),
-    ``now_still_out`` with ``now_low``/``now_high`` (the retrospective fit), and ``note`` (why
-    an as-of estimate is missing: before the onset, too little evidence yet).
+    (the share still out at that moment, from a fit of only the evidence observed by then,
+    with at most :data:`REVIEW_N_BOOT` bootstrap replicates), ``now_still_out`` with
+    ``now_low``/``now_high`` (the retrospective fit), and ``note`` (why an as-of estimate
+    is missing: before the onset, too little evidence yet, or curated statements, whose
+    curve is not a restoration curve and which the review therefore does not replay).
     """
     from analysis.errors import AnalysisError
     from analysis.pipeline import fit_evidence
 
-    inc, data, params = analysis.incident, analysis.data, analysis.params
+    inc, data = analysis.incident, analysis.data
+    params = dataclasses.replace(analysis.params, n_boot=min(analysis.params.n_boot, REVIEW_N_BOOT))
+    curated = bool(getattr(analysis, "curated", False))
     rows = []
     for event in inc.announcements:
         row: dict[str, Any] = {"time": event.time, "label": event.label_in(params.language)}
@@ -599,6 +614,10 @@ def communications_review(analysis: Any) -> pl.DataFrame:
             as_of_high=None,
             note=None,
         )
+        if curated:
+            row["note"] = "curated statements: their curve is not a restoration curve"
+            rows.append(row)
+            continue
         try:
             then_incident = incident_as_of(inc, event.time)
             then_data = observed_by(data, event.time)

@@ -118,14 +118,15 @@ def live_banner(a: Any) -> str:
 def communications_section(a: Any) -> list[str]:
     """The communications review: each announcement's as-of estimate beside the retrospective one.
 
-    Empty when the incident has no announcement or no curve (nothing to compare).
+    Empty when the incident has no announcement, no curve (nothing to compare) or curated
+    statements for evidence (the page leads with what the statements show, not with a curve).
     """
-    if a.fit is None or not a.incident.announcements:
+    if a.fit is None or not a.incident.announcements or getattr(a, "curated", False):
         return []
-    from analysis.nowcast import communications_review
+    from analysis.nowcast import review_for
 
     lang, tz = a.params.language, a.incident.timezone
-    review = communications_review(a)
+    review = review_for(a)
     lines, rows = [], []
     for r in review.iter_rows(named=True):
         now, now_lo, now_hi = _pct(r["now_still_out"], r["now_low"], r["now_high"], lang)

@@ -63,6 +63,8 @@ class Analysis:
     area_fits: dict[str, Any] = field(default_factory=dict)
     #: the as-of time (UTC) of a live analysis: only the evidence observed by then was used
     as_of: dt.datetime | None = None
+    #: the communications review once computed (:func:`analysis.nowcast.review_for`)
+    communications: pl.DataFrame | None = None
 
     @property
     def sampling(self) -> str | None:
