@@ -14,7 +14,7 @@ ifeq ($(UV),)
 UV := $(PYTHON) -m uv
 endif
 
-.PHONY: help setup report test test-fast test-slow lint format lab bench validate validate-storms validate-full clean
+.PHONY: help setup report test test-fast test-slow lint format lab bench validate validate-storms validate-full backtest-nowcast clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ validate: setup ## Coverage of the intervals on independently generated incident
 
 validate-storms: setup ## Simulated storms (customers-out series) through `postmortem fit`: error, coverage, reading flags
 	$(BIN)/python benchmarks/storm_validation.py --reps 20 --n-boot 100 --jobs 2
+
+backtest-nowcast: setup ## Replay real series, storms and crowd incidents every 15 min; score the ETA forecasts (docs/nowcast.md)
+	$(BIN)/python benchmarks/nowcast.py --seeds 2 --n-boot 100
 
 validate-full: setup ## The coverage targets as tests: 100 replications per scenario (several hours on 2 cores)
 	$(BIN)/python -m pytest -m validation

@@ -79,6 +79,21 @@ def _overrides(param: list[str] | None, params_file: Path | None) -> dict[str, o
     return parse_cli_params(tuple(param or ()), yaml_file=params_file)
 
 
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        metavar="TIME",
+        help="Use only the evidence observed by TIME (ISO 8601; naive: the incident's local time). Same as -p as_of=TIME.",
+    ),
+]
+
+
+def _with_as_of(overrides: dict[str, object], as_of: str | None) -> dict[str, object]:
+    """The overrides with ``--as-of`` as the ``as_of`` parameter (the option wins over -p)."""
+    return overrides | {"as_of": as_of} if as_of is not None else overrides
+
+
 NotebookOpt = Annotated[
     Path | None, typer.Option("--notebook", help="Report notebook to execute (default notebooks/postmortem.ipynb).")
 ]
@@ -108,15 +123,17 @@ def render(
         ),
     ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Run id for the manifest (default: time + random).")] = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Ingest, fit and render one incident: postmortem.html, metrics.json, postmortem.ipynb, manifest.json.
 
     A failure leaves the previous report untouched and writes <out>/<id>/failed/.
+    With --as-of the page is a live page: only the evidence observed by then, an "as of" banner.
     """
     from analysis.report import NOTEBOOK, stop_on_sigterm
     from analysis.report import render as do_render
 
-    overrides = _overrides(param, params_file)
+    overrides = _with_as_of(_overrides(param, params_file), as_of)
     stop_on_sigterm()  # a scheduler stopping the task still gets failed/ written
     result = do_render(
         incident_dir,
@@ -191,12 +208,13 @@ def fit(
     incident_dir: Annotated[Path, typer.Argument(help="Incident folder (holding incident.toml).")],
     param: ParamOpt = None,
     params_file: ParamFile = None,
+    as_of: AsOfOpt = None,
 ) -> None:
-    """Ingest and fit without rendering; print metrics.json on stdout."""
+    """Ingest and fit without rendering; print metrics.json on stdout (--as-of: as it stood then, with a nowcast block)."""
     from analysis.params import validate_params
     from analysis.pipeline import analyze
 
-    overrides = _overrides(param, params_file)
+    overrides = _with_as_of(_overrides(param, params_file), as_of)
     for fixed in ("incident_dir", "output_dir"):
         if fixed in overrides:
             raise ParameterError(f"parameter '{fixed}' is set by the command (the INCIDENT_DIR argument), not with -p")
@@ -208,6 +226,33 @@ def fit(
     if problem:
         _err(f"{analysis.incident.id}: {problem}")
         raise typer.Exit(1)
+
+
+@app.command()
+def nowcast(
+    incident_dir: Annotated[Path, typer.Argument(help="Incident folder (holding incident.toml).")],
+    as_of: AsOfOpt = None,
+    param: ParamOpt = None,
+    params_file: ParamFile = None,
+) -> None:
+    """Print one JSON line for monitoring: share still out, ETA to 50 % / 90 % restored, with intervals.
+
+    Without --as-of the evidence is taken as it stands (the as-of time is the newest
+    observation, or the incident's configured end).
+    """
+    from analysis.nowcast import nowcast as do_nowcast
+    from analysis.params import validate_params
+    from analysis.pipeline import analyze
+
+    overrides = _with_as_of(_overrides(param, params_file), as_of)
+    for fixed in ("incident_dir", "output_dir"):
+        if fixed in overrides:
+            raise ParameterError(f"parameter '{fixed}' is set by the command (the INCIDENT_DIR argument), not with -p")
+    params = validate_params(**({"incident_dir": str(incident_dir), "output_dir": ""} | overrides))
+    with _ticker(f"nowcasting {incident_dir}"):
+        analysis = analyze(params)
+    doc = do_nowcast(analysis).to_json()
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n")
 
 
 @app.command()

@@ -169,6 +169,8 @@ class Reporting:
     surge: bool = False
     noticing: bool = False
     profile_uncertainty: bool = False
+    # median minutes from a report's time stamp to its arrival (0: reports arrive at once)
+    delay_minutes: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -291,6 +293,16 @@ class _Reader:
 def _kind_name(kinds: tuple[type, ...]) -> str:
     names = {str: "a string", int: "an integer", float: "a number", bool: "true/false", dict: "a table", list: "a list"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _delay_minutes(rp: Any) -> float:
+    """``[reporting] delay_minutes``: the median reporting delay, a finite number of minutes ≥ 0 (at most a week)."""
+    value = rp.get("delay_minutes", float)
+    if value is None:
+        return 0.0
+    if not math.isfinite(value) or not 0 <= value <= 7 * 1440:
+        raise rp.fail("delay_minutes", f"expected minutes between 0 and 10080, got {value}")
+    return float(value)
 
 
 def _label(text: str | None, limit: int = 200) -> str | None:
@@ -481,6 +493,7 @@ def load_incident(path: str | Path) -> Incident:
             surge=bool(rp.get("surge", bool) or False),
             noticing=bool(rp.get("noticing", bool) or False),
             profile_uncertainty=bool(rp.get("profile_uncertainty", bool) or False),
+            delay_minutes=_delay_minutes(rp),
         )
         rp.check_unknown()
 

@@ -25,7 +25,13 @@ Spec = Mapping[str, Any]  # key -> type, tuple of allowed strings, _TIME, _ZONE,
 ORIGIN: Spec = {"name": str, "lat": (int, float), "lon": (int, float)}
 # a label is a string or a table of translations (label.en, label.fr, label.nl: checked by load_incident)
 EVENT: Spec = {"time": _TIME, "label": (str, dict), "kind": EVENT_KINDS, "source": str, "resolved": bool}
-REPORTING: Spec = {"hourly_propensity": list, "surge": bool, "noticing": bool, "profile_uncertainty": bool}
+REPORTING: Spec = {
+    "hourly_propensity": list,
+    "surge": bool,
+    "noticing": bool,
+    "profile_uncertainty": bool,
+    "delay_minutes": (int, float),
+}
 GEOGRAPHY: Spec = {
     "boundaries": str,
     "boundaries_key": str,

@@ -82,6 +82,10 @@ def analyze_once(params: Any) -> Any:
             return b
     a = analyze(params)
     if cache is not None and out is not None and out.is_dir():
+        if a.fit is not None and a.incident.announcements and not a.curated:
+            from analysis.nowcast import review_for
+
+            review_for(a)  # one as-of fit per announcement, shared by every language's page
         spatial = None
         if getattr(a, "has_geography", False):
             from analysis.spatial_report import spatial_analysis

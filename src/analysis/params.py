@@ -53,6 +53,9 @@ class ReportParams:
         Report language.
     run_id
         Identifier of this run (provenance); set by the CLI.
+    as_of
+        Analyse only the evidence observed by this time (ISO 8601; a naive time is the
+        incident's local time); empty: all of it. The page becomes a live page.
     """
 
     incident_dir: str = "data/raw/proximus-2018-01-08"
@@ -67,6 +70,7 @@ class ReportParams:
     seed: int = 20180108
     language: str = "en"
     run_id: str = ""
+    as_of: str = ""
 
     @property
     def family_list(self) -> tuple[str, ...] | Literal["all"]:
@@ -134,6 +138,13 @@ def validate_params(**values: Any) -> ReportParams:
     if params.seed < 0:
         raise ParameterError(f"parameter 'seed': must be ≥ 0, got {params.seed}")
     _check_families(params)
+    if params.as_of.strip():
+        import datetime as dt
+
+        try:
+            dt.datetime.fromisoformat(params.as_of.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ParameterError(f"parameter 'as_of': not an ISO 8601 time: {quote(params.as_of)}") from None
     return params
 
 

@@ -61,6 +61,10 @@ class Analysis:
     metrics: dict[str, Any] = field(default_factory=dict)
     misfits: list[Misfit] = field(default_factory=list)
     area_fits: dict[str, Any] = field(default_factory=dict)
+    #: the as-of time (UTC) of a live analysis: only the evidence observed by then was used
+    as_of: dt.datetime | None = None
+    #: the communications review once computed (:func:`analysis.nowcast.review_for`)
+    communications: pl.DataFrame | None = None
 
     @property
     def sampling(self) -> str | None:
@@ -242,6 +246,7 @@ def fit_evidence(incident: Incident, data: IngestResult, params: ReportParams, *
         sampling=incident.sampling_for(names),
         noticing=incident.reporting.noticing,
         profile_uncertainty=incident.reporting.profile_uncertainty,
+        delay_minutes=incident.reporting.delay_minutes,
         **common,
     )
     return FitOutcome(fit, evidence)
@@ -285,7 +290,18 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
 
 
 def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResult) -> Analysis:
-    """Everything after ingest: the curve, the events, the metrics."""
+    """Everything after ingest: the curve, the events, the metrics.
+
+    With ``params.as_of`` the evidence is first cut to what had been observed by then
+    (:func:`analysis.nowcast.observed_by`), before anything is fitted.
+    """
+    as_of = None
+    if params.as_of.strip():
+        from analysis.nowcast import incident_as_of, observed_by, parse_as_of
+
+        as_of = parse_as_of(params.as_of, incident.timezone)
+        incident = incident_as_of(incident, as_of)
+        data = observed_by(data, as_of)
     end = observation_end(incident, data.reports, restorations=data.restorations, online=data.online)
     # the timeline shows the whole evidence: a storm's build-up before the onset too
     starts = [t for t in (incident.onset, first_observation(data)) if t is not None]
@@ -336,6 +352,7 @@ def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResu
         evidence=evidence,
         area_fits=area_fits,
         misfits=find_misfits(getattr(fit, "diagnostics", None), width) if evidence == "down_reports" else [],
+        as_of=as_of,
     )
     analysis.metrics = build_metrics(analysis)
     return analysis
@@ -521,4 +538,10 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
     from analysis.limits import limit
 
     doc["implausible"] = m.flag_implausible(doc, limit("MAX_SPAN_DAYS") * 1440)
+    doc["as_of"] = m.iso(a.as_of, tz)
+    doc["nowcast"] = None
+    if a.as_of is not None:
+        from analysis.nowcast import nowcast
+
+        doc["nowcast"] = nowcast(a).to_json()
     return doc

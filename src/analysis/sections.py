@@ -45,8 +45,17 @@ def show(parts: list[Part]) -> None:
 
 
 def header(a: Any) -> list[Part]:
-    """Title, run line, coverage, the post-mortem's status box and the trust note."""
-    return [narrative.header(a), *postmortem_report.written_parts(a, "status")]
+    """Title, run line, coverage, the live banner (an as-of run), the post-mortem's status box and the trust note."""
+    from analysis.nowcast_report import live_banner
+
+    return [narrative.header(a), *([b] if (b := live_banner(a)) else []), *postmortem_report.written_parts(a, "status")]
+
+
+def communications(a: Any) -> list[Part]:
+    """Communications review: at each announcement, the as-of estimate beside the retrospective one."""
+    from analysis.nowcast_report import communications_section
+
+    return list(communications_section(a))
 
 
 def root_cause(a: Any) -> list[Part]:

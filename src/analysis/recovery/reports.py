@@ -105,6 +105,22 @@ def _nearest_edge(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.where(np.abs(edges[j - 1] - x) <= np.abs(edges[j] - x), j - 1, j)
 
 
+#: Log-scale spread of the reporting delay (a log-normal around its median).
+DELAY_SIGMA = 1.0
+
+
+def arrival_share(age_minutes: Any, median_minutes: float) -> np.ndarray:
+    """Share of the reports stamped ``age_minutes`` before now that have arrived (log-normal delay CDF)."""
+    from scipy.stats import norm
+
+    age = np.asarray(age_minutes, dtype=float)
+    if not median_minutes > 0:
+        return np.ones_like(age)
+    with np.errstate(divide="ignore"):
+        z = (np.log(np.maximum(age, 0.0)) - math.log(median_minutes)) / DELAY_SIGMA
+    return norm.cdf(z)
+
+
 def build_report_evidence(
     minutes: np.ndarray,
     *,
@@ -120,6 +136,7 @@ def build_report_evidence(
     seed: int = 0,
     noticing: bool = False,
     profile_sd: float = 0.0,
+    delay_minutes: float = 0.0,
 ) -> tuple[ReportEvidence, list[str]]:
     """Bin reports (minutes after onset) and windows into a :class:`ReportEvidence`.
 
@@ -127,7 +144,10 @@ def build_report_evidence(
     clipped to the observation period; each such decision is returned as a note.
     ``noticing`` adds the fitted noticing delay to the intensity; ``profile_sd`` > 0 makes
     the bootstrap draw its data sets under randomly distorted clock profiles
-    (:class:`ReportEvidence`).
+    (:class:`ReportEvidence`). ``delay_minutes`` > 0: reports reach the data a log-normal
+    delay of that median after their time stamp, so a bin ``a`` minutes before the end of
+    observation holds only the share :func:`arrival_share` of its reports yet; its
+    propensity is scaled by that share (the nowcasting correction for reports still to come).
     """
     notes: list[str] = []
     g_profile = check_propensity(None) if propensity is None else propensity
@@ -135,6 +155,8 @@ def build_report_evidence(
     mids = 0.5 * (edges[:-1] + edges[1:])
     hours = local_hours(onset_epoch + mids * 60.0, timezone)
     g = g_profile[np.minimum(np.floor(hours).astype(int), 23)]
+    if delay_minutes > 0:
+        g = g * np.maximum(arrival_share(horizon - mids, delay_minutes), 1e-6)
     m = np.asarray(minutes, dtype=float)
     before, after = int((m < 0).sum()), int((m > horizon).sum())
     if before:
@@ -303,6 +325,7 @@ def fit_down_reports(
     delay_profile: bool = True,
     noticing: bool | None = False,
     profile_uncertainty: bool = False,
+    delay_minutes: float = 0.0,
 ) -> RecoveryFit:
     """Fit S(t) to outage reports by Poisson-process likelihood; choose the family by AIC (QAIC when overdispersed).
 
@@ -369,6 +392,11 @@ def fit_down_reports(
         set under a randomly distorted clock profile (two daily harmonics of log g, each
         coefficient N(0, 0.25²)) and refit under the assumed one, so the intervals carry the
         profile's error.
+    delay_minutes : float
+        Median reporting delay (minutes from a report's time stamp to its arrival in the
+        data); > 0 scales the expected count of the last hours by the share already
+        arrived (:func:`arrival_share`), so a lull caused by reports still on their way is
+        not read as recovery. 0: reports arrive at once.
 
     Returns
     -------
@@ -437,6 +465,7 @@ def fit_down_reports(
         seed=int(seed),
         noticing=bool(noticing),
         profile_sd=PROFILE_HARMONIC_SD if (profile_uncertainty and propensity is None) else 0.0,
+        delay_minutes=float(delay_minutes),
     )
     if ev.n_obs < 3:
         raise FitError(f"down_reports: {ev.n_obs:g} report(s) between onset and end of observation; at least 3 are needed")

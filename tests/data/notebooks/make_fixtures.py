@@ -33,7 +33,8 @@ n_boot: int = 200  # parametric-bootstrap replicates behind the intervals (at le
 bin_minutes: float = 5.0  # width of the fit's time bins, in minutes
 seed: int = 20180108  # random seed (bootstrap, permutation tests)
 language: str = "en"  # report language: en | fr | nl
-run_id: str = ""  # identifier of this run (set by the CLI)"""
+run_id: str = ""  # identifier of this run (set by the CLI)
+as_of: str = ""  # analyse only the evidence observed by this time (ISO 8601, local if naive); empty: all"""
 
 LOAD = """\
 import csv

@@ -1,0 +1,367 @@
+"""Backtest of the live nowcast: replay incidents as they unfolded and score the ETA forecasts.
+
+Each incident is replayed with forecasts issued on the 15-minute clock grid; the forecasts
+scored are the ones issued when 10 %, 25 %, 50 % and 75 % of the time from the onset to the
+target crossing had passed (the last issue time at or before that point). Only the evidence
+observed by the issue time is used (:func:`analysis.nowcast.observed_by`); the onset is the
+incident's own (configured, or estimated from the evidence in hand).
+
+Incidents
+---------
+* ``real``: the EAGLE-I series in ``../shared/data/real/`` (CC BY 4.0). None reaches 90 %
+  restored inside its window, so the target there is the **50 %** crossing (the first time
+  the count stays below half its peak, from the data README): Harris/Beryl and Volusia/Ian.
+  Charlotte/Ian never reaches 50 % in its window and cannot be scored.
+* ``storms``: simulated storms (:mod:`benchmarks.storms`, every scenario), target the true
+  90 % crossing (the count below 10 % of its peak for good, to full restoration).
+* ``crowd``: simulated crowd-report incidents (:mod:`benchmarks.independent`: scenarios
+  ``stamped``, ``rounded5``, ``longtail-dst``, ``sparse``), target the true t90 of the
+  restoration-time distribution. The ``…+delay`` variants replay the same incidents with
+  reports reaching the data a log-normal delay (median 30 min) after their stamp, fitted
+  with ``[reporting] delay_minutes = 30``.
+
+Methods, all built on the same evidence
+---------------------------------------
+* ``nowcast``: the product — the fit's ETA distribution conditioned on "not reached yet",
+  weighted by the size-scaled log-normal duration prior (:class:`analysis.nowcast.DurationPrior`);
+* ``fit``: the fitted curve without a prior (the same distribution, unweighted);
+* ``prior``: the log-normal duration prior conditioned on the event's size and on "not yet";
+* ``rate``: the current recovery rate extrapolated linearly (series: the readings of the
+  last 3 h; reports: the fitted S over the last 2 h), a point forecast.
+
+Scores (per group and progress point): coverage of the 50/80/90 % central intervals;
+median width of the 90 % interval relative to the remaining time (truth − issue time);
+CRPS relative to the remaining time (mean; a point forecast's CRPS is its absolute error; every
+relative score capped at 10, which a forecast of "never" gets);
+median absolute error of the median relative to the remaining time; and the CRPS gain of
+``nowcast`` over the best baseline, 1 − CRPS(nowcast) / min CRPS(baselines).
+
+Run: ``.venv/bin/python benchmarks/nowcast.py [--quick] [--seeds 3] [--n-boot 100] [--json out.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from analysis.config import load_incident  # noqa: E402  (path set above for a plain script run)
+from analysis.errors import AnalysisError  # noqa: E402
+from analysis.ingest import ingest_incident  # noqa: E402
+from analysis.nowcast import EtaForecast, eta_forecasts, incident_as_of, observed_by  # noqa: E402
+from analysis.params import validate_params  # noqa: E402
+from analysis.pipeline import customers_out_series, evidence_kind, first_observation, fit_evidence  # noqa: E402
+
+FRACTIONS = (0.10, 0.25, 0.50, 0.75)
+LEVELS = (0.5, 0.8, 0.9)
+ISSUE_MINUTES = 15
+METHODS = ("nowcast", "fit", "prior", "rate")
+REAL = {
+    # file, timezone, onset (UTC), 50 % crossing for good (UTC), from the data README
+    "beryl": ("eaglei_outages_2024_harris_beryl.csv", "America/Chicago", "2024-07-08T14:15:00", "2024-07-11T21:45:00"),
+    "volusia": ("eaglei_2022_ian_volusia_fl.csv", "America/New_York", "2022-09-29T00:15:00", "2022-10-01T13:15:00"),
+}
+CROWD = ("stamped", "rounded5", "longtail-dst", "sparse")
+DELAY_MINUTES = 30.0
+CAP = 10.0  # scores are capped at 10 remaining times (a forecast of "never" is 10 off, not infinitely)
+
+
+@dataclasses.dataclass
+class Case:
+    """One incident to replay: its folder, target quantile and true crossing (UTC)."""
+
+    name: str
+    group: str
+    folder: Path
+    p: float
+    truth: dt.datetime
+    onset: dt.datetime
+    delay: float = 0.0  # reports reach the data this median delay after their stamp
+
+
+def _utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+def real_cases(work: Path) -> list[Case]:
+    """The real EAGLE-I series, when the files are there."""
+    folder = next((p for p in (ROOT.parent / "shared" / "data" / "real", Path("/work/shared/data/real")) if p.is_dir()), None)
+    cases = []
+    for name, (file, tz, onset, t50) in REAL.items():
+        if folder is None or not (folder / file).is_file():
+            print(f"real series {file} not found: skipped", file=sys.stderr)
+            continue
+        out = work / f"real-{name}"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "outages.csv").write_bytes((folder / file).read_bytes())
+        (out / "incident.toml").write_text(
+            f'id = "real-{name}"\ntitle = "{name}"\ntimezone = "{tz}"\nonset = "{onset}+00:00"\n'
+            '[[sources]]\npath = "outages.csv"\nkind = "online_fraction"\ntimezone = "UTC"\n'
+            '[sources.columns]\nobserved_at = "run_start_time"\nout = "customers_out"\n',
+            encoding="utf-8",
+        )
+        cases.append(Case(f"real-{name}", "real", out, 0.5, _utc(t50), _utc(onset)))
+    return cases
+
+
+def storm_cases(work: Path, seeds: int) -> list[Case]:
+    """Simulated storms, every scenario, ``seeds`` draws each."""
+    from benchmarks import storms
+
+    cases = []
+    for name in storms.SCENARIOS:
+        for seed in range(seeds):
+            out = work / f"storm-{name}-{seed}"
+            truth = storms.write_incident(name, out, seed=seed)
+            cases.append(Case(out.name, "storms", out, 0.9, truth.crossings_full["t90"], truth.onset))
+    return cases
+
+
+def crowd_cases(work: Path, seeds: int, *, delayed: bool) -> list[Case]:
+    """Simulated crowd-report incidents (and their delayed-arrival variants)."""
+    from zoneinfo import ZoneInfo
+
+    from benchmarks import independent
+
+    cases = []
+    for name in CROWD:
+        for seed in range(seeds):
+            out = work / f"crowd-{name}-{seed}"
+            truth = independent.write_incident(name, out, seed=seed)
+            onset = dt.datetime.fromisoformat(truth["onset"]).replace(tzinfo=ZoneInfo(truth["timezone"])).astimezone(dt.UTC)
+            t90 = onset + dt.timedelta(minutes=truth["t90_minutes"])
+            cases.append(Case(out.name, "crowd", out, 0.9, t90, onset))
+            if delayed:
+                cases.append(Case(out.name + "+delay", "crowd+delay", out, 0.9, t90, onset, DELAY_MINUTES))
+    return cases
+
+
+def issue_time(case: Case, fraction: float) -> dt.datetime:
+    """The last 15-minute issue time at or before ``fraction`` of the way to the crossing."""
+    t = case.onset + (case.truth - case.onset) * fraction
+    epoch = int(t.timestamp()) // (ISSUE_MINUTES * 60) * (ISSUE_MINUTES * 60)
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+def delayed_arrivals(data: Any, as_of: dt.datetime, median: float, seed: int) -> Any:
+    """The reports that had *arrived* by ``as_of`` when each arrives a log-normal delay after its stamp."""
+    from analysis.recovery.reports import DELAY_SIGMA
+
+    r = data.reports
+    rng = np.random.default_rng(seed)
+    delay = np.exp(math.log(median) + DELAY_SIGMA * rng.standard_normal(r.height))
+    arrived = (r["reported_at"].dt.epoch("s").to_numpy() + delay * 60.0) <= as_of.timestamp()
+    return dataclasses.replace(data, reports=r.filter(pl.Series(arrived)))
+
+
+def rate_forecast(fit: Any, data: Any, evidence: str, as_of: dt.datetime, p: float) -> float:
+    """ETA (minutes after the fit's onset) extrapolating the current recovery rate linearly; inf when not falling."""
+    elapsed = (as_of - fit.onset).total_seconds() / 60.0
+    line = 1.0 - p
+    if evidence == "online_fraction":
+        s = customers_out_series(data.online).drop_nulls("out").sort("observed_at")
+        peak = float(s["out"].max())
+        recent = s.filter(pl.col("observed_at") >= as_of - dt.timedelta(hours=3))
+        if recent.height < 3 or peak <= 0:
+            return math.inf
+        x = (recent["observed_at"] - fit.onset).dt.total_seconds().to_numpy() / 60.0
+        y = recent["out"].to_numpy() / peak
+        slope, icpt = np.polyfit(x, y, 1)
+        now = icpt + slope * elapsed
+    else:
+        now = float(fit.survival(np.array([elapsed]))[0])
+        before = float(fit.survival(np.array([max(elapsed - 120.0, 0.0)]))[0])
+        slope = (now - before) / min(120.0, max(elapsed, 1.0))
+    if now <= line:
+        return elapsed
+    return elapsed + (now - line) / -slope if slope < 0 else math.inf
+
+
+def score_one(f: EtaForecast, truth: float, elapsed: float) -> dict[str, Any]:
+    """Coverage flags, relative width, relative CRPS and relative absolute error of one forecast."""
+    remaining = max(truth - elapsed, 1.0)
+    out: dict[str, Any] = {"remaining_minutes": remaining}
+    for lv in LEVELS:
+        lo, hi = f.interval(lv) if not f.reached else (f.reached_minutes, f.reached_minutes)
+        out[f"cover{int(lv * 100)}"] = bool(lo <= truth <= hi)
+        if lv == 0.9:
+            out["rel_width90"] = (hi - lo) / remaining
+    med = f.reached_minutes if f.reached else f.median
+    # a forecast with no value (or absurdly far) scores as 10 remaining times off, like a rate that is not falling
+    err, crps = abs(med - truth) / remaining, f.crps(truth) / remaining
+    out["rel_abs_error"] = min(err, CAP) if math.isfinite(err) else CAP
+    out["rel_crps"] = min(crps, CAP) if math.isfinite(crps) else CAP
+    return out
+
+
+def point_score(eta: float, truth: float, elapsed: float) -> dict[str, Any]:
+    """A point forecast's scores (its CRPS is its absolute error; no interval)."""
+    remaining = max(truth - elapsed, 1.0)
+    err = abs(eta - truth) / remaining if math.isfinite(eta) else CAP
+    return {"rel_crps": min(err, CAP), "rel_abs_error": min(err, CAP)}
+
+
+def replay(case: Case, *, n_boot: int, seed: int = 1) -> list[dict[str, Any]]:
+    """Every scored forecast of one incident: one row per progress point and method."""
+    incident = load_incident(case.folder)
+    if case.delay:
+        incident = dataclasses.replace(incident, reporting=dataclasses.replace(incident.reporting, delay_minutes=case.delay))
+    data = ingest_incident(incident)
+    params = validate_params(incident_dir=str(case.folder), output_dir="", n_boot=n_boot, seed=seed)
+    key = "t50" if case.p == 0.5 else "t90"
+    rows: list[dict[str, Any]] = []
+    for fraction in FRACTIONS:
+        as_of = issue_time(case, fraction)
+        base = {"case": case.name, "group": case.group, "fraction": fraction, "as_of": as_of.isoformat(), "target": key}
+        t0 = time.perf_counter()
+        inc = incident_as_of(incident, as_of)
+        seen = observed_by(data, as_of)
+        if case.delay:
+            seen = delayed_arrivals(seen, as_of, case.delay, seed=sum(map(ord, case.name)))
+        try:
+            outcome = fit_evidence(inc, seen, params, end=inc.end or as_of)
+            fit, evidence, error = outcome.fit, outcome.evidence, None
+        except (AnalysisError, ValueError) as exc:
+            fit, evidence, error = None, evidence_kind(seen), str(exc).splitlines()[0][:160]
+        onset = fit.onset if fit is not None else (incident.onset or first_observation(seen))
+        elapsed = (as_of - onset).total_seconds() / 60.0
+        truth = (case.truth - onset).total_seconds() / 60.0
+        key_p = "t50" if case.p == 0.5 else "t90"
+        forecasts = {
+            "nowcast": eta_forecasts(fit, evidence=evidence, data=seen, elapsed=elapsed, level=params.level)[key_p],
+            "prior": eta_forecasts(None, evidence=evidence, data=seen, elapsed=elapsed, level=params.level)[key_p],
+        }
+        if fit is not None:
+            forecasts["fit"] = eta_forecasts(fit, evidence=evidence, data=seen, elapsed=elapsed, level=params.level, prior=False)[
+                key_p
+            ]
+        seconds = time.perf_counter() - t0
+        model = fit.model if fit is not None else "prior only"
+        for method, f in forecasts.items():
+            rows.append(
+                base | {"method": method, "seconds": seconds, "model": model, "fit_error": error} | score_one(f, truth, elapsed)
+            )
+        if fit is None:
+            print(f"{case.name:28s} {fraction:4.0%}  no curve ({error}): prior only", file=sys.stderr)
+            continue
+        eta = rate_forecast(fit, seen, evidence, as_of, case.p)
+        rows.append(base | {"method": "rate"} | point_score(eta, truth, elapsed))
+        by = {r["method"]: r["rel_crps"] for r in rows[-4:]}
+        print(
+            f"{case.name:28s} {fraction:4.0%}  CRPS/remaining: nowcast {by['nowcast']:.3f}  fit {by['fit']:.3f}  "
+            f"prior {by['prior']:.3f}  rate {by['rate']:.3f}  ({seconds:.1f} s)",
+            file=sys.stderr,
+        )
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Scores per group (and all groups together), progress point and method."""
+    ok = pl.DataFrame([r for r in rows if "error" not in r])
+    frames = [ok, ok.with_columns(pl.lit("all").alias("group"))]
+    both = pl.concat(frames, how="diagonal_relaxed")
+    agg = [
+        pl.len().alias("n"),
+        pl.col("rel_crps").mean().alias("crps"),
+        pl.col("rel_abs_error").median().alias("mae"),
+    ]
+    if "cover90" in both.columns:
+        agg += [pl.col(f"cover{int(lv * 100)}").cast(pl.Float64).mean().alias(f"cover{int(lv * 100)}") for lv in LEVELS]
+        agg.append(pl.col("rel_width90").median().alias("width90"))
+    table = both.group_by("group", "fraction", "method").agg(agg).sort("group", "fraction", "method")
+    best = (
+        table.filter(pl.col("method") != "nowcast")
+        .group_by("group", "fraction")
+        .agg(pl.col("crps").min().alias("best_baseline_crps"))
+    )
+    return table.join(best, on=["group", "fraction"], how="left").with_columns(
+        pl.when(pl.col("method") == "nowcast").then(1 - pl.col("crps") / pl.col("best_baseline_crps")).alias("gain_vs_best")
+    )
+
+
+def markdown(table: pl.DataFrame) -> str:
+    """The nowcast rows with their baselines' CRPS, as a markdown table."""
+    lines = [
+        "| group | at | n | cover 50 | cover 80 | cover 90 | width 90 / remaining | CRPS / remaining | "
+        "median abs. error / remaining | CRPS fit / prior / rate | CRPS gain vs best baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (group, fraction), part in table.group_by("group", "fraction", maintain_order=True):
+        by = {r["method"]: r for r in part.iter_rows(named=True)}
+        n = by.get("nowcast")
+        if n is None:
+            continue
+        others = " / ".join(f"{by[m]['crps']:.2f}" if m in by else "—" for m in ("fit", "prior", "rate"))
+        lines.append(
+            f"| {group} | {fraction:.0%} | {n['n']} | {n['cover50']:.2f} | {n['cover80']:.2f} | {n['cover90']:.2f} | "
+            f"{n['width90']:.2f} | {n['crps']:.3f} | {n['mae']:.2f} | {others} | {n['gain_vs_best']:+.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def run(
+    *, quick: bool, seeds: int, n_boot: int, groups: tuple[str, ...], work: Path
+) -> tuple[list[dict[str, Any]], pl.DataFrame]:
+    """Build the incidents, replay them, return the rows and the summary table."""
+    cases: list[Case] = []
+    if "real" in groups:
+        cases += real_cases(work)
+    if "storms" in groups:
+        cases += storm_cases(work, 1 if quick else seeds)
+    if "crowd" in groups:
+        cases += crowd_cases(work, 1 if quick else seeds, delayed=not quick)
+    if quick:  # one incident per kind of evidence: a smoke run that still exercises every path
+        keep = {"real-beryl", "storm-two-bands-0", "crowd-stamped-0"}
+        cases = [c for c in cases if c.name in keep]
+    rows: list[dict[str, Any]] = []
+    for case in cases:
+        rows += replay(case, n_boot=n_boot)
+    return rows, summarize(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: run the backtest, print the markdown table, optionally write the rows as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one incident per evidence kind (smoke run, a few minutes)")
+    parser.add_argument("--seeds", type=int, default=3, help="draws per simulated scenario (full run)")
+    parser.add_argument("--n-boot", type=int, default=100, help="bootstrap replicates per fit")
+    parser.add_argument("--groups", default="real,storms,crowd", help="comma-separated: real, storms, crowd")
+    parser.add_argument("--json", type=Path, help="write the scored rows and the summary here")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="nowcast-backtest-") as tmp:
+        rows, table = run(
+            quick=args.quick,
+            seeds=args.seeds,
+            n_boot=args.n_boot,
+            groups=tuple(g.strip() for g in args.groups.split(",")),
+            work=Path(tmp),
+        )
+    print(markdown(table))
+    failures = [r for r in rows if "error" in r]
+    print(f"\n{len({r['case'] for r in rows})} incidents, {len(failures)} failed forecasts, {time.perf_counter() - start:.0f} s")
+    for r in failures:
+        print(f"  failed: {r['case']} at {r['fraction']:.0%}: {r['error']}")
+    if args.json:
+        args.json.write_text(
+            json.dumps({"rows": rows, "summary": table.to_dicts()}, indent=1, default=str) + "\n", encoding="utf-8"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,642 @@
+"""As-of analysis and live nowcast: what the evidence in hand at a time T says, and when service returns.
+
+Three pieces, all pure functions of the ingested tables and a fit:
+
+* :func:`observed_by` keeps only what had been observed by T — down reports stamped by T
+  (a window still open at T is cut at T), restoration records and series readings up to
+  T — *before* any fit, so nothing later can leak into an as-of number.
+* :func:`nowcast` turns the recovery fit of that truncated evidence into the live numbers:
+  the share still out at T, the clock times at which 50 % and 90 % will be restored (each
+  with an interval), what is still to come, and how old the newest evidence is.
+  An ETA combines, on the log scale, the fit's crossing (its bootstrap interval read as a
+  normal), extrapolations of the recovery so far and a weak log-normal duration prior
+  scaled by the size of the event (:class:`DurationPrior`), then conditions on "not
+  reached yet at T" (:func:`eta_forecast`; docs/nowcast.md).
+* :func:`communications_review` replays the analysis at each announcement of the incident
+  and sets the as-of estimate beside the retrospective one.
+
+Reporting delay. Reports of customers who were out before T may still be on their way at T
+(call-centre tickets logged late, press statements stamped with the time they describe).
+With ``[reporting] delay_minutes`` set, the fit multiplies the expected count of each bin
+by the share of its reports that has arrived by the end of observation,
+F(T − t) for a log-normal delay of that median (σ ``DELAY_SIGMA``) — as epidemic
+nowcasting does — so the last hours' thin counts are not read as recovery;
+:func:`pending_reports` says how many are still expected for hours already passed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from analysis.config import Incident
+from analysis.errors import ConfigError, ParameterError, quote
+from analysis.ingest import IngestResult
+from analysis.recovery.reports import arrival_share
+from analysis.recovery.result import Estimate
+from analysis.timeparse import localize
+
+#: Samples drawn from an ETA distribution (quantiles and CRPS are computed on them).
+N_SAMPLES = 4000
+#: The ETA a prior scales from, in minutes after onset, at the reference size below.
+PRIOR_T90_MINUTES = {"online_fraction": 36 * 60.0, "default": 8 * 60.0}
+PRIOR_REFERENCE_SIZE = 100_000.0
+PRIOR_SIZE_EXPONENT = 0.25
+PRIOR_SIGMA = 1.2
+#: An interval end this many times away from its value is an extrapolation artefact, not a spread.
+ABSURD_RATIO = 20.0
+#: Log-scale spread of an estimate whose interval says nothing usable.
+VAGUE_SIGMA = 3.0
+#: The least log-scale spread granted to a fitted crossing: the bootstrap knows the noise of
+#: the data, not the error of the family's shape beyond the evidence in hand.
+FIT_SIGMA_FLOOR = 0.35
+#: A fitted crossing this many times later than max(elapsed time, prior median) is not used.
+IMPLAUSIBLE_FACTOR = 50.0
+#: Log-scale spread of the ETA from extrapolating a series' current recovery rate.
+RATE_SIGMA = 0.8
+#: Hours of readings behind the current recovery rate.
+RATE_HOURS = 3.0
+
+
+def parse_as_of(text: str | dt.datetime, timezone: str) -> dt.datetime:
+    """An as-of time as an aware UTC datetime; a naive time is local to the incident's timezone.
+
+    Raises :class:`ParameterError` for text that is not an ISO 8601 time or a local time
+    that does not exist (or exists twice) in ``timezone``.
+    """
+    if isinstance(text, dt.datetime):
+        t = text
+    else:
+        try:
+            t = dt.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ParameterError(f"parameter 'as_of': not an ISO 8601 time: {quote(text)}") from None
+    if t.tzinfo is None:
+        try:
+            t = localize(t, ZoneInfo(timezone), where="parameter 'as_of'")
+        except ConfigError as exc:
+            raise ParameterError(str(exc)) from None
+    return t.astimezone(dt.UTC)
+
+
+def observed_by(data: IngestResult, as_of: dt.datetime) -> IngestResult:
+    """The evidence as it stood at ``as_of`` (UTC): nothing observed later is kept.
+
+    * Down reports stamped after ``as_of`` are dropped; a report window still open at
+      ``as_of`` ends there.
+    * Series readings after ``as_of`` are dropped.
+    * Restoration records (every one a customer of the incident): a customer restored, or
+      seen still down, after ``as_of`` was still out at ``as_of`` — the record becomes
+      "still down at ``as_of``" (right-censored there); one restored within a window ending
+      after ``as_of`` becomes "still down at the window's start" (or at ``as_of`` when the
+      window starts later); one known only as "restored before" a later time says nothing
+      by then and is dropped.
+
+    Rejects stay as they are (they never reach a fit).
+    """
+    t = pl.lit(as_of, dtype=pl.Datetime("us", "UTC"))
+    reports = data.reports.filter(pl.col("reported_at") <= t).with_columns(
+        pl.when(pl.col("reported_until") > t).then(t).otherwise(pl.col("reported_until")).alias("reported_until")
+    )
+    rest = data.restorations
+    if rest.height:
+        late_point = pl.col("observed_at").is_not_null() & (pl.col("observed_at") > t)
+        late_window = pl.col("observed_at").is_null() & (pl.col("restored_before") > t)
+        # every record is a customer of the incident: one restored after T was still out at T
+        down_since = pl.when(pl.col("restored_after") > t).then(t).otherwise(pl.col("restored_after"))
+        rest = rest.filter(
+            ~(late_window & pl.col("restored_after").is_null())
+        ).with_columns(  # "restored before a later time": nothing known at T
+            pl.when(late_point).then(t).when(late_window).then(down_since).otherwise(pl.col("observed_at")).alias("observed_at"),
+            pl.when(late_point | late_window).then(pl.lit(False)).otherwise(pl.col("restored")).alias("restored"),
+            pl.when(late_window).then(None).otherwise(pl.col("restored_after")).alias("restored_after"),
+            pl.when(late_window).then(None).otherwise(pl.col("restored_before")).alias("restored_before"),
+        )
+    online = data.online.filter(pl.col("observed_at") <= t) if data.online.height else data.online
+    return dataclasses.replace(data, reports=reports, restorations=rest, online=online)
+
+
+def incident_as_of(incident: Incident, as_of: dt.datetime) -> Incident:
+    """The incident as configured at ``as_of``: observation ends there, later events are not known yet."""
+    end = as_of if incident.end is None or incident.end > as_of else incident.end
+    if incident.onset is not None and incident.onset >= as_of:
+        raise ParameterError(
+            f"parameter 'as_of': {as_of.isoformat()} is not after the incident's onset ({incident.onset.isoformat()})"
+        )
+    return dataclasses.replace(incident, end=end, events=tuple(e for e in incident.events if e.time <= as_of))
+
+
+def pending_reports(down: pl.DataFrame, as_of: dt.datetime, median_minutes: float, *, bin_minutes: float = 15.0) -> float:
+    """Reports stamped before ``as_of`` that have not arrived yet (expected number).
+
+    Each ``bin_minutes`` bin of c arrived reports whose delay distribution says a share F
+    has arrived is expected to hold c / F in the end: c (1 − F) / F are still to come.
+    """
+    if not median_minutes > 0 or down.height == 0:
+        return 0.0
+    age = (as_of - down["reported_at"]).dt.total_seconds().to_numpy() / 60.0
+    age = age[age >= 0]
+    if not age.size:
+        return 0.0
+    idx = np.floor(age / bin_minutes).astype(int)
+    counts = np.bincount(idx)
+    mids = (np.arange(counts.size) + 0.5) * bin_minutes
+    f = np.clip(arrival_share(mids, median_minutes), 1e-3, 1.0)
+    return float(np.sum(counts * (1 - f) / f))
+
+
+@dataclass(frozen=True)
+class DurationPrior:
+    """A log-normal prior on the time to p restored (minutes after onset), scaled by the event's size.
+
+    median(t90) = base · (size / 100 000)^0.25, base 36 h for a customers-out series (size:
+    the peak count) and 8 h otherwise (size: the number of down reports, so the scaling is
+    weak); median(t50) = median(t90) / 3; log-scale spread ``sigma`` (1.2: a factor 3.3 either
+    way at one standard deviation). It only matters when the fit itself is vague.
+    """
+
+    median_t90: float
+    sigma: float = PRIOR_SIGMA
+
+    @classmethod
+    def for_event(cls, evidence: str, size: float) -> DurationPrior:
+        """The prior for an event of this evidence kind and size."""
+        base = PRIOR_T90_MINUTES.get(evidence, PRIOR_T90_MINUTES["default"])
+        scale = (max(size, 1.0) / PRIOR_REFERENCE_SIZE) ** PRIOR_SIZE_EXPONENT if evidence == "online_fraction" else 1.0
+        return cls(base * scale)
+
+    def median(self, p: float) -> float:
+        """Prior median of t_p in minutes after onset."""
+        return self.median_t90 * (1.0 if p >= 0.9 else 1.0 / 3.0)
+
+
+@dataclass(frozen=True)
+class EtaForecast:
+    """The forecast time to p restored, in minutes after onset, as weighted samples.
+
+    ``reached``: already reached at the as-of time (``reached_minutes`` says when), then
+    there are no samples.
+    """
+
+    p: float
+    samples: np.ndarray
+    weights: np.ndarray
+    reached: bool = False
+    reached_minutes: float = math.nan
+
+    def quantile(self, q: Any) -> np.ndarray:
+        """Weighted quantiles of the forecast (minutes after onset)."""
+        qs = np.atleast_1d(np.asarray(q, dtype=float))
+        if self.reached or not self.samples.size:
+            return np.full(qs.shape, self.reached_minutes)
+        order = np.argsort(self.samples)
+        x, w = self.samples[order], self.weights[order]
+        cum = (np.cumsum(w) - 0.5 * w) / w.sum()
+        return np.interp(qs, cum, x)
+
+    def interval(self, level: float) -> tuple[float, float]:
+        """Central interval at ``level``."""
+        lo, hi = self.quantile([(1 - level) / 2, (1 + level) / 2])
+        return float(lo), float(hi)
+
+    @property
+    def median(self) -> float:
+        """The forecast's median (minutes after onset)."""
+        return float(self.quantile(0.5)[0])
+
+    def crps(self, truth: float) -> float:
+        """Continuous ranked probability score against ``truth`` (minutes; lower is better)."""
+        if self.reached or not self.samples.size:
+            return abs(self.reached_minutes - truth)
+        return weighted_crps(self.samples, self.weights, truth)
+
+
+def weighted_crps(x: np.ndarray, w: np.ndarray, y: float) -> float:
+    """CRPS of a weighted sample against ``y``: E|X − y| − ½ E|X − X'| (exact for the sample)."""
+    order = np.argsort(x)
+    x, w = np.asarray(x, dtype=float)[order], np.asarray(w, dtype=float)[order]
+    w = w / w.sum()
+    first = float(np.sum(w * np.abs(x - y)))
+    # E|X − X'| = 2 Σ_i w_i x_i (2 F_i − w_i − 1) for sorted x with cumulative F
+    cum = np.cumsum(w)
+    second = float(2 * np.sum(w * x * (2 * cum - w - 1)))
+    return first - 0.5 * second
+
+
+def log_spread(value: float, low: float, high: float, *, level: float) -> float:
+    """The log-scale standard deviation implied by an interval at ``level`` around ``value``.
+
+    The wider of the usable sides counts (a bootstrap interval of a time is skewed to the
+    late side). A side more than :data:`ABSURD_RATIO` times away from the value (a tail
+    that never ends, a bootstrap replicate with no crossing) is not usable; with no usable
+    side the spread is :data:`VAGUE_SIGMA`.
+    """
+    z = float(stats.norm.ppf((1 + level) / 2))
+    lv = math.log(max(value, 1e-6))
+    sides = []
+    if math.isfinite(low) and value / ABSURD_RATIO < low < value:
+        sides.append((lv - math.log(low)) / z)
+    if math.isfinite(high) and value < high < value * ABSURD_RATIO:
+        sides.append((math.log(high) - lv) / z)
+    return max(sides) if sides else VAGUE_SIGMA
+
+
+def truncated_lognormal(mu: float, sigma: float, floor: float, n: int) -> np.ndarray:
+    """``n`` evenly spaced quantiles of a log-normal (log mean ``mu``, sd ``sigma``) conditioned on > ``floor``."""
+    lower = float(stats.norm.cdf((math.log(max(floor, 1e-9)) - mu) / sigma)) if floor > 0 else 0.0
+    lower = min(lower, 1 - 1e-9)
+    u = lower + (1 - lower) * (np.arange(n) + 0.5) / n
+    return np.exp(mu + sigma * stats.norm.ppf(u))
+
+
+def eta_forecast(
+    est: Any,
+    p: float,
+    *,
+    elapsed: float,
+    level: float,
+    prior: DurationPrior | None,
+    reached_minutes: float | None = None,
+    rate_minutes: float | list[float] | None = None,
+    n: int = N_SAMPLES,
+) -> EtaForecast:
+    """The forecast of t_p (minutes after onset) from a fit's estimate (value, interval at ``level``).
+
+    Reached (an observed crossing, or the fit's point estimate at or before ``elapsed``):
+    no forecast, the time it was reached. Otherwise, on the log scale, the fit's estimate
+    as a normal (median ``value``, spread from the wider side of its interval) combined
+    with the prior's normal by their precisions, then conditioned on t_p > ``elapsed``
+    (it has not happened yet). A fitted value implausibly late (more than
+    :data:`IMPLAUSIBLE_FACTOR` times the elapsed time and the prior median: a curve that
+    has not started to fall yet) is left out. ``rate_minutes``: ETAs from extrapolating the
+    recovery so far (:func:`rate_eta`, :func:`progress_eta`), each one more normal (spread
+    :data:`RATE_SIGMA`). With nothing usable: the prior alone.
+    """
+    if reached_minutes is not None and math.isfinite(reached_minutes):
+        return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=float(reached_minutes))
+    value = float(est.value)
+    if math.isfinite(value) and value <= elapsed:
+        return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=value)
+    parts = []
+    horizon = IMPLAUSIBLE_FACTOR * max(elapsed, prior.median(p) if prior is not None else elapsed, 1.0)
+    if math.isfinite(value) and 0 < value < horizon:
+        spread = log_spread(value, float(est.low), float(est.high), level=level)
+        parts.append((math.log(value), max(spread, FIT_SIGMA_FLOOR)))
+    rates = [rate_minutes] if isinstance(rate_minutes, (int, float)) else list(rate_minutes or [])
+    parts.extend((math.log(r), RATE_SIGMA) for r in rates if math.isfinite(r) and elapsed < r < horizon)
+    if prior is not None:
+        parts.append((math.log(prior.median(p)), prior.sigma))
+    if not parts:
+        if math.isfinite(value):  # the fitted value alone, however late (the fit without a prior)
+            return EtaForecast(p, np.array([value]), np.ones(1))
+        return EtaForecast(p, np.empty(0), np.empty(0))
+    precision = sum(1 / s**2 for _, s in parts)
+    mu = sum(m / s**2 for m, s in parts) / precision
+    x = truncated_lognormal(mu, math.sqrt(1 / precision), elapsed, n)
+    return EtaForecast(p, x, np.ones_like(x))
+
+
+@dataclass(frozen=True)
+class Nowcast:
+    """The live numbers at one as-of time (UTC datetimes; minutes after onset in the forecasts)."""
+
+    incident_id: str
+    timezone: str
+    as_of: dt.datetime
+    onset: dt.datetime
+    evidence: str
+    model: str | None
+    level: float
+    still_out: Any
+    etas: dict[str, EtaForecast]
+    last_observation: dt.datetime | None
+    reports_pending: float | None = None
+    still_out_meaning: str = "share of affected customers"
+
+    @property
+    def data_age_minutes(self) -> float | None:
+        """Minutes from the newest piece of evidence to the as-of time."""
+        if self.last_observation is None:
+            return None
+        return max(0.0, (self.as_of - self.last_observation).total_seconds() / 60.0)
+
+    def onset_time(self, minutes: float) -> dt.datetime | None:
+        """Minutes after onset as a UTC time (None when not a time anyone could read)."""
+        if not math.isfinite(minutes) or abs(minutes) > 60 * 24 * 366 * 20:
+            return None
+        return self.onset + dt.timedelta(minutes=float(minutes))
+
+    def clock(self, minutes: float) -> str | None:
+        """Minutes after onset as an ISO time with the incident's offset."""
+        from analysis.metrics import iso
+
+        if not math.isfinite(minutes) or abs(minutes) > 60 * 24 * 366 * 20:
+            return None
+        return iso(self.onset + dt.timedelta(minutes=float(minutes)), self.timezone)
+
+    def to_json(self) -> dict[str, Any]:
+        """The one-line document of ``postmortem nowcast`` (times ISO with the incident's offset)."""
+        from analysis.metrics import clean_number, interval, iso
+
+        doc: dict[str, Any] = {
+            "incident_id": self.incident_id,
+            "as_of": iso(self.as_of, self.timezone),
+            "still_out": clean_number(self.still_out.value),
+            "still_out_ci": interval(self.still_out.low, self.still_out.high),
+            "still_out_meaning": self.still_out_meaning,
+        }
+        reached: dict[str, str | None] = {}
+        for key, f in self.etas.items():
+            if f.reached:
+                doc[f"eta_{key}"] = None
+                doc[f"eta_{key}_ci"] = None
+                reached[key] = self.clock(f.reached_minutes)
+            elif f.samples.size:
+                lo, hi = f.interval(self.level)
+                doc[f"eta_{key}"] = self.clock(f.median)
+                doc[f"eta_{key}_ci"] = [self.clock(lo), self.clock(hi)]
+                reached[key] = None
+            else:
+                doc[f"eta_{key}"] = doc[f"eta_{key}_ci"] = reached[key] = None
+        doc["reached_at"] = reached
+        doc["level"] = self.level
+        doc["model"] = self.model
+        doc["evidence"] = self.evidence
+        doc["onset"] = iso(self.onset, self.timezone)
+        doc["data_age_minutes"] = clean_number(self.data_age_minutes, 1)
+        doc["reports_pending"] = clean_number(self.reports_pending, 1)
+        return doc
+
+
+def _last_observation(data: IngestResult) -> dt.datetime | None:
+    lasts = []
+    if data.reports.height:
+        lasts.append(data.reports.select(pl.coalesce("reported_until", "reported_at").max()).item())
+    if data.online.height:
+        lasts.append(data.online["observed_at"].max())
+    if data.restorations.height:
+        lasts.append(data.restorations.select(pl.max_horizontal("observed_at", "restored_after", "restored_before").max()).item())
+    lasts = [t for t in lasts if t is not None]
+    return max(lasts) if lasts else None
+
+
+def event_size(fit: Any, evidence: str, data: IngestResult) -> float:
+    """The size the duration prior scales with: the peak count of a series, else the evidence rows.
+
+    Without a fit the peak is the largest reading so far.
+    """
+    if evidence == "online_fraction":
+        peak = getattr(fit, "peak_out", None)
+        if peak is not None and math.isfinite(float(peak)):
+            return float(peak)
+        if data.online.height:
+            from analysis.pipeline import customers_out_series
+
+            top = customers_out_series(data.online)["out"].max()
+            if top is not None:
+                return float(top)  # type: ignore[arg-type]
+    return float(data.reports.height + data.restorations.height)
+
+
+def rate_eta(data: IngestResult, onset: dt.datetime, as_of: dt.datetime, p: float) -> float | None:
+    """Minutes after onset at which a series reaches (1 − p) × its peak so far at its current rate.
+
+    The rate is the least-squares slope of the share of the peak over the last
+    :data:`RATE_HOURS` hours of readings; ``None`` when it is not falling or there are
+    fewer than 4 readings.
+    """
+    if not data.online.height:
+        return None
+    from analysis.pipeline import customers_out_series
+
+    s = customers_out_series(data.online).drop_nulls("out").filter(pl.col("observed_at") <= as_of).sort("observed_at")
+    peak = s["out"].max() if s.height else None
+    recent = s.filter(pl.col("observed_at") >= as_of - dt.timedelta(hours=RATE_HOURS))
+    if peak is None or not float(peak) > 0 or recent.height < 4:  # type: ignore[arg-type]
+        return None
+    x = (recent["observed_at"] - onset).dt.total_seconds().to_numpy() / 60.0
+    y = recent["out"].to_numpy() / float(peak)  # type: ignore[arg-type]
+    slope, icpt = np.polyfit(x, y, 1)
+    elapsed = (as_of - onset).total_seconds() / 60.0
+    now = icpt + slope * elapsed
+    if not slope < 0:
+        return None
+    return elapsed + max(now - (1 - p), 0.0) / -slope
+
+
+def progress_eta(share: float, since_minutes: float, elapsed: float, p: float) -> float | None:
+    """Minutes after onset at which the share still out reaches 1 − p, if it keeps falling as it has.
+
+    A log-linear (exponential) decline fitted through two points: everyone out
+    ``since_minutes`` before now (the peak of a series, the onset for reports) and
+    ``share`` now. ``None`` when the share has hardly fallen (above 0.98) or is unknown.
+    """
+    if not (math.isfinite(share) and 0 < share <= 0.98 and since_minutes > 0):
+        return None
+    if share <= 1 - p:
+        return elapsed
+    tau = since_minutes / math.log(1 / share)
+    return elapsed + tau * math.log(share / (1 - p))
+
+
+def series_progress(data: IngestResult, onset: dt.datetime, as_of: dt.datetime) -> tuple[float, float] | None:
+    """A series' share of its peak now (median of the last hour's readings) and minutes since the peak."""
+    if not data.online.height:
+        return None
+    from analysis.pipeline import customers_out_series
+
+    s = customers_out_series(data.online).drop_nulls("out").filter(pl.col("observed_at") <= as_of)
+    if s.height < 4:
+        return None
+    top = s.sort("out").tail(1)
+    peak, at = float(top["out"][0]), top["observed_at"][0]
+    last = s.filter(pl.col("observed_at") >= as_of - dt.timedelta(hours=1))["out"].median()
+    if not peak > 0 or last is None:
+        return None
+    return float(last) / peak, (as_of - max(at, onset)).total_seconds() / 60.0  # type: ignore[arg-type]
+
+
+def eta_forecasts(
+    fit: Any, *, evidence: str, data: IngestResult, elapsed: float, level: float, prior: bool = True
+) -> dict[str, EtaForecast]:
+    """The t50 and t90 forecasts at ``elapsed`` minutes after the onset; the prior alone when ``fit`` is None.
+
+    A series' crossing counts as reached when its readings went below the line for good
+    by then; any other curve's when its point estimate lies at or before ``elapsed``.
+    With ``prior`` (the product) the extrapolations of the recovery so far join in — a
+    series' rate over the last hours (:func:`rate_eta`) and, for every evidence kind, the
+    log-linear decline from everyone out to the share out now (:func:`progress_eta`);
+    without it, the fitted curve alone.
+    """
+    duration_prior = DurationPrior.for_event(evidence, event_size(fit, evidence, data)) if prior else None
+    onset = fit.onset if fit is not None else None
+    etas = {}
+    for key, p in (("t50", 0.5), ("t90", 0.9)):
+        reached, est = None, Estimate.nan()
+        if fit is not None and hasattr(fit, "crossing"):
+            c = fit.crossing(p)
+            if c.reached and c.minutes.value <= elapsed:
+                reached = c.minutes.value
+            est = c.minutes
+        elif fit is not None:
+            est = fit.quantile(p)
+        rates: list[float] = []
+        if prior and onset is not None:
+            as_of = onset + dt.timedelta(minutes=elapsed)
+            progress = None
+            if evidence == "online_fraction":
+                rates.append(rate_eta(data, onset, as_of, p) or math.nan)
+                now = series_progress(data, onset, as_of)
+                if now is not None:
+                    progress = progress_eta(now[0], now[1], elapsed, p)
+            else:
+                progress = progress_eta(float(fit.still_affected(as_of).value), elapsed, elapsed, p)
+            rates.append(progress or math.nan)
+        etas[key] = eta_forecast(
+            est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, rate_minutes=rates
+        )
+    return etas
+
+
+def nowcast_from_fit(
+    fit: Any,
+    *,
+    incident: Incident,
+    data: IngestResult,
+    evidence: str,
+    as_of: dt.datetime,
+    level: float,
+    prior: bool = True,
+    onset: dt.datetime | None = None,
+    fit_error: str | None = None,
+) -> Nowcast:
+    """The live numbers from a fit of the evidence observed by ``as_of`` (see the module docstring).
+
+    ``fit`` None (nothing could be fitted yet, e.g. early in a storm whose count still
+    rises): the ETAs come from the duration prior alone, the share still out is unknown,
+    and ``model`` says so; ``onset`` is then the incident's or the first observation.
+    """
+    onset = fit.onset if fit is not None else onset
+    if onset is None:
+        from analysis.errors import FitError
+
+        raise FitError(f"{incident.id}: no onset and no recovery curve to nowcast from: {fit_error or 'nothing to fit'}")
+    elapsed = (as_of - onset).total_seconds() / 60.0
+    etas = eta_forecasts(fit, evidence=evidence, data=data, elapsed=elapsed, level=level, prior=prior)
+    pending = None
+    if evidence == "down_reports":
+        from analysis.timeline import down_reports
+
+        pending = pending_reports(down_reports(data.reports), as_of, incident.reporting.delay_minutes)
+    model = getattr(fit, "model", None) if fit is not None else f"duration prior only (no curve: {fit_error or 'nothing to fit'})"
+    return Nowcast(
+        incident_id=incident.id,
+        timezone=incident.timezone,
+        as_of=as_of,
+        onset=onset,
+        evidence=evidence,
+        model=model,
+        level=level,
+        still_out=fit.still_affected(as_of) if fit is not None else Estimate.nan(),
+        etas=etas,
+        last_observation=_last_observation(data),
+        reports_pending=pending,
+        still_out_meaning="share of the peak still out" if evidence == "online_fraction" else "share of affected customers",
+    )
+
+
+def nowcast(analysis: Any, *, prior: bool = True) -> Nowcast:
+    """The live numbers of an as-of analysis (its ``as_of``; the end of observation when not set).
+
+    Without a recovery curve (too little evidence yet) the ETAs are the duration prior's.
+    """
+    from analysis.pipeline import first_observation
+
+    as_of = analysis.as_of or analysis.span[1]
+    return nowcast_from_fit(
+        analysis.fit,
+        incident=analysis.incident,
+        data=analysis.data,
+        evidence=analysis.evidence,
+        as_of=as_of,
+        level=analysis.params.level,
+        prior=prior,
+        onset=analysis.incident.onset or first_observation(analysis.data),
+        fit_error=analysis.fit_error,
+    )
+
+
+#: Bootstrap replicates of each as-of fit of the communications review (at most; one fit per announcement).
+REVIEW_N_BOOT = 100
+
+
+def review_for(analysis: Any) -> pl.DataFrame:
+    """:func:`communications_review` of an analysis, computed once and kept on it (renders share it across languages)."""
+    if getattr(analysis, "communications", None) is None:
+        analysis.communications = communications_review(analysis)
+    return analysis.communications
+
+
+def communications_review(analysis: Any) -> pl.DataFrame:
+    """At each announcement: what the evidence in hand then implied, beside what the full evidence says now.
+
+    One row per announcement of the incident (``[[events]]`` of kind ``announcement``),
+    columns ``time`` (UTC), ``label``, ``as_of_still_out`` with ``as_of_low``/``as_of_high``
+    (the share still out at that moment, from a fit of only the evidence observed by then,
+    with at most :data:`REVIEW_N_BOOT` bootstrap replicates), ``now_still_out`` with
+    ``now_low``/``now_high`` (the retrospective fit), and ``note`` (why an as-of estimate
+    is missing: before the onset, too little evidence yet, or curated statements, whose
+    curve is not a restoration curve and which the review therefore does not replay).
+    """
+    from analysis.errors import AnalysisError
+    from analysis.pipeline import fit_evidence
+
+    inc, data = analysis.incident, analysis.data
+    params = dataclasses.replace(analysis.params, n_boot=min(analysis.params.n_boot, REVIEW_N_BOOT))
+    curated = bool(getattr(analysis, "curated", False))
+    rows = []
+    for event in inc.announcements:
+        row: dict[str, Any] = {"time": event.time, "label": event.label_in(params.language)}
+        now = analysis.fit.still_affected(event.time) if analysis.fit is not None else None
+        row.update(
+            now_still_out=None if now is None else now.value,
+            now_low=None if now is None else now.low,
+            now_high=None if now is None else now.high,
+            as_of_still_out=None,
+            as_of_low=None,
+            as_of_high=None,
+            note=None,
+        )
+        if curated:
+            row["note"] = "curated statements: their curve is not a restoration curve"
+            rows.append(row)
+            continue
+        try:
+            then_incident = incident_as_of(inc, event.time)
+            then_data = observed_by(data, event.time)
+            fit = fit_evidence(then_incident, then_data, params, end=then_incident.end or event.time).fit
+            est = fit.still_affected(event.time)
+            row.update(as_of_still_out=est.value, as_of_low=est.low, as_of_high=est.high)
+        except (AnalysisError, ValueError) as exc:
+            row["note"] = str(exc).splitlines()[0][:200]
+        rows.append(row)
+    schema: dict[str, pl.DataType] = {
+        "time": pl.Datetime("us", "UTC"),
+        "label": pl.String(),
+        "now_still_out": pl.Float64(),
+        "now_low": pl.Float64(),
+        "now_high": pl.Float64(),
+        "as_of_still_out": pl.Float64(),
+        "as_of_low": pl.Float64(),
+        "as_of_high": pl.Float64(),
+        "note": pl.String(),
+    }
+    return pl.DataFrame(rows, schema=schema)

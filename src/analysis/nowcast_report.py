@@ -1,0 +1,158 @@
+"""The report's live parts: the "as of" banner of a live page and the communications review.
+
+Kept apart from the other sections (one banner, one section) so the live features stay a
+small addition to the page. Texts are in the three report languages here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from analysis.i18n import format_percent, format_percents, format_time
+from analysis.narrative import caption, esc, heading, table
+from analysis.privacy import scrub_contacts
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "banner": "Live estimate as of {time}: only the evidence observed by then is used.",
+        "still_out": "Still out: {value} [{low}–{high}].",
+        "eta": "{share} restored by {time} [{low} – {high}].",
+        "reached": "{share} restored at {time}.",
+        "no_curve": "No recovery curve yet: times come from the duration prior alone.",
+        "review": "Communications review",
+        "review_lead": "At each announcement, what the evidence in hand at that moment implied, beside what all the evidence shows now.",
+        "review_line": "At {time} the evidence in hand implied {then} [{then_low}–{then_high}] still out; we now know {now} [{now_low}–{now_high}].",
+        "review_none": "At {time} the evidence in hand did not allow an estimate ({why}); we now know {now} [{now_low}–{now_high}].",
+        "col_time": "Announcement",
+        "col_label": "What was said",
+        "col_then": "Still out, as of then",
+        "col_now": "Still out, known now",
+        "caption": "Intervals at the report's level. 'As of then' uses only reports stamped, and readings taken, by the announcement.",
+    },
+    "fr": {
+        "banner": "Estimation en direct, le {time} : seules les données observées à ce moment sont utilisées.",
+        "still_out": "Encore privés de service : {value} [{low}–{high}].",
+        "eta": "{share} rétablis vers le {time} [{low} – {high}].",
+        "reached": "{share} rétablis le {time}.",
+        "no_curve": "Pas encore de courbe de rétablissement : les heures viennent de la seule loi a priori des durées.",
+        "review": "Revue des communications",
+        "review_lead": "À chaque annonce, ce qu'impliquaient les données disponibles à ce moment, à côté de ce que montrent aujourd'hui toutes les données.",
+        "review_line": "Le {time}, les données disponibles impliquaient {then} [{then_low}–{then_high}] encore privés de service ; nous savons aujourd'hui {now} [{now_low}–{now_high}].",
+        "review_none": "Le {time}, les données disponibles ne permettaient pas d'estimation ({why}) ; nous savons aujourd'hui {now} [{now_low}–{now_high}].",
+        "col_time": "Annonce",
+        "col_label": "Ce qui a été dit",
+        "col_then": "Encore privés, selon les données d'alors",
+        "col_now": "Encore privés, selon ce qu'on sait aujourd'hui",
+        "caption": "Intervalles au niveau du rapport. « Selon les données d'alors » n'utilise que les signalements datés, et les relevés faits, avant l'annonce.",
+    },
+    "nl": {
+        "banner": "Live schatting van {time}: alleen wat toen waargenomen was, wordt gebruikt.",
+        "still_out": "Nog zonder dienst: {value} [{low}–{high}].",
+        "eta": "{share} hersteld tegen {time} [{low} – {high}].",
+        "reached": "{share} hersteld op {time}.",
+        "no_curve": "Nog geen herstelcurve: de tijden komen alleen uit de a-priori-verdeling van de duur.",
+        "review": "Terugblik op de communicatie",
+        "review_lead": "Bij elke aankondiging: wat de toen beschikbare gegevens aangaven, naast wat alle gegevens nu tonen.",
+        "review_line": "Op {time} wezen de beschikbare gegevens op {then} [{then_low}–{then_high}] nog zonder dienst; nu weten we {now} [{now_low}–{now_high}].",
+        "review_none": "Op {time} lieten de beschikbare gegevens geen schatting toe ({why}); nu weten we {now} [{now_low}–{now_high}].",
+        "col_time": "Aankondiging",
+        "col_label": "Wat gezegd werd",
+        "col_then": "Nog zonder dienst, volgens de gegevens van toen",
+        "col_now": "Nog zonder dienst, zoals nu bekend",
+        "caption": "Intervallen op het niveau van het rapport. 'Van toen' gebruikt alleen meldingen met een tijdstip, en metingen, van vóór de aankondiging.",
+    },
+}
+
+
+def _t(lang: str, key: str, **values: Any) -> str:
+    return (TEXTS.get(lang) or TEXTS["en"]).get(key, TEXTS["en"][key]).format(**values)
+
+
+def _pct(value: float | None, low: float | None, high: float | None, lang: str) -> tuple[str, str, str]:
+    if value is None or not math.isfinite(value):
+        return "—", "—", "—"
+    return format_percents(value, low, high, lang)
+
+
+def live_banner(a: Any) -> str:
+    """The "as of" banner of a live page (empty for a retrospective run).
+
+    One small box: the as-of time, the share still out and the 50 % / 90 % ETAs with their
+    intervals, from :func:`analysis.nowcast.nowcast`.
+    """
+    if getattr(a, "as_of", None) is None:
+        return ""
+    from analysis.nowcast import nowcast
+
+    lang, tz = a.params.language, a.incident.timezone
+    nc = nowcast(a)
+    lines = [_t(lang, "banner", time=format_time(a.as_of, tz, lang))]
+    if a.fit is None:
+        lines.append(_t(lang, "no_curve"))
+    else:
+        v, lo, hi = _pct(nc.still_out.value, nc.still_out.low, nc.still_out.high, lang)
+        lines.append(_t(lang, "still_out", value=v, low=lo, high=hi))
+    for key, share in (("t50", format_percent(0.5, 0, lang)), ("t90", format_percent(0.9, 0, lang))):
+        f = nc.etas[key]
+        when = nc.onset_time(f.reached_minutes) if f.reached else None
+        if f.reached and when is not None:
+            lines.append(_t(lang, "reached", share=share, time=format_time(when, tz, lang)))
+        elif f.samples.size:
+            lo_m, hi_m = f.interval(nc.level)
+            times = [nc.onset_time(x) for x in (f.median, lo_m, hi_m)]
+            lines.append(
+                _t(
+                    lang,
+                    "eta",
+                    share=share,
+                    time=format_time(times[0], tz, lang),
+                    low=format_time(times[1], tz, lang),
+                    high=format_time(times[2], tz, lang),
+                )
+            )
+    body = "".join(f"<div>{esc(x)}</div>" for x in lines)
+    return f'<div class="pm-live" role="status" style="border:2px solid #b45309;padding:.4em .8em;margin:.6em 0">{body}</div>'
+
+
+def communications_section(a: Any) -> list[str]:
+    """The communications review: each announcement's as-of estimate beside the retrospective one.
+
+    Empty when the incident has no announcement, no curve (nothing to compare) or curated
+    statements for evidence (the page leads with what the statements show, not with a curve).
+    """
+    if a.fit is None or not a.incident.announcements or getattr(a, "curated", False):
+        return []
+    from analysis.nowcast import review_for
+
+    lang, tz = a.params.language, a.incident.timezone
+    review = review_for(a)
+    lines, rows = [], []
+    for r in review.iter_rows(named=True):
+        now, now_lo, now_hi = _pct(r["now_still_out"], r["now_low"], r["now_high"], lang)
+        then, then_lo, then_hi = _pct(r["as_of_still_out"], r["as_of_low"], r["as_of_high"], lang)
+        when = format_time(r["time"], tz, lang)
+        if r["as_of_still_out"] is None:
+            line = _t(lang, "review_none", time=when, why=r["note"] or "—", now=now, now_low=now_lo, now_high=now_hi)
+        else:
+            line = _t(
+                lang,
+                "review_line",
+                time=when,
+                then=then,
+                then_low=then_lo,
+                then_high=then_hi,
+                now=now,
+                now_low=now_lo,
+                now_high=now_hi,
+            )
+        lines.append(f"<li>{esc(line)}</li>")
+        rows.append([when, scrub_contacts(r["label"]) or "", f"{then} [{then_lo}–{then_hi}]", f"{now} [{now_lo}–{now_hi}]"])
+    headers = [_t(lang, k) for k in ("col_time", "col_label", "col_then", "col_now")]
+    return [
+        heading("communications", _t(lang, "review")),
+        f"<p>{esc(_t(lang, 'review_lead'))}</p>",
+        f"<ul>{''.join(lines)}</ul>",
+        table(headers, rows, css="pm-comms"),
+        caption(_t(lang, "caption")),
+    ]
