@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from analysis.i18n_postmortem import POSTMORTEM_TEXT
+from analysis.i18n_sections import SECTION_TEXT
 
 DAYS = {
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
@@ -636,6 +637,8 @@ TEXT: dict[str, dict[str, str]] = {
 
 for _lang, _labels in POSTMORTEM_TEXT.items():
     TEXT[_lang].update(_labels)
+for _lang, _labels in SECTION_TEXT.items():
+    TEXT[_lang].update(_labels)
 
 
 def text(language: str, key: str, **values: Any) -> str:
@@ -775,6 +778,15 @@ def format_percents(value: float | None, low: float | None, high: float | None, 
         format_percent(low, digits, language),
         format_percent(high, digits, language),
     )
+
+
+def format_count(x: float | None, language: str = "en") -> str:
+    """A whole number with the language's grouping (CLDR): '12,500', '12 500', '12.500'; an en dash when missing."""
+    if x is None or not math.isfinite(x):
+        return "—"
+    from babel.numbers import format_decimal
+
+    return format_decimal(round(x), locale=_locale(language)).replace("\u202f", "\xa0")
 
 
 def format_number(x: float | None, digits: int = 2, language: str = "en") -> str:

@@ -74,6 +74,16 @@ def impact(a: Any) -> list[Part]:
     return [narrative.impact(a)]
 
 
+def detection(a: Any) -> list[Part]:
+    """Detection: onset, first signal, first acknowledgement and the gaps between them (computed)."""
+    return [narrative.detection_html(a)] if a.metrics.get("detection") else []
+
+
+def customer_impact(a: Any) -> list[Part]:
+    """Impact in customer-hours when the number of affected customers is known (computed)."""
+    return [narrative.customer_impact_html(a)] if a.metrics.get("customer_impact") else []
+
+
 def timeline(a: Any) -> list[Part]:
     """Report-rate figure with events, and the events table."""
     lang = a.params.language
