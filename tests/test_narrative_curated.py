@@ -39,7 +39,9 @@ def test_metrics_add_the_curated_facts_and_keep_every_contract_key(default_analy
     facts = mt["curated_summary"]
     assert facts["n_statements"] == 64
     assert facts["declared_resolved"] == "2018-01-08T22:30:00+01:00"
-    assert facts["statements_after_declaration"] == mt["declared_resolved"]["reports_after"] == 29  # TV only: the website/SMS/internet trouble is another service
+    assert (
+        facts["statements_after_declaration"] == mt["declared_resolved"]["reports_after"] == 29
+    )  # TV only: the website/SMS/internet trouble is another service
     assert facts["municipalities_after_declaration"] == 22
     assert facts["last_timed_statement"] == {"time": "2018-01-09T21:00:00+01:00", "place": None}
     assert facts["last_dated_statement"] == {

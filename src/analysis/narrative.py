@@ -19,10 +19,10 @@ from analysis.figure_text import area_name
 from analysis.i18n import (
     TEXT,
     estimable,
+    format_count,
     format_date,
     format_duration,
     format_estimate,
-    format_count,
     format_percent,
     format_percents,
     format_period,
