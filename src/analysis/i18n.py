@@ -12,6 +12,7 @@ import math
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from analysis.i18n_geography import GEOGRAPHY_TEXT
 from analysis.i18n_postmortem import POSTMORTEM_TEXT
 from analysis.i18n_sections import SECTION_TEXT
 
@@ -268,7 +269,7 @@ TEXT: dict[str, dict[str, str]] = {
         "geography": "Géographie",
         "data_quality": "Qualité des données",
         "methods": "Méthodes et hypothèses",
-        "provenance": "Provenance",
+        "provenance": "Traçabilité",
         "simulated_banner": "Incident simulé : tous les chiffres de cette page proviennent de données synthétiques dont la vérité est connue. Ce n'est pas une panne réelle.",
         "onset": "Début",
         "t50": "Moitié rétablie (t50)",
@@ -637,8 +638,9 @@ TEXT: dict[str, dict[str, str]] = {
 
 for _lang, _labels in POSTMORTEM_TEXT.items():
     TEXT[_lang].update(_labels)
-for _lang, _labels in SECTION_TEXT.items():
-    TEXT[_lang].update(_labels)
+for _table in (SECTION_TEXT, GEOGRAPHY_TEXT):
+    for _lang, _labels in _table.items():
+        TEXT[_lang].update(_labels)
 
 
 def text(language: str, key: str, **values: Any) -> str:

@@ -226,8 +226,9 @@ def area_map(
     layers : sequence of {"reports", "rate", "excess", "clusters"}
         What the menu offers, the first shown on opening. ``reports`` and ``rate`` use a
         log colour scale (areas with none stay grey); ``excess`` is observed/expected on a
-        diverging log₂ scale, coloured only where the interval excludes 1 (areas within
-        chance take the neutral colour; the hover still gives their ratio);
+        diverging log₂ scale, coloured only where the interval excludes 1 and the area stays
+        significant at a false discovery rate of :data:`EXCESS_FDR` (the others take the
+        neutral colour; the hover still gives their ratio);
         ``clusters`` shows the LISA clusters (needs ``clusters``).
     clusters : polars.DataFrame, optional
         ``key``, ``cluster`` (from :class:`analysis.spatial.MoranResult`).
@@ -276,20 +277,27 @@ def area_map(
     return fig
 
 
-def add_origin(fig: go.Figure, origin: Any | None) -> go.Figure:
-    """Mark where the fault was (``incident.origin``: name, lat, lon) with a labelled star; distances are measured from it."""
+def add_origin(fig: go.Figure, origin: Any | None, language: str = "en") -> go.Figure:
+    """Mark where the fault was (``incident.origin``: name, lat, lon) with a labelled star; distances are measured from it.
+
+    The label is the origin's name in ``language`` when incident.toml gives one (``name.fr``).
+    """
     if origin is None:
         return fig
+    name = origin.name_in(language) if hasattr(origin, "name_in") else origin.name
     fig.add_trace(
         go.Scattergeo(
-            lat=[origin.lat], lon=[origin.lon], mode="markers+text", text=[_h(origin.name)], textposition="top right",
+            lat=[origin.lat], lon=[origin.lon], mode="markers+text", text=[_h(name)], textposition="top right",
             textfont={"size": 11, "color": "#1f2933"}, marker={"symbol": "star", "size": 14, "color": "#1f2933",
-            "line": {"color": "white", "width": 1}}, hovertext=f"{_h(origin.name)} (origin)", hoverinfo="text",
+            "line": {"color": "white", "width": 1}}, hovertext=f"{_h(name)} (origin)", hoverinfo="text",
             name="origin", showlegend=False,
         )
     )  # fmt: skip
     return fig
 
+
+#: False discovery rate under which the excess layer colours an area (the Geography text uses the same).
+EXCESS_FDR = 0.1
 
 _LAYER_LABELS = {
     "reports": "Reports",
@@ -330,8 +338,18 @@ def _area_layer(name: str, rows: list[dict[str, Any]], rate_unit: str) -> dict[s
         ratio = np.array([r["ratio"] if r.get("ratio") is not None else np.nan for r in rows], dtype=float)
         with np.errstate(divide="ignore"):
             z = np.clip(np.log2(ratio), -3, 3)
-        # plotly geo cannot fade single areas, so areas within chance take the neutral colour
-        sig = np.array([r.get("verdict") in ("more than expected", "fewer than expected") for r in rows], dtype=bool)
+        # plotly geo cannot fade single areas, so areas within chance take the neutral colour; an area is
+        # coloured only when it stays significant after allowing for the number of areas tested (the
+        # q-value under the false discovery rate the text uses), so the map never paints red what the
+        # text calls not significant
+        sig = np.array(
+            [
+                r.get("verdict") in ("more than expected", "fewer than expected")
+                and (r.get("q_value") is None or r["q_value"] < EXCESS_FDR)
+                for r in rows
+            ],
+            dtype=bool,
+        )
         z = np.where(sig | ~np.isfinite(z), z, 0.0)
         return {
             "z": [None if not math.isfinite(x) else round(float(x), 3) for x in z],

@@ -18,6 +18,7 @@ from analysis.i18n import estimable, format_duration, format_percent, format_per
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
+from analysis.sentences import localized_html
 from analysis.timeline import bin_reports, events_in, restorations_as_times
 
 Part = str | go.Figure
@@ -129,7 +130,7 @@ def recovery(a: Any) -> list[Part]:
             caption(text(lang, "caption_series", level=format_percent(a.params.level, 0, lang))),
         ]
         if getattr(a.fit, "verdict", ""):
-            parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
+            parts.append(f'<div class="pm-trust">{localized_html(a.fit.verdict, lang)}</div>')
         parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
         parts.append(narrative.table(*candidates_table(a.fit.candidates, lang, horizon=a.fit.horizon_minutes)))
         return parts + diagnostics(a)
@@ -148,7 +149,7 @@ def recovery(a: Any) -> list[Part]:
     key = "caption_recovery_curated" if curated else "caption_recovery"
     parts += [fig, caption(text(lang, key, level=format_percent(a.params.level, 0, lang)))]
     if getattr(a.fit, "verdict", ""):
-        parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
+        parts.append(f'<div class="pm-trust">{localized_html(a.fit.verdict, lang)}</div>')
     parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
     parts.append(narrative.table(*candidates_table(a.fit.candidates, lang, horizon=a.fit.horizon_minutes)))
     parts += diagnostics(a)
@@ -259,7 +260,7 @@ def diagnostics(a: Any) -> list[Part]:
             )
             parts.append(caption(text(lang, "caption_rescaling")))
         if diag.note:
-            parts.append(f'<p class="pm-meta">{esc(diag.note)}</p>')
+            parts.append(f'<p class="pm-meta">{localized_html(diag.note, lang)}</p>')
     sens = getattr(fit, "sensitivity", None)
     if sens is not None and sens.height:
         parts.append(f"<h3>{esc(text(lang, 'sensitivity'))}</h3>")
