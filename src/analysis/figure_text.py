@@ -78,8 +78,6 @@ PHRASES: dict[str, tuple[str, str]] = {
     "national": ("national", "nationaal"),
     "fitted": ("ajusté", "aangepast"),
     "observed": ("observé", "waargenomen"),
-    "reports": ("signalements", "meldingen"),
-    "Reports": ("Signalements", "Meldingen"),
     "expected": ("attendu(s)", "verwacht"),
     "high-high": ("haut-haut", "hoog-hoog"),
     "high-low": ("haut-bas", "hoog-laag"),
