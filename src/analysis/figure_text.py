@@ -124,6 +124,8 @@ PHRASES: dict[str, tuple[str, str]] = {
     "Limburg": ("Limbourg", "Limburg"),
     "Hainaut": ("Hainaut", "Henegouwen"),
     "Luxembourg": ("Luxembourg", "Luxemburg"),
+    "Liège": ("Liège", "Luik"),
+    "Namur": ("Namur", "Namen"),
     "Belgium": ("Belgique", "België"),
     "province": ("province", "provincie"),
     "region": ("région", "gewest"),
@@ -202,6 +204,8 @@ AREAS = (
     "Limburg",
     "Hainaut",
     "Luxembourg",
+    "Liège",
+    "Namur",
     "Belgium",
 )
 

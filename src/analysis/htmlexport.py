@@ -182,6 +182,8 @@ class OfflineRenderer(MimetypeRenderer):
             full_html=False,
             default_width="100%",
             validate=False,
+            # an animated map opens (and prints) on its first frame; the reader presses play
+            auto_play=False,
         )
         return {
             "text/html": div,

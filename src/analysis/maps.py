@@ -451,6 +451,19 @@ def statements_map(
     return fig
 
 
+def add_labels(fig: go.Figure, labels: Sequence[tuple[str, float, float]]) -> go.Figure:
+    """Write place or province names (``(name, lat, lon)``) on a map in small grey type, under the hover."""
+    if not labels:
+        return fig
+    fig.add_trace(
+        go.Scattergeo(
+            lat=[lat for _, lat, _ in labels], lon=[lon for _, _, lon in labels], text=[_h(n) for n, _, _ in labels],
+            mode="text", textfont={"size": 10, "color": "#52606d"}, hoverinfo="skip", name="labels", showlegend=False,
+        )
+    )  # fmt: skip
+    return fig
+
+
 # --------------------------------------------------------------------------- recovery map
 
 
@@ -539,11 +552,12 @@ def recovery_map(
 
 
 def _hour_range(minutes: np.ndarray) -> dict[str, float]:
-    """Colour range in hours for one layer: its 2nd to 98th percentile, so differences between areas show."""
+    """Colour range in hours for one layer: from its earliest to its latest area."""
     v = minutes[np.isfinite(minutes)] / 60
     if v.size == 0:
         return {"zmin": 0.0, "zmax": 1.0}
-    lo, hi = (float(x) for x in np.quantile(v, [0.02, 0.98]))
+    # the whole range: a scale capped below the latest area would paint it like an earlier one
+    lo, hi = float(v.min()), float(v.max())
     if hi - lo < 0.25:
         lo, hi = max(0.0, lo - 0.5), hi + 0.5
     return {"zmin": round(lo, 2), "zmax": round(hi, 2)}

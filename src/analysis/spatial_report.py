@@ -449,18 +449,25 @@ def geography_parts(a: Any) -> list[Part]:
     # a clusters tab only when some local cluster is significant: an all-grey tab says nothing
     if s.moran is not None and np.isfinite(s.moran.statistic) and s.moran.counts():
         layers.append("clusters")
+    shown = s.table
+    if lang != "en":  # municipality names in the reader's language (Anvers, Luik) in the hovers
+        shown = shown.with_columns(
+            pl.Series("name", [place_name(k, n, lang) for k, n in zip(shown["key"], shown["name"], strict=True)])
+        )
     fig = maps.area_map(
-        s.table, geo, layers=layers, rate_unit=s.rate_unit, clusters=s.moran.lisa if s.moran is not None else None,
+        shown, geo, layers=layers, rate_unit=s.rate_unit, clusters=s.moran.lisa if s.moran is not None else None,
         base=base, note=note,
     )  # fmt: skip
+    maps.add_labels(fig, province_labels(lang))
     maps.add_origin(fig, a.incident.origin, lang)
     parts += [fig, caption(_map_caption(s, lang, origin_name(a, lang)))]
     parts += _excess_parts(s, lang)
     parts += _statement_parts(s, base, lang)
     parts += _recovery_parts(a, s, geo, base, note=note)
-    names = dict(zip(s.table["key"], s.table["name"], strict=True))
+    names = {k: place_name(k, n, lang) for k, n in zip(s.table["key"], s.table["name"], strict=True)}
     if s.hourly.height:
         lapse = maps.timelapse_map(s.hourly, geo, names, timezone=tz, base=base, note=note)
+        maps.add_labels(lapse, province_labels(lang))
         parts += [
             lapse,
             caption(text(lang, "g_hourly_caption")),
@@ -471,6 +478,20 @@ def geography_parts(a: Any) -> list[Part]:
     if s.notes:
         parts.append("<p class='pm-caption'>" + "; ".join(localized_html(n, lang) for n in s.notes) + "</p>")
     return parts
+
+
+def province_labels(lang: str) -> list[tuple[str, float, float]]:
+    """Each province's name (and Brussels') in the reader's language at a point inside it, for map labels."""
+    from analysis.geo import boundaries
+
+    prov, reg = boundaries("province"), boundaries("region")
+    both = [(r["name"], r["geometry"]) for _, r in prov.iterrows()]
+    both += [(r["name"], r["geometry"]) for _, r in reg[reg["key"] == "04000"].iterrows()]
+    out = []
+    for name, geom in both:
+        p = geom.representative_point()
+        out.append((area_name(name, lang), round(float(p.y), 3), round(float(p.x), 3)))
+    return out
 
 
 def _base_outlines() -> dict[str, Any]:
@@ -608,7 +629,15 @@ def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[
 
     lang = a.params.language
     parts: list[Part] = [f"<h3>{esc(text(lang, 'g_recovered'))}</h3>"]
-    t = s.table.select("key", "name", "last_down_minutes")
+    # a statement known only by a window says the area was down at some moment in it: the area was
+    # down at least until the window's start, not until its end ('Tuesday morning' is 06:00, not noon)
+    t = s.table.select(
+        "key",
+        pl.Series("name", [place_name(k, n, lang) for k, n in zip(s.table["key"], s.table["name"], strict=True)]),
+        pl.col("last_down_start_minutes").alias("last_down_minutes")
+        if "last_down_start_minutes" in s.table.columns
+        else "last_down_minutes",
+    )
     p = s.pooled
     some = int((p.table["data_weight"] >= maps.MIN_DATA_WEIGHT).sum()) if p is not None else 0
     layers: list[Any] = []
@@ -617,6 +646,7 @@ def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[
         layers.append("t90")
     layers.append("last_down")
     fig = maps.recovery_map(t, geo, onset=s.onset, timezone=a.incident.timezone, layers=layers, base=base, note=note)
+    maps.add_labels(fig, province_labels(lang))
     parts.append(maps.add_origin(fig, a.incident.origin, lang))
     words = []
     if p is not None:
