@@ -31,10 +31,10 @@ def test_maps_carry_province_labels_in_the_readers_language(figures) -> None:
     area_map, recovery_map = figures["en"][0], figures["en"][2]
     for fig in (area_map, recovery_map):
         (labels,) = [t for t in fig["data"] if t.get("name") == "labels"]
-        assert labels["mode"] == "text" and "Hainaut" in labels["text"] and "Brussels" in labels["text"]
-        assert len(labels["text"]) == 11  # ten provinces and Brussels
+        assert labels["mode"] == "text" and "Hainaut" in labels["text"] and "Flemish Brabant" in labels["text"]
+        assert len(labels["text"]) == 10  # the ten provinces (Brussels carries the origin's star and name)
     (nl,) = [t for t in figures["nl"][0]["data"] if t.get("name") == "labels"]
-    assert "Henegouwen" in nl["text"] and "Luik" in nl["text"] and "Brussel" in nl["text"]
+    assert "Henegouwen" in nl["text"] and "Luik" in nl["text"] and "Vlaams-Brabant" in nl["text"]
 
 
 def test_no_clusters_tab_when_no_local_cluster_is_significant(default_analysis, figures) -> None:

@@ -481,12 +481,11 @@ def geography_parts(a: Any) -> list[Part]:
 
 
 def province_labels(lang: str) -> list[tuple[str, float, float]]:
-    """Each province's name (and Brussels') in the reader's language at a point inside it, for map labels."""
+    """Each province's name in the reader's language at a point inside it, for map labels."""
     from analysis.geo import boundaries
 
-    prov, reg = boundaries("province"), boundaries("region")
-    both = [(r["name"], r["geometry"]) for _, r in prov.iterrows()]
-    both += [(r["name"], r["geometry"]) for _, r in reg[reg["key"] == "04000"].iterrows()]
+    # Brussels is left unlabelled: the origin's star and name sit there (Evere)
+    both = [(r["name"], r["geometry"]) for _, r in boundaries("province").iterrows()]
     out = []
     for name, geom in both:
         p = geom.representative_point()
