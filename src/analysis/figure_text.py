@@ -78,6 +78,7 @@ PHRASES: dict[str, tuple[str, str]] = {
     "national": ("national", "nationaal"),
     "fitted": ("ajusté", "aangepast"),
     "observed": ("observé", "waargenomen"),
+    "(spread)": ("(réparti)", "(gespreid)"),
     "expected": ("attendu(s)", "verwacht"),
     "high-high": ("haut-haut", "hoog-hoog"),
     "high-low": ("haut-bas", "hoog-laag"),

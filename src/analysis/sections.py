@@ -136,9 +136,14 @@ def recovery(a: Any) -> list[Part]:
         return parts + diagnostics(a)
     if curated:
         parts.append(f"<p>{esc(text(lang, 'recovery_curated_intro'))}</p>")
-    announcements = [(e.time, e.label[:40] + ("…" if len(e.label) > 40 else "")) for e in a.incident.announcements if e.resolved]
+
+    def short(e: Any) -> str:  # the label in the reader's language where incident.toml gives it
+        label = e.label_in(lang) if hasattr(e, "label_in") else e.label
+        return label[:40] + ("…" if len(label) > 40 else "")
+
+    announcements = [(e.time, short(e)) for e in a.incident.announcements if e.resolved]
     if not announcements and a.incident.announcements:
-        announcements = [(e.time, e.label[:40]) for e in a.incident.announcements[:1]]
+        announcements = [(e.time, short(e)) for e in a.incident.announcements[:1]]
     fig = figures.recovery_figure(
         a.fit,
         timezone=a.incident.timezone,
