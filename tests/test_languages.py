@@ -229,3 +229,26 @@ def test_methods_glossary_explains_the_jargon(lang: str) -> None:
         assert term in html
     if lang != "en":
         assert english_words(visible(html)) == []
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl"])
+def test_estimator_sentences_in_the_readers_language(lang: str) -> None:
+    from analysis.sentences import localize, localized_html
+
+    sentences = (
+        "Overdispersion 17.6: the 14 distinct statements come in groups of identical time or window (one article naming "
+        "many places), so they carry less information than their number suggests; intervals widened and models ranked by "
+        "QAIC. The data do not single out one model (weights: exponential 0.24, loglogistic 0.12). Intervals are averaged "
+        "over them. The data cannot separate a delay (15.6 h under gamma+delay) from a slow decline from the onset: "
+        "delays from 0 to 21.5 h fit about as well.",
+        "source 'press' covers Brussels, Wallonia only (9 of its reports come from it): Flanders is under-sampled, so its "
+        "counts and rates are not comparable with the covered regions",
+        "not performed: fewer than two regions have the 20 reports needed for a curve of their own (Flanders 9 reports, "
+        "Wallonia 32 reports, Brussels 4 reports; 20 needed per region)",
+    )
+    for sentence in sentences:
+        words, ok = localize(sentence, lang)
+        assert ok and english_words(words) == [], words
+    assert {"fr": "Flandre", "nl": "Vlaanderen"}[lang] in localize(sentences[1], lang)[0]
+    # a sentence no rule knows stays as written and is marked English for browsers and screen readers
+    assert localized_html("Something new & unknown", lang) == '<span lang="en">Something new &amp; unknown</span>'

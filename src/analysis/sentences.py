@@ -138,6 +138,21 @@ RULES: tuple[tuple[str, str, str], ...] = (
         r" (\1 réajustements ont échoué et ont été écartés)",
         r" (\1 heraanpassingen mislukten en werden weggelaten)",
     ),
+    (
+        r"The data cannot separate a delay \(([^)]*?) under ([^)]+)\) from a slow decline from the onset: delays from 0 to (.+?) fit about as well\.",
+        r"Les données ne distinguent pas un délai (\1 selon \2) d'un lent déclin dès le début : des délais de 0 à \3 conviennent à peu près aussi bien.",
+        r"De gegevens kunnen een vertraging (\1 volgens \2) niet onderscheiden van een trage daling vanaf het begin: vertragingen van 0 tot \3 passen ongeveer even goed.",
+    ),
+    (
+        r"The delay of (\S+) is not bounded above: restoration may have started as late as (.+?) after onset\.",
+        r"Le délai de \1 n'est pas borné vers le haut : le rétablissement a pu commencer jusqu'à \2 après le début.",
+        r"De vertraging van \1 is niet naar boven begrensd: het herstel kan pas \2 na het begin begonnen zijn.",
+    ),
+    (
+        r"Restoration started after a delay of (.+?) \[(.+?)\]\.",
+        r"Le rétablissement a commencé après un délai de \1 [\2].",
+        r"Het herstel begon na een vertraging van \1 [\2].",
+    ),
     (r"\bonset\b", r"début", r"begin"),
     (r"\brecovery pace\b", r"rythme de rétablissement", r"hersteltempo"),
     (r"\bmunicipalities\b", r"communes", r"gemeenten"),
