@@ -291,8 +291,7 @@ def summary(a: Any) -> str:
         gap = declared_gap_sentence(a)
         if gap:
             parts.append(f'<div class="pm-callout">{esc(gap)}</div>')
-        method = esc(fit.interval_method) if fit is not None else "—"
-        parts.append(f'<p class="pm-meta">Intervals: {a.params.level:.0%}, {method}.</p>')
+        parts.append(_intervals_line(a))
         return "\n".join(parts)
     if a.evidence == "down_reports":
         cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=text(lang, "rows_in", n=a.metrics["n_raw"]))]
@@ -317,10 +316,16 @@ def summary(a: Any) -> str:
         gap += " " + after
     if gap:
         parts.append(f'<div class="pm-callout">{esc(gap)}</div>')
-    parts.append(
-        f'<p class="pm-meta">Intervals: {a.params.level:.0%}, {esc(fit.interval_method) if fit is not None else "—"}.</p>'
-    )
+    parts.append(_intervals_line(a))
     return "\n".join(parts)
+
+
+def _intervals_line(a: Any) -> str:
+    """'Intervals: 90 %, <how they were computed>.' in the reader's language."""
+    lang, fit = a.params.language, a.fit
+    method = localized_html(fit.interval_method, lang) if fit is not None else "—"
+    words = esc(text(lang, "mt_intervals", method="\x00", level=format_percent(a.params.level, 0, lang)))
+    return f'<p class="pm-meta">{words.replace(chr(0), method)}</p>'
 
 
 def _place(place: str | None, lang: str) -> str:
