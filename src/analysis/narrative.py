@@ -252,7 +252,7 @@ def misfit_sentence(a: Any, misfit: Any) -> str:
         what=what,
         period=format_period(misfit.start, misfit.end, a.incident.timezone, lang),
         observed=f"{misfit.observed:.0f}",
-        expected=f"{misfit.expected:.1f}",
+        expected=f"{misfit.expected:.1f}" if lang == "en" else f"{misfit.expected:.1f}".replace(".", ","),
     )
 
 
