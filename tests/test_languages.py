@@ -250,5 +250,6 @@ def test_estimator_sentences_in_the_readers_language(lang: str) -> None:
         words, ok = localize(sentence, lang)
         assert ok and english_words(words) == [], words
     assert {"fr": "Flandre", "nl": "Vlaanderen"}[lang] in localize(sentences[1], lang)[0]
+    assert "17,6" in localize(sentences[0], lang)[0] and "17.6" not in localize(sentences[0], lang)[0]
     # a sentence no rule knows stays as written and is marked English for browsers and screen readers
     assert localized_html("Something new & unknown", lang) == '<span lang="en">Something new &amp; unknown</span>'

@@ -182,6 +182,7 @@ def localize(sentence: str | None, language: str) -> tuple[str, bool]:
             out, hit = new, True
     if hit:
         out = re.sub(_REGION, lambda m: area_name(m.group(1), language), out)
+        out = re.sub(r"(?<=\d)\.(?=\d)", ",", out)  # French and Dutch write a decimal comma: 17,6
     return out, hit
 
 
