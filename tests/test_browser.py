@@ -1,10 +1,14 @@
 """The rendered default report, opened the way people open it: double-clicked, as a file.
 
-Headless Chromium (Debian's, installed by .ci/run) loads ``postmortem.html`` from
-``file://`` with every network request refused, and the test asserts that nothing was
-requested from any host, no console or page error happened, every figure actually drew
-(SVG trace paths for charts, polygons or points for maps) and the headline numbers are on
-the page. It saves a screenshot to ``tests/_artifacts/``.
+Headless Chromium (Debian's, installed by .ci/run) loads each language's page
+(``postmortem.html``, ``.fr.html``, ``.nl.html``) from ``file://`` at 1280 and 1024 px with
+every network request refused, and the test asserts that nothing was requested from any
+host, no console or page error happened, every figure actually drew (SVG trace paths for
+charts, polygons or points for maps), maps fill the column, no two text labels of a figure
+(event numbers, map labels) print over each other, the headline numbers are on the English
+page and the French and Dutch pages carry none of the sentinel English words. It saves
+screenshots to ``tests/_artifacts/``; with ``POSTMORTEM_SCREENSHOTS=1`` it also refreshes the
+README's screenshots in ``docs/images/``.
 """
 
 from __future__ import annotations
@@ -61,16 +65,84 @@ def chromium_path() -> str | None:
     return shutil.which("chromium")
 
 
+#: Text elements of a figure (event numbers, map labels) whose boxes overlap by more than a few pixels.
+OVERLAPS_JS = """
+() => Array.from(document.querySelectorAll('.js-plotly-plot')).map((gd, i) => {
+  const boxes = Array.from(gd.querySelectorAll('.scatterlayer .textpoint text, .geolayer .textpoint text'))
+    .filter(t => t.textContent.trim())
+    .map(t => ({text: t.textContent, r: t.getBoundingClientRect()}))
+    .filter(b => b.r.width > 0 && b.r.height > 0);
+  const hits = [];
+  for (let a = 0; a < boxes.length; a++) for (let b = a + 1; b < boxes.length; b++) {
+    const p = boxes[a].r, q = boxes[b].r;
+    const w = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+    const h = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+    if (w > 2 && h > 2) hits.push(boxes[a].text + ' / ' + boxes[b].text);
+  }
+  return {i, n: boxes.length, hits};
+})
+"""
+LANGUAGES = ("en", "fr", "nl")
+WIDTHS = (1280, 1024)
+#: README screenshots, refreshed from this test when POSTMORTEM_SCREENSHOTS=1: (file, page language, section anchor or None).
+SCREENSHOTS = (
+    ("report-summary.png", "en", None),
+    ("report-recovery.png", "en", "recovery"),
+    ("report-geography.fr.png", "fr", "geography"),
+    ("report-summary.nl.png", "nl", None),
+)
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default incident rendered the way `postmortem render` does: one page per language."""
     from analysis.report import render
 
     out = tmp_path_factory.mktemp("reports")
-    result = render(DEFAULT_INCIDENT, out_root=out, overrides={"processed_dir": str(out / "processed")})
+    result = render(DEFAULT_INCIDENT, out_root=out, overrides={"processed_dir": str(out / "processed")}, languages=LANGUAGES)
     return result.out_dir
 
 
-def test_report_draws_offline_from_file(rendered: Path) -> None:
+def _open(pw, path: str, width: int):
+    browser = pw.chromium.launch(executable_path=path, headless=True, args=LAUNCH_ARGS)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    blocked: list[str] = []
+    errors: list[str] = []
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(("file:", "data:", "blob:", "about:")):
+            return r.continue_()
+        blocked.append(url)
+        return r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") and "swiftshader" not in m.text.lower()
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    return browser, page, blocked, errors
+
+
+def _load(page, page_file: Path) -> None:
+    page.goto(page_file.as_uri(), wait_until="load")
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot')).every(gd => gd.querySelector('.main-svg'))",
+        timeout=120_000,
+    )
+    page.wait_for_timeout(1500)
+
+
+def test_every_language_draws_offline_at_1280_and_1024_px(rendered: Path) -> None:
+    """Each page (en, fr, nl) at 1280 and 1024 px: offline, no error, every figure drawn, no overprinted labels."""
+    from .test_languages import english_words, visible
+
     path = chromium_path()
     if path is None:
         if os.environ.get("CI"):
@@ -78,60 +150,73 @@ def test_report_draws_offline_from_file(rendered: Path) -> None:
         pytest.skip("chromium not installed on this machine (CI installs it)")
     from playwright.sync_api import sync_playwright
 
-    page_file = rendered / "postmortem.html"
+    from analysis.languages import page_name
+
     metrics = json.loads((rendered / "metrics.json").read_text(encoding="utf-8"))
-    blocked: list[str] = []
-    errors: list[str] = []
+    refresh = os.environ.get("POSTMORTEM_SCREENSHOTS") == "1"
+    problems: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, headless=True, args=LAUNCH_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-
-        def route(r):
-            url = r.request.url
-            if url.startswith(("file:", "data:", "blob:", "about:")):
-                return r.continue_()
-            blocked.append(url)
-            return r.abort()
-
-        context.route("**/*", route)
-        page = context.new_page()
-        page.on(
-            "console",
-            lambda m: (
-                errors.append(f"console {m.type}: {m.text}")
-                if m.type in ("error", "warning") and "swiftshader" not in m.text.lower()
-                else None
-            ),
-        )
-        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-        page.on("requestfailed", lambda r: None)
-        page.goto(page_file.as_uri(), wait_until="load")
-        page.wait_for_function(
-            "() => Array.from(document.querySelectorAll('.js-plotly-plot')).every(gd => gd.querySelector('.main-svg'))",
-            timeout=60_000,
-        )
-        page.wait_for_timeout(1500)
-        figures = page.evaluate(DRAWN_JS)
-        text = page.inner_text("body")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=False)
-        page.screenshot(path=str(ARTIFACTS / "report-full.png"), full_page=True)
-        browser.close()
-
-    assert blocked == [], f"the page tried to reach the network: {blocked[:5]}"
-    assert errors == [], errors
-    assert len(figures) >= 3, figures
-    for fig in figures:
-        assert fig["width"] > 100 and fig["height"] > 100, fig
-        if fig["hasGeo"]:
-            assert fig["geo"] > 0 or fig["geoPoints"] > 0, f"map {fig['i']} drew nothing: {fig}"
-        else:
-            assert fig["traces"] > 0, f"figure {fig['i']} drew no trace: {fig}"
-    assert any(f["hasGeo"] for f in figures), "no map on the page"
-    rec = metrics["recovery"]
-    for key in ("t50_minutes", "t90_minutes"):
-        if rec[key] is not None:
-            assert format_duration(rec[key]) in text, f"{key} {format_duration(rec[key])!r} not on the page"
-    assert metrics["title"] in text
-    for stray in ("Traceback", "Warning:", "DeprecationWarning", "[IPKernelApp]"):
-        assert stray not in text, f"stray log on the page: {stray}"
+        for width in WIDTHS:
+            browser, page, blocked, errors = _open(pw, path, width)
+            for lang in LANGUAGES:
+                where = f"{lang} at {width} px"
+                page_file = rendered / page_name(lang)
+                _load(page, page_file)
+                figures = page.evaluate(DRAWN_JS)
+                overlaps = page.evaluate(OVERLAPS_JS)
+                text = page.inner_text("body")
+                if width == WIDTHS[0]:
+                    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(ARTIFACTS / f"report.{lang}.png"), full_page=False)
+                    for name, shot_lang, anchor in SCREENSHOTS:
+                        if shot_lang != lang:
+                            continue
+                        if anchor:
+                            page.locator(f"#{anchor}").scroll_into_view_if_needed()
+                            page.evaluate(f"document.getElementById('{anchor}').scrollIntoView()")
+                            page.wait_for_timeout(500)
+                        else:
+                            page.evaluate("window.scrollTo(0, 0)")
+                        page.screenshot(path=str(ARTIFACTS / name), full_page=False)
+                        if refresh:
+                            shutil.copyfile(ARTIFACTS / name, PROJECT_ROOT / "docs" / "images" / name)
+                if len(figures) < 3:
+                    problems.append(f"{where}: only {len(figures)} figures")
+                for fig in figures:
+                    if not (fig["width"] > 100 and fig["height"] > 100):
+                        problems.append(f"{where}: figure {fig['i']} is {fig['width']}×{fig['height']} px")
+                    if fig["hasGeo"] and not (fig["geo"] > 0 or fig["geoPoints"] > 0):
+                        problems.append(f"{where}: map {fig['i']} drew nothing")
+                    if not fig["hasGeo"] and fig["traces"] == 0:
+                        problems.append(f"{where}: figure {fig['i']} drew no trace")
+                if not any(f["hasGeo"] for f in figures):
+                    problems.append(f"{where}: no map on the page")
+                # maps fill the column: at least 90 % of the widest figure's width
+                widest = max(f["width"] for f in figures)
+                for fig in figures:
+                    if fig["hasGeo"] and fig["width"] < 0.9 * widest:
+                        problems.append(f"{where}: map {fig['i']} uses {fig['width']:.0f} of {widest:.0f} px")
+                for o in overlaps:
+                    if o["hits"]:
+                        problems.append(f"{where}: figure {o['i']} prints labels over each other: {o['hits'][:3]}")
+                if lang == "en":
+                    if metrics["title"] not in text:
+                        problems.append(f"{where}: title missing")
+                    for key in ("t50_minutes", "t90_minutes"):
+                        value = metrics["recovery"][key]
+                        if value is not None and format_duration(value) not in text:
+                            problems.append(f"{where}: {key} {format_duration(value)!r} not on the page")
+                for stray in ("Traceback", "Warning:", "DeprecationWarning", "[IPKernelApp]"):
+                    if stray in text:
+                        problems.append(f"{where}: stray log on the page: {stray}")
+                if lang != "en":
+                    html = page_file.read_text(encoding="utf-8")
+                    words = english_words(visible(html))
+                    if words:
+                        problems.append(f"{where}: untranslated English: {words}")
+            browser.close()
+            if blocked:
+                problems.append(f"{width} px: the page tried to reach the network: {blocked[:5]}")
+            if errors:
+                problems.append(f"{width} px: {errors[:5]}")
+    assert problems == [], "\n".join(problems)

@@ -110,8 +110,8 @@ def test_evidence_without_counts_has_no_misfit() -> None:
     [
         ("en", True, ["burst of statements", "Tuesday 9 January 06:00–12:00 CET", "observed 28", "model 9.9"]),
         ("en", False, ["burst of reports", "Tuesday 9 January 06:00–12:00 CET"]),
-        ("fr", True, ["rafale de mentions", "mardi 9 janvier 06:00–12:00 CET", "observé 28", "modèle 9.9"]),
-        ("nl", True, ["golf van uitspraken", "dinsdag 9 januari 06:00–12:00 CET", "waargenomen 28"]),
+        ("fr", True, ["rafale de mentions", "mardi 9 janvier 06:00–12:00 CET", "observé 28", "modèle 9,9"]),
+        ("nl", True, ["golf van uitspraken", "dinsdag 9 januari 06:00–12:00 CET", "waargenomen 28", "model 9,9"]),
     ],
 )
 def test_the_misfit_sentence_names_the_period_and_both_counts(lang: str, curated: bool, words: list[str]) -> None:

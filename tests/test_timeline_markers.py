@@ -26,15 +26,16 @@ def test_close_events_share_a_marker_and_the_legend_names_kinds() -> None:
     markers = [t for t in fig.data if t.yaxis == "y2" and t.x[0] is not None]
     labels = [t.text[0] for t in markers]
     # the three 20:00 facts (operator's onset event, the configured onset) and the two at 22:00 print once each
-    assert "1–2" in labels or "1–3" in labels
+    assert labels[0].startswith("1–")
     assert len(labels) == len(set(labels))
     numbers = []
     for label in labels:
-        if "–" in label:
-            a, b = label.split("–")
-            numbers += list(range(int(a), int(b) + 1))
-        else:
-            numbers += [int(x) for x in label.split(", ")]
+        for part in label.split(", "):  # '14, 16–18': runs compressed
+            if "–" in part:
+                a, b = part.split("–")
+                numbers += list(range(int(a), int(b) + 1))
+            else:
+                numbers.append(int(part))
     drawn = [
         i for i, r in enumerate(events.iter_rows(named=True), start=1) if span[0] <= r["time"] <= span[1] and not r["date_only"]
     ]

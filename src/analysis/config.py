@@ -110,6 +110,12 @@ class Origin:
     name: str
     lat: float
     lon: float
+    #: the name in each language it was written in (``name.fr = "…"``); ``name`` is the English one
+    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def name_in(self, language: str) -> str:
+        """The name in ``language`` when written in it, else the English one."""
+        return self.names.get(language) or self.name
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,13 @@ class Source:
     sheet: str | None = None
     coverage: str | None = None
     coverage_regions: tuple[str, ...] = ()
+    #: ``coverage`` in each language it was written in (``coverage.fr = "…"``)
+    coverages: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def coverage_in(self, language: str) -> str | None:
+        """The coverage note in ``language`` when written in it, else the English one."""
+        return self.coverages.get(language) or self.coverage
+
     # spontaneous: every affected customer may report (a web form, a status site, a call
     # centre); curated: statements selected by someone else (a newsroom), so their rate
     # reflects editorial choices as much as the number still without service
@@ -207,6 +220,19 @@ class Incident:
     affected_customers: int | None = None
     simulated: bool = False
     postmortem: PostMortem = field(default_factory=PostMortem)
+    #: ``title`` and ``description`` in each language they were written in (``title.fr = "…"``)
+    titles: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    descriptions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def title_in(self, language: str) -> str:
+        """The title in ``language`` when written in it, else the English one."""
+        return self.titles.get(language) or self.title
+
+    def description_in(self, language: str) -> tuple[str | None, str]:
+        """The description in ``language`` when written in it, else the English one: ``(text, its language)``."""
+        if self.descriptions.get(language):
+            return self.descriptions[language], language
+        return self.description, "en"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -409,7 +435,8 @@ def load_incident(path: str | Path) -> Incident:
             f"must be 1–100 letters, digits, '.', '_' or '-', not starting with '.' and not one of "
             f"{', '.join(sorted(RESERVED_IDS))}; got {quote(incident_id, 60)}",
         )
-    title = _label(r.get("title", str, required=True).strip())
+    titles = {k: _label(v.strip()) or "" for k, v in event_labels(r, r.table.get("title"), "title").items()}
+    title = titles["en"]
     tz_name = r.get("timezone", str, required=True)
     try:
         tz = ZoneInfo(tz_name)
@@ -435,7 +462,14 @@ def load_incident(path: str | Path) -> Incident:
                 "end", f"{(end - onset).days} days after onset, more than {span:g} (limit POSTMORTEM_MAX_SPAN_DAYS; a typo?)"
             )
 
-    description = _label(r.get("description", str), 2000)
+    raw_description = r.table.get("description")
+    descriptions = (
+        {k: _label(v, 2000) or "" for k, v in event_labels(r, raw_description, "description").items()}
+        if raw_description is not None
+        else {}
+    )
+    r.used.add("description")
+    description = descriptions.get("en")
     affected = r.get("affected_customers", int)
     if affected is not None and affected <= 0:
         raise r.fail("affected_customers", f"must be a positive integer, got {affected}")
@@ -447,7 +481,10 @@ def load_incident(path: str | Path) -> Incident:
         lon = o.get("lon", float, required=True)
         if not (-90 <= lat <= 90) or not (-180 <= lon <= 180):
             raise o.fail("lat", f"({lat}, {lon}) is not a WGS84 coordinate")
-        origin = Origin(name=_label(o.get("name", str)) or "origin", lat=lat, lon=lon)
+        raw_name = o.table.get("name")
+        o.used.add("name")
+        names = {k: _label(v) or "" for k, v in event_labels(o, raw_name, "name").items()} if raw_name is not None else {}
+        origin = Origin(name=names.get("en") or "origin", lat=lat, lon=lon, names=MappingProxyType(names))
         o.check_unknown()
 
     events = []
@@ -549,6 +586,8 @@ def load_incident(path: str | Path) -> Incident:
     return Incident(
         id=incident_id,
         title=title,
+        titles=MappingProxyType(titles),
+        descriptions=MappingProxyType(descriptions),
         timezone=tz_name,
         folder=folder.resolve(),
         config_path=config_path.resolve(),
@@ -566,24 +605,24 @@ def load_incident(path: str | Path) -> Incident:
     )
 
 
-def event_labels(e: _Reader, value: Any) -> dict[str, str]:
-    """An event's ``label``: a string (English) or a table of translations that includes ``en``."""
-    e.used.add("label")
+def event_labels(e: _Reader, value: Any, key: str = "label") -> dict[str, str]:
+    """An event's ``label`` (or a ``title``, ``description``, ``name``): a string or translations including ``en``."""
+    e.used.add(key)
     if value is None:
-        raise e.fail("label", "is required but missing")
+        raise e.fail(key, "is required but missing")
     if isinstance(value, str):
         if not value.strip():
-            raise e.fail("label", "must not be empty")
+            raise e.fail(key, "must not be empty")
         return {"en": value}
     if not isinstance(value, dict):
-        raise e.fail("label", f"expected a string or a table of translations (en, fr, nl), got {type(value).__name__}")
+        raise e.fail(key, f"expected a string or a table of translations (en, fr, nl), got {type(value).__name__}")
     for lang, words in value.items():
         if lang not in ("en", "fr", "nl"):
-            raise e.fail(f"label.{lang}", "unknown language (expected one of en, fr, nl)")
+            raise e.fail(f"{key}.{lang}", "unknown language (expected one of en, fr, nl)")
         if not isinstance(words, str) or not words.strip():
-            raise e.fail(f"label.{lang}", f"expected a non-empty string, got {words!r}")
+            raise e.fail(f"{key}.{lang}", f"expected a non-empty string, got {quote(words)}")
     if "en" not in value:
-        raise e.fail("label.en", "is required (the English label is the one every language falls back to)")
+        raise e.fail(f"{key}.en", f"is required (the English {key} is the one every language falls back to)")
     return dict(value)
 
 
@@ -652,6 +691,13 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
             ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError):
             raise s.fail("timezone", f"unknown IANA timezone {tz_name!r}") from None
+    raw_coverage = s.table.get("coverage")
+    s.used.add("coverage")
+    coverages = (
+        {k: _label(v, 1000) or "" for k, v in event_labels(s, raw_coverage, "coverage").items()}
+        if raw_coverage is not None
+        else {}
+    )
     cov_regions = s.get("coverage_regions", list) or []
     if not all(isinstance(x, str) for x in cov_regions):
         raise s.fail("coverage_regions", "expected a list of region names")
@@ -670,7 +716,8 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
         timezone=tz_name,
         ambiguous=s.choice("ambiguous", ("earliest", "latest", "reject"), "earliest"),  # type: ignore[arg-type]
         sheet=s.get("sheet", str),
-        coverage=_label(s.get("coverage", str), 1000),
+        coverage=coverages.get("en"),
+        coverages=MappingProxyType(coverages),
         coverage_regions=tuple(_label(x) for x in cov_regions),
         sampling=s.choice("sampling", ("spontaneous", "curated"), "spontaneous"),  # type: ignore[arg-type]
         dedupe=s.choice("dedupe", DEDUPE_POLICIES, DEFAULT_DEDUPE[kind]),  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ _TIME = "time"
 _ZONE = "timezone"
 Spec = Mapping[str, Any]  # key -> type, tuple of allowed strings, _TIME, _ZONE, or a nested spec
 
-ORIGIN: Spec = {"name": str, "lat": (int, float), "lon": (int, float)}
+ORIGIN: Spec = {"name": (str, dict), "lat": (int, float), "lon": (int, float)}
 # a label is a string or a table of translations (label.en, label.fr, label.nl: checked by load_incident)
 EVENT: Spec = {"time": _TIME, "label": (str, dict), "kind": EVENT_KINDS, "source": str, "resolved": bool}
 REPORTING: Spec = {
@@ -55,18 +55,18 @@ SOURCE: Spec = {
     "timezone": _ZONE,
     "ambiguous": ("earliest", "latest", "reject"),
     "sheet": str,
-    "coverage": str,
+    "coverage": (str, dict),
     "coverage_regions": list,
     "sampling": ("spontaneous", "curated"),
     "dedupe": DEDUPE_POLICIES,
 }
 TOP: Spec = {
     "id": str,
-    "title": str,
+    "title": (str, dict),
     "timezone": _ZONE,
     "onset": _TIME,
     "end": _TIME,
-    "description": str,
+    "description": (str, dict),
     "affected_customers": int,
     "simulated": bool,
     "origin": ORIGIN,

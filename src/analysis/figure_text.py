@@ -78,6 +78,7 @@ PHRASES: dict[str, tuple[str, str]] = {
     "national": ("national", "nationaal"),
     "fitted": ("ajusté", "aangepast"),
     "observed": ("observé", "waargenomen"),
+    "(spread)": ("(réparti)", "(gespreid)"),
     "expected": ("attendu(s)", "verwacht"),
     "high-high": ("haut-haut", "hoog-hoog"),
     "high-low": ("haut-bas", "hoog-laag"),
@@ -124,6 +125,8 @@ PHRASES: dict[str, tuple[str, str]] = {
     "Limburg": ("Limbourg", "Limburg"),
     "Hainaut": ("Hainaut", "Henegouwen"),
     "Luxembourg": ("Luxembourg", "Luxemburg"),
+    "Liège": ("Liège", "Luik"),
+    "Namur": ("Namur", "Namen"),
     "Belgium": ("Belgique", "België"),
     "province": ("province", "provincie"),
     "region": ("région", "gewest"),
@@ -155,9 +158,9 @@ def _rules(language: str) -> list[tuple[re.Pattern[str], str]]:
 def _day_names(language: str) -> dict[str, str]:
     from babel import Locale
 
-    from analysis.i18n import _locale
+    from analysis.i18n import cldr_locale
 
-    loc = Locale.parse(_locale(language))
+    loc = Locale.parse(cldr_locale(language))
     days = dict(
         zip(
             ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
@@ -202,6 +205,8 @@ AREAS = (
     "Limburg",
     "Hainaut",
     "Luxembourg",
+    "Liège",
+    "Namur",
     "Belgium",
 )
 
@@ -221,6 +226,8 @@ def translate_text(value: str, language: str) -> str:
     """
     if language not in ("fr", "nl") or not value:
         return value
+    if "<br>" in value and _EVENT.match(value):  # several markers at one place: one event per line
+        return "<br>".join(translate_text(line, language) for line in value.split("<br>"))
     event = _EVENT.match(value)
     if event and event.group(2) not in _CODE_LABELS:
         return _translate(event.group(1), language) + event.group(2)
@@ -245,7 +252,7 @@ def _translate(
 
 
 #: Keys of a figure whose strings are labels (the rest is data, ids, colours, settings).
-_TEXT_KEYS = {"name", "text", "title", "hovertext", "hovertemplate", "label", "legendgrouptitle", "ticktext"}
+_TEXT_KEYS = {"name", "text", "title", "hovertext", "hovertemplate", "label", "legendgrouptitle", "ticktext", "prefix"}
 _SKIP_KEYS = {"geojson", "locations", "customdata", "ids", "x", "y", "z", "lat", "lon", "featureidkey", "meta", "uid"}
 
 
@@ -257,8 +264,8 @@ def translate_figure(fig: dict[str, Any], language: str) -> dict[str, Any]:
     def walk(o: Any, key: str = "") -> Any:
         if key == "frames" and isinstance(o, list):  # frame names are what the slider's steps point at
             return [{k: (v if k == "name" else walk(v, k)) for k, v in f.items()} if isinstance(f, dict) else f for f in o]
-        if key == "args" and isinstance(o, list):  # a button's or step's arguments: frame names, settings
-            return o
+        if key == "args" and isinstance(o, list):  # a button's or step's arguments: frame names stay, restyles are walked
+            return [walk(v, "restyle") if isinstance(v, dict) else v for v in o]
         if isinstance(o, dict):
             return {k: (v if k in _SKIP_KEYS else walk(v, k)) for k, v in o.items()}
         if isinstance(o, list):

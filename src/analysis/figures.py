@@ -73,7 +73,7 @@ def plain(value: object) -> str:
     return html.escape(scrub_contacts(str(value)) or "", quote=False)
 
 
-def _local(t: dt.datetime | None, tz: str) -> dt.datetime | None:
+def wall_clock(t: dt.datetime | None, tz: str) -> dt.datetime | None:
     """A UTC time as naive wall-clock time in ``tz`` (what plotly should print)."""
     if t is None:
         return None
@@ -86,7 +86,8 @@ def _zone(tz: str) -> Any:
     return ZoneInfo(tz)
 
 
-def _axis_title(tz: str) -> str:
+def time_axis_title(tz: str) -> str:
+    """The time axis title of a figure drawn in wall-clock time (figure_text translates it for fr/nl pages)."""
     return f"local time ({tz})"
 
 
@@ -123,26 +124,33 @@ def _event_lines(
         return
     times = [r["time"] for _, r in drawn]
     lo, hi = span if span is not None else (min(times), max(times))
-    gap = max((hi - lo) * 0.02, dt.timedelta(minutes=1))
+    width = max(hi - lo, dt.timedelta(minutes=1))
+    gap = max(width * 0.02, dt.timedelta(minutes=1))
     groups: list[list[tuple[int, dict[str, Any]]]] = []
     for item in drawn:
-        if groups and item[1]["time"] - groups[-1][0][1]["time"] <= gap:
-            groups[-1].append(item)
-        else:
-            groups.append([item])
+        if groups:
+            # two labels centred on their markers need half their widths apart: at 10 px type a
+            # character is about 1 % of a plot 600 px wide (a 1024-px page), plus a marker's room
+            last = groups[-1]
+            prev = _number_range([i for i, _ in last])
+            need = max(gap, width * (0.01 * (len(prev) + len(str(item[0]))) / 2 + 0.01))
+            if item[1]["time"] - last[0][1]["time"] <= need:
+                last.append(item)
+                continue
+        groups.append([item])
     kinds_seen: dict[str, str] = {}
     for group in groups:
         for _i, row in group:
             color = _event_color(row)
-            fig.add_vline(x=_local(row["time"], tz), line={"color": color, "width": 1, "dash": "dot"}, opacity=0.7)
+            fig.add_vline(x=wall_clock(row["time"], tz), line={"color": color, "width": 1, "dash": "dot"}, opacity=0.7)
             kinds_seen.setdefault(_event_kind(row), color)
         first = group[0][1]
         numbers = [i for i, _ in group]
         label = str(numbers[0]) if len(numbers) == 1 else _number_range(numbers)
         kinds = {_event_kind(r) for _, r in group}
         color = _event_color(first) if len(kinds) == 1 else PALETTE["ink"]
-        x = _local(first["time"], tz)
-        hover = "<br>".join(f"{i}. {_local(r['time'], tz):%a %d %b %H:%M} — {plain(r['label'])}" for i, r in group)
+        x = wall_clock(first["time"], tz)
+        hover = "<br>".join(f"{i}. {wall_clock(r['time'], tz):%a %d %b %H:%M} — {plain(r['label'])}" for i, r in group)
         fig.add_trace(
             go.Scatter(
                 x=[x],
@@ -190,10 +198,14 @@ def _event_color(row: dict[str, Any]) -> str:
 
 
 def _number_range(numbers: list[int]) -> str:
-    """'1–3' for consecutive numbers, '4, 6' otherwise."""
-    if numbers == list(range(numbers[0], numbers[-1] + 1)):
-        return f"{numbers[0]}–{numbers[-1]}"
-    return ", ".join(str(n) for n in numbers)
+    """'1–3' for consecutive numbers, '4, 6' otherwise; runs compressed ('14, 16–18')."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 def timeline_figure(
@@ -240,7 +252,7 @@ def timeline_figure(
     if series is not None and not counted:
         fig.add_trace(
             go.Scatter(
-                x=[_local(t, timezone) for t in series["observed_at"].to_list()],
+                x=[wall_clock(t, timezone) for t in series["observed_at"].to_list()],
                 y=(100 * series["share"]).to_list(),
                 mode="lines",
                 name="customers out (measured)",
@@ -250,14 +262,14 @@ def timeline_figure(
         )
     _event_lines(fig, events, tz=timezone, span=span)
     if span is not None:
-        fig.update_xaxes(range=[_local(span[0], timezone), _local(span[1], timezone)])
+        fig.update_xaxes(range=[wall_clock(span[0], timezone), wall_clock(span[1], timezone)])
     width = f"{bin_minutes:g} min" if bin_minutes < 120 else f"{bin_minutes / 60:g} h"
     fig.update_layout(
         template=TEMPLATE,
         barmode="stack",
         bargap=0.05,
         title=title,
-        xaxis_title=_axis_title(timezone),
+        xaxis_title=time_axis_title(timezone),
         yaxis_title="share of customers out (%)" if series is not None and not counted else f"{unit} per {width}",
         height=420,
     )
@@ -301,7 +313,7 @@ def recovery_figure(
     horizon = horizon_minutes or min(max((q99 or 240.0) * 1.15, 120.0), 7 * 24 * 60)
     t = np.linspace(0.0, horizon, 400)
     s, lo, hi = fit.survival_curve(t)
-    x = [_local(onset + dt.timedelta(minutes=float(m)), timezone) for m in t]
+    x = [wall_clock(onset + dt.timedelta(minutes=float(m)), timezone) for m in t]
     fig = go.Figure()
     fig.add_trace(band_trace(x, lo, hi, level))
     fig.add_trace(
@@ -316,7 +328,7 @@ def recovery_figure(
     )
     for when, label in announcements:
         est = fit.still_affected(when)
-        xl = _local(when, timezone)
+        xl = wall_clock(when, timezone)
         fig.add_vline(x=xl, line={"color": PALETTE["announcement"], "dash": "dash", "width": 1.5})
         fig.add_annotation(
             x=xl,
@@ -335,7 +347,7 @@ def recovery_figure(
     fig.update_layout(
         template=TEMPLATE,
         title=title,
-        xaxis_title=_axis_title(timezone),
+        xaxis_title=time_axis_title(timezone),
         yaxis={"title": y_title or "affected customers still without service (%)", "range": [0, 102]},
         height=440,
     )
@@ -403,7 +415,7 @@ def observed_fitted_figure(
         template=TEMPLATE,
         barmode="stack",
         title=title,
-        xaxis_title=_axis_title(timezone),
+        xaxis_title=time_axis_title(timezone),
         yaxis_title=f"reports per {int(bin_minutes)} min",
         height=360,
     )
@@ -413,11 +425,11 @@ def observed_fitted_figure(
 def _observed_fitted_curve(table: pl.DataFrame, *, timezone: str, onset: dt.datetime | None, title: str | None) -> go.Figure:
     """Observed share (points) against the fitted one (line), in local time when it is known."""
     if "observed_at" in table.columns:
-        x = [_local(t, timezone) for t in table["observed_at"].to_list()]
-        axis = _axis_title(timezone)
+        x = [wall_clock(t, timezone) for t in table["observed_at"].to_list()]
+        axis = time_axis_title(timezone)
     elif onset is not None:
-        x = [_local(onset + dt.timedelta(minutes=float(m)), timezone) for m in table["minutes"].to_list()]
-        axis = _axis_title(timezone)
+        x = [wall_clock(onset + dt.timedelta(minutes=float(m)), timezone) for m in table["minutes"].to_list()]
+        axis = time_axis_title(timezone)
     else:
         x = table["minutes"].to_list()
         axis = "minutes after onset"
@@ -465,13 +477,13 @@ def residual_figure(
     if "bin_start" in table.columns and table.height:
         # the same bins the misfit verdict reads, so the sentence and the plot agree
         agg = binned_residuals(table, bin_minutes)
-        x = [_local(t, timezone) for t in agg["bin_start"].to_list()]
+        x = [wall_clock(t, timezone) for t in agg["bin_start"].to_list()]
         y = agg["residual"].to_list()
         label = f"Pearson residual per {int(bin_minutes)} min"
         standardised = True
     else:
         res = diagnostics.residuals
-        x = [_local(onset + dt.timedelta(minutes=float(m)), timezone) for m in res["minutes"].to_list()]
+        x = [wall_clock(onset + dt.timedelta(minutes=float(m)), timezone) for m in res["minutes"].to_list()]
         # a measured series has standardised innovations; restorations the gap between two curves
         standardised = "observed_at" in table.columns
         y = res["residual"].to_list() if standardised else (100 * res["residual"]).to_list()
@@ -493,7 +505,7 @@ def residual_figure(
         )
     )
     fig.update_layout(
-        template=TEMPLATE, title=title, xaxis_title=_axis_title(timezone), yaxis_title=label, height=300, showlegend=False
+        template=TEMPLATE, title=title, xaxis_title=time_axis_title(timezone), yaxis_title=label, height=300, showlegend=False
     )
     return fig
 

@@ -133,9 +133,9 @@ def plotly_locale_js(language: str) -> str:
     from babel import Locale
     from babel.numbers import get_decimal_symbol, get_group_symbol
 
-    from analysis.i18n import _locale
+    from analysis.i18n import cldr_locale
 
-    loc = Locale.parse(_locale(language))
+    loc = Locale.parse(cldr_locale(language))
     days = [loc.days["format"]["wide"][i] for i in (6, 0, 1, 2, 3, 4, 5)]  # plotly weeks start on Sunday
     short_days = [loc.days["format"]["abbreviated"][i] for i in (6, 0, 1, 2, 3, 4, 5)]
     months = [loc.months["format"]["wide"][i] for i in range(1, 13)]
@@ -182,6 +182,8 @@ class OfflineRenderer(MimetypeRenderer):
             full_html=False,
             default_width="100%",
             validate=False,
+            # an animated map opens (and prints) on its first frame; the reader presses play
+            auto_play=False,
         )
         return {
             "text/html": div,

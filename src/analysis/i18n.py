@@ -12,7 +12,9 @@ import math
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from analysis.i18n_geography import GEOGRAPHY_TEXT
 from analysis.i18n_postmortem import POSTMORTEM_TEXT
+from analysis.i18n_sections import SECTION_TEXT
 
 DAYS = {
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
@@ -267,7 +269,7 @@ TEXT: dict[str, dict[str, str]] = {
         "geography": "Géographie",
         "data_quality": "Qualité des données",
         "methods": "Méthodes et hypothèses",
-        "provenance": "Provenance",
+        "provenance": "Traçabilité",
         "simulated_banner": "Incident simulé : tous les chiffres de cette page proviennent de données synthétiques dont la vérité est connue. Ce n'est pas une panne réelle.",
         "onset": "Début",
         "t50": "Moitié rétablie (t50)",
@@ -636,6 +638,9 @@ TEXT: dict[str, dict[str, str]] = {
 
 for _lang, _labels in POSTMORTEM_TEXT.items():
     TEXT[_lang].update(_labels)
+for _table in (SECTION_TEXT, GEOGRAPHY_TEXT):
+    for _lang, _labels in _table.items():
+        TEXT[_lang].update(_labels)
 
 
 def text(language: str, key: str, **values: Any) -> str:
@@ -644,7 +649,7 @@ def text(language: str, key: str, **values: Any) -> str:
     return template.format(**values) if values else template
 
 
-def _locale(language: str) -> str:
+def cldr_locale(language: str) -> str:
     """The CLDR locale of a report language (Belgian French and Dutch: the incidents are Belgian)."""
     return {"fr": "fr_BE", "nl": "nl_BE"}.get(language, "en_GB")
 
@@ -665,7 +670,7 @@ def format_time(t: dt.datetime | None, tz: str, language: str = "en", *, with_da
 def _day(local: dt.datetime, language: str, *, year: bool) -> str:
     from babel.dates import format_datetime
 
-    return format_datetime(local, "EEEE d MMMM y" if year else "EEEE d MMMM", tzinfo=local.tzinfo, locale=_locale(language))
+    return format_datetime(local, "EEEE d MMMM y" if year else "EEEE d MMMM", tzinfo=local.tzinfo, locale=cldr_locale(language))
 
 
 def format_date(t: dt.datetime | None, tz: str, language: str = "en") -> str:
@@ -693,7 +698,7 @@ def _unit(value: int, unit: str, language: str) -> str:
     from babel.units import format_unit
 
     # plain "en" gives the unit names people write ("2 hr", "45 min"); en_GB's are plural forms
-    loc = "en" if language == "en" else _locale(language)
+    loc = "en" if language == "en" else cldr_locale(language)
     return format_unit(value, f"duration-{unit}", length="short", locale=loc).replace("\u202f", "\xa0")
 
 
@@ -754,7 +759,7 @@ def format_percent(x: float | None, digits: int = 0, language: str = "en") -> st
     from babel import Locale
     from babel.numbers import format_percent as babel_percent
 
-    loc = _locale(language)
+    loc = cldr_locale(language)
     pattern = Locale.parse(loc).percent_formats[None].pattern
     if digits:
         pattern = pattern.replace("0", "0." + "0" * digits, 1) if "0" in pattern else pattern
@@ -777,6 +782,15 @@ def format_percents(value: float | None, low: float | None, high: float | None, 
     )
 
 
+def format_count(x: float | None, language: str = "en") -> str:
+    """A whole number with the language's grouping (CLDR): '12,500', '12 500', '12.500'; an en dash when missing."""
+    if x is None or not math.isfinite(x):
+        return "—"
+    from babel.numbers import format_decimal
+
+    return format_decimal(round(x), locale=cldr_locale(language)).replace("\u202f", "\xa0")
+
+
 def format_number(x: float | None, digits: int = 2, language: str = "en") -> str:
     """A number to ``digits`` significant figures without scientific notation: 190, 0.0052, 12,000 (0,0052 in fr/nl).
 
@@ -794,5 +808,5 @@ def format_number(x: float | None, digits: int = 2, language: str = "en") -> str
         return out
     from babel.numbers import get_decimal_symbol, get_group_symbol
 
-    loc = _locale(language)
+    loc = cldr_locale(language)
     return out.replace(",", "\0").replace(".", get_decimal_symbol(loc)).replace("\0", get_group_symbol(loc))

@@ -25,7 +25,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from analysis.errors import GeoError, ParameterError
-from analysis.figures import PALETTE, REGION_COLORS, TEMPLATE, _local
+from analysis.figures import PALETTE, REGION_COLORS, TEMPLATE, wall_clock
 from analysis.vocab import AreaLayerName, RecoveryLayerName
 
 if TYPE_CHECKING:
@@ -225,8 +225,9 @@ def area_map(
     layers : sequence of {"reports", "rate", "excess", "clusters"}
         What the menu offers, the first shown on opening. ``reports`` and ``rate`` use a
         log colour scale (areas with none stay grey); ``excess`` is observed/expected on a
-        diverging log₂ scale, coloured only where the interval excludes 1 (areas within
-        chance take the neutral colour; the hover still gives their ratio);
+        diverging log₂ scale, coloured only where the interval excludes 1 and the area stays
+        significant at a false discovery rate of :data:`EXCESS_FDR` (the others take the
+        neutral colour; the hover still gives their ratio);
         ``clusters`` shows the LISA clusters (needs ``clusters``).
     clusters : polars.DataFrame, optional
         ``key``, ``cluster`` (from :class:`analysis.spatial.MoranResult`).
@@ -275,20 +276,27 @@ def area_map(
     return fig
 
 
-def add_origin(fig: go.Figure, origin: Any | None) -> go.Figure:
-    """Mark where the fault was (``incident.origin``: name, lat, lon) with a labelled star; distances are measured from it."""
+def add_origin(fig: go.Figure, origin: Any | None, language: str = "en") -> go.Figure:
+    """Mark where the fault was (``incident.origin``: name, lat, lon) with a labelled star; distances are measured from it.
+
+    The label is the origin's name in ``language`` when incident.toml gives one (``name.fr``).
+    """
     if origin is None:
         return fig
+    name = origin.name_in(language) if hasattr(origin, "name_in") else origin.name
     fig.add_trace(
         go.Scattergeo(
-            lat=[origin.lat], lon=[origin.lon], mode="markers+text", text=[_h(origin.name)], textposition="top right",
+            lat=[origin.lat], lon=[origin.lon], mode="markers+text", text=[_h(name)], textposition="top right",
             textfont={"size": 11, "color": "#1f2933"}, marker={"symbol": "star", "size": 14, "color": "#1f2933",
-            "line": {"color": "white", "width": 1}}, hovertext=f"{_h(origin.name)} (origin)", hoverinfo="text",
+            "line": {"color": "white", "width": 1}}, hovertext=f"{_h(name)} (origin)", hoverinfo="text",
             name="origin", showlegend=False,
         )
     )  # fmt: skip
     return fig
 
+
+#: False discovery rate under which the excess layer colours an area (the Geography text uses the same).
+EXCESS_FDR = 0.1
 
 _LAYER_LABELS = {
     "reports": "Reports",
@@ -329,8 +337,18 @@ def _area_layer(name: str, rows: list[dict[str, Any]], rate_unit: str) -> dict[s
         ratio = np.array([r["ratio"] if r.get("ratio") is not None else np.nan for r in rows], dtype=float)
         with np.errstate(divide="ignore"):
             z = np.clip(np.log2(ratio), -3, 3)
-        # plotly geo cannot fade single areas, so areas within chance take the neutral colour
-        sig = np.array([r.get("verdict") in ("more than expected", "fewer than expected") for r in rows], dtype=bool)
+        # plotly geo cannot fade single areas, so areas within chance take the neutral colour; an area is
+        # coloured only when it stays significant after allowing for the number of areas tested (the
+        # q-value under the false discovery rate the text uses), so the map never paints red what the
+        # text calls not significant
+        sig = np.array(
+            [
+                r.get("verdict") in ("more than expected", "fewer than expected")
+                and (r.get("q_value") is None or r["q_value"] < EXCESS_FDR)
+                for r in rows
+            ],
+            dtype=bool,
+        )
         z = np.where(sig | ~np.isfinite(z), z, 0.0)
         return {
             "z": [None if not math.isfinite(x) else round(float(x), 3) for x in z],
@@ -432,6 +450,19 @@ def statements_map(
     return fig
 
 
+def add_labels(fig: go.Figure, labels: Sequence[tuple[str, float, float]]) -> go.Figure:
+    """Write place or province names (``(name, lat, lon)``) on a map in small grey type, under the hover."""
+    if not labels:
+        return fig
+    fig.add_trace(
+        go.Scattergeo(
+            lat=[lat for _, lat, _ in labels], lon=[lon for _, _, lon in labels], text=[_h(n) for n, _, _ in labels],
+            mode="text", textfont={"size": 10, "color": "#52606d"}, hoverinfo="skip", name="labels", showlegend=False,
+        )
+    )  # fmt: skip
+    return fig
+
+
 # --------------------------------------------------------------------------- recovery map
 
 
@@ -474,7 +505,7 @@ def recovery_map(
     def clock(m: float | None) -> str:
         if m is None or not math.isfinite(m):
             return "—"
-        local = _local(onset + dt.timedelta(minutes=float(m)), timezone)
+        local = wall_clock(onset + dt.timedelta(minutes=float(m)), timezone)
         return f"{local:%a %H:%M}" if local is not None else "—"
 
     hover = []
@@ -520,11 +551,12 @@ def recovery_map(
 
 
 def _hour_range(minutes: np.ndarray) -> dict[str, float]:
-    """Colour range in hours for one layer: its 2nd to 98th percentile, so differences between areas show."""
+    """Colour range in hours for one layer: from its earliest to its latest area."""
     v = minutes[np.isfinite(minutes)] / 60
     if v.size == 0:
         return {"zmin": 0.0, "zmax": 1.0}
-    lo, hi = (float(x) for x in np.quantile(v, [0.02, 0.98]))
+    # the whole range: a scale capped below the latest area would paint it like an earlier one
+    lo, hi = float(v.min()), float(v.max())
     if hi - lo < 0.25:
         lo, hi = max(0.0, lo - 0.5), hi + 0.5
     return {"zmin": round(lo, 2), "zmax": round(hi, 2)}
@@ -573,7 +605,7 @@ def timelapse_map(
         grid[hi[t], pos[k]] += n
     zmax = float(np.quantile(grid[grid > 0], 0.98)) if (grid > 0).any() else 1.0
     zmax = max(zmax, 1.0)
-    labels = [f"{_local(t, timezone):%a %H:%M}" for t in hours]
+    labels = [f"{wall_clock(t, timezone):%a %H:%M}" for t in hours]
     text = [_h(names.get(k, k)) for k in keys]
 
     def z(i: int) -> list[float]:
@@ -653,7 +685,7 @@ def region_curves(
     )  # fmt: skip
 
     def x_of(m: Any) -> list[Any]:
-        return [_local(onset + dt.timedelta(minutes=float(v)), timezone) for v in np.asarray(m, dtype=float)]
+        return [wall_clock(onset + dt.timedelta(minutes=float(v)), timezone) for v in np.asarray(m, dtype=float)]
 
     for j, c in enumerate(curves, start=1):
         color = REGION_COLORS.get(str(c["region"]), PALETTE["fit"])

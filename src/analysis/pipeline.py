@@ -101,6 +101,40 @@ class Analysis:
         """Reports saying service was out (down, intermittent, partial); filtered once, then shared."""
         return down_reports(self.data.reports)
 
+    @property
+    def services(self) -> tuple[str, ...]:
+        """The incident's own service(s) (``[postmortem] service``); empty when every service counts."""
+        return self.incident.postmortem.service
+
+    @functools.cached_property
+    def service_down(self) -> pl.DataFrame:
+        """Down reports about the incident's own service (all down reports when none is configured).
+
+        A report that names no service is counted: it does not speak of another service.
+        """
+        return service_reports(self.down, self.services)
+
+    @functools.cached_property
+    def other_services(self) -> dict[str, int]:
+        """Down reports about other services than the incident's, per service (listed, not counted)."""
+        return other_service_counts(self.down, self.services)
+
+
+def service_reports(down: pl.DataFrame, services: tuple[str, ...]) -> pl.DataFrame:
+    """The rows of ``down`` about one of ``services`` (or naming none); all rows when ``services`` is empty."""
+    if not services or "service" not in down.columns:
+        return down
+    return down.filter(pl.col("service").is_null() | pl.col("service").is_in(list(services)))
+
+
+def other_service_counts(down: pl.DataFrame, services: tuple[str, ...]) -> dict[str, int]:
+    """Weighted counts of the rows of ``down`` about a service outside ``services``, by service."""
+    if not services or "service" not in down.columns or down.height == 0:
+        return {}
+    other = down.filter(pl.col("service").is_not_null() & ~pl.col("service").is_in(list(services)))
+    counts = other.group_by("service").agg(pl.col("weight").sum().alias("n")).sort("n", "service", descending=[True, False])
+    return {svc: int(n) for svc, n in counts.iter_rows()}
+
 
 def down_sources(down: pl.DataFrame) -> set[str]:
     """The names of the sources the down reports come from."""
@@ -424,7 +458,8 @@ def curated_summary(a: Analysis) -> dict[str, Any]:
     inc, tz, down = a.incident, a.incident.timezone, a.down
     timed, dated = last_statements(down)
     resolved = inc.declared_resolved
-    after = after_declaration(down, resolved.time) if resolved is not None else {}
+    # "after the declaration" counts the incident's own service only (another service's trouble is listed apart)
+    after = after_declaration(a.service_down, resolved.time) if resolved is not None else {}
     return {
         "n_statements": int(down["weight"].sum()) if down.height else 0,
         "declared_resolved": m.iso(resolved.time, tz) if resolved is not None else None,
@@ -439,6 +474,106 @@ def curated_summary(a: Analysis) -> dict[str, Any]:
         "operator_statements": [
             {"time": m.iso(e.time, tz), "label": e.label, "source": e.source, "resolved": e.resolved} for e in inc.announcements
         ],
+    }
+
+
+def first_signal(down: pl.DataFrame) -> dict[str, Any] | None:
+    """The earliest down report: ``{"from", "until"}`` (``until`` ``None`` when its time is exact).
+
+    Among the reports starting earliest, an exactly timed one wins; otherwise the signal is
+    known only within the narrowest of their windows.
+    """
+    if down.height == 0:
+        return None
+    first = down["reported_at"].min()
+    rows = down.filter(pl.col("reported_at") == first)
+    if rows["reported_until"].null_count():
+        return {"from": first, "until": None}
+    return {"from": first, "until": rows["reported_until"].min()}
+
+
+def detection(a: Analysis) -> dict[str, Any]:
+    """When the outage was first signalled and first acknowledged, computed from the data and the timeline.
+
+    ``first_signal``: the earliest down report about the incident's service (a window when
+    only its window is known). ``first_acknowledgement``: the earliest event of kind
+    ``announcement`` (the operator's first public word). ``time_to_detect_minutes`` is the
+    first signal minus the onset, and is ``None`` (shown as unknown) when the onset was
+    configured rather than observed or estimated: a configured onset is usually the time
+    of the first complaints, so the gap would be zero by construction.
+    ``time_to_acknowledge_minutes``: from the first signal to the acknowledgement, as
+    ``[low, high]`` when the signal is known only within a window.
+    """
+    inc, tz = a.incident, a.incident.timezone
+    onset = a.fit.onset if a.fit is not None else inc.onset
+    onset_source = "config" if inc.onset is not None else ("estimated" if a.fit is not None else None)
+    signal = first_signal(a.service_down)
+    ack = inc.announcements[0] if inc.announcements else None
+
+    def minutes(later: dt.datetime | None, earlier: dt.datetime | None) -> float | None:
+        return None if later is None or earlier is None else m.clean_number((later - earlier).total_seconds() / 60, 1)
+
+    detect = None
+    if signal is not None and onset is not None and onset_source in ("estimated", "observed"):
+        detect = minutes(signal["from"], onset)
+    to_ack: list[float | None] | None = None
+    if signal is not None and ack is not None:
+        latest = signal["until"] or signal["from"]
+        to_ack = [minutes(ack.time, latest), minutes(ack.time, signal["from"])]
+    return {
+        "onset": m.iso(onset, tz),
+        "onset_source": onset_source,
+        "first_signal": None if signal is None else m.iso(signal["from"], tz),
+        "first_signal_until": None if signal is None or signal["until"] is None else m.iso(signal["until"], tz),
+        "first_acknowledgement": None if ack is None else m.iso(ack.time, tz),
+        "first_acknowledgement_label": None if ack is None else ack.label,
+        "first_acknowledgement_source": None if ack is None else ack.source,
+        "time_to_detect_minutes": detect,
+        "time_to_acknowledge_minutes": to_ack,
+        "acknowledged_after_onset_minutes": minutes(ack.time if ack else None, onset),
+    }
+
+
+def customer_impact(a: Analysis) -> dict[str, Any]:
+    """Impact in customer-hours when the number of affected customers is known.
+
+    ``basis``: ``series`` (a customers-out series integrates itself), ``model`` (affected
+    customers × the fitted mean outage, with its interval), ``operator_timeline`` (curated
+    statements measure no durations: affected customers × the time from onset to the
+    declared resolution, a figure resting on the operator's own timeline), or ``None`` with
+    ``reason`` when it cannot be computed.
+    """
+    inc, fit = a.incident, a.fit
+    out: dict[str, Any] = {
+        "affected_customers": inc.affected_customers,
+        "customer_hours": None,
+        "customer_hours_ci": None,
+        "basis": None,
+        "reason": None,
+    }
+    if a.evidence == "online_fraction" and fit is not None:
+        est = fit.customer_hours_lost(None)
+        return out | {
+            "customer_hours": m.clean_number(est.value, 0),
+            "customer_hours_ci": m.interval(est.low, est.high, 0),
+            "basis": "series",
+        }
+    if not inc.affected_customers:
+        return out | {"reason": "affected_unknown"}
+    onset = fit.onset if fit is not None else inc.onset
+    if a.curated:
+        resolved = inc.declared_resolved
+        if resolved is None or onset is None:
+            return out | {"reason": "no_declared_resolution"}
+        hours = (resolved.time - onset).total_seconds() / 3600
+        return out | {"customer_hours": m.clean_number(inc.affected_customers * hours, 0), "basis": "operator_timeline"}
+    if fit is None:
+        return out | {"reason": "no_fit"}
+    est = fit.customer_hours_lost(inc.affected_customers)
+    return out | {
+        "customer_hours": m.clean_number(est.value, 0),
+        "customer_hours_ci": m.interval(est.low, est.high, 0),
+        "basis": "model",
     }
 
 
@@ -527,10 +662,17 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
         entry = next(
             (x for x in doc["announcements"] if x["time"] == m.iso(resolved.time, tz) and x["label"] == resolved.label), None
         )
-        doc["declared_resolved"] = None if entry is None else entry | after_declaration(down, resolved.time)
+        doc["declared_resolved"] = None if entry is None else entry | after_declaration(a.service_down, resolved.time)
     doc["evidence_sampling"] = a.sampling
     doc["curated_summary"] = curated_summary(a) if a.curated else None
     doc["misfits"] = [x.to_metrics(tz) for x in a.misfits]
+    doc["service_filter"] = {
+        "services": list(a.services),
+        "n_down_reports": int(a.service_down["weight"].sum()) if a.service_down.height else 0,
+        "other_services": a.other_services,
+    }
+    doc["detection"] = detection(a)
+    doc["customer_impact"] = customer_impact(a)
     if a.fit is not None and inc.affected_customers and a.evidence != "online_fraction":
         est = a.fit.customer_hours_lost(inc.affected_customers)
         doc["recovery"]["customer_hours_lost"] = m.clean_number(est.value, 0)

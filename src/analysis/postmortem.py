@@ -133,6 +133,8 @@ class PostMortem:
     open_questions: tuple[Item, ...] = ()
     references: tuple[Reference, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
+    #: The incident's own service(s) (e.g. ``("tv",)``): the impact counts only these. Empty: every service.
+    service: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -295,6 +297,23 @@ def _item(keys: _Keys, name: str, value: Any) -> Item:
     return Item(text=_text(keys, name, value))
 
 
+def _services(keys: _Keys) -> tuple[str, ...]:
+    """``service = "tv"`` or ``service = ["tv", "internet"]``, lower-cased as the data's service column is."""
+    value = keys.raw("service")
+    if value is None:
+        return ()
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values:
+        raise keys.fail("service", f'expected a service name or a list of them (e.g. "tv"), got {quote(value)}')
+    out = []
+    for i, v in enumerate(values):
+        if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_ -]{0,39}", v.strip()):
+            where = "service" if isinstance(value, str) else f"service[{i}]"
+            raise keys.fail(where, f'expected a short service name such as "tv", got {quote(v)}')
+        out.append(v.strip().lower())
+    return tuple(dict.fromkeys(out))
+
+
 def parse_postmortem(path: Path, raw: Any, tz: ZoneInfo) -> PostMortem:
     """Validate the ``[postmortem]`` table of ``path`` (``None``: an empty post-mortem)."""
     if raw is None:
@@ -392,6 +411,7 @@ def parse_postmortem(path: Path, raw: Any, tz: ZoneInfo) -> PostMortem:
         k.check_unknown()
 
     pm = PostMortem(
+        service=_services(p),
         status=p.choice("status", STATUSES, None),
         severity=p.string("severity"),
         severity_note=p.text("severity_note"),

@@ -534,7 +534,13 @@ def _export(
     from analysis.htmlexport import export_html
     from analysis.i18n import text as t
 
-    export_html(executed, out, title=incident.title, language=params.language, toc_title=t(params.language, "contents"))
+    export_html(
+        executed,
+        out,
+        title=incident.title_in(params.language),
+        language=params.language,
+        toc_title=t(params.language, "contents"),
+    )
     page = out.read_text(encoding="utf-8")
     nav = language_links(params.language, [x for x in LANGUAGES if x in languages])
     if nav and (at := page.find("<main>")) != -1:

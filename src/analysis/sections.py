@@ -18,6 +18,7 @@ from analysis.i18n import estimable, format_duration, format_percent, format_per
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
+from analysis.sentences import localized_html
 from analysis.timeline import bin_reports, events_in, restorations_as_times
 
 Part = str | go.Figure
@@ -83,6 +84,16 @@ def impact(a: Any) -> list[Part]:
     return [narrative.impact(a)]
 
 
+def detection(a: Any) -> list[Part]:
+    """Detection: onset, first signal, first acknowledgement and the gaps between them (computed)."""
+    return [narrative.detection_html(a)] if a.metrics.get("detection") else []
+
+
+def customer_impact(a: Any) -> list[Part]:
+    """Impact in customer-hours when the number of affected customers is known (computed)."""
+    return [narrative.customer_impact_html(a)] if a.metrics.get("customer_impact") else []
+
+
 def timeline(a: Any) -> list[Part]:
     """Report-rate figure with events, and the events table."""
     lang = a.params.language
@@ -128,15 +139,20 @@ def recovery(a: Any) -> list[Part]:
             caption(text(lang, "caption_series", level=format_percent(a.params.level, 0, lang))),
         ]
         if getattr(a.fit, "verdict", ""):
-            parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
+            parts.append(f'<div class="pm-trust">{localized_html(a.fit.verdict, lang)}</div>')
         parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
         parts.append(narrative.table(*candidates_table(a.fit.candidates, lang, horizon=a.fit.horizon_minutes)))
         return parts + diagnostics(a)
     if curated:
         parts.append(f"<p>{esc(text(lang, 'recovery_curated_intro'))}</p>")
-    announcements = [(e.time, e.label[:40] + ("…" if len(e.label) > 40 else "")) for e in a.incident.announcements if e.resolved]
+
+    def short(e: Any) -> str:  # the label in the reader's language where incident.toml gives it
+        label = e.label_in(lang) if hasattr(e, "label_in") else e.label
+        return label[:40] + ("…" if len(label) > 40 else "")
+
+    announcements = [(e.time, short(e)) for e in a.incident.announcements if e.resolved]
     if not announcements and a.incident.announcements:
-        announcements = [(e.time, e.label[:40]) for e in a.incident.announcements[:1]]
+        announcements = [(e.time, short(e)) for e in a.incident.announcements[:1]]
     fig = figures.recovery_figure(
         a.fit,
         timezone=a.incident.timezone,
@@ -147,7 +163,7 @@ def recovery(a: Any) -> list[Part]:
     key = "caption_recovery_curated" if curated else "caption_recovery"
     parts += [fig, caption(text(lang, key, level=format_percent(a.params.level, 0, lang)))]
     if getattr(a.fit, "verdict", ""):
-        parts.append(f'<div class="pm-trust">{esc(a.fit.verdict)}</div>')
+        parts.append(f'<div class="pm-trust">{localized_html(a.fit.verdict, lang)}</div>')
     parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
     parts.append(narrative.table(*candidates_table(a.fit.candidates, lang, horizon=a.fit.horizon_minutes)))
     parts += diagnostics(a)
@@ -258,7 +274,7 @@ def diagnostics(a: Any) -> list[Part]:
             )
             parts.append(caption(text(lang, "caption_rescaling")))
         if diag.note:
-            parts.append(f'<p class="pm-meta">{esc(diag.note)}</p>')
+            parts.append(f'<p class="pm-meta">{localized_html(diag.note, lang)}</p>')
     sens = getattr(fit, "sensitivity", None)
     if sens is not None and sens.height:
         parts.append(f"<h3>{esc(text(lang, 'sensitivity'))}</h3>")

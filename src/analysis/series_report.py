@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
-from analysis.figures import PALETTE, TEMPLATE, _axis_title, _local, band_trace
+from analysis.figures import PALETTE, TEMPLATE, band_trace, time_axis_title, wall_clock
 from analysis.i18n import TEXT, format_duration, format_estimate, format_time, text
 from analysis.privacy import esc
 
@@ -244,7 +244,7 @@ def series_figure(a: Any) -> go.Figure:
     dq = fit.data_quality.filter((pl.col("minutes") >= start) & (pl.col("minutes") <= fit.horizon_minutes))
     grid = np.linspace(max(float(dq["minutes"].min()), start), fit.horizon_minutes, 500)
     mid, lo, hi = fit.survival_curve(grid)
-    x = [_local(fit.onset + dt.timedelta(minutes=float(m)), tz) for m in grid]
+    x = [wall_clock(fit.onset + dt.timedelta(minutes=float(m)), tz) for m in grid]
     if np.isfinite(lo).any():
         fig.add_trace(band_trace(x, lo, hi, level))
     fig.add_trace(
@@ -256,7 +256,7 @@ def series_figure(a: Any) -> go.Figure:
             continue
         fig.add_trace(
             go.Scatter(
-                x=[_local(t, tz) for t in rows["observed_at"]],
+                x=[wall_clock(t, tz) for t in rows["observed_at"]],
                 y=(100 * rows["out"] / peak).to_list(),
                 mode="markers",
                 marker={"size": 4 if used else 7, "color": "#444" if used else "#d62728", "symbol": "circle" if used else "x"},
@@ -271,7 +271,7 @@ def series_figure(a: Any) -> go.Figure:
         est = fit.crossing(p).minutes
         if not (math.isfinite(est.value) and est.value <= fit.horizon_minutes):
             continue
-        when, low, high = (_local(_when(fit, x), tz) for x in (est.value, est.low, min(est.high, fit.horizon_minutes)))
+        when, low, high = (wall_clock(_when(fit, x), tz) for x in (est.value, est.low, min(est.high, fit.horizon_minutes)))
         fig.add_trace(
             go.Scatter(
                 x=[low, when, high],
@@ -285,7 +285,7 @@ def series_figure(a: Any) -> go.Figure:
         )
     fig.update_layout(
         template=TEMPLATE,
-        xaxis_title=_axis_title(tz),
+        xaxis_title=time_axis_title(tz),
         yaxis={"title": text(lang, "s_axis"), "rangemode": "tozero"},
         height=440,
     )

@@ -283,7 +283,8 @@ def area_table(
         area, weighted), ``n_whole_area`` (of which statements about the whole area),
         ``n_windowed``, ``first_report`` / ``last_down_report`` (UTC; a windowed report
         counts from its window's start to its end, so the lag is a lower bound),
-        ``onset_lag_minutes``, ``last_down_minutes``, ``median_report_minutes`` (window
+        ``onset_lag_minutes``, ``last_down_minutes`` (a window counts to its end), ``last_down_start_minutes`` (to
+        its start: down at least until then), ``median_report_minutes`` (window
         midpoints), ``rate``, ``expected``, ``ratio`` with ``ratio_low``/``ratio_high``,
         ``p_value``, ``q_value``, ``verdict``. Areas without reports are included (zeros).
     """
@@ -309,6 +310,7 @@ def area_table(
             pl.coalesce("reported_until", "reported_at").max().alias("last_down_report"),
             pl.col("t_start").min().alias("onset_lag_minutes"),
             pl.col("t_end").max().alias("last_down_minutes"),
+            pl.col("t_start").max().alias("last_down_start_minutes"),
             weighted_median("t_mid", "w").alias("median_report_minutes"),
         )
         .collect()

@@ -22,8 +22,10 @@ import polars as pl
 
 from analysis import spatial as sp
 from analysis.errors import AnalysisError
-from analysis.i18n import format_estimate, format_number, text
+from analysis.figure_text import area_name, translate_text
+from analysis.i18n import TEXT, format_estimate, format_number, text
 from analysis.narrative import caption, esc, heading, table
+from analysis.sentences import localize, localized_html
 from analysis.spatial_recovery import AreaRecovery, RegionComparison, compare_regions, coverage_caveats, pooled_area_recovery
 from analysis.timeline import DOWN_STATUSES, down_reports
 
@@ -387,6 +389,7 @@ def _fmt_est(v: float, lo: float, hi: float, lang: str) -> str:
 
 
 def _lead(a: Any, s: SpatialAnalysis) -> str:
+    lang = a.params.language
     c = s.scope_counts
     total = sum(c.values())
     muni = c.get("municipality", 0)
@@ -396,22 +399,28 @@ def _lead(a: Any, s: SpatialAnalysis) -> str:
         .agg(pl.col("weight").cast(pl.Float64).fill_null(1.0).sum().alias("n"))
         .sort("n", descending=True)
     )
-    regions = ", ".join(f"{esc(r)} {n:g}" for r, n in by_region.iter_rows() if r)
+    regions = ", ".join(f"{area_name(r, lang)} {n:g}" for r, n in by_region.iter_rows() if r)
     n_areas = int((s.table["n_reports"] > 0).sum())
-    what = "municipalities" if s.level == "municipality" else "areas"
+    what = text(lang, "geo_municipalities" if s.level == "municipality" else "geo_areas")
     parts = [
-        f"Of {total:g} down reports, {muni:g} name a place inside one of {n_areas} {what}"
-        + (f" ({regions})" if regions else "")
-        + "."
+        text(
+            lang,
+            "geo_lead",
+            total=f"{total:g}",
+            muni=f"{muni:g}",
+            n_areas=n_areas,
+            what=what,
+            regions=f" ({regions})" if regions else "",
+        )
     ]
     area = c.get("province", 0) + c.get("region", 0)
     if area:
-        parts.append(f"{area:g} are statements about a whole province or region: they are shown as areas, never as points.")
+        parts.append(text(lang, "geo_lead_areas", n=f"{area:g}"))
     if c.get("country"):
-        parts.append(f"{c['country']:g} speak of the whole country and belong to no area.")
+        parts.append(text(lang, "geo_lead_country", n=f"{c['country']:g}"))
     if c.get("unplaced"):
-        parts.append(f"{c['unplaced']:g} could not be placed.")
-    return "<p>" + " ".join(parts) + "</p>"
+        parts.append(text(lang, "geo_lead_unplaced", n=f"{c['unplaced']:g}"))
+    return "<p>" + esc(" ".join(parts)) + "</p>"
 
 
 def geography_parts(a: Any) -> list[Part]:
@@ -426,28 +435,39 @@ def geography_parts(a: Any) -> list[Part]:
     tz = a.incident.timezone
     parts: list[Part] = [heading("geography", text(lang, "geography")), _lead(a, s)]
     if s.caveats:
-        items = "".join(f"<li><b>{esc(r)}</b>: {esc(c)}</li>" for r, c in s.caveats.items())
-        parts.append(f'<div class="pm-callout"><b>Coverage.</b> Not every source covers the whole country.<ul>{items}</ul></div>')
+        items = "".join(f"<li><b>{esc(area_name(r, lang))}</b>: {localized_html(c, lang)}</li>" for r, c in s.caveats.items())
+        parts.append(
+            f'<div class="pm-callout"><b>{esc(text(lang, "geo_coverage"))}</b> {esc(text(lang, "geo_coverage_intro"))}'
+            f"<ul>{items}</ul></div>"
+        )
     note = maps.APPROXIMATE_NOTE if s.approximate else None
     geo = maps.display_geojson(s.boundaries)
     base = _base_outlines()
     layers: list[Any] = ["reports"]
     if s.table["rate"].is_not_null().any():
         layers += ["rate", "excess"]
-    if s.moran is not None and np.isfinite(s.moran.statistic):
+    # a clusters tab only when some local cluster is significant: an all-grey tab says nothing
+    if s.moran is not None and np.isfinite(s.moran.statistic) and s.moran.counts():
         layers.append("clusters")
+    shown = s.table
+    if lang != "en":  # municipality names in the reader's language (Anvers, Luik) in the hovers
+        shown = shown.with_columns(
+            pl.Series("name", [place_name(k, n, lang) for k, n in zip(shown["key"], shown["name"], strict=True)])
+        )
     fig = maps.area_map(
-        s.table, geo, layers=layers, rate_unit=s.rate_unit, clusters=s.moran.lisa if s.moran is not None else None,
+        shown, geo, layers=layers, rate_unit=s.rate_unit, clusters=s.moran.lisa if s.moran is not None else None,
         base=base, note=note,
     )  # fmt: skip
-    maps.add_origin(fig, a.incident.origin)
-    parts += [fig, caption(_map_caption(s))]
+    maps.add_labels(fig, province_labels(lang))
+    maps.add_origin(fig, a.incident.origin, lang)
+    parts += [fig, caption(_map_caption(s, lang, origin_name(a, lang)))]
     parts += _excess_parts(s, lang)
     parts += _statement_parts(s, base, lang)
     parts += _recovery_parts(a, s, geo, base, note=note)
-    names = dict(zip(s.table["key"], s.table["name"], strict=True))
+    names = {k: place_name(k, n, lang) for k, n in zip(s.table["key"], s.table["name"], strict=True)}
     if s.hourly.height:
         lapse = maps.timelapse_map(s.hourly, geo, names, timezone=tz, base=base, note=note)
+        maps.add_labels(lapse, province_labels(lang))
         parts += [
             lapse,
             caption(text(lang, "g_hourly_caption")),
@@ -456,8 +476,21 @@ def geography_parts(a: Any) -> list[Part]:
     parts += _distance_parts(a, s)
     parts += _moran_parts(s, lang)
     if s.notes:
-        parts.append("<p class='pm-caption'>" + esc("; ".join(s.notes)) + "</p>")
+        parts.append("<p class='pm-caption'>" + "; ".join(localized_html(n, lang) for n in s.notes) + "</p>")
     return parts
+
+
+def province_labels(lang: str) -> list[tuple[str, float, float]]:
+    """Each province's name in the reader's language at a point inside it, for map labels."""
+    from analysis.geo import boundaries
+
+    # Brussels is left unlabelled: the origin's star and name sit there (Evere)
+    both = [(r["name"], r["geometry"]) for _, r in boundaries("province").iterrows()]
+    out = []
+    for name, geom in both:
+        p = geom.representative_point()
+        out.append((area_name(name, lang), round(float(p.y), 3), round(float(p.x), 3)))
+    return out
 
 
 def _base_outlines() -> dict[str, Any]:
@@ -496,49 +529,73 @@ def _statement_geojson(statements: pl.DataFrame) -> dict[str, Any] | None:
     return maps.display_geojson(gpd.GeoDataFrame(both, geometry="geometry", crs=prov.crs), tolerance_m=400, decimals=3)
 
 
-def _map_caption(s: SpatialAnalysis) -> str:
-    within = "within each region" if s.expected_within == "region" else "across the country"
-    words = (
-        "Where reports came from. Buttons switch between the number of reports, the rate "
-        f"({s.rate_unit}) and observed ÷ expected, where the expectation shares the reports {within} in proportion "
-        "to population: red areas reported more than their population predicts, blue fewer; areas within chance "
-        "(their 90% interval includes 1) stay neutral. Grey: no report. Statements about whole provinces or regions "
-        "are mapped separately below."
-    )
-    if s.moran is not None and np.isfinite(s.moran.statistic):
-        words += " 'Clusters' shows the local Moran (LISA) clusters."
+def origin_name(a: Any, lang: str) -> str:
+    """The incident's origin in the reader's language (as written in incident.toml), '' when none."""
+    origin = a.incident.origin
+    if origin is None:
+        return ""
+    return _clean(origin.name_in(lang) if hasattr(origin, "name_in") else origin.name)
+
+
+def _map_caption(s: SpatialAnalysis, lang: str = "en", origin: str = "") -> str:
+    within = text(lang, "geo_within_region" if s.expected_within == "region" else "geo_within_country")
+    unit = localize(s.rate_unit, lang)[0] if lang == "en" else _unit_text(s.rate_unit, lang)
+    words = text(lang, "geo_map_caption", unit=unit, within=within, origin=origin or "—")
+    if s.moran is not None and np.isfinite(s.moran.statistic) and s.moran.counts():
+        words += " " + text(lang, "geo_map_clusters")
     return words
+
+
+def _unit_text(unit: str, lang: str) -> str:
+    from analysis.figure_text import translate_text
+
+    return translate_text(unit, lang)
 
 
 def _excess_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
     t = s.table.filter(pl.col("expected").is_not_null())
     if t.height == 0:
-        return ["<p>No exposure (population or customers) for these areas, so no rate or excess is computed.</p>"]
-    within = "within each region" if s.expected_within == "region" else "across the country"
+        return [f"<p>{esc(text(lang, 'geo_no_exposure'))}</p>"]
+    within = text(lang, "geo_within_region" if s.expected_within == "region" else "geo_within_country")
     hot = t.filter(pl.col("verdict") == "more than expected").sort(["q_value", "ratio"], descending=[False, True])
     parts: list[Part] = [f"<h3>{esc(text(lang, 'g_excess'))}</h3>"]
-    n_fdr = hot.filter(pl.col("q_value") < 0.1).height
-    parts.append(
-        f"<p>Expected reports share the located reports {esc(within)} in proportion to population. "
-        f"{hot.height} of {t.height} areas have more reports than expected (90% Poisson interval above 1); after "
-        f"allowing for the number of areas tested (false discovery rate 10%), {n_fdr} remain. "
-        + ("With so few reports per area, single reports make most of these ratios." if t["n_reports"].max() <= 3 else "")
-        + "</p>"
-    )
+    n_fdr = hot.filter(pl.col("q_value") < sp_fdr()).height
+    words = text(lang, "geo_excess", within=within, hot=hot.height, n=t.height, fdr=n_fdr)
+    if hot.height and not n_fdr:
+        words += " " + text(lang, "geo_excess_none")
+    if t["n_reports"].max() <= 3:
+        words += " " + text(lang, "geo_excess_few")
+    parts.append(f"<p>{esc(words)}</p>")
     top = hot.head(10) if hot.height else t.sort("ratio", descending=True, nulls_last=True).head(5)
     rows = [
         (
-            r["name"],
-            r["region"] or "",
+            place_name(r["key"], r["name"], lang),
+            area_name(r["region"], lang) if r["region"] else "",
             f"{r['n_reports']:g}",
-            format_number(r["expected"]),
-            f"{format_number(r['ratio'])} [{format_number(r['ratio_low'])}–{format_number(r['ratio_high'])}]",
-            format_number(r["q_value"]),
+            format_number(r["expected"], language=lang),
+            f"{format_number(r['ratio'], language=lang)} [{format_number(r['ratio_low'], language=lang)}–"
+            f"{format_number(r['ratio_high'], language=lang)}]",
+            format_number(r["q_value"], language=lang),
         )
         for r in top.to_dicts()
     ]
-    parts.append(table(["area", "region", "reports", "expected", "observed ÷ expected [90%]", "q-value (FDR)"], rows))
+    headers = ["geo_h_area", "geo_h_region", "geo_h_reports", "geo_h_expected", "geo_h_ratio", "geo_h_q"]
+    parts.append(table([text(lang, h) for h in headers], rows))
     return parts
+
+
+def sp_fdr() -> float:
+    """The false discovery rate under which an area's excess is called significant on the page and the map."""
+    from analysis.maps import EXCESS_FDR
+
+    return EXCESS_FDR
+
+
+def place_name(key: str | None, name: str | None, lang: str) -> str:
+    """A municipality (by REFNIS code) in the reader's language where it has an official name in it, else ``name``."""
+    from analysis.geo.reference import municipality_name
+
+    return municipality_name(key, lang) or (area_name(name, lang) if name else "")
 
 
 def _statement_parts(s: SpatialAnalysis, base: dict[str, Any], lang: str = "en") -> list[Part]:
@@ -552,27 +609,34 @@ def _statement_parts(s: SpatialAnalysis, base: dict[str, Any], lang: str = "en")
         parts.append(maps.statements_map(s.statements, geo, base=base))
     rows = [
         (
-            r["scope"],
-            r["area"],
-            str(r["status"]).replace("_", " "),
+            text(lang, f"scope_{r['scope']}") if r["scope"] in ("province", "region", "country") else r["scope"],
+            translate_text(area_name(r["area"], lang), lang),
+            text(lang, f"st_{r['status']}") if f"st_{r['status']}" in TEXT["en"] else str(r["status"]).replace("_", " "),
             r["statements"],
-            f"{r['from_local']} – {r['to_local']}",
+            translate_text(f"{r['from_local']} – {r['to_local']}", lang),
             r["sources"],
         )
         for r in s.statements.to_dicts()
     ]
-    parts += [
-        caption(text(lang, "g_statements_caption")),
-        table(["level", "area", "status", "statements", "time span (local)", "sources"], rows),
-    ]
+    headers = ["geo_h_level", "geo_h_area", "geo_h_status", "geo_h_statements", "geo_h_span", "geo_h_sources"]
+    parts += [caption(text(lang, "g_statements_caption")), table([text(lang, h) for h in headers], rows)]
     return parts
 
 
 def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[str, Any], *, note: str | None) -> list[Part]:
     from analysis import maps
 
-    parts: list[Part] = [f"<h3>{esc(text(a.params.language, 'g_recovered'))}</h3>"]
-    t = s.table.select("key", "name", "last_down_minutes")
+    lang = a.params.language
+    parts: list[Part] = [f"<h3>{esc(text(lang, 'g_recovered'))}</h3>"]
+    # a statement known only by a window says the area was down at some moment in it: the area was
+    # down at least until the window's start, not until its end ('Tuesday morning' is 06:00, not noon)
+    t = s.table.select(
+        "key",
+        pl.Series("name", [place_name(k, n, lang) for k, n in zip(s.table["key"], s.table["name"], strict=True)]),
+        pl.col("last_down_start_minutes").alias("last_down_minutes")
+        if "last_down_start_minutes" in s.table.columns
+        else "last_down_minutes",
+    )
     p = s.pooled
     some = int((p.table["data_weight"] >= maps.MIN_DATA_WEIGHT).sum()) if p is not None else 0
     layers: list[Any] = []
@@ -581,28 +645,20 @@ def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[
         layers.append("t90")
     layers.append("last_down")
     fig = maps.recovery_map(t, geo, onset=s.onset, timezone=a.incident.timezone, layers=layers, base=base, note=note)
-    parts.append(maps.add_origin(fig, a.incident.origin))
+    maps.add_labels(fig, province_labels(lang))
+    parts.append(maps.add_origin(fig, a.incident.origin, lang))
     words = []
     if p is not None:
         own = int((p.table["data_weight"] >= 0.5).sum())
         nat = a.fit.t90
-        words.append(
-            "Each area's recovery curve is the national curve stretched or compressed in time, estimated from the area's own "
-            "reports and pulled toward the national curve as far as its few reports require (partial pooling)."
-        )
+        words.append(text(lang, "geo_pooling"))
         if p.tau == 0:
-            words.append(
-                "Here the areas' reports show no detectable difference in pace, so every area keeps the national t90 "
-                f"({format_estimate(nat.value, nat.low, nat.high)} after onset): "
-                "no municipality gets a confident curve of its own from a handful of reports."
-            )
+            words.append(text(lang, "geo_pooling_none", t90=format_estimate(nat.value, nat.low, nat.high, lang)))
         else:
-            words.append(f"Areas differ in pace by a factor of about ×{math.exp(p.tau):.2f} (one standard deviation).")
-        words.append(f"{own} of {p.table.height} areas with reports are led by their own data and {some} have some say")
-        words[-1] += "; only those are coloured on the t90 layer." if some else "."
-    words.append(
-        "The last 'still down' report depends on how many reports an area has: read it as 'reported down at least until'."
-    )
+            words.append(text(lang, "geo_pooling_tau", factor=format_number(math.exp(p.tau), 3, lang)))
+        words.append(text(lang, "geo_pooling_own", own=own, n=p.table.height, some=some))
+        words[-1] += text(lang, "geo_pooling_t90_layer") if some else "."
+    words.append(text(lang, "geo_last_down"))
     parts.append(caption(" ".join(words)))
     return parts
 
@@ -613,7 +669,8 @@ def _region_parts(a: Any, s: SpatialAnalysis, lang: str) -> list[Part]:
     rc = s.regions
     parts: list[Part] = [f"<h3>{esc(text(lang, 'g_regions'))}</h3>"]
     if rc is None or a.fit is None:
-        parts.append("<p>No region comparison: " + esc("; ".join(s.notes) or "no recovery curve") + ".</p>")
+        why = "; ".join(localize(n, lang)[0] for n in s.notes) or text(lang, "geo_no_curve")
+        parts.append(f"<p>{esc(text(lang, 'geo_no_regions', why=why))}</p>")
         return parts
     fit = a.fit
     horizon = min(max(float(fit.t99.value) * 1.15 if math.isfinite(fit.t99.value) else 240.0, 120.0), fit.horizon_minutes)
@@ -652,67 +709,52 @@ def _region_parts(a: Any, s: SpatialAnalysis, lang: str) -> list[Part]:
     for name, r in rc.regions.items():
         rows.append(
             (
-                name,
+                area_name(name, lang),
                 f"{r.n_reports:g}",
                 _fmt_est(r.t50.value, r.t50.low, r.t50.high, lang),
                 _fmt_est(r.t90.value, r.t90.low, r.t90.high, lang),
-                r.basis,
-                r.coverage_note or "",
+                localize(r.basis, lang)[0],
+                localize(r.coverage_note, lang)[0] if r.coverage_note else "",
             )
         )
-    parts.append(table(["region", "reports", "t50 [90%]", "t90 [90%]", "basis", "coverage"], rows))
+    headers = [text(lang, "geo_h_region"), text(lang, "geo_h_reports"), "t50 [90 %]" if lang == "fr" else "t50 [90%]"]
+    headers += ["t90 [90 %]" if lang == "fr" else "t90 [90%]", text(lang, "geo_h_basis"), text(lang, "geo_h_coverage")]
+    parts.append(table(headers, rows))
     t = rc.test
+    question = f"<b>{esc(text(lang, 'geo_alike_q'))}</b>"
     if t.performed:
-        verdict = (
-            "the regions did not recover alike"
-            if (t.p_value or 1) < 0.05
-            else "the data do not show the regions recovering differently"
-        )
-        parts.append(
-            f"<p><b>Did the regions recover alike?</b> Likelihood-ratio test of one shared recovery curve against one per "
-            f"region: {_test_stat(t)}, p = {t.p_value:.2g} — {esc(verdict)}. "
-            f"({esc(t.note)}.)</p>"
-        )
+        verdict = text(lang, "geo_alike_differ" if (t.p_value or 1) < 0.05 else "geo_alike_same")
+        words = text(lang, "geo_alike_test", stat=_test_stat(t), p=format_number(t.p_value, 2, lang), verdict=verdict)
+        parts.append(f"<p>{question} {esc(words)} ({localized_html(t.note, lang)}.)</p>")
     else:
-        parts.append(f"<p><b>Did the regions recover alike?</b> Not tested: {esc(t.note.removeprefix('not performed: '))}.</p>")
+        why = localize(t.note.removeprefix("not performed: "), lang)[0]
+        parts.append(f"<p>{question} {esc(text(lang, 'geo_alike_not', why=why))}</p>")
     if s.caveats:
-        parts.append(
-            "<p>Where a region is under-sampled by the sources, its curve rests on fewer and less typical reports: "
-            "a difference there may be the sources', not the network's.</p>"
-        )
+        parts.append(f"<p>{esc(text(lang, 'geo_undersampled'))}</p>")
     return parts
 
 
 def _distance_parts(a: Any, s: SpatialAnalysis) -> list[Part]:
     if not s.distance:
         return []
-    parts: list[Part] = [f"<h3>{esc(text(a.params.language, 'g_distance', origin=_clean(a.incident.origin.name)))}</h3>"]
+    lang = a.params.language
+    parts: list[Part] = [f"<h3>{esc(text(lang, 'g_distance', origin=origin_name(a, lang)))}</h3>"]
     items = []
-    for key, label in (("onset", "Onset"), ("recovery", "Recovery")):
+    origin_en = _clean(a.incident.origin.name) if a.incident.origin is not None else ""
+    for key, label in (("onset", "geo_onset"), ("recovery", "geo_recovery")):
         overall, within = s.distance.get(key), s.distance.get(f"{key}_within_regions")
         if overall is None:
             continue
-        words = overall.verdict
+        html = localized_html(overall.verdict.replace(origin_en, origin_name(a, lang)) if origin_en else overall.verdict, lang)
         if within is not None:
             if math.isfinite(overall.p_value) and overall.p_value < 0.05 and within.p_value >= 0.05:
-                words += (
-                    " Within each region, however, distance makes no difference: the pattern comes from the regions "
-                    f"differing, not from distance ({within.verdict.split('(', 1)[-1].rstrip('.')})."
-                )
+                html += " " + esc(text(lang, "geo_within_none"))
             else:
-                words += " " + within.verdict
-        items.append(f"<li><b>{label}.</b> {esc(words)}</li>")
+                verdict = within.verdict.replace(origin_en, origin_name(a, lang)) if origin_en else within.verdict
+                html += " " + localized_html(verdict, lang)
+        items.append(f"<li><b>{esc(text(lang, label))}.</b> {html}</li>")
     parts.append("<ul>" + "".join(items) + "</ul>")
-    test = next(iter(s.distance.values())).test
-    parts.append(
-        caption(
-            f"Test: {test}; regions compared within themselves as well. Onset is measured by how late each area's first "
-            "report came given how many reports it has (the first of many reports comes early by chance alone); "
-            "recovery by the area's own time stretch against the national curve, where its reports are enough to bound "
-            "it. Distances from each municipality's seat, in EPSG:3812. A failure at one central site should show no "
-            "distance effect; first reports known only within a window count from the window's start."
-        )
-    )
+    parts.append(caption(text(lang, "geo_distance_caption")))
     return parts
 
 
@@ -722,27 +764,44 @@ def _moran_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
         return []
     parts: list[Part] = [f"<h3>{esc(text(lang, 'g_neighbours'))}</h3>"]
     if not math.isfinite(m.statistic):
-        parts.append(f"<p>{esc('; '.join(m.notes))}.</p>")
+        why = "; ".join(localize(n, lang)[0] for n in m.notes)
+        parts.append(f"<p>{esc(text(lang, 'geo_moran_na', why=why))}</p>")
         return parts
-    alike = (
-        "neighbouring areas had similar report rates"
-        if m.statistic > m.expected
-        else "neighbouring areas had dissimilar report rates"
-    )
-    sig = m.p_value < 0.05
-    words = (
-        f"Global Moran's I = {m.statistic:.3f} (no pattern: {m.expected:.3f}), permutation p = {m.p_value:.3g} "
-        f"({m.permutations} permutations): "
-        + (f"{alike}, more than chance would give." if sig else "no spatial pattern beyond chance.")
+    if m.p_value < 0.05:
+        words = text(lang, "geo_moran_alike" if m.statistic > m.expected else "geo_moran_unlike")
+    else:
+        words = text(lang, "geo_moran_none")
+    sentence = text(
+        lang,
+        "geo_moran",
+        i=format_number(m.statistic, 2, lang) if abs(m.statistic) >= 1 else _fixed(m.statistic, 3, lang),
+        e=_fixed(m.expected, 3, lang),
+        p=_fixed(m.p_value, max(2, -math.floor(math.log10(m.p_value))) if m.p_value > 0 else 3, lang),
+        n=m.permutations,
+        words=words,
     )
     c = m.counts()
+    lisa_words = {
+        "high-high": ("high-high", "haut-haut", "hoog-hoog"),
+        "low-low": ("low-low", "bas-bas", "laag-laag"),
+        "high-low": ("high-low", "haut-bas", "hoog-laag"),
+        "low-high": ("low-high", "bas-haut", "laag-hoog"),
+    }
     if c:
-        words += " Local clusters (LISA, false discovery rate 5%): " + ", ".join(f"{v} {k}" for k, v in sorted(c.items())) + "."
+        col = {"en": 0, "fr": 1, "nl": 2}[lang] if lang in ("en", "fr", "nl") else 0
+        listed = ", ".join(f"{v} {lisa_words.get(k, (k, k, k))[col]}" for k, v in sorted(c.items()))
+        sentence += " " + text(lang, "geo_lisa", counts=listed)
+    else:
+        sentence += " " + text(lang, "geo_lisa_none")
     if s.caveats:
-        words += (
-            " Because the sources cover regions unequally, a pattern here can come from where the sources listen rather "
-            "than from the outage."
-        )
-    parts.append(f"<p>{esc(words)}</p>")
-    parts.append(f"<p class='pm-caption'>{esc(m.method)}." + (" " + esc("; ".join(m.notes)) + "." if m.notes else "") + "</p>")
+        sentence += " " + text(lang, "geo_moran_caveat")
+    parts.append(f"<p>{esc(sentence)}</p>")
+    notes = "; ".join(localized_html(n, lang) for n in m.notes)
+    parts.append(f"<p class='pm-caption'>{esc(text(lang, 'geo_moran_method'))}" + (f" {notes}." if notes else "") + "</p>")
     return parts
+
+
+def _fixed(x: float, decimals: int, lang: str) -> str:
+    """A number with a fixed count of decimals and the language's decimal sign ('0.092', '0,092')."""
+    out = f"{x:.{decimals}f}"
+    return out if lang == "en" else out.replace(".", ",")

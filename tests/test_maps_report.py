@@ -1,0 +1,83 @@
+"""The Geography maps as a reader sees them: labels, scales that fit, no empty tab, nothing painted red the text calls chance."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+import pytest
+
+from analysis import maps, sections
+from analysis.htmlexport import OfflineRenderer
+
+
+def _geography(analysis, lang: str) -> list[dict]:
+    b = dataclasses.replace(analysis, params=dataclasses.replace(analysis.params, language=lang))
+    return [p.to_plotly_json() for p in sections.geography(b) if not isinstance(p, str)]
+
+
+def _buttons(fig: dict) -> list[str]:
+    return [b["label"] for m in fig["layout"].get("updatemenus", []) for b in m.get("buttons", [])]
+
+
+@pytest.fixture(scope="module")
+def figures(default_analysis) -> dict[str, list[dict]]:
+    return {lang: _geography(default_analysis, lang) for lang in ("en", "nl")}
+
+
+def test_maps_carry_province_labels_in_the_readers_language(figures) -> None:
+    area_map, recovery_map = figures["en"][0], figures["en"][2]
+    for fig in (area_map, recovery_map):
+        (labels,) = [t for t in fig["data"] if t.get("name") == "labels"]
+        assert labels["mode"] == "text" and "Hainaut" in labels["text"] and "Flemish Brabant" in labels["text"]
+        assert len(labels["text"]) == 10  # the ten provinces (Brussels carries the origin's star and name)
+    (nl,) = [t for t in figures["nl"][0]["data"] if t.get("name") == "labels"]
+    assert "Henegouwen" in nl["text"] and "Luik" in nl["text"] and "Vlaams-Brabant" in nl["text"]
+
+
+def test_no_clusters_tab_when_no_local_cluster_is_significant(default_analysis, figures) -> None:
+    from analysis.spatial_report import spatial_analysis
+
+    moran = spatial_analysis(default_analysis).moran
+    assert moran is not None and moran.counts() == {}  # the 2018 data: no LISA cluster survives the FDR
+    assert _buttons(figures["en"][0]) == ["Reports", "Rate", "Observed vs expected"]
+
+
+def test_excess_layer_paints_nothing_the_text_calls_chance(default_analysis, figures) -> None:
+    from analysis.spatial_report import spatial_analysis
+
+    table = spatial_analysis(default_analysis).table
+    nominal = table.filter(pl.col("verdict") == "more than expected")
+    assert nominal.height == 7 and nominal["q_value"].min() >= maps.EXCESS_FDR  # 7 nominal, none after the correction
+    spec = maps._area_layer("excess", table.to_dicts(), "per 10,000")
+    z = np.array([np.nan if v is None else v for v in spec["z"]], dtype=float)
+    assert np.nanmax(np.abs(z)) == 0.0  # every area neutral
+    # an area that stays significant after the correction is coloured
+    rows = [
+        {"ratio": 8.0, "verdict": "more than expected", "q_value": 0.01},
+        {"ratio": 8.0, "verdict": "more than expected", "q_value": 0.5},
+    ]
+    assert maps._area_layer("excess", rows, "per 10,000")["z"] == [3.0, 0.0]
+
+
+def test_recovery_scale_reaches_the_latest_area_and_windows_count_from_their_start(figures) -> None:
+    recovery_map = figures["en"][2]
+    (areas,) = [t for t in recovery_map["data"] if t.get("name") == "areas"]
+    hover = dict(zip(areas["locations"], areas["hovertext"], strict=True))
+    z = dict(zip(areas["locations"], areas["z"], strict=True))
+    # Messancy, Tuesday 17:09: the latest timed statement, 21 h 09 min after the 20:00 onset, at the top of the scale
+    messancy = next(k for k, h in hover.items() if "Messancy" in h)
+    assert z[messancy] == pytest.approx(21.15, abs=0.01) and areas["zmax"] >= z[messancy]
+    # Durbuy, 'Tuesday morning' (06:00–12:00): down at least until 06:00, i.e. 10 h after onset, not noon's 16 h
+    durbuy = next(k for k, h in hover.items() if "Durbuy" in h)
+    assert z[durbuy] == pytest.approx(10.0, abs=0.01)
+    assert "Tue 06:00" in hover[durbuy]
+
+
+def test_animated_map_opens_on_its_first_frame() -> None:
+    fig = go.Figure(go.Scatter(x=[0], y=[0]), frames=[go.Frame(data=[go.Scatter(x=[i], y=[i])], name=str(i)) for i in range(3)])
+    html = OfflineRenderer("en").to_mimebundle(fig.to_plotly_json())["text/html"]
+    assert "Plotly.addFrames" in html  # the frames are there for the play button
+    assert "Plotly.animate" not in html  # but nothing plays them on load (the page prints its first frame)
