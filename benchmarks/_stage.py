@@ -121,9 +121,9 @@ def stage_fit(incident: Path, work: Path) -> dict[str, Any]:
         import polars as pl
 
         from analysis.config import load_incident
+        from analysis.fitting import fit_recovery, observation_end
         from analysis.ingest import ONLINE_COLUMNS, RESTORATION_COLUMNS, IngestResult
         from analysis.params import validate_params
-        from analysis.pipeline import fit_recovery, observation_end
 
         inc = load_incident(incident)
         reports = pl.read_parquet(work / "geocoded.parquet")

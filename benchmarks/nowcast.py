@@ -61,10 +61,10 @@ if str(ROOT) not in sys.path:
 
 from analysis.config import load_incident  # noqa: E402  (path set above for a plain script run)
 from analysis.errors import AnalysisError  # noqa: E402
+from analysis.fitting import customers_out_series, evidence_kind, first_observation, fit_evidence  # noqa: E402
 from analysis.ingest import ingest_incident  # noqa: E402
 from analysis.nowcast import EtaForecast, eta_forecasts, incident_as_of, observed_by  # noqa: E402
 from analysis.params import validate_params  # noqa: E402
-from analysis.pipeline import customers_out_series, evidence_kind, first_observation, fit_evidence  # noqa: E402
 
 FRACTIONS = (0.10, 0.25, 0.50, 0.75)
 LEVELS = (0.5, 0.8, 0.9)

@@ -18,7 +18,7 @@ import pytest
 from analysis import sections
 from analysis.config import load_incident
 from analysis.errors import ConfigError
-from analysis.pipeline import detection
+from analysis.facts import detection
 
 from .conftest import DEFAULT_INCIDENT, analyze_fast
 from .test_languages import english_words, visible
@@ -190,7 +190,7 @@ def test_customer_hours_from_the_model(spontaneous_analysis) -> None:
     a = spontaneous_analysis
     assert a.metrics["customer_impact"]["reason"] == "affected_unknown"
     inc = dataclasses.replace(a.incident, affected_customers=1000)
-    from analysis.pipeline import customer_impact
+    from analysis.facts import customer_impact
 
     c = customer_impact(dataclasses.replace(a, incident=inc))
     est = a.fit.mean_outage_minutes

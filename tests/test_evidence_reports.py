@@ -16,9 +16,10 @@ import polars as pl
 import pytest
 
 from analysis import sections
+from analysis.fitting import observation_end
 from analysis.narrative import duplicates_sentence, esc
 from analysis.params import validate_params
-from analysis.pipeline import analyze, observation_end
+from analysis.pipeline import analyze
 from analysis.simulate import online_fraction_series
 from analysis.timeline import bin_reports, restorations_as_times
 

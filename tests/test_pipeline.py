@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import polars as pl
 import pytest
 
-from analysis import pipeline, recovery
+from analysis import fitting, pipeline, recovery
 from analysis.config import DATA_RAW, Reporting, load_incident
 from analysis.params import validate_params
 
@@ -51,7 +51,7 @@ def test_surge_and_curated_sampling_reach_the_fit(incident, monkeypatch):
     seen = _captured(monkeypatch)
     inc = dataclasses.replace(incident, reporting=Reporting(surge=True))
     params = validate_params(incident_dir=str(incident.folder))
-    fit, kind = pipeline.fit_recovery(inc, _data(["press"] * 5), params, end=dt.datetime(2018, 1, 10, tzinfo=dt.UTC))
+    fit, kind = fitting.fit_recovery(inc, _data(["press"] * 5), params, end=dt.datetime(2018, 1, 10, tzinfo=dt.UTC))
     assert (fit, kind) == ("fit", "down_reports")
     assert seen["surge"] is True
     assert seen["sampling"] == "curated"  # every down report comes from the curated press source
@@ -60,7 +60,7 @@ def test_surge_and_curated_sampling_reach_the_fit(incident, monkeypatch):
 def test_reports_from_a_spontaneous_source_are_not_treated_as_statements(incident, monkeypatch):
     seen = _captured(monkeypatch)
     params = validate_params(incident_dir=str(incident.folder))
-    pipeline.fit_recovery(incident, _data(["press", "press", "webform"]), params, end=dt.datetime(2018, 1, 10, tzinfo=dt.UTC))
+    fitting.fit_recovery(incident, _data(["press", "press", "webform"]), params, end=dt.datetime(2018, 1, 10, tzinfo=dt.UTC))
     assert seen["surge"] is False
     assert seen["sampling"] == "spontaneous"
 
@@ -105,7 +105,7 @@ def test_windowed_reports_reach_the_fit_as_one_row_per_distinct_window(incident,
     )
     data = SimpleNamespace(restorations=pl.DataFrame(), online=pl.DataFrame(), reports=reports)
     params = validate_params(incident_dir=str(incident.folder))
-    pipeline.fit_recovery(incident, data, params, end=dt.datetime(2018, 1, 10, tzinfo=dt.UTC))
+    fitting.fit_recovery(incident, data, params, end=dt.datetime(2018, 1, 10, tzinfo=dt.UTC))
     win = seen["windows"].sort("start")
     assert win.columns == ["start", "end", "count"]
     assert win["start"].to_list() == [t0, t0 + hour]
@@ -115,7 +115,7 @@ def test_windowed_reports_reach_the_fit_as_one_row_per_distinct_window(incident,
 
 
 def test_after_declaration_counts_certain_and_possible_reports() -> None:
-    from analysis.pipeline import after_declaration
+    from analysis.facts import after_declaration
 
     utc = pl.Datetime("us", "UTC")
     t = [dt.datetime(2018, 1, 8, h, tzinfo=dt.UTC) for h in (20, 21, 22, 23)]

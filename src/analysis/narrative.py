@@ -591,7 +591,7 @@ def impact(a: Any) -> str:
 def detection_html(a: Any) -> str:
     """The Detection section: onset, first signal, first acknowledgement and the gaps between them.
 
-    Reads the ``detection`` block of metrics.json (:func:`analysis.pipeline.detection`); the
+    Reads the ``detection`` block of metrics.json (:func:`analysis.facts.detection`); the
     time to detect is 'unknown' when the onset was configured rather than observed.
     """
     lang, tz = a.params.language, a.incident.timezone

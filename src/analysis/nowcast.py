@@ -398,7 +398,7 @@ def event_size(fit: Any, evidence: str, data: IngestResult) -> float:
         if peak is not None and math.isfinite(float(peak)):
             return float(peak)
         if data.online.height:
-            from analysis.pipeline import customers_out_series
+            from analysis.fitting import customers_out_series
 
             top = customers_out_series(data.online)["out"].max()
             if top is not None:
@@ -415,7 +415,7 @@ def rate_eta(data: IngestResult, onset: dt.datetime, as_of: dt.datetime, p: floa
     """
     if not data.online.height:
         return None
-    from analysis.pipeline import customers_out_series
+    from analysis.fitting import customers_out_series
 
     s = customers_out_series(data.online).drop_nulls("out").filter(pl.col("observed_at") <= as_of).sort("observed_at")
     peak = s["out"].max() if s.height else None
@@ -451,7 +451,7 @@ def series_progress(data: IngestResult, onset: dt.datetime, as_of: dt.datetime) 
     """A series' share of its peak now (median of the last hour's readings) and minutes since the peak."""
     if not data.online.height:
         return None
-    from analysis.pipeline import customers_out_series
+    from analysis.fitting import customers_out_series
 
     s = customers_out_series(data.online).drop_nulls("out").filter(pl.col("observed_at") <= as_of)
     if s.height < 4:
@@ -558,7 +558,7 @@ def nowcast(analysis: Any, *, prior: bool = True) -> Nowcast:
 
     Without a recovery curve (too little evidence yet) the ETAs are the duration prior's.
     """
-    from analysis.pipeline import first_observation
+    from analysis.fitting import first_observation
 
     as_of = analysis.as_of or analysis.span[1]
     return nowcast_from_fit(
@@ -597,7 +597,7 @@ def communications_review(analysis: Any) -> pl.DataFrame:
     curve is not a restoration curve and which the review therefore does not replay).
     """
     from analysis.errors import AnalysisError
-    from analysis.pipeline import fit_evidence
+    from analysis.fitting import fit_evidence
 
     inc, data = analysis.incident, analysis.data
     params = dataclasses.replace(analysis.params, n_boot=min(analysis.params.n_boot, REVIEW_N_BOOT))

@@ -133,8 +133,8 @@ def _onset(a: Any) -> dt.datetime:
 
 
 def _compute(a: Any) -> SpatialAnalysis:
+    from analysis.fitting import propensity_for
     from analysis.geo import area_layer, boundaries, load_exposure
-    from analysis.pipeline import propensity_for
 
     inc, params = a.incident, a.params
     reports = a.data.reports
