@@ -79,6 +79,33 @@ def _overrides(param: list[str] | None, params_file: Path | None) -> dict[str, o
     return parse_cli_params(tuple(param or ()), yaml_file=params_file)
 
 
+DaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        metavar="ADDRESS",
+        help="Run the work on a Dask cluster: a scheduler address (tcp://host:8786), or local / local:N "
+        "(N worker processes on this machine). Needs the 'dask' extra; see docs/scaling.md.",
+    ),
+]
+
+
+@contextlib.contextmanager
+def _cluster(address: str | None) -> Iterator[Any]:
+    """A Dask client for ``--dask`` (None without it: then nothing of Dask is imported)."""
+    if address is None:
+        yield None
+        return
+    try:
+        from analysis import distributed
+    except ImportError as exc:
+        raise ParameterError(
+            f"--dask needs Dask: install the 'dask' extra (pip install 'outage-postmortem[dask]') ({exc})"
+        ) from None
+    with distributed.connect(address) as client:
+        yield client
+
+
 NotebookOpt = Annotated[
     Path | None, typer.Option("--notebook", help="Report notebook to execute (default notebooks/postmortem.ipynb).")
 ]
@@ -162,26 +189,37 @@ def render_all(
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="Run id shared by every manifest of this batch (e.g. the scheduler's).")
     ] = None,
+    dask: DaskOpt = None,
 ) -> None:
     """Render every incident under DATA_DIR, each in its own process; write <out>/index.html.
 
     Unchanged incidents are skipped (see the log for why); exit code 0 only if none failed.
+    With --dask each incident is rendered as a task on the cluster (at most --jobs at a
+    time, by default as many as the cluster has worker threads).
     """
     from analysis.batch import render_all as do_render_all
     from analysis.report import NOTEBOOK
 
     overrides = _overrides(param, params_file)
-    summary = do_render_all(
-        data_dir,
-        out_root=out,
-        overrides=overrides,
-        notebook=notebook or NOTEBOOK,
-        jobs=jobs,
-        timeout=_timeout(timeout),
-        force=force,
-        quiet=quiet,
-        run_id=run_id,
-    )
+    with _cluster(dask) as client:
+        start = None
+        if client is not None:
+            from analysis.distributed import n_threads, starter
+
+            start = starter(client)
+            jobs = jobs if jobs > 1 else n_threads(client)
+        summary = do_render_all(
+            data_dir,
+            out_root=out,
+            overrides=overrides,
+            notebook=notebook or NOTEBOOK,
+            jobs=jobs,
+            timeout=_timeout(timeout),
+            force=force,
+            quiet=quiet,
+            run_id=run_id,
+            start=start,
+        )
     if not summary.ok:
         raise typer.Exit(1)
 
@@ -191,8 +229,13 @@ def fit(
     incident_dir: Annotated[Path, typer.Argument(help="Incident folder (holding incident.toml).")],
     param: ParamOpt = None,
     params_file: ParamFile = None,
+    dask: DaskOpt = None,
 ) -> None:
-    """Ingest and fit without rendering; print metrics.json on stdout."""
+    """Ingest and fit without rendering; print metrics.json on stdout.
+
+    With --dask, sources of several files (a glob or a folder) are read on the cluster; the
+    fit runs here, on the merged tables.
+    """
     from analysis.params import validate_params
     from analysis.pipeline import analyze
 
@@ -201,8 +244,14 @@ def fit(
         if fixed in overrides:
             raise ParameterError(f"parameter '{fixed}' is set by the command (the INCIDENT_DIR argument), not with -p")
     params = validate_params(**({"incident_dir": str(incident_dir), "output_dir": ""} | overrides))
-    with _ticker(f"fitting {incident_dir}"):
-        analysis = analyze(params)
+    with _cluster(dask) as client, _ticker(f"fitting {incident_dir}"):
+        if client is None:
+            analysis = analyze(params)
+        else:
+            from analysis.distributed import on_cluster
+
+            with on_cluster(client):
+                analysis = analyze(params)
     sys.stdout.write(json.dumps(analysis.metrics, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     problem = unusable(analysis.metrics)
     if problem:
@@ -230,8 +279,14 @@ def export(
 def ingest(
     incident_dir: Annotated[Path, typer.Argument(help="Incident folder (holding incident.toml).")],
     processed: Annotated[Path | None, typer.Option(help="Processed-data root (default data/processed).")] = None,
+    dask: DaskOpt = None,
 ) -> None:
-    """Read every source into data/processed/<id>/ (reports, rejects, …) and print the counts."""
+    """Read every source into data/processed/<id>/ (reports, rejects, …) and print the counts.
+
+    With --dask, sources of several files (a glob or a folder) are read on the cluster, one
+    task per file; counts.parquet then holds their reports per 15-minute bin × municipality ×
+    service, summed from the tasks' partial counts.
+    """
     from analysis.config import load_incident
     from analysis.ingest import ingest_to_processed
 
@@ -240,7 +295,15 @@ def ingest(
         from analysis.report import check_out_root
 
         check_out_root(processed, [incident.folder], option="--processed")
-    result, paths = ingest_to_processed(incident, root=processed)
+    with _cluster(dask) as client:
+        if client is None:
+            result, paths = ingest_to_processed(incident, root=processed)
+        else:
+            from analysis.distributed import on_cluster, write_counts
+
+            with on_cluster(client) as reader:
+                result, paths = ingest_to_processed(incident, root=processed)
+            paths["counts"] = write_counts(reader.all_counts(), paths["reports"].parent)
     for s in result.sources:
         typer.echo(f"{s.source}: {s.n_raw} rows = {s.n_accepted} kept + {s.n_rejected} rejected ({s.kind}, {s.path})")
         typer.echo(

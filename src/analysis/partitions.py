@@ -28,8 +28,10 @@ within each file (not across files), and ids made unique across the files.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -274,8 +276,25 @@ def _decode_rejects(rejects: pl.DataFrame, names: dict[int, str]) -> pl.DataFram
     )
 
 
+Runner = Callable[[Source, str], _Read]
+_RUNNER: ContextVar[Runner | None] = ContextVar("partition_runner", default=None)
+
+
+@contextlib.contextmanager
+def use_runner(runner: Runner) -> Iterator[None]:
+    """Within the block, sources of several files are read by ``runner`` (e.g. on a Dask cluster)."""
+    token = _RUNNER.set(runner)
+    try:
+        yield
+    finally:
+        _RUNNER.reset(token)
+
+
 def read_partitioned(source: Source, timezone: str) -> _Read:
-    """Every file of a source, one after the other, as one read (see the module docstring)."""
+    """Every file of a source as one read (see the module docstring): in turn, or by the runner in use."""
+    runner = _RUNNER.get()
+    if runner is not None:
+        return runner(source, timezone)
     return read_partitioned_counts(source, timezone, counts=False)[0]
 
 
