@@ -161,11 +161,17 @@ def test_cli_ingest_of_a_glob_imports_nothing_of_dask(tmp_path: Path) -> None:
             main()
         except SystemExit as exc:
             assert not exc.code, exc.code
+        sys.argv = ["postmortem", "validate", {str(folder)!r}]
+        try:
+            main()
+        except SystemExit as exc:
+            assert not exc.code, exc.code
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed")))
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert "web: 12 rows = 7 kept + 5 rejected" in out.stdout
+    assert "web: 12 rows, 7 usable, 5 rejected" in out.stdout  # validate reads the files in turn too
     rejects = pl.read_parquet(tmp_path / "processed" / "cli" / "rejects.parquet")
     assert rejects.filter(pl.col("file") == "parts/day-3.csv")["row"].to_list() == [2, 3]

@@ -324,7 +324,7 @@ def validate(
     from analysis.ingest import DuplicateTally, canonicalize
     from analysis.narrative import rejects_by_reason
     from analysis.params import validate_params
-    from analysis.readers import read_source
+    from analysis.readers import is_partitioned, read_source
 
     incident = load_incident(incident_dir)
     overrides = _overrides(param, params_file)
@@ -334,14 +334,21 @@ def validate(
     validate_params(**({"incident_dir": str(incident_dir)} | overrides))
     n_raw = n_usable = 0
     for source in incident.sources:
-        raw = read_source(source)
-        tally = DuplicateTally()
-        records, rejects = canonicalize(raw, source, timezone=incident.timezone, tally=tally)
-        n_raw, n_usable = n_raw + raw.n_raw, n_usable + records.height
+        if is_partitioned(source):  # a glob or a folder: its files, read in turn as one source
+            from analysis.partitions import read_partitioned
+
+            read = read_partitioned(source, incident.timezone)
+            rows, records, rejects, tally = read.n_raw, read.records, read.rejects, read.tally
+        else:
+            raw = read_source(source)
+            tally = DuplicateTally()
+            records, rejects = canonicalize(raw, source, timezone=incident.timezone, tally=tally)
+            rows = raw.n_raw
+        n_raw, n_usable = n_raw + rows, n_usable + records.height
         reasons = rejects_by_reason(rejects).head(3).select("reason", "rows").rows() if rejects.height else []
         detail = "; ".join(f"{n}× {r}" for r, n in reasons)
         typer.echo(
-            f"{source.name}: {raw.n_raw} rows, {records.height} usable, {rejects.height} rejected{': ' + detail if detail else ''}"
+            f"{source.name}: {rows} rows, {records.height} usable, {rejects.height} rejected{': ' + detail if detail else ''}"
         )
         typer.echo(
             f"  dedupe = {source.dedupe}: {tally.identical} rows identical to an earlier row ({tally.identical_kept} kept), "
