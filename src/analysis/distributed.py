@@ -49,6 +49,7 @@ from analysis.partitions import (
     part_counts,
     plan,
     report_part,
+    scan_keys,
     use_runner,
     vote_part,
 )
@@ -161,8 +162,48 @@ def _second_pass(
     return out, part_counts(source, out.records)
 
 
+def _scan(source: Source, part: Part, n_buckets: int) -> tuple[bool, list[pl.DataFrame]]:
+    """One file's first keys (see :func:`analysis.partitions.scan_keys`) split into hash buckets."""
+    timed, keys = scan_keys(source, part)
+    return timed, [keys.filter(pl.col("_h1") % n_buckets == j) for j in range(n_buckets)]
+
+
+def _flag(result: tuple[Any, ...]) -> bool:
+    return result[0]
+
+
+def _scanned_bucket(result: tuple[Any, ...], j: int) -> pl.DataFrame:
+    return result[1][j]
+
+
+def _shuffle(client: Client, scans: list[Future], pick: Any, n_buckets: int) -> pl.DataFrame | None:
+    """Keys first seen in an earlier file, found bucket by bucket (each bucket a task over every file's share)."""
+    found = client.gather(
+        [client.submit(_repeats, *[client.submit(pick, f, j, pure=False) for f in scans], pure=False) for j in range(n_buckets)]
+    )
+    found = [r for r in found if r.height]
+    return pl.concat(found, how="vertical") if found else None
+
+
+def _seeds(repeats: pl.DataFrame | None, index: int) -> dict[str, pl.DataFrame]:
+    """The keys a file repeats from earlier files, with their first rows (a ``_Batches.seen``)."""
+    if repeats is None:
+        return {}
+    mine = repeats.filter(pl.col("part") == index)
+    return {
+        check: mine.filter(pl.col("check") == check).select("_h1", "_h2", pl.col("_earliest").alias("_first"))
+        for check in mine["check"].unique().to_list()
+    }
+
+
 def read_source(client: Client, source: Source, timezone: str) -> tuple[_Read, pl.DataFrame]:
-    """A source of several files read on the cluster: the same read as in turn, and its report counts."""
+    """A source of several files read on the cluster: the same read as in turn, and its report counts.
+
+    First every file's keys are scanned (no parsing) and shuffled by hash to find the keys
+    each file repeats from earlier files; then every file is processed once, knowing them.
+    Files holding a ``user_id`` or ``device_id`` (whose repeats depend on parsed times) are
+    processed first on their own, and again where they repeat earlier files.
+    """
     parts = plan(source)
     n = len(parts)
     if source.kind != "down_reports":
@@ -170,28 +211,30 @@ def read_source(client: Client, source: Source, timezone: str) -> tuple[_Read, p
         return merge(source, parts, outs).read, empty_counts()
     month_first = decide(client.gather(client.map(vote_part, [source] * n, parts, pure=False)))
     n_buckets = min(n, n_threads(client))
-    first: list[Future] = client.map(
-        _first_pass, [source] * n, [timezone] * n, parts, [month_first] * n, [n_buckets] * n, pure=False
-    )
-    repeats = client.gather(
-        [
-            client.submit(_repeats, *[client.submit(_bucket, f, j, pure=False) for f in first], pure=False)
-            for j in range(n_buckets)
+    scans: list[Future] = client.map(_scan, [source] * n, parts, [n_buckets] * n, pure=False)
+    timed = any(client.gather([client.submit(_flag, f, pure=False) for f in scans]))
+    if not timed:
+        repeats = _shuffle(client, scans, _scanned_bucket, n_buckets)
+        del scans
+        results = [
+            client.submit(_second_pass, source, timezone, part, month_first, _seeds(repeats, part.index), pure=False)
+            for part in parts
         ]
-    )
-    repeats = pl.concat([r for r in repeats if r.height], how="vertical") if any(r.height for r in repeats) else None
-    results: list[Future] = [client.submit(_output, f, pure=False) for f in first]
+    else:
+        del scans
+        first: list[Future] = client.map(
+            _first_pass, [source] * n, [timezone] * n, parts, [month_first] * n, [n_buckets] * n, pure=False
+        )
+        repeats = _shuffle(client, first, _bucket, n_buckets)
+        results = [client.submit(_output, f, pure=False) for f in first]
+        for index in sorted(set(repeats["part"].to_list())) if repeats is not None else []:
+            results[index] = client.submit(
+                _second_pass, source, timezone, parts[index], month_first, _seeds(repeats, index), pure=False
+            )
     if repeats is not None:
-        for index in sorted(set(repeats["part"].to_list())):
-            mine = repeats.filter(pl.col("part") == index)
-            seeds = {
-                check: mine.filter(pl.col("check") == check).select("_h1", "_h2", pl.col("_earliest").alias("_first"))
-                for check in mine["check"].unique().to_list()
-            }
-            results[index] = client.submit(_second_pass, source, timezone, parts[index], month_first, seeds, pure=False)
-        log.info("%s: %d of %d files hold repeats of earlier files; processed again", source.name, len(set(repeats["part"])), n)
+        log.info("%s: %d of %d files repeat keys of earlier files", source.name, repeats["part"].n_unique(), n)
     gathered = client.gather(results)
-    del first, results
+    del results
     outs = [o for o, _ in gathered]
     merged = merge(source, parts, outs)
     return merged.read, finish_counts(source, [c for _, c in gathered], merged)

@@ -38,10 +38,12 @@ from pathlib import Path
 import polars as pl
 
 from analysis.config import Source
+from analysis.errors import IngestError
 from analysis.ingest import (
     REJECT_SCHEMA,
     DuplicateTally,
     _Batches,
+    _column_for,
     _finish_reports,
     _Read,
     _report_time_text,
@@ -50,6 +52,7 @@ from analysis.ingest import (
     bounded,
     canonicalize,
     compact_constants,
+    key_hash,
 )
 from analysis.readers import RawTable, read_source, relative_name, source_files
 from analysis.timeparse import day_month_votes
@@ -210,6 +213,48 @@ def other_part(source: Source, timezone: str, part: Part) -> PartOut:
     return PartOut(
         records, rejects, raw.n_raw, raw.encoding, raw.delimiter, (tally.identical, tally.identical_kept, tally.duplicates)
     )
+
+
+TIMED_IDS = ("user_id", "device_id")
+
+
+def scan_keys(source: Source, part: Part) -> tuple[bool, pl.DataFrame]:
+    """The repeat-check keys one file holds first (fingerprint and first row), before any parsing.
+
+    Whole rows (counted as identical for every policy, duplicates under ``exact``) and, under
+    ``identity``, ``report_id``: fingerprinted exactly as :func:`analysis.ingest._earlier`
+    does, so the keys an earlier file holds can be handed to a later file's processing
+    (``_Batches.seen``). The flag says whether the file holds a ``user_id`` or ``device_id``,
+    whose repeats depend on parsed times (not scanned here).
+    """
+    raw = read_part(source, part)
+    table = raw.table
+    try:
+        timed = any(_column_for(table, source, c) is not None for c in TIMED_IDS)
+    except IngestError:
+        timed = True  # a mapped column missing: the full processing says so
+    rows = table["_row"].cast(pl.Int64)
+    cols = [c for c in table.columns if c != "_row"]
+    frames = [_firsts("row", table.select(cols), rows, None)] if cols and table.height else []
+    if source.dedupe == "identity" and table.height:
+        name = _column_for(table, source, "report_id") if not timed else None
+        if name is not None:
+            value = table.select(pl.col(name).cast(pl.String).str.strip_chars().replace("", None).alias("id"))
+            frames.append(_firsts("report_id", value, rows, value["id"].is_not_null()))
+    keys = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=KEY_SCHEMA)
+    return timed, keys.with_columns(pl.lit(part.index, pl.Int32).alias("part"))
+
+
+KEY_SCHEMA = {"check": pl.String, "_h1": pl.UInt64, "_h2": pl.UInt64, "_first": pl.Int64}
+
+
+def _firsts(check: str, keys: pl.DataFrame, rows: pl.Series, valid: pl.Series | None) -> pl.DataFrame:
+    keys = keys.rename({c: f"k{j}" for j, c in enumerate(keys.columns)})
+    prints = pl.DataFrame({"_h1": key_hash(keys, 7), "_h2": key_hash(keys, 11), "_first": rows})
+    if valid is not None:
+        prints = prints.filter(valid)
+    prints = prints.unique(subset=["_h1", "_h2"], keep="first", maintain_order=True)
+    return prints.select(pl.lit(check).alias("check"), pl.all())
 
 
 # --------------------------------------------------------------------------- the whole source
