@@ -83,6 +83,39 @@ def test_ingest_on_a_cluster_writes_the_summed_partial_counts(tmp_path: Path, sc
     assert by_area.equals(summed)
 
 
+@pytest.mark.parametrize("timed", [False, True], ids=["report_id", "user_id"])
+def test_the_cluster_read_equals_the_read_in_turn(tmp_path: Path, scheduler: str, timed: bool) -> None:
+    # files repeating report_ids, whole rows and (timed) a user at the same time from earlier files
+    from dask.distributed import Client
+
+    from analysis.config import load_incident
+    from analysis.distributed import read_source
+    from analysis.partitions import read_partitioned_counts
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_partitions import FILES, write_incident
+
+    files = {k: [r.replace("r9,", "u1,") if timed else r for r in v] for k, v in FILES.items()}
+    folder = write_incident(tmp_path, "inproc", files, "parts/*.csv")
+    if timed:
+        toml = (folder / "incident.toml").read_text(encoding="utf-8")
+        (folder / "incident.toml").write_text(toml.replace('report_id = "id"', 'user_id = "id"'), encoding="utf-8")
+    incident = load_incident(folder)
+    (source,) = incident.sources
+    local, local_counts = read_partitioned_counts(source, incident.timezone)
+    with Client(scheduler) as client:
+        spread, spread_counts = read_source(client, source, incident.timezone)
+    assert spread.records.equals(local.records)
+    assert spread.rejects.equals(local.rejects)
+    assert (spread.n_raw, spread.tally) == (local.n_raw, local.tally)
+    assert spread_counts.equals(local_counts)
+    reasons = local.rejects["reason"].to_list()
+    if timed:  # u1 at 20:12 in day-3.csv repeats day-1.csv's row 4: the same user at the same time
+        assert "duplicate of row 4 of parts/day-1.csv (same user_id and time)" in reasons
+    else:
+        assert "duplicate of row 4 of parts/day-1.csv (same report_id)" in reasons
+
+
 @pytest.mark.slow
 def test_render_all_renders_the_incidents_as_cluster_tasks(tmp_path: Path, scheduler: str) -> None:
     data = tmp_path / "data"

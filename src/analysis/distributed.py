@@ -73,7 +73,12 @@ def connect(address: str) -> Iterator[Client]:
         n = int(text) if text else os.cpu_count() or 1
         with (
             LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                env={"POLARS_MAX_THREADS": "1"},
             ) as cluster,
             Client(cluster) as client,
         ):

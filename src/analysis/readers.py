@@ -132,7 +132,12 @@ def is_glob(rel_path: str) -> bool:
 
 
 def is_partitioned(source: Source) -> bool:
-    """Whether a source names several files (a glob or a folder) rather than one file."""
+    """Whether a source names several files (a glob or a folder) rather than one file.
+
+    A file whose name holds glob characters (``report [2018].csv``) is that file.
+    """
+    if source.path.is_file():
+        return False
     return is_glob(source.rel_path) or source.path.is_dir()
 
 
