@@ -9,7 +9,9 @@ table with its source, row, the file column at fault (when there is one), its ra
 (coordinates ignored, an unknown status, an ambiguous clock time...).
 
 Invariant, checked before anything is returned: for every source,
-``raw rows = accepted rows + rejected rows``.
+``raw rows = accepted rows + rejected rows``. A source whose ``path`` is a glob or a folder
+is read file by file by :mod:`analysis.partitions`, with the result of one file holding all
+the rows; every reject names its ``file``.
 
 Row checks, first match wins: an empty row; a field longer than
 :data:`MAX_FIELD_CHARS` (usually a quote that swallowed the rest of a file); a duplicate,
