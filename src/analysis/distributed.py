@@ -36,13 +36,17 @@ from dask.distributed import Client, Future, LocalCluster
 
 from analysis.config import Source
 from analysis.errors import ParameterError
-from analysis.ingest import _SEEN_SCHEMA, _Batches, _Read
+from analysis.ingest import _Batches, _Read
 from analysis.partitions import (
+    CHECK,
+    KEY_SCHEMA,
+    Packed,
     Part,
     PartOut,
     add_counts,
     decide,
     empty_counts,
+    file_index,
     finish_counts,
     merge,
     other_part,
@@ -130,12 +134,8 @@ def _first_pass(source: Source, timezone: str, part: Part, month_first: dict[str
     """One file processed alone; its first keys split into hash buckets for the shuffle."""
     out = report_part(source, timezone, part, _Batches(month_first), keep_seen=True)
     counts = part_counts(source, out.records)
-    prints = [v.with_columns(pl.lit(k).alias("check"), pl.lit(part.index).alias("part")) for k, v in out.seen.items()]
-    keys = (
-        pl.concat(prints, how="vertical")
-        if prints
-        else pl.DataFrame(schema={**_SEEN_SCHEMA, "check": pl.String, "part": pl.Int32})
-    )
+    prints = [v.select(pl.lit(k, CHECK).alias("check"), "_h1", "_h2", "_first") for k, v in out.seen.items()]
+    keys = pl.concat(prints, how="vertical") if prints else pl.DataFrame(schema=KEY_SCHEMA)
     out.seen = {}
     buckets = [keys.filter(pl.col("_h1") % n_buckets == j) for j in range(n_buckets)]
     return out, counts, buckets
@@ -146,7 +146,19 @@ def _bucket(result: tuple[Any, ...], j: int) -> pl.DataFrame:
 
 
 def _output(result: tuple[Any, ...]) -> tuple[PartOut, pl.DataFrame]:
-    return result[0], result[1]
+    return _packed(result[0]), result[1]
+
+
+def _packed(out: PartOut) -> PartOut:
+    """A partition's output made light to send: its records without their single-valued columns."""
+    out.records = Packed.of(out.records)  # type: ignore[assignment]
+    return out
+
+
+def _unpacked(out: PartOut) -> PartOut:
+    if isinstance(out.records, Packed):
+        out.records = out.records.unpack()
+    return out
 
 
 def _repeats(*buckets: pl.DataFrame) -> pl.DataFrame:
@@ -154,8 +166,10 @@ def _repeats(*buckets: pl.DataFrame) -> pl.DataFrame:
     keys = pl.concat(buckets, how="vertical")
     if keys.height == 0:
         return keys
-    return keys.with_columns(pl.col("_first").min().over("check", "_h1", "_h2").alias("_earliest")).filter(
-        pl.col("_first") != pl.col("_earliest")
+    return (
+        keys.with_columns(pl.col("_first").min().over("check", "_h1", "_h2").alias("_earliest"))
+        .filter(pl.col("_first") != pl.col("_earliest"))
+        .with_columns(file_index(pl.col("_first")).alias("part"))
     )
 
 
@@ -164,7 +178,8 @@ def _second_pass(
 ) -> tuple[PartOut, pl.DataFrame]:
     """A file processed again knowing the keys it repeats from earlier files (and their first rows)."""
     out = report_part(source, timezone, part, _Batches(month_first, seen=dict(seeds)))
-    return out, part_counts(source, out.records)
+    counts = part_counts(source, out.records)
+    return _packed(out), counts
 
 
 def _scan(source: Source, part: Part, n_buckets: int) -> tuple[bool, list[pl.DataFrame]]:
@@ -196,8 +211,8 @@ def _seeds(repeats: pl.DataFrame | None, index: int) -> dict[str, pl.DataFrame]:
         return {}
     mine = repeats.filter(pl.col("part") == index)
     return {
-        check: mine.filter(pl.col("check") == check).select("_h1", "_h2", pl.col("_earliest").alias("_first"))
-        for check in mine["check"].unique().to_list()
+        check: mine.filter(pl.col("check").cast(pl.String) == check).select("_h1", "_h2", pl.col("_earliest").alias("_first"))
+        for check in mine["check"].cast(pl.String).unique().to_list()
     }
 
 
@@ -240,7 +255,7 @@ def read_source(client: Client, source: Source, timezone: str) -> tuple[_Read, p
         log.info("%s: %d of %d files repeat keys of earlier files", source.name, repeats["part"].n_unique(), n)
     gathered = client.gather(results)
     del results
-    outs = [o for o, _ in gathered]
+    outs = [_unpacked(o) for o, _ in gathered]
     merged = merge(source, parts, outs)
     return merged.read, finish_counts(source, [c for _, c in gathered], merged)
 

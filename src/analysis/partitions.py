@@ -95,6 +95,45 @@ class PartOut:
     seen: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Packed:
+    """A frame sent between processes without its single-valued columns (each sent once, rebuilt on arrival).
+
+    Serialising a frame writes a column that holds one value (an unused optional column,
+    the source's name) in full on every row; most canonical columns of a report file are such.
+    """
+
+    frame: pl.DataFrame
+    constants: tuple[tuple[str, object, pl.DataType], ...]
+    order: tuple[str, ...]
+
+    @classmethod
+    def of(cls, df: pl.DataFrame) -> Packed:
+        """``df`` packed."""
+        constants = []
+        if df.height > 1:
+            for name, dtype in df.schema.items():
+                s = df.get_column(name)
+                if s.null_count() == s.len():
+                    constants.append((name, None, dtype))
+                elif (
+                    s.null_count() == 0
+                    and (dtype == pl.String or dtype.is_numeric() or dtype.is_temporal())
+                    and s.n_unique() == 1
+                ):
+                    constants.append((name, s[0], dtype))
+        return cls(df.drop([c[0] for c in constants]), tuple(constants), tuple(df.columns))
+
+    def unpack(self) -> pl.DataFrame:
+        """The frame as it was (single-valued columns stored once, as :func:`analysis.ingest.compact_constants` does)."""
+        if not self.constants:
+            return self.frame
+        n = self.frame.height
+        base = self.frame if self.frame.width else pl.DataFrame({"_n": range(n)})
+        out = base.with_columns(pl.lit(v, d).alias(c) for c, v, d in self.constants)
+        return out.select(self.order)
+
+
 def plan(source: Source) -> list[Part]:
     """The partitions of a source, in order (one per file)."""
     return [Part(i, p, relative_name(source, p)) for i, p in enumerate(source_files(source))]
@@ -241,11 +280,16 @@ def scan_keys(source: Source, part: Part) -> tuple[bool, pl.DataFrame]:
         if name is not None:
             value = table.select(pl.col(name).cast(pl.String).str.strip_chars().replace("", None).alias("id"))
             frames.append(_firsts("report_id", value, rows, value["id"].is_not_null()))
-    keys = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=KEY_SCHEMA)
-    return timed, keys.with_columns(pl.lit(part.index, pl.Int32).alias("part"))
+    return timed, pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=KEY_SCHEMA)
 
 
-KEY_SCHEMA = {"check": pl.String, "_h1": pl.UInt64, "_h2": pl.UInt64, "_first": pl.Int64}
+CHECK = pl.Enum(["row", "report_id", "user_id", "device_id"])  # the repeat checks of analysis.ingest
+KEY_SCHEMA = {"check": CHECK, "_h1": pl.UInt64, "_h2": pl.UInt64, "_first": pl.Int64}
+
+
+def file_index(first: pl.Expr) -> pl.Expr:
+    """The partition a row (numbered across files) is in."""
+    return (first // (1 << SHIFT) - 1).cast(pl.Int32)
 
 
 def _firsts(check: str, keys: pl.DataFrame, rows: pl.Series, valid: pl.Series | None) -> pl.DataFrame:
@@ -254,7 +298,7 @@ def _firsts(check: str, keys: pl.DataFrame, rows: pl.Series, valid: pl.Series | 
     if valid is not None:
         prints = prints.filter(valid)
     prints = prints.unique(subset=["_h1", "_h2"], keep="first", maintain_order=True)
-    return prints.select(pl.lit(check).alias("check"), pl.all())
+    return prints.select(pl.lit(check, CHECK).alias("check"), pl.all())
 
 
 # --------------------------------------------------------------------------- the whole source
