@@ -130,3 +130,11 @@ def test_render_all_renders_the_incidents_as_cluster_tasks(tmp_path: Path, sched
     for k in range(2):
         assert (out / f"sim-{k}" / "postmortem.html").stat().st_size > 10_000
         assert json.loads((out / f"sim-{k}" / "metrics.json").read_text())["n_reports"] >= 300
+
+
+def test_a_bad_local_address_is_one_clear_error() -> None:
+    from analysis.distributed import connect
+    from analysis.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"--dask local:two: expected local or local:N"), connect("local:two"):
+        pass
