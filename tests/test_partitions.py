@@ -175,3 +175,11 @@ def test_cli_ingest_of_a_glob_imports_nothing_of_dask(tmp_path: Path) -> None:
     assert "web: 12 rows, 7 usable, 5 rejected" in out.stdout  # validate reads the files in turn too
     rejects = pl.read_parquet(tmp_path / "processed" / "cli" / "rejects.parquet")
     assert rejects.filter(pl.col("file") == "parts/day-3.csv")["row"].to_list() == [2, 3]
+
+
+def test_provenance_hashes_every_file_of_a_glob(tmp_path: Path) -> None:
+    from analysis.provenance import input_hashes
+
+    folder = write_incident(tmp_path, "prov", FILES, "parts/*.csv")
+    paths = [e["path"] for e in input_hashes(load_incident(folder))]
+    assert paths == ["incident.toml", "parts/day-1.csv", "parts/day-2.csv", "parts/day-3.csv"]
