@@ -114,7 +114,8 @@ def test_rejects_reconcile_and_say_why(make_incident: Callable[..., Path]) -> No
     kept = r.reports.filter(pl.col("source_row") == 7)
     assert kept["lat"].to_list() == [None]
     assert "out of range" in kept["issues"][0]
-    assert set(r.rejects.columns) == {"source", "row", "column", "reason", "raw"}
+    assert set(r.rejects.columns) == {"source", "row", "column", "reason", "raw", "file"}
+    assert r.rejects["file"].unique().to_list() == ["reports.csv"]  # the file the row is in
     assert json.loads(r.rejects.filter(pl.col("row") == 5)["raw"][0])["town"] == "Namur"
 
 

@@ -38,7 +38,7 @@ import threading
 import time
 import tomllib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,6 +228,7 @@ def render_all(
     force: bool = False,
     quiet: bool = False,
     run_id: str | None = None,
+    start: Callable[[list[str], IO[bytes]], Any] | None = None,
 ) -> BatchSummary:
     """Render each incident folder under ``data_dir`` into ``out_root``; write the index and the log.
 
@@ -253,6 +254,11 @@ def render_all(
     run_id
         Run id written into every manifest of this batch (default: time + random); a
         scheduler can pass its own to tie reports to its runs.
+    start
+        Starts one render elsewhere instead of a local process: called with the render
+        command and the file its output goes to, it returns an object watched like a
+        ``subprocess.Popen`` (``poll``, ``wait``, ``returncode``, ``kill``); see
+        :func:`analysis.distributed.starter`.
 
     Returns
     -------
@@ -291,7 +297,15 @@ def render_all(
         )
         try:
             _run(
-                tasks, results, out_root=out_root, overrides=overrides, notebook=notebook, jobs=jobs, timeout=timeout, quiet=quiet
+                tasks,
+                results,
+                out_root=out_root,
+                overrides=overrides,
+                notebook=notebook,
+                jobs=jobs,
+                timeout=timeout,
+                quiet=quiet,
+                start=start,
             )
         finally:
             summary.results = [results[i] for i in sorted(results)]
@@ -402,6 +416,7 @@ def _run(
     jobs: int,
     timeout: float | None,
     quiet: bool,
+    start: Callable[[list[str], IO[bytes]], Any] | None = None,
 ) -> None:
     """Start at most ``jobs`` render processes at a time, watch their deadlines, collect results."""
     if not tasks:
@@ -416,7 +431,16 @@ def _run(
             while pending or running:
                 while pending and len(running) < jobs:
                     task = pending.popleft()
-                    _start(task, Path(tmp), out_root=out_root, notebook=notebook, overrides=overrides, timeout=timeout, live=live)
+                    _start(
+                        task,
+                        Path(tmp),
+                        out_root=out_root,
+                        notebook=notebook,
+                        overrides=overrides,
+                        timeout=timeout,
+                        live=live,
+                        start=start,
+                    )
                     log.info("[%d/%d] %s: rendering (pid %d)", task.index + 1, total, task.incident_id, task.proc.pid)  # type: ignore[union-attr]
                     running.append(task)
                 time.sleep(_POLL)
@@ -462,7 +486,15 @@ def _run(
 
 
 def _start(
-    task: _Task, tmp: Path, *, out_root: Path, notebook: Path, overrides: dict[str, Any], timeout: float | None, live: bool
+    task: _Task,
+    tmp: Path,
+    *,
+    out_root: Path,
+    notebook: Path,
+    overrides: dict[str, Any],
+    timeout: float | None,
+    live: bool,
+    start: Callable[[list[str], IO[bytes]], Any] | None = None,
 ) -> None:
     """Spawn the render process of one incident in a new session (its own process group)."""
     # cell progress bars only for a person at a terminal: never in a log, cron mail or pipe
@@ -482,13 +514,20 @@ def _start(
     task.started = time.monotonic()
     task.started_at = dt.datetime.now(dt.UTC)
     task.deadline = task.started + timeout + KILL_GRACE if timeout is not None else None
+    if start is not None:  # on a cluster: the task stops itself at its time limit
+        task.proc = start(cmd, task.output_fh)
+        task.deadline = None
+        return
     task.proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=task.output_fh, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
 
 
 def _kill(task: _Task, sig: signal.Signals) -> None:
-    """Signal the whole process group of a render (it was started in its own session)."""
+    """Signal the whole process group of a render (it was started in its own session); cancel a remote one."""
+    if getattr(task.proc, "remote", False):
+        task.proc.kill()  # type: ignore[union-attr]
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(task.proc.pid, sig)  # type: ignore[union-attr]
 

@@ -89,9 +89,36 @@ AsOfOpt = Annotated[
 ]
 
 
+DaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        metavar="ADDRESS",
+        help="Run the work on a Dask cluster: a scheduler address (tcp://host:8786), or local / local:N "
+        "(N worker processes on this machine). Needs the 'dask' extra; see docs/scaling.md.",
+    ),
+]
+
+
 def _with_as_of(overrides: dict[str, object], as_of: str | None) -> dict[str, object]:
     """The overrides with ``--as-of`` as the ``as_of`` parameter (the option wins over -p)."""
     return overrides | {"as_of": as_of} if as_of is not None else overrides
+
+
+@contextlib.contextmanager
+def _cluster(address: str | None) -> Iterator[Any]:
+    """A Dask client for ``--dask`` (None without it: then nothing of Dask is imported)."""
+    if address is None:
+        yield None
+        return
+    try:
+        from analysis import distributed
+    except ImportError as exc:
+        raise ParameterError(
+            f"--dask needs Dask: install the 'dask' extra (pip install 'outage-postmortem[dask]') ({exc})"
+        ) from None
+    with distributed.connect(address) as client:
+        yield client
 
 
 NotebookOpt = Annotated[
@@ -179,26 +206,37 @@ def render_all(
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="Run id shared by every manifest of this batch (e.g. the scheduler's).")
     ] = None,
+    dask: DaskOpt = None,
 ) -> None:
     """Render every incident under DATA_DIR, each in its own process; write <out>/index.html.
 
     Unchanged incidents are skipped (see the log for why); exit code 0 only if none failed.
+    With --dask each incident is rendered as a task on the cluster (at most --jobs at a
+    time, by default as many as the cluster has worker threads).
     """
     from analysis.batch import render_all as do_render_all
     from analysis.report import NOTEBOOK
 
     overrides = _overrides(param, params_file)
-    summary = do_render_all(
-        data_dir,
-        out_root=out,
-        overrides=overrides,
-        notebook=notebook or NOTEBOOK,
-        jobs=jobs,
-        timeout=_timeout(timeout),
-        force=force,
-        quiet=quiet,
-        run_id=run_id,
-    )
+    with _cluster(dask) as client:
+        start = None
+        if client is not None:
+            from analysis.distributed import n_threads, starter
+
+            start = starter(client)
+            jobs = jobs if jobs > 1 else n_threads(client)
+        summary = do_render_all(
+            data_dir,
+            out_root=out,
+            overrides=overrides,
+            notebook=notebook or NOTEBOOK,
+            jobs=jobs,
+            timeout=_timeout(timeout),
+            force=force,
+            quiet=quiet,
+            run_id=run_id,
+            start=start,
+        )
     if not summary.ok:
         raise typer.Exit(1)
 
@@ -209,8 +247,14 @@ def fit(
     param: ParamOpt = None,
     params_file: ParamFile = None,
     as_of: AsOfOpt = None,
+    dask: DaskOpt = None,
 ) -> None:
-    """Ingest and fit without rendering; print metrics.json on stdout (--as-of: as it stood then, with a nowcast block)."""
+    """Ingest and fit without rendering; print metrics.json on stdout.
+
+    With --as-of, the evidence as it stood then, with a nowcast block. With --dask, sources
+    of several files (a glob or a folder) are read on the cluster; the fit runs here, on the
+    merged tables.
+    """
     from analysis.params import validate_params
     from analysis.pipeline import analyze
 
@@ -219,8 +263,14 @@ def fit(
         if fixed in overrides:
             raise ParameterError(f"parameter '{fixed}' is set by the command (the INCIDENT_DIR argument), not with -p")
     params = validate_params(**({"incident_dir": str(incident_dir), "output_dir": ""} | overrides))
-    with _ticker(f"fitting {incident_dir}"):
-        analysis = analyze(params)
+    with _cluster(dask) as client, _ticker(f"fitting {incident_dir}"):
+        if client is None:
+            analysis = analyze(params)
+        else:
+            from analysis.distributed import on_cluster
+
+            with on_cluster(client):
+                analysis = analyze(params)
     sys.stdout.write(json.dumps(analysis.metrics, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     problem = unusable(analysis.metrics)
     if problem:
@@ -275,8 +325,14 @@ def export(
 def ingest(
     incident_dir: Annotated[Path, typer.Argument(help="Incident folder (holding incident.toml).")],
     processed: Annotated[Path | None, typer.Option(help="Processed-data root (default data/processed).")] = None,
+    dask: DaskOpt = None,
 ) -> None:
-    """Read every source into data/processed/<id>/ (reports, rejects, …) and print the counts."""
+    """Read every source into data/processed/<id>/ (reports, rejects, …) and print the counts.
+
+    With --dask, sources of several files (a glob or a folder) are read on the cluster, one
+    task per file; counts.parquet then holds their reports per 15-minute bin × municipality ×
+    service, summed from the tasks' partial counts.
+    """
     from analysis.config import load_incident
     from analysis.ingest import ingest_to_processed
 
@@ -285,7 +341,15 @@ def ingest(
         from analysis.report import check_out_root
 
         check_out_root(processed, [incident.folder], option="--processed")
-    result, paths = ingest_to_processed(incident, root=processed)
+    with _cluster(dask) as client:
+        if client is None:
+            result, paths = ingest_to_processed(incident, root=processed)
+        else:
+            from analysis.distributed import on_cluster, write_counts
+
+            with on_cluster(client) as reader:
+                result, paths = ingest_to_processed(incident, root=processed)
+            paths["counts"] = write_counts(reader.all_counts(), paths["reports"].parent)
     for s in result.sources:
         typer.echo(f"{s.source}: {s.n_raw} rows = {s.n_accepted} kept + {s.n_rejected} rejected ({s.kind}, {s.path})")
         typer.echo(
@@ -306,7 +370,7 @@ def validate(
     from analysis.ingest import DuplicateTally, canonicalize
     from analysis.narrative import rejects_by_reason
     from analysis.params import validate_params
-    from analysis.readers import read_source
+    from analysis.readers import is_partitioned, read_source
 
     incident = load_incident(incident_dir)
     overrides = _overrides(param, params_file)
@@ -316,14 +380,21 @@ def validate(
     validate_params(**({"incident_dir": str(incident_dir)} | overrides))
     n_raw = n_usable = 0
     for source in incident.sources:
-        raw = read_source(source)
-        tally = DuplicateTally()
-        records, rejects = canonicalize(raw, source, timezone=incident.timezone, tally=tally)
-        n_raw, n_usable = n_raw + raw.n_raw, n_usable + records.height
+        if is_partitioned(source):  # a glob or a folder: its files, read in turn as one source
+            from analysis.partitions import read_partitioned
+
+            read = read_partitioned(source, incident.timezone)
+            rows, records, rejects, tally = read.n_raw, read.records, read.rejects, read.tally
+        else:
+            raw = read_source(source)
+            tally = DuplicateTally()
+            records, rejects = canonicalize(raw, source, timezone=incident.timezone, tally=tally)
+            rows = raw.n_raw
+        n_raw, n_usable = n_raw + rows, n_usable + records.height
         reasons = rejects_by_reason(rejects).head(3).select("reason", "rows").rows() if rejects.height else []
         detail = "; ".join(f"{n}× {r}" for r, n in reasons)
         typer.echo(
-            f"{source.name}: {raw.n_raw} rows, {records.height} usable, {rejects.height} rejected{': ' + detail if detail else ''}"
+            f"{source.name}: {rows} rows, {records.height} usable, {rejects.height} rejected{': ' + detail if detail else ''}"
         )
         typer.echo(
             f"  dedupe = {source.dedupe}: {tally.identical} rows identical to an earlier row ({tally.identical_kept} kept), "

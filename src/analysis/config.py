@@ -647,6 +647,10 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
     path = _inside(folder, rel, f"{config_path}: key 'sources[{i}].path'")
     kind = s.choice("kind", SOURCE_KINDS, "down_reports")
     fmt = s.get("format", str)
+    if fmt is None and path.is_dir():
+        fmt = _folder_format(path)
+        if fmt is None:
+            raise s.fail("path", f"folder {rel!r} holds no file of one known format; set 'format' (csv, parquet, jsonl, xlsx)")
     if fmt is None:
         fmt = FORMAT_BY_SUFFIX.get(path.suffix.lower())
         if fmt is None:
@@ -724,6 +728,17 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
     )
     s.check_unknown()
     return source
+
+
+def _folder_format(folder: Path) -> str | None:
+    """The one format of the files in a source folder (by suffix), or None when there are several or none."""
+    formats = {
+        FORMAT_BY_SUFFIX.get(p.suffix.lower())
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+    }
+    formats.discard(None)
+    return formats.pop() if len(formats) == 1 else None  # type: ignore[return-value]
 
 
 def find_incidents(data_dir: str | Path) -> list[Path]:

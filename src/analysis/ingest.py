@@ -9,7 +9,9 @@ table with its source, row, the file column at fault (when there is one), its ra
 (coordinates ignored, an unknown status, an ambiguous clock time...).
 
 Invariant, checked before anything is returned: for every source,
-``raw rows = accepted rows + rejected rows``.
+``raw rows = accepted rows + rejected rows``. A source whose ``path`` is a glob or a folder
+is read file by file by :mod:`analysis.partitions`, with the result of one file holding all
+the rows; every reject names its ``file``.
 
 Row checks, first match wins: an empty row; a field longer than
 :data:`MAX_FIELD_CHARS` (usually a quote that swallowed the rest of a file); a duplicate,
@@ -53,6 +55,7 @@ from analysis.readers import (
     CsvStream,
     RawTable,
     empty_rejects,
+    is_partitioned,
     open_csv_stream,
     read_source,
 )
@@ -467,7 +470,7 @@ def _earlier(
     keys = keys.rename({c: f"k{j}" for j, c in enumerate(keys.columns)})  # clear of the names below
     cols = keys.columns
     rows = rows.cast(pl.Int64).alias("_row")
-    h1 = keys.select(pl.struct(cols).hash(seed=7)).to_series().alias("_h1")
+    h1 = key_hash(keys, 7)
     # the screen looks at hashes only: the key columns are copied for the flagged rows alone
     screen = _repeated_hashes(h1, valid)
     if screen is not None:
@@ -478,7 +481,7 @@ def _earlier(
     if batches is None:
         return first
     seen = batches.seen.get(check, pl.DataFrame(schema=_SEEN_SCHEMA))
-    prints = pl.DataFrame({"_h1": h1, "_h2": keys.select(pl.struct(cols).hash(seed=11)).to_series(), "_at": rows})
+    prints = pl.DataFrame({"_h1": h1, "_h2": key_hash(keys, 11), "_at": rows})
     live = prints if valid is None else prints.filter(valid)
     # an inner join builds on the smaller side (the batch), not on every key seen so far;
     # the second hash must agree too (a 128-bit fingerprint)
@@ -492,6 +495,11 @@ def _earlier(
     fresh = prints.filter(first.is_null() if valid is None else first.is_null() & valid)
     batches.seen[check] = pl.concat([seen, fresh.select("_h1", "_h2", pl.col("_at").alias("_first"))], rechunk=False)
     return first
+
+
+def key_hash(keys: pl.DataFrame, seed: int) -> pl.Series:
+    """One 64-bit hash per row of ``keys`` (the repeat checks fingerprint a key with seeds 7 and 11)."""
+    return keys.select(pl.struct(keys.columns).hash(seed=seed)).to_series().alias("_h1" if seed == 7 else "_h2")
 
 
 def _row_checks(table: pl.DataFrame, batches: _Batches | None = None) -> dict[str, pl.Series]:
@@ -1411,11 +1419,15 @@ def ingest_incident(
     reports, restorations, online, rejects, counts = [], [], [], [], []
     for source in incident.sources:
         read = None
-        if source.kind == "down_reports":
+        if is_partitioned(source):  # a glob or a folder: one file, one partition
+            from analysis.partitions import read_partitioned
+
+            read = read_partitioned(source, incident.timezone)
+        elif source.kind == "down_reports":
             read = _read_batched(source, incident.timezone, batch_rows=batch_rows, min_bytes=stream_bytes)
         read = read or _read_whole(source, incident.timezone)
         {"down_reports": reports, "restorations": restorations, "online_fraction": online}[source.kind].append(read.records)
-        rejects.append(read.rejects)
+        rejects.append(with_file(read.rejects, source.rel_path))
         counts.append(
             SourceCounts(
                 source=source.name,
@@ -1455,11 +1467,18 @@ def ingest_incident(
         result_rest = _geo_columns_missing(result_rest)
     return IngestResult(
         reports=result_reports,
-        rejects=pl.concat(rejects) if rejects else empty_rejects(),
+        rejects=pl.concat(rejects) if rejects else with_file(empty_rejects(), ""),
         restorations=result_rest,
         online=result_online.sort("observed_at"),
         sources=tuple(counts),
     )
+
+
+def with_file(rejects: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Rejects with their ``file`` (relative to the incident folder), when they do not name it yet."""
+    if "file" in rejects.columns:
+        return rejects
+    return rejects.with_columns(pl.lit(name, pl.String).alias("file"))
 
 
 def compact_constants(df: pl.DataFrame) -> pl.DataFrame:

@@ -56,7 +56,16 @@ def sha256_file(path: Path) -> str:
 
 def input_files(incident: Incident) -> list[Path]:
     """Every file an incident's analysis reads: its config, sources and geography overrides."""
-    files = [incident.config_path, *(s.path for s in incident.sources)]
+    from analysis.errors import IngestError
+    from analysis.readers import source_files
+
+    files = [incident.config_path]
+    for s in incident.sources:
+        try:
+            files += source_files(s)  # a glob or folder: each of its files
+        except IngestError:
+            files.append(s.path)  # nothing matches: listed as missing
+
     files += [p for p in (incident.geography.boundaries, incident.geography.exposure) if p is not None]
     return files
 

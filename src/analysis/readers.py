@@ -22,6 +22,11 @@ its missing trailing fields empty (as spreadsheets do); one with more fields is 
 since which field is extra cannot be known. Old Mac line endings (CR only) are accepted.
 A file that is binary, or another format than its suffix says, is refused with a message
 naming the format it looks like.
+
+A source ``path`` may also name several files: a glob (``parts/*.parquet``, ``**`` for
+sub-folders) or a folder (every file of the source's format under it, hidden files and
+names starting with ``_`` aside). :func:`source_files` lists them in a fixed order (by
+path); each is read on its own (one file, one partition) by :mod:`analysis.partitions`.
 """
 
 from __future__ import annotations
@@ -116,6 +121,76 @@ def clean_names(names: list[str], *, strip: bool = True) -> list[str]:
         seen.add(candidate)
         out.append(candidate)
     return out
+
+
+GLOB_CHARS = frozenset("*?[")
+
+
+def is_glob(rel_path: str) -> bool:
+    """Whether a source path is a glob pattern (holds ``*``, ``?`` or ``[``)."""
+    return any(c in GLOB_CHARS for c in rel_path)
+
+
+def is_partitioned(source: Source) -> bool:
+    """Whether a source names several files (a glob or a folder) rather than one file.
+
+    A file whose name holds glob characters (``report [2018].csv``) is that file.
+    """
+    if source.path.is_file():
+        return False
+    return is_glob(source.rel_path) or source.path.is_dir()
+
+
+def _format_of(path: Path) -> str | None:
+    from analysis.config import FORMAT_BY_SUFFIX
+
+    return FORMAT_BY_SUFFIX.get(path.suffix.lower())
+
+
+def _listed(path: Path, base: Path) -> bool:
+    parts = path.relative_to(base).parts
+    return path.is_file() and not any(p.startswith((".", "_")) for p in parts)
+
+
+def source_files(source: Source) -> list[Path]:
+    """The files a source reads, sorted by path: the file itself, a folder's files, or a glob's matches.
+
+    A folder contributes the files (in sub-folders too) whose suffix is of the source's
+    format; a glob every file it matches (``**`` crosses sub-folders). Files reached
+    through a link to outside the incident folder are refused.
+
+    Raises
+    ------
+    IngestError
+        Nothing matches, or a match lies outside the incident folder.
+    """
+    if not is_partitioned(source):
+        return [source.path]
+    home = incident_folder(source)
+    if source.path.is_dir():
+        found = [p for p in source.path.rglob("*") if _listed(p, source.path) and _format_of(p) == source.format]
+        empty = f"no {source.format} file in this folder"
+    else:
+        found = [p for p in home.glob(Path(source.rel_path).as_posix()) if _listed(p, home)]
+        empty = "no file matches this pattern"
+    if not found:
+        raise IngestError(f"{source.path}: {empty} (source '{source.name}')")
+    files = sorted({p.resolve() for p in found})
+    for p in files:
+        if not p.is_relative_to(home):
+            raise IngestError(f"{source.path}: {quote(p.name, 80)} lies outside the incident folder (a link?); copy it in")
+    return files
+
+
+def incident_folder(source: Source) -> Path:
+    """The incident folder a source path is relative to (its path minus the ``rel_path`` parts)."""
+    return source.path.parents[len(Path(source.rel_path).parts) - 1]
+
+
+def relative_name(source: Source, path: Path) -> str:
+    """A file of a source named relative to the incident folder (as in ``incident.toml``)."""
+    home = incident_folder(source)
+    return path.relative_to(home).as_posix() if path.is_relative_to(home) else str(path)
 
 
 def read_source(source: Source) -> RawTable:
