@@ -10,7 +10,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from analysis.scenarios import write_scenario
+
+from analysis.simulate import write_scenario
 
 FAST = ["-p", "n_boot=20", "-p", "families=exponential"]
 
