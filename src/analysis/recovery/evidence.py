@@ -730,7 +730,7 @@ class ReportBatch:
             kb = self.e_bin[sel]
             mk = m[r, kb]
             ll += np.bincount(r, weights=self.e_cnt[sel] * np.log(mk / base.widths[kb]), minlength=rows.size)
-            np.add.at(wm, (r, kb), self.e_cnt[sel] / mk)
+            wm[r, kb] = self.e_cnt[sel] / mk  # one entry per (row, bin): the non-zero counts of a replicate
         sel, r = _gather(self._w_off, rows)
         if sel.size:
             ia, ib, fa, fb = self.w_ia[sel], self.w_ib[sel], self.w_fa[sel], self.w_fb[sel]
