@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -200,37 +201,48 @@ def _compute(a: Any) -> SpatialAnalysis:
     located = scoped.select(used).filter(pl.col("area_key").is_not_null())
     del scoped
     prop = propensity_for(inc, params)
-    if a.fit is not None and a.fit.end is not None:
-        if located.height:
+    if a.fit is not None and a.fit.end is not None and located.height:
+        try:
+            out.pooled = pooled_area_recovery(located, a.fit, propensity=prop, bin_minutes=params.bin_minutes)
+        except AnalysisError as exc:
+            notes.append(f"per-area recovery not estimated: {exc}")
+    later: list[str] = []
+
+    def areas_tests() -> None:
+        """Moran's I and the distance tests: independent of the region comparison, computed beside it."""
+        n_with = int((table_["n_reports"] > 0).sum())
+        if table_.height < MIN_AREAS_MORAN:
+            later.append(f"spatial autocorrelation not computed: {table_.height} areas (at least {MIN_AREAS_MORAN} are needed)")
+        elif exposure is None:
+            later.append("spatial autocorrelation not computed: no population or customer count per area")
+        elif n_with >= 1:
             try:
-                out.pooled = pooled_area_recovery(located, a.fit, propensity=prop, bin_minutes=params.bin_minutes)
+                x = table_["exposure"].fill_null(0.0).to_numpy()
+                out.moran = sp.spatial_autocorrelation(
+                    layer.boundaries, counts=table_["n_reports"].to_numpy(), exposure=x, permutations=999, seed=params.seed
+                )
             except AnalysisError as exc:
-                notes.append(f"per-area recovery not estimated: {exc}")
-        try:
-            names = set(reports["source"].drop_nulls().unique().to_list()) if "source" in reports.columns else set()
-            out.regions = compare_regions(
-                reports, a.fit, propensity=prop, bin_minutes=params.bin_minutes, n_boot=params.n_boot, seed=params.seed,
-                coverage=coverage, sampling=a.incident.sampling_for(names),
-            )  # fmt: skip
-        except AnalysisError as exc:
-            notes.append(f"region comparison not made: {exc}")
-    elif a.fit is None:
-        notes.append("no national recovery curve, so no per-area or per-region recovery either")
-    n_with = int((table_["n_reports"] > 0).sum())
-    if table_.height < MIN_AREAS_MORAN:
-        notes.append(f"spatial autocorrelation not computed: {table_.height} areas (at least {MIN_AREAS_MORAN} are needed)")
-    elif exposure is None:
-        notes.append("spatial autocorrelation not computed: no population or customer count per area")
-    elif n_with >= 1:
-        try:
-            x = table_["exposure"].fill_null(0.0).to_numpy()
-            out.moran = sp.spatial_autocorrelation(
-                layer.boundaries, counts=table_["n_reports"].to_numpy(), exposure=x, permutations=999, seed=params.seed
-            )
-        except AnalysisError as exc:
-            notes.append(f"spatial autocorrelation not computed: {exc}")
-    if inc.origin is not None:
-        out.distance = _distance_tests(a, out, layer.boundaries, propensity=prop)
+                later.append(f"spatial autocorrelation not computed: {exc}")
+        if inc.origin is not None:
+            out.distance = _distance_tests(a, out, layer.boundaries, propensity=prop)
+
+    # the region comparison (fits and bootstraps) and the area statistics (esda, permutation
+    # tests) share nothing: they run side by side, each seeded on its own, notes in the same order
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="area-tests") as pool:
+        beside = pool.submit(areas_tests)
+        if a.fit is not None and a.fit.end is not None:
+            try:
+                names = set(reports["source"].drop_nulls().unique().to_list()) if "source" in reports.columns else set()
+                out.regions = compare_regions(
+                    reports, a.fit, propensity=prop, bin_minutes=params.bin_minutes, n_boot=params.n_boot,
+                    seed=params.seed, coverage=coverage, sampling=a.incident.sampling_for(names),
+                )  # fmt: skip
+            except AnalysisError as exc:
+                notes.append(f"region comparison not made: {exc}")
+        elif a.fit is None:
+            notes.append("no national recovery curve, so no per-area or per-region recovery either")
+        beside.result()
+    notes.extend(later)
     return out
 
 

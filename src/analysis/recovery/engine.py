@@ -235,7 +235,10 @@ def bootstrap(evidence: Any, chosen: Candidate, *, n_boot: int, seed: int) -> Bo
         def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
             return batch.loglik(family, th, rows % n)
 
-        th, ll = maximize_batch(f, space, theta0, hess_inv0=h0, warm=warm, maxiter=BOOT_MAXITER, ftol=BOOT_FTOL)
+        def fg(th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+            return batch.loglik_grad(family, th, rows % n) if hasattr(batch, "loglik_grad") else None
+
+        th, ll = maximize_batch(f, space, theta0, hess_inv0=h0, warm=warm, maxiter=BOOT_MAXITER, ftol=BOOT_FTOL, loglik_grad=fg)
         th, ll = th.reshape(m, n, -1), ll.reshape(m, n)
         best = np.argmax(np.where(np.isfinite(ll), ll, -np.inf), axis=0)
         return th[best, np.arange(n)], ll[best, np.arange(n)]

@@ -24,7 +24,7 @@ Conventions (all families)
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     import polars as pl
 
 INF = math.inf
+# a family's weighted derivatives (:meth:`RecoveryFamily._sf_parts`): weights V → ([Σ V·∂S₀/∂p], Σ V·∂S₀/∂t)
+SfVjp = Callable[[np.ndarray], tuple[list[np.ndarray], np.ndarray]]
 _LOG_TINY = -745.0  # log of the smallest positive double: survival below this is treated as 0
 # exp() of an argument below about −708 returns a subnormal number (or 0), which x86 CPUs
 # compute tens of times more slowly than a normal one; survival below e^−700 ≈ 1e−304 is
@@ -61,6 +63,16 @@ def _exp(x: Any, *, inplace: bool = False) -> np.ndarray:
     if small.any():
         np.copyto(out, 0.0, where=small)
     return out
+
+
+def _rowdot(v: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Σ over the last axis of v·x, one value per row (``(B,)``)."""
+    return np.einsum("bn,bn->b", v, np.broadcast_to(x, v.shape))
+
+
+def _col(p: Any) -> Any:
+    """A parameter column ``(B, 1)`` as ``(B,)`` (scalars unchanged)."""
+    return p[:, 0] if np.ndim(p) == 2 else p
 
 
 def _full(x: np.ndarray, *args: Any) -> np.ndarray:
@@ -342,6 +354,57 @@ class RecoveryFamily:
         np.copyto(out, 1.0, where=before)
         return out if out.ndim else out[()]
 
+    @property
+    def has_sf_grad(self) -> bool:
+        """Whether the family gives S's derivatives in closed form (:meth:`sf_vjp`)."""
+        return type(self)._sf_parts is not RecoveryFamily._sf_parts
+
+    def _sf_parts(self, t: np.ndarray, *p: Any) -> tuple[np.ndarray, SfVjp]:
+        """S₀(t) and a function of weights V giving Σ V·∂S₀/∂p for each parameter, and Σ V·∂S₀/∂t."""
+        raise NotImplementedError
+
+    def sf_vjp(self, t: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """S(t) for parameter rows ``theta`` (``(B, k)``; ``t`` broadcasts against ``(B, 1)``) and its derivatives, weighted.
+
+        Returns S ``(B, n)`` and a function of weights V ``(B, n)`` giving
+        Σₙ V·∂S/∂θ ``(B, k)``, the delay included: before the delay S is 1 and every
+        derivative 0, after it ∂S/∂delay = −∂S₀/∂t. The weighted sums are all a likelihood's
+        gradient needs, and cost a few passes over S's terms instead of one array per
+        parameter. Only for families with :attr:`has_sf_grad`.
+        """
+        p, d = self._split(np.atleast_2d(np.asarray(theta, dtype=float)))
+        tt = _full(np.asarray(t, dtype=float) - d, d)
+        if not tt.flags.writeable or tt is t:
+            tt = tt.copy()
+        before = tt <= 0
+        np.copyto(tt, 1.0, where=before)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            s, parts = self._sf_parts(tt, *p)
+        s = _full(s, before)
+        if not s.flags.writeable:
+            s = s.copy()
+        np.copyto(s, 1.0, where=before)
+        masked = before.any()
+
+        def vjp(v: np.ndarray) -> np.ndarray:
+            v = np.where(before, 0.0, v) if masked else np.asarray(v, dtype=float)
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                dp, dt = parts(v)
+            cols = [*dp, -dt] if self.delay else list(dp)
+            return np.stack([np.broadcast_to(np.ravel(c) if np.ndim(c) else c, (v.shape[0],)) for c in cols], axis=1)
+
+        return s, vjp
+
+    def sf_grad(self, t: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """S(t) and dS/dθ ``(k, B, n)`` at a few times ``t`` (``(B, n)``, n small), from :meth:`sf_vjp`."""
+        t = np.atleast_2d(np.asarray(t, dtype=float))
+        b, c = t.shape
+        # one row per (parameter row, time): the weighted sums with unit weights are the derivatives
+        rep = np.repeat(np.atleast_2d(np.asarray(theta, dtype=float)), c, axis=0)
+        s, vjp = self.sf_vjp(t.reshape(-1, 1), rep)
+        out = vjp(np.ones((b * c, 1))).reshape(b, c, -1).transpose(2, 0, 1)
+        return s.reshape(b, c), out
+
     def log_pdf(self, t: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """Compute log f(t), the density of restoration times (−inf before the delay)."""
         p, d = self._split(theta)
@@ -510,6 +573,15 @@ class ExponentialFitter(RecoveryFamily):
     def _sf(self, t: np.ndarray, lam: Any) -> np.ndarray:
         return _exp(np.negative(t) / lam, inplace=True)
 
+    def _sf_parts(self, t: np.ndarray, lam: Any) -> tuple[np.ndarray, SfVjp]:
+        s = _exp(np.negative(t) / lam, inplace=True)
+
+        def parts(v: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+            vs = _rowdot(v, s)
+            return [_rowdot(v, s * t) / _col(lam) ** 2], -vs / _col(lam)
+
+        return s, parts
+
     def _log_pdf(self, t: np.ndarray, lam: Any) -> np.ndarray:
         return -np.log(lam) - t / lam
 
@@ -543,6 +615,19 @@ class WeibullFitter(RecoveryFamily):
         np.exp(s, out=s)
         np.negative(s, out=s)
         return _exp(s, inplace=True)
+
+    def _sf_parts(self, t: np.ndarray, lam: Any, rho: Any) -> tuple[np.ndarray, SfVjp]:
+        lt = _full(np.log(t) - np.log(lam), rho)
+        z = np.exp(rho * lt)
+        s = _exp(np.negative(z), inplace=True)
+        a = s * z  # ∂S/∂t = −a·ρ/t
+
+        def parts(v: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+            r, lm = _col(rho), _col(lam)
+            va = _rowdot(v, a)
+            return [va * r / lm, -_rowdot(v, a * lt)], -r * _rowdot(v, a / t)
+
+        return s, parts
 
     def _log_pdf(self, t: np.ndarray, lam: Any, rho: Any) -> np.ndarray:
         z = rho * (np.log(t) - np.log(lam))
@@ -726,6 +811,24 @@ class MixtureFitter(RecoveryFamily):
         tail *= pi
         s += tail
         return s
+
+    def _sf_parts(self, t: np.ndarray, lam: Any, rho: Any, pi: Any, tau: Any) -> tuple[np.ndarray, SfVjp]:
+        lt = _full(np.log(t) - np.log(lam), rho, pi, tau)
+        z = np.exp(rho * lt)
+        e1 = _exp(np.negative(z), inplace=True)
+        e2 = _exp(_full(np.negative(t) / tau, e1), inplace=True)
+        a = e1 * z  # the bulk's ∂/∂t is −(1 − π)·a·ρ/t
+        q, r, lm, tu = _col(pi), _col(rho), _col(lam), _col(tau)
+
+        def parts(v: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+            va, ve1, ve2 = _rowdot(v, a), _rowdot(v, e1), _rowdot(v, e2)
+            d_lam = (1.0 - q) * r / lm * va
+            d_rho = -(1.0 - q) * _rowdot(v, a * lt)
+            d_tau = q / tu**2 * _rowdot(v, e2 * t)
+            d_t = -(1.0 - q) * r * _rowdot(v, a / t) - q / tu * ve2
+            return [d_lam, d_rho, ve2 - ve1, d_tau], d_t
+
+        return (1.0 - pi) * e1 + pi * e2, parts
 
     def _log_pdf(self, t: np.ndarray, lam: Any, rho: Any, pi: Any, tau: Any) -> np.ndarray:
         z = rho * (np.log(t) - np.log(lam))

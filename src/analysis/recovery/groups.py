@@ -233,6 +233,7 @@ def fit_by_group(
     surge: bool = False,
     sampling: Sampling = "spontaneous",
     share_delay: bool = False,
+    delay_profile: bool = True,
 ) -> GroupFit:
     """Fit the recovery curve per group of reports (e.g. region), partially pooled.
 
@@ -256,6 +257,9 @@ def fit_by_group(
         intensity spikes at the delay, which then behaves as a change point (no regular
         likelihood asymptotics), and per-group delays make the likelihood-ratio statistic
         larger than its χ² reference under equal recovery.
+    delay_profile : bool
+        Profile the pooled fit's delay (``pooled.identifiability``); a caller that needs
+        only the test skips it.
     onset, end, timezone, propensity, level, bin_minutes, n_boot, seed, surge, sampling
         As in :func:`fit_down_reports`. The overdispersion φ measured on the pooled fit
         is reproduced by the groups' bootstrap; the test divides its likelihood ratio by
@@ -289,6 +293,7 @@ def fit_by_group(
         surge=surge,
         sampling=sampling,
         noticing=False,  # the comparison is of S alone: a noticing factor per group would be a nuisance df each
+        delay_profile=delay_profile,
     )
     phi = max(1.0, float(pooled.dispersion))
     disp_info = dict(pooled.identifiability.get("dispersion") or {})

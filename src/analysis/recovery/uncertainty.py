@@ -193,8 +193,13 @@ def profile_delay(evidence: Any, cand: Candidate, *, phi: float, level: float, n
         full = np.concatenate([th[:, : k - 1], d_rows[rows, None], th[:, k - 1 :]], axis=1)
         return batch.loglik(fam, full, rows)
 
+    def fg(th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        full = np.concatenate([th[:, : k - 1], d_rows[rows, None], th[:, k - 1 :]], axis=1)
+        got = batch.loglik_grad(fam, full, rows) if hasattr(batch, "loglik_grad") else None
+        return None if got is None else (got[0], np.delete(got[1], k - 1, axis=1))  # the delay is held fixed
+
     start = np.vstack([np.tile(own, (grid.size, 1)), np.tile(default, (grid.size, 1))])
-    _, ll = maximize_batch(f, space, start, maxiter=80, ftol=1e-5)
+    _, ll = maximize_batch(f, space, start, maxiter=80, ftol=1e-5, loglik_grad=fg)
     best_ll = np.maximum(ll[: grid.size], ll[grid.size :])
     ll_hat = max(float(cand.loglik), float(np.max(best_ll)))
     dev = 2.0 * (ll_hat - best_ll) / phi
