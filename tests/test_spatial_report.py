@@ -13,13 +13,8 @@ import pytest
 from analysis.maps import APPROXIMATE_NOTE
 from analysis.params import validate_params
 from analysis.pipeline import analyze
-from analysis.spatial_report import (
-    areas_metrics,
-    equal_recovery_metrics,
-    geography_parts,
-    regions_metrics,
-    spatial_analysis,
-)
+from analysis.spatial_analysis import areas_metrics, equal_recovery_metrics, regions_metrics, spatial_analysis
+from analysis.spatial_report import geography_parts
 
 from .conftest import DEFAULT_INCIDENT
 from .spatial_fixtures import simulate_reports

@@ -76,9 +76,9 @@ def analyze_once(params: Any) -> Any:
         if stored_key == key:
             b = dataclasses.replace(a, params=params) if dataclasses.is_dataclass(a) and not isinstance(a, type) else a
             if spatial is not None:  # the maps' statistics do not depend on the language either
-                from analysis import spatial_report
+                from analysis import spatial_analysis as spatial_module
 
-                spatial_report.remember(b, spatial)
+                spatial_module.remember(b, spatial)
             return b
     a = analyze(params)
     if cache is not None and out is not None and out.is_dir():
@@ -88,7 +88,7 @@ def analyze_once(params: Any) -> Any:
             review_for(a)  # one as-of fit per announcement, shared by every language's page
         spatial = None
         if getattr(a, "has_geography", False):
-            from analysis.spatial_report import spatial_analysis
+            from analysis.spatial_analysis import spatial_analysis
 
             try:
                 spatial = spatial_analysis(a)

@@ -12,7 +12,7 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -34,6 +34,9 @@ from analysis.misfit import Misfit, find_misfits
 from analysis.params import ReportParams
 from analysis.paths import resolve_input, resolve_output
 from analysis.timeline import bin_reports, choose_bin_minutes, down_reports, events_table
+
+if TYPE_CHECKING:
+    from analysis.spatial_analysis import SpatialAnalysis
 
 
 @dataclass
@@ -58,6 +61,8 @@ class Analysis:
     as_of: dt.datetime | None = None
     #: the communications review once computed (:func:`analysis.nowcast.review_for`)
     communications: pl.DataFrame | None = None
+    #: the spatial analysis once computed (:func:`analysis.spatial_analysis.spatial_analysis`)
+    spatial: SpatialAnalysis | None = field(default=None, repr=False)
 
     @property
     def sampling(self) -> str | None:
@@ -258,7 +263,7 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
         "sources": [{k: v for k, v in s.__dict__.items() if k in SOURCE_METRICS} for s in data.sources],
     }
     if a.has_geography:
-        from analysis.spatial_report import areas_metrics, equal_recovery_metrics, regions_metrics
+        from analysis.spatial_analysis import areas_metrics, equal_recovery_metrics, regions_metrics
 
         doc["regions"] = regions_metrics(a)
         doc["regions_equal_recovery"] = equal_recovery_metrics(a)

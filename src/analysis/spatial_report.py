@@ -11,323 +11,27 @@ the page goes through :func:`analysis.narrative.esc`.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-import weakref
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import polars as pl
 
-from analysis import spatial as sp
-from analysis.errors import AnalysisError
 from analysis.figure_text import area_name, translate_text
 from analysis.i18n import TEXT, format_estimate, format_number, text
 from analysis.narrative import caption, esc, heading, table
 from analysis.sentences import localize, localized_html
-from analysis.spatial_recovery import AreaRecovery, RegionComparison, compare_regions, coverage_caveats, pooled_area_recovery
-from analysis.timeline import DOWN_STATUSES, down_reports
+from analysis.spatial_analysis import SpatialAnalysis, spatial_analysis, without_contacts
 
-__all__ = [
-    "SpatialAnalysis",
-    "areas_metrics",
-    "equal_recovery_metrics",
-    "geography_parts",
-    "regions_metrics",
-    "spatial_analysis",
-]
+__all__ = ["geography_parts"]
 
 if TYPE_CHECKING:  # plotly is imported only by what draws (not by `postmortem fit`)
     import plotly.graph_objects as go
 
 Part: TypeAlias = "str | go.Figure"
-MIN_AREAS_MORAN = 10  # below this, neighbourhood statistics say nothing
-
-
-@dataclass(eq=False)
-class SpatialAnalysis:
-    """Everything spatial about one incident (times in minutes after ``onset``, UTC).
-
-    Attributes
-    ----------
-    level : str
-        Area level of ``table``: ``municipality`` (reference) or the user's level.
-    approximate : bool
-        Whether the polygons are the approximate reference municipalities.
-    table, provinces, regions_table : polars.DataFrame
-        :func:`analysis.spatial.area_table` at the analysis level, provinces and regions.
-    statements : polars.DataFrame
-        Area-level statements (:func:`analysis.spatial.area_statements`).
-    pooled : AreaRecovery or None
-        Partially pooled recovery per area.
-    moran : MoranResult or None
-    distance : dict
-        ``onset lag`` and ``recovery`` :class:`~analysis.spatial.DistanceTest`.
-    regions : RegionComparison or None
-    hourly : polars.DataFrame
-        Reports per area and hour (time-lapse).
-    """
-
-    level: str
-    approximate: bool
-    onset: dt.datetime
-    boundaries: Any
-    table: pl.DataFrame
-    provinces: pl.DataFrame
-    regions_table: pl.DataFrame
-    statements: pl.DataFrame
-    scope_counts: dict[str, float]
-    rate_unit: str
-    expected_within: str
-    caveats: dict[str, str]
-    hourly: pl.DataFrame
-    pooled: AreaRecovery | None = None
-    moran: sp.MoranResult | None = None
-    distance: dict[str, sp.DistanceTest] = field(default_factory=dict)
-    regions: RegionComparison | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-# what the area tables, scopes and time-lapse read from a report (plus any area_* column)
-_AREA_COLUMNS = (
-    "reported_at", "reported_until", "weight", "status", "source", "municipality", "province", "province_code",
-    "region", "region_code", "nis_code", "area_level", "lat", "lon",
-)  # fmt: skip
-
-_CACHE: dict[int, tuple[weakref.ref[Any], SpatialAnalysis]] = {}
-
-
-def spatial_analysis(a: Any) -> SpatialAnalysis:
-    """Compute (once per Analysis object) every spatial result of the incident."""
-    hit = _CACHE.get(id(a))
-    if hit is not None and hit[0]() is a:
-        return hit[1]
-    return remember(a, _compute(a))
-
-
-def remember(a: Any, result: SpatialAnalysis) -> SpatialAnalysis:
-    """Record ``result`` as ``a``'s spatial analysis (e.g. computed for the same analysis in another language)."""
-    key = id(a)
-    _CACHE[key] = (weakref.ref(a, lambda _r, key=key: _CACHE.pop(key, None)), result)
-    return result
-
-
-def _clean(text: str | None) -> str:
-    from analysis.privacy import scrub_contacts
-
-    return scrub_contacts(text) or ""
-
-
-def _scrubbed(statements: pl.DataFrame) -> pl.DataFrame:
-    return statements.with_columns(pl.Series("sources", [_clean(x) for x in statements["sources"]], dtype=pl.String))
-
-
-def _onset(a: Any) -> dt.datetime:
-    if a.fit is not None:
-        return a.fit.onset
-    if a.incident.onset is not None:
-        return a.incident.onset
-    first = a.data.reports["reported_at"].min()
-    return first if first is not None else a.span[0]
-
-
-def _compute(a: Any) -> SpatialAnalysis:
-    from analysis.fitting import propensity_for
-    from analysis.geo import area_layer, boundaries, load_exposure
-
-    inc, params = a.incident, a.params
-    reports = a.data.reports
-    layer = area_layer(inc.geography)
-    user = inc.geography.boundaries is not None
-    level = "user" if user else "municipality"
-    onset = _onset(a)
-    notes: list[str] = []
-    # source and origin names are analyst-written: contact details never reach the page or metrics.json
-    coverage = {_clean(s.name): [_clean(r) for r in s.coverage_regions] for s in inc.sources if s.coverage_regions}
-    expected_within = "region" if coverage and not user else "country"
-    exposure = layer.exposure if layer.exposure.height else None
-    kind = exposure["exposure_kind"][0] if exposure is not None else "population"
-    per, unit = (10_000.0, "per 10,000 inhabitants") if kind == "population" else (1_000.0, "per 1,000 customers")
-    if exposure is not None and bool(exposure["is_estimate"].any()):
-        unit += " (population estimate)"
-    # the area tables and the scopes read these columns only: their filters copy nothing else
-    wanted = dict.fromkeys([*_AREA_COLUMNS, *(c for c in reports.columns if c.startswith("area_"))])
-    geo = reports.select([c for c in wanted if c in reports.columns])
-    table_ = sp.area_table(
-        geo, layer.boundaries, level=level, onset=onset, exposure=exposure, per=per,
-        ci_level=params.level, expected_within=expected_within,
-    )  # fmt: skip
-    prov = sp.area_table(
-        geo, boundaries("province"), level="province", onset=onset, exposure=load_exposure(level="province"),
-        ci_level=params.level, expected_within=expected_within,
-    )  # fmt: skip
-    reg = sp.area_table(
-        geo, boundaries("region"), level="region", onset=onset, exposure=load_exposure(level="region"), ci_level=params.level
-    )
-    scoped = sp.report_scope(sp.assign_level(down_reports(geo), level=level, areas=layer.boundaries))
-    del geo
-    w = pl.col("weight").cast(pl.Float64).fill_null(1.0)
-    scope_counts = {s: float(n) for s, n in scoped.group_by("scope").agg(w.sum()).iter_rows()}
-    by_source: dict[str, dict[str, float]] = {}
-    per_source = (
-        reports.lazy()  # lazy: only the three columns are read, no filtered copy of the table
-        .filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("region").is_not_null())
-        .group_by("region", "source")
-        .agg(w.sum())
-        .collect()
-    )
-    for r, src, n in per_source.iter_rows():
-        by_source.setdefault(r, {})[_clean(src)] = float(n)
-    out = SpatialAnalysis(
-        level=level,
-        approximate=bool(layer.approximate),
-        onset=onset,
-        boundaries=layer.boundaries,
-        table=table_,
-        provinces=prov,
-        regions_table=reg,
-        statements=_scrubbed(sp.area_statements(reports, tz=inc.timezone)),
-        scope_counts=scope_counts,
-        rate_unit=unit,
-        expected_within=expected_within,
-        caveats=coverage_caveats(coverage, counts=by_source),
-        hourly=sp.hourly_area_counts(scoped),
-        notes=notes,
-    )
-    # only what the pooled fit reads: a filtered copy of every column would stay alive below
-    used = [c for c in ("area_key", "reported_at", "reported_until", "weight") if c in scoped.columns]
-    located = scoped.select(used).filter(pl.col("area_key").is_not_null())
-    del scoped
-    prop = propensity_for(inc, params)
-    if a.fit is not None and a.fit.end is not None and located.height:
-        try:
-            out.pooled = pooled_area_recovery(located, a.fit, propensity=prop, bin_minutes=params.bin_minutes)
-        except AnalysisError as exc:
-            notes.append(f"per-area recovery not estimated: {exc}")
-    later: list[str] = []
-
-    def areas_tests() -> None:
-        """Moran's I and the distance tests: independent of the region comparison, computed beside it."""
-        n_with = int((table_["n_reports"] > 0).sum())
-        if table_.height < MIN_AREAS_MORAN:
-            later.append(f"spatial autocorrelation not computed: {table_.height} areas (at least {MIN_AREAS_MORAN} are needed)")
-        elif exposure is None:
-            later.append("spatial autocorrelation not computed: no population or customer count per area")
-        elif n_with >= 1:
-            try:
-                x = table_["exposure"].fill_null(0.0).to_numpy()
-                out.moran = sp.spatial_autocorrelation(
-                    layer.boundaries, counts=table_["n_reports"].to_numpy(), exposure=x, permutations=999, seed=params.seed
-                )
-            except AnalysisError as exc:
-                later.append(f"spatial autocorrelation not computed: {exc}")
-        if inc.origin is not None:
-            out.distance = _distance_tests(a, out, layer.boundaries, propensity=prop)
-
-    # the region comparison (fits and bootstraps) and the area statistics (esda, permutation
-    # tests) share nothing: they run side by side, each seeded on its own, notes in the same order
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="area-tests") as pool:
-        beside = pool.submit(areas_tests)
-        if a.fit is not None and a.fit.end is not None:
-            try:
-                names = set(reports["source"].drop_nulls().unique().to_list()) if "source" in reports.columns else set()
-                out.regions = compare_regions(
-                    reports, a.fit, propensity=prop, bin_minutes=params.bin_minutes, n_boot=params.n_boot,
-                    seed=params.seed, coverage=coverage, sampling=a.incident.sampling_for(names),
-                )  # fmt: skip
-            except AnalysisError as exc:
-                notes.append(f"region comparison not made: {exc}")
-        elif a.fit is None:
-            notes.append("no national recovery curve, so no per-area or per-region recovery either")
-        beside.result()
-    notes.extend(later)
-    return out
-
-
-ONSET_WORDS = (
-    "first reported the outage later than their number of reports predicts",
-    "first reported the outage earlier than their number of reports predicts",
-)
-RECOVERY_WORDS = ("recovered more slowly", "recovered faster")
-
-
-def _distance_tests(a: Any, s: SpatialAnalysis, areas: Any, *, propensity: Any) -> dict[str, sp.DistanceTest]:
-    """Distance from the origin against onset and recovery pace, over all areas and within regions.
-
-    Onset: the first report comes early wherever there are many reports, so each area's
-    first report is turned into u = 1 − (1 − F(t₁))ⁿ, the chance that the first of its n
-    reports would come by t₁ under the national timing F (uniform when the area follows
-    the national timing, whatever n). Recovery: the area's own time stretch φ against the
-    national curve (unpooled, where its reports bound it), which does not depend on how
-    many reports it has either.
-    """
-    import geopandas as gpd
-
-    from analysis.geo.boundaries import METRIC_CRS
-    from analysis.spatial_recovery import report_time_cdf
-
-    inc, params = a.incident, a.params
-    pts = sp.area_points(areas, level="municipality" if s.level == "municipality" else "user")
-    origin = gpd.GeoSeries(gpd.points_from_xy([inc.origin.lon], [inc.origin.lat]), crs="EPSG:4326").to_crs(METRIC_CRS).iloc[0]
-    dist = dict(zip(pts["key"], pts.geometry.distance(origin).to_numpy() / 1000.0, strict=True))
-    unit = "municipalities" if s.level == "municipality" else "areas"
-    name = _clean(inc.origin.name)
-    has = s.table.filter(pl.col("n_reports") > 0)
-    series: list[tuple[str, pl.DataFrame, np.ndarray, tuple[str, str]]] = []
-    if a.fit is not None and a.fit.end is not None:
-        cdf = report_time_cdf(a.fit, propensity=propensity, bin_minutes=params.bin_minutes)
-        f = cdf(has["onset_lag_minutes"].to_numpy())
-        u = 1.0 - (1.0 - f) ** has["n_reports"].to_numpy().astype(float)
-        series.append(("onset", has, u, ONSET_WORDS))
-    if s.pooled is not None:
-        own = s.pooled.table.filter(
-            pl.col("scale_own").is_not_nan() & (pl.col("scale_own_low") > 0) & pl.col("scale_own_high").is_finite()
-        ).join(s.table.select("key", "region"), on="key", how="left")
-        series.append(("recovery pace", own, np.log(own["scale_own"].to_numpy()), RECOVERY_WORDS))
-    out: dict[str, sp.DistanceTest] = {}
-    for outcome, rows, values, (higher, lower) in series:
-        d = np.array([dist.get(k, np.nan) for k in rows["key"]])
-        common = {
-            "outcome": outcome,
-            "origin": name,
-            "unit": unit,
-            "higher": higher,
-            "lower": lower,
-            "slope_unit": None,
-            "seed": params.seed,
-        }
-        key = outcome.split()[0]
-        out[key] = sp.distance_effect(d, values, **common)
-        regions = rows["region"].to_list()
-        if sum(1 for r in set(regions) if r and regions.count(r) >= 3) >= 2:
-            strata = np.array([r or "none" for r in regions])
-            out[f"{key}_within_regions"] = sp.distance_effect(d, values, strata=strata, **common)
-    return out
 
 
 # --------------------------------------------------------------------------- metrics.json
-
-
-def regions_metrics(a: Any) -> dict[str, Any]:
-    """``metrics.json`` ``regions``: per region name, reports, t50/t90 with intervals, rate, basis, caveat."""
-    s = spatial_analysis(a)
-    out: dict[str, Any] = {}
-    rates = {r["name"]: r for r in s.regions_table.to_dicts()}
-    names = list(s.regions.regions) if s.regions is not None else list(rates)
-    for name in names:
-        r = rates.get(name, {})
-        entry: dict[str, Any] = {"n_reports": int(r.get("n_reports") or 0)}
-        if s.regions is not None and name in s.regions.regions:
-            entry.update(s.regions.regions[name].to_metrics())
-        else:
-            entry.update({"t50_minutes": None, "t90_minutes": None, "t50_minutes_ci": None, "t90_minutes_ci": None})
-        entry["n_whole_region_statements"] = int(r.get("n_whole_area") or 0)
-        entry["rate_per_10k"] = _num(r.get("rate"), 4)
-        entry["coverage_caveat"] = s.caveats.get(name)
-        out[name] = entry
-    return out
 
 
 def _test_stat(t: Any) -> str:
@@ -335,62 +39,6 @@ def _test_stat(t: Any) -> str:
     if t.reference == "F" and t.dispersion_df:
         return f"F = {t.statistic / t.df:.2f} on ({t.df}, {t.dispersion_df}) degrees of freedom"
     return f"χ² = {t.statistic:.1f} on {t.df} degrees of freedom"
-
-
-def equal_recovery_metrics(a: Any) -> dict[str, Any]:
-    """``metrics.json`` ``regions_equal_recovery``: ``test``, ``statistic``, ``p_value``, ``df`` (null when not performed, with a note)."""
-    s = spatial_analysis(a)
-    if s.regions is None:
-        note = "; ".join(s.notes) or "no region comparison"
-        return {"test": None, "statistic": None, "p_value": None, "df": None, "performed": False, "note": note}
-    return s.regions.test.to_metrics()
-
-
-def areas_metrics(a: Any) -> dict[str, Any]:
-    """``metrics.json`` ``areas``: coverage of the areas, spatial autocorrelation, distance tests, pooling."""
-    s = spatial_analysis(a)
-    t = s.table
-    # lazy: counts the down reports' municipalities without a filtered copy of the table
-    n_municipalities = (
-        a.data.reports.lazy()
-        .filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("municipality").is_not_null())
-        .select(pl.col("nis_code").n_unique())
-        .collect()
-        .item()
-    )
-    out: dict[str, Any] = {
-        "n_municipalities": n_municipalities,
-        "level": s.level,
-        "n_areas": t.height,
-        "n_areas_with_reports": int((t["n_reports"] > 0).sum()),
-        "reports_by_scope": {k: int(v) for k, v in sorted(s.scope_counts.items())},
-        "expected_within": s.expected_within,
-        "n_areas_more_than_expected": int((t["verdict"] == "more than expected").sum()),
-        "n_areas_more_than_expected_fdr10": int(((t["verdict"] == "more than expected") & (t["q_value"] < 0.1)).sum()),
-        "boundaries_approximate": s.approximate,
-    }
-    m = s.moran
-    out["morans_i"] = None if m is None else _num(m.statistic, 4)
-    out["morans_i_p_value"] = None if m is None else _num(m.p_value, 4)
-    out["morans_i_permutations"] = None if m is None else m.permutations
-    out["morans_i_method"] = None if m is None else m.method
-    out["lisa_clusters"] = None if m is None else m.counts()
-    out["distance_from_origin"] = {k: v.to_dict() for k, v in s.distance.items()} or None
-    p = s.pooled
-    out["pooled_recovery"] = (
-        None
-        if p is None
-        else {
-            "tau_log_scale": _num(p.tau, 4),
-            "n_areas": p.table.height,
-            "n_areas_mostly_own_data": int((p.table["data_weight"] >= 0.5).sum()),
-        }
-    )
-    return out
-
-
-def _num(x: Any, digits: int = 2) -> float | None:
-    return round(float(x), digits) if x is not None and math.isfinite(float(x)) else None
 
 
 # --------------------------------------------------------------------------- report section
@@ -546,7 +194,7 @@ def origin_name(a: Any, lang: str) -> str:
     origin = a.incident.origin
     if origin is None:
         return ""
-    return _clean(origin.name_in(lang) if hasattr(origin, "name_in") else origin.name)
+    return without_contacts(origin.name_in(lang) if hasattr(origin, "name_in") else origin.name)
 
 
 def _map_caption(s: SpatialAnalysis, lang: str = "en", origin: str = "") -> str:
@@ -752,7 +400,7 @@ def _distance_parts(a: Any, s: SpatialAnalysis) -> list[Part]:
     lang = a.params.language
     parts: list[Part] = [f"<h3>{esc(text(lang, 'g_distance', origin=origin_name(a, lang)))}</h3>"]
     items = []
-    origin_en = _clean(a.incident.origin.name) if a.incident.origin is not None else ""
+    origin_en = without_contacts(a.incident.origin.name) if a.incident.origin is not None else ""
     for key, label in (("onset", "geo_onset"), ("recovery", "geo_recovery")):
         overall, within = s.distance.get(key), s.distance.get(f"{key}_within_regions")
         if overall is None:
