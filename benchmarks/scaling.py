@@ -7,7 +7,7 @@
 Writes N simulated reports (id, local time as text, town, service) as partitioned parquet in
 a temporary incident folder (``path = "parts"``), then measures, each in its own process:
 
-* ``single``: :func:`analysis.partitions.read_partitioned_counts`: the files read one after
+* ``single``: :func:`analysis.ingest.partitions.read_partitioned_counts`: the files read one after
   the other on this node (memory: one file's raw text, plus the kept records);
 * ``dask``: :func:`analysis.distributed.read_source` on a cluster (a LocalCluster started
   in the child, whose start is timed apart, or ``--dask ADDRESS``): one task per file.
@@ -98,7 +98,7 @@ def run_child(mode: str, folder: Path, workers: int, address: str | None) -> dic
     (source,) = incident.sources
     out: dict[str, object] = {"mode": mode}
     if mode == "single":
-        from analysis.partitions import read_partitioned_counts
+        from analysis.ingest.partitions import read_partitioned_counts
 
         t0 = time.perf_counter()
         read, counts = read_partitioned_counts(source, incident.timezone)

@@ -36,7 +36,7 @@ LAYERS: dict[str, int] = {
     # 3 raw files, 4 canonical tables
     "analysis.readers": 3,
     "analysis.ingest": 4,
-    "analysis.partitions": 4,
+    "analysis.ingest.partitions": 4,
     # 5 recovery curves, 6 the spatial statistics, 7 incidents with known truth
     "analysis.recovery": 5,
     "analysis.spatial": 6,

@@ -90,7 +90,7 @@ def test_the_cluster_read_equals_the_read_in_turn(tmp_path: Path, scheduler: str
 
     from analysis.config import load_incident
     from analysis.distributed import read_source
-    from analysis.partitions import read_partitioned_counts
+    from analysis.ingest.partitions import read_partitioned_counts
 
     sys.path.insert(0, str(Path(__file__).parent))
     from test_partitions import FILES, write_incident

@@ -452,17 +452,17 @@ def test_report_ids_are_unique_across_sources(tmp_path: Path) -> None:
 
 def _ingest_both(folder: Path, monkeypatch: pytest.MonkeyPatch, batch_rows: int) -> tuple[object, object, int]:
     """The incident read whole and read in batches of ``batch_rows``; and how many batches were read."""
-    import analysis.ingest
+    import analysis.ingest.canonical
 
     whole = ingest_incident(load_incident(folder), geocode=False, stream_bytes=1 << 60)
     calls: list[int] = []
-    real = analysis.ingest._report_work
+    real = analysis.ingest.canonical._report_work
 
     def counting(table: pl.DataFrame, *args: object, **kwargs: object) -> object:
         calls.append(table.height)
         return real(table, *args, **kwargs)
 
-    monkeypatch.setattr(analysis.ingest, "_report_work", counting)
+    monkeypatch.setattr(analysis.ingest.canonical, "_report_work", counting)
     batched = ingest_incident(load_incident(folder), geocode=False, stream_bytes=0, batch_rows=batch_rows)
     return whole, batched, len(calls)
 

@@ -13,7 +13,7 @@ import pytest
 from analysis.config import load_incident
 from analysis.errors import ConfigError, IngestError
 from analysis.ingest import ingest_incident
-from analysis.partitions import read_partitioned_counts, report_counts
+from analysis.ingest.partitions import read_partitioned_counts, report_counts
 
 HEADER = "id,time,town,msg"
 # three files; ids r2 and r5 come back in later files, r9's row is identical in files 1 and 3,

@@ -381,7 +381,7 @@ def validate(
     n_raw = n_usable = 0
     for source in incident.sources:
         if is_partitioned(source):  # a glob or a folder: its files, read in turn as one source
-            from analysis.partitions import read_partitioned
+            from analysis.ingest.partitions import read_partitioned
 
             read = read_partitioned(source, incident.timezone)
             rows, records, rejects, tally = read.n_raw, read.records, read.rejects, read.tally

@@ -5,7 +5,7 @@ without it nothing of Dask is loaded. ``ADDRESS`` is a scheduler (``tcp://host:8
 ``local`` / ``local:N``: a cluster of N worker processes (one thread each) on this machine,
 started for the command and stopped after it.
 
-Sources of several files (a glob or a folder, :mod:`analysis.partitions`) are processed one
+Sources of several files (a glob or a folder, :mod:`analysis.ingest.partitions`) are processed one
 task per file, polars inside each task: read, parse, canonical columns, and the partial
 report counts per 15-minute bin × municipality × service (additive, so they sum exactly).
 Repeats across files (a ``report_id``, a ``user_id``/``device_id`` at the same time, a
@@ -36,8 +36,8 @@ from dask.distributed import Client, Future, LocalCluster
 
 from analysis.config import Source
 from analysis.errors import ParameterError
-from analysis.ingest import _Batches, _Read
-from analysis.partitions import (
+from analysis.ingest.canonical import Batches, SourceRead
+from analysis.ingest.partitions import (
     CHECK,
     KEY_SCHEMA,
     Packed,
@@ -111,7 +111,7 @@ class DaskReader:
         self.client = client
         self.counts: list[pl.DataFrame] = []
 
-    def __call__(self, source: Source, timezone: str) -> _Read:
+    def __call__(self, source: Source, timezone: str) -> SourceRead:
         """One source of several files (see the module docstring)."""
         read, counts = read_source(self.client, source, timezone)
         self.counts.append(counts)
@@ -132,7 +132,7 @@ def on_cluster(client: Client) -> Iterator[DaskReader]:
 
 def _first_pass(source: Source, timezone: str, part: Part, month_first: dict[str, bool], n_buckets: int) -> tuple[Any, ...]:
     """One file processed alone; its first keys split into hash buckets for the shuffle."""
-    out = report_part(source, timezone, part, _Batches(month_first), keep_seen=True)
+    out = report_part(source, timezone, part, Batches(month_first), keep_seen=True)
     counts = part_counts(source, out.records)
     prints = [v.select(pl.lit(k, CHECK).alias("check"), "_h1", "_h2", "_first") for k, v in out.seen.items()]
     keys = pl.concat(prints, how="vertical") if prints else pl.DataFrame(schema=KEY_SCHEMA)
@@ -177,13 +177,13 @@ def _second_pass(
     source: Source, timezone: str, part: Part, month_first: dict[str, bool], seeds: dict[str, pl.DataFrame]
 ) -> tuple[PartOut, pl.DataFrame]:
     """A file processed again knowing the keys it repeats from earlier files (and their first rows)."""
-    out = report_part(source, timezone, part, _Batches(month_first, seen=dict(seeds)))
+    out = report_part(source, timezone, part, Batches(month_first, seen=dict(seeds)))
     counts = part_counts(source, out.records)
     return _packed(out), counts
 
 
 def _scan(source: Source, part: Part, n_buckets: int) -> tuple[bool, list[pl.DataFrame]]:
-    """One file's first keys (see :func:`analysis.partitions.scan_keys`) split into hash buckets."""
+    """One file's first keys (see :func:`analysis.ingest.partitions.scan_keys`) split into hash buckets."""
     timed, keys = scan_keys(source, part)
     return timed, [keys.filter(pl.col("_h1") % n_buckets == j) for j in range(n_buckets)]
 
@@ -206,7 +206,7 @@ def _shuffle(client: Client, scans: list[Future], pick: Any, n_buckets: int) -> 
 
 
 def _seeds(repeats: pl.DataFrame | None, index: int) -> dict[str, pl.DataFrame]:
-    """The keys a file repeats from earlier files, with their first rows (a ``_Batches.seen``)."""
+    """The keys a file repeats from earlier files, with their first rows (a ``Batches.seen``)."""
     if repeats is None:
         return {}
     mine = repeats.filter(pl.col("part") == index)
@@ -216,7 +216,7 @@ def _seeds(repeats: pl.DataFrame | None, index: int) -> dict[str, pl.DataFrame]:
     }
 
 
-def read_source(client: Client, source: Source, timezone: str) -> tuple[_Read, pl.DataFrame]:
+def read_source(client: Client, source: Source, timezone: str) -> tuple[SourceRead, pl.DataFrame]:
     """A source of several files read on the cluster: the same read as in turn, and its report counts.
 
     First every file's keys are scanned (no parsing) and shuffled by hash to find the keys

@@ -178,7 +178,7 @@ _PLOTLY_FORMAT = re.compile(r"%\{[^}]*\}|%[a-zA-Z]|<[^>]+>")
 
 #: An event marker's hover: '3. Mon 08 Jan 21:15 — <label written in incident.toml>'.
 _EVENT = re.compile(r"^(\d+\. [^—]*— )(.*)$", re.S)
-_CODE_LABELS = (
+CODE_LABELS = (
     "Onset (configured)",
     "Onset (estimated)",
     "First down report",
@@ -229,7 +229,7 @@ def translate_text(value: str, language: str) -> str:
     if "<br>" in value and _EVENT.match(value):  # several markers at one place: one event per line
         return "<br>".join(translate_text(line, language) for line in value.split("<br>"))
     event = _EVENT.match(value)
-    if event and event.group(2) not in _CODE_LABELS:
+    if event and event.group(2) not in CODE_LABELS:
         return _translate(event.group(1), language) + event.group(2)
     return _translate(value, language)
 

@@ -716,13 +716,13 @@ def time_to_detect(mt: dict[str, Any], first: dt.datetime | None, onset: dt.date
 
 def events_html(a: Any) -> str:
     """The timeline table (numbered like the figure's markers), in the reader's language where it can be."""
-    from analysis.figure_text import _CODE_LABELS, translate_text
+    from analysis.figure_text import CODE_LABELS, translate_text
 
     lang = a.params.language
 
     def label(r: dict[str, Any]) -> str:
         # the analyst's labels as written (translated where incident.toml gives them), the code's own in the reader's language
-        own = r["origin"] == "config" and r["label"] not in _CODE_LABELS  # "Onset (configured)" is the code's words
+        own = r["origin"] == "config" and r["label"] not in CODE_LABELS  # "Onset (configured)" is the code's words
         return scrub_contacts(r["label"]) if own else translate_text(r["label"], lang)
 
     def word(prefix: str, value: str | None) -> str:

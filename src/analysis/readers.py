@@ -26,7 +26,7 @@ naming the format it looks like.
 A source ``path`` may also name several files: a glob (``parts/*.parquet``, ``**`` for
 sub-folders) or a folder (every file of the source's format under it, hidden files and
 names starting with ``_`` aside). :func:`source_files` lists them in a fixed order (by
-path); each is read on its own (one file, one partition) by :mod:`analysis.partitions`.
+path); each is read on its own (one file, one partition) by :mod:`analysis.ingest.partitions`.
 """
 
 from __future__ import annotations

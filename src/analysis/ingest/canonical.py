@@ -10,7 +10,7 @@ table with its source, row, the file column at fault (when there is one), its ra
 
 Invariant, checked before anything is returned: for every source,
 ``raw rows = accepted rows + rejected rows``. A source whose ``path`` is a glob or a folder
-is read file by file by :mod:`analysis.partitions`, with the result of one file holding all
+is read file by file by :mod:`analysis.ingest.partitions`, with the result of one file holding all
 the rows; every reject names its ``file``.
 
 Row checks, first match wins: an empty row; a field longer than
@@ -39,23 +39,19 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from analysis.config import Incident, Source, processed_dir
+from analysis.config import Source
 from analysis.errors import IngestError
 from analysis.limits import limit
 from analysis.privacy import scrub_column, scrub_label, scrub_labels, scrub_text
 from analysis.readers import (
     RAW_FIELD_CHARS,
     REJECT_SCHEMA,
-    STREAM_BYTES,
     CsvStream,
     RawTable,
-    empty_rejects,
-    is_partitioned,
     open_csv_stream,
     read_source,
 )
@@ -387,7 +383,7 @@ _SEEN_SCHEMA = {"_h1": pl.UInt64, "_h2": pl.UInt64, "_first": pl.Int64}
 
 
 @dataclass
-class _Batches:
+class Batches:
     """What the batches of one file share, so that reading it in batches changes no result.
 
     ``month_first``: each time column's day/month order, voted by the whole column;
@@ -452,7 +448,7 @@ def _earlier(
     rows: pl.Series,
     *,
     valid: pl.Series | None = None,
-    batches: _Batches | None = None,
+    batches: Batches | None = None,
     check: str = "row",
 ) -> pl.Series:
     """For each row, the first earlier row with the same ``keys`` (null when it is the first).
@@ -502,7 +498,7 @@ def key_hash(keys: pl.DataFrame, seed: int) -> pl.Series:
     return keys.select(pl.struct(keys.columns).hash(seed=seed)).to_series().alias("_h1" if seed == 7 else "_h2")
 
 
-def _row_checks(table: pl.DataFrame, batches: _Batches | None = None) -> dict[str, pl.Series]:
+def _row_checks(table: pl.DataFrame, batches: Batches | None = None) -> dict[str, pl.Series]:
     """Reasons shared by every kind (empty row, oversized field) and each row's identical twin.
 
     ``_identical`` is the first earlier row identical in every raw field (null when none):
@@ -569,7 +565,7 @@ def _duplicate_reasons(
     ids: tuple[str, ...] = (),
     timed_ids: tuple[str, ...] = (),
     times: pl.DataFrame | None = None,
-    batches: _Batches | None = None,
+    batches: Batches | None = None,
 ) -> tuple[pl.Series, pl.Series]:
     """Each row's duplicate reason under the source's ``dedupe`` policy, and the column it concerns.
 
@@ -734,7 +730,7 @@ def _geo_columns_missing(df: pl.DataFrame) -> pl.DataFrame:
 # --------------------------------------------------------------------------- times
 
 
-def _parse(raw: pl.Series, source: Source, timezone: str, label: str, batches: _Batches | None = None) -> ParsedTimes:
+def _parse(raw: pl.Series, source: Source, timezone: str, label: str, batches: Batches | None = None) -> ParsedTimes:
     order = batches.month_first.get(raw.name) if batches is not None else None
     try:
         return parse_times(
@@ -749,7 +745,7 @@ def _parse(raw: pl.Series, source: Source, timezone: str, label: str, batches: _
 
 
 def _times(
-    table: pl.DataFrame, source: Source, canonical: str, timezone: str, batches: _Batches | None = None
+    table: pl.DataFrame, source: Source, canonical: str, timezone: str, batches: Batches | None = None
 ) -> tuple[ParsedTimes, bool]:
     """Parsed UTC times for a canonical time column, and whether the column exists."""
     name = _column_for(table, source, canonical)
@@ -799,7 +795,7 @@ def _report_frame(
 
 
 def _report_work(
-    table: pl.DataFrame, source: Source, timezone: str, batches: _Batches | None = None, tally: DuplicateTally | None = None
+    table: pl.DataFrame, source: Source, timezone: str, batches: Batches | None = None, tally: DuplicateTally | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Down reports of a table before their ids are made (ids need the whole source), and rejects.
 
@@ -1337,7 +1333,7 @@ def bounded(records: pl.DataFrame, rejects: pl.DataFrame, source: Source) -> tup
 
 
 @dataclass(frozen=True)
-class _Read:
+class SourceRead:
     """One source read into canonical records, with its rejects and how it was read."""
 
     records: pl.DataFrame
@@ -1348,11 +1344,11 @@ class _Read:
     tally: DuplicateTally
 
 
-def _read_whole(source: Source, timezone: str) -> _Read:
+def _read_whole(source: Source, timezone: str) -> SourceRead:
     raw = read_source(source)
     tally = DuplicateTally()
     records, rejects = canonicalize(raw, source, timezone=timezone, tally=tally)
-    return _Read(compact_constants(records), rejects, raw.n_raw, raw.encoding, raw.delimiter, tally)
+    return SourceRead(compact_constants(records), rejects, raw.n_raw, raw.encoding, raw.delimiter, tally)
 
 
 def _column_votes(stream: CsvStream, source: Source) -> dict[str, bool]:
@@ -1366,7 +1362,7 @@ def _column_votes(stream: CsvStream, source: Source) -> dict[str, bool]:
     return {key: column_month_first(c["v"], c["n"]) for key, c in zip(exprs, tallies, strict=True)}
 
 
-def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: int) -> _Read | None:
+def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: int) -> SourceRead | None:
     """Down reports of a large CSV file read ``batch_rows`` at a time; None when it must be read whole.
 
     The result is the same as reading the file at once (the time columns' day/month order is
@@ -1381,7 +1377,7 @@ def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: 
     n_raw = 0
     tally = DuplicateTally()
     try:
-        batches = _Batches(_column_votes(stream, source))
+        batches = Batches(_column_votes(stream, source))
         for table in stream.batches(batch_rows):
             work, rej = _report_work(table, source, timezone, batches, tally)
             works.append(compact_constants(work))
@@ -1397,81 +1393,7 @@ def _read_batched(source: Source, timezone: str, *, batch_rows: int, min_bytes: 
     records, rejected = bounded(records, pl.concat(rejects, how="vertical"), source)
     if records.height + rejected.height != n_raw:
         raise AssertionError(f"{source.path}: {n_raw} rows in, {records.height} kept + {rejected.height} rejected")
-    return _Read(records, rejected, n_raw, stream.encoding, stream.delimiter, tally)
-
-
-def ingest_incident(
-    incident: Incident, *, geocode: bool = True, batch_rows: int = BATCH_ROWS, stream_bytes: int = STREAM_BYTES
-) -> IngestResult:
-    """Read every source of ``incident`` into canonical tables, with rejects and counts.
-
-    Parameters
-    ----------
-    incident
-        A validated incident (see :func:`analysis.config.load_incident`).
-    geocode
-        Resolve places to municipalities (adds the geography columns). Without it the
-        geography columns are present but empty.
-    batch_rows, stream_bytes
-        Down-report CSV files of ``stream_bytes`` or more are read ``batch_rows`` rows at a
-        time (same result, memory bounded by the batch; see :func:`_read_batched`).
-    """
-    reports, restorations, online, rejects, counts = [], [], [], [], []
-    for source in incident.sources:
-        read = None
-        if is_partitioned(source):  # a glob or a folder: one file, one partition
-            from analysis.partitions import read_partitioned
-
-            read = read_partitioned(source, incident.timezone)
-        elif source.kind == "down_reports":
-            read = _read_batched(source, incident.timezone, batch_rows=batch_rows, min_bytes=stream_bytes)
-        read = read or _read_whole(source, incident.timezone)
-        {"down_reports": reports, "restorations": restorations, "online_fraction": online}[source.kind].append(read.records)
-        rejects.append(with_file(read.rejects, source.rel_path))
-        counts.append(
-            SourceCounts(
-                source=source.name,
-                kind=source.kind,
-                path=source.rel_path,
-                n_raw=read.n_raw,
-                n_accepted=read.records.height,
-                n_rejected=read.rejects.height,
-                encoding=read.encoding,
-                delimiter=read.delimiter,
-                time_format=source.time_format,
-                dedupe=source.dedupe,
-                n_identical=read.tally.identical,
-                n_identical_kept=read.tally.identical_kept,
-                n_duplicates=read.tally.duplicates,
-            )
-        )
-        del read
-    result_reports = _concat(reports, REPORT_COLUMNS)
-    result_rest = _concat(restorations, RESTORATION_COLUMNS)
-    result_online = _concat(online, ONLINE_COLUMNS)
-    several = len(reports) > 1
-    del reports, online
-    # ids are unique per source; a source name holding ':' could still collide across sources
-    if several:
-        result_reports = result_reports.with_columns(_unique_ids(result_reports["report_id"]))
-    if restorations:
-        result_rest = result_rest.with_columns(_unique_ids(result_rest["record_id"]))
-    # sorted before the geography is added (row by row), so the sort copies fewer columns
-    # a sorted copy of a constant column is stored whole again: stored once before geocoding
-    result_reports = compact_constants(sort_columnwise(result_reports, ["reported_at", "report_id"]))
-    if geocode:
-        result_reports = compact_constants(_geocode(result_reports))
-        result_rest = compact_constants(_geocode(result_rest))
-    else:
-        result_reports = _geo_columns_missing(result_reports)
-        result_rest = _geo_columns_missing(result_rest)
-    return IngestResult(
-        reports=result_reports,
-        rejects=pl.concat(rejects) if rejects else with_file(empty_rejects(), ""),
-        restorations=result_rest,
-        online=result_online.sort("observed_at"),
-        sources=tuple(counts),
-    )
+    return SourceRead(records, rejected, n_raw, stream.encoding, stream.delimiter, tally)
 
 
 def with_file(rejects: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -1523,45 +1445,3 @@ def sort_columnwise(df: pl.DataFrame, by: list[str]) -> pl.DataFrame:
         done.append(column if column.null_count() == column.len() else column.gather(order))
         rest = rest.drop(name)
     return pl.DataFrame(done)
-
-
-def _concat(frames: list[pl.DataFrame], schema: Mapping[str, Any]) -> pl.DataFrame:
-    return pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=dict(schema))
-
-
-def _geocode(df: pl.DataFrame) -> pl.DataFrame:
-    from analysis.geo import resolve_places
-
-    return resolve_places(df)
-
-
-def write_processed(result: IngestResult, folder: Path) -> dict[str, Path]:
-    """Write the canonical tables and the accounting (``ingest.json``) into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "reports": folder / "reports.parquet",
-        "rejects": folder / "rejects.parquet",
-        "restorations": folder / "restorations.parquet",
-        "online": folder / "online.parquet",
-        "ingest": folder / "ingest.json",
-    }
-    result.reports.write_parquet(paths["reports"])
-    result.rejects.write_parquet(paths["rejects"])
-    result.restorations.write_parquet(paths["restorations"])
-    result.online.write_parquet(paths["online"])
-    summary = {
-        "n_raw": result.n_raw,
-        "n_reports": result.n_reports,
-        "n_rejected": result.n_rejected,
-        "sources": [s.__dict__ for s in result.sources],
-    }
-    paths["ingest"].write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
-    return paths
-
-
-def ingest_to_processed(
-    incident: Incident, *, root: Path | None = None, geocode: bool = True
-) -> tuple[IngestResult, dict[str, Path]]:
-    """Ingest ``incident`` and write its processed tables under ``root/<id>/``."""
-    result = ingest_incident(incident, geocode=geocode)
-    return result, write_processed(result, processed_dir(incident, root))

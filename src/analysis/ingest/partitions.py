@@ -39,13 +39,13 @@ import polars as pl
 
 from analysis.config import Source
 from analysis.errors import IngestError
-from analysis.ingest import (
+from analysis.ingest.canonical import (
     REJECT_SCHEMA,
+    Batches,
     DuplicateTally,
-    _Batches,
+    SourceRead,
     _column_for,
     _finish_reports,
-    _Read,
     _report_time_text,
     _report_work,
     _scrub_raw,
@@ -125,7 +125,7 @@ class Packed:
         return cls(df.drop([c[0] for c in constants]), tuple(constants), tuple(df.columns))
 
     def unpack(self) -> pl.DataFrame:
-        """The frame as it was (single-valued columns stored once, as :func:`analysis.ingest.compact_constants` does)."""
+        """The frame as it was (single-valued columns stored once, as :func:`analysis.ingest.canonical.compact_constants` does)."""
         if not self.constants:
             return self.frame
         n = self.frame.height
@@ -203,7 +203,7 @@ def decide(votes: Sequence[Votes]) -> dict[str, bool]:
 # --------------------------------------------------------------------------- one partition
 
 
-def report_part(source: Source, timezone: str, part: Part, batches: _Batches, *, keep_seen: bool = False) -> PartOut:
+def report_part(source: Source, timezone: str, part: Part, batches: Batches, *, keep_seen: bool = False) -> PartOut:
     """Down reports of one file, before the source's ids and limits (see :func:`merge`).
 
     ``batches`` holds the day/month orders and the keys of the earlier files (a shared
@@ -230,7 +230,7 @@ def report_part(source: Source, timezone: str, part: Part, batches: _Batches, *,
 
 
 def _reader_rejects(raw: RawTable) -> pl.DataFrame:
-    """The rows the reader could not split, their raw text scrubbed (as :func:`analysis.ingest.canonicalize` does)."""
+    """The rows the reader could not split, their raw text scrubbed (as :func:`analysis.ingest.canonical.canonicalize` does)."""
     rejects = raw.rejects.cast(REJECT_SCHEMA)  # type: ignore[arg-type]
     if rejects.height:
         rejects = rejects.with_columns(pl.Series("raw", [_scrub_raw(r) for r in rejects["raw"].to_list()], dtype=pl.String))
@@ -261,9 +261,9 @@ def scan_keys(source: Source, part: Part) -> tuple[bool, pl.DataFrame]:
     """The repeat-check keys one file holds first (fingerprint and first row), before any parsing.
 
     Whole rows (counted as identical for every policy, duplicates under ``exact``) and, under
-    ``identity``, ``report_id``: fingerprinted exactly as :func:`analysis.ingest._earlier`
+    ``identity``, ``report_id``: fingerprinted exactly as :func:`analysis.ingest.canonical._earlier`
     does, so the keys an earlier file holds can be handed to a later file's processing
-    (``_Batches.seen``). The flag says whether the file holds a ``user_id`` or ``device_id``,
+    (``Batches.seen``). The flag says whether the file holds a ``user_id`` or ``device_id``,
     whose repeats depend on parsed times (not scanned here).
     """
     raw = read_part(source, part)
@@ -308,7 +308,7 @@ def _firsts(check: str, keys: pl.DataFrame, rows: pl.Series, valid: pl.Series | 
 class Merged:
     """A source's partitions put together: what ingest keeps, and the kept rows the limits then removed."""
 
-    read: _Read
+    read: SourceRead
     removed: pl.DataFrame
 
 
@@ -322,7 +322,7 @@ def merge(source: Source, parts: Sequence[Part], outs: Sequence[PartOut]) -> Mer
     if source.kind != "down_reports":
         records = pl.concat([o.records for o in outs], how="vertical")
         rejects = pl.concat([o.rejects for o in outs], how="vertical")
-        return Merged(_Read(records, rejects, n_raw, encoding, delimiter, tally), records.clear())
+        return Merged(SourceRead(records, rejects, n_raw, encoding, delimiter, tally), records.clear())
     work = pl.concat([o.records for o in outs], how="vertical_relaxed", rechunk=False)
     records = compact_constants(_finish_reports(work, source))
     del work
@@ -336,7 +336,7 @@ def merge(source: Source, parts: Sequence[Part], outs: Sequence[PartOut]) -> Mer
     del before
     records = records.with_columns(pl.col("source_row") % (1 << SHIFT))
     rejects = _decode_rejects(rejects, names)
-    return Merged(_Read(records, rejects, n_raw, encoding, delimiter, tally), removed)
+    return Merged(SourceRead(records, rejects, n_raw, encoding, delimiter, tally), removed)
 
 
 _DUP = r"duplicate of row (\d+)"
@@ -365,7 +365,7 @@ def _decode_rejects(rejects: pl.DataFrame, names: dict[int, str]) -> pl.DataFram
     )
 
 
-Runner = Callable[[Source, str], _Read]
+Runner = Callable[[Source, str], SourceRead]
 _RUNNER: ContextVar[Runner | None] = ContextVar("partition_runner", default=None)
 
 
@@ -379,7 +379,7 @@ def use_runner(runner: Runner) -> Iterator[None]:
         _RUNNER.reset(token)
 
 
-def read_partitioned(source: Source, timezone: str) -> _Read:
+def read_partitioned(source: Source, timezone: str) -> SourceRead:
     """Every file of a source as one read (see the module docstring): in turn, or by the runner in use."""
     runner = _RUNNER.get()
     if runner is not None:
@@ -387,7 +387,7 @@ def read_partitioned(source: Source, timezone: str) -> _Read:
     return read_partitioned_counts(source, timezone, counts=False)[0]
 
 
-def read_partitioned_counts(source: Source, timezone: str, *, counts: bool = True) -> tuple[_Read, pl.DataFrame]:
+def read_partitioned_counts(source: Source, timezone: str, *, counts: bool = True) -> tuple[SourceRead, pl.DataFrame]:
     """:func:`read_partitioned`, and (``counts``) the report counts per time bin × municipality × service.
 
     Memory holds one file's raw text at a time (and the kept records of the files read).
@@ -396,7 +396,7 @@ def read_partitioned_counts(source: Source, timezone: str, *, counts: bool = Tru
     if source.kind != "down_reports":
         merged = merge(source, parts, [other_part(source, timezone, p) for p in parts])
         return merged.read, empty_counts()
-    batches = _Batches(decide([vote_part(source, p) for p in parts]))
+    batches = Batches(decide([vote_part(source, p) for p in parts]))
     outs, partial = [], []
     for part in parts:
         out = report_part(source, timezone, part, batches)

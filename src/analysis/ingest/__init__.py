@@ -1,0 +1,44 @@
+"""Sources → canonical tables (reports, restorations, online series) + rejects, losing nothing.
+
+:func:`ingest_incident` reads every source of an incident (:mod:`.incident`); the row checks,
+the mapping to canonical columns and the reading of one file, whole or in batches, are in
+:mod:`.canonical`; a source of several files is read file by file in :mod:`.partitions`.
+"""
+
+from analysis.ingest.canonical import (
+    BATCH_ROWS,
+    GEO_COLUMNS,
+    MAX_FIELD_CHARS,
+    ONLINE_COLUMNS,
+    REPORT_COLUMNS,
+    RESTORATION_COLUMNS,
+    DuplicateTally,
+    IngestResult,
+    SourceCounts,
+    canonicalize,
+    compact_constants,
+    key_hash,
+    sort_columnwise,
+    with_file,
+)
+from analysis.ingest.incident import ingest_incident, ingest_to_processed, write_processed
+
+__all__ = [
+    "BATCH_ROWS",
+    "GEO_COLUMNS",
+    "MAX_FIELD_CHARS",
+    "ONLINE_COLUMNS",
+    "REPORT_COLUMNS",
+    "RESTORATION_COLUMNS",
+    "DuplicateTally",
+    "IngestResult",
+    "SourceCounts",
+    "canonicalize",
+    "compact_constants",
+    "ingest_incident",
+    "ingest_to_processed",
+    "key_hash",
+    "sort_columnwise",
+    "with_file",
+    "write_processed",
+]
