@@ -10,7 +10,7 @@ Every value shown comes from the data or ``incident.toml`` and goes through
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -21,6 +21,9 @@ from analysis.postmortem import PostMortem, Reference
 from analysis.postmortem_report import cite, say, source_anchor
 from analysis.privacy import esc, scrub_contacts, scrub_label, scrub_place, scrub_text
 from analysis.timeline import DOWN_STATUSES
+
+if TYPE_CHECKING:
+    from analysis.pipeline import Analysis
 
 _URL = re.compile(r"https?://[^\s<>\"']+$")
 #: Most statements listed one by one; beyond, the table lists the first ones and says so.
@@ -89,7 +92,7 @@ def _value_label(lang: str, prefix: str, value: str | None) -> str:
     return scrub_label(value) or "—"
 
 
-def statements_table(a: Any) -> str:
+def statements_table(a: Analysis) -> str:
     """Every statement, in time order: when, where, service, status, source, outlet, URL."""
     lang, tz = a.params.language, a.incident.timezone
     reports: pl.DataFrame = a.data.reports
@@ -126,7 +129,7 @@ def statements_table(a: Any) -> str:
     return f'<div class="pm-scroll"><table class="pm-evidence"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{more}'
 
 
-def sources_key(a: Any) -> str:
+def sources_key(a: Analysis) -> str:
     """One row per source id (anchored, so citations link here): outlet, language, date, URL, statements."""
     lang = a.params.language
     reports: pl.DataFrame = a.data.reports
@@ -149,7 +152,7 @@ def sources_key(a: Any) -> str:
     return f'<h3 id="sources-key">{esc(text(lang, "ev_sources_key"))}</h3><table class="pm-sources"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def conflicts_table(a: Any) -> str:
+def conflicts_table(a: Analysis) -> str:
     """Each question the sources answer differently, with every account in its own column."""
     lang = a.params.language
     conflicts = a.incident.postmortem.conflicts
@@ -172,7 +175,7 @@ def conflicts_table(a: Any) -> str:
     )
 
 
-def appendix(a: Any) -> list[str]:
+def appendix(a: Analysis) -> list[str]:
     """The evidence appendix: counts by the one definition, statements, sources key, conflicts."""
     reports = getattr(getattr(a, "data", None), "reports", None)
     if reports is None or reports.height == 0:

@@ -74,7 +74,7 @@ def analyze_once(params: Any) -> Any:
     if cache is not None and cache.is_file():
         stored_key, a, spatial = cloudpickle.loads(cache.read_bytes())
         if stored_key == key:
-            b = dataclasses.replace(a, params=params) if dataclasses.is_dataclass(a) and not isinstance(a, type) else a
+            b: Any = dataclasses.replace(a, params=params) if dataclasses.is_dataclass(a) and not isinstance(a, type) else a
             if spatial is not None:  # the maps' statistics do not depend on the language either
                 from analysis import spatial_analysis as spatial_module
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -34,6 +34,9 @@ from analysis.metrics import offset
 from analysis.privacy import esc, scrub_contacts
 from analysis.sentences import localized_html
 from analysis.timeline import events_in
+
+if TYPE_CHECKING:
+    from analysis.pipeline import Analysis
 
 _CHOICE_AND_INTERVALS = """
 Candidate families for S (exponential, Weibull, log-normal, log-logistic, gamma, a two-component mixture
@@ -165,7 +168,7 @@ def _estimate_text(est: Any, *, unit: str = "min", lang: str = "en", horizon: fl
     return value, f"[{format_duration(est.low, lang)}–{high}]"
 
 
-def header(a: Any) -> str:
+def header(a: Analysis) -> str:
     """Title, run line, coverage line, simulated banner and the trust note."""
     lang, inc, mt = a.params.language, a.incident, a.metrics
     tz = inc.timezone
@@ -201,7 +204,7 @@ def header(a: Any) -> str:
     return "\n".join(parts)
 
 
-def trust_notes(a: Any) -> list[str]:
+def trust_notes(a: Analysis) -> list[str]:
     """Plain statements of what limits the conclusions, derived from the data."""
     lang = a.params.language
     notes = []
@@ -238,7 +241,7 @@ def trust_notes(a: Any) -> list[str]:
     return notes
 
 
-def misfit_sentence(a: Any, misfit: Any) -> str:
+def misfit_sentence(a: Analysis, misfit: Any) -> str:
     """One plain sentence for a stretch the model gets wrong (see :mod:`analysis.misfit`).
 
     'The model misses a burst of statements on Tuesday 9 January 06:00–12:00 CET: observed
@@ -256,7 +259,7 @@ def misfit_sentence(a: Any, misfit: Any) -> str:
     )
 
 
-def evidence_rows(a: Any) -> int:
+def evidence_rows(a: Analysis) -> int:
     """How many records the recovery curve was fitted to (restoration records or series points)."""
     if a.evidence == "restorations":
         return a.data.restorations.height
@@ -273,7 +276,7 @@ def kpi(label: str, value: str, ci: str = "", sub: str = "") -> str:
     )
 
 
-def summary(a: Any) -> str:
+def summary(a: Analysis) -> str:
     """Executive summary: what happened, the headline numbers with intervals, the gap."""
     lang, inc, fit = a.params.language, a.incident, a.fit
     tz = inc.timezone
@@ -320,7 +323,7 @@ def summary(a: Any) -> str:
     return "\n".join(parts)
 
 
-def _intervals_line(a: Any) -> str:
+def _intervals_line(a: Analysis) -> str:
     """'Intervals: 90 %, <how they were computed>.' in the reader's language."""
     lang, fit = a.params.language, a.fit
     method = localized_html(fit.interval_method, lang) if fit is not None else "—"
@@ -343,7 +346,7 @@ def window_text(start: dt.datetime, until: dt.datetime, tz: str, lang: str) -> s
     return format_period(start, until, tz, lang)
 
 
-def curated_summary_parts(a: Any) -> list[str]:
+def curated_summary_parts(a: Analysis) -> list[str]:
     """The executive summary of curated evidence: what the statements show, then the operator's claims.
 
     Statements picked by newsrooms do not measure how many customers were without
@@ -434,7 +437,7 @@ def curated_summary_parts(a: Any) -> list[str]:
     return parts
 
 
-def _translated_label(a: Any, label: str, lang: str) -> tuple[str, str]:
+def _translated_label(a: Analysis, label: str, lang: str) -> tuple[str, str]:
     """An event label (as metrics.json keeps it, in English) in ``lang`` if written in it: ``(label, its language)``."""
     for e in a.incident.events:
         if e.label == label and e.labels.get(lang):
@@ -473,7 +476,7 @@ def after_declaration_sentence(after: dict[str, Any], lang: str = "en") -> str |
     )
 
 
-def declared_gap_sentence(a: Any) -> str | None:
+def declared_gap_sentence(a: Analysis) -> str | None:
     """'Declared resolved at 22:30; an estimated X% [a–b] … still without service …'."""
     lang, inc, fit = a.params.language, a.incident, a.fit
     event = inc.declared_resolved or (inc.announcements[-1] if inc.announcements else None)
@@ -492,7 +495,7 @@ def declared_gap_sentence(a: Any) -> str | None:
     return gap
 
 
-def impact(a: Any) -> str:
+def impact(a: Analysis) -> str:
     """PagerDuty-style impact table and the time metrics from onset."""
     lang, inc, fit, mt = a.params.language, a.incident, a.fit, a.metrics
     if series_report.is_series(a):
@@ -588,7 +591,7 @@ def impact(a: Any) -> str:
     return "\n".join(parts)
 
 
-def detection_html(a: Any) -> str:
+def detection_html(a: Analysis) -> str:
     """The Detection section: onset, first signal, first acknowledgement and the gaps between them.
 
     Reads the ``detection`` block of metrics.json (:func:`analysis.facts.detection`); the
@@ -656,7 +659,7 @@ class _Html(str):
     """A table cell that is already escaped HTML."""
 
 
-def customer_impact_html(a: Any) -> str:
+def customer_impact_html(a: Analysis) -> str:
     """Impact in customer-hours when the affected count is known; says why not otherwise."""
     lang = a.params.language
     c = a.metrics.get("customer_impact") or {}
@@ -714,7 +717,7 @@ def time_to_detect(mt: dict[str, Any], first: dt.datetime | None, onset: dt.date
     return format_duration((first - onset).total_seconds() / 60, lang)
 
 
-def events_html(a: Any) -> str:
+def events_html(a: Analysis) -> str:
     """The timeline table (numbered like the figure's markers), in the reader's language where it can be."""
     from analysis.figure_text import CODE_LABELS, translate_text
 
@@ -773,7 +776,7 @@ def duplicates_sentence(counts: Any, lang: str) -> str:
     return text(lang, f"dup_{counts.dedupe}", **values)
 
 
-def data_quality(a: Any) -> str:
+def data_quality(a: Analysis) -> str:
     """Sources, counts, rejects by reason, unresolved places, windows, coverage notes."""
     lang, data = a.params.language, a.data
     parts = [heading("data-quality", text(lang, "data_quality"))]
@@ -871,7 +874,7 @@ def data_quality(a: Any) -> str:
     return "\n".join(parts)
 
 
-def methods(a: Any) -> str:
+def methods(a: Analysis) -> str:
     """Plain-language methods and assumptions, with the formulas."""
     lang = a.params.language
     fit = a.fit
@@ -912,7 +915,7 @@ def methods(a: Any) -> str:
     return "\n".join(parts)
 
 
-def provenance_html(a: Any, record: dict[str, Any]) -> str:
+def provenance_html(a: Analysis, record: dict[str, Any]) -> str:
     """Run id, code version, input hashes, parameters, package versions."""
     lang = a.params.language
     cv = record["code_version"]

@@ -30,7 +30,7 @@ import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -43,6 +43,9 @@ from analysis.ingest import IngestResult
 from analysis.recovery.reports import arrival_share
 from analysis.recovery.result import Estimate
 from analysis.timeparse import localize
+
+if TYPE_CHECKING:
+    from analysis.pipeline import Analysis
 
 #: Samples drawn from an ETA distribution (quantiles and CRPS are computed on them).
 N_SAMPLES = 4000
@@ -553,7 +556,7 @@ def nowcast_from_fit(
     )
 
 
-def nowcast(analysis: Any, *, prior: bool = True) -> Nowcast:
+def nowcast(analysis: Analysis, *, prior: bool = True) -> Nowcast:
     """The live numbers of an as-of analysis (its ``as_of``; the end of observation when not set).
 
     Without a recovery curve (too little evidence yet) the ETAs are the duration prior's.
@@ -578,14 +581,15 @@ def nowcast(analysis: Any, *, prior: bool = True) -> Nowcast:
 REVIEW_N_BOOT = 100
 
 
-def review_for(analysis: Any) -> pl.DataFrame:
+def review_for(analysis: Analysis) -> pl.DataFrame:
     """:func:`communications_review` of an analysis, computed once and kept on it (renders share it across languages)."""
-    if getattr(analysis, "communications", None) is None:
-        analysis.communications = communications_review(analysis)
-    return analysis.communications
+    review = getattr(analysis, "communications", None)
+    if review is None:
+        review = analysis.communications = communications_review(analysis)
+    return review
 
 
-def communications_review(analysis: Any) -> pl.DataFrame:
+def communications_review(analysis: Analysis) -> pl.DataFrame:
     """At each announcement: what the evidence in hand then implied, beside what the full evidence says now.
 
     One row per announcement of the incident (``[[events]]`` of kind ``announcement``),

@@ -7,11 +7,14 @@ small addition to the page. Texts are in the three report languages here.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analysis.i18n import format_percent, format_percents, format_time
 from analysis.narrative import caption, esc, heading, table
 from analysis.privacy import scrub_contacts
+
+if TYPE_CHECKING:
+    from analysis.pipeline import Analysis
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
@@ -75,7 +78,7 @@ def _pct(value: float | None, low: float | None, high: float | None, lang: str) 
     return format_percents(value, low, high, lang)
 
 
-def live_banner(a: Any) -> str:
+def live_banner(a: Analysis) -> str:
     """The "as of" banner of a live page (empty for a retrospective run).
 
     One small box: the as-of time, the share still out and the 50 % / 90 % ETAs with their
@@ -115,7 +118,7 @@ def live_banner(a: Any) -> str:
     return f'<div class="pm-live" role="status" style="border:2px solid #b45309;padding:.4em .8em;margin:.6em 0">{body}</div>'
 
 
-def communications_section(a: Any) -> list[str]:
+def communications_section(a: Analysis) -> list[str]:
     """The communications review: each announcement's as-of estimate beside the retrospective one.
 
     Empty when the incident has no announcement, no curve (nothing to compare) or curated

@@ -9,12 +9,15 @@ configured text. Sources (``S1, S5``) link to the sources key of the evidence ap
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from analysis.i18n import format_date, format_time, text
 from analysis.narrative import heading
 from analysis.postmortem import LESSON_KINDS, Item, PostMortem, Text, When, pick
 from analysis.privacy import esc, scrub_contacts
+
+if TYPE_CHECKING:
+    from analysis.pipeline import Analysis
 
 _SOURCE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,15}")
 
@@ -166,7 +169,7 @@ def followup_section(pm: PostMortem, tz: str, lang: str) -> str:
     return "\n".join(parts)
 
 
-def written_parts(a: Any, which: str) -> list[str]:
+def written_parts(a: Analysis, which: str) -> list[str]:
     """One of the written parts of ``a``'s post-mortem as page parts (empty when not written)."""
     pm: PostMortem = a.incident.postmortem
     lang, tz = a.params.language, a.incident.timezone

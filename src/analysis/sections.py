@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 import polars as pl
@@ -20,6 +20,9 @@ from analysis.params import as_dict
 from analysis.provenance import provenance
 from analysis.sentences import localized_html
 from analysis.timeline import bin_reports, events_in, restorations_as_times
+
+if TYPE_CHECKING:
+    from analysis.pipeline import Analysis
 
 Part = str | go.Figure
 
@@ -45,56 +48,56 @@ def show(parts: list[Part]) -> None:
         display(HTML("\n".join(html_buffer)))
 
 
-def header(a: Any) -> list[Part]:
+def header(a: Analysis) -> list[Part]:
     """Title, run line, coverage, the live banner (an as-of run), the post-mortem's status box and the trust note."""
     from analysis.nowcast_report import live_banner
 
     return [narrative.header(a), *([b] if (b := live_banner(a)) else []), *postmortem_report.written_parts(a, "status")]
 
 
-def communications(a: Any) -> list[Part]:
+def communications(a: Analysis) -> list[Part]:
     """Communications review: at each announcement, the as-of estimate beside the retrospective one."""
     from analysis.nowcast_report import communications_section
 
     return list(communications_section(a))
 
 
-def root_cause(a: Any) -> list[Part]:
+def root_cause(a: Analysis) -> list[Part]:
     """Root cause as stated over time, trigger and contributing factors (from ``incident.toml``)."""
     return postmortem_report.written_parts(a, "cause")
 
 
-def resolution(a: Any) -> list[Part]:
+def resolution(a: Analysis) -> list[Part]:
     """Resolution steps, apart from the announcements (from ``incident.toml``)."""
     return postmortem_report.written_parts(a, "resolution")
 
 
-def followup(a: Any) -> list[Part]:
+def followup(a: Analysis) -> list[Part]:
     """Action items, lessons and open questions (from ``incident.toml``)."""
     return postmortem_report.written_parts(a, "followup")
 
 
-def summary(a: Any) -> list[Part]:
+def summary(a: Analysis) -> list[Part]:
     """Executive summary with headline numbers."""
     return [narrative.summary(a)]
 
 
-def impact(a: Any) -> list[Part]:
+def impact(a: Analysis) -> list[Part]:
     """Impact table and time metrics."""
     return [narrative.impact(a)]
 
 
-def detection(a: Any) -> list[Part]:
+def detection(a: Analysis) -> list[Part]:
     """Detection: onset, first signal, first acknowledgement and the gaps between them (computed)."""
     return [narrative.detection_html(a)] if a.metrics.get("detection") else []
 
 
-def customer_impact(a: Any) -> list[Part]:
+def customer_impact(a: Analysis) -> list[Part]:
     """Impact in customer-hours when the number of affected customers is known (computed)."""
     return [narrative.customer_impact_html(a)] if a.metrics.get("customer_impact") else []
 
 
-def timeline(a: Any) -> list[Part]:
+def timeline(a: Analysis) -> list[Part]:
     """Report-rate figure with events, and the events table."""
     lang = a.params.language
     binned, unit, series, key = a.binned, "reports", None, "caption_timeline"
@@ -124,7 +127,7 @@ def timeline(a: Any) -> list[Part]:
     return [heading("timeline", text(lang, "timeline")), fig, caption(text(lang, key)), narrative.events_html(a)]
 
 
-def recovery(a: Any) -> list[Part]:
+def recovery(a: Analysis) -> list[Part]:
     """The fitted curve with its band and announcements, and the candidate families."""
     lang = a.params.language
     curated = getattr(a, "curated", False)
@@ -241,7 +244,7 @@ def candidates_table(cand: pl.DataFrame, lang: str, *, horizon: float = math.inf
     return headers, rows
 
 
-def diagnostics(a: Any) -> list[Part]:
+def diagnostics(a: Analysis) -> list[Part]:
     """Observed vs fitted counts, time-rescaling, and the sensitivity to the propensity profile."""
     lang, fit = a.params.language, a.fit
     parts: list[Part] = []
@@ -287,7 +290,7 @@ def diagnostics(a: Any) -> list[Part]:
     return parts
 
 
-def geography(a: Any) -> list[Part]:
+def geography(a: Analysis) -> list[Part]:
     """Where it hit, where it lasted, whether place mattered (see :mod:`analysis.spatial_report`)."""
     from analysis.spatial_report import geography_parts
 
@@ -297,12 +300,12 @@ def geography(a: Any) -> list[Part]:
     return geography_parts(a)
 
 
-def data_quality(a: Any) -> list[Part]:
+def data_quality(a: Analysis) -> list[Part]:
     """Sources, rejects, unresolved places, windows, coverage."""
     return [narrative.data_quality(a)]
 
 
-def evidence(a: Any) -> list[Part]:
+def evidence(a: Analysis) -> list[Part]:
     """Evidence appendix: every statement with its source, the sources key, conflicting accounts."""
     from analysis.evidence_appendix import appendix
 
@@ -322,11 +325,11 @@ def glossary(lang: str) -> str:
     return f'<h3 id="glossary">{esc(text(lang, "gl_title"))}</h3><dl class="pm-glossary">{"".join(items)}</dl>'
 
 
-def methods(a: Any) -> list[Part]:
+def methods(a: Analysis) -> list[Part]:
     """Methods and assumptions, with a glossary of the statistical terms used on the page."""
     return [narrative.methods(a), glossary(a.params.language)]
 
 
-def provenance_section(a: Any) -> list[Part]:
+def provenance_section(a: Analysis) -> list[Part]:
     """Run id, code version, input hashes, parameters, packages."""
     return [narrative.provenance_html(a, provenance(a.incident, as_dict(a.params)))]

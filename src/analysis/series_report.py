@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,13 +21,16 @@ from analysis.figures import PALETTE, TEMPLATE, band_trace, time_axis_title, wal
 from analysis.i18n import TEXT, format_duration, format_estimate, format_time, text
 from analysis.privacy import esc
 
+if TYPE_CHECKING:
+    from analysis.pipeline import Analysis
+
 #: The crossings a series report leads with: fraction of the peak restored → metrics key.
 CROSSINGS = ((0.5, "t50"), (0.9, "t90"))
 #: Reading flags that mean "kept in the fit".
 USED_FLAGS = frozenset({"used", "ok", "relapse", "above_total", "flat"})
 
 
-def is_series(a: Any) -> bool:
+def is_series(a: Analysis) -> bool:
     """Whether the analysis' curve comes from a customers-out series (fitted or not)."""
     return a.evidence == "online_fraction"
 
@@ -36,7 +39,7 @@ def _when(fit: Any, minutes: float) -> dt.datetime | None:
     return fit.time_at(minutes) if math.isfinite(minutes) else None
 
 
-def crossing_text(a: Any, p: float) -> tuple[str, str, str]:
+def crossing_text(a: Analysis, p: float) -> tuple[str, str, str]:
     """(value, interval, detail) of the clock time at which the count fell below (1 − p) of its peak.
 
     Past the end of the window it reads "not reached by <end>" with the model's
@@ -73,7 +76,7 @@ def flag_name(flag: str, lang: str) -> str:
     return text(lang, f"flag_{flag}") if f"flag_{flag}" in TEXT["en"] else flag.replace("_", " ")
 
 
-def readings_counts(a: Any) -> tuple[int, int, str]:
+def readings_counts(a: Analysis) -> tuple[int, int, str]:
     """(readings used, readings in all, '345 before onset, 10 dropout'): what the fit did with the series."""
     lang = a.params.language
     counts = dict(getattr(a.fit, "flag_counts", {}) or {}) if a.fit is not None else {}
@@ -83,13 +86,13 @@ def readings_counts(a: Any) -> tuple[int, int, str]:
     return used, n, other or "—"
 
 
-def readings_line(a: Any) -> str:
+def readings_line(a: Analysis) -> str:
     """'393 of 768 readings used; not used: 10 dropout, 365 before onset'."""
     used, n, other = readings_counts(a)
     return text(a.params.language, "s_readings_line", used=used, n=n, other=other)
 
 
-def summary_parts(a: Any, kpi: Any) -> list[str]:
+def summary_parts(a: Analysis, kpi: Any) -> list[str]:
     """Headline cards of a series: peak, onset, crossings, customer-hours, readings used."""
     lang, fit, tz = a.params.language, a.fit, a.incident.timezone
     if fit is None:
@@ -118,7 +121,7 @@ def summary_parts(a: Any, kpi: Any) -> list[str]:
     return [f'<div class="pm-kpis">{"".join(cards)}</div>']
 
 
-def impact_rows(a: Any) -> list[tuple[str, str]]:
+def impact_rows(a: Analysis) -> list[tuple[str, str]]:
     """Impact table rows of a series: what was measured, the peak, what was lost, per-customer times."""
     lang, fit, tz = a.params.language, a.fit, a.incident.timezone
     rows = [(text(lang, "s_evidence"), text(lang, "s_evidence_value", n=a.data.online.height))]
@@ -160,7 +163,7 @@ def impact_rows(a: Any) -> list[tuple[str, str]]:
     return rows
 
 
-def milestone_rows(a: Any) -> list[tuple[str, str, str]]:
+def milestone_rows(a: Analysis) -> list[tuple[str, str, str]]:
     """Milestones of a series: onset, peak, the crossings (clock time, after onset), the end of the window."""
     lang, fit, tz = a.params.language, a.fit, a.incident.timezone
     if fit is None:
@@ -182,7 +185,7 @@ def milestone_rows(a: Any) -> list[tuple[str, str, str]]:
     return rows
 
 
-def quality_html(a: Any, table: Any) -> str:
+def quality_html(a: Analysis, table: Any) -> str:
     """The readings of the series by flag: what was used, what was left out and why."""
     lang = a.params.language
     parts = [f"<h3>{esc(text(lang, 's_readings_title'))}</h3>"]
@@ -214,7 +217,7 @@ def quality_html(a: Any, table: Any) -> str:
     return "\n".join(parts)
 
 
-def areas_html(a: Any, table: Any) -> str:
+def areas_html(a: Analysis, table: Any) -> str:
     """One row per area of a multi-area series: peak and the crossings."""
     lang = a.params.language
     if not a.area_fits:
@@ -234,7 +237,7 @@ def areas_html(a: Any, table: Any) -> str:
     return f"<h3>{esc(text(lang, 's_areas'))}</h3>" + table(head, rows)
 
 
-def series_figure(a: Any) -> go.Figure:
+def series_figure(a: Analysis) -> go.Figure:
     """The series as measured (share of its peak), the fitted curve with its band, defects marked, the 50 %/10 % lines."""
     fit, tz, level, lang = a.fit, a.incident.timezone, a.params.level, a.params.language
     peak = fit.peak_out

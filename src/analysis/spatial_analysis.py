@@ -13,7 +13,7 @@ import datetime as dt
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -22,6 +22,9 @@ from analysis import spatial as sp
 from analysis.errors import AnalysisError
 from analysis.spatial_recovery import AreaRecovery, RegionComparison, compare_regions, coverage_caveats, pooled_area_recovery
 from analysis.timeline import DOWN_STATUSES, down_reports
+
+if TYPE_CHECKING:
+    from analysis.pipeline import Analysis
 
 MIN_AREAS_MORAN = 10  # below this, neighbourhood statistics say nothing
 
@@ -77,14 +80,14 @@ _AREA_COLUMNS = (
 )  # fmt: skip
 
 
-def spatial_analysis(a: Any) -> SpatialAnalysis:
+def spatial_analysis(a: Analysis) -> SpatialAnalysis:
     """Every spatial result of the incident, computed once and kept on the analysis (``a.spatial``)."""
     if a.spatial is None:
         a.spatial = _compute(a)
     return a.spatial
 
 
-def remember(a: Any, result: SpatialAnalysis) -> SpatialAnalysis:
+def remember(a: Analysis, result: SpatialAnalysis) -> SpatialAnalysis:
     """Give ``a`` an already computed spatial analysis (the same analysis in another language)."""
     a.spatial = result
     return result
@@ -101,7 +104,7 @@ def _scrubbed(statements: pl.DataFrame) -> pl.DataFrame:
     return statements.with_columns(pl.Series("sources", [without_contacts(x) for x in statements["sources"]], dtype=pl.String))
 
 
-def _onset(a: Any) -> dt.datetime:
+def _onset(a: Analysis) -> dt.datetime:
     if a.fit is not None:
         return a.fit.onset
     if a.incident.onset is not None:
@@ -110,7 +113,7 @@ def _onset(a: Any) -> dt.datetime:
     return first if first is not None else a.span[0]
 
 
-def _compute(a: Any) -> SpatialAnalysis:
+def _compute(a: Analysis) -> SpatialAnalysis:
     from analysis.fitting import propensity_for
     from analysis.geo import area_layer, boundaries, load_exposure
 
@@ -233,7 +236,7 @@ ONSET_WORDS = (
 RECOVERY_WORDS = ("recovered more slowly", "recovered faster")
 
 
-def _distance_tests(a: Any, s: SpatialAnalysis, areas: Any, *, propensity: Any) -> dict[str, sp.DistanceTest]:
+def _distance_tests(a: Analysis, s: SpatialAnalysis, areas: Any, *, propensity: Any) -> dict[str, sp.DistanceTest]:
     """Distance from the origin against onset and recovery pace, over all areas and within regions.
 
     Onset: the first report comes early wherever there are many reports, so each area's
@@ -287,7 +290,7 @@ def _distance_tests(a: Any, s: SpatialAnalysis, areas: Any, *, propensity: Any) 
     return out
 
 
-def regions_metrics(a: Any) -> dict[str, Any]:
+def regions_metrics(a: Analysis) -> dict[str, Any]:
     """``metrics.json`` ``regions``: per region name, reports, t50/t90 with intervals, rate, basis, caveat."""
     s = spatial_analysis(a)
     out: dict[str, Any] = {}
@@ -307,7 +310,7 @@ def regions_metrics(a: Any) -> dict[str, Any]:
     return out
 
 
-def equal_recovery_metrics(a: Any) -> dict[str, Any]:
+def equal_recovery_metrics(a: Analysis) -> dict[str, Any]:
     """``metrics.json`` ``regions_equal_recovery``: ``test``, ``statistic``, ``p_value``, ``df`` (null when not performed, with a note)."""
     s = spatial_analysis(a)
     if s.regions is None:
@@ -316,7 +319,7 @@ def equal_recovery_metrics(a: Any) -> dict[str, Any]:
     return s.regions.test.to_metrics()
 
 
-def areas_metrics(a: Any) -> dict[str, Any]:
+def areas_metrics(a: Analysis) -> dict[str, Any]:
     """``metrics.json`` ``areas``: coverage of the areas, spatial autocorrelation, distance tests, pooling."""
     s = spatial_analysis(a)
     t = s.table

@@ -28,6 +28,8 @@ __all__ = ["geography_parts"]
 if TYPE_CHECKING:  # plotly is imported only by what draws (not by `postmortem fit`)
     import plotly.graph_objects as go
 
+    from analysis.pipeline import Analysis
+
 Part: TypeAlias = "str | go.Figure"
 
 
@@ -48,7 +50,7 @@ def _fmt_est(v: float, lo: float, hi: float, lang: str) -> str:
     return format_estimate(v, lo, hi, lang)
 
 
-def _lead(a: Any, s: SpatialAnalysis) -> str:
+def _lead(a: Analysis, s: SpatialAnalysis) -> str:
     lang = a.params.language
     c = s.scope_counts
     total = sum(c.values())
@@ -83,7 +85,7 @@ def _lead(a: Any, s: SpatialAnalysis) -> str:
     return "<p>" + esc(" ".join(parts)) + "</p>"
 
 
-def geography_parts(a: Any) -> list[Part]:
+def geography_parts(a: Analysis) -> list[Part]:
     """The report's Geography section: maps with captions, the region comparison and the tests in plain words."""
     from analysis import maps
 
@@ -189,7 +191,7 @@ def _statement_geojson(statements: pl.DataFrame) -> dict[str, Any] | None:
     return maps.display_geojson(gpd.GeoDataFrame(both, geometry="geometry", crs=prov.crs), tolerance_m=400, decimals=3)
 
 
-def origin_name(a: Any, lang: str) -> str:
+def origin_name(a: Analysis, lang: str) -> str:
     """The incident's origin in the reader's language (as written in incident.toml), '' when none."""
     origin = a.incident.origin
     if origin is None:
@@ -283,7 +285,9 @@ def _statement_parts(s: SpatialAnalysis, base: dict[str, Any], lang: str = "en")
     return parts
 
 
-def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[str, Any], *, note: str | None) -> list[Part]:
+def _recovery_parts(
+    a: Analysis, s: SpatialAnalysis, geo: dict[str, Any], base: dict[str, Any], *, note: str | None
+) -> list[Part]:
     from analysis import maps
 
     lang = a.params.language
@@ -323,7 +327,7 @@ def _recovery_parts(a: Any, s: SpatialAnalysis, geo: dict[str, Any], base: dict[
     return parts
 
 
-def _region_parts(a: Any, s: SpatialAnalysis, lang: str) -> list[Part]:
+def _region_parts(a: Analysis, s: SpatialAnalysis, lang: str) -> list[Part]:
     from analysis import maps
 
     rc = s.regions
@@ -394,7 +398,7 @@ def _region_parts(a: Any, s: SpatialAnalysis, lang: str) -> list[Part]:
     return parts
 
 
-def _distance_parts(a: Any, s: SpatialAnalysis) -> list[Part]:
+def _distance_parts(a: Analysis, s: SpatialAnalysis) -> list[Part]:
     if not s.distance:
         return []
     lang = a.params.language
