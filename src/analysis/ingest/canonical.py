@@ -786,6 +786,32 @@ def _unusable(reason: pl.Series) -> pl.Series:
 # --------------------------------------------------------------------------- per kind
 
 
+def _verdicts(
+    table: pl.DataFrame,
+    source: Source,
+    kind_checks: list[tuple[pl.Series, pl.Series | str | None]],
+    tally: DuplicateTally | None,
+    *,
+    batches: Batches | None = None,
+    **duplicate_keys: Any,
+) -> tuple[pl.Series, pl.DataFrame]:
+    """Every row's reject reason (null: kept) and the rejects table: the checks all kinds share, then the kind's.
+
+    First match wins: an empty row, an oversized field, a duplicate under the source's
+    ``dedupe`` policy (``duplicate_keys`` go to :func:`_duplicate_reasons`), then
+    ``kind_checks`` in order (``(reason, column)`` pairs). The tally counts identical rows,
+    empty rows and duplicates for the data-quality section.
+    """
+    checks = _row_checks(table, batches)
+    dup_why, dup_column = _duplicate_reasons(table, source, checks["_identical"], batches=batches, **duplicate_keys)
+    reason, column = _first(
+        [(checks["_why_empty"], None), (checks["_why_size"], checks["_why_size_col"]), (dup_why, dup_column), *kind_checks]
+    )
+    if tally is not None:
+        tally.add(checks["_identical"], checks["_why_empty"], dup_why, reason)
+    return reason, _rejects(table, source, reason, column)
+
+
 def _report_frame(
     table: pl.DataFrame, source: Source, timezone: str, tally: DuplicateTally | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -877,29 +903,17 @@ def _report_work(
         )
     ).to_series()
 
-    checks = _row_checks(table, batches)
-    dup_why, dup_column = _duplicate_reasons(
+    reason, rejects = _verdicts(
         table,
         source,
-        checks["_identical"],
+        [(frame["_why_time"], time_label), (weight_why, _label(source, table, "count"))],
+        tally,
+        batches=batches,
         ids=("report_id",),
         timed_ids=("user_id", "device_id"),
         times=frame.select("start", "until"),
-        batches=batches,
     )
-    reason, column = _first(
-        [
-            (checks["_why_empty"], None),
-            (checks["_why_size"], checks["_why_size_col"]),
-            (dup_why, dup_column),
-            (frame["_why_time"], time_label),
-            (weight_why, _label(source, table, "count")),
-        ]
-    )
-    if tally is not None:
-        tally.add(checks["_identical"], checks["_why_empty"], dup_why, reason)
-    del checks, weight_why, dup_why, dup_column
-    rejects = _rejects(table, source, reason, column)
+    del weight_why
     # everything below is row by row: it is built for the kept rows only (the raw table and
     # the parsed times are filtered once, not twenty derived columns)
     kept = pl.DataFrame(
@@ -918,7 +932,7 @@ def _report_work(
     if reason.null_count() < reason.len():
         ok = reason.is_null()
         table, kept = table.filter(ok), kept.filter(ok)
-    del reason, column
+    del reason
 
     lat, lon, coord_issue = _coordinates(table, source)
     status, status_issue = _normalise_noted(_text(table, source, "status"), STATUS_SYNONYMS, "status")
@@ -1060,25 +1074,14 @@ def _restoration_frame(
     obs_date_note = pl.select(
         pl.when(obs.until.is_not_null()).then(pl.lit("observed_at has no time of day: read as local midnight"))
     ).to_series()
-    checks = _row_checks(table)
-    dup_why, dup_column = _duplicate_reasons(
+    reason, rejects = _verdicts(
         table,
         source,
-        checks["_identical"],
+        [(why["r"], why["c"])],
+        tally,
         timed_ids=("customer_id",),
         times=pl.DataFrame({"o": obs.utc, "a": after.utc, "b": before_utc}),
     )
-    reason, column = _first(
-        [
-            (checks["_why_empty"], None),
-            (checks["_why_size"], checks["_why_size_col"]),
-            (dup_why, dup_column),
-            (why["r"], why["c"]),
-        ]
-    )
-    if tally is not None:
-        tally.add(checks["_identical"], checks["_why_empty"], dup_why, reason)
-    rejects = _rejects(table, source, reason, column)
     work = pl.DataFrame(
         {
             "_row": table["_row"],
@@ -1185,19 +1188,7 @@ def _online_frame(
     )
     lat, lon, coord_issue = _coordinates(table, source)
     service, service_issue = _normalise_noted(_text(table, source, "service"), SERVICE_SYNONYMS, "service")
-    checks = _row_checks(table)
-    dup_why, dup_column = _duplicate_reasons(table, source, checks["_identical"])
-    why_reason, why_column = _first(
-        [
-            (checks["_why_empty"], None),
-            (checks["_why_size"], checks["_why_size_col"]),
-            (dup_why, dup_column),
-            (why["r"], why["c"]),
-        ]
-    )
-    if tally is not None:
-        tally.add(checks["_identical"], checks["_why_empty"], dup_why, why_reason)
-    rejects = _rejects(table, source, why_reason, why_column)
+    why_reason, rejects = _verdicts(table, source, [(why["r"], why["c"])], tally)
     work = pl.DataFrame(
         {
             "_row": table["_row"],
