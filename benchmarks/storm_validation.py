@@ -7,6 +7,8 @@ are drawn with different seeds into a temporary folder and fitted exactly as a u
 
 Compared with the truth, per scenario and metric:
 
+* ``peak`` (``recovery.peak.estimate`` + ``estimate_ci``) against the largest true count at a
+  run start (what a perfect feed at the same cadence shows; see :mod:`benchmarks.storms`);
 * ``t50``, ``t90`` (``recovery.t50``/``t90``, ISO clock times: 50 % / 90 % of the peak
   restored, i.e. the true count falls below 50 % / 10 % of its peak for good), their ``_ci``;
   the relative error is taken relative to the time elapsed since the true onset. A crossing
@@ -23,7 +25,9 @@ Compared with the truth, per scenario and metric:
 
 Coverage is the share of 90 % intervals containing the truth, with a two-sided 95 %
 Clopper–Pearson interval and the shares of misses below / above; for t50/t90 only the
-replications whose crossing lies inside the window count (the others are shown apart). A
+replications whose crossing lies inside the window count; the crossings after the window's
+end ("not reached by", extrapolated) are summarised apart (``beyond_coverage`` and its
+interval, misses below / above, median error). A
 CLI failure, unparsable output or a missing key is a counted failure, never a crash.
 
 Targets the product must meet: times within 10 % of the elapsed time (median over
@@ -55,8 +59,8 @@ from benchmarks.storms import SCENARIOS, StormTruth, write_incident
 from benchmarks.validation import clopper_pearson, postmortem_command
 
 TIMES = ("t50", "t90")
-METRICS = ("t50", "t90", "customer_hours", "restoration_p50", "onset")
-HEADLINE = ("t50", "t90", "customer_hours", "restoration_p50")
+METRICS = ("peak", "t50", "t90", "customer_hours", "restoration_p50", "onset")
+HEADLINE = ("peak", "t50", "t90", "customer_hours", "restoration_p50")
 SEED0 = 2000
 TIME_TARGET = 0.10
 COVERAGE_TARGET = (0.85, 0.95)
@@ -180,6 +184,13 @@ def compare(metrics: dict[str, Any], truth: StormTruth, *, onset_configured: boo
     """Every metric of one fit against the truth."""
     rec = metrics.get("recovery") if isinstance(metrics.get("recovery"), dict) else {}
     out: dict[str, Any] = {k: judge_time(rec, k, truth) for k in TIMES}
+    pk = rec.get("peak") if isinstance(rec.get("peak"), dict) else {}
+    est = pk.get("estimate")
+    lo, hi = _pair(pk.get("estimate_ci"))
+    out["peak"] = {
+        "truth": float(truth.peak),
+        **judge(est if isinstance(est, (int, float)) else None, lo, hi, float(truth.peak), float(truth.peak)),
+    }
     elapsed50 = truth.minutes(truth.crossings_full["t50"])
     ch = rec.get("customer_hours")
     lo, hi = _pair(rec.get("customer_hours_ci"))
@@ -301,6 +312,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 "miss_high": sum(j["miss_high"] for j in counted) / n if n else math.nan,
                 "beyond_window": len(beyond),
                 "beyond_covered": sum(j["hit"] for j in beyond),
+                "beyond_coverage": sum(j["hit"] for j in beyond) / len(beyond) if beyond else math.nan,
+                "beyond_coverage_ci95": list(clopper_pearson(sum(j["hit"] for j in beyond), len(beyond))),
+                "beyond_miss_low": sum(j["miss_low"] for j in beyond) / len(beyond) if beyond else math.nan,
+                "beyond_miss_high": sum(j["miss_high"] for j in beyond) / len(beyond) if beyond else math.nan,
+                "beyond_rel_error": _median([j["rel_error"] for j in beyond]),
                 "point_outside": sum(not j["inside"] for j in have),
                 "no_interval": sum(not j["has_interval"] for j in have),
             }
@@ -340,7 +356,7 @@ def print_table(summary: dict[str, Any], n_boot: int) -> None:
             if m not in s:
                 continue
             d = s[m]
-            fmt = "{:9.0f}" if m != "customer_hours" else "{:9.3g}"
+            fmt = "{:9.0f}" if m not in ("customer_hours", "peak") else "{:9.3g}"
             est = fmt.format(d["estimate"]) if math.isfinite(d["estimate"]) else f"{'-':>9}"
             ci = d["coverage_ci95"]
             cover = f"{d['covered']}/{d['n_cover']}"

@@ -31,8 +31,11 @@ restoration (``truncated``).
 
 The truth (computed from the event stream, exactly, to full restoration)
 ------------------------------------------------------------------------
-The count curve at 1-minute resolution; its peak (value, time); the times the count falls
-below 50 %, 10 % and 1 % of the peak for good (``t50``/``t90``/``t99``: 50/90/99 % of the peak
+The count curve at 1-minute resolution; its peak (value, time) as a perfect feed at the same
+15-minute cadence shows it: the largest true count at a run start (a user compares with the
+series they have, and a substation's spike shorter than a run is in no feed at this cadence;
+the largest count at any instant is kept as ``peak_continuous``); the times the count falls
+below 50 %, 10 % and 1 % of that peak for good (``t50``/``t90``/``t99``: 50/90/99 % of the peak
 restored; None within the window when it happens later, the full-run time kept as well);
 the onset (first time the count is ≥ 5 % of the peak and stays so for an hour); per-customer
 restoration times (the log-normal draws' p50/p90 and the outage durations' p50/p90, the latter
@@ -276,7 +279,7 @@ class StormTruth:
     full_restoration: dt.datetime
     curve_start: dt.datetime
     curve: np.ndarray  # true count at each minute from curve_start to full restoration
-    peak: int
+    peak: int  # the largest true count at a run start: what a perfect feed at the same cadence shows
     peak_time: dt.datetime
     onset: dt.datetime
     crossings: dict[str, dt.datetime | None]  # within the window (None when later)
@@ -288,6 +291,8 @@ class StormTruth:
     missing_times: list[dt.datetime]
     n_rows: int
     config: dict[str, Any] = field(default_factory=dict)
+    peak_continuous: int = 0  # the largest true count at any instant (between runs too)
+    peak_time_continuous: dt.datetime | None = None
 
     @property
     def defect_times(self) -> list[dt.datetime]:
@@ -318,6 +323,8 @@ class StormTruth:
             "full_restoration": iso(self.full_restoration),
             "peak": self.peak,
             "peak_time": iso(self.peak_time),
+            "peak_continuous": self.peak_continuous,
+            "peak_time_continuous": iso(self.peak_time_continuous),
             "onset": iso(self.onset),
             "crossings": {k: iso(v) for k, v in self.crossings.items()},
             "crossings_full": {k: iso(v) for k, v in self.crossings_full.items()},
@@ -407,17 +414,13 @@ def simulate(name: str, seed: int = 0) -> Simulated:
         ]
     ).astype(np.int64)
     uniq, after = step_count(times, deltas)
-    # the storm's own stream (with relapses) decides the peak and the crossings; background is in the count
+    # the largest count at any instant (a substation's spike may last less than a run)
     i_peak = int(np.argmax(after))
-    peak = int(after[i_peak])
-    t_peak = float(uniq[i_peak])
-    cross_full = {k: falls_below(uniq, after, f * peak) for k, f in FRACTIONS.items()}
-    onset = sustained_onset(uniq, after, 0.05 * peak)
-    assert onset is not None
-    assert all(v is not None for v in cross_full.values())
+    peak_continuous = int(after[i_peak])
+    t_peak_continuous = float(uniq[i_peak])
 
     if storm.truncate_restored is not None:
-        t_cut = falls_below(uniq, after, (1.0 - storm.truncate_restored) * peak)
+        t_cut = falls_below(uniq, after, (1.0 - storm.truncate_restored) * peak_continuous)
         assert t_cut is not None
         w1 = t_cut
     else:
@@ -426,8 +429,18 @@ def simulate(name: str, seed: int = 0) -> Simulated:
     w1 = float(runs[-1])
     window_end = _utc(start, w1)
 
-    # the true count at each run, then noise, stale runs, defects
+    # the true count at each run; the peak is what a perfect feed at this cadence shows (its largest
+    # run), and the crossings and the onset are the count's against shares of that peak
     true_runs = count_at(uniq, after, runs).astype(float)
+    i_run = int(np.argmax(true_runs))
+    peak = int(true_runs[i_run])
+    t_peak = float(runs[i_run])
+    cross_full = {k: falls_below(uniq, after, f * peak) for k, f in FRACTIONS.items()}
+    onset = sustained_onset(uniq, after, 0.05 * peak)
+    assert onset is not None
+    assert all(v is not None for v in cross_full.values())
+
+    # noise, stale runs, defects
     n = runs.size
     eps = np.empty(n)
     phi = 0.9
@@ -513,6 +526,8 @@ def simulate(name: str, seed: int = 0) -> Simulated:
         curve=count_at(uniq, after, curve_t).astype(np.int64),
         peak=peak,
         peak_time=_utc(start, t_peak),
+        peak_continuous=peak_continuous,
+        peak_time_continuous=_utc(start, t_peak_continuous),
         onset=_utc(start, onset),
         crossings={k: (_utc(start, v) if v <= w1 else None) for k, v in cross_full.items()},  # type: ignore[operator]
         crossings_full={k: _utc(start, v) for k, v in cross_full.items()},  # type: ignore[arg-type]

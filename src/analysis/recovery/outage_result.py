@@ -109,6 +109,20 @@ def ou_mean_variance(sd: float, tau: float, length: float) -> float:
     return sd * sd * 2.0 * (x - 1.0 + math.exp(-x)) / (x * x)
 
 
+def ou_ols_cov(u: np.ndarray, sd: float, tau: float, x: np.ndarray | None = None) -> np.ndarray:
+    """Covariance of a least-squares fit through readings at minutes ``u`` whose noise is OU (``sd``, ``tau``).
+
+    (XᵀX)⁻¹ Xᵀ Σ X (XᵀX)⁻¹ with Σᵢⱼ = sd² e^(−|uᵢ − uⱼ|/τ): exact for that noise, however few
+    readings the window holds (a Newey–West estimate from the window's own residuals cannot
+    see a drift longer than the window). ``x`` is the design (default: level and slope in ``u``).
+    """
+    if x is None:
+        x = np.column_stack([np.ones(u.size), u])
+    sigma = sd * sd * np.exp(-np.abs(u[:, None] - u[None, :]) / max(tau, 1e-9))
+    xtx_inv = np.linalg.inv(x.T @ x)
+    return xtx_inv @ x.T @ sigma @ x @ xtx_inv
+
+
 def _hac_ols(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
     """Least squares with a Newey–West (Bartlett, ``lag``) covariance: the feed's noise is autocorrelated."""
     n, k = x.shape
@@ -346,7 +360,10 @@ class CustomersOutFit(Headlines):
         off. When the quadratic's top is below the largest reading, the peak is taken halfway
         between them, with half their gap as its standard deviation at least. When the top
         is not a clear maximum of a quadratic (a jump, a plateau), the largest reading stands,
-        with the noise's variance.
+        with the noise's variance. The variance from the feed's slow drift is that of the
+        quadratic's top under OU noise of the drift's size and memory (:func:`ou_ols_cov`),
+        exact for the readings at hand. When a hole in the readings (a feed loss) lies at the
+        top, the peak may be inside it (:meth:`_top_in_hole`).
         """
         if "peak" not in self._cache:
             t, y = self.evidence.t, self.evidence.y
@@ -367,7 +384,8 @@ class CustomersOutFit(Headlines):
                         # what a quadratic over a day leaves at the top of a storm in several
                         # bands is their shape, not noise: the fitted noise bounds it there
                         sd_slow, tau_slow = sd, self._noise_tau()
-                    var = max(float(grad @ cov @ grad), ou_mean_variance(sd_slow, tau_slow, 180.0))
+                    drift = float(grad @ ou_ols_cov(u * 60.0, sd_slow, tau_slow, x) @ grad)
+                    var = max(float(grad @ cov @ grad), drift)
                     level = a + b * v + c * v * v
                     if level < 1.0:
                         # the largest reading is the top plus noise, the quadratic rounds a sharp
@@ -376,7 +394,40 @@ class CustomersOutFit(Headlines):
                         level, var = level + 0.5 * gap, max(var, (0.5 * gap) ** 2)
                     if math.isfinite(level) and 0.5 < level < 1.5 and math.isfinite(var):
                         self._cache["peak"] = (level, var)
+            level, var = self._cache["peak"]
+            top = self._top_in_hole()
+            if top is not None and top > level:
+                # the top may lie in a hole of the readings (a feed loss at the peak): between
+                # the level the readings show and the rise and fall met inside the hole
+                gap = top - level
+                self._cache["peak"] = (level + 0.5 * gap, max(var, (0.5 * gap) ** 2))
         return self._cache["peak"]
+
+    def _top_in_hole(self) -> float | None:
+        """The highest level the series may reach inside a hole of its readings near the peak (share of the peak reading).
+
+        A hole is a stretch of more than two cadence steps without a used reading (feed
+        losses, flapping, missing runs) within 3 h of the largest reading, whose edges are both
+        at 80 % of it or more. The rise before it (a straight line through the four readings
+        before) and the fall after it (the four after) are continued into the hole; where
+        they meet, capped at the hole's ends, is the highest level the count can have reached
+        there unseen. None when no hole is near the top or the readings do not rise into it
+        and fall out of it.
+        """
+        t, y = self.evidence.t, self.evidence.y
+        near = np.abs(t - self.peak_minutes) <= 180.0
+        best = None
+        for i in np.nonzero(np.diff(t) > 2.5 * self.step)[0]:
+            if not (near[i] or near[i + 1]) or min(y[i], y[i + 1]) < 0.8 or i < 3 or i + 4 >= t.size:
+                continue
+            bl = np.polyfit(t[i - 3 : i + 1], y[i - 3 : i + 1], 1)
+            br = np.polyfit(t[i + 1 : i + 5], y[i + 1 : i + 5], 1)
+            if not (bl[0] > 0 > br[0]):
+                continue
+            tm = float(np.clip((br[1] - bl[1]) / (bl[0] - br[0]), t[i], t[i + 1]))
+            top = float(min(np.polyval(bl, tm), np.polyval(br, tm), 1.5))
+            best = top if best is None else max(best, top)
+        return best
 
     def _drift(self, t: np.ndarray, y: np.ndarray, center: float, half: float) -> tuple[float, float]:
         """(SD, time constant in minutes) of the readings' deviation from a quadratic trend within ``half`` of ``center``.
@@ -453,8 +504,15 @@ class CustomersOutFit(Headlines):
         end_above = ya.size >= 3 and float(np.median(ya[-3:])) >= line
         reached = not end_above
         est, source = model, "model"
-        if end_above and float(np.median(ya[-3:])) >= line + 2.0 * sd:
+        # clearly above: by twice the noise, and always at twice the line (a poor fit's noise is no excuse)
+        if end_above and float(np.median(ya[-3:])) >= line + min(2.0 * sd, line):
             floor = max(floor, self.horizon_minutes + self.step)
+            trend = self._end_crossing(line, peak_var / peak**2)
+            if trend is not None:
+                # two tails, neither known to be right past the end: the readings' own decline
+                # continued (the value) and the families' curves; the interval spans both
+                est = Estimate(trend[0], min(trend[1], model.low), max(trend[2], model.high))
+                source = "trend"
         elif reached:
             local = self._local(ta, ya, line, peak_var / peak**2)
             if local is not None:
@@ -500,6 +558,89 @@ class CustomersOutFit(Headlines):
             t[pos], np.log(y[pos]), center=center, line=math.log(line), line_var=log_line_var, half_width=half, lag=lag,
             level=self.level, level_var=ou_mean_variance(sd, tau, 2.0 * half),
         )  # fmt: skip
+
+    def _end_trend(self) -> tuple[float, np.ndarray, np.ndarray, int] | None:
+        """The local linear trend of log(readings) over the last hours of the window: (end, β, cov, n).
+
+        Fitted to the fresh readings within 3 h of the last one (widened to hold eight, at most
+        12 h), Newey–West covariance, the level's variance floored by the feed's slow drift
+        (as for the crossings inside the window). β = (log level at the end, slope per
+        minute). None when there are too few readings or no clear decline.
+        """
+        if "end_trend" not in self._cache:
+            self._cache["end_trend"] = None
+            t, y = self.evidence.t, self.evidence.y
+            after = t >= self.peak_minutes
+            t, y = t[after], y[after]
+            fresh = np.concatenate([[True], y[1:] != y[:-1]]) & (y > 0)
+            t, y = t[fresh], y[fresh]
+            if y.size >= 8:
+                end = float(t[-1])
+                back = np.sort(end - t)
+                half = float(min(max(180.0, back[7]), 720.0))
+                sel = end - t <= half
+                n = int(sel.sum())
+                if n >= 8:
+                    u = t[sel] - end
+                    beta, cov = _hac_ols(np.column_stack([np.ones(n), u]), np.log(y[sel]), self._lag())
+                    sd, tau = self._drift(t, np.log(y), end, max(3.0 * half, 720.0))
+                    drift = ou_ols_cov(u, sd, tau)
+                    if drift[1, 1] > cov[1, 1]:
+                        # a few hours of readings cannot show a drift that lasts hours: it tilts the
+                        # slope as much as it shifts the level, and the extrapolation carries both
+                        cov = drift
+                    cov[0, 0] = max(cov[0, 0], ou_mean_variance(sd, tau, half))
+                    if beta[1] < 0 and beta[1] ** 2 > 4.0 * cov[1, 1]:
+                        self._cache["end_trend"] = (end, beta, cov, n)
+        return self._cache["end_trend"]
+
+    def _end_crossing(self, line: float, log_line_var: float) -> tuple[float, float, float] | None:
+        """Where the readings' decline at the end of the window, continued, crosses ``line``: (value, low, high).
+
+        A constant rate of decline on the log scale (each customer still out restored at a
+        constant rate from the end on). The crossing is a ratio, (log line − level)/slope,
+        so its interval comes from draws of the trend's level and slope (their normal
+        covariance, :meth:`_end_trend`) and of the line: a slope near zero puts the upper end
+        far out (infinite when a draw does not decline), as it should.
+        """
+        fit = self._end_trend()
+        if fit is None:
+            return None
+        end, beta, cov, _ = fit
+        a, b = float(beta[0]), float(beta[1])
+        log_line = math.log(line)
+        rng = np.random.default_rng(self.seed + 2)
+        ab = rng.multivariate_normal(beta, cov, 4000, method="eigh")
+        ll = log_line + math.sqrt(max(log_line_var, 0.0)) * rng.standard_normal(ab.shape[0])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            uc = np.where(ab[:, 1] < 0, (ll - ab[:, 0]) / ab[:, 1], np.inf)
+        lo, hi = np.quantile(uc, [(1 - self.level) / 2, (1 + self.level) / 2])
+        return end + (log_line - a) / b, end + float(lo), end + float(hi)
+
+    def _end_tail_draws(self, n: int) -> np.ndarray | None:
+        """``n`` draws of the customer-hours after the window if the decline at its end continued (see :meth:`_end_trend`).
+
+        ∫ exp(a + b·u) du from the end = exp(a)/(−b), in shares of the peak × minutes.
+        """
+        fit = self._end_trend()
+        if fit is None:
+            return None
+        _, beta, cov, _ = fit
+        rng = np.random.default_rng(self.seed + 1)
+        ab = rng.multivariate_normal(beta, cov, n, method="eigh")
+        slope = np.minimum(ab[:, 1], -1e-6)
+        return np.exp(ab[:, 0]) / -slope * self.peak_out / 60.0
+
+    def peak_estimate(self) -> Estimate:
+        """The peak of the underlying count (customers out) with its interval (see :meth:`_peak_level`).
+
+        Normal on the level's standard deviation; comparable with the largest reading a
+        perfect feed at the series' cadence would show.
+        """
+        level, var = self._peak_level()
+        z = float(stats.norm.ppf((1 + self.level) / 2))
+        sd = math.sqrt(max(var, 0.0))
+        return Estimate(level * self.peak_out, (level - z * sd) * self.peak_out, (level + z * sd) * self.peak_out)
 
     def quantile(self, p: float) -> Estimate:
         """Minutes after onset of the crossing of (1 − p) × peak (see :meth:`crossing`)."""
@@ -585,7 +726,10 @@ class CustomersOutFit(Headlines):
 
     # ------------------------------------------------------------------ customer-hours
     def _still_out_at_end(self) -> bool:
-        return bool(self.survival_curve(np.array([self.horizon_minutes]))[0][0] > 0.01)
+        """More than 1 % of the peak still out at the end, by the model or by the last readings."""
+        y = self.evidence.y
+        last = float(np.median(y[-3:])) if y.size >= 3 else 0.0
+        return bool(self.survival_curve(np.array([self.horizon_minutes]))[0][0] > 0.01 or last > 0.01)
 
     def customer_hours_lost(self, n_affected: int | None = None) -> Estimate:
         """Customer-hours without power over the whole event (``n_affected`` ignored: the series gives the count).
@@ -612,6 +756,13 @@ class CustomersOutFit(Headlines):
             window = self._window_draws(tail.size)
             est = self._summary(window + tail, w, float(np.median(window + tail)))
             beyond = self._still_out_at_end()
+            trend = self._end_tail_draws(max(tail.size, 200)) if beyond else None
+            if trend is not None:
+                # past the end, two tails: the readings' decline continued (the value) and the
+                # families' curves; the interval spans both
+                both = self._window_draws(trend.size) + trend
+                lo, mid, hi = percentile_summary(both, self.level)
+                est = Estimate(mid, min(lo, est.low), max(hi, est.high))
             self._cache["ch"] = Estimate(est.value, est.low, est.high, beyond, beyond)
         return self._cache["ch"]
 
@@ -759,10 +910,13 @@ class CustomersOutFit(Headlines):
             out[f"{key}_source"] = c.source
             out[f"{key}_after_peak_minutes"] = _json(c.after_peak_minutes.value)
             out[f"{key}_after_peak_minutes_ci"] = c.after_peak_minutes.interval
+        pk = self.peak_estimate()
         out["peak"] = {
             "out": self.peak_out,
             "time": iso_local(self.peak_time, self.timezone),
             "share_of_total": self.peak_out / self.total if self.total else None,
+            "estimate": _json(pk.value),
+            "estimate_ci": pk.interval,
         }
         rt: dict[str, Any] = {}
         for p, key in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99")):
