@@ -390,12 +390,8 @@ def check_boundary_file(path: Path, folder: Path, *, where: str) -> None:
 # --------------------------------------------------------------------------- loading
 
 
-def load_incident(path: str | Path) -> Incident:
-    """Read and validate ``incident.toml`` (or the folder holding it).
-
-    Raises :class:`ConfigError` naming the file and key for any problem: a missing or
-    unknown key, a wrong type, an unknown timezone, a source path outside the folder.
-    """
+def _read_config(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The ``incident.toml`` of ``path`` (a file or its folder), parsed and checked for unknown keys and types."""
     text_path = str(path)
     if len(text_path) > 4096 or "\x00" in text_path:
         raise ConfigError(f"{quote(text_path, 100)}: not a usable path (NUL byte, or over 4096 characters)")
@@ -426,67 +422,27 @@ def load_incident(path: str | Path) -> Incident:
     if problems := config_problems(raw):  # every key, type and choice problem at once
         many = f"{len(problems)} problems: " if len(problems) > 1 else ""
         raise ConfigError(f"{config_path}: {many}{'; '.join(problems)}")
-    r = _Reader(config_path, raw)
+    return config_path, raw
 
-    incident_id = r.get("id", str, required=True).strip()
-    if not INCIDENT_ID.fullmatch(incident_id) or incident_id.lower() in RESERVED_IDS:
-        raise r.fail(
-            "id",
-            f"must be 1–100 letters, digits, '.', '_' or '-', not starting with '.' and not one of "
-            f"{', '.join(sorted(RESERVED_IDS))}; got {quote(incident_id, 60)}",
-        )
-    titles = {k: _label(v.strip()) or "" for k, v in event_labels(r, r.table.get("title"), "title").items()}
-    title = titles["en"]
-    tz_name = r.get("timezone", str, required=True)
-    try:
-        tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise r.fail("timezone", f"unknown IANA timezone {tz_name!r} (e.g. 'Europe/Brussels')") from None
 
-    def _time(name: str) -> dt.datetime | None:
-        r.used.add(name)
-        if name not in raw:
-            return None
-        return parse_config_time(raw[name], tz, where=f"{config_path}: key '{name}'")
+def _parse_origin(r: _Reader) -> Origin | None:
+    """``[origin]``: where the fault was (a name in each language, WGS84 coordinates), or ``None``."""
+    if (o := r.sub("origin")) is None:
+        return None
+    lat = o.get("lat", float, required=True)
+    lon = o.get("lon", float, required=True)
+    if not (-90 <= lat <= 90) or not (-180 <= lon <= 180):
+        raise o.fail("lat", f"({lat}, {lon}) is not a WGS84 coordinate")
+    raw_name = o.table.get("name")
+    o.used.add("name")
+    names = {k: _label(v) or "" for k, v in event_labels(o, raw_name, "name").items()} if raw_name is not None else {}
+    o.check_unknown()
+    return Origin(name=names.get("en") or "origin", lat=lat, lon=lon, names=MappingProxyType(names))
 
-    onset = _time("onset")
-    end = _time("end")
-    if onset and end and end <= onset:
-        raise r.fail("end", f"must be after onset ({onset.isoformat()})")
-    if onset and end:
-        from analysis.limits import limit
 
-        span = limit("MAX_SPAN_DAYS")
-        if (end - onset).total_seconds() > span * 86400:
-            raise r.fail(
-                "end", f"{(end - onset).days} days after onset, more than {span:g} (limit POSTMORTEM_MAX_SPAN_DAYS; a typo?)"
-            )
-
-    raw_description = r.table.get("description")
-    descriptions = (
-        {k: _label(v, 2000) or "" for k, v in event_labels(r, raw_description, "description").items()}
-        if raw_description is not None
-        else {}
-    )
-    r.used.add("description")
-    description = descriptions.get("en")
-    affected = r.get("affected_customers", int)
-    if affected is not None and affected <= 0:
-        raise r.fail("affected_customers", f"must be a positive integer, got {affected}")
-    simulated = bool(r.get("simulated", bool) or False)
-
-    origin = None
-    if (o := r.sub("origin")) is not None:
-        lat = o.get("lat", float, required=True)
-        lon = o.get("lon", float, required=True)
-        if not (-90 <= lat <= 90) or not (-180 <= lon <= 180):
-            raise o.fail("lat", f"({lat}, {lon}) is not a WGS84 coordinate")
-        raw_name = o.table.get("name")
-        o.used.add("name")
-        names = {k: _label(v) or "" for k, v in event_labels(o, raw_name, "name").items()} if raw_name is not None else {}
-        origin = Origin(name=names.get("en") or "origin", lat=lat, lon=lon, names=MappingProxyType(names))
-        o.check_unknown()
-
+def _parse_events(r: _Reader, tz: ZoneInfo) -> list[Event]:
+    """``[[events]]``: the timeline's milestones (at most ``MAX_EVENTS``), each time in the incident's timezone."""
+    config_path = r.path
     events = []
     raw_events = r.get("events", list) or []
     from analysis.limits import limit
@@ -515,7 +471,11 @@ def load_incident(path: str | Path) -> Incident:
             )
         )
         e.check_unknown()
+    return events
 
+
+def _parse_reporting(r: _Reader) -> Reporting:
+    """``[reporting]``: how people report (hourly propensity, surge, noticing, delay); defaults when absent."""
     reporting = Reporting()
     if (rp := r.sub("reporting")) is not None:
         prop = rp.get("hourly_propensity", list)
@@ -533,7 +493,12 @@ def load_incident(path: str | Path) -> Incident:
             delay_minutes=_delay_minutes(rp),
         )
         rp.check_unknown()
+    return reporting
 
+
+def _parse_geography(r: _Reader, folder: Path) -> Geography:
+    """``[geography]``: the user's own areas and exposure files (inside the incident folder); defaults when absent."""
+    config_path = r.path
     geography = Geography()
     if (g := r.sub("geography")) is not None:
         b = g.get("boundaries", str)
@@ -555,7 +520,37 @@ def load_incident(path: str | Path) -> Incident:
         if geography.exposure and not (geography.exposure_key and geography.exposure_column):
             raise g.fail("exposure_key", "'exposure_key' and 'exposure_column' are required with 'exposure'")
         g.check_unknown()
+    return geography
 
+
+def _parse_window(r: _Reader, tz: ZoneInfo) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``onset`` and ``end`` in UTC (local times in the incident's timezone): end after onset, within the span limit."""
+    raw, config_path = r.table, r.path
+
+    def _time(name: str) -> dt.datetime | None:
+        r.used.add(name)
+        if name not in raw:
+            return None
+        return parse_config_time(raw[name], tz, where=f"{config_path}: key '{name}'")
+
+    onset = _time("onset")
+    end = _time("end")
+    if onset and end and end <= onset:
+        raise r.fail("end", f"must be after onset ({onset.isoformat()})")
+    if onset and end:
+        from analysis.limits import limit
+
+        span = limit("MAX_SPAN_DAYS")
+        if (end - onset).total_seconds() > span * 86400:
+            raise r.fail(
+                "end", f"{(end - onset).days} days after onset, more than {span:g} (limit POSTMORTEM_MAX_SPAN_DAYS; a typo?)"
+            )
+    return onset, end
+
+
+def _parse_sources(r: _Reader, folder: Path) -> tuple[Source, ...]:
+    """``[[sources]]``: at least one, unique names, no file named twice (every report would count twice)."""
+    config_path = r.path
     raw_sources = r.get("sources", list, required=True)
     if not raw_sources:
         raise r.fail("sources", "at least one [[sources]] table is required")
@@ -571,6 +566,57 @@ def load_incident(path: str | Path) -> Incident:
                 f"sources '{paths[s.path]}' and '{s.name}' name the same file {quote(s.rel_path)}; every report would count twice",
             )
         paths[s.path] = s.name
+    return sources
+
+
+def load_incident(path: str | Path) -> Incident:
+    """Read and validate ``incident.toml`` (or the folder holding it).
+
+    Raises :class:`ConfigError` naming the file and key for any problem: a missing or
+    unknown key, a wrong type, an unknown timezone, a source path outside the folder.
+    """
+    config_path, raw = _read_config(path)
+    folder = config_path.parent
+    r = _Reader(config_path, raw)
+
+    incident_id = r.get("id", str, required=True).strip()
+    if not INCIDENT_ID.fullmatch(incident_id) or incident_id.lower() in RESERVED_IDS:
+        raise r.fail(
+            "id",
+            f"must be 1–100 letters, digits, '.', '_' or '-', not starting with '.' and not one of "
+            f"{', '.join(sorted(RESERVED_IDS))}; got {quote(incident_id, 60)}",
+        )
+    titles = {k: _label(v.strip()) or "" for k, v in event_labels(r, r.table.get("title"), "title").items()}
+    title = titles["en"]
+    tz_name = r.get("timezone", str, required=True)
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.fail("timezone", f"unknown IANA timezone {tz_name!r} (e.g. 'Europe/Brussels')") from None
+
+    onset, end = _parse_window(r, tz)
+
+    raw_description = r.table.get("description")
+    descriptions = (
+        {k: _label(v, 2000) or "" for k, v in event_labels(r, raw_description, "description").items()}
+        if raw_description is not None
+        else {}
+    )
+    r.used.add("description")
+    description = descriptions.get("en")
+    affected = r.get("affected_customers", int)
+    if affected is not None and affected <= 0:
+        raise r.fail("affected_customers", f"must be a positive integer, got {affected}")
+    simulated = bool(r.get("simulated", bool) or False)
+
+    origin = _parse_origin(r)
+
+    events = _parse_events(r, tz)
+
+    reporting = _parse_reporting(r)
+    geography = _parse_geography(r, folder)
+
+    sources = _parse_sources(r, folder)
     r.used.add("postmortem")
     postmortem = parse_postmortem(config_path, raw.get("postmortem"), tz)
     r.check_unknown()
