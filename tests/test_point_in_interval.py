@@ -150,6 +150,7 @@ def _simulate(tmp_path: Path, scenario: str, n: int, seed: int) -> Path:
     return folder
 
 
+@pytest.mark.slow  # a full simulated or rendered run; the plain suite keeps its lighter siblings
 def test_simulated_regional_incident_metrics_have_every_number_inside_its_interval(tmp_path: Path):
     metrics = _fit(_simulate(tmp_path, "regional", 3000, 2), tmp_path, "n_boot=40")
     regions = [r for r in metrics["regions"].values() if isinstance(r, dict) and r.get("t50_minutes") is not None]

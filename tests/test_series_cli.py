@@ -199,6 +199,7 @@ def test_every_row_rejected_fails_fit_and_validate_with_one_line(make_incident, 
 # --------------------------------------------------------------------------- other input shapes
 
 
+@pytest.mark.slow  # a full simulated or rendered run; the plain suite keeps its lighter siblings
 def test_several_counties_in_one_file_give_one_curve_each_and_their_total(tmp_path: Path) -> None:
     folder = tmp_path / "ian-two"
     folder.mkdir()

@@ -241,6 +241,7 @@ def test_nbconvert_to_postmortem_gives_the_render_page(rendered: Path, tmp_path:
     assert re.findall(r'<h2 id="([^"]+)"', page) == re.findall(r'<h2 id="([^"]+)"', render_page)
 
 
+@pytest.mark.slow  # a full simulated or rendered run; the plain suite keeps its lighter siblings
 def test_postmortem_export_command(rendered: Path, tmp_path: Path) -> None:
     render_page = (rendered / "postmortem.html").read_text(encoding="utf-8")
     # inside the report folder (manifest.json beside it): the run footer too, as render writes it
