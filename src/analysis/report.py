@@ -323,13 +323,7 @@ def render(
                     executed,
                     {work: incident.id, incident.folder: public_path(incident.folder), notebook: _display_path(notebook)},
                 )
-                metrics_path = work / "metrics.json"
-                if not metrics_path.is_file():
-                    raise RenderError(f"{incident.id}: the notebook finished without writing metrics.json")
-                try:
-                    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-                except ValueError as exc:
-                    raise RenderError(f"{incident.id}: metrics.json written by the notebook is not JSON: {exc}") from None
+                metrics = _notebook_metrics(work, incident.id)
                 problem = unusable(metrics)
                 manifest = provenance(incident, as_dict(params), run_id=run_id) | {
                     # nothing usable is written like any report, but never marked ok: a batch
@@ -398,6 +392,18 @@ def render(
             raise RenderError(error) from None
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _notebook_metrics(work: Path, incident_id: str) -> dict[str, Any]:
+    """The metrics.json the notebook wrote into the work folder; a RenderError when missing or not JSON."""
+    path = work / "metrics.json"
+    if not path.is_file():
+        raise RenderError(f"{incident_id}: the notebook finished without writing metrics.json")
+    try:
+        metrics: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise RenderError(f"{incident_id}: metrics.json written by the notebook is not JSON: {exc}") from None
+    return metrics
 
 
 def publish_paths(executed: Path, replace: dict[Path, str]) -> None:
