@@ -26,15 +26,15 @@ LAYERS: dict[str, int] = {
     "analysis.limits": 0,
     "analysis.timeparse": 0,
     "analysis.kernel": 0,
-    # 1 incident.toml
+    # 1 incident.toml and its source files (config picks a format from the sources' FORMATS registry)
+    "analysis.sources": 1,
     "analysis.config": 1,
     "analysis.configcheck": 1,
     "analysis.postmortem": 1,
     "analysis.timeline": 1,
     # 2 reference geography and place resolution
     "analysis.geo": 2,
-    # 3 raw files, 4 canonical tables
-    "analysis.readers": 3,
+    # 4 canonical tables
     "analysis.ingest": 4,
     "analysis.ingest.partitions": 4,
     # 5 recovery curves, 6 the spatial statistics, 7 incidents with known truth

@@ -11,7 +11,7 @@ import pytest
 from analysis.config import load_incident
 from analysis.errors import IngestError
 from analysis.ingest import REPORT_COLUMNS, ingest_incident, ingest_to_processed, write_processed
-from analysis.readers import detect_delimiter, detect_encoding
+from analysis.sources import detect_delimiter, detect_encoding
 
 MAP = """\
 [sources.columns]
@@ -200,7 +200,7 @@ def test_default_incident_ingests_every_row() -> None:
 
 def test_clean_csv_takes_the_vectorised_path(make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
     import analysis.privacy
-    import analysis.readers
+    import analysis.sources.csv
 
     def no_slow_path(*args: object, **kwargs: object) -> None:
         raise AssertionError("a clean file must not be read row by row")
@@ -212,7 +212,7 @@ def test_clean_csv_takes_the_vectorised_path(make_incident: Callable[..., Path],
         scrubbed.append(text or "")
         return real(text)
 
-    monkeypatch.setattr(analysis.readers, "_read_csv_slow", no_slow_path)
+    monkeypatch.setattr(analysis.sources.csv, "_read_csv_slow", no_slow_path)
     monkeypatch.setattr(analysis.privacy, "scrub_text", counting)
     rows = "".join(
         f"2018-01-08 {20 + i // 3600}:{i // 60 % 60:02d}:{i % 60:02d},Liège,écran noir numéro {i % 7}\n" for i in range(5000)

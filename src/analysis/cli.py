@@ -370,7 +370,7 @@ def validate(
     from analysis.ingest import DuplicateTally, canonicalize
     from analysis.narrative import rejects_by_reason
     from analysis.params import validate_params
-    from analysis.readers import is_partitioned, read_source
+    from analysis.sources import is_partitioned, read_source
 
     incident = load_incident(incident_dir)
     overrides = _overrides(param, params_file)

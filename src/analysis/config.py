@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, get_args
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.errors import ConfigError, quote
 from analysis.paths import notebooks_dir, project_root
 from analysis.postmortem import PostMortem, parse_postmortem, parse_when
 from analysis.schema import CANONICAL_INPUTS
+from analysis.sources import FORMATS, folder_format
 from analysis.timeparse import parse_config_time
 from analysis.vocab import (
     DEDUPE_POLICIES,
@@ -34,7 +35,6 @@ from analysis.vocab import (
     EventKind,
     ExposureKind,
     Sampling,
-    SourceFormat,
     SourceKind,
 )
 
@@ -74,19 +74,6 @@ MAX_PATH_CHARS = 1000
 # which rows of a source are duplicates (docs/data-quality.md, "Duplicates"): identity, the
 # default, only a repeated report id or the same user/device at the same time; exact, any row
 # identical to an earlier one (feeds known to double-post); none, no row
-
-FORMAT_BY_SUFFIX: Mapping[str, str] = MappingProxyType(
-    {
-        ".csv": "csv",
-        ".tsv": "csv",
-        ".txt": "csv",
-        ".parquet": "parquet",
-        ".pq": "parquet",
-        ".jsonl": "jsonl",
-        ".ndjson": "jsonl",
-        ".xlsx": "xlsx",
-    }
-)
 
 #: Canonical columns a source may map, per kind (DESIGN.md contracts).
 #: A source's ``dedupe`` when its ``[[sources]]`` table does not set one.
@@ -145,7 +132,7 @@ class Source:
     rel_path: str
     kind: SourceKind
     name: str
-    format: SourceFormat
+    format: str  # a name in analysis.sources.FORMATS
     columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     encoding: str | None = None
@@ -692,17 +679,7 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
     rel = s.get("path", str, required=True)
     path = _inside(folder, rel, f"{config_path}: key 'sources[{i}].path'")
     kind = s.choice("kind", SOURCE_KINDS, "down_reports")
-    fmt = s.get("format", str)
-    if fmt is None and path.is_dir():
-        fmt = _folder_format(path)
-        if fmt is None:
-            raise s.fail("path", f"folder {rel!r} holds no file of one known format; set 'format' (csv, parquet, jsonl, xlsx)")
-    if fmt is None:
-        fmt = FORMAT_BY_SUFFIX.get(path.suffix.lower())
-        if fmt is None:
-            raise s.fail("path", f"cannot tell the format of {rel!r} from its suffix; set 'format' (csv, parquet, jsonl, xlsx)")
-    elif fmt not in get_args(SourceFormat):
-        raise s.fail("format", f"expected one of csv, parquet, jsonl, xlsx; got {fmt!r}")
+    fmt = _source_format(s, path, rel)
 
     columns: dict[str, str] = {}
     if (c := s.sub("columns")) is not None:
@@ -757,7 +734,7 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
         rel_path=rel,
         kind=kind,  # type: ignore[arg-type]
         name=_label(s.get("name", str) or path.stem),
-        format=fmt,  # type: ignore[arg-type]
+        format=fmt,
         columns=MappingProxyType(columns),
         defaults=MappingProxyType(defaults),
         encoding=encoding,
@@ -776,15 +753,24 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
     return source
 
 
-def _folder_format(folder: Path) -> str | None:
-    """The one format of the files in a source folder (by suffix), or None when there are several or none."""
-    formats = {
-        FORMAT_BY_SUFFIX.get(p.suffix.lower())
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
-    }
-    formats.discard(None)
-    return formats.pop() if len(formats) == 1 else None  # type: ignore[return-value]
+def _source_format(s: _Reader, path: Path, rel: str) -> str:
+    """A source's format (a name in :data:`analysis.sources.FORMATS`): declared, else by file name, else by first bytes."""
+    fmt = s.get("format", str)
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise s.fail("format", f"expected one of {FORMATS.known()}; got {fmt!r}")
+        return fmt
+    if path.is_dir():
+        found = folder_format(path)
+        if found is None:
+            raise s.fail("path", f"folder {rel!r} holds no file of one known format; set 'format' ({FORMATS.known()})")
+        return found
+    detected = FORMATS.detect(path)
+    if detected is None:
+        raise s.fail(
+            "path", f"cannot tell the format of {rel!r} from its name or its first bytes; set 'format' ({FORMATS.known()})"
+        )
+    return detected.name
 
 
 def find_incidents(data_dir: str | Path) -> list[Path]:

@@ -20,7 +20,15 @@ from analysis.vocab import DEDUPE_POLICIES, EVENT_KINDS, SOURCE_KINDS
 
 _TIME = "time"
 _ZONE = "timezone"
-Spec = Mapping[str, Any]  # key -> type, tuple of allowed strings, _TIME, _ZONE, or a nested spec
+Spec = Mapping[str, Any]  # key -> type, tuple of allowed strings (or a function giving it), _TIME, _ZONE, or a nested spec
+
+
+def source_formats() -> tuple[str, ...]:
+    """The formats a source may declare: the names in the FORMATS registry (open to new formats)."""
+    from analysis.sources import FORMATS
+
+    return FORMATS.names()
+
 
 ORIGIN: Spec = {"name": (str, dict), "lat": (int, float), "lon": (int, float)}
 # a label is a string or a table of translations (label.en, label.fr, label.nl: checked by load_incident)
@@ -45,7 +53,7 @@ GEOGRAPHY: Spec = {
 SOURCE: Spec = {
     "path": str,
     "kind": SOURCE_KINDS,
-    "format": ("csv", "parquet", "jsonl", "xlsx"),
+    "format": source_formats,
     "name": str,
     "columns": dict,
     "defaults": dict,
@@ -127,6 +135,8 @@ def _check_table(table: Mapping[str, Any], spec: Spec, prefix: str, problems: li
 
 
 def _check_value(value: Any, kind: Any, key: str, problems: list[str]) -> None:
+    if callable(kind) and not isinstance(kind, type):
+        kind = kind()  # allowed values read when checked (a registry)
     if isinstance(kind, dict):
         if not isinstance(value, dict):
             problems.append(f"key '{key}': expected a table, got {type(value).__name__}")

@@ -57,7 +57,7 @@ def sha256_file(path: Path) -> str:
 def input_files(incident: Incident) -> list[Path]:
     """Every file an incident's analysis reads: its config, sources and geography overrides."""
     from analysis.errors import IngestError
-    from analysis.readers import source_files
+    from analysis.sources import source_files
 
     files = [incident.config_path]
     for s in incident.sources:

@@ -11,7 +11,7 @@ from typing import Literal, get_args
 
 # incident.toml
 SourceKind = Literal["down_reports", "restorations", "online_fraction"]
-SourceFormat = Literal["csv", "parquet", "jsonl", "xlsx"]
+
 EventKind = Literal["announcement", "action", "incident", "other"]
 Ambiguous = Literal["earliest", "latest", "reject"]  # a local time that occurs twice (DST end)
 Sampling = Literal["spontaneous", "curated"]

@@ -1,6 +1,6 @@
 """Sources → canonical tables (reports, restorations, online series) + rejects, losing nothing.
 
-For each source the file is read as text (:mod:`analysis.readers`), the columns named in
+For each source the file is read as text (:mod:`analysis.sources`), the columns named in
 ``[sources.columns]`` (or present under their canonical name) are mapped, times are parsed
 into UTC (:mod:`analysis.timeparse`), free text is scrubbed of personal data
 (:mod:`analysis.privacy`), and every row that cannot become a record goes to the rejects
@@ -47,7 +47,7 @@ from analysis.config import Source
 from analysis.errors import IngestError
 from analysis.limits import limit
 from analysis.privacy import scrub_column, scrub_label, scrub_labels, scrub_text
-from analysis.readers import (
+from analysis.sources import (
     RAW_FIELD_CHARS,
     REJECT_SCHEMA,
     CsvStream,

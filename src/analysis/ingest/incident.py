@@ -30,7 +30,7 @@ from analysis.ingest.canonical import (
     sort_columnwise,
     with_file,
 )
-from analysis.readers import (
+from analysis.sources import (
     STREAM_BYTES,
     empty_rejects,
     is_partitioned,

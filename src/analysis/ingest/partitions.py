@@ -1,7 +1,7 @@
 """Sources of several files (a glob or a folder), read one file (one partition) at a time.
 
 Reading the files of a source one after the other gives the same result as reading one
-file holding all their rows, in file order (:func:`analysis.readers.source_files`):
+file holding all their rows, in file order (:func:`analysis.sources.source_files`):
 
 * each time column's day/month order is voted by the whole source (every file's values);
 * a row repeating a ``report_id`` (or a ``user_id``/``device_id`` at the same time, or,
@@ -54,7 +54,7 @@ from analysis.ingest.canonical import (
     compact_constants,
     key_hash,
 )
-from analysis.readers import RawTable, read_source, relative_name, source_files
+from analysis.sources import RawTable, read_source, relative_name, source_files
 from analysis.timeparse import day_month_votes
 
 SHIFT = 40  # rows are numbered (file index + 1) << SHIFT | row while partitions are processed
@@ -149,7 +149,7 @@ def _offset(part: Part) -> int:
 
 
 def read_part(source: Source, part: Part) -> RawTable:
-    """One file read as text (:func:`analysis.readers.read_source`), rows numbered across the source."""
+    """One file read as text (:func:`analysis.sources.read_source`), rows numbered across the source."""
     raw = read_source(part_source(source, part))
     off = _offset(part)
     return RawTable(
