@@ -17,19 +17,15 @@ import polars as pl
 from analysis.config import Incident, processed_dir
 from analysis.ingest.canonical import (
     BATCH_ROWS,
-    ONLINE_COLUMNS,
-    REPORT_COLUMNS,
-    RESTORATION_COLUMNS,
     IngestResult,
     SourceCounts,
-    _geo_columns_missing,
     _read_batched,
     _read_whole,
-    _unique_ids,
     compact_constants,
     sort_columnwise,
     with_file,
 )
+from analysis.ingest.fields import ONLINE_COLUMNS, REPORT_COLUMNS, RESTORATION_COLUMNS, _geo_columns_missing, _unique_ids
 from analysis.sources import (
     STREAM_BYTES,
     empty_rejects,

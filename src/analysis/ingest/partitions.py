@@ -39,22 +39,11 @@ import polars as pl
 
 from analysis.config import Source
 from analysis.errors import IngestError
-from analysis.ingest.canonical import (
-    REJECT_SCHEMA,
-    Batches,
-    DuplicateTally,
-    SourceRead,
-    _column_for,
-    _finish_reports,
-    _report_time_text,
-    _report_work,
-    _scrub_raw,
-    bounded,
-    canonicalize,
-    compact_constants,
-    key_hash,
-)
-from analysis.sources import RawTable, read_source, relative_name, source_files
+from analysis.ingest.canonical import SourceRead, bounded, canonicalize, compact_constants
+from analysis.ingest.checks import Batches, DuplicateTally, _scrub_raw, key_hash
+from analysis.ingest.fields import _column_for
+from analysis.ingest.reports import _finish_reports, _report_time_text, _report_work
+from analysis.sources import REJECT_SCHEMA, RawTable, read_source, relative_name, source_files
 from analysis.timeparse import day_month_votes
 
 SHIFT = 40  # rows are numbered (file index + 1) << SHIFT | row while partitions are processed
@@ -261,7 +250,7 @@ def scan_keys(source: Source, part: Part) -> tuple[bool, pl.DataFrame]:
     """The repeat-check keys one file holds first (fingerprint and first row), before any parsing.
 
     Whole rows (counted as identical for every policy, duplicates under ``exact``) and, under
-    ``identity``, ``report_id``: fingerprinted exactly as :func:`analysis.ingest.canonical._earlier`
+    ``identity``, ``report_id``: fingerprinted exactly as :func:`analysis.ingest.checks._earlier`
     does, so the keys an earlier file holds can be handed to a later file's processing
     (``Batches.seen``). The flag says whether the file holds a ``user_id`` or ``device_id``,
     whose repeats depend on parsed times (not scanned here).

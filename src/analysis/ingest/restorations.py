@@ -1,0 +1,122 @@
+"""Restoration records: one customer's restoration observed at a time, or known within a window (censored)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analysis.config import Source
+from analysis.errors import IngestError
+from analysis.ingest.checks import DuplicateTally, _verdicts
+from analysis.ingest.fields import (
+    FALSE_WORDS,
+    RESTORATION_COLUMNS,
+    SERVICE_SYNONYMS,
+    TRUE_WORDS,
+    _coordinates,
+    _join_notes,
+    _label,
+    _normalise_noted,
+    _postal,
+    _text,
+    _times,
+    _unique_ids,
+    _unusable,
+)
+from analysis.privacy import scrub_column
+
+
+def _restoration_frame(
+    table: pl.DataFrame, source: Source, timezone: str, tally: DuplicateTally | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Canonical restoration records (right/interval-censored) and rejects."""
+    obs, has_obs = _times(table, source, "observed_at", timezone)
+    after, has_after = _times(table, source, "restored_after", timezone)
+    before, has_before = _times(table, source, "restored_before", timezone)
+    if not (has_obs or has_after or has_before):
+        raise IngestError(
+            f"{source.path}: restorations need 'observed_at' (with 'restored') or 'restored_after'/'restored_before'"
+        )
+    restored_raw = _text(table, source, "restored")
+    low = restored_raw.str.strip_chars().str.to_lowercase()
+    restored = pl.select(
+        pl.when(low.is_in(list(TRUE_WORDS))).then(True).when(low.is_in(list(FALSE_WORDS))).then(False)
+    ).to_series()
+    before_utc = pl.select(pl.coalesce(before.until, before.utc)).to_series()  # "restored before Tuesday" ends with Tuesday
+    frame = pl.DataFrame(
+        {
+            "obs": obs.utc,
+            "after": after.utc,
+            "before": before_utc,
+            "ow": _unusable(obs.reason),
+            "aw": _unusable(after.reason),
+            "bw": _unusable(before.reason),
+            "r": restored,
+            "rr": restored_raw,
+        }
+    )
+    labels = {k: _label(source, table, k) for k in ("observed_at", "restored_after", "restored_before", "restored")}
+    why = frame.select(
+        pl.when(pl.col("obs").is_null() & pl.col("after").is_null() & pl.col("before").is_null())
+        .then(
+            pl.struct(pl.coalesce("ow", "aw", "bw", pl.lit("missing time")).alias("r"), pl.lit(labels["observed_at"]).alias("c"))
+        )
+        .when(pl.col("ow").is_not_null())
+        .then(pl.struct(pl.format("observed_at: {}", "ow").alias("r"), pl.lit(labels["observed_at"]).alias("c")))
+        .when(pl.col("obs").is_not_null() & pl.col("before").is_null() & pl.col("r").is_null() & pl.col("rr").is_not_null())
+        .then(
+            pl.struct(
+                pl.format("restored must be true or false, got '{}'", "rr").alias("r"), pl.lit(labels["restored"]).alias("c")
+            )
+        )
+        .when(pl.col("after").is_not_null() & pl.col("before").is_not_null() & (pl.col("before") < pl.col("after")))
+        .then(
+            pl.struct(pl.lit("restoration window ends before it starts").alias("r"), pl.lit(labels["restored_before"]).alias("c"))
+        )
+        .when(pl.col("bw").is_not_null())
+        .then(pl.struct(pl.format("restored_before: {}", "bw").alias("r"), pl.lit(labels["restored_before"]).alias("c")))
+        .when(pl.col("aw").is_not_null())
+        .then(pl.struct(pl.format("restored_after: {}", "aw").alias("r"), pl.lit(labels["restored_after"]).alias("c")))
+        .alias("w")
+    ).unnest("w")
+    lat, lon, coord_issue = _coordinates(table, source)
+    service, service_issue = _normalise_noted(_text(table, source, "service"), SERVICE_SYNONYMS, "service")
+    obs_date_note = pl.select(
+        pl.when(obs.until.is_not_null()).then(pl.lit("observed_at has no time of day: read as local midnight"))
+    ).to_series()
+    reason, rejects = _verdicts(
+        table,
+        source,
+        [(why["r"], why["c"])],
+        tally,
+        timed_ids=("customer_id",),
+        times=pl.DataFrame({"o": obs.utc, "a": after.utc, "b": before_utc}),
+    )
+    work = pl.DataFrame(
+        {
+            "_row": table["_row"],
+            "customer_id": _text(table, source, "customer_id"),
+            "observed_at": obs.utc,
+            # a restoration time observed exactly: restored=True at observed_at; default when no flag: restored
+            "restored": pl.select(pl.coalesce(restored, pl.when(obs.utc.is_not_null()).then(True))).to_series(),
+            "restored_after": after.utc,
+            "restored_before": before_utc,
+            "place_raw": _text(table, source, "place"),
+            "postal_code": _postal(table, source),
+            "lat": lat,
+            "lon": lon,
+            "region_hint": _text(table, source, "region_hint"),
+            "service": service,
+            "text": _text(table, source, "text"),
+            "issues": _join_notes(coord_issue, service_issue, obs_date_note, obs.note, after.note, before.note),
+        }
+    ).filter(reason.is_null())
+    work = work.with_columns(
+        scrub_column(work["customer_id"], names=False),
+        scrub_column(work["place_raw"], names=False),
+        scrub_column(work["region_hint"], names=False),
+        scrub_column(work["text"]),
+    )
+    local_id = work.select(pl.coalesce("customer_id", pl.col("_row").cast(pl.String))).to_series()
+    ids = _unique_ids(pl.select(pl.format("{}:{}", pl.lit(source.name), local_id)).to_series().alias("record_id"))
+    work = work.with_columns(ids, pl.lit(source.name).alias("source"), pl.col("_row").alias("source_row"))
+    return work.select([pl.col(c).cast(t) for c, t in RESTORATION_COLUMNS.items()]), rejects
