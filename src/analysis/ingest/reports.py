@@ -38,6 +38,7 @@ from analysis.ingest.fields import (
 )
 from analysis.limits import limit
 from analysis.privacy import scrub_column
+from analysis.timeparse import ParsedTimes
 
 
 def _report_time_text(table: pl.DataFrame | pl.LazyFrame, source: Source) -> dict[str, pl.Expr]:
@@ -77,6 +78,52 @@ def _report_work(
     ``batches`` carries what earlier batches of the same file hold (time orders, rows and
     ids seen); ``tally`` adds this table's duplicate accounting.
     """
+    at, frm, until, time_label = _report_times(table, source, timezone, batches)
+    frame = _report_window(at, frm, until)
+    date_note = _series(
+        frame, pl.when(pl.col("day_end").is_not_null() & (pl.col("until") == pl.col("day_end"))).then(pl.lit(DATE_ONLY_NOTE)), "n"
+    )
+    weight_raw = _text(table, source, "count")
+    weight = _number(weight_raw)
+    reason, rejects = _verdicts(
+        table,
+        source,
+        [(frame["_why_time"], time_label), (_weight_reason(weight_raw, weight), _label(source, table, "count"))],
+        tally,
+        batches=batches,
+        ids=("report_id",),
+        timed_ids=("user_id", "device_id"),
+        times=frame.select("start", "until"),
+    )
+    # everything below is row by row: it is built for the kept rows only (the raw table and
+    # the parsed times are filtered once, not twenty derived columns)
+    kept = pl.DataFrame(
+        {
+            "start": frame["start"],
+            "until": frame["until"],
+            "weight": weight,
+            "date_note": date_note,
+            **{
+                name: t.note if t.note is not None else _const(name, None, table.height, pl.String())
+                for name, t in (("at_note", at), ("frm_note", frm), ("until_note", until))
+            },
+        }
+    )
+    del frame, weight, date_note, at, frm, until
+    if reason.null_count() < reason.len():
+        ok = reason.is_null()
+        table, kept = table.filter(ok), kept.filter(ok)
+    del reason
+    return _report_values(table, source, kept), rejects
+
+
+def _report_times(
+    table: pl.DataFrame, source: Source, timezone: str, batches: Batches | None
+) -> tuple[ParsedTimes, ParsedTimes, ParsedTimes, str]:
+    """The parsed ``reported_at``, ``reported_from``, ``reported_until`` and the label of the column the time is read from.
+
+    Without a time column, ``date`` (and ``time``) joined stand for ``reported_at``.
+    """
     at, has_at = _times(table, source, "reported_at", timezone, batches)
     frm, has_from = _times(table, source, "reported_from", timezone, batches)
     until, _has_until = _times(table, source, "reported_until", timezone, batches)
@@ -92,6 +139,11 @@ def _report_work(
             f"{source.path}: no time column: map 'reported_at' (or 'reported_from'/'reported_until', or 'date' and 'time') "
             f"in [sources.columns]; the file has: {', '.join(c for c in table.columns if c != '_row')}"
         )
+    return at, frm, until, time_label
+
+
+def _report_window(at: ParsedTimes, frm: ParsedTimes, until: ParsedTimes) -> pl.DataFrame:
+    """Each report's ``start`` and ``until`` (null for a point time), ``day_end`` of a date alone, and ``_why_time``."""
     frame = pl.DataFrame(
         {
             "at": at.utc,
@@ -132,14 +184,12 @@ def _report_work(
         .alias("_why_time"),
         pl.coalesce("until", "day_end").alias("until"),
     )
-    frame = frame.with_columns(pl.when(pl.col("until") == pl.col("start")).then(None).otherwise("until").alias("until"))
-    date_note = _series(
-        frame, pl.when(pl.col("day_end").is_not_null() & (pl.col("until") == pl.col("day_end"))).then(pl.lit(DATE_ONLY_NOTE)), "n"
-    )
+    return frame.with_columns(pl.when(pl.col("until") == pl.col("start")).then(None).otherwise("until").alias("until"))
 
-    weight_raw = _text(table, source, "count")
-    weight = _number(weight_raw)
-    weight_why = pl.select(
+
+def _weight_reason(weight_raw: pl.Series, weight: pl.Series) -> pl.Series:
+    """Why a row's ``count`` is unusable (null: usable or absent): a whole number from 1 to the limit."""
+    return pl.select(
         pl.when(
             weight_raw.is_not_null()
             & (weight.is_null() | (weight < 1) | (weight != weight.floor()) | (weight > limit("MAX_REPORTS")))
@@ -152,40 +202,11 @@ def _report_work(
         )
     ).to_series()
 
-    reason, rejects = _verdicts(
-        table,
-        source,
-        [(frame["_why_time"], time_label), (weight_why, _label(source, table, "count"))],
-        tally,
-        batches=batches,
-        ids=("report_id",),
-        timed_ids=("user_id", "device_id"),
-        times=frame.select("start", "until"),
-    )
-    del weight_why
-    # everything below is row by row: it is built for the kept rows only (the raw table and
-    # the parsed times are filtered once, not twenty derived columns)
-    kept = pl.DataFrame(
-        {
-            "start": frame["start"],
-            "until": frame["until"],
-            "weight": weight,
-            "date_note": date_note,
-            **{
-                name: t.note if t.note is not None else _const(name, None, table.height, pl.String())
-                for name, t in (("at_note", at), ("frm_note", frm), ("until_note", until))
-            },
-        }
-    )
-    del frame, weight, date_note, at, frm, until
-    if reason.null_count() < reason.len():
-        ok = reason.is_null()
-        table, kept = table.filter(ok), kept.filter(ok)
-    del reason
 
+def _report_values(table: pl.DataFrame, source: Source, kept: pl.DataFrame) -> pl.DataFrame:
+    """The kept rows' canonical values (place, status, service, area level, url...), free text scrubbed."""
     lat, lon, coord_issue = _coordinates(table, source)
     status, status_issue = _normalise_noted(_text(table, source, "status"), STATUS_SYNONYMS, "status")
-    status = status.fill_null("down")
     service, service_issue = _normalise_noted(_text(table, source, "service"), SERVICE_SYNONYMS, "service")
     area_level_raw = _text(table, source, "area_level")
     area_level = _normalise(area_level_raw, AREA_LEVELS)
@@ -194,54 +215,38 @@ def _report_work(
             pl.format("unknown area level '{}'", area_level_raw)
         )
     ).to_series()
-    area_level = pl.select(pl.when(level_issue.is_null()).then(area_level)).to_series()
-    place = pl.select(pl.coalesce(_text(table, source, "place"), _text(table, source, "area"))).to_series()
     url, url_issue = _url(table, source)
-
+    notes = (coord_issue, level_issue, status_issue, service_issue, url_issue)
+    notes += tuple(kept[c] for c in ("date_note", "at_note", "frm_note", "until_note"))
     work = pl.DataFrame(
         {
             "_row": table["_row"],
             "_id": _text(table, source, "report_id"),
             "reported_at": kept["start"],
             "reported_until": kept["until"],
-            "place_raw": place,
+            "place_raw": pl.select(pl.coalesce(_text(table, source, "place"), _text(table, source, "area"))).to_series(),
             "postal_code": _postal(table, source),
             "lat": lat,
             "lon": lon,
             "service": service,
-            "status": status,
+            "status": status.fill_null("down"),
             "text": _text(table, source, "text"),
             "url": url,
-            "outlet": _text(table, source, "outlet"),
-            "source_ref": _text(table, source, "source_ref"),
-            "note": _text(table, source, "note"),
-            "area_level": area_level,
+            **{c: _text(table, source, c) for c in ("outlet", "source_ref", "note")},
+            "area_level": pl.select(pl.when(level_issue.is_null()).then(area_level)).to_series(),
             "region_hint": _text(table, source, "region_hint"),
             "weight": kept["weight"].fill_null(1).cast(pl.Int64, strict=False),
-            "_issues": _join_notes(
-                coord_issue,
-                level_issue,
-                status_issue,
-                service_issue,
-                url_issue,
-                kept["date_note"],
-                kept["at_note"],
-                kept["frm_note"],
-                kept["until_note"],
-            ),
+            "_issues": _join_notes(*notes),
         }
     )
-    del table, kept, place, lat, lon, service, status, url, area_level
+    del table, kept, lat, lon, service, status, url, area_level
     # free text is scrubbed only for the rows kept (rejects' raw values are scrubbed apart)
-    work = work.with_columns(
+    return work.with_columns(
         scrub_column(work["place_raw"], names=False),
         scrub_column(work["text"]),
         scrub_column(work["note"]),
-        scrub_column(work["outlet"], names=False),
-        scrub_column(work["source_ref"], names=False),
-        scrub_column(work["region_hint"], names=False),
+        *(scrub_column(work[c], names=False) for c in ("outlet", "source_ref", "region_hint")),
     )
-    return work, rejects
 
 
 def _finish_reports(work: pl.DataFrame, source: Source) -> pl.DataFrame:

@@ -54,30 +54,9 @@ def _restoration_frame(
             "rr": restored_raw,
         }
     )
-    labels = {k: _label(source, table, k) for k in ("observed_at", "restored_after", "restored_before", "restored")}
-    why = frame.select(
-        pl.when(pl.col("obs").is_null() & pl.col("after").is_null() & pl.col("before").is_null())
-        .then(
-            pl.struct(pl.coalesce("ow", "aw", "bw", pl.lit("missing time")).alias("r"), pl.lit(labels["observed_at"]).alias("c"))
-        )
-        .when(pl.col("ow").is_not_null())
-        .then(pl.struct(pl.format("observed_at: {}", "ow").alias("r"), pl.lit(labels["observed_at"]).alias("c")))
-        .when(pl.col("obs").is_not_null() & pl.col("before").is_null() & pl.col("r").is_null() & pl.col("rr").is_not_null())
-        .then(
-            pl.struct(
-                pl.format("restored must be true or false, got '{}'", "rr").alias("r"), pl.lit(labels["restored"]).alias("c")
-            )
-        )
-        .when(pl.col("after").is_not_null() & pl.col("before").is_not_null() & (pl.col("before") < pl.col("after")))
-        .then(
-            pl.struct(pl.lit("restoration window ends before it starts").alias("r"), pl.lit(labels["restored_before"]).alias("c"))
-        )
-        .when(pl.col("bw").is_not_null())
-        .then(pl.struct(pl.format("restored_before: {}", "bw").alias("r"), pl.lit(labels["restored_before"]).alias("c")))
-        .when(pl.col("aw").is_not_null())
-        .then(pl.struct(pl.format("restored_after: {}", "aw").alias("r"), pl.lit(labels["restored_after"]).alias("c")))
-        .alias("w")
-    ).unnest("w")
+    why = _restoration_reasons(
+        frame, {k: _label(source, table, k) for k in ("observed_at", "restored_after", "restored_before", "restored")}
+    )
     lat, lon, coord_issue = _coordinates(table, source)
     service, service_issue = _normalise_noted(_text(table, source, "service"), SERVICE_SYNONYMS, "service")
     obs_date_note = pl.select(
@@ -120,3 +99,30 @@ def _restoration_frame(
     ids = _unique_ids(pl.select(pl.format("{}:{}", pl.lit(source.name), local_id)).to_series().alias("record_id"))
     work = work.with_columns(ids, pl.lit(source.name).alias("source"), pl.col("_row").alias("source_row"))
     return work.select([pl.col(c).cast(t) for c, t in RESTORATION_COLUMNS.items()]), rejects
+
+
+def _restoration_reasons(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
+    """Why each record is unusable (``r``, null: usable) and the file column at fault (``c``), first match wins."""
+    return frame.select(
+        pl.when(pl.col("obs").is_null() & pl.col("after").is_null() & pl.col("before").is_null())
+        .then(
+            pl.struct(pl.coalesce("ow", "aw", "bw", pl.lit("missing time")).alias("r"), pl.lit(labels["observed_at"]).alias("c"))
+        )
+        .when(pl.col("ow").is_not_null())
+        .then(pl.struct(pl.format("observed_at: {}", "ow").alias("r"), pl.lit(labels["observed_at"]).alias("c")))
+        .when(pl.col("obs").is_not_null() & pl.col("before").is_null() & pl.col("r").is_null() & pl.col("rr").is_not_null())
+        .then(
+            pl.struct(
+                pl.format("restored must be true or false, got '{}'", "rr").alias("r"), pl.lit(labels["restored"]).alias("c")
+            )
+        )
+        .when(pl.col("after").is_not_null() & pl.col("before").is_not_null() & (pl.col("before") < pl.col("after")))
+        .then(
+            pl.struct(pl.lit("restoration window ends before it starts").alias("r"), pl.lit(labels["restored_before"]).alias("c"))
+        )
+        .when(pl.col("bw").is_not_null())
+        .then(pl.struct(pl.format("restored_before: {}", "bw").alias("r"), pl.lit(labels["restored_before"]).alias("c")))
+        .when(pl.col("aw").is_not_null())
+        .then(pl.struct(pl.format("restored_after: {}", "aw").alias("r"), pl.lit(labels["restored_after"]).alias("c")))
+        .alias("w")
+    ).unnest("w")
