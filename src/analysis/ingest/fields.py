@@ -10,7 +10,7 @@ no synonym knows is kept lower-cased, with a note); times are parsed into UTC by
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -153,7 +153,7 @@ FALSE_WORDS = frozenset({"false", "f", "0", "no", "n", "non", "nee", "down", "ou
 DATE_ONLY_NOTE = "no time of day: the whole local day is the window"
 
 
-def _const(name: str, value: object, n: int, dtype: pl.DataType) -> pl.Series:
+def _const(name: str, value: Any, n: int, dtype: pl.DataType) -> pl.Series:
     """A column of ``n`` copies of ``value`` (built without a Python list)."""
     return pl.repeat(value, n, dtype=dtype, eager=True).alias(name)
 

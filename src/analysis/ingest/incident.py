@@ -49,7 +49,11 @@ def ingest_incident(
         Down-report CSV files of ``stream_bytes`` or more are read ``batch_rows`` rows at a
         time (same result, memory bounded by the batch; see :func:`_read_batched`).
     """
-    reports, restorations, online, rejects, counts = [], [], [], [], []
+    reports: list[pl.DataFrame] = []
+    restorations: list[pl.DataFrame] = []
+    online: list[pl.DataFrame] = []
+    rejects: list[pl.DataFrame] = []
+    counts: list[SourceCounts] = []
     for source in incident.sources:
         read = None
         if is_partitioned(source):  # a glob or a folder: one file, one partition

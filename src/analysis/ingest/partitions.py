@@ -48,7 +48,7 @@ from analysis.timeparse import day_month_votes
 
 SHIFT = 40  # rows are numbered (file index + 1) << SHIFT | row while partitions are processed
 COUNT_BIN_MINUTES = 15
-COUNT_SCHEMA = {
+COUNT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "source": pl.String,
     "bin_start": pl.Datetime("us", "UTC"),
     "nis_code": pl.String,
@@ -273,7 +273,7 @@ def scan_keys(source: Source, part: Part) -> tuple[bool, pl.DataFrame]:
 
 
 CHECK = pl.Enum(["row", "report_id", "user_id", "device_id"])  # the repeat checks of analysis.ingest
-KEY_SCHEMA = {"check": CHECK, "_h1": pl.UInt64, "_h2": pl.UInt64, "_first": pl.Int64}
+KEY_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {"check": CHECK, "_h1": pl.UInt64, "_h2": pl.UInt64, "_first": pl.Int64}
 
 
 def file_index(first: pl.Expr) -> pl.Expr:

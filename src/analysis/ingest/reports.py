@@ -216,7 +216,7 @@ def _report_values(table: pl.DataFrame, source: Source, kept: pl.DataFrame) -> p
         )
     ).to_series()
     url, url_issue = _url(table, source)
-    notes = (coord_issue, level_issue, status_issue, service_issue, url_issue)
+    notes: tuple[pl.Series, ...] = (coord_issue, level_issue, status_issue, service_issue, url_issue)
     notes += tuple(kept[c] for c in ("date_note", "at_note", "frm_note", "until_note"))
     work = pl.DataFrame(
         {

@@ -12,6 +12,7 @@ from analysis.ingest.fields import (
     RESTORATION_COLUMNS,
     SERVICE_SYNONYMS,
     TRUE_WORDS,
+    _const,
     _coordinates,
     _join_notes,
     _label,
@@ -59,9 +60,8 @@ def _restoration_frame(
     )
     lat, lon, coord_issue = _coordinates(table, source)
     service, service_issue = _normalise_noted(_text(table, source, "service"), SERVICE_SYNONYMS, "service")
-    obs_date_note = pl.select(
-        pl.when(obs.until.is_not_null()).then(pl.lit("observed_at has no time of day: read as local midnight"))
-    ).to_series()
+    dated = obs.until.is_not_null() if obs.until is not None else _const("d", value=False, n=table.height, dtype=pl.Boolean())
+    obs_date_note = pl.select(pl.when(dated).then(pl.lit("observed_at has no time of day: read as local midnight"))).to_series()
     reason, rejects = _verdicts(
         table,
         source,
