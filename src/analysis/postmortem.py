@@ -321,11 +321,46 @@ def parse_postmortem(path: Path, raw: Any, tz: ZoneInfo) -> PostMortem:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: key 'postmortem': expected a table ([postmortem]), got {type(raw).__name__}")
     p = _Keys(path, raw, "postmortem.")
+    owners = [_text(p, name, value) for name, value in p.items("owners")]
+    causes = _root_causes(p, tz)
+    trigger = None
+    if (value := p.raw("trigger")) is not None:
+        trigger = _item(p, "trigger", value)
+    steps = []
+    for name, value in p.items("resolution"):
+        k = p.sub(name, value)
+        steps.append(Step(when=k.when("time", tz), step=k.text("step", required=True), source=k.string("source")))  # type: ignore[arg-type]
+        k.check_unknown()
+    actions = _action_items(p, tz)
+    lessons: dict[str, tuple[Item, ...]] = {}
+    if (value := p.raw("lessons")) is not None:
+        k = p.sub("lessons", value)
+        for kind in LESSON_KINDS:
+            lessons[kind] = tuple(_item(k, n, v) for n, v in k.items(kind))
+        k.check_unknown()
+    refs, conflicts = _references(p), _conflicts(p)  # checked in this order: the first problem is the one raised
+    pm = PostMortem(
+        service=_services(p),
+        status=p.choice("status", STATUSES, None),
+        severity=p.string("severity"),
+        severity_note=p.text("severity_note"),
+        owners=tuple(owners),
+        root_causes=tuple(sorted(causes, key=lambda c: c.when.time)),
+        trigger=trigger,
+        contributing_factors=tuple(_item(p, n, v) for n, v in p.items("contributing_factors")),
+        resolution=tuple(sorted(steps, key=lambda s: s.when.time if s.when else dt.datetime.max.replace(tzinfo=dt.UTC))),
+        action_items=actions,
+        lessons=MappingProxyType(lessons),
+        open_questions=tuple(_item(p, n, v) for n, v in p.items("open_questions")),
+        references=refs,
+        conflicts=conflicts,
+    )
+    p.check_unknown()
+    return pm
 
-    owners = []
-    for name, value in p.items("owners"):
-        owners.append(_text(p, name, value))
 
+def _root_causes(p: _Keys, tz: ZoneInfo) -> list[RootCause]:
+    """``[[postmortem.root_causes]]``: what was said to be the cause, when and by whom; at most one current."""
     causes = []
     for name, value in p.items("root_causes"):
         k = p.sub(name, value)
@@ -341,17 +376,11 @@ def parse_postmortem(path: Path, raw: Any, tz: ZoneInfo) -> PostMortem:
         k.check_unknown()
     if sum(c.current for c in causes) > 1:
         raise p.fail("root_causes", "at most one root cause may be marked current = true")
+    return causes
 
-    trigger = None
-    if (value := p.raw("trigger")) is not None:
-        trigger = _item(p, "trigger", value)
 
-    steps = []
-    for name, value in p.items("resolution"):
-        k = p.sub(name, value)
-        steps.append(Step(when=k.when("time", tz), step=k.text("step", required=True), source=k.string("source")))  # type: ignore[arg-type]
-        k.check_unknown()
-
+def _action_items(p: _Keys, tz: ZoneInfo) -> tuple[ActionItem, ...]:
+    """``[[postmortem.action_items]]``: action, owner, priority, status, due date."""
     actions = []
     for name, value in p.items("action_items"):
         k = p.sub(name, value)
@@ -366,14 +395,11 @@ def parse_postmortem(path: Path, raw: Any, tz: ZoneInfo) -> PostMortem:
             )
         )
         k.check_unknown()
+    return tuple(actions)
 
-    lessons: dict[str, tuple[Item, ...]] = {}
-    if (value := p.raw("lessons")) is not None:
-        k = p.sub("lessons", value)
-        for kind in LESSON_KINDS:
-            lessons[kind] = tuple(_item(k, n, v) for n, v in k.items(kind))
-        k.check_unknown()
 
+def _references(p: _Keys) -> tuple[Reference, ...]:
+    """``[[postmortem.references]]``: short unique ids, outlets, http(s) addresses."""
     refs = []
     for name, value in p.items("references"):
         k = p.sub(name, value)
@@ -396,7 +422,11 @@ def parse_postmortem(path: Path, raw: Any, tz: ZoneInfo) -> PostMortem:
     ids = [r.id for r in refs]
     if len(set(ids)) != len(ids):
         raise p.fail("references", f"reference ids must be unique; repeated: {sorted({i for i in ids if ids.count(i) > 1})}")
+    return tuple(refs)
 
+
+def _conflicts(p: _Keys) -> tuple[Conflict, ...]:
+    """``[[postmortem.conflicts]]``: a topic and at least two accounts of it."""
     conflicts = []
     for name, value in p.items("conflicts"):
         k = p.sub(name, value)
@@ -409,22 +439,4 @@ def parse_postmortem(path: Path, raw: Any, tz: ZoneInfo) -> PostMortem:
             raise k.fail("accounts", "a conflict needs at least two accounts")
         conflicts.append(Conflict(topic=k.text("topic", required=True), accounts=tuple(accounts)))  # type: ignore[arg-type]
         k.check_unknown()
-
-    pm = PostMortem(
-        service=_services(p),
-        status=p.choice("status", STATUSES, None),
-        severity=p.string("severity"),
-        severity_note=p.text("severity_note"),
-        owners=tuple(owners),
-        root_causes=tuple(sorted(causes, key=lambda c: c.when.time)),
-        trigger=trigger,
-        contributing_factors=tuple(_item(p, n, v) for n, v in p.items("contributing_factors")),
-        resolution=tuple(sorted(steps, key=lambda s: s.when.time if s.when else dt.datetime.max.replace(tzinfo=dt.UTC))),
-        action_items=tuple(actions),
-        lessons=MappingProxyType(lessons),
-        open_questions=tuple(_item(p, n, v) for n, v in p.items("open_questions")),
-        references=tuple(refs),
-        conflicts=tuple(conflicts),
-    )
-    p.check_unknown()
-    return pm
+    return tuple(conflicts)

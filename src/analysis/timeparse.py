@@ -274,36 +274,7 @@ def parse_times(
         raise ValueError(f"ambiguous must be earliest, latest or reject, got {ambiguous!r}")
     name = values.name
     if isinstance(values.dtype, pl.Datetime) or values.dtype == pl.Date:
-        # typed times (parquet) obey the same 1900–2099 rule as text: year 1 or 9999 is a typo
-        year = values.dt.year()
-        outside = (year.is_not_null() & ~year.is_between(MIN_YEAR, MAX_YEAR)).fill_null(False)
-        if outside.any():
-            inside = parse_times(values.set(outside, None), timezone=timezone, ambiguous=ambiguous)
-            why = pl.select(
-                pl.when(outside)
-                .then(pl.format("year {} outside {}–{}", year, pl.lit(MIN_YEAR), pl.lit(MAX_YEAR)))
-                .otherwise(inside.reason)
-            ).to_series()
-            return ParsedTimes(inside.utc, why.alias(name), inside.format, inside.note, inside.until)
-    if isinstance(values.dtype, pl.Datetime):
-        if values.dtype.time_zone is not None:
-            utc = values.dt.convert_time_zone("UTC").cast(UTC_DTYPE)
-            return ParsedTimes(
-                utc.alias(name),
-                _missing_reason(values, utc),
-                None,
-                _nulls(name, len(values), pl.String()),
-                _nulls(name, len(values), UTC_DTYPE),
-            )
-        naive = values.cast(pl.Datetime("us"))
-        local = _localize(naive, timezone=timezone, ambiguous=ambiguous, raw=values.cast(pl.String), fmt=None)
-        return ParsedTimes(local.utc, local.reason, None, local.note, _nulls(name, len(values), UTC_DTYPE))
-    if values.dtype == pl.Date:
-        day = values.cast(pl.Datetime("us"))
-        parsed = _localize(day, timezone=timezone, ambiguous=ambiguous, raw=values.cast(pl.String), fmt=None)
-        end = _localize(day.dt.offset_by("1d"), timezone=timezone, ambiguous="earliest", raw=values.cast(pl.String), fmt=None)
-        return ParsedTimes(parsed.utc, parsed.reason, None, parsed.note, end.utc)
-
+        return _parse_typed(values, timezone=timezone, ambiguous=ambiguous)
     # one pass per distinct value, joined back: timestamps repeat a lot in big files
     text = values.cast(pl.String)
     uniq = text.unique(maintain_order=False)
@@ -321,6 +292,40 @@ def parse_times(
         joined["note"].alias(name),
         joined["until"].alias(name),
     )
+
+
+def _parse_typed(values: pl.Series, *, timezone: str, ambiguous: Ambiguous) -> ParsedTimes:
+    """Datetime or date values (parquet) in UTC: aware ones converted, naive ones local wall-clock, dates day windows."""
+    name = values.name
+    # typed times (parquet) obey the same 1900–2099 rule as text: year 1 or 9999 is a typo
+    year = values.dt.year()
+    outside = (year.is_not_null() & ~year.is_between(MIN_YEAR, MAX_YEAR)).fill_null(False)
+    if outside.any():
+        inside = _parse_typed(values.set(outside, None), timezone=timezone, ambiguous=ambiguous)
+        why = pl.select(
+            pl.when(outside)
+            .then(pl.format("year {} outside {}–{}", year, pl.lit(MIN_YEAR), pl.lit(MAX_YEAR)))
+            .otherwise(inside.reason)
+        ).to_series()
+        return ParsedTimes(inside.utc, why.alias(name), inside.format, inside.note, inside.until)
+    if isinstance(values.dtype, pl.Datetime):
+        if values.dtype.time_zone is not None:
+            utc = values.dt.convert_time_zone("UTC").cast(UTC_DTYPE)
+            return ParsedTimes(
+                utc.alias(name),
+                _missing_reason(values, utc),
+                None,
+                _nulls(name, len(values), pl.String()),
+                _nulls(name, len(values), UTC_DTYPE),
+            )
+        naive = values.cast(pl.Datetime("us"))
+        local = _localize(naive, timezone=timezone, ambiguous=ambiguous, raw=values.cast(pl.String), fmt=None)
+        return ParsedTimes(local.utc, local.reason, None, local.note, _nulls(name, len(values), UTC_DTYPE))
+    # a date column: each value the window of that local day
+    day = values.cast(pl.Datetime("us"))
+    parsed = _localize(day, timezone=timezone, ambiguous=ambiguous, raw=values.cast(pl.String), fmt=None)
+    end = _localize(day.dt.offset_by("1d"), timezone=timezone, ambiguous="earliest", raw=values.cast(pl.String), fmt=None)
+    return ParsedTimes(parsed.utc, parsed.reason, None, parsed.note, end.utc)
 
 
 @dataclass(frozen=True)
