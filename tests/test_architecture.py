@@ -74,6 +74,8 @@ LAYERS: dict[str, int] = {
     "analysis.nowcast_report": 9,
     "analysis.triage": 9,
     "analysis.batch": 9,
+    "analysis.batch_plan": 9,
+    "analysis.batch_index": 9,
     # 10 the command line and the public API
     "analysis.cli": 10,
     "analysis.__main__": 10,

@@ -20,16 +20,9 @@ import psutil
 import pytest
 
 from analysis import batch
-from analysis.batch import (
-    BatchSummary,
-    decide,
-    declared_gap,
-    explain_change,
-    render_all,
-    summary_table,
-    worker_command,
-    write_index,
-)
+from analysis.batch import render_all, worker_command
+from analysis.batch_index import BatchSummary, declared_gap, summary_table, write_index
+from analysis.batch_plan import decide, explain_change
 from analysis.errors import ConfigError, ParameterError, RenderError
 from analysis.params import parse_cli_params
 from analysis.report import OUTPUTS, RenderResult

@@ -226,7 +226,7 @@ def test_evidence_appendix_lists_every_statement_with_its_source(default_analysi
     counts = report_counts(a.data.reports)
     assert counts == {"statements": a.metrics["n_reports"], "reports": a.metrics["n_down_reports"], "other": 4}
     assert f"{counts['reports']} report service out" in html
-    from analysis.batch import report_count
+    from analysis.batch_index import report_count
     from analysis.narrative import summary
 
     assert report_count(a.metrics) == counts["reports"] == 64

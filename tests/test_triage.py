@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from analysis.batch import BatchSummary, write_index
+from analysis.batch_index import BatchSummary, write_index
 from analysis.report import RenderResult
 from analysis.triage import evidence_kind, headline, incident_date, language_pages, quality_flag
 
