@@ -39,13 +39,8 @@ def _muni_frame() -> pl.DataFrame:
     )
 
 
-def _coords_frame(lat: np.ndarray, lon: np.ndarray) -> pl.DataFrame:
-    """Point-in-polygon for many points at once, as a frame of resolution columns (one row per point).
-
-    Points within 100 m outside the simplified national outline still count (the outline
-    is simplified at ~50 m); a point that only falls in Belgium with latitude and longitude
-    swapped is resolved with a note; anything else outside is unresolved.
-    """
+def _point_municipalities(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each point's municipality code (None outside), whether its coordinates are valid, and whether they were swapped."""
     import shapely
 
     from analysis.geo.boundaries import _piece_index
@@ -84,6 +79,17 @@ def _coords_frame(lat: np.ndarray, lon: np.ndarray) -> pl.DataFrame:
         found[miss] = again
         swapped[miss[again >= 0]] = True
     nis = np.where(found >= 0, piece_nis_arr[np.maximum(found, 0)], None)
+    return nis, valid, swapped
+
+
+def _coords_frame(lat: np.ndarray, lon: np.ndarray) -> pl.DataFrame:
+    """Point-in-polygon for many points at once, as a frame of resolution columns (one row per point).
+
+    Points within 100 m outside the simplified national outline still count (the outline
+    is simplified at ~50 m); a point that only falls in Belgium with latitude and longitude
+    swapped is resolved with a note; anything else outside is unresolved.
+    """
+    nis, valid, swapped = _point_municipalities(lat, lon)
     frame = pl.DataFrame(
         {
             "nis_code": pl.Series(nis.tolist(), dtype=pl.String),

@@ -41,7 +41,7 @@ __all__ = [
     "resolve_places",
 ]
 from analysis.geo.coords import _coords_frame, resolve_coordinates
-from analysis.geo.index import _empty, _index
+from analysis.geo.index import _empty, _Index, _index
 from analysis.geo.names import _area_lookup, _match_name, _resolve_area, _strip_area_words
 from analysis.geo.words import (
     _BE_POSTAL,
@@ -113,51 +113,13 @@ def _resolve_text(
             return _empty("unresolved", f"'{place}' carries a foreign postal code")
         code, text = _postal_in(text)
 
-    # country names in the text: "Lille, France" is abroad; "Liège, Belgique" is not.
-    # A province or region named beside a town narrows the search: "Hasselt, Limburg".
     within: set[str] | None = None
     if text:
-        parts = split_parts(text)
-        kept: list[str] = []
-        areas_named: list[tuple[str, tuple[str, str]]] = []
-        for part in parts:
-            if compact_key(part) in _FOREIGN_COUNTRIES:
-                return _empty("unresolved", f"'{place}' is abroad ({part})")
-            if len(parts) > 1 and _area_lookup(part, idx, "country"):
-                continue
-            area = (_area_lookup(part, idx, "province") or _area_lookup(part, idx, "region")) if len(parts) > 1 else None
-            if area is not None and not areas_named:
-                areas_named.append((part, area))
-                continue
-            kept.append(part)
-        if areas_named and kept:
-            code_ = areas_named[0][1][1]
-            within = {n for n, r in idx.munis.items() if code_ in (r["province_code"], r["region_code"])}
-            if _match_name(", ".join(kept), idx, allowed=within, fuzzy_threshold=fuzzy_threshold).match is None:
-                # the area does not hold the town: read the string as written
-                within = None
-                kept = [p for p in parts if not _area_lookup(p, idx, "country")]
-        elif areas_named:
-            kept = [areas_named[0][0]]  # "Liège, Belgique": the area-like part is the place itself
-        text = ", ".join(kept)
-
+        abroad, text, within = _narrow(text, place, idx, fuzzy_threshold)
+        if abroad is not None:
+            return abroad
     if code is not None:
-        nis_list = idx.postal[code]
-        if not text or fold(text) in PLACEHOLDERS:
-            if len(nis_list) == 1:
-                return idx.muni_result(nis_list[0], "postal_code", 1.0, "; ".join(note_parts) or None)
-            names = ", ".join(idx.munis[n]["name"] for n in nis_list)
-            return _empty("ambiguous", f"postal code {code} is shared by {names}; no name to choose")
-        sub = _match_name(text, idx, allowed=set(nis_list), fuzzy_threshold=fuzzy_threshold)
-        if sub.match is not None:
-            return idx.muni_result(sub.match.nis, "postal_code", 1.0, "; ".join(note_parts) or None)
-        if len(nis_list) == 1:
-            other = _match_name(text, idx, fuzzy_threshold=fuzzy_threshold)
-            if other.match is not None and other.match.nis != nis_list[0]:
-                note_parts.append(f"name '{text}' points to {idx.munis[other.match.nis]['name']}; postal code kept")
-            return idx.muni_result(nis_list[0], "postal_code", 1.0 if other.match is None else 0.9, "; ".join(note_parts) or None)
-        names = ", ".join(idx.munis[n]["name"] for n in nis_list)
-        return _empty("ambiguous", f"postal code {code} is shared by {names}; '{text}' does not choose")
+        return _by_postal(code, text, note_parts, idx, fuzzy_threshold)
 
     if not text:
         return _empty("unresolved", "; ".join(note_parts) or "no place given")
@@ -165,6 +127,79 @@ def _resolve_text(
         return _empty("unresolved", f"'{text}' is a region, not a municipality")
 
     # an area named without area_level: "Flanders", "Provincie Limburg", "Belgium"
+    if (area := _named_area(text, idx)) is not None:
+        return area
+    sub = _match_name(text, idx, allowed=within, fuzzy_threshold=fuzzy_threshold)
+    if sub.match is not None:
+        method = "fuzzy" if sub.note and sub.note.startswith("approximate") else sub.match.method
+        notes = [*note_parts, *([sub.note] if sub.note else [])]
+        return idx.muni_result(sub.match.nis, method, sub.score, "; ".join(notes) or None)
+    if sub.candidates:
+        return _empty("ambiguous", sub.note)
+    key = compact_key(text)
+    if key in idx.foreign:
+        name, country = idx.foreign[key]
+        return _empty("unresolved", f"'{text}' is a place abroad ({name}, {country})")
+    return _empty("unresolved", sub.note or f"no Belgian place named '{text}'")
+
+
+def _narrow(
+    text: str, place: str | None, idx: _Index, fuzzy_threshold: float
+) -> tuple[dict[str, Any] | None, str, set[str] | None]:
+    """Country, province and region names in a place text: (abroad's result or None, the text left, the municipalities allowed).
+
+    "Lille, France" is abroad; "Liège, Belgique" is not. A province or region named beside a
+    town narrows the search: "Hasselt, Limburg".
+    """
+    within: set[str] | None = None
+    parts = split_parts(text)
+    kept: list[str] = []
+    areas_named: list[tuple[str, tuple[str, str]]] = []
+    for part in parts:
+        if compact_key(part) in _FOREIGN_COUNTRIES:
+            return _empty("unresolved", f"'{place}' is abroad ({part})"), text, None
+        if len(parts) > 1 and _area_lookup(part, idx, "country"):
+            continue
+        area = (_area_lookup(part, idx, "province") or _area_lookup(part, idx, "region")) if len(parts) > 1 else None
+        if area is not None and not areas_named:
+            areas_named.append((part, area))
+            continue
+        kept.append(part)
+    if areas_named and kept:
+        code_ = areas_named[0][1][1]
+        within = {n for n, r in idx.munis.items() if code_ in (r["province_code"], r["region_code"])}
+        if _match_name(", ".join(kept), idx, allowed=within, fuzzy_threshold=fuzzy_threshold).match is None:
+            # the area does not hold the town: read the string as written
+            within = None
+            kept = [p for p in parts if not _area_lookup(p, idx, "country")]
+    elif areas_named:
+        kept = [areas_named[0][0]]  # "Liège, Belgique": the area-like part is the place itself
+    text = ", ".join(kept)
+    return None, text, within
+
+
+def _by_postal(code: str, text: str, note_parts: list[str], idx: _Index, fuzzy_threshold: float) -> dict[str, Any]:
+    """A place with a Belgian postal code: the code's municipality, the name choosing among several."""
+    nis_list = idx.postal[code]
+    if not text or fold(text) in PLACEHOLDERS:
+        if len(nis_list) == 1:
+            return idx.muni_result(nis_list[0], "postal_code", 1.0, "; ".join(note_parts) or None)
+        names = ", ".join(idx.munis[n]["name"] for n in nis_list)
+        return _empty("ambiguous", f"postal code {code} is shared by {names}; no name to choose")
+    sub = _match_name(text, idx, allowed=set(nis_list), fuzzy_threshold=fuzzy_threshold)
+    if sub.match is not None:
+        return idx.muni_result(sub.match.nis, "postal_code", 1.0, "; ".join(note_parts) or None)
+    if len(nis_list) == 1:
+        other = _match_name(text, idx, fuzzy_threshold=fuzzy_threshold)
+        if other.match is not None and other.match.nis != nis_list[0]:
+            note_parts.append(f"name '{text}' points to {idx.munis[other.match.nis]['name']}; postal code kept")
+        return idx.muni_result(nis_list[0], "postal_code", 1.0 if other.match is None else 0.9, "; ".join(note_parts) or None)
+    names = ", ".join(idx.munis[n]["name"] for n in nis_list)
+    return _empty("ambiguous", f"postal code {code} is shared by {names}; '{text}' does not choose")
+
+
+def _named_area(text: str, idx: _Index) -> dict[str, Any] | None:
+    """A province, region or the country named as the place (not a town sharing its name), else None."""
     bare, marked = _strip_area_words(text, None)
     area_hit = _area_lookup(text, idx, None) or (_area_lookup(bare, idx, marked) if marked else None)
     if area_hit is not None:
@@ -187,19 +222,7 @@ def _resolve_text(
         # not the province of Limburg), while its name in another language ("Limburg") is the area
         if not inside:
             return idx.area_result(lvl, acode)
-
-    sub = _match_name(text, idx, allowed=within, fuzzy_threshold=fuzzy_threshold)
-    if sub.match is not None:
-        method = "fuzzy" if sub.note and sub.note.startswith("approximate") else sub.match.method
-        notes = [*note_parts, *([sub.note] if sub.note else [])]
-        return idx.muni_result(sub.match.nis, method, sub.score, "; ".join(notes) or None)
-    if sub.candidates:
-        return _empty("ambiguous", sub.note)
-    key = compact_key(text)
-    if key in idx.foreign:
-        name, country = idx.foreign[key]
-        return _empty("unresolved", f"'{text}' is a place abroad ({name}, {country})")
-    return _empty("unresolved", sub.note or f"no Belgian place named '{text}'")
+    return None
 
 
 # --------------------------------------------------------------------------- public API
