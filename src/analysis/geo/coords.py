@@ -78,7 +78,7 @@ def _point_municipalities(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray,
         again = locate(lon[miss], lat[miss])
         found[miss] = again
         swapped[miss[again >= 0]] = True
-    nis = np.where(found >= 0, piece_nis_arr[np.maximum(found, 0)], None)
+    nis = np.asarray(np.where(found >= 0, piece_nis_arr[np.maximum(found, 0)], None), dtype=object)
     return nis, valid, swapped
 
 
