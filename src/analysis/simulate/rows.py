@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from analysis.simulate.processes import restoration_records
+from analysis.simulate.processes import RestorationRecords, restoration_records
 from analysis.simulate.scenarios import BAD_TIMES, COMMENTS, PLACE_FORMS, SERVICES, TIME_FORMAT, Noise
 from analysis.simulate.world import _assign_places, _expected_integral, _gather, _World, exact_report_times
 
@@ -45,17 +45,75 @@ def _clock_windows(
 
 def _report_rows(world: _World, n: int) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """The export of an outage tracker: one row per report, plus duplicates and bad rows."""
-    sc, places, per_muni, models, n_aff, streams = (
-        world.sc,
-        world.places,
-        world.per_muni,
-        world.models,
-        world.n_aff,
-        world.streams,
-    )
-    onset_s, horizon = world.onset_s, world.horizon
+    sc, places, streams = world.sc, world.places, world.streams
     munis = places.munis
-    region_of = munis["region"].to_numpy()
+    # 1. when and where each report is made
+    minutes, muni_idx, regions, n_by_region, mass = _true_reports(world, n)
+    rate_per_customer = n / float(mass.sum())  # a: reports per affected customer per minute at g = 1
+
+    # 2. how each report names its place
+    r_place = streams[2]
+    noise = sc.noise
+    fw = dict(sc.form_weights)
+    f_p = np.array([fw.get(f, 0.0) for f in PLACE_FORMS[:4]])
+    forms = r_place.choice(4, size=n, p=f_p / f_p.sum())
+    forms[r_place.random(n) < noise.missing_place_rate] = 4
+    text, lat, lon, forms, variant = _assign_places(muni_idx, forms, places=places, noise=noise, rng=r_place, typo_rng=streams[6])
+
+    # 3. time windows ("Tuesday morning")
+    time_s, until, win, start_min = _report_clock(world, minutes)
+
+    r_misc = streams[4]
+    genuine = pl.DataFrame(
+        {
+            "time": time_s,
+            "until": until,
+            "place": text,
+            "lat": pl.Series(lat, nan_to_null=True),
+            "lon": pl.Series(lon, nan_to_null=True),
+            "service": _choice_strings(SERVICES, n, r_misc),
+            "comment": _choice_strings(COMMENTS, n, r_misc),
+        }
+    )
+
+    # 4. duplicates and bad rows, placed in time order like the rest of the export
+    rows, genuine_ids, n_dup, n_bad = _with_repeats(genuine, start_min, noise, r_misc)
+    rtruth = pl.DataFrame(
+        {
+            "id": genuine_ids,
+            "minutes": minutes,
+            "nis_code": munis["nis_code"].gather(muni_idx),
+            "region": munis["region"].gather(muni_idx),
+            "form": pl.Series(np.asarray(PLACE_FORMS, dtype=object)[forms], dtype=pl.String),
+            "variant": pl.Series(variant, dtype=pl.Int64),
+            "windowed": win,
+        }
+    )
+    counts = {
+        "n_rows": int(rows.height),
+        "n_reports": n,
+        "n_duplicates": int(n_dup),
+        "n_bad_rows": int(n_bad),
+        "n_windowed": int(win.sum()),
+        "n_missing_place": int((forms == 4).sum()),
+        "n_typos": int((variant >= 4).sum()),
+        "n_case_variants": int(((variant >= 1) & (variant <= 3)).sum()),
+        "by_form": {f: int((forms == i).sum()) for i, f in enumerate(PLACE_FORMS)},
+        "reports_by_region": {r: int(k) for r, k in zip(regions, n_by_region.tolist(), strict=True)},
+        "rate_per_customer_per_minute": rate_per_customer,
+        "expected_peak_reports_per_15min": _peak(world, rate_per_customer),
+    }
+    return rows, rtruth, counts
+
+
+def _true_reports(world: _World, n: int) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """Each report's true time (minutes after onset, sorted) and municipality, drawn region by region.
+
+    Also the regions, the reports per region and each region's expected mass of reports.
+    """
+    sc, per_muni, models, n_aff = world.sc, world.per_muni, world.models, world.n_aff
+    onset_s, horizon = world.onset_s, world.horizon
+    region_of = world.places.munis["region"].to_numpy()
     regions = [r for r in sorted(n_aff) if n_aff[r] > 0]
     integral = {
         r: _expected_integral(
@@ -64,7 +122,7 @@ def _report_rows(world: _World, n: int) -> tuple[pl.DataFrame, pl.DataFrame, dic
         for r in regions
     }
     mass = np.array([n_aff[r] * integral[r] for r in regions])
-    r_times = streams[1]
+    r_times = world.streams[1]
     n_by_region = r_times.multinomial(n, mass / mass.sum())
     times, muni = [], []
     for r, k in zip(regions, n_by_region.tolist(), strict=True):
@@ -86,51 +144,37 @@ def _report_rows(world: _World, n: int) -> tuple[pl.DataFrame, pl.DataFrame, dic
     minutes = np.concatenate(times)
     muni_idx = np.concatenate(muni)
     order = np.argsort(minutes, kind="stable")
-    minutes, muni_idx = minutes[order], muni_idx[order]
-    rate_per_customer = n / float(mass.sum())  # a: reports per affected customer per minute at g = 1
+    return minutes[order], muni_idx[order], regions, n_by_region, mass
 
-    # 2. how each report names its place
-    r_place = streams[2]
-    noise = sc.noise
-    fw = dict(sc.form_weights)
-    f_p = np.array([fw.get(f, 0.0) for f in PLACE_FORMS[:4]])
-    forms = r_place.choice(4, size=n, p=f_p / f_p.sum())
-    forms[r_place.random(n) < noise.missing_place_rate] = 4
-    text, lat, lon, forms, variant = _assign_places(muni_idx, forms, places=places, noise=noise, rng=r_place, typo_rng=streams[6])
 
-    # 3. time windows ("Tuesday morning")
-    r_win = streams[3]
+def _report_clock(world: _World, minutes: np.ndarray) -> tuple[pl.Series, pl.Series, np.ndarray, np.ndarray]:
+    """The local time text of each report, a window's end (``until``), which are windows, and each row's start minute."""
+    n = minutes.size
+    noise, tz, onset_s = world.sc.noise, world.sc.timezone, world.onset_s
+    r_win = world.streams[3]
     win = r_win.random(n) < noise.window_fraction
     widths = np.asarray(noise.window_widths, dtype=float)
     w = widths[r_win.integers(0, widths.size, int(win.sum()))]
-    w_start, w_end = _clock_windows(minutes[win], w, onset_s=onset_s, timezone=sc.timezone, horizon=horizon)
+    w_start, w_end = _clock_windows(minutes[win], w, onset_s=onset_s, timezone=tz, horizon=world.horizon)
     start_min = minutes.copy()
     start_min[win] = w_start
-    tz = sc.timezone
     time_s = _local_strings(onset_s + minutes * 60.0, tz)
+    until = pl.Series("until", [None] * n, dtype=pl.String)
     if win.any():
         win_idx = np.flatnonzero(win)
         time_s = time_s.scatter(win_idx, _local_strings(onset_s + w_start * 60.0, tz, unit=60.0))
-        until = pl.Series("until", [None] * n, dtype=pl.String).scatter(
-            win_idx, _local_strings(onset_s + w_end * 60.0, tz, unit=60.0, up=True)
-        )
-    else:
-        until = pl.Series("until", [None] * n, dtype=pl.String)
+        until = until.scatter(win_idx, _local_strings(onset_s + w_end * 60.0, tz, unit=60.0, up=True))
+    return time_s, until, win, start_min
 
-    r_misc = streams[4]
-    genuine = pl.DataFrame(
-        {
-            "time": time_s,
-            "until": until,
-            "place": text,
-            "lat": pl.Series(lat, nan_to_null=True),
-            "lon": pl.Series(lon, nan_to_null=True),
-            "service": _choice_strings(SERVICES, n, r_misc),
-            "comment": _choice_strings(COMMENTS, n, r_misc),
-        }
-    )
 
-    # 4. duplicates and bad rows, placed in time order like the rest of the export
+def _with_repeats(
+    genuine: pl.DataFrame, start_min: np.ndarray, noise: Noise, r_misc: np.random.Generator
+) -> tuple[pl.DataFrame, pl.Series, int, int]:
+    """The export: genuine rows, duplicates and bad rows in time order, with ids (a duplicate repeats its original's).
+
+    Also the genuine rows' ids and the numbers of duplicates and bad rows.
+    """
+    n = genuine.height
     n_dup = round(noise.duplicate_rate * n)
     n_bad = round(noise.bad_row_rate * n)
     dup_of = np.sort(r_misc.choice(n, size=n_dup, replace=False)) if n_dup else np.empty(0, dtype=np.int64)
@@ -155,33 +199,7 @@ def _report_rows(world: _World, n: int) -> tuple[pl.DataFrame, pl.DataFrame, dic
     width = len(str(int(seq[-1]))) if seq.size else 1
     ids = pl.Series(row_id).cast(pl.String).str.zfill(width)
     rows = rows.with_columns(("R" + ids).alias("id")).select("id", *genuine.columns)
-
-    rtruth = pl.DataFrame(
-        {
-            "id": ("R" + pl.Series(id_of_genuine).cast(pl.String).str.zfill(width)),
-            "minutes": minutes,
-            "nis_code": munis["nis_code"].gather(muni_idx),
-            "region": munis["region"].gather(muni_idx),
-            "form": pl.Series(np.asarray(PLACE_FORMS, dtype=object)[forms], dtype=pl.String),
-            "variant": pl.Series(variant, dtype=pl.Int64),
-            "windowed": win,
-        }
-    )
-    counts = {
-        "n_rows": int(rows.height),
-        "n_reports": n,
-        "n_duplicates": int(n_dup),
-        "n_bad_rows": int(n_bad),
-        "n_windowed": int(win.sum()),
-        "n_missing_place": int((forms == 4).sum()),
-        "n_typos": int((variant >= 4).sum()),
-        "n_case_variants": int(((variant >= 1) & (variant <= 3)).sum()),
-        "by_form": {f: int((forms == i).sum()) for i, f in enumerate(PLACE_FORMS)},
-        "reports_by_region": {r: int(k) for r, k in zip(regions, n_by_region.tolist(), strict=True)},
-        "rate_per_customer_per_minute": rate_per_customer,
-        "expected_peak_reports_per_15min": _peak(world, rate_per_customer),
-    }
-    return rows, rtruth, counts
+    return rows, "R" + pl.Series(id_of_genuine).cast(pl.String).str.zfill(width), int(n_dup), int(n_bad)
 
 
 def _peak(world: _World, a: float) -> float:
@@ -226,46 +244,10 @@ def _telemetry_rows(world: _World) -> tuple[pl.DataFrame, pl.DataFrame, dict[str
     )
     postal = text.str.extract(r"^(\d{4})")
 
-    tz = sc.timezone
-    exact = rec.kind == "exact"
-    right = rec.kind == "right"
-    interval = rec.kind == "interval"
-    obs_min = np.where(exact, rec.lower, np.where(right, rec.lower, np.nan))
-    obs = _local_strings(onset_s + np.nan_to_num(obs_min) * 60.0, tz)
-    obs = pl.select(pl.when(pl.Series(~interval)).then(obs)).to_series()
-    after = _local_strings(onset_s + np.where(interval, rec.lower, 0.0) * 60.0, tz)
-    after = pl.select(pl.when(pl.Series(interval)).then(after)).to_series()
-    before = _local_strings(onset_s + np.where(interval, np.minimum(rec.upper, horizon), 0.0) * 60.0, tz, up=True)
-    before = pl.select(pl.when(pl.Series(interval)).then(before)).to_series()
-    restored = _gather(["true", "false"], np.where(exact, 0, np.where(right, 1, -1)))
     device = "D" + pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(len(str(n)))
-    genuine = pl.DataFrame(
-        {
-            "device": device,
-            "observed_at": obs,
-            "restored": restored,
-            "restored_after": after,
-            "restored_before": before,
-            "postal_code": postal,
-        }
-    )
-    r_misc = streams[4]
-    n_dup = round(sc.noise.duplicate_rate * n)
-    n_bad = round(sc.noise.bad_row_rate * n)
-    dup_of = r_misc.choice(n, size=n_dup, replace=False) if n_dup else np.empty(0, dtype=np.int64)
-    bad_like = r_misc.integers(0, n, n_bad)
-    bad_times = _choice_strings([(b, 1.0) for b in BAD_TIMES if b], n_bad, r_misc)
-    bad = genuine[bad_like].with_columns(
-        bad_times.alias("observed_at"),
-        pl.lit("true").alias("restored"),
-        pl.lit(None, pl.String).alias("restored_after"),
-        pl.lit(None, pl.String).alias("restored_before"),
-        ("X" + pl.Series(np.arange(1, n_bad + 1)).cast(pl.String)).alias("device"),
-    )
-    source = np.concatenate([np.arange(n), dup_of, bad_like])
-    kind = np.concatenate([np.zeros(n, np.int8), np.ones(n_dup, np.int8), np.full(n_bad, 2, np.int8)])
-    order = np.lexsort((kind, source))
-    rows = pl.concat([genuine, genuine[dup_of], bad], how="vertical")[order]
+    genuine = pl.DataFrame({"device": device, **_record_times(rec, onset_s, horizon, sc.timezone), "postal_code": postal})
+    rows, n_dup, n_bad = _telemetry_repeats(genuine, sc.noise, streams[4])
+    exact, right, interval = rec.kind == "exact", rec.kind == "right", rec.kind == "interval"
     rtruth = pl.DataFrame(
         {
             "id": device,
@@ -288,3 +270,40 @@ def _telemetry_rows(world: _World) -> tuple[pl.DataFrame, pl.DataFrame, dict[str
         "by_form": {f: int((forms == i).sum()) for i, f in enumerate(PLACE_FORMS)},
     }
     return rows, rtruth, counts
+
+
+def _record_times(rec: RestorationRecords, onset_s: float, horizon: float, tz: str) -> dict[str, pl.Series]:
+    """A restoration record as an export writes it: ``observed_at`` and ``restored``, or the window it is known in."""
+    exact = rec.kind == "exact"
+    right = rec.kind == "right"
+    interval = rec.kind == "interval"
+    obs_min = np.where(exact, rec.lower, np.where(right, rec.lower, np.nan))
+    obs = _local_strings(onset_s + np.nan_to_num(obs_min) * 60.0, tz)
+    obs = pl.select(pl.when(pl.Series(~interval)).then(obs)).to_series()
+    after = _local_strings(onset_s + np.where(interval, rec.lower, 0.0) * 60.0, tz)
+    after = pl.select(pl.when(pl.Series(interval)).then(after)).to_series()
+    before = _local_strings(onset_s + np.where(interval, np.minimum(rec.upper, horizon), 0.0) * 60.0, tz, up=True)
+    before = pl.select(pl.when(pl.Series(interval)).then(before)).to_series()
+    restored = _gather(["true", "false"], np.where(exact, 0, np.where(right, 1, -1)))
+    return {"observed_at": obs, "restored": restored, "restored_after": after, "restored_before": before}
+
+
+def _telemetry_repeats(genuine: pl.DataFrame, noise: Noise, r_misc: np.random.Generator) -> tuple[pl.DataFrame, int, int]:
+    """The telemetry export: each device's row followed by its duplicates and bad rows; the numbers of both."""
+    n = genuine.height
+    n_dup = round(noise.duplicate_rate * n)
+    n_bad = round(noise.bad_row_rate * n)
+    dup_of = r_misc.choice(n, size=n_dup, replace=False) if n_dup else np.empty(0, dtype=np.int64)
+    bad_like = r_misc.integers(0, n, n_bad)
+    bad_times = _choice_strings([(b, 1.0) for b in BAD_TIMES if b], n_bad, r_misc)
+    bad = genuine[bad_like].with_columns(
+        bad_times.alias("observed_at"),
+        pl.lit("true").alias("restored"),
+        pl.lit(None, pl.String).alias("restored_after"),
+        pl.lit(None, pl.String).alias("restored_before"),
+        ("X" + pl.Series(np.arange(1, n_bad + 1)).cast(pl.String)).alias("device"),
+    )
+    source = np.concatenate([np.arange(n), dup_of, bad_like])
+    kind = np.concatenate([np.zeros(n, np.int8), np.ones(n_dup, np.int8), np.full(n_bad, 2, np.int8)])
+    order = np.lexsort((kind, source))
+    return pl.concat([genuine, genuine[dup_of], bad], how="vertical")[order], int(n_dup), int(n_bad)
