@@ -8,26 +8,23 @@ package is told about it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gzip
-import io
 import json
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from analysis.cli import main
 from analysis.config import load_incident
 from analysis.errors import IngestError
 from analysis.sources import FORMATS, Format, RawTable, empty_rejects, make_rejects, read_source
 
+from .test_hostile import cli, one_line_error
+
 TIMES = [f"2018-01-08 {20 + i // 60:02d}:{i % 60:02d}" for i in range(0, 240, 2)]
 MAP = '[sources.columns]\nreported_at = "time"\nplace = "town"\n'
-ERROR = "postmortem: error: "
 
 
 # --------------------------------------------------------------------------- the toy format: 1 file + 1 line
@@ -77,24 +74,8 @@ def toy_file(n_bad: int = 0) -> bytes:
 
 def run(*args: str) -> tuple[int, str, str]:
     """``postmortem ARGS`` in this process (the registry is this process's), as the entry point runs it."""
-    out, err = io.StringIO(), io.StringIO()
-    saved, sys.argv = sys.argv, ["postmortem", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = saved
-    return code, out.getvalue(), err.getvalue()
-
-
-def error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith(ERROR)]
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr
-    return lines[0][len(ERROR) :]
+    proc = cli(*args)
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 # --------------------------------------------------------------------------- tests
@@ -138,9 +119,7 @@ def test_once_unregistered_the_format_is_unknown(make_incident: Callable[..., Pa
     FORMATS.register(TOY)
     FORMATS.unregister(TOY.name)
     folder = make_incident(toy_file(), name="reports.ndjson.gz", source_extra=MAP)
-    code, _, err = run("validate", str(folder))
-    message = error_line(err)
-    assert code == 2
+    message = one_line_error(cli("validate", str(folder)))  # exit code 2, one line, no traceback
     # gzip is no known format: the file is named, with the formats known
     assert "reports.ndjson.gz" in message and "csv, parquet, jsonl, xlsx" in message
 
@@ -157,17 +136,13 @@ def test_parquet_is_found_by_its_magic_bytes(make_incident: Callable[..., Path],
 
 def test_a_file_of_no_known_format_is_one_line_naming_it_and_the_formats(make_incident: Callable[..., Path]) -> None:
     folder = make_incident("time,town\n2018-01-08 20:05,Liège\n", name="export.dat", source_extra=MAP)
-    code, _, err = run("validate", str(folder))
-    message = error_line(err)
-    assert code == 2
+    message = one_line_error(cli("validate", str(folder)))  # exit code 2, one line, no traceback
     assert "export.dat" in message and "csv, parquet, jsonl, xlsx" in message and "'format'" in message
 
 
 def test_a_declared_format_that_is_unknown_is_refused(make_incident: Callable[..., Path]) -> None:
     folder = make_incident("time,town\n2018-01-08 20:05,Liège\n", source_extra='format = "ndjson-gz"\n' + MAP)
-    code, _, err = run("validate", str(folder))
-    message = error_line(err)
-    assert code == 2
+    message = one_line_error(cli("validate", str(folder)))  # exit code 2, one line, no traceback
     assert "'sources[0].format'" in message and "csv, parquet, jsonl, xlsx" in message and "ndjson-gz" in message
 
 
