@@ -392,3 +392,28 @@ def _unusable(reason: pl.Series) -> pl.Series:
 def _in_words(n: float) -> str:
     """A large limit in words (``20 million``): digit runs in a reason would be scrubbed as phone numbers."""
     return f"{n / 1e6:g} million" if n >= 1e6 else f"{n:g}"
+
+
+def _where_and_what(table: pl.DataFrame, source: Source) -> tuple[dict[str, pl.Series], list[pl.Series]]:
+    """The columns restorations and series share (place, postal code, coordinates, region hint, service) and their notes."""
+    lat, lon, coord_issue = _coordinates(table, source)
+    service, service_issue = _normalise_noted(_text(table, source, "service"), SERVICE_SYNONYMS, "service")
+    columns = {
+        "place_raw": _text(table, source, "place"),
+        "postal_code": _postal(table, source),
+        "lat": lat,
+        "lon": lon,
+        "region_hint": _text(table, source, "region_hint"),
+        "service": service,
+    }
+    return columns, [coord_issue, service_issue]
+
+
+def _scrubbed(work: pl.DataFrame, labels: tuple[str, ...], texts: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Kept rows' free text scrubbed of personal data: ``labels`` keep place names, ``texts`` lose personal names too."""
+    return work.with_columns(*(scrub_column(work[c], names=False) for c in labels), *(scrub_column(work[c]) for c in texts))
+
+
+def _canonical(work: pl.DataFrame, columns: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """The canonical columns of a kind, in their order and types."""
+    return work.select([pl.col(c).cast(t) for c, t in columns.items()])

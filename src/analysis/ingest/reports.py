@@ -17,6 +17,7 @@ from analysis.ingest.fields import (
     REPORT_COLUMNS,
     SERVICE_SYNONYMS,
     STATUS_SYNONYMS,
+    _canonical,
     _column_for,
     _const,
     _coordinates,
@@ -29,6 +30,7 @@ from analysis.ingest.fields import (
     _number,
     _parse,
     _postal,
+    _scrubbed,
     _series,
     _text,
     _text_expr,
@@ -37,7 +39,6 @@ from analysis.ingest.fields import (
     _url,
 )
 from analysis.limits import limit
-from analysis.privacy import scrub_column
 from analysis.timeparse import ParsedTimes
 
 
@@ -241,12 +242,7 @@ def _report_values(table: pl.DataFrame, source: Source, kept: pl.DataFrame) -> p
     )
     del table, kept, lat, lon, service, status, url, area_level
     # free text is scrubbed only for the rows kept (rejects' raw values are scrubbed apart)
-    return work.with_columns(
-        scrub_column(work["place_raw"], names=False),
-        scrub_column(work["text"]),
-        scrub_column(work["note"]),
-        *(scrub_column(work[c], names=False) for c in ("outlet", "source_ref", "region_hint")),
-    )
+    return _scrubbed(work, ("place_raw", "outlet", "source_ref", "region_hint"), ("text", "note"))
 
 
 def _finish_reports(work: pl.DataFrame, source: Source) -> pl.DataFrame:
@@ -267,4 +263,4 @@ def _finish_reports(work: pl.DataFrame, source: Source) -> pl.DataFrame:
         pl.lit(source.name).alias("source"),
         pl.col("_row").alias("source_row"),
     )
-    return work.select([pl.col(c).cast(t) for c, t in REPORT_COLUMNS.items()])
+    return _canonical(work, REPORT_COLUMNS)

@@ -10,20 +10,18 @@ from analysis.ingest.checks import DuplicateTally, _verdicts
 from analysis.ingest.fields import (
     FALSE_WORDS,
     RESTORATION_COLUMNS,
-    SERVICE_SYNONYMS,
     TRUE_WORDS,
+    _canonical,
     _const,
-    _coordinates,
     _join_notes,
     _label,
-    _normalise_noted,
-    _postal,
+    _scrubbed,
     _text,
     _times,
     _unique_ids,
     _unusable,
+    _where_and_what,
 )
-from analysis.privacy import scrub_column
 
 
 def _restoration_frame(
@@ -58,8 +56,7 @@ def _restoration_frame(
     why = _restoration_reasons(
         frame, {k: _label(source, table, k) for k in ("observed_at", "restored_after", "restored_before", "restored")}
     )
-    lat, lon, coord_issue = _coordinates(table, source)
-    service, service_issue = _normalise_noted(_text(table, source, "service"), SERVICE_SYNONYMS, "service")
+    where, notes = _where_and_what(table, source)
     dated = obs.until.is_not_null() if obs.until is not None else _const("d", value=False, n=table.height, dtype=pl.Boolean())
     obs_date_note = pl.select(pl.when(dated).then(pl.lit("observed_at has no time of day: read as local midnight"))).to_series()
     reason, rejects = _verdicts(
@@ -79,26 +76,16 @@ def _restoration_frame(
             "restored": pl.select(pl.coalesce(restored, pl.when(obs.utc.is_not_null()).then(True))).to_series(),
             "restored_after": after.utc,
             "restored_before": before_utc,
-            "place_raw": _text(table, source, "place"),
-            "postal_code": _postal(table, source),
-            "lat": lat,
-            "lon": lon,
-            "region_hint": _text(table, source, "region_hint"),
-            "service": service,
+            **where,
             "text": _text(table, source, "text"),
-            "issues": _join_notes(coord_issue, service_issue, obs_date_note, obs.note, after.note, before.note),
+            "issues": _join_notes(*notes, obs_date_note, obs.note, after.note, before.note),
         }
     ).filter(reason.is_null())
-    work = work.with_columns(
-        scrub_column(work["customer_id"], names=False),
-        scrub_column(work["place_raw"], names=False),
-        scrub_column(work["region_hint"], names=False),
-        scrub_column(work["text"]),
-    )
+    work = _scrubbed(work, ("customer_id", "place_raw", "region_hint"), ("text",))
     local_id = work.select(pl.coalesce("customer_id", pl.col("_row").cast(pl.String))).to_series()
     ids = _unique_ids(pl.select(pl.format("{}:{}", pl.lit(source.name), local_id)).to_series().alias("record_id"))
     work = work.with_columns(ids, pl.lit(source.name).alias("source"), pl.col("_row").alias("source_row"))
-    return work.select([pl.col(c).cast(t) for c, t in RESTORATION_COLUMNS.items()]), rejects
+    return _canonical(work, RESTORATION_COLUMNS), rejects
 
 
 def _restoration_reasons(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:

@@ -9,17 +9,15 @@ from analysis.errors import IngestError
 from analysis.ingest.checks import DuplicateTally, _verdicts
 from analysis.ingest.fields import (
     ONLINE_COLUMNS,
-    SERVICE_SYNONYMS,
-    _coordinates,
+    _canonical,
     _join_notes,
     _label,
-    _normalise_noted,
     _number,
-    _postal,
+    _scrubbed,
     _text,
     _times,
+    _where_and_what,
 )
-from analysis.privacy import scrub_column
 
 
 def _online_frame(
@@ -60,8 +58,7 @@ def _online_frame(
         .then(pl.lit("count exceeds total (total may be stale)"))
         .alias("issues"),
     )
-    lat, lon, coord_issue = _coordinates(table, source)
-    service, service_issue = _normalise_noted(_text(table, source, "service"), SERVICE_SYNONYMS, "service")
+    where, notes = _where_and_what(table, source)
     why_reason, rejects = _verdicts(table, source, [(why["r"], why["c"])], tally)
     work = pl.DataFrame(
         {
@@ -72,23 +69,13 @@ def _online_frame(
             "total": total,
             "out": out,
             "area": _text(table, source, "area"),
-            "place_raw": _text(table, source, "place"),
-            "postal_code": _postal(table, source),
-            "lat": lat,
-            "lon": lon,
-            "region_hint": _text(table, source, "region_hint"),
-            "service": service,
-            "issues": _join_notes(derived["issues"], coord_issue, service_issue, obs.note),
+            **where,
+            "issues": _join_notes(derived["issues"], *notes, obs.note),
         }
     ).filter(why_reason.is_null())
-    work = work.with_columns(
-        scrub_column(work["area"], names=False),
-        scrub_column(work["place_raw"], names=False),
-        scrub_column(work["region_hint"], names=False),
-        pl.lit(source.name).alias("source"),
-        pl.col("_row").alias("source_row"),
-    )
-    return work.select([pl.col(c).cast(t) for c, t in ONLINE_COLUMNS.items()]), rejects
+    work = _scrubbed(work, ("area", "place_raw", "region_hint"))
+    work = work.with_columns(pl.lit(source.name).alias("source"), pl.col("_row").alias("source_row"))
+    return _canonical(work, ONLINE_COLUMNS), rejects
 
 
 def _fraction(frac_raw: pl.Series) -> pl.Series:
