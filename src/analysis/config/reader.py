@@ -45,7 +45,7 @@ class _Reader:
         return value
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.get(name, str)
+        value: str | None = self.get(name, str)
         if value is None:
             return default
         if value not in choices:

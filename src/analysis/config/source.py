@@ -122,7 +122,7 @@ def _parse_source(config_path: Path, folder: Path, i: int, raw: Any) -> Source:
 
 def _source_format(s: _Reader, path: Path, rel: str) -> str:
     """A source's format (a name in :data:`analysis.sources.FORMATS`): declared, else by file name, else by first bytes."""
-    fmt = s.get("format", str)
+    fmt: str | None = s.get("format", str)
     if fmt is not None:
         if fmt not in FORMATS:
             raise s.fail("format", f"expected one of {FORMATS.known()}; got {fmt!r}")

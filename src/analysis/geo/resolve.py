@@ -267,7 +267,9 @@ def resolve_place(
 
 
 @lru_cache(maxsize=500_000)  # bounded: a long-lived kernel may see millions of distinct strings
-def _resolve_text_cached(place: str | None, postal: str | None, area_level: str | None, threshold: float) -> tuple:
+def _resolve_text_cached(
+    place: str | None, postal: str | None, area_level: str | None, threshold: float
+) -> tuple[tuple[str, Any], ...]:
     return tuple(_resolve_text(place, postal, area_level, threshold).items())
 
 
