@@ -8,6 +8,7 @@ Imports inside ``if TYPE_CHECKING:`` are annotations only and do not count.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -274,18 +275,19 @@ def _function_lines() -> dict[str, int]:
     return found
 
 
-def test_no_module_over_the_size_limit_unless_listed() -> None:
-    lines = _module_lines()
-    over = {m: n for m, n in lines.items() if n > MAX_MODULE_LINES and m not in LARGE_MODULES}
-    assert over == {}, f"split these modules (at most {MAX_MODULE_LINES} lines) or list them with a reason"
-    shrunk = [m for m in LARGE_MODULES if lines.get(m, 0) <= MAX_MODULE_LINES]
-    assert shrunk == [], f"these modules are within the limit now: remove them from LARGE_MODULES: {shrunk}"
-
-
-def test_no_function_over_the_size_limit_unless_listed() -> None:
-    lines = _function_lines()
-    over = {f: n for f, n in lines.items() if n > MAX_FUNCTION_LINES and f not in LONG_FUNCTIONS}
-    assert over == {}, f"split these functions (at most {MAX_FUNCTION_LINES} lines) or list them with a reason"
-    shrunk = [f for f in LONG_FUNCTIONS if lines.get(f, 0) <= MAX_FUNCTION_LINES]
-    assert shrunk == [], f"these functions are within the limit now: remove them from LONG_FUNCTIONS: {shrunk}"
-    assert all(reason.strip() for reason in (*LONG_FUNCTIONS.values(), *LARGE_MODULES.values()))
+@pytest.mark.parametrize(
+    ("what", "measure", "limit", "listed"),
+    [
+        ("modules", _module_lines, MAX_MODULE_LINES, LARGE_MODULES),
+        ("functions", _function_lines, MAX_FUNCTION_LINES, LONG_FUNCTIONS),
+    ],
+)
+def test_nothing_over_the_size_limits_unless_listed(
+    what: str, measure: Callable[[], dict[str, int]], limit: int, listed: dict[str, str]
+) -> None:
+    lines = measure()
+    over = {name: n for name, n in lines.items() if n > limit and name not in listed}
+    assert over == {}, f"split these {what} (at most {limit} lines) or list them with a reason"
+    shrunk = [name for name in listed if lines.get(name, 0) <= limit]
+    assert shrunk == [], f"these {what} are within {limit} lines now: remove them from the list: {shrunk}"
+    assert all(reason.strip() for reason in listed.values())
