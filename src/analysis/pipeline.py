@@ -128,7 +128,7 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
     # the recovery fit reads times, statuses and weights only: it runs while the places are
     # geocoded (polars, rapidfuzz and shapely do much of that outside the interpreter lock)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geocode") as pool:
-        geocoding = pool.submit(geocoded, plain)
+        geocoding = pool.submit(geocoded, plain, preload=True)
         fitted = _fit_stage(params, incident, plain)
         data = geocoding.result()
     del plain
@@ -141,19 +141,25 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
     return analysis
 
 
-def geocoded(data: IngestResult) -> IngestResult:
+def geocoded(data: IngestResult, *, preload: bool = False) -> IngestResult:
     """``data`` as read by ``ingest_incident(geocode=False)``, with its places resolved.
 
     The same tables as ``ingest_incident(incident)`` gives (geocoding is the last step of
     ingest): the empty geography columns are replaced by the resolved ones, constant
-    columns stored once.
+    columns stored once. ``preload``: when some report lies in a region, also import what
+    the area statistics will need (:func:`analysis.spatial.preload`), on this thread.
     """
     from analysis.geo import resolve_places
 
     def one(df: pl.DataFrame) -> pl.DataFrame:
         return compact_constants(resolve_places(df.drop(GEO_COLUMNS, strict=False)))
 
-    return replace(data, reports=one(data.reports), restorations=one(data.restorations))
+    out = replace(data, reports=one(data.reports), restorations=one(data.restorations))
+    if preload and out.reports.height and out.reports["region"].is_not_null().any():
+        from analysis.spatial import preload as preload_spatial
+
+        preload_spatial()
+    return out
 
 
 @dataclass(frozen=True)

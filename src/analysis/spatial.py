@@ -591,6 +591,19 @@ def _import_esda() -> Any:
     return esda
 
 
+def preload() -> None:
+    """Import what the area statistics need (esda, libpysal and their scikit-learn, geopandas).
+
+    Half a second to two seconds of start-up: called where a processor would otherwise
+    wait (beside the national fit), it is not paid again when the statistics run beside
+    the region comparison, which keeps both cores busy.
+    """
+    import geopandas  # noqa: F401
+    from libpysal import weights  # noqa: F401
+
+    _import_esda()
+
+
 def spatial_autocorrelation(
     areas: gpd.GeoDataFrame,
     *,
