@@ -87,10 +87,11 @@ class Run:
     stdout: str
     stderr: str
     stopped: str | None = None  # why the parent stopped it (memory cap, timeout)
+    cpu: float = 0.0  # processor time of the child, user + system, every thread (steadier than wall on a shared machine)
 
 
 def measure(cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 1800.0, max_rss_mb: float = 0.0) -> Run:
-    """Run ``cmd``; return its wall time and peak RSS (``ru_maxrss`` from ``os.wait4``).
+    """Run ``cmd``; return its wall time, CPU time and peak RSS (``ru_utime``, ``ru_stime``, ``ru_maxrss`` from ``os.wait4``).
 
     ``max_rss_mb`` > 0 stops the child (SIGKILL) when its resident memory, polled every
     50 ms from ``/proc``, exceeds it; ``timeout`` (seconds) does the same for time.
@@ -119,6 +120,7 @@ def measure(cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: f
         return Run(
             wall=wall,
             peak_mb=usage.ru_maxrss / 1024.0,
+            cpu=usage.ru_utime + usage.ru_stime,
             returncode=proc.returncode,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
@@ -158,6 +160,7 @@ class Measurement:
     rss_setup_mb: float | None = None
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    cpu: float | None = None  # the whole process's CPU time (user + system), when measured
 
     @property
     def time(self) -> float:
@@ -170,7 +173,7 @@ def _from_run(stage: str, n: int, run: Run) -> Measurement:
         tail = (run.stopped or run.stderr.strip().splitlines()[-1:] or [f"exit code {run.returncode}"])[0]
         if not run.stopped and run.stderr.strip():
             tail = run.stderr.strip().splitlines()[-1]
-        return Measurement(stage, n, False, run.wall, run.peak_mb, error=tail[:300])
+        return Measurement(stage, n, False, run.wall, run.peak_mb, error=tail[:300], cpu=run.cpu)
     try:
         doc = json.loads(run.stdout.strip().splitlines()[-1]) if run.stdout.strip() else {}
     except json.JSONDecodeError:
@@ -185,6 +188,7 @@ def _from_run(stage: str, n: int, run: Run) -> Measurement:
         setup_seconds=doc.pop("setup_seconds", None),
         rss_setup_mb=doc.pop("rss_setup_mb", None),
         details=doc,
+        cpu=run.cpu,
     )
 
 
@@ -481,7 +485,7 @@ def _fmt(x: float | None, spec: str = ".2f") -> str:
 
 def table(results: Sequence[Measurement], *, markdown: bool = False) -> str:
     """The measurements as a table (plain text, or Markdown)."""
-    head = ["reports", "stage", "time s", "wall s", "peak MB", "setup MB", "note"]
+    head = ["reports", "stage", "time s", "wall s", "cpu s", "peak MB", "setup MB", "note"]
     rows = []
     for m in sorted(results, key=lambda m: m.n or float("inf")):  # stable: run order within a size
         if m.stage == "generate":
@@ -502,6 +506,7 @@ def table(results: Sequence[Measurement], *, markdown: bool = False) -> str:
                 STAGE_LABELS.get(m.stage, m.stage),
                 _fmt(m.seconds),
                 _fmt(m.wall),
+                _fmt(m.cpu),
                 _fmt(m.peak_mb, ",.0f"),
                 _fmt(m.rss_setup_mb, ",.0f"),
                 note,

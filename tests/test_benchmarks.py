@@ -39,6 +39,32 @@ def test_measure_reports_the_childs_own_peak_memory():
     assert small < big - 250  # its own peak, not the largest child so far as RUSAGE_CHILDREN would give
 
 
+def test_measure_reports_the_childs_cpu_time_of_every_thread():
+    """CPU time is the child's own, all threads counted: two threads spinning 1 s each use about 2 s."""
+    spin = (
+        "import threading, time\n"
+        "def spin():\n"
+        "    t = time.thread_time()\n"
+        "    while time.thread_time() - t < 1.0: pass\n"
+        "ts = [threading.Thread(target=spin) for _ in range(2)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+    )
+    busy = measure([sys.executable, "-c", spin])
+    idle = measure([sys.executable, "-c", "import time; time.sleep(1.0)"])
+    assert busy.returncode == 0 and idle.returncode == 0
+    assert 1.9 < busy.cpu < 4.0
+    assert idle.cpu < 0.5 < idle.wall
+
+
+def test_compare_lists_every_metric_that_moved():
+    from benchmarks.compare import differences
+
+    before = {"run_id": "a", "n_reports": 10, "recovery": {"t50_minutes": 84.2, "t50_minutes_ci": [83.0, 85.1]}, "x": None}
+    after = {"run_id": "b", "n_reports": 10, "recovery": {"t50_minutes": 84.2, "t50_minutes_ci": [83.0, 85.2]}, "x": 1}
+    assert differences(before, after) == [("recovery.t50_minutes_ci[1]", 85.1, 85.2), ("x", None, 1)]
+    assert differences(before, before) == []
+
+
 def test_measure_stops_a_child_above_the_memory_cap():
     run = measure([sys.executable, "-c", "import time; b = b'x' * 400_000_000; time.sleep(20)"], max_rss_mb=200)
     assert run.stopped is not None and "memory" in run.stopped

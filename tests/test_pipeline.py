@@ -136,3 +136,37 @@ def test_after_declaration_counts_certain_and_possible_reports() -> None:
     assert got["last_report_hours_after"] == 1.5
     empty = after_declaration(down.clear(), declared)
     assert empty["reports_after"] == 0 and empty["reports_possibly_after"] == 0 and empty["last_report_hours_after"] is None
+
+
+def test_geocoding_beside_the_fit_gives_the_tables_ingest_gives(tmp_path):
+    """The analysis geocodes while it fits: its tables must be exactly those of a plain ingest.
+
+    A simulated incident with every kind of place: names, villages, postal codes, GPS
+    coordinates, typos, reports without a place.
+    """
+    from polars.testing import assert_frame_equal
+
+    from analysis.ingest import ingest_incident
+    from analysis.simulate import write_scenario
+
+    folder = write_scenario("proximus-2018", tmp_path / "sim", n_reports=1500, seed=3, report_truth=False)
+    inc = load_incident(folder)
+    whole = ingest_incident(inc)
+    beside = pipeline.geocoded(ingest_incident(inc, geocode=False))
+    assert whole.reports["nis_code"].is_not_null().sum() > 1000  # the places were resolved
+    assert_frame_equal(beside.reports, whole.reports)
+    assert_frame_equal(beside.restorations, whole.restorations)
+    assert_frame_equal(beside.rejects, whole.rejects)
+
+
+def test_the_analysis_fits_on_the_same_reports_whether_or_not_they_are_geocoded(incident):
+    """The fit started before geocoding reads only what geocoding does not change: the same curve."""
+    from analysis.ingest import ingest_incident
+
+    params = validate_params(incident_dir=str(incident.folder), output_dir="", n_boot=20)
+    plain = ingest_incident(incident, geocode=False)
+    a = pipeline._fit_stage(params, incident, plain)
+    b = pipeline._fit_stage(params, incident, pipeline.geocoded(plain))
+    assert a.fit is not None and a.end == b.end
+    assert a.fit.model == b.fit.model
+    assert a.fit.t50.value == b.fit.t50.value and a.fit.t90.low == b.fit.t90.low

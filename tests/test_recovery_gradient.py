@@ -95,3 +95,95 @@ def test_bootstrap_with_the_gradient_matches_finite_differences(monkeypatch: pyt
     assert np.all(np.abs(fast.theta - slow.theta).max(axis=0) < 0.05 * spread)
     q = [5, 50, 95]
     np.testing.assert_allclose(np.percentile(fast.theta, q, axis=0), np.percentile(slow.theta, q, axis=0), rtol=2e-3)
+
+
+def test_the_optimiser_takes_its_finite_differences_in_one_batch() -> None:
+    """With ``loglik_many`` the point fit reaches the optimum it reaches alone, with far fewer single evaluations.
+
+    The optimiser's gradients are finite differences; given the batch form of the likelihood
+    it evaluates their k + 1 (forward) or 2k (central) points in one call, with the same
+    steps, so the optimum is the same to the optimiser's tolerance.
+    """
+    from analysis.recovery._optim import JointSpace, maximize
+    from analysis.recovery.engine import batch_loglik
+
+    ev = _evidence(seed=7)
+    fam = _family("mixture+delay")
+    space = JointSpace(fam)
+    start = [np.array([90.0, 1.5, 0.15, 1000.0, 40.0])]
+    calls = {"single": 0, "batch": 0}
+
+    def single(th: np.ndarray) -> float:
+        calls["single"] += 1
+        return ev.loglik(fam, th)
+
+    alone = maximize(single, space, start)
+    n_alone = calls["single"]
+    many = batch_loglik(ev, fam, 10)
+    assert many is not None
+
+    def batched(th: np.ndarray) -> np.ndarray:
+        calls["batch"] += 1
+        return many(th)
+
+    calls["single"] = 0
+    both = maximize(single, space, start, loglik_many=batched)
+    assert alone.converged and both.converged
+    assert both.loglik == pytest.approx(alone.loglik, abs=1e-6)
+    np.testing.assert_allclose(both.theta, alone.theta, rtol=1e-4)
+    # the gradients' points went to the batch: single evaluations are only the line searches'
+    assert calls["batch"] > 0
+    assert calls["single"] < n_alone / 3
+
+
+def test_a_batch_of_rows_is_each_rows_own_likelihood() -> None:
+    """``batch_loglik`` returns, row by row, what ``loglik`` returns (what the optimiser relies on)."""
+    from analysis.recovery.engine import batch_loglik
+
+    ev = _evidence(seed=2)
+    for name, rows in [
+        ("mixture+delay", [[80.0, 2.0, 0.1, 900.0, 62.3], [70.0, 1.5, 0.2, 500.0, 11.1]]),
+        ("weibull", [[80.0, 2.0]]),
+    ]:
+        fam = _family(name)
+        th = np.asarray(rows)
+        many = batch_loglik(ev, fam, 4)
+        assert many is not None
+        np.testing.assert_allclose(many(th), [ev.loglik(fam, r) for r in th], rtol=1e-13)
+
+
+def test_a_step_taken_costs_one_pass_over_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the closed-form gradient, the point tried along each search direction comes with its gradient.
+
+    A replicate's plain likelihood is then evaluated only at its start and when a step is
+    cut back (the line search's second try and later), not at every point its gradient is
+    taken at too (before, plain evaluations outnumbered gradients), and the refits reach the
+    optima they reached before (same replicates, same starts).
+    """
+    from analysis.recovery import evidence
+
+    ev = _evidence(seed=5)
+    fam = _family("mixture+delay")
+    theta = np.array([80.0, 2.0, 0.1, 900.0, 62.3])
+    cand = Candidate("mixture+delay", fam, theta, float(ev.loglik(fam, theta)), 5, True)
+    rows = {"plain": 0, "grad": 0}  # parameter rows evaluated
+    plain, with_grad = evidence.ReportBatch.loglik, evidence.ReportBatch.loglik_grad
+
+    def counted_plain(self, family, theta, which=None):
+        rows["plain"] += np.atleast_2d(theta).shape[0]
+        return plain(self, family, theta, which)
+
+    def counted_grad(self, family, theta, which=None):
+        rows["grad"] += np.atleast_2d(theta).shape[0]
+        return with_grad(self, family, theta, which)
+
+    monkeypatch.setattr(evidence.ReportBatch, "loglik", counted_plain)
+    monkeypatch.setattr(evidence.ReportBatch, "loglik_grad", counted_grad)
+    fast = bootstrap(ev, cand, n_boot=40, seed=11)
+    assert rows["grad"] > 1000
+    assert rows["plain"] < 0.6 * rows["grad"]
+    monkeypatch.setattr(evidence.ReportBatch, "loglik_grad", lambda self, *a, **k: None)
+    slow = bootstrap(ev, cand, n_boot=40, seed=11)
+    spread = slow.theta.std(axis=0)
+    assert fast.n_failed == slow.n_failed
+    assert np.all(np.abs(fast.theta - slow.theta).max(axis=0) < 0.05 * spread)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ from analysis.facts import (
     service_reports,
 )
 from analysis.fitting import DEFAULT_TAIL_HOURS, down_sources, evidence_kind, first_observation, fit_evidence, observation_end
-from analysis.ingest import IngestResult, ingest_incident, write_processed
+from analysis.ingest import GEO_COLUMNS, IngestResult, compact_constants, ingest_incident, write_processed
 from analysis.misfit import Misfit, find_misfits
 from analysis.params import ReportParams
 from analysis.paths import resolve_input, resolve_output
@@ -124,18 +124,59 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
     # started by JupyterLab runs in notebooks/)
     incident = incident or load_incident(resolve_input(params.incident_dir))
     root = resolve_output(params.processed_dir) if params.processed_dir else DATA_PROCESSED
-    data = ingest_incident(incident)
-    # the processed tables are written while the curves are fitted (the writer runs in
+    plain = ingest_incident(incident, geocode=False)
+    # the recovery fit reads times, statuses and weights only: it runs while the places are
+    # geocoded (polars, rapidfuzz and shapely do much of that outside the interpreter lock)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geocode") as pool:
+        geocoding = pool.submit(geocoded, plain, preload=True)
+        fitted = _fit_stage(params, incident, plain)
+        data = geocoding.result()
+    del plain
+    # the processed tables are written while the rest is computed (the writer runs in
     # polars, outside the interpreter lock); the analysis returns only once they are on disk
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-processed") as writer:
         written = writer.submit(write_processed, data, processed_dir(incident, root))
-        analysis = _analyze_ingested(params, incident, data)
+        analysis = _analyze_ingested(params, incident, data, fitted=fitted)
     analysis.processed = written.result()
     return analysis
 
 
-def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResult) -> Analysis:
-    """Everything after ingest: the curve, the events, the metrics.
+def geocoded(data: IngestResult, *, preload: bool = False) -> IngestResult:
+    """``data`` as read by ``ingest_incident(geocode=False)``, with its places resolved.
+
+    The same tables as ``ingest_incident(incident)`` gives (geocoding is the last step of
+    ingest): the empty geography columns are replaced by the resolved ones, constant
+    columns stored once. ``preload``: when some report lies in a region, also import what
+    the area statistics will need (:func:`analysis.spatial.preload`), on this thread.
+    """
+    from analysis.geo import resolve_places
+
+    def one(df: pl.DataFrame) -> pl.DataFrame:
+        return compact_constants(resolve_places(df.drop(GEO_COLUMNS, strict=False)))
+
+    out = replace(data, reports=one(data.reports), restorations=one(data.restorations))
+    if preload and out.reports.height and out.reports["region"].is_not_null().any():
+        from analysis.spatial import preload as preload_spatial
+
+        preload_spatial()
+    return out
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """The recovery fit of an incident and what it was fitted on (the as-of cut, the end)."""
+
+    incident: Incident
+    as_of: dt.datetime | None
+    end: dt.datetime
+    fit: Any | None
+    fit_error: str | None
+    evidence: str
+    area_fits: dict[str, Any]
+
+
+def _fit_stage(params: ReportParams, incident: Incident, data: IngestResult) -> _Fitted:
+    """The curve: reads the evidence's times, statuses and weights, not its geography.
 
     With ``params.as_of`` the evidence is first cut to what had been observed by then
     (:func:`analysis.nowcast.observed_by`), before anything is fitted.
@@ -148,12 +189,6 @@ def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResu
         incident = incident_as_of(incident, as_of)
         data = observed_by(data, as_of)
     end = observation_end(incident, data.reports, restorations=data.restorations, online=data.online)
-    # the timeline shows the whole evidence: a storm's build-up before the onset too
-    starts = [t for t in (incident.onset, first_observation(data)) if t is not None]
-    start = (min(starts) if starts else end - dt.timedelta(hours=DEFAULT_TAIL_HOURS)) - dt.timedelta(hours=1)
-    width = choose_bin_minutes(start, end)
-    binned = bin_reports(down_reports(data.reports), start=start, end=end, bin_minutes=width, timezone=incident.timezone)
-
     fit, fit_error, evidence, area_fits = None, None, evidence_kind(data), {}
     try:
         outcome = fit_evidence(incident, data, params, end=end)
@@ -165,6 +200,23 @@ def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResu
             fit = fit.with_model(params.model)
         except AnalysisError as exc:  # keep the chosen model rather than lose the curve
             fit_error = f"model {params.model!r} could not be reported ({exc}); showing {fit.model}"
+    return _Fitted(incident, as_of, end, fit, fit_error, evidence, area_fits)
+
+
+def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResult, *, fitted: _Fitted | None = None) -> Analysis:
+    """Everything after ingest: the curve (``fitted`` when already made on the same data), the events, the metrics."""
+    fitted = fitted or _fit_stage(params, incident, data)
+    incident, as_of, end = fitted.incident, fitted.as_of, fitted.end
+    fit, fit_error, evidence = fitted.fit, fitted.fit_error, fitted.evidence
+    if as_of is not None:
+        from analysis.nowcast import observed_by
+
+        data = observed_by(data, as_of)
+    # the timeline shows the whole evidence: a storm's build-up before the onset too
+    starts = [t for t in (incident.onset, first_observation(data)) if t is not None]
+    start = (min(starts) if starts else end - dt.timedelta(hours=DEFAULT_TAIL_HOURS)) - dt.timedelta(hours=1)
+    width = choose_bin_minutes(start, end)
+    binned = bin_reports(down_reports(data.reports), start=start, end=end, bin_minutes=width, timezone=incident.timezone)
 
     curated = evidence == "down_reports" and incident.sampling_for(down_sources(down_reports(data.reports))) == "curated"
     derived = []
@@ -195,7 +247,7 @@ def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResu
         fit=fit,
         fit_error=fit_error,
         evidence=evidence,
-        area_fits=area_fits,
+        area_fits=fitted.area_fits,
         misfits=find_misfits(getattr(fit, "diagnostics", None), width) if evidence == "down_reports" else [],
         as_of=as_of,
     )

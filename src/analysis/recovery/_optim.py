@@ -97,13 +97,40 @@ def _grad(f: Callable[[np.ndarray], float], u: np.ndarray, f0: float | None = No
     return g
 
 
-def _no_better_neighbour(nll: Callable[[np.ndarray], float], u: np.ndarray, f: float) -> bool:
+_REL_STEP = float(np.finfo(float).eps) ** 0.5  # scipy's forward-difference step (relative, at least 1 absolute)
+
+
+def _grad_many(nll_many: Callable[[np.ndarray], np.ndarray], u: np.ndarray) -> np.ndarray:
+    """Central-difference gradient (the steps of :func:`_grad`), its 2k points in one batch."""
+    h = 1e-6 * np.maximum(1.0, np.abs(u))
+    steps = np.diag(h)
+    f = nll_many(np.vstack([u + steps, u - steps]))
+    return (f[: u.size] - f[u.size :]) / (2 * h)
+
+
+def _forward_many(nll_many: Callable[[np.ndarray], np.ndarray], u: np.ndarray) -> np.ndarray:
+    """Forward-difference gradient with scipy's default steps (BFGS without ``jac``), the k + 1 points in one batch."""
+    h = _REL_STEP * np.where(u >= 0, 1.0, -1.0) * np.maximum(1.0, np.abs(u))
+    h = (u + h) - u  # the step as represented
+    f = nll_many(np.vstack([u, u + np.diag(h)]))
+    return (f[1:] - f[0]) / h
+
+
+def _no_better_neighbour(
+    nll: Callable[[np.ndarray], float], u: np.ndarray, f: float, nll_many: Callable[[np.ndarray], np.ndarray] | None = None
+) -> bool:
     """Tell whether no small step along any coordinate lowers ``nll``: a maximum, even at a kink.
 
     A delay that sits exactly at a data time makes the likelihood non-differentiable there,
     so a large one-sided gradient does not by itself mean the optimiser failed.
     """
     tol = 1e-7 * max(1.0, abs(f))
+    if nll_many is not None:
+        for h in (1e-5, 1e-3):
+            steps = np.diag(h * np.maximum(1.0, np.abs(u)))
+            if np.any(nll_many(np.vstack([u + steps, u - steps])) < f - tol):
+                return False
+        return True
     for h in (1e-5, 1e-3):
         for i in range(u.size):
             e = np.zeros_like(u)
@@ -137,6 +164,7 @@ def _maximize(
     precise: bool = True,
     hess_inv0: np.ndarray | None = None,
     polish_only: bool = False,
+    loglik_many: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> OptimResult:
     """Maximise ``loglik(theta)`` from each start; return the best result.
 
@@ -149,6 +177,11 @@ def _maximize(
     optimum (from :func:`maximize_batch`), go straight to the refinement. Non-finite
     log-likelihoods count as very poor rather than as errors, so a start in an impossible
     region (a delay past the first restoration) is walked out of.
+
+    ``loglik_many(thetas)``, when given, returns the log-likelihoods of the rows of
+    ``thetas`` (``(n, k)``, natural scale) at once, each equal to ``loglik`` of that row:
+    every finite-difference gradient is then one vectorised evaluation of its k + 1 (forward)
+    or 2k (central) points instead of as many calls, with the same steps.
     """
 
     def nll(u: np.ndarray) -> float:
@@ -158,6 +191,22 @@ def _maximize(
             v = -loglik(space.from_free(u))
         return v if math.isfinite(v) else _BIG
 
+    nll_many = None
+    if loglik_many is not None:
+
+        def nll_many(us: np.ndarray) -> np.ndarray:
+            out = np.full(us.shape[0], _BIG)
+            inside = ~np.any(np.abs(us) > _FREE_LIMIT, axis=1)
+            if inside.any():
+                with np.errstate(all="ignore"):
+                    v = -np.asarray(loglik_many(space.from_free(us[inside])), dtype=float)
+                out[inside] = np.where(np.isfinite(v), v, _BIG)
+            return out
+
+    def grad(v: np.ndarray) -> np.ndarray:
+        return _grad(nll, v) if nll_many is None else _grad_many(nll_many, v)
+
+    quick_jac = None if nll_many is None else (lambda v: _forward_many(nll_many, v))
     best: tuple[float, np.ndarray] | None = None
     best_hinv: np.ndarray | None = None
     for i, s in enumerate(starts):
@@ -177,7 +226,7 @@ def _maximize(
         if polish_only:
             best, best_hinv = (f0, u0), h0
             break
-        res = optimize.minimize(nll, u0, method="BFGS", options=quick)
+        res = optimize.minimize(nll, u0, jac=quick_jac, method="BFGS", options=quick)
         f = float(res.fun)
         if best is None or f < best[0]:
             best = (f, res.x)
@@ -195,10 +244,10 @@ def _maximize(
     precise_opts: dict[str, object] = {"maxiter": maxiter, "gtol": max(1e-6, 0.1 * noise)}
     if best_hinv is not None:
         precise_opts["hess_inv0"] = best_hinv
-    res = optimize.minimize(nll, u, jac=lambda v: _grad(nll, v), method="BFGS", options=precise_opts)
+    res = optimize.minimize(nll, u, jac=grad, method="BFGS", options=precise_opts)
     if float(res.fun) <= f:
         u, f = res.x, float(res.fun)
-    g = _grad(nll, u)
+    g = grad(u)
     if np.max(np.abs(g)) > max(1e-3, noise):
         # a kink (a delay at a bin edge, a boundary): a simplex search, started at the local
         # scale of each parameter; a gain below 1e-9·|ℓ| changes no reported digit
@@ -214,8 +263,10 @@ def _maximize(
         )
         if nm.fun <= f:
             u, f = nm.x, float(nm.fun)
-        g = _grad(nll, u)
-    ok = f < _BIG and (np.max(np.abs(g)) < max(1e-2 * max(1.0, abs(f)) ** 0.5, 10 * noise) or _no_better_neighbour(nll, u, f))
+        g = grad(u)
+    ok = f < _BIG and (
+        np.max(np.abs(g)) < max(1e-2 * max(1.0, abs(f)) ** 0.5, 10 * noise) or _no_better_neighbour(nll, u, f, nll_many)
+    )
     if np.any(np.abs(u) > 0.9 * _FREE_LIMIT):
         ok = False  # ran off to a boundary: degenerate
     return OptimResult(space.from_free(u), -f if f < _BIG else -math.inf, bool(ok))
@@ -350,9 +401,25 @@ def maximize_batch(
             g[:, i] = (nll(w, rows) - f) / h
         return g
 
+    def value_grad(v: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """−ℓ and its free-scale gradient in one closed-form pass, or None without one."""
+        if loglik_grad is None:
+            return None
+        with np.errstate(all="ignore"):
+            got = loglik_grad(space.from_free(v), rows)
+        if got is None:
+            return None
+        out = -np.asarray(got[0], dtype=float)
+        bad = ~np.isfinite(out) | np.any(np.abs(v) > _FREE_LIMIT, axis=1)
+        out[bad] = _BIG
+        return out, _free_gradient(space, v, got[1], bad=bad)
+
     every = np.arange(n)
     f = nll(u, every)
     g = grad(u, f, every)
+    # with a closed-form gradient the first point tried along each search direction (taken in
+    # most iterations) is evaluated with its gradient: S is computed once for both
+    fused = loglik_grad is not None
     eye = np.eye(k)
     hinv = np.broadcast_to(eye, (n, k, k)).copy()
     seeded = np.zeros(n, dtype=bool)
@@ -382,11 +449,20 @@ def maximize_batch(
         step = np.where(fresh[rows], np.minimum(1.0, 1.0 / np.maximum(norm, 1e-300)), 1.0)
         todo = np.ones(rows.size, dtype=bool)
         u_new, f_new = ur.copy(), fr.copy()
+        pre, first_ok = None, np.zeros(rows.size, dtype=bool)
         for _ls in range(12):
             idx = np.nonzero(todo)[0]
             cand = ur[idx] + step[idx, None] * p[idx]
-            fc = nll(cand, rows[idx])
+            got = value_grad(cand, rows[idx]) if fused and _ls == 0 else None
+            if got is not None:
+                fc, pre = got
+            else:
+                if _ls == 0:
+                    fused = False  # no closed form for this likelihood: plain values from here on
+                fc = nll(cand, rows[idx])
             ok = fc <= fr[idx] + 1e-4 * step[idx] * slope[idx]
+            if _ls == 0:
+                first_ok = ok.copy()  # the first pass tries every row: positions are rows' positions
             u_new[idx[ok]] = cand[ok]
             f_new[idx[ok]] = fc[ok]
             todo[idx[ok]] = False
@@ -407,7 +483,11 @@ def maximize_batch(
         if mi.size == 0:
             continue
         mr = rows[mi]
-        g_new = grad(u_new[mi], f_new[mi], mr)
+        known = first_ok[mi] if pre is not None else np.zeros(mi.size, dtype=bool)
+        g_new = np.empty((mi.size, k))
+        g_new[known] = pre[mi[known]] if pre is not None else 0.0
+        if not known.all():
+            g_new[~known] = grad(u_new[mi[~known]], f_new[mi[~known]], mr[~known])
         s_ = u_new[mi] - ur[mi]
         y_ = g_new - gr[mi]
         sy = np.einsum("bi,bi->b", s_, y_)

@@ -44,7 +44,7 @@ from analysis.recovery._optim import JointSpace, free_hessian, maximize, maximiz
 from analysis.recovery._time import as_times, epoch_seconds, to_utc
 from analysis.recovery.bounds import from_free, to_free
 from analysis.recovery.dispersion import MIN_DF, Dispersion, Sampling, allocated_counts, clumping_for, pearson_cells
-from analysis.recovery.engine import degenerate, fit_candidate
+from analysis.recovery.engine import batch_loglik, degenerate, fit_candidate
 from analysis.recovery.evidence import ReportEvidence
 from analysis.recovery.families import RecoveryFamily, make_family
 from analysis.recovery.propensity import check_propensity
@@ -353,6 +353,14 @@ def fit_by_group(
         parts = th.reshape(big, k)
         return float(sum(evs[g].loglik(family, parts[i]) for i, g in enumerate(names)))
 
+    # the optimiser's finite-difference points (2 per free parameter at most) in one call per group
+    batches = [evs[g].as_batch(2 * big * k) for g in names]
+
+    def joint_many(th: np.ndarray) -> np.ndarray:
+        parts = th.reshape(th.shape[0], big, k)
+        rows = np.arange(th.shape[0])
+        return sum((b.loglik(family, parts[:, i], rows) for i, b in enumerate(batches)), np.zeros(th.shape[0]))
+
     def space_for(mode: str) -> GroupSpace:
         own = np.zeros(k, dtype=bool)
         if mode == "separate":
@@ -377,7 +385,7 @@ def fit_by_group(
             fits[mode] = (sp, theta_sep, ll_sep)
             converged |= {f"separate: {g}": ok for g, ok in ok_sep.items()}
             continue
-        res = maximize(joint_ll, sp, starts)
+        res = maximize(joint_ll, sp, starts, loglik_many=joint_many)
         fits[mode] = (sp, res.theta, res.loglik)
         parts = res.theta.reshape(big, k)
         flat = [g for i, g in enumerate(names) if degenerate(family, evs[g], parts[i])]
@@ -451,7 +459,12 @@ def _fit_separately(
     converged: dict[str, bool] = {}
     for i, g in enumerate(names):
         ev = evs[g]
-        warm = maximize(lambda th, ev=ev: ev.loglik(family, th), space, [np.reshape(s, (len(names), k))[i] for s in starts])
+        warm = maximize(
+            lambda th, ev=ev: ev.loglik(family, th),
+            space,
+            [np.reshape(s, (len(names), k))[i] for s in starts],
+            loglik_many=batch_loglik(ev, family, 2 * k),
+        )
         alone = fit_candidate(ev, name, level=level)
         if alone.loglik > warm.loglik:
             theta, ll, ok = alone.theta, alone.loglik, alone.converged
