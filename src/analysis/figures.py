@@ -294,18 +294,21 @@ def recovery_figure(
     *,
     timezone: str,
     horizon_minutes: float | None = None,
-    announcements: Sequence[tuple[dt.datetime, str]] = (),
+    events: pl.DataFrame | None = None,
     level: float = 0.9,
     title: str | None = None,
     y_title: str | None = None,
 ) -> go.Figure:
-    """The fitted share still without service, S(t), with its band and the announcements.
+    """The fitted share still without service, S(t), with its band and every event of the incident.
 
-    Each announcement is a vertical line labelled with the estimated share still
-    affected at that moment and its interval. With ``y_title`` the curve is described by
-    that axis title instead (curated statements: S(t) is then the model's rate of
-    statements relative to the onset, not a share of customers), and the announcements
-    are labelled without a share still affected.
+    ``events`` is the timeline's events table (:func:`analysis.timeline.events_table`):
+    each event inside the curve's window is a dotted line with a numbered marker along the
+    top, numbered as in the timeline and its table, close ones sharing a marker ('4, 5')
+    so no two labels print over each other. An announcement's hover adds the estimated
+    share still affected at that moment and its interval. With ``y_title`` the curve is
+    described by that axis title instead (curated statements: S(t) is then the model's
+    rate of statements relative to the onset, not a share of customers) and no share is
+    given.
     """
     as_share = y_title is None
     onset: dt.datetime = fit.onset
@@ -326,32 +329,31 @@ def recovery_figure(
             hovertemplate="%{x|%a %H:%M}: %{y:.1f}%" + (" still without service" if as_share else "") + "<extra></extra>",
         )
     )
-    for when, label in announcements:
-        est = fit.still_affected(when)
-        xl = wall_clock(when, timezone)
-        fig.add_vline(x=xl, line={"color": PALETTE["announcement"], "dash": "dash", "width": 1.5})
-        fig.add_annotation(
-            x=xl,
-            y=100 * est.value,
-            text=f"{plain(label)}<br><b>{100 * est.value:.0f}%</b> [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected"
-            if as_share
-            else plain(label),
-            showarrow=True,
-            arrowhead=2,
-            ax=60,
-            ay=-40,
-            font={"size": 11, "color": PALETTE["announcement"]},
-            bgcolor="rgba(255,255,255,0.85)",
-            align="left",
-        )
+    if events is not None and events.height:
+        span = (onset, onset + dt.timedelta(minutes=horizon))
+        _event_lines(fig, _with_share_still_affected(events, fit) if as_share else events, tz=timezone, span=span)
     fig.update_layout(
         template=TEMPLATE,
         title=title,
         xaxis_title=time_axis_title(timezone),
+        # a little room left of the onset: the first event's number is not cut at the axis
+        xaxis_range=[wall_clock(onset - dt.timedelta(minutes=0.02 * horizon), timezone), x[-1]],
         yaxis={"title": y_title or "affected customers still without service (%)", "range": [0, 102]},
-        height=440,
+        height=480,
     )
     return fig
+
+
+def _with_share_still_affected(events: pl.DataFrame, fit: Any) -> pl.DataFrame:
+    """Announcement labels followed by the estimated share still affected then ('… — 76% [23–100] still affected')."""
+    labels = []
+    for row in events.iter_rows(named=True):
+        label = row["label"]
+        if row["kind"] == "announcement" and not row.get("date_only"):
+            est = fit.still_affected(row["time"])
+            label = f"{label} — {100 * est.value:.0f}% [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected"
+        labels.append(label)
+    return events.with_columns(pl.Series("label", labels, dtype=pl.String))
 
 
 def observed_fitted_figure(

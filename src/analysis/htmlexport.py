@@ -163,6 +163,23 @@ def plotly_config(language: str = "en") -> dict[str, Any]:
     return PLOTLY_CONFIG | ({"locale": language} if language in PLOTLY_WORDS else {})
 
 
+def _map_sizing(fig_dict: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A map without its fixed height, and the CSS height that makes its areas fill the column.
+
+    A map carries ``layout.meta.map`` (:func:`analysis.maps._geo_layout`): the height is the
+    column's width ÷ the map's aspect plus the fixed rows above and below it.
+
+    Any other figure is returned as is with plotly's default height ("100%": the layout's own).
+    """
+    layout = fig_dict.get("layout") or {}
+    sizing = (layout.get("meta") or {}).get("map") if isinstance(layout.get("meta"), dict) else None
+    if not sizing:
+        return fig_dict, "100%"
+    layout = {k: v for k, v in layout.items() if k != "height"}
+    css = f"calc({100 / float(sizing['aspect']):.2f}cqw + {int(sizing['fixed_px'])}px)"
+    return fig_dict | {"layout": layout}, css
+
+
 class OfflineRenderer(MimetypeRenderer):
     """Emit a figure as an HTML ``<div>`` (no plotly.js, no MathJax) plus the plotly mimetype."""
 
@@ -174,17 +191,21 @@ class OfflineRenderer(MimetypeRenderer):
         from analysis.figure_text import translate_figure
 
         fig_dict = translate_figure(fig_dict, self.language)
+        page_fig, height = _map_sizing(fig_dict)
         div = pio.to_html(
-            fig_dict,
+            page_fig,
             config=plotly_config(self.language),
             include_plotlyjs=False,
             include_mathjax=False,
             full_html=False,
             default_width="100%",
+            default_height=height,
             validate=False,
             # an animated map opens (and prints) on its first frame; the reader presses play
             auto_play=False,
         )
+        if page_fig is not fig_dict:  # a map: its height follows the column's width (container query units)
+            div = f'<div class="pm-map" style="container-type: inline-size">{div}</div>'
         return {
             "text/html": div,
             "application/vnd.plotly.v1+json": {

@@ -83,6 +83,25 @@ pèse plus qu'un à 20 h 30) et <i>A</i> une échelle. Le modèle est ajusté pa
 les comptes de Poisson de fins intervalles de temps ; un signalement connu seulement dans une fenêtre
 contribue l'intégrale de λ sur cette fenêtre."""
         + _CHOICE_AND_INTERVALS_FR,
+        "restorations": """
+<p>La grandeur d'intérêt est <b>S(t)</b>, la part des clients touchés encore sans service <i>t</i>
+minutes après le début. Les relevés de rétablissement l'observent directement : un client vu rétabli à
+l'instant <i>t</i> apporte la densité f(t) ; un client revenu entre <i>a</i> et <i>b</i> apporte
+S(a) − S(b) (censure par intervalle) ; un client encore privé de service lors du dernier relevé en
+<i>c</i> apporte S(c) (censure à droite : jamais supposé rétabli). Le modèle est ajusté par maximum de
+vraisemblance, et une courbe non paramétrique (Kaplan–Meier, ou Turnbull avec des intervalles) est
+tracée à côté comme contrôle."""
+        + _CHOICE_AND_INTERVALS_FR,
+        "online_fraction": """
+<p>La grandeur d'intérêt est <b>S(t)</b>, la part des clients touchés encore sans service <i>t</i>
+minutes après le début. Une série mesurée de la part des clients privés de service l'observe
+directement, à la part <i>c</i> des clients touchés et au bruit de mesure près :</p>
+<p style="text-align:center"><code>privés(t) = c · S(t − début) + ε(t)</code></p>
+<p>où ε est un bruit autocorrélé (un processus d'Ornstein–Uhlenbeck : une carte des pannes relevée
+automatiquement dérive au lieu de sauter à chaque relevé). Les relevés qui ressemblent à des pannes du
+flux (chutes isolées vers zéro, plateaux figés) sont signalés et écartés. Le modèle est ajusté par
+maximum de vraisemblance."""
+        + _CHOICE_AND_INTERVALS_FR,
     },
     "nl": {
         "down_reports": """
@@ -94,6 +113,25 @@ meldt met een kleine intensiteit die afhangt van het uur, is de meldingsintensit
 zwaarder dan een om 20.30 uur) en <i>A</i> een schaal. Het model wordt aangepast met maximale
 aannemelijkheid op de Poissontellingen van fijne tijdsintervallen; een melding die alleen binnen een
 tijdvenster bekend is, draagt de integraal van λ over dat venster bij."""
+        + _CHOICE_AND_INTERVALS_NL,
+        "restorations": """
+<p>De te schatten grootheid is <b>S(t)</b>, het aandeel getroffen klanten dat <i>t</i> minuten na het
+begin nog zonder dienst is. Herstelregistraties nemen het rechtstreeks waar: een klant die op tijdstip
+<i>t</i> weer dienst heeft, draagt de dichtheid f(t) bij; een klant die tussen <i>a</i> en <i>b</i>
+terugkwam, draagt S(a) − S(b) bij (intervalgecensureerd); een klant die bij de laatste waarneming op
+<i>c</i> nog zonder dienst was, draagt S(c) bij (rechtsgecensureerd, nooit als hersteld aangenomen). Het
+model wordt aangepast met maximale aannemelijkheid, en een niet-parametrische curve (Kaplan–Meier, of
+Turnbull bij intervallen) wordt ernaast getekend als controle."""
+        + _CHOICE_AND_INTERVALS_NL,
+        "online_fraction": """
+<p>De te schatten grootheid is <b>S(t)</b>, het aandeel getroffen klanten dat <i>t</i> minuten na het
+begin nog zonder dienst is. Een gemeten reeks van het aandeel klanten zonder dienst neemt het
+rechtstreeks waar, op het aandeel <i>c</i> getroffen klanten en meetruis na:</p>
+<p style="text-align:center"><code>zonder(t) = c · S(t − begin) + ε(t)</code></p>
+<p>waarbij ε gecorreleerde ruis is (een Ornstein–Uhlenbeckproces: een automatisch uitgelezen
+storingskaart dwaalt af in plaats van bij elke meting onafhankelijk te springen). Metingen die op een
+storing van de gegevensstroom lijken (losse dalingen tot bijna nul, bevroren plateaus) worden gemarkeerd
+en weggelaten. Het model wordt aangepast met maximale aannemelijkheid."""
         + _CHOICE_AND_INTERVALS_NL,
     },
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 import polars as pl
@@ -149,17 +149,10 @@ def recovery(a: Analysis) -> list[Part]:
     if curated:
         parts.append(f"<p>{esc(text(lang, 'recovery_curated_intro'))}</p>")
 
-    def short(e: Any) -> str:  # the label in the reader's language where incident.toml gives it
-        label = e.label_in(lang) if hasattr(e, "label_in") else e.label
-        return label[:40] + ("…" if len(label) > 40 else "")
-
-    announcements = [(e.time, short(e)) for e in a.incident.announcements if e.resolved]
-    if not announcements and a.incident.announcements:
-        announcements = [(e.time, short(e)) for e in a.incident.announcements[:1]]
     fig = figures.recovery_figure(
         a.fit,
         timezone=a.incident.timezone,
-        announcements=announcements,
+        events=events_in(a.events, lang),
         level=a.params.level,
         y_title=text(lang, "axis_statements_model") if curated else None,
     )
