@@ -93,4 +93,4 @@ def test_recovery_figure_gives_each_announcement_its_share_still_affected(sponta
 
     (fig, *_) = [p for p in sections.recovery(spontaneous_analysis) if not isinstance(p, str)]
     hovers = [h for _, h in _markers(fig) if "outage 'resolved'" in h]
-    assert hovers and re.search(r"outage 'resolved'[^<]*— \d+% \[\d+–\d+\] still affected", hovers[0])
+    assert hovers and re.search(r"outage 'resolved'[^<]*— \d+% \[\d+%–\d+%\] still affected", hovers[0])

@@ -60,6 +60,13 @@ PHRASES: dict[str, tuple[str, str]] = {
     "restorations with a known time": ("rétablissements à l'heure connue", "herstellingen met gekend tijdstip"),
     "still affected": ("encore touchés", "nog getroffen"),
     "restorations": ("rétablissements", "herstellingen"),
+    "affected customers still without service (%)": (
+        "clients touchés encore sans service (%)",
+        "getroffen klanten nog zonder dienst (%)",
+    ),
+    "share of customers out (%)": ("part des clients privés de service (%)", "aandeel klanten zonder dienst (%)"),
+    "share of customers (%)": ("part des clients (%)", "aandeel klanten (%)"),
+    "% of peak": ("% du pic", "% van de piek"),
     "still without service": ("encore sans service", "nog zonder dienst"),
     "customers out (measured)": ("clients privés de service (mesurés)", "klanten zonder dienst (gemeten)"),
     "last 'still down' report": ("dernier signalement « toujours en panne »", "laatste melding 'nog steeds uit'"),

@@ -304,11 +304,10 @@ def recovery_figure(
     ``events`` is the timeline's events table (:func:`analysis.timeline.events_table`):
     each event inside the curve's window is a dotted line with a numbered marker along the
     top, numbered as in the timeline and its table, close ones sharing a marker ('4, 5')
-    so no two labels print over each other. An announcement's hover adds the estimated
-    share still affected at that moment and its interval. With ``y_title`` the curve is
-    described by that axis title instead (curated statements: S(t) is then the model's
-    rate of statements relative to the onset, not a share of customers) and no share is
-    given.
+    so no two labels print over each other; the hover shows each label (the report adds
+    the share still affected to an announcement's). With ``y_title`` the curve is described
+    by that axis title instead (curated statements: S(t) is then the model's rate of
+    statements relative to the onset, not a share of customers).
     """
     as_share = y_title is None
     onset: dt.datetime = fit.onset
@@ -331,7 +330,7 @@ def recovery_figure(
     )
     if events is not None and events.height:
         span = (onset, onset + dt.timedelta(minutes=horizon))
-        _event_lines(fig, _with_share_still_affected(events, fit) if as_share else events, tz=timezone, span=span)
+        _event_lines(fig, events, tz=timezone, span=span)
     fig.update_layout(
         template=TEMPLATE,
         title=title,
@@ -342,18 +341,6 @@ def recovery_figure(
         height=480,
     )
     return fig
-
-
-def _with_share_still_affected(events: pl.DataFrame, fit: Any) -> pl.DataFrame:
-    """Announcement labels followed by the estimated share still affected then ('… — 76% [23–100] still affected')."""
-    labels = []
-    for row in events.iter_rows(named=True):
-        label = row["label"]
-        if row["kind"] == "announcement" and not row.get("date_only"):
-            est = fit.still_affected(row["time"])
-            label = f"{label} — {100 * est.value:.0f}% [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected"
-        labels.append(label)
-    return events.with_columns(pl.Series("label", labels, dtype=pl.String))
 
 
 def observed_fitted_figure(

@@ -245,11 +245,19 @@ _H2 = re.compile(r'<h2 id="([^"]+)">(.*?)(?:<a class="anchor-link"[^>]*>.*?</a>)
 
 
 def add_toc(page: str, *, title: str = "Contents") -> str:
-    """Insert a table of contents (from the ``<h2>`` headings) before the first heading."""
-    heads = _H2.findall(page)
-    if not heads:
+    """Insert a table of contents before the first heading: the sections of :data:`analysis.sections.SECTIONS` on the page.
+
+    The registry gives the order; each entry reads as its heading on the page. A heading
+    no section declares is listed after them (the registry test fails on it).
+    """
+    from analysis.sections import anchors
+
+    found = {anchor: re.sub(r"<[^>]+>", "", text).strip() for anchor, text in _H2.findall(page)}
+    if not found:
         return page
-    items = "".join(f'<li><a href="#{anchor}">{re.sub(r"<[^>]+>", "", text).strip()}</a></li>' for anchor, text in heads)
+    order = [anchor for anchor in anchors() if anchor in found]
+    order += [anchor for anchor in found if anchor not in order]
+    items = "".join(f'<li><a href="#{anchor}">{found[anchor]}</a></li>' for anchor in order)
     nav = f'<nav class="pm-toc" aria-label="{html.escape(title)}"><strong>{html.escape(title)}</strong><ol>{items}</ol></nav>'
     first = _H2.search(page)
     assert first is not None

@@ -522,7 +522,7 @@ TEXT: dict[str, dict[str, str]] = {
         "after_declared_maybe": " (mogelijk nog {n} meer)",
         "after_declared": "Na die verklaring kwamen nog {n} storingsmeldingen binnen{maybe}, uit {places} gemeenten; de laatste {hours:.0f} u later. Dit zijn tellingen, geen modelschattingen.",
         "no_fit": "Er kon geen herstelcurve worden geschat: {error}",
-        "coverage_line": "{n_reports} records uit {n_sources} bron(nen), van {first} tot {last}; {n_rejected} rijen geweigerd, {n_unresolved} plaatsen niet gevonden.",
+        "coverage_line": "{n_reports} registraties uit {n_sources} bron(nen), van {first} tot {last}; {n_rejected} rijen geweigerd, {n_unresolved} plaatsen niet gevonden.",
         "caption_timeline": "Meldingen per interval, in lokale tijd. Volle balken: meldingen met een gekend tijdstip. Lichte balken: meldingen die alleen binnen een venster gekend zijn, gelijk verdeeld. De nummers verwijzen naar de tabel met gebeurtenissen.",
         "no_geography": "Geen kaart: geen van de {n} storingsmeldingen noemt een plaats, provincie of gewest die de referentiegeografie (de Belgische gemeenten) kan plaatsen.",
         "caption_timeline_restorations": "Herstellingen per interval, in lokale tijd: volle balken wanneer een klant op een gekend tijdstip terug was, lichte balken wanneer alleen een venster gekend is (gelijk erover verdeeld). De genummerde markeringen verwijzen naar de tabel met gebeurtenissen.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from analysis.i18n import format_percent, format_percents, format_time
+from analysis.i18n import format_percent, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading, table
 from analysis.privacy import scrub_contacts
 
@@ -153,7 +153,7 @@ def communications_section(a: Analysis) -> list[str]:
         rows.append([when, scrub_contacts(r["label"]) or "", f"{then} [{then_lo}–{then_hi}]", f"{now} [{now_lo}–{now_hi}]"])
     headers = [_t(lang, k) for k in ("col_time", "col_label", "col_then", "col_now")]
     return [
-        heading("communications", _t(lang, "review")),
+        heading("communications", text(lang, "comm_title")),
         f"<p>{esc(_t(lang, 'review_lead'))}</p>",
         f"<ul>{''.join(lines)}</ul>",
         table(headers, rows, css="pm-comms"),
