@@ -17,9 +17,10 @@ import pytest
 
 from analysis import sections
 from analysis.fitting import observation_end
-from analysis.narrative import duplicates_sentence, esc
+from analysis.narrative import esc
 from analysis.params import validate_params
 from analysis.pipeline import analyze
+from analysis.quality_report import duplicates_sentence
 from analysis.simulate import online_fraction_series
 from analysis.timeline import bin_reports, restorations_as_times
 

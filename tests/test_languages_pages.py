@@ -61,7 +61,13 @@ def analysis(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 @pytest.mark.parametrize("lang", ["fr", "nl"])
 def test_every_section_of_a_restorations_or_series_report_is_translated(analysis, lang: str) -> None:
-    """In-process: every section of SECTIONS, figures drawn through the page's renderer."""
+    """In-process: every section of SECTIONS, figures drawn through the page's renderer.
+
+    The English page is built first, as a render does: what is computed once and shared
+    across languages (the communications review) is then in English and must still be
+    shown in the reader's language.
+    """
+    sections.build_all(analysis)
     b = dataclasses.replace(analysis, params=dataclasses.replace(analysis.params, language=lang))
     renderer = OfflineRenderer(lang)
     html = "\n".join(

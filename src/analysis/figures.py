@@ -113,64 +113,20 @@ def _event_lines(
     """
     if events.height == 0:
         return
-    drawn = []
-    for i, row in enumerate(events.iter_rows(named=True), start=1):
-        if span is not None and not (span[0] <= row["time"] <= span[1]):
-            continue
-        if row.get("date_only"):
-            continue
-        drawn.append((i, row))
+    drawn = [
+        (i, row)
+        for i, row in enumerate(events.iter_rows(named=True), start=1)
+        if (span is None or span[0] <= row["time"] <= span[1]) and not row.get("date_only")
+    ]
     if not drawn:
         return
-    times = [r["time"] for _, r in drawn]
-    lo, hi = span if span is not None else (min(times), max(times))
-    width = max(hi - lo, dt.timedelta(minutes=1))
-    gap = max(width * 0.02, dt.timedelta(minutes=1))
-    groups: list[list[tuple[int, dict[str, Any]]]] = []
-    for item in drawn:
-        if groups:
-            # two labels centred on their markers need half their widths apart: at 10 px type a
-            # character is about 1 % of a plot 600 px wide (a 1024-px page), plus a marker's room
-            last = groups[-1]
-            prev = _number_range([i for i, _ in last])
-            need = max(gap, width * (0.01 * (len(prev) + len(str(item[0]))) / 2 + 0.01))
-            if item[1]["time"] - last[0][1]["time"] <= need:
-                last.append(item)
-                continue
-        groups.append([item])
     kinds_seen: dict[str, str] = {}
-    for group in groups:
+    for group in _event_groups(drawn, span):
         for _i, row in group:
             color = _event_color(row)
             fig.add_vline(x=wall_clock(row["time"], tz), line={"color": color, "width": 1, "dash": "dot"}, opacity=0.7)
             kinds_seen.setdefault(_event_kind(row), color)
-        first = group[0][1]
-        numbers = [i for i, _ in group]
-        label = str(numbers[0]) if len(numbers) == 1 else _number_range(numbers)
-        kinds = {_event_kind(r) for _, r in group}
-        color = _event_color(first) if len(kinds) == 1 else PALETTE["ink"]
-        x = wall_clock(first["time"], tz)
-        hover = "<br>".join(f"{i}. {wall_clock(r['time'], tz):%a %d %b %H:%M} — {plain(r['label'])}" for i, r in group)
-        fig.add_trace(
-            go.Scatter(
-                x=[x],
-                y=[y_top],
-                yaxis="y2",
-                mode="markers+text" if show_labels else "markers",
-                text=[label],
-                textposition="top center",
-                textfont={"size": 10, "color": color},
-                marker={
-                    "symbol": EVENT_SYMBOLS.get(_event_kind(first), "circle") if len(kinds) == 1 else "circle",
-                    "size": 9,
-                    "color": color,
-                },
-                hovertext=hover,
-                hoverinfo="text",
-                showlegend=False,
-                cliponaxis=False,
-            )
-        )
+        fig.add_trace(_event_marker(group, tz=tz, y_top=y_top, show_labels=show_labels))
     if legend:
         for kind, color in kinds_seen.items():
             fig.add_trace(
@@ -186,6 +142,58 @@ def _event_lines(
                 )
             )
     fig.update_layout(yaxis2={"overlaying": "y", "range": [0, 1.08], "visible": False, "fixedrange": True})
+
+
+EventRow = tuple[int, dict[str, Any]]
+
+
+def _event_groups(drawn: list[EventRow], span: tuple[dt.datetime, dt.datetime] | None) -> list[list[EventRow]]:
+    """Numbered events, in time order, grouped where their labels would print over each other."""
+    times = [r["time"] for _, r in drawn]
+    lo, hi = span if span is not None else (min(times), max(times))
+    width = max(hi - lo, dt.timedelta(minutes=1))
+    gap = max(width * 0.02, dt.timedelta(minutes=1))
+    groups: list[list[EventRow]] = []
+    for item in drawn:
+        if groups:
+            # two labels centred on their markers need half their widths apart: at 10 px type a
+            # character is about 1 % of a plot 600 px wide (a 1024-px page), plus a marker's room
+            last = groups[-1]
+            prev = _number_range([i for i, _ in last])
+            need = max(gap, width * (0.01 * (len(prev) + len(str(item[0]))) / 2 + 0.01))
+            if item[1]["time"] - last[0][1]["time"] <= need:
+                last.append(item)
+                continue
+        groups.append([item])
+    return groups
+
+
+def _event_marker(group: list[EventRow], *, tz: str, y_top: float, show_labels: bool) -> go.Scatter:
+    """One marker for a group of events: its numbers ('4, 5') above it, every label in its hover."""
+    first = group[0][1]
+    numbers = [i for i, _ in group]
+    label = str(numbers[0]) if len(numbers) == 1 else _number_range(numbers)
+    kinds = {_event_kind(r) for _, r in group}
+    color = _event_color(first) if len(kinds) == 1 else PALETTE["ink"]
+    hover = "<br>".join(f"{i}. {wall_clock(r['time'], tz):%a %d %b %H:%M} — {plain(r['label'])}" for i, r in group)
+    return go.Scatter(
+        x=[wall_clock(first["time"], tz)],
+        y=[y_top],
+        yaxis="y2",
+        mode="markers+text" if show_labels else "markers",
+        text=[label],
+        textposition="top center",
+        textfont={"size": 10, "color": color},
+        marker={
+            "symbol": EVENT_SYMBOLS.get(_event_kind(first), "circle") if len(kinds) == 1 else "circle",
+            "size": 9,
+            "color": color,
+        },
+        hovertext=hover,
+        hoverinfo="text",
+        showlegend=False,
+        cliponaxis=False,
+    )
 
 
 def _event_kind(row: dict[str, Any]) -> str:

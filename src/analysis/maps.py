@@ -593,44 +593,13 @@ def recovery_map(
     t = table.filter(pl.col("key").is_in(list(have)) & pl.any_horizontal([pl.col(c).is_not_null() for c in need]))
     rows = t.to_dicts()
     keys = [r["key"] for r in rows]
-
-    def clock(m: float | None) -> str:
-        if m is None or not math.isfinite(m):
-            return "—"
-        local = wall_clock(onset + dt.timedelta(minutes=float(m)), timezone)
-        return f"{local:%a %H:%M}" if local is not None else "—"
-
-    hover = []
-    for r in rows:
-        lines = [f"<b>{_h(r['name'])}</b>"]
-        if "t90" in layers and r.get("t90_minutes") is not None:
-            lines.append(
-                f"90% back by {clock(r.get('t90_minutes'))} [{clock(r.get('t90_low'))}–{clock(r.get('t90_high'))}]"
-                f"<br>{_h(r.get('basis'))}"
-            )
-        if "last_down" in layers:
-            lines.append(f"last 'still down' report: {clock(r.get('last_down_minutes'))}")
-        hover.append("<br>".join(lines))
-    specs: dict[str, dict[str, Any]] = {}
-    for name in layers:
-        v = np.array([r.get(cols[name]) if r.get(cols[name]) is not None else np.nan for r in rows], dtype=float)
-        if name == "t90":  # only areas whose own reports move their estimate; the others keep the national t90
-            w = np.array([r.get("data_weight") or 0.0 for r in rows], dtype=float)
-            v = np.where(w >= MIN_DATA_WEIGHT, v, np.nan)
-            label = "hours after onset to 90% back"
-        else:
-            label = "hours after onset, last down report"
-        specs[name] = {
-            "z": [None if not math.isfinite(x) else round(x / 60, 3) for x in v],
-            **_hour_range(v),
-            "colorscale": DURATION,
-            "colorbar": _colorbar(label),
-        }
+    specs = {name: _recovery_layer(rows, name, cols[name]) for name in layers}
     fig = go.Figure()
     b = _base_trace(base)
     if b is not None:
         fig.add_trace(b)
     idx = len(fig.data)
+    hover = [_recovery_hover(r, layers, onset=onset, timezone=timezone) for r in rows]
     fig.add_trace(
         go.Choropleth(
             geojson=_subset(geojson, keys), locations=keys, hovertext=hover, hoverinfo="text", name="areas",
@@ -640,6 +609,43 @@ def recovery_map(
     _layer_buttons(fig, layers, specs, idx)
     _geo_layout(fig, title=title, note=note)
     return fig
+
+
+def _recovery_hover(r: dict[str, Any], layers: Sequence[str], *, onset: dt.datetime, timezone: str) -> str:
+    """An area's hover on the recovery map: its t90 with its interval and basis, its last "still down" report."""
+
+    def clock(m: float | None) -> str:
+        if m is None or not math.isfinite(m):
+            return "—"
+        local = wall_clock(onset + dt.timedelta(minutes=float(m)), timezone)
+        return f"{local:%a %H:%M}" if local is not None else "—"
+
+    lines = [f"<b>{_h(r['name'])}</b>"]
+    if "t90" in layers and r.get("t90_minutes") is not None:
+        lines.append(
+            f"90% back by {clock(r.get('t90_minutes'))} [{clock(r.get('t90_low'))}–{clock(r.get('t90_high'))}]"
+            f"<br>{_h(r.get('basis'))}"
+        )
+    if "last_down" in layers:
+        lines.append(f"last 'still down' report: {clock(r.get('last_down_minutes'))}")
+    return "<br>".join(lines)
+
+
+def _recovery_layer(rows: list[dict[str, Any]], name: str, column: str) -> dict[str, Any]:
+    """One layer of the recovery map (colours in hours after onset); t90 only where an area's own reports move it."""
+    v = np.array([r.get(column) if r.get(column) is not None else np.nan for r in rows], dtype=float)
+    if name == "t90":  # only areas whose own reports move their estimate; the others keep the national t90
+        w = np.array([r.get("data_weight") or 0.0 for r in rows], dtype=float)
+        v = np.where(w >= MIN_DATA_WEIGHT, v, np.nan)
+        label = "hours after onset to 90% back"
+    else:
+        label = "hours after onset, last down report"
+    return {
+        "z": [None if not math.isfinite(x) else round(x / 60, 3) for x in v],
+        **_hour_range(v),
+        "colorscale": DURATION,
+        "colorbar": _colorbar(label),
+    }
 
 
 def _hour_range(minutes: np.ndarray) -> dict[str, float]:
@@ -719,9 +725,16 @@ def timelapse_map(
         )
     )
     fig.frames = [go.Frame(data=[go.Choropleth(z=z(i))], traces=[idx], name=lab) for i, lab in enumerate(labels)]
+    fig.update_layout(**_timelapse_controls(labels, timezone))
+    _geo_layout(fig, title=title, note=note, slider=True)
+    return fig
+
+
+def _timelapse_controls(labels: list[str], timezone: str) -> dict[str, Any]:
+    """The time-lapse's hour slider (one step per frame) and its play / pause buttons, as layout keys."""
     step_args = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
-    fig.update_layout(
-        sliders=[
+    return {
+        "sliders": [
             {
                 "active": 0,
                 "currentvalue": {"prefix": f"hour from ({timezone}) ", "font": {"size": 12}},
@@ -731,7 +744,7 @@ def timelapse_map(
                 "steps": [{"label": lab, "method": "animate", "args": [[lab], step_args]} for lab in labels],
             }
         ],
-        updatemenus=[
+        "updatemenus": [
             {
                 "type": "buttons",
                 "direction": "right",
@@ -747,9 +760,7 @@ def timelapse_map(
                 ],
             }
         ],
-    )  # fmt: skip
-    _geo_layout(fig, title=title, note=note, slider=True)
-    return fig
+    }  # fmt: skip
 
 
 # --------------------------------------------------------------------------- regional curves

@@ -118,6 +118,14 @@ def live_banner(a: Analysis) -> str:
     return f'<div class="pm-live" role="status" style="border:2px solid #b45309;padding:.4em .8em;margin:.6em 0">{body}</div>'
 
 
+def _said(a: Analysis, time: Any, label: str) -> str:
+    """An announcement in the reader's language as incident.toml words it (the review, computed once, keeps one language)."""
+    for e in a.incident.announcements:
+        if e.time == time:
+            return e.label_in(a.params.language)
+    return label
+
+
 def communications_section(a: Analysis) -> list[str]:
     """The communications review: each announcement's as-of estimate beside the retrospective one.
 
@@ -150,7 +158,8 @@ def communications_section(a: Analysis) -> list[str]:
                 now_high=now_hi,
             )
         lines.append(f"<li>{esc(line)}</li>")
-        rows.append([when, scrub_contacts(r["label"]) or "", f"{then} [{then_lo}–{then_hi}]", f"{now} [{now_lo}–{now_hi}]"])
+        said = scrub_contacts(_said(a, r["time"], r["label"])) or ""
+        rows.append([when, said, f"{then} [{then_lo}–{then_hi}]", f"{now} [{now_lo}–{now_hi}]"])
     headers = [_t(lang, k) for k in ("col_time", "col_label", "col_then", "col_now")]
     return [
         heading("communications", text(lang, "comm_title")),

@@ -266,24 +266,20 @@ def render(
 
     Parameters
     ----------
-    incident_dir
-        Incident folder holding ``incident.toml``.
-    out_root
-        Reports root; the report goes to ``<out_root>/<id>/``.
+    incident_dir, out_root
+        Incident folder holding ``incident.toml``; reports root (the report goes to ``<out_root>/<id>/``).
     overrides
         Notebook parameters (validated against :class:`ReportParams` and the notebook).
     notebook
         The report notebook to execute.
     timeout
-        Seconds allowed for the whole render (notebook and export). Each cell gets at
-        most this long; when called from the main thread an alarm also bounds the total.
-    progress
-        Show papermill's per-cell progress bar on stderr.
-    run_id
-        Identifier of this run (default: a new one from the clock).
+        Seconds allowed for the whole render (each cell gets at most this long; from the main
+        thread an alarm also bounds the total).
+    progress, run_id
+        Show papermill's per-cell progress bar on stderr; this run's id (default: from the clock).
     languages
-        Languages to render besides the ``language`` parameter's (default:
-        ``$POSTMORTEM_LANGUAGES`` if set, else all of :data:`analysis.languages.LANGUAGES`).
+        Languages besides the ``language`` parameter's (default: ``$POSTMORTEM_LANGUAGES`` if
+        set, else all of :data:`analysis.languages.LANGUAGES`).
 
     Raises
     ------
@@ -314,84 +310,113 @@ def render(
         work.mkdir(parents=True)
         # the notebook writes metrics.json into output_dir: point it at the work folder
         run_params = injected(params, notebook) | {"output_dir": str(work)}
-        executed = work / "postmortem.ipynb"
         fingerprint = render_fingerprint(incident, params, notebook)
         try:
             with _time_limit(timeout):
-                _execute(pm, notebook, executed, run_params, incident.id, timeout=timeout, progress=progress)
-                publish_paths(
-                    executed,
-                    {work: incident.id, incident.folder: public_path(incident.folder), notebook: _display_path(notebook)},
-                )
-                metrics = _notebook_metrics(work, incident.id)
-                problem = unusable(metrics)
-                manifest = provenance(incident, as_dict(params), run_id=run_id) | {
-                    # nothing usable is written like any report, but never marked ok: a batch
-                    # re-renders it and reports it failed until the data give a curve
-                    "status": "unusable" if problem else "ok",
-                    "problem": problem,
-                    "started": _iso(start_time),
-                    "notebook": {"path": _display_path(notebook), "sha256": sha256_file(notebook)},
-                    "fingerprint": fingerprint,
-                    "source_sha256": source_digest(),
-                    "timeout_seconds": timeout,
-                }
-                langs = _languages(params.language, languages)
-                _export(
-                    executed,
-                    work / page_name(params.language),
-                    incident=incident,
-                    params=params,
-                    manifest=manifest,
-                    languages=langs,
-                )
-                for lang in langs[1:]:
-                    other = work / f".postmortem.{lang}.ipynb"
-                    _execute(
-                        pm, notebook, other, run_params | {"language": lang}, incident.id, timeout=timeout, progress=progress
-                    )
-                    lang_params = dataclasses.replace(params, language=lang)
-                    _export(
-                        other, work / page_name(lang), incident=incident, params=lang_params, manifest=manifest, languages=langs
-                    )
-                    other.unlink()
-                (work / CACHE_FILE).unlink(missing_ok=True)
-                manifest["pages"] = {lang: page_name(lang) for lang in LANGUAGES if lang in langs}
-            finish_time = dt.datetime.now(dt.UTC)
-            manifest |= {
-                "finished": _iso(finish_time),
-                "seconds": round(time.monotonic() - started, 2),
-                "outputs": {name: (work / name).stat().st_size for name in OUTPUTS if (work / name).exists()},
-            }
-            _write_json(work / "manifest.json", manifest)
-            _swap_into_place(work, final)
+                metrics, manifest = _run_pages(
+                    pm, notebook, work, run_params=run_params, incident=incident, params=params,
+                    run_id=run_id, start_time=start_time, fingerprint=fingerprint, timeout=timeout,
+                    progress=progress, languages=languages,
+                )  # fmt: skip
+            finish_time = _publish(work, final, manifest, seconds=time.monotonic() - started)
             return RenderResult(
-                incident.id,
-                "ok",
-                final,
-                time.monotonic() - started,
-                run_id=run_id,
-                metrics=metrics,
-                started=start_time,
-                finished=finish_time,
-                fingerprint=fingerprint,
-                title=incident.title,
-            )
+                incident.id, "ok", final, time.monotonic() - started, run_id=run_id, metrics=metrics,
+                started=start_time, finished=finish_time, fingerprint=fingerprint, title=incident.title,
+            )  # fmt: skip
         except BaseException as exc:
-            error = _one_line(incident.id, exc, timeout=timeout)
-            try:
-                keep_failure(work, final, error, exc, run_id=run_id, started=start_time, fingerprint=fingerprint)
-            except (OSError, RenderError) as second:
-                # a full disk or a read-only folder fails the failure record too: say both, in one line
-                detail = second.strerror if isinstance(second, OSError) and second.strerror else str(second)
-                raise RenderError(f"{error} (and {final / 'failed'} could not be written: {detail})") from None
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            if isinstance(exc, AnalysisError):
-                raise
-            raise RenderError(error) from None
+            _fail(work, final, exc, incident.id, run_id=run_id, started=start_time, fingerprint=fingerprint, timeout=timeout)
+            raise  # _fail raises; this line is never reached
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _publish(work: Path, final: Path, manifest: dict[str, Any], *, seconds: float) -> dt.datetime:
+    """Complete and write the manifest, then swap the work folder into place; the finish time."""
+    finish_time = dt.datetime.now(dt.UTC)
+    manifest |= {
+        "finished": _iso(finish_time),
+        "seconds": round(seconds, 2),
+        "outputs": {name: (work / name).stat().st_size for name in OUTPUTS if (work / name).exists()},
+    }
+    _write_json(work / "manifest.json", manifest)
+    _swap_into_place(work, final)
+    return finish_time
+
+
+def _run_pages(
+    pm: Any,
+    notebook: Path,
+    work: Path,
+    *,
+    run_params: dict[str, Any],
+    incident: Incident,
+    params: ReportParams,
+    run_id: str,
+    start_time: dt.datetime,
+    fingerprint: str,
+    timeout: float | None,
+    progress: bool,
+    languages: tuple[str, ...] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Execute the notebook once per language into ``work`` and export each page: (metrics, manifest so far).
+
+    The ``language`` parameter's run comes first and writes metrics.json; the others reuse
+    its analysis (:func:`analysis.languages.analyze_once`) and only add their page.
+    """
+    executed = work / "postmortem.ipynb"
+    _execute(pm, notebook, executed, run_params, incident.id, timeout=timeout, progress=progress)
+    publish_paths(
+        executed,
+        {work: incident.id, incident.folder: public_path(incident.folder), notebook: _display_path(notebook)},
+    )
+    metrics = _notebook_metrics(work, incident.id)
+    problem = unusable(metrics)
+    manifest = provenance(incident, as_dict(params), run_id=run_id) | {
+        # nothing usable is written like any report, but never marked ok: a batch
+        # re-renders it and reports it failed until the data give a curve
+        "status": "unusable" if problem else "ok",
+        "problem": problem,
+        "started": _iso(start_time),
+        "notebook": {"path": _display_path(notebook), "sha256": sha256_file(notebook)},
+        "fingerprint": fingerprint,
+        "source_sha256": source_digest(),
+        "timeout_seconds": timeout,
+    }
+    langs = _languages(params.language, languages)
+    _export(executed, work / page_name(params.language), incident=incident, params=params, manifest=manifest, languages=langs)
+    for lang in langs[1:]:
+        other = work / f".postmortem.{lang}.ipynb"
+        _execute(pm, notebook, other, run_params | {"language": lang}, incident.id, timeout=timeout, progress=progress)
+        lang_params = dataclasses.replace(params, language=lang)
+        _export(other, work / page_name(lang), incident=incident, params=lang_params, manifest=manifest, languages=langs)
+        other.unlink()
+    (work / CACHE_FILE).unlink(missing_ok=True)
+    manifest["pages"] = {lang: page_name(lang) for lang in LANGUAGES if lang in langs}
+    return metrics, manifest
+
+
+def _fail(
+    work: Path,
+    final: Path,
+    exc: BaseException,
+    incident_id: str,
+    *,
+    run_id: str,
+    started: dt.datetime,
+    fingerprint: str,
+    timeout: float | None,
+) -> None:
+    """Keep the failed run in ``<final>/failed/`` and raise what the caller should see (always raises)."""
+    error = _one_line(incident_id, exc, timeout=timeout)
+    try:
+        keep_failure(work, final, error, exc, run_id=run_id, started=started, fingerprint=fingerprint)
+    except (OSError, RenderError) as second:
+        # a full disk or a read-only folder fails the failure record too: say both, in one line
+        detail = second.strerror if isinstance(second, OSError) and second.strerror else str(second)
+        raise RenderError(f"{error} (and {final / 'failed'} could not be written: {detail})") from None
+    if isinstance(exc, (KeyboardInterrupt, AnalysisError)):
+        raise exc
+    raise RenderError(error) from None
 
 
 def _notebook_metrics(work: Path, incident_id: str) -> dict[str, Any]:

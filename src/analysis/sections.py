@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import plotly.graph_objects as go
 import polars as pl
 
-from analysis import figures, narrative, postmortem_report, series_report
+from analysis import figures, impact_report, methods_report, narrative, postmortem_report, quality_report, series_report
 from analysis.i18n import estimable, format_duration, format_percent, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
@@ -92,17 +92,17 @@ def summary(a: Analysis) -> list[Part]:
 
 def impact(a: Analysis) -> list[Part]:
     """Impact table and time metrics."""
-    return [narrative.impact(a)]
+    return [impact_report.impact(a)]
 
 
 def detection(a: Analysis) -> list[Part]:
     """Detection: onset, first signal, first acknowledgement and the gaps between them (computed)."""
-    return [narrative.detection_html(a)] if a.metrics.get("detection") else []
+    return [impact_report.detection_html(a)] if a.metrics.get("detection") else []
 
 
 def customer_impact(a: Analysis) -> list[Part]:
     """Impact in customer-hours when the number of affected customers is known (computed)."""
-    return [narrative.customer_impact_html(a)] if a.metrics.get("customer_impact") else []
+    return [impact_report.customer_impact_html(a)] if a.metrics.get("customer_impact") else []
 
 
 def timeline(a: Analysis) -> list[Part]:
@@ -325,7 +325,7 @@ def geography(a: Analysis) -> list[Part]:
 
 def data_quality(a: Analysis) -> list[Part]:
     """Sources, rejects, unresolved places, windows, coverage."""
-    return [narrative.data_quality(a)]
+    return [quality_report.data_quality(a)]
 
 
 def evidence(a: Analysis) -> list[Part]:
@@ -350,12 +350,12 @@ def glossary(lang: str) -> str:
 
 def methods(a: Analysis) -> list[Part]:
     """Methods and assumptions, with a glossary of the statistical terms used on the page."""
-    return [narrative.methods(a), glossary(a.params.language)]
+    return [methods_report.methods(a), glossary(a.params.language)]
 
 
 def provenance_section(a: Analysis) -> list[Part]:
     """Run id, code version, input hashes, parameters, packages."""
-    return [narrative.provenance_html(a, provenance(a.incident, as_dict(a.params)))]
+    return [methods_report.provenance_html(a, provenance(a.incident, as_dict(a.params)))]
 
 
 # --------------------------------------------------------------------------- the registry
