@@ -70,7 +70,7 @@ def _milestone_rows(a: Analysis) -> list[tuple[str, str, str]]:
             rows.append(
                 (
                     text(lang, key),
-                    format_time(offset(onset, est.value), tz, lang),
+                    format_time(offset(fit.onset, est.value), tz, lang),
                     format_estimate(est.value, est.low, est.high, lang),
                 )
             )

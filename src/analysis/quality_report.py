@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
@@ -131,8 +131,8 @@ def _windows_parts(reports: pl.DataFrame, lang: str) -> list[str]:
             "dq_windows",
             n=windowed.height,
             total=reports.height,
-            median=format_number(spans.median(), 2, lang),
-            widest=format_number(spans.max(), 3, lang),
+            median=format_number(cast(float, spans.median()), 2, lang),
+            widest=format_number(cast(float, spans.max()), 3, lang),
         )
         parts.append(f"<p>{esc(words)}</p>")
     else:
