@@ -268,3 +268,25 @@ def test_plotly_polygons_of_a_hand_made_square_keep_its_corners():
     gj = maps.display_geojson(square, tolerance_m=0, decimals=3)
     ring = gj["features"][0]["geometry"]["coordinates"][0]
     assert sorted({tuple(p) for p in ring}) == [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)]
+
+
+def test_the_page_sizes_a_map_from_its_aspect_so_it_fills_the_column():
+    """On the page a map has no fixed height: CSS gives it column width ÷ aspect plus its fixed rows."""
+    from analysis.htmlexport import OfflineRenderer
+
+    prov = boundaries("province")
+    gj = maps.display_geojson(prov, tolerance_m=400)
+    t = pl.DataFrame({"key": prov["key"].tolist(), "name": prov["key"].tolist(), "last_down_minutes": [60.0] * len(prov)})
+    fig = maps.recovery_map(
+        t, gj, onset=dt.datetime(2018, 1, 8, 19, tzinfo=dt.UTC), timezone="Europe/Brussels", layers=("last_down",)
+    )
+    sizing = fig.layout.meta["map"]
+    assert 1.0 < sizing["aspect"] < 1.6  # Belgium under Mercator is wider than tall
+    assert fig.layout.height == round(maps.PAGE_WIDTH / sizing["aspect"]) + sizing["fixed_px"]  # JupyterLab: a fixed height
+    assert fig.data[-1].colorbar.orientation == "h"  # the colour scale lies under the map, not beside it
+    div = OfflineRenderer("en").to_mimebundle(fig.to_plotly_json())["text/html"]
+    assert div.startswith('<div class="pm-map" style="container-type: inline-size">')
+    assert f"height:calc({100 / sizing['aspect']:.2f}cqw + {sizing['fixed_px']}px); width:100%;" in div
+    assert '"height":' not in div.split("Plotly.newPlot", 1)[1]  # the layout's own height is dropped on the page
+    chart = go.Figure(go.Scatter(x=[1, 2], y=[1, 2]))
+    assert "pm-map" not in OfflineRenderer("en").to_mimebundle(chart.to_plotly_json())["text/html"]
