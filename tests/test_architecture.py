@@ -71,6 +71,7 @@ LAYERS: dict[str, int] = {
     "analysis.htmlexport": 9,
     "analysis.provenance": 9,
     "analysis.report": 9,
+    "analysis.report_folders": 9,
     "analysis.sentences": 9,
     "analysis.i18n_sections": 9,
     "analysis.i18n_geography": 9,

@@ -137,7 +137,6 @@ def _event_lines(
                     mode="markers",
                     marker={"symbol": EVENT_SYMBOLS.get(kind, "circle"), "size": 9, "color": color},
                     name=f"event: {kind}",
-                    legendgroup="events",
                     hoverinfo="skip",
                 )
             )
