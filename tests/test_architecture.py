@@ -74,6 +74,7 @@ LAYERS: dict[str, int] = {
     "analysis.report_folders": 9,
     "analysis.sentences": 9,
     "analysis.i18n_sections": 9,
+    "analysis.i18n_report": 9,
     "analysis.i18n_geography": 9,
     "analysis.nowcast_report": 9,
     "analysis.triage": 9,
