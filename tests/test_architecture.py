@@ -72,6 +72,7 @@ LAYERS: dict[str, int] = {
     "analysis.provenance": 9,
     "analysis.report": 9,
     "analysis.report_folders": 9,
+    "analysis.report_kernel": 9,
     "analysis.sentences": 9,
     "analysis.i18n_sections": 9,
     "analysis.i18n_report": 9,

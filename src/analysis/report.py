@@ -14,7 +14,6 @@ declares it with another type, is refused in milliseconds.
 from __future__ import annotations
 
 import ast
-import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -24,10 +23,7 @@ import json
 import os
 import re
 import shutil
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,10 +53,10 @@ from analysis.report_folders import (
     work_folder,
     write_json,
 )
+from analysis.report_kernel import execute_notebook, first_line, stop_on_sigterm, time_limit
 
 NOTEBOOK = NOTEBOOKS / "postmortem.ipynb"
 OUTPUTS = ("postmortem.html", "metrics.json", "postmortem.ipynb", "manifest.json")
-KERNEL = "python3"
 #: Parameters the command sets itself; a report notebook must declare them.
 FIXED = ("incident_dir", "output_dir", "run_id")
 #: Parameters that say where things are, not what they hold: left out of the fingerprint.
@@ -68,7 +64,6 @@ LOCATIONS = ("incident_dir", "output_dir", "processed_dir", "run_id")
 #: A run id names work folders: no path separators (an Airflow run id such as
 #: ``scheduled__2024-01-01T02:15:00+00:00`` fits).
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: How papermill's inferred type names map to the Python values they accept.
 _NOTEBOOK_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
 
@@ -324,7 +319,7 @@ def render(
         run_params = injected(params, notebook) | {"output_dir": str(work)}
         fingerprint = render_fingerprint(incident, params, notebook)
         try:
-            with _time_limit(timeout):
+            with time_limit(timeout):
                 metrics, manifest = _run_pages(
                     pm, notebook, work, run_params=run_params, incident=incident, params=params,
                     run_id=run_id, start_time=start_time, fingerprint=fingerprint, timeout=timeout,
@@ -376,7 +371,7 @@ def _run_pages(
     its analysis (:func:`analysis.languages.analyze_once`) and only add their page.
     """
     executed = work / "postmortem.ipynb"
-    _execute(pm, notebook, executed, run_params, incident.id, timeout=timeout, progress=progress)
+    execute_notebook(pm, notebook, executed, run_params, incident.id, timeout=timeout, progress=progress)
     publish_paths(
         executed,
         {work: incident.id, incident.folder: public_path(incident.folder), notebook: _display_path(notebook)},
@@ -398,7 +393,7 @@ def _run_pages(
     _export(executed, work / page_name(params.language), incident=incident, params=params, manifest=manifest, languages=langs)
     for lang in langs[1:]:
         other = work / f".postmortem.{lang}.ipynb"
-        _execute(pm, notebook, other, run_params | {"language": lang}, incident.id, timeout=timeout, progress=progress)
+        execute_notebook(pm, notebook, other, run_params | {"language": lang}, incident.id, timeout=timeout, progress=progress)
         lang_params = dataclasses.replace(params, language=lang)
         _export(other, work / page_name(lang), incident=incident, params=lang_params, manifest=manifest, languages=langs)
         other.unlink()
@@ -469,85 +464,6 @@ def publish_paths(executed: Path, replace: dict[Path, str]) -> None:
     executed.write_text(json.dumps(clean(doc), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _local_kernel_manager(created: list[str] | None = None) -> type:
-    """A kernel manager talking to its kernel over Unix sockets in a private folder, not TCP.
-
-    The kernel is on this machine anyway; Unix sockets are not reachable from the network
-    and not readable by other users, and the kernel has no plain-text-TCP warning to print
-    into a scheduler's log. Each socket folder is appended to ``created``, for the caller
-    to remove once the run is over whatever happened to the kernel.
-    """
-    import tempfile
-    import weakref
-
-    from jupyter_client.manager import AsyncKernelManager
-
-    class LocalKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs: Any) -> None:
-            # the pid in the name lets a later render remove the folder if this process is killed
-            folder = tempfile.mkdtemp(prefix=f"{KERNEL_PREFIX}{os.getpid()}-")
-            super().__init__(transport="ipc", ip=str(Path(folder) / "kernel"), **kwargs)
-            self._socket_folder = folder
-            if created is not None:
-                created.append(folder)
-            self._kernel_log: Any = None
-            # a kernel that died or was killed skips the cleanup below: remove the folder anyway
-            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
-
-        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-            # the kernel's own stderr (a ZMQ traceback when a time limit or SIGTERM stops it)
-            # goes to a file beside its sockets, not into the command's one-line output
-            if self._kernel_log is None:
-                self._kernel_log = open(Path(self._socket_folder) / "kernel.log", "ab")  # noqa: SIM115
-                weakref.finalize(self, self._kernel_log.close)
-            kw.setdefault("stderr", self._kernel_log)
-            await super()._async_launch_kernel(kernel_cmd, **kw)
-
-        async def _async_cleanup_resources(self, restart: bool = False) -> None:
-            await super()._async_cleanup_resources(restart=restart)
-            if not restart:
-                if self._kernel_log is not None:
-                    self._kernel_log.close()
-                shutil.rmtree(self._socket_folder, ignore_errors=True)
-
-    return LocalKernelManager
-
-
-def _execute(pm: Any, notebook: Path, executed: Path, params: dict[str, Any], incident_id: str, **opts: Any) -> None:
-    """papermill, with its many failure types turned into one-line :class:`RenderError` messages."""
-    folders: list[str] = []
-    try:
-        pm.execute_notebook(
-            str(notebook),
-            str(executed),
-            parameters=params,
-            kernel_name=KERNEL,
-            progress_bar=opts["progress"],
-            log_output=False,
-            execution_timeout=opts["timeout"],
-            cwd=str(PROJECT_ROOT),
-            report_mode=True,
-            kernel_manager_class=_local_kernel_manager(folders),
-        )
-    except pm.PapermillExecutionError as exc:
-        error = RenderError(f"{incident_id}: notebook cell In [{exc.exec_count}] raised {exc.ename}: {_first_line(exc.evalue)}")
-        # the kernel's traceback (what an operator needs), not ours
-        error.details = _ANSI.sub("", "\n".join(exc.traceback or []))  # type: ignore[attr-defined]
-        raise error from None
-    except RunStopped:
-        raise
-    except Exception as exc:
-        name = type(exc).__name__
-        if name == "DeadKernelError":
-            raise RenderError(f"{incident_id}: the kernel died while running the notebook ({_first_line(str(exc))})") from None
-        if name == "CellTimeoutError":
-            raise RenderError(f"{incident_id}: a notebook cell ran longer than the {opts['timeout']:g} s time limit") from None
-        raise RenderError(f"{incident_id}: notebook run failed: {name}: {_first_line(str(exc))}") from None
-    finally:
-        for folder in folders:  # a kernel that died skips its manager's cleanup
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 def _languages(first: str, languages: tuple[str, ...] | None) -> tuple[str, ...]:
     """The languages of a render, the parameter's first; unknown ones refused.
 
@@ -614,7 +530,7 @@ def export_notebook(notebook: Path, out: Path | None = None) -> Path:
     except FileNotFoundError:
         raise RenderError(f"{notebook}: no such notebook") from None
     except (OSError, ValueError) as exc:
-        raise RenderError(f"{notebook}: cannot read the notebook: {_first_line(str(exc))}") from None
+        raise RenderError(f"{notebook}: cannot read the notebook: {first_line(str(exc))}") from None
     page, _ = PostmortemExporter().from_notebook_node(nb, resources={"metadata": {"name": notebook.stem}})
     manifest = read_manifest(notebook.parent)
     if manifest is not None and manifest.get("run_id"):
@@ -651,45 +567,8 @@ def run_footer(manifest: dict[str, Any], *, language: str = "en") -> str:
 # --------------------------------------------------------------------------- time limit
 
 
-@contextlib.contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`RunStopped` after ``seconds`` (main thread on POSIX only; else no-op)."""
-    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def _alarm(signum: int, frame: Any) -> None:
-        raise RunStopped(f"time limit of {seconds:g} s reached")
-
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def stop_on_sigterm() -> None:
-    """Turn SIGTERM into :class:`RunStopped`, so a killed render still saves ``failed/``.
-
-    Schedulers (cron wrappers, systemd, Airflow) stop a task with SIGTERM; installed by
-    the command line in the main thread.
-    """
-
-    def _term(signum: int, frame: Any) -> None:
-        raise RunStopped("stopped by SIGTERM")
-
-    signal.signal(signal.SIGTERM, _term)
-
-
 def _display_path(path: Path) -> str:
     return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
-
-
-def _first_line(text: str) -> str:
-    lines = [s for s in str(text).strip().splitlines() if s.strip()]
-    return lines[0].strip() if lines else ""
 
 
 def _one_line(incident_id: str, exc: BaseException, *, timeout: float | None) -> str:
@@ -698,7 +577,7 @@ def _one_line(incident_id: str, exc: BaseException, *, timeout: float | None) ->
         return f"{incident_id}: {exc}"
     if isinstance(exc, KeyboardInterrupt):
         return f"{incident_id}: interrupted"
-    message = _first_line(str(exc)) or type(exc).__name__
+    message = first_line(str(exc)) or type(exc).__name__
     if isinstance(exc, AnalysisError):
         return message if message.startswith(f"{incident_id}:") else f"{incident_id}: {message}"
     return f"{incident_id}: {type(exc).__name__}: {message}"
