@@ -59,6 +59,9 @@ LAYERS: dict[str, int] = {
     "analysis.languages": 9,
     "analysis.figure_text": 9,
     "analysis.narrative": 9,
+    "analysis.methods_report": 9,
+    "analysis.impact_report": 9,
+    "analysis.quality_report": 9,
     "analysis.figures": 9,
     "analysis.maps": 9,
     "analysis.series_report": 9,
@@ -69,8 +72,11 @@ LAYERS: dict[str, int] = {
     "analysis.htmlexport": 9,
     "analysis.provenance": 9,
     "analysis.report": 9,
+    "analysis.report_folders": 9,
+    "analysis.report_kernel": 9,
     "analysis.sentences": 9,
     "analysis.i18n_sections": 9,
+    "analysis.i18n_report": 9,
     "analysis.i18n_geography": 9,
     "analysis.nowcast_report": 9,
     "analysis.triage": 9,
@@ -214,9 +220,7 @@ MAX_FUNCTION_LINES = 80  # from ``def`` to the last line, docstring included
 # that is no longer over its limit fails the test below: the list only shrinks.
 PENDING = "pending split"
 LARGE_MODULES: dict[str, str] = {
-    "analysis.i18n": PENDING,
     "analysis.maps": PENDING,
-    "analysis.narrative": PENDING,
     "analysis.nowcast": PENDING,
     "analysis.recovery.evidence": PENDING,
     "analysis.recovery.families": PENDING,
@@ -227,12 +231,6 @@ LARGE_MODULES: dict[str, str] = {
     "analysis.spatial_recovery": PENDING,
 }
 LONG_FUNCTIONS: dict[str, str] = {
-    "analysis.figures._event_lines": PENDING,
-    "analysis.maps.recovery_map": PENDING,
-    "analysis.maps.timelapse_map": PENDING,
-    "analysis.narrative.curated_summary_parts": PENDING,
-    "analysis.narrative.impact": PENDING,
-    "analysis.narrative.data_quality": PENDING,
     "analysis.pipeline.build_metrics": PENDING,
     "analysis.recovery._optim._maximize": PENDING,
     "analysis.recovery._optim.maximize_batch": PENDING,

@@ -82,6 +82,17 @@ OVERLAPS_JS = """
   return {i, n: boxes.length, hits};
 })
 """
+#: Per map: the width its areas span (union of the drawn polygons) against the page column holding it.
+MAP_WIDTH_JS = """
+() => Array.from(document.querySelectorAll('.js-plotly-plot')).map((gd, i) => {
+  const boxes = Array.from(gd.querySelectorAll('.geolayer path.choroplethlocation'))
+    .map(p => p.getBoundingClientRect()).filter(r => r.width > 0);
+  if (!boxes.length) return null;
+  const column = (gd.closest('.jp-OutputArea-output') || gd.parentElement).getBoundingClientRect().width;
+  const span = Math.max(...boxes.map(r => r.right)) - Math.min(...boxes.map(r => r.left));
+  return {i, map: span, column, share: span / column};
+}).filter(m => m !== null)
+"""
 LANGUAGES = ("en", "fr", "nl")
 WIDTHS = (1280, 1024)
 #: README screenshots, refreshed from this test when POSTMORTEM_SCREENSHOTS=1: (file, page language, section anchor or None).
@@ -191,11 +202,10 @@ def test_every_language_draws_offline_at_1280_and_1024_px(rendered: Path) -> Non
                         problems.append(f"{where}: figure {fig['i']} drew no trace")
                 if not any(f["hasGeo"] for f in figures):
                     problems.append(f"{where}: no map on the page")
-                # maps fill the column: at least 90 % of the widest figure's width
-                widest = max(f["width"] for f in figures)
-                for fig in figures:
-                    if fig["hasGeo"] and fig["width"] < 0.9 * widest:
-                        problems.append(f"{where}: map {fig['i']} uses {fig['width']:.0f} of {widest:.0f} px")
+                # maps fill the column: the drawn areas span at least 90 % of the content width
+                for m in page.evaluate(MAP_WIDTH_JS):
+                    if m["share"] < 0.9:
+                        problems.append(f"{where}: map {m['i']} draws {m['map']:.0f} of {m['column']:.0f} px")
                 for o in overlaps:
                     if o["hits"]:
                         problems.append(f"{where}: figure {o['i']} prints labels over each other: {o['hits'][:3]}")

@@ -17,9 +17,10 @@ import pytest
 
 from analysis import sections
 from analysis.fitting import observation_end
-from analysis.narrative import duplicates_sentence, esc
+from analysis.narrative import esc
 from analysis.params import validate_params
 from analysis.pipeline import analyze
+from analysis.quality_report import duplicates_sentence
 from analysis.simulate import online_fraction_series
 from analysis.timeline import bin_reports, restorations_as_times
 
@@ -103,9 +104,7 @@ def test_the_fit_uses_the_direct_evidence_and_runs_to_its_last_observation(analy
 
 
 def test_every_section_renders(analysis) -> None:
-    html = ""
-    for name in ("header", "summary", "impact", "timeline", "recovery", "geography", "data_quality", "methods"):
-        html += _html(getattr(sections, name)(analysis))
+    html = _html(sections.build_all(analysis))  # every section of the registry
     assert "nan" not in html.replace("nanos", "").lower().split("<script")[0]
     assert "0 down statements" not in html  # no report-count warnings for direct measurements
     assert "direct measurements" in html

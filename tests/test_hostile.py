@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analysis import report
+from analysis import report, report_folders
 from analysis.errors import RenderError
 
 from .render_fixtures import write_incident
@@ -170,9 +170,9 @@ def test_the_swap_is_one_atomic_exchange_and_refuses_foreign_folders(tmp_path: P
     (final / "manifest.json").write_text(json.dumps({"incident_id": "inc", "run_id": "old", "status": "ok"}), encoding="utf-8")
     work.mkdir()
     (work / "manifest.json").write_text(json.dumps({"incident_id": "inc", "run_id": "new", "status": "ok"}), encoding="utf-8")
-    assert report._exchange(work, final)  # one renameat2(RENAME_EXCHANGE): no moment without <out>/<id>
-    report._exchange(work, final)  # and back
-    report._swap_into_place(work, final)
+    assert report_folders._exchange(work, final)  # one renameat2(RENAME_EXCHANGE): no moment without <out>/<id>
+    report_folders._exchange(work, final)  # and back
+    report_folders.swap_into_place(work, final)
     assert json.loads((final / "manifest.json").read_text(encoding="utf-8"))["run_id"] == "new"
     assert not work.exists() and not (tmp_path / ".inc.old").exists()
     foreign = tmp_path / "data"
@@ -180,7 +180,7 @@ def test_the_swap_is_one_atomic_exchange_and_refuses_foreign_folders(tmp_path: P
     (foreign / "incident.toml").write_text("id = 'x'", encoding="utf-8")
     work.mkdir()
     with pytest.raises(RenderError, match="not a report made by postmortem"):
-        report._swap_into_place(work, foreign)
+        report_folders.swap_into_place(work, foreign)
     assert (foreign / "incident.toml").is_file()
 
 
@@ -213,7 +213,7 @@ def test_a_full_disk_inside_the_failure_handler_gives_one_line_and_no_staging(
         (staging / "error.txt").write_text("partial", encoding="utf-8")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(report, "_write_failure", full)
+    monkeypatch.setattr(report_folders, "_write_failure", full)
     with pytest.raises(RenderError) as info:
         report.render(folder, out_root=out, notebook=FIXTURE, run_id="disk-1")
     message = str(info.value)

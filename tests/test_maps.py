@@ -101,7 +101,14 @@ def test_area_map_embeds_the_geojson_once_and_switches_only_styles():
     )
     assert isinstance(fig, go.Figure)
     assert all(tr.type == "choropleth" for tr in fig.data)  # geo subplot, no tile map
-    assert fig.layout.geo.visible is False and fig.layout.geo.fitbounds == "locations"
+    # the view is the box around the drawn areas, and the page sizes the figure so they fill the column
+    assert fig.layout.geo.visible is False and fig.layout.geo.fitbounds is False
+    (lon0, lon1), (lat0, lat1) = fig.layout.geo.lonaxis.range, fig.layout.geo.lataxis.range
+    assert (
+        lon0 < lon1
+        and lat0 < lat1
+        and fig.layout.meta["map"]["aspect"] == pytest.approx(maps.mercator_aspect((lon0, lon1, lat0, lat1)), abs=1e-3)
+    )
     buttons = fig.layout.updatemenus[0].buttons
     assert [b.label for b in buttons] == ["Reports", "Rate", "Observed vs expected", "Clusters (LISA)"]
     for b in buttons:
@@ -195,8 +202,47 @@ def test_statements_map_draws_named_areas_not_points():
     )
     fig = maps.statements_map(s, maps.display_geojson(gdf, tolerance_m=400))
     assert {tr.type for tr in fig.data} == {"choropleth"}
-    assert [tr.name for tr in fig.data] == ["region: not affected", "province: down"]  # regions under provinces
+    # regions under provinces; the country-wide "partial" statement is evidence in Flanders too
+    assert [tr.name for tr in fig.data] == ["region: reports; some kept service", "province: down"]
     assert "5 more statement" in fig.layout.legend.title.text
+    calm = maps.statements_map(s.filter(pl.col("scope") != "country"), maps.display_geojson(gdf, tolerance_m=400))
+    assert [tr.name for tr in calm.data] == ["region: not affected", "province: down"]
+
+
+def _statements(rows: list[tuple[str, str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "scope": [r[0] for r in rows],
+            "area": [r[1] for r in rows],
+            "code": [r[1] for r in rows],
+            "status": [r[2] for r in rows],
+            "statements": [1] * len(rows),
+            "from_local": ["Mon 08 Jan 20:00"] * len(rows),
+            "to_local": ["Tue 09 Jan 00:00"] * len(rows),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "reported", "expected"),
+    [
+        # only "some kept service" and nothing else anywhere: the statement is all there is
+        ([("region", "R", "not_affected")], [], "not_affected"),
+        # reports placed in the area: never "not affected", whatever a source says of a minority
+        ([("region", "R", "not_affected")], ["R"], "mixed"),
+        ([("province", "P", "restored")], ["P"], "mixed"),
+        # a down statement about the whole country is evidence in every area
+        ([("province", "P", "not_affected"), ("country", "BE", "down")], [], "mixed"),
+        ([("province", "P", "not_affected"), ("country", "BE", "not_affected")], [], "not_affected"),
+        # a down statement about the area itself wins over the minority statement
+        ([("province", "P", "not_affected"), ("province", "P", "down")], [], "down"),
+        ([("province", "P", "partial")], ["P"], "partial"),
+    ],
+)
+def test_an_area_with_reports_is_never_painted_not_affected(rows, reported, expected) -> None:
+    painted = maps.painted_status(_statements(rows), reported)
+    (status,) = painted.filter(pl.col("scope") != "country")["status"].to_list()
+    assert status == expected
 
 
 def test_region_curves_small_multiples_with_bands():
@@ -222,3 +268,25 @@ def test_plotly_polygons_of_a_hand_made_square_keep_its_corners():
     gj = maps.display_geojson(square, tolerance_m=0, decimals=3)
     ring = gj["features"][0]["geometry"]["coordinates"][0]
     assert sorted({tuple(p) for p in ring}) == [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)]
+
+
+def test_the_page_sizes_a_map_from_its_aspect_so_it_fills_the_column():
+    """On the page a map has no fixed height: CSS gives it column width ÷ aspect plus its fixed rows."""
+    from analysis.htmlexport import OfflineRenderer
+
+    prov = boundaries("province")
+    gj = maps.display_geojson(prov, tolerance_m=400)
+    t = pl.DataFrame({"key": prov["key"].tolist(), "name": prov["key"].tolist(), "last_down_minutes": [60.0] * len(prov)})
+    fig = maps.recovery_map(
+        t, gj, onset=dt.datetime(2018, 1, 8, 19, tzinfo=dt.UTC), timezone="Europe/Brussels", layers=("last_down",)
+    )
+    sizing = fig.layout.meta["map"]
+    assert 1.0 < sizing["aspect"] < 1.6  # Belgium under Mercator is wider than tall
+    assert fig.layout.height == round(maps.PAGE_WIDTH / sizing["aspect"]) + sizing["fixed_px"]  # JupyterLab: a fixed height
+    assert fig.data[-1].colorbar.orientation == "h"  # the colour scale lies under the map, not beside it
+    div = OfflineRenderer("en").to_mimebundle(fig.to_plotly_json())["text/html"]
+    assert div.startswith('<div class="pm-map" style="container-type: inline-size">')
+    assert f"height:calc({100 / sizing['aspect']:.2f}cqw + {sizing['fixed_px']}px); width:100%;" in div
+    assert '"height":' not in div.split("Plotly.newPlot", 1)[1]  # the layout's own height is dropped on the page
+    chart = go.Figure(go.Scatter(x=[1, 2], y=[1, 2]))
+    assert "pm-map" not in OfflineRenderer("en").to_mimebundle(chart.to_plotly_json())["text/html"]

@@ -37,6 +37,24 @@ def test_maps_carry_province_labels_in_the_readers_language(figures) -> None:
     assert "Henegouwen" in nl["text"] and "Luik" in nl["text"] and "Vlaams-Brabant" in nl["text"]
 
 
+def test_brussels_and_flemish_brabant_with_reports_are_not_painted_unaffected(default_analysis, figures) -> None:
+    from analysis.spatial_report import reported_codes, spatial_analysis
+
+    s = spatial_analysis(default_analysis)
+    stated = dict(zip(s.statements["area"], s.statements["status"], strict=True))
+    assert stated["Brussels"] == stated["Flemish Brabant"] == "not_affected"  # what one source says of a minority
+    assert {"04000", "20001"} <= set(reported_codes(s))  # both hold down reports
+    (statements_map,) = [f for f in figures["en"] if any(t.get("name") == "province: down" for t in f["data"])]
+    painted = {t["name"]: t["locations"] for t in statements_map["data"] if t.get("type") == "choropleth" and "name" in t}
+    assert not any("not affected" in name for name in painted), painted
+    assert "04000" in painted["region: reports; some kept service"]
+    assert "20001" in painted["province: reports; some kept service"]
+    from analysis.figure_text import translate_figure
+
+    nl = translate_figure(statements_map, "nl")
+    assert "provincie: meldingen; een deel behield de dienst" in [t.get("name") for t in nl["data"]]
+
+
 def test_no_clusters_tab_when_no_local_cluster_is_significant(default_analysis, figures) -> None:
     from analysis.spatial_report import spatial_analysis
 

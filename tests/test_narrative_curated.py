@@ -12,7 +12,7 @@ import datetime as dt
 import plotly.graph_objects as go
 import pytest
 
-from analysis import narrative, sections
+from analysis import impact_report, narrative, sections
 from analysis.i18n import text
 from analysis.metrics import missing_keys
 
@@ -133,7 +133,7 @@ def test_a_goodness_of_fit_test_on_seven_timed_reports_is_not_shown_as_a_check(d
 @pytest.mark.parametrize(("lang", "word"), [("en", "unknown"), ("fr", "inconnu"), ("nl", "onbekend")])
 def test_time_to_detect_is_unknown_when_the_onset_was_configured(default_analysis, lang: str, word: str) -> None:
     assert default_analysis.metrics["onset_source"] == "config"
-    html = narrative.impact(_in(default_analysis, lang))
+    html = impact_report.impact(_in(default_analysis, lang))
     [row] = [r for r in html.split("</tr>") if text(lang, "m_detect") in r.replace("&#x27;", "'")]
     assert row.endswith(f"<td>{word}</td>")
     assert "Monday" in row or "lundi" in row or "maandag" in row  # the first report's time is still shown
@@ -142,18 +142,18 @@ def test_time_to_detect_is_unknown_when_the_onset_was_configured(default_analysi
 def test_time_to_detect_is_a_duration_when_the_onset_was_estimated() -> None:
     onset = dt.datetime(2018, 1, 8, 19, 0, tzinfo=dt.UTC)
     first = onset + dt.timedelta(minutes=12)
-    assert narrative.time_to_detect({"onset_source": "estimated"}, first, onset, "en") == "12 min"
-    assert narrative.time_to_detect({"onset_source": "config"}, first, onset, "fr") == "inconnu"
-    assert narrative.time_to_detect({"onset_source": None}, first, onset, "nl") == "onbekend"
+    assert impact_report.time_to_detect({"onset_source": "estimated"}, first, onset, "en") == "12 min"
+    assert impact_report.time_to_detect({"onset_source": "config"}, first, onset, "fr") == "inconnu"
+    assert impact_report.time_to_detect({"onset_source": None}, first, onset, "nl") == "onbekend"
 
 
 def test_curated_impact_table_has_no_model_milestones_and_splits_the_last_statements(
     default_analysis, spontaneous_analysis
 ) -> None:
-    curated = narrative.impact(default_analysis)
+    curated = impact_report.impact(default_analysis)
     assert "Time to 50% restored" not in curated and "Mean outage" not in curated
     assert "Time to last statement with an exact time" in curated and "(end of window)" in curated
-    spontaneous = narrative.impact(spontaneous_analysis)
+    spontaneous = impact_report.impact(spontaneous_analysis)
     assert "Time to 50% restored" in spontaneous and "Time to last report" in spontaneous
 
 

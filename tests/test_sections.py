@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from analysis.ingest import SourceCounts
-from analysis.narrative import after_declaration_sentence, duplicates_sentence, rejects_by_reason
+from analysis.narrative import after_declaration_sentence
+from analysis.quality_report import duplicates_sentence, rejects_by_reason
 from analysis.sections import candidates_table
 
 

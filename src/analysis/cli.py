@@ -368,8 +368,8 @@ def validate(
     """Check incident.toml, the parameters and every source file, without writing anything."""
     from analysis.config import load_incident
     from analysis.ingest import DuplicateTally, canonicalize
-    from analysis.narrative import rejects_by_reason
     from analysis.params import validate_params
+    from analysis.quality_report import rejects_by_reason
     from analysis.sources import is_partitioned, read_source
 
     incident = load_incident(incident_dir)

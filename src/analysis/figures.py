@@ -113,20 +113,46 @@ def _event_lines(
     """
     if events.height == 0:
         return
-    drawn = []
-    for i, row in enumerate(events.iter_rows(named=True), start=1):
-        if span is not None and not (span[0] <= row["time"] <= span[1]):
-            continue
-        if row.get("date_only"):
-            continue
-        drawn.append((i, row))
+    drawn = [
+        (i, row)
+        for i, row in enumerate(events.iter_rows(named=True), start=1)
+        if (span is None or span[0] <= row["time"] <= span[1]) and not row.get("date_only")
+    ]
     if not drawn:
         return
+    kinds_seen: dict[str, str] = {}
+    for group in _event_groups(drawn, span):
+        for _i, row in group:
+            color = _event_color(row)
+            fig.add_vline(x=wall_clock(row["time"], tz), line={"color": color, "width": 1, "dash": "dot"}, opacity=0.7)
+            kinds_seen.setdefault(_event_kind(row), color)
+        fig.add_trace(_event_marker(group, tz=tz, y_top=y_top, show_labels=show_labels))
+    if legend:
+        for kind, color in kinds_seen.items():
+            fig.add_trace(
+                go.Scatter(
+                    x=[None],
+                    y=[None],
+                    yaxis="y2",
+                    mode="markers",
+                    marker={"symbol": EVENT_SYMBOLS.get(kind, "circle"), "size": 9, "color": color},
+                    name=f"event: {kind}",
+                    hoverinfo="skip",
+                )
+            )
+    fig.update_layout(yaxis2={"overlaying": "y", "range": [0, 1.08], "visible": False, "fixedrange": True})
+
+
+EventRow = tuple[int, dict[str, Any]]
+
+
+def _event_groups(drawn: list[EventRow], span: tuple[dt.datetime, dt.datetime] | None) -> list[list[EventRow]]:
+    """Numbered events, in time order, grouped where their labels would print over each other."""
     times = [r["time"] for _, r in drawn]
     lo, hi = span if span is not None else (min(times), max(times))
     width = max(hi - lo, dt.timedelta(minutes=1))
     gap = max(width * 0.02, dt.timedelta(minutes=1))
-    groups: list[list[tuple[int, dict[str, Any]]]] = []
+    groups: list[list[EventRow]] = []
     for item in drawn:
         if groups:
             # two labels centred on their markers need half their widths apart: at 10 px type a
@@ -138,54 +164,35 @@ def _event_lines(
                 last.append(item)
                 continue
         groups.append([item])
-    kinds_seen: dict[str, str] = {}
-    for group in groups:
-        for _i, row in group:
-            color = _event_color(row)
-            fig.add_vline(x=wall_clock(row["time"], tz), line={"color": color, "width": 1, "dash": "dot"}, opacity=0.7)
-            kinds_seen.setdefault(_event_kind(row), color)
-        first = group[0][1]
-        numbers = [i for i, _ in group]
-        label = str(numbers[0]) if len(numbers) == 1 else _number_range(numbers)
-        kinds = {_event_kind(r) for _, r in group}
-        color = _event_color(first) if len(kinds) == 1 else PALETTE["ink"]
-        x = wall_clock(first["time"], tz)
-        hover = "<br>".join(f"{i}. {wall_clock(r['time'], tz):%a %d %b %H:%M} — {plain(r['label'])}" for i, r in group)
-        fig.add_trace(
-            go.Scatter(
-                x=[x],
-                y=[y_top],
-                yaxis="y2",
-                mode="markers+text" if show_labels else "markers",
-                text=[label],
-                textposition="top center",
-                textfont={"size": 10, "color": color},
-                marker={
-                    "symbol": EVENT_SYMBOLS.get(_event_kind(first), "circle") if len(kinds) == 1 else "circle",
-                    "size": 9,
-                    "color": color,
-                },
-                hovertext=hover,
-                hoverinfo="text",
-                showlegend=False,
-                cliponaxis=False,
-            )
-        )
-    if legend:
-        for kind, color in kinds_seen.items():
-            fig.add_trace(
-                go.Scatter(
-                    x=[None],
-                    y=[None],
-                    yaxis="y2",
-                    mode="markers",
-                    marker={"symbol": EVENT_SYMBOLS.get(kind, "circle"), "size": 9, "color": color},
-                    name=f"event: {kind}",
-                    legendgroup="events",
-                    hoverinfo="skip",
-                )
-            )
-    fig.update_layout(yaxis2={"overlaying": "y", "range": [0, 1.08], "visible": False, "fixedrange": True})
+    return groups
+
+
+def _event_marker(group: list[EventRow], *, tz: str, y_top: float, show_labels: bool) -> go.Scatter:
+    """One marker for a group of events: its numbers ('4, 5') above it, every label in its hover."""
+    first = group[0][1]
+    numbers = [i for i, _ in group]
+    label = str(numbers[0]) if len(numbers) == 1 else _number_range(numbers)
+    kinds = {_event_kind(r) for _, r in group}
+    color = _event_color(first) if len(kinds) == 1 else PALETTE["ink"]
+    hover = "<br>".join(f"{i}. {wall_clock(r['time'], tz):%a %d %b %H:%M} — {plain(r['label'])}" for i, r in group)
+    return go.Scatter(
+        x=[wall_clock(first["time"], tz)],
+        y=[y_top],
+        yaxis="y2",
+        mode="markers+text" if show_labels else "markers",
+        text=[label],
+        textposition="top center",
+        textfont={"size": 10, "color": color},
+        marker={
+            "symbol": EVENT_SYMBOLS.get(_event_kind(first), "circle") if len(kinds) == 1 else "circle",
+            "size": 9,
+            "color": color,
+        },
+        hovertext=hover,
+        hoverinfo="text",
+        showlegend=False,
+        cliponaxis=False,
+    )
 
 
 def _event_kind(row: dict[str, Any]) -> str:
@@ -294,18 +301,20 @@ def recovery_figure(
     *,
     timezone: str,
     horizon_minutes: float | None = None,
-    announcements: Sequence[tuple[dt.datetime, str]] = (),
+    events: pl.DataFrame | None = None,
     level: float = 0.9,
     title: str | None = None,
     y_title: str | None = None,
 ) -> go.Figure:
-    """The fitted share still without service, S(t), with its band and the announcements.
+    """The fitted share still without service, S(t), with its band and every event of the incident.
 
-    Each announcement is a vertical line labelled with the estimated share still
-    affected at that moment and its interval. With ``y_title`` the curve is described by
-    that axis title instead (curated statements: S(t) is then the model's rate of
-    statements relative to the onset, not a share of customers), and the announcements
-    are labelled without a share still affected.
+    ``events`` is the timeline's events table (:func:`analysis.timeline.events_table`):
+    each event inside the curve's window is a dotted line with a numbered marker along the
+    top, numbered as in the timeline and its table, close ones sharing a marker ('4, 5')
+    so no two labels print over each other; the hover shows each label (the report adds
+    the share still affected to an announcement's). With ``y_title`` the curve is described
+    by that axis title instead (curated statements: S(t) is then the model's rate of
+    statements relative to the onset, not a share of customers).
     """
     as_share = y_title is None
     onset: dt.datetime = fit.onset
@@ -326,30 +335,17 @@ def recovery_figure(
             hovertemplate="%{x|%a %H:%M}: %{y:.1f}%" + (" still without service" if as_share else "") + "<extra></extra>",
         )
     )
-    for when, label in announcements:
-        est = fit.still_affected(when)
-        xl = wall_clock(when, timezone)
-        fig.add_vline(x=xl, line={"color": PALETTE["announcement"], "dash": "dash", "width": 1.5})
-        fig.add_annotation(
-            x=xl,
-            y=100 * est.value,
-            text=f"{plain(label)}<br><b>{100 * est.value:.0f}%</b> [{100 * est.low:.0f}–{100 * est.high:.0f}] still affected"
-            if as_share
-            else plain(label),
-            showarrow=True,
-            arrowhead=2,
-            ax=60,
-            ay=-40,
-            font={"size": 11, "color": PALETTE["announcement"]},
-            bgcolor="rgba(255,255,255,0.85)",
-            align="left",
-        )
+    if events is not None and events.height:
+        span = (onset, onset + dt.timedelta(minutes=horizon))
+        _event_lines(fig, events, tz=timezone, span=span)
     fig.update_layout(
         template=TEMPLATE,
         title=title,
         xaxis_title=time_axis_title(timezone),
+        # a little room left of the onset: the first event's number is not cut at the axis
+        xaxis_range=[wall_clock(onset - dt.timedelta(minutes=0.02 * horizon), timezone), x[-1]],
         yaxis={"title": y_title or "affected customers still without service (%)", "range": [0, 102]},
-        height=440,
+        height=480,
     )
     return fig
 

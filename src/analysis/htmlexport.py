@@ -163,6 +163,23 @@ def plotly_config(language: str = "en") -> dict[str, Any]:
     return PLOTLY_CONFIG | ({"locale": language} if language in PLOTLY_WORDS else {})
 
 
+def _map_sizing(fig_dict: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A map without its fixed height, and the CSS height that makes its areas fill the column.
+
+    A map carries ``layout.meta.map`` (:func:`analysis.maps._geo_layout`): the height is the
+    column's width ÷ the map's aspect plus the fixed rows above and below it.
+
+    Any other figure is returned as is with plotly's default height ("100%": the layout's own).
+    """
+    layout = fig_dict.get("layout") or {}
+    sizing = (layout.get("meta") or {}).get("map") if isinstance(layout.get("meta"), dict) else None
+    if not sizing:
+        return fig_dict, "100%"
+    layout = {k: v for k, v in layout.items() if k != "height"}
+    css = f"calc({100 / float(sizing['aspect']):.2f}cqw + {int(sizing['fixed_px'])}px)"
+    return fig_dict | {"layout": layout}, css
+
+
 class OfflineRenderer(MimetypeRenderer):
     """Emit a figure as an HTML ``<div>`` (no plotly.js, no MathJax) plus the plotly mimetype."""
 
@@ -174,17 +191,21 @@ class OfflineRenderer(MimetypeRenderer):
         from analysis.figure_text import translate_figure
 
         fig_dict = translate_figure(fig_dict, self.language)
+        page_fig, height = _map_sizing(fig_dict)
         div = pio.to_html(
-            fig_dict,
+            page_fig,
             config=plotly_config(self.language),
             include_plotlyjs=False,
             include_mathjax=False,
             full_html=False,
             default_width="100%",
+            default_height=height,
             validate=False,
             # an animated map opens (and prints) on its first frame; the reader presses play
             auto_play=False,
         )
+        if page_fig is not fig_dict:  # a map: its height follows the column's width (container query units)
+            div = f'<div class="pm-map" style="container-type: inline-size">{div}</div>'
         return {
             "text/html": div,
             "application/vnd.plotly.v1+json": {
@@ -224,11 +245,19 @@ _H2 = re.compile(r'<h2 id="([^"]+)">(.*?)(?:<a class="anchor-link"[^>]*>.*?</a>)
 
 
 def add_toc(page: str, *, title: str = "Contents") -> str:
-    """Insert a table of contents (from the ``<h2>`` headings) before the first heading."""
-    heads = _H2.findall(page)
-    if not heads:
+    """Insert a table of contents before the first heading: the sections of :data:`analysis.sections.SECTIONS` on the page.
+
+    The registry gives the order; each entry reads as its heading on the page. A heading
+    no section declares is listed after them (the registry test fails on it).
+    """
+    from analysis.sections import anchors
+
+    found = {anchor: re.sub(r"<[^>]+>", "", text).strip() for anchor, text in _H2.findall(page)}
+    if not found:
         return page
-    items = "".join(f'<li><a href="#{anchor}">{re.sub(r"<[^>]+>", "", text).strip()}</a></li>' for anchor, text in heads)
+    order = [anchor for anchor in anchors() if anchor in found]
+    order += [anchor for anchor in found if anchor not in order]
+    items = "".join(f'<li><a href="#{anchor}">{found[anchor]}</a></li>' for anchor in order)
     nav = f'<nav class="pm-toc" aria-label="{html.escape(title)}"><strong>{html.escape(title)}</strong><ol>{items}</ol></nav>'
     first = _H2.search(page)
     assert first is not None

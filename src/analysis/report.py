@@ -14,10 +14,8 @@ declares it with another type, is refused in milliseconds.
 from __future__ import annotations
 
 import ast
-import contextlib
 import dataclasses
 import datetime as dt
-import fcntl
 import functools
 import hashlib
 import html
@@ -25,26 +23,40 @@ import json
 import os
 import re
 import shutil
-import signal
-import threading
 import time
-import traceback
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.config import INCIDENT_FILE, NOTEBOOKS, PROJECT_ROOT, Incident, load_incident
+from analysis.config import NOTEBOOKS, PROJECT_ROOT, Incident, load_incident
 from analysis.errors import AnalysisError, ParameterError, RenderError
 from analysis.languages import CACHE_FILE, LANGUAGES, language_links, page_name
 from analysis.metrics import unusable
 from analysis.params import ReportParams, as_dict, validate_params
 from analysis.provenance import inputs_fingerprint, new_run_id, provenance, public_path, sha256_file
+from analysis.report_folders import (
+    KERNEL_PREFIX,
+    RunStopped,
+    check_ours,
+    check_out_root,
+    exclusive_lock,
+    incident_lock,
+    is_ours,
+    iso,
+    keep_failure,
+    make_out_root,
+    read_manifest,
+    recover_interrupted_swap,
+    remove_stale_kernel_folders,
+    remove_stale_work,
+    swap_into_place,
+    work_folder,
+    write_json,
+)
+from analysis.report_kernel import execute_notebook, first_line, stop_on_sigterm, time_limit
 
 NOTEBOOK = NOTEBOOKS / "postmortem.ipynb"
-KERNEL_PREFIX = "postmortem-kernel-"
 OUTPUTS = ("postmortem.html", "metrics.json", "postmortem.ipynb", "manifest.json")
-KERNEL = "python3"
 #: Parameters the command sets itself; a report notebook must declare them.
 FIXED = ("incident_dir", "output_dir", "run_id")
 #: Parameters that say where things are, not what they hold: left out of the fingerprint.
@@ -52,13 +64,8 @@ LOCATIONS = ("incident_dir", "output_dir", "processed_dir", "run_id")
 #: A run id names work folders: no path separators (an Airflow run id such as
 #: ``scheduled__2024-01-01T02:15:00+00:00`` fits).
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: How papermill's inferred type names map to the Python values they accept.
 _NOTEBOOK_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
-
-
-class RunStopped(BaseException):
-    """A signal (time limit, SIGTERM) stopped the run; a BaseException so no library swallows it."""
 
 
 @dataclass
@@ -266,24 +273,20 @@ def render(
 
     Parameters
     ----------
-    incident_dir
-        Incident folder holding ``incident.toml``.
-    out_root
-        Reports root; the report goes to ``<out_root>/<id>/``.
+    incident_dir, out_root
+        Incident folder holding ``incident.toml``; reports root (the report goes to ``<out_root>/<id>/``).
     overrides
         Notebook parameters (validated against :class:`ReportParams` and the notebook).
     notebook
         The report notebook to execute.
     timeout
-        Seconds allowed for the whole render (notebook and export). Each cell gets at
-        most this long; when called from the main thread an alarm also bounds the total.
-    progress
-        Show papermill's per-cell progress bar on stderr.
-    run_id
-        Identifier of this run (default: a new one from the clock).
+        Seconds allowed for the whole render (each cell gets at most this long; from the main
+        thread an alarm also bounds the total).
+    progress, run_id
+        Show papermill's per-cell progress bar on stderr; this run's id (default: from the clock).
     languages
-        Languages to render besides the ``language`` parameter's (default:
-        ``$POSTMORTEM_LANGUAGES`` if set, else all of :data:`analysis.languages.LANGUAGES`).
+        Languages besides the ``language`` parameter's (default: ``$POSTMORTEM_LANGUAGES`` if
+        set, else all of :data:`analysis.languages.LANGUAGES`).
 
     Raises
     ------
@@ -308,90 +311,119 @@ def render(
     remove_stale_kernel_folders()
     with incident_lock(out_root, incident.id):
         recover_interrupted_swap(final)
-        _remove_stale_work(out_root, incident.id)
+        remove_stale_work(out_root, incident.id)
         check_ours(final)
         work = work_folder(out_root, incident.id, run_id)
         work.mkdir(parents=True)
         # the notebook writes metrics.json into output_dir: point it at the work folder
         run_params = injected(params, notebook) | {"output_dir": str(work)}
-        executed = work / "postmortem.ipynb"
         fingerprint = render_fingerprint(incident, params, notebook)
         try:
-            with _time_limit(timeout):
-                _execute(pm, notebook, executed, run_params, incident.id, timeout=timeout, progress=progress)
-                publish_paths(
-                    executed,
-                    {work: incident.id, incident.folder: public_path(incident.folder), notebook: _display_path(notebook)},
-                )
-                metrics = _notebook_metrics(work, incident.id)
-                problem = unusable(metrics)
-                manifest = provenance(incident, as_dict(params), run_id=run_id) | {
-                    # nothing usable is written like any report, but never marked ok: a batch
-                    # re-renders it and reports it failed until the data give a curve
-                    "status": "unusable" if problem else "ok",
-                    "problem": problem,
-                    "started": _iso(start_time),
-                    "notebook": {"path": _display_path(notebook), "sha256": sha256_file(notebook)},
-                    "fingerprint": fingerprint,
-                    "source_sha256": source_digest(),
-                    "timeout_seconds": timeout,
-                }
-                langs = _languages(params.language, languages)
-                _export(
-                    executed,
-                    work / page_name(params.language),
-                    incident=incident,
-                    params=params,
-                    manifest=manifest,
-                    languages=langs,
-                )
-                for lang in langs[1:]:
-                    other = work / f".postmortem.{lang}.ipynb"
-                    _execute(
-                        pm, notebook, other, run_params | {"language": lang}, incident.id, timeout=timeout, progress=progress
-                    )
-                    lang_params = dataclasses.replace(params, language=lang)
-                    _export(
-                        other, work / page_name(lang), incident=incident, params=lang_params, manifest=manifest, languages=langs
-                    )
-                    other.unlink()
-                (work / CACHE_FILE).unlink(missing_ok=True)
-                manifest["pages"] = {lang: page_name(lang) for lang in LANGUAGES if lang in langs}
-            finish_time = dt.datetime.now(dt.UTC)
-            manifest |= {
-                "finished": _iso(finish_time),
-                "seconds": round(time.monotonic() - started, 2),
-                "outputs": {name: (work / name).stat().st_size for name in OUTPUTS if (work / name).exists()},
-            }
-            _write_json(work / "manifest.json", manifest)
-            _swap_into_place(work, final)
+            with time_limit(timeout):
+                metrics, manifest = _run_pages(
+                    pm, notebook, work, run_params=run_params, incident=incident, params=params,
+                    run_id=run_id, start_time=start_time, fingerprint=fingerprint, timeout=timeout,
+                    progress=progress, languages=languages,
+                )  # fmt: skip
+            finish_time = _publish(work, final, manifest, seconds=time.monotonic() - started)
             return RenderResult(
-                incident.id,
-                "ok",
-                final,
-                time.monotonic() - started,
-                run_id=run_id,
-                metrics=metrics,
-                started=start_time,
-                finished=finish_time,
-                fingerprint=fingerprint,
-                title=incident.title,
-            )
+                incident.id, "ok", final, time.monotonic() - started, run_id=run_id, metrics=metrics,
+                started=start_time, finished=finish_time, fingerprint=fingerprint, title=incident.title,
+            )  # fmt: skip
         except BaseException as exc:
-            error = _one_line(incident.id, exc, timeout=timeout)
-            try:
-                keep_failure(work, final, error, exc, run_id=run_id, started=start_time, fingerprint=fingerprint)
-            except (OSError, RenderError) as second:
-                # a full disk or a read-only folder fails the failure record too: say both, in one line
-                detail = second.strerror if isinstance(second, OSError) and second.strerror else str(second)
-                raise RenderError(f"{error} (and {final / 'failed'} could not be written: {detail})") from None
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            if isinstance(exc, AnalysisError):
-                raise
-            raise RenderError(error) from None
+            _fail(work, final, exc, incident.id, run_id=run_id, started=start_time, fingerprint=fingerprint, timeout=timeout)
+            raise  # _fail raises; this line is never reached
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _publish(work: Path, final: Path, manifest: dict[str, Any], *, seconds: float) -> dt.datetime:
+    """Complete and write the manifest, then swap the work folder into place; the finish time."""
+    finish_time = dt.datetime.now(dt.UTC)
+    manifest |= {
+        "finished": iso(finish_time),
+        "seconds": round(seconds, 2),
+        "outputs": {name: (work / name).stat().st_size for name in OUTPUTS if (work / name).exists()},
+    }
+    write_json(work / "manifest.json", manifest)
+    swap_into_place(work, final)
+    return finish_time
+
+
+def _run_pages(
+    pm: Any,
+    notebook: Path,
+    work: Path,
+    *,
+    run_params: dict[str, Any],
+    incident: Incident,
+    params: ReportParams,
+    run_id: str,
+    start_time: dt.datetime,
+    fingerprint: str,
+    timeout: float | None,
+    progress: bool,
+    languages: tuple[str, ...] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Execute the notebook once per language into ``work`` and export each page: (metrics, manifest so far).
+
+    The ``language`` parameter's run comes first and writes metrics.json; the others reuse
+    its analysis (:func:`analysis.languages.analyze_once`) and only add their page.
+    """
+    executed = work / "postmortem.ipynb"
+    execute_notebook(pm, notebook, executed, run_params, incident.id, timeout=timeout, progress=progress)
+    publish_paths(
+        executed,
+        {work: incident.id, incident.folder: public_path(incident.folder), notebook: _display_path(notebook)},
+    )
+    metrics = _notebook_metrics(work, incident.id)
+    problem = unusable(metrics)
+    manifest = provenance(incident, as_dict(params), run_id=run_id) | {
+        # nothing usable is written like any report, but never marked ok: a batch
+        # re-renders it and reports it failed until the data give a curve
+        "status": "unusable" if problem else "ok",
+        "problem": problem,
+        "started": iso(start_time),
+        "notebook": {"path": _display_path(notebook), "sha256": sha256_file(notebook)},
+        "fingerprint": fingerprint,
+        "source_sha256": source_digest(),
+        "timeout_seconds": timeout,
+    }
+    langs = _languages(params.language, languages)
+    _export(executed, work / page_name(params.language), incident=incident, params=params, manifest=manifest, languages=langs)
+    for lang in langs[1:]:
+        other = work / f".postmortem.{lang}.ipynb"
+        execute_notebook(pm, notebook, other, run_params | {"language": lang}, incident.id, timeout=timeout, progress=progress)
+        lang_params = dataclasses.replace(params, language=lang)
+        _export(other, work / page_name(lang), incident=incident, params=lang_params, manifest=manifest, languages=langs)
+        other.unlink()
+    (work / CACHE_FILE).unlink(missing_ok=True)
+    manifest["pages"] = {lang: page_name(lang) for lang in LANGUAGES if lang in langs}
+    return metrics, manifest
+
+
+def _fail(
+    work: Path,
+    final: Path,
+    exc: BaseException,
+    incident_id: str,
+    *,
+    run_id: str,
+    started: dt.datetime,
+    fingerprint: str,
+    timeout: float | None,
+) -> None:
+    """Keep the failed run in ``<final>/failed/`` and raise what the caller should see (always raises)."""
+    error = _one_line(incident_id, exc, timeout=timeout)
+    try:
+        keep_failure(work, final, error, exc, run_id=run_id, started=started, fingerprint=fingerprint)
+    except (OSError, RenderError) as second:
+        # a full disk or a read-only folder fails the failure record too: say both, in one line
+        detail = second.strerror if isinstance(second, OSError) and second.strerror else str(second)
+        raise RenderError(f"{error} (and {final / 'failed'} could not be written: {detail})") from None
+    if isinstance(exc, (KeyboardInterrupt, AnalysisError)):
+        raise exc
+    raise RenderError(error) from None
 
 
 def _notebook_metrics(work: Path, incident_id: str) -> dict[str, Any]:
@@ -430,85 +462,6 @@ def publish_paths(executed: Path, replace: dict[Path, str]) -> None:
 
     doc = json.loads(executed.read_text(encoding="utf-8"))
     executed.write_text(json.dumps(clean(doc), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _local_kernel_manager(created: list[str] | None = None) -> type:
-    """A kernel manager talking to its kernel over Unix sockets in a private folder, not TCP.
-
-    The kernel is on this machine anyway; Unix sockets are not reachable from the network
-    and not readable by other users, and the kernel has no plain-text-TCP warning to print
-    into a scheduler's log. Each socket folder is appended to ``created``, for the caller
-    to remove once the run is over whatever happened to the kernel.
-    """
-    import tempfile
-    import weakref
-
-    from jupyter_client.manager import AsyncKernelManager
-
-    class LocalKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs: Any) -> None:
-            # the pid in the name lets a later render remove the folder if this process is killed
-            folder = tempfile.mkdtemp(prefix=f"{KERNEL_PREFIX}{os.getpid()}-")
-            super().__init__(transport="ipc", ip=str(Path(folder) / "kernel"), **kwargs)
-            self._socket_folder = folder
-            if created is not None:
-                created.append(folder)
-            self._kernel_log: Any = None
-            # a kernel that died or was killed skips the cleanup below: remove the folder anyway
-            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
-
-        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-            # the kernel's own stderr (a ZMQ traceback when a time limit or SIGTERM stops it)
-            # goes to a file beside its sockets, not into the command's one-line output
-            if self._kernel_log is None:
-                self._kernel_log = open(Path(self._socket_folder) / "kernel.log", "ab")  # noqa: SIM115
-                weakref.finalize(self, self._kernel_log.close)
-            kw.setdefault("stderr", self._kernel_log)
-            await super()._async_launch_kernel(kernel_cmd, **kw)
-
-        async def _async_cleanup_resources(self, restart: bool = False) -> None:
-            await super()._async_cleanup_resources(restart=restart)
-            if not restart:
-                if self._kernel_log is not None:
-                    self._kernel_log.close()
-                shutil.rmtree(self._socket_folder, ignore_errors=True)
-
-    return LocalKernelManager
-
-
-def _execute(pm: Any, notebook: Path, executed: Path, params: dict[str, Any], incident_id: str, **opts: Any) -> None:
-    """papermill, with its many failure types turned into one-line :class:`RenderError` messages."""
-    folders: list[str] = []
-    try:
-        pm.execute_notebook(
-            str(notebook),
-            str(executed),
-            parameters=params,
-            kernel_name=KERNEL,
-            progress_bar=opts["progress"],
-            log_output=False,
-            execution_timeout=opts["timeout"],
-            cwd=str(PROJECT_ROOT),
-            report_mode=True,
-            kernel_manager_class=_local_kernel_manager(folders),
-        )
-    except pm.PapermillExecutionError as exc:
-        error = RenderError(f"{incident_id}: notebook cell In [{exc.exec_count}] raised {exc.ename}: {_first_line(exc.evalue)}")
-        # the kernel's traceback (what an operator needs), not ours
-        error.details = _ANSI.sub("", "\n".join(exc.traceback or []))  # type: ignore[attr-defined]
-        raise error from None
-    except RunStopped:
-        raise
-    except Exception as exc:
-        name = type(exc).__name__
-        if name == "DeadKernelError":
-            raise RenderError(f"{incident_id}: the kernel died while running the notebook ({_first_line(str(exc))})") from None
-        if name == "CellTimeoutError":
-            raise RenderError(f"{incident_id}: a notebook cell ran longer than the {opts['timeout']:g} s time limit") from None
-        raise RenderError(f"{incident_id}: notebook run failed: {name}: {_first_line(str(exc))}") from None
-    finally:
-        for folder in folders:  # a kernel that died skips its manager's cleanup
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _languages(first: str, languages: tuple[str, ...] | None) -> tuple[str, ...]:
@@ -577,7 +530,7 @@ def export_notebook(notebook: Path, out: Path | None = None) -> Path:
     except FileNotFoundError:
         raise RenderError(f"{notebook}: no such notebook") from None
     except (OSError, ValueError) as exc:
-        raise RenderError(f"{notebook}: cannot read the notebook: {_first_line(str(exc))}") from None
+        raise RenderError(f"{notebook}: cannot read the notebook: {first_line(str(exc))}") from None
     page, _ = PostmortemExporter().from_notebook_node(nb, resources={"metadata": {"name": notebook.stem}})
     manifest = read_manifest(notebook.parent)
     if manifest is not None and manifest.get("run_id"):
@@ -614,322 +567,8 @@ def run_footer(manifest: dict[str, Any], *, language: str = "en") -> str:
 # --------------------------------------------------------------------------- time limit
 
 
-@contextlib.contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`RunStopped` after ``seconds`` (main thread on POSIX only; else no-op)."""
-    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def _alarm(signum: int, frame: Any) -> None:
-        raise RunStopped(f"time limit of {seconds:g} s reached")
-
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def stop_on_sigterm() -> None:
-    """Turn SIGTERM into :class:`RunStopped`, so a killed render still saves ``failed/``.
-
-    Schedulers (cron wrappers, systemd, Airflow) stop a task with SIGTERM; installed by
-    the command line in the main thread.
-    """
-
-    def _term(signum: int, frame: Any) -> None:
-        raise RunStopped("stopped by SIGTERM")
-
-    signal.signal(signal.SIGTERM, _term)
-
-
-# --------------------------------------------------------------------------- files
-
-
-@contextlib.contextmanager
-def incident_lock(out_root: Path, incident_id: str) -> Iterator[None]:
-    """Hold ``<out>/.<id>.lock`` so two renders of one incident never write at once."""
-    out_root.mkdir(parents=True, exist_ok=True)
-    path = out_root / f".{incident_id}.lock"
-    with exclusive_lock(path, f"{incident_id}: another render of this incident is running (lock {path})"):
-        yield
-
-
-@contextlib.contextmanager
-def exclusive_lock(path: Path, busy: str) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path``; raise ``RenderError(busy)`` at once if it is taken."""
-    with path.open("a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RenderError(busy) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def check_out_root(out_root: Path, protected: list[Path], *, option: str = "--out") -> None:
-    """Refuse a reports root that could overwrite or remove an input, and one that cannot be written.
-
-    ``out_root`` must not be, contain or be inside any ``protected`` folder (the incident
-    folders and the data root), nor be inside any folder holding an ``incident.toml``; it
-    must be a writable folder, or creatable (see :func:`make_out_root`).
-
-    Raises
-    ------
-    ParameterError
-        Naming the option (``--out``) and the folder it would endanger, or why it cannot be written.
-    """
-    out = Path(out_root).resolve()
-    for folder in protected:
-        p = Path(folder).resolve()
-        if out == p or out.is_relative_to(p) or p.is_relative_to(out):
-            relation = "is" if out == p else ("is inside" if out.is_relative_to(p) else "contains")
-            raise ParameterError(
-                f"{option} {out}: {relation} the input folder {p}; outputs must go to a folder apart from the data"
-            )
-    for parent in (out, *out.parents):
-        if (parent / INCIDENT_FILE).is_file():
-            raise ParameterError(f"{option} {out}: is inside the incident folder {parent}; outputs must go apart from the data")
-    if out.exists() and not out.is_dir():
-        raise ParameterError(f"{option} {out}: is a file, not a folder")
-    existing = next((p for p in (out, *out.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise ParameterError(f"{option} {out}: {existing} is a file, not a folder")
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        raise ParameterError(f"{option} {out}: {existing} is not writable")
-
-
-def make_out_root(out_root: Path) -> None:
-    """Create the reports root (checked by :func:`check_out_root`), failing in one line."""
-    try:
-        Path(out_root).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ParameterError(f"--out {out_root}: cannot create the folder ({exc.strerror or type(exc).__name__})") from None
-
-
-def is_ours(folder: Path) -> bool:
-    """Whether ``folder`` is a report folder this tool made (so a render may replace it).
-
-    Ours: a real folder (not a link) whose ``manifest.json`` names this incident (its id is
-    the folder's name) with a run id and a status, or, when only a failure was ever
-    written, whose ``failed/manifest.json`` records a failed run. An empty folder is ours too.
-    """
-    if folder.is_symlink() or not folder.is_dir():
-        return False
-    # a staging folder of a failure record killed half-way is ours too
-    if all(p.name.startswith(".failed.") and p.name.endswith(".tmp") for p in folder.iterdir()):
-        return True
-    manifest = read_manifest(folder) or {}
-    if manifest.get("incident_id") == folder.name and "run_id" in manifest and "status" in manifest:
-        return True
-    failed = read_manifest(folder / "failed") or {}
-    return failed.get("status") == "failed" and "run_id" in failed
-
-
-def check_ours(final: Path) -> None:
-    """Refuse to write ``final`` when it exists and is not a report of ours (an id equal to another folder's name)."""
-    if (final.exists() or final.is_symlink()) and not is_ours(final):
-        raise RenderError(
-            f"{final}: exists and is not a report made by postmortem (no manifest.json of ours); refusing to replace it "
-            "(another folder with the incident's id? choose another --out)"
-        )
-
-
-def remove_stale_kernel_folders() -> None:
-    """Remove kernel socket folders left by renders that were killed (their process is gone)."""
-    import tempfile
-
-    root = Path(tempfile.gettempdir())
-    with contextlib.suppress(OSError):
-        for folder in root.glob(f"{KERNEL_PREFIX}*"):
-            pid_text = folder.name[len(KERNEL_PREFIX) :].split("-", 1)[0]
-            try:
-                if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
-                    continue
-                if pid_text.isdigit():
-                    os.kill(int(pid_text), 0)  # raises when the process is gone
-                    continue
-                if time.time() - folder.stat().st_mtime < 86400:
-                    continue  # an older name without a pid: only once it is a day old
-            except ProcessLookupError:
-                pass
-            except OSError:
-                continue
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def recover_interrupted_swap(final: Path) -> None:
-    """Put the previous report back if a run died between the two renames of a swap."""
-    old = final.with_name(f".{final.name}.old")
-    if old.is_dir() and not final.exists():
-        old.rename(final)
-    elif old.exists():
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def work_folder(out_root: Path, incident_id: str, run_id: str) -> Path:
-    """Where a run writes before its swap: ``.<id>.<run id>.tmp``, the run id without dots.
-
-    Ids may hold dots, run ids not here: so the name tells the id exactly (the work of
-    ``a.b`` is never taken for a run of ``a``, nor the reverse).
-    """
-    return out_root / f".{incident_id}.{run_id.replace('.', '_')}.tmp"
-
-
-def _remove_stale_work(out_root: Path, incident_id: str) -> None:
-    """Delete work folders of earlier runs that were killed (safe: we hold the incident lock).
-
-    Only ``.<id>.<run id>.tmp`` with this exact id: the folders of an incident ``a.b`` are
-    not those of ``a``, and another run of ``a.b`` may be writing them.
-    """
-    pattern = re.compile(rf"\.{re.escape(incident_id)}\.[^.]+\.tmp")
-    for stale in out_root.glob(".*.tmp"):
-        if pattern.fullmatch(stale.name):
-            shutil.rmtree(stale, ignore_errors=True)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two folders in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
-    import ctypes
-    import errno
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-        return False
-    raise OSError(err, os.strerror(err), str(b))
-
-
-def _swap_into_place(work: Path, final: Path) -> None:
-    """Replace ``final`` by ``work`` atomically: at every instant ``final`` is the old or the new report.
-
-    An existing ``final`` is exchanged with ``work`` in one system call (the old report then
-    sits in the work folder, removed next); where the file system cannot exchange, two
-    renames, and a run killed between them is repaired by :func:`recover_interrupted_swap`.
-    Only a report folder of ours is ever replaced (:func:`check_ours`).
-    """
-    check_ours(final)
-    if not final.exists():
-        work.rename(final)
-        return
-    if _exchange(work, final):
-        shutil.rmtree(work, ignore_errors=True)
-        return
-    old = final.with_name(f".{final.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    final.rename(old)
-    work.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def keep_failure(
-    work: Path | None,
-    final: Path,
-    error: str,
-    exc: BaseException | None = None,
-    *,
-    run_id: str,
-    started: dt.datetime,
-    fingerprint: str | None = None,
-    log: str | None = None,
-) -> Path:
-    """Write ``final/failed/`` (partial notebook, ``error.txt``, ``manifest.json``); keep the last good report.
-
-    The folder is assembled under a temporary name and renamed into place, so a reader
-    never sees half of it.
-    """
-    check_ours(final)
-    final.mkdir(parents=True, exist_ok=True)
-    for stale in final.glob(".failed.*.tmp"):  # left by a run killed while writing its failure
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = final / f".failed.{run_id}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        _write_failure(staging, work, error, exc, run_id=run_id, started=started, fingerprint=fingerprint, log=log)
-        failed = final / "failed"
-        shutil.rmtree(failed, ignore_errors=True)
-        staging.rename(failed)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # a full disk: no half-written staging folder left
-    return failed
-
-
-def _write_failure(
-    staging: Path,
-    work: Path | None,
-    error: str,
-    exc: BaseException | None,
-    *,
-    run_id: str,
-    started: dt.datetime,
-    fingerprint: str | None,
-    log: str | None,
-) -> None:
-    staging.mkdir()
-    partial = work / "postmortem.ipynb" if work is not None else None
-    if partial is not None and partial.exists():
-        shutil.copy2(partial, staging / "postmortem.ipynb")
-    details = error + "\n"
-    if getattr(exc, "details", None):
-        details += "\n" + str(exc.details) + "\n"  # type: ignore[union-attr]
-    elif exc is not None and not isinstance(exc, (RunStopped, RenderError)):
-        details += "\n" + "".join(traceback.format_exception(exc))
-    if log:
-        details += "\n--- render output (last lines) ---\n" + log
-    (staging / "error.txt").write_text(details, encoding="utf-8")
-    _write_json(
-        staging / "manifest.json",
-        {
-            "status": "failed",
-            "run_id": run_id,
-            "started": _iso(started),
-            "finished": _iso(dt.datetime.now(dt.UTC)),
-            "error": error,
-            "fingerprint": fingerprint,
-            "partial_notebook": (staging / "postmortem.ipynb").exists(),
-        },
-    )
-
-
-def read_manifest(folder: Path) -> dict[str, Any] | None:
-    """The ``manifest.json`` in ``folder`` (``None`` when absent or unreadable)."""
-    path = folder / "manifest.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).isoformat(timespec="seconds")
-
-
 def _display_path(path: Path) -> str:
     return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
-
-
-def _first_line(text: str) -> str:
-    lines = [s for s in str(text).strip().splitlines() if s.strip()]
-    return lines[0].strip() if lines else ""
 
 
 def _one_line(incident_id: str, exc: BaseException, *, timeout: float | None) -> str:
@@ -938,7 +577,39 @@ def _one_line(incident_id: str, exc: BaseException, *, timeout: float | None) ->
         return f"{incident_id}: {exc}"
     if isinstance(exc, KeyboardInterrupt):
         return f"{incident_id}: interrupted"
-    message = _first_line(str(exc)) or type(exc).__name__
+    message = first_line(str(exc)) or type(exc).__name__
     if isinstance(exc, AnalysisError):
         return message if message.startswith(f"{incident_id}:") else f"{incident_id}: {message}"
     return f"{incident_id}: {type(exc).__name__}: {message}"
+
+
+#: The folder-safety names render-all and the CLI read from here (defined in :mod:`analysis.report_folders`).
+__all__ = [
+    "FIXED",
+    "KERNEL_PREFIX",
+    "LOCATIONS",
+    "NOTEBOOK",
+    "OUTPUTS",
+    "RUN_ID",
+    "RenderResult",
+    "RunStopped",
+    "check_ours",
+    "check_out_root",
+    "check_parameters",
+    "exclusive_lock",
+    "export_notebook",
+    "incident_lock",
+    "is_ours",
+    "keep_failure",
+    "make_out_root",
+    "notebook_parameters",
+    "prepare",
+    "read_manifest",
+    "recover_interrupted_swap",
+    "remove_stale_kernel_folders",
+    "render",
+    "render_fingerprint",
+    "source_digest",
+    "stop_on_sigterm",
+    "work_folder",
+]

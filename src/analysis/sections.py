@@ -1,19 +1,27 @@
-"""Report sections as lists of displayable parts (HTML strings and plotly figures).
+"""Report sections as lists of displayable parts (HTML strings and plotly figures), and their registry.
 
-A notebook cell calls one section function and :func:`show`; the post-mortem notebook
-and the exploratory one share these, so the page and JupyterLab show the same things.
+:data:`SECTIONS` lists the sections of the post-mortem page in order: each one's id (the
+builder's name here, and the call in its notebook cell), the i18n keys of the headings it
+writes (with their anchors) and the function that builds it. The table of contents
+(:func:`analysis.htmlexport.add_toc`) follows it, ``tests/test_sections_registry.py``
+checks that ``notebooks/postmortem.ipynb`` has one cell per entry in the same order and
+that every heading on a page is declared here. A notebook cell calls one section
+function and :func:`show`; the post-mortem notebook and the exploratory one share these,
+so the page and JupyterLab show the same things.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 import polars as pl
 
-from analysis import figures, narrative, postmortem_report, series_report
+from analysis import figures, impact_report, methods_report, narrative, postmortem_report, quality_report, series_report
 from analysis.i18n import estimable, format_duration, format_percent, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
@@ -84,17 +92,17 @@ def summary(a: Analysis) -> list[Part]:
 
 def impact(a: Analysis) -> list[Part]:
     """Impact table and time metrics."""
-    return [narrative.impact(a)]
+    return [impact_report.impact(a)]
 
 
 def detection(a: Analysis) -> list[Part]:
     """Detection: onset, first signal, first acknowledgement and the gaps between them (computed)."""
-    return [narrative.detection_html(a)] if a.metrics.get("detection") else []
+    return [impact_report.detection_html(a)] if a.metrics.get("detection") else []
 
 
 def customer_impact(a: Analysis) -> list[Part]:
     """Impact in customer-hours when the number of affected customers is known (computed)."""
-    return [narrative.customer_impact_html(a)] if a.metrics.get("customer_impact") else []
+    return [impact_report.customer_impact_html(a)] if a.metrics.get("customer_impact") else []
 
 
 def timeline(a: Analysis) -> list[Part]:
@@ -149,17 +157,10 @@ def recovery(a: Analysis) -> list[Part]:
     if curated:
         parts.append(f"<p>{esc(text(lang, 'recovery_curated_intro'))}</p>")
 
-    def short(e: Any) -> str:  # the label in the reader's language where incident.toml gives it
-        label = e.label_in(lang) if hasattr(e, "label_in") else e.label
-        return label[:40] + ("…" if len(label) > 40 else "")
-
-    announcements = [(e.time, short(e)) for e in a.incident.announcements if e.resolved]
-    if not announcements and a.incident.announcements:
-        announcements = [(e.time, short(e)) for e in a.incident.announcements[:1]]
     fig = figures.recovery_figure(
         a.fit,
         timezone=a.incident.timezone,
-        announcements=announcements,
+        events=events_in(a.events, lang) if curated else _with_share_still_affected(a, events_in(a.events, lang)),
         level=a.params.level,
         y_title=text(lang, "axis_statements_model") if curated else None,
     )
@@ -180,7 +181,7 @@ def recovery(a: Analysis) -> list[Part]:
                 [
                     (
                         format_time(dt.datetime.fromisoformat(x["time"]), a.incident.timezone, lang),
-                        narrative.scrub_contacts(x["label"]),
+                        narrative.scrub_contacts(_announcement_label(a, x)),
                         *_percent_cells(x["still_affected"], x["still_affected_ci"], lang),
                     )
                     for x in ann
@@ -188,6 +189,28 @@ def recovery(a: Analysis) -> list[Part]:
             )
         )
     return parts
+
+
+def _announcement_label(a: Analysis, x: dict[str, Any]) -> str:
+    """An announcement of ``metrics.json`` (English label) as incident.toml words it in the reader's language."""
+    when = dt.datetime.fromisoformat(x["time"])
+    for e in a.incident.announcements:
+        if e.time == when and e.label == x["label"]:
+            return e.label_in(a.params.language)
+    return x["label"]
+
+
+def _with_share_still_affected(a: Analysis, events: pl.DataFrame) -> pl.DataFrame:
+    """Announcement labels followed by the estimated share still affected then ('… — 76 % [23 %–100 %] encore touchés')."""
+    lang, labels = a.params.language, []
+    for row in events.iter_rows(named=True):
+        label = row["label"]
+        if row["kind"] == "announcement" and not row.get("date_only") and a.fit is not None:
+            est = a.fit.still_affected(row["time"])
+            v, lo, hi = format_percents(est.value, est.low, est.high, lang)
+            label = f"{label} — {v} [{lo}–{hi}] {text(lang, 'still_affected')}"
+        labels.append(label)
+    return events.with_columns(pl.Series("label", labels, dtype=pl.String))
 
 
 def _percent_cells(value: float | None, ci: list[float] | None, lang: str = "en") -> tuple[str, str]:
@@ -302,7 +325,7 @@ def geography(a: Analysis) -> list[Part]:
 
 def data_quality(a: Analysis) -> list[Part]:
     """Sources, rejects, unresolved places, windows, coverage."""
-    return [narrative.data_quality(a)]
+    return [quality_report.data_quality(a)]
 
 
 def evidence(a: Analysis) -> list[Part]:
@@ -327,9 +350,87 @@ def glossary(lang: str) -> str:
 
 def methods(a: Analysis) -> list[Part]:
     """Methods and assumptions, with a glossary of the statistical terms used on the page."""
-    return [narrative.methods(a), glossary(a.params.language)]
+    return [methods_report.methods(a), glossary(a.params.language)]
 
 
 def provenance_section(a: Analysis) -> list[Part]:
     """Run id, code version, input hashes, parameters, packages."""
-    return [narrative.provenance_html(a, provenance(a.incident, as_dict(a.params)))]
+    return [methods_report.provenance_html(a, provenance(a.incident, as_dict(a.params)))]
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the post-mortem page.
+
+    Attributes
+    ----------
+    id
+        The builder's name in this module; the notebook's cell for it calls ``sections.<id>(a)``.
+    title
+        The i18n key of its heading (:func:`analysis.i18n.text`); empty for the header, which has none.
+    build
+        ``build(a)`` returns the section's parts (an empty list when the incident has nothing for it).
+    anchor
+        The ``id`` of its heading on the page (the table of contents links to it).
+    more
+        Further ``(anchor, title key)`` headings the section writes (follow-up: lessons, open questions).
+    variants
+        Other title keys its heading may carry (the recovery of curated statements is "Exploratory: …").
+    """
+
+    id: str
+    title: str
+    build: Callable[[Analysis], list[Part]]
+    anchor: str = ""
+    more: tuple[tuple[str, str], ...] = ()
+    variants: tuple[str, ...] = ()
+
+    @property
+    def headings(self) -> tuple[tuple[str, str], ...]:
+        """Every ``(anchor, title key)`` heading the section may write, in page order."""
+        return ((self.anchor, self.title), *self.more) if self.anchor else self.more
+
+
+#: The post-mortem page, in order. Adding a section: its builder and entry here, its cell in
+#: notebooks/postmortem.ipynb, its words in the i18n tables (docs/architecture.md).
+SECTIONS: tuple[Section, ...] = (
+    Section("header", "", header),
+    Section("summary", "summary", summary, "summary"),
+    Section("impact", "impact", impact, "impact"),
+    Section("customer_impact", "ci_title", customer_impact, "customer-impact"),
+    Section("detection", "det_title", detection, "detection"),
+    Section("root_cause", "pm_root_cause", root_cause, "root-cause"),
+    Section("timeline", "timeline", timeline, "timeline"),
+    Section("resolution", "pm_resolution", resolution, "resolution"),
+    Section("recovery", "recovery", recovery, "recovery", variants=("recovery_curated",)),
+    Section("communications", "comm_title", communications, "communications"),
+    Section("geography", "geography", geography, "geography"),
+    Section(
+        "followup", "pm_actions", followup, "action-items", more=(("lessons", "pm_lessons"), ("open-questions", "pm_questions"))
+    ),
+    Section("data_quality", "data_quality", data_quality, "data-quality"),
+    Section("evidence", "ev_title", evidence, "evidence"),
+    Section("methods", "methods", methods, "methods"),
+    Section("provenance_section", "provenance", provenance_section, "provenance"),
+)
+
+
+def section(section_id: str) -> Section:
+    """The registry entry ``section_id`` (a KeyError naming the known ids otherwise)."""
+    for s in SECTIONS:
+        if s.id == section_id:
+            return s
+    raise KeyError(f"no section {section_id!r}; known: {', '.join(s.id for s in SECTIONS)}")
+
+
+def anchors() -> list[str]:
+    """The heading anchors of every section, in page order (the table of contents' order)."""
+    return [anchor for s in SECTIONS for anchor, _ in s.headings]
+
+
+def build_all(a: Analysis) -> list[Part]:
+    """Every section of ``a`` in page order, as one list of parts (what the notebook shows cell by cell)."""
+    return [part for s in SECTIONS for part in s.build(a)]

@@ -129,6 +129,74 @@ RULES: tuple[tuple[str, str, str], ...] = (
         r"over de modellen gemiddelde parametrische bootstrap: \1 replicaties verdeeld over \2 kandidaat-modellen volgens hun \3-gewichten, elk opnieuw aangepast met het eigen model; percentielintervallen van het gewogen mengsel",
     ),
     (
+        r"model-averaged case-resampling bootstrap: (\d+) replicates shared among (\d+) candidate models by their (QAIC|Akaike) weights, each refitted with its own model; percentile intervals of the weighted mixture",
+        r"bootstrap par rééchantillonnage des clients moyenné sur les modèles : \1 réplications partagées entre \2 modèles candidats selon leurs poids \3, chacune réajustée avec son propre modèle ; intervalles percentiles du mélange pondéré",
+        r"over de modellen gemiddelde bootstrap met hertrekking van klanten: \1 replicaties verdeeld over \2 kandidaat-modellen volgens hun \3-gewichten, elk opnieuw aangepast met het eigen model; percentielintervallen van het gewogen mengsel",
+    ),
+    (
+        r"model-averaged parametric bootstrap \(Ornstein–Uhlenbeck noise\): (\d+) replicates shared among (\d+) restoration families by their Akaike weights, each refitted with its own family; percentile intervals of the weighted mixture",
+        r"bootstrap paramétrique moyenné sur les modèles (bruit d'Ornstein–Uhlenbeck) : \1 réplications partagées entre \2 familles de rétablissement selon leurs poids d'Akaike, chacune réajustée avec sa propre famille ; intervalles percentiles du mélange pondéré",
+        r"over de modellen gemiddelde parametrische bootstrap (Ornstein–Uhlenbeckruis): \1 replicaties verdeeld over \2 herstelfamilies volgens hun Akaike-gewichten, elk opnieuw aangepast met de eigen familie; percentielintervallen van het gewogen mengsel",
+    ),
+    (
+        r"^(parametric bootstrap \(Ornstein–Uhlenbeck noise\)|case-resampling bootstrap|parametric bootstrap), (\d+) replicates of ([\w+ -]+), percentile intervals",
+        r"\1, \2 réplications du modèle \3, intervalles percentiles",
+        r"\1, \2 replicaties van het model \3, percentielintervallen",
+    ),
+    (
+        r"^parametric bootstrap \(Ornstein–Uhlenbeck noise\),",
+        r"bootstrap paramétrique (bruit d'Ornstein–Uhlenbeck),",
+        r"parametrische bootstrap (Ornstein–Uhlenbeckruis),",
+    ),
+    (r"^case-resampling bootstrap,", r"bootstrap par rééchantillonnage des clients,", r"bootstrap met hertrekking van klanten,"),
+    (r"^parametric bootstrap,", r"bootstrap paramétrique,", r"parametrische bootstrap,"),
+    (r" \(conditional on this model\)", r" (conditionnels à ce modèle)", r" (voorwaardelijk op dit model)"),
+    (
+        r" \(the other candidates hold under 1% of the weight\)",
+        r" (les autres candidats ont moins de 1 % du poids)",
+        r" (de andere kandidaten hebben minder dan 1% van het gewicht)",
+    ),
+    (
+        r"; restoration stamps on a ([\d.]+ (?:min|s)(?:, [\d.]+ (?:min|s))*) grid \(u\) read as intervals ",
+        r" ; heures de rétablissement sur une grille de \1 (u) lues comme des intervalles ",
+        r"; hersteltijden op een raster van \1 (u) gelezen als intervallen ",
+    ),
+    (
+        r"; restoration stamps read as exact times",
+        r" ; heures de rétablissement lues comme exactes",
+        r"; hersteltijden als exact gelezen",
+    ),
+    (
+        r"; ([\d,]+) customers in ([\d,]+) distinct records",
+        r" ; \1 clients dans \2 relevés distincts",
+        r"; \1 klanten in \2 afzonderlijke registraties",
+    ),
+    (
+        r"^(kaplan-meier|turnbull|nonparametric) curve against the fitted S; residual = nonparametric − fitted",
+        r"courbe \1 face à la courbe S ajustée ; résidu = non paramétrique − ajusté",
+        r"\1-curve tegenover de aangepaste S; residu = niet-parametrisch − aangepast",
+    ),
+    (
+        r"observed and fitted as shares of the peak; residual = standardised OU innovation, N\(0, 1\) if the model holds",
+        r"observé et ajusté en parts du pic ; résidu = innovation OU standardisée, N(0, 1) si le modèle tient",
+        r"waargenomen en aangepast als aandeel van de piek; residu = gestandaardiseerde OU-innovatie, N(0, 1) als het model klopt",
+    ),
+    (
+        r"The series departs from the smooth restoration curve for hours at a time \(the noise time constant reached its 4-h cap\): plateaus and relapses are real features the model smooths over\.",
+        r"La série s'écarte de la courbe de rétablissement lisse pendant des heures (la constante de temps du bruit a atteint son plafond de 4 h) : paliers et rechutes sont réels, le modèle les lisse.",
+        r"De reeks wijkt urenlang af van de gladde herstelcurve (de tijdconstante van de ruis bereikte haar plafond van 4 uur): plateaus en terugvallen zijn echt, het model strijkt ze glad.",
+    ),
+    (
+        r"Relapses after the peak are kept in the fit and shown\.",
+        r"Les rechutes après le pic sont gardées dans l'ajustement et montrées.",
+        r"Terugvallen na de piek blijven in de fit en worden getoond.",
+    ),
+    (
+        r"The series is still above half its peak at the end of the window: the 50 % crossing is an extrapolation\.",
+        r"La série est encore au-dessus de la moitié de son pic à la fin de la fenêtre : le passage à 50 % est une extrapolation.",
+        r"De reeks zit aan het einde van het venster nog boven de helft van haar piek: het passeren van 50% is een extrapolatie.",
+    ),
+    (
         r"; reports simulated in clumps \(overdispersion ([\d.]+)\)",
         r" ; signalements simulés par paquets (surdispersion \1)",
         r"; meldingen in groepjes gesimuleerd (overdispersie \1)",

@@ -266,7 +266,7 @@ def series_figure(a: Analysis) -> go.Figure:
                 name=text(lang, "s_used_readings") if used else text(lang, "s_left_out"),
                 text=rows["flag"].to_list(),
                 customdata=rows["out"].to_list(),
-                hovertemplate="%{x|%a %d %b %H:%M}: %{customdata:,.0f} out (%{y:.1f}% of peak) · %{text}<extra></extra>",
+                hovertemplate="%{x|%a %d %b %H:%M}: %{customdata:,.0f} (%{y:.1f}% of peak) · %{text}<extra></extra>",
             )
         )
     for p, key in CROSSINGS:

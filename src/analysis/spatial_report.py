@@ -260,6 +260,26 @@ def place_name(key: str | None, name: str | None, lang: str) -> str:
     return municipality_name(key, lang) or (area_name(name, lang) if name else "")
 
 
+def reported_codes(s: SpatialAnalysis) -> list[str]:
+    """Codes of the provinces and regions with evidence of the outage in them.
+
+    That is down reports placed in them, or (for a region) a province in it named down,
+    intermittent or partial.
+    """
+    from analysis.maps import AFFECTED
+
+    codes: set[str] = set()
+    for t in (s.provinces, s.regions_table):
+        if t.height and "n_reports" in t.columns:
+            codes |= set(t.filter(pl.col("n_reports") > 0)["key"].to_list())
+    named = s.statements.filter((pl.col("scope") == "province") & pl.col("status").is_in(AFFECTED))["code"].to_list()
+    if s.provinces.height and s.regions_table.height:
+        region_of = dict(zip(s.provinces["key"], s.provinces["region"], strict=True))
+        code_of = dict(zip(s.regions_table["name"], s.regions_table["key"], strict=True))
+        codes |= {code_of[region_of[c]] for c in [*named, *codes] if region_of.get(c) in code_of}
+    return sorted(codes | set(named))
+
+
 def _statement_parts(s: SpatialAnalysis, base: dict[str, Any], lang: str = "en") -> list[Part]:
     from analysis import maps
 
@@ -268,7 +288,7 @@ def _statement_parts(s: SpatialAnalysis, base: dict[str, Any], lang: str = "en")
     parts: list[Part] = [f"<h3>{esc(text(lang, 'g_statements'))}</h3>"]
     geo = _statement_geojson(s.statements)
     if geo is not None:
-        parts.append(maps.statements_map(s.statements, geo, base=base))
+        parts.append(maps.statements_map(s.statements, geo, reported=reported_codes(s), base=base))
     rows = [
         (
             text(lang, f"scope_{r['scope']}") if r["scope"] in ("province", "region", "country") else r["scope"],
