@@ -8,6 +8,7 @@ with ``tests/data/notebooks/fixture_report.ipynb`` (same parameters cell, writes
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import nbformat
@@ -262,6 +264,32 @@ def test_time_limit_stops_the_render(tmp_path: Path) -> None:
     failed = tmp_path / "reports" / "sleepy" / "failed"
     assert (failed / "postmortem.ipynb").is_file()
     assert json.loads((failed / "manifest.json").read_text(encoding="utf-8"))["error"] == "sleepy: time limit of 3 s reached"
+
+
+def test_a_time_limit_inside_papermills_waiting_is_still_the_time_limit(tmp_path: Path) -> None:
+    """The alarm can fire while papermill waits for a kernel that is still starting, and papermill
+    then reports a dead kernel: the reason given must be the limit, not the kernel."""
+    from analysis.report_folders import RunStopped
+    from analysis.report_kernel import execute_notebook, time_limit
+
+    class DeadKernelError(Exception):
+        pass
+
+    def waits_then_dies(*args: object, **kwargs: object) -> None:
+        with contextlib.suppress(RunStopped):  # what nbclient's clean-up does with it
+            time.sleep(5)
+        raise DeadKernelError("Kernel died before replying to kernel_info")
+
+    def dies(*args: object, **kwargs: object) -> None:
+        raise DeadKernelError("gone")
+
+    papermill = types.SimpleNamespace(PapermillExecutionError=pm.PapermillExecutionError, execute_notebook=waits_then_dies)
+    with pytest.raises(RunStopped, match=r"time limit of 0\.2 s reached"), time_limit(0.2):
+        execute_notebook(papermill, FIXTURE, tmp_path / "out.ipynb", {}, "slow", timeout=0.2, progress=False)
+    # outside a limit that fired, a dead kernel is a dead kernel
+    papermill.execute_notebook = dies
+    with pytest.raises(RenderError, match="kernel died"), time_limit(60):
+        execute_notebook(papermill, FIXTURE, tmp_path / "out.ipynb", {}, "slow", timeout=60, progress=False)
 
 
 def test_run_id_must_be_safe_for_a_folder_name(tmp_path: Path) -> None:

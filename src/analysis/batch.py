@@ -375,6 +375,9 @@ def _collect(task: Task, rc: int, *, out_root: Path, timeout: float | None, inte
             return _result(task, "failed", error=error, finished=finished, metrics=read_metrics(task.final))
         if task.killed:
             error = f"{task.incident_id}: time limit of {timeout:g} s exceeded; the render process was killed"
+        elif interrupted and rc == -signal.SIGTERM:
+            # the render was stopped before it could record why (its handler not yet installed)
+            error = f"{task.incident_id}: stopped by SIGTERM before the render recorded anything"
         elif interrupted:
             error = f"{task.incident_id}: interrupted"
         else:

@@ -23,6 +23,8 @@ from analysis.errors import RenderError
 from analysis.report_folders import KERNEL_PREFIX, RunStopped
 
 KERNEL = "python3"
+# the message of a time limit that has fired in this process's current run (main thread only)
+_EXPIRED: list[str] = []
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -94,6 +96,10 @@ def execute_notebook(pm: Any, notebook: Path, executed: Path, params: dict[str, 
     except RunStopped:
         raise
     except Exception as exc:
+        if _EXPIRED:
+            # the limit fired inside papermill's own waiting (a kernel still starting), which
+            # reported it as a dead kernel or a failed run: the limit is the reason
+            raise RunStopped(_EXPIRED[-1]) from None
         name = type(exc).__name__
         if name == "DeadKernelError":
             raise RenderError(f"{incident_id}: the kernel died while running the notebook ({first_line(str(exc))})") from None
@@ -132,12 +138,15 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         return
 
     def _alarm(signum: int, frame: Any) -> None:
-        raise RunStopped(f"time limit of {seconds:g} s reached")
+        _EXPIRED.append(f"time limit of {seconds:g} s reached")
+        raise RunStopped(_EXPIRED[-1])
 
     previous = signal.signal(signal.SIGALRM, _alarm)
+    _EXPIRED.clear()
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        _EXPIRED.clear()
