@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.errors import ConfigError, quote
@@ -180,7 +180,9 @@ class Reporting:
 
     hourly_propensity: tuple[float, ...] | None = None
     surge: bool = False
-    noticing: bool = False
+    # "pooled": intervals pool the fits without and with a noticing ramp (the counts cannot
+    # separate them); true / false: only the one hypothesis
+    noticing: bool | Literal["pooled"] = "pooled"
     profile_uncertainty: bool = False
     # median minutes from a report's time stamp to its arrival (0: reports arrive at once)
     delay_minutes: float = 0.0
@@ -319,6 +321,16 @@ class _Reader:
 def _kind_name(kinds: tuple[type, ...]) -> str:
     names = {str: "a string", int: "an integer", float: "a number", bool: "true/false", dict: "a table", list: "a list"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _noticing(rp: Any) -> bool | Literal["pooled"]:
+    """``[reporting] noticing``: true, false or "pooled" (the default: both reporting hypotheses, pooled)."""
+    value = rp.get("noticing", (bool, str))
+    if value is None:
+        return "pooled"
+    if isinstance(value, str) and value != "pooled":
+        raise rp.fail("noticing", f'expected true, false or "pooled", got {quote(value)}')
+    return value
 
 
 def _delay_minutes(rp: Any) -> float:
@@ -488,7 +500,7 @@ def _parse_reporting(r: _Reader) -> Reporting:
         reporting = Reporting(
             hourly_propensity=prop,
             surge=bool(rp.get("surge", bool) or False),
-            noticing=bool(rp.get("noticing", bool) or False),
+            noticing=_noticing(rp),
             profile_uncertainty=bool(rp.get("profile_uncertainty", bool) or False),
             delay_minutes=_delay_minutes(rp),
         )

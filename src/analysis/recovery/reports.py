@@ -44,7 +44,7 @@ from analysis.recovery.propensity import (
     hourly_weights,
     local_hours,
 )
-from analysis.recovery.result import Diagnostics, RecoveryFit
+from analysis.recovery.result import Diagnostics, Draws, RecoveryFit
 from analysis.recovery.uncertainty import FitSpec, assemble_fit
 
 MAX_RESCALED = 100_000  # time-rescaling uses at most this many reports (a seeded subsample)
@@ -323,7 +323,7 @@ def fit_down_reports(
     dispersion: Literal["auto", "poisson"] = "auto",
     model_uncertainty: Literal["averaged", "chosen"] = "averaged",
     delay_profile: bool = True,
-    noticing: bool | None = False,
+    noticing: bool | Literal["pooled"] | None = False,
     profile_uncertainty: bool = False,
     delay_minutes: float = 0.0,
 ) -> RecoveryFit:
@@ -378,15 +378,20 @@ def fit_down_reports(
         Profile the log-likelihood over the delay of a delay model, to say in the verdict
         and ``identifiability`` whether the data pin the delay down. False skips it when
         only the curve and its intervals are wanted (the per-region fits).
-    noticing : bool or None
+    noticing : bool, None or "pooled"
         Multiply the intensity by F_N(t), the log-normal distribution (spread 1 on the log
         scale) of the delay before a still-out customer notices and reports, with its median
         fitted in every candidate as a share of the time by which 20% are restored (at most
         30 min): reports climb over the first minutes while S already falls. None: on for
         spontaneous reports (at least ``MIN_NOTICING_REPORTS`` of them), off for curated
-        ones. Off by default: on independently generated incidents it removes the late bias
-        of t50 where restoration starts at the onset but over-corrects elsewhere
-        (docs/recovery.md, "The climb after the onset").
+        ones. ``"pooled"`` (what ``postmortem fit`` uses unless ``[reporting] noticing`` is
+        set): one incident's counts cannot tell such a ramp from an error of the assumed
+        clock profile, so both reporting hypotheses are fitted on the same data — without a
+        ramp, and with the ramp and the profile spread of ``profile_uncertainty`` — and the
+        bootstrap draws half of ``n_boot`` under each; the headline numbers are the medians
+        and percentile intervals of the pooled replicates (:func:`pool_hypotheses`). Curated
+        statements and fewer than ``MIN_NOTICING_REPORTS`` reports get the plain fit only.
+        False (the library's default): no ramp.
     profile_uncertainty : bool
         When the propensity is assumed (``propensity=None``), let the bootstrap draw each data
         set under a randomly distorted clock profile (two daily harmonics of log g, each
@@ -422,8 +427,8 @@ def fit_down_reports(
         raise ParameterError(f"model_uncertainty must be 'averaged' or 'chosen', got {model_uncertainty!r}")
     if not isinstance(delay_profile, bool):
         raise ParameterError(f"delay_profile must be True or False, got {delay_profile!r}")
-    if noticing is not None and not isinstance(noticing, bool):
-        raise ParameterError(f"noticing must be True, False or None, got {noticing!r}")
+    if noticing is not None and not isinstance(noticing, bool) and noticing != "pooled":
+        raise ParameterError(f"noticing must be True, False, None or 'pooled', got {noticing!r}")
     if not isinstance(profile_uncertainty, bool):
         raise ParameterError(f"profile_uncertainty must be True or False, got {profile_uncertainty!r}")
     check_timezone(timezone)
@@ -463,61 +468,164 @@ def fit_down_reports(
         bin_minutes=float(bin_minutes),
         surge=surge,
         seed=int(seed),
-        noticing=bool(noticing),
+        noticing=noticing is True,
         profile_sd=PROFILE_HARMONIC_SD if (profile_uncertainty and propensity is None) else 0.0,
         delay_minutes=float(delay_minutes),
     )
     if ev.n_obs < 3:
         raise FitError(f"down_reports: {ev.n_obs:g} report(s) between onset and end of observation; at least 3 are needed")
-    if noticing is None and sampling == "spontaneous" and ev.n_obs >= MIN_NOTICING_REPORTS:
+    ramp_possible = sampling == "spontaneous" and ev.n_obs >= MIN_NOTICING_REPORTS
+    if noticing is None and ramp_possible:
         ev = replace(ev, noticing=True)
+    pooled = noticing == "pooled" and ramp_possible and n_boot > 0
     t1 = time.perf_counter()
-    cands = fit_candidates(ev, names, level=level)
-    first = choose(cands, what="down_reports")
-    disp = estimate_dispersion(ev, first.family, first.theta, sampling=sampling) if dispersion == "auto" else NO_DISPERSION
-    best = choose(cands, what="down_reports", phi=disp.phi)
-    ev = replace(ev, clumping=clumping_for(ev, disp))
-    t2 = time.perf_counter()
     resolution = _resolution_seconds(epoch)
-    suffix = ""
-    if disp.overdispersed:
-        suffix += f"; reports simulated in clumps (overdispersion {disp.phi:.1f})"
-    if onset_source == "estimated":
-        suffix += "; conditional on the estimated onset"
 
-    def per_model(cand: Any) -> dict[str, Any]:
-        t = time.perf_counter()
-        diag = report_diagnostics(
-            ev, cand.family, cand.theta, onset=onset_utc, level=level, seed=int(seed), resolution_s=resolution
+    def make_spec(ev_h: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool) -> tuple[FitSpec, str]:
+        """Candidates, dispersion and bootstrap plan under one reporting hypothesis (``ev_h``)."""
+        t_fit = time.perf_counter()
+        cands = fit_candidates(ev_h, names, level=level)
+        first = choose(cands, what="down_reports")
+        disp = estimate_dispersion(ev_h, first.family, first.theta, sampling=sampling) if dispersion == "auto" else NO_DISPERSION
+        best = choose(cands, what="down_reports", phi=disp.phi)
+        ev_h = replace(ev_h, clumping=clumping_for(ev_h, disp))
+        t2 = time.perf_counter()
+        suffix = ""
+        if disp.overdispersed:
+            suffix += f"; reports simulated in clumps (overdispersion {disp.phi:.1f})"
+        if onset_source == "estimated":
+            suffix += "; conditional on the estimated onset"
+
+        def per_model(cand: Any) -> dict[str, Any]:
+            if not describe:
+                return {}
+            t = time.perf_counter()
+            diag = report_diagnostics(
+                ev_h, cand.family, cand.theta, onset=onset_utc, level=level, seed=int(seed), resolution_s=resolution
+            )
+            sens = _sensitivity(ev_h, cand, propensity is not None, level=level, timezone=timezone, onset_s=onset_s)
+            return {"diagnostics": diag, "sensitivity": sens, "timings": {"diagnostics": time.perf_counter() - t}}
+
+        spec = FitSpec(
+            kind="down_reports",
+            evidence=ev_h,
+            cands=tuple(cands),
+            phi=disp.phi,
+            level=float(level),
+            n_boot=int(n_boot_h),
+            seed=int(seed_h),
+            method_noun="parametric bootstrap",
+            method_suffix=suffix,
+            dispersion_text=disp.describe() if (disp.overdispersed or math.isfinite(disp.pearson)) else None,
+            dispersion_info=disp.to_metrics(),
+            common={
+                "onset": onset_utc,
+                "onset_source": onset_source,
+                "onset_ci": onset_ci,
+                "end": end_utc,
+                "timezone": timezone,
+                "notes": tuple(notes),
+                "timings": {"binning": t1 - t_start, "fit": t2 - t_fit},
+            },
+            per_model=per_model,
+            profile_delays=delay_profile and describe,
         )
-        sens = _sensitivity(ev, cand, propensity is not None, level=level, timezone=timezone, onset_s=onset_s)
-        return {"diagnostics": diag, "sensitivity": sens, "timings": {"diagnostics": time.perf_counter() - t}}
+        return spec, best.name
 
-    spec = FitSpec(
-        kind="down_reports",
-        evidence=ev,
-        cands=tuple(cands),
-        phi=disp.phi,
-        level=float(level),
-        n_boot=int(n_boot),
-        seed=int(seed),
-        method_noun="parametric bootstrap",
-        method_suffix=suffix,
-        dispersion_text=disp.describe() if (disp.overdispersed or math.isfinite(disp.pearson)) else None,
-        dispersion_info=disp.to_metrics(),
-        common={
-            "onset": onset_utc,
-            "onset_source": onset_source,
-            "onset_ci": onset_ci,
-            "end": end_utc,
-            "timezone": timezone,
-            "notes": tuple(notes),
-            "timings": {"binning": t1 - t_start, "fit": t2 - t1},
-        },
-        per_model=per_model,
-        profile_delays=delay_profile,
+    averaged = model_uncertainty == "averaged"
+    spec, best_name = make_spec(ev, n_boot_h=int(n_boot), seed_h=int(seed), describe=True)
+    if not pooled:
+        fit = assemble_fit(spec, best_name, averaged=averaged)
+        hyp = [(RAMP_NONE if not ev.noticing else RAMP_FITTED, ev.profile_sd, fit)]
+        return replace(fit, identifiability={**fit.identifiability, "reporting_hypotheses": hypotheses_metrics(hyp)})
+    # the same data under both reporting hypotheses, half of the replicates each
+    half = int(n_boot) // 2
+    plain = assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged)
+    ramp_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
+    ramp_ev = replace(ev, noticing=True, profile_sd=PROFILE_HARMONIC_SD if propensity is None else ev.profile_sd)
+    ramp_spec, ramp_name = make_spec(ramp_ev, n_boot_h=half, seed_h=ramp_seed, describe=False)
+    ramp = assemble_fit(ramp_spec, ramp_name, averaged=averaged)
+    fit = pool_hypotheses([(RAMP_NONE, ev.profile_sd, plain), (RAMP_FITTED, ramp_ev.profile_sd, ramp)])
+    # another model (the report's `model` parameter) is conditional on it and on the plain hypothesis
+    return replace(fit, switch=lambda other: assemble_fit(spec, other, averaged=False))
+
+
+RAMP_NONE = "no_ramp"
+RAMP_FITTED = "noticing_ramp"
+HYPOTHESIS_WORDS = {RAMP_NONE: "without a noticing ramp", RAMP_FITTED: "with a fitted noticing ramp"}
+
+
+def hypotheses_metrics(hyps: Sequence[tuple[str, float, RecoveryFit]]) -> dict[str, Any]:
+    """metrics.json's ``identifiability.reporting_hypotheses``: which hypotheses gave the replicates, and what each says."""
+    n = [sum(d.theta.shape[0] for d in f.draws) for _, _, f in hyps]
+    total = max(sum(n), 1)
+    return {
+        "pooled": [h for h, _, _ in hyps],
+        "weights": [round(1.0 / len(hyps), 4)] * len(hyps),
+        "replicates": n,
+        "profile_spread": [round(float(sd), 4) for _, sd, _ in hyps],
+        "models": [f.model for _, _, f in hyps],
+        "t50_minutes": [_round(f.t50.value) for _, _, f in hyps],
+        "t90_minutes": [_round(f.t90.value) for _, _, f in hyps],
+        "share_of_replicates": [round(k / total, 4) for k in n],
+    }
+
+
+def _round(x: float) -> float | None:
+    return round(float(x), 1) if math.isfinite(x) else None
+
+
+def pool_hypotheses(hyps: Sequence[tuple[str, float, RecoveryFit]]) -> RecoveryFit:
+    """One fit whose replicates are those of every reporting hypothesis, each hypothesis weighing alike.
+
+    ``hyps``: ``(name, profile spread, fit)``, the first being the one whose model, candidate
+    table, diagnostics and delay profile are reported. Within a hypothesis the candidates keep
+    their (Q)AIC weights; across hypotheses the weights are equal: the hypotheses are not
+    nested alternatives that a likelihood can rank (the ramp model contains the plain one and
+    would always fit at least as well) but explanations of the same early counts that one
+    incident cannot separate (docs/recovery.md, "Reporting hypotheses"). Every headline number
+    is then the median of the pooled replicates and lies inside their percentile interval.
+    """
+    base = hyps[0][2]
+    share = 1.0 / len(hyps)
+    draws = []
+    for name, _, f in hyps:
+        for d in f.draws:
+            draws.append(Draws(f"{d.name} ({name})", d.family, d.theta, d.weight * share))
+    parts = []
+    for name, sd, f in hyps:
+        spread = f", the clock profile randomly distorted (harmonic sd {sd:g})" if sd > 0 else ""
+        parts.append(f"{HYPOTHESIS_WORDS.get(name, name)}{spread}: {f.interval_method}")
+    method = (
+        f"pooled over {len(hyps)} reporting hypotheses the counts cannot separate, equal weights; "
+        + "; ".join(f"[{p}]" for p in parts)
+        + "; percentile intervals of the pooled replicates"
     )
-    return assemble_fit(spec, best.name, averaged=model_uncertainty == "averaged")
+    say = ", ".join(f"t50 {_words_minutes(f.t50.value)} {HYPOTHESIS_WORDS.get(n, n)}" for n, _, f in hyps)
+    sentence = (
+        "One incident's report counts cannot tell customers noticing the outage late from an error of the assumed "
+        f"clock profile; the intervals pool both ({say})."
+    )
+    timings = dict(base.timings)
+    for name, _, f in hyps[1:]:
+        for k, v in f.timings.items():
+            timings[f"{k}_{name}"] = v
+    ident = {**base.identifiability, "reporting_hypotheses": hypotheses_metrics(hyps)}
+    return replace(
+        base,
+        draws=tuple(draws),
+        interval_method=method,
+        n_boot_failed=sum(f.n_boot_failed for _, _, f in hyps),
+        verdict=(base.verdict + " " + sentence).strip(),
+        identifiability=ident,
+        timings=timings,
+    )
+
+
+def _words_minutes(x: float) -> str:
+    if not math.isfinite(x):
+        return "unknown"
+    return f"{x / 60:.1f} h" if x >= 90 else f"{x:.0f} min"
 
 
 def _sensitivity(ev: ReportEvidence, best: Any, configured: bool, *, level: float, timezone: str, onset_s: float) -> pl.DataFrame:
