@@ -147,3 +147,73 @@ reported_at = "when"
     (tmp_path / "incident.toml").write_text(text.replace("noticing = true", "noticing = 1"), encoding="utf-8")
     with pytest.raises(Exception, match="noticing"):
         load_incident(tmp_path)
+
+
+def test_pooled_intervals_span_both_reporting_hypotheses():
+    # a noticing ramp the plain fit reads as "nothing restored yet": pooled, half of the
+    # replicates come from each hypothesis; a 50/50 mixture's 5% and 95% points lie outside
+    # each half's 10%–90% range, so the interval holds both hypotheses' medians, and its median
+    # lies between them
+    m = _reports(5, 12.0)
+    kw = {"onset": ONSET, "end": END, "families": ["weibull", "weibull+delay"], "n_boot": 61, "seed": 2}
+    pooled = fit_down_reports(m, noticing="pooled", **kw)
+    plain = fit_down_reports(m, noticing=False, **kw)
+    hyp = pooled.identifiability["reporting_hypotheses"]
+    assert hyp["pooled"] == ["no_ramp", "noticing_ramp"]
+    assert hyp["weights"] == [0.5, 0.5]
+    assert hyp["profile_spread"][0] == 0.0 and hyp["profile_spread"][1] > 0  # the ramp half carries the profile's error
+    assert sum(hyp["replicates"]) <= 61 and min(hyp["replicates"]) >= 28  # the cost of one bootstrap, shared
+    assert "pooled over 2 reporting hypotheses" in pooled.interval_method
+    assert "cannot tell customers noticing the outage late" in pooled.verdict
+    for key in ("t50", "t90", "t99"):
+        e = getattr(pooled, key)
+        assert e.low <= e.value <= e.high, key  # the headline inside its own interval
+        for v in hyp[f"{key}_minutes"] if key != "t99" else []:
+            assert e.low <= v <= e.high, (key, v, e)
+        lo, hi = sorted(hyp.get(f"{key}_minutes", [e.value, e.value]))
+        assert lo * 0.99 <= e.value <= hi * 1.01, (key, lo, e.value, hi)
+    # the plain fit alone misses the true t50 late; the pooled interval reaches it
+    truth = _truth(0.5)
+    assert plain.t50.low > truth
+    assert pooled.t50.covers(truth), (pooled.t50, truth)
+    assert plain.identifiability["reporting_hypotheses"]["pooled"] == ["no_ramp"]
+    # another model is reported conditional on the plain hypothesis, with the whole bootstrap
+    other = pooled.with_model("weibull")
+    assert other.model == "weibull" and sum(d.theta.shape[0] for d in other.draws) > 50
+
+
+def test_few_or_curated_reports_are_not_pooled():
+    m = _reports(3, None)
+    kw = {"onset": ONSET, "end": END, "families": ["exponential"], "n_boot": 20, "noticing": "pooled"}
+    for fit in (fit_down_reports(m[:150], **kw), fit_down_reports(m, sampling="curated", **kw)):
+        assert fit.identifiability["reporting_hypotheses"]["pooled"] == ["no_ramp"]
+        assert "notice_share_" not in fit.param_names and "pooled" not in fit.interval_method
+
+
+def test_noticing_is_pooled_unless_the_config_says_otherwise(tmp_path):
+    from analysis.config import load_incident
+    from analysis.errors import ConfigError
+
+    base = """id = "x"
+title = "T"
+timezone = "Europe/Brussels"
+onset = "2018-01-08T20:00:00"
+[[sources]]
+path = "r.csv"
+kind = "down_reports"
+[sources.columns]
+reported_at = "when"
+"""
+    (tmp_path / "r.csv").write_text("when\n", encoding="utf-8")
+    for extra, expected in (
+        ("", "pooled"),
+        ('[reporting]\nnoticing = "pooled"\n', "pooled"),
+        ("[reporting]\nnoticing = false\n", False),
+    ):
+        (tmp_path / "incident.toml").write_text(base.replace("[[sources]]", extra + "[[sources]]"), encoding="utf-8")
+        assert load_incident(tmp_path).reporting.noticing == expected
+    (tmp_path / "incident.toml").write_text(
+        base.replace("[[sources]]", '[reporting]\nnoticing = "maybe"\n[[sources]]'), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"noticing.*true, false or \"pooled\""):
+        load_incident(tmp_path)
