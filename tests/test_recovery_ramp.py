@@ -98,8 +98,8 @@ def test_an_assumed_profile_widens_the_intervals_a_stated_one_does_not():
 
 @pytest.mark.slow
 def test_reporting_switches_reach_the_fit_through_the_cli(tmp_path):
-    # [reporting] noticing = true in incident.toml, as a user writes it, changes the fit that
-    # `postmortem fit` reports; without it the fit is the plain one
+    # [reporting] noticing = true / false in incident.toml, as a user writes it, changes the
+    # fit that `postmortem fit` reports; without the key both are pooled
     import json
     import subprocess
     import sys
@@ -110,17 +110,21 @@ def test_reporting_switches_reach_the_fit_through_the_cli(tmp_path):
     from benchmarks.validation import add_reporting, postmortem_command
 
     t50 = {}
-    for label, switches in (("plain", {}), ("ramp", {"noticing": True, "profile_uncertainty": True})):
+    hypotheses = {}
+    cases = (("plain", {"noticing": False}), ("ramp", {"noticing": True, "profile_uncertainty": True}), ("pooled", {}))
+    for label, switches in cases:
         folder = tmp_path / label
         write_incident("sparse", folder, seed=3)
         if switches:
             add_reporting(folder / "incident.toml", switches)
-            assert "noticing = true" in (folder / "incident.toml").read_text(encoding="utf-8")
+            assert f"noticing = {str(switches['noticing']).lower()}" in (folder / "incident.toml").read_text(encoding="utf-8")
         cmd = [*postmortem_command(), "fit", str(folder), "-p", "n_boot=20", "-p", f"processed_dir={tmp_path / 'processed'}"]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        t50[label] = json.loads(proc.stdout)["recovery"]["t50_minutes"]
+        rec = json.loads(proc.stdout)["recovery"]
+        t50[label], hypotheses[label] = rec["t50_minutes"], rec["identifiability"]["reporting_hypotheses"]["pooled"]
     assert t50["ramp"] != pytest.approx(t50["plain"], rel=1e-3)
+    assert hypotheses == {"plain": ["no_ramp"], "ramp": ["noticing_ramp"], "pooled": ["no_ramp", "noticing_ramp"]}
 
 
 def test_reporting_switches_are_read_from_the_config(tmp_path):
