@@ -387,8 +387,9 @@ def fit_down_reports(
         ones. ``"pooled"`` (what ``postmortem fit`` uses unless ``[reporting] noticing`` is
         set): one incident's counts cannot tell such a ramp from an error of the assumed
         clock profile, so both reporting hypotheses are fitted on the same data — without a
-        ramp, and with the ramp and the profile spread of ``profile_uncertainty`` — and the
-        bootstrap draws half of ``n_boot`` under each; the headline numbers are the medians
+        ramp, and with it — and the bootstrap draws half of ``n_boot`` under each, every data
+        set under a randomly distorted clock profile when the profile is assumed (as
+        ``profile_uncertainty``); the headline numbers are the medians
         and percentile intervals of the pooled replicates (:func:`pool_hypotheses`). Curated
         statements and fewer than ``MIN_NOTICING_REPORTS`` reports get the plain fit only.
         False (the library's default): no ramp.
@@ -533,6 +534,9 @@ def fit_down_reports(
         return spec, best.name
 
     averaged = model_uncertainty == "averaged"
+    if pooled and propensity is None:
+        # the clock profile is assumed under either hypothesis: both halves carry its error
+        ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD)
     spec, best_name = make_spec(ev, n_boot_h=int(n_boot), seed_h=int(seed), describe=True)
     if not pooled:
         fit = assemble_fit(spec, best_name, averaged=averaged)
