@@ -52,15 +52,26 @@ def postmortem_command() -> list[str]:
     return [sys.executable, "-m", "analysis"]
 
 
-def add_reporting(toml: Path, switches: dict[str, bool]) -> None:
-    """Add ``key = true/false`` lines to the ``[reporting]`` table of an incident.toml (made if absent)."""
+def add_reporting(toml: Path, switches: dict[str, bool | str]) -> None:
+    """Add ``key = true/false`` (or ``key = "text"``) lines to the ``[reporting]`` table of an incident.toml (made if absent)."""
     text = toml.read_text(encoding="utf-8")
-    lines = "".join(f"{k} = {str(v).lower()}\n" for k, v in switches.items())
+    lines = "".join(f"{k} = {str(v).lower() if isinstance(v, bool) else json.dumps(v)}\n" for k, v in switches.items())
     if "[reporting]\n" in text:
         text = text.replace("[reporting]\n", "[reporting]\n" + lines, 1)
     else:
         text = text.rstrip("\n") + "\n\n[reporting]\n" + lines
     toml.write_text(text, encoding="utf-8")
+
+
+def parse_switches(items: list[str]) -> dict[str, bool | str]:
+    """``--reporting`` items: ``key`` (true), ``key=true``/``key=false`` or ``key=text`` (e.g. ``noticing=pooled``)."""
+    out: dict[str, bool | str] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in ("noticing", "profile_uncertainty"):
+            raise argparse.ArgumentTypeError(f"--reporting: unknown switch {key!r} (noticing, profile_uncertainty)")
+        out[key] = True if not value or value == "true" else False if value == "false" else value
+    return out
 
 
 def clopper_pearson(k: int, n: int, conf: float = 0.95) -> tuple[float, float]:
@@ -120,7 +131,7 @@ def run_one(
     *,
     keep: bool = False,
     state_profile: bool = False,
-    reporting: dict[str, bool] | None = None,
+    reporting: dict[str, bool | str] | None = None,
 ) -> dict[str, Any]:
     """Draw one incident, fit it through the CLI, compare with the truth.
 
@@ -314,7 +325,7 @@ def run(
     seed0: int = SEED0,
     rows_file: Path | None = None,
     state_profile: bool = False,
-    reporting: dict[str, bool] | None = None,
+    reporting: dict[str, bool | str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run every (scenario, replication) through the CLI; return the rows and the summary.
 
@@ -386,12 +397,16 @@ def main(argv: list[str] | None = None) -> None:
         "--reporting",
         nargs="+",
         default=[],
-        choices=["noticing", "profile_uncertainty"],
-        help="switch these on in every incident's [reporting] table",
+        help="set these in every incident's [reporting] table: noticing, profile_uncertainty (true), "
+        "or key=value, e.g. noticing=false (no ramp only), noticing=pooled (the default)",
     )
     parser.add_argument("--markdown", action="store_true", help="also print the summary as a Markdown table")
     parser.add_argument("--summarise", action="store_true", help="only summarise the fits already in --rows")
     args = parser.parse_args(argv)
+    try:
+        switches = parse_switches(args.reporting)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
     t0 = time.perf_counter()
     if args.summarise:
         if args.rows is None or not args.rows.exists():
@@ -403,7 +418,7 @@ def main(argv: list[str] | None = None) -> None:
             if r["scenario"] in args.scenarios
             and r["n_boot"] == args.n_boot
             and r.get("state_profile", False) == args.state_profile
-            and r.get("reporting", {}) == dict.fromkeys(args.reporting, True)
+            and r.get("reporting", {}) == switches
         ]
         rows.sort(key=lambda r: (args.scenarios.index(r["scenario"]), r["seed"]))
         summary = summarise(rows)
@@ -420,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
         seed0=args.seed,
         rows_file=args.rows,
         state_profile=args.state_profile,
-        reporting=dict.fromkeys(args.reporting, True),
+        reporting=switches,
     )
     print_table(summary, args.n_boot)
     if args.markdown:

@@ -163,3 +163,21 @@ def test_restoration_log_metrics_have_every_number_inside_its_interval(tmp_path:
     assert metrics["evidence"] == "restorations"
     assert metrics["recovery"]["t90_minutes"] is not None
     assert interval_violations(metrics) == []
+
+
+def test_pooled_reporting_hypotheses_keep_every_number_inside_its_interval(tmp_path: Path):
+    # an incident drawn by the independent generator (customers notice late, another clock
+    # profile): the fits with and without a noticing ramp disagree, and every headline of
+    # metrics.json is the median of their pooled replicates, inside its interval
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.independent import write_incident
+
+    folder = tmp_path / "sparse"
+    write_incident("sparse", folder, seed=3)
+    metrics = _fit(folder, tmp_path, "n_boot=40")
+    hyp = metrics["recovery"]["identifiability"]["reporting_hypotheses"]
+    assert hyp["pooled"] == ["no_ramp", "noticing_ramp"] and sum(hyp["replicates"]) <= 40 and min(hyp["replicates"]) >= 15
+    assert hyp["t50_minutes"][0] != hyp["t50_minutes"][1]
+    lo, hi = metrics["recovery"]["t50_minutes_ci"]
+    assert all(lo <= v <= hi for v in hyp["t50_minutes"])
+    assert interval_violations(metrics) == []

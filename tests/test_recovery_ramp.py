@@ -98,8 +98,8 @@ def test_an_assumed_profile_widens_the_intervals_a_stated_one_does_not():
 
 @pytest.mark.slow
 def test_reporting_switches_reach_the_fit_through_the_cli(tmp_path):
-    # [reporting] noticing = true in incident.toml, as a user writes it, changes the fit that
-    # `postmortem fit` reports; without it the fit is the plain one
+    # [reporting] noticing = true / false in incident.toml, as a user writes it, changes the
+    # fit that `postmortem fit` reports; without the key both are pooled
     import json
     import subprocess
     import sys
@@ -110,17 +110,21 @@ def test_reporting_switches_reach_the_fit_through_the_cli(tmp_path):
     from benchmarks.validation import add_reporting, postmortem_command
 
     t50 = {}
-    for label, switches in (("plain", {}), ("ramp", {"noticing": True, "profile_uncertainty": True})):
+    hypotheses = {}
+    cases = (("plain", {"noticing": False}), ("ramp", {"noticing": True, "profile_uncertainty": True}), ("pooled", {}))
+    for label, switches in cases:
         folder = tmp_path / label
         write_incident("sparse", folder, seed=3)
         if switches:
             add_reporting(folder / "incident.toml", switches)
-            assert "noticing = true" in (folder / "incident.toml").read_text(encoding="utf-8")
+            assert f"noticing = {str(switches['noticing']).lower()}" in (folder / "incident.toml").read_text(encoding="utf-8")
         cmd = [*postmortem_command(), "fit", str(folder), "-p", "n_boot=20", "-p", f"processed_dir={tmp_path / 'processed'}"]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        t50[label] = json.loads(proc.stdout)["recovery"]["t50_minutes"]
+        rec = json.loads(proc.stdout)["recovery"]
+        t50[label], hypotheses[label] = rec["t50_minutes"], rec["identifiability"]["reporting_hypotheses"]["pooled"]
     assert t50["ramp"] != pytest.approx(t50["plain"], rel=1e-3)
+    assert hypotheses == {"plain": ["no_ramp"], "ramp": ["noticing_ramp"], "pooled": ["no_ramp", "noticing_ramp"]}
 
 
 def test_reporting_switches_are_read_from_the_config(tmp_path):
@@ -146,4 +150,74 @@ reported_at = "when"
     assert inc.reporting.noticing and inc.reporting.profile_uncertainty
     (tmp_path / "incident.toml").write_text(text.replace("noticing = true", "noticing = 1"), encoding="utf-8")
     with pytest.raises(Exception, match="noticing"):
+        load_incident(tmp_path)
+
+
+def test_pooled_intervals_span_both_reporting_hypotheses():
+    # a noticing ramp the plain fit reads as "nothing restored yet": pooled, half of the
+    # replicates come from each hypothesis; a 50/50 mixture's 5% and 95% points lie outside
+    # each half's 10%–90% range, so the interval holds both hypotheses' medians, and its median
+    # lies between them
+    m = _reports(5, 12.0)
+    kw = {"onset": ONSET, "end": END, "families": ["weibull", "weibull+delay"], "n_boot": 61, "seed": 2}
+    pooled = fit_down_reports(m, noticing="pooled", **kw)
+    plain = fit_down_reports(m, noticing=False, **kw)
+    hyp = pooled.identifiability["reporting_hypotheses"]
+    assert hyp["pooled"] == ["no_ramp", "noticing_ramp"]
+    assert hyp["weights"] == [0.5, 0.5]
+    assert hyp["profile_spread"] == [0.25, 0.25]  # the profile is assumed: both halves carry its error
+    assert sum(hyp["replicates"]) <= 61 and min(hyp["replicates"]) >= 28  # the cost of one bootstrap, shared
+    assert "pooled over 2 reporting hypotheses" in pooled.interval_method
+    assert "cannot tell customers noticing the outage late" in pooled.verdict
+    for key in ("t50", "t90", "t99"):
+        e = getattr(pooled, key)
+        assert e.low <= e.value <= e.high, key  # the headline inside its own interval
+        for v in hyp[f"{key}_minutes"] if key != "t99" else []:
+            assert e.low <= v <= e.high, (key, v, e)
+        lo, hi = sorted(hyp.get(f"{key}_minutes", [e.value, e.value]))
+        assert lo * 0.99 <= e.value <= hi * 1.01, (key, lo, e.value, hi)
+    # the plain fit alone misses the true t50 late; the pooled interval reaches it
+    truth = _truth(0.5)
+    assert plain.t50.low > truth
+    assert pooled.t50.covers(truth), (pooled.t50, truth)
+    assert plain.identifiability["reporting_hypotheses"]["pooled"] == ["no_ramp"]
+    # another model is reported conditional on the plain hypothesis, with the whole bootstrap
+    other = pooled.with_model("weibull")
+    assert other.model == "weibull" and sum(d.theta.shape[0] for d in other.draws) > 50
+
+
+def test_few_or_curated_reports_are_not_pooled():
+    m = _reports(3, None)
+    kw = {"onset": ONSET, "end": END, "families": ["exponential"], "n_boot": 20, "noticing": "pooled"}
+    for fit in (fit_down_reports(m[:150], **kw), fit_down_reports(m, sampling="curated", **kw)):
+        assert fit.identifiability["reporting_hypotheses"]["pooled"] == ["no_ramp"]
+        assert "notice_share_" not in fit.param_names and "pooled" not in fit.interval_method
+
+
+def test_noticing_is_pooled_unless_the_config_says_otherwise(tmp_path):
+    from analysis.config import load_incident
+    from analysis.errors import ConfigError
+
+    base = """id = "x"
+title = "T"
+timezone = "Europe/Brussels"
+onset = "2018-01-08T20:00:00"
+[[sources]]
+path = "r.csv"
+kind = "down_reports"
+[sources.columns]
+reported_at = "when"
+"""
+    (tmp_path / "r.csv").write_text("when\n", encoding="utf-8")
+    for extra, expected in (
+        ("", "pooled"),
+        ('[reporting]\nnoticing = "pooled"\n', "pooled"),
+        ("[reporting]\nnoticing = false\n", False),
+    ):
+        (tmp_path / "incident.toml").write_text(base.replace("[[sources]]", extra + "[[sources]]"), encoding="utf-8")
+        assert load_incident(tmp_path).reporting.noticing == expected
+    (tmp_path / "incident.toml").write_text(
+        base.replace("[[sources]]", '[reporting]\nnoticing = "maybe"\n[[sources]]'), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"noticing.*true, false or \"pooled\""):
         load_incident(tmp_path)

@@ -36,7 +36,7 @@ EVENT: Spec = {"time": _TIME, "label": (str, dict), "kind": EVENT_KINDS, "source
 REPORTING: Spec = {
     "hourly_propensity": list,
     "surge": bool,
-    "noticing": bool,
+    "noticing": (bool, str),  # true, false or "pooled" (checked by load_incident)
     "profile_uncertainty": bool,
     "delay_minutes": (int, float),
 }

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from analysis.paths import notebooks_dir, project_root
@@ -174,7 +174,9 @@ class Reporting:
 
     hourly_propensity: tuple[float, ...] | None = None
     surge: bool = False
-    noticing: bool = False
+    # "pooled": intervals pool the fits without and with a noticing ramp (the counts cannot
+    # separate them); true / false: only the one hypothesis
+    noticing: bool | Literal["pooled"] = "pooled"
     profile_uncertainty: bool = False
     # median minutes from a report's time stamp to its arrival (0: reports arrive at once)
     delay_minutes: float = 0.0

@@ -6,16 +6,27 @@ import datetime as dt
 import math
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from analysis.config.model import Event, Geography, Origin, Reporting
 from analysis.config.reader import _inside, _label, _Reader, check_boundary_file, event_labels
+from analysis.errors import quote
 from analysis.postmortem import parse_when
 from analysis.timeparse import parse_config_time
 from analysis.vocab import (
     EVENT_KINDS,
 )
+
+
+def _noticing(rp: Any) -> bool | Literal["pooled"]:
+    """``[reporting] noticing``: true, false or "pooled" (the default: both reporting hypotheses, pooled)."""
+    value = rp.get("noticing", (bool, str))
+    if value is None:
+        return "pooled"
+    if isinstance(value, str) and value != "pooled":
+        raise rp.fail("noticing", f'expected true, false or "pooled", got {quote(value)}')
+    return "pooled" if isinstance(value, str) else bool(value)
 
 
 def _delay_minutes(rp: Any) -> float:
@@ -91,7 +102,7 @@ def _parse_reporting(r: _Reader) -> Reporting:
         reporting = Reporting(
             hourly_propensity=prop,
             surge=bool(rp.get("surge", bool) or False),
-            noticing=bool(rp.get("noticing", bool) or False),
+            noticing=_noticing(rp),
             profile_uncertainty=bool(rp.get("profile_uncertainty", bool) or False),
             delay_minutes=_delay_minutes(rp),
         )

@@ -34,6 +34,7 @@ from analysis.recovery.dispersion import NO_DISPERSION, Sampling, clumping_for, 
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
 from analysis.recovery.evidence import PROFILE_HARMONIC_SD, ReportEvidence
 from analysis.recovery.families import resolve_candidates
+from analysis.recovery.hypotheses import RAMP_FITTED, RAMP_NONE, hypotheses_metrics, pool_hypotheses
 from analysis.recovery.onset import estimate_onset
 from analysis.recovery.propensity import (
     DEFAULT_PROPENSITY,
@@ -323,7 +324,7 @@ def fit_down_reports(
     dispersion: Literal["auto", "poisson"] = "auto",
     model_uncertainty: Literal["averaged", "chosen"] = "averaged",
     delay_profile: bool = True,
-    noticing: bool | None = False,
+    noticing: bool | Literal["pooled"] | None = False,
     profile_uncertainty: bool = False,
     delay_minutes: float = 0.0,
 ) -> RecoveryFit:
@@ -378,15 +379,21 @@ def fit_down_reports(
         Profile the log-likelihood over the delay of a delay model, to say in the verdict
         and ``identifiability`` whether the data pin the delay down. False skips it when
         only the curve and its intervals are wanted (the per-region fits).
-    noticing : bool or None
+    noticing : bool, None or "pooled"
         Multiply the intensity by F_N(t), the log-normal distribution (spread 1 on the log
         scale) of the delay before a still-out customer notices and reports, with its median
         fitted in every candidate as a share of the time by which 20% are restored (at most
         30 min): reports climb over the first minutes while S already falls. None: on for
         spontaneous reports (at least ``MIN_NOTICING_REPORTS`` of them), off for curated
-        ones. Off by default: on independently generated incidents it removes the late bias
-        of t50 where restoration starts at the onset but over-corrects elsewhere
-        (docs/recovery.md, "The climb after the onset").
+        ones. ``"pooled"`` (what ``postmortem fit`` uses unless ``[reporting] noticing`` is
+        set): one incident's counts cannot tell such a ramp from an error of the assumed
+        clock profile, so both reporting hypotheses are fitted on the same data — without a
+        ramp, and with it — and the bootstrap draws half of ``n_boot`` under each, every data
+        set under a randomly distorted clock profile when the profile is assumed (as
+        ``profile_uncertainty``); the headline numbers are the medians
+        and percentile intervals of the pooled replicates (:func:`pool_hypotheses`). Curated
+        statements and fewer than ``MIN_NOTICING_REPORTS`` reports get the plain fit only.
+        False (the library's default): no ramp.
     profile_uncertainty : bool
         When the propensity is assumed (``propensity=None``), let the bootstrap draw each data
         set under a randomly distorted clock profile (two daily harmonics of log g, each
@@ -422,8 +429,8 @@ def fit_down_reports(
         raise ParameterError(f"model_uncertainty must be 'averaged' or 'chosen', got {model_uncertainty!r}")
     if not isinstance(delay_profile, bool):
         raise ParameterError(f"delay_profile must be True or False, got {delay_profile!r}")
-    if noticing is not None and not isinstance(noticing, bool):
-        raise ParameterError(f"noticing must be True, False or None, got {noticing!r}")
+    if noticing is not None and not isinstance(noticing, bool) and noticing != "pooled":
+        raise ParameterError(f"noticing must be True, False, None or 'pooled', got {noticing!r}")
     if not isinstance(profile_uncertainty, bool):
         raise ParameterError(f"profile_uncertainty must be True or False, got {profile_uncertainty!r}")
     check_timezone(timezone)
@@ -463,61 +470,89 @@ def fit_down_reports(
         bin_minutes=float(bin_minutes),
         surge=surge,
         seed=int(seed),
-        noticing=bool(noticing),
+        noticing=noticing is True,
         profile_sd=PROFILE_HARMONIC_SD if (profile_uncertainty and propensity is None) else 0.0,
         delay_minutes=float(delay_minutes),
     )
     if ev.n_obs < 3:
         raise FitError(f"down_reports: {ev.n_obs:g} report(s) between onset and end of observation; at least 3 are needed")
-    if noticing is None and sampling == "spontaneous" and ev.n_obs >= MIN_NOTICING_REPORTS:
+    ramp_possible = sampling == "spontaneous" and ev.n_obs >= MIN_NOTICING_REPORTS
+    if noticing is None and ramp_possible:
         ev = replace(ev, noticing=True)
+    pooled = noticing == "pooled" and ramp_possible and n_boot > 0
     t1 = time.perf_counter()
-    cands = fit_candidates(ev, names, level=level)
-    first = choose(cands, what="down_reports")
-    disp = estimate_dispersion(ev, first.family, first.theta, sampling=sampling) if dispersion == "auto" else NO_DISPERSION
-    best = choose(cands, what="down_reports", phi=disp.phi)
-    ev = replace(ev, clumping=clumping_for(ev, disp))
-    t2 = time.perf_counter()
     resolution = _resolution_seconds(epoch)
-    suffix = ""
-    if disp.overdispersed:
-        suffix += f"; reports simulated in clumps (overdispersion {disp.phi:.1f})"
-    if onset_source == "estimated":
-        suffix += "; conditional on the estimated onset"
 
-    def per_model(cand: Any) -> dict[str, Any]:
-        t = time.perf_counter()
-        diag = report_diagnostics(
-            ev, cand.family, cand.theta, onset=onset_utc, level=level, seed=int(seed), resolution_s=resolution
+    def make_spec(ev_h: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool) -> tuple[FitSpec, str]:
+        """Candidates, dispersion and bootstrap plan under one reporting hypothesis (``ev_h``)."""
+        t_fit = time.perf_counter()
+        cands = fit_candidates(ev_h, names, level=level)
+        first = choose(cands, what="down_reports")
+        disp = estimate_dispersion(ev_h, first.family, first.theta, sampling=sampling) if dispersion == "auto" else NO_DISPERSION
+        best = choose(cands, what="down_reports", phi=disp.phi)
+        ev_h = replace(ev_h, clumping=clumping_for(ev_h, disp))
+        t2 = time.perf_counter()
+        suffix = ""
+        if disp.overdispersed:
+            suffix += f"; reports simulated in clumps (overdispersion {disp.phi:.1f})"
+        if onset_source == "estimated":
+            suffix += "; conditional on the estimated onset"
+
+        def per_model(cand: Any) -> dict[str, Any]:
+            if not describe:
+                return {}
+            t = time.perf_counter()
+            diag = report_diagnostics(
+                ev_h, cand.family, cand.theta, onset=onset_utc, level=level, seed=int(seed), resolution_s=resolution
+            )
+            sens = _sensitivity(ev_h, cand, propensity is not None, level=level, timezone=timezone, onset_s=onset_s)
+            return {"diagnostics": diag, "sensitivity": sens, "timings": {"diagnostics": time.perf_counter() - t}}
+
+        spec = FitSpec(
+            kind="down_reports",
+            evidence=ev_h,
+            cands=tuple(cands),
+            phi=disp.phi,
+            level=float(level),
+            n_boot=int(n_boot_h),
+            seed=int(seed_h),
+            method_noun="parametric bootstrap",
+            method_suffix=suffix,
+            dispersion_text=disp.describe() if (disp.overdispersed or math.isfinite(disp.pearson)) else None,
+            dispersion_info=disp.to_metrics(),
+            common={
+                "onset": onset_utc,
+                "onset_source": onset_source,
+                "onset_ci": onset_ci,
+                "end": end_utc,
+                "timezone": timezone,
+                "notes": tuple(notes),
+                "timings": {"binning": t1 - t_start, "fit": t2 - t_fit},
+            },
+            per_model=per_model,
+            profile_delays=delay_profile and describe,
         )
-        sens = _sensitivity(ev, cand, propensity is not None, level=level, timezone=timezone, onset_s=onset_s)
-        return {"diagnostics": diag, "sensitivity": sens, "timings": {"diagnostics": time.perf_counter() - t}}
+        return spec, best.name
 
-    spec = FitSpec(
-        kind="down_reports",
-        evidence=ev,
-        cands=tuple(cands),
-        phi=disp.phi,
-        level=float(level),
-        n_boot=int(n_boot),
-        seed=int(seed),
-        method_noun="parametric bootstrap",
-        method_suffix=suffix,
-        dispersion_text=disp.describe() if (disp.overdispersed or math.isfinite(disp.pearson)) else None,
-        dispersion_info=disp.to_metrics(),
-        common={
-            "onset": onset_utc,
-            "onset_source": onset_source,
-            "onset_ci": onset_ci,
-            "end": end_utc,
-            "timezone": timezone,
-            "notes": tuple(notes),
-            "timings": {"binning": t1 - t_start, "fit": t2 - t1},
-        },
-        per_model=per_model,
-        profile_delays=delay_profile,
-    )
-    return assemble_fit(spec, best.name, averaged=model_uncertainty == "averaged")
+    averaged = model_uncertainty == "averaged"
+    if pooled and propensity is None:
+        # the clock profile is assumed under either hypothesis: both halves carry its error
+        ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD)
+    spec, best_name = make_spec(ev, n_boot_h=int(n_boot), seed_h=int(seed), describe=True)
+    if not pooled:
+        fit = assemble_fit(spec, best_name, averaged=averaged)
+        hyp = [(RAMP_NONE if not ev.noticing else RAMP_FITTED, ev.profile_sd, fit)]
+        return replace(fit, identifiability={**fit.identifiability, "reporting_hypotheses": hypotheses_metrics(hyp)})
+    # the same data under both reporting hypotheses, half of the replicates each
+    half = int(n_boot) // 2
+    plain = assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged)
+    ramp_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
+    ramp_ev = replace(ev, noticing=True, profile_sd=PROFILE_HARMONIC_SD if propensity is None else ev.profile_sd)
+    ramp_spec, ramp_name = make_spec(ramp_ev, n_boot_h=half, seed_h=ramp_seed, describe=False)
+    ramp = assemble_fit(ramp_spec, ramp_name, averaged=averaged)
+    fit = pool_hypotheses([(RAMP_NONE, ev.profile_sd, plain), (RAMP_FITTED, ramp_ev.profile_sd, ramp)])
+    # another model (the report's `model` parameter) is conditional on it and on the plain hypothesis
+    return replace(fit, switch=lambda other: assemble_fit(spec, other, averaged=False))
 
 
 def _sensitivity(ev: ReportEvidence, best: Any, configured: bool, *, level: float, timezone: str, onset_s: float) -> pl.DataFrame:

@@ -1,0 +1,92 @@
+"""Reporting hypotheses the counts cannot separate: pooling their bootstrap replicates with equal weights.
+
+A crowd-report fit is made without and with a noticing ramp (docs/recovery.md, "Reporting
+hypotheses the counts cannot separate"); this module joins the two into one fit whose
+headline numbers are the medians of the pooled replicates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from analysis.recovery.result import Draws, RecoveryFit
+
+RAMP_NONE = "no_ramp"
+RAMP_FITTED = "noticing_ramp"
+HYPOTHESIS_WORDS = {RAMP_NONE: "without a noticing ramp", RAMP_FITTED: "with a fitted noticing ramp"}
+
+
+def hypotheses_metrics(hyps: Sequence[tuple[str, float, RecoveryFit]]) -> dict[str, Any]:
+    """metrics.json's ``identifiability.reporting_hypotheses``: which hypotheses gave the replicates, and what each says."""
+    n = [sum(d.theta.shape[0] for d in f.draws) for _, _, f in hyps]
+    total = max(sum(n), 1)
+    return {
+        "pooled": [h for h, _, _ in hyps],
+        "weights": [round(1.0 / len(hyps), 4)] * len(hyps),
+        "replicates": n,
+        "profile_spread": [round(float(sd), 4) for _, sd, _ in hyps],
+        "models": [f.model for _, _, f in hyps],
+        "t50_minutes": [_round(f.t50.value) for _, _, f in hyps],
+        "t90_minutes": [_round(f.t90.value) for _, _, f in hyps],
+        "share_of_replicates": [round(k / total, 4) for k in n],
+    }
+
+
+def _round(x: float) -> float | None:
+    return round(float(x), 1) if math.isfinite(x) else None
+
+
+def pool_hypotheses(hyps: Sequence[tuple[str, float, RecoveryFit]]) -> RecoveryFit:
+    """One fit whose replicates are those of every reporting hypothesis, each hypothesis weighing alike.
+
+    ``hyps``: ``(name, profile spread, fit)``, the first being the one whose model, candidate
+    table, diagnostics and delay profile are reported. Within a hypothesis the candidates keep
+    their (Q)AIC weights; across hypotheses the weights are equal: the hypotheses are not
+    nested alternatives that a likelihood can rank (the ramp model contains the plain one and
+    would always fit at least as well) but explanations of the same early counts that one
+    incident cannot separate (docs/recovery.md, "Reporting hypotheses"). Every headline number
+    is then the median of the pooled replicates and lies inside their percentile interval.
+    """
+    base = hyps[0][2]
+    share = 1.0 / len(hyps)
+    draws = []
+    for name, _, f in hyps:
+        for d in f.draws:
+            draws.append(Draws(f"{d.name} ({name})", d.family, d.theta, d.weight * share))
+    parts = []
+    for name, sd, f in hyps:
+        spread = f", the clock profile randomly distorted (harmonic sd {sd:g})" if sd > 0 else ""
+        parts.append(f"{HYPOTHESIS_WORDS.get(name, name)}{spread}: {f.interval_method}")
+    method = (
+        f"pooled over {len(hyps)} reporting hypotheses the counts cannot separate, equal weights; "
+        + "; ".join(f"[{p}]" for p in parts)
+        + "; percentile intervals of the pooled replicates"
+    )
+    say = ", ".join(f"t50 {_words_minutes(f.t50.value)} {HYPOTHESIS_WORDS.get(n, n)}" for n, _, f in hyps)
+    sentence = (
+        "One incident's report counts cannot tell customers noticing the outage late from an error of the assumed "
+        f"clock profile; the intervals pool both ({say})."
+    )
+    timings = dict(base.timings)
+    for name, _, f in hyps[1:]:
+        for k, v in f.timings.items():
+            timings[f"{k}_{name}"] = v
+    ident = {**base.identifiability, "reporting_hypotheses": hypotheses_metrics(hyps)}
+    return replace(
+        base,
+        draws=tuple(draws),
+        interval_method=method,
+        n_boot_failed=sum(f.n_boot_failed for _, _, f in hyps),
+        verdict=(base.verdict + " " + sentence).strip(),
+        identifiability=ident,
+        timings=timings,
+    )
+
+
+def _words_minutes(x: float) -> str:
+    if not math.isfinite(x):
+        return "unknown"
+    return f"{x / 60:.1f} h" if x >= 90 else f"{x:.0f} min"
