@@ -398,6 +398,8 @@ def test_the_peak_interval_carries_the_feeds_noise_at_the_top(tmp_path):
     assert (peak.high - peak.low) / truth.peak < 0.25
     rec = fit.to_metrics()
     assert rec["peak"]["estimate_ci"] == pytest.approx([peak.low, peak.high])
+    assert rec["feed_noise"]["sd_at_peak"] == pytest.approx(noise.sd_peak)
+    assert rec["feed_noise"]["blocks"] == noise.blocks
 
 
 def test_a_crossing_past_the_window_is_the_readings_decline_continued(tmp_path):

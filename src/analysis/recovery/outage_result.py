@@ -939,6 +939,13 @@ class CustomersOutFit(Headlines):
             "estimate": _json(pk.value),
             "estimate_ci": pk.interval,
         }
+        noise = self.feed_noise()
+        out["feed_noise"] = {
+            "sd_at_peak": _json(noise.sd_peak),
+            "power": _json(noise.power),
+            "memory_minutes": _json(noise.tau),
+            "blocks": noise.blocks,
+        }
         rt: dict[str, Any] = {}
         for p, key in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99")):
             e = self.restoration_quantile(p)
