@@ -365,6 +365,9 @@ def feed_noise(
     tilt it); blocks far above that line (a step, a relapse) are dropped and τ measured
     again. Blocks below 5 % of the peak (rounding, background outages) are not used.
     ``fallback`` when fewer than three blocks can be measured.
+
+    ``t`` minutes, ``y`` readings as shares of the peak, ``step`` the cadence (minutes);
+    ``window`` the blocks' length and ``taus`` the memories tried (minutes).
     """
     fresh = np.concatenate([[True], y[1:] != y[:-1]]) & (y > 0)
     t, y = t[fresh], y[fresh]

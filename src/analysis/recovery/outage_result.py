@@ -371,9 +371,10 @@ class CustomersOutFit(Headlines):
         is not a clear maximum of a quadratic (a jump, a plateau), the largest reading stands,
         with the larger of the feed's noise at the top and the model's fitted noise. The
         variance from the feed's slow drift is that of the quadratic's top under OU noise of
-        the feed's size at the top and memory (:meth:`feed_noise`, level-proportional,
-        measured around local trends; :func:`ou_ols_cov`), exact for the readings at hand. When a hole in the readings (a feed loss) lies at the
-        top, the peak may be inside it (:meth:`_top_in_hole`).
+        the feed's size at the top and its memory (:meth:`feed_noise`: level-proportional,
+        measured around local trends; :func:`ou_ols_cov`), exact for the readings at hand.
+        When a hole in the readings (a feed loss) lies at the top, the peak may be inside it
+        (:meth:`_top_in_hole`).
         """
         if "peak" not in self._cache:
             t, y = self.evidence.t, self.evidence.y
