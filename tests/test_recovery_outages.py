@@ -13,7 +13,7 @@ import pytest
 
 from analysis.errors import FitError, ParameterError
 from analysis.recovery import CustomersOutFit, Estimate, fit_customers_out, fit_customers_out_by_area
-from analysis.recovery.outage_model import QueueGrid
+from analysis.recovery.outage_model import FeedNoise, QueueGrid, feed_noise
 from analysis.recovery.outage_screen import first_sustained, relapse_mask, screen_present
 from analysis.recovery.outages import _prepare
 
@@ -313,6 +313,69 @@ def test_metrics_are_json_ready(beryl: CustomersOutFit) -> None:
     assert set(beryl.candidates.columns) >= {"family", "converged", "aic", "weight"}
     assert beryl.diagnostics is not None
     assert beryl.diagnostics.observed_vs_fitted.columns == ["observed_at", "minutes", "observed", "fitted", "residual"]
+
+
+# --------------------------------------------------------------------------- the feed's noise
+
+
+def _ou(rng: np.random.Generator, n: int, sd: float, phi: float = 0.9) -> np.ndarray:
+    """Autocorrelated noise (AR(1) at the cadence: an OU sampled every 15 min, memory ≈ 2.4 h)."""
+    e = np.empty(n)
+    e[0] = rng.normal(0.0, sd)
+    for k in range(1, n):
+        e[k] = phi * e[k - 1] + math.sqrt(1 - phi**2) * rng.normal(0.0, sd)
+    return e
+
+
+def _storm_shape() -> tuple[np.ndarray, np.ndarray]:
+    """A 60-h series at 15 min: a 10-h rise to the peak, then an exponential decline (share of the peak)."""
+    t = np.arange(0.0, 3600.0, 15.0)
+    return t, np.maximum(np.where(t < 600.0, t / 600.0, np.exp(-(t - 600.0) / 900.0)), 1e-3)
+
+
+def _noise_over_seeds(kind: str, n: int = 8) -> np.ndarray:
+    t, mu = _storm_shape()
+    rows = []
+    for seed in range(n):
+        rng = np.random.default_rng(seed)
+        y = mu + _ou(rng, t.size, 0.02) if kind == "additive" else mu * np.exp(_ou(rng, t.size, 0.03))
+        if kind == "step":
+            y = y + 0.15 * ((t > 1500.0) & (t < 1800.0))  # a substation out for 5 h: the curve's, not the feed's
+        est = feed_noise(t, np.maximum(y, 1e-4), step=15.0, fallback=FeedNoise(math.nan, math.nan, math.nan, 0))
+        rows.append((est.sd_peak, est.power, est.tau, est.blocks))
+    return np.array(rows)
+
+
+def test_feed_noise_is_a_share_of_the_count_when_the_feed_is_so() -> None:
+    """Multiplicative noise (3 % of the count) reads as power ≈ 1 and ≈ 3 % at the peak; additive noise as power ≈ 0.
+
+    One SD for the whole series (the model's fitted noise) is pulled down by the lower readings
+    of a multiplicative feed: at the top it was half the feed's noise or less.
+    """
+    mult = _noise_over_seeds("multiplicative")
+    add = _noise_over_seeds("additive")
+    assert np.all(mult[:, 3] >= 3)  # measured, not the fallback
+    assert 0.85 <= np.median(mult[:, 1]) <= 1.2
+    assert np.median(add[:, 1]) <= 0.3
+    assert 0.7 * 0.03 <= np.median(mult[:, 0]) <= 1.5 * 0.03
+    assert 0.7 * 0.02 <= np.median(add[:, 0]) <= 1.5 * 0.02
+    est = FeedNoise(0.03, 1.0, 120.0, 5)
+    assert est.sd(0.5) == pytest.approx(0.015) and est.log_sd(0.5) == pytest.approx(0.03)
+
+
+def test_feed_noise_is_not_inflated_by_a_step_in_the_curve() -> None:
+    """A 5-h substation outage on top of the decline is the curve's shape, not noise: its blocks are left out."""
+    plain = _noise_over_seeds("multiplicative")
+    step = _noise_over_seeds("step")
+    assert np.median(step[:, 0]) <= 1.15 * np.median(plain[:, 0])
+    assert np.median(step[:, 3]) < np.median(plain[:, 3])  # the blocks with the step's edges are dropped
+
+
+def test_feed_noise_falls_back_when_too_few_blocks_measure_it() -> None:
+    """Two hours of readings hold no 4-h block: the fallback (the model's noise) is returned as given."""
+    fallback = FeedNoise(0.02, 1.0, 60.0, 0)
+    t = np.arange(0.0, 120.0, 15.0)
+    assert feed_noise(t, np.linspace(1.0, 0.8, t.size), step=15.0, fallback=fallback) is fallback
 
 
 # --------------------------------------------------------------------------- local crossing helpers

@@ -376,6 +376,32 @@ def test_a_feed_loss_over_the_peak_widens_the_peak_not_hides_it(tmp_path):
     assert rec["peak"]["out"] == fit.peak_out  # the largest clean reading, as before
 
 
+def test_the_peak_interval_carries_the_feeds_noise_at_the_top(tmp_path):
+    """A fast storm whose feed reads 5 % under the true top: the peak's interval covers it, by the feed's noise there.
+
+    The feed's noise is 3 % of the count. The model's one SD for the whole series (0.8 % of
+    the peak here, pulled down by the low readings) made the interval ±1.3 % and missed the
+    truth by four times its width; the noise measured level by level is a share of the count.
+    """
+    folder = tmp_path / "storm"
+    truth = write_incident("fast-bulk", folder, seed=5014)
+    fit = _fit(folder, tmp_path)
+    noise = fit.feed_noise()
+    assert noise.blocks >= 3  # measured from the readings, not the fallback
+    assert fit._noise_sd() < 0.5 * SCENARIOS["fast-bulk"].noise_sigma  # the homoscedastic fit: too small at the top
+    assert noise.sd(1.0) >= SCENARIOS["fast-bulk"].noise_sigma
+    assert noise.power > 0.5  # grows with the level
+    peak = fit.peak_estimate()
+    assert abs(peak.value - truth.peak) > 1.645 * fit._noise_sd() * fit.peak_out  # the old interval missed it
+    assert peak.low <= truth.peak <= peak.high
+    assert peak.low <= peak.value <= peak.high
+    assert (peak.high - peak.low) / truth.peak < 0.25
+    rec = fit.to_metrics()
+    assert rec["peak"]["estimate_ci"] == pytest.approx([peak.low, peak.high])
+    assert rec["feed_noise"]["sd_at_peak"] == pytest.approx(noise.sd_peak)
+    assert rec["feed_noise"]["blocks"] == noise.blocks
+
+
 def test_a_crossing_past_the_window_is_the_readings_decline_continued(tmp_path):
     """The export stops at 60 % restored: t90 lies beyond it, and its value continues the readings' decline.
 

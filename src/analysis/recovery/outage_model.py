@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import fft
+from scipy import fft, stats
 
 from analysis.recovery._optim import JointSpace, maximize_batch
 from analysis.recovery.families import RecoveryFamily, make_family
@@ -286,3 +286,127 @@ def bootstrap_family(
     reps = refit(ev, cand, ev.simulate(cand.family, sim, rng, n))
     ok = np.all(np.isfinite(reps), axis=1)
     return reps[ok], int((~ok).sum())
+
+
+# ---------------------------------------------------------------------------- the feed's noise, level-proportional
+
+NOISE_WINDOW = 240.0  # minutes: the blocks the feed's noise is measured in
+NOISE_TAUS = np.geomspace(5.0, TAU_MAX, 40)  # time constants tried (minutes)
+
+
+@dataclass(frozen=True)
+class FeedNoise:
+    """The feed's noise: SD ``sd_peak`` (share of the peak) at the peak, ∝ level^``power``, OU memory ``tau`` minutes.
+
+    At a level m (share of the peak) the noise's SD is ``sd_peak · m^power`` in shares of the
+    peak, ``sd_peak · m^(power − 1)`` on the log scale. ``blocks``: how many blocks of
+    readings measured it (0: nothing could be measured, the values are fallbacks).
+    """
+
+    sd_peak: float
+    power: float
+    tau: float
+    blocks: int
+
+    def sd(self, level: float) -> float:
+        """SD of the noise at ``level`` (share of the peak), in shares of the peak."""
+        return self.sd_peak * max(level, 1e-9) ** self.power
+
+    def log_sd(self, level: float) -> float:
+        """SD of the noise at ``level`` on the log scale (relative SD)."""
+        return self.sd_peak * max(level, 1e-9) ** (self.power - 1.0)
+
+
+def _block_reml(u: np.ndarray, z: np.ndarray, taus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """REML of OU noise (σ profiled) around a quadratic trend, per time constant: (log-likelihoods, σ²).
+
+    The restricted likelihood is that of the residuals' contrasts, so the trend the block's
+    quadratic takes away (and with it part of a slow noise) is accounted for exactly.
+    """
+    n = u.size
+    x = np.column_stack([np.ones(n), u / 60.0, (u / 60.0) ** 2])
+    p = x.shape[1]
+    lls, s2s = np.full(taus.size, -INF), np.full(taus.size, np.nan)
+    d = np.abs(u[:, None] - u[None, :])
+    for i, tau in enumerate(taus):
+        r_mat = np.exp(-d / tau) + 1e-9 * np.eye(n)
+        try:
+            c = np.linalg.cholesky(r_mat)
+        except np.linalg.LinAlgError:
+            continue
+        xs = np.linalg.solve(c, x)
+        zs = np.linalg.solve(c, z)
+        q, rr = np.linalg.qr(xs)
+        res = zs - q @ (q.T @ zs)
+        s2 = float(res @ res) / (n - p)
+        if not s2 > 0:
+            continue
+        logdet_r = 2.0 * float(np.sum(np.log(np.diag(c))))
+        logdet_x = 2.0 * float(np.sum(np.log(np.abs(np.diag(rr)))))
+        lls[i] = -0.5 * ((n - p) * math.log(s2) + logdet_r + logdet_x + (n - p))
+        s2s[i] = s2
+    return lls, s2s
+
+
+def feed_noise(
+    t: np.ndarray, y: np.ndarray, *, step: float, fallback: FeedNoise, window: float = NOISE_WINDOW, taus: np.ndarray = NOISE_TAUS
+) -> FeedNoise:
+    """The feed's noise measured from the readings alone, robust to the model's misfit.
+
+    A scraped count is off by a share of itself (its noise grows with the level), slowly
+    (for hours). Measured around the queue model's curve, that noise would also hold the
+    model's misfit (bands, a substation's step) and, as one SD for the whole series, be too
+    small at the top. Here the fresh readings (a repeat of the reading before is not one)
+    are cut into blocks of 4 h; in each, log(readings) minus a quadratic trend is taken as
+    Ornstein–Uhlenbeck noise, by restricted maximum likelihood (REML: what the quadratic
+    takes away of a slow noise is accounted for). The memory τ is shared by the blocks
+    (each has its own SD); the blocks' SDs against their levels give the power law
+    SD ∝ level^power (Theil–Sen on the logs, so a block the trend cannot follow does not
+    tilt it); blocks far above that line (a step, a relapse) are dropped and τ measured
+    again. Blocks below 5 % of the peak (rounding, background outages) are not used.
+    ``fallback`` when fewer than three blocks can be measured.
+
+    ``t`` minutes, ``y`` readings as shares of the peak, ``step`` the cadence (minutes);
+    ``window`` the blocks' length and ``taus`` the memories tried (minutes).
+    """
+    fresh = np.concatenate([[True], y[1:] != y[:-1]]) & (y > 0)
+    t, y = t[fresh], y[fresh]
+    if t.size < 12:
+        return fallback
+    edges = np.arange(t[0], t[-1] + window, window)
+    idx = np.searchsorted(edges, t, side="right") - 1
+    blocks = []
+    for b in np.unique(idx):
+        sel = idx == b
+        if sel.sum() < max(8, int(0.5 * window / step)):
+            continue
+        yb = y[sel]
+        if float(np.min(yb)) < 0.05:
+            continue
+        u = t[sel] - float(np.mean(t[sel]))
+        lls, s2s = _block_reml(u, np.log(yb), taus)
+        if np.isfinite(lls).any():
+            blocks.append((float(np.exp(np.mean(np.log(yb)))), lls, s2s))
+    keep = np.ones(len(blocks), dtype=bool)
+    power, alpha, tau_i = 1.0, math.nan, 0
+    for _ in range(2):
+        if keep.sum() < 3:
+            return fallback
+        total = np.sum([blocks[i][1] for i in np.nonzero(keep)[0]], axis=0)
+        tau_i = int(np.argmax(total))
+        lvl = np.log([b[0] for b in blocks])
+        log_sd = 0.5 * np.log([b[2][tau_i] for b in blocks])
+        ok = keep & np.isfinite(log_sd)
+        if ok.sum() < 3:
+            return fallback
+        if float(np.ptp(lvl[ok])) >= math.log(2.0):
+            slope = float(stats.theilslopes(log_sd[ok], lvl[ok])[0])
+            beta = float(np.clip(slope, -1.0, 0.5))
+        else:
+            beta = 0.0  # too narrow a range of levels to see a power: multiplicative
+        alpha = float(np.median(log_sd[ok] - beta * lvl[ok]))
+        power = beta + 1.0
+        resid = log_sd - alpha - beta * lvl
+        mad = 1.4826 * float(np.median(np.abs(resid[ok] - np.median(resid[ok]))))
+        keep = keep & np.isfinite(resid) & (resid <= max(3.0 * mad, math.log(1.5)))
+    return FeedNoise(math.exp(alpha), power, float(taus[tau_i]), int(keep.sum()))

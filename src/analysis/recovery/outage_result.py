@@ -21,7 +21,16 @@ from scipy import stats
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import iso_local, to_utc
 from analysis.recovery.families import RecoveryFamily
-from analysis.recovery.outage_model import N_EXTRA, TAU_MAX, QueueCandidate, QueueEvidence, QueueGrid, bootstrap_family
+from analysis.recovery.outage_model import (
+    N_EXTRA,
+    TAU_MAX,
+    FeedNoise,
+    QueueCandidate,
+    QueueEvidence,
+    QueueGrid,
+    bootstrap_family,
+    feed_noise,
+)
 from analysis.recovery.result import Diagnostics, Estimate, Headlines, percentile_summary, weighted_quantiles
 
 RESTORATION_NOTE = (
@@ -360,15 +369,19 @@ class CustomersOutFit(Headlines):
         off. When the quadratic's top is below the largest reading, the peak is taken halfway
         between them, with half their gap as its standard deviation at least. When the top
         is not a clear maximum of a quadratic (a jump, a plateau), the largest reading stands,
-        with the noise's variance. The variance from the feed's slow drift is that of the
-        quadratic's top under OU noise of the drift's size and memory (:func:`ou_ols_cov`),
-        exact for the readings at hand. When a hole in the readings (a feed loss) lies at the
-        top, the peak may be inside it (:meth:`_top_in_hole`).
+        with the larger of the feed's noise at the top and the model's fitted noise. The
+        variance from the feed's slow drift is that of the quadratic's top under OU noise of
+        the feed's size at the top and its memory (:meth:`feed_noise`: level-proportional,
+        measured around local trends; :func:`ou_ols_cov`), exact for the readings at hand.
+        When a hole in the readings (a feed loss) lies at the top, the peak may be inside it
+        (:meth:`_top_in_hole`).
         """
         if "peak" not in self._cache:
             t, y = self.evidence.t, self.evidence.y
-            sd = self._noise_sd()
-            self._cache["peak"] = (1.0, sd**2)
+            # no quadratic top (a jump, a plateau): one reading, nothing local to check it against,
+            # so the larger of the feed's noise at the top and the model's (which also holds how
+            # far a reading strays from a smooth curve)
+            self._cache["peak"] = (1.0, max(self.feed_noise().sd(1.0), self._noise_sd()) ** 2)
             sel = np.abs(t - self.peak_minutes) <= 90.0
             n = int(sel.sum())
             if n >= 5:
@@ -379,12 +392,10 @@ class CustomersOutFit(Headlines):
                 if c < 0 and abs(b / (2 * c)) <= 1.5:
                     v = -b / (2 * c)
                     grad = np.array([1.0, v, v * v])
-                    sd_slow, tau_slow = self._drift(t, y, self.peak_minutes, 720.0)
-                    if 0 < sd < sd_slow:
-                        # what a quadratic over a day leaves at the top of a storm in several
-                        # bands is their shape, not noise: the fitted noise bounds it there
-                        sd_slow, tau_slow = sd, self._noise_tau()
-                    drift = float(grad @ ou_ols_cov(u * 60.0, sd_slow, tau_slow, x) @ grad)
+                    # the feed's noise at the top: level-proportional, measured in blocks of
+                    # readings around local trends (not around the model, whose misfit it would hold)
+                    noise = self.feed_noise()
+                    drift = float(grad @ ou_ols_cov(u * 60.0, noise.sd(1.0), noise.tau, x) @ grad)
                     var = max(float(grad @ cov @ grad), drift)
                     level = a + b * v + c * v * v
                     if level < 1.0:
@@ -448,6 +459,17 @@ class CustomersOutFit(Headlines):
         rho = float(np.corrcoef(r[:-1], r[1:])[0, 1]) if sd > 0 else 0.0
         tau = -self.step / math.log(rho) if 0 < rho < 1 else self.step
         return sd, float(min(tau, half))
+
+    def feed_noise(self) -> FeedNoise:
+        """The feed's noise, level-proportional, measured from the readings (see :func:`outage_model.feed_noise`).
+
+        When too few blocks of readings can measure it: the model's fitted noise (one SD
+        for the whole series, its memory), as a share of the count.
+        """
+        if "feed_noise" not in self._cache:
+            fallback = FeedNoise(self._noise_sd(), 1.0, min(self._noise_tau(), TAU_MAX), 0)
+            self._cache["feed_noise"] = feed_noise(self.evidence.t, self.evidence.y, step=self.step, fallback=fallback)
+        return self._cache["feed_noise"]
 
     def _lag(self) -> int:
         """Newey–West lag in readings: three noise time constants, at most 24 readings."""
@@ -917,6 +939,13 @@ class CustomersOutFit(Headlines):
             "share_of_total": self.peak_out / self.total if self.total else None,
             "estimate": _json(pk.value),
             "estimate_ci": pk.interval,
+        }
+        noise = self.feed_noise()
+        out["feed_noise"] = {
+            "sd_at_peak": _json(noise.sd_peak),
+            "power": _json(noise.power),
+            "memory_minutes": _json(noise.tau),
+            "blocks": noise.blocks,
         }
         rt: dict[str, Any] = {}
         for p, key in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99")):
