@@ -272,15 +272,20 @@ def curated_summary_parts(a: Analysis) -> list[str]:
     return parts
 
 
+def _curated_facts_of(a: Analysis) -> tuple[dict[str, Any], dt.datetime | None, Any, Any, Any, int]:
+    """metrics.json's curated summary, with the declaration time, the last timed and dated statements and the counts after it."""
+    facts = a.metrics["curated_summary"]
+    declared = dt.datetime.fromisoformat(facts["declared_resolved"]) if facts.get("declared_resolved") else None
+    timed, dated = facts.get("last_timed_statement"), facts.get("last_dated_statement")
+    after = facts.get("statements_after_declaration")
+    return facts, declared, timed, dated, after, facts.get("statements_possibly_after_declaration") or 0
+
+
 def _curated_cards(a: Analysis) -> list[str]:
     """The tiles: statements, after the declaration, last timed and last dated statement, the declaration."""
     lang, tz = a.params.language, a.incident.timezone
-    facts = a.metrics["curated_summary"]
+    facts, declared, timed, dated, after, maybe = _curated_facts_of(a)
     when = dt.datetime.fromisoformat
-    declared = when(facts["declared_resolved"]) if facts.get("declared_resolved") else None
-    timed, dated = facts.get("last_timed_statement"), facts.get("last_dated_statement")
-    after = facts.get("statements_after_declaration")
-    maybe = facts.get("statements_possibly_after_declaration") or 0
     places = facts.get("municipalities_after_declaration") or 0
     cards = [kpi(text(lang, "kpi_statements"), str(facts["n_statements"]), sub=text(lang, "rows_in", n=a.metrics["n_raw"]))]
     if declared is not None and after is not None:
@@ -299,12 +304,8 @@ def _curated_cards(a: Analysis) -> list[str]:
 def _curated_facts(a: Analysis) -> list[str]:
     """The facts under the tiles, as sentences: after the declaration, the last timed and last dated statement."""
     lang, tz = a.params.language, a.incident.timezone
-    facts = a.metrics["curated_summary"]
+    facts, declared, timed, dated, after, maybe = _curated_facts_of(a)
     when = dt.datetime.fromisoformat
-    declared = when(facts["declared_resolved"]) if facts.get("declared_resolved") else None
-    timed, dated = facts.get("last_timed_statement"), facts.get("last_dated_statement")
-    after = facts.get("statements_after_declaration")
-    maybe = facts.get("statements_possibly_after_declaration") or 0
     out = []
     if declared is not None and after is not None:
         at = format_time(declared, tz, lang, with_day=False)
