@@ -148,3 +148,36 @@ def test_reports_extrapolate_the_recovery_only_when_the_share_out_is_known() -> 
     # a share out of 0.6 [0–1] says nothing: the log-linear decline from it (631 min) is left out
     assert progress_eta(0.6, 140.0, 140.0, 0.9) == pytest.approx(631.1, abs=0.5)
     assert known.median > vague.median + 20
+
+
+def test_the_live_page_says_the_count_may_not_have_peaked(tmp_path: Path) -> None:
+    folder = series_incident(tmp_path / "storm", first_fall())
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "render",
+            str(folder),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+            "--as-of",
+            "2024-06-01T07:00:00+00:00",
+            "-p",
+            "n_boot=30",
+            "-p",
+            f"processed_dir={tmp_path / 'p'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "out" / "storm" / "postmortem.html").read_text(encoding="utf-8")
+    banner = page[page.index('class="pm-live"') :].split("</div></div>")[0]
+    assert "The count may not have peaked yet" in banner
+    metrics = json.loads((tmp_path / "out" / "storm" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["nowcast"]["peak_may_be_ahead"] == "the running maximum was set in the last 3 h"
