@@ -11,7 +11,8 @@ Three pieces, all pure functions of the ingested tables and a fit:
   An ETA combines, on the log scale, the fit's crossing (its bootstrap interval read as a
   normal), extrapolations of the recovery so far and a weak log-normal duration prior
   scaled by the size of the event (:class:`DurationPrior`), then conditions on "not
-  reached yet at T" (:func:`eta_forecast`; docs/nowcast.md).
+  reached yet at T" (:func:`eta_forecast`; docs/nowcast.md). While a series' count may not
+  have peaked yet (:func:`peak_may_be_ahead`) the forecast is mixed with the prior alone.
 * :func:`communications_review` replays the analysis at each announcement of the incident
   and sets the as-of estimate beside the retrospective one.
 
@@ -67,6 +68,20 @@ IMPLAUSIBLE_FACTOR = 50.0
 RATE_SIGMA = 0.8
 #: Hours of readings behind the current recovery rate.
 RATE_HOURS = 3.0
+#: The recovery so far is extrapolated from reports only when the share still out is known this well (interval width).
+SHARE_KNOWN_WIDTH = 0.5
+#: A series whose count now is at least this share of its running maximum may not have peaked.
+PEAK_BAND = 0.8
+#: Hours within which a new running maximum, or a rise of the count, says the peak may be ahead.
+RISE_HOURS = 3.0
+#: A rise of the count by this factor over its lowest reading of the last ``RISE_HOURS``.
+RISE_FACTOR = 1.1
+#: The recent trend is "clearly down" when its slope is at least this many standard errors below 0.
+TREND_Z = 2.0
+#: Below this share of its running maximum a series' recovery has clearly begun, whatever its last hours did.
+UNPEAKED_FLOOR = 0.5
+#: Weight of the duration prior in the mixture while a series' peak may still be ahead.
+UNPEAKED_PRIOR_WEIGHT = 0.3
 
 
 def parse_as_of(text: str | dt.datetime, timezone: str) -> dt.datetime:
@@ -323,6 +338,7 @@ class Nowcast:
     last_observation: dt.datetime | None
     reports_pending: float | None = None
     still_out_meaning: str = "share of affected customers"
+    peak_may_be_ahead: str | None = None
 
     @property
     def data_age_minutes(self) -> float | None:
@@ -376,6 +392,7 @@ class Nowcast:
         doc["onset"] = iso(self.onset, self.timezone)
         doc["data_age_minutes"] = clean_number(self.data_age_minutes, 1)
         doc["reports_pending"] = clean_number(self.reports_pending, 1)
+        doc["peak_may_be_ahead"] = self.peak_may_be_ahead
         return doc
 
 
@@ -435,6 +452,63 @@ def rate_eta(data: IngestResult, onset: dt.datetime, as_of: dt.datetime, p: floa
     return elapsed + max(now - (1 - p), 0.0) / -slope
 
 
+def peak_may_be_ahead(data: IngestResult, as_of: dt.datetime) -> str | None:
+    """Why a series' peak so far may not be its peak (None when its recovery has clearly begun).
+
+    Any of: the count now (median of the last hour's readings) is within
+    :data:`PEAK_BAND` of its running maximum; or, while it is still above
+    :data:`UNPEAKED_FLOOR` of that maximum: the running maximum was set in the last
+    :data:`RISE_HOURS` hours; the count rose by :data:`RISE_FACTOR` over its lowest reading
+    of those hours (and by that share of the peak); or the least-squares trend of those hours is not clearly down (less
+    than :data:`TREND_Z` standard errors below zero). Early in a storm a first fall is
+    often followed by later bands: it is not the recovery yet.
+    """
+    if not data.online.height:
+        return None
+    from analysis.fitting import customers_out_series
+
+    s = customers_out_series(data.online).drop_nulls("out").filter(pl.col("observed_at") <= as_of).sort("observed_at")
+    if s.height < 4:
+        return "fewer than 4 readings"
+    out = s["out"].to_numpy().astype(float)
+    peak = float(out.max())
+    if not peak > 0:
+        return None
+    since = as_of - dt.timedelta(hours=RISE_HOURS)
+    peak_at = s["observed_at"][int(np.argmax(out))]
+    recent = s.filter(pl.col("observed_at") >= since)
+    last_hour = s.filter(pl.col("observed_at") >= as_of - dt.timedelta(hours=1))["out"]
+    now = float(last_hour.median()) if last_hour.len() else float(out[-1])  # type: ignore[arg-type]
+    if now >= PEAK_BAND * peak:
+        return f"the count is within {1 - PEAK_BAND:.0%} of its running maximum"
+    if now < UNPEAKED_FLOOR * peak:
+        return None  # most of the peak is back: a later band would have to be large to matter
+    if peak_at >= since:
+        return f"the running maximum was set in the last {RISE_HOURS:g} h"
+    low = float(recent["out"].min()) if recent.height else now  # type: ignore[arg-type]
+    if now > RISE_FACTOR * low and now - low > (RISE_FACTOR - 1) * peak:
+        return f"the count rose in the last {RISE_HOURS:g} h"
+    if recent.height >= 4:
+        x = (recent["observed_at"] - since).dt.total_seconds().to_numpy() / 3600.0
+        y = recent["out"].to_numpy().astype(float) / peak
+        slope, icpt = np.polyfit(x, y, 1)
+        resid = y - (icpt + slope * x)
+        sxx = float(np.sum((x - x.mean()) ** 2))
+        se = math.sqrt(float(np.sum(resid**2)) / max(x.size - 2, 1) / sxx) if sxx > 0 else math.inf
+        if not slope < -TREND_Z * se:
+            return f"the trend of the last {RISE_HOURS:g} h is not clearly down"
+    return None
+
+
+def with_prior_mixed_in(f: EtaForecast, prior: EtaForecast, weight: float) -> EtaForecast:
+    """The mixture (1 − ``weight``) · ``f`` + ``weight`` · ``prior`` (both not reached yet), as weighted samples."""
+    if f.reached or not f.samples.size or not prior.samples.size or not weight > 0:
+        return f
+    x = np.concatenate([f.samples, prior.samples])
+    w = np.concatenate([f.weights / f.weights.sum() * (1 - weight), prior.weights / prior.weights.sum() * weight])
+    return EtaForecast(f.p, x, w)
+
+
 def progress_eta(share: float, since_minutes: float, elapsed: float, p: float) -> float | None:
     """Minutes after onset at which the share still out reaches 1 − p, if it keeps falling as it has.
 
@@ -476,19 +550,31 @@ def eta_forecasts(
     by then; any other curve's when its point estimate lies at or before ``elapsed``.
     With ``prior`` (the product) the extrapolations of the recovery so far join in — a
     series' rate over the last hours (:func:`rate_eta`) and, for every evidence kind, the
-    log-linear decline from everyone out to the share out now (:func:`progress_eta`);
-    without it, the fitted curve alone.
+    log-linear decline from everyone out to the share out now (:func:`progress_eta`; for
+    reports only when the share out now is known within :data:`SHARE_KNOWN_WIDTH`);
+    without it, the fitted curve alone. A series' fitted crossing that lies before
+    ``elapsed`` while its last hour of readings is still above the line is not used (the
+    curve took a fall, or a feed drop-out, for the recovery). While a series' peak may
+    still be ahead (:func:`peak_may_be_ahead`), the forecast is mixed with the prior alone
+    (weight :data:`UNPEAKED_PRIOR_WEIGHT`): the first fall is not read as the recovery.
     """
     duration_prior = DurationPrior.for_event(evidence, event_size(fit, evidence, data)) if prior else None
     onset = fit.onset if fit is not None else None
+    unpeaked, share_now = None, None
+    if onset is not None and evidence == "online_fraction":
+        share_now = series_progress(data, onset, onset + dt.timedelta(minutes=elapsed))
+        if prior:
+            unpeaked = peak_may_be_ahead(data, onset + dt.timedelta(minutes=elapsed))
     etas = {}
     for key, p in (("t50", 0.5), ("t90", 0.9)):
         reached, est = None, Estimate.nan()
         if fit is not None and hasattr(fit, "crossing"):
             c = fit.crossing(p)
-            if c.reached and c.minutes.value <= elapsed:
+            if c.reached and c.minutes.value <= elapsed and not (share_now is not None and share_now[0] > 1 - p):
                 reached = c.minutes.value
             est = c.minutes
+            if reached is None and est.value <= elapsed:
+                est = Estimate.nan()  # the curve crossed already but the last hour's readings did not: the curve is wrong
         elif fit is not None:
             est = fit.quantile(p)
         rates: list[float] = []
@@ -501,11 +587,15 @@ def eta_forecasts(
                 if now is not None:
                     progress = progress_eta(now[0], now[1], elapsed, p)
             else:
-                progress = progress_eta(float(fit.still_affected(as_of).value), elapsed, elapsed, p)
+                still = fit.still_affected(as_of)
+                if float(still.high) - float(still.low) <= SHARE_KNOWN_WIDTH:  # else the share out now is a guess
+                    progress = progress_eta(float(still.value), elapsed, elapsed, p)
             rates.append(progress or math.nan)
-        etas[key] = eta_forecast(
-            est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, rate_minutes=rates
-        )
+        f = eta_forecast(est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, rate_minutes=rates)
+        if unpeaked is not None and duration_prior is not None:
+            alone = eta_forecast(Estimate.nan(), p, elapsed=elapsed, level=level, prior=duration_prior)
+            f = with_prior_mixed_in(f, alone, UNPEAKED_PRIOR_WEIGHT)
+        etas[key] = f
     return etas
 
 
@@ -552,6 +642,7 @@ def nowcast_from_fit(
         etas=etas,
         last_observation=_last_observation(data),
         reports_pending=pending,
+        peak_may_be_ahead=peak_may_be_ahead(data, as_of) if prior and evidence == "online_fraction" else None,
         still_out_meaning="share of the peak still out" if evidence == "online_fraction" else "share of affected customers",
     )
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
+        "peak_ahead": "The count may not have peaked yet: the times lean on the duration prior as well as on the curve.",
         "banner": "Live estimate as of {time}: only the evidence observed by then is used.",
         "still_out": "Still out: {value} [{low}–{high}].",
         "eta": "{share} restored by {time} [{low} – {high}].",
@@ -34,6 +35,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "caption": "Intervals at the report's level. 'As of then' uses only reports stamped, and readings taken, by the announcement.",
     },
     "fr": {
+        "peak_ahead": "Le nombre n'a peut-être pas encore atteint son maximum : les heures s'appuient aussi sur la loi a priori des durées.",
         "banner": "Estimation en direct, le {time} : seules les données observées à ce moment sont utilisées.",
         "still_out": "Encore privés de service : {value} [{low}–{high}].",
         "eta": "{share} rétablis vers le {time} [{low} – {high}].",
@@ -50,6 +52,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "caption": "Intervalles au niveau du rapport. « Selon les données d'alors » n'utilise que les signalements datés, et les relevés faits, avant l'annonce.",
     },
     "nl": {
+        "peak_ahead": "Het aantal heeft mogelijk zijn piek nog niet bereikt: de tijden steunen ook op de a-priori-verdeling van de duur.",
         "banner": "Live schatting van {time}: alleen wat toen waargenomen was, wordt gebruikt.",
         "still_out": "Nog zonder dienst: {value} [{low}–{high}].",
         "eta": "{share} hersteld tegen {time} [{low} – {high}].",
@@ -81,8 +84,9 @@ def _pct(value: float | None, low: float | None, high: float | None, lang: str) 
 def live_banner(a: Analysis) -> str:
     """The "as of" banner of a live page (empty for a retrospective run).
 
-    One small box: the as-of time, the share still out and the 50 % / 90 % ETAs with their
-    intervals, from :func:`analysis.nowcast.nowcast`.
+    One small box: the as-of time, the share still out, a warning when a series' count may
+    not have peaked yet, and the 50 % / 90 % ETAs with their intervals, from
+    :func:`analysis.nowcast.nowcast`.
     """
     if getattr(a, "as_of", None) is None:
         return ""
@@ -96,6 +100,8 @@ def live_banner(a: Analysis) -> str:
     else:
         v, lo, hi = _pct(nc.still_out.value, nc.still_out.low, nc.still_out.high, lang)
         lines.append(_t(lang, "still_out", value=v, low=lo, high=hi))
+    if nc.peak_may_be_ahead is not None:
+        lines.append(_t(lang, "peak_ahead"))
     for key, share in (("t50", format_percent(0.5, 0, lang)), ("t90", format_percent(0.9, 0, lang))):
         f = nc.etas[key]
         when = nc.onset_time(f.reached_minutes) if f.reached else None
