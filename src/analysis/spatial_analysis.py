@@ -20,7 +20,8 @@ import polars as pl
 
 from analysis import spatial as sp
 from analysis.errors import AnalysisError
-from analysis.spatial_recovery import AreaRecovery, RegionComparison, compare_regions, coverage_caveats, pooled_area_recovery
+from analysis.spatial.pooling import AreaRecovery, pooled_area_recovery
+from analysis.spatial_recovery import RegionComparison, compare_regions, coverage_caveats
 from analysis.timeline import DOWN_STATUSES, down_reports
 
 if TYPE_CHECKING:
@@ -249,7 +250,7 @@ def _distance_tests(a: Analysis, s: SpatialAnalysis, areas: Any, *, propensity: 
     import geopandas as gpd
 
     from analysis.geo.boundaries import METRIC_CRS
-    from analysis.spatial_recovery import report_time_cdf
+    from analysis.spatial.pooling import report_time_cdf
 
     inc, params = a.incident, a.params
     pts = sp.area_points(areas, level="municipality" if s.level == "municipality" else "user")
