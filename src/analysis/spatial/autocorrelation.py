@@ -210,18 +210,7 @@ def spatial_autocorrelation(
     if e.sum() == 0 or np.allclose(e / b, (e / b)[0]):
         return _no_pattern(keys, permutations=permutations, adjust=adjust, notes=notes)
     g, loc = _moran(esda, e, b, w, adjust=adjust, permutations=permutations, seed=seed)
-    quad = [_QUADRANTS.get(int(q)) for q in loc.q]
-    cut = float(esda.fdr(loc.p_sim, alpha)) if correction == "fdr" else alpha
-    sig = loc.p_sim <= cut if correction == "fdr" else loc.p_sim < alpha
-    lisa = pl.DataFrame(
-        {
-            "key": keys,
-            "local_i": np.asarray(loc.Is, dtype=float),
-            "p_value": np.asarray(loc.p_sim, dtype=float),
-            "quadrant": pl.Series(quad, dtype=pl.String),
-            "cluster": [q if s else "not significant" for q, s in zip(quad, sig, strict=True)],
-        }
-    )
+    lisa = _lisa(esda, loc, keys, alpha=alpha, correction=correction)
     return MoranResult(
         statistic=float(g.I),
         expected=float(g.EI),
@@ -235,6 +224,22 @@ def spatial_autocorrelation(
         ),
         lisa=lisa,
         notes=tuple(notes),
+    )
+
+
+def _lisa(esda: Any, loc: Any, keys: list[str], *, alpha: float, correction: str) -> pl.DataFrame:
+    """The local Moran table: each area's statistic, p-value, quadrant and called cluster."""
+    quad = [_QUADRANTS.get(int(q)) for q in loc.q]
+    cut = float(esda.fdr(loc.p_sim, alpha)) if correction == "fdr" else alpha
+    sig = loc.p_sim <= cut if correction == "fdr" else loc.p_sim < alpha
+    return pl.DataFrame(
+        {
+            "key": keys,
+            "local_i": np.asarray(loc.Is, dtype=float),
+            "p_value": np.asarray(loc.p_sim, dtype=float),
+            "quadrant": pl.Series(quad, dtype=pl.String),
+            "cluster": [q if s else "not significant" for q, s in zip(quad, sig, strict=True)],
+        }
     )
 
 

@@ -254,18 +254,7 @@ def pooled_area_recovery(
     lik = np.exp(rel)
 
     notes: list[str] = []
-    if tau is None:
-        if len(keys) < 3:
-            tau_hat = 0.0
-            notes.append("fewer than 3 areas: between-area variation not estimated, every area gets the national curve")
-        else:
-            marg = [
-                float(np.sum(np.log(np.maximum((lik * np.exp(_log_prior(grid, t))[None, :]).sum(axis=1), 1e-300))))
-                for t in TAU_GRID
-            ]
-            tau_hat = float(TAU_GRID[int(np.argmax(marg))])
-    else:
-        tau_hat = float(tau)
+    tau_hat = _between_areas(grid, lik, tau, notes)
     post = lik * np.exp(_log_prior(grid, tau_hat))[None, :]
     post = post / post.sum(axis=1, keepdims=True)
 
@@ -281,6 +270,17 @@ def pooled_area_recovery(
         notes.append("no detectable difference in pace between areas (τ = 0): every area is shown with the national curve")
     table = pl.DataFrame(rows)
     return AreaRecovery(table, tau_hat, level, grid, post, national, tuple(notes))
+
+
+def _between_areas(grid: np.ndarray, lik: np.ndarray, tau: float | None, notes: list[str]) -> float:
+    """τ, the between-area SD of log φ: ``tau`` when given, else the maximum of the marginal likelihood on :data:`TAU_GRID`."""
+    if tau is not None:
+        return float(tau)
+    if lik.shape[0] < 3:
+        notes.append("fewer than 3 areas: between-area variation not estimated, every area gets the national curve")
+        return 0.0
+    marg = [float(np.sum(np.log(np.maximum((lik * np.exp(_log_prior(grid, t))[None, :]).sum(axis=1), 1e-300)))) for t in TAU_GRID]
+    return float(TAU_GRID[int(np.argmax(marg))])
 
 
 def _log_prior(grid: np.ndarray, t: float) -> np.ndarray:
