@@ -101,7 +101,7 @@ def _round(c: Any, d: int) -> Any:
 # --------------------------------------------------------------------------- shared layout
 
 
-def layer_buttons(fig: go.Figure, layers: Sequence[str], specs: Mapping[str, Any], idx: int) -> None:
+def layer_buttons(fig: go.Figure, layers: Sequence[str], specs: Mapping[Any, Any], idx: int) -> None:
     """One button per layer above the map; each restyles trace ``idx`` (nothing for a single layer)."""
     if len(layers) < 2:
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import plotly.graph_objects as go
@@ -47,7 +47,7 @@ def timelapse_map(
         return fig
     keys = sorted(set(h["key"].to_list()))
     pos = {k: i for i, k in enumerate(keys)}
-    t0, t1 = h["hour"].min(), h["hour"].max()
+    t0, t1 = cast(dt.datetime, h["hour"].min()), cast(dt.datetime, h["hour"].max())
     hours = [t0 + dt.timedelta(hours=i) for i in range(int((t1 - t0).total_seconds() // 3600) + 1)]
     grid = np.zeros((len(hours), len(keys)))
     hi = {t: i for i, t in enumerate(hours)}
