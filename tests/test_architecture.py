@@ -40,7 +40,7 @@ LAYERS: dict[str, int] = {
     "analysis.ingest.partitions": 4,
     # 5 recovery curves, 6 the spatial statistics, 7 incidents with known truth
     "analysis.recovery": 5,
-    "analysis.spatial": 6,
+    "analysis.spatial": 6,  # areas, autocorrelation, distance, pooling, equal_recovery
     "analysis.spatial_recovery": 6,
     "analysis.spatial_analysis": 8,
     "analysis.simulate": 7,
@@ -63,7 +63,7 @@ LAYERS: dict[str, int] = {
     "analysis.impact_report": 9,
     "analysis.quality_report": 9,
     "analysis.figures": 9,
-    "analysis.maps": 9,
+    "analysis.maps": 9,  # the area map, statements, recovery, time-lapse, layout
     "analysis.series_report": 9,
     "analysis.spatial_report": 9,
     "analysis.postmortem_report": 9,
@@ -72,6 +72,7 @@ LAYERS: dict[str, int] = {
     "analysis.htmlexport": 9,
     "analysis.provenance": 9,
     "analysis.report": 9,
+    "analysis.report_export": 9,
     "analysis.report_folders": 9,
     "analysis.report_kernel": 9,
     "analysis.sentences": 9,
@@ -220,18 +221,13 @@ MAX_FUNCTION_LINES = 80  # from ``def`` to the last line, docstring included
 # that is no longer over its limit fails the test below: the list only shrinks.
 PENDING = "pending split"
 LARGE_MODULES: dict[str, str] = {
-    "analysis.maps": PENDING,
     "analysis.nowcast": PENDING,
     "analysis.recovery.evidence": PENDING,
     "analysis.recovery.families": PENDING,
     "analysis.recovery.groups": PENDING,
     "analysis.recovery.outage_result": PENDING,
-    "analysis.report": PENDING,
-    "analysis.spatial": PENDING,
-    "analysis.spatial_recovery": PENDING,
 }
 LONG_FUNCTIONS: dict[str, str] = {
-    "analysis.pipeline.build_metrics": PENDING,
     "analysis.recovery._optim._maximize": PENDING,
     "analysis.recovery._optim.maximize_batch": PENDING,
     "analysis.recovery.groups.fit_by_group": PENDING,
@@ -241,12 +237,6 @@ LONG_FUNCTIONS: dict[str, str] = {
     "analysis.recovery.reports.fit_down_reports": PENDING,
     "analysis.recovery.restorations.restoration_data": PENDING,
     "analysis.recovery.restorations.fit_restorations": PENDING,
-    "analysis.report.render": PENDING,
-    "analysis.spatial.area_table": PENDING,
-    "analysis.spatial.spatial_autocorrelation": PENDING,
-    "analysis.spatial.distance_effect": PENDING,
-    "analysis.spatial_analysis._compute": PENDING,
-    "analysis.spatial_recovery.pooled_area_recovery": PENDING,
 }
 
 

@@ -314,23 +314,7 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
         },
         "sources": [{k: v for k, v in s.__dict__.items() if k in SOURCE_METRICS} for s in data.sources],
     }
-    if a.has_geography:
-        from analysis.spatial_analysis import areas_metrics, equal_recovery_metrics, regions_metrics
-
-        doc["regions"] = regions_metrics(a)
-        doc["regions_equal_recovery"] = equal_recovery_metrics(a)
-        doc["areas"].update(areas_metrics(a))
-    else:
-        note = "no place in the data lies in the reference geography (Belgium's municipalities)"
-        doc["regions_equal_recovery"] = {
-            "test": None,
-            "statistic": None,
-            "p_value": None,
-            "df": None,
-            "performed": False,
-            "note": note,
-        }
-        doc["areas"].update({"level": None, "n_areas": 0, "n_areas_with_reports": 0, "note": note})
+    _geography_metrics(a, doc)
     if a.evidence == "online_fraction" and a.fit is not None:
         doc["series_readings_left_out"] = readings_left_out(a.fit.data_quality, tz)
         est = a.fit.customer_hours_lost(None)
@@ -338,12 +322,7 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
         doc["recovery"]["customer_hours_lost_ci"] = m.interval(est.low, est.high, 0)
     if a.area_fits:
         doc["series_areas"] = {name: fit.to_metrics() for name, fit in sorted(a.area_fits.items())}
-    resolved = inc.declared_resolved
-    if resolved is not None:
-        entry = next(
-            (x for x in doc["announcements"] if x["time"] == m.iso(resolved.time, tz) and x["label"] == resolved.label), None
-        )
-        doc["declared_resolved"] = None if entry is None else entry | after_declaration(a.service_down, resolved.time)
+    doc["declared_resolved"] = _declared_resolved(a, doc["announcements"])
     doc["evidence_sampling"] = a.sampling
     doc["curated_summary"] = curated_summary(a) if a.curated else None
     doc["misfits"] = [x.to_metrics(tz) for x in a.misfits]
@@ -368,3 +347,33 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
 
         doc["nowcast"] = nowcast(a).to_json()
     return doc
+
+
+def _geography_metrics(a: Analysis, doc: dict[str, Any]) -> None:
+    """Fill ``regions``, ``regions_equal_recovery`` and the area counts of ``doc`` (empty without geography)."""
+    if a.has_geography:
+        from analysis.spatial_analysis import areas_metrics, equal_recovery_metrics, regions_metrics
+
+        doc["regions"] = regions_metrics(a)
+        doc["regions_equal_recovery"] = equal_recovery_metrics(a)
+        doc["areas"].update(areas_metrics(a))
+    else:
+        note = "no place in the data lies in the reference geography (Belgium's municipalities)"
+        doc["regions_equal_recovery"] = {
+            "test": None,
+            "statistic": None,
+            "p_value": None,
+            "df": None,
+            "performed": False,
+            "note": note,
+        }
+        doc["areas"].update({"level": None, "n_areas": 0, "n_areas_with_reports": 0, "note": note})
+
+
+def _declared_resolved(a: Analysis, announcements: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The announcement that declared the outage resolved, with what the reports said after it (None if not declared)."""
+    resolved, tz = a.incident.declared_resolved, a.incident.timezone
+    if resolved is None:
+        return None
+    entry = next((x for x in announcements if x["time"] == m.iso(resolved.time, tz) and x["label"] == resolved.label), None)
+    return None if entry is None else entry | after_declaration(a.service_down, resolved.time)

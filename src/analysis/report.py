@@ -18,7 +18,6 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
-import html
 import json
 import os
 import re
@@ -30,10 +29,11 @@ from typing import Any
 
 from analysis.config import NOTEBOOKS, PROJECT_ROOT, Incident, load_incident
 from analysis.errors import AnalysisError, ParameterError, RenderError
-from analysis.languages import CACHE_FILE, LANGUAGES, language_links, page_name
+from analysis.languages import CACHE_FILE, LANGUAGES, page_name
 from analysis.metrics import unusable
 from analysis.params import ReportParams, as_dict, validate_params
 from analysis.provenance import inputs_fingerprint, new_run_id, provenance, public_path, sha256_file
+from analysis.report_export import display_path, export_notebook, export_page, publish_paths
 from analysis.report_folders import (
     KERNEL_PREFIX,
     RunStopped,
@@ -310,11 +310,7 @@ def render(
     make_out_root(out_root)
     remove_stale_kernel_folders()
     with incident_lock(out_root, incident.id):
-        recover_interrupted_swap(final)
-        remove_stale_work(out_root, incident.id)
-        check_ours(final)
-        work = work_folder(out_root, incident.id, run_id)
-        work.mkdir(parents=True)
+        work = _fresh_work(out_root, incident.id, final, run_id)
         # the notebook writes metrics.json into output_dir: point it at the work folder
         run_params = injected(params, notebook) | {"output_dir": str(work)}
         fingerprint = render_fingerprint(incident, params, notebook)
@@ -335,6 +331,16 @@ def render(
             raise  # _fail raises; this line is never reached
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _fresh_work(out_root: Path, incident_id: str, final: Path, run_id: str) -> Path:
+    """Under the incident's lock: finish an interrupted swap, clear stale work, check ``final`` is ours; a new work folder."""
+    recover_interrupted_swap(final)
+    remove_stale_work(out_root, incident_id)
+    check_ours(final)
+    work = work_folder(out_root, incident_id, run_id)
+    work.mkdir(parents=True)
+    return work
 
 
 def _publish(work: Path, final: Path, manifest: dict[str, Any], *, seconds: float) -> dt.datetime:
@@ -374,7 +380,7 @@ def _run_pages(
     execute_notebook(pm, notebook, executed, run_params, incident.id, timeout=timeout, progress=progress)
     publish_paths(
         executed,
-        {work: incident.id, incident.folder: public_path(incident.folder), notebook: _display_path(notebook)},
+        {work: incident.id, incident.folder: public_path(incident.folder), notebook: display_path(notebook)},
     )
     metrics = _notebook_metrics(work, incident.id)
     problem = unusable(metrics)
@@ -384,18 +390,18 @@ def _run_pages(
         "status": "unusable" if problem else "ok",
         "problem": problem,
         "started": iso(start_time),
-        "notebook": {"path": _display_path(notebook), "sha256": sha256_file(notebook)},
+        "notebook": {"path": display_path(notebook), "sha256": sha256_file(notebook)},
         "fingerprint": fingerprint,
         "source_sha256": source_digest(),
         "timeout_seconds": timeout,
     }
     langs = _languages(params.language, languages)
-    _export(executed, work / page_name(params.language), incident=incident, params=params, manifest=manifest, languages=langs)
+    export_page(executed, work / page_name(params.language), incident=incident, params=params, manifest=manifest, languages=langs)
     for lang in langs[1:]:
         other = work / f".postmortem.{lang}.ipynb"
         execute_notebook(pm, notebook, other, run_params | {"language": lang}, incident.id, timeout=timeout, progress=progress)
         lang_params = dataclasses.replace(params, language=lang)
-        _export(other, work / page_name(lang), incident=incident, params=lang_params, manifest=manifest, languages=langs)
+        export_page(other, work / page_name(lang), incident=incident, params=lang_params, manifest=manifest, languages=langs)
         other.unlink()
     (work / CACHE_FILE).unlink(missing_ok=True)
     manifest["pages"] = {lang: page_name(lang) for lang in LANGUAGES if lang in langs}
@@ -438,32 +444,6 @@ def _notebook_metrics(work: Path, incident_id: str) -> dict[str, Any]:
     return metrics
 
 
-def publish_paths(executed: Path, replace: dict[Path, str]) -> None:
-    """Rewrite server paths in an executed notebook (injected parameters, papermill's record) as public ones.
-
-    The published notebook names the incident folder relative to the project, the report
-    folder by the incident id and the project's own files relative to it, never by an
-    absolute path on the server. Longer paths are replaced first.
-    """
-    pairs = sorted(((str(k), v) for k, v in replace.items()), key=lambda kv: -len(kv[0]))
-    pairs.append((str(PROJECT_ROOT) + os.sep, ""))
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, str):
-            for old, new in pairs:
-                if old in value:
-                    value = value.replace(old, new)
-            return value
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        return value
-
-    doc = json.loads(executed.read_text(encoding="utf-8"))
-    executed.write_text(json.dumps(clean(doc), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
 def _languages(first: str, languages: tuple[str, ...] | None) -> tuple[str, ...]:
     """The languages of a render, the parameter's first; unknown ones refused.
 
@@ -480,95 +460,7 @@ def _languages(first: str, languages: tuple[str, ...] | None) -> tuple[str, ...]
     return (first, *(x for x in LANGUAGES if x in wanted and x != first))
 
 
-def _export(
-    executed: Path,
-    out: Path,
-    *,
-    incident: Incident,
-    params: ReportParams,
-    manifest: dict[str, Any],
-    languages: tuple[str, ...] = (),
-) -> None:
-    """The nbconvert page plus links to the other languages and a run footer (run id, start, code version, fingerprint, manifest link)."""
-    from analysis.htmlexport import export_html
-    from analysis.i18n import text as t
-
-    export_html(
-        executed,
-        out,
-        title=incident.title_in(params.language),
-        language=params.language,
-        toc_title=t(params.language, "contents"),
-    )
-    page = out.read_text(encoding="utf-8")
-    nav = language_links(params.language, [x for x in LANGUAGES if x in languages])
-    if nav and (at := page.find("<main>")) != -1:
-        page = page[: at + len("<main>")] + nav + page[at + len("<main>") :]
-    out.write_text(_with_footer(page, run_footer(manifest, language=params.language)), encoding="utf-8")
-
-
-def export_notebook(notebook: Path, out: Path | None = None) -> Path:
-    """Export an executed report notebook as the offline page ``postmortem render`` writes.
-
-    Title and language come from the notebook (:class:`analysis.htmlexport.PostmortemExporter`);
-    when a ``manifest.json`` sits beside the notebook (a report folder), the run footer is
-    added as ``render`` adds it. ``out`` defaults to the notebook's path with ``.html``.
-
-    Raises
-    ------
-    RenderError
-        When the notebook is missing or not a notebook.
-    """
-    import nbformat
-
-    from analysis.htmlexport import PostmortemExporter
-
-    notebook = Path(notebook)
-    out = Path(out) if out is not None else notebook.with_suffix(".html")
-    try:
-        nb = nbformat.read(notebook, as_version=4)
-    except FileNotFoundError:
-        raise RenderError(f"{notebook}: no such notebook") from None
-    except (OSError, ValueError) as exc:
-        raise RenderError(f"{notebook}: cannot read the notebook: {first_line(str(exc))}") from None
-    page, _ = PostmortemExporter().from_notebook_node(nb, resources={"metadata": {"name": notebook.stem}})
-    manifest = read_manifest(notebook.parent)
-    if manifest is not None and manifest.get("run_id"):
-        language = str(((nb.metadata.get("papermill") or {}).get("parameters") or {}).get("language") or "en")
-        page = _with_footer(page, run_footer(manifest, language=language))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    return out
-
-
-def _with_footer(page: str, footer: str) -> str:
-    for anchor in ("</main>", "</body>"):
-        at = page.rfind(anchor)
-        if at != -1:
-            return page[:at] + footer + page[at:]
-    return page + footer
-
-
-def run_footer(manifest: dict[str, Any], *, language: str = "en") -> str:
-    """A one-paragraph record of the run that produced the page (all values escaped)."""
-    from analysis.i18n import text as t
-
-    code = (manifest.get("code_version") or {}).get("label") or "—"
-    items = [
-        (t(language, "run"), manifest.get("run_id") or "—"),
-        ("started (UTC)", manifest.get("started") or "—"),
-        (t(language, "code_version"), code),
-        ("fingerprint", str(manifest.get("fingerprint") or "—")[:12]),
-    ]
-    body = " · ".join(f"{html.escape(str(k))}: <code>{html.escape(str(v))}</code>" for k, v in items)
-    return f'<footer class="pm-meta pm-run" style="margin-top:3rem">{body} · <a href="manifest.json">manifest.json</a></footer>'
-
-
 # --------------------------------------------------------------------------- time limit
-
-
-def _display_path(path: Path) -> str:
-    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
 
 def _one_line(incident_id: str, exc: BaseException, *, timeout: float | None) -> str:

@@ -20,7 +20,8 @@ import polars as pl
 
 from analysis import spatial as sp
 from analysis.errors import AnalysisError
-from analysis.spatial_recovery import AreaRecovery, RegionComparison, compare_regions, coverage_caveats, pooled_area_recovery
+from analysis.spatial.pooling import AreaRecovery, pooled_area_recovery
+from analysis.spatial_recovery import RegionComparison, compare_regions, coverage_caveats
 from analysis.timeline import DOWN_STATUSES, down_reports
 
 if TYPE_CHECKING:
@@ -130,10 +131,7 @@ def _compute(a: Analysis) -> SpatialAnalysis:
     }
     expected_within = "region" if coverage and not user else "country"
     exposure = layer.exposure if layer.exposure.height else None
-    kind = exposure["exposure_kind"][0] if exposure is not None else "population"
-    per, unit = (10_000.0, "per 10,000 inhabitants") if kind == "population" else (1_000.0, "per 1,000 customers")
-    if exposure is not None and bool(exposure["is_estimate"].any()):
-        unit += " (population estimate)"
+    per, unit = _rate_unit(exposure)
     # the area tables and the scopes read these columns only: their filters copy nothing else
     wanted = dict.fromkeys([*_AREA_COLUMNS, *(c for c in reports.columns if c.startswith("area_"))])
     geo = reports.select([c for c in wanted if c in reports.columns])
@@ -152,16 +150,7 @@ def _compute(a: Analysis) -> SpatialAnalysis:
     del geo
     w = pl.col("weight").cast(pl.Float64).fill_null(1.0)
     scope_counts = {s: float(n) for s, n in scoped.group_by("scope").agg(w.sum()).iter_rows()}
-    by_source: dict[str, dict[str, float]] = {}
-    per_source = (
-        reports.lazy()  # lazy: only the three columns are read, no filtered copy of the table
-        .filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("region").is_not_null())
-        .group_by("region", "source")
-        .agg(w.sum())
-        .collect()
-    )
-    for r, src, n in per_source.iter_rows():
-        by_source.setdefault(r, {})[without_contacts(src)] = float(n)
+    by_source = _down_by_source(reports)
     out = SpatialAnalysis(
         level=level,
         approximate=bool(layer.approximate),
@@ -188,35 +177,72 @@ def _compute(a: Analysis) -> SpatialAnalysis:
             out.pooled = pooled_area_recovery(located, a.fit, propensity=prop, bin_minutes=params.bin_minutes)
         except AnalysisError as exc:
             notes.append(f"per-area recovery not estimated: {exc}")
+    _regions_and_area_tests(a, out, exposure=exposure, coverage=coverage, propensity=prop)
+    return out
+
+
+def _rate_unit(exposure: pl.DataFrame | None) -> tuple[float, str]:
+    """The rate's ``per`` and its unit in words: per inhabitants, or per customers."""
+    kind = exposure["exposure_kind"][0] if exposure is not None else "population"
+    per, unit = (10_000.0, "per 10,000 inhabitants") if kind == "population" else (1_000.0, "per 1,000 customers")
+    if exposure is not None and bool(exposure["is_estimate"].any()):
+        unit += " (population estimate)"
+    return per, unit
+
+
+def _down_by_source(reports: pl.DataFrame) -> dict[str, dict[str, float]]:
+    """Down reports per region and source (source names without contact details), for the coverage caveats."""
+    w = pl.col("weight").cast(pl.Float64).fill_null(1.0)
+    by_source: dict[str, dict[str, float]] = {}
+    per_source = (
+        reports.lazy()  # lazy: only the three columns are read, no filtered copy of the table
+        .filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("region").is_not_null())
+        .group_by("region", "source")
+        .agg(w.sum())
+        .collect()
+    )
+    for r, src, n in per_source.iter_rows():
+        by_source.setdefault(r, {})[without_contacts(src)] = float(n)
+    return by_source
+
+
+def _area_tests(a: Analysis, out: SpatialAnalysis, *, exposure: pl.DataFrame | None, propensity: Any, later: list[str]) -> None:
+    """Moran's I and the distance tests into ``out``; why one was not computed into ``later``."""
+    table_, areas = out.table, out.boundaries
+    n_with = int((table_["n_reports"] > 0).sum())
+    if table_.height < MIN_AREAS_MORAN:
+        later.append(f"spatial autocorrelation not computed: {table_.height} areas (at least {MIN_AREAS_MORAN} are needed)")
+    elif exposure is None:
+        later.append("spatial autocorrelation not computed: no population or customer count per area")
+    elif n_with >= 1:
+        try:
+            x = table_["exposure"].fill_null(0.0).to_numpy()
+            out.moran = sp.spatial_autocorrelation(
+                areas, counts=table_["n_reports"].to_numpy(), exposure=x, permutations=999, seed=a.params.seed
+            )
+        except AnalysisError as exc:
+            later.append(f"spatial autocorrelation not computed: {exc}")
+    if a.incident.origin is not None:
+        out.distance = _distance_tests(a, out, areas, propensity=propensity)
+
+
+def _regions_and_area_tests(
+    a: Analysis, out: SpatialAnalysis, *, exposure: pl.DataFrame | None, coverage: dict[str, list[str]], propensity: Any
+) -> None:
+    """The region comparison into ``out``, with the area tests (:func:`_area_tests`) computed beside it.
+
+    The region comparison (fits and bootstraps) and the area statistics (esda, permutation
+    tests) share nothing: they run side by side, each seeded on its own, notes in the same order.
+    """
+    params, reports, notes = a.params, a.data.reports, out.notes
     later: list[str] = []
-
-    def areas_tests() -> None:
-        """Moran's I and the distance tests: independent of the region comparison, computed beside it."""
-        n_with = int((table_["n_reports"] > 0).sum())
-        if table_.height < MIN_AREAS_MORAN:
-            later.append(f"spatial autocorrelation not computed: {table_.height} areas (at least {MIN_AREAS_MORAN} are needed)")
-        elif exposure is None:
-            later.append("spatial autocorrelation not computed: no population or customer count per area")
-        elif n_with >= 1:
-            try:
-                x = table_["exposure"].fill_null(0.0).to_numpy()
-                out.moran = sp.spatial_autocorrelation(
-                    layer.boundaries, counts=table_["n_reports"].to_numpy(), exposure=x, permutations=999, seed=params.seed
-                )
-            except AnalysisError as exc:
-                later.append(f"spatial autocorrelation not computed: {exc}")
-        if inc.origin is not None:
-            out.distance = _distance_tests(a, out, layer.boundaries, propensity=prop)
-
-    # the region comparison (fits and bootstraps) and the area statistics (esda, permutation
-    # tests) share nothing: they run side by side, each seeded on its own, notes in the same order
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="area-tests") as pool:
-        beside = pool.submit(areas_tests)
+        beside = pool.submit(_area_tests, a, out, exposure=exposure, propensity=propensity, later=later)
         if a.fit is not None and a.fit.end is not None:
             try:
                 names = set(reports["source"].drop_nulls().unique().to_list()) if "source" in reports.columns else set()
                 out.regions = compare_regions(
-                    reports, a.fit, propensity=prop, bin_minutes=params.bin_minutes, n_boot=params.n_boot,
+                    reports, a.fit, propensity=propensity, bin_minutes=params.bin_minutes, n_boot=params.n_boot,
                     seed=params.seed, coverage=coverage, sampling=a.incident.sampling_for(names),
                 )  # fmt: skip
             except AnalysisError as exc:
@@ -225,7 +251,6 @@ def _compute(a: Analysis) -> SpatialAnalysis:
             notes.append("no national recovery curve, so no per-area or per-region recovery either")
         beside.result()
     notes.extend(later)
-    return out
 
 
 ONSET_WORDS = (
@@ -249,7 +274,7 @@ def _distance_tests(a: Analysis, s: SpatialAnalysis, areas: Any, *, propensity: 
     import geopandas as gpd
 
     from analysis.geo.boundaries import METRIC_CRS
-    from analysis.spatial_recovery import report_time_cdf
+    from analysis.spatial.pooling import report_time_cdf
 
     inc, params = a.incident, a.params
     pts = sp.area_points(areas, level="municipality" if s.level == "municipality" else "user")

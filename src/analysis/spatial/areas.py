@@ -1,4 +1,4 @@
-"""Where the outage hit and whether place mattered: per-area statistics, no plotting.
+"""Where the outage hit: reports assigned to areas and one table row per area, no plotting.
 
 Every function here is a pure function of tables (polars) and polygons (GeoDataFrames with
 a CRS). Times are UTC; durations are minutes after the national onset. Metric work
@@ -14,10 +14,7 @@ the whole country counts for no area.
 from __future__ import annotations
 
 import datetime as dt
-import math
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import numpy as np
@@ -25,31 +22,27 @@ import polars as pl
 from scipy import stats
 
 from analysis.errors import GeoError, ParameterError
-from analysis.geo.boundaries import METRIC_CRS
-from analysis.geo.reference import COUNTRY_CODE, REGION_NAMES, reference_municipalities
+from analysis.geo.reference import COUNTRY_CODE, REGION_NAMES
 from analysis.timeline import DOWN_STATUSES
-from analysis.vocab import AreaLevel, Correction, ExpectedWithin, RateAdjust
+from analysis.vocab import AreaLevel, ExpectedWithin
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
 __all__ = [
+    "AREA_LEVELS",
     "SCOPES",
     "AreaLevel",
-    "DistanceTest",
-    "MoranResult",
-    "area_points",
+    "FrameT",
     "area_statements",
     "area_table",
     "assign_level",
     "benjamini_hochberg",
-    "contiguity_weights",
-    "distance_effect",
     "excess_table",
     "hourly_area_counts",
     "poisson_interval",
     "report_scope",
-    "spatial_autocorrelation",
+    "weighted_median",
 ]
 
 AREA_LEVELS: tuple[str, ...] = get_args(AreaLevel)
@@ -300,21 +293,7 @@ def area_table(
     assigned = _times(assign_level(reports.lazy() if lazy else reports, level=level, areas=areas), onset)
     # lazily: only the columns the aggregation reads are ever materialised for the down rows
     down = assigned.lazy().filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("area_key").is_not_null())
-    per_area = (
-        down.group_by("area_key")
-        .agg(
-            pl.col("w").sum().alias("n_reports"),
-            pl.col("w").filter(pl.col("whole_area")).sum().alias("n_whole_area"),
-            pl.col("w").filter(pl.col("reported_until").is_not_null()).sum().alias("n_windowed"),
-            pl.col("reported_at").min().alias("first_report"),
-            pl.coalesce("reported_until", "reported_at").max().alias("last_down_report"),
-            pl.col("t_start").min().alias("onset_lag_minutes"),
-            pl.col("t_end").max().alias("last_down_minutes"),
-            pl.col("t_start").max().alias("last_down_start_minutes"),
-            weighted_median("t_mid", "w").alias("median_report_minutes"),
-        )
-        .collect()
-    )
+    per_area = _per_area(down)
     region = _area_regions(areas, level)
     base = pl.DataFrame(
         {
@@ -333,9 +312,33 @@ def area_table(
     else:
         out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("exposure"))
     out = out.with_columns((pl.col("n_reports") / pl.col("exposure") * per).alias("rate"))
-    # expectation: the counted reports shared by exposure, within the country or each region
+    within_region = expected_within == "region" and level != "region"
+    return _with_excess(out, within_region=within_region, ci_level=ci_level).sort("key")
+
+
+def _per_area(down: pl.LazyFrame) -> pl.DataFrame:
+    """Counts and timing of the down reports of each area (``area_key``), weighted by ``w``."""
+    return (
+        down.group_by("area_key")
+        .agg(
+            pl.col("w").sum().alias("n_reports"),
+            pl.col("w").filter(pl.col("whole_area")).sum().alias("n_whole_area"),
+            pl.col("w").filter(pl.col("reported_until").is_not_null()).sum().alias("n_windowed"),
+            pl.col("reported_at").min().alias("first_report"),
+            pl.coalesce("reported_until", "reported_at").max().alias("last_down_report"),
+            pl.col("t_start").min().alias("onset_lag_minutes"),
+            pl.col("t_end").max().alias("last_down_minutes"),
+            pl.col("t_start").max().alias("last_down_start_minutes"),
+            weighted_median("t_mid", "w").alias("median_report_minutes"),
+        )
+        .collect()
+    )
+
+
+def _with_excess(out: pl.DataFrame, *, within_region: bool, ci_level: float) -> pl.DataFrame:
+    """Add ``expected`` and the excess columns: the counted reports shared by exposure, within the country or each region."""
     has_x = pl.col("exposure").is_not_null() & (pl.col("exposure") > 0)
-    scope = pl.col("region") if expected_within == "region" and level != "region" else pl.lit("all")
+    scope = pl.col("region") if within_region else pl.lit("all")
     out = out.with_columns(
         pl.when(has_x)
         .then(
@@ -346,8 +349,7 @@ def area_table(
         .alias("expected")
     )
     ex = excess_table(out["n_reports"].to_numpy(), out["expected"].fill_null(np.nan).to_numpy(), level=ci_level)
-    out = pl.concat([out, ex.drop("observed", "expected")], how="horizontal")
-    return out.sort("key")
+    return pl.concat([out, ex.drop("observed", "expected")], how="horizontal")
 
 
 def _area_regions(areas: gpd.GeoDataFrame, level: str) -> list[str | None]:
@@ -475,392 +477,3 @@ def hourly_area_counts(reports: pl.DataFrame) -> pl.DataFrame:
         .collect()
     )
     return out if out.height else pl.DataFrame(schema=schema)
-
-
-# --------------------------------------------------------------------------- geometry helpers
-
-
-def area_points(areas: gpd.GeoDataFrame, *, level: AreaLevel) -> gpd.GeoDataFrame:
-    """One point per area in EPSG:3812: the municipality's seat (reference), else a point inside the polygon."""
-    import geopandas as gpd
-
-    if areas.crs is None:
-        raise GeoError("area_points: the areas have no CRS")
-    metric = areas.to_crs(METRIC_CRS)
-    pts = metric.geometry.representative_point()
-    if level == "municipality":
-        seats = reference_municipalities().select("nis_code", "lat", "lon").drop_nulls()
-        lookup = {k: (lon, lat) for k, lat, lon in seats.iter_rows()}
-        keys = areas["key"].astype(str).tolist()
-        have = [k in lookup for k in keys]
-        if any(have):
-            lon = [lookup[k][0] for k, h in zip(keys, have, strict=True) if h]
-            lat = [lookup[k][1] for k, h in zip(keys, have, strict=True) if h]
-            seat_pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(METRIC_CRS)
-            pts = pts.copy()
-            pts.iloc[np.flatnonzero(have)] = seat_pts.to_numpy()
-    return gpd.GeoDataFrame({"key": areas["key"].astype(str).to_numpy()}, geometry=pts.to_numpy(), crs=METRIC_CRS)
-
-
-def contiguity_weights(areas: gpd.GeoDataFrame) -> tuple[Any, list[str]]:
-    """Queen-contiguity spatial weights (row-standardised later by the statistic) with islands attached.
-
-    Areas sharing an edge or a corner are neighbours. An area with no neighbour (an island,
-    an exclave, or a gap in approximate polygons) is joined to its nearest area by
-    centroid distance in EPSG:3812, so every area takes part. Returns the libpysal ``W``
-    and notes on what was done (islands, disconnected groups).
-    """
-    from libpysal import weights
-
-    if areas.crs is None:
-        raise GeoError("contiguity_weights: the areas have no CRS")
-    if len(areas) < 3:
-        raise ParameterError(f"contiguity_weights: at least 3 areas are needed, got {len(areas)}")
-    metric = areas.to_crs(METRIC_CRS).reset_index(drop=True)
-    notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        w = weights.Queen.from_dataframe(metric, use_index=False, silence_warnings=True)
-        if w.islands:
-            n_isl = len(w.islands)
-            pts = metric.geometry.representative_point()
-            knn = weights.KNN.from_dataframe(metric.set_geometry(pts), k=1, use_index=False, silence_warnings=True)
-            w = weights.util.attach_islands(w, knn, silence_warnings=True)
-            notes.append(f"{n_isl} area(s) without a contiguous neighbour joined to their nearest area")
-        if w.n_components > 1:
-            notes.append(f"the areas form {w.n_components} disconnected groups")
-    for c in caught:  # anything else libpysal had to say goes to the notes, not to the console
-        msg = str(c.message).strip().splitlines()[0]
-        if msg and not any(msg in n for n in notes):
-            notes.append(msg)
-    return w, notes
-
-
-# --------------------------------------------------------------------------- spatial autocorrelation
-
-
-@dataclass(frozen=True, eq=False)
-class MoranResult:
-    """Global Moran's I of per-capita rates and the local (LISA) clusters.
-
-    Attributes
-    ----------
-    statistic : float
-        Moran's I (0 ≈ no spatial pattern; > 0 neighbours alike; < 0 neighbours unlike).
-    expected : float
-        E[I] under no autocorrelation, −1/(n − 1).
-    p_value : float
-        Pseudo p-value from ``permutations`` random permutations (one-sided, in the
-        direction of the observed I, as PySAL reports it).
-    z : float
-        Standardised I against the permutation distribution.
-    permutations : int
-    n_areas : int
-    method : str
-        What was tested, in words.
-    lisa : polars.DataFrame
-        ``key``, ``local_i``, ``p_value``, ``quadrant`` (high-high, low-low, high-low,
-        low-high) and ``cluster`` (the quadrant when p < alpha, else "not significant").
-    notes : tuple of str
-    """
-
-    statistic: float
-    expected: float
-    p_value: float
-    z: float
-    permutations: int
-    n_areas: int
-    method: str
-    lisa: pl.DataFrame
-    notes: tuple[str, ...] = field(default=())
-
-    def counts(self) -> dict[str, int]:
-        """Number of areas in each significant LISA cluster type."""
-        vc = self.lisa.filter(pl.col("cluster") != "not significant")["cluster"].value_counts()
-        return {str(k): int(v) for k, v in vc.iter_rows()}
-
-
-_QUADRANTS = {1: "high-high", 2: "low-high", 3: "low-low", 4: "high-low"}
-
-
-def _import_esda() -> Any:
-    """``import esda`` without the "IProgress not found" warning its ``tqdm.auto`` import prints in a kernel without ipywidgets."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        import esda
-    return esda
-
-
-def preload() -> None:
-    """Import what the area statistics need (esda, libpysal and their scikit-learn, geopandas).
-
-    Half a second to two seconds of start-up: called where a processor would otherwise
-    wait (beside the national fit), it is not paid again when the statistics run beside
-    the region comparison, which keeps both cores busy.
-    """
-    import geopandas  # noqa: F401
-    from libpysal import weights  # noqa: F401
-
-    _import_esda()
-
-
-def spatial_autocorrelation(
-    areas: gpd.GeoDataFrame,
-    *,
-    counts: Sequence[float] | np.ndarray,
-    exposure: Sequence[float] | np.ndarray,
-    permutations: int = 999,
-    seed: int = 0,
-    alpha: float = 0.05,
-    adjust: RateAdjust = "eb",
-    correction: Correction = "fdr",
-) -> MoranResult:
-    """Global Moran's I and local Moran (LISA) of report rates, with PySAL's esda.
-
-    Parameters
-    ----------
-    areas : geopandas.GeoDataFrame
-        Polygons (``key``, geometry, CRS) in the same order as ``counts``/``exposure``.
-    counts, exposure : array-like
-        Reports and population (or customers) per area. Areas with no exposure are left out.
-    permutations : int
-        Random permutations behind the pseudo p-values.
-    seed : int
-        Seed of the permutations (results are reproducible).
-    alpha : float
-        Significance level for calling a LISA cluster.
-    correction : {"fdr", "none"}
-        ``fdr``: a local cluster is called only below PySAL's false-discovery-rate cut-off
-        (``esda.fdr``) — with hundreds of areas, about ``alpha`` of them would look like
-        clusters by chance alone; ``none``: plain ``p < alpha``.
-    adjust : {"eb", "raw"}
-        ``eb``: Assunção–Reis empirical-Bayes standardised rates (``esda.Moran_Rate``), so
-        small areas with unstable rates do not dominate; ``raw``: Moran's I of the plain
-        rates counts/exposure.
-    """
-    esda = _import_esda()
-
-    _check_choice("adjust", adjust, get_args(RateAdjust))
-    _check_choice("correction", correction, get_args(Correction))
-    if isinstance(permutations, bool) or not isinstance(permutations, int) or permutations < 99:
-        raise ParameterError(f"permutations must be an integer >= 99, got {permutations!r}")
-    e = np.asarray(counts, dtype=float)
-    b = np.asarray(exposure, dtype=float)
-    if e.shape != (len(areas),) or b.shape != (len(areas),):
-        raise ParameterError(f"counts and exposure need one value per area ({len(areas)})")
-    keep = np.isfinite(b) & (b > 0) & np.isfinite(e)
-    notes: list[str] = []
-    if (~keep).sum():
-        notes.append(f"{int((~keep).sum())} area(s) without exposure left out")
-    sub = areas.iloc[np.flatnonzero(keep)]
-    e, b = e[keep], b[keep]
-    w, wnotes = contiguity_weights(sub)
-    notes += wnotes
-    w.transform = "r"
-    keys = sub["key"].astype(str).tolist()
-    if e.sum() == 0 or np.allclose(e / b, (e / b)[0]):
-        lisa = pl.DataFrame({"key": keys, "local_i": np.zeros(len(keys)), "p_value": np.ones(len(keys))}).with_columns(
-            pl.lit(None, dtype=pl.String).alias("quadrant"), pl.lit("not significant").alias("cluster")
-        )
-        return MoranResult(
-            math.nan,
-            -1 / (len(keys) - 1),
-            math.nan,
-            math.nan,
-            permutations,
-            len(keys),
-            _method(adjust),
-            lisa,
-            (*notes, "all rates equal: no pattern to test"),
-        )
-    state = np.random.get_state()  # esda's global Moran draws from numpy's global generator
-    try:
-        np.random.seed(seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 in EB rates of empty areas is handled by esda
-            # esda's local Moran announces a future change of its default alternative without letting callers choose;
-            # the p-values used here are today's (folded: extreme on either side of the permutation median)
-            warnings.filterwarnings("ignore", message="The alternative hypothesis for conditional", category=DeprecationWarning)
-            if adjust == "eb":
-                g = esda.Moran_Rate(e, b, w, adjusted=True, permutations=permutations)
-                loc = esda.Moran_Local_Rate(e, b, w, adjusted=True, permutations=permutations, seed=seed, n_jobs=1)
-            else:
-                y = e / b
-                g = esda.Moran(y, w, permutations=permutations)
-                loc = esda.Moran_Local(y, w, permutations=permutations, seed=seed, n_jobs=1)
-    finally:
-        np.random.set_state(state)
-    quad = [_QUADRANTS.get(int(q)) for q in loc.q]
-    cut = float(esda.fdr(loc.p_sim, alpha)) if correction == "fdr" else alpha
-    sig = loc.p_sim <= cut if correction == "fdr" else loc.p_sim < alpha
-    lisa = pl.DataFrame(
-        {
-            "key": keys,
-            "local_i": np.asarray(loc.Is, dtype=float),
-            "p_value": np.asarray(loc.p_sim, dtype=float),
-            "quadrant": pl.Series(quad, dtype=pl.String),
-            "cluster": [q if s else "not significant" for q, s in zip(quad, sig, strict=True)],
-        }
-    )
-    return MoranResult(
-        statistic=float(g.I),
-        expected=float(g.EI),
-        p_value=float(g.p_sim),
-        z=float(g.z_sim),
-        permutations=permutations,
-        n_areas=len(keys),
-        method=_method(adjust)
-        + (
-            f"; local clusters at false discovery rate {alpha:g}" if correction == "fdr" else f"; local clusters at p < {alpha:g}"
-        ),
-        lisa=lisa,
-        notes=tuple(notes),
-    )
-
-
-def _method(adjust: str) -> str:
-    rate = "empirical-Bayes standardised report rates (Assunção–Reis)" if adjust == "eb" else "report rates"
-    return f"Moran's I of {rate}, queen-contiguity weights (row-standardised), permutation inference (PySAL esda)"
-
-
-# --------------------------------------------------------------------------- distance from the origin
-
-
-@dataclass(frozen=True)
-class DistanceTest:
-    """Association between distance from the fault's origin and an area outcome.
-
-    Attributes
-    ----------
-    outcome : str
-        What was compared (e.g. "onset").
-    n : int
-        Areas with a value.
-    rho : float
-        Spearman's rank correlation (within strata when ``stratified``).
-    p_value : float
-        Two-sided permutation p-value of ρ (outcomes shuffled across areas, within strata
-        when ``stratified``).
-    slope_per_10km, slope_low, slope_high : float
-        Theil–Sen slope of the outcome per 10 km with its interval (NaN when the outcome
-        has no unit worth a slope, or within strata).
-    stratified : bool
-        Whether areas were compared only within their stratum (e.g. region), so that a
-        difference between strata is not read as an effect of distance.
-    test : str
-        The test in words.
-    verdict : str
-        One plain-language sentence.
-    """
-
-    outcome: str
-    n: int
-    rho: float
-    p_value: float
-    slope_per_10km: float
-    slope_low: float
-    slope_high: float
-    stratified: bool
-    test: str
-    verdict: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (NaN → None)."""
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
-
-
-def _stratified_ranks(x: np.ndarray, strata: np.ndarray) -> np.ndarray:
-    """Ranks within each stratum, centred and scaled to (−½, ½) so strata of any size pool."""
-    out = np.empty(x.size)
-    for s in np.unique(strata):
-        i = np.flatnonzero(strata == s)
-        out[i] = (stats.rankdata(x[i]) - (i.size + 1) / 2) / i.size
-    return out
-
-
-def distance_effect(
-    distance_km: Sequence[float] | np.ndarray,
-    values: Sequence[float] | np.ndarray,
-    *,
-    outcome: str,
-    origin: str = "the origin",
-    unit: str = "areas",
-    higher: str | None = None,
-    lower: str | None = None,
-    slope_unit: str | None = "min",
-    strata: Sequence[Any] | np.ndarray | None = None,
-    permutations: int = 9999,
-    seed: int = 0,
-    alpha: float = 0.05,
-    ci_level: float = 0.9,
-    min_areas: int = 8,
-) -> DistanceTest:
-    """Test whether an area outcome rises or falls with distance from the origin.
-
-    Spearman's ρ with a two-sided permutation p-value (the outcomes are shuffled across
-    areas ``permutations`` times). With ``strata`` (e.g. each area's region) ranks are
-    taken and shuffled within each stratum only, so a region that is both farther away and
-    slower does not pass for a distance effect. The Theil–Sen slope per 10 km, with its
-    interval, is the effect size when ``slope_unit`` is given. A failure at a central site
-    (a datacenter) should show no distance effect; a spreading fault or repair crews moving
-    outwards would.
-
-    ``higher``/``lower`` complete the sentence "<unit> farther from <origin> …" when the
-    outcome rises or falls with distance (default: "had a higher/lower <outcome>").
-    """
-    d = np.asarray(distance_km, dtype=float)
-    y = np.asarray(values, dtype=float)
-    if d.shape != y.shape:
-        raise ParameterError(f"distance_km and values differ in length ({d.size} vs {y.size})")
-    g = np.zeros(d.size, dtype=int) if strata is None else np.unique(np.asarray(strata, dtype=str), return_inverse=True)[1]
-    if g.shape != d.shape:
-        raise ParameterError(f"strata: one per area expected ({d.size}), got {g.size}")
-    ok = np.isfinite(d) & np.isfinite(y)
-    d, y, g = d[ok], y[ok], g[ok]
-    keep = np.isin(g, [s for s in np.unique(g) if (g == s).sum() >= 3])  # a stratum of one or two says nothing
-    d, y, g = d[keep], y[keep], g[keep]
-    n = int(d.size)
-    stratified = strata is not None
-    within = " within strata" if stratified else ""
-    test = f"Spearman rank correlation{within}, two-sided permutation test ({permutations} permutations{within})"
-    if slope_unit and not stratified:
-        test += "; Theil–Sen slope"
-    nan = math.nan
-    if n < min_areas or np.ptp(y) == 0 or np.ptp(d) == 0:
-        why = f"only {n} {unit} with a value" if n < min_areas else "no variation to compare"
-        return DistanceTest(
-            outcome, n, nan, nan, nan, nan, nan, stratified, test, f"Distance from {origin} vs {outcome}: not tested ({why})."
-        )
-    rd, ry = _stratified_ranks(d, g), _stratified_ranks(y, g)
-    rho = float(np.corrcoef(rd, ry)[0, 1])
-    rng = np.random.default_rng(seed)
-    null = np.empty(permutations)
-    groups = [np.flatnonzero(g == s) for s in np.unique(g)]
-    rdc = rd - rd.mean()
-    # a shuffle keeps the values, hence their mean and spread: every permuted correlation has
-    # the observed denominator, and against the centred rdc the mean drops out of the numerator
-    denom = np.sqrt(((ry - ry.mean()) ** 2).sum()) * np.sqrt((rdc**2).sum())
-    chunk = 1000
-    for i in range(0, permutations, chunk):
-        m = min(chunk, permutations - i)
-        if len(groups) == 1:  # each row an independent shuffle (Fisher–Yates, not a sort)
-            ys = rng.permuted(np.broadcast_to(ry, (m, n)), axis=1)
-        else:
-            ys = np.empty((m, n))
-            for idx in groups:
-                ys[:, idx] = rng.permuted(np.broadcast_to(ry[idx], (m, idx.size)), axis=1)
-        null[i : i + m] = (ys @ rdc) / denom
-    p = float((1 + np.sum(np.abs(null) >= abs(rho) - 1e-12)) / (permutations + 1))
-    s10 = l10 = h10 = nan
-    if slope_unit and not stratified:
-        slope, _, lo, hi = stats.theilslopes(y, d, alpha=ci_level)
-        s10, l10, h10 = 10 * float(slope), 10 * float(lo), 10 * float(hi)
-    slope_txt = f"; about {s10:+.0f} {slope_unit} per 10 km [{l10:+.0f}, {h10:+.0f}]" if math.isfinite(s10) else ""
-    where = " within regions" if stratified else ""
-    stat = f"Spearman ρ{where} = {rho:+.2f}, permutation p = {p:.2g}, {n} {unit}{slope_txt}"
-    if p < alpha:
-        phrase = (higher or f"had a higher {outcome}") if rho > 0 else (lower or f"had a lower {outcome}")
-        verdict = f"{unit.capitalize()} farther from {origin} {phrase}{where} ({stat})."
-    else:
-        verdict = f"No distance effect on {outcome}{where} ({stat})."
-    return DistanceTest(outcome, n, rho, p, s10, l10, h10, stratified, test, verdict)
