@@ -166,7 +166,7 @@ def plotly_config(language: str = "en") -> dict[str, Any]:
 def _map_sizing(fig_dict: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """A map without its fixed height, and the CSS height that makes its areas fill the column.
 
-    A map carries ``layout.meta.map`` (:func:`analysis.maps._geo_layout`): the height is the
+    A map carries ``layout.meta.map`` (:func:`analysis.maps.layout.geo_layout`): the height is the
     column's width ÷ the map's aspect plus the fixed rows above and below it.
 
     Any other figure is returned as is with plotly's default height ("100%": the layout's own).
