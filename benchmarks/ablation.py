@@ -40,17 +40,14 @@ from benchmarks import independent as ind
 VARIANT_PARTS = ("base", "minute", "nosecond", "noburst", "profile")
 
 
-def fit_variant(
-    scenario: str, seed: int, variant: str, *, mode: str = "pooled", families: Any = "all", n_boot: int = 40
-) -> dict[str, Any]:
-    """Fit one drawn incident of ``scenario`` with the parts named in ``variant`` changed."""
+def variant_times(scenario: str, seed: int, variant: str) -> tuple[np.ndarray, list[float] | None]:
+    """Report times (minutes after the onset) and the propensity to state, with ``variant``'s parts changed."""
     parts = set(variant.split(","))
     unknown = parts - set(VARIANT_PARTS)
     if unknown:
         raise SystemExit(f"unknown variant part(s) {sorted(unknown)}; choose from {', '.join(VARIANT_PARTS)}")
     sc = ind.SCENARIOS[scenario]
     clock = ind.Clock.build(sc.onset, sc.end)
-    onset = clock.onset_utc
     d = ind.draw(sc, seed)
     keep = d.times < clock.horizon
     if "nosecond" in parts:
@@ -62,8 +59,17 @@ def fit_variant(
     step = 1 if "minute" in parts else sc.stamp_minutes
     times = d.times[keep]
     stamped = np.floor(times) if step == 1 else np.round(times / step) * step
-    t = stamped[stamped <= clock.horizon]
-    prop = list(ind.SLEEP_PROFILE) if "profile" in parts else None
+    return stamped[stamped <= clock.horizon], (list(ind.SLEEP_PROFILE) if "profile" in parts else None)
+
+
+def fit_variant(
+    scenario: str, seed: int, variant: str, *, mode: str = "pooled", families: Any = "all", n_boot: int = 40
+) -> dict[str, Any]:
+    """Fit one drawn incident of ``scenario`` with the parts named in ``variant`` changed."""
+    t, prop = variant_times(scenario, seed, variant)
+    sc = ind.SCENARIOS[scenario]
+    clock = ind.Clock.build(sc.onset, sc.end)
+    onset = clock.onset_utc
     noticing: Any = False if mode == "plain" else "pooled"
     t0 = time.perf_counter()
     fit = fit_down_reports(
