@@ -222,8 +222,6 @@ PENDING = "pending split"
 LARGE_MODULES: dict[str, str] = {
     "analysis.maps": PENDING,
     "analysis.nowcast": PENDING,
-    "analysis.recovery.evidence": PENDING,
-    "analysis.recovery.families": PENDING,
     "analysis.recovery.groups": PENDING,
     "analysis.recovery.outage_result": PENDING,
     "analysis.report": PENDING,

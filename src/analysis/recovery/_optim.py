@@ -20,7 +20,7 @@ from scipy import optimize
 from analysis.recovery.bounds import from_free, to_free
 
 if TYPE_CHECKING:
-    from analysis.recovery.families import RecoveryFamily
+    from analysis.recovery.family_base import RecoveryFamily
 
 _BIG = 1e300
 _FREE_LIMIT = 60.0  # |u| beyond this means a scale of e^60: a degenerate fit, not a real optimum

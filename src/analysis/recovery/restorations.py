@@ -46,11 +46,11 @@ import polars as pl
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import as_times, epoch_seconds, to_utc
 from analysis.recovery.engine import choose, fit_candidates
-from analysis.recovery.evidence import RestorationBatch, RestorationEvidence
 from analysis.recovery.families import INF, CensoredData, RecoveryFamily, resolve_candidates
 from analysis.recovery.nonparametric import kaplan_meier, turnbull
 from analysis.recovery.propensity import check_timezone
 from analysis.recovery.reports import check_options
+from analysis.recovery.restoration_evidence import RestorationBatch, RestorationEvidence
 from analysis.recovery.result import Diagnostics, RecoveryFit
 from analysis.recovery.uncertainty import FitSpec, assemble_fit
 
