@@ -223,7 +223,6 @@ LARGE_MODULES: dict[str, str] = {
     "analysis.maps": PENDING,
     "analysis.nowcast": PENDING,
     "analysis.recovery.groups": PENDING,
-    "analysis.recovery.outage_result": PENDING,
     "analysis.report": PENDING,
     "analysis.spatial": PENDING,
     "analysis.spatial_recovery": PENDING,
