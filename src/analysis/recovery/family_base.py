@@ -333,14 +333,18 @@ class RecoveryFamily:
 
     def log_sf(self, t: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """Compute log S(t) at ``t`` minutes after onset (0 before the delay)."""
+        return self._after_delay(self._log_sf, t, theta, 0.0)
+
+    def _after_delay(self, fn: Callable[..., np.ndarray], t: np.ndarray, theta: np.ndarray, before: float) -> np.ndarray:
+        """``fn`` (log S₀ or log f₀ of the family) at t − delay; ``before`` where t is not past the delay."""
         p, d = self._split(theta)
         t = np.asarray(t, dtype=float)
         tt = t - d
         pos = tt > 0
         safe = np.where(pos, tt, 1.0)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            out = self._log_sf(safe, *p)
-        return np.where(pos, out, 0.0)
+            out = fn(safe, *p)
+        return np.where(pos, out, before)
 
     def sf(self, t: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """S(t): fraction still without service ``t`` minutes after onset (1 before the delay)."""
@@ -408,14 +412,7 @@ class RecoveryFamily:
 
     def log_pdf(self, t: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """Compute log f(t), the density of restoration times (−inf before the delay)."""
-        p, d = self._split(theta)
-        t = np.asarray(t, dtype=float)
-        tt = t - d
-        pos = tt > 0
-        safe = np.where(pos, tt, 1.0)
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            out = self._log_pdf(safe, *p)
-        return np.where(pos, out, -INF)
+        return self._after_delay(self._log_pdf, t, theta, -INF)
 
     def quantile(self, p: float | np.ndarray, theta: np.ndarray) -> np.ndarray:
         """Minutes after onset by which a fraction ``p`` of customers is restored (S = 1 − p)."""
@@ -491,8 +488,8 @@ class RecoveryFamily:
     def _set_fitted(self, theta: np.ndarray, loglik: float, converged: bool, n: float, fun: Any) -> None:
         self.theta_ = np.asarray(theta, dtype=float)
         self.params_ = MappingProxyType(dict(zip(self.all_param_names, map(float, self.theta_), strict=True)))
-        for k, v in self.params_.items():
-            setattr(self, k, v)
+        for name, v in self.params_.items():
+            setattr(self, name, v)
         k = self.n_params
         self.log_likelihood_ = float(loglik)
         self.converged_ = bool(converged)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,11 @@ class GroupSpace:
         return int(sum(self.n_groups if o else 1 for o in self.own))
 
 
+def _group_loglik(ev: ReportEvidence, family: RecoveryFamily, theta: np.ndarray) -> float:
+    """One group's log-likelihood."""
+    return ev.loglik(family, theta)
+
+
 def _fit_separately(
     evs: dict[str, ReportEvidence], names: list[str], name: str, level: float, starts: Sequence[np.ndarray]
 ) -> tuple[np.ndarray, float, dict[str, bool]]:
@@ -107,7 +113,7 @@ def _fit_separately(
     for i, g in enumerate(names):
         ev = evs[g]
         warm = maximize(
-            lambda th, ev=ev: ev.loglik(family, th),
+            partial(_group_loglik, ev, family),
             space,
             [np.reshape(s, (len(names), k))[i] for s in starts],
             loglik_many=batch_loglik(ev, family, 2 * k),
@@ -144,7 +150,7 @@ def _bootstrap_groups(
     batches = [evs[g].simulate_batch(family, parts[i], rng, n_boot) for i, g in enumerate(names)]
 
     def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return sum(b.loglik(family, th[:, i * k : (i + 1) * k], rows) for i, b in enumerate(batches))
+        return np.asarray(sum(b.loglik(family, th[:, i * k : (i + 1) * k], rows) for i, b in enumerate(batches)))
 
     h0 = None
     if space.n_free <= 15:

@@ -39,13 +39,12 @@ import numpy as np
 import polars as pl
 
 from analysis.errors import FitError, ParameterError
-from analysis.recovery._time import as_times, epoch_seconds, to_utc
 from analysis.recovery.dispersion import Dispersion, Sampling, clumping_for
 from analysis.recovery.evidence import ReportEvidence
 from analysis.recovery.families import RecoveryFamily, make_family
 from analysis.recovery.group_models import _bootstrap_groups, _equal_test, fit_group_models, model_table
 from analysis.recovery.propensity import check_propensity
-from analysis.recovery.report_input import window_frame
+from analysis.recovery.report_input import report_clock, window_frame
 from analysis.recovery.reports import (
     _resolution_seconds,
     build_report_evidence,
@@ -314,12 +313,9 @@ def _group_evidence(
     seed: int,
 ) -> _GroupEvidence:
     """The reports of each group binned as the pooled fit's, clumped like them."""
-    kind, vals = as_times(times, "times")
-    labels = _Labels(groups, vals.size, "groups")
-    onset_s = epoch_seconds(pooled.onset)
-    horizon = (epoch_seconds(to_utc(end, "end")) - onset_s) / 60.0
-    minutes = (vals - onset_s) / 60.0 if kind == "epoch" else vals
-    epoch = vals if kind == "epoch" else onset_s + vals * 60.0
+    clock = report_clock(times, onset=pooled.onset, end=end, level=level)
+    labels = _Labels(groups, clock.epoch.size, "groups")
+    onset_s, horizon, minutes = clock.onset_s, clock.horizon, clock.minutes
     wl = None
     ws = we = wc = None
     if windows is not None and windows.height:
@@ -351,7 +347,7 @@ def _group_evidence(
             continue
         evs[g] = replace(ev, clumping=clumping_for(ev, clumping))
         n_rep[g] = ev.n_obs
-    return _GroupEvidence(evs, n_rep, skipped, labels, epoch, horizon, level, timezone, seed)
+    return _GroupEvidence(evs, n_rep, skipped, labels, clock.epoch, horizon, level, timezone, seed)
 
 
 def _group_fit(

@@ -340,7 +340,7 @@ def fit_online_fraction(
     names = resolve_candidates(families)
     series, tv = _read_series(series)
     y, norm = _share(series, total)
-    screen = {"max_dropout_run": max_dropout_run, "stale_minutes": stale_minutes}
+    screen: dict[str, Any] = {"max_dropout_run": max_dropout_run, "stale_minutes": stale_minutes}
     onset_s, onset_source, end_s, horizon = _clock(tv, y, onset=onset, end=end, screen=screen)
     minutes = (tv - onset_s) / 60.0
     flags = screen_series(minutes, y, horizon=horizon, **screen)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
 from analysis.errors import ParameterError
 from analysis.recovery.family_base import RecoveryFamily
-from analysis.recovery.outage_model import N_EXTRA, TAU_MAX, FeedNoise, QueueGrid, feed_noise
+from analysis.recovery.outage_model import N_EXTRA, TAU_MAX, FeedNoise, QueueEvidence, QueueGrid, feed_noise
 from analysis.recovery.result import Estimate
 
 
@@ -174,6 +174,38 @@ def local_crossing(
 class CrossingSearch:
     """The crossing methods of :class:`~analysis.recovery.outage_result.CustomersOutFit` (its fields and curves)."""
 
+    if TYPE_CHECKING:  # what the methods use of CustomersOutFit
+        evidence: QueueEvidence
+        level: float
+        seed: int
+        step: float
+        peak_out: float
+        noise_factors: tuple[float, float]
+        _cache: dict[str, Any]
+
+        @property
+        def family(self) -> RecoveryFamily:
+            """Restoration family of the reported model."""
+
+        @property
+        def theta(self) -> np.ndarray:
+            """Parameters of the reported model."""
+
+        @property
+        def horizon_minutes(self) -> float:
+            """Minutes from the onset to the end of the window."""
+
+        @property
+        def peak_minutes(self) -> float:
+            """Minutes from the onset to the peak reading."""
+
+        def _grid(self) -> QueueGrid: ...
+        def _blocks(self) -> list[tuple[RecoveryFamily, np.ndarray, float]]: ...
+        def _curves(self) -> tuple[list[np.ndarray], np.ndarray]: ...
+        def _summary(self, v: np.ndarray, w: np.ndarray, point: float) -> Estimate: ...
+        def survival_curve(self, t_minutes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """S(t) with its band at ``t_minutes``."""
+
     # ------------------------------------------------------------------ crossings
     def _peak_level(self) -> tuple[float, float]:
         """The peak of the underlying curve as a share of the largest reading, and its variance.
@@ -251,7 +283,7 @@ class CrossingSearch:
             if not (bl[0] > 0 > br[0]):
                 continue
             tm = float(np.clip((br[1] - bl[1]) / (bl[0] - br[0]), t[i], t[i + 1]))
-            top = float(min(np.polyval(bl, tm), np.polyval(br, tm), 1.5))
+            top = min(float(np.polyval(bl, tm)), float(np.polyval(br, tm)), 1.5)
             best = top if best is None else max(best, top)
         return best
 
@@ -353,7 +385,7 @@ class CrossingSearch:
         elif reached:
             local = self._local(ta, ya, line, peak_var / peak**2)
             if local is not None:
-                est, source = Estimate(*(float(x) for x in local)), "readings"
+                est, source = Estimate(float(local[0]), float(local[1]), float(local[2])), "readings"
         value, low, high = (max(x, floor) for x in (est.value, est.low, est.high))
         est = Estimate(value, low, high).capped(self.horizon_minutes)
         shift = self.peak_minutes

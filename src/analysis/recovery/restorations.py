@@ -431,7 +431,7 @@ def _stamp_intervals(clock: np.ndarray, width: np.ndarray, base: float, rounding
 
 
 def _restoration_evidence(
-    records: pl.DataFrame, onset_utc: dt.datetime, resolution: float | str, rounding: Any
+    records: pl.DataFrame, onset_utc: dt.datetime, resolution: float | Literal["auto"], rounding: Literal["down", "nearest"]
 ) -> tuple[CensoredData, GroupedRestorationEvidence]:
     """The records as recorded (grouped) and the evidence of the likelihood; at least 3 customers, one restored."""
     # the likelihood reads each stamp as the interval of its recording grid; the
