@@ -29,7 +29,7 @@ import polars as pl
 from scipy import stats
 
 from analysis.errors import FitError, ParameterError
-from analysis.recovery.dispersion import NO_DISPERSION, Sampling, clumping_for, estimate_dispersion
+from analysis.recovery.dispersion import NO_DISPERSION, Sampling, allocated_counts, clumping_for, estimate_dispersion
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
 from analysis.recovery.evidence import PROFILE_HARMONIC_SD, ReportEvidence
 from analysis.recovery.families import resolve_candidates
@@ -227,13 +227,8 @@ def report_diagnostics(
 ) -> Diagnostics:
     """Observed vs fitted counts, Pearson residuals and the time-rescaling KS test."""
     mu = ev.expected(fit_family, theta)
-    alloc = np.zeros_like(mu)
-    if ev.win_w.size:
-        wm = ev.win.multiply(mu[None, :]).tocsr()
-        tot = np.asarray(wm.sum(axis=1)).ravel()
-        scale = np.divide(ev.win_w, tot, out=np.zeros_like(tot), where=tot > 0)
-        alloc = np.asarray(wm.multiply(scale[:, None]).sum(axis=0)).ravel()
-    obs = ev.counts + alloc
+    exact, alloc = allocated_counts(ev, mu)
+    obs = exact + alloc
     pearson = (obs - mu) / np.sqrt(np.maximum(mu, 1e-12))
     starts = [onset + dt.timedelta(minutes=float(x)) for x in ev.edges[:-1]]
     ends = [onset + dt.timedelta(minutes=float(x)) for x in ev.edges[1:]]
