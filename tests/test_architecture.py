@@ -222,21 +222,12 @@ MAX_FUNCTION_LINES = 80  # from ``def`` to the last line, docstring included
 PENDING = "pending split"
 LARGE_MODULES: dict[str, str] = {
     "analysis.nowcast": PENDING,
-    "analysis.recovery.evidence": PENDING,
-    "analysis.recovery.families": PENDING,
-    "analysis.recovery.groups": PENDING,
-    "analysis.recovery.outage_result": PENDING,
 }
 LONG_FUNCTIONS: dict[str, str] = {
-    "analysis.recovery._optim._maximize": PENDING,
-    "analysis.recovery._optim.maximize_batch": PENDING,
-    "analysis.recovery.groups.fit_by_group": PENDING,
-    "analysis.recovery.online.fit_online_fraction": PENDING,
-    "analysis.recovery.outages.fit_customers_out": PENDING,
-    "analysis.recovery.reports.build_report_evidence": PENDING,
-    "analysis.recovery.reports.fit_down_reports": PENDING,
-    "analysis.recovery.restorations.restoration_data": PENDING,
-    "analysis.recovery.restorations.fit_restorations": PENDING,
+    # public fitters: the signature and the numpy-style documentation of every parameter are most of their
+    # lines (111 of 173, 60 of 132); the work is done by the helpers they call
+    "analysis.recovery.reports.fit_down_reports": "signature and parameter documentation (111 of its lines)",
+    "analysis.recovery.groups.fit_by_group": "signature and parameter documentation (60 of its lines)",
 }
 
 

@@ -20,7 +20,7 @@ from scipy import optimize
 from analysis.recovery.bounds import from_free, to_free
 
 if TYPE_CHECKING:
-    from analysis.recovery.families import RecoveryFamily
+    from analysis.recovery.family_base import RecoveryFamily
 
 _BIG = 1e300
 _FREE_LIMIT = 60.0  # |u| beyond this means a scale of e^60: a degenerate fit, not a real optimum
@@ -183,6 +183,21 @@ def _maximize(
     every finite-difference gradient is then one vectorised evaluation of its k + 1 (forward)
     or 2k (central) points instead of as many calls, with the same steps.
     """
+    nll, nll_many = _free_objectives(loglik, space, loglik_many)
+    best, best_hinv = _quick_search(nll, nll_many, space, starts, maxiter=maxiter, hess_inv0=hess_inv0, polish_only=polish_only)
+    if best is None or best[0] >= _BIG:
+        return OptimResult(np.full(len(np.atleast_1d(starts[0])), np.nan), -math.inf, False)
+    f, u = best
+    if not precise:
+        return OptimResult(space.from_free(u), -f, True)
+    u, f, ok = _refine(nll, nll_many, u, f, best_hinv, maxiter=maxiter)
+    return OptimResult(space.from_free(u), -f if f < _BIG else -math.inf, bool(ok))
+
+
+def _free_objectives(
+    loglik: Callable[[np.ndarray], float], space: Space, loglik_many: Callable[[np.ndarray], np.ndarray] | None
+) -> tuple[Callable[[np.ndarray], float], Callable[[np.ndarray], np.ndarray] | None]:
+    """−ℓ on the free scale (one point, and many rows at once when ``loglik_many`` is given); non-finite → ``_BIG``."""
 
     def nll(u: np.ndarray) -> float:
         if np.any(np.abs(u) > _FREE_LIMIT):
@@ -191,21 +206,32 @@ def _maximize(
             v = -loglik(space.from_free(u))
         return v if math.isfinite(v) else _BIG
 
-    nll_many = None
-    if loglik_many is not None:
+    if loglik_many is None:
+        return nll, None
 
-        def nll_many(us: np.ndarray) -> np.ndarray:
-            out = np.full(us.shape[0], _BIG)
-            inside = ~np.any(np.abs(us) > _FREE_LIMIT, axis=1)
-            if inside.any():
-                with np.errstate(all="ignore"):
-                    v = -np.asarray(loglik_many(space.from_free(us[inside])), dtype=float)
-                out[inside] = np.where(np.isfinite(v), v, _BIG)
-            return out
+    def nll_many(us: np.ndarray) -> np.ndarray:
+        out = np.full(us.shape[0], _BIG)
+        inside = ~np.any(np.abs(us) > _FREE_LIMIT, axis=1)
+        if inside.any():
+            with np.errstate(all="ignore"):
+                v = -np.asarray(loglik_many(space.from_free(us[inside])), dtype=float)
+            out[inside] = np.where(np.isfinite(v), v, _BIG)
+        return out
 
-    def grad(v: np.ndarray) -> np.ndarray:
-        return _grad(nll, v) if nll_many is None else _grad_many(nll_many, v)
+    return nll, nll_many
 
+
+def _quick_search(
+    nll: Callable[[np.ndarray], float],
+    nll_many: Callable[[np.ndarray], np.ndarray] | None,
+    space: Space,
+    starts: Sequence[np.ndarray],
+    *,
+    maxiter: int,
+    hess_inv0: np.ndarray | None,
+    polish_only: bool,
+) -> tuple[tuple[float, np.ndarray] | None, np.ndarray | None]:
+    """A quick BFGS run from each start: the best (−ℓ, free θ) and its inverse Hessian (see :func:`_maximize`)."""
     quick_jac = None if nll_many is None else (lambda v: _forward_many(nll_many, v))
     best: tuple[float, np.ndarray] | None = None
     best_hinv: np.ndarray | None = None
@@ -224,19 +250,30 @@ def _maximize(
         scale = max(1.0, abs(f0))
         quick["gtol"] = max(1e-3, 1e-8 * scale)
         if polish_only:
-            best, best_hinv = (f0, u0), h0
-            break
+            return (f0, u0), h0
         res = optimize.minimize(nll, u0, jac=quick_jac, method="BFGS", options=quick)
         f = float(res.fun)
         if best is None or f < best[0]:
             best = (f, res.x)
             hinv = getattr(res, "hess_inv", None)
             best_hinv = positive_definite(hinv) if isinstance(hinv, np.ndarray) else None
-    if best is None or best[0] >= _BIG:
-        return OptimResult(np.full(len(np.atleast_1d(starts[0])), np.nan), -math.inf, False)
-    f, u = best
-    if not precise:
-        return OptimResult(space.from_free(u), -f, True)
+    return best, best_hinv
+
+
+def _refine(
+    nll: Callable[[np.ndarray], float],
+    nll_many: Callable[[np.ndarray], np.ndarray] | None,
+    u: np.ndarray,
+    f: float,
+    best_hinv: np.ndarray | None,
+    *,
+    maxiter: int,
+) -> tuple[np.ndarray, float, bool]:
+    """Central-difference BFGS from the quick optimum, a Nelder–Mead polish at a kink; (free θ, −ℓ, converged)."""
+
+    def grad(v: np.ndarray) -> np.ndarray:
+        return _grad(nll, v) if nll_many is None else _grad_many(nll_many, v)
+
     # BFGS on the free scale: the problem is unconstrained there (scipy's L-BFGS-B calls
     # multithreaded BLAS that costs milliseconds per iteration on problems this small)
     noise = 1e-9 * max(1.0, abs(f))
@@ -269,7 +306,7 @@ def _maximize(
     )
     if np.any(np.abs(u) > 0.9 * _FREE_LIMIT):
         ok = False  # ran off to a boundary: degenerate
-    return OptimResult(space.from_free(u), -f if f < _BIG else -math.inf, bool(ok))
+    return u, f, bool(ok)
 
 
 def free_hessian(loglik: Callable[[np.ndarray], float], space: Space, theta: np.ndarray) -> np.ndarray:
@@ -379,96 +416,24 @@ def maximize_batch(
     """
     u = np.asarray(space.to_free(np.asarray(theta0, dtype=float)), dtype=float)
     n, k = u.shape
-
-    def nll(v: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            out = -np.asarray(loglik(space.from_free(v), rows), dtype=float)
-        bad = ~np.isfinite(out) | np.any(np.abs(v) > _FREE_LIMIT, axis=1)
-        out[bad] = _BIG
-        return out
-
-    def grad(v: np.ndarray, f: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        if loglik_grad is not None:
-            with np.errstate(all="ignore"):
-                got = loglik_grad(space.from_free(v), rows)
-            if got is not None:
-                return _free_gradient(space, v, got[1], bad=(f >= _BIG) | np.any(np.abs(v) > _FREE_LIMIT, axis=1))
-        g = np.empty_like(v)
-        for i in range(k):
-            h = 1e-6 * np.maximum(1.0, np.abs(v[:, i]))
-            w = v.copy()
-            w[:, i] += h
-            g[:, i] = (nll(w, rows) - f) / h
-        return g
-
-    def value_grad(v: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """−ℓ and its free-scale gradient in one closed-form pass, or None without one."""
-        if loglik_grad is None:
-            return None
-        with np.errstate(all="ignore"):
-            got = loglik_grad(space.from_free(v), rows)
-        if got is None:
-            return None
-        out = -np.asarray(got[0], dtype=float)
-        bad = ~np.isfinite(out) | np.any(np.abs(v) > _FREE_LIMIT, axis=1)
-        out[bad] = _BIG
-        return out, _free_gradient(space, v, got[1], bad=bad)
-
+    obj = _BatchObjective(loglik, space, loglik_grad)
+    nll, grad = obj.nll, obj.grad
     every = np.arange(n)
     f = nll(u, every)
     g = grad(u, f, every)
     # with a closed-form gradient the first point tried along each search direction (taken in
     # most iterations) is evaluated with its gradient: S is computed once for both
     fused = loglik_grad is not None
-    eye = np.eye(k)
-    hinv = np.broadcast_to(eye, (n, k, k)).copy()
-    seeded = np.zeros(n, dtype=bool)
-    if hess_inv0 is not None:
-        seeded = np.ones(n, dtype=bool) if warm is None else np.asarray(warm, dtype=bool)
-        hinv[seeded] = np.asarray(hess_inv0, dtype=float)
+    hinv, fresh = _initial_hess_inv(n, k, hess_inv0, warm)
     active = (f < _BIG) & np.all(np.isfinite(g), axis=1)
-    # without curvature information (identity inverse Hessian) the first step is limited to
-    # unit length on the free scale, as scipy's BFGS does: a long first step along a steep
-    # gradient can leap into another basin of a multimodal likelihood
-    fresh = ~seeded
     for _ in range(maxiter):
         active &= np.max(np.abs(g), axis=1) > gtol
         rows = np.nonzero(active)[0]
         if rows.size == 0:
             break
         ur, fr, gr = u[rows], f[rows], g[rows]
-        p = -np.einsum("bij,bj->bi", hinv[rows], gr)
-        slope = np.einsum("bi,bi->b", gr, p)
-        uphill = slope >= 0  # lost curvature information: fall back to steepest descent
-        if uphill.any():
-            hinv[rows[uphill]] = eye
-            fresh[rows[uphill]] = True
-            p[uphill] = -gr[uphill]
-            slope[uphill] = -np.einsum("bi,bi->b", gr[uphill], gr[uphill])
-        norm = np.sqrt(np.einsum("bi,bi->b", p, p))
-        step = np.where(fresh[rows], np.minimum(1.0, 1.0 / np.maximum(norm, 1e-300)), 1.0)
-        todo = np.ones(rows.size, dtype=bool)
-        u_new, f_new = ur.copy(), fr.copy()
-        pre, first_ok = None, np.zeros(rows.size, dtype=bool)
-        for _ls in range(12):
-            idx = np.nonzero(todo)[0]
-            cand = ur[idx] + step[idx, None] * p[idx]
-            got = value_grad(cand, rows[idx]) if fused and _ls == 0 else None
-            if got is not None:
-                fc, pre = got
-            else:
-                if _ls == 0:
-                    fused = False  # no closed form for this likelihood: plain values from here on
-                fc = nll(cand, rows[idx])
-            ok = fc <= fr[idx] + 1e-4 * step[idx] * slope[idx]
-            if _ls == 0:
-                first_ok = ok.copy()  # the first pass tries every row: positions are rows' positions
-            u_new[idx[ok]] = cand[ok]
-            f_new[idx[ok]] = fc[ok]
-            todo[idx[ok]] = False
-            if not todo.any():
-                break
-            step[todo] *= 0.25
+        p, slope, step = _search_direction(hinv, fresh, rows, gr)
+        u_new, f_new, todo, pre, first_ok, fused = _line_search(obj, rows, ur=ur, fr=fr, p=p, slope=slope, step=step, fused=fused)
         moved = ~todo
         active[rows[~moved]] = False  # no improvement along the search direction: at an optimum
         mi = np.nonzero(moved)[0]
@@ -488,19 +453,143 @@ def maximize_batch(
         g_new[known] = pre[mi[known]] if pre is not None else 0.0
         if not known.all():
             g_new[~known] = grad(u_new[mi[~known]], f_new[mi[~known]], mr[~known])
-        s_ = u_new[mi] - ur[mi]
-        y_ = g_new - gr[mi]
-        sy = np.einsum("bi,bi->b", s_, y_)
-        upd = sy > 1e-12
-        if upd.any():
-            rho = 1.0 / sy[upd]
-            ss, ys = s_[upd], y_[upd]
-            a = eye[None] - rho[:, None, None] * np.einsum("bi,bj->bij", ss, ys)
-            hu = mr[upd]
-            hinv[hu] = np.einsum("bij,bjk,blk->bil", a, hinv[hu], a) + rho[:, None, None] * np.einsum("bi,bj->bij", ss, ss)
-            fresh[hu] = False
+        _bfgs_update(hinv, fresh, mr, u_new[mi] - ur[mi], g_new - gr[mi])
         u[mr], f[mr], g[mr] = u_new[mi], f_new[mi], g_new
     ll = np.where(f < _BIG, -f, -math.inf)
     if return_hess_inv:
         return space.from_free(u), ll, hinv
     return space.from_free(u), ll
+
+
+def _initial_hess_inv(n: int, k: int, hess_inv0: np.ndarray | None, warm: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's starting inverse Hessian (``hess_inv0`` for the seeded rows, else identity) and which rows are fresh."""
+    hinv = np.broadcast_to(np.eye(k), (n, k, k)).copy()
+    seeded = np.zeros(n, dtype=bool)
+    if hess_inv0 is not None:
+        seeded = np.ones(n, dtype=bool) if warm is None else np.asarray(warm, dtype=bool)
+        hinv[seeded] = np.asarray(hess_inv0, dtype=float)
+    # without curvature information (identity inverse Hessian) the first step is limited to
+    # unit length on the free scale, as scipy's BFGS does: a long first step along a steep
+    # gradient can leap into another basin of a multimodal likelihood
+    return hinv, ~seeded
+
+
+def _search_direction(
+    hinv: np.ndarray, fresh: np.ndarray, rows: np.ndarray, gr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Quasi-Newton direction of each active row, its slope and first step (rows going uphill are reset, in place)."""
+    p = -np.einsum("bij,bj->bi", hinv[rows], gr)
+    slope = np.einsum("bi,bi->b", gr, p)
+    uphill = slope >= 0  # lost curvature information: fall back to steepest descent
+    if uphill.any():
+        hinv[rows[uphill]] = np.eye(gr.shape[1])
+        fresh[rows[uphill]] = True
+        p[uphill] = -gr[uphill]
+        slope[uphill] = -np.einsum("bi,bi->b", gr[uphill], gr[uphill])
+    norm = np.sqrt(np.einsum("bi,bi->b", p, p))
+    step = np.where(fresh[rows], np.minimum(1.0, 1.0 / np.maximum(norm, 1e-300)), 1.0)
+    return p, slope, step
+
+
+class _BatchObjective:
+    """−ℓ of B replicates on the free scale, its gradient, and both at once when ℓ has a closed-form gradient."""
+
+    def __init__(
+        self,
+        loglik: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        space: Space,
+        loglik_grad: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None] | None,
+    ) -> None:
+        self.loglik, self.space, self.loglik_grad = loglik, space, loglik_grad
+
+    def nll(self, v: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """−ℓ of replicates ``rows`` at free parameters ``v``; non-finite or off the free range: ``_BIG``."""
+        with np.errstate(all="ignore"):
+            out = -np.asarray(self.loglik(self.space.from_free(v), rows), dtype=float)
+        bad = ~np.isfinite(out) | np.any(np.abs(v) > _FREE_LIMIT, axis=1)
+        out[bad] = _BIG
+        return out
+
+    def grad(self, v: np.ndarray, f: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Free-scale gradient of −ℓ (``f`` its values at ``v``): closed form when available, else forward differences."""
+        if self.loglik_grad is not None:
+            with np.errstate(all="ignore"):
+                got = self.loglik_grad(self.space.from_free(v), rows)
+            if got is not None:
+                return _free_gradient(self.space, v, got[1], bad=(f >= _BIG) | np.any(np.abs(v) > _FREE_LIMIT, axis=1))
+        g = np.empty_like(v)
+        for i in range(v.shape[1]):
+            h = 1e-6 * np.maximum(1.0, np.abs(v[:, i]))
+            w = v.copy()
+            w[:, i] += h
+            g[:, i] = (self.nll(w, rows) - f) / h
+        return g
+
+    def value_grad(self, v: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """−ℓ and its free-scale gradient in one closed-form pass, or None without one."""
+        if self.loglik_grad is None:
+            return None
+        with np.errstate(all="ignore"):
+            got = self.loglik_grad(self.space.from_free(v), rows)
+        if got is None:
+            return None
+        out = -np.asarray(got[0], dtype=float)
+        bad = ~np.isfinite(out) | np.any(np.abs(v) > _FREE_LIMIT, axis=1)
+        out[bad] = _BIG
+        return out, _free_gradient(self.space, v, got[1], bad=bad)
+
+
+def _line_search(
+    obj: _BatchObjective,
+    rows: np.ndarray,
+    *,
+    ur: np.ndarray,
+    fr: np.ndarray,
+    p: np.ndarray,
+    slope: np.ndarray,
+    step: np.ndarray,
+    fused: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, bool]:
+    """Armijo backtracking along ``p`` for each row (``step`` shrinks in place).
+
+    Returns the new points and values, the rows still without a step (``todo``), the gradients
+    from a fused first pass (or None), which rows the first pass accepted, and whether fusing
+    stays on.
+    """
+    todo = np.ones(rows.size, dtype=bool)
+    u_new, f_new = ur.copy(), fr.copy()
+    pre, first_ok = None, np.zeros(rows.size, dtype=bool)
+    for _ls in range(12):
+        idx = np.nonzero(todo)[0]
+        cand = ur[idx] + step[idx, None] * p[idx]
+        got = obj.value_grad(cand, rows[idx]) if fused and _ls == 0 else None
+        if got is not None:
+            fc, pre = got
+        else:
+            if _ls == 0:
+                fused = False  # no closed form for this likelihood: plain values from here on
+            fc = obj.nll(cand, rows[idx])
+        ok = fc <= fr[idx] + 1e-4 * step[idx] * slope[idx]
+        if _ls == 0:
+            first_ok = ok.copy()  # the first pass tries every row: positions are rows' positions
+        u_new[idx[ok]] = cand[ok]
+        f_new[idx[ok]] = fc[ok]
+        todo[idx[ok]] = False
+        if not todo.any():
+            break
+        step[todo] *= 0.25
+    return u_new, f_new, todo, pre, first_ok, fused
+
+
+def _bfgs_update(hinv: np.ndarray, fresh: np.ndarray, mr: np.ndarray, s_: np.ndarray, y_: np.ndarray) -> None:
+    """BFGS update, in place, of the inverse Hessians of rows ``mr`` after steps ``s_`` with gradient changes ``y_``."""
+    eye = np.eye(s_.shape[1])
+    sy = np.einsum("bi,bi->b", s_, y_)
+    upd = sy > 1e-12
+    if upd.any():
+        rho = 1.0 / sy[upd]
+        ss, ys = s_[upd], y_[upd]
+        a = eye[None] - rho[:, None, None] * np.einsum("bi,bj->bij", ss, ys)
+        hu = mr[upd]
+        hinv[hu] = np.einsum("bij,bjk,blk->bil", a, hinv[hu], a) + rho[:, None, None] * np.einsum("bi,bj->bij", ss, ss)
+        fresh[hu] = False

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.recovery.evidence import Clumping, ReportEvidence, poisson_clumping
+from analysis.recovery.evidence import ReportEvidence
 from analysis.recovery.families import RecoveryFamily
+from analysis.recovery.report_bins import Clumping, poisson_clumping
 from analysis.vocab import Sampling
 
 MIN_EXPECTED = 5.0  # reports expected per Pearson cell

@@ -36,7 +36,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -51,7 +51,7 @@ from analysis.recovery.outage_screen import runs
 from analysis.recovery.propensity import check_timezone
 from analysis.recovery.reports import check_options
 from analysis.recovery.result import Diagnostics, RecoveryFit
-from analysis.recovery.uncertainty import FitSpec, assemble_fit
+from analysis.recovery.uncertainty import assemble_fit, fit_spec
 
 INF = math.inf
 
@@ -338,33 +338,12 @@ def fit_online_fraction(
     check_options(level, n_boot, seed)
     check_timezone(timezone)
     names = resolve_candidates(families)
-    if not isinstance(series, pl.DataFrame):
-        raise ParameterError(f"series: expected a polars DataFrame, got {type(series).__name__}")
-    if "observed_at" not in series.columns:
-        raise ParameterError(f"series: missing column 'observed_at'; got {series.columns}")
-    if series.height < 5:
-        raise FitError(f"online_fraction: {series.height} reading(s); at least 5 are needed")
-    series = series.sort("observed_at")
-    kind, tv = as_times(series.get_column("observed_at"), "series.observed_at")
-    if kind != "epoch":
-        raise ParameterError("series.observed_at: expected UTC datetimes")
+    series, tv = _read_series(series)
     y, norm = _share(series, total)
-    end_s = epoch_seconds(to_utc(end, "end")) if end is not None else float(tv.max())
-    onset_source = "config"
-    if onset is None:
-        pre = screen_series(np.zeros_like(tv), y, horizon=INF, max_dropout_run=max_dropout_run, stale_minutes=stale_minutes)
-        ok = (pre == "ok") & (tv <= end_s)
-        if not ok.any():
-            raise FitError("online_fraction: no clean reading to take the onset from")
-        onset_s = float(tv[ok][int(np.argmax(y[ok]))])
-        onset_source = "estimated"
-    else:
-        onset_s = epoch_seconds(to_utc(onset, "onset"))
-    horizon = (end_s - onset_s) / 60.0
-    if not horizon > 0:
-        raise ParameterError("end must be after the onset")
+    screen: dict[str, Any] = {"max_dropout_run": max_dropout_run, "stale_minutes": stale_minutes}
+    onset_s, onset_source, end_s, horizon = _clock(tv, y, onset=onset, end=end, screen=screen)
     minutes = (tv - onset_s) / 60.0
-    flags = screen_series(minutes, y, horizon=horizon, max_dropout_run=max_dropout_run, stale_minutes=stale_minutes)
+    flags = screen_series(minutes, y, horizon=horizon, **screen)
     use = np.isin(flags, ["ok", "flat"])
     if use.sum() < 5:
         raise FitError(f"online_fraction: {int(use.sum())} clean reading(s) after the onset; at least 5 are needed")
@@ -379,31 +358,60 @@ def fit_online_fraction(
     counts = {f: int((flags == f).sum()) for f in np.unique(flags) if f != "ok"}
     notes = [f"share out = {norm}"] + [f"{v} reading(s) flagged {k}" for k, v in sorted(counts.items())]
     used_times = series.get_column("observed_at").filter(pl.Series(use))
-    spec = FitSpec(
-        kind="online_fraction",
-        evidence=ev,
-        cands=tuple(cands),
-        phi=1.0,
-        level=float(level),
-        n_boot=int(n_boot),
-        seed=int(seed),
+    spec = fit_spec(
+        "online_fraction",
+        ev,
+        cands,
+        level=level,
+        n_boot=n_boot,
+        seed=seed,
         method_noun="parametric bootstrap (Ornstein–Uhlenbeck noise)",
-        method_suffix="",
-        dispersion_text=None,
-        dispersion_info={},
-        common={
-            "onset": from_epoch_seconds(onset_s),
-            "onset_source": onset_source,
-            "onset_ci": None,
-            "end": from_epoch_seconds(end_s),
-            "timezone": timezone,
-            "data_quality": quality,
-            "notes": tuple(notes),
-            "timings": {"fit": t2 - t1},
-        },
+        onset=from_epoch_seconds(onset_s),
+        onset_source=onset_source,
+        end=from_epoch_seconds(end_s),
+        timezone=timezone,
         per_model=lambda c: {"diagnostics": _diagnostics(ev, c.family, c.theta, used_times, level)},
+        data_quality=quality,
+        notes=tuple(notes),
+        timings={"fit": t2 - t1},
     )
     return assemble_fit(spec, best.name, averaged=True)
+
+
+def _read_series(series: Any) -> tuple[pl.DataFrame, np.ndarray]:
+    """The series sorted by time and its times (seconds since the epoch); one clear error when unusable."""
+    if not isinstance(series, pl.DataFrame):
+        raise ParameterError(f"series: expected a polars DataFrame, got {type(series).__name__}")
+    if "observed_at" not in series.columns:
+        raise ParameterError(f"series: missing column 'observed_at'; got {series.columns}")
+    if series.height < 5:
+        raise FitError(f"online_fraction: {series.height} reading(s); at least 5 are needed")
+    series = series.sort("observed_at")
+    kind, tv = as_times(series.get_column("observed_at"), "series.observed_at")
+    if kind != "epoch":
+        raise ParameterError("series.observed_at: expected UTC datetimes")
+    return series, tv
+
+
+def _clock(
+    tv: np.ndarray, y: np.ndarray, *, onset: dt.datetime | None, end: dt.datetime | None, screen: dict[str, Any]
+) -> tuple[float, str, float, float]:
+    """Onset (given, or the highest clean share out), its source, end (seconds) and the horizon (minutes)."""
+    end_s = epoch_seconds(to_utc(end, "end")) if end is not None else float(tv.max())
+    onset_source = "config"
+    if onset is None:
+        pre = screen_series(np.zeros_like(tv), y, horizon=INF, **screen)
+        ok = (pre == "ok") & (tv <= end_s)
+        if not ok.any():
+            raise FitError("online_fraction: no clean reading to take the onset from")
+        onset_s = float(tv[ok][int(np.argmax(y[ok]))])
+        onset_source = "estimated"
+    else:
+        onset_s = epoch_seconds(to_utc(onset, "onset"))
+    horizon = (end_s - onset_s) / 60.0
+    if not horizon > 0:
+        raise ParameterError("end must be after the onset")
+    return onset_s, onset_source, end_s, horizon
 
 
 def _diagnostics(ev: OnlineEvidence, family: RecoveryFamily, theta: np.ndarray, times: pl.Series, level: float) -> Diagnostics:

@@ -31,7 +31,8 @@ import datetime as dt
 import math
 import time
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -146,15 +147,112 @@ def fit_customers_out(
     t_start = time.perf_counter()
     check_options(level, n_boot, seed)
     check_timezone(timezone)
-    names = []
+    names = _family_names(families)
+    ts, out, tot, cadence = _prepare(series, total)
+    end_s = epoch_seconds(to_utc(end, "end")) if end is not None else float(ts[-1])
+    sc = _screen(ts, out, tot, end_s, onset)
+    ev, lead, step = _queue_evidence(sc, out, cadence)
+    t1 = time.perf_counter()
+    cands, weights, best = _fit_families(ev, names, level)
+    t2 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    factors = noise_correction(ev, best, rng, min(40, max(n_boot // 5, 10)) if n_boot else 0)
+    draws, n_failed = _boot(ev, cands, weights, n_boot=n_boot, rng=rng, factors=factors)
+    t3 = time.perf_counter()
+    fit = CustomersOutFit(
+        model=f"weibull arrivals × {best.name} restoration",
+        level=float(level),
+        end=from_epoch_seconds(end_s),
+        timezone=timezone,
+        interval_method="",
+        candidates=candidate_frame(cands, weights, QueueGrid(lead + step, step, 2 * sc.horizon + 2880.0)),
+        **sc.fit_fields(ts, out),
+        n_boot_failed=n_failed,
+        timings={"fit": t2 - t1, "bootstrap": t3 - t2},
+        log_likelihood=best.loglik,
+        aic=best.aic,
+        peak_time=from_epoch_seconds(sc.onset_s + 60.0 * ev.peak_minutes),
+        total=float(np.nanmedian(tot)) if tot is not None and np.isfinite(tot).any() else None,
+        evidence=ev,
+        chosen=best,
+        cands=tuple(cands),
+        draws=draws,
+        step=cadence / 60.0,
+        noise_factors=factors,
+        n_boot=int(n_boot),
+        seed=int(seed),
+    )
+    return fit.finish(time.perf_counter() - t_start)
+
+
+def _family_names(families: Sequence[str] | Literal["all"]) -> list[str]:
+    """The restoration families asked for, ``+delay`` variants reduced to their family."""
+    names: list[str] = []
     for n in resolve_candidates(families):
         base = n.split("+")[0]
         if base not in names:
             names.append(base)
     if families == "all":
         names = list(FAMILIES)
-    ts, out, tot, cadence = _prepare(series, total)
-    end_s = epoch_seconds(to_utc(end, "end")) if end is not None else float(ts[-1])
+    return names
+
+
+@dataclass(frozen=True, eq=False)
+class _Screened:
+    """Every reading flagged (``flag``; ``use``: it enters the fit), on the clock of the onset."""
+
+    flag: np.ndarray
+    use: np.ndarray
+    minutes: np.ndarray  # after the onset
+    y_all: np.ndarray  # share of the peak
+    peak_out: float
+    peak_pos: int  # position of the peak among the readings in the window
+    onset_s: float
+    onset_source: str
+    onset_ci: tuple[dt.datetime, dt.datetime] | None
+    horizon: float
+
+    def fit_fields(self, ts: np.ndarray, out: np.ndarray) -> dict[str, Any]:
+        """The fields of :class:`CustomersOutFit` the screening decides: onset, peak, data quality and flag counts."""
+        return {
+            "onset": from_epoch_seconds(self.onset_s),
+            "onset_source": self.onset_source,
+            "onset_ci": self.onset_ci,
+            "peak_out": self.peak_out,
+            "data_quality": self.quality(ts, out),
+            "flag_counts": {str(f): int((self.flag == f).sum()) for f in np.unique(self.flag)},
+            "n_observations": int(self.use.sum()),
+        }
+
+    def quality(self, ts: np.ndarray, out: np.ndarray) -> pl.DataFrame:
+        """Every reading (``ts`` seconds since the epoch, ``out``) with its flag and whether the fit used it."""
+        return pl.DataFrame(
+            {
+                "observed_at": [from_epoch_seconds(s) for s in ts],
+                "minutes": self.minutes,
+                "out": out,
+                "share_of_peak": self.y_all,
+                "flag": self.flag,
+                "used": self.use,
+            },
+            schema_overrides={"observed_at": pl.Datetime("us", "UTC")},
+        )
+
+
+def _queue_evidence(sc: _Screened, out: np.ndarray, cadence: float) -> tuple[QueueEvidence, float, float]:
+    """The used readings as queue evidence on a grid from the lead (minutes before the onset) by ``step``; (ev, lead, step)."""
+    t_used, y_used = sc.minutes[sc.use], sc.y_all[sc.use]
+    peak_minutes = float(t_used[sc.peak_pos])
+    step = min(cadence / 60.0, 15.0)
+    # arrivals cannot begin before the series was last at its baseline (under 1% of the peak)
+    base = np.nonzero((sc.flag == "before_onset") & (out < 0.01 * sc.peak_out))[0]
+    lead = LEAD_MINUTES if base.size == 0 else float(np.clip(-sc.minutes[base[-1]], step, LEAD_MINUTES))
+    grid = QueueGrid(lead + step, step, sc.horizon)
+    return QueueEvidence(t_used, y_used, grid, peak_minutes, _typical(t_used, y_used, sc.peak_pos)), lead, step
+
+
+def _screen(ts: np.ndarray, out: np.ndarray, tot: np.ndarray | None, end_s: float, onset: dt.datetime | None) -> _Screened:
+    """Flag the readings (defects, before the onset, after the end, relapses, above the total) and place the onset."""
     present = np.isfinite(out)
     flag = np.full(ts.size, "used", dtype=object)
     flag[~present] = "missing"
@@ -165,22 +263,7 @@ def fit_customers_out(
     inwin = clean & (ts <= end_s)
     if inwin.sum() < 10:
         raise FitError(f"customers_out: {int(inwin.sum())} clean reading(s); at least 10 are needed")
-    onset_ci = None
-    if onset is None:
-        peak0 = float(np.max(out[inwin]))
-        if not peak0 > 0:
-            raise FitError("customers_out: no customer is ever out")
-        ci = np.nonzero(inwin)[0]
-        j = first_sustained(ts[ci] / 60.0, out[ci], ONSET_SHARE * peak0)
-        if j < 0:
-            raise FitError("customers_out: no sustained rise to 5% of the peak to take the onset from")
-        onset_s = float(ts[ci[j]])
-        onset_source = "estimated"
-        before = ts[ci[j - 1]] if j > 0 else onset_s
-        onset_ci = (from_epoch_seconds(before), from_epoch_seconds(onset_s))
-    else:
-        onset_s = epoch_seconds(to_utc(onset, "onset"))
-        onset_source = "config"
+    onset_s, onset_source, onset_ci = _onset(ts, out, inwin, onset)
     horizon = (end_s - onset_s) / 60.0
     if not horizon > 0:
         raise ParameterError("end must be after the onset")
@@ -202,16 +285,29 @@ def fit_customers_out(
         over = use & np.isfinite(tot) & (out > tot)
         flag[over & (flag == "used")] = "above_total"
     use = np.isin(flag, USED)
-    flag = flag.astype(str)
-    t_used, y_used = minutes[use], y_all[use]
-    peak_minutes = float(t_used[peak_pos])
-    step = min(cadence / 60.0, 15.0)
-    # arrivals cannot begin before the series was last at its baseline (under 1% of the peak)
-    base = np.nonzero((flag == "before_onset") & (out < 0.01 * peak_out))[0]
-    lead = LEAD_MINUTES if base.size == 0 else float(np.clip(-minutes[base[-1]], step, LEAD_MINUTES))
-    grid = QueueGrid(lead + step, step, horizon)
-    ev = QueueEvidence(t_used, y_used, grid, peak_minutes, _typical(t_used, y_used, peak_pos))
-    t1 = time.perf_counter()
+    return _Screened(flag.astype(str), use, minutes, y_all, peak_out, peak_pos, onset_s, onset_source, onset_ci, horizon)
+
+
+def _onset(
+    ts: np.ndarray, out: np.ndarray, inwin: np.ndarray, onset: dt.datetime | None
+) -> tuple[float, str, tuple[dt.datetime, dt.datetime] | None]:
+    """The onset (seconds since the epoch), its source and, when estimated, the interval between two readings."""
+    if onset is not None:
+        return epoch_seconds(to_utc(onset, "onset")), "config", None
+    peak0 = float(np.max(out[inwin]))
+    if not peak0 > 0:
+        raise FitError("customers_out: no customer is ever out")
+    ci = np.nonzero(inwin)[0]
+    j = first_sustained(ts[ci] / 60.0, out[ci], ONSET_SHARE * peak0)
+    if j < 0:
+        raise FitError("customers_out: no sustained rise to 5% of the peak to take the onset from")
+    onset_s = float(ts[ci[j]])
+    before = ts[ci[j - 1]] if j > 0 else onset_s
+    return onset_s, "estimated", (from_epoch_seconds(before), from_epoch_seconds(onset_s))
+
+
+def _fit_families(ev: QueueEvidence, names: list[str], level: float) -> tuple[list[QueueCandidate], np.ndarray, QueueCandidate]:
+    """Fit each family (Weibull first, its noise parameters warming the others); candidates, AIC weights, the best."""
     order = sorted(names, key=lambda n: (n != "weibull", n == "mixture"))
     fitted = {}
     warm = None
@@ -226,55 +322,7 @@ def fit_customers_out(
         raise FitError(f"customers_out: no restoration family could be fitted (tried {', '.join(names)})")
     aics = np.array([c.aic for c in cands])
     w = np.where(np.isfinite(aics), np.exp(-0.5 * (aics - np.nanmin(aics[np.isfinite(aics)]))), 0.0)
-    weights = w / w.sum()
-    best = min(ok, key=lambda c: c.aic)
-    t2 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    factors = noise_correction(ev, best, rng, min(40, max(n_boot // 5, 10)) if n_boot else 0)
-    draws, n_failed = _boot(ev, cands, weights, n_boot=n_boot, rng=rng, factors=factors)
-    t3 = time.perf_counter()
-    quality = pl.DataFrame(
-        {
-            "observed_at": [from_epoch_seconds(s) for s in ts],
-            "minutes": minutes,
-            "out": out,
-            "share_of_peak": y_all,
-            "flag": flag,
-            "used": use,
-        },
-        schema_overrides={"observed_at": pl.Datetime("us", "UTC")},
-    )
-    counts = {str(f): int((flag == f).sum()) for f in np.unique(flag)}
-    fit = CustomersOutFit(
-        model=f"weibull arrivals × {best.name} restoration",
-        level=float(level),
-        onset=from_epoch_seconds(onset_s),
-        onset_source=onset_source,
-        onset_ci=onset_ci,
-        end=from_epoch_seconds(end_s),
-        timezone=timezone,
-        interval_method="",
-        candidates=candidate_frame(cands, weights, QueueGrid(lead + step, step, 2 * horizon + 2880.0)),
-        data_quality=quality,
-        flag_counts=counts,
-        n_observations=int(use.sum()),
-        n_boot_failed=n_failed,
-        timings={"fit": t2 - t1, "bootstrap": t3 - t2},
-        log_likelihood=best.loglik,
-        aic=best.aic,
-        peak_out=peak_out,
-        peak_time=from_epoch_seconds(onset_s + 60.0 * peak_minutes),
-        total=float(np.nanmedian(tot)) if tot is not None and np.isfinite(tot).any() else None,
-        evidence=ev,
-        chosen=best,
-        cands=tuple(cands),
-        draws=draws,
-        step=cadence / 60.0,
-        noise_factors=factors,
-        n_boot=int(n_boot),
-        seed=int(seed),
-    )
-    return fit.finish(time.perf_counter() - t_start)
+    return cands, w / w.sum(), min(ok, key=lambda c: c.aic)
 
 
 def _boot(

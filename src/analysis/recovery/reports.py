@@ -21,7 +21,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -29,13 +29,11 @@ import polars as pl
 from scipy import stats
 
 from analysis.errors import FitError, ParameterError
-from analysis.recovery._time import as_times, epoch_seconds, to_utc
-from analysis.recovery.dispersion import NO_DISPERSION, Sampling, clumping_for, estimate_dispersion
+from analysis.recovery.dispersion import NO_DISPERSION, Sampling, allocated_counts, clumping_for, estimate_dispersion
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
 from analysis.recovery.evidence import PROFILE_HARMONIC_SD, ReportEvidence
 from analysis.recovery.families import resolve_candidates
 from analysis.recovery.hypotheses import RAMP_FITTED, RAMP_NONE, hypotheses_metrics, pool_hypotheses
-from analysis.recovery.onset import estimate_onset
 from analysis.recovery.propensity import (
     DEFAULT_PROPENSITY,
     FLAT_PROPENSITY,
@@ -45,8 +43,9 @@ from analysis.recovery.propensity import (
     hourly_weights,
     local_hours,
 )
+from analysis.recovery.report_input import ReportClock, check_report_options, report_clock, window_arrays
 from analysis.recovery.result import Diagnostics, RecoveryFit
-from analysis.recovery.uncertainty import FitSpec, assemble_fit
+from analysis.recovery.uncertainty import FitSpec, assemble_fit, fit_spec
 
 MAX_RESCALED = 100_000  # time-rescaling uses at most this many reports (a seeded subsample)
 # fewer spontaneous reports than this say nothing about the climb of the first minutes: no
@@ -62,31 +61,6 @@ def check_options(level: float, n_boot: int, seed: int) -> None:
         raise ParameterError(f"n_boot must be a non-negative integer, got {n_boot!r}")
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
         raise ParameterError(f"seed must be an integer, got {seed!r}")
-
-
-def _window_frame(windows: pl.DataFrame, onset_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, end) in minutes after onset and the count of reports of each window row."""
-    cols = set(windows.columns)
-    if {"start", "end"} <= cols:
-        a, b = "start", "end"
-    elif {"reported_at", "reported_until"} <= cols:
-        a, b = "reported_at", "reported_until"
-    else:
-        raise ParameterError(f"windows: need columns 'start' and 'end' (UTC), got {sorted(cols)}")
-    out = []
-    for c in (a, b):
-        kind, v = as_times(windows.get_column(c), f"windows.{c}")
-        out.append((v - onset_s) / 60.0 if kind == "epoch" else v)
-    if "count" in cols:
-        cnt = windows.get_column("count").cast(pl.Float64).to_numpy()
-        if np.any(~np.isfinite(cnt)) or np.any(cnt < 0):
-            raise ParameterError("windows.count: counts must be finite and >= 0")
-    else:
-        cnt = np.ones(windows.height)
-    bad = np.nonzero(out[1] < out[0])[0]
-    if bad.size:
-        raise ParameterError(f"windows: row {int(bad[0])} ends before it starts ({b} < {a})")
-    return out[0], out[1], cnt
 
 
 def _bin_index(m: np.ndarray, edges: np.ndarray, bin_minutes: float) -> np.ndarray:
@@ -171,43 +145,11 @@ def build_report_evidence(
         rng = np.random.default_rng(seed)
         exact = np.sort(m[rng.random(m.size) < MAX_RESCALED / m.size])
     sizes = np.unique(m, return_counts=True)[1] if m.size <= MAX_RESCALED else None
-    empty = np.empty(0)
-    a = b = c = raw = empty
+    a = b = c = raw = np.empty(0)
     if win_start is not None and win_start.size:
-        ws, we = np.asarray(win_start, dtype=float), np.asarray(win_end, dtype=float)
-        c = np.asarray(win_count, dtype=float) if win_count is not None else np.ones(ws.size)
-        a, b = np.clip(ws, 0.0, horizon), np.clip(we, 0.0, horizon)
-        outside = (b <= 0) | (a >= horizon) | (c <= 0)
-        clipped = ~outside & ((ws < 0) | (we > horizon))
-        if outside.sum():
-            notes.append(f"{int(outside.sum())} windowed report row(s) entirely outside the observation period left out")
-        if clipped.sum():
-            notes.append(f"{int(clipped.sum())} window(s) clipped to the observation period")
-        keep = ~outside
-        ws, we, a, b, c = ws[keep], we[keep], a[keep], b[keep], c[keep]
-        point = b - a <= 1e-9
-        if point.any():  # a zero-width window is an exactly timed report
-            pidx = _bin_index(a[point], edges, bin_minutes)
-            np.add.at(counts, pidx, c[point])
-        ws, we, a, b, c = ws[~point], we[~point], a[~point], b[~point], c[~point]
-        # window ends go to the nearest bin edge (the likelihood already takes the intensity as
-        # constant within a bin), at least one bin wide; identical windows then become one row
-        # with their count, so the cost follows the bins, not the number of windowed reports
-        ia, ib = _nearest_edge(a, edges), _nearest_edge(b, edges)
-        narrow = ib <= ia
-        if narrow.any():
-            mid = np.clip(_bin_index(0.5 * (a[narrow] + b[narrow]), edges, bin_minutes), 0, edges.size - 2)
-            ia[narrow], ib[narrow] = mid, mid + 1
-        moved = np.maximum(np.abs(edges[ia] - a), np.abs(edges[ib] - b)) > 1.0 / 60.0
-        if moved.any():
-            notes.append(f"{int(moved.sum())} window(s) rounded to the {bin_minutes:g}-minute bin edges")
-        key = ia.astype(np.int64) * edges.size + ib
-        uniq, inv = np.unique(key, return_inverse=True)
-        inv = inv.reshape(-1)
-        raw_w = np.bincount(inv, weights=c * (we - ws), minlength=uniq.size)
-        c = np.bincount(inv, weights=c, minlength=uniq.size)
-        raw = raw_w / c  # the count-weighted width before clipping, for the bootstrap
-        a, b = edges[uniq // edges.size], edges[uniq % edges.size]
+        a, b, c, raw = _bin_windows(
+            win_start, win_end, win_count, edges=edges, counts=counts, horizon=horizon, bin_minutes=bin_minutes, notes=notes
+        )
     ev = ReportEvidence(
         edges,
         g,
@@ -226,18 +168,67 @@ def build_report_evidence(
     return ev, notes
 
 
+def _bin_windows(
+    win_start: np.ndarray,
+    win_end: np.ndarray | None,
+    win_count: np.ndarray | None,
+    *,
+    edges: np.ndarray,
+    counts: np.ndarray,
+    horizon: float,
+    bin_minutes: float,
+    notes: list[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Windows clipped to the observation period and rounded to bin edges, identical ones merged.
+
+    Returns (start edge, end edge, count, count-weighted raw width) per distinct window; a
+    zero-width window is added to ``counts`` as an exactly timed report; each decision is
+    appended to ``notes``.
+    """
+    ws, we = np.asarray(win_start, dtype=float), np.asarray(win_end, dtype=float)
+    c = np.asarray(win_count, dtype=float) if win_count is not None else np.ones(ws.size)
+    a, b = np.clip(ws, 0.0, horizon), np.clip(we, 0.0, horizon)
+    outside = (b <= 0) | (a >= horizon) | (c <= 0)
+    clipped = ~outside & ((ws < 0) | (we > horizon))
+    if outside.sum():
+        notes.append(f"{int(outside.sum())} windowed report row(s) entirely outside the observation period left out")
+    if clipped.sum():
+        notes.append(f"{int(clipped.sum())} window(s) clipped to the observation period")
+    keep = ~outside
+    ws, we, a, b, c = ws[keep], we[keep], a[keep], b[keep], c[keep]
+    point = b - a <= 1e-9
+    if point.any():  # a zero-width window is an exactly timed report
+        pidx = _bin_index(a[point], edges, bin_minutes)
+        np.add.at(counts, pidx, c[point])
+    ws, we, a, b, c = ws[~point], we[~point], a[~point], b[~point], c[~point]
+    # window ends go to the nearest bin edge (the likelihood already takes the intensity as
+    # constant within a bin), at least one bin wide; identical windows then become one row
+    # with their count, so the cost follows the bins, not the number of windowed reports
+    ia, ib = _nearest_edge(a, edges), _nearest_edge(b, edges)
+    narrow = ib <= ia
+    if narrow.any():
+        mid = np.clip(_bin_index(0.5 * (a[narrow] + b[narrow]), edges, bin_minutes), 0, edges.size - 2)
+        ia[narrow], ib[narrow] = mid, mid + 1
+    moved = np.maximum(np.abs(edges[ia] - a), np.abs(edges[ib] - b)) > 1.0 / 60.0
+    if moved.any():
+        notes.append(f"{int(moved.sum())} window(s) rounded to the {bin_minutes:g}-minute bin edges")
+    key = ia.astype(np.int64) * edges.size + ib
+    uniq, inv = np.unique(key, return_inverse=True)
+    inv = inv.reshape(-1)
+    raw_w = np.bincount(inv, weights=c * (we - ws), minlength=uniq.size)
+    c = np.bincount(inv, weights=c, minlength=uniq.size)
+    raw = raw_w / c  # the count-weighted width before clipping, for the bootstrap
+    a, b = edges[uniq // edges.size], edges[uniq % edges.size]
+    return a, b, c, raw
+
+
 def report_diagnostics(
     ev: ReportEvidence, fit_family: Any, theta: np.ndarray, *, onset: dt.datetime, level: float, seed: int, resolution_s: float
 ) -> Diagnostics:
     """Observed vs fitted counts, Pearson residuals and the time-rescaling KS test."""
     mu = ev.expected(fit_family, theta)
-    alloc = np.zeros_like(mu)
-    if ev.win_w.size:
-        wm = ev.win.multiply(mu[None, :]).tocsr()
-        tot = np.asarray(wm.sum(axis=1)).ravel()
-        scale = np.divide(ev.win_w, tot, out=np.zeros_like(tot), where=tot > 0)
-        alloc = np.asarray(wm.multiply(scale[:, None]).sum(axis=0)).ravel()
-    obs = ev.counts + alloc
+    exact, alloc = allocated_counts(ev, mu)
+    obs = exact + alloc
     pearson = (obs - mu) / np.sqrt(np.maximum(mu, 1e-12))
     starts = [onset + dt.timedelta(minutes=float(x)) for x in ev.edges[:-1]]
     ends = [onset + dt.timedelta(minutes=float(x)) for x in ev.edges[1:]]
@@ -419,49 +410,24 @@ def fit_down_reports(
     """
     t_start = time.perf_counter()
     check_options(level, n_boot, seed)
-    if not isinstance(surge, bool):
-        raise ParameterError(f"surge must be True or False, got {surge!r}")
-    if sampling not in ("spontaneous", "curated"):
-        raise ParameterError(f"sampling must be 'spontaneous' or 'curated', got {sampling!r}")
-    if dispersion not in ("auto", "poisson"):
-        raise ParameterError(f"dispersion must be 'auto' or 'poisson', got {dispersion!r}")
-    if model_uncertainty not in ("averaged", "chosen"):
-        raise ParameterError(f"model_uncertainty must be 'averaged' or 'chosen', got {model_uncertainty!r}")
-    if not isinstance(delay_profile, bool):
-        raise ParameterError(f"delay_profile must be True or False, got {delay_profile!r}")
-    if noticing is not None and not isinstance(noticing, bool) and noticing != "pooled":
-        raise ParameterError(f"noticing must be True, False, None or 'pooled', got {noticing!r}")
-    if not isinstance(profile_uncertainty, bool):
-        raise ParameterError(f"profile_uncertainty must be True or False, got {profile_uncertainty!r}")
+    check_report_options(
+        surge=surge,
+        sampling=sampling,
+        dispersion=dispersion,
+        model_uncertainty=model_uncertainty,
+        delay_profile=delay_profile,
+        noticing=noticing,
+        profile_uncertainty=profile_uncertainty,
+    )
     check_timezone(timezone)
     g_profile = check_propensity(propensity)
     names = resolve_candidates(families)
-    end_utc = to_utc(end, "end")
-    kind, vals = as_times(times, "times")
-    onset_source, onset_ci = "config", None
-    if onset is None:
-        if kind != "epoch":
-            raise ParameterError("onset: required when times are given as minutes after onset")
-        early = vals[vals <= epoch_seconds(end_utc)]
-        est = estimate_onset(np.round(early * 1e6).astype(np.int64).astype("datetime64[us]"), level=level)
-        onset_utc, onset_source, onset_ci = est.time, "estimated", est.interval
-    else:
-        onset_utc = to_utc(onset, "onset")
-    onset_s = epoch_seconds(onset_utc)
-    horizon = (epoch_seconds(end_utc) - onset_s) / 60.0
-    if not horizon > 0:
-        raise ParameterError(f"end ({end_utc.isoformat()}) must be after the onset ({onset_utc.isoformat()})")
-    epoch = vals if kind == "epoch" else onset_s + vals * 60.0
-    minutes = (epoch - onset_s) / 60.0
-    ws = we = wc = None
-    if windows is not None:
-        if not isinstance(windows, pl.DataFrame):
-            raise ParameterError(f"windows: expected a polars DataFrame, got {type(windows).__name__}")
-        ws, we, wc = _window_frame(windows, onset_s) if windows.height else (None, None, None)
+    clock = report_clock(times, onset=onset, end=end, level=level)
+    ws, we, wc = window_arrays(windows, clock.onset_s)
     ev, notes = build_report_evidence(
-        minutes,
-        horizon=horizon,
-        onset_epoch=onset_s,
+        clock.minutes,
+        horizon=clock.horizon,
+        onset_epoch=clock.onset_s,
         win_start=ws,
         win_end=we,
         win_count=wc,
@@ -481,64 +447,15 @@ def fit_down_reports(
         ev = replace(ev, noticing=True)
     pooled = noticing == "pooled" and ramp_possible and n_boot > 0
     t1 = time.perf_counter()
-    resolution = _resolution_seconds(epoch)
-
-    def make_spec(ev_h: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool) -> tuple[FitSpec, str]:
-        """Candidates, dispersion and bootstrap plan under one reporting hypothesis (``ev_h``)."""
-        t_fit = time.perf_counter()
-        cands = fit_candidates(ev_h, names, level=level)
-        first = choose(cands, what="down_reports")
-        disp = estimate_dispersion(ev_h, first.family, first.theta, sampling=sampling) if dispersion == "auto" else NO_DISPERSION
-        best = choose(cands, what="down_reports", phi=disp.phi)
-        ev_h = replace(ev_h, clumping=clumping_for(ev_h, disp))
-        t2 = time.perf_counter()
-        suffix = ""
-        if disp.overdispersed:
-            suffix += f"; reports simulated in clumps (overdispersion {disp.phi:.1f})"
-        if onset_source == "estimated":
-            suffix += "; conditional on the estimated onset"
-
-        def per_model(cand: Any) -> dict[str, Any]:
-            if not describe:
-                return {}
-            t = time.perf_counter()
-            diag = report_diagnostics(
-                ev_h, cand.family, cand.theta, onset=onset_utc, level=level, seed=int(seed), resolution_s=resolution
-            )
-            sens = _sensitivity(ev_h, cand, propensity is not None, level=level, timezone=timezone, onset_s=onset_s)
-            return {"diagnostics": diag, "sensitivity": sens, "timings": {"diagnostics": time.perf_counter() - t}}
-
-        spec = FitSpec(
-            kind="down_reports",
-            evidence=ev_h,
-            cands=tuple(cands),
-            phi=disp.phi,
-            level=float(level),
-            n_boot=int(n_boot_h),
-            seed=int(seed_h),
-            method_noun="parametric bootstrap",
-            method_suffix=suffix,
-            dispersion_text=disp.describe() if (disp.overdispersed or math.isfinite(disp.pearson)) else None,
-            dispersion_info=disp.to_metrics(),
-            common={
-                "onset": onset_utc,
-                "onset_source": onset_source,
-                "onset_ci": onset_ci,
-                "end": end_utc,
-                "timezone": timezone,
-                "notes": tuple(notes),
-                "timings": {"binning": t1 - t_start, "fit": t2 - t_fit},
-            },
-            per_model=per_model,
-            profile_delays=delay_profile and describe,
-        )
-        return spec, best.name
-
+    plan = _SpecPlan(
+        names, float(level), sampling, dispersion, delay_profile, propensity is not None, clock, timezone,
+        int(seed), _resolution_seconds(clock.epoch), tuple(notes), t1 - t_start,
+    )  # fmt: skip
     averaged = model_uncertainty == "averaged"
     if pooled and propensity is None:
         # the clock profile is assumed under either hypothesis: both halves carry its error
         ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD)
-    spec, best_name = make_spec(ev, n_boot_h=int(n_boot), seed_h=int(seed), describe=True)
+    spec, best_name = plan.spec(ev, n_boot_h=int(n_boot), seed_h=int(seed), describe=True)
     if not pooled:
         fit = assemble_fit(spec, best_name, averaged=averaged)
         hyp = [(RAMP_NONE if not ev.noticing else RAMP_FITTED, ev.profile_sd, fit)]
@@ -548,11 +465,78 @@ def fit_down_reports(
     plain = assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged)
     ramp_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
     ramp_ev = replace(ev, noticing=True, profile_sd=PROFILE_HARMONIC_SD if propensity is None else ev.profile_sd)
-    ramp_spec, ramp_name = make_spec(ramp_ev, n_boot_h=half, seed_h=ramp_seed, describe=False)
+    ramp_spec, ramp_name = plan.spec(ramp_ev, n_boot_h=half, seed_h=ramp_seed, describe=False)
     ramp = assemble_fit(ramp_spec, ramp_name, averaged=averaged)
     fit = pool_hypotheses([(RAMP_NONE, ev.profile_sd, plain), (RAMP_FITTED, ramp_ev.profile_sd, ramp)])
     # another model (the report's `model` parameter) is conditional on it and on the plain hypothesis
     return replace(fit, switch=lambda other: assemble_fit(spec, other, averaged=False))
+
+
+@dataclass(frozen=True)
+class _SpecPlan:
+    """What :func:`fit_down_reports` states the same way under every reporting hypothesis."""
+
+    names: list[str]
+    level: float
+    sampling: Sampling
+    dispersion: str
+    delay_profile: bool
+    configured: bool  # the propensity was given, not assumed
+    clock: ReportClock
+    timezone: str
+    seed: int
+    resolution: float
+    notes: tuple[str, ...]
+    binning: float  # seconds spent reading and binning
+
+    def spec(self, ev: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool) -> tuple[FitSpec, str]:
+        """Candidates, dispersion and bootstrap plan under one reporting hypothesis (``ev``)."""
+        t_fit = time.perf_counter()
+        cands = fit_candidates(ev, self.names, level=self.level)
+        first = choose(cands, what="down_reports")
+        auto = self.dispersion == "auto"
+        disp = estimate_dispersion(ev, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
+        best = choose(cands, what="down_reports", phi=disp.phi)
+        ev = replace(ev, clumping=clumping_for(ev, disp))
+        t2 = time.perf_counter()
+        suffix = ""
+        if disp.overdispersed:
+            suffix += f"; reports simulated in clumps (overdispersion {disp.phi:.1f})"
+        if self.clock.onset_source == "estimated":
+            suffix += "; conditional on the estimated onset"
+        clock = self.clock
+
+        def per_model(cand: Any) -> dict[str, Any]:
+            if not describe:
+                return {}
+            t = time.perf_counter()
+            diag = report_diagnostics(
+                ev, cand.family, cand.theta, onset=clock.onset_utc, level=self.level, seed=self.seed, resolution_s=self.resolution
+            )
+            sens = _sensitivity(ev, cand, self.configured, level=self.level, timezone=self.timezone, onset_s=clock.onset_s)
+            return {"diagnostics": diag, "sensitivity": sens, "timings": {"diagnostics": time.perf_counter() - t}}
+
+        spec = fit_spec(
+            "down_reports",
+            ev,
+            cands,
+            level=self.level,
+            n_boot=n_boot_h,
+            seed=seed_h,
+            method_noun="parametric bootstrap",
+            method_suffix=suffix,
+            dispersion=disp,
+            onset=clock.onset_utc,
+            onset_source=clock.onset_source,
+            onset_ci=clock.onset_ci,
+            end=clock.end_utc,
+            timezone=self.timezone,
+            per_model=per_model,
+            profile_delays=self.delay_profile and describe,
+            notes=self.notes,
+            timings={"binning": self.binning, "fit": t2 - t_fit},
+        )
+        return spec, best.name
 
 
 def _sensitivity(ev: ReportEvidence, best: Any, configured: bool, *, level: float, timezone: str, onset_s: float) -> pl.DataFrame:

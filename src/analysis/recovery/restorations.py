@@ -38,7 +38,7 @@ import numbers
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -46,13 +46,13 @@ import polars as pl
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import as_times, epoch_seconds, to_utc
 from analysis.recovery.engine import choose, fit_candidates
-from analysis.recovery.evidence import RestorationBatch, RestorationEvidence
 from analysis.recovery.families import INF, CensoredData, RecoveryFamily, resolve_candidates
 from analysis.recovery.nonparametric import kaplan_meier, turnbull
 from analysis.recovery.propensity import check_timezone
 from analysis.recovery.reports import check_options
+from analysis.recovery.restoration_evidence import RestorationBatch, RestorationEvidence
 from analysis.recovery.result import Diagnostics, RecoveryFit
-from analysis.recovery.uncertainty import FitSpec, assemble_fit
+from analysis.recovery.uncertainty import assemble_fit, fit_spec
 
 # grid widths (seconds) a restoration stamp may be recorded to, finest first; the widest grid
 # every stamp lies on wins (10 and 15 min both listed: logs write 21:10, 21:20 or 21:15, 21:30)
@@ -152,23 +152,10 @@ def restoration_data(
         Exact times (resolution 0), right-censored times, and intervals: polling windows
         and restoration stamps on a grid.
     """
-    if not isinstance(records, pl.DataFrame):
-        raise ParameterError(f"records: expected a polars DataFrame, got {type(records).__name__}")
+    cols, has_point, w = _record_columns(records)
     _check_resolution(resolution, rounding)
-    cols = set(records.columns)
-    has_point = "observed_at" in cols
-    has_int = bool({"restored_after", "restored_before"} & cols)
-    if not (has_point or has_int):
-        raise ParameterError(
-            f"records: need 'observed_at' (+ 'restored') or 'restored_after'/'restored_before'; got {sorted(cols)}"
-        )
-    if has_point and "restored" not in cols:
-        raise ParameterError("records: 'observed_at' needs a boolean 'restored' column (false = still down then)")
     n = records.height
     onset_s = epoch_seconds(onset)
-    w = records.get_column("count").cast(pl.Float64).to_numpy() if "count" in cols else np.ones(n)
-    if np.any(~np.isfinite(w)) or np.any(w < 0):
-        raise ParameterError("records.count: counts must be finite and >= 0")
     nan = np.full(n, np.nan)
     obs, clock, base = _stamps(records, "observed_at", onset_s) if has_point else (nan, nan, 0.0)
     restored = records.get_column("restored").cast(pl.Boolean).to_numpy() if has_point else np.zeros(n, bool)
@@ -193,11 +180,7 @@ def restoration_data(
     width = _stamp_widths(records, clock, ex, resolution)  # seconds
     grid = ex & (width > 0)
     exact = ex & ~grid
-    shift = 0.0 if rounding == "down" else 0.5
-    # from the clock's own seconds, so that one stamp's upper end is exactly the next one's
-    # lower end (shared ends are evaluated once in the likelihood)
-    g_lo = np.maximum((clock - shift * width - base) / 60.0, 0.0)
-    g_hi = (clock + (1.0 - shift) * width - base) / 60.0
+    g_lo, g_hi = _stamp_intervals(clock, width, base, rounding)
     return CensoredData.build(
         exact=obs[exact],
         exact_w=w[exact],
@@ -421,6 +404,56 @@ def _diagnostics(family: RecoveryFamily, theta: np.ndarray, np_table: pl.DataFra
     )
 
 
+def _record_columns(records: Any) -> tuple[set[str], bool, np.ndarray]:
+    """The columns of restoration records, whether they have point observations, and each row's count."""
+    if not isinstance(records, pl.DataFrame):
+        raise ParameterError(f"records: expected a polars DataFrame, got {type(records).__name__}")
+    cols = set(records.columns)
+    has_point = "observed_at" in cols
+    if not (has_point or {"restored_after", "restored_before"} & cols):
+        raise ParameterError(
+            f"records: need 'observed_at' (+ 'restored') or 'restored_after'/'restored_before'; got {sorted(cols)}"
+        )
+    if has_point and "restored" not in cols:
+        raise ParameterError("records: 'observed_at' needs a boolean 'restored' column (false = still down then)")
+    w = records.get_column("count").cast(pl.Float64).to_numpy() if "count" in cols else np.ones(records.height)
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise ParameterError("records.count: counts must be finite and >= 0")
+    return cols, has_point, w
+
+
+def _stamp_intervals(clock: np.ndarray, width: np.ndarray, base: float, rounding: str) -> tuple[np.ndarray, np.ndarray]:
+    """The interval (minutes after onset) each stamp on a grid of ``width`` seconds stands for."""
+    shift = 0.0 if rounding == "down" else 0.5
+    # from the clock's own seconds, so that one stamp's upper end is exactly the next one's
+    # lower end (shared ends are evaluated once in the likelihood)
+    return np.maximum((clock - shift * width - base) / 60.0, 0.0), (clock + (1.0 - shift) * width - base) / 60.0
+
+
+def _restoration_evidence(
+    records: pl.DataFrame, onset_utc: dt.datetime, resolution: float | Literal["auto"], rounding: Literal["down", "nearest"]
+) -> tuple[CensoredData, GroupedRestorationEvidence]:
+    """The records as recorded (grouped) and the evidence of the likelihood; at least 3 customers, one restored."""
+    # the likelihood reads each stamp as the interval of its recording grid; the
+    # nonparametric curve and the end of observation use the stamps as recorded
+    recorded = group_records(restoration_data(records, onset=onset_utc, resolution=0.0))
+    ev = GroupedRestorationEvidence.of(restoration_data(records, onset=onset_utc, resolution=resolution, rounding=rounding))
+    if ev.data.n < 3:
+        raise FitError(f"restorations: {ev.data.n:g} customer record(s); at least 3 are needed")
+    if ev.data.n_events <= 0:
+        raise FitError("restorations: no customer is known to have been restored; S cannot be fitted")
+    return recorded, ev
+
+
+def _end_of(recorded: CensoredData, onset_utc: dt.datetime, end: dt.datetime | None) -> dt.datetime:
+    """End of observation: given, or the latest time in the records."""
+    if end is not None:
+        return to_utc(end, "end")
+    r = recorded
+    finite = np.concatenate([r.exact, r.right, r.lower, r.upper[np.isfinite(r.upper)]])
+    return onset_utc + dt.timedelta(minutes=float(finite.max()))
+
+
 def fit_restorations(
     records: pl.DataFrame,
     *,
@@ -472,21 +505,9 @@ def fit_restorations(
         raise ParameterError("onset: required for restorations (restoration times are measured from it)")
     onset_utc = to_utc(onset, "onset")
     _check_resolution(resolution, rounding)
-    # the likelihood reads each stamp as the interval of its recording grid; the
-    # nonparametric curve and the end of observation use the stamps as recorded
-    recorded = group_records(restoration_data(records, onset=onset_utc, resolution=0.0))
-    ev = GroupedRestorationEvidence.of(restoration_data(records, onset=onset_utc, resolution=resolution, rounding=rounding))
+    recorded, ev = _restoration_evidence(records, onset_utc, resolution, rounding)
     data = ev.data
-    if data.n < 3:
-        raise FitError(f"restorations: {data.n:g} customer record(s); at least 3 are needed")
-    if data.n_events <= 0:
-        raise FitError("restorations: no customer is known to have been restored; S cannot be fitted")
-    if end is None:
-        r = recorded
-        finite = np.concatenate([r.exact, r.right, r.lower, r.upper[np.isfinite(r.upper)]])
-        end_utc = onset_utc + dt.timedelta(minutes=float(finite.max()))
-    else:
-        end_utc = to_utc(end, "end")
+    end_utc = _end_of(recorded, onset_utc, end)
     t1 = time.perf_counter()
     cands = fit_candidates(ev, names, level=level)
     best = choose(cands, what="restorations")
@@ -494,27 +515,20 @@ def fit_restorations(
     npt = _nonparametric(recorded, level)
     res = stamp_resolutions(records, onset=onset_utc) if resolution == "auto" else {"": float(resolution)}
     suffix = _resolution_text(res, rounding) + f"; {data.n:,.0f} customers in {_n_records(data):,} distinct records"
-    spec = FitSpec(
-        kind="restorations",
-        evidence=ev,
-        cands=tuple(cands),
-        phi=1.0,
-        level=float(level),
-        n_boot=int(n_boot),
-        seed=int(seed),
+    spec = fit_spec(
+        "restorations",
+        ev,
+        cands,
+        level=level,
+        n_boot=n_boot,
+        seed=seed,
         method_noun="case-resampling bootstrap",
         method_suffix=suffix,
-        dispersion_text=None,
-        dispersion_info={},
-        common={
-            "onset": onset_utc,
-            "onset_source": "config",
-            "onset_ci": None,
-            "end": end_utc,
-            "timezone": timezone,
-            "nonparametric": npt,
-            "timings": {"fit": t2 - t1},
-        },
+        onset=onset_utc,
+        end=end_utc,
+        timezone=timezone,
         per_model=lambda c: {"diagnostics": _diagnostics(c.family, c.theta[: c.family.n_params], npt)},
+        nonparametric=npt,
+        timings={"fit": t2 - t1},
     )
     return assemble_fit(spec, best.name, averaged=True)

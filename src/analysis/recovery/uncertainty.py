@@ -36,6 +36,7 @@ import numpy as np
 from scipy import stats
 
 from analysis.recovery._optim import JointSpace, maximize_batch
+from analysis.recovery.dispersion import Dispersion
 from analysis.recovery.engine import BootResult, Candidate, bootstrap, candidate_table
 from analysis.recovery.families import make_family
 from analysis.recovery.result import Draws, RecoveryFit
@@ -280,6 +281,53 @@ class FitSpec:
     common: Mapping[str, Any]
     per_model: Callable[[Candidate], Mapping[str, Any]]
     profile_delays: bool = True
+
+
+def fit_spec(
+    kind: str,
+    evidence: Any,
+    cands: Sequence[Candidate],
+    *,
+    level: float,
+    n_boot: int,
+    seed: int,
+    method_noun: str,
+    onset: Any,
+    end: Any,
+    timezone: str,
+    per_model: Callable[[Candidate], Mapping[str, Any]],
+    method_suffix: str = "",
+    dispersion: Dispersion | None = None,
+    profile_delays: bool = True,
+    onset_source: str = "config",
+    onset_ci: Any = None,
+    **fields: Any,
+) -> FitSpec:
+    """The :class:`FitSpec` of one fitter: what every evidence kind states the same way.
+
+    ``onset``, ``onset_source``, ``onset_ci``, ``end``, ``timezone`` and the ``fields``
+    (data quality, notes, timings, …) make ``common``. Without a measured
+    ``dispersion`` the fit is Poisson-like: φ = 1 and no dispersion text or metrics.
+    """
+    disp_text = None
+    if dispersion is not None and (dispersion.overdispersed or math.isfinite(dispersion.pearson)):
+        disp_text = dispersion.describe()
+    return FitSpec(
+        kind=kind,
+        evidence=evidence,
+        cands=tuple(cands),
+        phi=dispersion.phi if dispersion is not None else 1.0,
+        level=float(level),
+        n_boot=int(n_boot),
+        seed=int(seed),
+        method_noun=method_noun,
+        method_suffix=method_suffix,
+        dispersion_text=disp_text,
+        dispersion_info=dispersion.to_metrics() if dispersion is not None else {},
+        common={"onset": onset, "onset_source": onset_source, "onset_ci": onset_ci, "end": end, "timezone": timezone, **fields},
+        per_model=per_model,
+        profile_delays=profile_delays,
+    )
 
 
 def _delay_for(spec: FitSpec, chosen: Candidate, weights: np.ndarray) -> DelayProfile | None:
