@@ -52,6 +52,7 @@ LAYERS: dict[str, int] = {
     "analysis.metrics": 8,
     "analysis.misfit": 8,
     "analysis.nowcast": 8,
+    "analysis.nowcast_eta": 8,
     "analysis.distributed": 8,
     # 9 the report: words, figures, maps, sections, the page, batches
     "analysis.i18n": 9,
@@ -220,9 +221,7 @@ MAX_FUNCTION_LINES = 80  # from ``def`` to the last line, docstring included
 # Modules and functions over the limits, each with the reason it stays so for now. An entry
 # that is no longer over its limit fails the test below: the list only shrinks.
 PENDING = "pending split"
-LARGE_MODULES: dict[str, str] = {
-    "analysis.nowcast": PENDING,
-}
+LARGE_MODULES: dict[str, str] = {}
 LONG_FUNCTIONS: dict[str, str] = {
     # public fitters: the signature and the numpy-style documentation of every parameter are most of their
     # lines (111 of 173, 60 of 132); the work is done by the helpers they call

@@ -36,52 +36,31 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from analysis.config import Incident
 from analysis.errors import ConfigError, ParameterError, quote
 from analysis.ingest import IngestResult
+from analysis.nowcast_eta import (  # noqa: F401 (the public names of the forecast, kept here)
+    DurationPrior,
+    EtaForecast,
+    eta_forecast,
+    eta_forecasts,
+    event_size,
+    log_spread,
+    peak_may_be_ahead,
+    progress_eta,
+    rate_eta,
+    series_progress,
+    truncated_lognormal,
+    weighted_crps,
+    with_prior_mixed_in,
+)
 from analysis.recovery.reports import arrival_share
 from analysis.recovery.result import Estimate
 from analysis.timeparse import localize
 
 if TYPE_CHECKING:
     from analysis.pipeline import Analysis
-
-#: Samples drawn from an ETA distribution (quantiles and CRPS are computed on them).
-N_SAMPLES = 4000
-#: The ETA a prior scales from, in minutes after onset, at the reference size below.
-PRIOR_T90_MINUTES = {"online_fraction": 36 * 60.0, "default": 8 * 60.0}
-PRIOR_REFERENCE_SIZE = 100_000.0
-PRIOR_SIZE_EXPONENT = 0.25
-PRIOR_SIGMA = 1.2
-#: An interval end this many times away from its value is an extrapolation artefact, not a spread.
-ABSURD_RATIO = 20.0
-#: Log-scale spread of an estimate whose interval says nothing usable.
-VAGUE_SIGMA = 3.0
-#: The least log-scale spread granted to a fitted crossing: the bootstrap knows the noise of
-#: the data, not the error of the family's shape beyond the evidence in hand.
-FIT_SIGMA_FLOOR = 0.35
-#: A fitted crossing this many times later than max(elapsed time, prior median) is not used.
-IMPLAUSIBLE_FACTOR = 50.0
-#: Log-scale spread of the ETA from extrapolating a series' current recovery rate.
-RATE_SIGMA = 0.8
-#: Hours of readings behind the current recovery rate.
-RATE_HOURS = 3.0
-#: The recovery so far is extrapolated from reports only when the share still out is known this well (interval width).
-SHARE_KNOWN_WIDTH = 0.5
-#: A series whose count now is at least this share of its running maximum may not have peaked.
-PEAK_BAND = 0.8
-#: Hours within which a new running maximum, or a rise of the count, says the peak may be ahead.
-RISE_HOURS = 3.0
-#: A rise of the count by this factor over its lowest reading of the last ``RISE_HOURS``.
-RISE_FACTOR = 1.1
-#: The recent trend is "clearly down" when its slope is at least this many standard errors below 0.
-TREND_Z = 2.0
-#: Below this share of its running maximum a series' recovery has clearly begun, whatever its last hours did.
-UNPEAKED_FLOOR = 0.5
-#: Weight of the duration prior in the mixture while a series' peak may still be ahead.
-UNPEAKED_PRIOR_WEIGHT = 0.3
 
 
 def parse_as_of(text: str | dt.datetime, timezone: str) -> dt.datetime:
@@ -172,157 +151,6 @@ def pending_reports(down: pl.DataFrame, as_of: dt.datetime, median_minutes: floa
 
 
 @dataclass(frozen=True)
-class DurationPrior:
-    """A log-normal prior on the time to p restored (minutes after onset), scaled by the event's size.
-
-    median(t90) = base · (size / 100 000)^0.25, base 36 h for a customers-out series (size:
-    the peak count) and 8 h otherwise (size: the number of down reports, so the scaling is
-    weak); median(t50) = median(t90) / 3; log-scale spread ``sigma`` (1.2: a factor 3.3 either
-    way at one standard deviation). It only matters when the fit itself is vague.
-    """
-
-    median_t90: float
-    sigma: float = PRIOR_SIGMA
-
-    @classmethod
-    def for_event(cls, evidence: str, size: float) -> DurationPrior:
-        """The prior for an event of this evidence kind and size."""
-        base = PRIOR_T90_MINUTES.get(evidence, PRIOR_T90_MINUTES["default"])
-        scale = (max(size, 1.0) / PRIOR_REFERENCE_SIZE) ** PRIOR_SIZE_EXPONENT if evidence == "online_fraction" else 1.0
-        return cls(base * scale)
-
-    def median(self, p: float) -> float:
-        """Prior median of t_p in minutes after onset."""
-        return self.median_t90 * (1.0 if p >= 0.9 else 1.0 / 3.0)
-
-
-@dataclass(frozen=True)
-class EtaForecast:
-    """The forecast time to p restored, in minutes after onset, as weighted samples.
-
-    ``reached``: already reached at the as-of time (``reached_minutes`` says when), then
-    there are no samples.
-    """
-
-    p: float
-    samples: np.ndarray
-    weights: np.ndarray
-    reached: bool = False
-    reached_minutes: float = math.nan
-
-    def quantile(self, q: Any) -> np.ndarray:
-        """Weighted quantiles of the forecast (minutes after onset)."""
-        qs = np.atleast_1d(np.asarray(q, dtype=float))
-        if self.reached or not self.samples.size:
-            return np.full(qs.shape, self.reached_minutes)
-        order = np.argsort(self.samples)
-        x, w = self.samples[order], self.weights[order]
-        cum = (np.cumsum(w) - 0.5 * w) / w.sum()
-        return np.interp(qs, cum, x)
-
-    def interval(self, level: float) -> tuple[float, float]:
-        """Central interval at ``level``."""
-        lo, hi = self.quantile([(1 - level) / 2, (1 + level) / 2])
-        return float(lo), float(hi)
-
-    @property
-    def median(self) -> float:
-        """The forecast's median (minutes after onset)."""
-        return float(self.quantile(0.5)[0])
-
-    def crps(self, truth: float) -> float:
-        """Continuous ranked probability score against ``truth`` (minutes; lower is better)."""
-        if self.reached or not self.samples.size:
-            return abs(self.reached_minutes - truth)
-        return weighted_crps(self.samples, self.weights, truth)
-
-
-def weighted_crps(x: np.ndarray, w: np.ndarray, y: float) -> float:
-    """CRPS of a weighted sample against ``y``: E|X − y| − ½ E|X − X'| (exact for the sample)."""
-    order = np.argsort(x)
-    x, w = np.asarray(x, dtype=float)[order], np.asarray(w, dtype=float)[order]
-    w = w / w.sum()
-    first = float(np.sum(w * np.abs(x - y)))
-    # E|X − X'| = 2 Σ_i w_i x_i (2 F_i − w_i − 1) for sorted x with cumulative F
-    cum = np.cumsum(w)
-    second = float(2 * np.sum(w * x * (2 * cum - w - 1)))
-    return first - 0.5 * second
-
-
-def log_spread(value: float, low: float, high: float, *, level: float) -> float:
-    """The log-scale standard deviation implied by an interval at ``level`` around ``value``.
-
-    The wider of the usable sides counts (a bootstrap interval of a time is skewed to the
-    late side). A side more than :data:`ABSURD_RATIO` times away from the value (a tail
-    that never ends, a bootstrap replicate with no crossing) is not usable; with no usable
-    side the spread is :data:`VAGUE_SIGMA`.
-    """
-    z = float(stats.norm.ppf((1 + level) / 2))
-    lv = math.log(max(value, 1e-6))
-    sides = []
-    if math.isfinite(low) and value / ABSURD_RATIO < low < value:
-        sides.append((lv - math.log(low)) / z)
-    if math.isfinite(high) and value < high < value * ABSURD_RATIO:
-        sides.append((math.log(high) - lv) / z)
-    return max(sides) if sides else VAGUE_SIGMA
-
-
-def truncated_lognormal(mu: float, sigma: float, floor: float, n: int) -> np.ndarray:
-    """``n`` evenly spaced quantiles of a log-normal (log mean ``mu``, sd ``sigma``) conditioned on > ``floor``."""
-    lower = float(stats.norm.cdf((math.log(max(floor, 1e-9)) - mu) / sigma)) if floor > 0 else 0.0
-    lower = min(lower, 1 - 1e-9)
-    u = lower + (1 - lower) * (np.arange(n) + 0.5) / n
-    return np.exp(mu + sigma * stats.norm.ppf(u))
-
-
-def eta_forecast(
-    est: Any,
-    p: float,
-    *,
-    elapsed: float,
-    level: float,
-    prior: DurationPrior | None,
-    reached_minutes: float | None = None,
-    rate_minutes: float | list[float] | None = None,
-    n: int = N_SAMPLES,
-) -> EtaForecast:
-    """The forecast of t_p (minutes after onset) from a fit's estimate (value, interval at ``level``).
-
-    Reached (an observed crossing, or the fit's point estimate at or before ``elapsed``):
-    no forecast, the time it was reached. Otherwise, on the log scale, the fit's estimate
-    as a normal (median ``value``, spread from the wider side of its interval) combined
-    with the prior's normal by their precisions, then conditioned on t_p > ``elapsed``
-    (it has not happened yet). A fitted value implausibly late (more than
-    :data:`IMPLAUSIBLE_FACTOR` times the elapsed time and the prior median: a curve that
-    has not started to fall yet) is left out. ``rate_minutes``: ETAs from extrapolating the
-    recovery so far (:func:`rate_eta`, :func:`progress_eta`), each one more normal (spread
-    :data:`RATE_SIGMA`). With nothing usable: the prior alone.
-    """
-    if reached_minutes is not None and math.isfinite(reached_minutes):
-        return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=float(reached_minutes))
-    value = float(est.value)
-    if math.isfinite(value) and value <= elapsed:
-        return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=value)
-    parts = []
-    horizon = IMPLAUSIBLE_FACTOR * max(elapsed, prior.median(p) if prior is not None else elapsed, 1.0)
-    if math.isfinite(value) and 0 < value < horizon:
-        spread = log_spread(value, float(est.low), float(est.high), level=level)
-        parts.append((math.log(value), max(spread, FIT_SIGMA_FLOOR)))
-    rates = [rate_minutes] if isinstance(rate_minutes, (int, float)) else list(rate_minutes or [])
-    parts.extend((math.log(r), RATE_SIGMA) for r in rates if math.isfinite(r) and elapsed < r < horizon)
-    if prior is not None:
-        parts.append((math.log(prior.median(p)), prior.sigma))
-    if not parts:
-        if math.isfinite(value):  # the fitted value alone, however late (the fit without a prior)
-            return EtaForecast(p, np.array([value]), np.ones(1))
-        return EtaForecast(p, np.empty(0), np.empty(0))
-    precision = sum(1 / s**2 for _, s in parts)
-    mu = sum(m / s**2 for m, s in parts) / precision
-    x = truncated_lognormal(mu, math.sqrt(1 / precision), elapsed, n)
-    return EtaForecast(p, x, np.ones_like(x))
-
-
-@dataclass(frozen=True)
 class Nowcast:
     """The live numbers at one as-of time (UTC datetimes; minutes after onset in the forecasts)."""
 
@@ -406,197 +234,6 @@ def _last_observation(data: IngestResult) -> dt.datetime | None:
         lasts.append(data.restorations.select(pl.max_horizontal("observed_at", "restored_after", "restored_before").max()).item())
     lasts = [t for t in lasts if t is not None]
     return max(lasts) if lasts else None
-
-
-def event_size(fit: Any, evidence: str, data: IngestResult) -> float:
-    """The size the duration prior scales with: the peak count of a series, else the evidence rows.
-
-    Without a fit the peak is the largest reading so far.
-    """
-    if evidence == "online_fraction":
-        peak = getattr(fit, "peak_out", None)
-        if peak is not None and math.isfinite(float(peak)):
-            return float(peak)
-        if data.online.height:
-            from analysis.fitting import customers_out_series
-
-            top = customers_out_series(data.online)["out"].max()
-            if top is not None:
-                return float(top)  # type: ignore[arg-type]
-    return float(data.reports.height + data.restorations.height)
-
-
-def rate_eta(data: IngestResult, onset: dt.datetime, as_of: dt.datetime, p: float) -> float | None:
-    """Minutes after onset at which a series reaches (1 − p) × its peak so far at its current rate.
-
-    The rate is the least-squares slope of the share of the peak over the last
-    :data:`RATE_HOURS` hours of readings; ``None`` when it is not falling or there are
-    fewer than 4 readings.
-    """
-    if not data.online.height:
-        return None
-    from analysis.fitting import customers_out_series
-
-    s = customers_out_series(data.online).drop_nulls("out").filter(pl.col("observed_at") <= as_of).sort("observed_at")
-    peak = s["out"].max() if s.height else None
-    recent = s.filter(pl.col("observed_at") >= as_of - dt.timedelta(hours=RATE_HOURS))
-    if peak is None or not float(peak) > 0 or recent.height < 4:  # type: ignore[arg-type]
-        return None
-    x = (recent["observed_at"] - onset).dt.total_seconds().to_numpy() / 60.0
-    y = recent["out"].to_numpy() / float(peak)  # type: ignore[arg-type]
-    slope, icpt = np.polyfit(x, y, 1)
-    elapsed = (as_of - onset).total_seconds() / 60.0
-    now = icpt + slope * elapsed
-    if not slope < 0:
-        return None
-    return elapsed + max(now - (1 - p), 0.0) / -slope
-
-
-def peak_may_be_ahead(data: IngestResult, as_of: dt.datetime) -> str | None:
-    """Why a series' peak so far may not be its peak (None when its recovery has clearly begun).
-
-    Any of: the count now (median of the last hour's readings) is within
-    :data:`PEAK_BAND` of its running maximum; or, while it is still above
-    :data:`UNPEAKED_FLOOR` of that maximum: the running maximum was set in the last
-    :data:`RISE_HOURS` hours; the count rose by :data:`RISE_FACTOR` over its lowest reading
-    of those hours (and by that share of the peak); or the least-squares trend of those hours is not clearly down (less
-    than :data:`TREND_Z` standard errors below zero). Early in a storm a first fall is
-    often followed by later bands: it is not the recovery yet.
-    """
-    if not data.online.height:
-        return None
-    from analysis.fitting import customers_out_series
-
-    s = customers_out_series(data.online).drop_nulls("out").filter(pl.col("observed_at") <= as_of).sort("observed_at")
-    if s.height < 4:
-        return "fewer than 4 readings"
-    out = s["out"].to_numpy().astype(float)
-    peak = float(out.max())
-    if not peak > 0:
-        return None
-    since = as_of - dt.timedelta(hours=RISE_HOURS)
-    peak_at = s["observed_at"][int(np.argmax(out))]
-    recent = s.filter(pl.col("observed_at") >= since)
-    last_hour = s.filter(pl.col("observed_at") >= as_of - dt.timedelta(hours=1))["out"]
-    now = float(last_hour.median()) if last_hour.len() else float(out[-1])  # type: ignore[arg-type]
-    if now >= PEAK_BAND * peak:
-        return f"the count is within {1 - PEAK_BAND:.0%} of its running maximum"
-    if now < UNPEAKED_FLOOR * peak:
-        return None  # most of the peak is back: a later band would have to be large to matter
-    if peak_at >= since:
-        return f"the running maximum was set in the last {RISE_HOURS:g} h"
-    low = float(recent["out"].min()) if recent.height else now  # type: ignore[arg-type]
-    if now > RISE_FACTOR * low and now - low > (RISE_FACTOR - 1) * peak:
-        return f"the count rose in the last {RISE_HOURS:g} h"
-    if recent.height >= 4:
-        x = (recent["observed_at"] - since).dt.total_seconds().to_numpy() / 3600.0
-        y = recent["out"].to_numpy().astype(float) / peak
-        slope, icpt = np.polyfit(x, y, 1)
-        resid = y - (icpt + slope * x)
-        sxx = float(np.sum((x - x.mean()) ** 2))
-        se = math.sqrt(float(np.sum(resid**2)) / max(x.size - 2, 1) / sxx) if sxx > 0 else math.inf
-        if not slope < -TREND_Z * se:
-            return f"the trend of the last {RISE_HOURS:g} h is not clearly down"
-    return None
-
-
-def with_prior_mixed_in(f: EtaForecast, prior: EtaForecast, weight: float) -> EtaForecast:
-    """The mixture (1 − ``weight``) · ``f`` + ``weight`` · ``prior`` (both not reached yet), as weighted samples."""
-    if f.reached or not f.samples.size or not prior.samples.size or not weight > 0:
-        return f
-    x = np.concatenate([f.samples, prior.samples])
-    w = np.concatenate([f.weights / f.weights.sum() * (1 - weight), prior.weights / prior.weights.sum() * weight])
-    return EtaForecast(f.p, x, w)
-
-
-def progress_eta(share: float, since_minutes: float, elapsed: float, p: float) -> float | None:
-    """Minutes after onset at which the share still out reaches 1 − p, if it keeps falling as it has.
-
-    A log-linear (exponential) decline fitted through two points: everyone out
-    ``since_minutes`` before now (the peak of a series, the onset for reports) and
-    ``share`` now. ``None`` when the share has hardly fallen (above 0.98) or is unknown.
-    """
-    if not (math.isfinite(share) and 0 < share <= 0.98 and since_minutes > 0):
-        return None
-    if share <= 1 - p:
-        return elapsed
-    tau = since_minutes / math.log(1 / share)
-    return elapsed + tau * math.log(share / (1 - p))
-
-
-def series_progress(data: IngestResult, onset: dt.datetime, as_of: dt.datetime) -> tuple[float, float] | None:
-    """A series' share of its peak now (median of the last hour's readings) and minutes since the peak."""
-    if not data.online.height:
-        return None
-    from analysis.fitting import customers_out_series
-
-    s = customers_out_series(data.online).drop_nulls("out").filter(pl.col("observed_at") <= as_of)
-    if s.height < 4:
-        return None
-    top = s.sort("out").tail(1)
-    peak, at = float(top["out"][0]), top["observed_at"][0]
-    last = s.filter(pl.col("observed_at") >= as_of - dt.timedelta(hours=1))["out"].median()
-    if not peak > 0 or last is None:
-        return None
-    return float(last) / peak, (as_of - max(at, onset)).total_seconds() / 60.0  # type: ignore[arg-type]
-
-
-def eta_forecasts(
-    fit: Any, *, evidence: str, data: IngestResult, elapsed: float, level: float, prior: bool = True
-) -> dict[str, EtaForecast]:
-    """The t50 and t90 forecasts at ``elapsed`` minutes after the onset; the prior alone when ``fit`` is None.
-
-    A series' crossing counts as reached when its readings went below the line for good
-    by then; any other curve's when its point estimate lies at or before ``elapsed``.
-    With ``prior`` (the product) the extrapolations of the recovery so far join in — a
-    series' rate over the last hours (:func:`rate_eta`) and, for every evidence kind, the
-    log-linear decline from everyone out to the share out now (:func:`progress_eta`; for
-    reports only when the share out now is known within :data:`SHARE_KNOWN_WIDTH`);
-    without it, the fitted curve alone. A series' fitted crossing that lies before
-    ``elapsed`` while its last hour of readings is still above the line is not used (the
-    curve took a fall, or a feed drop-out, for the recovery). While a series' peak may
-    still be ahead (:func:`peak_may_be_ahead`), the forecast is mixed with the prior alone
-    (weight :data:`UNPEAKED_PRIOR_WEIGHT`): the first fall is not read as the recovery.
-    """
-    duration_prior = DurationPrior.for_event(evidence, event_size(fit, evidence, data)) if prior else None
-    onset = fit.onset if fit is not None else None
-    unpeaked, share_now = None, None
-    if onset is not None and evidence == "online_fraction":
-        share_now = series_progress(data, onset, onset + dt.timedelta(minutes=elapsed))
-        if prior:
-            unpeaked = peak_may_be_ahead(data, onset + dt.timedelta(minutes=elapsed))
-    etas = {}
-    for key, p in (("t50", 0.5), ("t90", 0.9)):
-        reached, est = None, Estimate.nan()
-        if fit is not None and hasattr(fit, "crossing"):
-            c = fit.crossing(p)
-            if c.reached and c.minutes.value <= elapsed and not (share_now is not None and share_now[0] > 1 - p):
-                reached = c.minutes.value
-            est = c.minutes
-            if reached is None and est.value <= elapsed:
-                est = Estimate.nan()  # the curve crossed already but the last hour's readings did not: the curve is wrong
-        elif fit is not None:
-            est = fit.quantile(p)
-        rates: list[float] = []
-        if prior and onset is not None:
-            as_of = onset + dt.timedelta(minutes=elapsed)
-            progress = None
-            if evidence == "online_fraction":
-                rates.append(rate_eta(data, onset, as_of, p) or math.nan)
-                now = series_progress(data, onset, as_of)
-                if now is not None:
-                    progress = progress_eta(now[0], now[1], elapsed, p)
-            else:
-                still = fit.still_affected(as_of)
-                if float(still.high) - float(still.low) <= SHARE_KNOWN_WIDTH:  # else the share out now is a guess
-                    progress = progress_eta(float(still.value), elapsed, elapsed, p)
-            rates.append(progress or math.nan)
-        f = eta_forecast(est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, rate_minutes=rates)
-        if unpeaked is not None and duration_prior is not None:
-            alone = eta_forecast(Estimate.nan(), p, elapsed=elapsed, level=level, prior=duration_prior)
-            f = with_prior_mixed_in(f, alone, UNPEAKED_PRIOR_WEIGHT)
-        etas[key] = f
-    return etas
 
 
 def nowcast_from_fit(
