@@ -31,9 +31,9 @@ Re-pinned (branch g1, 7 December 2026) when the place resolver started reading s
 Statbel's statistical sectors (docs/geography.md): the simulator draws section names from the
 GeoNames places, some of which the reference build could only give to the nearest polygon
 (Zeebrugge → Blankenberge); the resolver now puts them in the municipality Statbel lists
-(Brugge). Only the spatial autocorrelation of the municipal counts moves (Moran's I 0.1471 →
-0.1348, p still 0.001); counts, municipalities with reports, the national fit and the regions
-do not.
+(Brugge). Only the municipal layer moves: one more municipality with reports (480 → 481) and
+the spatial autocorrelation of the counts (Moran's I 0.1471 → 0.1335, p still 0.001); the
+counts, the national fit and the regions do not.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ EXPECTED_REGIONS = {
 EXPECTED_TEST = {"statistic": 8.1977, "p_value": 0.4471, "df": 8, "family": "mixture+delay", "dispersion": 1.1703}
 EXPECTED_ANNOUNCEMENT = {"still_affected": 0.1022, "still_affected_ci": [0.0618, 0.1377]}
 EXPECTED_ANNOUNCEMENT_PLAIN = {"still_affected": 0.0939, "still_affected_ci": [0.0844, 0.1023]}
-EXPECTED_AREAS = {"n_municipalities": 480, "n_areas_with_reports": 480, "morans_i": 0.1348, "morans_i_p_value": 0.001}
+EXPECTED_AREAS = {"n_municipalities": 481, "n_areas_with_reports": 481, "morans_i": 0.1335, "morans_i_p_value": 0.001}
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -87,11 +87,6 @@ class _Index:
 
         for r in places().iter_rows(named=True):
             nis = r["nis_code"]
-            if r["nis_method"] == "polygon":
-                # a place the build could only put in the nearest polygon: the sectors know better
-                key = compact_key(r["name"])
-                if {m.nis for m in self.sectors.get(key, [])} - {nis} and (sec := self.sector_match(key)) is not None:
-                    nis = sec.nis
             method = "alias" if r["nis_method"] == "seat" else "section"
             p = pop[nis] if method == "alias" else int(r["population"] or 0)
             add(r["name"], nis, method, p)
