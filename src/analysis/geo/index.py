@@ -20,6 +20,7 @@ from analysis.geo.reference import (
     places,
     postal_codes,
     reference_municipalities,
+    sectors,
 )
 from analysis.geo.words import _RANK, RESOLUTION_COLUMNS
 
@@ -31,7 +32,7 @@ class _Match:
     """One reference name a key points to."""
 
     nis: str
-    method: str  # exact | alias | section
+    method: str  # exact | alias | sector | section
     population: int
     name: str
 
@@ -44,6 +45,9 @@ def _empty(method: str = "unresolved", note: str | None = None) -> dict[str, Any
 
 
 # --------------------------------------------------------------------------- index
+
+#: A sector name this close (rapidfuzz ratio) to a town abroad does not decide.
+_NEAR_FOREIGN = 90.0
 
 
 class _Index:
@@ -68,6 +72,19 @@ class _Index:
                 add(r[col], nis, "exact", pop[nis])
             if r["name_fr"] != r["name_nl"]:
                 add(f"{r['name_nl']} / {r['name_fr']}", nis, "exact", pop[nis])
+        f = foreign_names()
+        self.foreign: dict[str, tuple[str, str]] = dict(zip(f["key"], zip(f["name"], f["country"], strict=True), strict=True))
+        self.foreign_keys: list[str] = f["key"].to_list()
+        self._belgian_search: _KeySearch | None = None
+        self._foreign_search: _KeySearch | None = None
+
+        # Statbel sector and section names: kept apart (never fuzzy-matched nor read inside a
+        # longer text), each key with every municipality that has a sector of that name
+        secs: dict[str, list[_Match]] = defaultdict(list)
+        for key, name, nis in sectors().select("key", "name", "nis_code").iter_rows():
+            secs[key].append(_Match(nis, "sector", 0, name))
+        self.sectors: dict[str, list[_Match]] = dict(secs)
+
         for r in places().iter_rows(named=True):
             nis = r["nis_code"]
             method = "alias" if r["nis_method"] == "seat" else "section"
@@ -105,12 +122,6 @@ class _Index:
                 if (level, code) not in self.area_names[key]:
                     self.area_names[key].append((level, code))
 
-        f = foreign_names()
-        self.foreign: dict[str, tuple[str, str]] = dict(zip(f["key"], zip(f["name"], f["country"], strict=True), strict=True))
-        self.foreign_keys: list[str] = f["key"].to_list()
-        self._belgian_search: _KeySearch | None = None
-        self._foreign_search: _KeySearch | None = None
-
     # ---- lookups
 
     def belgian_search(self) -> _KeySearch:
@@ -127,6 +138,25 @@ class _Index:
 
     def lookup(self, key: str) -> list[_Match]:
         return self.names.get(key, [])
+
+    def lookup_with_sectors(self, key: str, allowed: set[str] | None = None) -> list[_Match]:
+        """The matches of ``key`` plus its Statbel sector name when that names one municipality (among ``allowed``)."""
+        found = self.names.get(key, [])
+        sec = self.sector_match(key, allowed)
+        if sec is None:
+            return found
+        return sorted([*found, sec], key=lambda m: (_RANK[m.method], -m.population, m.nis))
+
+    def sector_match(self, key: str, allowed: set[str] | None = None) -> _Match | None:
+        """The municipality whose Statbel sectors alone carry the name ``key`` (among ``allowed``), else None."""
+        if key in self.foreign:
+            return None  # a street named after a town abroad ("Chaussée de Maubeuge") is no section
+        sec = [m for m in self.sectors.get(key, []) if allowed is None or m.nis in allowed]
+        if len({m.nis for m in sec}) != 1:
+            return None  # a sector name shared by several municipalities decides nothing
+        if self.foreign_search().best(key, _NEAR_FOREIGN) is not None:
+            return None  # one letter from a town abroad ("Rijssel"): the town abroad is meant
+        return sec[0]
 
     def muni_result(self, nis: str, method: str, score: float | None, note: str | None = None) -> dict[str, Any]:
         r = self.munis[nis]

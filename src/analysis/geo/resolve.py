@@ -9,7 +9,8 @@ Order of evidence, strongest first (DESIGN.md, "Geography"):
 3. exact municipality name in French, Dutch or German (case, accents, hyphens, apostrophes,
    "St"/"Saint"/"Sint" normalised);
 4. exonyms and alternate names of the municipality's seat (Luik, Nieuport, Antwerp, …);
-5. sections and villages (a GeoNames place → its municipality: Jumet, Leernes, Westende);
+5. sections and villages: first Statbel's statistical sectors (a name that belongs to one
+   municipality only: Doel, Laeken, Zeebrugge), then GeoNames places (Leernes, Westende);
 6. fuzzy matching (rapidfuzz) above a score threshold, refused when the string is closer to
    a town abroad (Rijsel, Maastricht, Aachen) than to any Belgian name.
 
@@ -132,6 +133,7 @@ def _resolve_text(
     sub = _match_name(text, idx, allowed=within, fuzzy_threshold=fuzzy_threshold)
     if sub.match is not None:
         method = "fuzzy" if sub.note and sub.note.startswith("approximate") else sub.match.method
+        method = "section" if method == "sector" else method
         notes = [*note_parts, *([sub.note] if sub.note else [])]
         return idx.muni_result(sub.match.nis, method, sub.score, "; ".join(notes) or None)
     if sub.candidates:

@@ -38,8 +38,8 @@ RESOLUTION_COLUMNS: dict[str, pl.DataType] = {
     "geo_note": pl.String(),
 }
 
-_SCORE = {"exact": 1.0, "alias": 0.97, "section": 0.93, "postal_code": 1.0, "coordinates": 1.0, "area": 1.0}
-_RANK = {"exact": 0, "alias": 1, "section": 2}
+_SCORE = {"exact": 1.0, "alias": 0.97, "sector": 0.93, "section": 0.93, "postal_code": 1.0, "coordinates": 1.0, "area": 1.0}
+_RANK = {"exact": 0, "alias": 1, "sector": 2, "section": 3}
 
 # a Belgian postal code, optionally prefixed B- / BE-; the lookbehind keeps 5-digit numbers out
 _BE_POSTAL = re.compile(r"(?<![\w-])(?:(?:B|BE)\s?-\s?|(?:B|BE)(?=\d))?(\d{4})(?![\d\w])", re.IGNORECASE)
