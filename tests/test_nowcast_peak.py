@@ -38,29 +38,16 @@ def series_incident(folder: Path, counts: list[float], *, step_minutes: int = 15
     return folder
 
 
-def nowcast_line(folder: Path, as_of: str, tmp_path: Path) -> dict:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "nowcast",
-            str(folder),
-            "--as-of",
-            as_of,
-            "-p",
-            "n_boot=30",
-            "-p",
-            f"processed_dir={tmp_path / 'p'}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        timeout=600,
-        check=False,
-    )
+def postmortem(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``postmortem ARGS -p n_boot=30`` as a user runs it, with processed tables under ``tmp_path``; must succeed."""
+    cmd = [sys.executable, "-m", "analysis", *args, "-p", "n_boot=30", "-p", f"processed_dir={tmp_path / 'p'}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return proc
+
+
+def nowcast_line(folder: Path, as_of: str, tmp_path: Path) -> dict:
+    return json.loads(postmortem(tmp_path, "nowcast", str(folder), "--as-of", as_of).stdout)
 
 
 def first_fall(peak: float = 40_000.0) -> list[float]:
@@ -152,30 +139,9 @@ def test_reports_extrapolate_the_recovery_only_when_the_share_out_is_known() -> 
 
 def test_the_live_page_says_the_count_may_not_have_peaked(tmp_path: Path) -> None:
     folder = series_incident(tmp_path / "storm", first_fall())
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "render",
-            str(folder),
-            "--out",
-            str(tmp_path / "out"),
-            "--no-progress",
-            "--as-of",
-            "2024-06-01T07:00:00+00:00",
-            "-p",
-            "n_boot=30",
-            "-p",
-            f"processed_dir={tmp_path / 'p'}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        timeout=600,
-        check=False,
+    postmortem(
+        tmp_path, "render", str(folder), "--out", str(tmp_path / "out"), "--no-progress", "--as-of", "2024-06-01T07:00:00+00:00"
     )
-    assert proc.returncode == 0, proc.stderr
     page = (tmp_path / "out" / "storm" / "postmortem.html").read_text(encoding="utf-8")
     banner = page[page.index('class="pm-live"') :].split("</div></div>")[0]
     assert "The count may not have peaked yet" in banner
