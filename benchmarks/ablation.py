@@ -81,8 +81,7 @@ def fit_variant(
         families=families,
         n_boot=n_boot,
         seed=seed,
-        noticing=noticing,
-        profile_uncertainty=noticing == "pooled" and prop is None,
+        noticing=noticing,  # "pooled" adds the profile spread itself when the profile is assumed, as the CLI does
     )
     so = fit.still_affected(onset + dt.timedelta(minutes=sc.announcement_minutes))
     hyp = fit.identifiability.get("reporting_hypotheses", {})

@@ -464,7 +464,7 @@ def fit_down_reports(
     half = int(n_boot) // 2
     plain = assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged)
     ramp_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
-    ramp_ev = replace(ev, noticing=True, profile_sd=PROFILE_HARMONIC_SD if propensity is None else ev.profile_sd)
+    ramp_ev = replace(ev, noticing=True)  # the profile spread, if any, is already on ev (above)
     ramp_spec, ramp_name = plan.spec(ramp_ev, n_boot_h=half, seed_h=ramp_seed, describe=False)
     ramp = assemble_fit(ramp_spec, ramp_name, averaged=averaged)
     fit = pool_hypotheses([(RAMP_NONE, ev.profile_sd, plain), (RAMP_FITTED, ramp_ev.profile_sd, ramp)])
