@@ -25,6 +25,9 @@ from analysis.report_folders import KERNEL_PREFIX, RunStopped
 KERNEL = "python3"
 # the message of a time limit that has fired in this process's current run (main thread only)
 _EXPIRED: list[str] = []
+# the whole-run limit armed by :func:`time_limit` (main thread only); while it is armed, papermill
+# gets no per-cell limit of the same length, which would race it and print nbclient's traceback
+_ARMED: list[float] = []
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -83,7 +86,7 @@ def execute_notebook(pm: Any, notebook: Path, executed: Path, params: dict[str, 
             kernel_name=KERNEL,
             progress_bar=opts["progress"],
             log_output=False,
-            execution_timeout=opts["timeout"],
+            execution_timeout=None if _ARMED else opts["timeout"],
             cwd=str(PROJECT_ROOT),
             report_mode=True,
             kernel_manager_class=_local_kernel_manager(folders),
@@ -143,6 +146,7 @@ def time_limit(seconds: float | None) -> Iterator[None]:
 
     previous = signal.signal(signal.SIGALRM, _alarm)
     _EXPIRED.clear()
+    _ARMED.append(seconds)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
@@ -150,3 +154,4 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         _EXPIRED.clear()
+        _ARMED.clear()
