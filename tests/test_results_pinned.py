@@ -46,6 +46,9 @@ import pytest
 
 from analysis.config import PROJECT_ROOT
 
+# one fit of a 3,000-report incident (about 40 s on this machine): CI runs it (make test SLOW=1)
+pytestmark = pytest.mark.slow
+
 EXPECTED_COUNTS = {"n_raw": 3045, "n_reports": 3000, "n_rejected": 45, "n_unresolved_place": 93}
 # recovery: point estimates (minutes; fractions) and their intervals, reporting hypotheses pooled
 EXPECTED_POINT = {
@@ -150,7 +153,6 @@ def test_national_estimates_and_intervals_are_unchanged(metrics: dict) -> None:
     assert {k: hyp[k] for k in EXPECTED_HYPOTHESES} == EXPECTED_HYPOTHESES
 
 
-@pytest.mark.slow
 def test_without_the_ramp_hypothesis_the_results_before_pooling_are_unchanged(tmp_path) -> None:
     metrics = _fit_pinned(tmp_path, "noticing = false\n")
     _check_national(metrics, EXPECTED_POINT_PLAIN, EXPECTED_CI_PLAIN, EXPECTED_ANNOUNCEMENT_PLAIN)
