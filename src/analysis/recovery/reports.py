@@ -33,7 +33,7 @@ from analysis.recovery.dispersion import NO_DISPERSION, Sampling, allocated_coun
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
 from analysis.recovery.evidence import PROFILE_HARMONIC_SD, ReportEvidence
 from analysis.recovery.families import resolve_candidates
-from analysis.recovery.hypotheses import RAMP_FITTED, RAMP_NONE, hypotheses_metrics, pool_hypotheses
+from analysis.recovery.hypotheses import RAMP_FITTED, RAMP_NONE, fit_hypothesis, hypotheses_metrics, pool_hypotheses
 from analysis.recovery.propensity import (
     DEFAULT_PROPENSITY,
     FLAT_PROPENSITY,
@@ -46,6 +46,7 @@ from analysis.recovery.propensity import (
 from analysis.recovery.report_input import ReportClock, check_report_options, report_clock, window_arrays
 from analysis.recovery.result import Diagnostics, RecoveryFit
 from analysis.recovery.uncertainty import FitSpec, assemble_fit, fit_spec
+from analysis.recovery.workers import beside
 
 MAX_RESCALED = 100_000  # time-rescaling uses at most this many reports (a seeded subsample)
 # fewer spontaneous reports than this say nothing about the climb of the first minutes: no
@@ -462,11 +463,11 @@ def fit_down_reports(
         return replace(fit, identifiability={**fit.identifiability, "reporting_hypotheses": hypotheses_metrics(hyp)})
     # the same data under both reporting hypotheses, half of the replicates each
     half = int(n_boot) // 2
-    plain = assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged)
     ramp_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
     ramp_ev = replace(ev, noticing=True)  # the profile spread, if any, is already on ev (above)
-    ramp_spec, ramp_name = plan.spec(ramp_ev, n_boot_h=half, seed_h=ramp_seed, describe=False)
-    ramp = assemble_fit(ramp_spec, ramp_name, averaged=averaged)
+    ramp_job = beside(fit_hypothesis, plan, ramp_ev, half, ramp_seed, averaged)  # in a worker process when one is open
+    plain = assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged)
+    ramp = ramp_job.result()
     fit = pool_hypotheses([(RAMP_NONE, ev.profile_sd, plain), (RAMP_FITTED, ramp_ev.profile_sd, ramp)])
     # another model (the report's `model` parameter) is conditional on it and on the plain hypothesis
     return replace(fit, switch=lambda other: assemble_fit(spec, other, averaged=False))
