@@ -13,7 +13,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -21,6 +21,7 @@ import polars as pl
 from analysis.errors import AnalysisError, ParameterError
 from analysis.geo.reference import REGION_NAMES
 from analysis.recovery import Estimate, RecoveryFit
+from analysis.recovery.workers import beside, workers_open
 from analysis.spatial.equal_recovery import LR_TEST, EqualRecoveryTest, equal_recovery_test, fit_group
 from analysis.spatial.pooling import AreaRecovery, pooled_area_recovery, report_minutes, report_time_cdf
 from analysis.timeline import DOWN_STATUSES
@@ -184,6 +185,7 @@ def _fits_and_test(
     national: RecoveryFit,
     *,
     own_fit: Any,
+    own_fit_aside: Any,
     test_of: Any,
     notes: list[str],
 ) -> tuple[dict[str, RecoveryFit], EqualRecoveryTest | AnalysisError | None]:
@@ -191,14 +193,18 @@ def _fits_and_test(
 
     The fits and the test are independent, each seeded on its own: they run side by side
     (numpy releases the GIL in the likelihoods), with the same results as one after the
-    other. Every eligible region is in the test, whether or not its own fit converged. A
+    other; ``own_fit_aside(r)`` starts region ``r``'s fit in the worker process
+    (:func:`analysis.recovery.workers.beside`). Every eligible region is in the test, whether or not its own fit converged. A
     region whose own fit fails with the national family is refitted with the family the
     test settled on, when that is another one.
     """
     fits: dict[str, RecoveryFit] = {}
     failed: dict[str, AnalysisError] = {}
     with ThreadPoolExecutor(max_workers=_workers()) as pool:
-        pending = {r: pool.submit(own_fit, r, None) for r in eligible}
+        # with a worker process open, every other region is fitted there (the rest, the test and
+        # the area statistics share this process's interpreter lock)
+        aside = {r: own_fit_aside(r) for r in eligible[::2]} if workers_open() else {}
+        pending: dict[str, Any] = {r: pool.submit(own_fit, r, None) for r in eligible if r not in aside} | aside
         test_job = pool.submit(test_of, list(eligible)) if len(eligible) >= 2 else None
         for r in eligible:
             try:
@@ -218,6 +224,24 @@ def _fits_and_test(
                 why = exc2
         notes.append(f"{r}: own fit failed ({why}); pooled estimate shown")
     return fits, test
+
+
+@dataclass(frozen=True, eq=False)
+class _OwnFit:
+    """A region's own fit with the national family, the region's reports and seed given (picklable: a worker may run it)."""
+
+    national: RecoveryFit  # without its switch
+    propensity: Sequence[float] | None
+    bin_minutes: float
+    n_boot: int
+    sampling: str
+
+    def __call__(self, df: pl.DataFrame, seed: int) -> RecoveryFit:
+        fit = fit_group(
+            df, self.national, propensity=self.propensity, bin_minutes=self.bin_minutes, n_boot=self.n_boot, seed=seed,
+            sampling=self.sampling,
+        )  # fmt: skip
+        return replace(fit, switch=None)
 
 
 def _region_result(
@@ -333,6 +357,11 @@ def compare_regions(
             seed=seed + 101 * (names.index(r) + 1), sampling=sampling, family=family,
         )  # fmt: skip
 
+    job = _OwnFit(replace(national, switch=None), propensity, bin_minutes, n_boot, sampling)
+
+    def own_fit_aside(r: str) -> Any:
+        return beside(job, groups[r], seed + 101 * (names.index(r) + 1))
+
     def test_of(tested: list[str]) -> EqualRecoveryTest | AnalysisError:
         try:
             return equal_recovery_test(
@@ -341,7 +370,7 @@ def compare_regions(
         except AnalysisError as exc:
             return exc
 
-    fits, test = _fits_and_test(eligible, national, own_fit=own_fit, test_of=test_of, notes=notes)
+    fits, test = _fits_and_test(eligible, national, own_fit=own_fit, own_fit_aside=own_fit_aside, test_of=test_of, notes=notes)
     out = {}
     for r in names:
         row = pooled.table.filter(pl.col("key") == code_of.get(r, r)) if pooled is not None else pl.DataFrame()

@@ -151,6 +151,11 @@ class _Aside(Generic[T]):
             return self._fn(*self._args)
 
 
+def workers_open() -> bool:
+    """Whether :func:`fit_workers` has a worker process open (work handed to :func:`beside` runs there)."""
+    return _Open.pool is not None
+
+
 def beside(fn: Callable[..., T], *args: Any) -> _Later[T] | _Aside[T]:
     """Start ``fn(*args)`` in the worker when one is open; ``.result()`` gives its value either way.
 
