@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from analysis.errors import ParameterError
-from analysis.recovery import fit_down_reports
+from analysis.recovery import fit_down_reports, workers
 from analysis.recovery.workers import WORKERS_VARIABLE, beside, fit_worker_count, fit_workers
 
 ONSET = dt.datetime(2018, 1, 8, 19, 0, tzinfo=dt.UTC)
@@ -64,6 +64,18 @@ def test_one_worker_means_none_and_bad_values_are_named(monkeypatch: pytest.Monk
         fit_worker_count()
     monkeypatch.delenv(WORKERS_VARIABLE)
     assert 1 <= fit_worker_count() <= 2
+
+
+def test_default_is_two_on_idle_cores_and_one_when_they_are_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    monkeypatch.setattr(workers, "usable_cores", lambda: 2)
+    monkeypatch.setattr(workers.os, "getloadavg", lambda: (0.3, 0.2, 0.1))
+    assert fit_worker_count() == 2
+    monkeypatch.setattr(workers.os, "getloadavg", lambda: (3.5, 3.0, 2.0))
+    assert fit_worker_count() == 1
+    monkeypatch.setattr(workers, "usable_cores", lambda: 1)
+    monkeypatch.setattr(workers.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert fit_worker_count() == 1
 
 
 def test_a_script_without_main_guard_is_not_run_again(tmp_path: Path) -> None:

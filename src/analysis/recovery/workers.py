@@ -15,8 +15,9 @@ own and deterministic. A worker that cannot be started or dies makes the work ru
 caller too.
 
 ``POSTMORTEM_FIT_WORKERS`` sets how many processes fit at once, the command's own included
-(default: min(2, the cores this process may use)); 1 turns the worker off. A worker never
-starts workers of its own, and the pool lives only as long as the analysis that opened it.
+(default: min(2, the cores this process may use), and 1 while the load average already
+fills the cores); 1 turns the worker off. A worker never starts workers of its own, and the
+pool lives only as long as the analysis that opened it.
 """
 
 from __future__ import annotations
@@ -55,10 +56,21 @@ def usable_cores() -> int:
 
 
 def fit_worker_count() -> int:
-    """Processes that fit at once, the caller included: ``POSTMORTEM_FIT_WORKERS``, else min(2, usable cores)."""
+    """Processes that fit at once, the caller included: ``POSTMORTEM_FIT_WORKERS``, else min(2, usable cores).
+
+    Without the variable, a worker is used only while a core is idle: when the load average
+    of the last minute already fills the cores, the processes of one command share what the
+    system gives them (Linux shares the processor among sessions), and a second one would
+    only add its start-up and imports.
+    """
     text = os.environ.get(WORKERS_VARIABLE, "").strip()
     if not text:
-        return min(2, usable_cores())
+        cores = min(2, usable_cores())
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):  # no load average on this system
+            busy = 0.0
+        return cores if busy <= usable_cores() - 1 else 1
     try:
         n = int(text)
     except ValueError:
