@@ -31,7 +31,7 @@ from scipy import stats
 from analysis.errors import FitError, ParameterError
 from analysis.recovery.dispersion import NO_DISPERSION, Sampling, allocated_counts, clumping_for, estimate_dispersion
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
-from analysis.recovery.evidence import PROFILE_HARMONIC_SD, ReportEvidence
+from analysis.recovery.evidence import NOTICE_BOUNDS, PROFILE_HARMONIC_SD, ReportEvidence
 from analysis.recovery.families import resolve_candidates
 from analysis.recovery.hypotheses import RAMP_FITTED, RAMP_NONE, fit_hypothesis, hypotheses_metrics, pool_hypotheses
 from analysis.recovery.propensity import (
@@ -465,7 +465,9 @@ def fit_down_reports(
     half = int(n_boot) // 2
     ramp_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
     ramp_ev = replace(ev, noticing=True)  # the profile spread, if any, is already on ev (above)
-    ramp_job = beside(fit_hypothesis, plan, ramp_ev, half, ramp_seed, averaged)  # in a worker process when one is open
+    # the fit without a ramp is the ramp model at its smallest noticing share: each family starts there too
+    warm = {c.name: np.append(c.theta, NOTICE_BOUNDS[0]) for c in spec.cands if c.converged}
+    ramp_job = beside(fit_hypothesis, plan, ramp_ev, half, ramp_seed, averaged, warm=warm)  # in a worker process when one is open
     plain = assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged)
     ramp = ramp_job.result()
     fit = pool_hypotheses([(RAMP_NONE, ev.profile_sd, plain), (RAMP_FITTED, ramp_ev.profile_sd, ramp)])
@@ -490,10 +492,12 @@ class _SpecPlan:
     notes: tuple[str, ...]
     binning: float  # seconds spent reading and binning
 
-    def spec(self, ev: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool) -> tuple[FitSpec, str]:
-        """Candidates, dispersion and bootstrap plan under one reporting hypothesis (``ev``)."""
+    def spec(
+        self, ev: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool, warm: dict[str, np.ndarray] | None = None
+    ) -> tuple[FitSpec, str]:
+        """Candidates, dispersion and bootstrap plan under one reporting hypothesis (``ev``; ``warm``: extra starts)."""
         t_fit = time.perf_counter()
-        cands = fit_candidates(ev, self.names, level=self.level)
+        cands = fit_candidates(ev, self.names, level=self.level, warm=warm)
         first = choose(cands, what="down_reports")
         auto = self.dispersion == "auto"
         disp = estimate_dispersion(ev, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION

@@ -141,18 +141,18 @@ def _main_hidden() -> Iterator[None]:
 class _Later(Generic[T]):
     """Work done in the caller when its result is asked for (no worker, or the worker failed)."""
 
-    def __init__(self, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
-        self._fn, self._args = fn, args
+    def __init__(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._fn, self._args, self._kwargs = fn, args, kwargs
 
     def result(self) -> T:
-        return self._fn(*self._args)
+        return self._fn(*self._args, **self._kwargs)
 
 
 class _Aside(Generic[T]):
     """Work handed to a worker; run in the caller instead if the worker breaks."""
 
-    def __init__(self, future: Future[T], fn: Callable[..., T], args: tuple[Any, ...]) -> None:
-        self._future, self._fn, self._args = future, fn, args
+    def __init__(self, future: Future[T], fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._future, self._fn, self._args, self._kwargs = future, fn, args, kwargs
 
     def result(self) -> T:
         try:
@@ -160,7 +160,7 @@ class _Aside(Generic[T]):
         except (BrokenProcessPool, pickle.PicklingError, TypeError, AttributeError):
             # the worker died, or the work could not be sent: do it here (an error of the
             # work itself is raised again, from here)
-            return self._fn(*self._args)
+            return self._fn(*self._args, **self._kwargs)
 
 
 def workers_open() -> bool:
@@ -168,16 +168,16 @@ def workers_open() -> bool:
     return _Open.pool is not None
 
 
-def beside(fn: Callable[..., T], *args: Any) -> _Later[T] | _Aside[T]:
-    """Start ``fn(*args)`` in the worker when one is open; ``.result()`` gives its value either way.
+def beside(fn: Callable[..., T], *args: Any, **kwargs: Any) -> _Later[T] | _Aside[T]:
+    """Start ``fn(*args, **kwargs)`` in the worker when one is open; ``.result()`` gives its value either way.
 
-    ``fn`` must be a module-level function and ``args`` picklable. Exceptions raised by
+    ``fn`` must be a module-level function (or a picklable callable) and its arguments picklable. Exceptions raised by
     ``fn`` reach the caller from ``.result()``, as if it had run here.
     """
     pool = _Open.pool
     if pool is None:
-        return _Later(fn, args)
+        return _Later(fn, args, kwargs)
     try:
-        return _Aside(pool.submit(fn, *args), fn, args)
+        return _Aside(pool.submit(fn, *args, **kwargs), fn, args, kwargs)
     except (BrokenProcessPool, RuntimeError):  # shut down, or the worker died
-        return _Later(fn, args)
+        return _Later(fn, args, kwargs)
