@@ -95,3 +95,31 @@ def test_a_script_without_main_guard_is_not_run_again(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300, check=True)
     assert out.stdout.count("script ran") == 1, out.stdout
     assert "workers 1 True" in out.stdout
+
+
+def test_a_daemonic_process_fits_alone(tmp_path: Path) -> None:
+    """Inside a daemonic process (a multiprocessing or Dask worker) no worker is started: the work runs there."""
+    script = tmp_path / "daemon.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import multiprocessing, os
+            from analysis.recovery.workers import beside, fit_workers
+
+            def child(q):
+                with fit_workers() as n:
+                    q.put((n, beside(os.getpid).result() == os.getpid()))
+
+            if __name__ == "__main__":
+                ctx = multiprocessing.get_context("spawn")
+                q = ctx.Queue()
+                p = ctx.Process(target=child, args=(q,), daemon=True)
+                p.start()
+                print("got", q.get(timeout=240), flush=True)
+                p.join()
+            """
+        )
+    )
+    env = os.environ | {WORKERS_VARIABLE: "2"}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300, check=True)
+    assert "got (0, True)" in out.stdout, out.stdout + out.stderr

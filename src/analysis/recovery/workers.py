@@ -98,7 +98,8 @@ def fit_workers() -> Iterator[int]:
     Nested or concurrent uses share the pool opened first. Zero when the count is 1: the
     work then runs in the caller.
     """
-    n = fit_worker_count() - 1
+    # a daemonic process (a multiprocessing or Dask worker) may not start processes
+    n = 0 if multiprocessing.current_process().daemon else fit_worker_count() - 1
     with _Open.lock:
         own = _Open.pool is None and n > 0
         if own:
@@ -110,7 +111,7 @@ def fit_workers() -> Iterator[int]:
                     for _ in range(n):  # starts the processes now: their imports overlap the caller's work
                         pool.submit(_ready)
                 _Open.pool = pool
-            except (OSError, RuntimeError, NotImplementedError):
+            except (OSError, RuntimeError, NotImplementedError, AssertionError):
                 own = False
     try:
         yield n if _Open.pool is not None else 0
