@@ -128,6 +128,10 @@ def coverage_caveats(
     return {r: "; ".join(v) for r, v in out.items()}
 
 
+#: a region with more rows than this is fitted in this process even when a worker is open
+MAX_ASIDE_ROWS = 500_000
+
+
 def _workers() -> int:
     """Threads for independent fits: the machine's cores, at most 4 (few regions)."""
     return max(1, min(4, os.cpu_count() or 1))
@@ -186,6 +190,7 @@ def _fits_and_test(
     *,
     own_fit: Any,
     own_fit_aside: Any,
+    groups_rows: Any,
     test_of: Any,
     notes: list[str],
 ) -> tuple[dict[str, RecoveryFit], EqualRecoveryTest | AnalysisError | None]:
@@ -203,7 +208,9 @@ def _fits_and_test(
     with ThreadPoolExecutor(max_workers=_workers()) as pool:
         # with a worker process open, every other region is fitted there (the rest, the test and
         # the area statistics share this process's interpreter lock)
-        aside = {r: own_fit_aside(r) for r in eligible[::2]} if workers_open() else {}
+        # (a region of more than MAX_ASIDE_ROWS rows stays here: sending it would cost more than it saves)
+        sent = [r for r in eligible[::2] if groups_rows(r) <= MAX_ASIDE_ROWS] if workers_open() else []
+        aside = {r: own_fit_aside(r) for r in sent}
         pending: dict[str, Any] = {r: pool.submit(own_fit, r, None) for r in eligible if r not in aside} | aside
         test_job = pool.submit(test_of, list(eligible)) if len(eligible) >= 2 else None
         for r in eligible:
@@ -370,7 +377,10 @@ def compare_regions(
         except AnalysisError as exc:
             return exc
 
-    fits, test = _fits_and_test(eligible, national, own_fit=own_fit, own_fit_aside=own_fit_aside, test_of=test_of, notes=notes)
+    fits, test = _fits_and_test(
+        eligible, national, own_fit=own_fit, own_fit_aside=own_fit_aside,
+        groups_rows=lambda r: groups[r].height, test_of=test_of, notes=notes,
+    )  # fmt: skip
     out = {}
     for r in names:
         row = pooled.table.filter(pl.col("key") == code_of.get(r, r)) if pooled is not None else pl.DataFrame()

@@ -467,7 +467,9 @@ def fit_down_reports(
     ramp_ev = replace(ev, noticing=True)  # the profile spread, if any, is already on ev (above)
     # the fit without a ramp is the ramp model at its smallest noticing share: each family starts there too
     warm = {c.name: np.append(c.theta, NOTICE_BOUNDS[0]) for c in spec.cands if c.converged}
-    ramp_job = beside(fit_hypothesis, plan, ramp_ev, half, ramp_seed, averaged, warm=warm)  # in a worker process when one is open
+    # in a worker process when one is open; the reports' own times are not needed there (binned on ramp_ev)
+    lean = replace(plan, clock=replace(plan.clock, epoch=plan.clock.epoch[:0], minutes=plan.clock.minutes[:0]))
+    ramp_job = beside(fit_hypothesis, lean, ramp_ev, half, ramp_seed, averaged, warm=warm)
     plain = assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged)
     ramp = ramp_job.result()
     fit = pool_hypotheses([(RAMP_NONE, ev.profile_sd, plain), (RAMP_FITTED, ramp_ev.profile_sd, ramp)])
