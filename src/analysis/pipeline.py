@@ -128,7 +128,7 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
 
     # a worker process takes fits that can run beside others (the second reporting
     # hypothesis, some regions): it starts now, its imports overlapping the ingest
-    with fit_workers():
+    with fit_workers(preload=("analysis.spatial_recovery",)):
         plain = ingest_incident(incident, geocode=False)
         # the recovery fit reads times, statuses and weights only: it runs while the places are
         # geocoded (polars, rapidfuzz and shapely do much of that outside the interpreter lock)

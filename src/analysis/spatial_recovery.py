@@ -189,8 +189,7 @@ def _fits_and_test(
     national: RecoveryFit,
     *,
     own_fit: Any,
-    own_fit_aside: Any,
-    groups_rows: Any,
+    aside: Mapping[str, Any],
     test_of: Any,
     notes: list[str],
 ) -> tuple[dict[str, RecoveryFit], EqualRecoveryTest | AnalysisError | None]:
@@ -198,20 +197,15 @@ def _fits_and_test(
 
     The fits and the test are independent, each seeded on its own: they run side by side
     (numpy releases the GIL in the likelihoods), with the same results as one after the
-    other; ``own_fit_aside(r)`` starts region ``r``'s fit in the worker process
-    (:func:`analysis.recovery.workers.beside`). Every eligible region is in the test, whether or not its own fit converged. A
+    other; ``aside`` holds the fits already started in the worker process (:func:`_aside`).
+    Every eligible region is in the test, whether or not its own fit converged. A
     region whose own fit fails with the national family is refitted with the family the
     test settled on, when that is another one.
     """
     fits: dict[str, RecoveryFit] = {}
     failed: dict[str, AnalysisError] = {}
     with ThreadPoolExecutor(max_workers=_workers()) as pool:
-        # with a worker process open, every other region is fitted there (the rest, the test and
-        # the area statistics share this process's interpreter lock)
-        # (a region of more than MAX_ASIDE_ROWS rows stays here: sending it would cost more than it saves)
-        sent = [r for r in eligible[::2] if groups_rows(r) <= MAX_ASIDE_ROWS] if workers_open() else []
-        aside = {r: own_fit_aside(r) for r in sent}
-        pending: dict[str, Any] = {r: pool.submit(own_fit, r, None) for r in eligible if r not in aside} | aside
+        pending: dict[str, Any] = {r: pool.submit(own_fit, r, None) for r in eligible if r not in aside} | dict(aside)
         test_job = pool.submit(test_of, list(eligible)) if len(eligible) >= 2 else None
         for r in eligible:
             try:
@@ -231,6 +225,18 @@ def _fits_and_test(
                 why = exc2
         notes.append(f"{r}: own fit failed ({why}); pooled estimate shown")
     return fits, test
+
+
+def _aside(eligible: Sequence[str], groups: Mapping[str, pl.DataFrame], job: _OwnFit, seed_of: Any) -> dict[str, Any]:
+    """Start every other region's own fit in the worker process, when one is open (:func:`analysis.recovery.workers.beside`).
+
+    The rest, the test and the area statistics share the analysis's own process (and its
+    interpreter lock). A region of more than :data:`MAX_ASIDE_ROWS` rows stays there: sending
+    it would cost more than it saves.
+    """
+    if not workers_open():
+        return {}
+    return {r: beside(job, groups[r], seed_of(r)) for r in eligible[::2] if groups[r].height <= MAX_ASIDE_ROWS}
 
 
 @dataclass(frozen=True, eq=False)
@@ -364,11 +370,6 @@ def compare_regions(
             seed=seed + 101 * (names.index(r) + 1), sampling=sampling, family=family,
         )  # fmt: skip
 
-    job = _OwnFit(replace(national, switch=None), propensity, bin_minutes, n_boot, sampling)
-
-    def own_fit_aside(r: str) -> Any:
-        return beside(job, groups[r], seed + 101 * (names.index(r) + 1))
-
     def test_of(tested: list[str]) -> EqualRecoveryTest | AnalysisError:
         try:
             return equal_recovery_test(
@@ -377,10 +378,9 @@ def compare_regions(
         except AnalysisError as exc:
             return exc
 
-    fits, test = _fits_and_test(
-        eligible, national, own_fit=own_fit, own_fit_aside=own_fit_aside,
-        groups_rows=lambda r: groups[r].height, test_of=test_of, notes=notes,
-    )  # fmt: skip
+    job = _OwnFit(replace(national, switch=None), propensity, bin_minutes, n_boot, sampling)
+    aside = _aside(eligible, groups, job, lambda r: seed + 101 * (names.index(r) + 1))
+    fits, test = _fits_and_test(eligible, national, own_fit=own_fit, aside=aside, test_of=test_of, notes=notes)
     out = {}
     for r in names:
         row = pooled.table.filter(pl.col("key") == code_of.get(r, r)) if pooled is not None else pl.DataFrame()

@@ -25,14 +25,13 @@ from scipy.special import ndtr
 
 from analysis.recovery.family_base import RecoveryFamily
 from analysis.recovery.report_bins import (
-    NOTICE_MAX_MINUTES,
-    NOTICE_RESTORED,
     Clumping,
     _clump_totals,
     bin_position,
     edge_index,
     grid_cells,
     merge_windows,
+    notice_factor_grad,
     notice_median,
     poisson_clumping,
     profile_perturbation,
@@ -417,51 +416,6 @@ class ReportEvidence:
         return replace(self, g=np.asarray(g, dtype=float))
 
 
-def _notice_grad(
-    ev: ReportEvidence, family: RecoveryFamily, th: np.ndarray, s_nodes: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The noticing factor per bin (as :meth:`ReportEvidence._noticed`), its derivative in μ = log(median), and ∂μ/∂θ.
-
-    ``s_nodes``: S at the evidence's nodes for each row of ``th`` (S's parameters, then the
-    noticing share). Returns ``(factor (B, n_bins), ∂factor/∂μ (B, n_bins), ∂μ/∂θ (B, k + 1))``.
-    """
-    k = family.n_params
-    nodes, share = ev.nodes, th[:, k]
-    level = 1.0 - NOTICE_RESTORED
-    # the median as notice_median computes it, with its derivative
-    below = s_nodes <= level
-    hit = below.any(axis=1)
-    j = np.clip(np.argmax(below, axis=1), 1, nodes.size - 1)
-    r = np.arange(th.shape[0])
-    s0, s1 = s_nodes[r, j - 1], s_nodes[r, j]
-    step = nodes[j] - nodes[j - 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        raw = np.where(s0 > s1, (s0 - level) / (s0 - s1), 1.0)
-        t_q = np.where(hit, nodes[j - 1] + np.clip(raw, 0.0, 1.0) * step, NOTICE_MAX_MINUTES)
-        med = np.minimum(share * t_q, NOTICE_MAX_MINUTES)
-        _, ds = family.sf_grad(np.stack([nodes[j - 1], nodes[j]], axis=1), th[:, :k])
-        dfrac = (ds[:, :, 0] * (level - s1) + ds[:, :, 1] * (s0 - level)) / (s0 - s1) ** 2
-        moving = hit & (s0 > s1) & (raw > 0.0) & (raw < 1.0)
-        free = share * t_q < NOTICE_MAX_MINUTES
-        dmu = np.zeros_like(th)
-        dmu[:, :k] = np.where(moving & free, step * dfrac / t_q, 0.0).T
-        dmu[:, k] = np.where(free, 1.0 / share, 0.0)
-        mu = np.log(med)[:, None]
-        x = ev.edges[None, :]
-        z = (np.log(x) - mu) / NOTICE_SIGMA
-        upper = np.exp(mu + 0.5 * NOTICE_SIGMA**2) * ndtr(z - NOTICE_SIGMA)
-        big = x * ndtr(z) - upper
-    big[:, x[0] <= 0] = 0.0
-    upper[:, x[0] <= 0] = 0.0
-    mean = np.diff(big, axis=1) / ev.widths
-    dmean = np.where((mean > 0.0) & (mean < 1.0), -np.diff(upper, axis=1) / ev.widths, 0.0)
-    return np.clip(mean, 0.0, 1.0), dmean, np.where(np.isfinite(dmu), dmu, 0.0)
-
-
-def _offsets(rep: np.ndarray, n: int) -> np.ndarray:
-    return np.searchsorted(rep, np.arange(n + 1))
-
-
 def _gather(off: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the elements of replicates ``rows`` (per-replicate offsets) and the position in ``rows`` of each.
 
@@ -504,8 +458,8 @@ class ReportBatch:
         b = self.n_rep
         n = np.bincount(self.e_rep, weights=self.e_cnt, minlength=b) + np.bincount(self.w_rep, weights=self.w_cnt, minlength=b)
         object.__setattr__(self, "_n", n)
-        object.__setattr__(self, "_e_off", _offsets(self.e_rep, b))
-        object.__setattr__(self, "_w_off", _offsets(self.w_rep, b))
+        object.__setattr__(self, "_e_off", np.searchsorted(self.e_rep, np.arange(b + 1)))
+        object.__setattr__(self, "_w_off", np.searchsorted(self.w_rep, np.arange(b + 1)))
 
     def n_obs(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Return the number of reports per replicate (of ``rows``, default all)."""
@@ -544,11 +498,7 @@ class ReportBatch:
         the weight V of :meth:`RecoveryFamily.sf_vjp` (a bin split by the delay is taken
         piece by piece, its nodes and widths moving with the delay). Rows are done in
         blocks that keep the temporaries in cache. None when the family has no closed-form
-        derivatives or the evidence carries a surge factor. A noticing factor F̄_N (the bin
-        means of :meth:`ReportEvidence._noticed`) multiplies m_k; its derivative goes through
-        the log of its median (:func:`notice_median`: the noticing share times the time S
-        falls to 1 − NOTICE_RESTORED, interpolated between nodes): ∂B(x)/∂μ = −e^{μ+σ²/2}·Φ(z − σ)
-        for B(x) = ∫₀ˣ F_N, and zero where the factor or the median is clipped.
+        derivatives or the evidence carries a surge factor (a noticing factor: :func:`notice_factor_grad`).
         """
         base = self.base
         if not (family.has_sf_grad and not base.surge):
@@ -596,10 +546,8 @@ class ReportBatch:
                     da / 6.0 * (gd[:, 0] + 2.0 * gd[:, 1]) + db / 6.0 * (2.0 * gd[:, 3] + gd[:, 4]) + (left - right) / 6.0
                 )
                 split = (r_in, jr, dint.T)
-        notice = _notice_grad(base, family, th, s) if base.noticing else None
-        plain = m
-        if notice is not None:
-            m = m * notice[0]
+        notice = notice_factor_grad(base, family, th, s, NOTICE_SIGMA) if base.noticing else None
+        plain, m = m, (m * notice[0] if notice is not None else m)
         total = m.sum(axis=1)
         # ∂ℓ/∂m per bin
         wm = np.zeros((rows.size, nb + 1))
@@ -629,10 +577,8 @@ class ReportBatch:
         ll += np.where(n > 0, n * np.log(n / total), 0.0) - n
         wm -= (n / total)[:, None]
         grad = np.zeros((rows.size, th.shape[1]))
-        if notice is not None:
-            factor, dfactor, dmu = notice
-            grad += np.sum(wm * plain * dfactor, axis=1)[:, None] * dmu  # through the median of the ramp
-            wm = wm * factor  # what is left goes through the integrals of S, as without the ramp
+        if notice is not None:  # through the ramp's median; the rest through S's integrals, as without a ramp
+            grad, wm = grad + np.sum(wm * plain * notice[1], axis=1)[:, None] * notice[2], wm * notice[0]
         if split is not None:
             r_in, jr, dint = split
             grad[r_in, :k] += (wm[r_in, jr] * base.g[jr])[:, None] * dint

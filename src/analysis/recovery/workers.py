@@ -23,13 +23,14 @@ pool lives only as long as the analysis that opened it.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import os
 import pickle
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
@@ -80,11 +81,11 @@ def fit_worker_count() -> int:
     return n
 
 
-def _start_worker() -> None:
+def _start_worker(preload: tuple[str, ...]) -> None:
     """Initialiser of a worker: it starts no workers itself, and imports the fitters now (while the caller reads data)."""
     os.environ[WORKERS_VARIABLE] = "1"
-    import analysis.recovery.hypotheses
-    import analysis.spatial.equal_recovery  # noqa: F401
+    for name in ("analysis.recovery.hypotheses", *preload):
+        importlib.import_module(name)
 
 
 def _ready() -> bool:
@@ -92,11 +93,12 @@ def _ready() -> bool:
 
 
 @contextlib.contextmanager
-def fit_workers() -> Iterator[int]:
+def fit_workers(preload: Sequence[str] = ()) -> Iterator[int]:
     """Open the worker process(es) for the analyses inside the ``with`` block; yields how many.
 
     Nested or concurrent uses share the pool opened first. Zero when the count is 1: the
-    work then runs in the caller.
+    work then runs in the caller. ``preload``: modules a worker imports as it starts (those
+    of the work the caller will hand it), besides the recovery fitters.
     """
     # a daemonic process (a multiprocessing or Dask worker) may not start processes
     n = 0 if multiprocessing.current_process().daemon else fit_worker_count() - 1
@@ -106,7 +108,9 @@ def fit_workers() -> Iterator[int]:
             try:
                 # a fresh interpreter ("spawn"): forking a process whose threads (polars,
                 # the BLAS) hold locks could leave the child waiting on them forever
-                pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker)
+                pool = ProcessPoolExecutor(
+                    n, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(tuple(preload),)
+                )
                 with _main_hidden():
                     for _ in range(n):  # starts the processes now: their imports overlap the caller's work
                         pool.submit(_ready)
