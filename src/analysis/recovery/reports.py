@@ -31,9 +31,9 @@ from scipy import stats
 from analysis.errors import FitError, ParameterError
 from analysis.recovery.dispersion import NO_DISPERSION, Sampling, allocated_counts, clumping_for, estimate_dispersion
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
-from analysis.recovery.evidence import PROFILE_HARMONIC_SD, ReportEvidence
+from analysis.recovery.evidence import NOTICE_BOUNDS, PROFILE_HARMONIC_SD, ReportEvidence
 from analysis.recovery.families import resolve_candidates
-from analysis.recovery.hypotheses import RAMP_FITTED, RAMP_NONE, hypotheses_metrics, pool_hypotheses
+from analysis.recovery.hypotheses import RAMP_FITTED, RAMP_NONE, fit_hypothesis, hypotheses_metrics, pool_hypotheses
 from analysis.recovery.propensity import (
     DEFAULT_PROPENSITY,
     FLAT_PROPENSITY,
@@ -46,6 +46,7 @@ from analysis.recovery.propensity import (
 from analysis.recovery.report_input import ReportClock, check_report_options, report_clock, window_arrays
 from analysis.recovery.result import Diagnostics, RecoveryFit
 from analysis.recovery.uncertainty import FitSpec, assemble_fit, fit_spec
+from analysis.recovery.workers import beside
 
 MAX_RESCALED = 100_000  # time-rescaling uses at most this many reports (a seeded subsample)
 # fewer spontaneous reports than this say nothing about the climb of the first minutes: no
@@ -462,11 +463,15 @@ def fit_down_reports(
         return replace(fit, identifiability={**fit.identifiability, "reporting_hypotheses": hypotheses_metrics(hyp)})
     # the same data under both reporting hypotheses, half of the replicates each
     half = int(n_boot) // 2
-    plain = assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged)
     ramp_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
     ramp_ev = replace(ev, noticing=True)  # the profile spread, if any, is already on ev (above)
-    ramp_spec, ramp_name = plan.spec(ramp_ev, n_boot_h=half, seed_h=ramp_seed, describe=False)
-    ramp = assemble_fit(ramp_spec, ramp_name, averaged=averaged)
+    # the fit without a ramp is the ramp model at its smallest noticing share: each family starts there too
+    warm = {c.name: np.append(c.theta, NOTICE_BOUNDS[0]) for c in spec.cands if c.converged}
+    # in a worker process when one is open; the reports' own times are not needed there (binned on ramp_ev)
+    lean = replace(plan, clock=replace(plan.clock, epoch=plan.clock.epoch[:0], minutes=plan.clock.minutes[:0]))
+    ramp_job = beside(fit_hypothesis, lean, ramp_ev, half, ramp_seed, averaged, warm=warm)
+    plain = assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged)
+    ramp = ramp_job.result()
     fit = pool_hypotheses([(RAMP_NONE, ev.profile_sd, plain), (RAMP_FITTED, ramp_ev.profile_sd, ramp)])
     # another model (the report's `model` parameter) is conditional on it and on the plain hypothesis
     return replace(fit, switch=lambda other: assemble_fit(spec, other, averaged=False))
@@ -489,10 +494,12 @@ class _SpecPlan:
     notes: tuple[str, ...]
     binning: float  # seconds spent reading and binning
 
-    def spec(self, ev: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool) -> tuple[FitSpec, str]:
-        """Candidates, dispersion and bootstrap plan under one reporting hypothesis (``ev``)."""
+    def spec(
+        self, ev: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool, warm: dict[str, np.ndarray] | None = None
+    ) -> tuple[FitSpec, str]:
+        """Candidates, dispersion and bootstrap plan under one reporting hypothesis (``ev``; ``warm``: extra starts)."""
         t_fit = time.perf_counter()
-        cands = fit_candidates(ev, self.names, level=self.level)
+        cands = fit_candidates(ev, self.names, level=self.level, warm=warm)
         first = choose(cands, what="down_reports")
         auto = self.dispersion == "auto"
         disp = estimate_dispersion(ev, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
