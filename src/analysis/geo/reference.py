@@ -127,7 +127,7 @@ def places() -> pl.DataFrame:
     """Belgian GeoNames populated places with their municipality.
 
     Columns: ``geonameid``, ``name``, ``lat``, ``lon``, ``population``, ``nis_code``,
-    ``nis_method`` (seat | label | polygon: how the municipality was found), ``canton``,
+    ``nis_method`` (seat | label | sector | polygon: how the municipality was found), ``canton``,
     ``alternate_names`` (Latin-script alternate names).
     """
     return _read("places.parquet")
