@@ -21,7 +21,7 @@ import polars as pl
 
 from analysis.errors import GeoError
 from analysis.geo.normalize import compact_key
-from analysis.geo.reference import reference_municipalities, sectors
+from analysis.geo.reference import reference_municipalities, section_names
 from analysis.geo.resolve import DEFAULT_FUZZY_THRESHOLD, resolve_places
 
 __all__ = ["CaseScore", "load_cases", "score_cases", "score_sections", "statbel_sections"]
@@ -121,40 +121,15 @@ def score_cases(cases: pl.DataFrame, *, fuzzy_threshold: float = DEFAULT_FUZZY_T
     )
 
 
-#: A name carried by the sectors of this many municipalities is a generic word ("Centrum"), not a section.
-_GENERIC_SECTOR_NAME = 50
-
-
 def statbel_sections() -> pl.DataFrame:
-    """Every Statbel statistical section with a name, as its first sector names it ("OPHAIN-CENTRE" → Ophain).
+    """Every named Statbel section (:func:`~analysis.geo.reference.section_names`) with its group.
 
-    Columns: ``section`` (municipality code + section letter), ``place`` (the name as the
-    sector list writes it: no accents, title case), ``nis_code`` (the 2025 municipality
-    holding it), ``group``: ``section`` (the name is this municipality's alone),
-    ``shared`` (sectors of several municipalities carry it: "Sint-Joris"), or
-    ``municipality_name`` (it is also an official municipality name: the section of
-    Merchtem called Hamme; the resolver gives the municipality).
+    Columns: ``section``, ``place`` (the name as listed), ``nis_code`` (the 2025 municipality
+    holding it), ``group``: ``section`` (the name is this municipality's alone), ``shared``
+    (sectors of several municipalities carry it: "Sint-Joris"), or ``municipality_name`` (it
+    is also an official municipality name: the section of Merchtem called Hamme; the resolver
+    gives the municipality).
     """
-    s = sectors().with_columns(pl.col("sector").str.slice(0, 6).alias("section"))
-    s = s.join(s.group_by("key").agg(pl.col("nis_code").n_unique().alias("n_mun")), on="key")
-    first = (
-        s.filter(pl.col("section").str.slice(5, 1).str.contains("^[A-Z]$"))
-        .group_by("section")
-        .agg(pl.col("sector").min().alias("first"))
-    )
-    s = s.join(first, on="section").filter(
-        (pl.col("sector") == pl.col("first"))
-        & pl.col("first").str.slice(6, 2).eq("00")
-        & (pl.col("n_mun") < _GENERIC_SECTOR_NAME)
-    )
-    whole = s.filter(pl.col("kind") == "sector").select("section", pl.col("key").alias("whole"))
-    # the section's name: the shortest name the first sector carries that begins its whole name
-    s = (
-        s.join(whole, on="section")
-        .filter((pl.col("kind") == "section") & pl.col("whole").str.starts_with(pl.col("key")))
-        .sort("section", pl.col("key").str.len_chars(), "key")
-        .unique("section", keep="first", maintain_order=True)
-    )
     official = {
         compact_key(n)
         for r in reference_municipalities().iter_rows(named=True)
@@ -164,11 +139,11 @@ def statbel_sections() -> pl.DataFrame:
     group = (
         pl.when(pl.col("key").is_in(list(official)))
         .then(pl.lit("municipality_name"))
-        .when(pl.col("n_mun") > 1)
+        .when(pl.col("n_municipalities") > 1)
         .then(pl.lit("shared"))
         .otherwise(pl.lit("section"))
     )
-    return s.select("section", pl.col("name").alias("place"), "nis_code", group.alias("group"))
+    return section_names().select("section", pl.col("name").alias("place"), "nis_code", group.alias("group"))
 
 
 def _typo(text: str, rng: np.random.Generator) -> str:

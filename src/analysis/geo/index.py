@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from analysis.geo.normalize import compact_key, tokens
 from analysis.geo.reference import (
@@ -20,6 +21,7 @@ from analysis.geo.reference import (
     places,
     postal_codes,
     reference_municipalities,
+    section_names,
     sectors,
 )
 from analysis.geo.words import _RANK, RESOLUTION_COLUMNS
@@ -85,6 +87,7 @@ class _Index:
             if country in _NEAR_FOREIGN_COUNTRIES and (population or 0) >= _NEAR_FOREIGN_MIN_POPULATION
         ]
         self._belgian_search: _KeySearch | None = None
+        self.fuzzy_sections: dict[str, list[_Match]] = {}
         self._foreign_search: _KeySearch | None = None
         self._near_foreign_search: _KeySearch | None = None
 
@@ -135,10 +138,21 @@ class _Index:
     # ---- lookups
 
     def belgian_search(self) -> _KeySearch:
-        """Fuzzy search over the Belgian name keys (built on first use)."""
+        """Fuzzy search over the Belgian name keys and the Statbel section names (built on first use)."""
         if self._belgian_search is None:
-            self._belgian_search = _KeySearch(self.keys)
+            # a section's own name (not a street or a hamlet sector) that the sectors give to one
+            # municipality and that a town abroad does not veto: "Gasbeek" finds Gaasbeek
+            extra: dict[str, list[_Match]] = {}
+            for key in section_names().filter(pl.col("n_municipalities") == 1)["key"].to_list():
+                if key not in self.names and (m := self.sector_match(key)) is not None:
+                    extra[key] = [m]
+            self.fuzzy_sections = extra
+            self._belgian_search = _KeySearch(sorted([*self.keys, *extra]))
         return self._belgian_search
+
+    def fuzzy_matches(self, key: str) -> list[_Match]:
+        """The places a key found by :meth:`belgian_search` names (a Belgian name or a section name)."""
+        return self.names.get(key) or self.fuzzy_sections.get(key, [])
 
     def foreign_search(self) -> _KeySearch:
         """Fuzzy search over the foreign name keys (built on first use)."""
