@@ -418,6 +418,44 @@ def territory_sections(cantons: list[dict], places: pl.DataFrame, partial: dict[
     return out
 
 
+def sector_sections(
+    places: pl.DataFrame, sectors: pl.DataFrame, munis_in: dict[str, list[str]], *, placed: set[int]
+) -> dict[int, str]:
+    """GeoNames places not yet placed whose name Statbel's sectors give to one municipality of their canton.
+
+    Zeebrugge lies nearer Blankenberge's seat than Brugge's, but only Brugge has a sector of
+    that name. A name the sectors give to several municipalities, or to one outside the
+    place's canton (a homonym elsewhere: "Mark" in Hainaut, a sector in Hoogstraten), decides
+    nothing and the place stays with the nearest seed.
+    """
+    one = sectors.group_by("key").agg(pl.col("nis_code").unique()).filter(pl.col("nis_code").list.len() == 1)
+    owner = dict(zip(one["key"], one["nis_code"].list.first(), strict=True))
+    out: dict[int, str] = {}
+    for gid, name, canton in places.select("geonameid", "name", "canton").iter_rows():
+        nis = owner.get(compact_key(name))
+        if gid not in placed and nis is not None and nis in munis_in[canton]:
+            out[gid] = nis
+    return out
+
+
+def sector_agreement(
+    places: pl.DataFrame, seeds: pl.DataFrame, in_sectors: dict[int, str], munis_in: dict[str, list[str]]
+) -> dict:
+    """How often the nearest seed (seats, labels, canton texts) alone agrees with the sectors' municipality.
+
+    An independent check of the polygons' held-out accuracy on villages GeoNames does not label.
+    """
+    others = seeds.filter(pl.col("kind") != "sector")
+    rows = places.filter(pl.col("geonameid").is_in(list(in_sectors)))
+    shared = [r for r in rows.iter_rows(named=True) if len(munis_in[r["canton"]]) > 1]
+    agree = sum(nearest_seed(r["canton"], r["x"], r["y"], others, munis_in) == in_sectors[r["geonameid"]] for r in shared)
+    return {
+        "sector_villages": rows.height,
+        "sector_villages_in_shared_cantons": len(shared),
+        "sector_villages_nearest_seed_agrees": round(agree / len(shared), 4) if shared else None,
+    }
+
+
 def section_seats(places: pl.DataFrame, seats: dict[str, tuple[int, str]], labels: dict[int, str]) -> dict[str, tuple[int, str]]:
     """Seats for municipalities no GeoNames name matches: their largest labelled section (or former municipality)."""
     out = dict(seats)
@@ -555,7 +593,9 @@ def estimate_population(munis: pl.DataFrame, places: pl.DataFrame) -> pl.DataFra
     people than all other places of its region together is a regional aggregate (Brussels'
     1.0 M is the region, not the City of Brussels): its municipality gets the regional
     total minus the other municipalities. Municipalities without any GeoNames place get
-    the median of their region.
+    the median of their region where a regional aggregate hides the municipalities
+    (Brussels), else the smallest estimate of their region: GeoNames lists every place of
+    500 inhabitants or more, so a municipality without one is small (Herstappe).
     """
     seat_pop = dict(zip(munis["nis_code"], munis["seat_population"], strict=True))
     region_of = dict(zip(munis["nis_code"], munis["region_code"], strict=True))
@@ -584,11 +624,11 @@ def estimate_population(munis: pl.DataFrame, places: pl.DataFrame) -> pl.DataFra
     for region, official in REGION_POPULATION_2024.items():
         codes = [n for n in munis["nis_code"] if region_of[n] == region]
         known = [raw[n] for n in codes if raw[n] is not None]
-        median = float(np.median(known)) if known else 1.0
+        agg_here = [n for n in codes if n in aggregate]
+        fill = (float(np.median(known)) if agg_here else float(min(known))) if known else 1.0
         for n in codes:
             if raw[n] is None and n not in aggregate:
-                raw[n] = median
-        agg_here = [n for n in codes if n in aggregate]
+                raw[n] = fill
         rest = sum(raw[n] for n in codes if n not in aggregate)
         for n in agg_here:
             raw[n] = max(official - rest, others_pop.get(n, 0), 1.0) / len(agg_here)
@@ -650,6 +690,21 @@ def build(out_dir: Path, sectors_csv: Path | None = None) -> dict:
     territory = territory_sections(b["cantons"], places, b["partial"])
     seat_of = {gid: nis for nis, (gid, _) in seats.items()}
 
+    # ---- postal codes, and Statbel's statistical sectors → 2025 municipalities
+    postal = (
+        pl.DataFrame(
+            {"postal_code": [p["postalCode"] for p in b["postal"]], "nis_code": [p["municipality"] for p in b["postal"]]}
+        )
+        .unique()
+        .sort(["postal_code", "nis_code"])
+    )
+    sectors, sector_counts = statistical_sectors(sectors_text, b["munis"], postal)
+    in_sectors = sector_sections(places, sectors, munis_in, placed=set(seat_of) | set(labels) | set(territory))
+    # a municipality no GeoNames name matches and without labelled sections: its largest sector village
+    seats = section_seats(places, seats, in_sectors)
+    seat_of = {gid: nis for nis, (gid, _) in seats.items()}
+    in_sectors = {gid: nis for gid, nis in in_sectors.items() if gid not in seat_of}
+
     # ---- seeds: seats first, then labelled sections, then sections named in canton texts
     seed_rows = []
     place_by_id = {r["geonameid"]: r for r in places.iter_rows(named=True)}
@@ -664,6 +719,9 @@ def build(out_dir: Path, sectors_csv: Path | None = None) -> dict:
         p = place_by_id[gid]
         if gid not in seat_of and gid not in labels:
             seed_rows.append((p["canton"], nis, p["x"], p["y"], gid, "territory"))
+    for gid, nis in sorted(in_sectors.items()):
+        p = place_by_id[gid]
+        seed_rows.append((p["canton"], nis, p["x"], p["y"], gid, "sector"))
     seeds = pl.DataFrame(
         seed_rows,
         schema={
@@ -716,6 +774,9 @@ def build(out_dir: Path, sectors_csv: Path | None = None) -> dict:
         elif gid in labels and labels[gid] in munis_in[r["canton"]]:
             place_nis.append(labels[gid])
             place_method.append("label")
+        elif gid in in_sectors:
+            place_nis.append(in_sectors[gid])
+            place_method.append("sector")
         else:
             place_nis.append(nearest_seed(r["canton"], r["x"], r["y"], seeds, munis_in))
             place_method.append("polygon")
@@ -812,15 +873,6 @@ def build(out_dir: Path, sectors_csv: Path | None = None) -> dict:
         orient="row",
     )
 
-    # ---- postal codes
-    postal = (
-        pl.DataFrame(
-            {"postal_code": [p["postalCode"] for p in b["postal"]], "nis_code": [p["municipality"] for p in b["postal"]]}
-        )
-        .unique()
-        .sort(["postal_code", "nis_code"])
-    )
-
     # ---- foreign names
     frows = []
     for c in foreign:
@@ -836,11 +888,9 @@ def build(out_dir: Path, sectors_csv: Path | None = None) -> dict:
         .unique("key", keep="first", maintain_order=True)
     )
 
-    # ---- Statbel statistical sectors → 2025 municipalities
-    sectors, sector_counts = statistical_sectors(sectors_text, b["munis"], postal)
-
     # ---- accuracy of the approximate polygons (held out) for the documentation
     accuracy = measure_accuracy(places, seeds, labels=labels, seat_of=seat_of, munis_in=munis_in, pieces=pieces)
+    accuracy.update(sector_agreement(places, seeds, in_sectors, munis_in))
 
     # ---- write
     places_out = places.select(

@@ -70,6 +70,8 @@ def test_residual_figure_rebins_report_counts_to_pearson_residuals() -> None:
     ys = list(fig.data[0].y)
     assert ys == pytest.approx([0.0, 12 / 12**0.5])
     assert fig.data[0].x[0] == dt.datetime(2018, 1, 8, 20, 0)  # local time
+    # the body's axis says what the dots are; "Pearson residual" lives in the glossary
+    assert fig.data[0].name == "observed − fitted, in standard deviations, per 60 min"
 
 
 def test_residual_figure_uses_the_fit_residuals_for_direct_evidence() -> None:

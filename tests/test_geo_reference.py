@@ -79,7 +79,7 @@ def test_places_each_belong_to_a_municipality():
     p = places()
     assert p.height > 2000
     assert p["nis_code"].null_count() == 0
-    assert set(p["nis_method"]) <= {"seat", "label", "polygon"}
+    assert set(p["nis_method"]) <= {"seat", "label", "sector", "polygon"}
     jumet = p.filter(pl.col("name") == "Jumet")
     assert jumet["nis_code"].to_list() == ["52011"]
 

@@ -50,12 +50,25 @@ def test_the_note_says_the_sectors_decided(place):
     assert "(Statbel sectors)" in resolve_place(place)["geo_note"]
 
 
-def test_sectors_overrule_the_nearest_polygon():
-    # the GeoNames places the build could only put in the nearest polygon landed in a neighbour
+def test_the_build_places_villages_by_their_sectors():
+    # nearest to a neighbour's seat (Zeebrugge: Blankenberge), but only one municipality of
+    # their canton has a sector of their name: the build puts them there and seeds its polygon
     p = places().filter(pl.col("name").is_in(["Zeebrugge", "Lauwe", "Hornu"])).sort("name")
-    assert p["nis_method"].to_list() == ["polygon"] * 3
-    assert p["nis_code"].to_list() == ["53070", "34041", "31004"]  # Hornu→Saint-Ghislain, Lauwe→Wevelgem, Zeebrugge→Blankenberge
-    assert [resolve_place(n)["nis_code"] for n in ("Hornu", "Lauwe", "Zeebrugge")] == ["53014", "34027", BRUGGE]
+    assert p["nis_method"].to_list() == ["sector"] * 3
+    assert p["nis_code"].to_list() == ["53014", "34027", BRUGGE]  # Hornu→Boussu, Lauwe→Menen, Zeebrugge→Brugge
+    # so the village's own point, a typo and the name inside a text all land there too
+    at = [resolve_place(None, lat=la, lon=lo)["nis_code"] for la, lo in p.select("lat", "lon").iter_rows()]
+    assert at == p["nis_code"].to_list()
+    assert resolve_place("Zeebruge")["nis_code"] == BRUGGE
+    assert resolve_place("panne à Zeebrugge ce soir")["nis_code"] == BRUGGE
+    counts = manifest()["counts"]["places_by_method"]
+    assert counts["sector"] > 800 and counts["polygon"] < 200, counts
+
+
+def test_a_homonym_outside_the_canton_keeps_its_polygon():
+    # Mark (a section of Edingen/Enghien, canton Ath) shares its name with a sector of Hoogstraten only
+    mark = places().filter(pl.col("name") == "Mark")
+    assert mark.select("nis_code", "nis_method").row(0) == ("51067", "polygon")
 
 
 @pytest.mark.parametrize("place", ["Centrum", "Kerk", "Station", "CENTRE"])

@@ -255,9 +255,9 @@ def test_estimator_sentences_in_the_readers_language(lang: str) -> None:
     from analysis.sentences import localize, localized_html
 
     sentences = (
-        "Overdispersion 17.6: the 14 distinct statements come in groups of identical time or window (one article naming "
-        "many places), so they carry less information than their number suggests; intervals widened and models ranked by "
-        "QAIC. The data do not single out one model (weights: exponential 0.24, loglogistic 0.12). Intervals are averaged "
+        "The 14 distinct statements come in groups of identical time or window (one article naming many places), so they "
+        "carry less information than their number suggests (overdispersion 17.6); intervals widened and models compared "
+        "allowing for it. The data do not single out one model (weights: exponential 0.24, loglogistic 0.12). Intervals are averaged "
         "over them. The data cannot separate a delay (15.6 h under gamma+delay) from a slow decline from the onset: "
         "delays from 0 to 21.5 h fit about as well.",
         "source 'press' covers Brussels, Wallonia only (9 of its reports come from it): Flanders is under-sampled, so its "

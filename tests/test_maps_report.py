@@ -68,7 +68,7 @@ def test_excess_layer_paints_nothing_the_text_calls_chance(default_analysis, fig
 
     table = spatial_analysis(default_analysis).table
     nominal = table.filter(pl.col("verdict") == "more than expected")
-    assert nominal.height == 7 and nominal["q_value"].min() >= maps.EXCESS_FDR  # 7 nominal, none after the correction
+    assert nominal.height == 6 and nominal["q_value"].min() >= maps.EXCESS_FDR  # 6 nominal, none after the correction
     spec = maps._area_layer("excess", table.to_dicts(), "per 10,000")
     z = np.array([np.nan if v is None else v for v in spec["z"]], dtype=float)
     assert np.nanmax(np.abs(z)) == 0.0  # every area neutral

@@ -423,7 +423,10 @@ def test_render_as_of_writes_a_live_page(tmp_path: Path) -> None:
 
 
 def test_curated_statements_are_not_replayed(default_analysis) -> None:
-    """The default incident's press statements are not a restoration curve: no as-of fits, no section."""
+    """The default incident's press statements are not a restoration curve: no as-of fits, no share still out.
+
+    The section sets each announcement beside the statements that came after it instead
+    (tests/test_communications_statements.py)."""
     from analysis.nowcast_report import communications_section
 
     assert default_analysis.curated and len(default_analysis.incident.announcements) == 8
@@ -431,4 +434,5 @@ def test_curated_statements_are_not_replayed(default_analysis) -> None:
     assert review.height == 8
     assert review["as_of_still_out"].is_null().all()
     assert set(review["note"]) == {"curated statements: their curve is not a restoration curve"}
-    assert communications_section(default_analysis) == []
+    page = "".join(communications_section(default_analysis))
+    assert 'id="communications"' in page and "%" not in page

@@ -75,6 +75,10 @@ PHRASES: dict[str, tuple[str, str]] = {
     "Belgium (whole country)": ("Belgique (tout le pays)", "België (heel het land)"),
     "observed ÷ expected": ("observé ÷ attendu", "waargenomen ÷ verwacht"),
     "Pearson residual": ("résidu de Pearson", "Pearson-residu"),
+    "observed − fitted, in standard deviations,": (
+        "observé − ajusté, en écarts-types,",
+        "waargenomen − aangepast, in standaardafwijkingen,",
+    ),
     "Clusters (LISA)": ("Grappes (LISA)", "Clusters (LISA)"),
     "LISA cluster": ("grappe LISA", "LISA-cluster"),
     "not significant": ("non significatif", "niet significant"),

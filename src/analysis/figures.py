@@ -475,7 +475,7 @@ def residual_figure(
         agg = binned_residuals(table, bin_minutes)
         x = [wall_clock(t, timezone) for t in agg["bin_start"].to_list()]
         y = agg["residual"].to_list()
-        label = f"Pearson residual per {int(bin_minutes)} min"
+        label = f"observed − fitted, in standard deviations, per {int(bin_minutes)} min"  # a Pearson residual (glossary)
         standardised = True
     else:
         res = diagnostics.residuals

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from analysis.i18n import format_percent, format_percents, format_time, text
+from analysis.i18n import format_duration, format_percent, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading, table
 from analysis.privacy import scrub_contacts
 
@@ -32,6 +32,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_label": "What was said",
         "col_then": "Still out, as of then",
         "col_now": "Still out, known now",
+        "statements_lead": "The statements are a selection, not a measure of how many customers were still out (see How much to trust this): at each announcement, how many statements about the service came after it, in how many municipalities, and how long after it the last one ended.",
+        "col_after": "Statements after it (and straddling it)",
+        "col_places": "Municipalities after it",
+        "col_last": "Last statement ends",
         "caption": "Intervals at the report's level. 'As of then' uses only reports stamped, and readings taken, by the announcement.",
     },
     "fr": {
@@ -49,6 +53,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_label": "Ce qui a été dit",
         "col_then": "Encore privés, selon les données d'alors",
         "col_now": "Encore privés, selon ce qu'on sait aujourd'hui",
+        "statements_lead": "Les déclarations sont une sélection, pas une mesure du nombre de clients encore privés de service (voir « Quelle confiance accorder à ce rapport ») : à chaque annonce, combien de déclarations sur le service sont venues après, dans combien de communes, et combien de temps après elle la dernière s'est terminée.",
+        "col_after": "Déclarations après (et à cheval)",
+        "col_places": "Communes après",
+        "col_last": "Fin de la dernière déclaration",
         "caption": "Intervalles au niveau du rapport. « Selon les données d'alors » n'utilise que les signalements datés, et les relevés faits, avant l'annonce.",
     },
     "nl": {
@@ -66,6 +74,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_label": "Wat gezegd werd",
         "col_then": "Nog zonder dienst, volgens de gegevens van toen",
         "col_now": "Nog zonder dienst, zoals nu bekend",
+        "statements_lead": "De verklaringen zijn een selectie, geen maat voor hoeveel klanten nog zonder dienst waren (zie “Hoeveel vertrouwen verdient dit”): bij elke aankondiging, hoeveel verklaringen over de dienst erna kwamen, in hoeveel gemeenten, en hoe lang erna de laatste eindigde.",
+        "col_after": "Verklaringen erna (en erover heen)",
+        "col_places": "Gemeenten erna",
+        "col_last": "Einde van de laatste verklaring",
         "caption": "Intervallen op het niveau van het rapport. 'Van toen' gebruikt alleen meldingen met een tijdstip, en metingen, van vóór de aankondiging.",
     },
 }
@@ -135,9 +147,12 @@ def _said(a: Analysis, time: Any, label: str) -> str:
 def communications_section(a: Analysis) -> list[str]:
     """The communications review: each announcement's as-of estimate beside the retrospective one.
 
-    Empty when the incident has no announcement, no curve (nothing to compare) or curated
-    statements for evidence (the page leads with what the statements show, not with a curve).
+    Empty when the incident has no announcement or no curve (nothing to compare). With
+    curated statements for evidence the curve says when statements were made, not how many
+    customers were out: each announcement is set beside the statements that came after it.
     """
+    if a.incident.announcements and getattr(a, "curated", False) and a.evidence == "down_reports":
+        return _statements_review(a)
     if a.fit is None or not a.incident.announcements or getattr(a, "curated", False):
         return []
     from analysis.nowcast import review_for
@@ -173,4 +188,31 @@ def communications_section(a: Analysis) -> list[str]:
         f"<ul>{''.join(lines)}</ul>",
         table(headers, rows, css="pm-comms"),
         caption(_t(lang, "caption")),
+    ]
+
+
+def _statements_review(a: Analysis) -> list[str]:
+    """Each announcement beside the statements about the incident's service that came after it (model-free)."""
+    from analysis.facts import after_declaration
+
+    lang, tz = a.params.language, a.incident.timezone
+    rows = []
+    for e in a.incident.announcements:
+        after = after_declaration(a.service_down, e.time)
+        n, maybe = after["reports_after"], after["reports_possibly_after"]
+        hours = after["last_report_hours_after"]
+        rows.append(
+            [
+                format_time(e.time, tz, lang),
+                scrub_contacts(e.label_in(lang)) or "",
+                f"{n} (+{maybe})" if maybe else str(n),
+                str(after["municipalities_after"]),
+                format_duration(hours * 60, lang) if hours is not None else "—",
+            ]
+        )
+    headers = [_t(lang, k) for k in ("col_time", "col_label", "col_after", "col_places", "col_last")]
+    return [
+        heading("communications", text(lang, "comm_title")),
+        f"<p>{esc(_t(lang, 'statements_lead'))}</p>",
+        table(headers, rows, css="pm-comms"),
     ]

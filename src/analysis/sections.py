@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analysis import figures, impact_report, methods_report, narrative, postmortem_report, quality_report, series_report
-from analysis.i18n import estimable, format_duration, format_percent, format_percents, format_time, text
+from analysis.i18n import cldr_locale, estimable, format_duration, format_percent, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
@@ -234,6 +234,13 @@ _CANDIDATE_COLUMNS: tuple[tuple[str, str | None], ...] = (
 )
 
 
+def _decimal(v: float, pattern: str, lang: str) -> str:
+    """A number with fixed decimals in the page's language (0.237, 0,237), no grouping."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(v, format=pattern, locale=cldr_locale(lang))
+
+
 def candidates_table(cand: pl.DataFrame, lang: str, *, horizon: float = math.inf) -> tuple[list[str], list[list[str]]]:
     """Headers and text rows of the candidate families: numbers rounded, gaps as '—'.
 
@@ -258,9 +265,9 @@ def candidates_table(cand: pl.DataFrame, lang: str, *, horizon: float = math.inf
             elif c in ("t50_minutes", "t90_minutes") and isinstance(v, float) and not estimable(v):
                 row.append(text(lang, "not_estimable"))
             elif c == "akaike_weight":
-                row.append(f"{v:.3f}")
+                row.append(_decimal(v, "0.000", lang))
             elif isinstance(v, float):
-                row.append(f"{v:.1f}")
+                row.append(_decimal(v, "0.0", lang))
             else:
                 row.append(str(v))
         rows.append(row)

@@ -79,14 +79,14 @@ RULES: tuple[tuple[str, str, str], ...] = (
         r"Geen afstandseffect op \1\2 (\3).",
     ),
     (
-        r"[Oo]verdispersion ([\d.]+): the (\d+) distinct statements come in groups of identical time or window \(one article naming many places\), so they carry less information than their number suggests; intervals widened and models ranked by QAIC",
-        r"Surdispersion \1 : les \2 mentions distinctes viennent par groupes de même heure ou fenêtre (un article citant plusieurs lieux) et portent donc moins d'information que leur nombre ne le suggère ; intervalles élargis et modèles classés par QAIC",
-        r"Overdispersie \1: de \2 afzonderlijke uitspraken komen in groepen met hetzelfde tijdstip of venster (één artikel dat veel plaatsen noemt), dus ze dragen minder informatie dan hun aantal doet vermoeden; intervallen verbreed en modellen gerangschikt volgens QAIC",
+        r"[Tt]he (\d+) distinct statements come in groups of identical time or window \(one article naming many places\), so they carry less information than their number suggests \(overdispersion ([\d.]+)\); intervals widened and models compared allowing for it",
+        r"Les \1 mentions distinctes viennent par groupes de même heure ou fenêtre (un article citant plusieurs lieux) et portent donc moins d'information que leur nombre ne le suggère (surdispersion \2) ; intervalles élargis et modèles comparés en en tenant compte",
+        r"De \1 afzonderlijke uitspraken komen in groepen met hetzelfde tijdstip of venster (één artikel dat veel plaatsen noemt), dus ze dragen minder informatie dan hun aantal doet vermoeden (overdispersie \2); intervallen verbreed en modellen vergeleken met die correctie",
     ),
     (
-        r"[Oo]verdispersion ([\d.]+) \(Pearson X²/df on (\d+) df\): reports vary more than a Poisson process around the fitted curve; intervals widened and models ranked by QAIC",
-        r"surdispersion \1 (X²/ddl de Pearson sur \2 ddl) : les signalements varient plus qu'un processus de Poisson autour de la courbe ajustée ; intervalles élargis et modèles classés par QAIC",
-        r"overdispersie \1 (Pearson X²/df op \2 df): de meldingen variëren meer dan een Poissonproces rond de aangepaste curve; intervallen verbreed en modellen gerangschikt volgens QAIC",
+        r"[Rr]eports vary more than a Poisson process around the fitted curve \(overdispersion ([\d.]+), Pearson X²/df on (\d+) df\); intervals widened and models compared allowing for it",
+        r"Les signalements varient plus qu'un processus de Poisson autour de la courbe ajustée (surdispersion \1, X²/ddl de Pearson sur \2 ddl) ; intervalles élargis et modèles comparés en en tenant compte",
+        r"De meldingen variëren meer dan een Poissonproces rond de aangepaste curve (overdispersie \1, Pearson X²/df op \2 df); intervallen verbreed en modellen vergeleken met die correctie",
     ),
     (
         r"The data do not single out one model \(weights: (.+?)\)\. Intervals are averaged over them\.",

@@ -455,6 +455,7 @@ def _moran_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
         words = text(lang, "geo_moran_alike" if m.statistic > m.expected else "geo_moran_unlike")
     else:
         words = text(lang, "geo_moran_none")
+    words = words[:1].upper() + words[1:]  # the plain finding first, the statistic after it
     sentence = text(
         lang,
         "geo_moran",

@@ -5,6 +5,10 @@ coordinates, area, foreign, garbage, ...), the inputs (place, postal code, lat/l
 level) and the expected NIS code (empty for foreign and garbage strings) or the expected
 method ("ambiguous" for a string naming two towns). The test suite and the benchmark
 both print this score.
+
+:func:`score_sections` is the held-out check on names nobody here chose: every statistical
+section (former municipality) in Statbel's sector list, by the name of its first sector,
+resolved as a user's file would be and scored against the municipality holding it.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from analysis.errors import GeoError
+from analysis.geo.normalize import compact_key
+from analysis.geo.reference import reference_municipalities, section_names
 from analysis.geo.resolve import DEFAULT_FUZZY_THRESHOLD, resolve_places
 
-__all__ = ["CaseScore", "load_cases", "score_cases"]
+__all__ = ["CaseScore", "load_cases", "score_cases", "score_sections", "statbel_sections"]
 
 #: Categories whose strings must stay unresolved.
 NOT_BELGIAN = ("foreign", "garbage")
@@ -112,3 +119,69 @@ def score_cases(cases: pl.DataFrame, *, fuzzy_threshold: float = DEFAULT_FUZZY_T
         by_category=by_cat,
         failures=failures,
     )
+
+
+def statbel_sections() -> pl.DataFrame:
+    """Every named Statbel section (:func:`~analysis.geo.reference.section_names`) with its group.
+
+    Columns: ``section``, ``place`` (the name as listed), ``nis_code`` (the 2025 municipality
+    holding it), ``group``: ``section`` (the name is this municipality's alone), ``shared``
+    (sectors of several municipalities carry it: "Sint-Joris"), or ``municipality_name`` (it
+    is also an official municipality name: the section of Merchtem called Hamme; the resolver
+    gives the municipality).
+    """
+    official = {
+        compact_key(n)
+        for r in reference_municipalities().iter_rows(named=True)
+        for n in (r["name_fr"], r["name_nl"], r["name_de"])
+        if n
+    }
+    group = (
+        pl.when(pl.col("key").is_in(list(official)))
+        .then(pl.lit("municipality_name"))
+        .when(pl.col("n_municipalities") > 1)
+        .then(pl.lit("shared"))
+        .otherwise(pl.lit("section"))
+    )
+    return section_names().select("section", pl.col("name").alias("place"), "nis_code", group.alias("group"))
+
+
+def _typo(text: str, rng: np.random.Generator) -> str:
+    """One slip of the keyboard: a letter dropped, doubled or swapped with the next (never the first letter)."""
+    letters = [i for i, c in enumerate(text) if c.isalpha()][1:]
+    i = int(letters[int(rng.integers(len(letters)))])
+    op = int(rng.integers(3))
+    if op == 1:
+        return text[: i + 1] + text[i:]
+    if op == 2 and i + 1 < len(text) and text[i + 1].isalpha() and text[i + 1] != text[i]:
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+    return text[:i] + text[i + 1 :]
+
+
+def score_sections(sections: pl.DataFrame | None = None, *, seed: int = 17) -> pl.DataFrame:
+    """Resolve every section name as written, in lower case and with one typo; the share right per group.
+
+    Returns ``group``, ``form`` (as_listed | lower_case | typo), ``n``, ``right``,
+    ``unresolved`` (no municipality: unresolved or ambiguous), ``wrong`` (another
+    municipality), as shares. The typos are drawn with ``seed``.
+    """
+    sec = statbel_sections() if sections is None else sections
+    rng = np.random.default_rng(seed)
+    forms = {
+        "as_listed": sec["place"],
+        "lower_case": sec["place"].str.to_lowercase(),
+        "typo": pl.Series([_typo(p, rng) for p in sec["place"]], dtype=pl.String),
+    }
+    rows = []
+    for form, written in forms.items():
+        got = resolve_places(pl.DataFrame({"place_raw": written}))["nis_code"]
+        out = sec.with_columns(got.alias("got"), pl.lit(form).alias("form"))
+        rows.append(
+            out.group_by("group", "form").agg(
+                pl.len().alias("n"),
+                (pl.col("got") == pl.col("nis_code")).fill_null(False).mean().alias("right"),
+                pl.col("got").is_null().mean().alias("unresolved"),
+                (pl.col("got") != pl.col("nis_code")).fill_null(False).mean().alias("wrong"),
+            )
+        )
+    return pl.concat(rows).sort("group", "form")

@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from analysis.geo.normalize import compact_key, tokens
 from analysis.geo.reference import (
@@ -20,6 +21,7 @@ from analysis.geo.reference import (
     places,
     postal_codes,
     reference_municipalities,
+    section_names,
     sectors,
 )
 from analysis.geo.words import _RANK, RESOLUTION_COLUMNS
@@ -46,8 +48,12 @@ def _empty(method: str = "unresolved", note: str | None = None) -> dict[str, Any
 
 # --------------------------------------------------------------------------- index
 
-#: A sector name this close (rapidfuzz ratio) to a town abroad does not decide.
+#: A sector name this close (rapidfuzz ratio) to a town abroad does not decide, when that town is
+#: in a neighbouring country and at least this large ("Rijssel": Rijsel, Lille). Smaller or
+#: farther towns one letter away are coincidences of short names (Soumoy ~ Soumy, Vorsen ~ Voren).
 _NEAR_FOREIGN = 90.0
+_NEAR_FOREIGN_COUNTRIES = ("FR", "NL", "DE", "LU")
+_NEAR_FOREIGN_MIN_POPULATION = 30_000
 
 
 class _Index:
@@ -75,8 +81,15 @@ class _Index:
         f = foreign_names()
         self.foreign: dict[str, tuple[str, str]] = dict(zip(f["key"], zip(f["name"], f["country"], strict=True), strict=True))
         self.foreign_keys: list[str] = f["key"].to_list()
+        self.near_foreign_keys: list[str] = [
+            k
+            for k, country, population in f.select("key", "country", "population").iter_rows()
+            if country in _NEAR_FOREIGN_COUNTRIES and (population or 0) >= _NEAR_FOREIGN_MIN_POPULATION
+        ]
         self._belgian_search: _KeySearch | None = None
+        self.fuzzy_sections: dict[str, list[_Match]] = {}
         self._foreign_search: _KeySearch | None = None
+        self._near_foreign_search: _KeySearch | None = None
 
         # Statbel sector and section names: kept apart (never fuzzy-matched nor read inside a
         # longer text), each key with every municipality that has a sector of that name
@@ -125,10 +138,21 @@ class _Index:
     # ---- lookups
 
     def belgian_search(self) -> _KeySearch:
-        """Fuzzy search over the Belgian name keys (built on first use)."""
+        """Fuzzy search over the Belgian name keys and the Statbel section names (built on first use)."""
         if self._belgian_search is None:
-            self._belgian_search = _KeySearch(self.keys)
+            # a section's own name (not a street or a hamlet sector) that the sectors give to one
+            # municipality and that a town abroad does not veto: "Gasbeek" finds Gaasbeek
+            extra: dict[str, list[_Match]] = {}
+            for key in section_names().filter(pl.col("n_municipalities") == 1)["key"].to_list():
+                if key not in self.names and (m := self.sector_match(key)) is not None:
+                    extra[key] = [m]
+            self.fuzzy_sections = extra
+            self._belgian_search = _KeySearch(sorted([*self.keys, *extra]))
         return self._belgian_search
+
+    def fuzzy_matches(self, key: str) -> list[_Match]:
+        """The places a key found by :meth:`belgian_search` names (a Belgian name or a section name)."""
+        return self.names.get(key) or self.fuzzy_sections.get(key, [])
 
     def foreign_search(self) -> _KeySearch:
         """Fuzzy search over the foreign name keys (built on first use)."""
@@ -138,6 +162,12 @@ class _Index:
 
     def lookup(self, key: str) -> list[_Match]:
         return self.names.get(key, [])
+
+    def near_foreign_search(self) -> _KeySearch:
+        """Fuzzy search over the large towns of the neighbouring countries (built on first use)."""
+        if self._near_foreign_search is None:
+            self._near_foreign_search = _KeySearch(self.near_foreign_keys)
+        return self._near_foreign_search
 
     def lookup_with_sectors(self, key: str, allowed: set[str] | None = None) -> list[_Match]:
         """The matches of ``key`` plus its Statbel sector name when that names one municipality (among ``allowed``)."""
@@ -154,7 +184,7 @@ class _Index:
         sec = [m for m in self.sectors.get(key, []) if allowed is None or m.nis in allowed]
         if len({m.nis for m in sec}) != 1:
             return None  # a sector name shared by several municipalities decides nothing
-        if self.foreign_search().best(key, _NEAR_FOREIGN) is not None:
+        if self.near_foreign_search().best(key, _NEAR_FOREIGN) is not None:
             return None  # one letter from a town abroad ("Rijssel"): the town abroad is meant
         return sec[0]
 

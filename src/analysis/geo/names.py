@@ -161,7 +161,7 @@ def _fuzzy(text: str, key: str, idx: _Index, *, allowed: set[str] | None, thresh
     cutoff = max(threshold, 100.0 * (1 - 1.0 / max(len(key), 1)) - 1e-9) if len(key) <= 6 else threshold
     best = idx.belgian_search().extract(key, cutoff)
     if allowed is not None:
-        best = [b for b in best if any(m.nis in allowed for m in idx.names[b[0]])]
+        best = [b for b in best if any(m.nis in allowed for m in idx.fuzzy_matches(b[0]))]
     best = best[:5]
     if not best:
         return _NameResult(note=f"no Belgian place name close to '{text}'")
@@ -173,7 +173,7 @@ def _fuzzy(text: str, key: str, idx: _Index, *, allowed: set[str] | None, thresh
     tied = [k for k, s in best if s >= top_score - 1e-9]
     matches: list[_Match] = []
     for k in tied:
-        matches += idx.names[k]
+        matches += idx.fuzzy_matches(k)
     matches.sort(key=lambda m: (_RANK[m.method], -m.population, m.nis))
     m, cands = _choose(matches, allowed=allowed)
     if m is None:

@@ -29,6 +29,7 @@ __all__ = [
     "places",
     "postal_codes",
     "reference_municipalities",
+    "section_names",
     "sectors",
 ]
 
@@ -127,7 +128,7 @@ def places() -> pl.DataFrame:
     """Belgian GeoNames populated places with their municipality.
 
     Columns: ``geonameid``, ``name``, ``lat``, ``lon``, ``population``, ``nis_code``,
-    ``nis_method`` (seat | label | polygon: how the municipality was found), ``canton``,
+    ``nis_method`` (seat | label | sector | polygon: how the municipality was found), ``canton``,
     ``alternate_names`` (Latin-script alternate names).
     """
     return _read("places.parquet")
@@ -143,6 +144,42 @@ def sectors() -> pl.DataFrame:
     municipality: a key with several municipalities names none of them.
     """
     return _read("sectors.parquet")
+
+
+#: A name carried by the sectors of this many municipalities is a generic word ("Centrum"), not a section.
+_GENERIC_SECTOR_NAME = 50
+
+
+@cache
+def section_names() -> pl.DataFrame:
+    """Every Statbel statistical section with a name, as its first sector names it ("OPHAIN-CENTRE" → Ophain).
+
+    Columns: ``section`` (municipality code + section letter), ``key``, ``name`` (as the
+    sector list writes it: no accents, title case), ``nis_code`` (the 2025 municipality),
+    ``n_municipalities`` (how many municipalities' sectors carry the name: "Sint-Joris" 3).
+    A section is a former municipality or a part of one; its first sector is its centre.
+    """
+    s = sectors().with_columns(pl.col("sector").str.slice(0, 6).alias("section"))
+    s = s.join(s.group_by("key").agg(pl.col("nis_code").n_unique().alias("n_municipalities")), on="key")
+    first = (
+        s.filter(pl.col("section").str.slice(5, 1).str.contains("^[A-Z]$"))
+        .group_by("section")
+        .agg(pl.col("sector").min().alias("first"))
+    )
+    s = s.join(first, on="section").filter(
+        (pl.col("sector") == pl.col("first"))
+        & pl.col("first").str.slice(6, 2).eq("00")
+        & (pl.col("n_municipalities") < _GENERIC_SECTOR_NAME)
+    )
+    whole = s.filter(pl.col("kind") == "sector").select("section", pl.col("key").alias("whole"))
+    # the section's name: the shortest name the first sector carries that begins its whole name
+    return (
+        s.join(whole, on="section")
+        .filter((pl.col("kind") == "section") & pl.col("whole").str.starts_with(pl.col("key")))
+        .sort("section", pl.col("key").str.len_chars(), "key")
+        .unique("section", keep="first", maintain_order=True)
+        .select("section", "key", "name", "nis_code", "n_municipalities")
+    )
 
 
 @cache

@@ -80,14 +80,15 @@ class Dispersion:
         """One plain-language sentence."""
         if self.source == "clumps":
             return (
-                f"overdispersion {self.phi:.1f}: the {self.n_groups} distinct statements come in groups of identical "
-                "time or window (one article naming many places), so they carry less information than their number "
-                "suggests; intervals widened and models ranked by QAIC"
+                f"the {self.n_groups} distinct statements come in groups of identical time or window (one article "
+                "naming many places), so they carry less information than their number suggests (overdispersion "
+                f"{self.phi:.1f}); intervals widened and models compared allowing for it"
             )
         if self.source == "pearson":
             return (
-                f"overdispersion {self.phi:.1f} (Pearson X²/df on {self.pearson_df} df): reports vary more than a Poisson "
-                "process around the fitted curve; intervals widened and models ranked by QAIC"
+                "reports vary more than a Poisson process around the fitted curve (overdispersion "
+                f"{self.phi:.1f}, Pearson X²/df on {self.pearson_df} df); intervals widened and models compared "
+                "allowing for it"
             )
         if math.isfinite(self.pearson):
             return f"no overdispersion detected (Pearson X²/df {self.pearson:.2f} on {self.pearson_df} df)"
