@@ -14,7 +14,7 @@ percentile by less than 1e-3 relative — ten times less than the Monte-Carlo er
 50-replicate percentile (about 1 % of the t50 interval's ends here), so 2e-3 relative is
 well inside bootstrap noise while any change of the statistics would exceed it.
 
-Re-pinned (branch i14, 7 December 2026) when `postmortem fit` started pooling the reporting
+Re-pinned (7 December 2026) when `postmortem fit` started pooling the reporting
 hypotheses by default (``[reporting] noticing`` absent = ``"pooled"``; docs/recovery.md,
 "Reporting hypotheses the counts cannot separate"): half of the 50 replicates now come from a
 fit with a noticing ramp, and every replicate is drawn under a randomly distorted clock
