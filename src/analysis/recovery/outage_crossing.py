@@ -336,7 +336,10 @@ class CrossingSearch:
         A scraped feed drifts by a few per cent for hours: over a short window that drift is
         a level shift the window's own residuals cannot show. Measured around a smooth
         trend over a wider window, its size and persistence bound how well any short window
-        can place a line (see :func:`ou_mean_variance`).
+        can place a line (see :func:`ou_mean_variance`). Used for the decline continued past
+        the window's end (:meth:`_end_trend`), where what the curve does beyond the readings
+        is as uncertain as a drift; inside the window the crossings use the feed's measured
+        noise and competing shapes instead (this deviation also holds the curve's shape).
         """
         sel = np.abs(t - center) <= half
         if sel.sum() < 12:
@@ -478,8 +481,8 @@ class CrossingSearch:
 
         Fitted to the fresh readings within 3 h of the last one (widened to hold eight, at most
         12 h), Newey–West covariance, the level's variance floored by the feed's slow drift
-        (as for the crossings inside the window). β = (log level at the end, slope per
-        minute). None when there are too few readings or no clear decline.
+        (:meth:`_drift`). β = (log level at the end, slope per minute). None when there are
+        too few readings or no clear decline.
         """
         if "end_trend" not in self._cache:
             self._cache["end_trend"] = None
