@@ -363,7 +363,8 @@ class CustomersOutFit(CrossingSearch, Headlines):
         of itself, the feed's noise at its level (:meth:`feed_noise`: level-proportional,
         measured in blocks with the curve's shape taken out), with the noise's memory τ
         between readings: Var = Σᵢⱼ wᵢyᵢsᵢ · wⱼyⱼsⱼ · e^(−|tᵢ − tⱼ|/τ) / (Σ wᵢyᵢ)², exact for
-        that noise, weighted where the customers out are.
+        that noise, weighted where the customers out are; plus what the straight bridges
+        across holes in the readings can miss (:meth:`_hole_variance`).
         """
         if "window_sd" not in self._cache:
             t, y = self.evidence.t, self.evidence.y
@@ -386,29 +387,29 @@ class CustomersOutFit(CrossingSearch, Headlines):
 
         Across a hole in the used readings (a feed loss, flapping, missing runs: more than
         1.5 cadence steps) the integral bridges the readings on each side with a straight
-        line; the count inside may have bent away from it (a top, a step). The model's curve
-        across the hole is the competing shape: the squared difference of the two areas,
-        summed over the holes, is the bridge's variance.
+        line; the count inside may have bent away from it (a top, a step, the rise levelling
+        off). Two competing shapes: the model's curve across the hole (moved to meet the
+        readings at its edges) and the readings on each side continued into it (straight
+        lines through four readings, up to where they meet). The mean squared difference of
+        their areas from the bridge's, summed over the holes, is the bridge's variance.
         """
         t, y = self.evidence.t, self.evidence.y
         holes = np.nonzero(np.diff(t) > 1.5 * self.step)[0]
         if holes.size == 0:
             return 0.0
+        grids = [np.linspace(t[i], t[i + 1], max(int((t[i + 1] - t[i]) / self.step) + 1, 3)) for i in holes]
+        curves = np.split(self.survival(np.concatenate(grids)), np.cumsum([g.size for g in grids])[:-1])
         total = 0.0
-        for i in holes:
-            u = np.linspace(t[i], t[i + 1], max(int((t[i + 1] - t[i]) / self.step) + 1, 3))
+        for i, u, model in zip(holes, grids, curves, strict=True):
             bridge = float(np.trapezoid(np.interp(u, [t[i], t[i + 1]], [y[i], y[i + 1]]), u))
-            model = self.survival(u)
-            # the model's curve, moved to meet the readings at the hole's edges
             edge = np.interp(u, [t[i], t[i + 1]], [y[i] - model[0], y[i + 1] - model[-1]])
             shifts = [float(np.trapezoid(model + edge, u)) - bridge]
             if i >= 3 and i + 4 < t.size:
-                # the readings on each side continued into the hole (straight lines through four
-                # readings) up to where they meet: a tent over a top or a bend, a trough under a dip
                 left = np.polyval(np.polyfit(t[i - 3 : i + 1], y[i - 3 : i + 1], 1), u)
                 right = np.polyval(np.polyfit(t[i + 1 : i + 5], y[i + 1 : i + 5], 1), u)
-                cont = np.clip(np.minimum(left, right) if left[-1] > right[-1] else np.maximum(left, right), 0.0, 1.5)
-                shifts.append(float(np.trapezoid(cont, u)) - bridge)
+                # a tent over a top or a bend, a trough under a dip
+                cont = np.minimum(left, right) if left[-1] > right[-1] else np.maximum(left, right)
+                shifts.append(float(np.trapezoid(np.clip(cont, 0.0, 1.5), u)) - bridge)
             total += float(np.mean(np.square(shifts)))
         return total
 
