@@ -142,6 +142,7 @@ def local_crossing(
     lag: int,
     level: float,
     level_var: float = 0.0,
+    shapes: bool = True,
 ) -> tuple[float, float, float] | None:
     """Crossing of ``line`` by the local linear trend of the readings around ``center``, with its interval.
 
@@ -149,10 +150,12 @@ def local_crossing(
     the crossing is where the line meets the fitted trend. Its standard error comes from
     the trend's covariance with a Newey–West (Bartlett, ``lag`` readings) correction for
     the feed's autocorrelated noise, plus the uncertainty of the line itself (``line_var``:
-    the peak is estimated too), by the delta method; the interval uses Student's t on
+    the peak is estimated too), by the delta method, plus (``shapes``) the spread of the
+    crossings competing local shapes give (:func:`shape_variance`: how far the curve's
+    shape near the crossing is from a straight line); the interval uses Student's t on
     n − 2 degrees of freedom. ``level_var`` is a floor for the variance of the trend's level:
-    the share of a slow drift of the feed the window cannot average away. None when the
-    window holds too few readings or no clear decline.
+    the share of the feed's autocorrelated noise the window cannot average away. None when
+    the window holds too few readings or no clear decline.
     """
     sel = np.abs(t - center) <= half_width
     n = int(sel.sum())
@@ -166,9 +169,49 @@ def local_crossing(
         return None
     uc = (line - a) / b
     grad = np.array([-1.0 / b, -(line - a) / b**2])
-    se = math.sqrt(max(float(grad @ cov @ grad) + line_var / b**2, 0.0))
+    shape = shape_variance(t, y, center=center, line=line, half_width=half_width, at=center + uc) if shapes else 0.0
+    se = math.sqrt(max(float(grad @ cov @ grad) + line_var / b**2 + shape, 0.0))
     q = float(stats.t.ppf((1 + level) / 2, max(n - 2, 3)))
     return center + uc, center + uc - q * se, center + uc + q * se
+
+
+def _line_crossing(
+    t: np.ndarray, y: np.ndarray, center: float, half: float, *, line: float, degree: int, at: float
+) -> float | None:
+    """Where a least-squares polynomial of ``degree`` through the readings within ``half`` of ``center`` meets ``line``.
+
+    The root nearest ``at``; None with fewer than 4 readings per coefficient or no root.
+    """
+    sel = np.abs(t - center) <= half
+    if sel.sum() < 4 * (degree + 1):
+        return None
+    coef = np.polyfit(t[sel] - center, y[sel], degree)
+    coef[-1] -= line
+    roots = np.roots(coef)
+    roots = roots[np.abs(roots.imag) < 1e-9].real
+    if roots.size == 0 or (degree == 1 and coef[0] >= 0):
+        return None
+    return center + float(roots[np.argmin(np.abs(roots + center - at))])
+
+
+def shape_variance(t: np.ndarray, y: np.ndarray, *, center: float, line: float, half_width: float, at: float) -> float:
+    """How much the crossing ``at`` depends on the local shape assumed: mean squared shift under competing shapes.
+
+    The local trend is a straight line over ``half_width`` each side; the competing shapes
+    are a straight line over half that window and over twice it, and a parabola over twice
+    it. Where the curve near the crossing is straight (a smooth decline), they agree and
+    add nothing; where it bends or steps (bands of outages, a second wave of restoration),
+    they disagree by about as much as the straight line misplaces the crossing. This, not a
+    drift allowance measured around one smooth trend over a day (which held the curve's
+    whole shape), carries the shape's share of the crossing's uncertainty.
+    """
+    alts = (
+        _line_crossing(t, y, center, 0.5 * half_width, line=line, degree=1, at=at),
+        _line_crossing(t, y, center, 2.0 * half_width, line=line, degree=1, at=at),
+        _line_crossing(t, y, center, 2.0 * half_width, line=line, degree=2, at=at),
+    )
+    shifts = [a - at for a in alts if a is not None and math.isfinite(a)]
+    return float(np.mean(np.square(shifts))) if shifts else 0.0
 
 
 class CrossingSearch:
@@ -293,7 +336,10 @@ class CrossingSearch:
         A scraped feed drifts by a few per cent for hours: over a short window that drift is
         a level shift the window's own residuals cannot show. Measured around a smooth
         trend over a wider window, its size and persistence bound how well any short window
-        can place a line (see :func:`ou_mean_variance`).
+        can place a line (see :func:`ou_mean_variance`). Used for the decline continued past
+        the window's end (:meth:`_end_trend`), where what the curve does beyond the readings
+        is as uncertain as a drift; inside the window the crossings use the feed's measured
+        noise and competing shapes instead (this deviation also holds the curve's shape).
         """
         sel = np.abs(t - center) <= half
         if sel.sum() < 12:
@@ -422,10 +468,12 @@ class CrossingSearch:
         lag = self._lag()
         pos = y > 0
         half = _enough_readings(t[pos] - center, half, limit=720.0)
-        sd, tau = self._drift(t[pos], np.log(y[pos]), center, max(3.0 * half, 720.0))
+        # the feed's autocorrelated noise at the line's level (measured in blocks, the curve's
+        # shape taken out): what of it a window of 2·half cannot average away floors the level
+        noise = self.feed_noise()
         return local_crossing(
             t[pos], np.log(y[pos]), center=center, line=math.log(line), line_var=log_line_var, half_width=half, lag=lag,
-            level=self.level, level_var=ou_mean_variance(sd, tau, 2.0 * half),
+            level=self.level, level_var=ou_mean_variance(noise.log_sd(line), noise.tau, 2.0 * half),
         )  # fmt: skip
 
     def _end_trend(self) -> tuple[float, np.ndarray, np.ndarray, int] | None:
@@ -433,8 +481,8 @@ class CrossingSearch:
 
         Fitted to the fresh readings within 3 h of the last one (widened to hold eight, at most
         12 h), Newey–West covariance, the level's variance floored by the feed's slow drift
-        (as for the crossings inside the window). β = (log level at the end, slope per
-        minute). None when there are too few readings or no clear decline.
+        (:meth:`_drift`). β = (log level at the end, slope per minute). None when there are
+        too few readings or no clear decline.
         """
         if "end_trend" not in self._cache:
             self._cache["end_trend"] = None

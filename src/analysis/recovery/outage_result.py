@@ -21,7 +21,7 @@ from scipy import stats
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import iso_local, to_utc
 from analysis.recovery.families import RecoveryFamily
-from analysis.recovery.outage_crossing import Crossing, CrossingSearch, _enough_readings, crossing_rows, ou_mean_variance
+from analysis.recovery.outage_crossing import Crossing, CrossingSearch, _enough_readings, crossing_rows
 from analysis.recovery.outage_model import (
     N_EXTRA,
     TAU_MAX,
@@ -314,7 +314,7 @@ class CustomersOutFit(CrossingSearch, Headlines):
 
         The readings inside the window (integrated over time, gaps and defects bridged
         linearly) plus the model's tail after the window's end. The interval carries the
-        feed's slow drift for the measured part (:meth:`_window_draws`) and the bootstrap
+        feed's noise for the measured part (:meth:`_window_draws`) and the bootstrap
         for the tail. ``high_beyond`` (and ``low_beyond``) when more than 1 % of the peak
         is still out at the end of the window: the total then rests on the extrapolation.
         """
@@ -348,17 +348,70 @@ class CustomersOutFit(CrossingSearch, Headlines):
         """``n`` draws of the customer-hours measured inside the window.
 
         The integral of the used readings from the onset to the end, times a factor for the
-        feed's slow drift: its log-scale SD and memory (:meth:`_drift`, measured around the
-        decline) give the SD of the drift's mean over the window (:func:`ou_mean_variance`).
+        feed's noise (:meth:`window_noise_sd`).
         """
         t, y = self.evidence.t, self.evidence.y
         measured = float(np.trapezoid(y, t)) * self.peak_out / 60.0
-        pos = y > 0
-        middle = float(t[pos][np.argmin(np.abs(y[pos] - 0.5))]) if pos.any() else self.peak_minutes
-        sd, tau = self._drift(t[pos], np.log(y[pos]), middle, 720.0)
-        rel = math.sqrt(ou_mean_variance(sd, tau, max(self.horizon_minutes, self.step)))
+        rel = self.window_noise_sd()
         z = np.random.default_rng(self.seed).standard_normal(n)
         return measured * np.exp(rel * z - 0.5 * rel * rel)
+
+    def window_noise_sd(self) -> float:
+        """Relative SD of the customer-hours measured inside the window, from the feed's noise.
+
+        The trapezoid integral of the readings is Σ wᵢ·yᵢ; each reading is off by a share
+        of itself, the feed's noise at its level (:meth:`feed_noise`: level-proportional,
+        measured in blocks with the curve's shape taken out), with the noise's memory τ
+        between readings: Var = Σᵢⱼ wᵢyᵢsᵢ · wⱼyⱼsⱼ · e^(−|tᵢ − tⱼ|/τ) / (Σ wᵢyᵢ)², exact for
+        that noise, weighted where the customers out are; plus what the straight bridges
+        across holes in the readings can miss (:meth:`_hole_variance`).
+        """
+        if "window_sd" not in self._cache:
+            t, y = self.evidence.t, self.evidence.y
+            noise = self.feed_noise()
+            w = np.zeros(t.size)
+            if t.size > 1:
+                d = np.diff(t)
+                w[:-1] += 0.5 * d
+                w[1:] += 0.5 * d
+            mass = w * y
+            v = w * noise.sd_peak * np.maximum(y, 0.0) ** noise.power  # wᵢ·yᵢ·sᵢ: the noise in customers
+            kernel = np.exp(-np.abs(t[:, None] - t[None, :]) / max(noise.tau, 1e-9))
+            total = float(mass.sum())
+            var = max(float(v @ kernel @ v), 0.0) + self._hole_variance()
+            self._cache["window_sd"] = math.sqrt(var) / total if total > 0 else 0.0
+        return self._cache["window_sd"]
+
+    def _hole_variance(self) -> float:
+        """Variance (shares of the peak × minutes, squared) of the readings' integral across its holes.
+
+        Across a hole in the used readings (a feed loss, flapping, missing runs: more than
+        1.5 cadence steps) the integral bridges the readings on each side with a straight
+        line; the count inside may have bent away from it (a top, a step, the rise levelling
+        off). Two competing shapes: the model's curve across the hole (moved to meet the
+        readings at its edges) and the readings on each side continued into it (straight
+        lines through four readings, up to where they meet). The mean squared difference of
+        their areas from the bridge's, summed over the holes, is the bridge's variance.
+        """
+        t, y = self.evidence.t, self.evidence.y
+        holes = np.nonzero(np.diff(t) > 1.5 * self.step)[0]
+        if holes.size == 0:
+            return 0.0
+        grids = [np.linspace(t[i], t[i + 1], max(int((t[i + 1] - t[i]) / self.step) + 1, 3)) for i in holes]
+        curves = np.split(self.survival(np.concatenate(grids)), np.cumsum([g.size for g in grids])[:-1])
+        total = 0.0
+        for i, u, model in zip(holes, grids, curves, strict=True):
+            bridge = float(np.trapezoid(np.interp(u, [t[i], t[i + 1]], [y[i], y[i + 1]]), u))
+            edge = np.interp(u, [t[i], t[i + 1]], [y[i] - model[0], y[i + 1] - model[-1]])
+            shifts = [float(np.trapezoid(model + edge, u)) - bridge]
+            if i >= 3 and i + 4 < t.size:
+                left = np.polyval(np.polyfit(t[i - 3 : i + 1], y[i - 3 : i + 1], 1), u)
+                right = np.polyval(np.polyfit(t[i + 1 : i + 5], y[i + 1 : i + 5], 1), u)
+                # a tent over a top or a bend, a trough under a dip
+                cont = np.minimum(left, right) if left[-1] > right[-1] else np.maximum(left, right)
+                shifts.append(float(np.trapezoid(np.clip(cont, 0.0, 1.5), u)) - bridge)
+            total += float(np.mean(np.square(shifts)))
+        return total
 
     @property
     def customer_hours_in_window(self) -> Estimate:
