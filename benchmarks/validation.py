@@ -68,8 +68,8 @@ def parse_switches(items: list[str]) -> dict[str, bool | str]:
     out: dict[str, bool | str] = {}
     for item in items:
         key, _, value = item.partition("=")
-        if key not in ("noticing", "profile_uncertainty"):
-            raise argparse.ArgumentTypeError(f"--reporting: unknown switch {key!r} (noticing, profile_uncertainty)")
+        if key not in ("noticing", "profile_uncertainty", "profile"):
+            raise argparse.ArgumentTypeError(f"--reporting: unknown switch {key!r} (noticing, profile_uncertainty, profile)")
         out[key] = True if not value or value == "true" else False if value == "false" else value
     return out
 
@@ -136,7 +136,7 @@ def run_one(
     """Draw one incident, fit it through the CLI, compare with the truth.
 
     ``reporting``: switches added to the incident's ``[reporting]`` table (``noticing``,
-    ``profile_uncertainty``), as a user would write them.
+    ``profile_uncertainty``, ``profile``), as a user would write them.
     """
     folder = root / f"{scenario}-{seed}"
     truth = write_incident(scenario, folder, seed=seed, state_profile=state_profile)
@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         default=[],
         help="set these in every incident's [reporting] table: noticing, profile_uncertainty (true), "
-        "or key=value, e.g. noticing=false (no ramp only), noticing=pooled (the default)",
+        "or key=value, e.g. noticing=false (no ramp only), noticing=pooled (the default), profile=estimated",
     )
     parser.add_argument("--markdown", action="store_true", help="also print the summary as a Markdown table")
     parser.add_argument("--summarise", action="store_true", help="only summarise the fits already in --rows")

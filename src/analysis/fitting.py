@@ -168,6 +168,7 @@ def fit_evidence(incident: Incident, data: IngestResult, params: ReportParams, *
         sampling=incident.sampling_for(names),
         noticing=incident.reporting.noticing,
         profile_uncertainty=incident.reporting.profile_uncertainty,
+        profile=incident.reporting.profile,
         delay_minutes=incident.reporting.delay_minutes,
         **common,
     )

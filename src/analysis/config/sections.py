@@ -29,6 +29,16 @@ def _noticing(rp: Any) -> bool | Literal["pooled"]:
     return "pooled" if isinstance(value, str) else bool(value)
 
 
+def _profile(rp: Any) -> Literal["assumed", "estimated"]:
+    """``[reporting] profile``: "assumed" (the default) or "estimated" (fitted with S, penalised)."""
+    value = rp.get("profile", str)
+    if value is None:
+        return "assumed"
+    if value not in ("assumed", "estimated"):
+        raise rp.fail("profile", f'expected "assumed" or "estimated", got {quote(value)}')
+    return "estimated" if value == "estimated" else "assumed"
+
+
 def _delay_minutes(rp: Any) -> float:
     """``[reporting] delay_minutes``: the median reporting delay, a finite number of minutes ≥ 0 (at most a week)."""
     value = rp.get("delay_minutes", float)
@@ -104,6 +114,7 @@ def _parse_reporting(r: _Reader) -> Reporting:
             surge=bool(rp.get("surge", bool) or False),
             noticing=_noticing(rp),
             profile_uncertainty=bool(rp.get("profile_uncertainty", bool) or False),
+            profile=_profile(rp),
             delay_minutes=_delay_minutes(rp),
         )
         rp.check_unknown()

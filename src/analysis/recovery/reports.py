@@ -29,6 +29,7 @@ import polars as pl
 from scipy import stats
 
 from analysis.errors import FitError, ParameterError
+from analysis.recovery.clock_profile import with_profile_metrics
 from analysis.recovery.dispersion import NO_DISPERSION, Sampling, allocated_counts, clumping_for, estimate_dispersion
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
 from analysis.recovery.evidence import PROFILE_HARMONIC_SD, ReportEvidence
@@ -112,6 +113,7 @@ def build_report_evidence(
     noticing: bool = False,
     profile_sd: float = 0.0,
     delay_minutes: float = 0.0,
+    profile_prior: float = 0.0,
 ) -> tuple[ReportEvidence, list[str]]:
     """Bin reports (minutes after onset) and windows into a :class:`ReportEvidence`.
 
@@ -123,6 +125,7 @@ def build_report_evidence(
     delay of that median after their time stamp, so a bin ``a`` minutes before the end of
     observation holds only the share :func:`arrival_share` of its reports yet; its
     propensity is scaled by that share (the nowcasting correction for reports still to come).
+    ``profile_prior`` > 0 fits the clock profile's harmonics with S (:class:`ReportEvidence`).
     """
     notes: list[str] = []
     g_profile = check_propensity(None) if propensity is None else propensity
@@ -164,6 +167,7 @@ def build_report_evidence(
         noticing=noticing,
         hours=hours,
         profile_sd=float(profile_sd),
+        profile_prior=float(profile_prior),
     )
     return ev, notes
 
@@ -318,6 +322,7 @@ def fit_down_reports(
     noticing: bool | Literal["pooled"] | None = False,
     profile_uncertainty: bool = False,
     delay_minutes: float = 0.0,
+    profile: Literal["assumed", "estimated"] = "assumed",
 ) -> RecoveryFit:
     """Fit S(t) to outage reports by Poisson-process likelihood; choose the family by AIC (QAIC when overdispersed).
 
@@ -395,6 +400,12 @@ def fit_down_reports(
         data); > 0 scales the expected count of the last hours by the share already
         arrived (:func:`arrival_share`), so a lull caused by reports still on their way is
         not read as recovery. 0: reports arrive at once.
+    profile : {"assumed", "estimated"}
+        ``"estimated"``: when the propensity is assumed (``propensity=None``), fit two daily
+        harmonics of log g with S, penalised by the profile spread's Gaussian
+        (:mod:`analysis.recovery.clock_profile`), under every reporting hypothesis; the
+        bootstrap draws each data set under a distorted fitted profile and refits the
+        profile too. ``"assumed"``: g as given.
 
     Returns
     -------
@@ -419,6 +430,9 @@ def fit_down_reports(
         noticing=noticing,
         profile_uncertainty=profile_uncertainty,
     )
+    if profile not in ("assumed", "estimated"):
+        raise ParameterError(f"profile must be 'assumed' or 'estimated', got {profile!r}")
+    estimated = profile == "estimated" and propensity is None
     check_timezone(timezone)
     g_profile = check_propensity(propensity)
     names = resolve_candidates(families)
@@ -437,8 +451,9 @@ def fit_down_reports(
         surge=surge,
         seed=int(seed),
         noticing=noticing is True,
-        profile_sd=PROFILE_HARMONIC_SD if (profile_uncertainty and propensity is None) else 0.0,
+        profile_sd=PROFILE_HARMONIC_SD if ((profile_uncertainty or estimated) and propensity is None) else 0.0,
         delay_minutes=float(delay_minutes),
+        profile_prior=PROFILE_HARMONIC_SD if estimated else 0.0,
     )
     if ev.n_obs < 3:
         raise FitError(f"down_reports: {ev.n_obs:g} report(s) between onset and end of observation; at least 3 are needed")
@@ -457,12 +472,14 @@ def fit_down_reports(
         ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD)
     spec, best_name = plan.spec(ev, n_boot_h=int(n_boot), seed_h=int(seed), describe=True)
     if not pooled:
-        fit = assemble_fit(spec, best_name, averaged=averaged)
+        fit = with_profile_metrics(assemble_fit(spec, best_name, averaged=averaged), spec.evidence, PROFILE_HARMONIC_SD)
         hyp = [(RAMP_NONE if not ev.noticing else RAMP_FITTED, ev.profile_sd, fit)]
         return replace(fit, identifiability={**fit.identifiability, "reporting_hypotheses": hypotheses_metrics(hyp)})
     # the same data under both reporting hypotheses, half of the replicates each
     half = int(n_boot) // 2
-    plain = assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged)
+    plain = with_profile_metrics(
+        assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged), spec.evidence, PROFILE_HARMONIC_SD
+    )
     ramp_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
     ramp_ev = replace(ev, noticing=True)  # the profile spread, if any, is already on ev (above)
     ramp_spec, ramp_name = plan.spec(ramp_ev, n_boot_h=half, seed_h=ramp_seed, describe=False)
@@ -492,10 +509,19 @@ class _SpecPlan:
     def spec(self, ev: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool) -> tuple[FitSpec, str]:
         """Candidates, dispersion and bootstrap plan under one reporting hypothesis (``ev``)."""
         t_fit = time.perf_counter()
-        cands = fit_candidates(ev, self.names, level=self.level)
+        fixed = replace(ev, profile_prior=0.0) if ev.fits_profile else ev
+        cands = fit_candidates(fixed, self.names, level=self.level)
         first = choose(cands, what="down_reports")
         auto = self.dispersion == "auto"
-        disp = estimate_dispersion(ev, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
+        disp = estimate_dispersion(fixed, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
+        if ev.fits_profile:
+            # the counts weigh 1/φ of Poisson counts (quasi-likelihood): so does the penalty's prior
+            # against them, i.e. its spread on the Poisson scale is s/√φ, φ measured under the
+            # assumed profile; then the candidates are fitted again with the profile free
+            ev = replace(ev, profile_prior=ev.profile_prior / math.sqrt(disp.phi))
+            cands = fit_candidates(ev, self.names, level=self.level)
+            first = choose(cands, what="down_reports")
+            disp = estimate_dispersion(ev, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
         best = choose(cands, what="down_reports", phi=disp.phi)
         ev = replace(ev, clumping=clumping_for(ev, disp))
         t2 = time.perf_counter()

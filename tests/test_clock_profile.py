@@ -1,0 +1,155 @@
+"""The clock profile estimated with S (``profile = "estimated"``): penalised daily harmonics of log g."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from analysis.errors import ParameterError
+from analysis.recovery import fit_down_reports, make_family
+from analysis.recovery.clock_profile import PROFILE_NAMES, profile_basis
+from analysis.recovery.propensity import DEFAULT_PROPENSITY
+from analysis.simulate import report_times
+
+ONSET = dt.datetime(2018, 1, 8, 7, 0, tzinfo=dt.UTC)  # 08:00 in Brussels
+HORIZON = 3 * 1440.0  # three days: the day's pattern repeats while S only falls
+END = ONSET + dt.timedelta(minutes=HORIZON)
+THETA = [1500.0, 1.0]  # Weibull: t50 ≈ 17 h, t90 ≈ 58 h
+TRUE_SIN2 = 0.5  # the true profile is the default times exp(0.5·sin(4πh/24)): two spreads off
+
+
+def _distorted() -> list[float]:
+    delta = TRUE_SIN2 * profile_basis(np.arange(24) + 0.5)[3]
+    g = np.asarray(DEFAULT_PROPENSITY) * np.exp(delta)
+    return list(g / g.max())
+
+
+def _reports(seed: int, propensity: list[float] | None) -> np.ndarray:
+    return report_times(
+        family="weibull",
+        params=THETA,
+        rate_per_minute=20.0,
+        horizon_minutes=HORIZON,
+        onset_epoch_s=ONSET.timestamp(),
+        propensity=propensity,
+        rng=seed,
+    )
+
+
+def _coef(fit) -> dict[str, float]:
+    return dict(zip(fit.param_names, fit.theta, strict=False))
+
+
+def test_a_long_incident_identifies_a_wrong_profile():
+    # reports drawn under a profile the fitter does not assume; over three days the daily
+    # pattern and the falling S separate, and the estimated profile finds the distortion
+    m = _reports(11, _distorted())
+    kw = {"onset": ONSET, "end": END, "families": ["weibull"], "n_boot": 0}
+    assumed = fit_down_reports(m, **kw)
+    estimated = fit_down_reports(m, profile="estimated", **kw)
+    coef = _coef(estimated)
+    assert all(n in estimated.param_names for n in PROFILE_NAMES)
+    assert coef["profile_sin2_"] == pytest.approx(TRUE_SIN2, abs=0.15)
+    for other in ("profile_cos1_", "profile_sin1_", "profile_cos2_"):
+        assert abs(coef[other]) < 0.15, (other, coef[other])
+    fam = make_family("weibull")
+    for p in (0.5, 0.9):
+        truth = float(fam.quantile(p, np.asarray(THETA)))
+        err_assumed = abs(assumed.quantile(p).value - truth) / truth
+        err_estimated = abs(estimated.quantile(p).value - truth) / truth
+        assert err_estimated < 0.05 and err_estimated < err_assumed, (p, err_assumed, err_estimated)
+    info = estimated.identifiability["clock_profile"]
+    assert info["profile"] == "estimated" and info["prior_sd"] == 0.25
+    assert len(info["hourly_factor"]) == 24 and info["coefficients"]["profile_sin2"] == pytest.approx(
+        coef["profile_sin2_"], abs=1e-3
+    )
+
+
+def test_the_right_profile_is_left_alone():
+    # reports drawn under the assumed profile: the penalty keeps the harmonics near zero and
+    # the numbers are those of the assumed profile
+    m = _reports(12, None)
+    kw = {"onset": ONSET, "end": END, "families": ["weibull"], "n_boot": 0}
+    assumed = fit_down_reports(m, **kw)
+    estimated = fit_down_reports(m, profile="estimated", **kw)
+    assert all(abs(_coef(estimated)[n]) < 0.1 for n in PROFILE_NAMES)
+    assert estimated.t50.value == pytest.approx(assumed.t50.value, rel=0.05)
+    assert estimated.t90.value == pytest.approx(assumed.t90.value, rel=0.05)
+    assert "clock_profile" not in assumed.identifiability
+
+
+def test_a_stated_profile_is_not_estimated_and_bad_values_fail():
+    m = _reports(13, None)[::4]
+    kw = {"onset": ONSET, "end": END, "families": ["exponential"], "n_boot": 0}
+    stated = fit_down_reports(m, propensity=list(DEFAULT_PROPENSITY), profile="estimated", **kw)
+    assert not any(n in stated.param_names for n in PROFILE_NAMES)
+    with pytest.raises(ParameterError, match="profile must be 'assumed' or 'estimated'"):
+        fit_down_reports(m, profile="fitted", **kw)  # type: ignore[arg-type]
+
+
+def test_estimated_profile_headlines_lie_inside_their_intervals():
+    # pooled over both reporting hypotheses, the bootstrap refitting the profile too
+    m = _reports(14, _distorted())
+    fit = fit_down_reports(
+        m, onset=ONSET, end=END, families=["weibull"], n_boot=30, seed=3, noticing="pooled", profile="estimated"
+    )
+    assert fit.identifiability["reporting_hypotheses"]["pooled"] == ["no_ramp", "noticing_ramp"]
+    for key in ("t50", "t90", "t99", "mean_outage_minutes"):
+        e = getattr(fit, key)
+        assert e.low <= e.value <= e.high, (key, e)
+
+
+def test_profile_is_read_from_the_config(tmp_path):
+    from analysis.config import load_incident
+    from analysis.errors import ConfigError
+
+    text = """id = "x"
+title = "T"
+timezone = "Europe/Brussels"
+onset = "2018-01-08T20:00:00"
+end = 2018-01-09T12:00:00+01:00
+[reporting]
+profile = "estimated"
+[[sources]]
+path = "r.csv"
+kind = "down_reports"
+[sources.columns]
+reported_at = "when"
+"""
+    (tmp_path / "incident.toml").write_text(text, encoding="utf-8")
+    (tmp_path / "r.csv").write_text("when\n", encoding="utf-8")
+    assert load_incident(tmp_path).reporting.profile == "estimated"
+    (tmp_path / "incident.toml").write_text(text.replace('profile = "estimated"\n', ""), encoding="utf-8")
+    assert load_incident(tmp_path).reporting.profile == "assumed"
+    (tmp_path / "incident.toml").write_text(text.replace('"estimated"', '"fitted"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"key 'reporting.profile'.*\"assumed\" or \"estimated\""):
+        load_incident(tmp_path)
+
+
+@pytest.mark.slow
+def test_profile_estimated_reaches_the_fit_through_the_cli(tmp_path):
+    # [reporting] profile = "estimated" in incident.toml, as a user writes it: metrics.json
+    # carries the fitted profile and every headline lies inside its interval
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.independent import write_incident
+    from benchmarks.validation import add_reporting, postmortem_command
+
+    folder = tmp_path / "sparse"
+    write_incident("sparse", folder, seed=3)
+    add_reporting(folder / "incident.toml", {"profile": "estimated"})
+    cmd = [*postmortem_command(), "fit", str(folder), "-p", "n_boot=20", "-p", f"processed_dir={tmp_path / 'processed'}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rec = json.loads(proc.stdout)["recovery"]
+    prof = rec["identifiability"]["clock_profile"]
+    assert prof["profile"] == "estimated" and len(prof["hourly_factor"]) == 24
+    for key in ("t50", "t90"):
+        lo, hi = rec[f"{key}_minutes_ci"]
+        assert lo <= rec[f"{key}_minutes"] <= hi
