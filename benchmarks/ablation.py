@@ -14,7 +14,8 @@ once per variant, each changing one thing:
 
 ``--mode plain`` fits without the noticing ramp only; ``--families`` restricts the
 candidates (e.g. ``weibull+delay``, the true family of ``rounded5``); ``--profile estimated``
-fits the clock profile's harmonics with S (``[reporting] profile = "estimated"``). Prints one JSON line per
+fits the clock profile's harmonics with S (``[reporting] profile = "estimated"``); ``--propensity
+FILE`` states the 24 hourly weights in FILE (a JSON list, e.g. from ``shared_profile.py``). Prints one JSON line per
 fit: t50, t90 and the share still out at the announcement as ``[estimate, low, high]`` and
 each reporting hypothesis's t50/t90.
 
@@ -72,9 +73,11 @@ def fit_variant(
     families: Any = "all",
     n_boot: int = 40,
     profile: str = "assumed",
+    stated: list[float] | None = None,
 ) -> dict[str, Any]:
     """Fit one drawn incident of ``scenario`` with the parts named in ``variant`` changed."""
     t, prop = variant_times(scenario, seed, variant)
+    prop = stated if stated is not None else prop
     sc = ind.SCENARIOS[scenario]
     clock = ind.Clock.build(sc.onset, sc.end)
     onset = clock.onset_utc
@@ -103,7 +106,7 @@ def fit_variant(
         "seed": seed,
         "variant": variant,
         "mode": mode,
-        "profile": profile,
+        "profile": "stated" if stated is not None else profile,
         "reports": int(t.size),
         "model": fit.model,
         "t50": trio(fit.t50, 1),
@@ -125,14 +128,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--families", default="all", help="'all' or comma-separated candidate names")
     parser.add_argument("--n-boot", type=int, default=40)
     parser.add_argument("--profile", choices=["assumed", "estimated"], default="assumed")
+    parser.add_argument("--propensity", type=Path, default=None, help="state this JSON list of 24 hourly weights")
     args = parser.parse_args(argv)
     families = "all" if args.families == "all" else args.families.split(",")
+    stated = None if args.propensity is None else [float(x) for x in json.loads(args.propensity.read_text(encoding="utf-8"))]
     for seed in args.seeds:
         for v in args.variants:
             print(
                 json.dumps(
                     fit_variant(
-                        args.scenario, seed, v, mode=args.mode, families=families, n_boot=args.n_boot, profile=args.profile
+                        args.scenario,
+                        seed,
+                        v,
+                        mode=args.mode,
+                        families=families,
+                        n_boot=args.n_boot,
+                        profile=args.profile,
+                        stated=stated,
                     )
                 ),
                 flush=True,

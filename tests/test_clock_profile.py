@@ -153,3 +153,40 @@ def test_profile_estimated_reaches_the_fit_through_the_cli(tmp_path):
     for key in ("t50", "t90"):
         lo, hi = rec[f"{key}_minutes_ci"]
         assert lo <= rec[f"{key}_minutes"] <= hi
+
+
+def test_incidents_at_different_hours_identify_a_shared_profile():
+    # three short incidents of one population, begun at 06:00, 11:00 and 17:00 local time, all
+    # drawn under a profile the fitter does not assume: S runs on the time since each onset,
+    # the profile on the clock, so together they show the profile that none shows alone
+    from analysis.recovery.shared_profile import estimate_shared_profile
+
+    incidents = []
+    for i, hour in enumerate((5, 10, 16)):  # UTC: 06:00, 11:00, 17:00 in Brussels
+        onset = dt.datetime(2018, 1, 8 + i, hour, 0, tzinfo=dt.UTC)
+        m = report_times(
+            family="weibull",
+            params=[150.0, 1.2],
+            rate_per_minute=30.0,
+            horizon_minutes=1440.0,
+            onset_epoch_s=onset.timestamp(),
+            propensity=_distorted(),
+            rng=100 + i,
+        )
+        incidents.append((m, onset, onset + dt.timedelta(days=1)))
+    shared = estimate_shared_profile(incidents, families=["weibull"], rounds=2)
+    assert shared.coefficients["profile_sin2"] == pytest.approx(TRUE_SIN2, abs=0.15)
+    for other in ("profile_cos1", "profile_sin1", "profile_cos2"):
+        assert abs(shared.coefficients[other]) < 0.15, (other, shared.coefficients)
+    assert len(shared.hourly) == 24 and max(shared.hourly) == pytest.approx(1.0)
+    # the profile's shape against the one the reports were drawn under (log ratio, centred: the
+    # level is the rate A's): at most half the assumed profile's error at its worst hour
+    truth = np.log(np.asarray(_distorted()))
+
+    def worst(g: np.ndarray) -> float:
+        r = np.log(g) - truth
+        return float(np.max(np.abs(r - r.mean())))
+
+    assert worst(np.asarray(shared.hourly)) < 0.5 * worst(np.asarray(DEFAULT_PROPENSITY)), shared.hourly
+    with pytest.raises(ParameterError, match="at least 2 incidents"):
+        estimate_shared_profile(incidents[:1])
