@@ -191,3 +191,30 @@ def test_incidents_at_different_hours_identify_a_shared_profile():
     assert worst(np.asarray(shared.hourly)) < 0.6 * worst(np.asarray(DEFAULT_PROPENSITY)), shared.hourly
     with pytest.raises(ParameterError, match="at least 2 incidents"):
         estimate_shared_profile(incidents[:1])
+
+
+@pytest.mark.slow
+def test_profile_command_estimates_across_incident_folders(tmp_path):
+    # `postmortem profile A B`, as a user runs it on two incident folders of one population
+    # written as the README says: one JSON object with 24 hourly weights to state
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.independent import write_incident
+    from benchmarks.validation import postmortem_command
+
+    folders = []
+    for name, seed in (("sparse", 5), ("rounded5", 6)):  # begun at 18:20 and at 07:55
+        write_incident(name, tmp_path / name, seed=seed)
+        folders.append(str(tmp_path / name))
+    proc = subprocess.run([*postmortem_command(), "profile", *folders], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert len(out["hourly_propensity"]) == 24 and max(out["hourly_propensity"]) == pytest.approx(1.0, abs=1e-3)
+    assert [r["folder"] for r in out["incidents"]] == folders and all(r["reports"] >= 200 for r in out["incidents"])
+    # one folder is not enough, and says so in one line
+    proc = subprocess.run([*postmortem_command(), "profile", folders[0]], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and "at least 2 incidents" in proc.stderr
