@@ -15,7 +15,8 @@ once per variant, each changing one thing:
 ``--mode plain`` fits without the noticing ramp only; ``--families`` restricts the
 candidates (e.g. ``weibull+delay``, the true family of ``rounded5``); ``--profile estimated``
 fits the clock profile's harmonics with S (``[reporting] profile = "estimated"``); ``--propensity
-FILE`` states the 24 hourly weights in FILE (a JSON list, e.g. from ``shared_profile.py``). Prints one JSON line per
+FILE`` states the 24 hourly weights in FILE (a JSON list, e.g. from ``shared_profile.py``), as
+known, or with ``--profile shared`` as an estimate the profile spread is kept around. Prints one JSON line per
 fit: t50, t90 and the share still out at the announcement as ``[estimate, low, high]`` and
 each reporting hypothesis's t50/t90.
 
@@ -106,7 +107,7 @@ def fit_variant(
         "seed": seed,
         "variant": variant,
         "mode": mode,
-        "profile": "stated" if stated is not None else profile,
+        "profile": profile if stated is None or profile == "shared" else "stated",
         "reports": int(t.size),
         "model": fit.model,
         "t50": trio(fit.t50, 1),
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=["pooled", "plain"], default="pooled")
     parser.add_argument("--families", default="all", help="'all' or comma-separated candidate names")
     parser.add_argument("--n-boot", type=int, default=40)
-    parser.add_argument("--profile", choices=["assumed", "estimated"], default="assumed")
+    parser.add_argument("--profile", choices=["assumed", "estimated", "shared"], default="assumed")
     parser.add_argument("--propensity", type=Path, default=None, help="state this JSON list of 24 hourly weights")
     args = parser.parse_args(argv)
     families = "all" if args.families == "all" else args.families.split(",")

@@ -85,7 +85,7 @@ def test_a_stated_profile_is_not_estimated_and_bad_values_fail():
     kw = {"onset": ONSET, "end": END, "families": ["exponential"], "n_boot": 0}
     stated = fit_down_reports(m, propensity=list(DEFAULT_PROPENSITY), profile="estimated", **kw)
     assert not any(n in stated.param_names for n in PROFILE_NAMES)
-    with pytest.raises(ParameterError, match="profile must be 'assumed' or 'estimated'"):
+    with pytest.raises(ParameterError, match="profile must be 'assumed', 'estimated' or 'shared'"):
         fit_down_reports(m, profile="fitted", **kw)  # type: ignore[arg-type]
 
 
@@ -99,6 +99,21 @@ def test_estimated_profile_headlines_lie_inside_their_intervals():
     for key in ("t50", "t90", "t99", "mean_outage_minutes"):
         e = getattr(fit, key)
         assert e.low <= e.value <= e.high, (key, e)
+
+
+def test_a_shared_profile_keeps_the_spread_a_known_one_drops():
+    # the same stated profile, once as known and once as an estimate from other incidents
+    # ("shared"): only the second draws the bootstrap's data under distorted profiles
+    m = _reports(15, None)[::4]
+    kw = {"onset": ONSET, "end": END, "families": ["weibull"], "n_boot": 40, "seed": 2, "propensity": list(DEFAULT_PROPENSITY)}
+    known = fit_down_reports(m, noticing="pooled", **kw)
+    shared = fit_down_reports(m, noticing="pooled", profile="shared", **kw)
+    assert known.identifiability["reporting_hypotheses"]["profile_spread"] == [0.0, 0.0]
+    assert shared.identifiability["reporting_hypotheses"]["profile_spread"] == [0.25, 0.25]
+    assert shared.t50.value == pytest.approx(known.t50.value, rel=0.1)
+    assert shared.t90.high - shared.t90.low > 1.5 * (known.t90.high - known.t90.low)
+    alone = fit_down_reports(m, profile="shared", profile_uncertainty=True, **kw)
+    assert alone.identifiability["reporting_hypotheses"]["profile_spread"] == [0.25]
 
 
 def test_profile_is_read_from_the_config(tmp_path):
@@ -124,8 +139,15 @@ reported_at = "when"
     (tmp_path / "incident.toml").write_text(text.replace('profile = "estimated"\n', ""), encoding="utf-8")
     assert load_incident(tmp_path).reporting.profile == "assumed"
     (tmp_path / "incident.toml").write_text(text.replace('"estimated"', '"fitted"'), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"key 'reporting.profile'.*\"assumed\" or \"estimated\""):
+    with pytest.raises(ConfigError, match=r"key 'reporting.profile'.*\"assumed\", \"estimated\" or \"shared\""):
         load_incident(tmp_path)
+    # "shared" names the stated profile as an estimate: without one it is a mistake
+    (tmp_path / "incident.toml").write_text(text.replace('"estimated"', '"shared"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"key 'reporting.profile'.*state it too"):
+        load_incident(tmp_path)
+    stated = 'profile = "shared"\nhourly_propensity = [' + ", ".join(["1"] * 24) + "]"
+    (tmp_path / "incident.toml").write_text(text.replace('profile = "estimated"', stated), encoding="utf-8")
+    assert load_incident(tmp_path).reporting.profile == "shared"
 
 
 @pytest.mark.slow

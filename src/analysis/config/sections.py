@@ -29,14 +29,20 @@ def _noticing(rp: Any) -> bool | Literal["pooled"]:
     return "pooled" if isinstance(value, str) else bool(value)
 
 
-def _profile(rp: Any) -> Literal["assumed", "estimated"]:
-    """``[reporting] profile``: "assumed" (the default) or "estimated" (fitted with S, penalised)."""
+def _profile(rp: Any) -> Literal["assumed", "estimated", "shared"]:
+    """``[reporting] profile``: "assumed" (the default), "estimated" (fitted with S) or "shared" (stated, from other incidents)."""
     value = rp.get("profile", str)
     if value is None:
         return "assumed"
-    if value not in ("assumed", "estimated"):
-        raise rp.fail("profile", f'expected "assumed" or "estimated", got {quote(value)}')
-    return "estimated" if value == "estimated" else "assumed"
+    if value == "estimated":
+        return "estimated"
+    if value == "shared":
+        if rp.table.get("hourly_propensity") is None:
+            raise rp.fail("profile", '"shared" is the stated hourly_propensity estimated from other incidents: state it too')
+        return "shared"
+    if value != "assumed":
+        raise rp.fail("profile", f'expected "assumed", "estimated" or "shared", got {quote(value)}')
+    return "assumed"
 
 
 def _delay_minutes(rp: Any) -> float:

@@ -322,7 +322,7 @@ def fit_down_reports(
     noticing: bool | Literal["pooled"] | None = False,
     profile_uncertainty: bool = False,
     delay_minutes: float = 0.0,
-    profile: Literal["assumed", "estimated"] = "assumed",
+    profile: Literal["assumed", "estimated", "shared"] = "assumed",
 ) -> RecoveryFit:
     """Fit S(t) to outage reports by Poisson-process likelihood; choose the family by AIC (QAIC when overdispersed).
 
@@ -405,7 +405,9 @@ def fit_down_reports(
         harmonics of log g with S, penalised by the profile spread's Gaussian
         (:mod:`analysis.recovery.clock_profile`), under every reporting hypothesis; the
         bootstrap draws each data set under a distorted fitted profile and refits the
-        profile too. ``"assumed"``: g as given.
+        profile too. ``"assumed"``: g as given. ``"shared"``: the stated ``propensity`` is an
+        estimate from other incidents (:func:`estimate_shared_profile`), not known: the
+        bootstrap keeps the profile spread around it (pooled, or with ``profile_uncertainty``).
 
     Returns
     -------
@@ -430,9 +432,11 @@ def fit_down_reports(
         noticing=noticing,
         profile_uncertainty=profile_uncertainty,
     )
-    if profile not in ("assumed", "estimated"):
-        raise ParameterError(f"profile must be 'assumed' or 'estimated', got {profile!r}")
+    if profile not in ("assumed", "estimated", "shared"):
+        raise ParameterError(f"profile must be 'assumed', 'estimated' or 'shared', got {profile!r}")
     estimated = profile == "estimated" and propensity is None
+    # a stated profile is known, unless it is itself an estimate from other incidents
+    uncertain = propensity is None or profile == "shared"
     check_timezone(timezone)
     g_profile = check_propensity(propensity)
     names = resolve_candidates(families)
@@ -451,7 +455,7 @@ def fit_down_reports(
         surge=surge,
         seed=int(seed),
         noticing=noticing is True,
-        profile_sd=PROFILE_HARMONIC_SD if ((profile_uncertainty or estimated) and propensity is None) else 0.0,
+        profile_sd=PROFILE_HARMONIC_SD if ((profile_uncertainty or estimated) and uncertain) else 0.0,
         delay_minutes=float(delay_minutes),
         profile_prior=PROFILE_HARMONIC_SD if estimated else 0.0,
     )
@@ -467,7 +471,7 @@ def fit_down_reports(
         int(seed), _resolution_seconds(clock.epoch), tuple(notes), t1 - t_start,
     )  # fmt: skip
     averaged = model_uncertainty == "averaged"
-    if pooled and propensity is None:
+    if pooled and uncertain:
         # the clock profile is assumed under either hypothesis: both halves carry its error
         ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD)
     spec, best_name = plan.spec(ev, n_boot_h=int(n_boot), seed_h=int(seed), describe=True)
