@@ -420,7 +420,8 @@ def profile(
 
     Incidents begun at different hours separate the clock profile from the recovery curve,
     which one incident cannot (docs/recovery.md); copy ``hourly_propensity`` into the next
-    incident's [reporting] table.
+    incident's [reporting] table with ``profile = "shared"`` (the intervals then keep the
+    profile's error).
     """
     from analysis.fitting import shared_profile
 
