@@ -13,7 +13,9 @@ system, all threads) and the load average when it started. On a shared machine C
 is the steadier figure; wall time says what a user waits for. With ``--pandas`` each round
 also runs the pandas read-and-parse script of ``benchmarks/run.py`` (start-up included) on
 the same CSV, and each side's wall time is given as a ratio to it. The metrics of the last
-run of each side are compared and every differing number is listed.
+run of each side are compared and every differing number is listed. ``--workers N`` sets
+``POSTMORTEM_FIT_WORKERS`` for every run (by default a command fits in a second process only
+while a core is idle, so on a busy machine both sides run in one process).
 """
 
 from __future__ import annotations
@@ -48,9 +50,15 @@ def export(ref: str, work: Path = WORK) -> Path:
     return dest / "src"
 
 
-def run_fit(src: Path, incident: Path, processed: Path, work: Path = WORK) -> dict[str, Any]:
-    """One ``postmortem fit`` of ``incident`` with the code under ``src``: wall, CPU, load, metrics."""
+def run_fit(src: Path, incident: Path, processed: Path, work: Path = WORK, *, workers: str = "") -> dict[str, Any]:
+    """One ``postmortem fit`` of ``incident`` with the code under ``src``: wall, CPU, load, metrics.
+
+    ``workers``: ``POSTMORTEM_FIT_WORKERS`` for the run (empty: the command's default).
+    """
     env = child_env(work) | {"PYTHONPATH": str(src)}
+    env.pop("POSTMORTEM_FIT_WORKERS", None)
+    if workers:
+        env["POSTMORTEM_FIT_WORKERS"] = workers
     load = os.getloadavg()[0]
     cmd = [sys.executable, "-m", "analysis", "fit", str(incident), "-p", f"processed_dir={processed}"]
     run = measure(cmd, env=env)
@@ -92,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3, help="runs of each side, alternated")
     p.add_argument("--pandas", action="store_true", help="also time the pandas read-and-parse script each round")
     p.add_argument("--work", type=Path, default=WORK)
+    p.add_argument("--workers", default="", help="POSTMORTEM_FIT_WORKERS of every run (default: each command's own choice)")
     a = p.parse_args(argv)
     sides = {"before": export(a.before, a.work), "after": export(a.after, a.work)}
     got: dict[str, list[dict[str, Any]]] = {"before": [], "after": [], "pandas": []}
@@ -100,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             if side == "pandas":
                 r = run_pandas(a.incident.resolve(), a.work)
             else:
-                r = run_fit(sides[side], a.incident.resolve(), a.work / "compare" / f"processed-{side}")
+                r = run_fit(sides[side], a.incident.resolve(), a.work / "compare" / f"processed-{side}", workers=a.workers)
             got[side].append(r)
             sys.stdout.write(
                 f"run {i + 1} {side:6s}  wall {r['wall']:6.2f} s  cpu {r['cpu']:6.2f} s  "

@@ -8,17 +8,20 @@ Usage::
 
 Prints the functions of the ``analysis`` package by cumulative time (what they and their
 callees cost) and the heaviest functions overall by own time, each with its share of the
-stage. Profiling adds overhead, so the shares matter more than the seconds.
+stage. Profiling adds overhead, so the shares matter more than the seconds. The
+``postmortem-fit`` stage runs every fit in the profiled process (``POSTMORTEM_FIT_WORKERS=1``).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import sys
 from pathlib import Path
 
+from analysis.recovery.workers import WORKERS_VARIABLE
 from benchmarks import _stage
 from benchmarks.run import WORK, Bench, parse_sizes
 
@@ -39,10 +42,19 @@ def profile_stage(
         from analysis.pipeline import analyze
 
         params = validate_params(incident_dir=str(incident), output_dir="", processed_dir=str(scratch / "processed"))
+        # every fit in this process, where the profiler sees it (no worker process)
+        saved = os.environ.get(WORKERS_VARIABLE)
+        os.environ[WORKERS_VARIABLE] = "1"
         t0 = time.perf_counter()
         prof.enable()
-        analyze(params)
-        prof.disable()
+        try:
+            analyze(params)
+        finally:
+            prof.disable()
+            if saved is None:
+                os.environ.pop(WORKERS_VARIABLE)
+            else:
+                os.environ[WORKERS_VARIABLE] = saved
         result = {"seconds": time.perf_counter() - t0, "setup_seconds": 0.0}
     else:
         prof.enable()

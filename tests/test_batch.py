@@ -480,3 +480,23 @@ def test_one_job_without_a_terminal_asks_for_no_progress(tmp_path: Path, monkeyp
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     render_all(data, out_root=tmp_path / "reports", notebook=FIXTURE, jobs=1)
     assert asked == [False]
+
+
+def test_parallel_renders_start_no_fit_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --jobs 2 the renders share the cores: each is told to fit in its own process (POSTMORTEM_FIT_WORKERS=1)."""
+    data = tmp_path / "data"
+    for name in ("one", "two"):
+        write_incident(data, name)
+    seen = tmp_path / "seen.txt"
+    probe = f"import os; open({str(seen)!r}, 'a').write(os.environ.get('POSTMORTEM_FIT_WORKERS', '-') + chr(10))"
+
+    def command(folder: Path, **kw: object) -> list[str]:
+        return [sys.executable, "-c", probe + "; raise SystemExit(3)"]
+
+    monkeypatch.setattr(batch, "worker_command", command)
+    monkeypatch.delenv("POSTMORTEM_FIT_WORKERS", raising=False)
+    render_all(data, out_root=tmp_path / "reports", notebook=FIXTURE, jobs=2)
+    assert seen.read_text().split() == ["1", "1"]
+    seen.unlink()
+    render_all(data, out_root=tmp_path / "reports1", notebook=FIXTURE, jobs=1)
+    assert seen.read_text().split() == ["-", "-"]  # one render at a time: the command decides

@@ -150,6 +150,7 @@ def _load(page, page_file: Path) -> None:
     page.wait_for_timeout(1500)
 
 
+@pytest.mark.slow
 def test_every_language_draws_offline_at_1280_and_1024_px(rendered: Path) -> None:
     """Each page (en, fr, nl) at 1280 and 1024 px: offline, no error, every figure drawn, no overprinted labels."""
     from .test_languages import english_words, visible

@@ -88,6 +88,7 @@ def _fit_cli(folder: Path, tmp_path: Path) -> dict:
     return json.loads(proc.stdout)
 
 
+@pytest.mark.slow
 def test_service_filter_counts_only_the_incident_service(tmp_path: Path) -> None:
     everything = _fit_cli(_incident(tmp_path / "all"), tmp_path)
     tv = _fit_cli(_incident(tmp_path / "tv", '[postmortem]\nservice = "tv"\n'), tmp_path)

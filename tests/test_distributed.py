@@ -49,6 +49,7 @@ def postmortem(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[
     return subprocess.run([sys.executable, "-m", "analysis", *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
+@pytest.mark.slow
 def test_fit_on_a_cluster_gives_the_metrics_of_one_process(tmp_path: Path, scheduler: str) -> None:
     folder, n_rows = split_incident(tmp_path, "split")
     alone = postmortem("fit", str(folder), *FAST, "-p", f"processed_dir={tmp_path / 'p1'}")

@@ -122,6 +122,7 @@ def _garble_after(src: Path, dst: Path, cut_local: dt.datetime, seed: int) -> in
     return changed
 
 
+@pytest.mark.slow
 def test_nothing_after_as_of_leaks_into_the_metrics(tmp_path: Path) -> None:
     cut = dt.datetime(2018, 1, 8, 21, 15)
     a = tmp_path / "a"

@@ -75,6 +75,7 @@ def hostile_incident(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_hostile_data_is_inert_and_scrubbed(hostile_incident: Path, tmp_path: Path) -> None:
     result = render(
         hostile_incident,

@@ -226,6 +226,7 @@ def check_offline_page(page: str, *, figures: int) -> None:
     assert figure_divs(page) == figures > 0
 
 
+@pytest.mark.slow
 def test_nbconvert_to_postmortem_gives_the_render_page(rendered: Path, tmp_path: Path) -> None:
     executed = tmp_path / "out.ipynb"
     shutil.copy(rendered / "postmortem.ipynb", executed)
@@ -324,6 +325,7 @@ def on_terminal(args: list[str]) -> tuple[int, bytes]:
         os.close(leader)
 
 
+@pytest.mark.slow
 def test_fit_shows_elapsed_time_on_a_terminal_only(tmp_path: Path) -> None:
     args = [sys.executable, "-m", "analysis", "fit", str(SMALL), "-p", "n_boot=40", "-p", f"processed_dir={tmp_path}"]
     piped = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False, env=ENV)
@@ -335,6 +337,7 @@ def test_fit_shows_elapsed_time_on_a_terminal_only(tmp_path: Path) -> None:
     assert re.search(rb"\rfitting .*small-fixture\xe2\x80\xa6 \d+ s", seen), seen
 
 
+@pytest.mark.slow
 def test_render_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     folder = write_incident(tmp_path / "data", "alpha")
     args = [sys.executable, "-m", "analysis", "render", str(folder), "--out", str(tmp_path / "out"), "--notebook", str(FIXTURE)]

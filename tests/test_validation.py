@@ -81,6 +81,7 @@ def test_cp1252_export_and_curated_folder_pass_validate(tmp_path):
     assert out.returncode == 0, out.stderr
 
 
+@pytest.mark.slow
 def test_validation_runner_end_to_end_and_planted_counts_reconcile(tmp_path):
     # one small replication through `postmortem fit`; the counts are checked against the
     # generator's own truth.json, not only through the runner's summary

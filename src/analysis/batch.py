@@ -256,6 +256,7 @@ def _run(
                         timeout=timeout,
                         live=live,
                         start=start,
+                        jobs=jobs,
                     )
                     log.info("[%d/%d] %s: rendering (pid %d)", task.index + 1, total, task.incident_id, task.proc.pid)  # type: ignore[union-attr]
                     running.append(task)
@@ -311,8 +312,9 @@ def _start(
     timeout: float | None,
     live: bool,
     start: Callable[[list[str], IO[bytes]], Any] | None = None,
+    jobs: int = 1,
 ) -> None:
-    """Spawn the render process of one incident in a new session (its own process group)."""
+    """Spawn the render process of one incident in a new session (its own process group); ``jobs``: renders at a time."""
     # cell progress bars only for a person at a terminal: never in a log, cron mail or pipe
     progress = live and sys.stderr.isatty()
     cmd = worker_command(
@@ -327,6 +329,8 @@ def _start(
     task.output = tmp / f"{task.incident_id}.out"
     task.output_fh = task.output.open("wb")
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    if jobs > 1:  # the renders already share the cores: none adds a fit worker process (unless asked to)
+        env.setdefault("POSTMORTEM_FIT_WORKERS", "1")
     task.started = time.monotonic()
     task.started_at = dt.datetime.now(dt.UTC)
     task.deadline = task.started + timeout + KILL_GRACE if timeout is not None else None

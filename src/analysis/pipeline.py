@@ -124,20 +124,25 @@ def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analys
     # started by JupyterLab runs in notebooks/)
     incident = incident or load_incident(resolve_input(params.incident_dir))
     root = resolve_output(params.processed_dir) if params.processed_dir else DATA_PROCESSED
-    plain = ingest_incident(incident, geocode=False)
-    # the recovery fit reads times, statuses and weights only: it runs while the places are
-    # geocoded (polars, rapidfuzz and shapely do much of that outside the interpreter lock)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geocode") as pool:
-        geocoding = pool.submit(geocoded, plain, preload=True)
-        fitted = _fit_stage(params, incident, plain)
-        data = geocoding.result()
-    del plain
-    # the processed tables are written while the rest is computed (the writer runs in
-    # polars, outside the interpreter lock); the analysis returns only once they are on disk
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-processed") as writer:
-        written = writer.submit(write_processed, data, processed_dir(incident, root))
-        analysis = _analyze_ingested(params, incident, data, fitted=fitted)
-    analysis.processed = written.result()
+    from analysis.recovery.workers import fit_workers
+
+    # a worker process takes fits that can run beside others (the second reporting
+    # hypothesis, some regions): it starts now, its imports overlapping the ingest
+    with fit_workers(preload=("analysis.spatial_recovery",)):
+        plain = ingest_incident(incident, geocode=False)
+        # the recovery fit reads times, statuses and weights only: it runs while the places are
+        # geocoded (polars, rapidfuzz and shapely do much of that outside the interpreter lock)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geocode") as pool:
+            geocoding = pool.submit(geocoded, plain, preload=True)
+            fitted = _fit_stage(params, incident, plain)
+            data = geocoding.result()
+        del plain
+        # the processed tables are written while the rest is computed (the writer runs in
+        # polars, outside the interpreter lock); the analysis returns only once they are on disk
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-processed") as writer:
+            written = writer.submit(write_processed, data, processed_dir(incident, root))
+            analysis = _analyze_ingested(params, incident, data, fitted=fitted)
+        analysis.processed = written.result()
     return analysis
 
 

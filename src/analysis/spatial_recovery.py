@@ -13,7 +13,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -21,6 +21,7 @@ import polars as pl
 from analysis.errors import AnalysisError, ParameterError
 from analysis.geo.reference import REGION_NAMES
 from analysis.recovery import Estimate, RecoveryFit
+from analysis.recovery.workers import beside, workers_open
 from analysis.spatial.equal_recovery import LR_TEST, EqualRecoveryTest, equal_recovery_test, fit_group
 from analysis.spatial.pooling import AreaRecovery, pooled_area_recovery, report_minutes, report_time_cdf
 from analysis.timeline import DOWN_STATUSES
@@ -127,6 +128,10 @@ def coverage_caveats(
     return {r: "; ".join(v) for r, v in out.items()}
 
 
+#: a region with more rows than this is fitted in this process even when a worker is open
+MAX_ASIDE_ROWS = 500_000
+
+
 def _workers() -> int:
     """Threads for independent fits: the machine's cores, at most 4 (few regions)."""
     return max(1, min(4, os.cpu_count() or 1))
@@ -184,6 +189,7 @@ def _fits_and_test(
     national: RecoveryFit,
     *,
     own_fit: Any,
+    aside: Mapping[str, Any],
     test_of: Any,
     notes: list[str],
 ) -> tuple[dict[str, RecoveryFit], EqualRecoveryTest | AnalysisError | None]:
@@ -191,14 +197,15 @@ def _fits_and_test(
 
     The fits and the test are independent, each seeded on its own: they run side by side
     (numpy releases the GIL in the likelihoods), with the same results as one after the
-    other. Every eligible region is in the test, whether or not its own fit converged. A
+    other; ``aside`` holds the fits already started in the worker process (:func:`_aside`).
+    Every eligible region is in the test, whether or not its own fit converged. A
     region whose own fit fails with the national family is refitted with the family the
     test settled on, when that is another one.
     """
     fits: dict[str, RecoveryFit] = {}
     failed: dict[str, AnalysisError] = {}
     with ThreadPoolExecutor(max_workers=_workers()) as pool:
-        pending = {r: pool.submit(own_fit, r, None) for r in eligible}
+        pending: dict[str, Any] = {r: pool.submit(own_fit, r, None) for r in eligible if r not in aside} | dict(aside)
         test_job = pool.submit(test_of, list(eligible)) if len(eligible) >= 2 else None
         for r in eligible:
             try:
@@ -218,6 +225,36 @@ def _fits_and_test(
                 why = exc2
         notes.append(f"{r}: own fit failed ({why}); pooled estimate shown")
     return fits, test
+
+
+def _aside(eligible: Sequence[str], groups: Mapping[str, pl.DataFrame], job: _OwnFit, seed_of: Any) -> dict[str, Any]:
+    """Start every other region's own fit in the worker process, when one is open (:func:`analysis.recovery.workers.beside`).
+
+    The rest, the test and the area statistics share the analysis's own process (and its
+    interpreter lock). A region of more than :data:`MAX_ASIDE_ROWS` rows stays there: sending
+    it would cost more than it saves.
+    """
+    if not workers_open():
+        return {}
+    return {r: beside(job, groups[r], seed_of(r)) for r in eligible[::2] if groups[r].height <= MAX_ASIDE_ROWS}
+
+
+@dataclass(frozen=True, eq=False)
+class _OwnFit:
+    """A region's own fit with the national family, the region's reports and seed given (picklable: a worker may run it)."""
+
+    national: RecoveryFit  # without its switch
+    propensity: Sequence[float] | None
+    bin_minutes: float
+    n_boot: int
+    sampling: str
+
+    def __call__(self, df: pl.DataFrame, seed: int) -> RecoveryFit:
+        fit = fit_group(
+            df, self.national, propensity=self.propensity, bin_minutes=self.bin_minutes, n_boot=self.n_boot, seed=seed,
+            sampling=self.sampling,
+        )  # fmt: skip
+        return replace(fit, switch=None)
 
 
 def _region_result(
@@ -341,7 +378,9 @@ def compare_regions(
         except AnalysisError as exc:
             return exc
 
-    fits, test = _fits_and_test(eligible, national, own_fit=own_fit, test_of=test_of, notes=notes)
+    job = _OwnFit(replace(national, switch=None), propensity, bin_minutes, n_boot, sampling)
+    aside = _aside(eligible, groups, job, lambda r: seed + 101 * (names.index(r) + 1))
+    fits, test = _fits_and_test(eligible, national, own_fit=own_fit, aside=aside, test_of=test_of, notes=notes)
     out = {}
     for r in names:
         row = pooled.table.filter(pl.col("key") == code_of.get(r, r)) if pooled is not None else pl.DataFrame()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,12 +145,19 @@ def batch_loglik(evidence: Any, family: RecoveryFamily, n: int) -> Callable[[np.
     return lambda th: batch.loglik(family, th, np.arange(th.shape[0]))
 
 
-def fit_candidates(evidence: Any, names: Sequence[str], *, level: float) -> list[Candidate]:
-    """Fit each named candidate; plain families first so their fits warm-start the richer ones."""
+def fit_candidates(
+    evidence: Any, names: Sequence[str], *, level: float, warm: Mapping[str, np.ndarray] | None = None
+) -> list[Candidate]:
+    """Fit each named candidate; plain families first so their fits warm-start the richer ones.
+
+    ``warm``: a start per family tried with the others (a nested model's optimum, such as
+    the fit without a noticing ramp for the fit with one).
+    """
     order = sorted(names, key=lambda n: ("+" in n, n.startswith("mixture")))
     fitted: dict[str, Candidate] = {}
     for n in order:
-        fitted[n] = fit_candidate(evidence, n, level=level, fitted=fitted)
+        extra = [warm[n]] if warm is not None and n in warm else []
+        fitted[n] = fit_candidate(evidence, n, level=level, fitted=fitted, warm=extra)
     return [fitted[n] for n in names]
 
 

@@ -27,6 +27,7 @@ from analysis.recovery.clock_profile import PROFILE_BOUND, PROFILE_NAMES, profil
 from analysis.recovery.family_base import RecoveryFamily
 from analysis.recovery.report_batch import BLOCK_VALUES, INF, ReportBatch
 from analysis.recovery.report_bins import (
+    NOTICE_SIGMA,
     Clumping,
     _clump_totals,
     bin_position,
@@ -57,7 +58,6 @@ __all__ = [
 # that share is back: otherwise a fast restoration and a slow noticing explain the same rising
 # then falling report rate and the data cannot tell them apart. At the lower bound of the
 # share the factor is 1 from the first seconds on, i.e. no ramp.
-NOTICE_SIGMA = 1.0
 NOTICE_BOUNDS = (1e-3, 1.0)
 NOTICE_START = 0.1
 # how well an assumed (not stated) clock profile is known: the bootstrap draws each data set

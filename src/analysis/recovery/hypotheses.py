@@ -8,11 +8,14 @@ headline numbers are the medians of the pooled replicates.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from analysis.recovery.result import Draws, RecoveryFit
+from analysis.recovery.uncertainty import assemble_fit
 
 RAMP_NONE = "no_ramp"
 RAMP_FITTED = "noticing_ramp"
@@ -33,6 +36,20 @@ def hypotheses_metrics(hyps: Sequence[tuple[str, float, RecoveryFit]]) -> dict[s
         "t90_minutes": [_round(f.t90.value) for _, _, f in hyps],
         "share_of_replicates": [round(k / total, 4) for k in n],
     }
+
+
+def fit_hypothesis(
+    plan: Any, evidence: Any, n_boot: int, seed: int, averaged: bool, *, warm: Mapping[str, np.ndarray] | None = None
+) -> RecoveryFit:
+    """One reporting hypothesis's fit: ``plan.spec`` on ``evidence``, then its bootstrap of ``n_boot`` replicates.
+
+    Module-level, with picklable arguments, so that it can run in a worker process
+    (:func:`analysis.recovery.workers.beside`) beside the other hypothesis; the fit comes back
+    without its ``switch`` (the pooled fit switches models under the first hypothesis only).
+    ``warm``: a start per candidate family (the other hypothesis's optima).
+    """
+    spec, name = plan.spec(evidence, n_boot_h=n_boot, seed_h=seed, describe=False, warm=warm)
+    return replace(assemble_fit(spec, name, averaged=averaged), switch=None)
 
 
 def _round(x: float) -> float | None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analysis.recovery.report_bins import gather_rows, replicate_offsets, tail_sums
+from analysis.recovery.report_bins import NOTICE_SIGMA, gather_rows, notice_factor_grad, replicate_offsets, tail_sums
 
 if TYPE_CHECKING:
     from analysis.recovery.evidence import ReportEvidence
@@ -91,10 +91,11 @@ class ReportBatch:
         the weight V of :meth:`RecoveryFamily.sf_vjp` (a bin split by the delay is taken
         piece by piece, its nodes and widths moving with the delay). Rows are done in
         blocks that keep the temporaries in cache. None when the family has no closed-form
-        derivatives or the evidence carries a surge or noticing factor.
+        derivatives or the evidence carries a surge factor or an estimated clock profile (a noticing factor:
+        :func:`notice_factor_grad`).
         """
         base = self.base
-        if not (family.has_sf_grad and not base.surge and not base.noticing and not base.fits_profile):
+        if not (family.has_sf_grad and not base.surge and not base.fits_profile):
             return None
         rows = np.arange(self.n_rep) if rows is None else np.asarray(rows)
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
@@ -111,7 +112,7 @@ class ReportBatch:
     def _loglik_grad_block(self, family: RecoveryFamily, th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         base = self.base
         nb, k = base.widths.size, family.n_params
-        s, vjp = family.sf_vjp(base.nodes, th)
+        s, vjp = family.sf_vjp(base.nodes, th[:, :k])
         w6 = base.widths / 6.0
         m = base.g * w6 * (s[:, 0:-1:2] + 4.0 * s[:, 1::2] + s[:, 2::2])
         split = None
@@ -125,7 +126,7 @@ class ReportBatch:
                 jr, dr, ar, br = j[r_in], d[r_in], a[r_in], b[r_in]
                 # S at the bin's ends and the pieces' nodes, with every derivative
                 pts = np.stack([ar, 0.5 * (ar + dr), dr, 0.5 * (dr + br), br], axis=1)
-                sp, dsp = family.sf_grad(pts, th[r_in])
+                sp, dsp = family.sf_grad(pts, th[r_in, :k])
                 da, db = dr - ar, br - dr
                 left, right = sp[:, 0] + 4.0 * sp[:, 1] + sp[:, 2], sp[:, 2] + 4.0 * sp[:, 3] + sp[:, 4]
                 m[r_in, jr] = base.g[jr] * (da / 6.0 * left + db / 6.0 * right)
@@ -139,6 +140,8 @@ class ReportBatch:
                     da / 6.0 * (gd[:, 0] + 2.0 * gd[:, 1]) + db / 6.0 * (2.0 * gd[:, 3] + gd[:, 4]) + (left - right) / 6.0
                 )
                 split = (r_in, jr, dint.T)
+        notice = notice_factor_grad(base, family, th, s, NOTICE_SIGMA) if base.noticing else None
+        plain, m = m, (m * notice[0] if notice is not None else m)
         total = m.sum(axis=1)
         # ∂ℓ/∂m per bin
         wm = np.zeros((rows.size, nb + 1))
@@ -167,10 +170,12 @@ class ReportBatch:
         n = self.n_obs(rows)
         ll += np.where(n > 0, n * np.log(n / total), 0.0) - n
         wm -= (n / total)[:, None]
-        grad = np.zeros((rows.size, k))
+        grad = np.zeros((rows.size, th.shape[1]))
+        if notice is not None:  # through the ramp's median; the rest through S's integrals, as without a ramp
+            grad, wm = grad + np.sum(wm * plain * notice[1], axis=1)[:, None] * notice[2], wm * notice[0]
         if split is not None:
             r_in, jr, dint = split
-            grad[r_in] += (wm[r_in, jr] * base.g[jr])[:, None] * dint
+            grad[r_in, :k] += (wm[r_in, jr] * base.g[jr])[:, None] * dint
             wm[r_in, jr] = 0.0  # that bin is not Simpson on the regular nodes
         u = wm * base.g * w6
         v = np.empty_like(s)
@@ -178,7 +183,7 @@ class ReportBatch:
         v[:, 0::2] = 0.0
         v[:, 0:-1:2] += u
         v[:, 2::2] += u
-        grad += vjp(v)
+        grad[:, :k] += vjp(v)
         ok = np.isfinite(ll) & (total > 0)
         return np.where(ok, ll, -INF), grad
 

@@ -12,13 +12,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
+from scipy.special import ndtr
 
 if TYPE_CHECKING:
     from analysis.recovery.evidence import ReportEvidence
+    from analysis.recovery.family_base import RecoveryFamily
 
 # the noticing delay's median is a share of the time by which NOTICE_RESTORED of the customers
 # are restored, at most NOTICE_MAX_MINUTES (see analysis.recovery.evidence)
 NOTICE_RESTORED = 0.2
+# the noticing delay's spread on the log scale (its distribution is log-normal)
+NOTICE_SIGMA = 1.0
 NOTICE_MAX_MINUTES = 30.0
 
 
@@ -46,6 +50,50 @@ def notice_median(times: np.ndarray, sf: np.ndarray, share: np.ndarray) -> np.nd
         frac = np.clip(np.where(s0 > s1, (s0 - level) / (s0 - s1), 1.0), 0.0, 1.0)
     t_q = np.where(hit, times[j - 1] + frac * (times[j] - times[j - 1]), NOTICE_MAX_MINUTES)
     return np.minimum(share * t_q, NOTICE_MAX_MINUTES)
+
+
+def notice_factor_grad(
+    ev: ReportEvidence, family: RecoveryFamily, th: np.ndarray, s_nodes: np.ndarray, sigma: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The noticing factor per bin (as ``ReportEvidence._noticed``), its derivative in μ = log(median), and ∂μ/∂θ.
+
+    ``s_nodes``: S at the evidence's nodes for each row of ``th`` (S's parameters, then the
+    noticing share); ``sigma``: the noticing delay's log-scale spread. The median is
+    :func:`notice_median`'s (it moves with S's parameters as well as with the share); for
+    B(x) = ∫₀ˣ F_N, ∂B/∂μ = −e^{μ+σ²/2}·Φ(z − σ); zero where the factor or the median is
+    clipped. Returns ``(factor (B, n_bins), ∂factor/∂μ (B, n_bins), ∂μ/∂θ (B, k + 1))``.
+    """
+    k = family.n_params
+    nodes, share = ev.nodes, th[:, k]
+    level = 1.0 - NOTICE_RESTORED
+    # the median as notice_median computes it, with its derivative
+    below = s_nodes <= level
+    hit = below.any(axis=1)
+    j = np.clip(np.argmax(below, axis=1), 1, nodes.size - 1)
+    r = np.arange(th.shape[0])
+    s0, s1 = s_nodes[r, j - 1], s_nodes[r, j]
+    step = nodes[j] - nodes[j - 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = np.where(s0 > s1, (s0 - level) / (s0 - s1), 1.0)
+        t_q = np.where(hit, nodes[j - 1] + np.clip(raw, 0.0, 1.0) * step, NOTICE_MAX_MINUTES)
+        med = np.minimum(share * t_q, NOTICE_MAX_MINUTES)
+        _, ds = family.sf_grad(np.stack([nodes[j - 1], nodes[j]], axis=1), th[:, :k])
+        dfrac = (ds[:, :, 0] * (level - s1) + ds[:, :, 1] * (s0 - level)) / (s0 - s1) ** 2
+        moving = hit & (s0 > s1) & (raw > 0.0) & (raw < 1.0)
+        free = share * t_q < NOTICE_MAX_MINUTES
+        dmu = np.zeros_like(th)
+        dmu[:, :k] = np.where(moving & free, step * dfrac / t_q, 0.0).T
+        dmu[:, k] = np.where(free, 1.0 / share, 0.0)
+        mu = np.log(med)[:, None]
+        x = ev.edges[None, :]
+        z = (np.log(x) - mu) / sigma
+        upper = np.exp(mu + 0.5 * sigma**2) * ndtr(z - sigma)
+        big = x * ndtr(z) - upper
+    big[:, x[0] <= 0] = 0.0
+    upper[:, x[0] <= 0] = 0.0
+    mean = np.diff(big, axis=1) / ev.widths
+    dmean = np.where((mean > 0.0) & (mean < 1.0), -np.diff(upper, axis=1) / ev.widths, 0.0)
+    return np.clip(mean, 0.0, 1.0), dmean, np.where(np.isfinite(dmu), dmu, 0.0)
 
 
 def window_matrix(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> sparse.csr_matrix:

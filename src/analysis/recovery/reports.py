@@ -32,9 +32,9 @@ from analysis.errors import FitError, ParameterError
 from analysis.recovery.clock_profile import with_profile_metrics
 from analysis.recovery.dispersion import NO_DISPERSION, Sampling, allocated_counts, clumping_for, estimate_dispersion
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
-from analysis.recovery.evidence import PROFILE_HARMONIC_SD, ReportEvidence
+from analysis.recovery.evidence import NOTICE_BOUNDS, PROFILE_HARMONIC_SD, ReportEvidence
 from analysis.recovery.families import resolve_candidates
-from analysis.recovery.hypotheses import RAMP_FITTED, RAMP_NONE, hypotheses_metrics, pool_hypotheses
+from analysis.recovery.hypotheses import RAMP_FITTED, RAMP_NONE, fit_hypothesis, hypotheses_metrics, pool_hypotheses
 from analysis.recovery.propensity import (
     DEFAULT_PROPENSITY,
     FLAT_PROPENSITY,
@@ -47,6 +47,7 @@ from analysis.recovery.propensity import (
 from analysis.recovery.report_input import ReportClock, check_report_options, report_clock, window_arrays
 from analysis.recovery.result import Diagnostics, RecoveryFit
 from analysis.recovery.uncertainty import FitSpec, assemble_fit, fit_spec
+from analysis.recovery.workers import beside
 
 MAX_RESCALED = 100_000  # time-rescaling uses at most this many reports (a seeded subsample)
 # fewer spontaneous reports than this say nothing about the climb of the first minutes: no
@@ -400,14 +401,11 @@ def fit_down_reports(
         data); > 0 scales the expected count of the last hours by the share already
         arrived (:func:`arrival_share`), so a lull caused by reports still on their way is
         not read as recovery. 0: reports arrive at once.
-    profile : {"assumed", "estimated"}
-        ``"estimated"``: when the propensity is assumed (``propensity=None``), fit two daily
-        harmonics of log g with S, penalised by the profile spread's Gaussian
-        (:mod:`analysis.recovery.clock_profile`), under every reporting hypothesis; the
-        bootstrap draws each data set under a distorted fitted profile and refits the
-        profile too. ``"assumed"``: g as given. ``"shared"``: the stated ``propensity`` is an
-        estimate from other incidents (:func:`estimate_shared_profile`), not known: the
-        bootstrap keeps the profile spread around it (pooled, or with ``profile_uncertainty``).
+    profile : {"assumed", "estimated", "shared"}
+        ``"estimated"``: with ``propensity=None``, two daily harmonics of log g fitted with S,
+        penalised by the profile spread (:mod:`analysis.recovery.clock_profile`). ``"shared"``:
+        the stated ``propensity`` is an estimate from other incidents, the bootstrap keeps the
+        profile spread around it. ``"assumed"``: g as given (a stated one is known).
 
     Returns
     -------
@@ -435,7 +433,6 @@ def fit_down_reports(
     if profile not in ("assumed", "estimated", "shared"):
         raise ParameterError(f"profile must be 'assumed', 'estimated' or 'shared', got {profile!r}")
     estimated = profile == "estimated" and propensity is None
-    # a stated profile is known, unless it is itself an estimate from other incidents
     uncertain = propensity is None or profile == "shared"
     check_timezone(timezone)
     g_profile = check_propensity(propensity)
@@ -481,13 +478,17 @@ def fit_down_reports(
         return replace(fit, identifiability={**fit.identifiability, "reporting_hypotheses": hypotheses_metrics(hyp)})
     # the same data under both reporting hypotheses, half of the replicates each
     half = int(n_boot) // 2
+    ramp_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
+    ramp_ev = replace(ev, noticing=True)  # the profile spread, if any, is already on ev (above)
+    # the fit without a ramp is the ramp model at its smallest noticing share: each family starts there too
+    warm = {c.name: np.insert(c.theta, ev.profile_start(c.family), NOTICE_BOUNDS[0]) for c in spec.cands if c.converged}
+    # in a worker process when one is open; the reports' own times are not needed there (binned on ramp_ev)
+    lean = replace(plan, clock=replace(plan.clock, epoch=plan.clock.epoch[:0], minutes=plan.clock.minutes[:0]))
+    ramp_job = beside(fit_hypothesis, lean, ramp_ev, half, ramp_seed, averaged, warm=warm)
     plain = with_profile_metrics(
         assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged), spec.evidence, PROFILE_HARMONIC_SD
     )
-    ramp_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
-    ramp_ev = replace(ev, noticing=True)  # the profile spread, if any, is already on ev (above)
-    ramp_spec, ramp_name = plan.spec(ramp_ev, n_boot_h=half, seed_h=ramp_seed, describe=False)
-    ramp = assemble_fit(ramp_spec, ramp_name, averaged=averaged)
+    ramp = ramp_job.result()
     fit = pool_hypotheses([(RAMP_NONE, ev.profile_sd, plain), (RAMP_FITTED, ramp_ev.profile_sd, ramp)])
     # another model (the report's `model` parameter) is conditional on it and on the plain hypothesis
     return replace(fit, switch=lambda other: assemble_fit(spec, other, averaged=False))
@@ -510,20 +511,20 @@ class _SpecPlan:
     notes: tuple[str, ...]
     binning: float  # seconds spent reading and binning
 
-    def spec(self, ev: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool) -> tuple[FitSpec, str]:
-        """Candidates, dispersion and bootstrap plan under one reporting hypothesis (``ev``)."""
+    def spec(
+        self, ev: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool, warm: dict[str, np.ndarray] | None = None
+    ) -> tuple[FitSpec, str]:
+        """Candidates, dispersion and bootstrap plan under one reporting hypothesis (``ev``; ``warm``: extra starts)."""
         t_fit = time.perf_counter()
         fixed = replace(ev, profile_prior=0.0) if ev.fits_profile else ev
-        cands = fit_candidates(fixed, self.names, level=self.level)
+        # warm starts carry the profile's coefficients when it is estimated: only for the fit with it free
+        cands = fit_candidates(fixed, self.names, level=self.level, warm=None if ev.fits_profile else warm)
         first = choose(cands, what="down_reports")
         auto = self.dispersion == "auto"
         disp = estimate_dispersion(fixed, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
-        if ev.fits_profile:
-            # the counts weigh 1/φ of Poisson counts (quasi-likelihood): so does the penalty's prior
-            # against them, i.e. its spread on the Poisson scale is s/√φ, φ measured under the
-            # assumed profile; then the candidates are fitted again with the profile free
+        if ev.fits_profile:  # the penalty on the quasi-likelihood scale: spread s/√φ (φ under the assumed profile)
             ev = replace(ev, profile_prior=ev.profile_prior / math.sqrt(disp.phi))
-            cands = fit_candidates(ev, self.names, level=self.level)
+            cands = fit_candidates(ev, self.names, level=self.level, warm=warm)
             first = choose(cands, what="down_reports")
             disp = estimate_dispersion(ev, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
         best = choose(cands, what="down_reports", phi=disp.phi)
