@@ -13,7 +13,10 @@ once per variant, each changing one thing:
 * any comma-joined combination, e.g. ``profile,nosecond``.
 
 ``--mode plain`` fits without the noticing ramp only; ``--families`` restricts the
-candidates (e.g. ``weibull+delay``, the true family of ``rounded5``). Prints one JSON line per
+candidates (e.g. ``weibull+delay``, the true family of ``rounded5``); ``--profile estimated``
+fits the clock profile's harmonics with S (``[reporting] profile = "estimated"``); ``--propensity
+FILE`` states the 24 hourly weights in FILE (a JSON list, e.g. from ``shared_profile.py``), as
+known, or with ``--profile shared`` as an estimate the profile spread is kept around. Prints one JSON line per
 fit: t50, t90 and the share still out at the announcement as ``[estimate, low, high]`` and
 each reporting hypothesis's t50/t90.
 
@@ -63,10 +66,19 @@ def variant_times(scenario: str, seed: int, variant: str) -> tuple[np.ndarray, l
 
 
 def fit_variant(
-    scenario: str, seed: int, variant: str, *, mode: str = "pooled", families: Any = "all", n_boot: int = 40
+    scenario: str,
+    seed: int,
+    variant: str,
+    *,
+    mode: str = "pooled",
+    families: Any = "all",
+    n_boot: int = 40,
+    profile: str = "assumed",
+    stated: list[float] | None = None,
 ) -> dict[str, Any]:
     """Fit one drawn incident of ``scenario`` with the parts named in ``variant`` changed."""
     t, prop = variant_times(scenario, seed, variant)
+    prop = stated if stated is not None else prop
     sc = ind.SCENARIOS[scenario]
     clock = ind.Clock.build(sc.onset, sc.end)
     onset = clock.onset_utc
@@ -82,6 +94,7 @@ def fit_variant(
         n_boot=n_boot,
         seed=seed,
         noticing=noticing,  # "pooled" adds the profile spread itself when the profile is assumed, as the CLI does
+        profile=profile,  # type: ignore[arg-type]
     )
     so = fit.still_affected(onset + dt.timedelta(minutes=sc.announcement_minutes))
     hyp = fit.identifiability.get("reporting_hypotheses", {})
@@ -94,6 +107,7 @@ def fit_variant(
         "seed": seed,
         "variant": variant,
         "mode": mode,
+        "profile": profile if stated is None or profile == "shared" else "stated",
         "reports": int(t.size),
         "model": fit.model,
         "t50": trio(fit.t50, 1),
@@ -114,12 +128,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=["pooled", "plain"], default="pooled")
     parser.add_argument("--families", default="all", help="'all' or comma-separated candidate names")
     parser.add_argument("--n-boot", type=int, default=40)
+    parser.add_argument("--profile", choices=["assumed", "estimated", "shared"], default="assumed")
+    parser.add_argument("--propensity", type=Path, default=None, help="state this JSON list of 24 hourly weights")
     args = parser.parse_args(argv)
     families = "all" if args.families == "all" else args.families.split(",")
+    stated = None if args.propensity is None else [float(x) for x in json.loads(args.propensity.read_text(encoding="utf-8"))]
     for seed in args.seeds:
         for v in args.variants:
             print(
-                json.dumps(fit_variant(args.scenario, seed, v, mode=args.mode, families=families, n_boot=args.n_boot)), flush=True
+                json.dumps(
+                    fit_variant(
+                        args.scenario,
+                        seed,
+                        v,
+                        mode=args.mode,
+                        families=families,
+                        n_boot=args.n_boot,
+                        profile=args.profile,
+                        stated=stated,
+                    )
+                ),
+                flush=True,
             )
 
 

@@ -52,7 +52,7 @@ def postmortem_command() -> list[str]:
     return [sys.executable, "-m", "analysis"]
 
 
-def add_reporting(toml: Path, switches: dict[str, bool | str]) -> None:
+def add_reporting(toml: Path, switches: dict[str, Any]) -> None:
     """Add ``key = true/false`` (or ``key = "text"``) lines to the ``[reporting]`` table of an incident.toml (made if absent)."""
     text = toml.read_text(encoding="utf-8")
     lines = "".join(f"{k} = {str(v).lower() if isinstance(v, bool) else json.dumps(v)}\n" for k, v in switches.items())
@@ -63,13 +63,13 @@ def add_reporting(toml: Path, switches: dict[str, bool | str]) -> None:
     toml.write_text(text, encoding="utf-8")
 
 
-def parse_switches(items: list[str]) -> dict[str, bool | str]:
+def parse_switches(items: list[str]) -> dict[str, Any]:
     """``--reporting`` items: ``key`` (true), ``key=true``/``key=false`` or ``key=text`` (e.g. ``noticing=pooled``)."""
-    out: dict[str, bool | str] = {}
+    out: dict[str, Any] = {}
     for item in items:
         key, _, value = item.partition("=")
-        if key not in ("noticing", "profile_uncertainty"):
-            raise argparse.ArgumentTypeError(f"--reporting: unknown switch {key!r} (noticing, profile_uncertainty)")
+        if key not in ("noticing", "profile_uncertainty", "profile"):
+            raise argparse.ArgumentTypeError(f"--reporting: unknown switch {key!r} (noticing, profile_uncertainty, profile)")
         out[key] = True if not value or value == "true" else False if value == "false" else value
     return out
 
@@ -131,12 +131,12 @@ def run_one(
     *,
     keep: bool = False,
     state_profile: bool = False,
-    reporting: dict[str, bool | str] | None = None,
+    reporting: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Draw one incident, fit it through the CLI, compare with the truth.
 
     ``reporting``: switches added to the incident's ``[reporting]`` table (``noticing``,
-    ``profile_uncertainty``), as a user would write them.
+    ``profile_uncertainty``, ``profile``), as a user would write them.
     """
     folder = root / f"{scenario}-{seed}"
     truth = write_incident(scenario, folder, seed=seed, state_profile=state_profile)
@@ -325,7 +325,7 @@ def run(
     seed0: int = SEED0,
     rows_file: Path | None = None,
     state_profile: bool = False,
-    reporting: dict[str, bool | str] | None = None,
+    reporting: dict[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run every (scenario, replication) through the CLI; return the rows and the summary.
 
@@ -398,7 +398,13 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         default=[],
         help="set these in every incident's [reporting] table: noticing, profile_uncertainty (true), "
-        "or key=value, e.g. noticing=false (no ramp only), noticing=pooled (the default)",
+        "or key=value, e.g. noticing=false (no ramp only), noticing=pooled (the default), profile=estimated",
+    )
+    parser.add_argument(
+        "--propensity",
+        type=Path,
+        default=None,
+        help="a JSON list of 24 hourly weights to state as [reporting] hourly_propensity (e.g. from shared_profile.py)",
     )
     parser.add_argument("--markdown", action="store_true", help="also print the summary as a Markdown table")
     parser.add_argument("--summarise", action="store_true", help="only summarise the fits already in --rows")
@@ -407,6 +413,8 @@ def main(argv: list[str] | None = None) -> None:
         switches = parse_switches(args.reporting)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
+    if args.propensity is not None:
+        switches["hourly_propensity"] = [float(x) for x in json.loads(args.propensity.read_text(encoding="utf-8"))]
     t0 = time.perf_counter()
     if args.summarise:
         if args.rows is None or not args.rows.exists():

@@ -413,6 +413,24 @@ def validate(
 
 
 @app.command()
+def profile(
+    incident_dirs: Annotated[list[Path], typer.Argument(help="Two or more incident folders of one population.")],
+) -> None:
+    """Estimate one clock profile (hourly propensity to report) across incidents; print it as JSON.
+
+    Incidents begun at different hours separate the clock profile from the recovery curve,
+    which one incident cannot (docs/recovery.md); copy ``hourly_propensity`` into the next
+    incident's [reporting] table with ``profile = "shared"`` (the intervals then keep the
+    profile's error).
+    """
+    from analysis.fitting import shared_profile
+
+    with _ticker(f"estimating the clock profile from {len(incident_dirs)} incidents"):
+        out = shared_profile(list(incident_dirs))
+    sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+
+
+@app.command()
 def geocode(
     places: Annotated[list[str] | None, typer.Argument(metavar="PLACE", help="Place names, postal codes or 'lat,lon'.")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="CSV with any of: place, postal_code, lat, lon.")] = None,

@@ -38,6 +38,7 @@ REPORTING: Spec = {
     "surge": bool,
     "noticing": (bool, str),  # true, false or "pooled" (checked by load_incident)
     "profile_uncertainty": bool,
+    "profile": str,  # "assumed", "estimated" or "shared" (checked by load_incident)
     "delay_minutes": (int, float),
 }
 GEOGRAPHY: Spec = {

@@ -168,6 +168,7 @@ def fit_evidence(incident: Incident, data: IngestResult, params: ReportParams, *
         sampling=incident.sampling_for(names),
         noticing=incident.reporting.noticing,
         profile_uncertainty=incident.reporting.profile_uncertainty,
+        profile=incident.reporting.profile,
         delay_minutes=incident.reporting.delay_minutes,
         **common,
     )
@@ -193,3 +194,48 @@ def first_observation(data: IngestResult) -> dt.datetime | None:
         firsts.append(data.online["observed_at"].min())
     firsts = [t for t in firsts if t is not None]
     return min(firsts) if firsts else None
+
+
+def shared_profile(folders: list[Any], *, families: Any = "all") -> dict[str, Any]:
+    """One clock profile from the down reports of several incident folders of one population.
+
+    Each folder is read as ``postmortem fit`` reads it (exactly timed down reports of
+    spontaneous sources, the configured onset or one estimated from the reports, the end of
+    observation); the profile is estimated by :func:`analysis.recovery.estimate_shared_profile`
+    around the incidents' own stated profile (all alike) or the default. Returns the JSON
+    ``postmortem profile`` prints: ``hourly_propensity`` and what it was estimated from.
+    """
+    from analysis.config import load_incident
+    from analysis.errors import ParameterError
+    from analysis.ingest import ingest_incident
+    from analysis.recovery.shared_profile import estimate_shared_profile
+
+    incidents, rows, zones, stated = [], [], set(), set()
+    for folder in folders:
+        incident = load_incident(folder)
+        data = ingest_incident(incident, geocode=False)
+        down = down_reports(data.reports)
+        if incident.sampling_for(down_sources(down)) == "curated":
+            raise ParameterError(
+                f"{folder}: its down reports are curated statements, which say nothing about when customers report"
+            )
+        point = down.filter(pl.col("reported_until").is_null())
+        times = np.repeat(point["reported_at"].to_numpy(), point["weight"].to_numpy())
+        if times.size < 200:
+            raise ParameterError(f"{folder}: {times.size} exactly timed down report(s); a clock profile needs at least 200")
+        incidents.append((times, incident.onset, observation_end(incident, data.reports)))
+        zones.add(incident.timezone)
+        stated.add(incident.reporting.hourly_propensity)
+        rows.append({"folder": str(folder), "reports": int(times.size)})
+    if len(zones) > 1 or len(stated) > 1:
+        raise ParameterError("incidents: one population's incidents share a timezone and a stated hourly_propensity (or none)")
+    base = next(iter(stated))
+    est = estimate_shared_profile(incidents, timezone=next(iter(zones)), propensity=base, families=families)
+    for row, model, phi in zip(rows, est.models, est.dispersion, strict=True):
+        row.update({"model": model, "dispersion": round(phi, 2)})
+    return {
+        "hourly_propensity": [round(x, 4) for x in est.hourly],
+        "coefficients": {k: round(v, 4) for k, v in est.coefficients.items()},
+        "centred_on": "stated" if base is not None else "default",
+        "incidents": rows,
+    }

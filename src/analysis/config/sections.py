@@ -29,6 +29,22 @@ def _noticing(rp: Any) -> bool | Literal["pooled"]:
     return "pooled" if isinstance(value, str) else bool(value)
 
 
+def _profile(rp: Any) -> Literal["assumed", "estimated", "shared"]:
+    """``[reporting] profile``: "assumed" (the default), "estimated" (fitted with S) or "shared" (stated, from other incidents)."""
+    value = rp.get("profile", str)
+    if value is None:
+        return "assumed"
+    if value == "estimated":
+        return "estimated"
+    if value == "shared":
+        if rp.table.get("hourly_propensity") is None:
+            raise rp.fail("profile", '"shared" is the stated hourly_propensity estimated from other incidents: state it too')
+        return "shared"
+    if value != "assumed":
+        raise rp.fail("profile", f'expected "assumed", "estimated" or "shared", got {quote(value)}')
+    return "assumed"
+
+
 def _delay_minutes(rp: Any) -> float:
     """``[reporting] delay_minutes``: the median reporting delay, a finite number of minutes ≥ 0 (at most a week)."""
     value = rp.get("delay_minutes", float)
@@ -104,6 +120,7 @@ def _parse_reporting(r: _Reader) -> Reporting:
             surge=bool(rp.get("surge", bool) or False),
             noticing=_noticing(rp),
             profile_uncertainty=bool(rp.get("profile_uncertainty", bool) or False),
+            profile=_profile(rp),
             delay_minutes=_delay_minutes(rp),
         )
         rp.check_unknown()

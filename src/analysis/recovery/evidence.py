@@ -23,15 +23,17 @@ import numpy as np
 from scipy import sparse
 from scipy.special import ndtr
 
+from analysis.recovery.clock_profile import PROFILE_BOUND, PROFILE_NAMES, profile_basis, profile_factor, profile_penalty
 from analysis.recovery.family_base import RecoveryFamily
+from analysis.recovery.report_batch import BLOCK_VALUES, INF, ReportBatch
 from analysis.recovery.report_bins import (
+    NOTICE_SIGMA,
     Clumping,
     _clump_totals,
     bin_position,
     edge_index,
     grid_cells,
     merge_windows,
-    notice_factor_grad,
     notice_median,
     poisson_clumping,
     profile_perturbation,
@@ -50,15 +52,12 @@ __all__ = [
     "window_matrix",
 ]
 
-INF = math.inf
-BLOCK_VALUES = 65_536  # values of S per block of parameter rows in ReportEvidence.shape (0.5 MB temporaries)
 # the noticing delay before a still-out customer can report: log-normal with a fixed spread
 # (log scale) and a median that is a fitted share of the time by which NOTICE_RESTORED of the
 # customers are restored, at most NOTICE_MAX_MINUTES. The typical customer notices before
 # that share is back: otherwise a fast restoration and a slow noticing explain the same rising
 # then falling report rate and the data cannot tell them apart. At the lower bound of the
 # share the factor is 1 from the first seconds on, i.e. no ramp.
-NOTICE_SIGMA = 1.0
 NOTICE_BOUNDS = (1e-3, 1.0)
 NOTICE_START = 0.1
 # how well an assumed (not stated) clock profile is known: the bootstrap draws each data set
@@ -94,6 +93,8 @@ class ReportEvidence:
     (what the bootstrap re-draws); ``record_sizes`` the sizes of groups of exactly timed
     reports sharing one time (used to measure clumping of curated statements);
     ``clumping`` how the bootstrap simulates clumps (None: a plain Poisson process).
+    ``profile_prior`` > 0 (with ``hours``) fits the clock profile's two daily harmonics too,
+    g·exp(δ), penalised by a Gaussian of that spread (:mod:`analysis.recovery.clock_profile`).
     """
 
     edges: np.ndarray
@@ -110,6 +111,7 @@ class ReportEvidence:
     noticing: bool = False
     hours: np.ndarray | None = None
     profile_sd: float = 0.0
+    profile_prior: float = 0.0
     kind: str = "down_reports"
     widths: np.ndarray = field(init=False)
     nodes: np.ndarray = field(init=False)
@@ -181,13 +183,15 @@ class ReportEvidence:
     def extra_names(self) -> tuple[str, ...]:
         """Nuisance parameters fitted numerically."""
         names = ("surge_", "surge_minutes_") if self.surge else ()
-        return (*names, "notice_share_") if self.noticing else names
+        names = (*names, "notice_share_") if self.noticing else names
+        return (*names, *PROFILE_NAMES) if self.fits_profile else names
 
     @property
     def extra_bounds(self) -> tuple[tuple[float, float], ...]:
         """Bounds of the nuisance parameters."""
         bounds = ((0.0, 100.0), (0.0, self.horizon)) if self.surge else ()
-        return (*bounds, NOTICE_BOUNDS) if self.noticing else bounds
+        bounds = (*bounds, NOTICE_BOUNDS) if self.noticing else bounds
+        return (*bounds, *[(-PROFILE_BOUND, PROFILE_BOUND)] * len(PROFILE_NAMES)) if self.fits_profile else bounds
 
     @property
     def profiled_names(self) -> tuple[str, ...]:
@@ -197,7 +201,29 @@ class ReportEvidence:
     def extra_start(self) -> list[float]:
         """Return starting values of the nuisance parameters."""
         start = [1.0, min(60.0, self.horizon / 10)] if self.surge else []
-        return [*start, NOTICE_START] if self.noticing else start
+        start = [*start, NOTICE_START] if self.noticing else start
+        return [*start, *[0.0] * len(PROFILE_NAMES)] if self.fits_profile else start
+
+    @property
+    def fits_profile(self) -> bool:
+        """Whether the clock profile's harmonics are fitted (penalised) with S."""
+        return self.profile_prior > 0 and self.hours is not None
+
+    @cached_property
+    def _basis(self) -> np.ndarray:
+        return profile_basis(np.asarray(self.hours))
+
+    def profile_start(self, family: RecoveryFamily) -> int:
+        """Index of the first profile coefficient in a parameter vector of ``family``."""
+        return family.n_params + (2 if self.surge else 0) + (1 if self.noticing else 0)
+
+    def penalty(self, family: RecoveryFamily, theta: np.ndarray) -> np.ndarray:
+        """The profile's log-prior per parameter row (0 when the profile is not fitted)."""
+        th = np.atleast_2d(np.asarray(theta, dtype=float))
+        if not self.fits_profile:
+            return np.zeros(th.shape[0])
+        j = self.profile_start(family)
+        return profile_penalty(th[:, j : j + len(PROFILE_NAMES)], self.profile_prior)
 
     def delay_upper(self) -> float:
         """Return the largest delay: it must end before the end of observation."""
@@ -260,6 +286,9 @@ class ReportEvidence:
         if self.noticing:
             integral = integral * self._noticed(family, th, base)
         m = self.g * integral
+        if self.fits_profile:
+            c0 = self.profile_start(family)
+            m = m * profile_factor(self._basis, th[:, c0 : c0 + len(PROFILE_NAMES)])
         return m if theta.ndim == 2 else m[0]
 
     def _h(self, family: RecoveryFamily, t: np.ndarray, th: np.ndarray) -> np.ndarray:
@@ -319,7 +348,7 @@ class ReportEvidence:
             if self.win_w.size:
                 ll += float(np.dot(self.win_w, np.log(self.window_expected(m))))
         n = self.n_obs
-        ll += n * math.log(n / total) - n
+        ll += n * math.log(n / total) - n + float(self.penalty(family, theta)[0])
         return ll if math.isfinite(ll) else -INF
 
     # ---------------------------------------------------------------- bootstrap
@@ -414,185 +443,3 @@ class ReportEvidence:
     def with_propensity(self, g: np.ndarray) -> ReportEvidence:
         """Return the same reports under another propensity profile (per bin)."""
         return replace(self, g=np.asarray(g, dtype=float))
-
-
-def _gather(off: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the elements of replicates ``rows`` (per-replicate offsets) and the position in ``rows`` of each.
-
-    A replicate may appear several times in ``rows`` (one data set refitted from several starts).
-    """
-    lens = off[rows + 1] - off[rows]
-    total = int(lens.sum())
-    if total == 0:
-        return np.empty(0, dtype=int), np.empty(0, dtype=int)
-    idx = np.repeat(off[rows] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
-    return idx, np.repeat(np.arange(rows.size), lens)
-
-
-@dataclass(frozen=True, eq=False)
-class ReportBatch:
-    """B report sets on the bins of one :class:`ReportEvidence` (vectorised bootstrap and profiles).
-
-    Exactly timed reports are stored as the non-zero counts (``e_rep``, ``e_bin``,
-    ``e_cnt``) and windows as rows (``w_rep``, bin index and fraction of each end, count),
-    both sorted by replicate, so the likelihood of a subset of replicates touches only their
-    own rows.
-    """
-
-    base: ReportEvidence
-    n_rep: int
-    e_rep: np.ndarray
-    e_bin: np.ndarray
-    e_cnt: np.ndarray
-    w_rep: np.ndarray
-    w_ia: np.ndarray
-    w_fa: np.ndarray
-    w_ib: np.ndarray
-    w_fb: np.ndarray
-    w_cnt: np.ndarray
-    _n: np.ndarray = field(init=False)
-    _e_off: np.ndarray = field(init=False)
-    _w_off: np.ndarray = field(init=False)
-
-    def __post_init__(self) -> None:
-        b = self.n_rep
-        n = np.bincount(self.e_rep, weights=self.e_cnt, minlength=b) + np.bincount(self.w_rep, weights=self.w_cnt, minlength=b)
-        object.__setattr__(self, "_n", n)
-        object.__setattr__(self, "_e_off", np.searchsorted(self.e_rep, np.arange(b + 1)))
-        object.__setattr__(self, "_w_off", np.searchsorted(self.w_rep, np.arange(b + 1)))
-
-    def n_obs(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """Return the number of reports per replicate (of ``rows``, default all)."""
-        return self._n if rows is None else self._n[rows]
-
-    def loglik(self, family: RecoveryFamily, theta: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Log-likelihood of replicates ``rows`` (default all), each at its own row of ``theta``."""
-        rows = np.arange(self.n_rep) if rows is None else np.asarray(rows)
-        m = self.base.shape(family, theta)
-        total = m.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sel, r = _gather(self._e_off, rows)
-            kb = self.e_bin[sel]
-            ll = np.zeros(rows.size)
-            if sel.size:
-                ll += np.bincount(r, weights=self.e_cnt[sel] * np.log(m[r, kb] / self.base.widths[kb]), minlength=rows.size)
-            sel, r = _gather(self._w_off, rows)
-            if sel.size:
-                tails = tail_sums(m)
-                ia, ib = self.w_ia[sel], self.w_ib[sel]
-                lam = (tails[r, ia + 1] + (1.0 - self.w_fa[sel]) * m[r, ia]) - (
-                    tails[r, ib + 1] + (1.0 - self.w_fb[sel]) * m[r, ib]
-                )
-                ll += np.bincount(r, weights=self.w_cnt[sel] * np.log(lam), minlength=rows.size)
-            n = self.n_obs(rows)
-            ll += np.where(n > 0, n * np.log(n / total), 0.0) - n
-        return np.where(np.isfinite(ll) & (total > 0), ll, -INF)
-
-    def loglik_grad(
-        self, family: RecoveryFamily, theta: np.ndarray, rows: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """:meth:`loglik` and its gradient in the natural parameters (``(B, k)``), or None without a closed form.
-
-        ∂ℓ/∂m_k is n_k/m_k for exact reports, Σ_j c_j/Λ(W_j)·∂Λ(W_j)/∂m_k for windows and
-        −N/Σm for the profiled rate; pushed through Simpson's weights to the nodes, it is
-        the weight V of :meth:`RecoveryFamily.sf_vjp` (a bin split by the delay is taken
-        piece by piece, its nodes and widths moving with the delay). Rows are done in
-        blocks that keep the temporaries in cache. None when the family has no closed-form
-        derivatives or the evidence carries a surge factor (a noticing factor: :func:`notice_factor_grad`).
-        """
-        base = self.base
-        if not (family.has_sf_grad and not base.surge):
-            return None
-        rows = np.arange(self.n_rep) if rows is None else np.asarray(rows)
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        ll = np.empty(rows.size)
-        grad = np.empty((rows.size, theta.shape[1]))
-        step = max(1, BLOCK_VALUES // base.nodes.size)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            for i in range(0, rows.size, step):
-                ll[i : i + step], grad[i : i + step] = self._loglik_grad_block(family, theta[i : i + step], rows[i : i + step])
-        ok = np.isfinite(ll)
-        grad[~ok] = np.nan
-        return np.where(ok, ll, -INF), grad
-
-    def _loglik_grad_block(self, family: RecoveryFamily, th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        base = self.base
-        nb, k = base.widths.size, family.n_params
-        s, vjp = family.sf_vjp(base.nodes, th[:, :k])
-        w6 = base.widths / 6.0
-        m = base.g * w6 * (s[:, 0:-1:2] + 4.0 * s[:, 1::2] + s[:, 2::2])
-        split = None
-        if family.delay:
-            d = th[:, k - 1]
-            j = np.clip(np.searchsorted(base.edges, d, side="right") - 1, 0, nb - 1)
-            a, b = base.edges[j], base.edges[j + 1]
-            inside = (d > a) & (d < b)
-            if inside.any():
-                r_in = np.nonzero(inside)[0]
-                jr, dr, ar, br = j[r_in], d[r_in], a[r_in], b[r_in]
-                # S at the bin's ends and the pieces' nodes, with every derivative
-                pts = np.stack([ar, 0.5 * (ar + dr), dr, 0.5 * (dr + br), br], axis=1)
-                sp, dsp = family.sf_grad(pts, th[r_in, :k])
-                da, db = dr - ar, br - dr
-                left, right = sp[:, 0] + 4.0 * sp[:, 1] + sp[:, 2], sp[:, 2] + 4.0 * sp[:, 3] + sp[:, 4]
-                m[r_in, jr] = base.g[jr] * (da / 6.0 * left + db / 6.0 * right)
-                # ∂(bin integral)/∂θ; for the delay the nodes move by 0, 1/2, 1, 1/2, 0 and the
-                # widths by +1, −1, and S at a moving node x changes by ∂S/∂delay·(1 − dx/d delay)
-                dint = da / 6.0 * (dsp[:, :, 0] + 4.0 * dsp[:, :, 1] + dsp[:, :, 2]) + db / 6.0 * (
-                    dsp[:, :, 2] + 4.0 * dsp[:, :, 3] + dsp[:, :, 4]
-                )
-                gd = dsp[k - 1]
-                dint[k - 1] = (
-                    da / 6.0 * (gd[:, 0] + 2.0 * gd[:, 1]) + db / 6.0 * (2.0 * gd[:, 3] + gd[:, 4]) + (left - right) / 6.0
-                )
-                split = (r_in, jr, dint.T)
-        notice = notice_factor_grad(base, family, th, s, NOTICE_SIGMA) if base.noticing else None
-        plain, m = m, (m * notice[0] if notice is not None else m)
-        total = m.sum(axis=1)
-        # ∂ℓ/∂m per bin
-        wm = np.zeros((rows.size, nb + 1))
-        sel, r = _gather(self._e_off, rows)
-        ll = np.zeros(rows.size)
-        if sel.size:
-            kb = self.e_bin[sel]
-            mk = m[r, kb]
-            ll += np.bincount(r, weights=self.e_cnt[sel] * np.log(mk / base.widths[kb]), minlength=rows.size)
-            wm[r, kb] = self.e_cnt[sel] / mk  # one entry per (row, bin): the non-zero counts of a replicate
-        sel, r = _gather(self._w_off, rows)
-        if sel.size:
-            ia, ib, fa, fb = self.w_ia[sel], self.w_ib[sel], self.w_fa[sel], self.w_fb[sel]
-            tails = tail_sums(m)
-            lam = (tails[r, ia + 1] + (1.0 - fa) * m[r, ia]) - (tails[r, ib + 1] + (1.0 - fb) * m[r, ib])
-            ll += np.bincount(r, weights=self.w_cnt[sel] * np.log(lam), minlength=rows.size)
-            q = self.w_cnt[sel] / lam
-            # Λ = Σ_{ia < i ≤ ib} m_i + (1 − fa)·m_ia − (1 − fb)·m_ib: a run of ones and two end terms
-            run = np.zeros((rows.size, nb + 2))
-            np.add.at(run, (r, ia + 1), q)
-            np.add.at(run, (r, ib + 1), -q)
-            wm += np.cumsum(run, axis=1)[:, : nb + 1]
-            np.add.at(wm, (r, ia), q * (1.0 - fa))
-            np.add.at(wm, (r, ib), -q * (1.0 - fb))
-        wm = wm[:, :nb]
-        n = self.n_obs(rows)
-        ll += np.where(n > 0, n * np.log(n / total), 0.0) - n
-        wm -= (n / total)[:, None]
-        grad = np.zeros((rows.size, th.shape[1]))
-        if notice is not None:  # through the ramp's median; the rest through S's integrals, as without a ramp
-            grad, wm = grad + np.sum(wm * plain * notice[1], axis=1)[:, None] * notice[2], wm * notice[0]
-        if split is not None:
-            r_in, jr, dint = split
-            grad[r_in, :k] += (wm[r_in, jr] * base.g[jr])[:, None] * dint
-            wm[r_in, jr] = 0.0  # that bin is not Simpson on the regular nodes
-        u = wm * base.g * w6
-        v = np.empty_like(s)
-        v[:, 1::2] = 4.0 * u
-        v[:, 0::2] = 0.0
-        v[:, 0:-1:2] += u
-        v[:, 2::2] += u
-        grad[:, :k] += vjp(v)
-        ok = np.isfinite(ll) & (total > 0)
-        return np.where(ok, ll, -INF), grad
-
-    def profiled(self, family: RecoveryFamily, theta: np.ndarray) -> np.ndarray:
-        """Return A for each replicate, shape ``(B, 1)``."""
-        return (self.n_obs() / self.base.shape(family, theta).sum(axis=1))[:, None]

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 # the noticing delay's median is a share of the time by which NOTICE_RESTORED of the customers
 # are restored, at most NOTICE_MAX_MINUTES (see analysis.recovery.evidence)
 NOTICE_RESTORED = 0.2
+# the noticing delay's spread on the log scale (its distribution is log-normal)
+NOTICE_SIGMA = 1.0
 NOTICE_MAX_MINUTES = 30.0
 
 
@@ -252,3 +254,21 @@ def poisson_clumping(ev: ReportEvidence) -> Clumping:
         p = np.bincount(inv, weights=ev.win_w)
         return Clumping(1.0, np.ones(1), np.ones(1), uw, np.ones(uw.size), p / p.sum())
     return Clumping(1.0, np.ones(1), np.ones(1), np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
+
+
+def replicate_offsets(rep: np.ndarray, n: int) -> np.ndarray:
+    """Where each replicate's rows start in arrays sorted by replicate (``n + 1`` offsets)."""
+    return np.searchsorted(rep, np.arange(n + 1))
+
+
+def gather_rows(off: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the elements of replicates ``rows`` (per-replicate offsets) and the position in ``rows`` of each.
+
+    A replicate may appear several times in ``rows`` (one data set refitted from several starts).
+    """
+    lens = off[rows + 1] - off[rows]
+    total = int(lens.sum())
+    if total == 0:
+        return np.empty(0, dtype=int), np.empty(0, dtype=int)
+    idx = np.repeat(off[rows] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+    return idx, np.repeat(np.arange(rows.size), lens)

@@ -29,6 +29,7 @@ import polars as pl
 from scipy import stats
 
 from analysis.errors import FitError, ParameterError
+from analysis.recovery.clock_profile import with_profile_metrics
 from analysis.recovery.dispersion import NO_DISPERSION, Sampling, allocated_counts, clumping_for, estimate_dispersion
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
 from analysis.recovery.evidence import NOTICE_BOUNDS, PROFILE_HARMONIC_SD, ReportEvidence
@@ -113,6 +114,7 @@ def build_report_evidence(
     noticing: bool = False,
     profile_sd: float = 0.0,
     delay_minutes: float = 0.0,
+    profile_prior: float = 0.0,
 ) -> tuple[ReportEvidence, list[str]]:
     """Bin reports (minutes after onset) and windows into a :class:`ReportEvidence`.
 
@@ -124,6 +126,7 @@ def build_report_evidence(
     delay of that median after their time stamp, so a bin ``a`` minutes before the end of
     observation holds only the share :func:`arrival_share` of its reports yet; its
     propensity is scaled by that share (the nowcasting correction for reports still to come).
+    ``profile_prior`` > 0 fits the clock profile's harmonics with S (:class:`ReportEvidence`).
     """
     notes: list[str] = []
     g_profile = check_propensity(None) if propensity is None else propensity
@@ -165,6 +168,7 @@ def build_report_evidence(
         noticing=noticing,
         hours=hours,
         profile_sd=float(profile_sd),
+        profile_prior=float(profile_prior),
     )
     return ev, notes
 
@@ -319,6 +323,7 @@ def fit_down_reports(
     noticing: bool | Literal["pooled"] | None = False,
     profile_uncertainty: bool = False,
     delay_minutes: float = 0.0,
+    profile: Literal["assumed", "estimated", "shared"] = "assumed",
 ) -> RecoveryFit:
     """Fit S(t) to outage reports by Poisson-process likelihood; choose the family by AIC (QAIC when overdispersed).
 
@@ -396,6 +401,11 @@ def fit_down_reports(
         data); > 0 scales the expected count of the last hours by the share already
         arrived (:func:`arrival_share`), so a lull caused by reports still on their way is
         not read as recovery. 0: reports arrive at once.
+    profile : {"assumed", "estimated", "shared"}
+        ``"estimated"``: with ``propensity=None``, two daily harmonics of log g fitted with S,
+        penalised by the profile spread (:mod:`analysis.recovery.clock_profile`). ``"shared"``:
+        the stated ``propensity`` is an estimate from other incidents, the bootstrap keeps the
+        profile spread around it. ``"assumed"``: g as given (a stated one is known).
 
     Returns
     -------
@@ -420,6 +430,10 @@ def fit_down_reports(
         noticing=noticing,
         profile_uncertainty=profile_uncertainty,
     )
+    if profile not in ("assumed", "estimated", "shared"):
+        raise ParameterError(f"profile must be 'assumed', 'estimated' or 'shared', got {profile!r}")
+    estimated = profile == "estimated" and propensity is None
+    uncertain = propensity is None or profile == "shared"
     check_timezone(timezone)
     g_profile = check_propensity(propensity)
     names = resolve_candidates(families)
@@ -438,8 +452,9 @@ def fit_down_reports(
         surge=surge,
         seed=int(seed),
         noticing=noticing is True,
-        profile_sd=PROFILE_HARMONIC_SD if (profile_uncertainty and propensity is None) else 0.0,
+        profile_sd=PROFILE_HARMONIC_SD if ((profile_uncertainty or estimated) and uncertain) else 0.0,
         delay_minutes=float(delay_minutes),
+        profile_prior=PROFILE_HARMONIC_SD if estimated else 0.0,
     )
     if ev.n_obs < 3:
         raise FitError(f"down_reports: {ev.n_obs:g} report(s) between onset and end of observation; at least 3 are needed")
@@ -453,12 +468,12 @@ def fit_down_reports(
         int(seed), _resolution_seconds(clock.epoch), tuple(notes), t1 - t_start,
     )  # fmt: skip
     averaged = model_uncertainty == "averaged"
-    if pooled and propensity is None:
+    if pooled and uncertain:
         # the clock profile is assumed under either hypothesis: both halves carry its error
         ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD)
     spec, best_name = plan.spec(ev, n_boot_h=int(n_boot), seed_h=int(seed), describe=True)
     if not pooled:
-        fit = assemble_fit(spec, best_name, averaged=averaged)
+        fit = with_profile_metrics(assemble_fit(spec, best_name, averaged=averaged), spec.evidence, PROFILE_HARMONIC_SD)
         hyp = [(RAMP_NONE if not ev.noticing else RAMP_FITTED, ev.profile_sd, fit)]
         return replace(fit, identifiability={**fit.identifiability, "reporting_hypotheses": hypotheses_metrics(hyp)})
     # the same data under both reporting hypotheses, half of the replicates each
@@ -466,11 +481,13 @@ def fit_down_reports(
     ramp_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
     ramp_ev = replace(ev, noticing=True)  # the profile spread, if any, is already on ev (above)
     # the fit without a ramp is the ramp model at its smallest noticing share: each family starts there too
-    warm = {c.name: np.append(c.theta, NOTICE_BOUNDS[0]) for c in spec.cands if c.converged}
+    warm = {c.name: np.insert(c.theta, ev.profile_start(c.family), NOTICE_BOUNDS[0]) for c in spec.cands if c.converged}
     # in a worker process when one is open; the reports' own times are not needed there (binned on ramp_ev)
     lean = replace(plan, clock=replace(plan.clock, epoch=plan.clock.epoch[:0], minutes=plan.clock.minutes[:0]))
     ramp_job = beside(fit_hypothesis, lean, ramp_ev, half, ramp_seed, averaged, warm=warm)
-    plain = assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged)
+    plain = with_profile_metrics(
+        assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged), spec.evidence, PROFILE_HARMONIC_SD
+    )
     ramp = ramp_job.result()
     fit = pool_hypotheses([(RAMP_NONE, ev.profile_sd, plain), (RAMP_FITTED, ramp_ev.profile_sd, ramp)])
     # another model (the report's `model` parameter) is conditional on it and on the plain hypothesis
@@ -499,10 +516,17 @@ class _SpecPlan:
     ) -> tuple[FitSpec, str]:
         """Candidates, dispersion and bootstrap plan under one reporting hypothesis (``ev``; ``warm``: extra starts)."""
         t_fit = time.perf_counter()
-        cands = fit_candidates(ev, self.names, level=self.level, warm=warm)
+        fixed = replace(ev, profile_prior=0.0) if ev.fits_profile else ev
+        # warm starts carry the profile's coefficients when it is estimated: only for the fit with it free
+        cands = fit_candidates(fixed, self.names, level=self.level, warm=None if ev.fits_profile else warm)
         first = choose(cands, what="down_reports")
         auto = self.dispersion == "auto"
-        disp = estimate_dispersion(ev, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
+        disp = estimate_dispersion(fixed, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
+        if ev.fits_profile:  # the penalty on the quasi-likelihood scale: spread s/√φ (φ under the assumed profile)
+            ev = replace(ev, profile_prior=ev.profile_prior / math.sqrt(disp.phi))
+            cands = fit_candidates(ev, self.names, level=self.level, warm=warm)
+            first = choose(cands, what="down_reports")
+            disp = estimate_dispersion(ev, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
         best = choose(cands, what="down_reports", phi=disp.phi)
         ev = replace(ev, clumping=clumping_for(ev, disp))
         t2 = time.perf_counter()
