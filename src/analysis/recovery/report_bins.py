@@ -40,6 +40,13 @@ def notice_median(times: np.ndarray, sf: np.ndarray, share: np.ndarray) -> np.nd
     ``share`` × the time S falls to 1 − NOTICE_RESTORED (linear between the given times; past
     the last one: the cap), capped at NOTICE_MAX_MINUTES.
     """
+    hit, j, _, _, raw = _restored_crossing(sf, times)
+    t_q = np.where(hit, times[j - 1] + np.clip(raw, 0.0, 1.0) * (times[j] - times[j - 1]), NOTICE_MAX_MINUTES)
+    return np.minimum(share * t_q, NOTICE_MAX_MINUTES)
+
+
+def _restored_crossing(sf: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Where each row of S first falls to 1 − NOTICE_RESTORED: (hit, index j, S before, S at j, unclipped fraction)."""
     level = 1.0 - NOTICE_RESTORED
     below = sf <= level
     hit = below.any(axis=1)
@@ -47,9 +54,8 @@ def notice_median(times: np.ndarray, sf: np.ndarray, share: np.ndarray) -> np.nd
     r = np.arange(sf.shape[0])
     s0, s1 = sf[r, j - 1], sf[r, j]
     with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.clip(np.where(s0 > s1, (s0 - level) / (s0 - s1), 1.0), 0.0, 1.0)
-    t_q = np.where(hit, times[j - 1] + frac * (times[j] - times[j - 1]), NOTICE_MAX_MINUTES)
-    return np.minimum(share * t_q, NOTICE_MAX_MINUTES)
+        raw = np.where(s0 > s1, (s0 - level) / (s0 - s1), 1.0)
+    return hit, j, s0, s1, raw
 
 
 def notice_factor_grad(
@@ -67,14 +73,9 @@ def notice_factor_grad(
     nodes, share = ev.nodes, th[:, k]
     level = 1.0 - NOTICE_RESTORED
     # the median as notice_median computes it, with its derivative
-    below = s_nodes <= level
-    hit = below.any(axis=1)
-    j = np.clip(np.argmax(below, axis=1), 1, nodes.size - 1)
-    r = np.arange(th.shape[0])
-    s0, s1 = s_nodes[r, j - 1], s_nodes[r, j]
+    hit, j, s0, s1, raw = _restored_crossing(s_nodes, nodes)
     step = nodes[j] - nodes[j - 1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        raw = np.where(s0 > s1, (s0 - level) / (s0 - s1), 1.0)
         t_q = np.where(hit, nodes[j - 1] + np.clip(raw, 0.0, 1.0) * step, NOTICE_MAX_MINUTES)
         med = np.minimum(share * t_q, NOTICE_MAX_MINUTES)
         _, ds = family.sf_grad(np.stack([nodes[j - 1], nodes[j]], axis=1), th[:, :k])
