@@ -8,7 +8,7 @@ noticing delay, the clock-profile distortion of the bootstrap, and :class:`Clump
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import sparse
@@ -45,7 +45,7 @@ def notice_median(times: np.ndarray, sf: np.ndarray, share: np.ndarray) -> np.nd
     return np.minimum(share * t_q, NOTICE_MAX_MINUTES)
 
 
-def _restored_crossing(sf: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, ...]:
+def _restored_crossing(sf: np.ndarray, times: np.ndarray) -> tuple[Any, ...]:
     """Where each row of S first falls to 1 − NOTICE_RESTORED: (hit, index j, S before, S at j, unclipped fraction)."""
     level = 1.0 - NOTICE_RESTORED
     below = sf <= level
