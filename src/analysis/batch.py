@@ -379,11 +379,12 @@ def _collect(task: Task, rc: int, *, out_root: Path, timeout: float | None, inte
             return _result(task, "failed", error=error, finished=finished, metrics=read_metrics(task.final))
         if task.killed:
             error = f"{task.incident_id}: time limit of {timeout:g} s exceeded; the render process was killed"
-        elif interrupted and rc == -signal.SIGTERM:
-            # the render was stopped before it could record why (its handler not yet installed)
-            error = f"{task.incident_id}: stopped by SIGTERM before the render recorded anything"
         elif interrupted:
-            error = f"{task.incident_id}: interrupted"
+            # the batch sent SIGTERM and the render stopped before it recorded why: its handler
+            # not yet installed (killed by the signal), or installed before the render's own
+            # record-keeping began (exited with its error code)
+            code = "" if rc == -signal.SIGTERM else f", exit code {rc}"
+            error = f"{task.incident_id}: stopped by SIGTERM before the render recorded anything{code}"
         else:
             reason = _reason_from_output(output)
             error = f"{task.incident_id}: render process exited with code {rc}" + (f": {reason}" if reason else "")
