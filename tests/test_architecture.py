@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "analysis.limits": 0,
     "analysis.timeparse": 0,
     "analysis.kernel": 0,
+    "analysis.catalogues": 0,  # every word of the report, one TOML catalogue per language (data, no imports)
     # 1 incident.toml and its source files (config picks a format from the sources' FORMATS registry)
     "analysis.sources": 1,
     "analysis.config": 1,
@@ -56,7 +57,6 @@ LAYERS: dict[str, int] = {
     "analysis.distributed": 8,
     # 9 the report: words, figures, maps, sections, the page, batches
     "analysis.i18n": 9,
-    "analysis.i18n_postmortem": 9,
     "analysis.languages": 9,
     "analysis.figure_text": 9,
     "analysis.narrative": 9,
@@ -77,9 +77,6 @@ LAYERS: dict[str, int] = {
     "analysis.report_folders": 9,
     "analysis.report_kernel": 9,
     "analysis.sentences": 9,
-    "analysis.i18n_sections": 9,
-    "analysis.i18n_report": 9,
-    "analysis.i18n_geography": 9,
     "analysis.nowcast_report": 9,
     "analysis.triage": 9,
     "analysis.batch": 9,
