@@ -140,10 +140,8 @@ def catalogue_sentinels(lang: str) -> frozenset[str]:
     """
     english, other = CATALOGUES[SOURCE], CATALOGUES[lang]
     used = "\n".join([*other.words.values(), *other.phrases.values(), *(t for _, t in other.sentences)])
-    pairs = [
-        *((english.words[k], other.words.get(k)) for k in english.words),
-        *((k, other.phrases.get(k)) for k in english.phrases),
-    ]
+    # labels only: the figures' phrases hold place names (Brussels, Limburg) that data and sources also write
+    pairs = [(english.words[k], other.words.get(k)) for k in english.words]
     return frozenset(
         en
         for en, words in pairs
