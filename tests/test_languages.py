@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from html.parser import HTMLParser
@@ -13,6 +14,7 @@ from analysis.catalogues import CATALOGUES, SOURCE
 from analysis.figure_text import translate_figure, translate_text
 from analysis.htmlexport import plotly_locale_js
 from analysis.languages import page_name
+from analysis.params import ReportParams
 
 from .conftest import DEFAULT_INCIDENT
 from .render_fixtures import write_incident
@@ -142,10 +144,13 @@ def catalogue_sentinels(lang: str) -> frozenset[str]:
     used = "\n".join([*other.words.values(), *other.phrases.values(), *(t for _, t in other.sentences)])
     # labels only: the figures' phrases hold place names (Brussels, Limburg) that data and sources also write
     pairs = [(english.words[k], other.words.get(k)) for k in english.words]
+    # the Provenance section lists the run's parameters by their names (model, propensity…): identifiers, not words
+    names = {f.name for f in dataclasses.fields(ReportParams)}
     return frozenset(
         en
         for en, words in pairs
-        if re.fullmatch(r"[A-Za-z][a-z]{2,}(?: [a-z]{2,}){0,2}", en)
+        if en not in names
+        and re.fullmatch(r"[A-Za-z][a-z]{2,}(?: [a-z]{2,}){0,2}", en)
         and words != en
         and not re.search(rf"(?<![\w-]){re.escape(en)}(?![\w-])", used, re.IGNORECASE)
     )
