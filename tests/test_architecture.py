@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "analysis.limits": 0,
     "analysis.timeparse": 0,
     "analysis.kernel": 0,
+    "analysis.catalogues": 0,  # every word of the report, one TOML catalogue per language (data, no imports)
     # 1 incident.toml and its source files (config picks a format from the sources' FORMATS registry)
     "analysis.sources": 1,
     "analysis.config": 1,
@@ -56,7 +57,6 @@ LAYERS: dict[str, int] = {
     "analysis.distributed": 8,
     # 9 the report: words, figures, maps, sections, the page, batches
     "analysis.i18n": 9,
-    "analysis.i18n_postmortem": 9,
     "analysis.languages": 9,
     "analysis.figure_text": 9,
     "analysis.narrative": 9,
@@ -77,9 +77,6 @@ LAYERS: dict[str, int] = {
     "analysis.report_folders": 9,
     "analysis.report_kernel": 9,
     "analysis.sentences": 9,
-    "analysis.i18n_sections": 9,
-    "analysis.i18n_report": 9,
-    "analysis.i18n_geography": 9,
     "analysis.nowcast_report": 9,
     "analysis.triage": 9,
     "analysis.batch": 9,
@@ -222,12 +219,7 @@ MAX_FUNCTION_LINES = 80  # from ``def`` to the last line, docstring included
 # that is no longer over its limit fails the test below: the list only shrinks.
 PENDING = "pending split"
 LARGE_MODULES: dict[str, str] = {}
-LONG_FUNCTIONS: dict[str, str] = {
-    # public fitters: the signature and the numpy-style documentation of every parameter are most of their
-    # lines (111 of 173, 60 of 132); the work is done by the helpers they call
-    "analysis.recovery.reports.fit_down_reports": "signature and parameter documentation (111 of its lines)",
-    "analysis.recovery.groups.fit_by_group": "signature and parameter documentation (60 of its lines)",
-}
+LONG_FUNCTIONS: dict[str, str] = {}
 
 
 def _module_lines() -> dict[str, int]:

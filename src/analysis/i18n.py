@@ -1,91 +1,57 @@
-"""Report language: labels, sentences and dates in English, French and Dutch.
+"""Report language: labels, sentences and dates in the reader's language.
 
-One dictionary per language; a key missing in French or Dutch falls back to English so a
-new label never breaks a report. Dates are formatted here (no locale of the machine is
-used: a scheduler's locale must not change a report).
+The words are the language's catalogue (:mod:`analysis.catalogues`, one ``<code>.toml`` per
+language); a key missing in a catalogue falls back to English so a new label never breaks a
+report. Dates, numbers and units are formatted here from the catalogue's CLDR locale (no
+locale of the machine is used: a scheduler's locale must not change a report).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from analysis.i18n_geography import GEOGRAPHY_TEXT
-from analysis.i18n_postmortem import POSTMORTEM_TEXT
-from analysis.i18n_report import REPORT_TEXT
-from analysis.i18n_sections import SECTION_TEXT
+from analysis.catalogues import CATALOGUES, SOURCE, catalogue
 
-DAYS = {
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-    "nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
-}
-MONTHS = {
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-    "fr": (
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ),
-    "nl": (
-        "januari",
-        "februari",
-        "maart",
-        "april",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ),
-}
 
-#: Every label in every language: the report's own, the post-mortem's, the computed sections' and Geography's.
-TEXT: dict[str, dict[str, str]] = {lang: dict(words) for lang, words in REPORT_TEXT.items()}
+class _Words(Mapping[str, Mapping[str, str]]):
+    """Every label of every language, ``TEXT[language][key]``: a view of the catalogues' words."""
 
-for _lang, _labels in POSTMORTEM_TEXT.items():
-    TEXT[_lang].update(_labels)
-for _table in (SECTION_TEXT, GEOGRAPHY_TEXT):
-    for _lang, _labels in _table.items():
-        TEXT[_lang].update(_labels)
+    def __getitem__(self, language: str) -> Mapping[str, str]:
+        return CATALOGUES[language].words
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(CATALOGUES)
+
+    def __len__(self) -> int:
+        return len(CATALOGUES)
+
+
+#: Every label in every language (the catalogues' ``[words]``).
+TEXT: Mapping[str, Mapping[str, str]] = _Words()
 
 
 def text(language: str, key: str, **values: Any) -> str:
     """The label ``key`` in ``language`` (English if missing), formatted with ``values``."""
-    template = TEXT.get(language, {}).get(key) or TEXT["en"][key]
+    template = catalogue(language).words.get(key) or CATALOGUES[SOURCE].words[key]
     return template.format(**values) if values else template
 
 
 def cldr_locale(language: str) -> str:
-    """The CLDR locale of a report language (Belgian French and Dutch: the incidents are Belgian)."""
-    return {"fr": "fr_BE", "nl": "nl_BE"}.get(language, "en_GB")
+    """The CLDR locale of a report language, from its catalogue (Belgian French and Dutch: the incidents are Belgian)."""
+    return catalogue(language).locale
+
+
+def decimal_mark(language: str) -> str:
+    """The language's decimal separator (CLDR): '.' in English, ',' in French and Dutch."""
+    if language == SOURCE:
+        return "."
+    from babel.numbers import get_decimal_symbol
+
+    return str(get_decimal_symbol(cldr_locale(language)))
 
 
 def format_time(t: dt.datetime | None, tz: str, language: str = "en", *, with_day: bool = True) -> str:
@@ -97,8 +63,7 @@ def format_time(t: dt.datetime | None, tz: str, language: str = "en", *, with_da
     abbrev = local.tzname() or ""
     if not with_day:
         return f"{clock} {abbrev}".strip()
-    sep = ", " if language == "en" else " à " if language == "fr" else " om "
-    return f"{_day(local, language, year=True)}{sep}{clock} {abbrev}".strip()
+    return f"{_day(local, language, year=True)}{text(language, 'date_time_join')}{clock} {abbrev}".strip()
 
 
 def _day(local: dt.datetime, language: str, *, year: bool) -> str:
@@ -131,9 +96,10 @@ def format_period(start: dt.datetime, end: dt.datetime, tz: str, language: str =
 def _unit(value: int, unit: str, language: str) -> str:
     from babel.units import format_unit
 
-    # plain "en" gives the unit names people write ("2 hr", "45 min"); en_GB's are plural forms
-    loc = "en" if language == "en" else cldr_locale(language)
-    return format_unit(value, f"duration-{unit}", length="short", locale=loc).replace("\u202f", "\xa0")
+    # a catalogue may name another locale for units: plain "en" gives what people write ("2 hr", "45 min")
+    return format_unit(value, f"duration-{unit}", length="short", locale=catalogue(language).units_locale).replace(
+        "\u202f", "\xa0"
+    )
 
 
 def longest_duration() -> float:

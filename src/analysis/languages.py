@@ -17,12 +17,10 @@ import json
 import types
 from typing import Any
 
-#: Report languages, in the order pages are listed.
-LANGUAGES: tuple[str, ...] = ("en", "fr", "nl")
+from analysis.catalogues import CATALOGUES
+
 #: The language of ``postmortem.html``.
 DEFAULT_LANGUAGE = "en"
-#: Each language's name in itself (a reader looks for their own language's name).
-NATIVE_NAMES = {"en": "English", "fr": "Français", "nl": "Nederlands"}
 CACHE_FILE = ".analysis-cache.pkl"
 
 
@@ -37,7 +35,7 @@ def language_links(current: str, languages: tuple[str, ...] | list[str]) -> str:
         return ""
     items = []
     for lang in languages:
-        name = html.escape(NATIVE_NAMES.get(lang, lang))
+        name = html.escape(CATALOGUES[lang].name if lang in CATALOGUES else lang)  # its name in itself
         if lang == current:
             items.append(f'<strong lang="{lang}" aria-current="page">{name}</strong>')
         else:

@@ -18,6 +18,7 @@ from analysis import series_report
 from analysis.figure_text import area_name
 from analysis.i18n import (
     TEXT,
+    decimal_mark,
     estimable,
     format_date,
     format_duration,
@@ -160,7 +161,7 @@ def misfit_sentence(a: Analysis, misfit: Any) -> str:
         what=what,
         period=format_period(misfit.start, misfit.end, a.incident.timezone, lang),
         observed=f"{misfit.observed:.0f}",
-        expected=f"{misfit.expected:.1f}" if lang == "en" else f"{misfit.expected:.1f}".replace(".", ","),
+        expected=f"{misfit.expected:.1f}".replace(".", decimal_mark(lang)),
     )
 
 

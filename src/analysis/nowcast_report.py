@@ -1,7 +1,7 @@
 """The report's live parts: the "as of" banner of a live page and the communications review.
 
 Kept apart from the other sections (one banner, one section) so the live features stay a
-small addition to the page. Texts are in the three report languages here.
+small addition to the page. Their words are the catalogues' ``live_*`` keys.
 """
 
 from __future__ import annotations
@@ -16,75 +16,10 @@ from analysis.privacy import scrub_contacts
 if TYPE_CHECKING:
     from analysis.pipeline import Analysis
 
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "peak_ahead": "The count may not have peaked yet: the times lean on the duration prior as well as on the curve.",
-        "banner": "Live estimate as of {time}: only the evidence observed by then is used.",
-        "still_out": "Still out: {value} [{low}–{high}].",
-        "eta": "{share} restored by {time} [{low} – {high}].",
-        "reached": "{share} restored at {time}.",
-        "no_curve": "No recovery curve yet: times come from the duration prior alone.",
-        "review": "Communications review",
-        "review_lead": "At each announcement, what the evidence in hand at that moment implied, beside what all the evidence shows now.",
-        "review_line": "At {time} the evidence in hand implied {then} [{then_low}–{then_high}] still out; we now know {now} [{now_low}–{now_high}].",
-        "review_none": "At {time} the evidence in hand did not allow an estimate ({why}); we now know {now} [{now_low}–{now_high}].",
-        "col_time": "Announcement",
-        "col_label": "What was said",
-        "col_then": "Still out, as of then",
-        "col_now": "Still out, known now",
-        "statements_lead": "The statements are a selection, not a measure of how many customers were still out (see How much to trust this): at each announcement, how many statements about the service came after it, in how many municipalities, and how long after it the last one ended.",
-        "col_after": "Statements after it (and straddling it)",
-        "col_places": "Municipalities after it",
-        "col_last": "Last statement ends",
-        "caption": "Intervals at the report's level. 'As of then' uses only reports stamped, and readings taken, by the announcement.",
-    },
-    "fr": {
-        "peak_ahead": "Le nombre n'a peut-être pas encore atteint son maximum : les heures s'appuient aussi sur la loi a priori des durées.",
-        "banner": "Estimation en direct, le {time} : seules les données observées à ce moment sont utilisées.",
-        "still_out": "Encore privés de service : {value} [{low}–{high}].",
-        "eta": "{share} rétablis vers le {time} [{low} – {high}].",
-        "reached": "{share} rétablis le {time}.",
-        "no_curve": "Pas encore de courbe de rétablissement : les heures viennent de la seule loi a priori des durées.",
-        "review": "Revue des communications",
-        "review_lead": "À chaque annonce, ce qu'impliquaient les données disponibles à ce moment, à côté de ce que montrent aujourd'hui toutes les données.",
-        "review_line": "Le {time}, les données disponibles impliquaient {then} [{then_low}–{then_high}] encore privés de service ; nous savons aujourd'hui {now} [{now_low}–{now_high}].",
-        "review_none": "Le {time}, les données disponibles ne permettaient pas d'estimation ({why}) ; nous savons aujourd'hui {now} [{now_low}–{now_high}].",
-        "col_time": "Annonce",
-        "col_label": "Ce qui a été dit",
-        "col_then": "Encore privés, selon les données d'alors",
-        "col_now": "Encore privés, selon ce qu'on sait aujourd'hui",
-        "statements_lead": "Les déclarations sont une sélection, pas une mesure du nombre de clients encore privés de service (voir « Quelle confiance accorder à ce rapport ») : à chaque annonce, combien de déclarations sur le service sont venues après, dans combien de communes, et combien de temps après elle la dernière s'est terminée.",
-        "col_after": "Déclarations après (et à cheval)",
-        "col_places": "Communes après",
-        "col_last": "Fin de la dernière déclaration",
-        "caption": "Intervalles au niveau du rapport. « Selon les données d'alors » n'utilise que les signalements datés, et les relevés faits, avant l'annonce.",
-    },
-    "nl": {
-        "peak_ahead": "Het aantal heeft mogelijk zijn piek nog niet bereikt: de tijden steunen ook op de a-priori-verdeling van de duur.",
-        "banner": "Live schatting van {time}: alleen wat toen waargenomen was, wordt gebruikt.",
-        "still_out": "Nog zonder dienst: {value} [{low}–{high}].",
-        "eta": "{share} hersteld tegen {time} [{low} – {high}].",
-        "reached": "{share} hersteld op {time}.",
-        "no_curve": "Nog geen herstelcurve: de tijden komen alleen uit de a-priori-verdeling van de duur.",
-        "review": "Terugblik op de communicatie",
-        "review_lead": "Bij elke aankondiging: wat de toen beschikbare gegevens aangaven, naast wat alle gegevens nu tonen.",
-        "review_line": "Op {time} wezen de beschikbare gegevens op {then} [{then_low}–{then_high}] nog zonder dienst; nu weten we {now} [{now_low}–{now_high}].",
-        "review_none": "Op {time} lieten de beschikbare gegevens geen schatting toe ({why}); nu weten we {now} [{now_low}–{now_high}].",
-        "col_time": "Aankondiging",
-        "col_label": "Wat gezegd werd",
-        "col_then": "Nog zonder dienst, volgens de gegevens van toen",
-        "col_now": "Nog zonder dienst, zoals nu bekend",
-        "statements_lead": "De verklaringen zijn een selectie, geen maat voor hoeveel klanten nog zonder dienst waren (zie “Hoeveel vertrouwen verdient dit”): bij elke aankondiging, hoeveel verklaringen over de dienst erna kwamen, in hoeveel gemeenten, en hoe lang erna de laatste eindigde.",
-        "col_after": "Verklaringen erna (en erover heen)",
-        "col_places": "Gemeenten erna",
-        "col_last": "Einde van de laatste verklaring",
-        "caption": "Intervallen op het niveau van het rapport. 'Van toen' gebruikt alleen meldingen met een tijdstip, en metingen, van vóór de aankondiging.",
-    },
-}
-
 
 def _t(lang: str, key: str, **values: Any) -> str:
-    return (TEXTS.get(lang) or TEXTS["en"]).get(key, TEXTS["en"][key]).format(**values)
+    """The live page's words (``live_<key>`` in the catalogues)."""
+    return text(lang, f"live_{key}", **values)
 
 
 def _pct(value: float | None, low: float | None, high: float | None, lang: str) -> tuple[str, str, str]:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from analysis.catalogues import languages
 from analysis.errors import ParameterError, quote
-from analysis.vocab import Language, Propensity
+from analysis.vocab import Propensity
 
-LANGUAGES: tuple[str, ...] = get_args(Language)
 PROPENSITIES: tuple[str, ...] = get_args(Propensity)
 
 
@@ -129,8 +129,8 @@ def validate_params(**values: Any) -> ReportParams:
         raise ParameterError(f"parameter 'n_boot': at most {most} replicates (limit POSTMORTEM_MAX_N_BOOT), got {params.n_boot}")
     if not 0.5 <= params.bin_minutes <= 240:
         raise ParameterError(f"parameter 'bin_minutes': must be between 0.5 and 240 minutes, got {params.bin_minutes}")
-    if params.language not in LANGUAGES:
-        raise ParameterError(f"parameter 'language': expected one of {', '.join(LANGUAGES)}, got {quote(params.language)}")
+    if params.language not in languages():
+        raise ParameterError(f"parameter 'language': expected one of {', '.join(languages())}, got {quote(params.language)}")
     if params.propensity not in PROPENSITIES:
         raise ParameterError(f"parameter 'propensity': expected one of {', '.join(PROPENSITIES)}, got {quote(params.propensity)}")
     if not params.incident_dir.strip():

@@ -21,11 +21,11 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from analysis.catalogues import languages
 from analysis.errors import ConfigError, quote
 from analysis.timeparse import parse_config_time
 
 #: Languages a translated text may carry.
-TEXT_LANGUAGES = ("en", "fr", "nl")
 STATUSES = ("draft", "in_review", "final")
 PRIORITIES = ("high", "medium", "low")
 ACTION_STATUSES = ("open", "in_progress", "done", "wont_do")
@@ -252,8 +252,8 @@ def _text(keys: _Keys, name: str, value: Any) -> Text:
             raise keys.fail(name, "an empty table of translations")
         out = {}
         for lang, words in value.items():
-            if lang not in TEXT_LANGUAGES:
-                raise keys.fail(f"{name}.{lang}", f"unknown language (expected one of {', '.join(TEXT_LANGUAGES)})")
+            if lang not in languages():
+                raise keys.fail(f"{name}.{lang}", f"unknown language (expected one of {', '.join(languages())})")
             if not isinstance(words, str) or not words.strip():
                 raise keys.fail(f"{name}.{lang}", f"expected a non-empty string, got {quote(words)}")
             out[lang] = words.strip()

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.catalogues import languages as report_languages
 from analysis.config import NOTEBOOKS, PROJECT_ROOT, Incident, load_incident
 from analysis.errors import AnalysisError, ParameterError, RenderError
-from analysis.languages import CACHE_FILE, LANGUAGES, page_name
+from analysis.languages import CACHE_FILE, page_name
 from analysis.metrics import unusable
 from analysis.params import ReportParams, as_dict, validate_params
 from analysis.provenance import inputs_fingerprint, new_run_id, provenance, public_path, sha256_file
@@ -286,7 +287,7 @@ def render(
         Show papermill's per-cell progress bar on stderr; this run's id (default: from the clock).
     languages
         Languages besides the ``language`` parameter's (default: ``$POSTMORTEM_LANGUAGES`` if
-        set, else all of :data:`analysis.languages.LANGUAGES`).
+        set, else every language with a catalogue: :func:`analysis.catalogues.languages`).
 
     Raises
     ------
@@ -404,7 +405,7 @@ def _run_pages(
         export_page(other, work / page_name(lang), incident=incident, params=lang_params, manifest=manifest, languages=langs)
         other.unlink()
     (work / CACHE_FILE).unlink(missing_ok=True)
-    manifest["pages"] = {lang: page_name(lang) for lang in LANGUAGES if lang in langs}
+    manifest["pages"] = {lang: page_name(lang) for lang in report_languages() if lang in langs}
     return metrics, manifest
 
 
@@ -452,12 +453,13 @@ def _languages(first: str, languages: tuple[str, ...] | None) -> tuple[str, ...]
     """
     if languages is None:
         env = os.environ.get("POSTMORTEM_LANGUAGES")
-        languages = LANGUAGES if env is None else tuple(x.strip() for x in env.split(",") if x.strip())
+        languages = report_languages() if env is None else tuple(x.strip() for x in env.split(",") if x.strip())
     wanted = tuple(languages)
-    unknown = [x for x in wanted if x not in LANGUAGES]
+    known = report_languages()
+    unknown = [x for x in wanted if x not in known]
     if unknown:
-        raise ParameterError(f"languages: expected some of {', '.join(LANGUAGES)}, got {', '.join(unknown)}")
-    return (first, *(x for x in LANGUAGES if x in wanted and x != first))
+        raise ParameterError(f"languages: expected some of {', '.join(known)}, got {', '.join(unknown)}")
+    return (first, *(x for x in known if x in wanted and x != first))
 
 
 # --------------------------------------------------------------------------- time limit

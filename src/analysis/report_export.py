@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from analysis.catalogues import languages as report_languages
 from analysis.config import PROJECT_ROOT, Incident
 from analysis.errors import RenderError
-from analysis.languages import LANGUAGES, language_links
+from analysis.languages import language_links
 from analysis.params import ReportParams
 from analysis.report_folders import read_manifest
 from analysis.report_kernel import first_line
@@ -65,7 +66,7 @@ def export_page(
         toc_title=t(params.language, "contents"),
     )
     page = out.read_text(encoding="utf-8")
-    nav = language_links(params.language, [x for x in LANGUAGES if x in languages])
+    nav = language_links(params.language, [x for x in report_languages() if x in languages])
     if nav and (at := page.find("<main>")) != -1:
         page = page[: at + len("<main>")] + nav + page[at + len("<main>") :]
     out.write_text(_with_footer(page, run_footer(manifest, language=params.language)), encoding="utf-8")

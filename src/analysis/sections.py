@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analysis import figures, impact_report, methods_report, narrative, postmortem_report, quality_report, series_report
-from analysis.i18n import cldr_locale, estimable, format_duration, format_percent, format_percents, format_time, text
+from analysis.i18n import TEXT, cldr_locale, estimable, format_duration, format_percent, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
@@ -312,10 +312,14 @@ def diagnostics(a: Analysis) -> list[Part]:
     if sens is not None and sens.height:
         parts.append(f"<h3>{esc(text(lang, 'sensitivity'))}</h3>")
         rows = [
-            (r["propensity"], r["model"], *(format_duration(r[c], lang) for c in ("t50_minutes", "t90_minutes", "t99_minutes")))
+            (
+                text(lang, f"sens_{r['propensity']}") if f"sens_{r['propensity']}" in TEXT["en"] else r["propensity"],
+                r["model"],
+                *(format_duration(r[c], lang) for c in ("t50_minutes", "t90_minutes", "t99_minutes")),
+            )
             for r in sens.iter_rows(named=True)
         ]
-        parts.append(narrative.table(["propensity", "model", "t50", "t90", "t99"], rows))
+        parts.append(narrative.table([text(lang, "sens_h_propensity"), text(lang, "sens_h_model"), "t50", "t90", "t99"], rows))
         parts.append(caption(text(lang, "caption_sensitivity")))
     return parts
 

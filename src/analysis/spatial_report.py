@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from analysis.figure_text import area_name, translate_text
-from analysis.i18n import TEXT, format_estimate, format_number, text
+from analysis.i18n import TEXT, decimal_mark, format_estimate, format_number, text
 from analysis.narrative import caption, esc, heading, table
 from analysis.sentences import localize, localized_html
 from analysis.spatial_analysis import SpatialAnalysis, spatial_analysis, without_contacts
@@ -401,8 +401,8 @@ def _region_parts(a: Analysis, s: SpatialAnalysis, lang: str) -> list[Part]:
                 localize(r.coverage_note, lang)[0] if r.coverage_note else "",
             )
         )
-    headers = [text(lang, "geo_h_region"), text(lang, "geo_h_reports"), "t50 [90 %]" if lang == "fr" else "t50 [90%]"]
-    headers += ["t90 [90 %]" if lang == "fr" else "t90 [90%]", text(lang, "geo_h_basis"), text(lang, "geo_h_coverage")]
+    headers = [text(lang, "geo_h_region"), text(lang, "geo_h_reports"), text(lang, "geo_h_t50"), text(lang, "geo_h_t90")]
+    headers += [text(lang, "geo_h_basis"), text(lang, "geo_h_coverage")]
     parts.append(table(headers, rows))
     t = rc.test
     question = f"<b>{esc(text(lang, 'geo_alike_q'))}</b>"
@@ -466,15 +466,8 @@ def _moran_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
         words=words,
     )
     c = m.counts()
-    lisa_words = {
-        "high-high": ("high-high", "haut-haut", "hoog-hoog"),
-        "low-low": ("low-low", "bas-bas", "laag-laag"),
-        "high-low": ("high-low", "haut-bas", "hoog-laag"),
-        "low-high": ("low-high", "bas-haut", "laag-hoog"),
-    }
-    if c:
-        col = {"en": 0, "fr": 1, "nl": 2}[lang] if lang in ("en", "fr", "nl") else 0
-        listed = ", ".join(f"{v} {lisa_words.get(k, (k, k, k))[col]}" for k, v in sorted(c.items()))
+    if c:  # the cluster kinds ("high-high", …) are phrases of the maps
+        listed = ", ".join(f"{v} {translate_text(k, lang)}" for k, v in sorted(c.items()))
         sentence += " " + text(lang, "geo_lisa", counts=listed)
     else:
         sentence += " " + text(lang, "geo_lisa_none")
@@ -488,5 +481,4 @@ def _moran_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
 
 def _fixed(x: float, decimals: int, lang: str) -> str:
     """A number with a fixed count of decimals and the language's decimal sign ('0.092', '0,092')."""
-    out = f"{x:.{decimals}f}"
-    return out if lang == "en" else out.replace(".", ",")
+    return f"{x:.{decimals}f}".replace(".", decimal_mark(lang))

@@ -12,8 +12,9 @@ import datetime as dt
 import math
 from typing import Any
 
+from analysis.catalogues import catalogue, languages
 from analysis.i18n import format_duration
-from analysis.languages import LANGUAGES, NATIVE_NAMES, page_name
+from analysis.languages import page_name
 
 #: Evidence kinds in words.
 EVIDENCE = {
@@ -90,11 +91,11 @@ def language_pages(manifest: dict[str, Any], files: set[str]) -> list[tuple[str,
     """``(language, its name, file)`` for each page of the report that exists."""
     pages = manifest.get("pages") or {}
     out = []
-    for lang in LANGUAGES:
+    for lang in languages():
         name = pages.get(lang) if isinstance(pages, dict) else None
         name = name if name == page_name(lang) else None  # never a path the manifest could point elsewhere
         if name is None and lang == "en" and "postmortem.html" in files and not pages:
             name = "postmortem.html"  # a report from before the language pages
         if name and name in files:
-            out.append((lang, NATIVE_NAMES[lang], name))
+            out.append((lang, catalogue(lang).name, name))
     return out

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, overload
 
+from analysis.catalogues import languages
 from analysis.config.model import BOUNDARY_FORMATS, INCIDENT_FILE, MAX_PATH_CHARS, SHAPEFILE_PARTS
 from analysis.errors import ConfigError, quote
 
@@ -187,10 +188,10 @@ def event_labels(e: _Reader, value: Any, key: str = "label") -> dict[str, str]:
             raise e.fail(key, "must not be empty")
         return {"en": value}
     if not isinstance(value, dict):
-        raise e.fail(key, f"expected a string or a table of translations (en, fr, nl), got {type(value).__name__}")
+        raise e.fail(key, f"expected a string or a table of translations ({', '.join(languages())}), got {type(value).__name__}")
     for lang, words in value.items():
-        if lang not in ("en", "fr", "nl"):
-            raise e.fail(f"{key}.{lang}", "unknown language (expected one of en, fr, nl)")
+        if lang not in languages():
+            raise e.fail(f"{key}.{lang}", f"unknown language (expected one of {', '.join(languages())})")
         if not isinstance(words, str) or not words.strip():
             raise e.fail(f"{key}.{lang}", f"expected a non-empty string, got {quote(words)}")
     if "en" not in value:

@@ -10,6 +10,8 @@ fitters return a :class:`RecoveryFit` whose headline numbers are :class:`Estimat
 * :func:`fit_customers_out` — a customers-out series (EAGLE-I), an infinite-server queue;
 * :func:`fit_by_group` — per region (or any grouping), partially pooled, with a
   likelihood-ratio test of equal recovery.
+
+The last two share their options (:class:`ReportOptions`), given by keyword or as one object.
 """
 
 from analysis.recovery.families import CANDIDATES, FAMILIES, CensoredData, RecoveryFamily, make_family
@@ -20,6 +22,7 @@ from analysis.recovery.onset import OnsetEstimate, estimate_onset
 from analysis.recovery.outage_result import Crossing, CustomersOutFit
 from analysis.recovery.outages import fit_customers_out, fit_customers_out_by_area
 from analysis.recovery.propensity import DEFAULT_PROPENSITY
+from analysis.recovery.report_input import ReportOptions
 from analysis.recovery.reports import fit_down_reports, split_reports
 from analysis.recovery.restorations import fit_restorations, restoration_data
 from analysis.recovery.result import Diagnostics, Estimate, RecoveryFit
@@ -37,6 +40,7 @@ __all__ = [
     "OnsetEstimate",
     "RecoveryFamily",
     "RecoveryFit",
+    "ReportOptions",
     "estimate_onset",
     "fit_by_group",
     "fit_customers_out",

@@ -31,20 +31,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from analysis.errors import FitError, ParameterError
-from analysis.recovery.dispersion import Dispersion, Sampling, clumping_for
+from analysis.recovery.dispersion import Dispersion, clumping_for
 from analysis.recovery.evidence import ReportEvidence
 from analysis.recovery.families import RecoveryFamily, make_family
 from analysis.recovery.group_models import _bootstrap_groups, _equal_test, fit_group_models, model_table
 from analysis.recovery.propensity import check_propensity
-from analysis.recovery.report_input import report_clock, window_frame
+from analysis.recovery.report_input import GROUP_OPTIONS, ReportOptions, report_clock, window_frame
 from analysis.recovery.reports import (
     _resolution_seconds,
     build_report_evidence,
@@ -155,19 +154,11 @@ def fit_by_group(
     onset: dt.datetime | None,
     end: dt.datetime,
     windows: pl.DataFrame | None = None,
-    timezone: str = "Europe/Brussels",
-    propensity: Sequence[float] | None = None,
-    families: Sequence[str] | Literal["all"] = "all",
     pooling: Pooling = "auto",
     min_group_reports: int = 30,
-    level: float = 0.9,
-    bin_minutes: float = 5.0,
-    n_boot: int = 200,
-    seed: int = 0,
-    surge: bool = False,
-    sampling: Sampling = "spontaneous",
     share_delay: bool = False,
-    delay_profile: bool = True,
+    options: ReportOptions | None = None,
+    **keywords: Any,
 ) -> GroupFit:
     """Fit the recovery curve per group of reports (e.g. region), partially pooled.
 
@@ -177,10 +168,8 @@ def fit_by_group(
         Exactly-timed report times (UTC datetimes or minutes after onset).
     groups : array-like of str
         Group label of each report (same length as ``times``).
-    windows : polars DataFrame, optional
-        Windowed reports as in :func:`fit_down_reports`, with a ``group`` column.
-    families : "all" or sequence of str
-        Candidates for the pooled fit; its AIC choice is used for every group.
+    onset, end, windows
+        As in :func:`fit_down_reports`, the windowed reports with a ``group`` column.
     pooling : {"auto", "shared_shape", "separate"}
         What groups share (module docstring).
     min_group_reports : int
@@ -191,13 +180,13 @@ def fit_by_group(
         intensity spikes at the delay, which then behaves as a change point (no regular
         likelihood asymptotics), and per-group delays make the likelihood-ratio statistic
         larger than its χ² reference under equal recovery.
-    delay_profile : bool
-        Profile the pooled fit's delay (``pooled.identifiability``); a caller that needs
-        only the test skips it.
-    onset, end, timezone, propensity, level, bin_minutes, n_boot, seed, surge, sampling
-        As in :func:`fit_down_reports`. The overdispersion φ measured on the pooled fit
-        is reproduced by the groups' bootstrap; the test divides its likelihood ratio by
-        the φ measured around the chosen (larger) model instead (module docstring).
+    options, **keywords
+        The options of the pooled fit (:class:`ReportOptions`, the fields in
+        ``GROUP_OPTIONS``: ``timezone`` to ``delay_profile``), as in :func:`fit_down_reports`;
+        ``families`` are the pooled fit's candidates, whose choice is used for every group,
+        and ``delay_profile=False`` skips profiling its delay when only the test is needed.
+        The groups' bootstrap reproduces the pooled fit's overdispersion φ (the test's φ:
+        module docstring).
 
     Returns
     -------
@@ -212,23 +201,10 @@ def fit_by_group(
         raise ParameterError(f"pooling must be 'auto', 'shared_shape' or 'separate', got {pooling!r}")
     if not isinstance(min_group_reports, int) or min_group_reports < 3:
         raise ParameterError(f"min_group_reports must be an integer >= 3, got {min_group_reports!r}")
-    pooled = fit_down_reports(
-        times,
-        onset=onset,
-        end=end,
-        windows=windows.drop("group") if windows is not None and "group" in windows.columns else windows,
-        timezone=timezone,
-        propensity=propensity,
-        families=families,
-        level=level,
-        bin_minutes=bin_minutes,
-        n_boot=n_boot,
-        seed=seed,
-        surge=surge,
-        sampling=sampling,
-        noticing=False,  # the comparison is of S alone: a noticing factor per group would be a nuisance df each
-        delay_profile=delay_profile,
-    )
+    opts = ReportOptions.of("fit_by_group", options, keywords, allowed=GROUP_OPTIONS)
+    # the comparison is of S alone: a noticing factor per group would be a nuisance df each
+    pooled_windows = windows.drop("group") if windows is not None and "group" in windows.columns else windows
+    pooled = fit_down_reports(times, onset=onset, end=end, windows=pooled_windows, options=replace(opts, noticing=False))
     phi = max(1.0, float(pooled.dispersion))
     disp_info = dict(pooled.identifiability.get("dispersion") or {})
     ge = _group_evidence(
@@ -238,45 +214,43 @@ def fit_by_group(
         pooled,
         end=end,
         clumping=_dispersion(disp_info, phi),
-        level=level,
-        timezone=timezone,
-        propensity=check_propensity(propensity),
-        bin_minutes=float(bin_minutes),
-        surge=surge,
-        seed=seed,
+        level=opts.level,
+        timezone=opts.timezone,
+        propensity=check_propensity(opts.propensity),
+        bin_minutes=float(opts.bin_minutes),
+        surge=opts.surge,
+        seed=opts.seed,
     )
     if len(ge.evs) < 2:
         raise FitError(f"fit_by_group: {len(ge.evs)} group(s) with at least 3 reports; need 2 or more to compare")
-    names = list(ge.evs)
-    thin = [g for g in names if ge.n_rep[g] < min_group_reports]
+    thin = [g for g in ge.evs if ge.n_rep[g] < min_group_reports]
     chosen: str = ("shared_shape" if thin else "separate") if pooling == "auto" else pooling
-    family = make_family(pooled.model, level=level)
+    clumps = float(disp_info.get("clump_index") or math.nan) if opts.sampling == "curated" else math.nan
+    return _compare_groups(ge, pooled, chosen, n_boot=opts.n_boot, share_delay=share_delay, phi=phi, clumps=clumps)
+
+
+def _compare_groups(
+    ge: _GroupEvidence, pooled: RecoveryFit, chosen: str, *, n_boot: int, share_delay: bool, phi: float, clumps: float
+) -> GroupFit:
+    """The joint models of the groups, the test of equal recovery and each group's fit under the ``chosen`` model."""
+    names = list(ge.evs)
+    family = make_family(pooled.model, level=ge.level)
     family.delay_upper = 0.999 * ge.horizon
     k = family.n_params + len(ge.evs[names[0]].extra_names)
     fits, converged, joint_ll = fit_group_models(
-        ge.evs, family, pooled.theta[:k], model=pooled.model, level=level, share_delay=share_delay
+        ge.evs, family, pooled.theta[:k], model=pooled.model, level=ge.level, share_delay=share_delay
     )
     models = model_table(fits, len(names))
     sp1, th1, ll1 = fits[chosen]
     sp0, _, ll0 = fits["equal"]
     test = _equal_test(
         ge.evs, names, family, sp1, th1, lr=max(0.0, 2.0 * (ll1 - ll0)), df=sp1.n_free - sp0.n_free, chosen=chosen,
-        pooled_phi=phi, clumps=float(disp_info.get("clump_index") or math.nan) if sampling == "curated" else math.nan,
+        pooled_phi=phi, clumps=clumps,
     )  # fmt: skip
-    boot = _bootstrap_groups(ge.evs, names, family, sp1, theta=th1, joint_ll=joint_ll, n_boot=n_boot, seed=seed)
+    boot = _bootstrap_groups(ge.evs, names, family, sp1, theta=th1, joint_ll=joint_ll, n_boot=n_boot, seed=ge.seed)
+    parts = th1.reshape(len(names), k)
     out = {
-        g: _group_fit(
-            ge,
-            g,
-            i,
-            pooled=pooled,
-            family=family,
-            parts=th1.reshape(len(names), k),
-            boot=boot,
-            models=models,
-            chosen=chosen,
-            phi=phi,
-        )
+        g: _group_fit(ge, g, i, pooled=pooled, family=family, parts=parts, boot=boot, models=models, chosen=chosen, phi=phi)
         for i, g in enumerate(names)
     }
     return GroupFit(pooled, out, chosen, models, test, ge.n_rep, ge.skipped, converged)

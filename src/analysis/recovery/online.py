@@ -49,7 +49,7 @@ from analysis.recovery.engine import choose, fit_candidates
 from analysis.recovery.families import RecoveryFamily, resolve_candidates
 from analysis.recovery.outage_screen import runs
 from analysis.recovery.propensity import check_timezone
-from analysis.recovery.reports import check_options
+from analysis.recovery.report_input import check_options
 from analysis.recovery.result import Diagnostics, RecoveryFit
 from analysis.recovery.uncertainty import assemble_fit, fit_spec
 

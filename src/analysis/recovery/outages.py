@@ -51,7 +51,7 @@ from analysis.recovery.outage_model import (
 from analysis.recovery.outage_result import CustomersOutFit, Draw, candidate_frame
 from analysis.recovery.outage_screen import DEFECTS, USED, first_sustained, relapse_mask, screen_present
 from analysis.recovery.propensity import check_timezone
-from analysis.recovery.reports import check_options
+from analysis.recovery.report_input import check_options
 from analysis.recovery.uncertainty import allocate
 
 LEAD_MINUTES = 1440.0  # arrivals may begin up to a day before the onset (less when a baseline reading is later)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -12,6 +13,18 @@ import polars as pl
 from analysis.errors import ParameterError
 from analysis.recovery._time import as_times, epoch_seconds, to_utc
 from analysis.recovery.onset import estimate_onset
+from analysis.recovery.propensity import check_timezone
+from analysis.vocab import Sampling
+
+
+def check_options(level: float, n_boot: int, seed: int) -> None:
+    """Validate the options every fitter shares."""
+    if not (isinstance(level, float | int) and 0 < level < 1):
+        raise ParameterError(f"level must be in (0, 1), got {level!r}")
+    if not isinstance(n_boot, int | np.integer) or isinstance(n_boot, bool) or n_boot < 0:
+        raise ParameterError(f"n_boot must be a non-negative integer, got {n_boot!r}")
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
+        raise ParameterError(f"seed must be an integer, got {seed!r}")
 
 
 def check_report_options(
@@ -39,6 +52,154 @@ def check_report_options(
         raise ParameterError(f"noticing must be True, False, None or 'pooled', got {noticing!r}")
     if not isinstance(profile_uncertainty, bool):
         raise ParameterError(f"profile_uncertainty must be True or False, got {profile_uncertainty!r}")
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """The options of a fit to down reports, given by keyword to :func:`fit_down_reports` and :func:`fit_by_group`.
+
+    Every field is checked when the object is made (one :class:`ParameterError` naming it).
+    :func:`fit_by_group` takes the fields up to ``delay_profile`` (``GROUP_OPTIONS``).
+
+    Attributes
+    ----------
+    timezone : str
+        IANA timezone of the clock hours of the propensity.
+    propensity : sequence of 24 floats, optional
+        Relative reporting propensity by local hour; None uses
+        :data:`analysis.recovery.propensity.DEFAULT_PROPENSITY`.
+    families : "all" or sequence of str
+        Candidate families (e.g. ``["weibull", "weibull+delay"]``); chosen by AIC. In a fit by
+        group, the candidates of the pooled fit, whose choice is used for every group.
+    level : float
+        Interval level (0.9).
+    bin_minutes : float
+        Bin width of the binned likelihood (minutes).
+    n_boot : int
+        Parametric bootstrap replicates of the chosen family (0: no intervals).
+    seed : int
+        Seed of the bootstrap (and of the tie-spreading in diagnostics).
+    surge : bool
+        Add an onset surge factor (1 + s·exp(−t/τ_s)) to the intensity.
+    sampling : {"spontaneous", "curated"}
+        How the reports were collected: ``"curated"`` when someone else picked them (a
+        newsroom's reader messages); reports sharing one window or time are then one
+        statement, and their clumping counts as overdispersion.
+    delay_profile : bool
+        Profile the log-likelihood over the delay of a delay model, to say in the verdict
+        and ``identifiability`` whether the data pin the delay down. False skips it when
+        only the curve and its intervals are wanted (the per-region fits).
+    dispersion : {"auto", "poisson"}
+        ``"auto"``: measure overdispersion (:mod:`analysis.recovery.dispersion`) and, when
+        present, rank models by QAIC and simulate clumped reports in the bootstrap;
+        ``"poisson"``: assume Poisson variation.
+    model_uncertainty : {"averaged", "chosen"}
+        ``"averaged"``: intervals from a bootstrap shared among the candidates by their
+        weights (:mod:`analysis.recovery.uncertainty`); ``"chosen"``: conditional on the
+        chosen family.
+    noticing : bool, None or "pooled"
+        Multiply the intensity by F_N(t), the log-normal distribution (spread 1 on the log
+        scale) of the delay before a still-out customer notices and reports, with its median
+        fitted in every candidate as a share of the time by which 20% are restored (at most
+        30 min): reports climb over the first minutes while S already falls. None: on for
+        spontaneous reports (at least ``MIN_NOTICING_REPORTS`` of them), off for curated
+        ones. ``"pooled"`` (what ``postmortem fit`` uses unless ``[reporting] noticing`` is
+        set): one incident's counts cannot tell such a ramp from an error of the assumed
+        clock profile, so both reporting hypotheses are fitted on the same data — without a
+        ramp, and with it — and the bootstrap draws half of ``n_boot`` under each, every data
+        set under a randomly distorted clock profile when the profile is assumed (as
+        ``profile_uncertainty``); the headline numbers are the medians
+        and percentile intervals of the pooled replicates (:func:`pool_hypotheses`). Curated
+        statements and fewer than ``MIN_NOTICING_REPORTS`` reports get the plain fit only.
+        False (the library's default): no ramp. A fit by group has no ramp.
+    profile_uncertainty : bool
+        When the propensity is assumed (``propensity=None``), let the bootstrap draw each data
+        set under a randomly distorted clock profile (two daily harmonics of log g, each
+        coefficient N(0, 0.25²)) and refit under the assumed one, so the intervals carry the
+        profile's error.
+    delay_minutes : float
+        Median reporting delay (minutes from a report's time stamp to its arrival in the
+        data); > 0 scales the expected count of the last hours by the share already
+        arrived (:func:`arrival_share`), so a lull caused by reports still on their way is
+        not read as recovery. 0: reports arrive at once.
+    profile : {"assumed", "estimated", "shared"}
+        ``"estimated"``: with ``propensity=None``, two daily harmonics of log g fitted with S,
+        penalised by the profile spread (:mod:`analysis.recovery.clock_profile`). ``"shared"``:
+        the stated ``propensity`` is an estimate from other incidents, the bootstrap keeps the
+        profile spread around it. ``"assumed"``: g as given (a stated one is known).
+    """
+
+    timezone: str = "Europe/Brussels"
+    propensity: Sequence[float] | None = None
+    families: Sequence[str] | Literal["all"] = "all"
+    level: float = 0.9
+    bin_minutes: float = 5.0
+    n_boot: int = 200
+    seed: int = 0
+    surge: bool = False
+    sampling: Sampling = "spontaneous"
+    delay_profile: bool = True
+    dispersion: Literal["auto", "poisson"] = "auto"
+    model_uncertainty: Literal["averaged", "chosen"] = "averaged"
+    noticing: bool | Literal["pooled"] | None = False
+    profile_uncertainty: bool = False
+    delay_minutes: float = 0.0
+    profile: Literal["assumed", "estimated", "shared"] = "assumed"
+
+    def __post_init__(self) -> None:
+        check_options(self.level, self.n_boot, self.seed)
+        check_report_options(
+            surge=self.surge,
+            sampling=self.sampling,
+            dispersion=self.dispersion,
+            model_uncertainty=self.model_uncertainty,
+            delay_profile=self.delay_profile,
+            noticing=self.noticing,
+            profile_uncertainty=self.profile_uncertainty,
+        )
+        if self.profile not in ("assumed", "estimated", "shared"):
+            raise ParameterError(f"profile must be 'assumed', 'estimated' or 'shared', got {self.profile!r}")
+        check_timezone(self.timezone)
+
+    @property
+    def profile_estimated(self) -> bool:
+        """The clock profile's harmonics are fitted with S (``profile="estimated"`` and no stated propensity)."""
+        return self.profile == "estimated" and self.propensity is None
+
+    @property
+    def profile_uncertain(self) -> bool:
+        """The clock profile is not known: assumed (no stated propensity) or shared from other incidents."""
+        return self.propensity is None or self.profile == "shared"
+
+    @classmethod
+    def of(
+        cls, what: str, options: ReportOptions | None, overrides: Mapping[str, Any], allowed: Sequence[str] | None = None
+    ) -> ReportOptions:
+        """``options`` (the defaults when None) with the keyword ``overrides`` of a call to ``what``; unknown names are one error."""
+        names = [f.name for f in fields(cls)] if allowed is None else list(allowed)
+        unknown = sorted(set(overrides) - set(names))
+        if unknown:
+            raise ParameterError(f"{what}: unknown option(s) {', '.join(unknown)}; the options are {', '.join(names)}")
+        out = cls(**overrides) if options is None else replace(options, **overrides)
+        unused = [f.name for f in fields(cls) if f.name not in names and getattr(out, f.name) != f.default]
+        if unused:
+            raise ParameterError(f"{what}: option(s) {', '.join(unused)} do not apply; the options are {', '.join(names)}")
+        return out
+
+
+# the options a fit by group takes (the pooled fit's; the groups share its binning and bootstrap)
+GROUP_OPTIONS = (
+    "timezone",
+    "propensity",
+    "families",
+    "level",
+    "bin_minutes",
+    "n_boot",
+    "seed",
+    "surge",
+    "sampling",
+    "delay_profile",
+)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -40,11 +39,10 @@ from analysis.recovery.propensity import (
     FLAT_PROPENSITY,
     aligned_edges,
     check_propensity,
-    check_timezone,
     hourly_weights,
     local_hours,
 )
-from analysis.recovery.report_input import ReportClock, check_report_options, report_clock, window_arrays
+from analysis.recovery.report_input import ReportClock, ReportOptions, report_clock, window_arrays
 from analysis.recovery.result import Diagnostics, RecoveryFit
 from analysis.recovery.uncertainty import FitSpec, assemble_fit, fit_spec
 from analysis.recovery.workers import beside
@@ -53,16 +51,6 @@ MAX_RESCALED = 100_000  # time-rescaling uses at most this many reports (a seede
 # fewer spontaneous reports than this say nothing about the climb of the first minutes: no
 # noticing factor then (it would only add a parameter the data cannot determine)
 MIN_NOTICING_REPORTS = 200
-
-
-def check_options(level: float, n_boot: int, seed: int) -> None:
-    """Validate the options every fitter shares."""
-    if not (isinstance(level, float | int) and 0 < level < 1):
-        raise ParameterError(f"level must be in (0, 1), got {level!r}")
-    if not isinstance(n_boot, int | np.integer) or isinstance(n_boot, bool) or n_boot < 0:
-        raise ParameterError(f"n_boot must be a non-negative integer, got {n_boot!r}")
-    if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
-        raise ParameterError(f"seed must be an integer, got {seed!r}")
 
 
 def _bin_index(m: np.ndarray, edges: np.ndarray, bin_minutes: float) -> np.ndarray:
@@ -308,22 +296,8 @@ def fit_down_reports(
     onset: dt.datetime | None,
     end: dt.datetime,
     windows: pl.DataFrame | None = None,
-    timezone: str = "Europe/Brussels",
-    propensity: Sequence[float] | None = None,
-    families: Sequence[str] | Literal["all"] = "all",
-    level: float = 0.9,
-    bin_minutes: float = 5.0,
-    n_boot: int = 200,
-    seed: int = 0,
-    surge: bool = False,
-    sampling: Sampling = "spontaneous",
-    dispersion: Literal["auto", "poisson"] = "auto",
-    model_uncertainty: Literal["averaged", "chosen"] = "averaged",
-    delay_profile: bool = True,
-    noticing: bool | Literal["pooled"] | None = False,
-    profile_uncertainty: bool = False,
-    delay_minutes: float = 0.0,
-    profile: Literal["assumed", "estimated", "shared"] = "assumed",
+    options: ReportOptions | None = None,
+    **keywords: Any,
 ) -> RecoveryFit:
     """Fit S(t) to outage reports by Poisson-process likelihood; choose the family by AIC (QAIC when overdispersed).
 
@@ -343,69 +317,13 @@ def fit_down_reports(
         log Λ(window) to the likelihood, i.e. to every bin it may fall in. Identical
         windows (after rounding to the bin edges) are one likelihood term with their
         summed count, so a row per report costs no more than one row per window.
-    timezone : str
-        IANA timezone of the clock hours of the propensity.
-    propensity : sequence of 24 floats, optional
-        Relative reporting propensity by local hour; None uses
-        :data:`analysis.recovery.propensity.DEFAULT_PROPENSITY`.
-    families : "all" or sequence of str
-        Candidate families (e.g. ``["weibull", "weibull+delay"]``); chosen by AIC.
-    level : float
-        Interval level (0.9).
-    bin_minutes : float
-        Bin width of the binned likelihood (minutes).
-    n_boot : int
-        Parametric bootstrap replicates of the chosen family (0: no intervals).
-    seed : int
-        Seed of the bootstrap (and of the tie-spreading in diagnostics).
-    surge : bool
-        Add an onset surge factor (1 + s·exp(−t/τ_s)) to the intensity.
-    sampling : {"spontaneous", "curated"}
-        How the reports were collected: ``"curated"`` when someone else picked them (a
-        newsroom's reader messages); reports sharing one window or time are then one
-        statement, and their clumping counts as overdispersion.
-    dispersion : {"auto", "poisson"}
-        ``"auto"``: measure overdispersion (:mod:`analysis.recovery.dispersion`) and, when
-        present, rank models by QAIC and simulate clumped reports in the bootstrap;
-        ``"poisson"``: assume Poisson variation.
-    model_uncertainty : {"averaged", "chosen"}
-        ``"averaged"``: intervals from a bootstrap shared among the candidates by their
-        weights (:mod:`analysis.recovery.uncertainty`); ``"chosen"``: conditional on the
-        chosen family.
-    delay_profile : bool
-        Profile the log-likelihood over the delay of a delay model, to say in the verdict
-        and ``identifiability`` whether the data pin the delay down. False skips it when
-        only the curve and its intervals are wanted (the per-region fits).
-    noticing : bool, None or "pooled"
-        Multiply the intensity by F_N(t), the log-normal distribution (spread 1 on the log
-        scale) of the delay before a still-out customer notices and reports, with its median
-        fitted in every candidate as a share of the time by which 20% are restored (at most
-        30 min): reports climb over the first minutes while S already falls. None: on for
-        spontaneous reports (at least ``MIN_NOTICING_REPORTS`` of them), off for curated
-        ones. ``"pooled"`` (what ``postmortem fit`` uses unless ``[reporting] noticing`` is
-        set): one incident's counts cannot tell such a ramp from an error of the assumed
-        clock profile, so both reporting hypotheses are fitted on the same data — without a
-        ramp, and with it — and the bootstrap draws half of ``n_boot`` under each, every data
-        set under a randomly distorted clock profile when the profile is assumed (as
-        ``profile_uncertainty``); the headline numbers are the medians
-        and percentile intervals of the pooled replicates (:func:`pool_hypotheses`). Curated
-        statements and fewer than ``MIN_NOTICING_REPORTS`` reports get the plain fit only.
-        False (the library's default): no ramp.
-    profile_uncertainty : bool
-        When the propensity is assumed (``propensity=None``), let the bootstrap draw each data
-        set under a randomly distorted clock profile (two daily harmonics of log g, each
-        coefficient N(0, 0.25²)) and refit under the assumed one, so the intervals carry the
-        profile's error.
-    delay_minutes : float
-        Median reporting delay (minutes from a report's time stamp to its arrival in the
-        data); > 0 scales the expected count of the last hours by the share already
-        arrived (:func:`arrival_share`), so a lull caused by reports still on their way is
-        not read as recovery. 0: reports arrive at once.
-    profile : {"assumed", "estimated", "shared"}
-        ``"estimated"``: with ``propensity=None``, two daily harmonics of log g fitted with S,
-        penalised by the profile spread (:mod:`analysis.recovery.clock_profile`). ``"shared"``:
-        the stated ``propensity`` is an estimate from other incidents, the bootstrap keeps the
-        profile spread around it. ``"assumed"``: g as given (a stated one is known).
+    options : ReportOptions, optional
+        The fit's options; keywords override them.
+    **keywords
+        Any field of :class:`ReportOptions` (``timezone``, ``propensity``, ``families``,
+        ``level``, ``bin_minutes``, ``n_boot``, ``seed``, ``surge``, ``sampling``,
+        ``delay_profile``, ``dispersion``, ``model_uncertainty``, ``noticing``,
+        ``profile_uncertainty``, ``delay_minutes``, ``profile``), documented there.
 
     Returns
     -------
@@ -420,25 +338,32 @@ def fit_down_reports(
         Fewer than 3 reports in the observation period, or no family could be fitted.
     """
     t_start = time.perf_counter()
-    check_options(level, n_boot, seed)
-    check_report_options(
-        surge=surge,
-        sampling=sampling,
-        dispersion=dispersion,
-        model_uncertainty=model_uncertainty,
-        delay_profile=delay_profile,
-        noticing=noticing,
-        profile_uncertainty=profile_uncertainty,
-    )
-    if profile not in ("assumed", "estimated", "shared"):
-        raise ParameterError(f"profile must be 'assumed', 'estimated' or 'shared', got {profile!r}")
-    estimated = profile == "estimated" and propensity is None
-    uncertain = propensity is None or profile == "shared"
-    check_timezone(timezone)
-    g_profile = check_propensity(propensity)
-    names = resolve_candidates(families)
-    clock = report_clock(times, onset=onset, end=end, level=level)
+    opts = ReportOptions.of("fit_down_reports", options, keywords)
+    g_profile = check_propensity(opts.propensity)
+    names = resolve_candidates(opts.families)
+    clock = report_clock(times, onset=onset, end=end, level=opts.level)
+    ev, notes = _report_evidence(clock, windows, opts, g_profile)
+    ramp_possible = opts.sampling == "spontaneous" and ev.n_obs >= MIN_NOTICING_REPORTS
+    if opts.noticing is None and ramp_possible:
+        ev = replace(ev, noticing=True)
+    pooled = opts.noticing == "pooled" and ramp_possible and opts.n_boot > 0
+    t1 = time.perf_counter()
+    plan = _SpecPlan(
+        names, float(opts.level), opts.sampling, opts.dispersion, opts.delay_profile, opts.propensity is not None, clock,
+        opts.timezone, int(opts.seed), _resolution_seconds(clock.epoch), tuple(notes), t1 - t_start,
+    )  # fmt: skip
+    if pooled and opts.profile_uncertain:
+        # the clock profile is assumed under either hypothesis: both halves carry its error
+        ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD)
+    return _fit_hypotheses(plan, ev, opts, pooled=pooled)
+
+
+def _report_evidence(
+    clock: ReportClock, windows: pl.DataFrame | None, opts: ReportOptions, g_profile: np.ndarray
+) -> tuple[ReportEvidence, list[str]]:
+    """The report evidence of a fit (binned on ``clock``) and its notes; at least 3 reports or a :class:`FitError`."""
     ws, we, wc = window_arrays(windows, clock.onset_s)
+    estimated = opts.profile_estimated
     ev, notes = build_report_evidence(
         clock.minutes,
         horizon=clock.horizon,
@@ -446,39 +371,33 @@ def fit_down_reports(
         win_start=ws,
         win_end=we,
         win_count=wc,
-        timezone=timezone,
+        timezone=opts.timezone,
         propensity=g_profile,
-        bin_minutes=float(bin_minutes),
-        surge=surge,
-        seed=int(seed),
-        noticing=noticing is True,
-        profile_sd=PROFILE_HARMONIC_SD if ((profile_uncertainty or estimated) and uncertain) else 0.0,
-        delay_minutes=float(delay_minutes),
+        bin_minutes=float(opts.bin_minutes),
+        surge=opts.surge,
+        seed=int(opts.seed),
+        noticing=opts.noticing is True,
+        profile_sd=PROFILE_HARMONIC_SD if ((opts.profile_uncertainty or estimated) and opts.profile_uncertain) else 0.0,
+        delay_minutes=float(opts.delay_minutes),
         profile_prior=PROFILE_HARMONIC_SD if estimated else 0.0,
     )
     if ev.n_obs < 3:
         raise FitError(f"down_reports: {ev.n_obs:g} report(s) between onset and end of observation; at least 3 are needed")
-    ramp_possible = sampling == "spontaneous" and ev.n_obs >= MIN_NOTICING_REPORTS
-    if noticing is None and ramp_possible:
-        ev = replace(ev, noticing=True)
-    pooled = noticing == "pooled" and ramp_possible and n_boot > 0
-    t1 = time.perf_counter()
-    plan = _SpecPlan(
-        names, float(level), sampling, dispersion, delay_profile, propensity is not None, clock, timezone,
-        int(seed), _resolution_seconds(clock.epoch), tuple(notes), t1 - t_start,
-    )  # fmt: skip
-    averaged = model_uncertainty == "averaged"
-    if pooled and uncertain:
-        # the clock profile is assumed under either hypothesis: both halves carry its error
-        ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD)
-    spec, best_name = plan.spec(ev, n_boot_h=int(n_boot), seed_h=int(seed), describe=True)
+    return ev, notes
+
+
+def _fit_hypotheses(plan: _SpecPlan, ev: ReportEvidence, opts: ReportOptions, *, pooled: bool) -> RecoveryFit:
+    """The fit under the reporting hypothesis of ``ev``, or, ``pooled``, under both (without and with a ramp)."""
+    averaged = opts.model_uncertainty == "averaged"
+    n_boot, seed = int(opts.n_boot), int(opts.seed)
+    spec, best_name = plan.spec(ev, n_boot_h=n_boot, seed_h=seed, describe=True)
     if not pooled:
         fit = with_profile_metrics(assemble_fit(spec, best_name, averaged=averaged), spec.evidence, PROFILE_HARMONIC_SD)
         hyp = [(RAMP_NONE if not ev.noticing else RAMP_FITTED, ev.profile_sd, fit)]
         return replace(fit, identifiability={**fit.identifiability, "reporting_hypotheses": hypotheses_metrics(hyp)})
     # the same data under both reporting hypotheses, half of the replicates each
-    half = int(n_boot) // 2
-    ramp_seed = int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
+    half = n_boot // 2
+    ramp_seed = int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
     ramp_ev = replace(ev, noticing=True)  # the profile spread, if any, is already on ev (above)
     # the fit without a ramp is the ramp model at its smallest noticing share: each family starts there too
     warm = {c.name: np.insert(c.theta, ev.profile_start(c.family), NOTICE_BOUNDS[0]) for c in spec.cands if c.converged}
@@ -486,7 +405,7 @@ def fit_down_reports(
     lean = replace(plan, clock=replace(plan.clock, epoch=plan.clock.epoch[:0], minutes=plan.clock.minutes[:0]))
     ramp_job = beside(fit_hypothesis, lean, ramp_ev, half, ramp_seed, averaged, warm=warm)
     plain = with_profile_metrics(
-        assemble_fit(replace(spec, n_boot=int(n_boot) - half), best_name, averaged=averaged), spec.evidence, PROFILE_HARMONIC_SD
+        assemble_fit(replace(spec, n_boot=n_boot - half), best_name, averaged=averaged), spec.evidence, PROFILE_HARMONIC_SD
     )
     ramp = ramp_job.result()
     fit = pool_hypotheses([(RAMP_NONE, ev.profile_sd, plain), (RAMP_FITTED, ramp_ev.profile_sd, ramp)])

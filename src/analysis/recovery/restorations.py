@@ -49,7 +49,7 @@ from analysis.recovery.engine import choose, fit_candidates
 from analysis.recovery.families import INF, CensoredData, RecoveryFamily, resolve_candidates
 from analysis.recovery.nonparametric import kaplan_meier, turnbull
 from analysis.recovery.propensity import check_timezone
-from analysis.recovery.reports import check_options
+from analysis.recovery.report_input import check_options
 from analysis.recovery.restoration_evidence import RestorationBatch, RestorationEvidence
 from analysis.recovery.result import Diagnostics, RecoveryFit
 from analysis.recovery.uncertainty import assemble_fit, fit_spec
