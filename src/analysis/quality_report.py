@@ -12,6 +12,7 @@ from analysis.figure_text import area_name
 from analysis.i18n import TEXT, format_number, text
 from analysis.narrative import heading, table
 from analysis.privacy import esc
+from analysis.sentences import localize
 
 if TYPE_CHECKING:
     from analysis.pipeline import Analysis
@@ -54,11 +55,7 @@ def data_quality(a: Analysis) -> str:
     parts = [heading("data-quality", text(lang, "data_quality")), *_sources_parts(a)]
     if series_report.is_series(a) and data.reports.height == 0:
         # a series has readings, not reports: no places to resolve, no windows
-        warned = data.online.filter(pl.col("issues").is_not_null())
-        if warned.height:
-            parts.append(f"<h3>{esc(text(lang, 'dq_kept_warning'))}</h3>")
-            by = warned.group_by("issues").agg(pl.len().alias("readings")).sort("readings", descending=True).head(20)
-            parts.append(table([text(lang, "dq_h_warning"), text(lang, "dq_h_readings")], by.rows()))
+        parts += _kept_with_warning(data.online, lang, "dq_h_readings")
         return "\n".join(parts)
     parts += [*_places_parts(data.reports, lang), *_windows_parts(data.reports, lang), *_coverage_parts(a)]
     return "\n".join(parts)
@@ -137,12 +134,20 @@ def _windows_parts(reports: pl.DataFrame, lang: str) -> list[str]:
         parts.append(f"<p>{esc(words)}</p>")
     else:
         parts.append(f"<p>{esc(text(lang, 'dq_all_timed'))}</p>")
-    issues = reports.filter(pl.col("issues").is_not_null())
-    if issues.height:
-        parts.append(f"<h3>{esc(text(lang, 'dq_kept_warning'))}</h3>")
-        by = issues.group_by("issues").agg(pl.len().alias("reports")).sort("reports", descending=True).head(20)
-        parts.append(table([text(lang, "dq_h_warning"), text(lang, "dq_h_reports")], by.rows()))
-    return parts
+    return [*parts, *_kept_with_warning(reports, lang, "dq_h_reports")]
+
+
+def _kept_with_warning(rows: pl.DataFrame, lang: str, count_key: str) -> list[str]:
+    """The rows kept with a warning, by warning (the 20 most frequent), each in the page's language where its shape is known."""
+    warned = rows.filter(pl.col("issues").is_not_null())
+    if not warned.height:
+        return []
+    by = warned.group_by("issues").agg(pl.len().alias("n")).sort("n", descending=True).head(20)
+    lines = [(localize(issue, lang)[0], n) for issue, n in by.rows()]
+    return [
+        f"<h3>{esc(text(lang, 'dq_kept_warning'))}</h3>",
+        table([text(lang, "dq_h_warning"), text(lang, count_key)], lines),
+    ]
 
 
 def _coverage_parts(a: Analysis) -> list[str]:

@@ -264,7 +264,7 @@ def series_figure(a: Analysis) -> go.Figure:
                 mode="markers",
                 marker={"size": 4 if used else 7, "color": "#444" if used else "#d62728", "symbol": "circle" if used else "x"},
                 name=text(lang, "s_used_readings") if used else text(lang, "s_left_out"),
-                text=rows["flag"].to_list(),
+                text=[flag_name(f, lang) for f in rows["flag"].to_list()],
                 customdata=rows["out"].to_list(),
                 hovertemplate="%{x|%a %d %b %H:%M}: %{customdata:,.0f} (%{y:.1f}% of peak) · %{text}<extra></extra>",
             )
