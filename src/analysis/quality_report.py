@@ -102,7 +102,12 @@ def _places_parts(reports: pl.DataFrame, lang: str) -> list[str]:
     )
     if unresolved.height:
         cols = ["place_raw"] + (["geo_note"] if "geo_note" in unresolved.columns else [])
-        by = unresolved.group_by(cols).agg(pl.len().alias("reports")).sort("reports", descending=True).head(50)
+        by = (
+            unresolved.group_by(cols)
+            .agg(pl.len().alias("reports"))
+            .sort(["reports", *cols], descending=[True] + [False] * len(cols), nulls_last=True)
+            .head(50)
+        )
         headers = [
             text(lang, "dq_h_place_written"),
             *([text(lang, "dq_h_why")] if len(cols) > 1 else []),
@@ -166,7 +171,11 @@ def _coverage_parts(a: Analysis) -> list[str]:
         return []
     parts = [f"<h3>{esc(text(lang, 'coverage'))}</h3>"]
     parts.append(table([text(lang, f"dq_h_{h}") for h in ("source", "coverage", "regions_covered")], cov))
-    by_region = a.down.group_by("region").agg(pl.len().alias("reports")).sort("reports", descending=True)
+    by_region = (
+        a.down.group_by("region")
+        .agg(pl.len().alias("reports"))
+        .sort(["reports", "region"], descending=[True, False], nulls_last=True)
+    )
     if by_region.height:
         rows = [(area_name(r, lang) if r else text(lang, "dq_no_region"), n) for r, n in by_region.rows()]
         parts.append(table([text(lang, "dq_h_region"), text(lang, "dq_h_down_reports")], rows))
