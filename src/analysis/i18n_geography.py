@@ -62,6 +62,7 @@ GEOGRAPHY_TEXT: dict[str, dict[str, str]] = {
         "geo_lisa_none": "No local cluster survives the false discovery rate of 5%, so the map has no clusters tab.",
         "geo_moran_caveat": "Because the sources cover regions unequally, a pattern here can come from where the sources listen rather than from the outage.",
         "geo_moran_method": "Moran's I of empirical-Bayes standardised report rates, neighbours sharing a border, permutation inference; local clusters at a false discovery rate of 5%.",
+        "geo_moran_in_methods": "How the rates were smoothed and the neighbours defined:",
         "geo_moran_na": "Not computed: {why}.",
     },
     "fr": {
@@ -123,6 +124,7 @@ GEOGRAPHY_TEXT: dict[str, dict[str, str]] = {
         "geo_lisa_none": "Aucune grappe locale ne résiste au taux de fausses découvertes de 5 % : la carte n'a donc pas d'onglet « Grappes ».",
         "geo_moran_caveat": "Comme les sources couvrent les régions de façon inégale, une structure peut ici venir de là où les sources écoutent plutôt que de la panne.",
         "geo_moran_method": "I de Moran des taux de signalement standardisés par Bayes empirique, voisines partageant une frontière, inférence par permutation ; grappes locales à un taux de fausses découvertes de 5 %.",
+        "geo_moran_in_methods": "Comment les taux ont été lissés et les voisins définis :",
         "geo_moran_na": "Non calculé : {why}.",
     },
     "nl": {
@@ -184,6 +186,7 @@ GEOGRAPHY_TEXT: dict[str, dict[str, str]] = {
         "geo_lisa_none": "Geen enkele lokale cluster blijft over bij een false discovery rate van 5%, dus de kaart heeft geen tabblad clusters.",
         "geo_moran_caveat": "Omdat de bronnen de gewesten ongelijk dekken, kan een patroon hier komen van waar de bronnen luisteren eerder dan van de storing.",
         "geo_moran_method": "Moran's I van empirisch-Bayes gestandaardiseerde meldingspercentages, buren met een gemeenschappelijke grens, inferentie door permutatie; lokale clusters bij een false discovery rate van 5%.",
+        "geo_moran_in_methods": "Hoe de percentages werden afgevlakt en de buren bepaald:",
         "geo_moran_na": "Niet berekend: {why}.",
     },
 }

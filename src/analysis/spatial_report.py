@@ -481,9 +481,28 @@ def _moran_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
     if s.caveats:
         sentence += " " + text(lang, "geo_moran_caveat")
     parts.append(f"<p>{esc(sentence)}</p>")
-    notes = "; ".join(localized_html(n, lang) for n in m.notes)
-    parts.append(f"<p class='pm-caption'>{esc(text(lang, 'geo_moran_method'))}" + (f" {notes}." if notes else "") + "</p>")
+    # how it was measured (empirical Bayes, contiguity, permutations) is Methods' business
+    parts.append(
+        f"<p class='pm-caption'>{esc(text(lang, 'geo_moran_in_methods'))} "
+        f'<a href="#methods-neighbours">{esc(text(lang, "methods"))}</a>.</p>'
+    )
     return parts
+
+
+def moran_methods(a: Analysis) -> str:
+    """How the neighbourhood statistic was computed, for the Methods appendix ("" when it was not)."""
+    s = a.spatial
+    if s is None and getattr(a, "has_geography", False):
+        s = spatial_analysis(a)
+    m = s.moran if s is not None else None
+    if m is None or not math.isfinite(m.statistic):
+        return ""
+    lang = a.params.language
+    notes = "; ".join(localized_html(n, lang) for n in m.notes)
+    return (
+        f'<h3 id="methods-neighbours">{esc(text(lang, "g_neighbours"))}</h3>'
+        f"<p>{esc(text(lang, 'geo_moran_method'))}" + (f" {notes}." if notes else "") + "</p>"
+    )
 
 
 def _fixed(x: float, decimals: int, lang: str) -> str:
