@@ -39,3 +39,12 @@ def test_candidate_models_and_the_moran_method_are_in_methods_not_the_body(defau
     assert 'id="methods-neighbours"' in methods and method_words in methods.replace("&#x27;", "'")
     for family in default_analysis.fit.candidates["family"].to_list():
         assert family in methods
+
+
+@pytest.mark.parametrize(("lang", "header"), [("fr", "Profil de signalement"), ("nl", "Meldingsprofiel")])
+def test_the_sensitivity_table_speaks_the_reader_s_language(default_analysis, lang: str, header: str) -> None:
+    a = _in(default_analysis, lang)
+    assert a.fit.sensitivity is not None and a.fit.sensitivity.height
+    html = _html(sections.diagnostics(a))
+    assert f"<th>{header}</th>" in html
+    assert ">propensity<" not in html and ">default<" not in html and ">model<" not in html

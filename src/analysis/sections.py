@@ -326,11 +326,16 @@ def diagnostics(a: Analysis) -> list[Part]:
     sens = getattr(fit, "sensitivity", None)
     if sens is not None and sens.height:
         parts.append(f"<h3>{esc(text(lang, 'sensitivity'))}</h3>")
+        profiles = dict(zip(("default", "flat"), text(lang, "sens_profiles").split("|"), strict=True))
         rows = [
-            (r["propensity"], r["model"], *(format_duration(r[c], lang) for c in ("t50_minutes", "t90_minutes", "t99_minutes")))
+            (
+                profiles.get(r["propensity"], r["propensity"]),
+                r["model"],
+                *(format_duration(r[c], lang) for c in ("t50_minutes", "t90_minutes", "t99_minutes")),
+            )
             for r in sens.iter_rows(named=True)
         ]
-        parts.append(narrative.table(["propensity", "model", "t50", "t90", "t99"], rows))
+        parts.append(narrative.table([text(lang, "sens_profile"), text(lang, "family"), "t50", "t90", "t99"], rows))
         parts.append(caption(text(lang, "caption_sensitivity")))
     return parts
 
