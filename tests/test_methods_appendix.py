@@ -37,6 +37,8 @@ def test_candidate_models_and_the_moran_method_are_in_methods_not_the_body(defau
     # Methods: both, under the anchors the body links to, with the candidate families as rows
     assert 'id="methods-candidates"' in methods and candidates in methods
     assert 'id="methods-neighbours"' in methods and method_words in methods.replace("&#x27;", "'")
+    # the neighbourhood statistic itself (Moran's I, its p-value) is read in Methods too
+    assert "Moran" not in body and "Moran" in methods
     for family in default_analysis.fit.candidates["family"].to_list():
         assert family in methods
 

@@ -455,16 +455,8 @@ def _moran_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
         words = text(lang, "geo_moran_alike" if m.statistic > m.expected else "geo_moran_unlike")
     else:
         words = text(lang, "geo_moran_none")
-    words = words[:1].upper() + words[1:]  # the plain finding first, the statistic after it
-    sentence = text(
-        lang,
-        "geo_moran",
-        i=format_number(m.statistic, 2, lang) if abs(m.statistic) >= 1 else _fixed(m.statistic, 3, lang),
-        e=_fixed(m.expected, 3, lang),
-        p=_fixed(m.p_value, max(2, -math.floor(math.log10(m.p_value))) if m.p_value > 0 else 3, lang),
-        n=m.permutations,
-        words=words,
-    )
+    # the plain finding here; the statistic that measured it (Moran's I, p) is in Methods
+    sentence = words[:1].upper() + words[1:]
     c = m.counts()
     lisa_words = {
         "high-high": ("high-high", "haut-haut", "hoog-hoog"),
@@ -498,9 +490,22 @@ def moran_methods(a: Analysis) -> str:
     if m is None or not math.isfinite(m.statistic):
         return ""
     lang = a.params.language
+    if m.p_value < 0.05:
+        words = text(lang, "geo_moran_alike" if m.statistic > m.expected else "geo_moran_unlike")
+    else:
+        words = text(lang, "geo_moran_none")
+    measured = text(
+        lang,
+        "geo_moran",
+        i=format_number(m.statistic, 2, lang) if abs(m.statistic) >= 1 else _fixed(m.statistic, 3, lang),
+        e=_fixed(m.expected, 3, lang),
+        p=_fixed(m.p_value, max(2, -math.floor(math.log10(m.p_value))) if m.p_value > 0 else 3, lang),
+        n=m.permutations,
+        words=words[:1].upper() + words[1:],
+    )
     notes = "; ".join(localized_html(n, lang) for n in m.notes)
     return (
-        f'<h3 id="methods-neighbours">{esc(text(lang, "g_neighbours"))}</h3>'
+        f'<h3 id="methods-neighbours">{esc(text(lang, "g_neighbours"))}</h3><p>{esc(measured)}</p>'
         f"<p>{esc(text(lang, 'geo_moran_method'))}" + (f" {notes}." if notes else "") + "</p>"
     )
 
