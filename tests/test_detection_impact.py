@@ -94,9 +94,25 @@ def test_service_filter_counts_only_the_incident_service(tmp_path: Path) -> None
     tv = _fit_cli(_incident(tmp_path / "tv", '[postmortem]\nservice = "tv"\n'), tmp_path)
     # without the filter the website trouble of the next morning counts as reports after "resolved"
     assert everything["declared_resolved"]["reports_after"] == 3
-    assert everything["service_filter"] == {"services": [], "n_down_reports": 8, "other_services": {}}
+    assert everything["service_filter"] == {
+        "services": [],
+        "services_counted": ["tv", "web"],
+        "n_down_reports": 8,
+        "n_down_reports_unnamed_service": 0,
+        "other_services": {},
+        "n_down_reports_all_services": 8,
+    }
     assert tv["declared_resolved"]["reports_after"] == 1
-    assert tv["service_filter"] == {"services": ["tv"], "n_down_reports": 6, "other_services": {"web": 2}}
+    assert tv["service_filter"] == {
+        "services": ["tv"],
+        "services_counted": ["tv"],
+        "n_down_reports": 6,
+        "n_down_reports_unnamed_service": 0,
+        "other_services": {"web": 2},
+        "n_down_reports_all_services": 8,
+    }
+    # one definition of a report: the fit, the timeline and the headline count read the TV reports only
+    assert tv["n_down_reports"] == 6 and everything["n_down_reports"] == 8
     # the first signal is the first TV report either way; the acknowledgement is the first announcement
     assert tv["detection"]["first_signal"] == "2018-01-08T20:05:00+01:00"
     assert tv["detection"]["first_acknowledgement"] == "2018-01-08T21:00:00+01:00"
@@ -128,10 +144,10 @@ def test_default_incident_counts_tv_only_after_the_declaration(default_analysis)
     # Tuesday's separate instability: website 5, SMS 2, internet 1 — listed, not counted
     assert mt["service_filter"]["other_services"] == {"web": 5, "sms": 2, "internet": 1}
     assert mt["declared_resolved"]["reports_after"] == mt["curated_summary"]["statements_after_declaration"] == 29
-    assert (
-        mt["service_filter"]["n_down_reports"] + sum(mt["service_filter"]["other_services"].values())
-        == mt["curated_summary"]["n_statements"]
-    )
+    sf = mt["service_filter"]
+    assert sf["n_down_reports"] == mt["n_down_reports"] == mt["curated_summary"]["n_statements"] == 56
+    assert sf["n_down_reports"] + sum(sf["other_services"].values()) == sf["n_down_reports_all_services"] == 64
+    assert sf["services_counted"] == ["tv"]
 
 
 def test_detection_unknown_when_onset_is_configured(default_analysis) -> None:

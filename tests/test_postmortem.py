@@ -223,13 +223,18 @@ def test_evidence_appendix_lists_every_statement_with_its_source(default_analysi
     row = next(r for r in conflicts.split("<tr>") if "Wednesday" in r)
     assert "#source-S10" in row and "#source-S13" in row
     # one definition of a report: the appendix, the summary tile and the index count the same rows
-    counts = report_counts(a.data.reports)
-    assert counts == {"statements": a.metrics["n_reports"], "reports": a.metrics["n_down_reports"], "other": 4}
-    assert f"{counts['reports']} report service out" in html
+    counts = report_counts(a.data.reports, a.services)
+    assert counts == {
+        "statements": a.metrics["n_reports"],
+        "reports": a.metrics["n_down_reports"],
+        "other_service": 9,
+        "other": 3,
+    }
+    assert f"{counts['reports']} report service out" in html and "9 more concern another service" in html
     from analysis.batch_index import report_count
     from analysis.narrative import summary
 
-    assert report_count(a.metrics) == counts["reports"] == 64
+    assert report_count(a.metrics) == counts["reports"] == 56
     assert f'<div class="l">Reports of service out</div><div class="v">{counts["reports"]}</div>' in summary(a)
 
 

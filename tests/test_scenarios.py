@@ -121,7 +121,7 @@ def test_written_places_resolve_to_the_true_municipality(written):
     acc = joined.group_by("form").agg((pl.col("nis_code") == pl.col("nis_code_right")).mean().alias("acc"))
     acc = dict(acc.iter_rows())
     # names and postal codes are unambiguous; villages may share a name; GPS points may fall over a border.
-    # Measured (seed 7, 1,500 reports): sections 98.1 %, coordinates 97.8 % since the build places
+    # Measured (seed 7, 1,500 reports): sections 98.4 %, coordinates 97.8 % since the build places
     # villages by Statbel's sectors (90.2 % and 93.4 % when they kept the nearest polygon's municipality)
     assert acc["name"] > 0.97
     assert acc["postal_code"] > 0.97

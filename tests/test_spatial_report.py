@@ -62,7 +62,11 @@ def test_default_geography_section_says_what_the_data_allow(default_analysis):
     assert "no detectable difference in pace" in html and "no municipality gets a confident curve" in html
     assert "Statements about whole areas" in html and "Antwerp" in html
     assert "under-sampled" in html
-    assert "Distance from Evere" in html and "Moran" in html
+    assert "Distance from Evere" in html and "Neighbouring areas had similar report rates" in html
+    assert "Moran" not in html and 'href="#methods-neighbours"' in html  # the statistic is in Methods
+    from analysis.spatial_report import moran_methods
+
+    assert "Moran&#x27;s I = " in moran_methods(default_analysis)
     assert len(figs) == 5  # areas, statements, recovery, time-lapse, regions
     for f in figs:
         assert not any(tr.type in ("choroplethmap", "scattermap", "choroplethmapbox", "scattermapbox") for tr in f.data)

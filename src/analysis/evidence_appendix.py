@@ -1,8 +1,10 @@
 """The evidence appendix: every statement with its source, a sources key, conflicting accounts.
 
 One definition of a *report* holds on the page and in the index: a row whose status says
-service was out (down, intermittent or partial, :data:`analysis.timeline.DOWN_STATUSES`);
-the other rows (service kept or restored) are statements too, and the appendix lists all.
+service was out (down, intermittent or partial, :data:`analysis.timeline.DOWN_STATUSES`)
+about the incident's own service (``[postmortem] service``; a row naming no service counts);
+the other rows (service kept or restored, another service) are statements too, and the
+appendix lists all.
 Every value shown comes from the data or ``incident.toml`` and goes through
 :mod:`analysis.privacy` (``scrub_text`` for free text, ``scrub_place`` for places, ``esc``).
 """
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from analysis.facts import service_reports
 from analysis.figure_text import area_name
 from analysis.i18n import TEXT, format_period, format_time, text
 from analysis.narrative import heading
@@ -30,11 +33,19 @@ _URL = re.compile(r"https?://[^\s<>\"']+$")
 MAX_ROWS = 300
 
 
-def report_counts(reports: pl.DataFrame) -> dict[str, int]:
-    """Statements, reports (service out) and the rest, by the one definition used everywhere."""
+def report_counts(reports: pl.DataFrame, services: tuple[str, ...] = ()) -> dict[str, int]:
+    """Statements, reports (service out) and the rest, by the one definition used everywhere.
+
+    With ``services`` (the incident's ``[postmortem] service``) a report is also about one of
+    them or names none; ``other_service`` counts the statements about another service (listed,
+    not counted), ``other`` those saying service was kept or restored.
+    """
     n = reports.height
-    down = int(reports["status"].is_in(list(DOWN_STATUSES)).fill_null(False).sum()) if n else 0
-    return {"statements": n, "reports": down, "other": n - down}
+    if not n:
+        return {"statements": 0, "reports": 0, "other_service": 0, "other": 0}
+    own = service_reports(reports, services)
+    down = int(own["status"].is_in(list(DOWN_STATUSES)).fill_null(False).sum())
+    return {"statements": n, "reports": down, "other_service": n - own.height, "other": own.height - down}
 
 
 def link(url: str | None) -> str:
@@ -181,10 +192,13 @@ def appendix(a: Analysis) -> list[str]:
     if reports is None or reports.height == 0:
         return []
     lang = a.params.language
-    counts = report_counts(reports)
+    counts = report_counts(reports, tuple(getattr(a, "services", ())))
+    line = text(lang, "ev_counts", **counts)
+    if counts["other_service"]:
+        line += " " + text(lang, "ev_counts_other_service", n=counts["other_service"])
     parts = [
         heading("evidence", text(lang, "ev_title")),
-        f"<p>{esc(text(lang, 'ev_counts', **counts))}</p>",
+        f"<p>{esc(line)}</p>",
         statements_table(a),
         sources_key(a),
         conflicts_table(a),

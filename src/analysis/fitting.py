@@ -17,6 +17,7 @@ import polars as pl
 
 from analysis.config import Incident
 from analysis.errors import FitError
+from analysis.facts import service_reports
 from analysis.ingest import IngestResult
 from analysis.params import ReportParams
 from analysis.timeline import down_reports
@@ -131,10 +132,10 @@ def fit_evidence(incident: Incident, data: IngestResult, params: ReportParams, *
             return FitOutcome(total, evidence, fits)
         fit = recovery.fit_customers_out(series.drop("area"), onset=incident.onset, end=end, timezone=tz, **common)
         return FitOutcome(fit, evidence)
-    # the columns the fit reads (a filter below copies only these, not the whole table)
-    down = down_reports(data.reports).select(
-        c for c in ("reported_at", "reported_until", "weight", "source") if c in data.reports.columns
-    )
+    # the reports about the incident's own service(s) (all when none is configured), and of
+    # them only the columns the fit reads (a filter below copies only these, not the whole table)
+    reports = service_reports(data.reports, incident.postmortem.service)
+    down = down_reports(reports).select(c for c in ("reported_at", "reported_until", "weight", "source") if c in reports.columns)
     if down.height == 0:
         raise FitError("no down reports to fit a recovery curve to")
     point = down.filter(pl.col("reported_until").is_null())
@@ -214,7 +215,8 @@ def shared_profile(folders: list[Any], *, families: Any = "all") -> dict[str, An
     for folder in folders:
         incident = load_incident(folder)
         data = ingest_incident(incident, geocode=False)
-        down = down_reports(data.reports)
+        reports = service_reports(data.reports, incident.postmortem.service)
+        down = down_reports(reports)
         if incident.sampling_for(down_sources(down)) == "curated":
             raise ParameterError(
                 f"{folder}: its down reports are curated statements, which say nothing about when customers report"
@@ -223,7 +225,7 @@ def shared_profile(folders: list[Any], *, families: Any = "all") -> dict[str, An
         times = np.repeat(point["reported_at"].to_numpy(), point["weight"].to_numpy())
         if times.size < 200:
             raise ParameterError(f"{folder}: {times.size} exactly timed down report(s); a clock profile needs at least 200")
-        incidents.append((times, incident.onset, observation_end(incident, data.reports)))
+        incidents.append((times, incident.onset, observation_end(incident, reports)))
         zones.add(incident.timezone)
         stated.add(incident.reporting.hourly_propensity)
         rows.append({"folder": str(folder), "reports": int(times.size)})

@@ -95,27 +95,39 @@ class Analysis:
         return bool(r.height) and bool(r.select((pl.col("nis_code").is_not_null() | pl.col("region").is_not_null()).any()).item())
 
     @functools.cached_property
+    def reports(self) -> pl.DataFrame:
+        """The reports the analysis counts: about the incident's own service(s), or naming none.
+
+        Every report when no ``[postmortem] service`` is configured or the data have no
+        ``service`` column. The recovery fit, the timeline, the geography, the summary and
+        ``metrics.json`` read these; ``data.reports`` keeps every statement (the evidence
+        appendix and the data-quality section list them all).
+        """
+        return service_reports(self.data.reports, self.services)
+
+    @functools.cached_property
     def down(self) -> pl.DataFrame:
-        """Reports saying service was out (down, intermittent, partial); filtered once, then shared."""
-        return down_reports(self.data.reports)
+        """The one definition of a report counted on the page: a counted report saying service was out.
+
+        Status down, intermittent or partial, about the incident's service(s) (see :attr:`reports`);
+        filtered once, then shared.
+        """
+        return down_reports(self.reports)
 
     @property
     def services(self) -> tuple[str, ...]:
         """The incident's own service(s) (``[postmortem] service``); empty when every service counts."""
         return self.incident.postmortem.service
 
-    @functools.cached_property
+    @property
     def service_down(self) -> pl.DataFrame:
-        """Down reports about the incident's own service (all down reports when none is configured).
-
-        A report that names no service is counted: it does not speak of another service.
-        """
-        return service_reports(self.down, self.services)
+        """The down reports about the incident's own service: the same table as :attr:`down`."""
+        return self.down
 
     @functools.cached_property
     def other_services(self) -> dict[str, int]:
         """Down reports about other services than the incident's, per service (listed, not counted)."""
-        return other_service_counts(self.down, self.services)
+        return other_service_counts(down_reports(self.data.reports), self.services)
 
 
 def analyze(params: ReportParams, *, incident: Incident | None = None) -> Analysis:
@@ -193,7 +205,8 @@ def _fit_stage(params: ReportParams, incident: Incident, data: IngestResult) -> 
         as_of = parse_as_of(params.as_of, incident.timezone)
         incident = incident_as_of(incident, as_of)
         data = observed_by(data, as_of)
-    end = observation_end(incident, data.reports, restorations=data.restorations, online=data.online)
+    counted = service_reports(data.reports, incident.postmortem.service)
+    end = observation_end(incident, counted, restorations=data.restorations, online=data.online)
     fit, fit_error, evidence, area_fits = None, None, evidence_kind(data), {}
     try:
         outcome = fit_evidence(incident, data, params, end=end)
@@ -217,13 +230,16 @@ def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResu
         from analysis.nowcast import observed_by
 
         data = observed_by(data, as_of)
+    # the reports counted: about the incident's own service(s) (all of them when none is configured)
+    counted = service_reports(data.reports, incident.postmortem.service)
+    counted_down = down_reports(counted)
     # the timeline shows the whole evidence: a storm's build-up before the onset too
-    starts = [t for t in (incident.onset, first_observation(data)) if t is not None]
+    starts = [t for t in (incident.onset, first_observation(replace(data, reports=counted))) if t is not None]
     start = (min(starts) if starts else end - dt.timedelta(hours=DEFAULT_TAIL_HOURS)) - dt.timedelta(hours=1)
     width = choose_bin_minutes(start, end)
-    binned = bin_reports(down_reports(data.reports), start=start, end=end, bin_minutes=width, timezone=incident.timezone)
+    binned = bin_reports(counted_down, start=start, end=end, bin_minutes=width, timezone=incident.timezone)
 
-    curated = evidence == "down_reports" and incident.sampling_for(down_sources(down_reports(data.reports))) == "curated"
+    curated = evidence == "down_reports" and incident.sampling_for(down_sources(counted_down)) == "curated"
     derived = []
     # the curve of curated statements is not a restoration curve: no "half back" on the timeline
     if fit is not None and not curated:
@@ -238,7 +254,7 @@ def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResu
                 derived.append((when, label, "fit"))
     if fit is not None and incident.onset is None:
         derived.append((fit.onset, "Onset (estimated)", "onset"))
-    events = events_table(incident, reports=data.reports, derived=derived)
+    events = events_table(incident, reports=counted, derived=derived)
 
     analysis = Analysis(
         incident=incident,
@@ -298,7 +314,7 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
         "n_reports": data.n_reports,
         "n_rejected": data.n_rejected,
         "n_down_reports": down.height,
-        "n_windowed_reports": int(reports["reported_until"].is_not_null().sum()),
+        "n_windowed_reports": int(down["reported_until"].is_not_null().sum()),
         "n_unresolved_place": unresolved,
         "onset": m.iso(onset, tz),
         "onset_source": onset_source,
@@ -314,7 +330,7 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
         "regions": {},
         "areas": {
             "n_municipalities": int(
-                reports.select(pl.col("nis_code").filter(pl.col("municipality").is_not_null()).n_unique()).item()
+                a.reports.select(pl.col("nis_code").filter(pl.col("municipality").is_not_null()).n_unique()).item()
             )
         },
         "sources": [{k: v for k, v in s.__dict__.items() if k in SOURCE_METRICS} for s in data.sources],
@@ -331,11 +347,7 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
     doc["evidence_sampling"] = a.sampling
     doc["curated_summary"] = curated_summary(a) if a.curated else None
     doc["misfits"] = [x.to_metrics(tz) for x in a.misfits]
-    doc["service_filter"] = {
-        "services": list(a.services),
-        "n_down_reports": int(a.service_down["weight"].sum()) if a.service_down.height else 0,
-        "other_services": a.other_services,
-    }
+    doc["service_filter"] = service_filter_metrics(a)
     doc["detection"] = detection(a)
     doc["customer_impact"] = customer_impact(a)
     if a.fit is not None and inc.affected_customers and a.evidence != "online_fraction":
@@ -352,6 +364,28 @@ def build_metrics(a: Analysis) -> dict[str, Any]:
 
         doc["nowcast"] = nowcast(a).to_json()
     return doc
+
+
+def service_filter_metrics(a: Analysis) -> dict[str, Any]:
+    """``metrics.json`` ``service_filter``: which services every count on the page covers.
+
+    ``services``: the ``[postmortem] service`` list (empty: every service counts);
+    ``services_counted``: the services named by the counted down reports (``n_down_reports``,
+    weighted), ``n_down_reports_unnamed_service`` of them naming none; ``other_services``:
+    the down reports about another service, per service (listed in the evidence appendix,
+    not counted); ``n_down_reports_all_services``: every down report, counted or not.
+    """
+    down = a.down
+    named = down["service"].drop_nulls().unique().sort().to_list() if "service" in down.columns else []
+    unnamed = int(down.filter(pl.col("service").is_null())["weight"].sum()) if "service" in down.columns else down.height
+    return {
+        "services": list(a.services),
+        "services_counted": named,
+        "n_down_reports": int(down["weight"].sum()) if down.height else 0,
+        "n_down_reports_unnamed_service": unnamed if down.height else 0,
+        "other_services": a.other_services,
+        "n_down_reports_all_services": (int(down["weight"].sum()) if down.height else 0) + sum(a.other_services.values()),
+    }
 
 
 def _geography_metrics(a: Analysis, doc: dict[str, Any]) -> None:

@@ -57,7 +57,10 @@ def data_quality(a: Analysis) -> str:
         # a series has readings, not reports: no places to resolve, no windows
         parts += _kept_with_warning(data.online, lang, "dq_h_readings")
         return "\n".join(parts)
-    parts += [*_places_parts(data.reports, lang), *_windows_parts(data.reports, lang), *_coverage_parts(a)]
+    # the windows are counted among the reports the timeline and the fit read (the page's one
+    # definition of a report); the rows kept with a warning are every row's
+    counted = a.down if hasattr(a, "down") else data.reports
+    parts += [*_places_parts(data.reports, lang), *_windows_parts(counted, data.reports, lang), *_coverage_parts(a)]
     return "\n".join(parts)
 
 
@@ -122,9 +125,9 @@ def _places_parts(reports: pl.DataFrame, lang: str) -> list[str]:
     return parts
 
 
-def _windows_parts(reports: pl.DataFrame, lang: str) -> list[str]:
-    """Reports known only within a window (how many, how wide), and rows kept with a warning."""
-    windowed = reports.filter(pl.col("reported_until").is_not_null())
+def _windows_parts(counted: pl.DataFrame, reports: pl.DataFrame, lang: str) -> list[str]:
+    """Counted reports known only within a window (how many, how wide), and rows kept with a warning."""
+    windowed = counted.filter(pl.col("reported_until").is_not_null())
     parts = [f"<h3>{esc(text(lang, 'windows'))}</h3>"]
     if windowed.height:
         spans = windowed.select(((pl.col("reported_until") - pl.col("reported_at")).dt.total_minutes() / 60).alias("h"))["h"]
@@ -132,7 +135,7 @@ def _windows_parts(reports: pl.DataFrame, lang: str) -> list[str]:
             lang,
             "dq_windows",
             n=windowed.height,
-            total=reports.height,
+            total=counted.height,
             median=format_number(cast(float, spans.median()), 2, lang),
             widest=format_number(cast(float, spans.max()), 3, lang),
         )

@@ -151,8 +151,7 @@ def recovery(a: Analysis) -> list[Part]:
         ]
         if getattr(a.fit, "verdict", ""):
             parts.append(f'<div class="pm-trust">{localized_html(a.fit.verdict, lang)}</div>')
-        parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
-        parts.append(narrative.table(*candidates_table(a.fit.candidates, lang, horizon=a.fit.horizon_minutes)))
+        parts.append(candidates_pointer(lang))
         return parts + diagnostics(a)
     if curated:
         parts.append(f"<p>{esc(text(lang, 'recovery_curated_intro'))}</p>")
@@ -168,8 +167,7 @@ def recovery(a: Analysis) -> list[Part]:
     parts += [fig, caption(text(lang, key, level=format_percent(a.params.level, 0, lang)))]
     if getattr(a.fit, "verdict", ""):
         parts.append(f'<div class="pm-trust">{localized_html(a.fit.verdict, lang)}</div>')
-    parts.append(f"<h3>{esc(text(lang, 'candidates'))}</h3>")
-    parts.append(narrative.table(*candidates_table(a.fit.candidates, lang, horizon=a.fit.horizon_minutes)))
+    parts.append(candidates_pointer(lang))
     parts += diagnostics(a)
     # the share "still affected" at each announcement is a restoration reading curated statements cannot give
     ann = [] if curated else a.metrics.get("announcements") or []
@@ -189,6 +187,23 @@ def recovery(a: Analysis) -> list[Part]:
             )
         )
     return parts
+
+
+def candidates_pointer(lang: str) -> str:
+    """The body's plain sentence for the candidate models, linking to their table in Methods."""
+    return (
+        f'<p class="pm-meta">{esc(text(lang, "candidates_in_methods"))} '
+        f'<a href="#methods-candidates">{esc(text(lang, "methods"))}</a>.</p>'
+    )
+
+
+def candidates_methods(a: Analysis) -> str:
+    """The candidate models compared (Methods): family, parameters, AIC or QAIC, weights, t50/t90."""
+    lang, fit = a.params.language, a.fit
+    if fit is None or getattr(fit, "candidates", None) is None or not fit.candidates.height:
+        return ""
+    rows = narrative.table(*candidates_table(fit.candidates, lang, horizon=fit.horizon_minutes))
+    return f'<h3 id="methods-candidates">{esc(text(lang, "candidates"))}</h3>{rows}'
 
 
 def _announcement_label(a: Analysis, x: dict[str, Any]) -> str:
@@ -360,8 +375,11 @@ def glossary(lang: str) -> str:
 
 
 def methods(a: Analysis) -> list[Part]:
-    """Methods and assumptions, with a glossary of the statistical terms used on the page."""
-    return [methods_report.methods(a), glossary(a.params.language)]
+    """Methods and assumptions: the model, the candidate models, the spatial statistics, a glossary."""
+    from analysis.spatial_report import moran_methods
+
+    extra = [p for p in (candidates_methods(a), moran_methods(a)) if p]
+    return [methods_report.methods(a), *extra, glossary(a.params.language)]
 
 
 def provenance_section(a: Analysis) -> list[Part]:

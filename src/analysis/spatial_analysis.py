@@ -110,7 +110,7 @@ def _onset(a: Analysis) -> dt.datetime:
         return a.fit.onset
     if a.incident.onset is not None:
         return a.incident.onset
-    first = a.data.reports["reported_at"].min()
+    first = a.reports["reported_at"].min()
     return first if first is not None else a.span[0]
 
 
@@ -119,7 +119,7 @@ def _compute(a: Analysis) -> SpatialAnalysis:
     from analysis.geo import area_layer, boundaries, load_exposure
 
     inc, params = a.incident, a.params
-    reports = a.data.reports
+    reports = a.reports
     layer = area_layer(inc.geography)
     user = inc.geography.boundaries is not None
     level = "user" if user else "municipality"
@@ -234,7 +234,7 @@ def _regions_and_area_tests(
     The region comparison (fits and bootstraps) and the area statistics (esda, permutation
     tests) share nothing: they run side by side, each seeded on its own, notes in the same order.
     """
-    params, reports, notes = a.params, a.data.reports, out.notes
+    params, reports, notes = a.params, a.reports, out.notes
     later: list[str] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="area-tests") as pool:
         beside = pool.submit(_area_tests, a, out, exposure=exposure, propensity=propensity, later=later)
@@ -350,7 +350,7 @@ def areas_metrics(a: Analysis) -> dict[str, Any]:
     t = s.table
     # lazy: counts the down reports' municipalities without a filtered copy of the table
     n_municipalities = (
-        a.data.reports.lazy()
+        a.reports.lazy()
         .filter(pl.col("status").is_in(DOWN_STATUSES) & pl.col("municipality").is_not_null())
         .select(pl.col("nis_code").n_unique())
         .collect()

@@ -455,16 +455,8 @@ def _moran_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
         words = text(lang, "geo_moran_alike" if m.statistic > m.expected else "geo_moran_unlike")
     else:
         words = text(lang, "geo_moran_none")
-    words = words[:1].upper() + words[1:]  # the plain finding first, the statistic after it
-    sentence = text(
-        lang,
-        "geo_moran",
-        i=format_number(m.statistic, 2, lang) if abs(m.statistic) >= 1 else _fixed(m.statistic, 3, lang),
-        e=_fixed(m.expected, 3, lang),
-        p=_fixed(m.p_value, max(2, -math.floor(math.log10(m.p_value))) if m.p_value > 0 else 3, lang),
-        n=m.permutations,
-        words=words,
-    )
+    # the plain finding here; the statistic that measured it (Moran's I, p) is in Methods
+    sentence = words[:1].upper() + words[1:]
     c = m.counts()
     if c:  # the cluster kinds ("high-high", …) are phrases of the maps
         listed = ", ".join(f"{v} {translate_text(k, lang)}" for k, v in sorted(c.items()))
@@ -474,9 +466,41 @@ def _moran_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
     if s.caveats:
         sentence += " " + text(lang, "geo_moran_caveat")
     parts.append(f"<p>{esc(sentence)}</p>")
-    notes = "; ".join(localized_html(n, lang) for n in m.notes)
-    parts.append(f"<p class='pm-caption'>{esc(text(lang, 'geo_moran_method'))}" + (f" {notes}." if notes else "") + "</p>")
+    # how it was measured (empirical Bayes, contiguity, permutations) is Methods' business
+    parts.append(
+        f"<p class='pm-caption'>{esc(text(lang, 'geo_moran_in_methods'))} "
+        f'<a href="#methods-neighbours">{esc(text(lang, "methods"))}</a>.</p>'
+    )
     return parts
+
+
+def moran_methods(a: Analysis) -> str:
+    """How the neighbourhood statistic was computed, for the Methods appendix ("" when it was not)."""
+    s = a.spatial
+    if s is None and getattr(a, "has_geography", False):
+        s = spatial_analysis(a)
+    m = s.moran if s is not None else None
+    if m is None or not math.isfinite(m.statistic):
+        return ""
+    lang = a.params.language
+    if m.p_value < 0.05:
+        words = text(lang, "geo_moran_alike" if m.statistic > m.expected else "geo_moran_unlike")
+    else:
+        words = text(lang, "geo_moran_none")
+    measured = text(
+        lang,
+        "geo_moran",
+        i=format_number(m.statistic, 2, lang) if abs(m.statistic) >= 1 else _fixed(m.statistic, 3, lang),
+        e=_fixed(m.expected, 3, lang),
+        p=_fixed(m.p_value, max(2, -math.floor(math.log10(m.p_value))) if m.p_value > 0 else 3, lang),
+        n=m.permutations,
+        words=words[:1].upper() + words[1:],
+    )
+    notes = "; ".join(localized_html(n, lang) for n in m.notes)
+    return (
+        f'<h3 id="methods-neighbours">{esc(text(lang, "g_neighbours"))}</h3><p>{esc(measured)}</p>'
+        f"<p>{esc(text(lang, 'geo_moran_method'))}" + (f" {notes}." if notes else "") + "</p>"
+    )
 
 
 def _fixed(x: float, decimals: int, lang: str) -> str:

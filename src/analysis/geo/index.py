@@ -97,6 +97,7 @@ class _Index:
         for key, name, nis in sectors().select("key", "name", "nis_code").iter_rows():
             secs[key].append(_Match(nis, "sector", 0, name))
         self.sectors: dict[str, list[_Match]] = dict(secs)
+        self.section_owner: dict[str, _Match] = _section_owners()
 
         for r in places().iter_rows(named=True):
             nis = r["nis_code"]
@@ -187,6 +188,17 @@ class _Index:
         if self.near_foreign_search().best(key, _NEAR_FOREIGN) is not None:
             return None  # one letter from a town abroad ("Rijssel"): the town abroad is meant
         return sec[0]
+
+    def section_of(self, key: str) -> _Match | None:
+        """The municipality one of whose statistical sections is named ``key`` (only one holds it), else None."""
+        return self.section_owner.get(key)
+
+    def section_fallback(self, key: str) -> _Match | None:
+        """:meth:`section_of` unless a town abroad may be meant (its name, or one letter from a large one)."""
+        m = self.section_owner.get(key)
+        if m is None or key in self.foreign or self.near_foreign_search().best(key, _NEAR_FOREIGN) is not None:
+            return None
+        return m
 
     def muni_result(self, nis: str, method: str, score: float | None, note: str | None = None) -> dict[str, Any]:
         r = self.munis[nis]
@@ -384,6 +396,17 @@ def _name_parts(name: str | None) -> set[str]:
             if len(key) >= 5:
                 out.add(key)
     return out
+
+
+def _section_owners() -> dict[str, _Match]:
+    """The statistical sections' own names (former municipalities: "Berchem", "Werm"), each with the one municipality holding it.
+
+    A name that sections of several municipalities carry is left out.
+    """
+    owners: dict[str, dict[str, str]] = defaultdict(dict)
+    for key, name, nis in section_names().select("key", "name", "nis_code").iter_rows():
+        owners[key].setdefault(nis, name)
+    return {k: _Match(nis, "sector", 0, name) for k, v in owners.items() if len(v) == 1 for nis, name in v.items()}
 
 
 @cache

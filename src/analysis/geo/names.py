@@ -83,20 +83,9 @@ def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzz
     # 1. the whole string, then without administrative words; a short form of a compound
     #    municipality name ("Molenbeek") beats a village of that name ten times smaller
     for key in [whole, *(compact_key(v) for v in _strip_admin(text))]:
-        m, cands = _choose(idx.lookup_with_sectors(key, allowed), allowed=allowed)
-        short, short_cands = _choose(idx.parts.get(key, []), allowed=allowed)
-        if m is not None and m.method == "sector":
-            # Statbel's sectors name the section ("Heverlee" is in Leuven, not Oud-Heverlee),
-            # unless the word is a shared part of several municipality names ("Woluwe")
-            if m.nis in {c.nis for c in short_cands}:
-                return _NameResult(candidates=short_cands, note=f"'{text}' names places in several municipalities")
-            return _NameResult(m, _SCORE["sector"], note=f"section '{m.name}' of {idx.munis[m.nis]['name']} (Statbel sectors)")
-        if short is not None and (m is None or (m.method == "section" and m.population * 10 < short.population)):
-            return _NameResult(short, 0.9, note=f"short form of {short.name}")
-        if m is not None:
-            return _NameResult(m, _SCORE[m.method])
-        if cands or short_cands:
-            return _NameResult(candidates=cands or short_cands, note=f"'{text}' names places in several municipalities")
+        hit = _one_key(key, text, idx, allowed)
+        if hit is not None:
+            return hit
     # 2. parts separated by commas, brackets, slashes: "Jumet (Charleroi)", "Liège, Belgique"
     parts = split_parts(text)
     if len(parts) > 1:
@@ -116,9 +105,15 @@ def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzz
             return _NameResult(candidates=ambiguous, note=f"'{text}' names places in several municipalities")
     # 3. a misspelt name: fuzzy on the whole string (before looking for names inside it, so
     #    "Sint-Gillis-Waaas" is Sint-Gillis-Waas and not Sint-Gillis)
+    #    An exact name of a statistical section (a former municipality) that one municipality
+    #    holds beats an approximate match or a word inside it: "Meilegem" is Zwalm's section, not
+    #    Meigem in Deinze; "Les Forges" Sprimont's, not the Forges of Chimay
+    exact_section = idx.section_fallback(whole) if allowed is None else None
     fuzzy = _NameResult()
     if fuzzy_threshold <= 100:
         fuzzy = _fuzzy(text, whole, idx, allowed=allowed, threshold=fuzzy_threshold)
+        if fuzzy.match is not None and exact_section is not None and exact_section.nis != fuzzy.match.nis:
+            return _section_name_result(exact_section, idx)
         if fuzzy.match is not None or (fuzzy.note and " is closer to " in fuzzy.note):
             return fuzzy
     # 4. word windows inside a longer text: "panne à Jumet ce soir", "storing Gent"
@@ -137,10 +132,62 @@ def _match_name(text: str, idx: _Index, *, allowed: set[str] | None = None, fuzz
                 break
         if len(found2) == 1:
             m, s = next(iter(found2.values()))
+            if exact_section is not None and exact_section.nis != m.nis:
+                return _section_name_result(exact_section, idx)
             return _NameResult(m, s, note="name found inside a longer text")
         if len(found2) > 1:
             return _resolve_several(list(found2.values()), text)
     return fuzzy
+
+
+def _one_key(key: str, text: str, idx: _Index, allowed: set[str] | None) -> _NameResult | None:
+    """The whole string's key (or a variant): a municipality, the competing ones, or None when the key names nothing."""
+    m, cands = _choose(idx.lookup_with_sectors(key, allowed), allowed=allowed)
+    short, short_cands = _choose(idx.parts.get(key, []), allowed=allowed)
+    if m is not None and m.method == "sector":
+        # Statbel's sectors name the section ("Heverlee" is in Leuven, not Oud-Heverlee),
+        # unless the word is a shared part of several municipality names ("Woluwe")
+        if m.nis in {c.nis for c in short_cands}:
+            return _NameResult(candidates=short_cands, note=f"'{text}' names places in several municipalities")
+        return _NameResult(m, _SCORE["sector"], note=f"section '{m.name}' of {idx.munis[m.nis]['name']} (Statbel sectors)")
+    # a short form of a compound municipality name ("Molenbeek") beats a village of that name ten times smaller
+    pick = short if short is not None and (m is None or (m.method == "section" and m.population * 10 < short.population)) else m
+    if pick is not None and (doubt := _section_elsewhere(key, pick, idx, allowed, text)) is not None:
+        return doubt
+    if pick is not None and pick is short:
+        return _NameResult(short, 0.9, note=f"short form of {short.name}")
+    if m is not None:
+        return _NameResult(m, _SCORE[m.method])
+    if cands or short_cands:
+        return _NameResult(candidates=cands or short_cands, note=f"'{text}' names places in several municipalities")
+    return None
+
+
+def _section_name_result(sec: _Match, idx: _Index) -> _NameResult:
+    """A place resolved by the exact name of a statistical section its municipality alone holds."""
+    return _NameResult(sec, _SCORE["sector"], note=f"section '{sec.name}' of {idx.munis[sec.nis]['name']} (Statbel sections)")
+
+
+def _section_elsewhere(key: str, pick: _Match, idx: _Index, allowed: set[str] | None, text: str) -> _NameResult | None:
+    """Ambiguous when a bare name is a statistical section of one municipality and another name elsewhere.
+
+    "Berchem" is a section of Kluisbergen in Statbel's list and a district of Antwerp (and the
+    short form of Berchem-Sainte-Agathe); "Werm" a section of Hoeselt and Waremme's Walloon
+    name. Without a postal code or a province (``allowed``) nothing in the string tells which
+    is meant, so neither is guessed. An official municipality name still wins ("Hamme", also
+    a section of Merchtem, is Hamme); so does the section's own municipality.
+    """
+    if allowed is not None or pick.method == "exact":
+        return None
+    sec = idx.section_of(key)
+    if sec is None or sec.nis == pick.nis:
+        return None
+    here, there = idx.munis[sec.nis]["name"], idx.munis[pick.nis]["name"]
+    return _NameResult(
+        candidates=[pick, sec],
+        note=f"'{text}' is a section of {here} (Statbel) and also names a place in {there}; "
+        "a postal code or a province would tell which",
+    )
 
 
 def _resolve_several(found: list[tuple[_Match, float]], text: str) -> _NameResult:

@@ -69,7 +69,8 @@ def statements_map(
     the provinces and regions holding down reports. Regions are drawn first, provinces on
     top; the colour is :func:`painted_status` (an area with reports is never "not
     affected") and the hover lists every statement with its time span. Country-wide
-    statements have no polygon of their own and are counted in the legend title instead.
+    statements of an outage have no polygon of their own and are counted in the legend title
+    instead (as the page counts reports: down, intermittent or partial).
     """
     for c in ("scope", "area", "code", "status", "statements", "from_local", "to_local"):
         if c not in statements.columns:
@@ -85,7 +86,8 @@ def statements_map(
             grp = painted.filter((pl.col("scope") == scope) & (pl.col("status") == status))
             if grp.height:
                 fig.add_trace(_status_trace(grp, geojson, scope, status))
-    n_country = int(statements.filter(pl.col("scope") == "country")["statements"].sum())
+    # counted as the page counts reports: statements that service was out (a "restored" one is no report)
+    n_country = int(statements.filter((pl.col("scope") == "country") & pl.col("status").is_in(AFFECTED))["statements"].sum())
     if n_country:
         fig.update_layout(legend_title_text=f"{n_country} more statement(s) concern the whole country")
     geo_layout(fig, title=title, note=note)
