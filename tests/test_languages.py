@@ -159,7 +159,8 @@ def catalogue_sentinels(lang: str) -> frozenset[str]:
 def english_words(text: str, lang: str | None = None) -> list[str]:
     """The sentinel words in ``text``: the fixed list, and with ``lang`` the catalogue's (:func:`catalogue_sentinels`)."""
     words = sorted(set(SENTINELS) | (catalogue_sentinels(lang) if lang else set()))
-    return [w for w in words if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)]
+    # a word inside a path (data/raw/…) or an identifier is not prose
+    return [w for w in words if re.search(rf"(?<![\w/-]){re.escape(w)}(?![\w/-])", text)]
 
 
 def test_figure_labels_translated_but_not_data_or_frame_names() -> None:
