@@ -133,13 +133,13 @@ def real_cases(work: Path) -> list[Case]:
     return cases
 
 
-def storm_cases(work: Path, seeds: int) -> list[Case]:
-    """Simulated storms, every scenario, ``seeds`` draws each."""
+def storm_cases(work: Path, seeds: int, first: int = 0) -> list[Case]:
+    """Simulated storms, every scenario, ``seeds`` draws each (seeds ``first``, ``first`` + 1, …)."""
     from benchmarks import storms
 
     cases = []
     for name in storms.SCENARIOS:
-        for seed in range(seeds):
+        for seed in range(first, first + seeds):
             out = work / f"storm-{name}-{seed}"
             truth = storms.write_incident(name, out, seed=seed)
             full = truth.crossings_full
@@ -147,7 +147,7 @@ def storm_cases(work: Path, seeds: int) -> list[Case]:
     return cases
 
 
-def crowd_cases(work: Path, seeds: int, *, delayed: bool) -> list[Case]:
+def crowd_cases(work: Path, seeds: int, *, delayed: bool, first: int = 0) -> list[Case]:
     """Simulated crowd-report incidents (and their delayed-arrival variants)."""
     from zoneinfo import ZoneInfo
 
@@ -155,7 +155,7 @@ def crowd_cases(work: Path, seeds: int, *, delayed: bool) -> list[Case]:
 
     cases = []
     for name in CROWD:
-        for seed in range(seeds):
+        for seed in range(first, first + seeds):
             out = work / f"crowd-{name}-{seed}"
             truth = independent.write_incident(name, out, seed=seed)
             onset = dt.datetime.fromisoformat(truth["onset"]).replace(tzinfo=ZoneInfo(truth["timezone"])).astimezone(dt.UTC)
@@ -448,16 +448,16 @@ def markdown(table: pl.DataFrame, method: str = "nowcast") -> str:
 
 
 def run(
-    *, quick: bool, seeds: int, n_boot: int, groups: tuple[str, ...], work: Path, cache: Path | None = None
+    *, quick: bool, seeds: int, n_boot: int, groups: tuple[str, ...], work: Path, cache: Path | None = None, first_seed: int = 0
 ) -> tuple[list[dict[str, Any]], pl.DataFrame]:
     """Build the incidents, replay them, return the rows and the summary table."""
     cases: list[Case] = []
     if "real" in groups:
         cases += real_cases(work)
     if "storms" in groups:
-        cases += storm_cases(work, 1 if quick else seeds)
+        cases += storm_cases(work, 1 if quick else seeds, first_seed)
     if "crowd" in groups:
-        cases += crowd_cases(work, 1 if quick else seeds, delayed=not quick)
+        cases += crowd_cases(work, 1 if quick else seeds, delayed=not quick, first=first_seed)
     if quick:  # one incident per kind of evidence: a smoke run that still exercises every path
         keep = {"real-beryl", "storm-two-bands-0", "crowd-stamped-0"}
         cases = [c for c in cases if c.name in keep]
@@ -473,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one incident per evidence kind (smoke run, a few minutes)")
     parser.add_argument("--seeds", type=int, default=3, help="draws per simulated scenario (full run)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the simulated scenarios' first seed (other draws)")
     parser.add_argument("--n-boot", type=int, default=100, help="bootstrap replicates per fit")
     parser.add_argument("--groups", default="real,storms,crowd", help="comma-separated: real, storms, crowd")
     parser.add_argument("--json", type=Path, help="write the scored rows and the summary here")
@@ -489,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
             groups=tuple(g.strip() for g in args.groups.split(",")),
             work=Path(tmp),
             cache=args.cache,
+            first_seed=args.first_seed,
         )
     for method in (*PRODUCTS, "prior-learned"):
         print(markdown(table, method) + "\n")

@@ -42,6 +42,12 @@ IMPLAUSIBLE_FACTOR = 50.0
 #: ... that is, later than the prior's quantile this many standard deviations above its median
 #: (for the assumed prior's spread exactly :data:`IMPLAUSIBLE_FACTOR` times the median).
 IMPLAUSIBLE_Z = math.log(IMPLAUSIBLE_FACTOR) / PRIOR_SIGMA
+#: Prior probability that one piece of evidence behind an ETA (the fitted crossing, an extrapolation) misleads.
+MISLEAD = 0.2
+#: Log-scale spread around the prior median with which a misleading piece's value is read.
+MISLEAD_SIGMA = VAGUE_SIGMA
+#: Models of :func:`model_average` with less weight than this are left out of the mixture.
+MIN_MODEL_WEIGHT = 1e-4
 #: Log-scale spread of the ETA from extrapolating a series' current recovery rate.
 RATE_SIGMA = 0.8
 #: Hours of readings behind the current recovery rate.
@@ -238,6 +244,7 @@ def eta_forecast(
     reached_minutes: float | None = None,
     rate_minutes: float | list[float] | None = None,
     n: int = N_SAMPLES,
+    reached_when_past: bool = True,
 ) -> EtaForecast:
     """The forecast of t_p (minutes after onset) from a fit's estimate (value, interval at ``level``).
 
@@ -245,7 +252,9 @@ def eta_forecast(
     no forecast, the time it was reached. Otherwise, on the log scale, the fit's estimate
     as a normal (median ``value``, spread from the wider side of its interval) combined
     with the prior's normal by their precisions, then conditioned on t_p > ``elapsed``
-    (it has not happened yet). A fitted value implausibly late (later than both
+    (it has not happened yet), averaged over which pieces of evidence to trust
+    (:func:`model_average`). ``reached_when_past`` False: a fitted value at or before
+    ``elapsed`` is one more piece of evidence ("about now"), not a crossing. A fitted value implausibly late (later than both
     :data:`IMPLAUSIBLE_FACTOR` times the elapsed time and the prior's
     :meth:`DurationPrior.horizon`: a curve that has not started to fall yet, a truncated
     fit extrapolated far past its evidence) is left out. ``rate_minutes``: ETAs from extrapolating the
@@ -255,7 +264,7 @@ def eta_forecast(
     if reached_minutes is not None and math.isfinite(reached_minutes):
         return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=float(reached_minutes))
     value = float(est.value)
-    if math.isfinite(value) and value <= elapsed:
+    if math.isfinite(value) and value <= elapsed and reached_when_past:
         return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=value)
     parts = []
     horizon = max(IMPLAUSIBLE_FACTOR * max(elapsed, 1.0), prior.horizon(p) if prior is not None else 0.0)
@@ -265,7 +274,8 @@ def eta_forecast(
     rates = [rate_minutes] if isinstance(rate_minutes, (int, float)) else list(rate_minutes or [])
     parts.extend((math.log(r), RATE_SIGMA) for r in rates if math.isfinite(r) and elapsed < r < horizon)
     if prior is not None:
-        parts.append((math.log(prior.median(p)), prior.spread(p)))
+        x, w = model_average(parts, (math.log(prior.median(p)), prior.spread(p)), elapsed, n)
+        return EtaForecast(p, x, w)
     if not parts:
         if math.isfinite(value):  # the fitted value alone, however late (the fit without a prior)
             return EtaForecast(p, np.array([value]), np.ones(1))
@@ -274,6 +284,55 @@ def eta_forecast(
     mu = sum(m / s**2 for m, s in parts) / precision
     x = truncated_lognormal(mu, math.sqrt(1 / precision), elapsed, n)
     return EtaForecast(p, x, np.ones_like(x))
+
+
+def model_average(
+    parts: list[tuple[float, float]], prior: tuple[float, float], elapsed: float, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The prior updated by the pieces of evidence, averaged over which of them to trust (weighted samples).
+
+    Each piece (a log-scale ETA and its spread: the fitted crossing, an extrapolation) is
+    either informative (the log t_p plus a normal error of its spread) or misleading
+    (prior probability :data:`MISLEAD`; then it says nothing about t_p and is read as a
+    draw spread :data:`MISLEAD_SIGMA` around the prior median). Every subset of trusted
+    pieces is a model; its weight is its prior probability times the likelihood of all the
+    pieces' values under it (the trusted ones jointly normal around the prior, which is how
+    a piece that contradicts the prior and the others loses weight) times its probability
+    of "not reached yet at ``elapsed``". The forecast is the mixture of the models'
+    posteriors (prior and trusted pieces combined by their precisions), each conditioned
+    on "not reached yet". With every piece trusted and consistent this is the precision
+    combination; a piece at odds with the rest no longer drags the forecast with it.
+    """
+    mu0, s0 = prior
+    k = len(parts)
+    models: list[tuple[float, float, float]] = []  # (log weight, posterior log mean, posterior sd)
+    for mask in range(1 << k):
+        trusted = [parts[i] for i in range(k) if mask >> i & 1]
+        others = [parts[i] for i in range(k) if not mask >> i & 1]
+        logw = len(trusted) * math.log(1 - MISLEAD) + len(others) * math.log(MISLEAD)
+        wide = math.sqrt(s0**2 + MISLEAD_SIGMA**2)
+        logw += sum(float(stats.norm.logpdf(m, mu0, wide)) for m, _ in others)
+        if trusted:
+            values = np.array([m for m, _ in trusted])
+            cov = s0**2 * np.ones((len(trusted), len(trusted))) + np.diag([s**2 for _, s in trusted])
+            logw += float(stats.multivariate_normal.logpdf(values, np.full(len(trusted), mu0), cov))
+        precision = 1 / s0**2 + sum(1 / s**2 for _, s in trusted)
+        mu = (mu0 / s0**2 + sum(m / s**2 for m, s in trusted)) / precision
+        sd = math.sqrt(1 / precision)
+        if elapsed > 0:
+            logw += float(stats.norm.logsf((math.log(elapsed) - mu) / sd))
+        models.append((logw, mu, sd))
+    top = max(w for w, _, _ in models)
+    share = np.array([math.exp(w - top) for w, _, _ in models])
+    share /= share.sum()
+    xs, ws = [], []
+    for (_, mu, sd), wt in zip(models, share, strict=True):
+        if wt < MIN_MODEL_WEIGHT:
+            continue
+        x = truncated_lognormal(mu, sd, elapsed, n)
+        xs.append(x)
+        ws.append(np.full(n, wt / n))
+    return np.concatenate(xs), np.concatenate(ws)
 
 
 def event_size(fit: Any, evidence: str, data: IngestResult) -> float:
@@ -447,7 +506,7 @@ def eta_forecasts(
             unpeaked = peak_may_be_ahead(data, onset + dt.timedelta(minutes=elapsed))
     etas = {}
     for key, p in (("t50", 0.5), ("t90", 0.9)):
-        reached, est = None, Estimate.nan()
+        reached, est, sure = None, Estimate.nan(), True
         if fit is not None and hasattr(fit, "crossing"):
             c = fit.crossing(p)
             if c.reached and c.minutes.value <= elapsed and not (share_now is not None and share_now[0] > 1 - p):
@@ -457,6 +516,7 @@ def eta_forecasts(
                 est = Estimate.nan()  # the curve crossed already but the last hour's readings did not: the curve is wrong
         elif fit is not None:
             est = fit.quantile(p)
+            sure = not float(est.high) > elapsed  # a fitted t_p just behind us, its interval still ahead: not reached yet
         rates: list[float] = []
         if prior and onset is not None:
             as_of = onset + dt.timedelta(minutes=elapsed)
@@ -471,7 +531,9 @@ def eta_forecasts(
                 if float(still.high) - float(still.low) <= SHARE_KNOWN_WIDTH:  # else the share out now is a guess
                     progress = progress_eta(float(still.value), elapsed, elapsed, p)
             rates.append(progress or math.nan)
-        f = eta_forecast(est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, rate_minutes=rates)
+        f = eta_forecast(
+            est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, rate_minutes=rates, reached_when_past=sure
+        )
         if unpeaked is not None and duration_prior is not None:
             alone = eta_forecast(Estimate.nan(), p, elapsed=elapsed, level=level, prior=duration_prior)
             f = with_prior_mixed_in(f, alone, UNPEAKED_PRIOR_WEIGHT)

@@ -62,9 +62,7 @@ def load_incident(path: str | Path) -> Incident:
     simulated = bool(r.get("simulated", bool) or False)
 
     origin = _parse_origin(r)
-
     events = _parse_events(r, tz)
-
     reporting = _parse_reporting(r)
     geography = _parse_geography(r, folder)
     nowcast_history = _parse_nowcast(r, folder)
