@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import shutil
@@ -15,8 +16,10 @@ import pytest
 from analysis.config import PROJECT_ROOT, load_incident
 from analysis.errors import ConfigError
 from analysis.ingest import ingest_incident
-from analysis.nowcast import DurationPrior, eta_forecasts
+from analysis.nowcast import DurationPrior, EtaForecast, eta_forecasts
+from analysis.nowcast_eta import model_average
 from analysis.nowcast_history import MIN_EVENTS, PastEvent, read_history
+from analysis.recovery.result import Estimate
 
 SMALL = PROJECT_ROOT / "tests" / "data" / "incidents" / "small-fixture"
 FAST = ("-p", "n_boot=20", "-p", "families=exponential,weibull")
@@ -191,8 +194,6 @@ def test_nowcast_line_uses_the_history_of_the_config(tmp_path: Path) -> None:
 
 
 def dt_of(text: str) -> float:
-    import datetime as dt
-
     return dt.datetime.fromisoformat(text).timestamp()
 
 
@@ -209,3 +210,62 @@ def test_history_outside_the_incident_folder_is_refused(tmp_path: Path) -> None:
     (folder / "incident.toml").write_text(toml, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"nowcast\.history"):
         load_incident(folder)
+
+
+# --------------------------------------------------------------------------- averaging over which evidence to trust
+
+
+def test_a_piece_of_evidence_at_odds_with_the_rest_loses_its_pull() -> None:
+    """Prior and fitted crossing agree near 600 min; an extrapolation says 12 000: the forecast stays near 600.
+
+    The precision combination alone would put the median at about 840; consistent pieces
+    are still combined (the forecast narrower than the prior alone).
+    """
+    prior = (math.log(600.0), 0.4)
+    fit, wild = (math.log(660.0), 0.35), (math.log(12_000.0), 0.8)
+    x, w = model_average([fit, wild], prior, 60.0, 4000)
+    f = EtaForecast(0.9, x, w)
+    pieces = [prior, fit, wild]
+    precision = sum(1 / s**2 for _, s in pieces)
+    product = math.exp(sum(m / s**2 for m, s in pieces) / precision)
+    assert product > 800 and 560 < f.median < 720
+    x1, w1 = model_average([fit], prior, 60.0, 4000)
+    agree = EtaForecast(0.9, x1, w1)
+    lo, hi = agree.interval(0.9)
+    assert 560 < agree.median < 700 and math.log(hi / lo) < 2 * 1.645 * 0.4  # narrower than the prior's own interval
+
+
+def test_not_yet_moves_weight_off_the_models_that_expected_the_end_by_now() -> None:
+    """At 400 min a fitted crossing says 100, an extrapolation 900, the assumed prior 400: the forecast follows 900.
+
+    The precision combination of the three would put the crossing at about 150 min, before
+    now, and its truncation at "not yet" would say "any minute"; trusting the fit makes
+    "not reached yet" unlikely, so that model loses its weight.
+    """
+    x, w = model_average([(math.log(100.0), 0.35), (math.log(900.0), 0.8)], (math.log(400.0), 1.2), 400.0, 4000)
+    f = EtaForecast(0.9, x, w)
+    assert f.quantile(0.05)[0] >= 400.0 and 650 < f.median < 1100
+
+
+class _ReportFit:
+    """A fit of reports as the forecast reads it: quantiles, the share still out, the onset."""
+
+    onset = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+
+    def __init__(self, t90: Estimate) -> None:
+        self.t90 = t90
+
+    def quantile(self, p: float) -> Estimate:
+        return self.t90 if p >= 0.9 else Estimate(self.t90.value / 3, self.t90.low / 3, self.t90.high / 3)
+
+    def still_affected(self, t: dt.datetime) -> Estimate:
+        return Estimate(0.2, 0.0, 1.0)
+
+
+def test_a_report_fit_crossing_just_behind_us_is_not_taken_as_reached() -> None:
+    """Fitted t90 100 min [60–400] at 120 min: not reached (its interval lies ahead); [60–110]: reached."""
+    data = ingest_incident(load_incident(SMALL))
+    ahead = eta_forecasts(_ReportFit(Estimate(100.0, 60.0, 400.0)), evidence="down_reports", data=data, elapsed=120.0, level=0.9)
+    assert not ahead["t90"].reached and ahead["t90"].quantile(0.05)[0] >= 120.0
+    behind = eta_forecasts(_ReportFit(Estimate(100.0, 60.0, 110.0)), evidence="down_reports", data=data, elapsed=120.0, level=0.9)
+    assert behind["t90"].reached and behind["t90"].reached_minutes == 100.0

@@ -227,10 +227,7 @@ def truncated_lognormal(mu: float, sigma: float, floor: float, n: int) -> np.nda
     a = (math.log(floor) - mu) / sigma if floor > 0 else -math.inf
     rest = 1 - (np.arange(n) + 0.5) / n  # survival beyond each quantile, as a share of the tail beyond the floor
     tail = float(stats.norm.sf(a))
-    if tail > 0:
-        z = np.maximum(stats.norm.isf(tail * rest), a)
-    else:
-        z = a - np.log(rest) / a
+    z = np.maximum(stats.norm.isf(tail * rest), a) if tail > 0 else a - np.log(rest) / a
     return np.exp(mu + sigma * z)
 
 
