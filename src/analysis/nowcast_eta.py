@@ -5,6 +5,7 @@ Used by :mod:`analysis.nowcast` (docs/nowcast.md, "How an ETA is made").
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ import polars as pl
 from scipy import stats
 
 from analysis.ingest import IngestResult
-from analysis.nowcast_history import PastEvent, learn_shift, usable
+from analysis.nowcast_history import PastEvent, conformal_scale, learn_shift, usable
 from analysis.recovery.result import Estimate
 
 if TYPE_CHECKING:
@@ -102,7 +103,8 @@ class DurationPrior:
         learned = {}
         for p in (0.5, 0.9):
             residuals = [math.log(e.minutes(p)) - math.log(cls._assumed(evidence, e.size).median(p)) for e in past]
-            learned[p] = learn_shift(residuals, PRIOR_SIGMA)
+            shift, scale = learn_shift(residuals, PRIOR_SIGMA), conformal_scale(residuals, PRIOR_SIGMA)
+            learned[p] = dataclasses.replace(shift, spread=shift.spread * scale) if shift and scale else shift
         half, full = learned[0.5], learned[0.9]
         return cls(
             median_t90=assumed.median(0.9) * math.exp(full.shift) if full else assumed.median_t90,
@@ -529,7 +531,14 @@ def eta_forecasts(
                     progress = progress_eta(float(still.value), elapsed, elapsed, p)
             rates.append(progress or math.nan)
         f = eta_forecast(
-            est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, rate_minutes=rates, reached_when_past=sure
+            est,
+            p,
+            elapsed=elapsed,
+            level=level,
+            prior=duration_prior,
+            reached_minutes=reached,
+            rate_minutes=rates,
+            reached_when_past=sure,
         )
         if unpeaked is not None and duration_prior is not None:
             alone = eta_forecast(Estimate.nan(), p, elapsed=elapsed, level=level, prior=duration_prior)

@@ -15,7 +15,10 @@ events are few or scattered); the spread s pools the events' scatter with one ps
 of the assumed spread (so two past events that agree by chance do not make the prior
 sharp); the prior of a new event is log-normal with median m(size)·e^δ̂ and log-scale
 spread √(s² + var δ̂). With fewer than :data:`MIN_EVENTS` usable past events of the same
-evidence kind, the assumed prior stays.
+evidence kind, the assumed prior stays. With at least :data:`CONFORMAL_MIN`, the spread
+is then calibrated by split-conformal on the events held out one at a time
+(:func:`conformal_scale`): the 90 % interval is made as wide as it needed to be to
+cover 90 % of the past events, each predicted from the others.
 """
 
 from __future__ import annotations
@@ -25,11 +28,16 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 
 from analysis.errors import ConfigError, quote
 
 #: Past events of the same evidence kind (with the target's duration) needed before the prior is learned.
 MIN_EVENTS = 3
+#: Past events (of the kind, with the target's duration) needed before the learned spread is calibrated
+#: by split-conformal: the 90 % score needs ⌈(n + 1)·0.9⌉ ≤ n.
+CONFORMAL_MIN = 9
+CONFORMAL_LEVEL = 0.9
 #: Pseudo-events of the assumed spread pooled into the learned spread.
 PSEUDO_EVENTS = 1.0
 #: Evidence kinds a history row may name (those of :func:`analysis.fitting.evidence_kind`).
@@ -140,6 +148,29 @@ def learn_shift(residuals: Sequence[float], prior_sigma: float) -> LearnedShift 
     precision = n / s2 + 1 / prior_sigma**2
     shift = (n / s2) * mean / precision
     return LearnedShift(n, shift, math.sqrt(s2 + 1 / precision))
+
+
+def conformal_scale(residuals: Sequence[float], prior_sigma: float, level: float = CONFORMAL_LEVEL) -> float | None:
+    """Split-conformal factor on the learned spread, from leave-one-out residuals (None below :data:`CONFORMAL_MIN`).
+
+    Each past event is predicted from the others (:func:`learn_shift` without it); its
+    standardised error |r_j − δ̂₋ⱼ| / s₋ⱼ is a conformity score. The ⌈(n + 1)·level⌉-th
+    smallest score, over the normal quantile of that level, scales the spread so that the
+    central ``level`` interval would have covered that share of the past events held out.
+    """
+    r = [x for x in residuals if math.isfinite(x)]
+    n = len(r)
+    rank = math.ceil((n + 1) * level)
+    if n < CONFORMAL_MIN or rank > n:
+        return None
+    scores = []
+    for j in range(n):
+        rest = learn_shift(r[:j] + r[j + 1 :], prior_sigma)
+        if rest is None:
+            return None
+        scores.append(abs(r[j] - rest.shift) / rest.spread)
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    return sorted(scores)[rank - 1] / z
 
 
 def usable(history: Iterable[PastEvent], evidence: str, *, exclude: str | None = None) -> list[PastEvent]:
