@@ -22,13 +22,16 @@ Incidents
 
 Methods, all built on the same evidence
 ---------------------------------------
-* ``nowcast``: the product — the fit's ETA distribution combined with extrapolations of the
-  recovery so far and the size-scaled log-normal duration prior
-  (:class:`analysis.nowcast.DurationPrior`), mixed with the prior alone while a series' peak
-  may still be ahead (:func:`analysis.nowcast.peak_may_be_ahead`), conditioned on "not
-  reached yet";
+* ``nowcast``: the product — the fit's ETA, extrapolations of the recovery so far and the
+  size-scaled log-normal duration prior, averaged over which pieces to trust
+  (:func:`analysis.nowcast_eta.model_average`), mixed with the prior alone while a series'
+  peak may still be ahead, conditioned on "not reached yet" — with the prior **learned from
+  the other incidents of the backtest** (:mod:`analysis.nowcast_history`; each incident,
+  and its delayed-arrival replay, left out of the history its own forecasts learn from);
+* ``nowcast-assumed``: the same without a history (the assumed prior);
 * ``fit``: the fitted curve without a prior (the same distribution, unweighted);
-* ``prior``: the log-normal duration prior conditioned on the event's size and on "not yet";
+* ``prior``: the assumed log-normal duration prior conditioned on the event's size and on "not yet";
+* ``prior-learned``: the prior learned from the other incidents alone, conditioned on "not yet";
 * ``rate``: the current recovery rate extrapolated linearly (series: the readings of the
   last 3 h; reports: the fitted S over the last 2 h), a point forecast.
 
@@ -37,10 +40,11 @@ median width of the 90 % interval relative to the remaining time (truth − issu
 CRPS relative to the remaining time (mean; a point forecast's CRPS is its absolute error; every
 relative score capped at 10, which a forecast of "never" gets);
 median absolute error of the median relative to the remaining time; and the CRPS gain of
-``nowcast`` over the best baseline, 1 − CRPS(nowcast) / min CRPS(baselines), over every
+each product over the best baseline, 1 − CRPS(product) / min CRPS(baselines), over every
 forecast and again over the forecasts made with a curve (every method has one there).
 
-Run: ``.venv/bin/python benchmarks/nowcast.py [--quick] [--seeds 3] [--n-boot 100] [--json out.json]``.
+Run: ``.venv/bin/python benchmarks/nowcast.py [--quick] [--seeds 3] [--first-seed 0] [--n-boot 100] [--json out.json]
+[--cache DIR]`` (``--cache``: the fits kept and reused, so a change of the forecast is re-scored on the same fits).
 """
 
 from __future__ import annotations
