@@ -9,9 +9,11 @@ Three pieces, all pure functions of the ingested tables and a fit:
   the share still out at T, the clock times at which 50 % and 90 % will be restored (each
   with an interval), what is still to come, and how old the newest evidence is.
   An ETA combines, on the log scale, the fit's crossing (its bootstrap interval read as a
-  normal), extrapolations of the recovery so far and a weak log-normal duration prior
-  scaled by the size of the event (:class:`DurationPrior`), then conditions on "not
-  reached yet at T" (:func:`eta_forecast`; docs/nowcast.md). While a series' count may not
+  normal), extrapolations of the recovery so far and a log-normal duration prior scaled
+  by the size of the event (:class:`DurationPrior`: assumed, or learned from past
+  incidents with ``[nowcast] history``, :mod:`analysis.nowcast_history`), averaged over
+  which pieces to trust and conditioned on "not reached yet at T" (:func:`eta_forecast`,
+  :func:`analysis.nowcast_eta.model_average`; docs/nowcast.md). While a series' count may not
   have peaked yet (:func:`peak_may_be_ahead`) the forecast is mixed with the prior alone.
 * :func:`communications_review` replays the analysis at each announcement of the incident
   and sets the as-of estimate beside the retrospective one.

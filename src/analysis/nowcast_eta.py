@@ -1,4 +1,4 @@
-"""ETA forecasts: the fitted crossing, the recovery so far and a size-conditioned duration prior, combined.
+"""ETA forecasts: the fitted crossing, the recovery so far and a size-conditioned duration prior, averaged over which to trust.
 
 Used by :mod:`analysis.nowcast` (docs/nowcast.md, "How an ETA is made").
 """
