@@ -22,13 +22,16 @@ Incidents
 
 Methods, all built on the same evidence
 ---------------------------------------
-* ``nowcast``: the product — the fit's ETA distribution combined with extrapolations of the
-  recovery so far and the size-scaled log-normal duration prior
-  (:class:`analysis.nowcast.DurationPrior`), mixed with the prior alone while a series' peak
-  may still be ahead (:func:`analysis.nowcast.peak_may_be_ahead`), conditioned on "not
-  reached yet";
+* ``nowcast``: the product — the fit's ETA, extrapolations of the recovery so far and the
+  size-scaled log-normal duration prior, averaged over which pieces to trust
+  (:func:`analysis.nowcast_eta.model_average`), mixed with the prior alone while a series'
+  peak may still be ahead, conditioned on "not reached yet" — with the prior **learned from
+  the other incidents of the backtest** (:mod:`analysis.nowcast_history`; each incident,
+  and its delayed-arrival replay, left out of the history its own forecasts learn from);
+* ``nowcast-assumed``: the same without a history (the assumed prior);
 * ``fit``: the fitted curve without a prior (the same distribution, unweighted);
-* ``prior``: the log-normal duration prior conditioned on the event's size and on "not yet";
+* ``prior``: the assumed log-normal duration prior conditioned on the event's size and on "not yet";
+* ``prior-learned``: the prior learned from the other incidents alone, conditioned on "not yet";
 * ``rate``: the current recovery rate extrapolated linearly (series: the readings of the
   last 3 h; reports: the fitted S over the last 2 h), a point forecast.
 
@@ -37,10 +40,11 @@ median width of the 90 % interval relative to the remaining time (truth − issu
 CRPS relative to the remaining time (mean; a point forecast's CRPS is its absolute error; every
 relative score capped at 10, which a forecast of "never" gets);
 median absolute error of the median relative to the remaining time; and the CRPS gain of
-``nowcast`` over the best baseline, 1 − CRPS(nowcast) / min CRPS(baselines), over every
+each product over the best baseline, 1 − CRPS(product) / min CRPS(baselines), over every
 forecast and again over the forecasts made with a curve (every method has one there).
 
-Run: ``.venv/bin/python benchmarks/nowcast.py [--quick] [--seeds 3] [--n-boot 100] [--json out.json]``.
+Run: ``.venv/bin/python benchmarks/nowcast.py [--quick] [--seeds 3] [--first-seed 0] [--n-boot 100] [--json out.json]
+[--cache DIR]`` (``--cache``: the fits kept and reused, so a change of the forecast is re-scored on the same fits).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import pickle
 import sys
 import tempfile
 import time
@@ -67,13 +72,16 @@ from analysis.config import load_incident  # noqa: E402  (path set above for a p
 from analysis.errors import AnalysisError  # noqa: E402
 from analysis.fitting import customers_out_series, evidence_kind, first_observation, fit_evidence  # noqa: E402
 from analysis.ingest import ingest_incident  # noqa: E402
-from analysis.nowcast import EtaForecast, eta_forecasts, incident_as_of, observed_by  # noqa: E402
+from analysis.nowcast import EtaForecast, eta_forecasts, event_size, incident_as_of, observed_by  # noqa: E402
+from analysis.nowcast_history import PastEvent  # noqa: E402
 from analysis.params import validate_params  # noqa: E402
 
 FRACTIONS = (0.10, 0.25, 0.50, 0.75)
 LEVELS = (0.5, 0.8, 0.9)
 ISSUE_MINUTES = 15
-METHODS = ("nowcast", "fit", "prior", "rate")
+METHODS = ("nowcast", "nowcast-assumed", "fit", "prior", "prior-learned", "rate")
+PRODUCTS = ("nowcast", "nowcast-assumed")  # with the prior learned from the other incidents, and with the assumed prior
+BASELINES = ("fit", "prior", "prior-learned", "rate")
 REAL = {
     # file, timezone, onset (UTC), 50 % crossing for good (UTC), from the data README
     "beryl": ("eaglei_outages_2024_harris_beryl.csv", "America/Chicago", "2024-07-08T14:15:00", "2024-07-11T21:45:00"),
@@ -95,6 +103,13 @@ class Case:
     truth: dt.datetime
     onset: dt.datetime
     delay: float = 0.0  # reports reach the data this median delay after their stamp
+    t50: dt.datetime | None = None  # the true crossings (UTC) this incident adds to the others' history
+    t90: dt.datetime | None = None
+
+    @property
+    def incident(self) -> str:
+        """The incident replayed (a delayed-arrival variant is the same incident as its original)."""
+        return self.folder.name
 
 
 def _utc(text: str) -> dt.datetime:
@@ -118,24 +133,25 @@ def real_cases(work: Path) -> list[Case]:
             '[sources.columns]\nobserved_at = "run_start_time"\nout = "customers_out"\n',
             encoding="utf-8",
         )
-        cases.append(Case(f"real-{name}", "real", out, 0.5, _utc(t50), _utc(onset)))
+        cases.append(Case(f"real-{name}", "real", out, 0.5, _utc(t50), _utc(onset), t50=_utc(t50)))
     return cases
 
 
-def storm_cases(work: Path, seeds: int) -> list[Case]:
-    """Simulated storms, every scenario, ``seeds`` draws each."""
+def storm_cases(work: Path, seeds: int, first: int = 0) -> list[Case]:
+    """Simulated storms, every scenario, ``seeds`` draws each (seeds ``first``, ``first`` + 1, …)."""
     from benchmarks import storms
 
     cases = []
     for name in storms.SCENARIOS:
-        for seed in range(seeds):
+        for seed in range(first, first + seeds):
             out = work / f"storm-{name}-{seed}"
             truth = storms.write_incident(name, out, seed=seed)
-            cases.append(Case(out.name, "storms", out, 0.9, truth.crossings_full["t90"], truth.onset))
+            full = truth.crossings_full
+            cases.append(Case(out.name, "storms", out, 0.9, full["t90"], truth.onset, t50=full["t50"], t90=full["t90"]))
     return cases
 
 
-def crowd_cases(work: Path, seeds: int, *, delayed: bool) -> list[Case]:
+def crowd_cases(work: Path, seeds: int, *, delayed: bool, first: int = 0) -> list[Case]:
     """Simulated crowd-report incidents (and their delayed-arrival variants)."""
     from zoneinfo import ZoneInfo
 
@@ -143,15 +159,36 @@ def crowd_cases(work: Path, seeds: int, *, delayed: bool) -> list[Case]:
 
     cases = []
     for name in CROWD:
-        for seed in range(seeds):
+        for seed in range(first, first + seeds):
             out = work / f"crowd-{name}-{seed}"
             truth = independent.write_incident(name, out, seed=seed)
             onset = dt.datetime.fromisoformat(truth["onset"]).replace(tzinfo=ZoneInfo(truth["timezone"])).astimezone(dt.UTC)
             t90 = onset + dt.timedelta(minutes=truth["t90_minutes"])
-            cases.append(Case(out.name, "crowd", out, 0.9, t90, onset))
+            t50 = onset + dt.timedelta(minutes=truth["t50_minutes"])
+            cases.append(Case(out.name, "crowd", out, 0.9, t90, onset, t50=t50, t90=t90))
             if delayed:
-                cases.append(Case(out.name + "+delay", "crowd+delay", out, 0.9, t90, onset, DELAY_MINUTES))
+                cases.append(Case(out.name + "+delay", "crowd+delay", out, 0.9, t90, onset, DELAY_MINUTES, t50=t50, t90=t90))
     return cases
+
+
+def history_of(cases: list[Case]) -> tuple[PastEvent, ...]:
+    """The incidents of the backtest as a history of past incidents (one row per incident, its true crossings).
+
+    A forecast of an incident leaves that incident out of it (``exclude``): leave one
+    incident out, so no forecast sees its own outcome.
+    """
+    events: dict[str, PastEvent] = {}
+    for case in cases:
+        if case.incident in events:
+            continue
+        data = ingest_incident(load_incident(case.folder))
+        kind = evidence_kind(data)
+
+        def minutes(t: dt.datetime | None, onset: dt.datetime = case.onset) -> float:
+            return (t - onset).total_seconds() / 60.0 if t is not None else math.nan
+
+        events[case.incident] = PastEvent(case.incident, kind, event_size(None, kind, data), minutes(case.t50), minutes(case.t90))
+    return tuple(events.values())
 
 
 def issue_time(case: Case, fraction: float) -> dt.datetime:
@@ -219,8 +256,72 @@ def point_score(eta: float, truth: float, elapsed: float) -> dict[str, Any]:
     return {"rel_crps": min(err, CAP), "rel_abs_error": min(err, CAP)}
 
 
-def replay(case: Case, *, n_boot: int, seed: int = 1) -> list[dict[str, Any]]:
-    """Every scored forecast of one incident: one row per progress point and method."""
+class FrozenReportFit:
+    """What the forecasts read from a fit of reports, kept so it can be cached (the fit itself cannot be pickled).
+
+    Its quantiles, the share still out at the issue time and S at the two times the
+    "rate" baseline reads: exactly the answers the backtest asks of that fit.
+    """
+
+    def __init__(self, fit: Any, as_of: dt.datetime) -> None:
+        self.onset, self.model = fit.onset, fit.model
+        self._q = {p: fit.quantile(p) for p in (0.5, 0.9)}
+        self._as_of, self._still = as_of, fit.still_affected(as_of)
+        elapsed = (as_of - fit.onset).total_seconds() / 60.0
+        times = [elapsed, max(elapsed - 120.0, 0.0)]
+        self._s = dict(zip(times, (float(v) for v in fit.survival(np.array(times))), strict=True))
+
+    def quantile(self, p: float) -> Any:
+        """The fit's t_p."""
+        return self._q[p]
+
+    def still_affected(self, t: dt.datetime) -> Any:
+        """The share still out at the issue time (the only time asked)."""
+        assert t == self._as_of, "a frozen fit answers for its issue time only"
+        return self._still
+
+    def survival(self, minutes: np.ndarray) -> np.ndarray:
+        """S at the times the rate baseline reads."""
+        return np.array([self._s[float(m)] for m in minutes])
+
+
+def _fit_cached(
+    cache: Path | None, key: str, inc: Any, *, seen: Any, params: Any, as_of: dt.datetime
+) -> tuple[Any, str, str | None]:
+    """The fit of the evidence in hand (fit, evidence kind, error), kept in ``cache`` when given.
+
+    The fits do not depend on how the forecast is made from them: a cache lets the
+    forecast be changed and re-scored without refitting (``--cache DIR``).
+    """
+    path = cache / f"{key}.pickle" if cache is not None else None
+    if path is not None and path.is_file():
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    try:
+        outcome = fit_evidence(inc, seen, params, end=inc.end or as_of)
+        result: tuple[Any, str, str | None] = (outcome.fit, outcome.evidence, None)
+    except (AnalysisError, ValueError) as exc:
+        result = (None, evidence_kind(seen), str(exc).splitlines()[0][:160])
+    if path is not None:
+        kept = result
+        if result[0] is not None and not hasattr(result[0], "crossing"):
+            kept = (FrozenReportFit(result[0], as_of), *result[1:])
+        try:
+            with path.open("wb") as fh:
+                pickle.dump(kept, fh)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            path.unlink(missing_ok=True)
+            print(f"cache: {key} not kept ({exc})", file=sys.stderr)
+    return result
+
+
+def replay(
+    case: Case, *, n_boot: int, seed: int = 1, cache: Path | None = None, history: tuple[PastEvent, ...] = ()
+) -> list[dict[str, Any]]:
+    """Every scored forecast of one incident: one row per progress point and method.
+
+    ``history``: the backtest's incidents as past incidents; this one is left out of it.
+    """
     incident = load_incident(case.folder)
     if case.delay:
         incident = dataclasses.replace(incident, reporting=dataclasses.replace(incident.reporting, delay_minutes=case.delay))
@@ -236,18 +337,18 @@ def replay(case: Case, *, n_boot: int, seed: int = 1) -> list[dict[str, Any]]:
         seen = observed_by(data, as_of)
         if case.delay:
             seen = delayed_arrivals(seen, as_of, case.delay, seed=sum(map(ord, case.name)))
-        try:
-            outcome = fit_evidence(inc, seen, params, end=inc.end or as_of)
-            fit, evidence, error = outcome.fit, outcome.evidence, None
-        except (AnalysisError, ValueError) as exc:
-            fit, evidence, error = None, evidence_kind(seen), str(exc).splitlines()[0][:160]
+        fit, evidence, error = _fit_cached(cache, f"{case.name}-{fraction}", inc, seen=seen, params=params, as_of=as_of)
         onset = fit.onset if fit is not None else (incident.onset or first_observation(seen))
         elapsed = (as_of - onset).total_seconds() / 60.0
         truth = (case.truth - onset).total_seconds() / 60.0
         key_p = "t50" if case.p == 0.5 else "t90"
+        common = {"evidence": evidence, "data": seen, "elapsed": elapsed, "level": params.level}
+        learned = {"history": history, "exclude": case.incident}
         forecasts = {
-            "nowcast": eta_forecasts(fit, evidence=evidence, data=seen, elapsed=elapsed, level=params.level)[key_p],
-            "prior": eta_forecasts(None, evidence=evidence, data=seen, elapsed=elapsed, level=params.level)[key_p],
+            "nowcast": eta_forecasts(fit, **common, **learned)[key_p],  # type: ignore[arg-type]
+            "nowcast-assumed": eta_forecasts(fit, **common)[key_p],  # type: ignore[arg-type]
+            "prior": eta_forecasts(None, **common)[key_p],  # type: ignore[arg-type]
+            "prior-learned": eta_forecasts(None, **common, **learned)[key_p],  # type: ignore[arg-type]
         }
         if fit is not None:
             forecasts["fit"] = eta_forecasts(fit, evidence=evidence, data=seen, elapsed=elapsed, level=params.level, prior=False)[
@@ -264,10 +365,11 @@ def replay(case: Case, *, n_boot: int, seed: int = 1) -> list[dict[str, Any]]:
             continue
         eta = rate_forecast(fit, seen, evidence, as_of, case.p)
         rows.append(base | {"method": "rate"} | point_score(eta, truth, elapsed))
-        by = {r["method"]: r["rel_crps"] for r in rows[-4:]}
+        by = {r["method"]: r["rel_crps"] for r in rows[-len(METHODS) :]}
         print(
-            f"{case.name:28s} {fraction:4.0%}  CRPS/remaining: nowcast {by['nowcast']:.3f}  fit {by['fit']:.3f}  "
-            f"prior {by['prior']:.3f}  rate {by['rate']:.3f}  ({seconds:.1f} s)",
+            f"{case.name:28s} {fraction:4.0%}  CRPS/remaining: nowcast {by['nowcast']:.3f} (assumed prior "
+            f"{by['nowcast-assumed']:.3f})  fit {by['fit']:.3f}  prior {by['prior']:.3f} (learned {by['prior-learned']:.3f})  "
+            f"rate {by['rate']:.3f}  ({seconds:.1f} s)",
             file=sys.stderr,
         )
     return rows
@@ -288,7 +390,7 @@ def summarize(rows: list[dict[str, Any]]) -> pl.DataFrame:
         agg.append(pl.col("rel_width90").median().alias("width90"))
     table = both.group_by("group", "fraction", "method").agg(agg).sort("group", "fraction", "method")
     best = (
-        table.filter(pl.col("method") != "nowcast")
+        table.filter(pl.col("method").is_in(BASELINES))
         .group_by("group", "fraction")
         .agg(pl.col("crps").min().alias("best_baseline_crps"))
     )
@@ -300,63 +402,73 @@ def summarize(rows: list[dict[str, Any]]) -> pl.DataFrame:
     )
     paired = pairs.group_by("group", "fraction", "method").agg(pl.col("rel_crps").mean().alias("crps"), pl.len().alias("n"))
     paired_gain = (
-        paired.filter(pl.col("method") == "nowcast")
+        paired.filter(pl.col("method").is_in(PRODUCTS))
         .join(
-            paired.filter(pl.col("method") != "nowcast").group_by("group", "fraction").agg(pl.col("crps").min().alias("b")),
+            paired.filter(pl.col("method").is_in(BASELINES)).group_by("group", "fraction").agg(pl.col("crps").min().alias("b")),
             on=["group", "fraction"],
         )
         .select(
-            "group", "fraction", (1 - pl.col("crps") / pl.col("b")).alias("gain_with_curve"), pl.col("n").alias("n_with_curve")
+            "group",
+            "fraction",
+            "method",
+            (1 - pl.col("crps") / pl.col("b")).alias("gain_with_curve"),
+            pl.col("n").alias("n_with_curve"),
         )
     )
     return (
         table.join(best, on=["group", "fraction"], how="left")
         .with_columns(
-            pl.when(pl.col("method") == "nowcast").then(1 - pl.col("crps") / pl.col("best_baseline_crps")).alias("gain_vs_best")
+            pl.when(pl.col("method").is_in(PRODUCTS))
+            .then(1 - pl.col("crps") / pl.col("best_baseline_crps"))
+            .alias("gain_vs_best")
         )
-        .join(paired_gain, on=["group", "fraction"], how="left")
+        .join(paired_gain, on=["group", "fraction", "method"], how="left")
     )
 
 
-def markdown(table: pl.DataFrame) -> str:
-    """The nowcast rows with their baselines' CRPS, as a markdown table."""
+def markdown(table: pl.DataFrame, method: str = "nowcast") -> str:
+    """The rows of ``method`` (a product's, or a baseline's) with the baselines' CRPS, as a markdown table."""
     lines = [
+        f"{method}:",
+        "",
         "| group | at | n | cover 50 | cover 80 | cover 90 | width 90 / remaining | CRPS / remaining | "
-        "median abs. error / remaining | CRPS fit / prior / rate | CRPS gain vs best baseline | "
+        "median abs. error / remaining | CRPS fit / prior / learned prior / rate | CRPS gain vs best baseline | "
         "same, forecasts with a curve (n) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (group, fraction), part in table.group_by("group", "fraction", maintain_order=True):
         by = {r["method"]: r for r in part.iter_rows(named=True)}
-        n = by.get("nowcast")
-        if n is None:
+        n = by.get(method)
+        if n is None or n.get("cover90") is None:
             continue
-        others = " / ".join(f"{by[m]['crps']:.2f}" if m in by else "—" for m in ("fit", "prior", "rate"))
+        others = " / ".join(f"{by[m]['crps']:.2f}" if m in by else "—" for m in BASELINES)
         lines.append(
             f"| {group} | {fraction:.0%} | {n['n']} | {n['cover50']:.2f} | {n['cover80']:.2f} | {n['cover90']:.2f} | "
-            f"{n['width90']:.2f} | {n['crps']:.3f} | {n['mae']:.2f} | {others} | {n['gain_vs_best']:+.0%} | "
+            f"{n['width90']:.2f} | {n['crps']:.3f} | {n['mae']:.2f} | {others} | "
+            + (f"{n['gain_vs_best']:+.0%} | " if n.get("gain_vs_best") is not None else "— | ")
             + (f"{n['gain_with_curve']:+.0%} ({n['n_with_curve']}) |" if n.get("gain_with_curve") is not None else "— (0) |")
         )
     return "\n".join(lines)
 
 
 def run(
-    *, quick: bool, seeds: int, n_boot: int, groups: tuple[str, ...], work: Path
+    *, quick: bool, seeds: int, n_boot: int, groups: tuple[str, ...], work: Path, cache: Path | None = None, first_seed: int = 0
 ) -> tuple[list[dict[str, Any]], pl.DataFrame]:
     """Build the incidents, replay them, return the rows and the summary table."""
     cases: list[Case] = []
     if "real" in groups:
         cases += real_cases(work)
     if "storms" in groups:
-        cases += storm_cases(work, 1 if quick else seeds)
+        cases += storm_cases(work, 1 if quick else seeds, first_seed)
     if "crowd" in groups:
-        cases += crowd_cases(work, 1 if quick else seeds, delayed=not quick)
+        cases += crowd_cases(work, 1 if quick else seeds, delayed=not quick, first=first_seed)
     if quick:  # one incident per kind of evidence: a smoke run that still exercises every path
         keep = {"real-beryl", "storm-two-bands-0", "crowd-stamped-0"}
         cases = [c for c in cases if c.name in keep]
+    history = history_of(cases)
     rows: list[dict[str, Any]] = []
     for case in cases:
-        rows += replay(case, n_boot=n_boot)
+        rows += replay(case, n_boot=n_boot, cache=cache, history=history)
     return rows, summarize(rows)
 
 
@@ -365,11 +477,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one incident per evidence kind (smoke run, a few minutes)")
     parser.add_argument("--seeds", type=int, default=3, help="draws per simulated scenario (full run)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the simulated scenarios' first seed (other draws)")
     parser.add_argument("--n-boot", type=int, default=100, help="bootstrap replicates per fit")
     parser.add_argument("--groups", default="real,storms,crowd", help="comma-separated: real, storms, crowd")
     parser.add_argument("--json", type=Path, help="write the scored rows and the summary here")
+    parser.add_argument("--cache", type=Path, help="keep the fits here and reuse them (forecasts are recomputed)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    if args.cache is not None:
+        args.cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nowcast-backtest-") as tmp:
         rows, table = run(
             quick=args.quick,
@@ -377,8 +493,11 @@ def main(argv: list[str] | None = None) -> int:
             n_boot=args.n_boot,
             groups=tuple(g.strip() for g in args.groups.split(",")),
             work=Path(tmp),
+            cache=args.cache,
+            first_seed=args.first_seed,
         )
-    print(markdown(table))
+    for method in (*PRODUCTS, "prior-learned"):
+        print(markdown(table, method) + "\n")
     failures = [r for r in rows if "error" in r]
     print(f"\n{len({r['case'] for r in rows})} incidents, {len(failures)} failed forecasts, {time.perf_counter() - start:.0f} s")
     for r in failures:

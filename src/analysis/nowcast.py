@@ -9,9 +9,11 @@ Three pieces, all pure functions of the ingested tables and a fit:
   the share still out at T, the clock times at which 50 % and 90 % will be restored (each
   with an interval), what is still to come, and how old the newest evidence is.
   An ETA combines, on the log scale, the fit's crossing (its bootstrap interval read as a
-  normal), extrapolations of the recovery so far and a weak log-normal duration prior
-  scaled by the size of the event (:class:`DurationPrior`), then conditions on "not
-  reached yet at T" (:func:`eta_forecast`; docs/nowcast.md). While a series' count may not
+  normal), extrapolations of the recovery so far and a log-normal duration prior scaled
+  by the size of the event (:class:`DurationPrior`: assumed, or learned from past
+  incidents with ``[nowcast] history``, :mod:`analysis.nowcast_history`), averaged over
+  which pieces to trust and conditioned on "not reached yet at T" (:func:`eta_forecast`,
+  :func:`analysis.nowcast_eta.model_average`; docs/nowcast.md). While a series' count may not
   have peaked yet (:func:`peak_may_be_ahead`) the forecast is mixed with the prior alone.
 * :func:`communications_review` replays the analysis at each announcement of the incident
   and sets the as-of estimate beside the retrospective one.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -55,6 +58,7 @@ from analysis.nowcast_eta import (  # noqa: F401 (the public names of the foreca
     weighted_crps,
     with_prior_mixed_in,
 )
+from analysis.nowcast_history import PastEvent, read_history
 from analysis.recovery.reports import arrival_share
 from analysis.recovery.result import Estimate
 from analysis.timeparse import localize
@@ -167,6 +171,8 @@ class Nowcast:
     reports_pending: float | None = None
     still_out_meaning: str = "share of affected customers"
     peak_may_be_ahead: str | None = None
+    #: where the duration prior came from: "assumed", or learned from past incidents (None: no prior)
+    prior: str | None = None
 
     @property
     def data_age_minutes(self) -> float | None:
@@ -221,6 +227,7 @@ class Nowcast:
         doc["data_age_minutes"] = clean_number(self.data_age_minutes, 1)
         doc["reports_pending"] = clean_number(self.reports_pending, 1)
         doc["peak_may_be_ahead"] = self.peak_may_be_ahead
+        doc["prior"] = self.prior
         return doc
 
 
@@ -247,20 +254,29 @@ def nowcast_from_fit(
     prior: bool = True,
     onset: dt.datetime | None = None,
     fit_error: str | None = None,
+    history: Sequence[PastEvent] | None = None,
 ) -> Nowcast:
     """The live numbers from a fit of the evidence observed by ``as_of`` (see the module docstring).
 
     ``fit`` None (nothing could be fitted yet, e.g. early in a storm whose count still
     rises): the ETAs come from the duration prior alone, the share still out is unknown,
     and ``model`` says so; ``onset`` is then the incident's or the first observation.
+    ``history``: past incidents the duration prior is learned from (the incident's own
+    id in it is left out); None: the incident's ``[nowcast] history``, if any.
     """
+    if history is None and incident.nowcast_history is not None:
+        history = read_history(incident.nowcast_history)
     onset = fit.onset if fit is not None else onset
     if onset is None:
         from analysis.errors import FitError
 
         raise FitError(f"{incident.id}: no onset and no recovery curve to nowcast from: {fit_error or 'nothing to fit'}")
     elapsed = (as_of - onset).total_seconds() / 60.0
-    etas = eta_forecasts(fit, evidence=evidence, data=data, elapsed=elapsed, level=level, prior=prior)
+    etas = eta_forecasts(
+        fit, evidence=evidence, data=data, elapsed=elapsed, level=level, prior=prior, history=history, exclude=incident.id
+    )
+    size = event_size(fit, evidence, data)
+    prior_source = DurationPrior.for_event(evidence, size, history, exclude=incident.id).source if prior else None
     pending = None
     if evidence == "down_reports":
         from analysis.timeline import down_reports
@@ -280,6 +296,7 @@ def nowcast_from_fit(
         last_observation=_last_observation(data),
         reports_pending=pending,
         peak_may_be_ahead=peak_may_be_ahead(data, as_of) if prior and evidence == "online_fraction" else None,
+        prior=prior_source,
         still_out_meaning="share of the peak still out" if evidence == "online_fraction" else "share of affected customers",
     )
 

@@ -1,12 +1,14 @@
-"""ETA forecasts: the fitted crossing, the recovery so far and a size-conditioned duration prior, combined.
+"""ETA forecasts: the fitted crossing, the recovery so far and a size-conditioned duration prior, averaged over which to trust.
 
 Used by :mod:`analysis.nowcast` (docs/nowcast.md, "How an ETA is made").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,7 @@ import polars as pl
 from scipy import stats
 
 from analysis.ingest import IngestResult
+from analysis.nowcast_history import PastEvent, conformal_scale, learn_shift, usable
 from analysis.recovery.result import Estimate
 
 if TYPE_CHECKING:
@@ -35,8 +38,17 @@ VAGUE_SIGMA = 3.0
 #: The least log-scale spread granted to a fitted crossing: the bootstrap knows the noise of
 #: the data, not the error of the family's shape beyond the evidence in hand.
 FIT_SIGMA_FLOOR = 0.35
-#: A fitted crossing this many times later than max(elapsed time, prior median) is not used.
+#: A fitted crossing this many times later than max(elapsed time, assumed prior median) is not used.
 IMPLAUSIBLE_FACTOR = 50.0
+#: ... that is, later than the prior's quantile this many standard deviations above its median
+#: (for the assumed prior's spread exactly :data:`IMPLAUSIBLE_FACTOR` times the median).
+IMPLAUSIBLE_Z = math.log(IMPLAUSIBLE_FACTOR) / PRIOR_SIGMA
+#: Prior probability that one piece of evidence behind an ETA (the fitted crossing, an extrapolation) misleads.
+MISLEAD = 0.2
+#: Log-scale spread around the prior median with which a misleading piece's value is read.
+MISLEAD_SIGMA = VAGUE_SIGMA
+#: Models of :func:`model_average` with less weight than this are left out of the mixture.
+MIN_MODEL_WEIGHT = 1e-4
 #: Log-scale spread of the ETA from extrapolating a series' current recovery rate.
 RATE_SIGMA = 0.8
 #: Hours of readings behind the current recovery rate.
@@ -61,25 +73,78 @@ UNPEAKED_PRIOR_WEIGHT = 0.3
 class DurationPrior:
     """A log-normal prior on the time to p restored (minutes after onset), scaled by the event's size.
 
-    median(t90) = base · (size / 100 000)^0.25, base 36 h for a customers-out series (size:
-    the peak count) and 8 h otherwise (size: the number of down reports, so the scaling is
-    weak); median(t50) = median(t90) / 3; log-scale spread ``sigma`` (1.2: a factor 3.3 either
-    way at one standard deviation). It only matters when the fit itself is vague.
+    Assumed (no history): median(t90) = base · (size / 100 000)^0.25, base 36 h for a
+    customers-out series (size: the peak count) and 8 h otherwise (no scaling);
+    median(t50) = median(t90) / 3; log-scale spread ``sigma`` (1.2: a factor 3.3 either
+    way at one standard deviation). Learned from past incidents
+    (:meth:`for_event` with ``history``, :mod:`analysis.nowcast_history`): each target's
+    median and spread from those events (``median_t50``, ``sigma_t50``; ``n_events``).
     """
 
     median_t90: float
     sigma: float = PRIOR_SIGMA
+    median_t50: float | None = None
+    sigma_t50: float | None = None
+    #: past incidents the t50 and t90 parts were learned from (0: assumed)
+    n_events: tuple[int, int] = (0, 0)
 
     @classmethod
-    def for_event(cls, evidence: str, size: float) -> DurationPrior:
-        """The prior for an event of this evidence kind and size."""
+    def for_event(
+        cls, evidence: str, size: float, history: Sequence[PastEvent] | None = None, *, exclude: str | None = None
+    ) -> DurationPrior:
+        """The prior for an event of this evidence kind and size; learned from ``history`` when it has enough such events.
+
+        ``exclude``: an incident id of the history left out (the incident being forecast).
+        """
+        assumed = cls._assumed(evidence, size)
+        if not history:
+            return assumed
+        past = usable(history, evidence, exclude=exclude)
+        learned = {}
+        for p in (0.5, 0.9):
+            residuals = [math.log(e.minutes(p)) - math.log(cls._assumed(evidence, e.size).median(p)) for e in past]
+            shift, scale = learn_shift(residuals, PRIOR_SIGMA), conformal_scale(residuals, PRIOR_SIGMA)
+            learned[p] = dataclasses.replace(shift, spread=shift.spread * scale) if shift and scale else shift
+        half, full = learned[0.5], learned[0.9]
+        return cls(
+            median_t90=assumed.median(0.9) * math.exp(full.shift) if full else assumed.median_t90,
+            sigma=full.spread if full else PRIOR_SIGMA,
+            median_t50=assumed.median(0.5) * math.exp(half.shift) if half else None,
+            sigma_t50=half.spread if half else None,
+            n_events=(half.n_events if half else 0, full.n_events if full else 0),
+        )
+
+    @classmethod
+    def _assumed(cls, evidence: str, size: float) -> DurationPrior:
         base = PRIOR_T90_MINUTES.get(evidence, PRIOR_T90_MINUTES["default"])
         scale = (max(size, 1.0) / PRIOR_REFERENCE_SIZE) ** PRIOR_SIZE_EXPONENT if evidence == "online_fraction" else 1.0
         return cls(base * scale)
 
     def median(self, p: float) -> float:
         """Prior median of t_p in minutes after onset."""
-        return self.median_t90 * (1.0 if p >= 0.9 else 1.0 / 3.0)
+        if p >= 0.9:
+            return self.median_t90
+        return self.median_t50 if self.median_t50 is not None else self.median_t90 / 3.0
+
+    def spread(self, p: float) -> float:
+        """Prior log-scale spread of t_p."""
+        return self.sigma_t50 if p < 0.9 and self.sigma_t50 is not None else self.sigma
+
+    def horizon(self, p: float) -> float:
+        """The latest t_p the prior finds plausible: its quantile at :data:`IMPLAUSIBLE_Z` standard deviations.
+
+        For the assumed prior (spread 1.2) that is :data:`IMPLAUSIBLE_FACTOR` times its
+        median; a learned prior with a narrower spread is stricter.
+        """
+        return self.median(p) * math.exp(IMPLAUSIBLE_Z * self.spread(p))
+
+    @property
+    def source(self) -> str:
+        """Where the prior came from: "assumed", or how many past incidents it was learned from."""
+        n50, n90 = self.n_events
+        if not n50 and not n90:
+            return "assumed"
+        return f"learned from past incidents (t50: {n50}, t90: {n90})"
 
 
 @dataclass(frozen=True)
@@ -154,11 +219,18 @@ def log_spread(value: float, low: float, high: float, *, level: float) -> float:
 
 
 def truncated_lognormal(mu: float, sigma: float, floor: float, n: int) -> np.ndarray:
-    """``n`` evenly spaced quantiles of a log-normal (log mean ``mu``, sd ``sigma``) conditioned on > ``floor``."""
-    lower = float(stats.norm.cdf((math.log(max(floor, 1e-9)) - mu) / sigma)) if floor > 0 else 0.0
-    lower = min(lower, 1 - 1e-9)
-    u = lower + (1 - lower) * (np.arange(n) + 0.5) / n
-    return np.exp(mu + sigma * stats.norm.ppf(u))
+    """``n`` evenly spaced quantiles of a log-normal (log mean ``mu``, sd ``sigma``) conditioned on > ``floor``.
+
+    Computed in the upper tail (survival function), so a floor far beyond the median (an
+    event that has outlasted a narrow forecast) still gives quantiles above it; beyond
+    what a double can hold (about 37 standard deviations) the normal's tail is taken as
+    its limit, the floor plus an exponential of rate ``a`` on the standard scale.
+    """
+    a = (math.log(floor) - mu) / sigma if floor > 0 else -math.inf
+    rest = 1 - (np.arange(n) + 0.5) / n  # survival beyond each quantile, as a share of the tail beyond the floor
+    tail = float(stats.norm.sf(a))
+    z = np.maximum(stats.norm.isf(tail * rest), a) if tail > 0 else a - np.log(rest) / a
+    return np.exp(mu + sigma * z)
 
 
 def eta_forecast(
@@ -171,6 +243,7 @@ def eta_forecast(
     reached_minutes: float | None = None,
     rate_minutes: float | list[float] | None = None,
     n: int = N_SAMPLES,
+    reached_when_past: bool = True,
 ) -> EtaForecast:
     """The forecast of t_p (minutes after onset) from a fit's estimate (value, interval at ``level``).
 
@@ -178,26 +251,30 @@ def eta_forecast(
     no forecast, the time it was reached. Otherwise, on the log scale, the fit's estimate
     as a normal (median ``value``, spread from the wider side of its interval) combined
     with the prior's normal by their precisions, then conditioned on t_p > ``elapsed``
-    (it has not happened yet). A fitted value implausibly late (more than
-    :data:`IMPLAUSIBLE_FACTOR` times the elapsed time and the prior median: a curve that
-    has not started to fall yet) is left out. ``rate_minutes``: ETAs from extrapolating the
+    (it has not happened yet), averaged over which pieces of evidence to trust
+    (:func:`model_average`). ``reached_when_past`` False: a fitted value at or before
+    ``elapsed`` is one more piece of evidence ("about now"), not a crossing. A fitted value implausibly late (later than both
+    :data:`IMPLAUSIBLE_FACTOR` times the elapsed time and the prior's
+    :meth:`DurationPrior.horizon`: a curve that has not started to fall yet, a truncated
+    fit extrapolated far past its evidence) is left out. ``rate_minutes``: ETAs from extrapolating the
     recovery so far (:func:`rate_eta`, :func:`progress_eta`), each one more normal (spread
     :data:`RATE_SIGMA`). With nothing usable: the prior alone.
     """
     if reached_minutes is not None and math.isfinite(reached_minutes):
         return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=float(reached_minutes))
     value = float(est.value)
-    if math.isfinite(value) and value <= elapsed:
+    if math.isfinite(value) and value <= elapsed and reached_when_past:
         return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=value)
     parts = []
-    horizon = IMPLAUSIBLE_FACTOR * max(elapsed, prior.median(p) if prior is not None else elapsed, 1.0)
+    horizon = max(IMPLAUSIBLE_FACTOR * max(elapsed, 1.0), prior.horizon(p) if prior is not None else 0.0)
     if math.isfinite(value) and 0 < value < horizon:
         spread = log_spread(value, float(est.low), float(est.high), level=level)
         parts.append((math.log(value), max(spread, FIT_SIGMA_FLOOR)))
     rates = [rate_minutes] if isinstance(rate_minutes, (int, float)) else list(rate_minutes or [])
     parts.extend((math.log(r), RATE_SIGMA) for r in rates if math.isfinite(r) and elapsed < r < horizon)
     if prior is not None:
-        parts.append((math.log(prior.median(p)), prior.sigma))
+        x, w = model_average(parts, (math.log(prior.median(p)), prior.spread(p)), elapsed, n)
+        return EtaForecast(p, x, w)
     if not parts:
         if math.isfinite(value):  # the fitted value alone, however late (the fit without a prior)
             return EtaForecast(p, np.array([value]), np.ones(1))
@@ -206,6 +283,55 @@ def eta_forecast(
     mu = sum(m / s**2 for m, s in parts) / precision
     x = truncated_lognormal(mu, math.sqrt(1 / precision), elapsed, n)
     return EtaForecast(p, x, np.ones_like(x))
+
+
+def model_average(
+    parts: list[tuple[float, float]], prior: tuple[float, float], elapsed: float, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The prior updated by the pieces of evidence, averaged over which of them to trust (weighted samples).
+
+    Each piece (a log-scale ETA and its spread: the fitted crossing, an extrapolation) is
+    either informative (the log t_p plus a normal error of its spread) or misleading
+    (prior probability :data:`MISLEAD`; then it says nothing about t_p and is read as a
+    draw spread :data:`MISLEAD_SIGMA` around the prior median). Every subset of trusted
+    pieces is a model; its weight is its prior probability times the likelihood of all the
+    pieces' values under it (the trusted ones jointly normal around the prior, which is how
+    a piece that contradicts the prior and the others loses weight) times its probability
+    of "not reached yet at ``elapsed``". The forecast is the mixture of the models'
+    posteriors (prior and trusted pieces combined by their precisions), each conditioned
+    on "not reached yet". With every piece trusted and consistent this is the precision
+    combination; a piece at odds with the rest no longer drags the forecast with it.
+    """
+    mu0, s0 = prior
+    k = len(parts)
+    models: list[tuple[float, float, float]] = []  # (log weight, posterior log mean, posterior sd)
+    for mask in range(1 << k):
+        trusted = [parts[i] for i in range(k) if mask >> i & 1]
+        others = [parts[i] for i in range(k) if not mask >> i & 1]
+        logw = len(trusted) * math.log(1 - MISLEAD) + len(others) * math.log(MISLEAD)
+        wide = math.sqrt(s0**2 + MISLEAD_SIGMA**2)
+        logw += sum(float(stats.norm.logpdf(m, mu0, wide)) for m, _ in others)
+        if trusted:
+            values = np.array([m for m, _ in trusted])
+            cov = s0**2 * np.ones((len(trusted), len(trusted))) + np.diag([s**2 for _, s in trusted])
+            logw += float(stats.multivariate_normal.logpdf(values, np.full(len(trusted), mu0), cov))
+        precision = 1 / s0**2 + sum(1 / s**2 for _, s in trusted)
+        mu = (mu0 / s0**2 + sum(m / s**2 for m, s in trusted)) / precision
+        sd = math.sqrt(1 / precision)
+        if elapsed > 0:
+            logw += float(stats.norm.logsf((math.log(elapsed) - mu) / sd))
+        models.append((logw, mu, sd))
+    top = max(w for w, _, _ in models)
+    share = np.array([math.exp(w - top) for w, _, _ in models])
+    share /= share.sum()
+    xs, ws = [], []
+    for (_, mu, sd), wt in zip(models, share, strict=True):
+        if wt < MIN_MODEL_WEIGHT:
+            continue
+        x = truncated_lognormal(mu, sd, elapsed, n)
+        xs.append(x)
+        ws.append(np.full(n, wt / n))
+    return np.concatenate(xs), np.concatenate(ws)
 
 
 def event_size(fit: Any, evidence: str, data: IngestResult) -> float:
@@ -342,7 +468,15 @@ def series_progress(data: IngestResult, onset: dt.datetime, as_of: dt.datetime) 
 
 
 def eta_forecasts(
-    fit: Any, *, evidence: str, data: IngestResult, elapsed: float, level: float, prior: bool = True
+    fit: Any,
+    *,
+    evidence: str,
+    data: IngestResult,
+    elapsed: float,
+    level: float,
+    prior: bool = True,
+    history: Sequence[PastEvent] | None = None,
+    exclude: str | None = None,
 ) -> dict[str, EtaForecast]:
     """The t50 and t90 forecasts at ``elapsed`` minutes after the onset; the prior alone when ``fit`` is None.
 
@@ -357,8 +491,12 @@ def eta_forecasts(
     curve took a fall, or a feed drop-out, for the recovery). While a series' peak may
     still be ahead (:func:`peak_may_be_ahead`), the forecast is mixed with the prior alone
     (weight :data:`UNPEAKED_PRIOR_WEIGHT`): the first fall is not read as the recovery.
+    ``history``: past incidents the duration prior is learned from (``exclude``: the id
+    of this incident in it, left out); without it the assumed prior.
     """
-    duration_prior = DurationPrior.for_event(evidence, event_size(fit, evidence, data)) if prior else None
+    duration_prior = (
+        DurationPrior.for_event(evidence, event_size(fit, evidence, data), history, exclude=exclude) if prior else None
+    )
     onset = fit.onset if fit is not None else None
     unpeaked, share_now = None, None
     if onset is not None and evidence == "online_fraction":
@@ -367,7 +505,7 @@ def eta_forecasts(
             unpeaked = peak_may_be_ahead(data, onset + dt.timedelta(minutes=elapsed))
     etas = {}
     for key, p in (("t50", 0.5), ("t90", 0.9)):
-        reached, est = None, Estimate.nan()
+        reached, est, sure = None, Estimate.nan(), True
         if fit is not None and hasattr(fit, "crossing"):
             c = fit.crossing(p)
             if c.reached and c.minutes.value <= elapsed and not (share_now is not None and share_now[0] > 1 - p):
@@ -377,6 +515,7 @@ def eta_forecasts(
                 est = Estimate.nan()  # the curve crossed already but the last hour's readings did not: the curve is wrong
         elif fit is not None:
             est = fit.quantile(p)
+            sure = not float(est.high) > elapsed  # a fitted t_p just behind us, its interval still ahead: not reached yet
         rates: list[float] = []
         if prior and onset is not None:
             as_of = onset + dt.timedelta(minutes=elapsed)
@@ -391,7 +530,16 @@ def eta_forecasts(
                 if float(still.high) - float(still.low) <= SHARE_KNOWN_WIDTH:  # else the share out now is a guess
                     progress = progress_eta(float(still.value), elapsed, elapsed, p)
             rates.append(progress or math.nan)
-        f = eta_forecast(est, p, elapsed=elapsed, level=level, prior=duration_prior, reached_minutes=reached, rate_minutes=rates)
+        f = eta_forecast(
+            est,
+            p,
+            elapsed=elapsed,
+            level=level,
+            prior=duration_prior,
+            reached_minutes=reached,
+            rate_minutes=rates,
+            reached_when_past=sure,
+        )
         if unpeaked is not None and duration_prior is not None:
             alone = eta_forecast(Estimate.nan(), p, elapsed=elapsed, level=level, prior=duration_prior)
             f = with_prior_mixed_in(f, alone, UNPEAKED_PRIOR_WEIGHT)

@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.config.model import INCIDENT_ID, RESERVED_IDS, Incident, log
 from analysis.config.reader import _label, _read_config, _Reader, event_labels
-from analysis.config.sections import _parse_events, _parse_geography, _parse_origin, _parse_reporting, _parse_window
+from analysis.config.sections import (
+    _parse_events,
+    _parse_geography,
+    _parse_nowcast,
+    _parse_origin,
+    _parse_reporting,
+    _parse_window,
+)
 from analysis.config.source import _parse_sources
 from analysis.errors import quote
 from analysis.postmortem import parse_postmortem
@@ -55,11 +62,10 @@ def load_incident(path: str | Path) -> Incident:
     simulated = bool(r.get("simulated", bool) or False)
 
     origin = _parse_origin(r)
-
     events = _parse_events(r, tz)
-
     reporting = _parse_reporting(r)
     geography = _parse_geography(r, folder)
+    nowcast_history = _parse_nowcast(r, folder)
 
     sources = _parse_sources(r, folder)
     r.used.add("postmortem")
@@ -93,4 +99,5 @@ def load_incident(path: str | Path) -> Incident:
         affected_customers=affected,
         simulated=simulated,
         postmortem=postmortem,
+        nowcast_history=nowcast_history,
     )

@@ -221,6 +221,8 @@ class Incident:
     affected_customers: int | None = None
     simulated: bool = False
     postmortem: PostMortem = field(default_factory=PostMortem)
+    #: ``[nowcast] history``: a CSV of past incidents the nowcast's duration prior is learned from
+    nowcast_history: Path | None = None
     #: ``title`` and ``description`` in each language they were written in (``title.fr = "…"``)
     titles: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     descriptions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))

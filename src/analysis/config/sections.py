@@ -127,6 +127,15 @@ def _parse_reporting(r: _Reader) -> Reporting:
     return reporting
 
 
+def _parse_nowcast(r: _Reader, folder: Path) -> Path | None:
+    """``[nowcast] history``: a CSV of past incidents inside the incident folder (docs/nowcast.md), or None."""
+    if (n := r.sub("nowcast")) is None:
+        return None
+    history = n.get("history", str)
+    n.check_unknown()
+    return _inside(folder, history, f"{r.path}: key 'nowcast.history'") if history is not None else None
+
+
 def _parse_geography(r: _Reader, folder: Path) -> Geography:
     """``[geography]``: the user's own areas and exposure files (inside the incident folder); defaults when absent."""
     config_path = r.path
