@@ -436,3 +436,22 @@ def test_curated_statements_are_not_replayed(default_analysis) -> None:
     assert set(review["note"]) == {"curated statements: their curve is not a restoration curve"}
     page = "".join(communications_section(default_analysis))
     assert 'id="communications"' in page and "%" not in page
+
+
+def test_pending_reports_count_only_the_incident_s_service(tmp_path: Path) -> None:
+    """Reports about another service are listed, not counted: they add nothing still on its way."""
+    folder = tmp_path / "small-fixture"
+    shutil.copytree(SMALL, folder)
+    toml = (folder / "incident.toml").read_text(encoding="utf-8")
+    toml = toml.replace("[origin]", '[postmortem]\nservice = "tv"\n\n[reporting]\ndelay_minutes = 30\n\n[origin]')
+    (folder / "incident.toml").write_text(toml, encoding="utf-8")
+    as_of = ("--as-of", "2018-01-08T20:50:00", *FAST, "-p", f"processed_dir={tmp_path / 'p1'}")
+    tv_only = _check_line(run("nowcast", str(folder), *as_of))
+    # the same incident with 200 internet reports in the same minutes, from a second source
+    rows = "\n".join(f"08/01/2018 20:{m:02d};Namur" for m in range(40, 50) for _ in range(20))
+    (folder / "internet.csv").write_text("when;town\n" + rows + "\n", encoding="cp1252")
+    toml += '\n[[sources]]\npath = "internet.csv"\nkind = "down_reports"\nname = "isp"\n[sources.columns]\nreported_at = "when"\nplace = "town"\n[sources.defaults]\nservice = "internet"\n'
+    (folder / "incident.toml").write_text(toml, encoding="utf-8")
+    both = _check_line(run("nowcast", str(folder), *as_of[:-1], f"processed_dir={tmp_path / 'p2'}"))
+    assert tv_only["reports_pending"] > 0
+    assert both["reports_pending"] == tv_only["reports_pending"]

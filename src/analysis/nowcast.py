@@ -279,9 +279,11 @@ def nowcast_from_fit(
     prior_source = DurationPrior.for_event(evidence, size, history, exclude=incident.id).source if prior else None
     pending = None
     if evidence == "down_reports":
+        from analysis.facts import service_reports
         from analysis.timeline import down_reports
 
-        pending = pending_reports(down_reports(data.reports), as_of, incident.reporting.delay_minutes)
+        counted = down_reports(service_reports(data.reports, incident.postmortem.service))
+        pending = pending_reports(counted, as_of, incident.reporting.delay_minutes)
     model = getattr(fit, "model", None) if fit is not None else f"duration prior only (no curve: {fit_error or 'nothing to fit'})"
     return Nowcast(
         incident_id=incident.id,
