@@ -27,6 +27,10 @@ BOOT_MAXITER = 60  # iterations of a bootstrap refit
 # sits where the likelihood has gone flat, not at an optimum: the fit is degenerate (a Weibull
 # bulk turned into a step, a mixture whose two components merged)
 DEGENERATE_FREE = 25.0
+# the bootstrap's check of a warm second start: replicates refitted from the default start as
+# well (an eighth, at least this many) and the gain in log-likelihood units that makes it tried on all
+PILOT_MIN = 20
+PILOT_GAIN = 0.1
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,29 +231,57 @@ def _second_start(family: RecoveryFamily, evidence: Any, theta: np.ndarray) -> t
     """The bootstrap refits' second start and whether it is warm (refitted with the estimate's curvature), or None.
 
     Families whose likelihood can be multimodal (a delay, a mixture, nuisance parameters) are
-    refitted from two starts, the better optimum kept per replicate. For crowd reports with a
-    delay (no surge factor, no estimated clock profile) a replicate's other optimum lies next
-    door: its delay about one bin earlier with a longer scale, or its noticing share off the
-    lower bound where the estimate sits. The second start is then the estimate with its delay
-    one bin earlier and each bounded nuisance parameter at least 1 % of its range inside,
-    refitted warm like the first: it finds those optima at a third to a half of the cost of a
-    refit from the default start (docs/performance.md, "Issue 20, fourth round"). Otherwise
-    the default start, cold.
+    refitted from two starts, the better optimum kept per replicate. For crowd reports fitted
+    with a delay and no nuisance parameter a replicate's other optimum usually lies next door,
+    its delay about one bin earlier with a longer scale: the second start is then the estimate
+    with its delay one bin earlier, refitted warm like the first, and :func:`bootstrap` checks
+    it against the default start on a pilot of the replicates. Otherwise the default start, cold.
     """
     k = family.n_params
     d = float(theta[k - 1]) if family.delay else 0.0
-    plain = isinstance(evidence, ReportEvidence) and not evidence.surge and not evidence.fits_profile
-    if plain and family.delay and d > 0:
+    if family.delay and d > 0 and isinstance(evidence, ReportEvidence) and not evidence.extra_names:
         j = int(np.clip(np.searchsorted(evidence.edges, d, side="right") - 1, 0, evidence.widths.size - 1))
         start = np.array(theta, dtype=float)
         start[k - 1] = max(d - float(evidence.widths[j]), 0.5 * d)
-        for i, (lo, hi) in enumerate(evidence.extra_bounds):
-            if math.isfinite(lo) and math.isfinite(hi):
-                start[k + i] = min(max(start[k + i], lo + 0.01 * (hi - lo)), hi - 0.01 * (hi - lo))
         return start, True
     if family.delay or family.has_tail or evidence.extra_names:
         return _starts(family, evidence, {})[0], False
     return None
+
+
+def _refit_rows(
+    batch: Any,
+    family: RecoveryFamily,
+    space: JointSpace,
+    h0: np.ndarray | None,
+    *,
+    plan: Sequence[tuple[np.ndarray, bool]],
+    reps: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refit replicates ``reps`` from every start of ``plan`` (start, warm) in one vectorised run: ``(m, r, k)``, ``(m, r)``.
+
+    Rows are independent (each keeps its own search state), so a replicate's refit from a
+    start is the same whether it runs with others or alone.
+    """
+    m, r = len(plan), reps.size
+    theta0 = np.vstack([np.tile(s, (r, 1)) for s, _ in plan])
+    warm = np.repeat([w for _, w in plan], r)
+
+    def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return batch.loglik(family, th, reps[rows % r])
+
+    def fg(th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        return batch.loglik_grad(family, th, reps[rows % r]) if hasattr(batch, "loglik_grad") else None
+
+    th, ll = maximize_batch(f, space, theta0, hess_inv0=h0, warm=warm, maxiter=BOOT_MAXITER, ftol=BOOT_FTOL, loglik_grad=fg)
+    return th.reshape(m, r, -1), ll.reshape(m, r)
+
+
+def _best_of(th: np.ndarray, ll: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per replicate, the refit with the highest finite log-likelihood among the starts (the first on ties)."""
+    best = np.argmax(np.where(np.isfinite(ll), ll, -np.inf), axis=0)
+    cols = np.arange(ll.shape[1])
+    return th[best, cols], ll[best, cols]
 
 
 def bootstrap(evidence: Any, chosen: Candidate, *, n_boot: int, seed: int) -> BootResult:
@@ -279,26 +311,27 @@ def bootstrap(evidence: Any, chosen: Candidate, *, n_boot: int, seed: int) -> Bo
             h0 = None
 
     second = _second_start(family, evidence, chosen.theta)
+    default = _starts(family, evidence, {})[0]
 
     def refit(batch: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-        starts = [chosen.theta]
-        if second is not None:
-            starts.append(second[0])
-        m = len(starts)
-        # every replicate from every start in one vectorised run (row i refits replicate i mod n)
-        theta0 = np.vstack([np.tile(s, (n, 1)) for s in starts])
-        warm = np.arange(m * n) < (2 * n if second is not None and second[1] else n)
-
-        def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
-            return batch.loglik(family, th, rows % n)
-
-        def fg(th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-            return batch.loglik_grad(family, th, rows % n) if hasattr(batch, "loglik_grad") else None
-
-        th, ll = maximize_batch(f, space, theta0, hess_inv0=h0, warm=warm, maxiter=BOOT_MAXITER, ftol=BOOT_FTOL, loglik_grad=fg)
-        th, ll = th.reshape(m, n, -1), ll.reshape(m, n)
-        best = np.argmax(np.where(np.isfinite(ll), ll, -np.inf), axis=0)
-        return th[best, np.arange(n)], ll[best, np.arange(n)]
+        reps = np.arange(n)
+        plan = [(chosen.theta, True), *([second] if second is not None else [])]
+        th, ll = _best_of(*_refit_rows(batch, family, space, h0, plan=plan, reps=reps))
+        if second is None or not second[1]:
+            return th, ll
+        # the warm second start is checked against the default start on a pilot of the
+        # replicates; when the default start finds a better optimum in any of them, it is
+        # tried on every replicate too (a delay loosely pinned by few reports: replicates'
+        # optima scatter into basins that only a start far away reaches)
+        pilot = reps[: min(n, max(PILOT_MIN, n // 8))]
+        td, ld = _refit_rows(batch, family, space, h0, plan=[(default, False)], reps=pilot)
+        gain = np.where(np.isfinite(ld[0]), ld[0], -np.inf) - np.where(np.isfinite(ll[pilot]), ll[pilot], -np.inf)
+        if np.any(gain > PILOT_GAIN) and pilot.size < n:
+            tr, lr = _refit_rows(batch, family, space, h0, plan=[(default, False)], reps=reps[pilot.size :])
+            td, ld = np.concatenate([td, tr], axis=1), np.concatenate([ld, lr], axis=1)
+        done = np.arange(ld.shape[1])
+        th[done], ll[done] = _best_of(np.stack([th[done], td[0]]), np.stack([ll[done], ld[0]]))
+        return th, ll
 
     if hasattr(evidence, "simulation_theta"):
         # nuisance parameters of the noise are biased low when a curve is fitted through the
