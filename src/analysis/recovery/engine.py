@@ -232,14 +232,15 @@ def _second_start(family: RecoveryFamily, evidence: Any, theta: np.ndarray) -> t
 
     Families whose likelihood can be multimodal (a delay, a mixture, nuisance parameters) are
     refitted from two starts, the better optimum kept per replicate. For crowd reports fitted
-    with a delay and no nuisance parameter a replicate's other optimum usually lies next door,
+    with a mixture and a delay and no nuisance parameter (where a refit from the default start
+    is slowest) a replicate's other optimum usually lies next door,
     its delay about one bin earlier with a longer scale: the second start is then the estimate
     with its delay one bin earlier, refitted warm like the first, and :func:`bootstrap` checks
     it against the default start on a pilot of the replicates. Otherwise the default start, cold.
     """
     k = family.n_params
     d = float(theta[k - 1]) if family.delay else 0.0
-    if family.delay and d > 0 and isinstance(evidence, ReportEvidence) and not evidence.extra_names:
+    if family.delay and family.has_tail and d > 0 and isinstance(evidence, ReportEvidence) and not evidence.extra_names:
         j = int(np.clip(np.searchsorted(evidence.edges, d, side="right") - 1, 0, evidence.widths.size - 1))
         start = np.array(theta, dtype=float)
         start[k - 1] = max(d - float(evidence.widths[j]), 0.5 * d)
@@ -315,22 +316,24 @@ def bootstrap(evidence: Any, chosen: Candidate, *, n_boot: int, seed: int) -> Bo
 
     def refit(batch: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
         reps = np.arange(n)
-        plan = [(chosen.theta, True), *([second] if second is not None else [])]
-        th, ll = _best_of(*_refit_rows(batch, family, space, h0, plan=plan, reps=reps))
+        cold = (default, False)
         if second is None or not second[1]:
-            return th, ll
-        # the warm second start is checked against the default start on a pilot of the
-        # replicates; when the default start finds a better optimum in any of them, it is
-        # tried on every replicate too (a delay loosely pinned by few reports: replicates'
-        # optima scatter into basins that only a start far away reaches)
-        pilot = reps[: min(n, max(PILOT_MIN, n // 8))]
-        td, ld = _refit_rows(batch, family, space, h0, plan=[(default, False)], reps=pilot)
-        gain = np.where(np.isfinite(ld[0]), ld[0], -np.inf) - np.where(np.isfinite(ll[pilot]), ll[pilot], -np.inf)
-        if np.any(gain > PILOT_GAIN) and pilot.size < n:
-            tr, lr = _refit_rows(batch, family, space, h0, plan=[(default, False)], reps=reps[pilot.size :])
-            td, ld = np.concatenate([td, tr], axis=1), np.concatenate([ld, lr], axis=1)
-        done = np.arange(ld.shape[1])
-        th[done], ll[done] = _best_of(np.stack([th[done], td[0]]), np.stack([ll[done], ld[0]]))
+            plan = [(chosen.theta, True), *([second] if second is not None else [])]
+            return _best_of(*_refit_rows(batch, family, space, h0, plan=plan, reps=reps))
+        # a warm second start is checked first, on a pilot of the replicates, against the
+        # default start; when that finds a better optimum in any of them, the other replicates
+        # are refitted from the estimate and the default start, as without a warm second start
+        # (a delay loosely pinned by few reports: replicates' optima scatter into basins that
+        # only a start far away reaches), else from the estimate and the warm second start
+        pilot, rest = reps[: min(n, max(PILOT_MIN, n // 8))], reps[min(n, max(PILOT_MIN, n // 8)) :]
+        tp, lp = _refit_rows(batch, family, space, h0, plan=[(chosen.theta, True), second, cold], reps=pilot)
+        near = np.max(np.where(np.isfinite(lp[:2]), lp[:2], -np.inf), axis=0)
+        far = np.where(np.isfinite(lp[2]), lp[2], -np.inf)
+        th, ll = _best_of(tp, lp)
+        if rest.size:
+            plan = [(chosen.theta, True), cold if np.any(far - near > PILOT_GAIN) else second]
+            tr, lr = _best_of(*_refit_rows(batch, family, space, h0, plan=plan, reps=rest))
+            th, ll = np.concatenate([th, tr]), np.concatenate([ll, lr])
         return th, ll
 
     if hasattr(evidence, "simulation_theta"):
