@@ -38,6 +38,12 @@ def test_the_second_start_is_the_estimate_with_its_delay_one_bin_earlier_refitte
     assert warm
     np.testing.assert_array_equal(start[:4], TRUE[:4])
     assert start[4] == pytest.approx(57.3)  # 62.3 lies in the bin [60, 65): one width earlier
+    # another family with a delay keeps the default start, cold
+    wd = make_family("weibull+delay")
+    wd.delay_upper = 2000.0
+    start, warm = engine._second_start(wd, _evidence(1), np.array([80.0, 2.0, 62.3]))
+    assert not warm
+    np.testing.assert_array_equal(start, engine._starts(wd, _evidence(1), {})[0])
     # nuisance parameters of their own (a noticing ramp, a surge factor) keep the default start, cold
     for ev, extra in ((_evidence(1, noticing=True), [0.05]), (_evidence(1, surge=True), [1.0, 30.0])):
         start, warm = engine._second_start(fam, ev, np.concatenate([TRUE, extra]))
