@@ -27,6 +27,10 @@ BOOT_MAXITER = 60  # iterations of a bootstrap refit
 # sits where the likelihood has gone flat, not at an optimum: the fit is degenerate (a Weibull
 # bulk turned into a step, a mixture whose two components merged)
 DEGENERATE_FREE = 25.0
+# the bootstrap's check of a warm second start: replicates refitted from the default start as
+# well (an eighth, at least this many) and the gain in log-likelihood units that makes it tried on all
+PILOT_MIN = 20
+PILOT_GAIN = 0.1
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,14 +227,72 @@ class BootResult:
     seconds: float
 
 
+def _second_start(family: RecoveryFamily, evidence: Any, theta: np.ndarray) -> tuple[np.ndarray, bool] | None:
+    """The bootstrap refits' second start and whether it is warm (refitted with the estimate's curvature), or None.
+
+    Families whose likelihood can be multimodal (a delay, a mixture, nuisance parameters) are
+    refitted from two starts, the better optimum kept per replicate. For crowd reports fitted
+    with a mixture and a delay and no nuisance parameter (where a refit from the default start
+    is slowest) a replicate's other optimum usually lies next door,
+    its delay about one bin earlier with a longer scale: the second start is then the estimate
+    with its delay one bin earlier, refitted warm like the first, and :func:`bootstrap` checks
+    it against the default start on a pilot of the replicates. Otherwise the default start, cold.
+    """
+    k = family.n_params
+    d = float(theta[k - 1]) if family.delay else 0.0
+    if family.delay and family.has_tail and d > 0 and isinstance(evidence, ReportEvidence) and not evidence.extra_names:
+        j = int(np.clip(np.searchsorted(evidence.edges, d, side="right") - 1, 0, evidence.widths.size - 1))
+        start = np.array(theta, dtype=float)
+        start[k - 1] = max(d - float(evidence.widths[j]), 0.5 * d)
+        return start, True
+    if family.delay or family.has_tail or evidence.extra_names:
+        return _starts(family, evidence, {})[0], False
+    return None
+
+
+def _refit_rows(
+    batch: Any,
+    family: RecoveryFamily,
+    space: JointSpace,
+    h0: np.ndarray | None,
+    *,
+    plan: Sequence[tuple[np.ndarray, bool]],
+    reps: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refit replicates ``reps`` from every start of ``plan`` (start, warm) in one vectorised run: ``(m, r, k)``, ``(m, r)``.
+
+    Rows are independent (each keeps its own search state), so a replicate's refit from a
+    start is the same whether it runs with others or alone.
+    """
+    m, r = len(plan), reps.size
+    theta0 = np.vstack([np.tile(s, (r, 1)) for s, _ in plan])
+    warm = np.repeat([w for _, w in plan], r)
+
+    def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return batch.loglik(family, th, reps[rows % r])
+
+    def fg(th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        return batch.loglik_grad(family, th, reps[rows % r]) if hasattr(batch, "loglik_grad") else None
+
+    th, ll = maximize_batch(f, space, theta0, hess_inv0=h0, warm=warm, maxiter=BOOT_MAXITER, ftol=BOOT_FTOL, loglik_grad=fg)
+    return th.reshape(m, r, -1), ll.reshape(m, r)
+
+
+def _best_of(th: np.ndarray, ll: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per replicate, the refit with the highest finite log-likelihood among the starts (the first on ties)."""
+    best = np.argmax(np.where(np.isfinite(ll), ll, -np.inf), axis=0)
+    cols = np.arange(ll.shape[1])
+    return th[best, cols], ll[best, cols]
+
+
 def bootstrap(evidence: Any, chosen: Candidate, *, n_boot: int, seed: int) -> BootResult:
     """Refit the chosen family to ``n_boot`` data sets drawn by ``evidence.simulate_batch``.
 
     All replicates are refitted together by a vectorised BFGS (one likelihood evaluation
     covers every replicate), first from the original estimate with its inverse Hessian
     (warm start), then — for families whose likelihood can be multimodal (a delay, a
-    mixture, nuisance parameters) — from the default start as well, keeping the better of
-    the two per replicate. Replicates whose refit fails are dropped and counted.
+    mixture, nuisance parameters) — from a second start as well (:func:`_second_start`),
+    keeping the better of the two per replicate. Replicates whose refit fails are dropped and counted.
     """
     t0 = time.perf_counter()
     family = chosen.family
@@ -249,25 +311,30 @@ def bootstrap(evidence: Any, chosen: Candidate, *, n_boot: int, seed: int) -> Bo
         except np.linalg.LinAlgError:
             h0 = None
 
+    second = _second_start(family, evidence, chosen.theta)
+    default = _starts(family, evidence, {})[0]
+
     def refit(batch: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-        starts = [chosen.theta]
-        if family.delay or family.has_tail or evidence.extra_names:
-            starts.append(_starts(family, evidence, {})[0])
-        m = len(starts)
-        # every replicate from every start in one vectorised run (row i refits replicate i mod n)
-        theta0 = np.vstack([np.tile(s, (n, 1)) for s in starts])
-        warm = np.arange(m * n) < n
-
-        def f(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
-            return batch.loglik(family, th, rows % n)
-
-        def fg(th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-            return batch.loglik_grad(family, th, rows % n) if hasattr(batch, "loglik_grad") else None
-
-        th, ll = maximize_batch(f, space, theta0, hess_inv0=h0, warm=warm, maxiter=BOOT_MAXITER, ftol=BOOT_FTOL, loglik_grad=fg)
-        th, ll = th.reshape(m, n, -1), ll.reshape(m, n)
-        best = np.argmax(np.where(np.isfinite(ll), ll, -np.inf), axis=0)
-        return th[best, np.arange(n)], ll[best, np.arange(n)]
+        reps = np.arange(n)
+        cold = (default, False)
+        if second is None or not second[1]:
+            plan = [(chosen.theta, True), *([second] if second is not None else [])]
+            return _best_of(*_refit_rows(batch, family, space, h0, plan=plan, reps=reps))
+        # a warm second start is checked first, on a pilot of the replicates, against the
+        # default start; when that finds a better optimum in any of them, the other replicates
+        # are refitted from the estimate and the default start, as without a warm second start
+        # (a delay loosely pinned by few reports: replicates' optima scatter into basins that
+        # only a start far away reaches), else from the estimate and the warm second start
+        pilot, rest = reps[: min(n, max(PILOT_MIN, n // 8))], reps[min(n, max(PILOT_MIN, n // 8)) :]
+        tp, lp = _refit_rows(batch, family, space, h0, plan=[(chosen.theta, True), second, cold], reps=pilot)
+        near = np.max(np.where(np.isfinite(lp[:2]), lp[:2], -np.inf), axis=0)
+        far = np.where(np.isfinite(lp[2]), lp[2], -np.inf)
+        th, ll = _best_of(tp, lp)
+        if rest.size:
+            plan = [(chosen.theta, True), cold if np.any(far - near > PILOT_GAIN) else second]
+            tr, lr = _best_of(*_refit_rows(batch, family, space, h0, plan=plan, reps=rest))
+            th, ll = np.concatenate([th, tr]), np.concatenate([ll, lr])
+        return th, ll
 
     if hasattr(evidence, "simulation_theta"):
         # nuisance parameters of the noise are biased low when a curve is fitted through the
