@@ -321,30 +321,30 @@ def _block_reml(u: np.ndarray, z: np.ndarray, taus: np.ndarray) -> tuple[np.ndar
     """REML of OU noise (σ profiled) around a quadratic trend, per time constant: (log-likelihoods, σ²).
 
     The restricted likelihood is that of the residuals' contrasts, so the trend the block's
-    quadratic takes away (and with it part of a slow noise) is accounted for exactly.
+    quadratic takes away (and with it part of a slow noise) is accounted for exactly. Every
+    time constant at once (stacked matrices).
     """
     n = u.size
     x = np.column_stack([np.ones(n), u / 60.0, (u / 60.0) ** 2])
     p = x.shape[1]
     lls, s2s = np.full(taus.size, -INF), np.full(taus.size, np.nan)
     d = np.abs(u[:, None] - u[None, :])
-    for i, tau in enumerate(taus):
-        r_mat = np.exp(-d / tau) + 1e-9 * np.eye(n)
-        try:
-            c = np.linalg.cholesky(r_mat)
-        except np.linalg.LinAlgError:
-            continue
-        xs = np.linalg.solve(c, x)
-        zs = np.linalg.solve(c, z)
-        q, rr = np.linalg.qr(xs)
-        res = zs - q @ (q.T @ zs)
-        s2 = float(res @ res) / (n - p)
-        if not s2 > 0:
-            continue
-        logdet_r = 2.0 * float(np.sum(np.log(np.diag(c))))
-        logdet_x = 2.0 * float(np.sum(np.log(np.abs(np.diag(rr)))))
-        lls[i] = -0.5 * ((n - p) * math.log(s2) + logdet_r + logdet_x + (n - p))
-        s2s[i] = s2
+    r_mat = np.exp(-d[None, :, :] / taus[:, None, None]) + 1e-9 * np.eye(n)
+    try:
+        c = np.linalg.cholesky(r_mat)
+    except np.linalg.LinAlgError:
+        return lls, s2s
+    rhs = np.broadcast_to(np.column_stack([x, z]), (taus.size, n, p + 1))
+    sol = np.linalg.solve(c, rhs)
+    q, rr = np.linalg.qr(sol[:, :, :p])
+    zs = sol[:, :, p]
+    res = zs - np.einsum("bij,bj->bi", q, np.einsum("bij,bi->bj", q, zs))
+    s2 = np.einsum("bi,bi->b", res, res) / (n - p)
+    logdet_r = 2.0 * np.sum(np.log(np.diagonal(c, axis1=1, axis2=2)), axis=1)
+    logdet_x = 2.0 * np.sum(np.log(np.abs(np.diagonal(rr, axis1=1, axis2=2))), axis=1)
+    ok = s2 > 0
+    lls[ok] = -0.5 * ((n - p) * np.log(s2[ok]) + logdet_r[ok] + logdet_x[ok] + (n - p))
+    s2s[ok] = s2[ok]
     return lls, s2s
 
 
