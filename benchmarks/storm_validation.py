@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.storms import SCENARIOS, StormTruth, write_incident
+from benchmarks.storms import SCENARIOS, STORMS, StormTruth, write_incident
 from benchmarks.validation import clopper_pearson, postmortem_command
 
 TIMES = ("t50", "t90")
@@ -252,7 +252,7 @@ def run_one(scenario: str, seed: int, n_boot: int, root: Path, *, keep: bool = F
             if not isinstance(metrics, dict):
                 raise ValueError("metrics.json is not an object")
             row["recovery_error"] = metrics.get("recovery_error")
-            row.update(compare(metrics, truth, onset_configured=SCENARIOS[scenario].onset_configured))
+            row.update(compare(metrics, truth, onset_configured=STORMS[scenario].onset_configured))
     except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         row.setdefault("returncode", -1)
         row["error"] = f"{type(exc).__name__}: {exc}"
@@ -403,7 +403,7 @@ def run(
 def main(argv: list[str] | None = None) -> None:
     """Command line: run, print the table, optionally write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
+    parser.add_argument("--scenario", nargs="+", default=list(SCENARIOS), choices=list(STORMS))
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--n-boot", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=2)

@@ -433,6 +433,13 @@ class CrossingSearch:
             if local is not None:
                 est, source = Estimate(float(local[0]), float(local[1]), float(local[2])), "readings"
         value, low, high = (max(x, floor) for x in (est.value, est.low, est.high))
+        if reached and est.high < floor:
+            # the whole estimate lies before a reading clearly above the line (the local window
+            # reached back over what a line cannot follow, a second storm's rise): the crossing
+            # is between that reading and the first one clearly below the line after it
+            below = ta[(ta > floor) & (ya <= line - 2.0 * sd)]
+            if below.size:
+                value, low, high = 0.5 * (floor + float(below[0])), floor, float(below[0])
         est = Estimate(value, low, high).capped(self.horizon_minutes)
         shift = self.peak_minutes
         after_peak = Estimate(est.value - shift, est.low - shift, est.high - shift, est.low_beyond, est.high_beyond)

@@ -321,31 +321,58 @@ def _block_reml(u: np.ndarray, z: np.ndarray, taus: np.ndarray) -> tuple[np.ndar
     """REML of OU noise (σ profiled) around a quadratic trend, per time constant: (log-likelihoods, σ²).
 
     The restricted likelihood is that of the residuals' contrasts, so the trend the block's
-    quadratic takes away (and with it part of a slow noise) is accounted for exactly.
+    quadratic takes away (and with it part of a slow noise) is accounted for exactly. Every
+    time constant at once (stacked matrices).
     """
     n = u.size
     x = np.column_stack([np.ones(n), u / 60.0, (u / 60.0) ** 2])
     p = x.shape[1]
     lls, s2s = np.full(taus.size, -INF), np.full(taus.size, np.nan)
     d = np.abs(u[:, None] - u[None, :])
-    for i, tau in enumerate(taus):
-        r_mat = np.exp(-d / tau) + 1e-9 * np.eye(n)
-        try:
-            c = np.linalg.cholesky(r_mat)
-        except np.linalg.LinAlgError:
-            continue
-        xs = np.linalg.solve(c, x)
-        zs = np.linalg.solve(c, z)
-        q, rr = np.linalg.qr(xs)
-        res = zs - q @ (q.T @ zs)
-        s2 = float(res @ res) / (n - p)
-        if not s2 > 0:
-            continue
-        logdet_r = 2.0 * float(np.sum(np.log(np.diag(c))))
-        logdet_x = 2.0 * float(np.sum(np.log(np.abs(np.diag(rr)))))
-        lls[i] = -0.5 * ((n - p) * math.log(s2) + logdet_r + logdet_x + (n - p))
-        s2s[i] = s2
+    r_mat = np.exp(-d[None, :, :] / taus[:, None, None]) + 1e-9 * np.eye(n)
+    try:
+        c = np.linalg.cholesky(r_mat)
+    except np.linalg.LinAlgError:
+        return lls, s2s
+    rhs = np.broadcast_to(np.column_stack([x, z]), (taus.size, n, p + 1))
+    sol = np.linalg.solve(c, rhs)
+    q, rr = np.linalg.qr(sol[:, :, :p])
+    zs = sol[:, :, p]
+    res = zs - np.einsum("bij,bj->bi", q, np.einsum("bij,bi->bj", q, zs))
+    s2 = np.einsum("bi,bi->b", res, res) / (n - p)
+    logdet_r = 2.0 * np.sum(np.log(np.diagonal(c, axis1=1, axis2=2)), axis=1)
+    logdet_x = 2.0 * np.sum(np.log(np.abs(np.diagonal(rr, axis1=1, axis2=2))), axis=1)
+    ok = s2 > 0
+    lls[ok] = -0.5 * ((n - p) * np.log(s2[ok]) + logdet_r[ok] + logdet_x[ok] + (n - p))
+    s2s[ok] = s2[ok]
     return lls, s2s
+
+
+def level_power(t: np.ndarray, y: np.ndarray, *, step: float, floor: float = 0.05) -> float | None:
+    """How the feed's noise grows with the level, from the readings' second differences: SD ∝ level^power.
+
+    For readings three cadence steps in a row (``t`` minutes, ``y`` shares of the peak, fresh
+    and ≥ ``floor``), d = log y₁ − 2·log y₂ + log y₃ is the noise's second difference plus the
+    curve's curvature over two steps, which is small beside the noise except at a kink (the
+    peak's turn, a substation) — and a kink moves a few d, not the median. Only the
+    readings from the largest one on: the build-up's bands bend the curve reading by reading. Under noise whose
+    log-scale SD is s·level^β, log|d| = log s + β·log(level) + a constant (the log of a
+    |normal|), whatever the noise's memory; β is the Theil–Sen slope of log|d| on log(level),
+    and power = β + 1 (1: a share of the count; 0: a constant number of customers). None when
+    fewer than 12 differences or a range of levels under a factor 4 cannot show it.
+    """
+    fresh = np.concatenate([[True], y[1:] != y[:-1]]) & (y >= floor) & (np.arange(y.size) >= int(np.argmax(y)))
+    t, z = t[fresh], np.log(y[fresh])
+    if t.size < 3:
+        return None
+    gap = np.diff(t)
+    run = (np.abs(gap[:-1] - step) < 0.25 * step) & (np.abs(gap[1:] - step) < 0.25 * step)
+    d = z[:-2] - 2.0 * z[1:-1] + z[2:]
+    ok = run & (np.abs(d) > 0)
+    lvl = z[1:-1][ok]
+    if ok.sum() < 12 or float(np.ptp(lvl)) < math.log(4.0):
+        return None
+    return float(np.clip(stats.theilslopes(np.log(np.abs(d[ok])), lvl)[0], -1.0, 0.5)) + 1.0
 
 
 def feed_noise(
@@ -369,6 +396,7 @@ def feed_noise(
     ``t`` minutes, ``y`` readings as shares of the peak, ``step`` the cadence (minutes);
     ``window`` the blocks' length and ``taus`` the memories tried (minutes).
     """
+    measured_power = level_power(t, y, step=step)
     fresh = np.concatenate([[True], y[1:] != y[:-1]]) & (y > 0)
     t, y = t[fresh], y[fresh]
     if t.size < 12:
@@ -399,11 +427,10 @@ def feed_noise(
         ok = keep & np.isfinite(log_sd)
         if ok.sum() < 3:
             return fallback
-        if float(np.ptp(lvl[ok])) >= math.log(2.0):
-            slope = float(stats.theilslopes(log_sd[ok], lvl[ok])[0])
-            beta = float(np.clip(slope, -1.0, 0.5))
-        else:
-            beta = 0.0  # too narrow a range of levels to see a power: multiplicative
+        # the power from the readings' second differences (the blocks' own SDs against their
+        # levels are tilted by the blocks whose curve a quadratic cannot follow); too narrow a
+        # range of levels to see it: multiplicative
+        beta = measured_power - 1.0 if measured_power is not None else 0.0
         alpha = float(np.median(log_sd[ok] - beta * lvl[ok]))
         power = beta + 1.0
         resid = log_sd - alpha - beta * lvl
