@@ -77,7 +77,7 @@ def test_default_geography_section_says_what_the_data_allow(default_analysis):
     assert not recovery.layout.updatemenus  # no area has its own t90: only the last-down layer is offered
     areas = [tr for tr in recovery.data if tr.type == "choropleth"]
     assert areas[-1].colorbar.title.text == "hours after onset, last down report"
-    for fig in (figs[0], recovery):  # the origin the distances are measured from is marked on the maps
+    for fig in (figs[0], recovery, figs[3]):  # the origin the distances are measured from is marked on the maps (time-lapse too)
         (star,) = [tr for tr in fig.data if tr.type == "scattergeo" and tr.name == "origin"]
         assert "Evere" in star.text[0]
         (labels,) = [tr for tr in fig.data if tr.type == "scattergeo" and tr.name == "labels"]

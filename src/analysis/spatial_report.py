@@ -130,6 +130,7 @@ def geography_parts(a: Analysis) -> list[Part]:
     if s.hourly.height:
         lapse = maps.timelapse_map(s.hourly, geo, names, timezone=tz, base=base, note=note)
         maps.add_labels(lapse, province_labels(lang))
+        maps.add_origin(lapse, a.incident.origin, lang)
         parts += [
             lapse,
             caption(text(lang, "g_hourly_caption")),
