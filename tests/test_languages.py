@@ -135,7 +135,7 @@ def figure_strings(html: str) -> list[str]:
     return out
 
 
-def catalogue_sentinels(lang: str) -> frozenset[str]:
+def _catalogue_sentinels(lang: str) -> frozenset[str]:
     """The English catalogue's short labels (one to three words) that ``lang``'s catalogue translates and never uses.
 
     Driven by the catalogues: a label added to en.toml is looked for on every other page.
@@ -154,6 +154,17 @@ def catalogue_sentinels(lang: str) -> frozenset[str]:
         and words != en
         and not re.search(rf"(?<![\w-]){re.escape(en)}(?![\w-])", used, re.IGNORECASE)
     )
+
+
+_SENTINELS_SEEN: dict[tuple[str, int, int], frozenset[str]] = {}
+
+
+def catalogue_sentinels(lang: str) -> frozenset[str]:
+    """:func:`_catalogue_sentinels`, computed once per pair of catalogues (a page has thousands of lines to check)."""
+    key = (lang, id(CATALOGUES[SOURCE]), id(CATALOGUES[lang]))
+    if key not in _SENTINELS_SEEN:
+        _SENTINELS_SEEN[key] = _catalogue_sentinels(lang)
+    return _SENTINELS_SEEN[key]
 
 
 def english_words(text: str, lang: str | None = None) -> list[str]:
