@@ -204,3 +204,37 @@ def test_summary_tiles_lead_with_the_statements_not_the_model(default_analysis):
     after = default_analysis.metrics["declared_resolved"]["reports_after"]
     assert after == 29  # TV statements only ([postmortem] service = "tv")
     assert labels[1] == "Statements after “resolved”" and f'<div class="v">{after}</div>' in tiles
+
+
+def test_summary_states_the_2018_facts_with_their_sources(default_analysis):
+    # onset ~20:00, Evere, the March restatement, restoration from 21:15, "resolved" ~22:30, reports into Tuesday
+    from analysis.sections import summary
+
+    html = summary(default_analysis)[0]
+    paragraph = html.split("<p>", 1)[1].split("</p>", 1)[0]
+    for fact, sources in (
+        ("went down across Belgium", ("S1", "S3", "S5")),
+        ("Evere (Brussels)", ("S1", "S2")),
+        ("human error during an intervention", ("S16", "S17")),
+        ("from 21:15", ("S1", "S5", "S7", "S11")),
+        ("around 22:30", ("S2",)),
+        ("through Tuesday", ("S2",)),
+    ):
+        after = paragraph.split(fact, 1)[1].split(")", 1)[0]
+        assert all(f'<a href="#source-{s}">{s}</a>' in after for s in sources), (fact, after)
+    # each cited id has its row in the sources key
+    from analysis.evidence_appendix import sources_key
+
+    key = sources_key(default_analysis)
+    assert all(f'id="source-{s}"' in key for s in ("S1", "S2", "S3", "S5", "S7", "S11", "S16", "S17"))
+
+
+def test_citations_link_only_lists_of_known_sources():
+    from analysis.postmortem_report import link_citations
+
+    html = "in Evere (Brussels) (S1, S2); later (S1, S99) and (S3)"
+    out = link_citations(html, {"S1", "S2", "S3"})
+    assert out == (
+        'in Evere (Brussels) (<a href="#source-S1">S1</a>, <a href="#source-S2">S2</a>); later (S1, S99) and '
+        '(<a href="#source-S3">S3</a>)'
+    )

@@ -110,7 +110,7 @@ def test_area_map_embeds_the_geojson_once_and_switches_only_styles():
         and fig.layout.meta["map"]["aspect"] == pytest.approx(maps.mercator_aspect((lon0, lon1, lat0, lat1)), abs=1e-3)
     )
     buttons = fig.layout.updatemenus[0].buttons
-    assert [b.label for b in buttons] == ["Reports", "Rate", "Observed vs expected", "Clusters (LISA)"]
+    assert [b.label for b in buttons] == ["Reports", "Rate", "Observed vs expected", "Clusters"]
     for b in buttons:
         assert "geojson" not in b.args[0] and "locations" not in b.args[0]
         assert list(b.args[1]) == [1]  # the areas trace, above the grey base

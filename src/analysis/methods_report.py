@@ -14,7 +14,7 @@ from analysis import series_report
 from analysis.i18n import TEXT, format_percent, format_time, text
 from analysis.narrative import heading, table
 from analysis.privacy import esc
-from analysis.sentences import localized_html
+from analysis.sentences import localized_html, plain
 
 if TYPE_CHECKING:
     from analysis.pipeline import Analysis
@@ -51,6 +51,11 @@ def methods(a: Analysis) -> str:
         + esc(text(lang, "mt_intervals", method="\x00", level=format_percent(a.params.level, 0, lang))).replace("\x00", interval)
         + "</li>"
     )
+    verdict = getattr(fit, "verdict", "") if fit is not None else ""
+    if verdict and plain(verdict) != verdict:  # the measures the body leaves out (overdispersion, the models' weights)
+        lis.append(
+            "<li>" + esc(text(lang, "mt_verdict", verdict="\x00")).replace("\x00", localized_html(verdict, lang)) + "</li>"
+        )
     if getattr(a, "has_geography", True):
         lis.append(f"<li>{esc(text(lang, 'mt_places'))}</li>")
     lis.append(f"<li>{esc(text(lang, 'mt_scrub'))}</li>")

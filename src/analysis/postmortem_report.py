@@ -40,6 +40,25 @@ def cite(source: str | None) -> str:
     return "".join(parts)
 
 
+_CITATION = re.compile(r"\(([A-Za-z][A-Za-z0-9_-]{0,15}(?:, [A-Za-z][A-Za-z0-9_-]{0,15})*)\)")
+
+
+def link_citations(html: str, known: set[str]) -> str:
+    """``(S1, S5)`` in escaped prose as links to the sources key, when every id in it is a known source.
+
+    The analyst's summary cites its facts the way the tables do; an aside in brackets that is
+    not a list of known source ids ("(Brussels)") stays as written.
+    """
+
+    def link(m: re.Match[str]) -> str:
+        ids = m.group(1).split(", ")
+        if not all(i in known for i in ids):
+            return m.group(0)
+        return "(" + ", ".join(f'<a href="#{esc(source_anchor(i))}">{esc(i)}</a>' for i in ids) + ")"
+
+    return _CITATION.sub(link, html)
+
+
 def say(value: Text | None, lang: str) -> str:
     """A configured text in the reader's language, scrubbed and escaped."""
     return esc(scrub_contacts(pick(value, lang)))

@@ -22,11 +22,12 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analysis import figures, impact_report, methods_report, narrative, postmortem_report, quality_report, series_report
+from analysis.evidence_appendix import references
 from analysis.i18n import TEXT, cldr_locale, estimable, format_duration, format_percent, format_percents, format_time, text
 from analysis.narrative import caption, esc, heading
 from analysis.params import as_dict
 from analysis.provenance import provenance
-from analysis.sentences import localized_html
+from analysis.sentences import localized_html, plain
 from analysis.timeline import bin_reports, events_in, restorations_as_times
 
 if TYPE_CHECKING:
@@ -86,8 +87,9 @@ def followup(a: Analysis) -> list[Part]:
 
 
 def summary(a: Analysis) -> list[Part]:
-    """Executive summary with headline numbers."""
-    return [narrative.summary(a)]
+    """Executive summary with headline numbers; the sources it cites link to the sources key."""
+    known = {r.id for r in references(a.incident.postmortem, a.data.reports)} if a.data.reports is not None else set()
+    return [postmortem_report.link_citations(narrative.summary(a), known)]
 
 
 def impact(a: Analysis) -> list[Part]:
@@ -150,7 +152,7 @@ def recovery(a: Analysis) -> list[Part]:
             caption(text(lang, "caption_series", level=format_percent(a.params.level, 0, lang))),
         ]
         if getattr(a.fit, "verdict", ""):
-            parts.append(f'<div class="pm-trust">{localized_html(a.fit.verdict, lang)}</div>')
+            parts.append(f'<div class="pm-trust">{localized_html(plain(a.fit.verdict), lang)}</div>')
         parts.append(candidates_pointer(lang))
         return parts + diagnostics(a)
     if curated:
@@ -166,7 +168,7 @@ def recovery(a: Analysis) -> list[Part]:
     key = "caption_recovery_curated" if curated else "caption_recovery"
     parts += [fig, caption(text(lang, key, level=format_percent(a.params.level, 0, lang)))]
     if getattr(a.fit, "verdict", ""):
-        parts.append(f'<div class="pm-trust">{localized_html(a.fit.verdict, lang)}</div>')
+        parts.append(f'<div class="pm-trust">{localized_html(plain(a.fit.verdict), lang)}</div>')
     parts.append(candidates_pointer(lang))
     parts += diagnostics(a)
     # the share "still affected" at each announcement is a restoration reading curated statements cannot give

@@ -48,10 +48,44 @@ def localize(sentence: str | None, language: str) -> tuple[str, bool]:
     return out, hit
 
 
+#: Technical asides the estimators put after their plain findings (the term, the statistic, the
+#: candidates' weights, the model's name). The page's body shows the finding without them; the
+#: full sentence stands in Methods, whose glossary explains the terms.
+_ASIDES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r" \(overdispersion [\d.]+\)"), ""),
+    (
+        re.compile(
+            r"([Rr])eports vary more than a Poisson process around the fitted curve \(overdispersion [\d.]+, Pearson X²/df on \d+ df\)"
+        ),
+        r"\1eports vary more around the fitted curve than independent reports would",
+    ),
+    (re.compile(r" \(weights: [^)]*\)\. Intervals are averaged over them\."), ": intervals are averaged over the candidates."),
+    (
+        re.compile(r" \(weights: [^)]*\)\. Intervals are conditional on the reported model\."),
+        ": intervals assume the model drawn.",
+    ),
+    (re.compile(r"(?:(?<=\. )|^)No overdispersion detected \([^)]*\)\.\s*"), ""),
+    (re.compile(r"(?:(?<=\. )|^)Too few reports to check for overdispersion; intervals assume Poisson variation\.\s*"), ""),
+    (re.compile(r"(a delay \([^)]*?) under [^)]+\)"), r"\1)"),
+)
+
+
+def plain(sentence: str | None) -> str:
+    """``sentence`` without the estimators' technical asides (see :data:`_ASIDES`), for the body of the page.
+
+    The finding stays ("the statements come in groups … so they carry less information");
+    the measure behind it ("overdispersion 14.7", the models' weights) is for Methods.
+    """
+    out = sentence or ""
+    for pattern, repl in _ASIDES:
+        out = pattern.sub(repl, out)
+    return out.strip()
+
+
 def localized_html(sentence: str | None, language: str) -> str:
     """:func:`localize`, escaped; marked ``lang="en"`` when it stays English on another language's page."""
     words, ok = localize(sentence, language)
     return esc(words) if ok else f'<span lang="en">{esc(words)}</span>'
 
 
-__all__ = ["localize", "localized_html"]
+__all__ = ["localize", "localized_html", "plain"]

@@ -118,7 +118,7 @@ def geography_parts(a: Analysis) -> list[Part]:
         )
     fig = maps.area_map(
         shown, geo, layers=layers, rate_unit=s.rate_unit, clusters=s.moran.lisa if s.moran is not None else None,
-        base=base, note=note,
+        base=base, note=note, language=lang,
     )  # fmt: skip
     maps.add_labels(fig, province_labels(lang))
     maps.add_origin(fig, a.incident.origin, lang)

@@ -29,6 +29,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analysis.errors import ParameterError
+from analysis.i18n import format_count, format_number
 from analysis.maps.layout import (
     APPROXIMATE_NOTE,
     CLUSTER_COLORS,
@@ -81,10 +82,27 @@ __all__ = [
 ]
 
 
-def _fmt_ratio(r: Mapping[str, Any]) -> str:
+def _fmt_ratio(r: Mapping[str, Any], language: str = "en") -> str:
     if r.get("ratio") is None or not math.isfinite(r["ratio"]):
         return "no expectation (no exposure)"
-    return f"{r['ratio']:.2g}× expected [{r['ratio_low']:.2g}–{r['ratio_high']:.2g}], {r['verdict']}"
+    low, high = (format_number(r[k], 2, language) for k in ("ratio_low", "ratio_high"))
+    return f"{format_number(r['ratio'], 2, language)}× expected [{low}–{high}], {r['verdict']}"
+
+
+def _area_hover(r: Mapping[str, Any], rate_unit: str, language: str, cluster: bool) -> str:
+    """One area's hover: name, region, reports, rate, expected and the ratio, numbers in ``language`` (no 4.4e+02)."""
+    rate = r.get("rate")
+    return (
+        f"<b>{escape(r['name'])}</b>{' (' + escape(r['region']) + ')' if r.get('region') else ''}<br>"
+        f"{format_count(r['n_reports'], language)} report(s)"
+        + (f" · {format_number(rate, 3, language)} {rate_unit}" if rate is not None and math.isfinite(rate) else "")
+        + (
+            f"<br>{format_number(r['expected'], 2, language)} expected · {_fmt_ratio(r, language)}"
+            if r.get("expected") is not None
+            else ""
+        )
+        + (f"<br>cluster of alike neighbours: {r.get('cluster') or 'not tested'}" if cluster else "")
+    )
 
 
 def area_map(
@@ -97,6 +115,7 @@ def area_map(
     base: dict[str, Any] | None = None,
     note: str | None = None,
     title: str | None = None,
+    language: str = "en",
 ) -> go.Figure:
     """Choropleth of reports per area, with a menu switching between counts, rates, excess and clusters.
 
@@ -114,13 +133,16 @@ def area_map(
         diverging log₂ scale, coloured only where the interval excludes 1 and the area stays
         significant at a false discovery rate of :data:`EXCESS_FDR` (the others take the
         neutral colour; the hover still gives their ratio);
-        ``clusters`` shows the LISA clusters (needs ``clusters``).
+        ``clusters`` shows the local clusters of alike neighbours (LISA; needs ``clusters``).
     clusters : polars.DataFrame, optional
         ``key``, ``cluster`` (from :class:`analysis.spatial.MoranResult`).
     base : dict, optional
         Outline GeoJSON drawn underneath in grey (e.g. provinces).
     note : str, optional
         Small print under the map (e.g. :data:`APPROXIMATE_NOTE`).
+    language : str
+        The page's language: the numbers of the hovers take its decimal mark and grouping (the
+        words are translated with the rest of the figure).
     """
     for name in layers:
         if name not in get_args(AreaLayerName):
@@ -135,15 +157,7 @@ def area_map(
         t = t.join(clusters.select("key", "cluster"), on="key", how="left")
     rows = t.to_dicts()
     keys = [r["key"] for r in rows]
-    base_hover = [
-        f"<b>{escape(r['name'])}</b>{' (' + escape(r['region']) + ')' if r.get('region') else ''}<br>"
-        f"{r['n_reports']:g} report(s)"
-        + (f" · {r['rate']:.3g} {rate_unit}" if r.get("rate") is not None and math.isfinite(r["rate"]) else "")
-        + (f"<br>{r['expected']:.2g} expected · {_fmt_ratio(r)}" if r.get("expected") is not None else "")
-        for r in rows
-    ]
-    if clusters is not None:
-        base_hover = [f"{h}<br>LISA cluster: {r.get('cluster') or 'not tested'}" for h, r in zip(base_hover, rows, strict=True)]
+    base_hover = [_area_hover(r, rate_unit, language, "clusters" in layers) for r in rows]
     specs = {name: _area_layer(name, rows, rate_unit) for name in layers}
     first = specs[layers[0]]
     fig = go.Figure()
@@ -243,6 +257,6 @@ def _area_layer(name: str, rows: list[dict[str, Any]], rate_unit: str) -> dict[s
         "zmax": k,
         "zmid": None,
         "colorscale": scale,
-        "colorbar": colorbar("LISA cluster", [i + 0.5 for i in range(k)], cats),
+        "colorbar": colorbar("cluster of alike neighbours", [i + 0.5 for i in range(k)], cats),
         "showscale": True,
     }

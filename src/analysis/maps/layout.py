@@ -243,7 +243,7 @@ LAYER_LABELS = {
     "reports": "Reports",
     "rate": "Rate",
     "excess": "Observed vs expected",
-    "clusters": "Clusters (LISA)",
+    "clusters": "Clusters",
     "t90": "Area t90 (pooled)",
     "last_down": "Last 'still down' report",
 }
