@@ -182,6 +182,18 @@ def format_percents(value: float | None, low: float | None, high: float | None, 
     )
 
 
+def labelled_range(bracket: str, level: float, language: str = "en") -> str:
+    """A headline's bracket named for what it is: '90% range [83 min–1 hr 30 min]' (empty stays empty).
+
+    A bare bracket under a number reads as a minimum and a maximum; the label (and the
+    glossary's "90 % range") says it is the range the true value lies in about 90 % of the time;
+    anything that is not a bracket (a note) is returned as it is.
+    """
+    if not bracket.startswith("["):  # no bracket (a note such as "extrapolated: …") stays as written
+        return bracket
+    return text(language, "kpi_range", level=format_percent(level, 0, language), ci=bracket)
+
+
 def format_count(x: float | None, language: str = "en") -> str:
     """A whole number with the language's grouping (CLDR): '12,500', '12 500', '12.500'; an en dash when missing."""
     if x is None or not math.isfinite(x):

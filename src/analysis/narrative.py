@@ -20,12 +20,14 @@ from analysis.i18n import (
     TEXT,
     decimal_mark,
     estimable,
+    format_count,
     format_date,
     format_duration,
     format_percent,
     format_percents,
     format_period,
     format_time,
+    labelled_range,
     text,
 )
 from analysis.privacy import esc, scrub_contacts
@@ -203,19 +205,20 @@ def summary(a: Analysis) -> str:
         parts.append(_intervals_line(a))
         return "\n".join(parts)
     if a.evidence == "down_reports":
-        cards = [kpi(text(lang, "reports"), f"{a.metrics['n_down_reports']}", sub=text(lang, "rows_in", n=a.metrics["n_raw"]))]
+        n_down, n_raw = format_count(a.metrics["n_down_reports"], lang), format_count(a.metrics["n_raw"], lang)
+        cards = [kpi(text(lang, "reports"), n_down, sub=text(lang, "rows_in", n=n_raw))]
     else:
-        cards = [kpi(text(lang, "observations"), f"{evidence_rows(a)}", sub=text(lang, f"ev_{a.evidence}"))]
+        cards = [kpi(text(lang, "observations"), format_count(evidence_rows(a), lang), sub=text(lang, f"ev_{a.evidence}"))]
     onset = fit.onset if fit is not None else inc.onset
     cards.append(kpi(text(lang, "onset"), format_time(onset, tz, lang, with_day=False), sub=a.metrics.get("onset_source") or ""))
     if fit is not None:
         for q in ("t50", "t90", "t99"):
             value, ci = estimate_text(getattr(fit, q), lang=lang, horizon=fit.horizon_minutes)
-            cards.append(kpi(text(lang, q), value, ci, text(lang, "after_onset")))
+            cards.append(kpi(text(lang, q), value, labelled_range(ci, a.params.level, lang), text(lang, "after_onset")))
         value, ci = estimate_text(fit.mean_outage_minutes, lang=lang, horizon=fit.horizon_minutes)
-        cards.append(kpi(text(lang, "mean_outage"), value, ci))
+        cards.append(kpi(text(lang, "mean_outage"), value, labelled_range(ci, a.params.level, lang)))
         value, ci = estimate_text(fit.tail_fraction, unit="pct", lang=lang)
-        cards.append(kpi(text(lang, "tail_fraction"), value, ci))
+        cards.append(kpi(text(lang, "tail_fraction"), value, labelled_range(ci, a.params.level, lang)))
     parts.append(f'<div class="pm-kpis">{"".join(cards)}</div>')
     if fit is None:
         parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')

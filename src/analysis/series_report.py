@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analysis.figures import PALETTE, TEMPLATE, band_trace, time_axis_title, wall_clock
-from analysis.i18n import TEXT, format_duration, format_estimate, format_time, text
+from analysis.i18n import TEXT, format_duration, format_estimate, format_time, labelled_range, text
 from analysis.privacy import esc
 
 if TYPE_CHECKING:
@@ -105,14 +105,14 @@ def summary_parts(a: Analysis, kpi: Any) -> list[str]:
     ]
     for p, key in CROSSINGS:
         value, interval, detail = crossing_text(a, p)
-        cards.append(kpi(text(lang, f"s_{key}"), value, interval, detail))
+        cards.append(kpi(text(lang, f"s_{key}"), value, labelled_range(interval, a.params.level, lang), detail))
     ch = fit.customer_hours_lost(None)
     beyond = math.isfinite(ch.value) and (ch.high_beyond or getattr(ch, "low_beyond", False) or fit.extrapolated(0.99))
     cards.append(
         kpi(
             text(lang, "i_customer_hours"),
             _count(ch.value),
-            f"[{_count(ch.low)}–{_count(ch.high)}]",
+            labelled_range(f"[{_count(ch.low)}–{_count(ch.high)}]", a.params.level, lang),
             text(lang, "s_to_full_extrapolated" if beyond else "s_to_full"),
         )
     )
