@@ -37,6 +37,18 @@ def test_maps_carry_province_labels_in_the_readers_language(figures) -> None:
     assert "Henegouwen" in nl["text"] and "Luik" in nl["text"] and "Vlaams-Brabant" in nl["text"]
 
 
+def test_every_map_names_the_provinces_and_stars_the_origin(figures) -> None:
+    """The counts, statements, recovery and hourly maps alike: a reader finds Evere and the provinces on each."""
+    for lang, origin in (("en", "Evere datacenter"), ("nl", "datacenter in Evere")):
+        geo_maps = [f for f in figures[lang] if any(t.get("type") == "choropleth" for t in f["data"])]
+        assert len(geo_maps) >= 4, lang
+        for fig in geo_maps:
+            names = [t.get("name") for t in fig["data"]]
+            assert "labels" in names and "origin" in names, (lang, names)
+            (star,) = [t for t in fig["data"] if t.get("name") == "origin"]
+            assert star["marker"]["symbol"] == "star" and origin in star["text"][0]
+
+
 def test_brussels_and_flemish_brabant_with_reports_are_not_painted_unaffected(default_analysis, figures) -> None:
     from analysis.spatial_report import reported_codes, spatial_analysis
 

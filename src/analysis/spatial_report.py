@@ -124,7 +124,7 @@ def geography_parts(a: Analysis) -> list[Part]:
     maps.add_origin(fig, a.incident.origin, lang)
     parts += [fig, caption(_map_caption(s, lang, origin_name(a, lang)))]
     parts += _excess_parts(s, lang)
-    parts += _statement_parts(s, base, lang)
+    parts += _statement_parts(s, base, lang, a.incident.origin)
     parts += _recovery_parts(a, s, geo, base, note=note)
     names = {k: place_name(k, n, lang) for k, n in zip(s.table["key"], s.table["name"], strict=True)}
     if s.hourly.height:
@@ -281,7 +281,8 @@ def reported_codes(s: SpatialAnalysis) -> list[str]:
     return sorted(codes | set(named))
 
 
-def _statement_parts(s: SpatialAnalysis, base: dict[str, Any], lang: str = "en") -> list[Part]:
+def _statement_parts(s: SpatialAnalysis, base: dict[str, Any], lang: str = "en", origin: Any | None = None) -> list[Part]:
+    """Statements about whole provinces or regions: their map (province names, the origin's star) and table."""
     from analysis import maps
 
     if s.statements.height == 0:
@@ -289,7 +290,10 @@ def _statement_parts(s: SpatialAnalysis, base: dict[str, Any], lang: str = "en")
     parts: list[Part] = [f"<h3>{esc(text(lang, 'g_statements'))}</h3>"]
     geo = _statement_geojson(s.statements)
     if geo is not None:
-        parts.append(maps.statements_map(s.statements, geo, reported=reported_codes(s), base=base))
+        fig = maps.statements_map(s.statements, geo, reported=reported_codes(s), base=base)
+        maps.add_labels(fig, province_labels(lang))  # like the other maps: where each province is, where the fault was
+        maps.add_origin(fig, origin, lang)
+        parts.append(fig)
     rows = [
         (
             text(lang, f"scope_{r['scope']}") if r["scope"] in ("province", "region", "country") else r["scope"],
