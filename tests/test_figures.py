@@ -72,6 +72,15 @@ def test_residual_figure_rebins_report_counts_to_pearson_residuals() -> None:
     assert fig.data[0].x[0] == dt.datetime(2018, 1, 8, 20, 0)  # local time
     # the body's axis says what the dots are; "Pearson residual" lives in the glossary
     assert fig.data[0].name == "observed − fitted, in standard deviations, per 60 min"
+    # the axis title one clause per line (on one line it ran off the 300-px figure), in every language
+    assert fig.layout.yaxis.title.text == "observed − fitted,<br>in standard deviations,<br>per 60 min"
+    from analysis.figure_text import translate_figure
+
+    axis = {lang: translate_figure(fig.to_plotly_json(), lang)["layout"]["yaxis"]["title"]["text"] for lang in ("fr", "nl")}
+    assert axis == {
+        "fr": "observé − ajusté,<br>en écarts-types,<br>par 60 min",
+        "nl": "waargenomen − aangepast,<br>in standaardafwijkingen,<br>per 60 min",
+    }
 
 
 def test_residual_figure_uses_the_fit_residuals_for_direct_evidence() -> None:

@@ -500,9 +500,11 @@ def residual_figure(
             hovertemplate="%{y:.2f}<extra></extra>",
         )
     )
+    # one clause per line: the figure is 300 px high and the whole label on one line ran off both ends
     fig.update_layout(
-        template=TEMPLATE, title=title, xaxis_title=time_axis_title(timezone), yaxis_title=label, height=300, showlegend=False
-    )
+        template=TEMPLATE, title=title, xaxis_title=time_axis_title(timezone), yaxis_title=label.replace(", ", ",<br>"),
+        height=300, showlegend=False,
+    )  # fmt: skip
     return fig
 
 
