@@ -111,3 +111,20 @@ def test_animated_map_opens_on_its_first_frame() -> None:
     html = OfflineRenderer("en").to_mimebundle(fig.to_plotly_json())["text/html"]
     assert "Plotly.addFrames" in html  # the frames are there for the play button
     assert "Plotly.animate" not in html  # but nothing plays them on load (the page prints its first frame)
+
+
+def test_region_curves_of_curated_statements_are_named_as_the_timing_model(default_analysis, figures) -> None:
+    """The statements are a selection: the region panels read as the exploratory curve does, not as customers restored."""
+    from analysis.i18n import text
+
+    for lang in ("en", "nl"):
+        (regions,) = [
+            f for f in figures[lang] if "yaxis2" in f["layout"] and not any(t.get("type") == "choropleth" for t in f["data"])
+        ]
+        title = regions["layout"]["yaxis"]["title"]["text"]
+        assert title == text(lang, "axis_statements_model").replace(", ", ",<br>"), title
+        hovers = [t.get("hovertemplate") or "" for t in regions["data"]]
+        assert not any("still without service" in h or "zonder dienst" in h for h in hovers)
+    b = dataclasses.replace(default_analysis, params=dataclasses.replace(default_analysis.params, language="en"))
+    html = "\n".join(p for p in sections.geography(b) if isinstance(p, str))
+    assert text("en", "g_regions_caption_curated") in html and text("en", "g_regions_caption") not in html

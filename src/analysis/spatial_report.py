@@ -390,10 +390,15 @@ def _region_parts(a: Analysis, s: SpatialAnalysis, lang: str) -> list[Part]:
             curves.append(
                 {"region": name, "minutes": grid, "s": national["s"], "low": lo, "high": hi, "label": "no reports: national"}
             )
+    # curated statements: the same model reading as the exploratory curve, named as what it is
+    curated = getattr(a, "curated", False)
     parts.append(
-        maps.region_curves(curves, onset=fit.onset, timezone=a.incident.timezone, national=national, level=a.params.level)
-    )
-    parts.append(caption(text(lang, "g_regions_caption")))
+        maps.region_curves(
+            curves, onset=fit.onset, timezone=a.incident.timezone, national=national, level=a.params.level,
+            y_title=text(lang, "axis_statements_model") if curated else None,
+        )
+    )  # fmt: skip
+    parts.append(caption(text(lang, "g_regions_caption_curated" if curated else "g_regions_caption")))
     rows = []
     for name, r in rc.regions.items():
         rows.append(

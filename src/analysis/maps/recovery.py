@@ -127,8 +127,12 @@ def region_curves(
     national: Mapping[str, Any] | None = None,
     level: float = 0.9,
     title: str | None = None,
+    y_title: str | None = None,
 ) -> go.Figure:
     """Small multiples of S(t) per region, each with its band, over the national curve.
+
+    ``y_title`` names what the curves are when they are not a share still without service
+    (curated statements: the model's rate of statements); the hover then gives the bare value.
 
     Each curve is a mapping with ``region``, ``minutes`` (array, after ``onset``), ``s``,
     ``low``, ``high`` (fractions) and ``label`` (e.g. "own fit, 32 reports" or "pooled:
@@ -173,11 +177,13 @@ def region_curves(
             go.Scatter(
                 x=x, y=list(100 * np.asarray(c["s"])), mode="lines", line={"color": color, "width": 2.5},
                 name=str(c["region"]), showlegend=False,
-                hovertemplate=f"{escape(c['region'])} %{{x|%a %H:%M}}: %{{y:.0f}}% still without service<extra></extra>",
+                hovertemplate=f"{escape(c['region'])} %{{x|%a %H:%M}}: %{{y:.0f}}%{'' if y_title else ' still without service'}<extra></extra>",
             ),
             row=1, col=j,
         )  # fmt: skip
-    fig.update_yaxes(range=[0, 102], row=1, col=1, title_text="still without service (%)")
+    fig.update_yaxes(
+        range=[0, 102], row=1, col=1, title_text=y_title.replace(", ", ",<br>") if y_title else "still without service (%)"
+    )
     fig.update_xaxes(tickformat="%a %H:%M", nticks=4)
     fig.update_layout(
         template=TEMPLATE, title=title, height=420, margin={"l": 60, "r": 20, "t": 70, "b": 80},
