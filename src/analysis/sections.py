@@ -61,7 +61,13 @@ def header(a: Analysis) -> list[Part]:
     """Title, run line, coverage, the live banner (an as-of run), the post-mortem's status box and the trust note."""
     from analysis.nowcast_report import live_banner
 
-    return [narrative.header(a), *([b] if (b := live_banner(a)) else []), *postmortem_report.written_parts(a, "status")]
+    status = [postmortem_report.link_citations(p, _source_ids(a)) for p in postmortem_report.written_parts(a, "status")]
+    return [narrative.header(a), *([b] if (b := live_banner(a)) else []), *status]
+
+
+def _source_ids(a: Analysis) -> set[str]:
+    """The ids of the sources key (configured references and the ids the rows cite)."""
+    return {r.id for r in references(a.incident.postmortem, a.data.reports)} if a.data.reports is not None else set()
 
 
 def communications(a: Analysis) -> list[Part]:
@@ -88,8 +94,7 @@ def followup(a: Analysis) -> list[Part]:
 
 def summary(a: Analysis) -> list[Part]:
     """Executive summary with headline numbers; the sources it cites link to the sources key."""
-    known = {r.id for r in references(a.incident.postmortem, a.data.reports)} if a.data.reports is not None else set()
-    return [postmortem_report.link_citations(narrative.summary(a), known)]
+    return [postmortem_report.link_citations(narrative.summary(a), _source_ids(a))]
 
 
 def impact(a: Analysis) -> list[Part]:
