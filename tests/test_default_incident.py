@@ -243,7 +243,7 @@ def test_citations_link_only_lists_of_known_sources():
 def test_status_box_links_its_sources(default_analysis):
     from analysis.sections import header
 
-    status = [p for p in header(default_analysis) if 'class="pm-status"' in p][0]
+    status = next(p for p in header(default_analysis) if 'class="pm-status"' in p)
     for sid in ("S5", "S8", "S7", "S10", "S11", "S16", "S17"):
         assert f'<a href="#source-{sid}">{sid}</a>' in status, sid
     assert "(S5, S8)" not in status  # no citation left as plain text
