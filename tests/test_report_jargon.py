@@ -108,3 +108,13 @@ def test_plain_keeps_the_finding_and_drops_the_measure(sentence: str, body: str)
         words, ok = localize(body, lang)
         assert ok or not body, (lang, words)
         assert _jargon(words, lang) == []
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "nl"])
+def test_a_model_led_body_has_no_jargon(spontaneous_analysis, lang: str) -> None:
+    """The same statements as spontaneous reports: headline numbers from the model, brackets under them, no QAIC."""
+    body, rest = _page(spontaneous_analysis, lang)
+    text_hits = {line: _jargon(line, lang) for line in visible(body).splitlines() if _jargon(line, lang)}
+    figure_hits = {s: _jargon(s, lang) for s in figure_strings(body) if _jargon(s, lang)}
+    assert text_hits == {} and figure_hits == {}
+    assert "QAIC" in visible(rest)  # how the intervals were computed: Methods

@@ -31,7 +31,6 @@ from analysis.i18n import (
     text,
 )
 from analysis.privacy import esc, scrub_contacts
-from analysis.sentences import localized_html
 from analysis.timeline import events_in
 
 if TYPE_CHECKING:
@@ -233,11 +232,9 @@ def summary(a: Analysis) -> str:
 
 
 def _intervals_line(a: Analysis) -> str:
-    """'Intervals: 90 %, <how they were computed>.' in the reader's language."""
-    lang, fit = a.params.language, a.fit
-    method = localized_html(fit.interval_method, lang) if fit is not None else "—"
-    words = esc(text(lang, "mt_intervals", method="\x00", level=format_percent(a.params.level, 0, lang)))
-    return f'<p class="pm-meta">{words.replace(chr(0), method)}</p>'
+    """What the brackets are, in plain words; how they were computed (bootstrap, QAIC weights) is in Methods."""
+    lang = a.params.language
+    return f'<p class="pm-meta">{esc(text(lang, "summary_intervals", level=format_percent(a.params.level, 0, lang)))}</p>'
 
 
 def _place(place: str | None, lang: str) -> str:
