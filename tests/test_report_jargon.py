@@ -118,3 +118,27 @@ def test_a_model_led_body_has_no_jargon(spontaneous_analysis, lang: str) -> None
     figure_hits = {s: _jargon(s, lang) for s in figure_strings(body) if _jargon(s, lang)}
     assert text_hits == {} and figure_hits == {}
     assert "QAIC" in visible(rest)  # how the intervals were computed: Methods
+
+
+def test_the_formal_fit_test_is_in_methods_not_the_body(tmp_path) -> None:
+    """Enough exactly timed reports for the time-rescaling test: its figure (KS band) in Methods, a plain pointer in the body."""
+    import datetime as dt
+    import math
+
+    from .conftest import analyze_fast
+    from .render_fixtures import write_incident
+
+    start = dt.datetime(2018, 1, 8, 20, 0)
+    towns = ("Evere", "Gent", "Liège", "Namur", "Brugge")
+    times = [start + dt.timedelta(minutes=-60 * math.log(1 - (i + 0.5) / 60)) for i in range(60)]
+    csv = "time,town\n" + "".join(f"{t:%Y-%m-%d %H:%M:%S},{towns[i % 5]}\n" for i, t in enumerate(times))
+    a = analyze_fast(write_incident(tmp_path, "exact", csv=csv), tmp_path / "proc")
+    assert len(a.fit.diagnostics.rescaled_times) >= sections.MIN_KS_POINTS
+
+    def titles(parts: list) -> list[str]:
+        return [str(p.layout.title.text) for p in parts if isinstance(p, go.Figure)]
+
+    body, methods = sections.recovery(a), sections.methods(a)
+    assert not any("Time-rescaling" in t for t in titles(body))
+    assert any("Time-rescaling" in t for t in titles(methods))
+    assert any("A formal test" in p for p in body if isinstance(p, str))

@@ -321,15 +321,8 @@ def diagnostics(a: Analysis) -> list[Part]:
             parts.append(f'<div class="pm-callout">{esc(narrative.misfit_sentence(a, misfit))}</div>')
         if 0 < len(diag.rescaled_times) < MIN_KS_POINTS:
             parts.append(f'<p class="pm-meta">{esc(text(lang, "ks_too_few", n=len(diag.rescaled_times)))}</p>')
-        elif len(diag.rescaled_times):
-            parts.append(
-                figures.rescaling_figure(
-                    diag.rescaled_times, band=diag.ks_band, statistic=diag.ks_statistic, pvalue=diag.ks_pvalue
-                )
-            )
-            parts.append(caption(text(lang, "caption_rescaling")))
-        if diag.note:
-            parts.append(f'<p class="pm-meta">{localized_html(diag.note, lang)}</p>')
+        elif len(diag.rescaled_times):  # the formal test (time-rescaling, KS band) is Methods' business
+            parts.append(f'<p class="pm-meta">{esc(text(lang, "rescaling_pointer"))}</p>')
     sens = getattr(fit, "sensitivity", None)
     if sens is not None and sens.height:
         parts.append(f"<h3>{esc(text(lang, 'sensitivity'))}</h3>")
@@ -382,11 +375,28 @@ def glossary(lang: str) -> str:
 
 
 def methods(a: Analysis) -> list[Part]:
-    """Methods and assumptions: the model, the candidate models, the spatial statistics, a glossary."""
+    """Methods and assumptions: the model, the formal fit check, the candidate models, the spatial statistics, a glossary."""
     from analysis.spatial_report import moran_methods
 
     extra = [p for p in (candidates_methods(a), moran_methods(a)) if p]
-    return [methods_report.methods(a), *extra, glossary(a.params.language)]
+    return [methods_report.methods(a), *fit_check_methods(a), *extra, glossary(a.params.language)]
+
+
+def fit_check_methods(a: Analysis) -> list[Part]:
+    """The time-rescaling test of a report fit (figure, caption) and how windowed reports enter the checks."""
+    lang, diag = a.params.language, getattr(a.fit, "diagnostics", None)
+    if diag is None or not diag.observed_vs_fitted.height:
+        return []
+    parts: list[Part] = []
+    if len(diag.rescaled_times) >= MIN_KS_POINTS:
+        parts += [
+            f"<p>{esc(text(lang, 'rescaling_intro'))}</p>",
+            figures.rescaling_figure(diag.rescaled_times, band=diag.ks_band, statistic=diag.ks_statistic, pvalue=diag.ks_pvalue),
+            caption(text(lang, "caption_rescaling")),
+        ]
+    if diag.note:
+        parts.append(f'<p class="pm-meta">{localized_html(diag.note, lang)}</p>')
+    return parts
 
 
 def provenance_section(a: Analysis) -> list[Part]:
