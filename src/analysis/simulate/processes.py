@@ -178,6 +178,12 @@ class _Intensity:
 
     @classmethod
     def of(cls, process: ReportProcess) -> _Intensity:
+        # (with postponed annotations the TypedDict does not see ``Required`` at run time: named here)
+        unknown = sorted(set(process) - ReportProcess.__optional_keys__ - ReportProcess.__required_keys__)
+        missing = sorted({"params", "rate_per_minute"} - set(process))
+        if unknown or missing:  # as a plain signature would
+            what = f"unexpected keyword argument(s) {unknown}" if unknown else f"missing keyword argument(s) {missing}"
+            raise TypeError(what)
         fam, theta = family_theta(process.get("family", "weibull"), process["params"], delay=process.get("delay", 0.0))
         return cls(
             fam,
@@ -322,7 +328,7 @@ def clumped_reports(
         raise ValueError(f"window_fraction must be in [0, 1], got {window_fraction}")
     if window_fraction > 0 and not len(widths):
         raise ValueError("widths (minutes) are needed when window_fraction > 0")
-    clumps: ReportProcess = {**process, "rate_per_minute": process["rate_per_minute"] / mean_clump}
+    clumps: ReportProcess = {**process, "rate_per_minute": _Intensity.of(process).rate / mean_clump}
     t = report_times(horizon_minutes=horizon_minutes, rng=r, **clumps)
     k = r.geometric(1.0 / mean_clump, t.size) if mean_clump > 1 else np.ones(t.size, dtype=int)
     windowed = r.random(t.size) < window_fraction
