@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis import sections
+from analysis import methods_report, sections
 from analysis.errors import ParameterError
 from analysis.recovery import FAMILIES, RecoveryFamily, fit_restorations, make_family, register_family, unregister_family
 from analysis.recovery.families import INF, candidates, resolve_candidates
@@ -70,6 +70,7 @@ def test_it_is_gone_once_removed_and_unknown_names_still_fail() -> None:
     register_family(RayleighFitter)
     unregister_family("rayleigh")
     assert "rayleigh" not in FAMILIES and "rayleigh" not in candidates()
+    assert "rayleigh" not in methods_report.family_names("en")
     with pytest.raises(ParameterError, match="unknown recovery family 'rayleigh'"):
         make_family("rayleigh")
 
@@ -112,3 +113,7 @@ def test_the_page_lists_it_among_the_candidates(
     assert a.fit is not None and a.fit.model == "rayleigh"
     html = sections.candidates_methods(a)
     assert "rayleigh" in html and "exponential" in html
+    # the Methods paragraph lists the registered families: the new one by its name (no word for it in the catalogues)
+    assert "log-normale, log-logistique, gamma, un mélange à deux composantes avec une queue lente, rayleigh, chacune" in (
+        methods_report.methods(a)
+    )
