@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "analysis.limits": 0,
     "analysis.timeparse": 0,
     "analysis.kernel": 0,
+    "analysis.tomlkeys": 0,  # a TOML table read key by key (config's tables, [postmortem])
     "analysis.catalogues": 0,  # every word of the report, one TOML catalogue per language (data, no imports)
     # 1 incident.toml and its source files (config picks a format from the sources' FORMATS registry)
     "analysis.sources": 1,

@@ -15,6 +15,7 @@ from analysis.figure_text import translate_figure, translate_text
 from analysis.htmlexport import plotly_locale_js
 from analysis.languages import page_name
 from analysis.params import ReportParams
+from analysis.recovery import FAMILIES
 
 from .conftest import DEFAULT_INCIDENT
 from .render_fixtures import write_incident
@@ -146,6 +147,9 @@ def _catalogue_sentinels(lang: str) -> frozenset[str]:
     pairs = [(english.words[k], other.words.get(k)) for k in english.words]
     # the Provenance section lists the run's parameters by their names (model, propensity…): identifiers, not words
     names = {f.name for f in dataclasses.fields(ReportParams)}
+    # and the models by their registry names (candidate table, "weights: exponential 0,24"): identifiers too;
+    # the Methods paragraph names them in words (family_<name>)
+    names |= set(FAMILIES)
     return frozenset(
         en
         for en, words in pairs

@@ -164,3 +164,14 @@ def test_online_series_plants_labelled_defects():
     clean = s.defect == ""
     assert np.allclose(s.out_share[clean], s.truth[clean])
     assert s.truth[s.minutes == 0][0] == pytest.approx(0.5)
+
+
+def test_the_report_generators_refuse_an_unknown_or_missing_argument() -> None:
+    from analysis.simulate import clumped_reports, report_counts, report_times
+
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*mean_clump"):
+        report_times(horizon_minutes=60.0, params=[30.0, 1.0], rate_per_minute=1.0, mean_clump=3.0)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"missing keyword argument.*rate_per_minute"):
+        clumped_reports(horizon_minutes=60.0, params=[30.0, 1.0])  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"missing keyword argument.*params"):
+        report_counts(np.arange(0.0, 61.0, 15.0), rate_per_minute=1.0)  # type: ignore[call-arg]

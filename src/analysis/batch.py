@@ -49,7 +49,7 @@ from analysis.batch_index import (
     write_index,
     write_index_json,
 )
-from analysis.batch_plan import Task, plan, validate_overrides
+from analysis.batch_plan import RenderTarget, Task, plan, validate_overrides
 from analysis.config import INCIDENT_FILE, find_incidents
 from analysis.errors import AnalysisError, ConfigError, ParameterError, bound
 from analysis.provenance import new_run_id
@@ -141,21 +141,10 @@ def render_all(
         log.info("render-all %s: %d incident folder(s) under %s → %s", summary.run_id, len(folders), data_dir, out_root)
         log.info("notebook %s; jobs %d; timeout %s; force %s", notebook, jobs, f"{timeout:g} s" if timeout else "none", force)
         results: dict[int, RenderResult] = {}
-        tasks = plan(
-            folders, results, out_root=out_root, overrides=overrides, notebook=notebook, force=force, run_id=summary.run_id
-        )
+        target = RenderTarget(out_root, notebook, overrides)
+        tasks = plan(folders, results, target, force=force, run_id=summary.run_id)
         try:
-            _run(
-                tasks,
-                results,
-                out_root=out_root,
-                overrides=overrides,
-                notebook=notebook,
-                jobs=jobs,
-                timeout=timeout,
-                quiet=quiet,
-                start=start,
-            )
+            _run(tasks, results, target, jobs=jobs, timeout=timeout, quiet=quiet, start=start)
         finally:
             summary.results = [results[i] for i in sorted(results)]
             summary.finished = dt.datetime.now(dt.UTC)
@@ -225,10 +214,8 @@ def worker_command(
 def _run(
     tasks: list[Task],
     results: dict[int, RenderResult],
+    target: RenderTarget,
     *,
-    out_root: Path,
-    overrides: dict[str, Any],
-    notebook: Path,
     jobs: int,
     timeout: float | None,
     quiet: bool,
@@ -237,6 +224,7 @@ def _run(
     """Start at most ``jobs`` render processes at a time, watch their deadlines, collect results."""
     if not tasks:
         return
+    out_root = target.out_root
     live = jobs == 1 and not quiet  # one render at a time: show its cell progress as it happens
     total = len(results) + len(tasks)
     pending = deque(tasks)
@@ -247,17 +235,7 @@ def _run(
             while pending or running:
                 while pending and len(running) < jobs:
                     task = pending.popleft()
-                    _start(
-                        task,
-                        Path(tmp),
-                        out_root=out_root,
-                        notebook=notebook,
-                        overrides=overrides,
-                        timeout=timeout,
-                        live=live,
-                        start=start,
-                        jobs=jobs,
-                    )
+                    _start(task, Path(tmp), target, timeout=timeout, live=live, start=start, jobs=jobs)
                     log.info("[%d/%d] %s: rendering (pid %d)", task.index + 1, total, task.incident_id, task.proc.pid)  # type: ignore[union-attr]
                     running.append(task)
                 time.sleep(_POLL)
@@ -305,10 +283,8 @@ def _run(
 def _start(
     task: Task,
     tmp: Path,
+    target: RenderTarget,
     *,
-    out_root: Path,
-    notebook: Path,
-    overrides: dict[str, Any],
     timeout: float | None,
     live: bool,
     start: Callable[[list[str], IO[bytes]], Any] | None = None,
@@ -317,15 +293,8 @@ def _start(
     """Spawn the render process of one incident in a new session (its own process group); ``jobs``: renders at a time."""
     # cell progress bars only for a person at a terminal: never in a log, cron mail or pipe
     progress = live and sys.stderr.isatty()
-    cmd = worker_command(
-        task.folder,
-        out_root=out_root,
-        notebook=notebook,
-        overrides=overrides,
-        timeout=timeout,
-        progress=progress,
-        run_id=task.run_id,
-    )
+    # the target's fields (out_root, notebook, overrides) are arguments of the same names
+    cmd = worker_command(task.folder, **vars(target), timeout=timeout, progress=progress, run_id=task.run_id)
     task.output = tmp / f"{task.incident_id}.out"
     task.output_fh = task.output.open("wb")
     env = os.environ | {"PYTHONUNBUFFERED": "1"}

@@ -39,6 +39,15 @@ from analysis.report import (
 log = logging.getLogger("analysis.batch")
 
 
+@dataclass(frozen=True)
+class RenderTarget:
+    """What every incident of a batch renders into and with: the reports root, the notebook, its parameters."""
+
+    out_root: Path
+    notebook: Path
+    overrides: dict[str, Any]
+
+
 @dataclass
 class Task:
     """One incident to render: what the render process needs and what the parent watches."""
@@ -138,22 +147,14 @@ def validate_overrides(overrides: dict[str, Any], notebook: Path) -> None:
     check_parameters({k: v for k, v in as_dict(params).items() if k in overrides or k in FIXED}, notebook)
 
 
-def plan(
-    folders: list[Path],
-    results: dict[int, RenderResult],
-    *,
-    out_root: Path,
-    overrides: dict[str, Any],
-    notebook: Path,
-    force: bool,
-    run_id: str,
-) -> list[Task]:
+def plan(folders: list[Path], results: dict[int, RenderResult], target: RenderTarget, *, force: bool, run_id: str) -> list[Task]:
     """Load every incident, decide render or skip, and record config failures right away."""
+    out_root, notebook = target.out_root, target.notebook
     tasks: list[Task] = []
     seen: dict[str, Path] = {}
     for i, folder in enumerate(folders):
         try:
-            incident, params, final = prepare(folder, out_root, overrides, run_id=run_id, notebook=notebook)
+            incident, params, final = prepare(folder, out_root, target.overrides, run_id=run_id, notebook=notebook)
             if incident.id in seen:
                 raise ConfigError(f"{folder / INCIDENT_FILE}: id '{incident.id}' is already used by {seen[incident.id]}")
             seen[incident.id] = folder

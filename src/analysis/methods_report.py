@@ -1,7 +1,8 @@
 """The Methods and Provenance sections: the model in plain words and formulas per kind of evidence, the run's record.
 
 The Methods text is in every catalogue for each kind of evidence (``method_text_<kind>``: down
-reports, restoration records, a customers-out series); the estimators' own sentences (the
+reports, restoration records, a customers-out series), the candidate families listed from the
+registry (:func:`family_names`); the estimators' own sentences (the
 interval method) go through :func:`analysis.sentences.localized_html`.
 """
 
@@ -11,13 +12,22 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from analysis import series_report
+from analysis.catalogues import CATALOGUES, SOURCE, catalogue
 from analysis.i18n import TEXT, format_percent, format_time, text
 from analysis.narrative import heading, table
 from analysis.privacy import esc
+from analysis.recovery import FAMILIES
 from analysis.sentences import localized_html, plain
 
 if TYPE_CHECKING:
     from analysis.pipeline import Analysis
+
+
+def family_names(lang: str) -> str:
+    """Every registered recovery family in the reader's words (``family_<name>``; else English; else its name)."""
+    return ", ".join(
+        catalogue(lang).words.get(f"family_{name}") or CATALOGUES[SOURCE].words.get(f"family_{name}") or name for name in FAMILIES
+    )
 
 
 def methods(a: Analysis) -> str:
@@ -27,7 +37,7 @@ def methods(a: Analysis) -> str:
     method = f"<p>{esc(text(lang, 'methods_series'))}</p>" if series_report.is_series(a) else None
     if method is None:  # the model in words and formulas, per kind of evidence (HTML of the catalogues)
         key = f"method_text_{a.evidence}"
-        method = text(lang, key if key in TEXT["en"] else "method_text_down_reports")
+        method = text(lang, key if key in TEXT["en"] else "method_text_down_reports", families=family_names(lang))
     parts = [heading("methods", text(lang, "methods")), method]
     tz = a.incident.timezone
     when = dt.datetime.fromisoformat

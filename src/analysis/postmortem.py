@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from analysis.catalogues import languages
 from analysis.errors import ConfigError, quote
 from analysis.timeparse import parse_config_time
+from analysis.tomlkeys import TableKeys
 
 #: Languages a translated text may carry.
 STATUSES = ("draft", "in_review", "final")
@@ -166,15 +167,10 @@ class PostMortem:
 # --------------------------------------------------------------------------- parsing
 
 
-class _Keys:
+class _Keys(TableKeys):
     """Errors that name the file and the full key; unknown keys refused."""
 
-    def __init__(self, path: Path, table: Mapping[str, Any], prefix: str) -> None:
-        self.path, self.table, self.prefix = path, table, prefix
-        self.used: set[str] = set()
-
-    def fail(self, name: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.path}: key '{self.prefix}{name}': {message}")
+    documented_in = "docs/postmortem.md"
 
     def raw(self, name: str) -> Any:
         self.used.add(name)
@@ -191,12 +187,7 @@ class _Keys:
         return value.strip()
 
     def choice(self, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
-        value = self.string(name)
-        if value is None:
-            return default
-        if value not in choices:
-            raise self.fail(name, f"expected one of {', '.join(choices)}; got {quote(value)}")
-        return value
+        return self.chosen(name, self.string(name), choices, default)
 
     def text(self, name: str, *, required: bool = False) -> Text | None:
         value = self.raw(name)
@@ -234,11 +225,6 @@ class _Keys:
         if not isinstance(value, dict):
             raise self.fail(name, f"expected a table, got {type(value).__name__} {quote(value)}")
         return _Keys(self.path, value, f"{self.prefix}{name}.")
-
-    def check_unknown(self) -> None:
-        unknown = sorted(set(self.table) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], "unknown key (check the spelling; see docs/postmortem.md)")
 
 
 def _text(keys: _Keys, name: str, value: Any) -> Text:

@@ -5,7 +5,8 @@ The estimators (:mod:`analysis.recovery`, :mod:`analysis.spatial`,
 also go to ``metrics.json``. On another language's page :func:`localize` rewrites the known
 sentence shapes — the catalogue's ``[[sentences]]`` (:mod:`analysis.catalogues`), an English
 regular expression and its words in the language each — keeping numbers and names (region
-names in the reader's language, the decimal mark of its locale); :func:`localized_html` marks
+names in the reader's language, the decimal mark of its locale), and a row's warnings (the
+catalogue's ``row_warning_*`` words, :mod:`analysis.catalogues.row_warnings`); :func:`localized_html` marks
 anything it does not know with ``lang="en"`` so browsers, screen readers and the
 untranslated-word test see it for what it is.
 """
@@ -16,6 +17,7 @@ import re
 from functools import cache
 
 from analysis.catalogues import CATALOGUES, SOURCE, Catalogue
+from analysis.catalogues.row_warnings import translate_warnings
 from analysis.figure_text import area_name
 from analysis.i18n import decimal_mark
 from analysis.privacy import esc
@@ -37,15 +39,19 @@ def localize(sentence: str | None, language: str) -> tuple[str, bool]:
     if not sentence or language == SOURCE:
         return sentence or "", True
     words = CATALOGUES.get(language)
-    out, hit = sentence, False
-    for pattern, template in _compiled(words) if words is not None else ():
+    if words is None:
+        return sentence, False
+    # a row's warnings first, their values as written (no decimal comma in a coordinate as the file gave it)
+    out, warned = translate_warnings(sentence, words)
+    hit = False
+    for pattern, template in _compiled(words):
         new = pattern.sub(template, out)
         if new != out:
             out, hit = new, True
     if hit:
         out = re.sub(_REGION, lambda m: area_name(m.group(1), language), out)
         out = re.sub(r"(?<=\d)\.(?=\d)", decimal_mark(language), out)  # French and Dutch write a decimal comma: 17,6
-    return out, hit
+    return out, hit or warned
 
 
 #: Technical asides the estimators put after their plain findings (the term, the statistic, the

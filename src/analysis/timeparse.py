@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from analysis.catalogues.row_warnings import warning_text
 from analysis.errors import ConfigError, quote
 from analysis.vocab import Ambiguous
 
@@ -450,12 +451,7 @@ def _localize(naive: pl.Series, *, timezone: str, ambiguous: Ambiguous, raw: pl.
         .otherwise(None)
         .alias("reason"),
         pl.when(is_overlap & pl.lit(ambiguous != "reject"))
-        .then(
-            pl.lit(
-                f"time happens twice in {timezone} (clocks went back); read as the "
-                + ("first pass (before the change)" if ambiguous == "earliest" else "second pass (after the change)")
-            )
-        )
+        .then(pl.lit(warning_text("time_twice_first" if ambiguous == "earliest" else "time_twice_second", timezone=timezone)))
         .alias("note"),
     )
     return ParsedTimes(

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, overload
 
 from analysis.catalogues import languages
 from analysis.config.model import BOUNDARY_FORMATS, INCIDENT_FILE, MAX_PATH_CHARS, SHAPEFILE_PARTS
 from analysis.errors import ConfigError, quote
+from analysis.tomlkeys import TableKeys
 
 
-class _Reader:
+class _Reader(TableKeys):
     """Typed access to a TOML table that names the file and key in every error."""
-
-    def __init__(self, path: Path, table: Mapping[str, Any], prefix: str = "") -> None:
-        self.path = path
-        self.table = table
-        self.prefix = prefix
-        self.used: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}{name}"
-
-    def fail(self, name: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.path}: key '{self.key(name)}': {message}")
 
     def get(self, name: str, kind: type | tuple[type, ...], *, required: bool = False) -> Any:
         self.used.add(name)
@@ -46,23 +34,14 @@ class _Reader:
         return value
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        value: str | None = self.get(name, str)
-        if value is None:
-            return default
-        if value not in choices:
-            raise self.fail(name, f"expected one of {', '.join(choices)}; got {quote(value)}")
-        return value
+        value = self.chosen(name, self.get(name, str), choices, default)
+        return default if value is None else value
 
     def sub(self, name: str, *, required: bool = False) -> _Reader | None:
         table = self.get(name, dict, required=required)
         if table is None:
             return None
         return _Reader(self.path, table, f"{self.prefix}{name}.")
-
-    def check_unknown(self) -> None:
-        unknown = sorted(set(self.table) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], "unknown key (check the spelling; see docs/architecture.md)")
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from analysis.catalogues.row_warnings import warning_expr, warning_text
 from analysis.config import Source
 from analysis.errors import IngestError
 from analysis.privacy import scrub_column
@@ -47,6 +48,17 @@ REPORT_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
+# where a restoration record or a series reading is, and which service it is about
+_PLACE_AND_SERVICE: dict[str, pl.DataType] = {
+    "place_raw": pl.String(),
+    "postal_code": pl.String(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "region_hint": pl.String(),
+    "service": pl.String(),
+}
+
+
 RESTORATION_COLUMNS: dict[str, pl.DataType] = {
     "record_id": pl.String(),
     "source": pl.String(),
@@ -56,12 +68,7 @@ RESTORATION_COLUMNS: dict[str, pl.DataType] = {
     "restored": pl.Boolean(),
     "restored_after": UTC_DTYPE,
     "restored_before": UTC_DTYPE,
-    "place_raw": pl.String(),
-    "postal_code": pl.String(),
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    "region_hint": pl.String(),
-    "service": pl.String(),
+    **_PLACE_AND_SERVICE,
     "text": pl.String(),
     "issues": pl.String(),
 }
@@ -76,12 +83,7 @@ ONLINE_COLUMNS: dict[str, pl.DataType] = {
     "total": pl.Float64(),
     "out": pl.Float64(),
     "area": pl.String(),
-    "place_raw": pl.String(),
-    "postal_code": pl.String(),
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    "region_hint": pl.String(),
-    "service": pl.String(),
+    **_PLACE_AND_SERVICE,
     "issues": pl.String(),
 }
 
@@ -150,7 +152,7 @@ TRUE_WORDS = frozenset({"true", "t", "1", "yes", "y", "oui", "ja", "restored", "
 FALSE_WORDS = frozenset({"false", "f", "0", "no", "n", "non", "nee", "down", "out", ""})
 
 
-DATE_ONLY_NOTE = "no time of day: the whole local day is the window"
+DATE_ONLY_NOTE = warning_text("date_only")
 
 
 def _const(name: str, value: Any, n: int, dtype: pl.DataType) -> pl.Series:
@@ -249,7 +251,7 @@ def _normalise_noted(s: pl.Series, synonyms: Mapping[str, str], label: str) -> t
     note = _series(
         pl.DataFrame({"n": norm, "r": s}),
         pl.when(pl.col("n").is_not_null() & ~pl.col("n").is_in(list(known))).then(
-            pl.format(f"{label} '{{}}' not recognised (kept as written)", "r")
+            warning_expr(f"{label}_unknown", value=pl.col("r"))
         ),
         "note",
     )
@@ -276,13 +278,13 @@ def _coordinates(table: pl.DataFrame, source: Source) -> tuple[pl.Series, pl.Ser
     half = pl.col("lat").is_null() ^ pl.col("lon").is_null()
     out = frame.select(
         pl.when(unreadable)
-        .then(pl.format("coordinates ({}, {}) unreadable, ignored", "lr", "nr"))
+        .then(warning_expr("coordinates_unreadable", lat=pl.col("lr"), lon=pl.col("nr")))
         .when(half & pl.col("lon").is_null())
-        .then(pl.format("latitude {} given without a longitude, ignored", "lr"))
+        .then(warning_expr("latitude_alone", lat=pl.col("lr")))
         .when(half)
-        .then(pl.format("longitude {} given without a latitude, ignored", "nr"))
+        .then(warning_expr("longitude_alone", lon=pl.col("nr")))
         .when(out_of_range.fill_null(False))
-        .then(pl.format("coordinates ({}, {}) out of range, ignored", "lr", "nr"))
+        .then(warning_expr("coordinates_out_of_range", lat=pl.col("lr"), lon=pl.col("nr")))
         .alias("note"),
     ).with_columns(frame)
     keep = out["note"].is_null() & out["lat"].is_not_null() & out["lon"].is_not_null()
@@ -298,7 +300,7 @@ def _url(table: pl.DataFrame, source: Source) -> tuple[pl.Series, pl.Series]:
     url = _series(pl.DataFrame({"u": raw, "ok": ok}), pl.when("ok").then("u"), "url")
     note = _series(
         pl.DataFrame({"u": raw, "ok": ok}),
-        pl.when(pl.col("u").is_not_null() & ~pl.col("ok")).then(pl.lit("url is not an http(s) link, dropped")),
+        pl.when(pl.col("u").is_not_null() & ~pl.col("ok")).then(warning_expr("url_not_a_link")),
         "note",
     )
     return scrub_column(url, names=False), note

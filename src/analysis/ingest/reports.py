@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from analysis.catalogues.row_warnings import warning_expr
 from analysis.config import Source
 from analysis.errors import IngestError
 from analysis.ingest.checks import Batches, DuplicateTally, _verdicts
@@ -213,7 +214,7 @@ def _report_values(table: pl.DataFrame, source: Source, kept: pl.DataFrame) -> p
     area_level = _normalise(area_level_raw, AREA_LEVELS)
     level_issue = pl.select(
         pl.when(area_level.is_not_null() & ~area_level.is_in(["municipality", "province", "region", "country"])).then(
-            pl.format("unknown area level '{}'", area_level_raw)
+            warning_expr("area_level_unknown", value=area_level_raw)
         )
     ).to_series()
     url, url_issue = _url(table, source)
@@ -258,7 +259,7 @@ def _finish_reports(work: pl.DataFrame, source: Source) -> pl.DataFrame:
         ids,
         _join_notes(
             work["_issues"],
-            pl.select(pl.when(repeated).then(pl.format("report_id '{}' repeated (row differs)", local_id))).to_series(),
+            pl.select(pl.when(repeated).then(warning_expr("id_repeated", value=local_id))).to_series(),
         ),
         pl.lit(source.name).alias("source"),
         pl.col("_row").alias("source_row"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from analysis.catalogues.row_warnings import warning_text
 from analysis.config import Source
 from analysis.errors import IngestError
 from analysis.ingest.checks import DuplicateTally, _verdicts
@@ -58,7 +59,7 @@ def _restoration_frame(
     )
     where, notes = _where_and_what(table, source)
     dated = obs.until.is_not_null() if obs.until is not None else _const("d", value=False, n=table.height, dtype=pl.Boolean())
-    obs_date_note = pl.select(pl.when(dated).then(pl.lit("observed_at has no time of day: read as local midnight"))).to_series()
+    obs_date_note = pl.select(pl.when(dated).then(pl.lit(warning_text("observed_date_only")))).to_series()
     reason, rejects = _verdicts(
         table,
         source,

@@ -14,7 +14,15 @@ fitters return a :class:`RecoveryFit` whose headline numbers are :class:`Estimat
 The last two share their options (:class:`ReportOptions`), given by keyword or as one object.
 """
 
-from analysis.recovery.families import CANDIDATES, FAMILIES, CensoredData, RecoveryFamily, make_family
+from analysis.recovery.families import (
+    CANDIDATES,
+    FAMILIES,
+    CensoredData,
+    RecoveryFamily,
+    make_family,
+    register_family,
+    unregister_family,
+)
 from analysis.recovery.groups import GroupFit, fit_by_group
 from analysis.recovery.nonparametric import kaplan_meier, turnbull
 from analysis.recovery.online import fit_online_fraction, screen_series
@@ -50,8 +58,10 @@ __all__ = [
     "fit_restorations",
     "kaplan_meier",
     "make_family",
+    "register_family",
     "restoration_data",
     "screen_series",
     "split_reports",
     "turnbull",
+    "unregister_family",
 ]

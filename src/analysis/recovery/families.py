@@ -1,8 +1,9 @@
 """Parametric families for the recovery curve S(t), in the lifelines shape, and their registry.
 
 Each family is a small declarative class on :class:`~analysis.recovery.family_base.RecoveryFamily`
-(its parameter names, bounds and survival function); a new family is one class here and one
-entry in ``FAMILIES``. The conventions shared by all families are in
+(its parameter names, bounds and survival function); a new family is one class decorated
+with :func:`register_family` (here, or in any module imported before the fit), which adds it
+to ``FAMILIES``. The conventions shared by all families are in
 :mod:`analysis.recovery.family_base`.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy import special
@@ -38,13 +39,45 @@ __all__ = [
     "RecoveryFamily",
     "SfVjp",
     "_exp",
+    "candidates",
     "make_family",
+    "register_family",
     "resolve_candidates",
+    "unregister_family",
 ]
+
+_F = TypeVar("_F", bound=type[RecoveryFamily])
+_REGISTERED: dict[str, type[RecoveryFamily]] = {}
+#: Every registered family by name (a read-only view: :func:`register_family` adds to it).
+FAMILIES: Mapping[str, type[RecoveryFamily]] = MappingProxyType(_REGISTERED)
+
+
+def register_family(cls: _F) -> _F:
+    """Add a family to ``FAMILIES`` (a class decorator): the fitters, ``families=`` and the report then know it.
+
+    The name is lower-case without ``+`` (``"weibull+delay"`` is the family with a delay); a
+    name already taken by another class is an error, registering the same class again is not.
+    """
+    name = cls.name
+    if not name or name != name.strip().lower() or "+" in name:
+        raise ParameterError(f"recovery family name {name!r}: lower case, without '+' or spaces around it")
+    if _REGISTERED.get(name, cls) is not cls:
+        raise ParameterError(f"recovery family {name!r} is already registered ({_REGISTERED[name].__name__})")
+    if len(cls.bounds) != len(cls.param_names):
+        raise ParameterError(f"recovery family {name!r}: one (low, high) bound per parameter")
+    _REGISTERED[name] = cls
+    return cls
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family from ``FAMILIES`` (KeyError when it is not registered)."""
+    del _REGISTERED[name]
+
 
 # --------------------------------------------------------------------------- families
 
 
+@register_family
 class ExponentialFitter(RecoveryFamily):
     r"""Exponential recovery: S(t) = exp(−t/λ).
 
@@ -84,6 +117,7 @@ class ExponentialFitter(RecoveryFamily):
         return [scale / math.log(2)]
 
 
+@register_family
 class WeibullFitter(RecoveryFamily):
     r"""Weibull recovery: S(t) = exp(−(t/λ)^ρ).
 
@@ -132,6 +166,7 @@ class WeibullFitter(RecoveryFamily):
         return [scale / math.log(2), 1.0]
 
 
+@register_family
 class LogNormalFitter(RecoveryFamily):
     r"""Log-normal recovery: S(t) = 1 − Φ((log t − μ)/σ).
 
@@ -163,6 +198,7 @@ class LogNormalFitter(RecoveryFamily):
         return [math.log(scale), 1.0]
 
 
+@register_family
 class LogLogisticFitter(RecoveryFamily):
     r"""Log-logistic recovery: S(t) = 1 / (1 + (t/α)^β).
 
@@ -199,6 +235,7 @@ class LogLogisticFitter(RecoveryFamily):
         return [scale, 2.0]
 
 
+@register_family
 class GammaFitter(RecoveryFamily):
     r"""Gamma recovery: S(t) = Q(k, t/θ), the regularised upper incomplete gamma function.
 
@@ -253,6 +290,7 @@ class GammaFitter(RecoveryFamily):
         return [scale / 1.7, 2.0]
 
 
+@register_family
 class MixtureFitter(RecoveryFamily):
     r"""Two-component mixture: a fast Weibull bulk and a slow exponential tail.
 
@@ -331,25 +369,26 @@ class MixtureFitter(RecoveryFamily):
         return [scale, 1.5, 0.15, 12.0 * scale]
 
 
-FAMILIES: Mapping[str, type[RecoveryFamily]] = MappingProxyType(
-    {cls.name: cls for cls in (ExponentialFitter, WeibullFitter, LogNormalFitter, LogLogisticFitter, GammaFitter, MixtureFitter)}
-)
+def candidates() -> tuple[str, ...]:
+    """Every candidate name the fitters accept now: each registered family with and without a delay."""
+    return tuple(n for f in FAMILIES for n in (f, f"{f}+delay"))
 
-#: Every candidate name accepted by the fitters: each family with and without a delay.
-CANDIDATES: tuple[str, ...] = tuple(n for f in FAMILIES for n in (f, f"{f}+delay"))
+
+#: The candidates of the families built in (:func:`candidates` adds the ones registered since).
+CANDIDATES: tuple[str, ...] = candidates()
 
 
 def make_family(name: str, *, level: float = 0.9) -> RecoveryFamily:
     """Build a family from a candidate name such as ``"weibull"`` or ``"lognormal+delay"``."""
     base, plus, suffix = name.strip().lower().partition("+")
     if base not in FAMILIES or (plus and suffix != "delay"):
-        raise ParameterError(f"unknown recovery family {name!r}; choose from {', '.join(CANDIDATES)}")
+        raise ParameterError(f"unknown recovery family {name!r}; choose from {', '.join(candidates())}")
     return FAMILIES[base](delay=bool(plus), level=level)
 
 
 def resolve_candidates(families: Any) -> list[str]:
     """Normalise a ``families`` option (``"all"``, one name or a sequence of names)."""
-    names = list(families) if not isinstance(families, str) else list(CANDIDATES) if families == "all" else [families]
+    names = list(families) if not isinstance(families, str) else list(candidates()) if families == "all" else [families]
     if not names:
         raise ParameterError("families: give at least one family name or 'all'")
     out = []

@@ -41,7 +41,6 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import stats
 
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import as_times, epoch_seconds, from_epoch_seconds, to_utc
@@ -50,7 +49,7 @@ from analysis.recovery.families import RecoveryFamily, resolve_candidates
 from analysis.recovery.outage_screen import runs
 from analysis.recovery.propensity import check_timezone
 from analysis.recovery.report_input import check_options
-from analysis.recovery.result import Diagnostics, RecoveryFit
+from analysis.recovery.result import Diagnostics, RecoveryFit, innovation_diagnostics
 from analysis.recovery.uncertainty import assemble_fit, fit_spec
 
 INF = math.inf
@@ -420,15 +419,6 @@ def _diagnostics(ev: OnlineEvidence, family: RecoveryFamily, theta: np.ndarray, 
     fit = ev.fitted(family, theta)
     r = ev.y - fit
     sigma, tau = theta[k + 1], theta[k + 2]
-    rho = np.exp(-ev.dt / tau)
-    z = np.concatenate([[r[0] / sigma], (r[1:] - rho * r[:-1]) / (sigma * np.sqrt(1 - rho**2))])
     table = pl.DataFrame({"observed_at": times, "minutes": ev.t, "observed": ev.y, "fitted": fit, "residual": r})
-    res = stats.kstest(z, "norm")
-    return Diagnostics(
-        observed_vs_fitted=table,
-        residuals=pl.DataFrame({"minutes": ev.t, "residual": z}),
-        ks_statistic=float(res.statistic),
-        ks_pvalue=float(res.pvalue),
-        ks_band=float(stats.kstwo.ppf(level, z.size)),
-        note="residual = standardised Ornstein–Uhlenbeck innovation, N(0, 1) if the model holds; KS against N(0, 1)",
-    )
+    note = "residual = standardised Ornstein–Uhlenbeck innovation, N(0, 1) if the model holds; KS against N(0, 1)"
+    return innovation_diagnostics(table, dt=ev.dt, sigma=sigma, tau=tau, level=level, note=note)

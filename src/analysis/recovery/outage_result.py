@@ -30,7 +30,14 @@ from analysis.recovery.outage_model import (
     QueueGrid,
     bootstrap_family,
 )
-from analysis.recovery.result import Diagnostics, Estimate, Headlines, percentile_summary, weighted_quantiles
+from analysis.recovery.result import (
+    Diagnostics,
+    Estimate,
+    Headlines,
+    innovation_diagnostics,
+    percentile_summary,
+    weighted_quantiles,
+)
 
 RESTORATION_NOTE = (
     "model-based and weakly determined: a count of customers out does not say when each outage began, so how long "
@@ -503,22 +510,13 @@ class CustomersOutFit(CrossingSearch, Headlines):
         fit = ev.mean(self.family, self.theta)[0]
         r = ev.y - fit
         tau, sigma = self.theta[k + 3], self.theta[k + 5]
-        rho = np.exp(-ev.dt / tau)
-        z = np.concatenate([[r[0] / sigma], (r[1:] - rho * r[:-1]) / (sigma * np.sqrt(1 - rho**2))])
         times = [self.onset + dt.timedelta(minutes=float(m)) for m in ev.t]
         table = pl.DataFrame(
             {"observed_at": times, "minutes": ev.t, "observed": ev.y, "fitted": fit, "residual": r},
             schema_overrides={"observed_at": pl.Datetime("us", "UTC")},
         )
-        res = stats.kstest(z, "norm")
-        return Diagnostics(
-            observed_vs_fitted=table,
-            residuals=pl.DataFrame({"minutes": ev.t, "residual": z}),
-            ks_statistic=float(res.statistic),
-            ks_pvalue=float(res.pvalue),
-            ks_band=float(stats.kstwo.ppf(self.level, z.size)),
-            note="observed and fitted as shares of the peak; residual = standardised OU innovation, N(0, 1) if the model holds",
-        )
+        note = "observed and fitted as shares of the peak; residual = standardised OU innovation, N(0, 1) if the model holds"
+        return innovation_diagnostics(table, dt=ev.dt, sigma=sigma, tau=tau, level=self.level, note=note)
 
     # ------------------------------------------------------------------ metrics
     def _iso(self, minutes: float | None) -> str | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy import stats
 
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import iso_local, to_utc
@@ -486,3 +487,27 @@ class RecoveryFit(Headlines):
             f"<RecoveryFit {self.kind} model={self.model} t50={self.t50:.4g} t90={self.t90:.4g} min "
             f"(level {self.level:g}, {self.interval_method})>"
         )
+
+
+def innovation_diagnostics(
+    observed_vs_fitted: pl.DataFrame, *, dt: np.ndarray, sigma: float, tau: float, level: float, note: str
+) -> Diagnostics:
+    """Diagnostics of a series fitted with Ornstein–Uhlenbeck errors: its standardised innovations.
+
+    ``observed_vs_fitted`` holds ``minutes`` and ``residual`` (observed − fitted) per reading,
+    ``dt`` the minutes between readings; under the model the innovations are N(0, 1), so
+    they are tested against it (KS) and plotted as the residuals.
+    """
+    t = observed_vs_fitted["minutes"].to_numpy()
+    r = observed_vs_fitted["residual"].to_numpy()
+    rho = np.exp(-dt / tau)
+    z = np.concatenate([[r[0] / sigma], (r[1:] - rho * r[:-1]) / (sigma * np.sqrt(1 - rho**2))])
+    res = stats.kstest(z, "norm")
+    return Diagnostics(
+        observed_vs_fitted=observed_vs_fitted,
+        residuals=pl.DataFrame({"minutes": t, "residual": z}),
+        ks_statistic=float(res.statistic),
+        ks_pvalue=float(res.pvalue),
+        ks_band=float(stats.kstwo.ppf(level, z.size)),
+        note=note,
+    )

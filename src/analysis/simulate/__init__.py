@@ -45,20 +45,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from analysis.simulate.processes import (
-    ClumpedReports,
-    OnlineSeries,
-    RestorationRecords,
-    clumped_reports,
-    coarsen,
-    family_theta,
-    online_fraction_series,
-    report_counts,
-    report_times,
-    restoration_records,
-    restoration_times,
-    restoration_times_by_group,
-)
+from analysis.simulate import processes
+from analysis.simulate.processes import *  # noqa: F403  (the generative core's public names, listed in its __all__)
 
 # names of the scenario modules, imported when first asked for (they load polars and the geography)
 _LAZY = {
@@ -76,32 +64,10 @@ _LAZY = {
     "write_scenario": "writer",
 }
 
-__all__ = [
-    "PLACE_FORMS",
-    "SCENARIOS",
-    "ClumpedReports",
-    "Noise",
-    "OnlineSeries",
-    "RestorationRecords",
-    "Scenario",
-    "SimulatedIncident",
-    "clumped_reports",
-    "coarsen",
-    "exact_report_times",
-    "family_theta",
-    "get_scenario",
-    "online_fraction_series",
-    "report_counts",
-    "report_times",
-    "restoration_records",
-    "restoration_times",
-    "restoration_times_by_group",
-    "scenario_names",
-    "simulate_incident",
-    "true_survival",
-    "write_incident",
-    "write_scenario",
-]
+# the public names: the generative core's and the scenario modules'
+__all__: list[str] = []
+__all__ += processes.__all__
+__all__.extend(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

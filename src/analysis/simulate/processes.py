@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Required, TypedDict, Unpack
 
 import numpy as np
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ClumpedReports",
     "OnlineSeries",
+    "ReportProcess",
     "RestorationRecords",
     "clumped_reports",
     "coarsen",
@@ -131,13 +132,6 @@ def restoration_times_by_group(
 # --------------------------------------------------------------------------- reports
 
 
-def _intensity_shape(fam: RecoveryFamily, theta: np.ndarray, t: np.ndarray, surge: float, surge_minutes: float) -> np.ndarray:
-    s = fam.sf(t, theta)
-    if surge > 0:
-        s = s * (1.0 + surge * np.exp(-t / surge_minutes))
-    return s
-
-
 def _g(t: np.ndarray, onset_epoch_s: float | None, timezone: str, propensity: Sequence[float] | None) -> np.ndarray:
     if onset_epoch_s is None:
         if propensity is not None:
@@ -148,19 +142,74 @@ def _g(t: np.ndarray, onset_epoch_s: float | None, timezone: str, propensity: Se
     return hourly_weights(onset_epoch_s + t * 60.0, timezone, check_propensity(propensity))
 
 
+class ReportProcess(TypedDict, total=False):
+    """The report intensity λ(t) = A·g(clock)·S(t)·(1 + surge·e^(−t/τ)) shared by the report generators.
+
+    ``family`` (default ``"weibull"``), ``params`` (required) and ``delay`` (minutes, default 0)
+    give S; ``rate_per_minute`` (required) is A; ``onset_epoch_s`` (seconds since the epoch,
+    UTC) and ``timezone`` (default ``"Europe/Brussels"``) place the clock hours of the
+    propensity g (``None``: the default profile; without an onset g ≡ 1); ``surge`` and
+    ``surge_minutes`` (default 0 and 60) the early surge of reports.
+    """
+
+    family: str | RecoveryFamily
+    params: Required[Mapping[str, float] | Sequence[float] | np.ndarray]
+    delay: float
+    rate_per_minute: Required[float]
+    onset_epoch_s: float | None
+    timezone: str
+    propensity: Sequence[float] | None
+    surge: float
+    surge_minutes: float
+
+
+@dataclass(frozen=True)
+class _Intensity:
+    """A :class:`ReportProcess` with its defaults applied and its family built."""
+
+    family: RecoveryFamily
+    theta: np.ndarray
+    rate: float
+    onset_epoch_s: float | None
+    timezone: str
+    propensity: Sequence[float] | None
+    surge: float
+    surge_minutes: float
+
+    @classmethod
+    def of(cls, process: ReportProcess) -> _Intensity:
+        # (with postponed annotations the TypedDict does not see ``Required`` at run time: named here)
+        unknown = sorted(set(process) - ReportProcess.__optional_keys__ - ReportProcess.__required_keys__)
+        missing = sorted({"params", "rate_per_minute"} - set(process))
+        if unknown or missing:  # as a plain signature would
+            what = f"unexpected keyword argument(s) {unknown}" if unknown else f"missing keyword argument(s) {missing}"
+            raise TypeError(what)
+        fam, theta = family_theta(process.get("family", "weibull"), process["params"], delay=process.get("delay", 0.0))
+        return cls(
+            fam,
+            theta,
+            float(process["rate_per_minute"]),
+            process.get("onset_epoch_s"),
+            process.get("timezone", "Europe/Brussels"),
+            process.get("propensity"),
+            process.get("surge", 0.0),
+            process.get("surge_minutes", 60.0),
+        )
+
+    def shape(self, t: np.ndarray) -> np.ndarray:
+        """S(t)·(1 + surge·e^(−t/τ)): decreasing in t."""
+        s = self.family.sf(t, self.theta)
+        if self.surge > 0:
+            s = s * (1.0 + self.surge * np.exp(-t / self.surge_minutes))
+        return s
+
+    def g(self, t: np.ndarray) -> np.ndarray:
+        """The clock-hour propensity at ``t`` minutes after onset (1 without an onset)."""
+        return _g(t, self.onset_epoch_s, self.timezone, self.propensity)
+
+
 def report_times(
-    *,
-    family: str | RecoveryFamily = "weibull",
-    params: Mapping[str, float] | Sequence[float] | np.ndarray,
-    delay: float = 0.0,
-    rate_per_minute: float,
-    horizon_minutes: float,
-    onset_epoch_s: float | None = None,
-    timezone: str = "Europe/Brussels",
-    propensity: Sequence[float] | None = None,
-    surge: float = 0.0,
-    surge_minutes: float = 60.0,
-    rng: np.random.Generator | int | None = None,
+    *, horizon_minutes: float, rng: np.random.Generator | int | None = None, **process: Unpack[ReportProcess]
 ) -> np.ndarray:
     """Report times (minutes after onset, sorted) from λ(t) = A·g(clock)·S(t)·(1 + surge·e^(−t/τ)).
 
@@ -171,38 +220,22 @@ def report_times(
     uses the default profile.
     """
     r = _rng(rng)
-    fam, theta = family_theta(family, params, delay=delay)
-    if rate_per_minute < 0 or horizon_minutes <= 0:
+    lam_of = _Intensity.of(process)
+    if lam_of.rate < 0 or horizon_minutes <= 0:
         raise ValueError("rate_per_minute must be >= 0 and horizon_minutes > 0")
     edges = np.append(np.arange(0.0, horizon_minutes, 1.0), horizon_minutes)
     a, b = edges[:-1], edges[1:]
     # S and the surge factor decrease, so their value at a step's start bounds the step
-    env_shape = _intensity_shape(fam, theta, a, surge, surge_minutes)
-    g_env = np.maximum(
-        _g(a, onset_epoch_s, timezone, propensity), _g(np.maximum(b - 1e-9, a), onset_epoch_s, timezone, propensity)
-    )
-    env = rate_per_minute * env_shape * g_env
+    env = lam_of.rate * lam_of.shape(a) * np.maximum(lam_of.g(a), lam_of.g(np.maximum(b - 1e-9, a)))
     n = r.poisson(env * (b - a))
     step = np.repeat(np.arange(a.size), n)
     t = a[step] + r.random(step.size) * (b - a)[step]
-    lam = rate_per_minute * _intensity_shape(fam, theta, t, surge, surge_minutes) * _g(t, onset_epoch_s, timezone, propensity)
-    keep = r.random(t.size) * env[step] < lam
+    keep = r.random(t.size) * env[step] < lam_of.rate * lam_of.shape(t) * lam_of.g(t)
     return np.sort(t[keep])
 
 
 def report_counts(
-    edges: np.ndarray,
-    *,
-    family: str | RecoveryFamily = "weibull",
-    params: Mapping[str, float] | Sequence[float] | np.ndarray,
-    delay: float = 0.0,
-    rate_per_minute: float,
-    onset_epoch_s: float | None = None,
-    timezone: str = "Europe/Brussels",
-    propensity: Sequence[float] | None = None,
-    surge: float = 0.0,
-    surge_minutes: float = 60.0,
-    rng: np.random.Generator | int | None = None,
+    edges: np.ndarray, *, rng: np.random.Generator | int | None = None, **process: Unpack[ReportProcess]
 ) -> np.ndarray:
     """Poisson report counts in the bins ``edges`` (minutes) directly, without drawing times.
 
@@ -210,13 +243,12 @@ def report_counts(
     propensity is taken at each bin's midpoint.
     """
     r = _rng(rng)
-    fam, theta = family_theta(family, params, delay=delay)
+    lam_of = _Intensity.of(process)
     edges = np.asarray(edges, dtype=float)
     w = np.diff(edges)
     mid = edges[:-1] + 0.5 * w
-    s_e = _intensity_shape(fam, theta, edges, surge, surge_minutes)
-    s_m = _intensity_shape(fam, theta, mid, surge, surge_minutes)
-    mu = rate_per_minute * _g(mid, onset_epoch_s, timezone, propensity) * w / 6.0 * (s_e[:-1] + 4 * s_m + s_e[1:])
+    s_e, s_m = lam_of.shape(edges), lam_of.shape(mid)
+    mu = lam_of.rate * lam_of.g(mid) * w / 6.0 * (s_e[:-1] + 4 * s_m + s_e[1:])
     return r.poisson(mu)
 
 
@@ -270,21 +302,13 @@ class ClumpedReports:
 
 def clumped_reports(
     *,
-    family: str | RecoveryFamily = "weibull",
-    params: Mapping[str, float] | Sequence[float] | np.ndarray,
-    delay: float = 0.0,
-    rate_per_minute: float,
     horizon_minutes: float,
     mean_clump: float = 4.0,
     spread_minutes: float = 0.0,
     window_fraction: float = 0.0,
     widths: Sequence[float] = (),
-    onset_epoch_s: float | None = None,
-    timezone: str = "Europe/Brussels",
-    propensity: Sequence[float] | None = None,
-    surge: float = 0.0,
-    surge_minutes: float = 60.0,
     rng: np.random.Generator | int | None = None,
+    **process: Unpack[ReportProcess],
 ) -> ClumpedReports:
     """Reports in clumps: a burst after a post, or one press article naming many places.
 
@@ -304,19 +328,8 @@ def clumped_reports(
         raise ValueError(f"window_fraction must be in [0, 1], got {window_fraction}")
     if window_fraction > 0 and not len(widths):
         raise ValueError("widths (minutes) are needed when window_fraction > 0")
-    t = report_times(
-        family=family,
-        params=params,
-        delay=delay,
-        rate_per_minute=rate_per_minute / mean_clump,
-        horizon_minutes=horizon_minutes,
-        onset_epoch_s=onset_epoch_s,
-        timezone=timezone,
-        propensity=propensity,
-        surge=surge,
-        surge_minutes=surge_minutes,
-        rng=r,
-    )
+    clumps: ReportProcess = {**process, "rate_per_minute": _Intensity.of(process).rate / mean_clump}
+    t = report_times(horizon_minutes=horizon_minutes, rng=r, **clumps)
     k = r.geometric(1.0 / mean_clump, t.size) if mean_clump > 1 else np.ones(t.size, dtype=int)
     windowed = r.random(t.size) < window_fraction
     ids = np.arange(t.size)

@@ -78,22 +78,11 @@ def _report_rows(world: _World, n: int) -> tuple[pl.DataFrame, pl.DataFrame, dic
 
     # 4. duplicates and bad rows, placed in time order like the rest of the export
     rows, genuine_ids, n_dup, n_bad = _with_repeats(genuine, start_min, noise, r_misc)
-    rtruth = pl.DataFrame(
-        {
-            "id": genuine_ids,
-            "minutes": minutes,
-            "nis_code": munis["nis_code"].gather(muni_idx),
-            "region": munis["region"].gather(muni_idx),
-            "form": pl.Series(np.asarray(PLACE_FORMS, dtype=object)[forms], dtype=pl.String),
-            "variant": pl.Series(variant, dtype=pl.Int64),
-            "windowed": win,
-        }
+    rtruth = _truth_frame(genuine_ids, minutes, munis, muni_idx, forms).with_columns(
+        variant=pl.Series(variant, dtype=pl.Int64), windowed=win
     )
     counts = {
-        "n_rows": int(rows.height),
-        "n_reports": n,
-        "n_duplicates": int(n_dup),
-        "n_bad_rows": int(n_bad),
+        **_row_counts(rows, n, n_dup, n_bad),
         "n_windowed": int(win.sum()),
         "n_missing_place": int((forms == 4).sum()),
         "n_typos": int((variant >= 4).sum()),
@@ -248,21 +237,9 @@ def _telemetry_rows(world: _World) -> tuple[pl.DataFrame, pl.DataFrame, dict[str
     genuine = pl.DataFrame({"device": device, **_record_times(rec, onset_s, horizon, sc.timezone), "postal_code": postal})
     rows, n_dup, n_bad = _telemetry_repeats(genuine, sc.noise, streams[4])
     exact, right, interval = rec.kind == "exact", rec.kind == "right", rec.kind == "interval"
-    rtruth = pl.DataFrame(
-        {
-            "id": device,
-            "minutes": truth_t,
-            "nis_code": munis["nis_code"].gather(muni_idx),
-            "region": munis["region"].gather(muni_idx),
-            "form": pl.Series(np.asarray(PLACE_FORMS, dtype=object)[forms], dtype=pl.String),
-            "record": pl.Series(rec.kind.astype(str)),
-        }
-    )
+    rtruth = _truth_frame(device, truth_t, munis, muni_idx, forms).with_columns(record=pl.Series(rec.kind.astype(str)))
     counts = {
-        "n_rows": int(rows.height),
-        "n_reports": n,
-        "n_duplicates": int(n_dup),
-        "n_bad_rows": int(n_bad),
+        **_row_counts(rows, n, n_dup, n_bad),
         "n_exact": int(exact.sum()),
         "n_right_censored": int(right.sum()),
         "n_interval": int(interval.sum()),
@@ -270,6 +247,24 @@ def _telemetry_rows(world: _World) -> tuple[pl.DataFrame, pl.DataFrame, dict[str
         "by_form": {f: int((forms == i).sum()) for i, f in enumerate(PLACE_FORMS)},
     }
     return rows, rtruth, counts
+
+
+def _truth_frame(ids: Any, minutes: np.ndarray, munis: pl.DataFrame, muni_idx: np.ndarray, forms: np.ndarray) -> pl.DataFrame:
+    """The truth kept per row: its id, true time, municipality, region and how its place was written."""
+    return pl.DataFrame(
+        {
+            "id": ids,
+            "minutes": minutes,
+            "nis_code": munis["nis_code"].gather(muni_idx),
+            "region": munis["region"].gather(muni_idx),
+            "form": pl.Series(np.asarray(PLACE_FORMS, dtype=object)[forms], dtype=pl.String),
+        }
+    )
+
+
+def _row_counts(rows: pl.DataFrame, n: int, n_dup: int, n_bad: int) -> dict[str, int]:
+    """The counts every source's truth holds: rows written, genuine records, repeated and bad rows."""
+    return {"n_rows": int(rows.height), "n_reports": n, "n_duplicates": int(n_dup), "n_bad_rows": int(n_bad)}
 
 
 def _record_times(rec: RestorationRecords, onset_s: float, horizon: float, tz: str) -> dict[str, pl.Series]:

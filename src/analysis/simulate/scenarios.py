@@ -200,54 +200,49 @@ _DESCRIPTION = (
     "Proximus TV outage of 8 January 2018. Not real data: the true recovery curve is in truth.json."
 )
 
+
+def _proximus_like(name: str, title: str, extra: str = "", **changes: Any) -> Scenario:
+    """A scenario on the proximus-2018 calibration (curve, delay, regions hit, events), with ``changes``."""
+    return Scenario(
+        name=name,
+        title=f"Simulated: {title} (scenario {name})",
+        description=_DESCRIPTION.format(name=name) + extra,
+        params=_PROXIMUS_PARAMS,
+        delay=75.0,
+        attack_weights=_PROXIMUS_ATTACK,
+        events=_PROXIMUS_EVENTS,
+        **changes,
+    )
+
+
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
     {
-        "proximus-2018": Scenario(
-            name="proximus-2018",
-            title="Simulated: Proximus TV outage of 8 January 2018 (scenario proximus-2018)",
-            description=_DESCRIPTION.format(name="proximus-2018"),
-            params=_PROXIMUS_PARAMS,
-            delay=75.0,
-            attack_weights=_PROXIMUS_ATTACK,
-            events=_PROXIMUS_EVENTS,
-        ),
-        "regional": Scenario(
-            name="regional",
-            title="Simulated: outage restored more slowly in Wallonia (scenario regional)",
-            description=_DESCRIPTION.format(name="regional")
-            + " Wallonia's customers wait three times longer for the bulk restoration and twice as often end in the slow tail.",
-            params=_PROXIMUS_PARAMS,
-            delay=75.0,
-            region_params=MappingProxyType({"Wallonia": MappingProxyType({"lambda": 45.0, "tail_fraction": 0.10})}),
-            attack_weights=_PROXIMUS_ATTACK,
-            events=_PROXIMUS_EVENTS,
-        ),
-        "flat": Scenario(
-            name="flat",
-            title="Simulated: outage with no daily reporting rhythm (scenario flat)",
-            description=_DESCRIPTION.format(name="flat")
-            + " Reporting propensity is the same at every hour (declared in [reporting]).",
-            params=_PROXIMUS_PARAMS,
-            delay=75.0,
-            attack_weights=_PROXIMUS_ATTACK,
-            propensity=(1.0,) * 24,
-            declare_propensity=True,
-            events=_PROXIMUS_EVENTS,
-        ),
-        "telemetry": Scenario(
-            name="telemetry",
-            title="Simulated: decoder telemetry of the 8 January 2018 outage (scenario telemetry)",
-            description=_DESCRIPTION.format(name="telemetry")
-            + " One row per affected decoder: the time it came back, a polling window, or still down at the end.",
-            kind="restorations",
-            params=_PROXIMUS_PARAMS,
-            delay=75.0,
-            attack_weights=_PROXIMUS_ATTACK,
-            n_affected=20_000,
-            n_reports=20_000,
-            events=_PROXIMUS_EVENTS,
-            noise=Noise(missing_place_rate=0.02, duplicate_rate=0.005, bad_row_rate=0.002),
-        ),
+        sc.name: sc
+        for sc in (
+            _proximus_like("proximus-2018", "Proximus TV outage of 8 January 2018"),
+            _proximus_like(
+                "regional",
+                "outage restored more slowly in Wallonia",
+                " Wallonia's customers wait three times longer for the bulk restoration and twice as often end in the slow tail.",
+                region_params=MappingProxyType({"Wallonia": MappingProxyType({"lambda": 45.0, "tail_fraction": 0.10})}),
+            ),
+            _proximus_like(
+                "flat",
+                "outage with no daily reporting rhythm",
+                " Reporting propensity is the same at every hour (declared in [reporting]).",
+                propensity=(1.0,) * 24,
+                declare_propensity=True,
+            ),
+            _proximus_like(
+                "telemetry",
+                "decoder telemetry of the 8 January 2018 outage",
+                " One row per affected decoder: the time it came back, a polling window, or still down at the end.",
+                kind="restorations",
+                n_affected=20_000,
+                n_reports=20_000,
+                noise=Noise(missing_place_rate=0.02, duplicate_rate=0.005, bad_row_rate=0.002),
+            ),
+        )
     }
 )
 
