@@ -357,6 +357,8 @@ def test_index_escapes_everything_and_keeps_the_last_good_report(tmp_path: Path)
     assert row[1] == "failed"
     assert row[2] == "2024-05-01 10:00 r<0>"
     assert row[3:6] == ["12", "61 min [50 min–80 min]", ""]  # durations as people read them
+    # the bracket is named for what it is
+    assert "interval in brackets (a 90 % range" in (out / "index.html").read_text(encoding="utf-8")
     assert "x-1: cell raised <script>alert(1)</script>" in row[9]
     assert "last good one" in row[9]
     page = (out / "index.html").read_text(encoding="utf-8")

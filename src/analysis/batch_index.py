@@ -94,7 +94,7 @@ def write_index(summary: BatchSummary, out_root: Path) -> Path:
         "<p class='muted'>Data quality: good, caution (the report's numbers need its caveats) or poor (no "
         "usable curve), with the reasons. Reports: statements or reports saying service was out, as counted in "
         "each report's summary. t50 / t90: time after onset until 50 % / 90 % of affected customers had service again, "
-        f"with the report's interval; {CURATED_CELL}: the evidence is statements picked by newsrooms, whose timing does "
+        f"with the report's interval in brackets (a 90 % range unless the report sets another level); {CURATED_CELL}: the evidence is statements picked by newsrooms, whose timing does "
         "not measure restoration (the report shows what they say instead). Skipped: inputs, parameters, notebook and code unchanged since the last good report.</p>"
         "</body></html>\n"
     )
