@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from analysis.recovery.report_bins import harmonic_spreads
 from analysis.recovery.result import Draws, RecoveryFit
 from analysis.recovery.uncertainty import assemble_fit
 
@@ -32,8 +31,6 @@ def hypotheses_metrics(hyps: Sequence[tuple[str, float, RecoveryFit]]) -> dict[s
         "weights": [round(1.0 / len(hyps), 4)] * len(hyps),
         "replicates": n,
         "profile_spread": [round(float(sd), 4) for _, sd, _ in hyps],
-        # the sd of the first and of the second daily harmonic that each hypothesis's replicates were drawn with
-        "profile_spread_by_harmonic": [[round(x, 4) for x in harmonic_spreads(float(sd))] for _, sd, _ in hyps],
         "models": [f.model for _, _, f in hyps],
         "t50_minutes": [_round(f.t50.value) for _, _, f in hyps],
         "t90_minutes": [_round(f.t90.value) for _, _, f in hyps],
@@ -78,8 +75,7 @@ def pool_hypotheses(hyps: Sequence[tuple[str, float, RecoveryFit]]) -> RecoveryF
             draws.append(Draws(f"{d.name} ({name})", d.family, d.theta, d.weight * share))
     parts = []
     for name, sd, f in hyps:
-        first, second = harmonic_spreads(float(sd))
-        spread = f", the clock profile randomly distorted (harmonic sd {first:g} and {second:g})" if sd > 0 else ""
+        spread = f", the clock profile randomly distorted (harmonic sd {sd:g})" if sd > 0 else ""
         parts.append(f"{HYPOTHESIS_WORDS.get(name, name)}{spread}: {f.interval_method}")
     method = (
         f"pooled over {len(hyps)} reporting hypotheses the counts cannot separate, equal weights; "

@@ -26,31 +26,11 @@ NOTICE_SIGMA = 1.0
 NOTICE_MAX_MINUTES = 30.0
 
 
-# the spread of the clock profile's first daily harmonic over that of the second (``sd`` of
-# profile_perturbation): 0.60 against 0.25. Read from how far published diurnal activity shapes
-# lie from the default profile (docs/recovery.md, "How far a population's clock profile can be
-# from the default"): the day-against-evening balance (first harmonic) differs between kinds of
-# activity by about 0.6 per coefficient, the shape within the day (second) by about 0.2–0.25.
-FIRST_HARMONIC_SPREAD = 2.4
-
-
-def harmonic_spreads(sd: float) -> tuple[float, float]:
-    """The sd of the first and of the second daily harmonic's coefficients for a profile spread ``sd``."""
-    return (sd * FIRST_HARMONIC_SPREAD, sd)
-
-
 def profile_perturbation(hours: np.ndarray, rng: np.random.Generator, n: int, sd: float) -> np.ndarray:
-    """exp(δ) per replicate and bin (``(n, n_bins)``): a smooth random distortion of the clock profile.
-
-    δ(h) = Σ_{j=1,2} a_j cos(2πjh/24) + b_j sin(2πjh/24); a_2, b_2 ~ N(0, sd²) and a_1, b_1 ~
-    N(0, (FIRST_HARMONIC_SPREAD·sd)²): which part of the day a population reports in is less
-    well known than the shape within it.
-    """
+    """exp(δ) per replicate and bin (``(n, n_bins)``): a smooth random distortion of the clock profile."""
     w = 2.0 * np.pi * np.asarray(hours, dtype=float) / 24.0
     basis = np.stack([np.cos(w), np.sin(w), np.cos(2 * w), np.sin(2 * w)])
-    first, second = harmonic_spreads(sd)
-    scale = np.array([first, first, second, second])
-    coef = rng.normal(0.0, 1.0, size=(n, basis.shape[0])) * scale
+    coef = rng.normal(0.0, sd, size=(n, basis.shape[0]))
     return np.exp(coef @ basis)
 
 
