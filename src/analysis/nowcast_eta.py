@@ -10,7 +10,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -20,10 +20,6 @@ from analysis.ingest import IngestResult
 from analysis.nowcast_history import PastEvent, conformal_scale, learn_shift, usable
 from analysis.nowcast_shape import RecoveryShape, learn_shape, shape_eta
 from analysis.recovery.result import Estimate
-
-if TYPE_CHECKING:
-    pass
-
 
 #: Samples drawn from an ETA distribution (quantiles and CRPS are computed on them).
 N_SAMPLES = 4000
@@ -72,6 +68,8 @@ UNPEAKED_PRIOR_WEIGHT = 0.3
 SERIES_SHARE_SD = 0.03
 #: Use the ETA from the share restored so far and the recovery's shape (:mod:`analysis.nowcast_shape`).
 USE_SHAPE = True
+#: Keep the log-linear decline (:func:`progress_eta`) beside the shape piece, which reads the same share.
+KEEP_PROGRESS = False
 
 
 @dataclass(frozen=True)
@@ -593,4 +591,6 @@ def _extrapolations(
         got = shape_eta(restored, restored_sd, elapsed, p, prior.shape)
         if got is not None:
             pieces.append(("shape", *got))
+            if not KEEP_PROGRESS:
+                rates.pop("progress", None)  # the same share extrapolated with a set shape and spread
     return rates, pieces
