@@ -299,6 +299,17 @@ def stage_conformal(rows: list[dict[str, Any]], method: str = "nowcast", level: 
                 "rel_width90": (hi - lo) / r["remaining_minutes"],
             }
         )
+    if not out:  # too few incidents for a conformal rank (a quick run)
+        return pl.DataFrame(
+            schema={
+                "group": pl.String,
+                "fraction": pl.Float64,
+                "n": pl.UInt32,
+                "stretch": pl.Float64,
+                "cover90": pl.Float64,
+                "width90": pl.Float64,
+            }
+        )
     df = pl.DataFrame(out)
     both = pl.concat([df, df.with_columns(pl.lit("all").alias("group"))])
     return (

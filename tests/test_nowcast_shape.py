@@ -89,3 +89,39 @@ def test_eta_forecasts_use_the_share_restored_of_a_report_fit() -> None:
     alone = eta_forecasts(None, **common)["t90"]  # type: ignore[arg-type]
     assert hi - lo < (alone.interval(0.9)[1] - alone.interval(0.9)[0]) / 2  # the progress seen narrows the prior's interval
     assert DurationPrior.for_event("down_reports", 100.0, history).shape.n_events == 6
+
+
+def test_the_backtest_calibration_per_progress_point_reaches_90_percent_when_intervals_are_too_wide() -> None:
+    from benchmarks import nowcast as backtest
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(60):
+        elapsed, rem = 100.0, float(np.exp(rng.normal(4.0, 0.3)))  # the truth: median remaining e^4, log-scale sd 0.3
+        med = elapsed + math.exp(4.0)
+        # every interval three times too wide on the log scale of the remaining time (sd 0.9 instead of 0.3)
+        low, high = elapsed + math.exp(4.0 - 1.645 * 0.9), elapsed + math.exp(4.0 + 1.645 * 0.9)
+        rows.append(
+            {
+                "method": "nowcast",
+                "case": f"c{i}",
+                "group": "g",
+                "fraction": 0.5,
+                "elapsed": elapsed,
+                "median": med,
+                "low90": low,
+                "high90": high,
+                "truth": elapsed + rem,
+                "remaining_minutes": rem,
+            }
+        )
+    assert backtest.stretch_needed(rows[0]) == pytest.approx(
+        abs(math.log(rows[0]["remaining_minutes"]) - 4.0) / (1.645 * 0.9), rel=1e-9
+    )
+    t = backtest.stage_conformal(rows).filter(pl.col("group") == "all").row(0, named=True)
+    assert 0.2 < t["stretch"] < 0.5  # about a third: the intervals were three times too wide
+    assert 0.82 <= t["cover90"] <= 0.98
+    raw = float(np.median([(r["high90"] - r["low90"]) / r["remaining_minutes"] for r in rows]))
+    assert t["width90"] < raw / 2
+    # four other incidents: too few for the 90 % conformal rank, nothing calibrated
+    assert backtest.stage_conformal(rows[:5]).height == 0  # four others: no 90 % conformal rank
