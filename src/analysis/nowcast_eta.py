@@ -18,7 +18,7 @@ from scipy import stats
 
 from analysis.ingest import IngestResult
 from analysis.nowcast_history import PastEvent, conformal_scale, learn_shift, usable
-from analysis.nowcast_shape import RecoveryShape, learn_shape, shape_eta
+from analysis.nowcast_shape import SERIES_SHARE_SD, RecoveryShape, learn_shape, shape_eta
 from analysis.recovery.result import Estimate
 
 #: Samples drawn from an ETA distribution (quantiles and CRPS are computed on them).
@@ -64,12 +64,12 @@ TREND_Z = 2.0
 UNPEAKED_FLOOR = 0.5
 #: Weight of the duration prior in the mixture while a series' peak may still be ahead.
 UNPEAKED_PRIOR_WEIGHT = 0.3
-#: Standard error of a series' share of its peak now (the median of the last hour's readings).
-SERIES_SHARE_SD = 0.03
 #: Use the ETA from the share restored so far and the recovery's shape (:mod:`analysis.nowcast_shape`).
 USE_SHAPE = True
 #: Keep the log-linear decline (:func:`progress_eta`) beside the shape piece, which reads the same share.
 KEEP_PROGRESS = False
+#: Use the share-restored piece while a series' peak may still be ahead (its share of the peak so far is not the share restored).
+SHAPE_WHEN_UNPEAKED = False
 
 
 @dataclass(frozen=True)
@@ -542,6 +542,8 @@ def eta_forecasts(
         pieces: list[tuple[str, float, float]] = []
         if prior and onset is not None:
             rates, pieces = _extrapolations(fit, data, evidence, onset, elapsed=elapsed, p=p, level=level, prior=duration_prior)
+            if unpeaked is not None and not SHAPE_WHEN_UNPEAKED:
+                pieces = []  # the share of a peak that may still be ahead is not the share restored
         f = eta_forecast(
             est,
             p,

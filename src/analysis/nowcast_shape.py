@@ -37,6 +37,8 @@ MIN_SHAPE_EVENTS = 3
 SHAPE_PSEUDO_EVENTS = 1.0
 #: Shares restored outside this range say too little (nothing restored yet) or the crossing is at hand.
 MIN_RESTORED = 0.02
+#: Standard error of a series' share of its peak now (the median of the last hour's readings).
+SERIES_SHARE_SD = 0.03
 #: The least log-scale spread of the ETA from the shape: the log-normal is a shape, not the truth.
 SHAPE_SIGMA_FLOOR = 0.1
 
