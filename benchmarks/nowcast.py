@@ -235,18 +235,93 @@ def rate_forecast(fit: Any, data: Any, evidence: str, as_of: dt.datetime, p: flo
 def score_one(f: EtaForecast, truth: float, elapsed: float) -> dict[str, Any]:
     """Coverage flags, relative width, relative CRPS and relative absolute error of one forecast."""
     remaining = max(truth - elapsed, 1.0)
-    out: dict[str, Any] = {"remaining_minutes": remaining}
+    med = f.reached_minutes if f.reached else f.median
+    out: dict[str, Any] = {"remaining_minutes": remaining, "elapsed": elapsed, "truth": truth, "median": med}
     for lv in LEVELS:
         lo, hi = f.interval(lv) if not f.reached else (f.reached_minutes, f.reached_minutes)
         out[f"cover{int(lv * 100)}"] = bool(lo <= truth <= hi)
         if lv == 0.9:
             out["rel_width90"] = (hi - lo) / remaining
-    med = f.reached_minutes if f.reached else f.median
+            out["low90"], out["high90"] = lo, hi
     # a forecast with no value (or absurdly far) scores as 10 remaining times off, like a rate that is not falling
     err, crps = abs(med - truth) / remaining, f.crps(truth) / remaining
     out["rel_abs_error"] = min(err, CAP) if math.isfinite(err) else CAP
     out["rel_crps"] = min(crps, CAP) if math.isfinite(crps) else CAP
     return out
+
+
+def stretch_needed(row: dict[str, Any]) -> float:
+    """The factor by which a forecast's 90 % interval, on the log scale of the remaining time around its median, must be stretched to reach the truth.
+
+    The two sides are stretched separately (the interval is skewed); 1 or less: it covers
+    the truth already. Infinite for a forecast already "reached" (no interval).
+    """
+    e, m, t = row["elapsed"], row["median"], row["truth"]
+    lo, hi = row["low90"], row["high90"]
+    if not (m > e and hi > m and t > e):
+        return math.inf
+    side = (math.log(hi - e) - math.log(m - e)) if t >= m else (math.log(m - e) - math.log(max(lo - e, 1e-9)))
+    return abs(math.log(t - e) - math.log(m - e)) / side if side > 0 else math.inf
+
+
+def stage_conformal(rows: list[dict[str, Any]], method: str = "nowcast", level: float = 0.9) -> pl.DataFrame:
+    """The product's 90 % intervals calibrated by split-conformal per progress point, each incident left out.
+
+    For each forecast, the stretch factors (:func:`stretch_needed`) of the same method's
+    forecasts of the *other* incidents at the same progress point are conformity scores;
+    its interval is stretched (or shrunk) by their ⌈(n + 1)·level⌉-th smallest, on the log
+    scale of the remaining time around its median. What a forecast calibrated on replayed
+    past forecasts would achieve: coverage and median width per group and progress point.
+    """
+    mine = [r for r in rows if r.get("method") == method and "low90" in r]
+    out = []
+    for r in mine:
+        others = sorted(
+            stretch_needed(o)
+            for o in mine
+            if o["fraction"] == r["fraction"] and o["case"].split("+")[0] != r["case"].split("+")[0]
+        )
+        rank = math.ceil((len(others) + 1) * level)
+        if rank > len(others) or not math.isfinite(others[rank - 1]):
+            continue
+        k = others[rank - 1]
+        e, m = r["elapsed"], r["median"]
+        if not m > e:
+            continue
+        lo = e + (m - e) * math.exp(-k * (math.log(m - e) - math.log(max(r["low90"] - e, 1e-9))))
+        hi = e + (m - e) * math.exp(k * (math.log(r["high90"] - e) - math.log(m - e)))
+        out.append(
+            {
+                "group": r["group"],
+                "fraction": r["fraction"],
+                "k": k,
+                "cover90": lo <= r["truth"] <= hi,
+                "rel_width90": (hi - lo) / r["remaining_minutes"],
+            }
+        )
+    if not out:  # too few incidents for a conformal rank (a quick run)
+        return pl.DataFrame(
+            schema={
+                "group": pl.String,
+                "fraction": pl.Float64,
+                "n": pl.UInt32,
+                "stretch": pl.Float64,
+                "cover90": pl.Float64,
+                "width90": pl.Float64,
+            }
+        )
+    df = pl.DataFrame(out)
+    both = pl.concat([df, df.with_columns(pl.lit("all").alias("group"))])
+    return (
+        both.group_by("group", "fraction")
+        .agg(
+            pl.len().alias("n"),
+            pl.col("k").median().alias("stretch"),
+            pl.col("cover90").cast(pl.Float64).mean().alias("cover90"),
+            pl.col("rel_width90").median().alias("width90"),
+        )
+        .sort("group", "fraction")
+    )
 
 
 def point_score(eta: float, truth: float, elapsed: float) -> dict[str, Any]:
@@ -498,6 +573,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     for method in (*PRODUCTS, "prior-learned"):
         print(markdown(table, method) + "\n")
+    print("nowcast, 90 % intervals calibrated per progress point (split-conformal, each incident left out):\n")
+    print("| group | at | n | median stretch | cover 90 | width 90 / remaining |\n|---|---|---|---|---|---|")
+    for r in stage_conformal(rows).iter_rows(named=True):
+        print(f"| {r['group']} | {r['fraction']:.0%} | {r['n']} | {r['stretch']:.2f} | {r['cover90']:.2f} | {r['width90']:.2f} |")
     failures = [r for r in rows if "error" in r]
     print(f"\n{len({r['case'] for r in rows})} incidents, {len(failures)} failed forecasts, {time.perf_counter() - start:.0f} s")
     for r in failures:

@@ -56,6 +56,7 @@ LAYERS: dict[str, int] = {
     "analysis.nowcast": 8,
     "analysis.nowcast_eta": 8,
     "analysis.nowcast_history": 8,
+    "analysis.nowcast_shape": 8,
     "analysis.distributed": 8,
     # 9 the report: words, figures, maps, sections, the page, batches
     "analysis.i18n": 9,

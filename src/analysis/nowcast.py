@@ -9,7 +9,8 @@ Three pieces, all pure functions of the ingested tables and a fit:
   the share still out at T, the clock times at which 50 % and 90 % will be restored (each
   with an interval), what is still to come, and how old the newest evidence is.
   An ETA combines, on the log scale, the fit's crossing (its bootstrap interval read as a
-  normal), extrapolations of the recovery so far and a log-normal duration prior scaled
+  normal), extrapolations of the recovery so far, the share restored read through the
+  recovery's shape (:mod:`analysis.nowcast_shape`) and a log-normal duration prior scaled
   by the size of the event (:class:`DurationPrior`: assumed, or learned from past
   incidents with ``[nowcast] history``, :mod:`analysis.nowcast_history`), averaged over
   which pieces to trust and conditioned on "not reached yet at T" (:func:`eta_forecast`,

@@ -10,7 +10,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -18,11 +18,8 @@ from scipy import stats
 
 from analysis.ingest import IngestResult
 from analysis.nowcast_history import PastEvent, conformal_scale, learn_shift, usable
+from analysis.nowcast_shape import SERIES_SHARE_SD, RecoveryShape, learn_shape, shape_eta
 from analysis.recovery.result import Estimate
-
-if TYPE_CHECKING:
-    pass
-
 
 #: Samples drawn from an ETA distribution (quantiles and CRPS are computed on them).
 N_SAMPLES = 4000
@@ -67,6 +64,12 @@ TREND_Z = 2.0
 UNPEAKED_FLOOR = 0.5
 #: Weight of the duration prior in the mixture while a series' peak may still be ahead.
 UNPEAKED_PRIOR_WEIGHT = 0.3
+#: Use the ETA from the share restored so far and the recovery's shape (:mod:`analysis.nowcast_shape`).
+USE_SHAPE = True
+#: Keep the log-linear decline (:func:`progress_eta`) beside the shape piece, which reads the same share.
+KEEP_PROGRESS = False
+#: Use the share-restored piece while a series' peak may still be ahead (its share of the peak so far is not the share restored).
+SHAPE_WHEN_UNPEAKED = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class DurationPrior:
     sigma_t50: float | None = None
     #: past incidents the t50 and t90 parts were learned from (0: assumed)
     n_events: tuple[int, int] = (0, 0)
+    #: the log-scale spread of the restoration times (t90 / t50), assumed or learned from the same history
+    shape: RecoveryShape = dataclasses.field(default_factory=RecoveryShape)
 
     @classmethod
     def for_event(
@@ -112,6 +117,7 @@ class DurationPrior:
             median_t50=assumed.median(0.5) * math.exp(half.shift) if half else None,
             sigma_t50=half.spread if half else None,
             n_events=(half.n_events if half else 0, full.n_events if full else 0),
+            shape=learn_shape(history, evidence, exclude=exclude),
         )
 
     @classmethod
@@ -241,9 +247,11 @@ def eta_forecast(
     level: float,
     prior: DurationPrior | None,
     reached_minutes: float | None = None,
-    rate_minutes: float | list[float] | None = None,
+    rate_minutes: float | list[float] | dict[str, float] | None = None,
     n: int = N_SAMPLES,
     reached_when_past: bool = True,
+    pieces: Sequence[tuple[str, float, float]] = (),
+    record: list[tuple[str, float, float]] | None = None,
 ) -> EtaForecast:
     """The forecast of t_p (minutes after onset) from a fit's estimate (value, interval at ``level``).
 
@@ -258,20 +266,31 @@ def eta_forecast(
     :meth:`DurationPrior.horizon`: a curve that has not started to fall yet, a truncated
     fit extrapolated far past its evidence) is left out. ``rate_minutes``: ETAs from extrapolating the
     recovery so far (:func:`rate_eta`, :func:`progress_eta`), each one more normal (spread
-    :data:`RATE_SIGMA`). With nothing usable: the prior alone.
+    :data:`RATE_SIGMA`); a dict names them. ``pieces``: more pieces as (name, log ETA,
+    spread), e.g. the ETA from the share restored (:func:`analysis.nowcast_shape.shape_eta`).
+    ``record``: a list the pieces used are appended to, by name (the width breakdown of the
+    backtest). With nothing usable: the prior alone.
     """
     if reached_minutes is not None and math.isfinite(reached_minutes):
         return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=float(reached_minutes))
     value = float(est.value)
     if math.isfinite(value) and value <= elapsed and reached_when_past:
         return EtaForecast(p, np.empty(0), np.empty(0), reached=True, reached_minutes=value)
-    parts = []
+    named: list[tuple[str, float, float]] = []
     horizon = max(IMPLAUSIBLE_FACTOR * max(elapsed, 1.0), prior.horizon(p) if prior is not None else 0.0)
     if math.isfinite(value) and 0 < value < horizon:
         spread = log_spread(value, float(est.low), float(est.high), level=level)
-        parts.append((math.log(value), max(spread, FIT_SIGMA_FLOOR)))
-    rates = [rate_minutes] if isinstance(rate_minutes, (int, float)) else list(rate_minutes or [])
-    parts.extend((math.log(r), RATE_SIGMA) for r in rates if math.isfinite(r) and elapsed < r < horizon)
+        named.append(("fit", math.log(value), max(spread, FIT_SIGMA_FLOOR)))
+    if isinstance(rate_minutes, dict):
+        rates = list(rate_minutes.items())
+    else:
+        listed = [rate_minutes] if isinstance(rate_minutes, (int, float)) else list(rate_minutes or [])
+        rates = [(f"extrapolation {i + 1}", r) for i, r in enumerate(listed)]
+    named.extend((k, math.log(r), RATE_SIGMA) for k, r in rates if math.isfinite(r) and elapsed < r < horizon)
+    named.extend((k, m, sd) for k, m, sd in pieces if math.isfinite(m) and math.log(max(elapsed, 1e-9)) < m < math.log(horizon))
+    if record is not None:
+        record.extend(named)
+    parts = [(m, sd) for _, m, sd in named]
     if prior is not None:
         x, w = model_average(parts, (math.log(prior.median(p)), prior.spread(p)), elapsed, n)
         return EtaForecast(p, x, w)
@@ -477,6 +496,7 @@ def eta_forecasts(
     prior: bool = True,
     history: Sequence[PastEvent] | None = None,
     exclude: str | None = None,
+    record: dict[str, list[tuple[str, float, float]]] | None = None,
 ) -> dict[str, EtaForecast]:
     """The t50 and t90 forecasts at ``elapsed`` minutes after the onset; the prior alone when ``fit`` is None.
 
@@ -492,7 +512,9 @@ def eta_forecasts(
     still be ahead (:func:`peak_may_be_ahead`), the forecast is mixed with the prior alone
     (weight :data:`UNPEAKED_PRIOR_WEIGHT`): the first fall is not read as the recovery.
     ``history``: past incidents the duration prior is learned from (``exclude``: the id
-    of this incident in it, left out); without it the assumed prior.
+    of this incident in it, left out); without it the assumed prior. The ETA from the share
+    restored so far and the recovery's shape (:func:`analysis.nowcast_shape.shape_eta`)
+    joins the extrapolations. ``record``: per target, the pieces used (name, log ETA, spread).
     """
     duration_prior = (
         DurationPrior.for_event(evidence, event_size(fit, evidence, data), history, exclude=exclude) if prior else None
@@ -516,20 +538,12 @@ def eta_forecasts(
         elif fit is not None:
             est = fit.quantile(p)
             sure = not float(est.high) > elapsed  # a fitted t_p just behind us, its interval still ahead: not reached yet
-        rates: list[float] = []
+        rates: dict[str, float] = {}
+        pieces: list[tuple[str, float, float]] = []
         if prior and onset is not None:
-            as_of = onset + dt.timedelta(minutes=elapsed)
-            progress = None
-            if evidence == "online_fraction":
-                rates.append(rate_eta(data, onset, as_of, p) or math.nan)
-                now = series_progress(data, onset, as_of)
-                if now is not None:
-                    progress = progress_eta(now[0], now[1], elapsed, p)
-            else:
-                still = fit.still_affected(as_of)
-                if float(still.high) - float(still.low) <= SHARE_KNOWN_WIDTH:  # else the share out now is a guess
-                    progress = progress_eta(float(still.value), elapsed, elapsed, p)
-            rates.append(progress or math.nan)
+            rates, pieces = _extrapolations(fit, data, evidence, onset, elapsed=elapsed, p=p, level=level, prior=duration_prior)
+            if unpeaked is not None and not SHAPE_WHEN_UNPEAKED:
+                pieces = []  # the share of a peak that may still be ahead is not the share restored
         f = eta_forecast(
             est,
             p,
@@ -539,9 +553,46 @@ def eta_forecasts(
             reached_minutes=reached,
             rate_minutes=rates,
             reached_when_past=sure,
+            pieces=pieces,
+            record=record.setdefault(key, []) if record is not None else None,
         )
         if unpeaked is not None and duration_prior is not None:
             alone = eta_forecast(Estimate.nan(), p, elapsed=elapsed, level=level, prior=duration_prior)
             f = with_prior_mixed_in(f, alone, UNPEAKED_PRIOR_WEIGHT)
         etas[key] = f
     return etas
+
+
+def _extrapolations(
+    fit: Any, data: IngestResult, evidence: str, onset: dt.datetime, *, elapsed: float, p: float, level: float, prior: Any
+) -> tuple[dict[str, float], list[tuple[str, float, float]]]:
+    """The ETAs from the recovery so far: the rate and the log-linear decline (minutes), and the shape piece (log, spread).
+
+    A series: its rate over the last hours (:func:`rate_eta`), the decline from its peak
+    (:func:`progress_eta`) and the share of its peak restored. Reports and restorations:
+    the decline from the onset when the fit knows the share out now within
+    :data:`SHARE_KNOWN_WIDTH`, and the share restored with the fit's standard error.
+    """
+    as_of = onset + dt.timedelta(minutes=elapsed)
+    rates: dict[str, float] = {}
+    restored, restored_sd = math.nan, math.nan
+    if evidence == "online_fraction":
+        rates["rate"] = rate_eta(data, onset, as_of, p) or math.nan
+        now = series_progress(data, onset, as_of)
+        if now is not None:
+            rates["progress"] = progress_eta(now[0], now[1], elapsed, p) or math.nan
+            restored, restored_sd = 1.0 - now[0], SERIES_SHARE_SD
+    else:
+        still = fit.still_affected(as_of)
+        if float(still.high) - float(still.low) <= SHARE_KNOWN_WIDTH:  # else the share out now is a guess
+            rates["progress"] = progress_eta(float(still.value), elapsed, elapsed, p) or math.nan
+        z = float(stats.norm.ppf((1 + level) / 2))
+        restored, restored_sd = 1.0 - float(still.value), (float(still.high) - float(still.low)) / (2 * z)
+    pieces: list[tuple[str, float, float]] = []
+    if USE_SHAPE and prior is not None and math.isfinite(restored_sd):
+        got = shape_eta(restored, restored_sd, elapsed, p, prior.shape)
+        if got is not None:
+            pieces.append(("shape", *got))
+            if not KEEP_PROGRESS:
+                rates.pop("progress", None)  # the same share extrapolated with a set shape and spread
+    return rates, pieces
