@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from benchmarks.parts import Recorder, _Synchronous, table
 
 from analysis.recovery import make_family
-from benchmarks.parts import Recorder, _Synchronous, table
 
 
 def test_parts_nest_and_values_of_s_go_to_the_innermost_part() -> None:
