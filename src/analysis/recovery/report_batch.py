@@ -7,6 +7,7 @@ repeats the observed one (``as_batch``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -112,7 +113,7 @@ class ReportBatch:
     def _loglik_grad_block(self, family: RecoveryFamily, th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         base = self.base
         nb, k = base.widths.size, family.n_params
-        s, vjp = family.sf_vjp(base.nodes, th[:, :k])
+        s, vjp = shared_sf_vjp(family, base.nodes, th[:, :k])
         w6 = base.widths / 6.0
         m = base.g * w6 * (s[:, 0:-1:2] + 4.0 * s[:, 1::2] + s[:, 2::2])
         split = None
@@ -190,3 +191,34 @@ class ReportBatch:
     def profiled(self, family: RecoveryFamily, theta: np.ndarray) -> np.ndarray:
         """Return A for each replicate, shape ``(B, 1)``."""
         return (self.n_obs() / self.base.shape(family, theta).sum(axis=1))[:, None]
+
+
+def shared_sf_vjp(
+    family: RecoveryFamily, nodes: np.ndarray, th: np.ndarray
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """``family.sf_vjp(nodes, th)`` with S and its parts computed once per distinct parameter row.
+
+    A bootstrap's refits start every replicate at the same few points (the estimate, the
+    second start): their first evaluation then computes S once per start, not once per
+    replicate. S is elementwise in the rows, so each row's values and weighted derivatives
+    are those of the row alone (bit for bit); only the weights V differ between the rows of a group.
+    """
+    n = th.shape[0]
+    if n < 4 or not np.all(np.isfinite(th)):
+        return family.sf_vjp(nodes, th)
+    uniq, inv = np.unique(th, axis=0, return_inverse=True)
+    if 2 * uniq.shape[0] > n:
+        return family.sf_vjp(nodes, th)
+    groups = [np.nonzero(inv.ravel() == j)[0] for j in range(uniq.shape[0])]
+    parts = [family.sf_vjp(nodes, uniq[j : j + 1]) for j in range(uniq.shape[0])]
+    s = np.empty((n, np.shape(parts[0][0])[-1]))
+    for rows, (sj, _) in zip(groups, parts, strict=True):
+        s[rows] = sj
+
+    def vjp(v: np.ndarray) -> np.ndarray:
+        out = np.empty((n, th.shape[1]))
+        for rows, (_, fj) in zip(groups, parts, strict=True):
+            out[rows] = fj(v[rows])
+        return out
+
+    return s, vjp
