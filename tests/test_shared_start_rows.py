@@ -67,3 +67,32 @@ def test_a_bootstraps_first_evaluation_computes_s_once_per_start(monkeypatch: py
     # fewer rows of S with derivatives, the same replicates to the last bit
     assert n_shared < sum(rows) - 60
     assert np.array_equal(shared.theta, alone.theta)
+
+
+def test_repeated_rows_of_a_batch_likelihood_compute_their_bins_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A joint model's finite differences repeat each other group's rows: their bin integrals are computed once."""
+    from analysis.recovery.report_batch import shared_shape
+
+    edges = np.arange(0.0, 1205.0, 5.0)
+    no_windows = (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+    ev = ReportEvidence(edges, np.ones(edges.size - 1), np.zeros(edges.size - 1), *no_windows)
+    fam = _family("mixture+delay")
+    th0 = np.asarray(CASES["mixture+delay"])
+    th = np.vstack([th0, th0, 1.01 * th0, th0, th0, th0])  # one row moved, five the same
+    direct = ev.shape(fam, th)
+    rows: list[int] = []
+    original = ReportEvidence.shape
+
+    def counted(self: ReportEvidence, family: RecoveryFamily, theta: np.ndarray) -> np.ndarray:
+        rows.append(np.atleast_2d(theta).shape[0])
+        return original(self, family, theta)
+
+    monkeypatch.setattr(ReportEvidence, "shape", counted)
+    shared = shared_shape(ev, fam, th)
+    assert rows == [2]
+    assert np.array_equal(shared, direct)
+    batch = ev.as_batch(th.shape[0])
+    rows.clear()
+    ll = batch.loglik(fam, th)
+    assert rows == [2]
+    assert np.array_equal(ll[[0, 1, 3, 4, 5]], np.full(5, ll[0]))
