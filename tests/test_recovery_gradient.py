@@ -157,8 +157,8 @@ def test_a_batch_of_rows_is_each_rows_own_likelihood() -> None:
 def test_a_step_taken_costs_one_pass_over_s(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the closed-form gradient, the point tried along each search direction comes with its gradient.
 
-    A replicate's plain likelihood is then evaluated only at its start and when a step is
-    cut back (the line search's second try and later), not at every point its gradient is
+    A replicate's plain likelihood is then evaluated only when a step is cut back (the line
+    search's second try and later; its start comes with its gradient too), not at every point its gradient is
     taken at too (before, plain evaluations outnumbered gradients), and the refits reach the
     optima they reached before (same replicates, same starts).
     """

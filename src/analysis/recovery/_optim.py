@@ -412,15 +412,19 @@ def maximize_batch(
 
     ``loglik_grad(theta, rows)``, when given, returns the log-likelihoods and their gradients
     in the natural parameters (``(B, k)``) in closed form, or None: the gradient then costs
-    one evaluation instead of k.
+    one evaluation instead of k, and the starts' values come with their gradients.
     """
     u = np.asarray(space.to_free(np.asarray(theta0, dtype=float)), dtype=float)
     n, k = u.shape
     obj = _BatchObjective(loglik, space, loglik_grad)
     nll, grad = obj.nll, obj.grad
     every = np.arange(n)
-    f = nll(u, every)
-    g = grad(u, f, every)
+    # with a closed-form gradient the starts' values come with their gradients (S computed once)
+    first = obj.value_grad(u, every)
+    if first is None:
+        f0 = nll(u, every)
+        first = (f0, grad(u, f0, every))
+    f, g = first
     # with a closed-form gradient the first point tried along each search direction (taken in
     # most iterations) is evaluated with its gradient: S is computed once for both
     fused = loglik_grad is not None

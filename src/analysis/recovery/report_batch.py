@@ -7,6 +7,7 @@ repeats the observed one (``as_batch``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -61,7 +62,7 @@ class ReportBatch:
     def loglik(self, family: RecoveryFamily, theta: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Log-likelihood of replicates ``rows`` (default all), each at its own row of ``theta``."""
         rows = np.arange(self.n_rep) if rows is None else np.asarray(rows)
-        m = self.base.shape(family, theta)
+        m = shared_shape(self.base, family, theta)
         total = m.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             sel, r = gather_rows(self._e_off, rows)
@@ -112,7 +113,7 @@ class ReportBatch:
     def _loglik_grad_block(self, family: RecoveryFamily, th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         base = self.base
         nb, k = base.widths.size, family.n_params
-        s, vjp = family.sf_vjp(base.nodes, th[:, :k])
+        s, vjp = shared_sf_vjp(family, base.nodes, th[:, :k])
         w6 = base.widths / 6.0
         m = base.g * w6 * (s[:, 0:-1:2] + 4.0 * s[:, 1::2] + s[:, 2::2])
         split = None
@@ -190,3 +191,58 @@ class ReportBatch:
     def profiled(self, family: RecoveryFamily, theta: np.ndarray) -> np.ndarray:
         """Return A for each replicate, shape ``(B, 1)``."""
         return (self.n_obs() / self.base.shape(family, theta).sum(axis=1))[:, None]
+
+
+def _distinct_rows(th: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct rows of ``th`` and each row's index among them, when at most half are distinct (else None)."""
+    n = th.shape[0]
+    if th.ndim != 2 or n < 4 or not np.all(np.isfinite(th)):
+        return None
+    uniq, inv = np.unique(th, axis=0, return_inverse=True)
+    return (uniq, inv.ravel()) if 2 * uniq.shape[0] <= n else None
+
+
+def shared_shape(base: ReportEvidence, family: RecoveryFamily, theta: np.ndarray) -> np.ndarray:
+    """``base.shape(family, theta)`` computed once per distinct parameter row.
+
+    A finite-difference gradient of a joint model of several groups (the equal-recovery test)
+    moves one group's parameters at a time: every other group's likelihood sees the same row
+    again and again. The bin integrals are computed row by row, so each row's are those of
+    the row alone, bit for bit.
+    """
+    theta = np.asarray(theta, dtype=float)
+    found = _distinct_rows(theta)
+    if found is None:
+        return base.shape(family, theta)
+    uniq, inv = found
+    return base.shape(family, uniq)[inv]
+
+
+def shared_sf_vjp(
+    family: RecoveryFamily, nodes: np.ndarray, th: np.ndarray
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """``family.sf_vjp(nodes, th)`` with S and its parts computed once per distinct parameter row.
+
+    A bootstrap's refits start every replicate at the same few points (the estimate, the
+    second start): their first evaluation then computes S once per start, not once per
+    replicate. S is elementwise in the rows, so each row's values and weighted derivatives
+    are those of the row alone (bit for bit); only the weights V differ between the rows of a group.
+    """
+    n = th.shape[0]
+    found = _distinct_rows(th)
+    if found is None:
+        return family.sf_vjp(nodes, th)
+    uniq, inv = found
+    groups = [np.nonzero(inv == j)[0] for j in range(uniq.shape[0])]
+    parts = [family.sf_vjp(nodes, uniq[j : j + 1]) for j in range(uniq.shape[0])]
+    s = np.empty((n, np.shape(parts[0][0])[-1]))
+    for rows, (sj, _) in zip(groups, parts, strict=True):
+        s[rows] = sj
+
+    def vjp(v: np.ndarray) -> np.ndarray:
+        out = np.empty((n, th.shape[1]))
+        for rows, (_, fj) in zip(groups, parts, strict=True):
+            out[rows] = fj(v[rows])
+        return out
+
+    return s, vjp
