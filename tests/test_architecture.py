@@ -70,6 +70,7 @@ LAYERS: dict[str, int] = {
     "analysis.maps": 9,  # the area map, statements, recovery, time-lapse, layout
     "analysis.series_report": 9,
     "analysis.spatial_report": 9,
+    "analysis.distance_report": 9,
     "analysis.postmortem_report": 9,
     "analysis.evidence_appendix": 9,
     "analysis.sections": 9,

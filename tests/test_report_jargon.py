@@ -25,13 +25,18 @@ from .test_languages import figure_strings, visible
 #: Terms of the statistics, per language (the glossary's own words for them included).
 JARGON = {
     "en": ("QAIC", "AIC", "overdispersion", "Pearson", "LISA", "empirical Bayes", "empirical-Bayes", "Moran", "Poisson",
-           "false discovery rate", "X²/df"),
+           "false discovery rate", "X²/df", "Spearman", "ρ", "permutation", "permutations", "partial pooling", "q-value",
+           "q-values"),
     "fr": ("QAIC", "AIC", "surdispersion", "Pearson", "LISA", "Bayes empirique", "bayésien empirique", "Moran", "Poisson",
-           "fausses découvertes", "X²/ddl"),
+           "fausses découvertes", "X²/ddl", "Spearman", "ρ", "permutation", "permutations", "mise en commun partielle",
+           "valeur q", "valeurs q"),
     "nl": ("QAIC", "AIC", "overdispersie", "Pearson", "LISA", "empirische Bayes", "Moran", "Poisson",
-           "false discovery rate", "X²/df"),
+           "false discovery rate", "valse ontdekkingen", "X²/df", "Spearman", "Spearmans", "ρ", "permutatie", "permutaties",
+           "permutatietest", "permutatie-p", "gedeeltelijke pooling", "q-waarde", "q-waarden"),
 }  # fmt: skip
 BODY_END = "methods"  # the first section that may speak of methods
+#: A table column headed by a statistic's bare letter (a "q" or "p" column) is jargon in any language.
+BARE_HEADER = re.compile(r"<th[^>]*>\s*[qp](?!\w)", re.IGNORECASE)
 
 
 def _jargon(text: str, lang: str) -> list[str]:
@@ -56,6 +61,11 @@ def test_the_body_has_no_jargon_and_methods_keeps_the_measures(default_analysis,
     text_hits = {line: _jargon(line, lang) for line in visible(body).splitlines() if _jargon(line, lang)}
     figure_hits = {s: _jargon(s, lang) for s in figure_strings(body) if _jargon(s, lang)}
     assert text_hits == {} and figure_hits == {}
+    assert BARE_HEADER.findall(body) == []
+    # the distance tests and the areas' excess: plain findings in the body, their statistics in Methods
+    assert re.search(r"\d+ (incidents|incident|storingen)\b|\d+ op \d+ storingen", visible(body))
+    for term in ("Spearman", "ρ", JARGON[lang][-2]):  # the test's name, its statistic, the q-value
+        assert term in visible(rest), term
     # the measures left out of the body are in Methods, with the glossary that explains them
     verdict = default_analysis.fit.verdict
     assert plain(verdict) != verdict  # the default incident's statements are clumped: there is something to move

@@ -362,7 +362,9 @@ def evidence(a: Analysis) -> list[Part]:
 
 
 #: Terms the glossary explains, in the order shown.
-GLOSSARY = ("t50", "range", "overdispersion", "qaic", "pearson", "lisa", "eb", "fdr", "curated")
+GLOSSARY = (
+    "t50", "range", "overdispersion", "qaic", "pearson", "lisa", "eb", "fdr", "spearman", "permutation", "pooling", "curated",
+)  # fmt: skip
 
 
 def glossary(lang: str) -> str:
@@ -376,9 +378,9 @@ def glossary(lang: str) -> str:
 
 def methods(a: Analysis) -> list[Part]:
     """Methods and assumptions: the model, the formal fit check, the candidate models, the spatial statistics, a glossary."""
-    from analysis.spatial_report import moran_methods
+    from analysis.spatial_report import distance_methods, excess_methods, moran_methods
 
-    extra = [p for p in (candidates_methods(a), moran_methods(a)) if p]
+    extra = [p for p in (candidates_methods(a), distance_methods(a), excess_methods(a), moran_methods(a)) if p]
     return [methods_report.methods(a), *fit_check_methods(a), *extra, glossary(a.params.language)]
 
 

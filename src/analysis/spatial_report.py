@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from analysis.figure_text import area_name, translate_text
-from analysis.i18n import TEXT, decimal_mark, format_estimate, format_number, text
+from analysis.i18n import TEXT, decimal_mark, format_estimate, format_number, format_percent, text
 from analysis.narrative import caption, esc, heading, table
 from analysis.sentences import localize, localized_html
 from analysis.spatial_analysis import SpatialAnalysis, spatial_analysis, without_contacts
@@ -229,7 +229,6 @@ def _excess_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
     if t["n_reports"].max() <= 3:
         words += " " + text(lang, "geo_excess_few")
     parts.append(f"<p>{esc(words)}</p>")
-    top = hot.head(10) if hot.height else t.sort("ratio", descending=True, nulls_last=True).head(5)
     rows = [
         (
             place_name(r["key"], r["name"], lang),
@@ -238,13 +237,37 @@ def _excess_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
             format_number(r["expected"], language=lang),
             f"{format_number(r['ratio'], language=lang)} [{format_number(r['ratio_low'], language=lang)}–"
             f"{format_number(r['ratio_high'], language=lang)}]",
-            format_number(r["q_value"], language=lang),
+            text(lang, "yes" if r["q_value"] is not None and r["q_value"] < sp_fdr() else "no"),
         )
-        for r in top.to_dicts()
+        for r in _excess_top(t).to_dicts()
     ]
-    headers = ["geo_h_area", "geo_h_region", "geo_h_reports", "geo_h_expected", "geo_h_ratio", "geo_h_q"]
+    headers = ["geo_h_area", "geo_h_region", "geo_h_reports", "geo_h_expected", "geo_h_ratio", "geo_h_stands_out"]
     parts.append(table([text(lang, h) for h in headers], rows))
     return parts
+
+
+def _excess_top(t: pl.DataFrame) -> pl.DataFrame:
+    """The areas the Geography table lists: up to 10 with more reports than expected, else the 5 highest ratios."""
+    hot = t.filter(pl.col("verdict") == "more than expected").sort(["q_value", "ratio"], descending=[False, True])
+    return hot.head(10) if hot.height else t.sort("ratio", descending=True, nulls_last=True).head(5)
+
+
+def excess_methods(a: Analysis) -> str:
+    """The q-values behind the Geography table's 'stands out' column, for the Methods appendix ("" when none)."""
+    s = a.spatial
+    if s is None and getattr(a, "has_geography", False):
+        s = spatial_analysis(a)
+    if s is None or "expected" not in s.table.columns:
+        return ""
+    t = s.table.filter(pl.col("expected").is_not_null())
+    if t.height == 0:
+        return ""
+    lang = a.params.language
+    listed = "; ".join(
+        f"{place_name(r['key'], r['name'], lang)} {format_number(r['q_value'], language=lang)}" for r in _excess_top(t).to_dicts()
+    )
+    words = text(lang, "mt_excess_q", fdr=format_percent(sp_fdr(), 0, lang), areas=listed)
+    return f'<h3 id="methods-excess">{esc(text(lang, "g_excess"))}</h3><p>{esc(words)}</p>'
 
 
 def sp_fdr() -> float:
@@ -429,27 +452,25 @@ def _region_parts(a: Analysis, s: SpatialAnalysis, lang: str) -> list[Part]:
 
 
 def _distance_parts(a: Analysis, s: SpatialAnalysis) -> list[Part]:
-    if not s.distance:
-        return []
+    from analysis.distance_report import distance_parts
+
     lang = a.params.language
-    parts: list[Part] = [f"<h3>{esc(text(lang, 'g_distance', origin=origin_name(a, lang)))}</h3>"]
-    items = []
     origin_en = without_contacts(a.incident.origin.name) if a.incident.origin is not None else ""
-    for key, label in (("onset", "geo_onset"), ("recovery", "geo_recovery")):
-        overall, within = s.distance.get(key), s.distance.get(f"{key}_within_regions")
-        if overall is None:
-            continue
-        html = localized_html(overall.verdict.replace(origin_en, origin_name(a, lang)) if origin_en else overall.verdict, lang)
-        if within is not None:
-            if math.isfinite(overall.p_value) and overall.p_value < 0.05 and within.p_value >= 0.05:
-                html += " " + esc(text(lang, "geo_within_none"))
-            else:
-                verdict = within.verdict.replace(origin_en, origin_name(a, lang)) if origin_en else within.verdict
-                html += " " + localized_html(verdict, lang)
-        items.append(f"<li><b>{esc(text(lang, label))}.</b> {html}</li>")
-    parts.append("<ul>" + "".join(items) + "</ul>")
-    parts.append(caption(text(lang, "geo_distance_caption")))
-    return parts
+    name = origin_name(a, lang)
+    return distance_parts(s, (origin_en, name), text(lang, "g_distance", origin=name), lang)
+
+
+def distance_methods(a: Analysis) -> str:
+    """The distance tests' measures for the Methods appendix ("" when none was run)."""
+    from analysis.distance_report import distance_methods as measures
+
+    s = a.spatial
+    if s is None and getattr(a, "has_geography", False):
+        s = spatial_analysis(a)
+    lang = a.params.language
+    origin_en = without_contacts(a.incident.origin.name) if a.incident.origin is not None else ""
+    name = origin_name(a, lang)
+    return measures(s, origin_en, name, text(lang, "g_distance", origin=name), lang)
 
 
 def _moran_parts(s: SpatialAnalysis, lang: str = "en") -> list[Part]:
