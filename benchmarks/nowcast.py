@@ -432,8 +432,7 @@ def piece_replays(case: Case, *, n_boot: int, cache: Path | None = None, history
         eta_forecasts(fit, evidence=evidence, data=seen, elapsed=elapsed, level=params.level, record=record, **learned)  # type: ignore[arg-type]
         prior = DurationPrior.for_event(evidence, event_size(fit, evidence, seen), history, exclude=case.incident)
         at = stage(elapsed, prior.median(case.p))
-        pieces = [("prior", math.log(prior.median(case.p)), prior.spread(case.p)), *record.get(key, [])]
-        out += [Replayed(name, evidence, at, standardised_error(mu, sd, s["truth"])) for name, mu, sd in pieces]
+        out += [Replayed(name, evidence, at, standardised_error(mu, sd, s["truth"])) for name, mu, sd in record.get(key, [])]
     return out
 
 

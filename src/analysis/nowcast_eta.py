@@ -271,7 +271,7 @@ def eta_forecast(
     :data:`RATE_SIGMA`); a dict names them. ``pieces``: more pieces as (name, log ETA,
     spread), e.g. the ETA from the share restored (:func:`analysis.nowcast_shape.shape_eta`).
     ``record``: a list the pieces used are appended to, by name (the width breakdown of the
-    backtest). ``skill``: each piece's spread (and the prior's) scaled by its measured error on
+    backtest). ``skill``: each piece's spread (not the prior's) scaled by its measured error on
     replayed past incidents of the evidence kind ``skill_evidence`` (:mod:`analysis.nowcast_skill`).
     With nothing usable: the prior alone.
     """
@@ -296,12 +296,10 @@ def eta_forecast(
         record.extend(named)
     parts = [(m, sd) for _, m, sd in named]
     if prior is not None:
-        spread = prior.spread(p)
-        if skill is not None:  # each piece's spread scaled by its measured error on replays
+        if skill is not None:  # each piece's spread scaled by its measured error on replays (the prior has its own)
             at = stage(elapsed, prior.median(p))
             parts = [(m, sd * skill.scale(k, skill_evidence, at)) for k, m, sd in named]
-            spread *= skill.scale("prior", skill_evidence, at)
-        x, w = model_average(parts, (math.log(prior.median(p)), spread), elapsed, n)
+        x, w = model_average(parts, (math.log(prior.median(p)), prior.spread(p)), elapsed, n)
         return EtaForecast(p, x, w)
     if not parts:
         if math.isfinite(value):  # the fitted value alone, however late (the fit without a prior)
@@ -464,9 +462,7 @@ def eta_forecasts(
             skill_evidence=evidence,
         )
         if unpeaked is not None and duration_prior is not None:
-            alone = eta_forecast(
-                Estimate.nan(), p, elapsed=elapsed, level=level, prior=duration_prior, skill=skill, skill_evidence=evidence
-            )
+            alone = eta_forecast(Estimate.nan(), p, elapsed=elapsed, level=level, prior=duration_prior)
             f = with_prior_mixed_in(f, alone, UNPEAKED_PRIOR_WEIGHT)
         etas[key] = f
     return etas

@@ -1,7 +1,7 @@
 """Each ETA piece's measured skill: its spread scaled by how far off it was on replays of past incidents.
 
 A piece of the ETA forecast (the fitted crossing, a series' rate, the share restored with
-the recovery's shape, the duration prior) states a log-scale spread; replayed on past
+the recovery's shape) states a log-scale spread; replayed on past
 incidents whose crossing is known, its standardised errors z = (log t_true − log t̂) / spread
 say whether that spread is honest. Per piece, evidence kind and stage of the event (the
 elapsed time relative to the prior median of t_p, known live), the spread is multiplied by
@@ -14,7 +14,8 @@ replay the piece's actual error. A piece that was early and wrongly confident (t
 storm before its peak has passed) gets a wide spread and so little weight in the combination
 (:func:`analysis.nowcast_eta.model_average`); one that was better than it said gets more.
 This is the log-score-optimal scale of a normal predictive for each piece (docs/nowcast.md,
-"Which pieces to trust").
+"Which pieces to trust"). The duration prior is not scaled: it has its own calibration
+(the split-conformal width of :mod:`analysis.nowcast_history`).
 """
 
 from __future__ import annotations
