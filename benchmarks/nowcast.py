@@ -75,7 +75,14 @@ from analysis.ingest import ingest_incident  # noqa: E402
 from analysis.nowcast import EtaForecast, eta_forecasts, event_size, incident_as_of, observed_by  # noqa: E402
 from analysis.nowcast_eta import DurationPrior  # noqa: E402
 from analysis.nowcast_history import PastEvent  # noqa: E402
-from analysis.nowcast_skill import PieceSkill, Replayed, learn_skill, stage, standardised_error  # noqa: E402
+from analysis.nowcast_skill import (  # noqa: E402
+    PieceSkill,
+    Replayed,
+    learn_skill,
+    stage,
+    standardised_error,
+    write_replays,
+)
 from analysis.params import validate_params  # noqa: E402
 
 FRACTIONS = (0.10, 0.25, 0.50, 0.75)
@@ -568,9 +575,20 @@ def markdown(table: pl.DataFrame, method: str = "nowcast") -> str:
 
 
 def run(
-    *, quick: bool, seeds: int, n_boot: int, groups: tuple[str, ...], work: Path, cache: Path | None = None, first_seed: int = 0
+    *,
+    quick: bool,
+    seeds: int,
+    n_boot: int,
+    groups: tuple[str, ...],
+    work: Path,
+    cache: Path | None = None,
+    first_seed: int = 0,
+    skill_csv: Path | None = None,
 ) -> tuple[list[dict[str, Any]], pl.DataFrame]:
-    """Build the incidents, replay them, return the rows and the summary table."""
+    """Build the incidents, replay them, return the rows and the summary table.
+
+    ``skill_csv``: write the pieces' replays here, a ``[nowcast] skill`` file for later incidents.
+    """
     cases: list[Case] = []
     if "real" in groups:
         cases += real_cases(work)
@@ -585,6 +603,8 @@ def run(
     cache = cache if cache is not None else work / "fits"  # the pieces' replays and the scored forecasts share the fits
     cache.mkdir(parents=True, exist_ok=True)
     replays = {case.name: piece_replays(case, n_boot=n_boot, cache=cache, history=history) for case in cases}
+    if skill_csv is not None:
+        write_replays(skill_csv, [(c.incident, r) for c in cases for r in replays[c.name]])
     rows: list[dict[str, Any]] = []
     for case in cases:  # each incident's pieces are scaled by their skill on the other incidents
         skill = learn_skill(r for c in cases if c.incident != case.incident for r in replays[c.name])
@@ -602,6 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--groups", default="real,storms,crowd", help="comma-separated: real, storms, crowd")
     parser.add_argument("--json", type=Path, help="write the scored rows and the summary here")
     parser.add_argument("--cache", type=Path, help="keep the fits here and reuse them (forecasts are recomputed)")
+    parser.add_argument("--skill-csv", type=Path, help="write the pieces' replays here (a [nowcast] skill file)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     if args.cache is not None:
@@ -615,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
             work=Path(tmp),
             cache=args.cache,
             first_seed=args.first_seed,
+            skill_csv=args.skill_csv,
         )
     for method in (*PRODUCTS, "prior-learned"):
         print(markdown(table, method) + "\n")

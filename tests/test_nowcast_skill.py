@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from analysis.config import load_incident
+from analysis.errors import ConfigError
 from analysis.nowcast_eta import DurationPrior, eta_forecast
-from analysis.nowcast_skill import PSEUDO_REPLAYS, PieceSkill, Replayed, learn_skill, stage, standardised_error
+from analysis.nowcast_skill import (
+    PSEUDO_REPLAYS,
+    STAGES,
+    PieceSkill,
+    Replayed,
+    learn_skill,
+    read_replays,
+    skill_for,
+    stage,
+    standardised_error,
+    write_replays,
+)
 from analysis.recovery.result import Estimate
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SMALL = PROJECT_ROOT / "tests" / "data" / "incidents" / "small-fixture"
+FAST = ("-p", "n_boot=20", "-p", "families=exponential,weibull")
+HISTORY_HEADER = "incident_id,evidence,size,t50_minutes,t90_minutes\n"
 PRIOR = DurationPrior(600.0, sigma=0.5, median_t50=200.0, sigma_t50=0.5)
 
 
@@ -99,3 +121,65 @@ def test_with_the_skill_learned_on_replays_the_combination_covers_as_promised_wh
             covered[name] += lo <= math.exp(truth) <= hi
     assert covered["skill"] / 150 == pytest.approx(0.9, abs=0.07)
     assert covered["stated"] / 150 < covered["skill"] / 150 - 0.08
+
+
+SKILL_HEADER = "incident_id,piece,evidence,stage,z\n"
+
+
+def test_a_skill_file_that_names_a_bad_row_or_column_is_refused_with_one_line(tmp_path: Path) -> None:
+    good = tmp_path / "skill.csv"
+    good.write_text(SKILL_HEADER + "a,fit,down_reports,early,2.5\nb,shape,online_fraction,late,-0.4\n", encoding="utf-8")
+    replays = read_replays(good)
+    assert [i for i, _ in replays] == ["a", "b"] and replays[1][1] == Replayed("shape", "online_fraction", "late", -0.4)
+    assert skill_for(replays, exclude="a").replays == {("shape", "online_fraction", "late"): 1}
+    for body, column in (
+        ("a,fit,telepathy,early,1\n", "evidence"),
+        ("a,fit,down_reports,soon,1\n", "stage"),
+        ("a,fit,down_reports,early,nan\n", "z"),
+        ("a,fit,down_reports,early,x\n", "z"),
+        (",fit,down_reports,early,1\n", "incident_id"),
+    ):
+        bad = tmp_path / "bad.csv"
+        bad.write_text(SKILL_HEADER + body, encoding="utf-8")
+        with pytest.raises(ConfigError, match=f"row 2, column '{column}'"):
+            read_replays(bad)
+    bad.write_text("incident_id,piece,z\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="lacks column"):
+        read_replays(bad)
+    written = tmp_path / "written.csv"
+    write_replays(written, list(replays))
+    assert read_replays(written) == replays
+
+
+def test_nowcast_line_scales_the_pieces_by_the_skill_file_of_the_config(tmp_path: Path) -> None:
+    """Replays in which every piece of report forecasts was far off: the pieces lose their pull, the line says how many."""
+    past = "".join(f"past-{i},down_reports,{300 + i},{40 + 5 * i},{120 + 25 * i}\n" for i in range(6))
+    folder = tmp_path / "small-fixture"
+    shutil.copytree(SMALL, folder)
+    (folder / "past.csv").write_text(HISTORY_HEADER + past, encoding="utf-8")
+    rows = [
+        f"past-{i},{piece},down_reports,{at},{8.0 * (-1) ** i}\n"
+        for i in range(6)
+        for piece in ("fit", "shape", "progress")
+        for at in STAGES
+    ]
+    own = "small-fixture,fit,down_reports,early,0.0\n"  # its own replays are left out
+    (folder / "skill.csv").write_text(SKILL_HEADER + "".join(rows) + own, encoding="utf-8")
+    toml = (folder / "incident.toml").read_text(encoding="utf-8")
+    config = toml.replace("[origin]", '[nowcast]\nhistory = "past.csv"\n\n[origin]')
+    (folder / "incident.toml").write_text(config, encoding="utf-8")
+    args = ("--as-of", "2018-01-08T20:30:00", *FAST, "-p", f"processed_dir={tmp_path}")
+    plain = json.loads(run("nowcast", str(folder), *args).stdout)
+    (folder / "incident.toml").write_text(
+        config.replace('history = "past.csv"', 'history = "past.csv"\nskill = "skill.csv"'), encoding="utf-8"
+    )
+    assert load_incident(folder).nowcast_skill == (folder / "skill.csv").resolve()
+    scaled = json.loads(run("nowcast", str(folder), *args).stdout)
+    assert plain["skill_replays"] is None and scaled["skill_replays"] == len(rows)
+    assert scaled["eta_t90_ci"] != plain["eta_t90_ci"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600, check=False
+    )

@@ -20,13 +20,22 @@ This is the log-score-optimal scale of a normal predictive for each piece (docs/
 
 from __future__ import annotations
 
+import csv
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.errors import ConfigError, quote
+from analysis.nowcast_history import EVIDENCE_KINDS
 
 #: Stages of an event by elapsed time / prior median of t_p: "early" below the first bound, "late" from the second.
 STAGE_BOUNDS = (1 / 3, 2 / 3)
+#: The stages :func:`stage` names.
+STAGES = ("early", "middle", "late")
+#: Columns of a ``[nowcast] skill`` file: one row per piece of a forecast replayed on a past incident.
+SKILL_COLUMNS = ("incident_id", "piece", "evidence", "stage", "z")
 #: Pseudo-replays at z² = 1 pooled into each piece's measured error (set, not fitted).
 PSEUDO_REPLAYS = 2.0
 
@@ -74,3 +83,49 @@ def learn_skill(replays: Iterable[Replayed], pseudo: float = PSEUDO_REPLAYS) -> 
             sums[(r.piece, r.evidence, r.stage)].append(r.z * r.z)
     scales = {key: math.sqrt((sum(z2) + pseudo) / (len(z2) + pseudo)) for key, z2 in sums.items()}
     return PieceSkill(scales, {key: len(z2) for key, z2 in sums.items()})
+
+
+def read_replays(path: Path) -> tuple[tuple[str, Replayed], ...]:
+    """The replayed pieces of a ``[nowcast] skill`` CSV (columns :data:`SKILL_COLUMNS`), each with its incident id.
+
+    Raises :class:`ConfigError` naming the file, row and column for a missing column, an
+    empty id or piece, an unknown evidence kind or stage, or a z that is not a finite number.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the nowcast skill ({type(exc).__name__}: {exc})") from None
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in SKILL_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ConfigError(f"{path}: the nowcast skill lacks column(s) {', '.join(missing)} (expected {', '.join(SKILL_COLUMNS)})")
+    out: list[tuple[str, Replayed]] = []
+    for row_no, row in enumerate(reader, start=2):  # row 1 is the header
+        where = f"{path}: row {row_no}"
+        values = {c: (row.get(c) or "").strip() for c in SKILL_COLUMNS}
+        for c in ("incident_id", "piece"):
+            if not values[c]:
+                raise ConfigError(f"{where}, column '{c}': empty")
+        for c, allowed in (("evidence", EVIDENCE_KINDS), ("stage", STAGES)):
+            if values[c] not in allowed:
+                raise ConfigError(f"{where}, column '{c}': expected one of {', '.join(allowed)}, got {quote(values[c])}")
+        try:
+            z = float(values["z"])
+        except ValueError:
+            z = math.nan
+        if not math.isfinite(z):
+            raise ConfigError(f"{where}, column 'z': expected a finite number, got {quote(values['z'])}")
+        out.append((values["incident_id"], Replayed(values["piece"], values["evidence"], values["stage"], z)))
+    return tuple(out)
+
+
+def write_replays(path: Path, replays: Sequence[tuple[str, Replayed]]) -> None:
+    """Write replayed pieces as a ``[nowcast] skill`` CSV (what :func:`read_replays` reads)."""
+    lines = [",".join(SKILL_COLUMNS)]
+    lines += [f"{i},{r.piece},{r.evidence},{r.stage},{r.z:.6g}" for i, r in replays if math.isfinite(r.z)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def skill_for(replays: Iterable[tuple[str, Replayed]], *, exclude: str | None = None) -> PieceSkill:
+    """The skill learned from replays of past incidents, the incident ``exclude`` (the one forecast) left out."""
+    return learn_skill(r for i, r in replays if i != exclude)

@@ -65,7 +65,7 @@ def load_incident(path: str | Path) -> Incident:
     events = _parse_events(r, tz)
     reporting = _parse_reporting(r)
     geography = _parse_geography(r, folder)
-    nowcast_history = _parse_nowcast(r, folder)
+    nowcast_history, nowcast_skill = _parse_nowcast(r, folder)
 
     sources = _parse_sources(r, folder)
     r.used.add("postmortem")
@@ -100,4 +100,5 @@ def load_incident(path: str | Path) -> Incident:
         simulated=simulated,
         postmortem=postmortem,
         nowcast_history=nowcast_history,
+        nowcast_skill=nowcast_skill,
     )
