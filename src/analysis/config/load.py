@@ -66,7 +66,6 @@ def load_incident(path: str | Path) -> Incident:
     reporting = _parse_reporting(r)
     geography = _parse_geography(r, folder)
     nowcast_history, nowcast_skill = _parse_nowcast(r, folder)
-
     sources = _parse_sources(r, folder)
     r.used.add("postmortem")
     postmortem = parse_postmortem(config_path, raw.get("postmortem"), tz)
