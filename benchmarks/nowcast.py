@@ -28,6 +28,9 @@ Methods, all built on the same evidence
   peak may still be ahead, conditioned on "not reached yet" — with the prior **learned from
   the other incidents of the backtest** (:mod:`analysis.nowcast_history`; each incident,
   and its delayed-arrival replay, left out of the history its own forecasts learn from);
+* ``nowcast-skill``: the same with each piece's spread scaled by its measured error on the
+  other incidents' replays (:mod:`analysis.nowcast_skill`; ``--skill-csv FILE`` writes
+  those replays as a ``[nowcast] skill`` file);
 * ``nowcast-assumed``: the same without a history (the assumed prior);
 * ``fit``: the fitted curve without a prior (the same distribution, unweighted);
 * ``prior``: the assumed log-normal duration prior conditioned on the event's size and on "not yet";
