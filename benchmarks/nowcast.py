@@ -28,6 +28,9 @@ Methods, all built on the same evidence
   peak may still be ahead, conditioned on "not reached yet" — with the prior **learned from
   the other incidents of the backtest** (:mod:`analysis.nowcast_history`; each incident,
   and its delayed-arrival replay, left out of the history its own forecasts learn from);
+* ``nowcast-skill``: the same with each piece's spread scaled by its measured error on the
+  other incidents' replays (:mod:`analysis.nowcast_skill`; ``--skill-csv FILE`` writes
+  those replays as a ``[nowcast] skill`` file);
 * ``nowcast-assumed``: the same without a history (the assumed prior);
 * ``fit``: the fitted curve without a prior (the same distribution, unweighted);
 * ``prior``: the assumed log-normal duration prior conditioned on the event's size and on "not yet";
@@ -73,14 +76,27 @@ from analysis.errors import AnalysisError  # noqa: E402
 from analysis.fitting import customers_out_series, evidence_kind, first_observation, fit_evidence  # noqa: E402
 from analysis.ingest import ingest_incident  # noqa: E402
 from analysis.nowcast import EtaForecast, eta_forecasts, event_size, incident_as_of, observed_by  # noqa: E402
+from analysis.nowcast_eta import DurationPrior  # noqa: E402
 from analysis.nowcast_history import PastEvent  # noqa: E402
+from analysis.nowcast_skill import (  # noqa: E402
+    PieceSkill,
+    Replayed,
+    learn_skill,
+    stage,
+    standardised_error,
+    write_replays,
+)
 from analysis.params import validate_params  # noqa: E402
 
 FRACTIONS = (0.10, 0.25, 0.50, 0.75)
 LEVELS = (0.5, 0.8, 0.9)
 ISSUE_MINUTES = 15
-METHODS = ("nowcast", "nowcast-assumed", "fit", "prior", "prior-learned", "rate")
-PRODUCTS = ("nowcast", "nowcast-assumed")  # with the prior learned from the other incidents, and with the assumed prior
+METHODS = ("nowcast", "nowcast-skill", "nowcast-assumed", "fit", "prior", "prior-learned", "rate")
+PRODUCTS = (
+    "nowcast",
+    "nowcast-skill",
+    "nowcast-assumed",
+)  # with the prior learned from the other incidents, and with the assumed prior
 BASELINES = ("fit", "prior", "prior-learned", "rate")
 REAL = {
     # file, timezone, onset (UTC), 50 % crossing for good (UTC), from the data README
@@ -390,45 +406,80 @@ def _fit_cached(
     return result
 
 
+def _prepare(case: Case, n_boot: int, seed: int) -> tuple[Any, Any, Any]:
+    """The incident as replayed (with its reporting delay), its evidence and the fit parameters."""
+    incident = load_incident(case.folder)
+    if case.delay:
+        incident = dataclasses.replace(incident, reporting=dataclasses.replace(incident.reporting, delay_minutes=case.delay))
+    params = validate_params(incident_dir=str(case.folder), output_dir="", n_boot=n_boot, seed=seed)
+    return incident, ingest_incident(incident), params
+
+
+def _issue(case: Case, incident: Any, data: Any, params: Any, fraction: float, *, cache: Path | None) -> dict[str, Any]:
+    """What a forecast issued ``fraction`` of the way to the crossing sees: the evidence in hand, its fit, the times."""
+    as_of = issue_time(case, fraction)
+    inc = incident_as_of(incident, as_of)
+    seen = observed_by(data, as_of)
+    if case.delay:
+        seen = delayed_arrivals(seen, as_of, case.delay, seed=sum(map(ord, case.name)))
+    fit, evidence, error = _fit_cached(cache, f"{case.name}-{fraction}", inc, seen=seen, params=params, as_of=as_of)
+    onset = fit.onset if fit is not None else (incident.onset or first_observation(seen))
+    elapsed = (as_of - onset).total_seconds() / 60.0
+    truth = (case.truth - onset).total_seconds() / 60.0
+    return {"as_of": as_of, "seen": seen, "fit": fit, "evidence": evidence, "error": error, "elapsed": elapsed, "truth": truth}
+
+
+def piece_replays(case: Case, *, n_boot: int, cache: Path | None = None, history: tuple[PastEvent, ...] = ()) -> list[Replayed]:
+    """Every piece of the product's forecasts of one incident, with its standardised error: the others' measured skill."""
+    incident, data, params = _prepare(case, n_boot, 1)
+    key = "t50" if case.p == 0.5 else "t90"
+    out: list[Replayed] = []
+    for fraction in FRACTIONS:
+        s = _issue(case, incident, data, params, fraction, cache=cache)
+        fit, evidence, seen, elapsed = s["fit"], s["evidence"], s["seen"], s["elapsed"]
+        record: dict[str, list[tuple[str, float, float]]] = {}
+        learned = {"history": history, "exclude": case.incident}
+        eta_forecasts(fit, evidence=evidence, data=seen, elapsed=elapsed, level=params.level, record=record, **learned)  # type: ignore[arg-type]
+        prior = DurationPrior.for_event(evidence, event_size(fit, evidence, seen), history, exclude=case.incident)
+        at = stage(elapsed, prior.median(case.p))
+        out += [Replayed(name, evidence, at, standardised_error(mu, sd, s["truth"])) for name, mu, sd in record.get(key, [])]
+    return out
+
+
 def replay(
-    case: Case, *, n_boot: int, seed: int = 1, cache: Path | None = None, history: tuple[PastEvent, ...] = ()
+    case: Case,
+    *,
+    n_boot: int,
+    seed: int = 1,
+    cache: Path | None = None,
+    history: tuple[PastEvent, ...] = (),
+    skill: PieceSkill | None = None,
 ) -> list[dict[str, Any]]:
     """Every scored forecast of one incident: one row per progress point and method.
 
     ``history``: the backtest's incidents as past incidents; this one is left out of it.
+    ``skill``: the pieces' measured skill on the other incidents' replays ("nowcast-skill").
     """
-    incident = load_incident(case.folder)
-    if case.delay:
-        incident = dataclasses.replace(incident, reporting=dataclasses.replace(incident.reporting, delay_minutes=case.delay))
-    data = ingest_incident(incident)
-    params = validate_params(incident_dir=str(case.folder), output_dir="", n_boot=n_boot, seed=seed)
+    incident, data, params = _prepare(case, n_boot, seed)
     key = "t50" if case.p == 0.5 else "t90"
     rows: list[dict[str, Any]] = []
     for fraction in FRACTIONS:
-        as_of = issue_time(case, fraction)
-        base = {"case": case.name, "group": case.group, "fraction": fraction, "as_of": as_of.isoformat(), "target": key}
+        base = {"case": case.name, "group": case.group, "fraction": fraction, "target": key}
         t0 = time.perf_counter()
-        inc = incident_as_of(incident, as_of)
-        seen = observed_by(data, as_of)
-        if case.delay:
-            seen = delayed_arrivals(seen, as_of, case.delay, seed=sum(map(ord, case.name)))
-        fit, evidence, error = _fit_cached(cache, f"{case.name}-{fraction}", inc, seen=seen, params=params, as_of=as_of)
-        onset = fit.onset if fit is not None else (incident.onset or first_observation(seen))
-        elapsed = (as_of - onset).total_seconds() / 60.0
-        truth = (case.truth - onset).total_seconds() / 60.0
-        key_p = "t50" if case.p == 0.5 else "t90"
+        s = _issue(case, incident, data, params, fraction, cache=cache)
+        fit, evidence, error, seen, elapsed, truth = s["fit"], s["evidence"], s["error"], s["seen"], s["elapsed"], s["truth"]
+        base["as_of"] = s["as_of"].isoformat()
         common = {"evidence": evidence, "data": seen, "elapsed": elapsed, "level": params.level}
         learned = {"history": history, "exclude": case.incident}
         forecasts = {
-            "nowcast": eta_forecasts(fit, **common, **learned)[key_p],  # type: ignore[arg-type]
-            "nowcast-assumed": eta_forecasts(fit, **common)[key_p],  # type: ignore[arg-type]
-            "prior": eta_forecasts(None, **common)[key_p],  # type: ignore[arg-type]
-            "prior-learned": eta_forecasts(None, **common, **learned)[key_p],  # type: ignore[arg-type]
+            "nowcast": eta_forecasts(fit, **common, **learned)[key],  # type: ignore[arg-type]
+            "nowcast-skill": eta_forecasts(fit, **common, **learned, skill=skill or PieceSkill())[key],  # type: ignore[arg-type]
+            "nowcast-assumed": eta_forecasts(fit, **common)[key],  # type: ignore[arg-type]
+            "prior": eta_forecasts(None, **common)[key],  # type: ignore[arg-type]
+            "prior-learned": eta_forecasts(None, **common, **learned)[key],  # type: ignore[arg-type]
         }
         if fit is not None:
-            forecasts["fit"] = eta_forecasts(fit, evidence=evidence, data=seen, elapsed=elapsed, level=params.level, prior=False)[
-                key_p
-            ]
+            forecasts["fit"] = eta_forecasts(fit, **common, prior=False)[key]  # type: ignore[arg-type]
         seconds = time.perf_counter() - t0
         model = fit.model if fit is not None else "prior only"
         for method, f in forecasts.items():
@@ -438,13 +489,13 @@ def replay(
         if fit is None:
             print(f"{case.name:28s} {fraction:4.0%}  no curve ({error}): prior only", file=sys.stderr)
             continue
-        eta = rate_forecast(fit, seen, evidence, as_of, case.p)
+        eta = rate_forecast(fit, seen, evidence, s["as_of"], case.p)
         rows.append(base | {"method": "rate"} | point_score(eta, truth, elapsed))
         by = {r["method"]: r["rel_crps"] for r in rows[-len(METHODS) :]}
         print(
-            f"{case.name:28s} {fraction:4.0%}  CRPS/remaining: nowcast {by['nowcast']:.3f} (assumed prior "
-            f"{by['nowcast-assumed']:.3f})  fit {by['fit']:.3f}  prior {by['prior']:.3f} (learned {by['prior-learned']:.3f})  "
-            f"rate {by['rate']:.3f}  ({seconds:.1f} s)",
+            f"{case.name:28s} {fraction:4.0%}  CRPS/remaining: nowcast {by['nowcast']:.3f} (skill {by['nowcast-skill']:.3f}, "
+            f"assumed prior {by['nowcast-assumed']:.3f})  fit {by['fit']:.3f}  prior {by['prior']:.3f} "
+            f"(learned {by['prior-learned']:.3f})  rate {by['rate']:.3f}  ({seconds:.1f} s)",
             file=sys.stderr,
         )
     return rows
@@ -527,9 +578,20 @@ def markdown(table: pl.DataFrame, method: str = "nowcast") -> str:
 
 
 def run(
-    *, quick: bool, seeds: int, n_boot: int, groups: tuple[str, ...], work: Path, cache: Path | None = None, first_seed: int = 0
+    *,
+    quick: bool,
+    seeds: int,
+    n_boot: int,
+    groups: tuple[str, ...],
+    work: Path,
+    cache: Path | None = None,
+    first_seed: int = 0,
+    skill_csv: Path | None = None,
 ) -> tuple[list[dict[str, Any]], pl.DataFrame]:
-    """Build the incidents, replay them, return the rows and the summary table."""
+    """Build the incidents, replay them, return the rows and the summary table.
+
+    ``skill_csv``: write the pieces' replays here, a ``[nowcast] skill`` file for later incidents.
+    """
     cases: list[Case] = []
     if "real" in groups:
         cases += real_cases(work)
@@ -541,9 +603,15 @@ def run(
         keep = {"real-beryl", "storm-two-bands-0", "crowd-stamped-0"}
         cases = [c for c in cases if c.name in keep]
     history = history_of(cases)
+    cache = cache if cache is not None else work / "fits"  # the pieces' replays and the scored forecasts share the fits
+    cache.mkdir(parents=True, exist_ok=True)
+    replays = {case.name: piece_replays(case, n_boot=n_boot, cache=cache, history=history) for case in cases}
+    if skill_csv is not None:
+        write_replays(skill_csv, [(c.incident, r) for c in cases for r in replays[c.name]])
     rows: list[dict[str, Any]] = []
-    for case in cases:
-        rows += replay(case, n_boot=n_boot, cache=cache, history=history)
+    for case in cases:  # each incident's pieces are scaled by their skill on the other incidents
+        skill = learn_skill(r for c in cases if c.incident != case.incident for r in replays[c.name])
+        rows += replay(case, n_boot=n_boot, cache=cache, history=history, skill=skill)
     return rows, summarize(rows)
 
 
@@ -557,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--groups", default="real,storms,crowd", help="comma-separated: real, storms, crowd")
     parser.add_argument("--json", type=Path, help="write the scored rows and the summary here")
     parser.add_argument("--cache", type=Path, help="keep the fits here and reuse them (forecasts are recomputed)")
+    parser.add_argument("--skill-csv", type=Path, help="write the pieces' replays here (a [nowcast] skill file)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     if args.cache is not None:
@@ -570,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
             work=Path(tmp),
             cache=args.cache,
             first_seed=args.first_seed,
+            skill_csv=args.skill_csv,
         )
     for method in (*PRODUCTS, "prior-learned"):
         print(markdown(table, method) + "\n")

@@ -57,6 +57,8 @@ LAYERS: dict[str, int] = {
     "analysis.nowcast_eta": 8,
     "analysis.nowcast_history": 8,
     "analysis.nowcast_shape": 8,
+    "analysis.nowcast_series": 8,
+    "analysis.nowcast_skill": 8,
     "analysis.distributed": 8,
     # 9 the report: words, figures, maps, sections, the page, batches
     "analysis.i18n": 9,

@@ -81,7 +81,7 @@ TOP: Spec = {
     "origin": ORIGIN,
     "events": [EVENT],
     "reporting": REPORTING,
-    "nowcast": {"history": str},
+    "nowcast": {"history": str, "skill": str},
     "geography": GEOGRAPHY,
     "sources": [SOURCE],
     "postmortem": dict,  # the written post-mortem, checked key by key by analysis.postmortem

@@ -60,6 +60,7 @@ from analysis.nowcast_eta import (  # noqa: F401 (the public names of the foreca
     with_prior_mixed_in,
 )
 from analysis.nowcast_history import PastEvent, read_history
+from analysis.nowcast_skill import read_replays, skill_for
 from analysis.recovery.reports import arrival_share
 from analysis.recovery.result import Estimate
 from analysis.timeparse import localize
@@ -174,6 +175,8 @@ class Nowcast:
     peak_may_be_ahead: str | None = None
     #: where the duration prior came from: "assumed", or learned from past incidents (None: no prior)
     prior: str | None = None
+    #: replayed pieces of past incidents of this evidence kind that scaled the pieces' spreads (None: not used)
+    skill_replays: int | None = None
 
     @property
     def data_age_minutes(self) -> float | None:
@@ -229,6 +232,7 @@ class Nowcast:
         doc["reports_pending"] = clean_number(self.reports_pending, 1)
         doc["peak_may_be_ahead"] = self.peak_may_be_ahead
         doc["prior"] = self.prior
+        doc["skill_replays"] = self.skill_replays
         return doc
 
 
@@ -267,6 +271,7 @@ def nowcast_from_fit(
     """
     if history is None and incident.nowcast_history is not None:
         history = read_history(incident.nowcast_history)
+    skill = skill_for(read_replays(incident.nowcast_skill), exclude=incident.id) if incident.nowcast_skill else None
     onset = fit.onset if fit is not None else onset
     if onset is None:
         from analysis.errors import FitError
@@ -274,7 +279,15 @@ def nowcast_from_fit(
         raise FitError(f"{incident.id}: no onset and no recovery curve to nowcast from: {fit_error or 'nothing to fit'}")
     elapsed = (as_of - onset).total_seconds() / 60.0
     etas = eta_forecasts(
-        fit, evidence=evidence, data=data, elapsed=elapsed, level=level, prior=prior, history=history, exclude=incident.id
+        fit,
+        evidence=evidence,
+        data=data,
+        elapsed=elapsed,
+        level=level,
+        prior=prior,
+        history=history,
+        exclude=incident.id,
+        skill=skill,
     )
     size = event_size(fit, evidence, data)
     prior_source = DurationPrior.for_event(evidence, size, history, exclude=incident.id).source if prior else None
@@ -300,6 +313,7 @@ def nowcast_from_fit(
         reports_pending=pending,
         peak_may_be_ahead=peak_may_be_ahead(data, as_of) if prior and evidence == "online_fraction" else None,
         prior=prior_source,
+        skill_replays=sum(n for (_, kind, _), n in skill.replays.items() if kind == evidence) if skill and prior else None,
         still_out_meaning="share of the peak still out" if evidence == "online_fraction" else "share of affected customers",
     )
 

@@ -65,8 +65,7 @@ def load_incident(path: str | Path) -> Incident:
     events = _parse_events(r, tz)
     reporting = _parse_reporting(r)
     geography = _parse_geography(r, folder)
-    nowcast_history = _parse_nowcast(r, folder)
-
+    nowcast_history, nowcast_skill = _parse_nowcast(r, folder)
     sources = _parse_sources(r, folder)
     r.used.add("postmortem")
     postmortem = parse_postmortem(config_path, raw.get("postmortem"), tz)
@@ -100,4 +99,5 @@ def load_incident(path: str | Path) -> Incident:
         simulated=simulated,
         postmortem=postmortem,
         nowcast_history=nowcast_history,
+        nowcast_skill=nowcast_skill,
     )

@@ -223,6 +223,8 @@ class Incident:
     postmortem: PostMortem = field(default_factory=PostMortem)
     #: ``[nowcast] history``: a CSV of past incidents the nowcast's duration prior is learned from
     nowcast_history: Path | None = None
+    #: ``[nowcast] skill``: a CSV of the ETA pieces' errors on replayed past incidents (their spreads are scaled by them)
+    nowcast_skill: Path | None = None
     #: ``title`` and ``description`` in each language they were written in (``title.fr = "…"``)
     titles: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     descriptions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))

@@ -127,13 +127,16 @@ def _parse_reporting(r: _Reader) -> Reporting:
     return reporting
 
 
-def _parse_nowcast(r: _Reader, folder: Path) -> Path | None:
-    """``[nowcast] history``: a CSV of past incidents inside the incident folder (docs/nowcast.md), or None."""
+def _parse_nowcast(r: _Reader, folder: Path) -> tuple[Path | None, Path | None]:
+    """``[nowcast] history`` and ``skill``: CSVs of past incidents and of replayed forecasts, inside the folder (docs/nowcast.md)."""
     if (n := r.sub("nowcast")) is None:
-        return None
-    history = n.get("history", str)
+        return None, None
+    history, skill = n.get("history", str), n.get("skill", str)
     n.check_unknown()
-    return _inside(folder, history, f"{r.path}: key 'nowcast.history'") if history is not None else None
+    return tuple(  # type: ignore[return-value]
+        _inside(folder, v, f"{r.path}: key 'nowcast.{k}'") if v is not None else None
+        for k, v in (("history", history), ("skill", skill))
+    )
 
 
 def _parse_geography(r: _Reader, folder: Path) -> Geography:
