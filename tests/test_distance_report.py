@@ -73,7 +73,7 @@ def test_a_finding_names_the_origin_and_no_statistic(lang: str) -> None:
         assert _jargon(words, lang) == [], (key, words)
         assert not re.search(r"[+-]0[.,]\d", words)  # no ρ value either
     few = distance_effect([1, 2, 3], [3, 2, 1], outcome="recovery pace", origin="the datacenter")
-    assert "Evere" in finding_words(few, "recovery", ORIGIN, lang)  # not tested: its own sentence, the origin renamed
+    assert "Evere" in finding_words(few, "recovery", ORIGIN, lang)  # not tested: says why, naming the origin
 
 
 def test_the_finding_says_which_way_distance_goes() -> None:
@@ -147,3 +147,14 @@ def test_the_excess_table_says_which_areas_stand_out_and_methods_gives_their_q()
     methods = excess_methods(a)
     assert "q-waarde" in methods and "0,05" in methods and "0,3" in methods and "10%" in methods
     assert excess_methods(SimpleNamespace(spatial=None, params=a.params)) == ""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_test_that_could_not_run_says_why_in_plain_words(lang: str) -> None:
+    common = {"origin": "the datacenter", "unit": "municipalities", "slope_unit": None, "permutations": 99}
+    few = distance_effect(np.arange(1.0, 6.0), np.array([3.0, 4.0, 1.0, 5.0, 2.0]), outcome="onset", **common)
+    flat = distance_effect(np.linspace(1, 90, 12), np.full(12, 7.0), outcome="onset", **common)
+    few_words, flat_words = finding_words(few, "onset", ORIGIN, lang), finding_words(flat, "onset", ORIGIN, lang)
+    assert "(5 " in few_words and "8" in few_words and "Evere" in flat_words and few_words != flat_words
+    for words in (few_words, flat_words):
+        assert not _jargon(words, lang) and "municipalities with a value" not in words and "(only" not in words

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from analysis.i18n import format_number, text
 from analysis.narrative import caption, esc
 from analysis.sentences import localized_html
+from analysis.spatial.distance import MIN_AREAS
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -52,11 +53,13 @@ def finding_words(t: DistanceTest, key: str, origin: tuple[str, str], lang: str)
     """What one distance test found, in plain words: the direction (or none) and its chance frequency.
 
     ``origin`` is the origin's name as the tests wrote it and in the reader's language. A test
-    that could not be run keeps its own sentence (it carries no statistic).
+    that could not be run says why: too few areas with a value, or values that do not vary.
     """
-    origin_en, name = origin
+    name = origin[1]
     if not math.isfinite(t.p_value):
-        return localized_html(t.verdict.replace(origin_en, name) if origin_en else t.verdict, lang)
+        if t.n < MIN_AREAS:
+            return esc(text(lang, "geo_dist_untested_few", origin=name, n=t.n, m=MIN_AREAS))
+        return esc(text(lang, "geo_dist_untested_flat", origin=name))
     where = text(lang, "geo_dist_where") if t.stratified else ""
     finding = text(lang, f"geo_dist_{key}_{direction(t, key)}", origin=name, where=where)
     return esc(text(lang, "geo_dist_chance", finding=finding, odds=chance_words(t.p_value, lang)))

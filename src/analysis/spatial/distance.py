@@ -16,7 +16,11 @@ if TYPE_CHECKING:
     pass
 
 
-__all__ = ["DistanceTest", "distance_effect"]
+__all__ = ["MIN_AREAS", "DistanceTest", "distance_effect"]
+
+
+#: Fewest areas with a value for a distance test to be run (fewer say nothing about near and far).
+MIN_AREAS = 8
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ def distance_effect(
     seed: int = 0,
     alpha: float = 0.05,
     ci_level: float = 0.9,
-    min_areas: int = 8,
+    min_areas: int = MIN_AREAS,
 ) -> DistanceTest:
     """Test whether an area outcome rises or falls with distance from the origin.
 
