@@ -11,10 +11,17 @@ the source: every other catalogue has exactly its keys, phrases and shapes
 The catalogues are found in this folder when the package is imported (English first, the
 others by code); :func:`languages` lists them. A catalogue is read with :func:`read_catalogue`,
 which names the file and the key of anything malformed.
+
+A **word pack** (``packs/<name>.toml``) holds the words of one job — a report section, say —
+in every language at once: a ``[<code>]`` table of ``key = words`` per language. Its words join
+each language's ``[words]`` (:func:`add_pack`), so a new section brings its words in one file
+and a new language still needs only its own catalogue (which may hold a pack's keys itself
+when the pack has no table for it). A key in both a pack and a catalogue is an error naming both.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import string
 import tomllib
@@ -27,6 +34,8 @@ from typing import Any
 #: The language every other catalogue translates.
 SOURCE = "en"
 FOLDER = Path(__file__).resolve().parent
+#: Word packs: one job's words in every language (``[<code>]`` tables).
+PACKS = FOLDER / "packs"
 
 _TOP = {"code", "name", "locale", "unit_locale", "words", "phrases", "figure_sentences", "plotly", "sentences"}
 
@@ -166,11 +175,40 @@ def problems(found: Catalogue, source: Catalogue) -> list[str]:
     return out
 
 
+def read_pack(path: Path) -> dict[str, dict[str, str]]:
+    """The words of a pack file by language code (``[fr]`` → its ``key = words``); errors name the file and key."""
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path.name}: not TOML ({exc})") from None
+    return {code: _table(doc, code, path.name) for code in doc}
+
+
+def add_pack(catalogues: Mapping[str, Catalogue], pack: Mapping[str, Mapping[str, str]], where: str) -> dict[str, Catalogue]:
+    """``catalogues`` with a pack's words joined to each language's ``[words]``.
+
+    A language the pack has no catalogue for, or a key a catalogue already holds, is an error
+    naming the pack (``where``) and the key: one word, one place.
+    """
+    out = dict(catalogues)
+    for code, words in pack.items():
+        if code not in out:
+            raise _fail(where, code, f"no catalogue {code}.toml for these words (languages: {', '.join(out)})")
+        clash = sorted(words.keys() & out[code].words.keys())
+        if clash:
+            raise _fail(where, f"{code}.{clash[0]}", f"already in {code}.toml")
+        out[code] = dataclasses.replace(out[code], words=MappingProxyType({**out[code].words, **words}))
+    return out
+
+
 def _discover() -> dict[str, Catalogue]:
     found = {p.stem: read_catalogue(p) for p in sorted(FOLDER.glob("*.toml"))}
     if SOURCE not in found:
         raise ValueError(f"{FOLDER}: no {SOURCE}.toml, the catalogue every other one translates")
-    return {SOURCE: found.pop(SOURCE), **found}
+    found = {SOURCE: found.pop(SOURCE), **found}
+    for path in sorted(PACKS.glob("*.toml")):
+        found = add_pack(found, read_pack(path), f"packs/{path.name}")
+    return found
 
 
 #: Every language of the report, by code: English first, then the others by code.
@@ -187,4 +225,16 @@ def catalogue(code: str) -> Catalogue:
     return CATALOGUES.get(code) or CATALOGUES[SOURCE]
 
 
-__all__ = ["CATALOGUES", "SOURCE", "Catalogue", "catalogue", "languages", "parse_catalogue", "problems", "read_catalogue"]
+__all__ = [
+    "CATALOGUES",
+    "PACKS",
+    "SOURCE",
+    "Catalogue",
+    "add_pack",
+    "catalogue",
+    "languages",
+    "parse_catalogue",
+    "problems",
+    "read_catalogue",
+    "read_pack",
+]
