@@ -11,14 +11,14 @@ from analysis.i18n import text
 
 SIGNOFF = """
 [en]
-signoff_title = "Sign-off"
-signoff_text = "Approved by {who} on {day}."
+testpack_title = "Sign-off"
+testpack_text = "Approved by {who} on {day}."
 [fr]
-signoff_title = "Validation"
-signoff_text = "Approuvé par {who} le {day}."
+testpack_title = "Validation"
+testpack_text = "Approuvé par {who} le {day}."
 [nl]
-signoff_title = "Goedkeuring"
-signoff_text = "Goedgekeurd door {who} op {day}."
+testpack_title = "Goedkeuring"
+testpack_text = "Goedgekeurd door {who} op {day}."
 """
 
 
@@ -35,17 +35,17 @@ def test_a_packs_words_reach_every_language_and_keep_the_catalogues_in_parity(
     for code, found in merged.items():
         monkeypatch.setitem(CATALOGUES, code, found)
         assert problems(found, merged[SOURCE]) == []
-    assert text("fr", "signoff_title") == "Validation"
-    assert text("nl", "signoff_text", who="A. Peeters", day="9 januari") == "Goedgekeurd door A. Peeters op 9 januari."
-    assert text("en", "signoff_title") == "Sign-off"
+    assert text("fr", "testpack_title") == "Validation"
+    assert text("nl", "testpack_text", who="A. Peeters", day="9 januari") == "Goedgekeurd door A. Peeters op 9 januari."
+    assert text("en", "testpack_title") == "Sign-off"
 
 
 def test_a_language_the_pack_forgot_is_named_by_the_parity_check(tmp_path: Path) -> None:
     pack = _pack(tmp_path, SIGNOFF.split("[nl]", maxsplit=1)[0])
     merged = add_pack(CATALOGUES, pack, "packs/signoff.toml")
     assert sorted(problems(merged["nl"], merged[SOURCE])) == [
-        "nl: words.signoff_text: missing (English: 'Approved by {who} on {day}.')",
-        "nl: words.signoff_title: missing (English: 'Sign-off')",
+        "nl: words.testpack_text: missing (English: 'Approved by {who} on {day}.')",
+        "nl: words.testpack_title: missing (English: 'Sign-off')",
     ]
 
 
@@ -53,7 +53,7 @@ def test_placeholders_must_agree_across_a_packs_languages(tmp_path: Path) -> Non
     pack = _pack(tmp_path, SIGNOFF.replace("le {day}", "le {jour}"))
     merged = add_pack(CATALOGUES, pack, "packs/signoff.toml")
     assert problems(merged["fr"], merged[SOURCE]) == [
-        "fr: words.signoff_text: placeholders ['jour', 'who'], English has ['day', 'who']"
+        "fr: words.testpack_text: placeholders ['jour', 'who'], English has ['day', 'who']"
     ]
 
 
@@ -61,8 +61,8 @@ def test_placeholders_must_agree_across_a_packs_languages(tmp_path: Path) -> Non
     ("body", "message"),
     [
         ('[fr]\ncontents = "Table"\n', "packs/x.toml: fr.contents: already in fr.toml"),
-        ('[xx]\nsignoff_title = "?"\n', "packs/x.toml: xx: no catalogue xx.toml for these words"),
-        ("[fr]\nsignoff_title = 3\n", "x.toml: fr.signoff_title: expected a string, got int"),
+        ('[xx]\ntestpack_title = "?"\n', "packs/x.toml: xx: no catalogue xx.toml for these words"),
+        ("[fr]\ntestpack_title = 3\n", "x.toml: fr.testpack_title: expected a string, got int"),
         ("[fr\n", "x.toml: not TOML"),
     ],
 )

@@ -443,7 +443,7 @@ class Section:
 
 
 #: The post-mortem page, in order. Adding a section: its builder and entry here, its cell in
-#: notebooks/postmortem.ipynb, its words in the i18n tables (docs/architecture.md).
+#: notebooks/postmortem.ipynb, its words in a word pack (catalogues/packs/) or the catalogues (docs/architecture.md).
 SECTIONS: tuple[Section, ...] = (
     Section("header", "", header),
     Section("summary", "summary", summary, "summary"),

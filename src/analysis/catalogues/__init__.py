@@ -201,14 +201,20 @@ def add_pack(catalogues: Mapping[str, Catalogue], pack: Mapping[str, Mapping[str
     return out
 
 
+def join_packs(found: Mapping[str, Catalogue], *, strict: bool = True) -> dict[str, Catalogue]:
+    """``found`` with the words of every pack in :data:`PACKS` joined (``strict``: a pack's language must be in ``found``)."""
+    out = dict(found)
+    for path in sorted(PACKS.glob("*.toml")):
+        pack = read_pack(path)
+        out = add_pack(out, pack if strict else {c: w for c, w in pack.items() if c in out}, f"packs/{path.name}")
+    return out
+
+
 def _discover() -> dict[str, Catalogue]:
     found = {p.stem: read_catalogue(p) for p in sorted(FOLDER.glob("*.toml"))}
     if SOURCE not in found:
         raise ValueError(f"{FOLDER}: no {SOURCE}.toml, the catalogue every other one translates")
-    found = {SOURCE: found.pop(SOURCE), **found}
-    for path in sorted(PACKS.glob("*.toml")):
-        found = add_pack(found, read_pack(path), f"packs/{path.name}")
-    return found
+    return join_packs({SOURCE: found.pop(SOURCE), **found})
 
 
 #: Every language of the report, by code: English first, then the others by code.
@@ -232,6 +238,7 @@ __all__ = [
     "Catalogue",
     "add_pack",
     "catalogue",
+    "join_packs",
     "languages",
     "parse_catalogue",
     "problems",
