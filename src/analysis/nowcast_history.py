@@ -81,6 +81,23 @@ def _number(text: str, where: str, *, positive: bool, blank_ok: bool) -> float:
     return value
 
 
+def csv_rows(path: Path, columns: Sequence[str], what: str) -> list[tuple[str, dict[str, str | None]]]:
+    """The rows of a small CSV file the nowcast reads, each with its place ("<file>: row N", the header row 1).
+
+    Raises :class:`ConfigError` naming the file when it cannot be read or lacks one of ``columns``
+    (``what`` says which file it is: "the nowcast history").
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({type(exc).__name__}: {exc})") from None
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ConfigError(f"{path}: {what} lacks column(s) {', '.join(missing)} (expected {', '.join(columns)})")
+    return [(f"{path}: row {row_no}", row) for row_no, row in enumerate(reader, start=2)]
+
+
 def read_history(path: Path) -> tuple[PastEvent, ...]:
     """Past incidents from a CSV catalogue (columns :data:`COLUMNS`; t50/t90 may be blank, not both).
 
@@ -88,18 +105,9 @@ def read_history(path: Path) -> tuple[PastEvent, ...]:
     unknown evidence kind, a size or duration that is not a positive number, t50 after
     t90, a duration over a year, or a repeated ``incident_id``.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the nowcast history ({type(exc).__name__}: {exc})") from None
-    reader = csv.DictReader(text.splitlines())
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ConfigError(f"{path}: the nowcast history lacks column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
     events: list[PastEvent] = []
     seen: set[str] = set()
-    for row_no, row in enumerate(reader, start=2):  # row 1 is the header
-        where = f"{path}: row {row_no}"
+    for where, row in csv_rows(path, COLUMNS, "the nowcast history"):
         ident = (row.get("incident_id") or "").strip()
         if not ident:
             raise ConfigError(f"{where}, column 'incident_id': empty")

@@ -20,7 +20,6 @@ This is the log-score-optimal scale of a normal predictive for each piece (docs/
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis.errors import ConfigError, quote
-from analysis.nowcast_history import EVIDENCE_KINDS
+from analysis.nowcast_history import EVIDENCE_KINDS, csv_rows
 
 #: Stages of an event by elapsed time / prior median of t_p: "early" below the first bound, "late" from the second.
 STAGE_BOUNDS = (1 / 3, 2 / 3)
@@ -91,17 +90,8 @@ def read_replays(path: Path) -> tuple[tuple[str, Replayed], ...]:
     Raises :class:`ConfigError` naming the file, row and column for a missing column, an
     empty id or piece, an unknown evidence kind or stage, or a z that is not a finite number.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the nowcast skill ({type(exc).__name__}: {exc})") from None
-    reader = csv.DictReader(text.splitlines())
-    missing = [c for c in SKILL_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ConfigError(f"{path}: the nowcast skill lacks column(s) {', '.join(missing)} (expected {', '.join(SKILL_COLUMNS)})")
     out: list[tuple[str, Replayed]] = []
-    for row_no, row in enumerate(reader, start=2):  # row 1 is the header
-        where = f"{path}: row {row_no}"
+    for where, row in csv_rows(path, SKILL_COLUMNS, "the nowcast skill"):
         values = {c: (row.get(c) or "").strip() for c in SKILL_COLUMNS}
         for c in ("incident_id", "piece"):
             if not values[c]:
