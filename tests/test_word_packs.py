@@ -60,10 +60,10 @@ def test_placeholders_must_agree_across_a_packs_languages(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ('[fr]\ncontents = "Table"\n', "packs/x.toml: fr.contents: already in fr.toml"),
+        ('[fr]\ncontents = "Table"\n', "packs/x.toml: fr.contents: already in fr.toml or an earlier pack"),
         ('[xx]\ntestpack_title = "?"\n', "packs/x.toml: xx: no catalogue xx.toml for these words"),
-        ("[fr]\ntestpack_title = 3\n", "x.toml: fr.testpack_title: expected a string, got int"),
-        ("[fr\n", "x.toml: not TOML"),
+        ("[fr]\ntestpack_title = 3\n", "packs/x.toml: fr.testpack_title: expected a string, got int"),
+        ("[fr\n", "packs/x.toml: not TOML"),
     ],
 )
 def test_a_bad_pack_is_one_line_naming_the_file_and_key(tmp_path: Path, body: str, message: str) -> None:

@@ -180,8 +180,8 @@ def read_pack(path: Path) -> dict[str, dict[str, str]]:
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path.name}: not TOML ({exc})") from None
-    return {code: _table(doc, code, path.name) for code in doc}
+        raise ValueError(f"packs/{path.name}: not TOML ({exc})") from None
+    return {code: _table(doc, code, f"packs/{path.name}") for code in doc}
 
 
 def add_pack(catalogues: Mapping[str, Catalogue], pack: Mapping[str, Mapping[str, str]], where: str) -> dict[str, Catalogue]:
@@ -196,7 +196,7 @@ def add_pack(catalogues: Mapping[str, Catalogue], pack: Mapping[str, Mapping[str
             raise _fail(where, code, f"no catalogue {code}.toml for these words (languages: {', '.join(out)})")
         clash = sorted(words.keys() & out[code].words.keys())
         if clash:
-            raise _fail(where, f"{code}.{clash[0]}", f"already in {code}.toml")
+            raise _fail(where, f"{code}.{clash[0]}", f"already in {code}.toml or an earlier pack")
         out[code] = dataclasses.replace(out[code], words=MappingProxyType({**out[code].words, **words}))
     return out
 
