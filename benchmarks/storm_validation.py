@@ -15,8 +15,10 @@ Compared with the truth, per scenario and metric:
   the fit *claims* inside the window (``recovery.tX_reached``; without that key, a value not
   ``tX_extrapolated`` and not after the end) when the truth says it is later is counted
   (must be 0); so is a crossing inside the window the fit says was not reached.
-* ``customer_hours`` (``recovery.customer_hours`` + ``_ci``) against ∫ count dt to full
-  restoration; ``restoration_p50`` (``recovery.restoration_time.p50_minutes`` + ``_ci``)
+* ``customer_hours`` (``recovery.customer_hours`` + ``_ci``) against the same quantity from the
+  event stream (:mod:`benchmarks.storms`: from the onset, every outage begun before the window's
+  end, to its restoration; the former truth, routine outages to full restoration, is kept in
+  each row as ``truth_until_full``); ``restoration_p50`` (``recovery.restoration_time.p50_minutes`` + ``_ci``)
   against the median outage duration; ``onset`` (when the incident does not configure it)
   against the first time the count is ≥ 5 % of the peak for an hour (error relative to the
   true onset → t50 time).
@@ -197,6 +199,7 @@ def compare(metrics: dict[str, Any], truth: StormTruth, *, onset_configured: boo
     out["customer_hours"] = {
         "truth": truth.customer_hours,
         "truth_window": truth.customer_hours_window,
+        "truth_until_full": truth.customer_hours_until_full,
         **judge(ch if isinstance(ch, (int, float)) else None, lo, hi, truth.customer_hours, truth.customer_hours),
     }
     rt = rec.get("restoration_time") if isinstance(rec.get("restoration_time"), dict) else {}
