@@ -21,6 +21,7 @@ from scipy import stats
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import iso_local, to_utc
 from analysis.recovery.families import RecoveryFamily
+from analysis.recovery.outage_bridges import Bridges, bridges, tail_scale
 from analysis.recovery.outage_crossing import Crossing, CrossingSearch, _enough_readings, crossing_rows
 from analysis.recovery.outage_model import (
     N_EXTRA,
@@ -93,6 +94,10 @@ def candidate_frame(cands: Sequence[QueueCandidate], weights: np.ndarray, grid: 
 
 def _json(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
+
+
+#: draws of the measured part per tail replicate in the customer-hours' sum
+WINDOW_DRAWS = 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -312,9 +317,18 @@ class CustomersOutFit(CrossingSearch, Headlines):
     # ------------------------------------------------------------------ customer-hours
     def _still_out_at_end(self) -> bool:
         """More than 1 % of the peak still out at the end, by the model or by the last readings."""
+        return bool(self.survival_curve(np.array([self.horizon_minutes]))[0][0] > 0.01 or self._end_level() > 0.01)
+
+    def _end_level(self) -> float:
+        """The readings' level at the window's end (share of the peak): the median of the last three."""
         y = self.evidence.y
-        last = float(np.median(y[-3:])) if y.size >= 3 else 0.0
-        return bool(self.survival_curve(np.array([self.horizon_minutes]))[0][0] > 0.01 or last > 0.01)
+        return float(np.median(y[-3:])) if y.size >= 3 else 0.0
+
+    def _tail_scale(self, curves: list[np.ndarray]) -> np.ndarray:
+        """Per replicate, the factor on the model's tail after the window (:func:`outage_bridges.tail_scale`)."""
+        ends = np.concatenate([self._grid().at(m, np.array([self.horizon_minutes]))[:, 0] for m in curves])
+        level = self._end_level()
+        return tail_scale(ends, level, self.feed_noise().log_sd(level))
 
     def customer_hours_lost(self, n_affected: int | None = None) -> Estimate:
         """Customer-hours without power over the whole event (``n_affected`` ignored: the series gives the count).
@@ -337,9 +351,11 @@ class CustomersOutFit(CrossingSearch, Headlines):
 
             totals, _ = self._values(total)
             modelled = np.concatenate([np.trapezoid(m[:, inside], grid.u[inside], axis=1) for m in curves])
-            tail = np.maximum(totals[:, 0] - modelled, 0.0) * self.peak_out / 60.0
-            window = self._window_draws(tail.size)
-            est = self._summary(window + tail, w, float(np.median(window + tail)))
+            tail = np.maximum(totals[:, 0] - modelled, 0.0) * self._tail_scale(curves) * self.peak_out / 60.0
+            # every tail replicate with WINDOW_DRAWS draws of the measured part: the sum's
+            # percentiles then do not hang on a hundred pairs
+            both = np.repeat(tail, WINDOW_DRAWS) + self._window_draws(tail.size * WINDOW_DRAWS)
+            est = self._summary(both, np.repeat(w, WINDOW_DRAWS) / WINDOW_DRAWS, float(np.median(both)))
             beyond = self._still_out_at_end()
             trend = self._end_tail_draws(max(tail.size, 200)) if beyond else None
             if trend is not None:
@@ -357,8 +373,7 @@ class CustomersOutFit(CrossingSearch, Headlines):
         The integral of the used readings from the onset to the end, times a factor for the
         feed's noise (:meth:`window_noise_sd`).
         """
-        t, y = self.evidence.t, self.evidence.y
-        measured = float(np.trapezoid(y, t)) * self.peak_out / 60.0
+        measured = self._measured() * self.peak_out / 60.0
         rel = self.window_noise_sd()
         z = np.random.default_rng(self.seed).standard_normal(n)
         return measured * np.exp(rel * z - 0.5 * rel * rel)
@@ -384,41 +399,24 @@ class CustomersOutFit(CrossingSearch, Headlines):
             mass = w * y
             v = w * noise.sd_peak * np.maximum(y, 0.0) ** noise.power  # wᵢ·yᵢ·sᵢ: the noise in customers
             kernel = np.exp(-np.abs(t[:, None] - t[None, :]) / max(noise.tau, 1e-9))
-            total = float(mass.sum())
+            total = float(mass.sum()) + self._bridges().shift
             var = max(float(v @ kernel @ v), 0.0) + self._hole_variance()
             self._cache["window_sd"] = math.sqrt(var) / total if total > 0 else 0.0
         return self._cache["window_sd"]
 
-    def _hole_variance(self) -> float:
-        """Variance (shares of the peak × minutes, squared) of the readings' integral across its holes.
+    def _bridges(self) -> Bridges:
+        """The holes' competing bridges (:func:`outage_bridges.bridges`), from the model's maximum-likelihood curve."""
+        if "bridges" not in self._cache:
+            self._cache["bridges"] = bridges(self.evidence.t, self.evidence.y, self.step, self.survival)
+        return self._cache["bridges"]
 
-        Across a hole in the used readings (a feed loss, flapping, missing runs: more than
-        1.5 cadence steps) the integral bridges the readings on each side with a straight
-        line; the count inside may have bent away from it (a top, a step, the rise levelling
-        off). Two competing shapes: the model's curve across the hole (moved to meet the
-        readings at its edges) and the readings on each side continued into it (straight
-        lines through four readings, up to where they meet). The mean squared difference of
-        their areas from the bridge's, summed over the holes, is the bridge's variance.
-        """
-        t, y = self.evidence.t, self.evidence.y
-        holes = np.nonzero(np.diff(t) > 1.5 * self.step)[0]
-        if holes.size == 0:
-            return 0.0
-        grids = [np.linspace(t[i], t[i + 1], max(int((t[i + 1] - t[i]) / self.step) + 1, 3)) for i in holes]
-        curves = np.split(self.survival(np.concatenate(grids)), np.cumsum([g.size for g in grids])[:-1])
-        total = 0.0
-        for i, u, model in zip(holes, grids, curves, strict=True):
-            bridge = float(np.trapezoid(np.interp(u, [t[i], t[i + 1]], [y[i], y[i + 1]]), u))
-            edge = np.interp(u, [t[i], t[i + 1]], [y[i] - model[0], y[i + 1] - model[-1]])
-            shifts = [float(np.trapezoid(model + edge, u)) - bridge]
-            if i >= 3 and i + 4 < t.size:
-                left = np.polyval(np.polyfit(t[i - 3 : i + 1], y[i - 3 : i + 1], 1), u)
-                right = np.polyval(np.polyfit(t[i + 1 : i + 5], y[i + 1 : i + 5], 1), u)
-                # a tent over a top or a bend, a trough under a dip
-                cont = np.minimum(left, right) if left[-1] > right[-1] else np.maximum(left, right)
-                shifts.append(float(np.trapezoid(np.clip(cont, 0.0, 1.5), u)) - bridge)
-            total += float(np.mean(np.square(shifts)))
-        return total
+    def _hole_variance(self) -> float:
+        """Variance (shares of the peak × minutes, squared) of the readings' integral across its holes: the bridges' spread."""
+        return self._bridges().variance
+
+    def _measured(self) -> float:
+        """The readings' integral from the onset to the end (shares of the peak × minutes), holes bridged by the competing bridges' mean."""
+        return float(np.trapezoid(self.evidence.y, self.evidence.t)) + self._bridges().shift
 
     @property
     def customer_hours_in_window(self) -> Estimate:
