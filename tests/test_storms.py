@@ -577,7 +577,9 @@ def test_a_simple_storms_intervals_carry_the_feeds_noise_not_the_curves_shape(tm
         for i in range(t.size)
         for j in range(t.size)
     )
-    assert fit.window_noise_sd() == pytest.approx(math.sqrt(var + fit._hole_variance()) / float(np.sum(w * y)), rel=1e-6)
+    # relative to the readings' integral with its holes bridged (the straight chords plus the bridges' shift)
+    assert fit._measured() == pytest.approx(float(np.sum(w * y)) + fit._bridges().shift)
+    assert fit.window_noise_sd() == pytest.approx(math.sqrt(var + fit._hole_variance()) / fit._measured(), rel=1e-6)
     middle = float(t[np.argmin(np.abs(y - 0.5))])
     pos = y > 0
     quad_sd, quad_tau = fit._drift(t[pos], np.log(y[pos]), middle, 720.0)
@@ -605,9 +607,9 @@ def test_customer_hours_carry_the_shape_the_feed_losses_hide(tmp_path):
     folder = tmp_path / "storm"
     truth = write_incident("defects-heavy", folder, seed=5016)
     fit = _fit(folder, tmp_path)
-    t, y = fit.evidence.t, fit.evidence.y
+    t = fit.evidence.t
     assert np.any(np.diff(t) > 4 * fit.step)  # the feed losses are holes, not zeros
-    total = float(np.trapezoid(y, t))
+    total = fit._measured()
     hole_sd = math.sqrt(fit._hole_variance()) / total
     noise_only = math.sqrt(fit.window_noise_sd() ** 2 - hole_sd**2)
     assert hole_sd > noise_only

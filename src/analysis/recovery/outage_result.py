@@ -333,10 +333,11 @@ class CustomersOutFit(CrossingSearch, Headlines):
     def customer_hours_lost(self, n_affected: int | None = None) -> Estimate:
         """Customer-hours without power over the whole event (``n_affected`` ignored: the series gives the count).
 
-        The readings inside the window (integrated over time, gaps and defects bridged
-        linearly) plus the model's tail after the window's end. The interval carries the
-        feed's noise for the measured part (:meth:`_window_draws`) and the bootstrap
-        for the tail. ``high_beyond`` (and ``low_beyond``) when more than 1 % of the peak
+        The readings inside the window (integrated over time, holes crossed by the mean of
+        competing bridges: :mod:`outage_bridges`) plus the model's tail after the window's
+        end, scaled down to the readings' level there when clearly above it
+        (:meth:`_tail_scale`). The interval carries the feed's noise and the bridges'
+        spread for the measured part (:meth:`_window_draws`) and the bootstrap for the tail. ``high_beyond`` (and ``low_beyond``) when more than 1 % of the peak
         is still out at the end of the window: the total then rests on the extrapolation.
         """
         del n_affected
@@ -370,8 +371,9 @@ class CustomersOutFit(CrossingSearch, Headlines):
     def _window_draws(self, n: int) -> np.ndarray:
         """``n`` draws of the customer-hours measured inside the window.
 
-        The integral of the used readings from the onset to the end, times a factor for the
-        feed's noise (:meth:`window_noise_sd`).
+        The integral of the used readings from the onset to the end, holes bridged
+        (:meth:`_measured`), times a factor for the feed's noise and the bridges' spread
+        (:meth:`window_noise_sd`).
         """
         measured = self._measured() * self.peak_out / 60.0
         rel = self.window_noise_sd()
@@ -385,8 +387,8 @@ class CustomersOutFit(CrossingSearch, Headlines):
         of itself, the feed's noise at its level (:meth:`feed_noise`: level-proportional,
         measured in blocks with the curve's shape taken out), with the noise's memory τ
         between readings: Var = Σᵢⱼ wᵢyᵢsᵢ · wⱼyⱼsⱼ · e^(−|tᵢ − tⱼ|/τ) / (Σ wᵢyᵢ)², exact for
-        that noise, weighted where the customers out are; plus what the straight bridges
-        across holes in the readings can miss (:meth:`_hole_variance`).
+        that noise, weighted where the customers out are; plus the spread of the competing
+        bridges across holes in the readings (:meth:`_hole_variance`).
         """
         if "window_sd" not in self._cache:
             t, y = self.evidence.t, self.evidence.y
