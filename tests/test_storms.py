@@ -619,3 +619,22 @@ def test_customer_hours_carry_the_shape_the_feed_losses_hide(tmp_path):
     z = 1.645
     assert not measured * math.exp(-z * noise_only) <= true <= measured * math.exp(z * noise_only)  # noise alone misses
     assert est.low <= true <= est.high
+
+
+def test_a_second_storms_tail_starts_where_the_readings_end(tmp_path):
+    """One storm's shape over two storms ends far above the readings; the tail is scaled down to them.
+
+    The model ended at ≈ 4 % of the peak where the readings and the truth show ≈ 0.5 %; its
+    tail put customer-hours +15 % over the truth, with an interval [+5 %, +32 %]. Scaled to
+    the readings' level at the end, the tail is a few tenths of a percent of the total.
+    """
+    folder = tmp_path / "storm"
+    truth = write_incident("second-storm", folder, seed=5006)
+    fit = _fit(folder, tmp_path)
+    curves, _ = fit._curves()
+    end_model = float(fit.survival(np.array([fit.horizon_minutes]))[0])
+    assert end_model > 4 * fit._end_level()  # the model's misfit at the end, as measured
+    assert np.median(fit._tail_scale(curves)) < 0.5
+    ch, window = fit.customer_hours_lost(), fit.customer_hours_in_window
+    assert (ch.value - window.value) / truth.customer_hours < 0.03
+    assert ch.low <= truth.customer_hours <= ch.high
