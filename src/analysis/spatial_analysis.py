@@ -21,7 +21,7 @@ import polars as pl
 from analysis import spatial as sp
 from analysis.errors import AnalysisError
 from analysis.spatial.pooling import AreaRecovery, pooled_area_recovery
-from analysis.spatial_recovery import RegionComparison, compare_regions, coverage_caveats
+from analysis.spatial_recovery import RegionComparison, compare_regions, coverage_caveats, region_replicates
 from analysis.timeline import DOWN_STATUSES, down_reports
 
 if TYPE_CHECKING:
@@ -242,7 +242,7 @@ def _regions_and_area_tests(
             try:
                 names = set(reports["source"].drop_nulls().unique().to_list()) if "source" in reports.columns else set()
                 out.regions = compare_regions(
-                    reports, a.fit, propensity=propensity, bin_minutes=params.bin_minutes, n_boot=params.n_boot,
+                    reports, a.fit, propensity=propensity, bin_minutes=params.bin_minutes, n_boot=region_replicates(params.n_boot),
                     seed=params.seed, coverage=coverage, sampling=a.incident.sampling_for(names),
                 )  # fmt: skip
             except AnalysisError as exc:

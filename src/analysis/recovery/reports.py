@@ -33,7 +33,14 @@ from analysis.recovery.dispersion import NO_DISPERSION, Sampling, allocated_coun
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
 from analysis.recovery.evidence import NOTICE_BOUNDS, PROFILE_HARMONIC_SD, ReportEvidence
 from analysis.recovery.families import resolve_candidates
-from analysis.recovery.hypotheses import RAMP_FITTED, RAMP_NONE, fit_hypothesis, hypotheses_metrics, pool_hypotheses
+from analysis.recovery.hypotheses import (
+    RAMP_FITTED,
+    RAMP_NONE,
+    fit_hypothesis,
+    hypotheses_metrics,
+    pool_hypotheses,
+    ramp_candidates,
+)
 from analysis.recovery.propensity import (
     DEFAULT_PROPENSITY,
     FLAT_PROPENSITY,
@@ -402,7 +409,13 @@ def _fit_hypotheses(plan: _SpecPlan, ev: ReportEvidence, opts: ReportOptions, *,
     # the fit without a ramp is the ramp model at its smallest noticing share: each family starts there too
     warm = {c.name: np.insert(c.theta, ev.profile_start(c.family), NOTICE_BOUNDS[0]) for c in spec.cands if c.converged}
     # in a worker process when one is open; the reports' own times are not needed there (binned on ramp_ev)
-    lean = replace(plan, clock=replace(plan.clock, epoch=plan.clock.epoch[:0], minutes=plan.clock.minutes[:0]))
+    # and only for the candidates that can carry weight with a ramp (ramp_candidates)
+    kept = ramp_candidates(spec.cands, spec.phi)
+    lean = replace(
+        plan,
+        skip=tuple(n for n in plan.names if n not in kept),
+        clock=replace(plan.clock, epoch=plan.clock.epoch[:0], minutes=plan.clock.minutes[:0]),
+    )
     ramp_job = beside(fit_hypothesis, lean, ramp_ev, half, ramp_seed, averaged, warm=warm)
     plain = with_profile_metrics(
         assemble_fit(replace(spec, n_boot=n_boot - half), best_name, averaged=averaged), spec.evidence, PROFILE_HARMONIC_SD
@@ -429,6 +442,7 @@ class _SpecPlan:
     resolution: float
     notes: tuple[str, ...]
     binning: float  # seconds spent reading and binning
+    skip: tuple[str, ...] = ()  # candidates left unfitted (under the ramp: those that cannot carry weight)
 
     def spec(
         self, ev: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool, warm: dict[str, np.ndarray] | None = None
@@ -437,13 +451,13 @@ class _SpecPlan:
         t_fit = time.perf_counter()
         fixed = replace(ev, profile_prior=0.0) if ev.fits_profile else ev
         # warm starts carry the profile's coefficients when it is estimated: only for the fit with it free
-        cands = fit_candidates(fixed, self.names, level=self.level, warm=None if ev.fits_profile else warm)
+        cands = fit_candidates(fixed, self.names, level=self.level, warm=None if ev.fits_profile else warm, skip=self.skip)
         first = choose(cands, what="down_reports")
         auto = self.dispersion == "auto"
         disp = estimate_dispersion(fixed, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
         if ev.fits_profile:  # the penalty on the quasi-likelihood scale: spread s/√φ (φ under the assumed profile)
             ev = replace(ev, profile_prior=ev.profile_prior / math.sqrt(disp.phi))
-            cands = fit_candidates(ev, self.names, level=self.level, warm=warm)
+            cands = fit_candidates(ev, self.names, level=self.level, warm=warm, skip=self.skip)
             first = choose(cands, what="down_reports")
             disp = estimate_dispersion(ev, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
         best = choose(cands, what="down_reports", phi=disp.phi)
