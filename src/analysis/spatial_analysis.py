@@ -178,6 +178,7 @@ def _compute(a: Analysis) -> SpatialAnalysis:
             out.pooled = pooled_area_recovery(located, a.fit, propensity=prop, bin_minutes=params.bin_minutes)
         except AnalysisError as exc:
             notes.append(f"per-area recovery not estimated: {exc}")
+    del located  # the regions below read the cells only
     _regions_and_area_tests(a, out, cells, exposure=exposure, coverage=coverage, propensity=prop)
     return out
 
