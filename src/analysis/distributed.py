@@ -216,6 +216,25 @@ def _seeds(repeats: pl.DataFrame | None, index: int) -> dict[str, pl.DataFrame]:
     }
 
 
+def gather_released(client: Client, futures: list[Future]) -> list[Any]:
+    """The futures' results in their order, each fetched as soon as its task ends and then released.
+
+    ``futures`` is emptied: once a result is here no reference to its future is left, so
+    the worker drops it. A worker then holds only the results not yet fetched, instead of
+    every file's records until the last file is done.
+    """
+    from dask.distributed import as_completed
+
+    where = {f.key: i for i, f in enumerate(futures)}
+    out: list[Any] = [None] * len(futures)
+    pending = as_completed(futures)
+    futures.clear()
+    for done in pending:
+        out[where[done.key]] = done.result()
+        del done
+    return out
+
+
 def read_source(client: Client, source: Source, timezone: str) -> tuple[SourceRead, pl.DataFrame]:
     """A source of several files read on the cluster: the same read as in turn, and its report counts.
 
@@ -251,10 +270,10 @@ def read_source(client: Client, source: Source, timezone: str) -> tuple[SourceRe
             results[index] = client.submit(
                 _second_pass, source, timezone, parts[index], month_first, _seeds(repeats, index), pure=False
             )
+        del first  # each first pass is released once its output is fetched
     if repeats is not None:
         log.info("%s: %d of %d files repeat keys of earlier files", source.name, repeats["part"].n_unique(), n)
-    gathered = client.gather(results)
-    del results
+    gathered = gather_released(client, results)
     outs = [_unpacked(o) for o, _ in gathered]
     merged = merge(source, parts, outs)
     return merged.read, finish_counts(source, [c for _, c in gathered], merged)
