@@ -61,6 +61,11 @@ from analysis.ingest.partitions import (
 log = logging.getLogger(__name__)
 
 
+#: hash buckets of the repeat shuffle per task slot: a bucket's task holds every file's keys of
+#: its bucket at once, so more buckets than slots keep that to a fraction of a worker's share
+BUCKETS_PER_THREAD = 4
+
+
 @contextlib.contextmanager
 def connect(address: str) -> Iterator[Client]:
     """A client of the cluster at ``address``; ``local[:N]`` starts (and then stops) one on this machine.
@@ -249,7 +254,7 @@ def read_source(client: Client, source: Source, timezone: str) -> tuple[SourceRe
         outs = client.gather(client.map(other_part, [source] * n, [timezone] * n, parts, pure=False))
         return merge(source, parts, outs).read, empty_counts()
     month_first = decide(client.gather(client.map(vote_part, [source] * n, parts, pure=False)))
-    n_buckets = min(n, n_threads(client))
+    n_buckets = min(n, BUCKETS_PER_THREAD * n_threads(client))
     scans: list[Future] = client.map(_scan, [source] * n, parts, [n_buckets] * n, pure=False)
     timed = any(client.gather([client.submit(_flag, f, pure=False) for f in scans]))
     if not timed:
