@@ -37,7 +37,7 @@ def _background(n_expected: float, days: float, seed: int, profile: np.ndarray, 
 
 
 def _estimate(t: np.ndarray):
-    return quiet_profile(t, ONSET_S, timezone=TZ, assumed=DEFAULT, prior_sd=0.25)
+    return quiet_profile(t, ONSET_S, timezone=TZ, assumed=DEFAULT)
 
 
 def test_the_quiet_days_find_the_profile_and_its_precision():

@@ -27,14 +27,18 @@ fit keeps the assumed profile and its spread.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.recovery.clock_profile import PROFILE_NAMES, profile_basis
+from analysis.recovery.clock_profile import profile_basis
 from analysis.recovery.propensity import local_hours
 
 MIN_QUIET_REPORTS = 200
+# the prior spread of each learned coefficient (cos and sin of one, then two cycles a day): the
+# bootstrap's profile spread, so that without quiet reports the learned profile is the assumed one
+QUIET_PRIOR_SD = (0.25, 0.25, 0.25, 0.25)
 QUIET_GUARD_MINUTES = 60.0
 QUIET_MAX_DAYS = 14
 CELL_MINUTES = 15.0
@@ -49,17 +53,17 @@ class QuietProfile:
     n_reports: int
     days: float
     phi: float
-    prior_sd: float
+    prior_sd: tuple[float, ...]
 
     def propensity(self, assumed: np.ndarray) -> np.ndarray:
         """The 24 hourly weights g·exp(δ) (maximum 1): the assumed profile corrected at each hour's middle."""
-        g = np.asarray(assumed, dtype=float) * np.exp(self.coef @ profile_basis(np.arange(24) + 0.5))
+        g = np.asarray(assumed, dtype=float) * np.exp(self.coef @ profile_basis(np.arange(24) + 0.5, self.coef.size // 2))
         return g / g.max()
 
     @property
     def sd(self) -> float:
-        """One number for the remaining spread: the root mean of the coefficients' variances."""
-        return float(math.sqrt(np.mean(np.diag(self.cov))))
+        """One number for the remaining spread, comparable with the assumed profile's 0.25: the root mean of the first two harmonics' variances."""
+        return float(math.sqrt(np.mean(np.diag(self.cov)[:4])))
 
     def chol(self) -> np.ndarray:
         """A lower-triangular factor of the covariance (the bootstrap draws coefficients as L·z)."""
@@ -69,11 +73,14 @@ class QuietProfile:
         """metrics.json's ``identifiability.clock_profile`` for a profile learned from the quiet days."""
         return {
             "profile": "quiet",
-            "prior_sd": self.prior_sd,
+            "prior_sd": list(self.prior_sd),
             "quiet_reports": self.n_reports,
             "quiet_days": round(self.days, 2),
             "dispersion": round(self.phi, 3),
-            "coefficients": {n.rstrip("_"): round(float(c), 4) for n, c in zip(PROFILE_NAMES, self.coef, strict=True)},
+            "coefficients": {
+                f"profile_{f}{j // 2 + 1}": round(float(c), 4)
+                for j, (f, c) in enumerate(zip(("cos", "sin") * 8, self.coef, strict=False))
+            },
             "coefficient_sd": [round(float(x), 4) for x in np.sqrt(np.diag(self.cov))],
             "hourly_propensity": [round(float(x), 4) for x in self.propensity(assumed)],
         }
@@ -97,13 +104,14 @@ def quiet_window(epoch_s: np.ndarray, onset_s: float) -> tuple[float, float, flo
 
 
 def quiet_profile(
-    epoch_s: np.ndarray, onset_s: float, *, timezone: str, assumed: np.ndarray, prior_sd: float
+    epoch_s: np.ndarray, onset_s: float, *, timezone: str, assumed: np.ndarray, prior_sd: Sequence[float] = QUIET_PRIOR_SD
 ) -> QuietProfile | None:
     """The profile correction learned from the reports before the onset, or None without enough of them.
 
     ``epoch_s``: every exactly-timed report (UTC seconds), the incident's too (only the quiet
     window's are used); ``assumed``: the 24 hourly weights being corrected; ``prior_sd``: the
-    spread of each coefficient without this evidence (the bootstrap's).
+    spread of each coefficient without this evidence (cos and sin of 1, 2, … cycles a day; its
+    length sets the number of harmonics).
     """
     start, end, days = quiet_window(epoch_s, onset_s)
     t = np.asarray(epoch_s, dtype=float)
@@ -115,20 +123,19 @@ def quiet_profile(
     hour = np.minimum(np.floor(local_hours(start + (np.arange(n_cells) + 0.5) * CELL_MINUTES * 60.0, timezone)), 23)
     log_g = np.log(np.asarray(assumed, dtype=float)[hour.astype(int)])
     # the harmonics at each clock hour's middle, as the corrected profile is used (24 hourly weights)
-    x = np.vstack([np.ones(n_cells), profile_basis(hour + 0.5)]).T  # (cells, 5): the level, then the harmonics
+    x = np.vstack([np.ones(n_cells), profile_basis(hour + 0.5, len(prior_sd) // 2)]).T  # the level, then the harmonics
     beta, _ = _penalised_poisson(counts, x, log_g, prior_sd, phi=1.0)
     phi = _hourly_dispersion(counts, np.exp(x @ beta + log_g), n_per_hour=int(60.0 / CELL_MINUTES))
     beta, cov = _penalised_poisson(counts, x, log_g, prior_sd, phi=phi)
-    return QuietProfile(beta[1:], cov[1:, 1:], int(t.size), float(days), phi, float(prior_sd))
+    return QuietProfile(beta[1:], cov[1:, 1:], int(t.size), float(days), phi, tuple(float(x) for x in prior_sd))
 
 
 def _penalised_poisson(
-    counts: np.ndarray, x: np.ndarray, offset: np.ndarray, prior_sd: float, *, phi: float
+    counts: np.ndarray, x: np.ndarray, offset: np.ndarray, prior_sd: Sequence[float], *, phi: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mode and covariance of ℓ/φ − Σc²/(2s²) for log μ = x·β + offset (β₀, the level, unpenalised); Newton steps."""
     k = x.shape[1]
-    prec = np.full(k, 1.0 / prior_sd**2)
-    prec[0] = 0.0
+    prec = np.concatenate([[0.0], 1.0 / np.asarray(prior_sd, dtype=float) ** 2])
     beta = np.zeros(k)
     beta[0] = math.log(max(counts.sum(), 1.0) / np.exp(offset).sum())
     hess = np.eye(k)
@@ -157,10 +164,10 @@ def _hourly_dispersion(counts: np.ndarray, mu: np.ndarray, *, n_per_hour: int) -
 
 
 def learned_profile(
-    epoch_s: np.ndarray, onset_s: float, *, timezone: str, assumed: np.ndarray, prior_sd: float
+    epoch_s: np.ndarray, onset_s: float, *, timezone: str, assumed: np.ndarray
 ) -> tuple[QuietProfile | None, str]:
     """:func:`quiet_profile` and the note the fit reports: what the profile was learned from, or why not."""
-    q = quiet_profile(epoch_s, onset_s, timezone=timezone, assumed=assumed, prior_sd=prior_sd)
+    q = quiet_profile(epoch_s, onset_s, timezone=timezone, assumed=assumed)
     if q is not None:
         sds = ", ".join(f"{x:.2f}" for x in np.sqrt(np.diag(q.cov)))
         return q, (

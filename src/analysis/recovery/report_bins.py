@@ -31,10 +31,12 @@ def profile_perturbation(
 ) -> np.ndarray:
     """exp(δ) per replicate and bin (``(n, n_bins)``): a smooth random distortion of the clock profile.
 
-    The four coefficients are N(0, sd²) each, or N(0, L·Lᵀ) with ``chol`` = L (4 × 4).
+    Two daily harmonics whose four coefficients are N(0, sd²) each, or N(0, L·Lᵀ) with
+    ``chol`` = L (2k × 2k: k harmonics, cos and sin of each).
     """
     w = 2.0 * np.pi * np.asarray(hours, dtype=float) / 24.0
-    basis = np.stack([np.cos(w), np.sin(w), np.cos(2 * w), np.sin(2 * w)])
+    k = 2 if chol is None else np.asarray(chol).shape[0] // 2
+    basis = np.stack([f(j * w) for j in range(1, k + 1) for f in (np.cos, np.sin)])
     if chol is None:
         coef = rng.normal(0.0, sd, size=(n, basis.shape[0]))
     else:

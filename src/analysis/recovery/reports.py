@@ -345,9 +345,7 @@ def fit_down_reports(
     clock = report_clock(times, onset=onset, end=end, level=opts.level)
     quiet, quiet_note = None, ""
     if opts.profile == "quiet" and opts.propensity is None and opts.sampling == "spontaneous":
-        quiet, quiet_note = learned_profile(
-            clock.epoch, clock.onset_s, timezone=opts.timezone, assumed=g_profile, prior_sd=PROFILE_HARMONIC_SD
-        )
+        quiet, quiet_note = learned_profile(clock.epoch, clock.onset_s, timezone=opts.timezone, assumed=g_profile)
         g_profile = g_profile if quiet is None else quiet.propensity(g_profile)
     ev, notes = _report_evidence(clock, windows, opts, g_profile)
     notes = [*notes, quiet_note] if quiet_note else notes
