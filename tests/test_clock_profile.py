@@ -136,7 +136,12 @@ reported_at = "when"
     (tmp_path / "incident.toml").write_text(text, encoding="utf-8")
     (tmp_path / "r.csv").write_text("when\n", encoding="utf-8")
     assert load_incident(tmp_path).reporting.profile == "estimated"
+    # absent: learned from the quiet days when the file has them (else the assumed profile)
     (tmp_path / "incident.toml").write_text(text.replace('profile = "estimated"\n', ""), encoding="utf-8")
+    assert load_incident(tmp_path).reporting.profile == "quiet"
+    # a stated profile without `profile` is known, as before
+    known = "hourly_propensity = [" + ", ".join(["1"] * 24) + "]"
+    (tmp_path / "incident.toml").write_text(text.replace('profile = "estimated"', known), encoding="utf-8")
     assert load_incident(tmp_path).reporting.profile == "assumed"
     (tmp_path / "incident.toml").write_text(text.replace('"estimated"', '"fitted"'), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"key 'reporting.profile'.*\"assumed\", \"estimated\", \"shared\" or \"quiet\""):

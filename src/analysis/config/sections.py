@@ -30,10 +30,13 @@ def _noticing(rp: Any) -> bool | Literal["pooled"]:
 
 
 def _profile(rp: Any) -> Literal["assumed", "estimated", "shared", "quiet"]:
-    """``[reporting] profile``: "assumed" (default), "estimated", "shared" (stated, from other incidents) or "quiet"."""
+    """``[reporting] profile``: "quiet" (the default without a stated profile), "assumed", "estimated" or "shared".
+
+    "quiet": learned from the reports before the onset when there are enough, else assumed.
+    """
     value = rp.get("profile", str)
     if value is None:
-        return "assumed"
+        return "assumed" if rp.table.get("hourly_propensity") is not None else "quiet"
     if value == "estimated":
         return "estimated"
     if value == "quiet":
