@@ -10,7 +10,13 @@ import pytest
 from analysis.recovery import fit_down_reports
 from analysis.recovery.clock_profile import profile_basis
 from analysis.recovery.propensity import DEFAULT_PROPENSITY, local_hours
-from analysis.recovery.quiet_profile import MIN_QUIET_REPORTS, QUIET_GUARD_MINUTES, quiet_profile, quiet_window
+from analysis.recovery.quiet_profile import (
+    MIN_QUIET_REPORTS,
+    QUIET_GUARD_MINUTES,
+    QUIET_TRANSFER_SD,
+    quiet_profile,
+    quiet_window,
+)
 from analysis.recovery.report_bins import profile_perturbation
 from analysis.simulate import report_times
 
@@ -51,7 +57,7 @@ def test_the_quiet_days_find_the_profile_and_its_precision():
     assert np.max(np.abs(np.log(q.propensity(DEFAULT)) - np.log(_true_profile()))) < 0.25
     # four times the reports, half the spread (on the Poisson scale: each φ is measured on its own noise)
     q4 = _estimate(_background(12000, 3, seed=2, profile=_true_profile()))
-    assert q4.sd / np.sqrt(q4.phi) == pytest.approx(q.sd / np.sqrt(q.phi) / 2, rel=0.15)
+    assert q4.sd(0.0) / np.sqrt(q4.phi) == pytest.approx(q.sd(0.0) / np.sqrt(q.phi) / 2, rel=0.15)
     assert 1.0 <= q.phi < 1.5 and 1.0 <= q4.phi < 1.5
 
 
@@ -66,7 +72,7 @@ def test_clumped_background_counts_as_fewer_reports():
     plain = _estimate(_background(3000, 3, seed=4, profile=_true_profile()))
     clumped = _estimate(_background(3000, 3, seed=4, profile=_true_profile(), clump=3))
     assert clumped.phi > 2.0 and plain.phi < 1.5
-    assert clumped.sd == pytest.approx(plain.sd * np.sqrt(3), rel=0.35)
+    assert clumped.sd(0.0) == pytest.approx(plain.sd(0.0) * np.sqrt(3), rel=0.35)
 
 
 def test_too_few_quiet_reports_or_less_than_a_day_keep_the_assumed_profile():
@@ -107,8 +113,11 @@ def test_the_fit_uses_the_quiet_days_and_their_spread():
     fit = fit_down_reports(times, noticing="pooled", profile="quiet", **kw)
     learned = fit.identifiability["clock_profile"]
     assert learned["profile"] == "quiet" and learned["quiet_reports"] == pytest.approx(1500, rel=0.1)
+    # the bootstrap's spread: the estimate's own (here about 0.05) and what the quiet days cannot measure
+    own = np.asarray(learned["coefficient_sd"])
+    assert np.all((own > 0.02) & (own < 0.125)) and learned["transfer_sd"] == QUIET_TRANSFER_SD
     spread = fit.identifiability["reporting_hypotheses"]["profile_spread"]
-    assert spread[0] == spread[1] and 0.03 < spread[0] < 0.125
+    assert spread[0] == spread[1] == pytest.approx(np.sqrt(np.mean(own**2) + QUIET_TRANSFER_SD**2), abs=1e-3)
     assert any("learned from" in n for n in fit.notes)
     # the incident's reports alone: the assumed profile and its full spread, and the note says why
     alone = fit_down_reports(incident.astype("datetime64[s]").astype("datetime64[us]"), noticing="pooled", profile="quiet", **kw)

@@ -9,8 +9,12 @@ clock bend the counts alike: docs/recovery.md, "Why `rounded5` misses low").
 The estimate corrects the assumed profile by the same two daily harmonics that the
 bootstrap's profile spread draws, g·exp(δ), δ(h) = Σ_{j=1,2} a_j cos(2πjh/24) + b_j sin(2πjh/24),
 fitted by maximum penalised Poisson likelihood on 15-minute cells of the quiet window with the
-spread's Gaussian N(0, s²) as the prior: the posterior mode is the correction, its covariance
-(Laplace) replaces s²·I in the bootstrap. Background reports come in clumps (one customer
+spread's Gaussian N(0, s²) as the prior: the posterior mode is the correction. The bootstrap
+draws the profile's error from N(0, Σ + t²·I): Σ the estimate's covariance (Laplace), t
+(``QUIET_TRANSFER_SD``, the assumed profile's 0.25) what the quiet days cannot measure — how
+far the incident's reporters lie from the background's, and the profile's shape beyond two
+harmonics (docs/recovery.md: with Σ alone `rounded5`'s t90 still missed, the learned profile
+being 0.3–0.4 off at the hours it restores). Background reports come in clumps (one customer
 calls back), so the likelihood is a quasi-likelihood: it counts 1/φ, φ the Pearson dispersion
 of the hourly counts around the fit (at least 1).
 
@@ -39,6 +43,10 @@ MIN_QUIET_REPORTS = 200
 # the prior spread of each learned coefficient (cos and sin of one, then two cycles a day): the
 # bootstrap's profile spread, so that without quiet reports the learned profile is the assumed one
 QUIET_PRIOR_SD = (0.25, 0.25, 0.25, 0.25)
+# how far the incident's reporters' profile may lie from the quiet days' reporters' (per
+# coefficient): the quiet days do not measure it (nor the profile's shape beyond two harmonics),
+# so it stays the assumed profile's spread, added to the estimate's own covariance
+QUIET_TRANSFER_SD = 0.25
 QUIET_GUARD_MINUTES = 60.0
 QUIET_MAX_DAYS = 14
 CELL_MINUTES = 15.0
@@ -60,14 +68,17 @@ class QuietProfile:
         g = np.asarray(assumed, dtype=float) * np.exp(self.coef @ profile_basis(np.arange(24) + 0.5, self.coef.size // 2))
         return g / g.max()
 
-    @property
-    def sd(self) -> float:
-        """One number for the remaining spread, comparable with the assumed profile's 0.25: the root mean of the first two harmonics' variances."""
-        return float(math.sqrt(np.mean(np.diag(self.cov)[:4])))
+    def spread(self, transfer_sd: float = QUIET_TRANSFER_SD) -> np.ndarray:
+        """The covariance the bootstrap draws the profile's error from: the estimate's own plus ``transfer_sd``² on each coefficient."""
+        return self.cov + transfer_sd**2 * np.eye(self.cov.shape[0])
 
-    def chol(self) -> np.ndarray:
-        """A lower-triangular factor of the covariance (the bootstrap draws coefficients as L·z)."""
-        return np.linalg.cholesky(self.cov)
+    def sd(self, transfer_sd: float = QUIET_TRANSFER_SD) -> float:
+        """One number for that spread, comparable with the assumed profile's 0.25: the root mean of its variances."""
+        return float(math.sqrt(np.mean(np.diag(self.spread(transfer_sd)))))
+
+    def chol(self, transfer_sd: float = QUIET_TRANSFER_SD) -> np.ndarray:
+        """A lower-triangular factor of :meth:`spread` (the bootstrap draws coefficients as L·z)."""
+        return np.linalg.cholesky(self.spread(transfer_sd))
 
     def metrics(self, assumed: np.ndarray) -> dict[str, object]:
         """metrics.json's ``identifiability.clock_profile`` for a profile learned from the quiet days."""
@@ -82,6 +93,7 @@ class QuietProfile:
                 for j, (f, c) in enumerate(zip(("cos", "sin") * 8, self.coef, strict=False))
             },
             "coefficient_sd": [round(float(x), 4) for x in np.sqrt(np.diag(self.cov))],
+            "transfer_sd": QUIET_TRANSFER_SD,
             "hourly_propensity": [round(float(x), 4) for x in self.propensity(assumed)],
         }
 

@@ -360,8 +360,8 @@ def fit_down_reports(
         opts.timezone, int(opts.seed), _resolution_seconds(clock.epoch), tuple(notes), t1 - t_start,
     )  # fmt: skip
     if quiet is not None and (pooled or opts.profile_uncertainty):
-        # learned from the quiet days: the bootstrap draws the profile's error from that estimate's own spread
-        ev = replace(ev, profile_sd=quiet.sd, profile_chol=quiet.chol())
+        # learned from the quiet days: the bootstrap draws the profile's error around that estimate
+        ev = replace(ev, profile_sd=quiet.sd(), profile_chol=quiet.chol())
     elif pooled and opts.profile_uncertain:
         # the clock profile is assumed under either hypothesis: both halves carry its error
         ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD)
