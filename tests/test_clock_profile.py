@@ -136,7 +136,9 @@ reported_at = "when"
     (tmp_path / "incident.toml").write_text(text, encoding="utf-8")
     (tmp_path / "r.csv").write_text("when\n", encoding="utf-8")
     assert load_incident(tmp_path).reporting.profile == "estimated"
-    # absent: learned from the quiet days when the file has them (else the assumed profile)
+    # absent, or no [reporting] at all: learned from the quiet days when the file has them (else the assumed profile)
+    (tmp_path / "incident.toml").write_text(text.replace('[reporting]\nprofile = "estimated"\n', ""), encoding="utf-8")
+    assert load_incident(tmp_path).reporting.profile == "quiet"
     (tmp_path / "incident.toml").write_text(text.replace('profile = "estimated"\n', ""), encoding="utf-8")
     assert load_incident(tmp_path).reporting.profile == "quiet"
     # a stated profile without `profile` is known, as before
