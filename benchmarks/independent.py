@@ -60,6 +60,11 @@ The report process (what deliberately differs from λ = A·g·S)
   cell; "between 20:00 and 22:00": a 2-hour cell; "Tuesday morning": the 6-hour part of the
   day), the rest to the minute. Statements sharing a cell are one article's list of places.
   The source is marked ``sampling = "curated"``.
+* **Quiet days before the onset** (the ``*-quiet`` variants, :data:`QUIET_SCENARIOS`, not in
+  :data:`SCENARIOS`): the same incident exported from two days before the onset, with
+  background reports of single customers' own short outages, begun at random times and
+  reported through the same process (noticing delay, renewal calls, area multiplier, clock
+  profile, recording delay), about 3% of the incident's reports a day; they stop at the onset.
 * **Feed defects**: a few planted bad rows (no time, unparseable or impossible times) that
   must be rejected, and about 1% of legitimate reports with an unknown or empty place that
   must be kept (unplaced). One export variant is cp1252 with semicolons, French column names
