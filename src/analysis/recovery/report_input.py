@@ -128,9 +128,9 @@ class ReportOptions:
         the stated ``propensity`` is an estimate from other incidents, the bootstrap keeps the
         profile spread around it. ``"quiet"``: with ``propensity=None`` and spontaneous reports,
         the default profile corrected by two daily harmonics learned from the reports before the
-        onset (at least ``MIN_QUIET_REPORTS`` over at least a day), the bootstrap's profile spread
-        becoming that estimate's own (:mod:`analysis.recovery.quiet_profile`); without enough
-        of them, as ``"assumed"``. ``"assumed"``: g as given (a stated one is known).
+        onset (at least ``MIN_QUIET_REPORTS`` over at least a day), the bootstrap drawing the
+        profile's error around it (its covariance plus the spread of 0.25;
+        :mod:`analysis.recovery.quiet_profile`); without enough of them, as ``"assumed"``. ``"assumed"``: g as given (a stated one is known).
     """
 
     timezone: str = "Europe/Brussels"
