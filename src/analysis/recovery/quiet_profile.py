@@ -37,16 +37,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.recovery.clock_profile import profile_basis
+from analysis.recovery.evidence import PROFILE_HARMONIC_SD
 from analysis.recovery.propensity import local_hours
 
 MIN_QUIET_REPORTS = 200
 # the prior spread of each learned coefficient (cos and sin of one, then two cycles a day): the
 # bootstrap's profile spread, so that without quiet reports the learned profile is the assumed one
-QUIET_PRIOR_SD = (0.25, 0.25, 0.25, 0.25)
+QUIET_PRIOR_SD = (PROFILE_HARMONIC_SD,) * 4
 # how far the incident's reporters' profile may lie from the quiet days' reporters' (per
 # coefficient): the quiet days do not measure it (nor the profile's shape beyond two harmonics),
 # so it stays the assumed profile's spread, added to the estimate's own covariance
-QUIET_TRANSFER_SD = 0.25
+QUIET_TRANSFER_SD = PROFILE_HARMONIC_SD
 QUIET_GUARD_MINUTES = 60.0
 QUIET_MAX_DAYS = 14
 CELL_MINUTES = 15.0
