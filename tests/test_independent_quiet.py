@@ -36,3 +36,30 @@ def test_background_reports_follow_the_generators_clock_profile():
     night, evening = by_hour[2:5].sum() / profile[2:5].sum(), by_hour[20:22].sum() / profile[20:22].sum()
     assert night == pytest.approx(evening, rel=0.5)
     assert by_hour[2:5].sum() < 0.1 * by_hour[20:22].sum()
+
+
+@pytest.mark.slow
+def test_the_cli_learns_the_profile_from_a_written_quiet_variant(tmp_path):
+    # an incident folder as the README describes it, without [reporting]: `postmortem fit`
+    # learns the clock profile from the quiet days and says so in metrics.json
+    import json
+    import subprocess
+
+    from benchmarks import validation
+    from benchmarks.independent import write_incident
+
+    truth = write_incident("rounded5-quiet", tmp_path / "inc", seed=3)
+    assert "[reporting]" not in (tmp_path / "inc" / "incident.toml").read_text(encoding="utf-8")
+    out = subprocess.run(
+        [*validation.postmortem_command(), "fit", str(tmp_path / "inc"), "-p", "n_boot=20"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+    )
+    rec = json.loads(out.stdout)["recovery"]
+    learned = rec["identifiability"]["clock_profile"]
+    assert learned["profile"] == "quiet"
+    assert 0.8 * truth["counts"]["background_reports"] < learned["quiet_reports"] <= truth["counts"]["background_reports"]
+    assert learned["coefficients"]["profile_sin2"] < -0.2  # the generator's main departure from the default (−0.61)
+    assert rec["identifiability"]["reporting_hypotheses"]["profile_spread"][0] > 0.25
