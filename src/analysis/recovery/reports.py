@@ -49,6 +49,7 @@ from analysis.recovery.propensity import (
     hourly_weights,
     local_hours,
 )
+from analysis.recovery.quiet_profile import learned_profile
 from analysis.recovery.report_input import ReportClock, ReportOptions, report_clock, window_arrays
 from analysis.recovery.result import Diagnostics, RecoveryFit
 from analysis.recovery.uncertainty import FitSpec, assemble_fit, fit_spec
@@ -349,20 +350,32 @@ def fit_down_reports(
     g_profile = check_propensity(opts.propensity)
     names = resolve_candidates(opts.families)
     clock = report_clock(times, onset=onset, end=end, level=opts.level)
+    quiet, quiet_note = None, ""
+    if opts.profile == "quiet" and opts.propensity is None and opts.sampling == "spontaneous":
+        quiet, quiet_note = learned_profile(clock.epoch, clock.onset_s, timezone=opts.timezone, assumed=g_profile)
+        g_profile = g_profile if quiet is None else quiet.propensity(g_profile)
     ev, notes = _report_evidence(clock, windows, opts, g_profile)
+    notes = [*notes, quiet_note] if quiet_note else notes
     ramp_possible = opts.sampling == "spontaneous" and ev.n_obs >= MIN_NOTICING_REPORTS
     if opts.noticing is None and ramp_possible:
         ev = replace(ev, noticing=True)
     pooled = opts.noticing == "pooled" and ramp_possible and opts.n_boot > 0
     t1 = time.perf_counter()
     plan = _SpecPlan(
-        names, float(opts.level), opts.sampling, opts.dispersion, opts.delay_profile, opts.propensity is not None, clock,
+        names, float(opts.level), opts.sampling, opts.dispersion, opts.delay_profile,
+        opts.propensity is not None or quiet is not None, clock,
         opts.timezone, int(opts.seed), _resolution_seconds(clock.epoch), tuple(notes), t1 - t_start,
     )  # fmt: skip
-    if pooled and opts.profile_uncertain:
+    if quiet is not None and (pooled or opts.profile_uncertainty):
+        # learned from the quiet days: the bootstrap draws the profile's error around that estimate
+        ev = replace(ev, profile_sd=quiet.sd(), profile_chol=quiet.chol())
+    elif pooled and opts.profile_uncertain:
         # the clock profile is assumed under either hypothesis: both halves carry its error
         ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD)
-    return _fit_hypotheses(plan, ev, opts, pooled=pooled)
+    fit = _fit_hypotheses(plan, ev, opts, pooled=pooled)
+    if quiet is None:
+        return fit
+    return replace(fit, identifiability={**fit.identifiability, "clock_profile": quiet.metrics(check_propensity(None))})
 
 
 def _report_evidence(
