@@ -49,7 +49,7 @@ def variant_times(scenario: str, seed: int, variant: str) -> tuple[np.ndarray, l
     unknown = parts - set(VARIANT_PARTS)
     if unknown:
         raise SystemExit(f"unknown variant part(s) {sorted(unknown)}; choose from {', '.join(VARIANT_PARTS)}")
-    sc = ind.SCENARIOS[scenario]
+    sc = ind.ALL_SCENARIOS[scenario]
     clock = ind.Clock.build(sc.onset, sc.end)
     d = ind.draw(sc, seed)
     keep = d.times < clock.horizon
@@ -79,7 +79,7 @@ def fit_variant(
     """Fit one drawn incident of ``scenario`` with the parts named in ``variant`` changed."""
     t, prop = variant_times(scenario, seed, variant)
     prop = stated if stated is not None else prop
-    sc = ind.SCENARIOS[scenario]
+    sc = ind.ALL_SCENARIOS[scenario]
     clock = ind.Clock.build(sc.onset, sc.end)
     onset = clock.onset_utc
     noticing: Any = False if mode == "plain" else "pooled"
@@ -122,13 +122,13 @@ def fit_variant(
 def main(argv: list[str] | None = None) -> None:
     """Command line: one JSON line per (seed, variant)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=list(ind.SCENARIOS))
+    parser.add_argument("scenario", choices=list(ind.ALL_SCENARIOS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1000])
     parser.add_argument("--variants", nargs="+", default=["base"])
     parser.add_argument("--mode", choices=["pooled", "plain"], default="pooled")
     parser.add_argument("--families", default="all", help="'all' or comma-separated candidate names")
     parser.add_argument("--n-boot", type=int, default=40)
-    parser.add_argument("--profile", choices=["assumed", "estimated", "shared"], default="assumed")
+    parser.add_argument("--profile", choices=["assumed", "estimated", "shared", "quiet"], default="assumed")
     parser.add_argument("--propensity", type=Path, default=None, help="state this JSON list of 24 hourly weights")
     args = parser.parse_args(argv)
     families = "all" if args.families == "all" else args.families.split(",")

@@ -60,6 +60,11 @@ The report process (what deliberately differs from λ = A·g·S)
   cell; "between 20:00 and 22:00": a 2-hour cell; "Tuesday morning": the 6-hour part of the
   day), the rest to the minute. Statements sharing a cell are one article's list of places.
   The source is marked ``sampling = "curated"``.
+* **Quiet days before the onset** (the ``*-quiet`` variants, :data:`QUIET_SCENARIOS`, not in
+  :data:`SCENARIOS`): the same incident exported from two days before the onset, with
+  background reports of single customers' own short outages, begun at random times and
+  reported through the same process (noticing delay, renewal calls, area multiplier, clock
+  profile, recording delay), about 3% of the incident's reports a day; they stop at the onset.
 * **Feed defects**: a few planted bad rows (no time, unparseable or impossible times) that
   must be rejected, and about 1% of legitimate reports with an unknown or empty place that
   must be kept (unplaced). One export variant is cp1252 with semicolons, French column names
@@ -85,7 +90,7 @@ import argparse
 import datetime as dt
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -210,6 +215,9 @@ class Scenario:
     ``restoration`` maps a region name (or ``"*"`` for all) to its distribution; the
     customers are placed only in the regions named (all of Belgium for ``"*"``).
     ``target_reports`` is the expected number of legitimate calls before curation.
+    ``quiet_days`` > 0 starts the export that many days before the onset, with background
+    reports (customers with small outages of their own, calling through the same process) of
+    about ``background_share`` × ``target_reports`` a day (:func:`_background`).
     """
 
     name: str
@@ -228,6 +236,14 @@ class Scenario:
     second_outage: tuple[float, str] | None = None
     statements: int | None = None
     note: str = ""
+    quiet_days: int = 0
+    background_share: float = 0.0
+    base: str = ""  # a variant draws its base scenario's incident (same seed, same reports)
+
+    @property
+    def draw_name(self) -> str:
+        """The name that seeds the draw: the base scenario's for a variant."""
+        return self.base or self.name
 
 
 WEIBULL_BULK = Restoration(((1.0, Component("weibull", 150.0, 1.3)),))
@@ -326,6 +342,27 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     )
 }
+
+
+def _with_quiet_period(sc: Scenario, days: int = 2, share: float = 0.03) -> Scenario:
+    """``sc`` exported from ``days`` days before the onset, with background reports (a baseline of the same people)."""
+    return replace(
+        sc,
+        name=f"{sc.name}-quiet",
+        base=sc.name,
+        title=sc.title + ", with the two quiet days before it",
+        quiet_days=days,
+        background_share=share,
+        note=sc.note + f"; export from {days} days before the onset, background ≈ {share:.0%} of the reports a day",
+    )
+
+
+# variants whose export starts before the onset: the background reports of the days before
+# carry the population's own clock profile (not in SCENARIOS, so the default runs are unchanged)
+QUIET_SCENARIOS: dict[str, Scenario] = {
+    s.name: s for s in (_with_quiet_period(SCENARIOS[n]) for n in ("rounded5", "longtail-dst", "stamped"))
+}
+ALL_SCENARIOS: dict[str, Scenario] = {**SCENARIOS, **QUIET_SCENARIOS}
 
 
 # --------------------------------------------------------------------------- clock
@@ -427,6 +464,31 @@ def _renewal_calls(
     return np.concatenate(who_all), np.concatenate(when_all)
 
 
+def _background(
+    scenario: Scenario, clock: Clock, rate: float, mult: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Background reports of the quiet days before the onset: (customer index, call time in minutes).
+
+    Small outages of single customers begin uniformly in time over the ``quiet_days`` before
+    the onset and last Exp(60 min); each customer notices and calls as in the incident (same
+    noticing delay, Gamma(2) renewal calls at the incident's rate times their area's
+    multiplier ``mult``, thinned by the clock profile). Calls stop at the onset: what follows
+    is the incident's (this variant has no background after it). The expected number is
+    about ``background_share`` × ``target_reports`` a day.
+    """
+    span = 1440.0 * scenario.quiet_days
+    probe = NOTICE_MEDIAN_MIN * np.exp(NOTICE_SIGMA * rng.standard_normal(4096))
+    per_outage = rate * float(np.mean(SLEEP_PROFILE)) * 60.0 * float(np.mean(np.exp(-probe / 60.0)))
+    n_out = int(rng.poisson(scenario.background_share * scenario.target_reports * scenario.quiet_days / per_outage))
+    who = rng.integers(0, mult.size, n_out)  # customers of the incident's population, with their areas' multipliers
+    begin = -span + span * rng.random(n_out)
+    start = begin + NOTICE_MEDIAN_MIN * np.exp(NOTICE_SIGMA * rng.standard_normal(n_out))
+    stop = np.minimum(begin + rng.exponential(60.0, n_out), 0.0)
+    w, t = _renewal_calls(start, np.maximum(stop, start), rate * mult[who], rng)
+    keep = rng.random(t.size) < _profile(clock, t)
+    return who[w[keep]], t[keep]
+
+
 @dataclass
 class Drawn:
     """One drawn incident before it is written: reports, planted defects, truth."""
@@ -439,7 +501,7 @@ class Drawn:
 
 def draw(scenario: Scenario, seed: int) -> Drawn:
     """Draw the customers, their restorations and their calls (all in minutes after the onset)."""
-    rng = np.random.default_rng([seed, sum(map(ord, scenario.name))])
+    rng = np.random.default_rng([seed, sum(map(ord, scenario.draw_name))])
     clock = Clock.build(scenario.onset, scenario.end)
     horizon = clock.horizon
     regions = None if "*" in scenario.restoration else list(scenario.restoration)
@@ -497,6 +559,13 @@ def draw(scenario: Scenario, seed: int) -> Drawn:
         whens.append(t2[keep2])
         kinds.append(np.full(int(keep2.sum()), "second"))
         n_second = int(keep2.sum())
+    if scenario.quiet_days > 0:
+        # its own generator, so that the incident itself is the base scenario's draw
+        bg_rng = np.random.default_rng([seed, 11, sum(map(ord, scenario.name))])
+        w_bg, t_bg = _background(scenario, clock, rate, mult, bg_rng)
+        whos.append(w_bg)
+        whens.append(t_bg)
+        kinds.append(np.full(w_bg.size, "background"))
     who = np.concatenate(whos)
     when = np.concatenate(whens) + RECORD_MEDIAN_MIN * np.exp(RECORD_SIGMA * rng.standard_normal(sum(w.size for w in whos)))
     kind = np.concatenate(kinds)
@@ -594,10 +663,10 @@ def write_incident(name: str, out: Path | str, seed: int = 0, *, state_profile: 
     at the announcement, and the planted counts: rows written, bad rows, legitimate rows,
     unknown places.
     """
-    sc = SCENARIOS[name]
+    sc = ALL_SCENARIOS[name]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng([seed, 7, sum(map(ord, name))])
+    rng = np.random.default_rng([seed, 7, sum(map(ord, sc.draw_name))])
     clock = Clock.build(sc.onset, sc.end)
     drawn = draw(sc, seed)
     inside = drawn.times < clock.horizon  # the export stops at the end of observation
@@ -708,6 +777,7 @@ def write_incident(name: str, out: Path | str, seed: int = 0, *, state_profile: 
             "unknown_places": int(unknown.sum()),
             "burst_reports": int((kinds == "burst").sum()) if not sc.statements else None,
             "second_outage_reports": int((kinds == "second").sum()) if not sc.statements else None,
+            "background_reports": int((kinds == "background").sum()) if not sc.statements else None,
         },
     }
     truth["announcements"][0]["time"] = announce_local.strftime("%Y-%m-%dT%H:%M:%S")
@@ -718,7 +788,7 @@ def write_incident(name: str, out: Path | str, seed: int = 0, *, state_profile: 
 def main() -> None:
     """Write one incident folder."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("scenario", choices=sorted(ALL_SCENARIOS))
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--state-profile", action="store_true", help="write the true clock profile into [reporting]")

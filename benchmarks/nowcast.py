@@ -442,7 +442,10 @@ def piece_replays(case: Case, *, n_boot: int, cache: Path | None = None, history
         eta_forecasts(fit, evidence=evidence, data=seen, elapsed=elapsed, level=params.level, record=record, **learned)  # type: ignore[arg-type]
         prior = DurationPrior.for_event(evidence, event_size(fit, evidence, seen), history, exclude=case.incident)
         at = stage(elapsed, prior.median(case.p))
-        out += [Replayed(name, evidence, at, standardised_error(mu, sd, s["truth"])) for name, mu, sd in record.get(key, [])]
+        out += [
+            Replayed(name, evidence, at, standardised_error(mu, sd, s["truth"]), sd, prior.spread(case.p))
+            for name, mu, sd in record.get(key, [])
+        ]
     return out
 
 

@@ -165,7 +165,8 @@ def main() -> None:
             )
             print(
                 f"{mode:>6}: {res['seconds']:.1f} s ({rows / res['seconds'] / 1e6:.2f} M rows/s), peak {res['peak_mb']} MB "
-                f"(process), whole run {res['wall']:.1f} s{extra}; {res['n_raw']:,} rows = {res['n_kept']:,} kept + "
+                f"(process; {res['peak_mb'] * 1e6 / rows:.0f} B a report), whole run {res['wall']:.1f} s{extra}; "
+                f"{res['n_raw']:,} rows = {res['n_kept']:,} kept + "
                 f"{res['n_rejected']:,} rejected; counts {res['counts_rows']:,} cells, sha {res['counts_sha']}"
             )
         if len({r["counts_sha"] for r in results}) > 1:

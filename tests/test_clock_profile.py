@@ -85,7 +85,7 @@ def test_a_stated_profile_is_not_estimated_and_bad_values_fail():
     kw = {"onset": ONSET, "end": END, "families": ["exponential"], "n_boot": 0}
     stated = fit_down_reports(m, propensity=list(DEFAULT_PROPENSITY), profile="estimated", **kw)
     assert not any(n in stated.param_names for n in PROFILE_NAMES)
-    with pytest.raises(ParameterError, match="profile must be 'assumed', 'estimated' or 'shared'"):
+    with pytest.raises(ParameterError, match="profile must be 'assumed', 'estimated', 'shared' or 'quiet'"):
         fit_down_reports(m, profile="fitted", **kw)  # type: ignore[arg-type]
 
 
@@ -136,10 +136,17 @@ reported_at = "when"
     (tmp_path / "incident.toml").write_text(text, encoding="utf-8")
     (tmp_path / "r.csv").write_text("when\n", encoding="utf-8")
     assert load_incident(tmp_path).reporting.profile == "estimated"
+    # absent, or no [reporting] at all: learned from the quiet days when the file has them (else the assumed profile)
+    (tmp_path / "incident.toml").write_text(text.replace('[reporting]\nprofile = "estimated"\n', ""), encoding="utf-8")
+    assert load_incident(tmp_path).reporting.profile == "quiet"
     (tmp_path / "incident.toml").write_text(text.replace('profile = "estimated"\n', ""), encoding="utf-8")
+    assert load_incident(tmp_path).reporting.profile == "quiet"
+    # a stated profile without `profile` is known, as before
+    known = "hourly_propensity = [" + ", ".join(["1"] * 24) + "]"
+    (tmp_path / "incident.toml").write_text(text.replace('profile = "estimated"', known), encoding="utf-8")
     assert load_incident(tmp_path).reporting.profile == "assumed"
     (tmp_path / "incident.toml").write_text(text.replace('"estimated"', '"fitted"'), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"key 'reporting.profile'.*\"assumed\", \"estimated\" or \"shared\""):
+    with pytest.raises(ConfigError, match=r"key 'reporting.profile'.*\"assumed\", \"estimated\", \"shared\" or \"quiet\""):
         load_incident(tmp_path)
     # "shared" names the stated profile as an estimate: without one it is a mistake
     (tmp_path / "incident.toml").write_text(text.replace('"estimated"', '"shared"'), encoding="utf-8")
@@ -148,6 +155,8 @@ reported_at = "when"
     stated = 'profile = "shared"\nhourly_propensity = [' + ", ".join(["1"] * 24) + "]"
     (tmp_path / "incident.toml").write_text(text.replace('profile = "estimated"', stated), encoding="utf-8")
     assert load_incident(tmp_path).reporting.profile == "shared"
+    (tmp_path / "incident.toml").write_text(text.replace('"estimated"', '"quiet"'), encoding="utf-8")
+    assert load_incident(tmp_path).reporting.profile == "quiet"
 
 
 @pytest.mark.slow

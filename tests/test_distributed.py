@@ -139,3 +139,31 @@ def test_a_bad_local_address_is_one_clear_error() -> None:
 
     with pytest.raises(ParameterError, match=r"--dask local:two: expected local or local:N"), connect("local:two"):
         pass
+
+
+def _after(seconds: float, value: int) -> int:
+    import time
+
+    time.sleep(seconds)
+    return value
+
+
+def test_results_are_fetched_in_order_as_tasks_end_and_released(scheduler: str) -> None:
+    import time
+
+    from dask.distributed import Client
+
+    from analysis.distributed import gather_released
+
+    with Client(scheduler) as client:
+        # the last submitted ends first: the order is the futures', not the ends'
+        futures = [client.submit(_after, 0.6 - 0.2 * i, i, pure=False) for i in range(3)]
+        keys = {f.key for f in futures}
+        assert gather_released(client, futures) == [0, 1, 2]
+        assert futures == []  # no reference left here ...
+        for _ in range(50):  # ... so the workers drop the results
+            held = client.run(lambda dask_worker: sorted(str(k) for k in dask_worker.data))
+            if not keys & {k for v in held.values() for k in v}:
+                break
+            time.sleep(0.1)
+        assert not keys & {k for v in held.values() for k in v}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -14,12 +15,15 @@ import pytest
 
 from analysis.config import load_incident
 from analysis.errors import ConfigError
-from analysis.nowcast_eta import DurationPrior, eta_forecast
+from analysis.nowcast_eta import DurationPrior, eta_forecast, model_average
 from analysis.nowcast_skill import (
+    MISLEAD,
+    MISLEAD_SIGMA,
     PSEUDO_REPLAYS,
     STAGES,
     PieceSkill,
     Replayed,
+    fit_mixture,
     learn_skill,
     read_replays,
     skill_for,
@@ -123,6 +127,53 @@ def test_with_the_skill_learned_on_replays_the_combination_covers_as_promised_wh
     assert covered["stated"] / 150 < covered["skill"] / 150 - 0.08
 
 
+def _mixed_replays(rng: np.random.Generator, n: int, share_off: float, spread: float = 0.3) -> list[Replayed]:
+    """Replays of a piece stating ``spread`` whose error is ±0.3 when right and a misleading draw otherwise."""
+    prior_spread = 0.5
+    wide = math.sqrt(prior_spread**2 + MISLEAD_SIGMA**2)
+    out = []
+    for _ in range(n):
+        error = wide * rng.normal() if rng.random() < share_off else 0.3 * rng.normal()
+        out.append(Replayed("fit", "online_fraction", "early", float(error / spread), spread, prior_spread))
+    return out
+
+
+def test_a_piece_sometimes_wildly_off_gets_a_probability_of_misleading_and_keeps_its_scale_for_when_it_is_right() -> None:
+    rng = np.random.default_rng(5)
+    mixed = _mixed_replays(rng, 600, 0.15)
+    skill = learn_skill(mixed)
+    key = ("fit", "online_fraction", "early")
+    assert skill.mislead(*key) == pytest.approx(0.15, abs=0.05)
+    assert skill.scale(*key) == pytest.approx(1.0, abs=0.12)  # its error when right is what it states
+    # without the spreads the same z's give one wide scale, the misleading replays' rms spread over all
+    blind = learn_skill(dataclasses.replace(r, spread=math.nan) for r in mixed)
+    assert blind.scale(*key) > 3.0 and blind.mislead(*key) == MISLEAD and key not in blind.misleads
+    # a piece that is never off: a probability below the assumed one
+    honest = learn_skill(_mixed_replays(rng, 600, 0.0))
+    assert honest.mislead(*key) < 0.02 and honest.scale(*key) == pytest.approx(1.0, abs=0.1)
+    # no replays, or only a few: the priors (scale 1, probability MISLEAD) stand or nearly so
+    assert fit_mixture([], []) == (1.0, MISLEAD)
+    k, pi = fit_mixture([0.5], [10.0])
+    assert 0.8 < k < 1.0 and MISLEAD * 2 / 3 < pi < MISLEAD
+    # a key not replayed: the assumed probability
+    assert skill.mislead("shape", "down_reports", "late") == MISLEAD
+
+
+def test_a_piece_likely_to_mislead_loses_its_pull_and_a_reliable_one_gains_it() -> None:
+    prior = (math.log(600.0), 0.5)
+    piece = [(math.log(1500.0), 0.2)]  # far from the prior median, stated narrowly
+    medians = []
+    for pi in (0.01, MISLEAD, 0.9):
+        x, w = model_average(piece, prior, 1.0, 2000, [pi])
+        order = np.argsort(x)
+        medians.append(float(x[order][np.searchsorted(np.cumsum(w[order]) / w.sum(), 0.5)]))
+    assert medians[0] > medians[1] > medians[2] and medians[2] > 600.0 and medians[0] < 1500.0
+    # the default is the assumed probability, sample for sample
+    x0, w0 = model_average(piece, prior, 1.0, 500)
+    x1, w1 = model_average(piece, prior, 1.0, 500, [MISLEAD])
+    assert np.array_equal(x0, x1) and np.array_equal(w0, w1)
+
+
 SKILL_HEADER = "incident_id,piece,evidence,stage,z\n"
 
 
@@ -149,6 +200,23 @@ def test_a_skill_file_that_names_a_bad_row_or_column_is_refused_with_one_line(tm
     written = tmp_path / "written.csv"
     write_replays(written, list(replays))
     assert read_replays(written) == replays
+    # the optional spreads: read when given, blank allowed, else a positive number
+    spreads = tmp_path / "spreads.csv"
+    spreads.write_text(
+        SKILL_HEADER.strip() + ",spread,prior_spread\na,fit,down_reports,early,2.5,0.4,0.6\nb,fit,down_reports,early,1,,\n"
+    )
+    both = read_replays(spreads)
+    assert both[0][1] == Replayed("fit", "down_reports", "early", 2.5, 0.4, 0.6) and math.isnan(both[1][1].spread)
+    write_replays(written, list(both))
+    again = read_replays(written)
+    assert again[0] == both[0] and math.isnan(again[1][1].prior_spread)
+    for body, column in (
+        ("a,fit,down_reports,early,1,0,0.5\n", "spread"),
+        ("a,fit,down_reports,early,1,0.3,x\n", "prior_spread"),
+    ):
+        bad.write_text(SKILL_HEADER.strip() + ",spread,prior_spread\n" + body, encoding="utf-8")
+        with pytest.raises(ConfigError, match=f"row 2, column '{column}'"):
+            read_replays(bad)
 
 
 def test_nowcast_line_scales_the_pieces_by_the_skill_file_of_the_config(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from analysis.maps import APPROXIMATE_NOTE
 from analysis.params import validate_params
 from analysis.pipeline import analyze
 from analysis.spatial_analysis import areas_metrics, equal_recovery_metrics, regions_metrics, spatial_analysis
+from analysis.spatial_recovery import region_replicates
 from analysis.spatial_report import geography_parts
 
 from .conftest import DEFAULT_INCIDENT
@@ -42,6 +43,9 @@ def test_default_incident_is_reported_honestly(default_analysis):
     assert "pooled" in regions["Flanders"]["basis"] and "fewer than the 20" in regions["Flanders"]["basis"]
     assert "under-sampled" in regions["Flanders"]["coverage_caveat"]  # the newsroom covers Wallonia and Brussels
     assert regions["Wallonia"]["coverage_caveat"] is None
+    # a region's own bootstrap has half the national replicates (at least 20): 20 of 40 here
+    own = s.regions.regions["Wallonia"].fit
+    assert own is not None and sum(d.theta.shape[0] for d in own.draws) + own.n_boot_failed == region_replicates(40) == 20
     eq = equal_recovery_metrics(a)
     assert {"test", "statistic", "p_value", "df"} <= set(eq)
     assert eq["performed"] is False and eq["p_value"] is None and "fewer than two regions" in eq["note"]

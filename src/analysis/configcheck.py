@@ -38,7 +38,7 @@ REPORTING: Spec = {
     "surge": bool,
     "noticing": (bool, str),  # true, false or "pooled" (checked by load_incident)
     "profile_uncertainty": bool,
-    "profile": str,  # "assumed", "estimated" or "shared" (checked by load_incident)
+    "profile": str,  # "assumed", "estimated", "shared" or "quiet" (checked by load_incident)
     "delay_minutes": (int, float),
 }
 GEOGRAPHY: Spec = {

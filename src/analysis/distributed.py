@@ -61,6 +61,11 @@ from analysis.ingest.partitions import (
 log = logging.getLogger(__name__)
 
 
+#: hash buckets of the repeat shuffle per task slot: a bucket's task holds every file's keys of
+#: its bucket at once, so more buckets than slots keep that to a fraction of a worker's share
+BUCKETS_PER_THREAD = 4
+
+
 @contextlib.contextmanager
 def connect(address: str) -> Iterator[Client]:
     """A client of the cluster at ``address``; ``local[:N]`` starts (and then stops) one on this machine.
@@ -216,6 +221,25 @@ def _seeds(repeats: pl.DataFrame | None, index: int) -> dict[str, pl.DataFrame]:
     }
 
 
+def gather_released(client: Client, futures: list[Future]) -> list[Any]:
+    """The futures' results in their order, each fetched as soon as its task ends and then released.
+
+    ``futures`` is emptied: once a result is here no reference to its future is left, so
+    the worker drops it. A worker then holds only the results not yet fetched, instead of
+    every file's records until the last file is done.
+    """
+    from dask.distributed import as_completed
+
+    where = {f.key: i for i, f in enumerate(futures)}
+    out: list[Any] = [None] * len(futures)
+    pending = as_completed(futures)
+    futures.clear()
+    for done in pending:
+        out[where[done.key]] = done.result()
+        del done
+    return out
+
+
 def read_source(client: Client, source: Source, timezone: str) -> tuple[SourceRead, pl.DataFrame]:
     """A source of several files read on the cluster: the same read as in turn, and its report counts.
 
@@ -230,7 +254,7 @@ def read_source(client: Client, source: Source, timezone: str) -> tuple[SourceRe
         outs = client.gather(client.map(other_part, [source] * n, [timezone] * n, parts, pure=False))
         return merge(source, parts, outs).read, empty_counts()
     month_first = decide(client.gather(client.map(vote_part, [source] * n, parts, pure=False)))
-    n_buckets = min(n, n_threads(client))
+    n_buckets = min(n, BUCKETS_PER_THREAD * n_threads(client))
     scans: list[Future] = client.map(_scan, [source] * n, parts, [n_buckets] * n, pure=False)
     timed = any(client.gather([client.submit(_flag, f, pure=False) for f in scans]))
     if not timed:
@@ -251,10 +275,10 @@ def read_source(client: Client, source: Source, timezone: str) -> tuple[SourceRe
             results[index] = client.submit(
                 _second_pass, source, timezone, parts[index], month_first, _seeds(repeats, index), pure=False
             )
+        del first  # each first pass is released once its output is fetched
     if repeats is not None:
         log.info("%s: %d of %d files repeat keys of earlier files", source.name, repeats["part"].n_unique(), n)
-    gathered = client.gather(results)
-    del results
+    gathered = gather_released(client, results)
     outs = [_unpacked(o) for o, _ in gathered]
     merged = merge(source, parts, outs)
     return merged.read, finish_counts(source, [c for _, c in gathered], merged)

@@ -30,7 +30,7 @@ from analysis.nowcast_series import (  # noqa: F401 (kept importable from here)
     series_progress,
 )
 from analysis.nowcast_shape import SERIES_SHARE_SD, RecoveryShape, learn_shape, shape_eta
-from analysis.nowcast_skill import PieceSkill, stage
+from analysis.nowcast_skill import MISLEAD, MISLEAD_SIGMA, PieceSkill, stage
 from analysis.recovery.result import Estimate
 
 #: Samples drawn from an ETA distribution (quantiles and CRPS are computed on them).
@@ -52,10 +52,10 @@ IMPLAUSIBLE_FACTOR = 50.0
 #: ... that is, later than the prior's quantile this many standard deviations above its median
 #: (for the assumed prior's spread exactly :data:`IMPLAUSIBLE_FACTOR` times the median).
 IMPLAUSIBLE_Z = math.log(IMPLAUSIBLE_FACTOR) / PRIOR_SIGMA
-#: Prior probability that one piece of evidence behind an ETA (the fitted crossing, an extrapolation) misleads.
-MISLEAD = 0.2
-#: Log-scale spread around the prior median with which a misleading piece's value is read.
-MISLEAD_SIGMA = VAGUE_SIGMA
+# MISLEAD (0.2), the prior probability that one piece of evidence behind an ETA misleads, and
+# MISLEAD_SIGMA (3.0, as VAGUE_SIGMA), the log-scale spread around the prior median with which a
+# misleading piece's value is read, live in analysis.nowcast_skill (the skill learns per-piece
+# probabilities with the same reading) and are imported above.
 #: Models of :func:`model_average` with less weight than this are left out of the mixture.
 MIN_MODEL_WEIGHT = 1e-4
 #: Log-scale spread of the ETA from extrapolating a series' current recovery rate.
@@ -296,10 +296,12 @@ def eta_forecast(
         record.extend(named)
     parts = [(m, sd) for _, m, sd in named]
     if prior is not None:
-        if skill is not None:  # each piece's spread scaled by its measured error on replays (the prior has its own)
+        misleads = None
+        if skill is not None:  # each piece's spread and probability of misleading from its replays (the prior has its own)
             at = stage(elapsed, prior.median(p))
             parts = [(m, sd * skill.scale(k, skill_evidence, at)) for k, m, sd in named]
-        x, w = model_average(parts, (math.log(prior.median(p)), prior.spread(p)), elapsed, n)
+            misleads = [skill.mislead(k, skill_evidence, at) for k, _, _ in named]
+        x, w = model_average(parts, (math.log(prior.median(p)), prior.spread(p)), elapsed, n, misleads)
         return EtaForecast(p, x, w)
     if not parts:
         if math.isfinite(value):  # the fitted value alone, however late (the fit without a prior)
@@ -312,13 +314,18 @@ def eta_forecast(
 
 
 def model_average(
-    parts: list[tuple[float, float]], prior: tuple[float, float], elapsed: float, n: int
+    parts: list[tuple[float, float]],
+    prior: tuple[float, float],
+    elapsed: float,
+    n: int,
+    misleads: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The prior updated by the pieces of evidence, averaged over which of them to trust (weighted samples).
 
     Each piece (a log-scale ETA and its spread: the fitted crossing, an extrapolation) is
     either informative (the log t_p plus a normal error of its spread) or misleading
-    (prior probability :data:`MISLEAD`; then it says nothing about t_p and is read as a
+    (prior probability :data:`MISLEAD`, or the piece's own in ``misleads``, learned from
+    replays by :func:`analysis.nowcast_skill.fit_mixture`; then it says nothing about t_p and is read as a
     draw spread :data:`MISLEAD_SIGMA` around the prior median). Every subset of trusted
     pieces is a model; its weight is its prior probability times the likelihood of all the
     pieces' values under it (the trusted ones jointly normal around the prior, which is how
@@ -330,11 +337,12 @@ def model_average(
     """
     mu0, s0 = prior
     k = len(parts)
+    pi = list(misleads) if misleads is not None else [MISLEAD] * k
     models: list[tuple[float, float, float]] = []  # (log weight, posterior log mean, posterior sd)
     for mask in range(1 << k):
         trusted = [parts[i] for i in range(k) if mask >> i & 1]
         others = [parts[i] for i in range(k) if not mask >> i & 1]
-        logw = len(trusted) * math.log(1 - MISLEAD) + len(others) * math.log(MISLEAD)
+        logw = sum(math.log(1 - pi[i]) if mask >> i & 1 else math.log(pi[i]) for i in range(k))
         wide = math.sqrt(s0**2 + MISLEAD_SIGMA**2)
         logw += sum(float(stats.norm.logpdf(m, mu0, wide)) for m, _ in others)
         if trusted:

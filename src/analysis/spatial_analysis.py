@@ -21,7 +21,7 @@ import polars as pl
 from analysis import spatial as sp
 from analysis.errors import AnalysisError
 from analysis.spatial.pooling import AreaRecovery, pooled_area_recovery
-from analysis.spatial_recovery import RegionComparison, compare_regions, coverage_caveats
+from analysis.spatial_recovery import RegionComparison, compare_regions, coverage_caveats, region_replicates
 from analysis.timeline import DOWN_STATUSES, down_reports
 
 if TYPE_CHECKING:
@@ -135,22 +135,24 @@ def _compute(a: Analysis) -> SpatialAnalysis:
     # the area tables and the scopes read these columns only: their filters copy nothing else
     wanted = dict.fromkeys([*_AREA_COLUMNS, *(c for c in reports.columns if c.startswith("area_"))])
     geo = reports.select([c for c in wanted if c in reports.columns])
+    # one pass each: the down reports merged per scope, province, region, source and time (the
+    # province and region tables, the scopes, the region comparison) and per area and time
+    cells = sp.down_cells(geo)
+    placed = sp.area_cells(geo, level="municipality") if not user else _user_placed(geo, layer.boundaries)
+    del geo
     table_ = sp.area_table(
-        geo, layer.boundaries, level=level, onset=onset, exposure=exposure, per=per,
+        placed, layer.boundaries, level=level, onset=onset, exposure=exposure, per=per,
         ci_level=params.level, expected_within=expected_within,
     )  # fmt: skip
     prov = sp.area_table(
-        geo, boundaries("province"), level="province", onset=onset, exposure=load_exposure(level="province"),
+        cells, boundaries("province"), level="province", onset=onset, exposure=load_exposure(level="province"),
         ci_level=params.level, expected_within=expected_within,
     )  # fmt: skip
     reg = sp.area_table(
-        geo, boundaries("region"), level="region", onset=onset, exposure=load_exposure(level="region"), ci_level=params.level
+        cells, boundaries("region"), level="region", onset=onset, exposure=load_exposure(level="region"), ci_level=params.level
     )
-    scoped = sp.report_scope(sp.assign_level(down_reports(geo), level=level, areas=layer.boundaries))
-    del geo
     w = pl.col("weight").cast(pl.Float64).fill_null(1.0)
-    scope_counts = {s: float(n) for s, n in scoped.group_by("scope").agg(w.sum()).iter_rows()}
-    by_source = _down_by_source(reports)
+    scope_counts = {s: float(n) for s, n in cells.group_by("scope").agg(w.sum()).iter_rows()}
     out = SpatialAnalysis(
         level=level,
         approximate=bool(layer.approximate),
@@ -163,22 +165,29 @@ def _compute(a: Analysis) -> SpatialAnalysis:
         scope_counts=scope_counts,
         rate_unit=unit,
         expected_within=expected_within,
-        caveats=coverage_caveats(coverage, counts=by_source),
-        hourly=sp.hourly_area_counts(scoped),
+        caveats=coverage_caveats(coverage, counts=_down_by_source(cells)),
+        hourly=sp.hourly_area_counts(placed),
         notes=notes,
     )
-    # only what the pooled fit reads: a filtered copy of every column would stay alive below
-    used = [c for c in ("area_key", "reported_at", "reported_until", "weight") if c in scoped.columns]
-    located = scoped.select(used).filter(pl.col("area_key").is_not_null())
-    del scoped
+    # only what the pooled fit reads
+    located = placed.select("area_key", "reported_at", "reported_until", "weight")
+    del placed
     prop = propensity_for(inc, params)
     if a.fit is not None and a.fit.end is not None and located.height:
         try:
             out.pooled = pooled_area_recovery(located, a.fit, propensity=prop, bin_minutes=params.bin_minutes)
         except AnalysisError as exc:
             notes.append(f"per-area recovery not estimated: {exc}")
-    _regions_and_area_tests(a, out, exposure=exposure, coverage=coverage, propensity=prop)
+    del located  # the regions below read the cells only
+    _regions_and_area_tests(a, out, cells, exposure=exposure, coverage=coverage, propensity=prop)
     return out
+
+
+def _user_placed(geo: pl.DataFrame, areas: Any) -> pl.DataFrame:
+    """The down reports inside the user's areas (placed by their coordinates), as :func:`analysis.spatial.area_cells` has them."""
+    assigned = sp.assign_level(down_reports(geo), level="user", areas=areas)
+    cols = ("area_key", "whole_area", "status", "reported_at", "reported_until", "weight")
+    return assigned.filter(pl.col("area_key").is_not_null()).select(c for c in cols if c in assigned.columns)
 
 
 def _rate_unit(exposure: pl.DataFrame | None) -> tuple[float, str]:
@@ -191,7 +200,10 @@ def _rate_unit(exposure: pl.DataFrame | None) -> tuple[float, str]:
 
 
 def _down_by_source(reports: pl.DataFrame) -> dict[str, dict[str, float]]:
-    """Down reports per region and source (source names without contact details), for the coverage caveats."""
+    """Down reports per region and source (source names without contact details), for the coverage caveats.
+
+    ``reports``: the reports or their cells (:func:`analysis.spatial.down_cells`).
+    """
     w = pl.col("weight").cast(pl.Float64).fill_null(1.0)
     by_source: dict[str, dict[str, float]] = {}
     per_source = (
@@ -227,12 +239,19 @@ def _area_tests(a: Analysis, out: SpatialAnalysis, *, exposure: pl.DataFrame | N
 
 
 def _regions_and_area_tests(
-    a: Analysis, out: SpatialAnalysis, *, exposure: pl.DataFrame | None, coverage: dict[str, list[str]], propensity: Any
+    a: Analysis,
+    out: SpatialAnalysis,
+    cells: pl.DataFrame,
+    *,
+    exposure: pl.DataFrame | None,
+    coverage: dict[str, list[str]],
+    propensity: Any,
 ) -> None:
     """The region comparison into ``out``, with the area tests (:func:`_area_tests`) computed beside it.
 
     The region comparison (fits and bootstraps) and the area statistics (esda, permutation
-    tests) share nothing: they run side by side, each seeded on its own, notes in the same order.
+    tests) share nothing: they run side by side, each seeded on its own, notes in the same
+    order. The regions read the down reports' cells (:func:`analysis.spatial.down_cells`).
     """
     params, reports, notes = a.params, a.reports, out.notes
     later: list[str] = []
@@ -242,7 +261,7 @@ def _regions_and_area_tests(
             try:
                 names = set(reports["source"].drop_nulls().unique().to_list()) if "source" in reports.columns else set()
                 out.regions = compare_regions(
-                    reports, a.fit, propensity=propensity, bin_minutes=params.bin_minutes, n_boot=params.n_boot,
+                    cells, a.fit, propensity=propensity, bin_minutes=params.bin_minutes, n_boot=region_replicates(params.n_boot),
                     seed=params.seed, coverage=coverage, sampling=a.incident.sampling_for(names),
                 )  # fmt: skip
             except AnalysisError as exc:

@@ -130,6 +130,17 @@ def coverage_caveats(
 
 #: a region with more rows than this is fitted in this process even when a worker is open
 MAX_ASIDE_ROWS = 500_000
+# a region's own bootstrap has this share of the national replicates (at least 20, at most all):
+# as many as each reporting hypothesis of the national fit. Monte-Carlo error of a 90 %
+# percentile end, in units of the interval's width: about 0.64/√n (4.5 % at 200, 6.4 % at 100);
+# docs/performance.md, "sixth round"
+REGION_BOOT_SHARE = 0.5
+MIN_REGION_BOOT = 20
+
+
+def region_replicates(n_boot: int) -> int:
+    """Bootstrap replicates of each region's own fit when the national fit has ``n_boot``."""
+    return min(n_boot, max(MIN_REGION_BOOT, round(REGION_BOOT_SHARE * n_boot)))
 
 
 def _workers() -> int:
@@ -138,28 +149,36 @@ def _workers() -> int:
 
 
 def _region_down_reports(reports: pl.DataFrame) -> pl.DataFrame:
-    """Down reports inside a region (municipal, province and region statements; not country-wide ones)."""
+    """Down reports inside a region (municipal, province and region statements; not country-wide ones).
+
+    Merged per region, source and time (``weight`` summed): every region's fit, the pooled
+    estimates and the test read counts of equal times, so the merged rows give the same
+    evidence as the reports, in a table a few hundred thousand rows long at most (times
+    to the second) instead of one row per report. ``reports`` may be the cells of
+    :func:`analysis.spatial.down_cells`.
+    """
     from analysis.spatial import report_scope
 
-    # only the columns used here: the filters below copy what they keep
+    # only the columns used here
     used = [
         c
         for c in (
-            "reported_at", "reported_until", "weight", "status", "source", "region",
+            "scope", "reported_at", "reported_until", "weight", "status", "source", "region",
             "municipality", "province_code", "region_code", "nis_code", "area_level",
         )
         if c in reports.columns
     ]  # fmt: skip
-    return (
-        report_scope(reports.lazy().select(used))
-        .filter(
-            pl.col("status").is_in(DOWN_STATUSES)
-            & pl.col("region").is_not_null()
-            & pl.col("scope").is_in(["municipality", "province", "region"])
-        )
-        .select(c for c in ("reported_at", "reported_until", "weight", "region", "source") if c in used)
-        .collect()
+    down = report_scope(reports.lazy().select(used)).filter(
+        pl.col("status").is_in(DOWN_STATUSES)
+        & pl.col("region").is_not_null()
+        & pl.col("scope").is_in(["municipality", "province", "region"])
     )
+    keys = [c for c in ("region", "source", "reported_at", "reported_until") if c in used]
+    w = pl.col("weight").cast(pl.Int64).fill_null(1) if "weight" in used else pl.lit(1, dtype=pl.Int64)
+    # the streaming engine merges as it reads: the region's rows are never copied out of the table
+    merged = down.group_by(keys).agg(w.sum().alias("weight")).collect(engine="streaming")
+    # one order whatever the engine's: the fits' inputs are built in it
+    return merged.sort([c for c in ("region", "source", "reported_at", "reported_until") if c in keys], nulls_last=True)
 
 
 def _reports_inside(down: pl.DataFrame, national: RecoveryFit, names: Sequence[str]) -> dict[str, float]:

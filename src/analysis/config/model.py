@@ -181,8 +181,10 @@ class Reporting:
     # "estimated": the clock profile's two daily harmonics are fitted with S, penalised by the
     # profile spread (analysis.recovery.clock_profile); "shared": the stated hourly_propensity
     # is an estimate from other incidents (postmortem profile), the spread kept around it;
-    # "assumed": the profile as given (a stated one is known)
-    profile: Literal["assumed", "estimated", "shared"] = "assumed"
+    # "quiet" (the default; with a stated hourly_propensity and no `profile`: "assumed"): the
+    # default profile corrected from the reports before the onset, when there are enough, else
+    # assumed (analysis.recovery.quiet_profile); "assumed": the profile as given (a stated one is known)
+    profile: Literal["assumed", "estimated", "shared", "quiet"] = "quiet"
     # median minutes from a report's time stamp to its arrival (0: reports arrive at once)
     delay_minutes: float = 0.0
 

@@ -29,19 +29,24 @@ def _noticing(rp: Any) -> bool | Literal["pooled"]:
     return "pooled" if isinstance(value, str) else bool(value)
 
 
-def _profile(rp: Any) -> Literal["assumed", "estimated", "shared"]:
-    """``[reporting] profile``: "assumed" (the default), "estimated" (fitted with S) or "shared" (stated, from other incidents)."""
+def _profile(rp: Any) -> Literal["assumed", "estimated", "shared", "quiet"]:
+    """``[reporting] profile``: "quiet" (the default without a stated profile), "assumed", "estimated" or "shared".
+
+    "quiet": learned from the reports before the onset when there are enough, else assumed.
+    """
     value = rp.get("profile", str)
     if value is None:
-        return "assumed"
+        return "assumed" if rp.table.get("hourly_propensity") is not None else "quiet"
     if value == "estimated":
         return "estimated"
+    if value == "quiet":
+        return "quiet"
     if value == "shared":
         if rp.table.get("hourly_propensity") is None:
             raise rp.fail("profile", '"shared" is the stated hourly_propensity estimated from other incidents: state it too')
         return "shared"
     if value != "assumed":
-        raise rp.fail("profile", f'expected "assumed", "estimated" or "shared", got {quote(value)}')
+        raise rp.fail("profile", f'expected "assumed", "estimated", "shared" or "quiet", got {quote(value)}')
     return "assumed"
 
 

@@ -30,10 +30,10 @@ PROFILE_NAMES = ("profile_cos1_", "profile_sin1_", "profile_cos2_", "profile_sin
 PROFILE_BOUND = 2.0
 
 
-def profile_basis(hours: np.ndarray) -> np.ndarray:
-    """The harmonics at each bin's local hour, ``(4, n_bins)``: cos and sin of 1 and 2 cycles a day."""
+def profile_basis(hours: np.ndarray, harmonics: int = 2) -> np.ndarray:
+    """The harmonics at each bin's local hour, ``(2·harmonics, n_bins)``: cos and sin of 1, 2, … cycles a day."""
     w = 2.0 * np.pi * np.asarray(hours, dtype=float) / 24.0
-    return np.stack([np.cos(w), np.sin(w), np.cos(2 * w), np.sin(2 * w)])
+    return np.stack([f(j * w) for j in range(1, harmonics + 1) for f in (np.cos, np.sin)])
 
 
 def profile_factor(basis: np.ndarray, coef: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,20 @@ def _starts(family: RecoveryFamily, evidence: Any, fitted: dict[str, Candidate])
     return starts
 
 
+def start_sources(name: str) -> tuple[str, ...]:
+    """The candidates whose fits :func:`_starts` draws starting values from for candidate ``name``.
+
+    A delay form starts from its plain form's optimum; a mixture from the Weibull's (with the
+    same delay or none). Fitting a subset of candidates that holds these gives each of them the
+    same starts, and so the same optimum, as fitting them all.
+    """
+    base, _, suffix = name.partition("+")
+    out = [base] if suffix else []
+    if base == "mixture":
+        out.append(f"weibull+{suffix}" if suffix else "weibull")
+    return tuple(out)
+
+
 def fit_candidate(
     evidence: Any,
     name: str,
@@ -150,16 +164,27 @@ def batch_loglik(evidence: Any, family: RecoveryFamily, n: int) -> Callable[[np.
 
 
 def fit_candidates(
-    evidence: Any, names: Sequence[str], *, level: float, warm: Mapping[str, np.ndarray] | None = None
+    evidence: Any,
+    names: Sequence[str],
+    *,
+    level: float,
+    warm: Mapping[str, np.ndarray] | None = None,
+    skip: Collection[str] = (),
 ) -> list[Candidate]:
     """Fit each named candidate; plain families first so their fits warm-start the richer ones.
 
     ``warm``: a start per family tried with the others (a nested model's optimum, such as
-    the fit without a noticing ramp for the fit with one).
+    the fit without a noticing ramp for the fit with one). ``skip``: candidates left unfitted
+    (not converged, no weight); they keep their place in the list, so that whatever is
+    numbered by candidate (the bootstrap's seeds) is the same as with every one fitted.
     """
     order = sorted(names, key=lambda n: ("+" in n, n.startswith("mixture")))
     fitted: dict[str, Candidate] = {}
     for n in order:
+        if n in skip:
+            fam = make_family(n, level=level)
+            fitted[n] = Candidate(n, fam, np.full(fam.n_params + len(evidence.extra_names), np.nan), -math.inf, 0, False)
+            continue
         extra = [warm[n]] if warm is not None and n in warm else []
         fitted[n] = fit_candidate(evidence, n, level=level, fitted=fitted, warm=extra)
     return [fitted[n] for n in names]

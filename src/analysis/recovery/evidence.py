@@ -75,7 +75,9 @@ class ReportEvidence:
     τ_s); with ``noticing=True`` also ×F_N(t), the log-normal share of still-out customers
     who have noticed (:func:`notice_median`), exact per bin. ``hours`` (local clock hour of
     each bin) and ``profile_sd`` > 0 make :meth:`simulate_batch` draw each replicate under
-    a randomly distorted clock profile (:func:`profile_perturbation`). The log-likelihood is the point-process one with exact times binned:
+    a randomly distorted clock profile (:func:`profile_perturbation`; ``profile_chol``: the
+    coefficients' covariance factor when it is not s²·I, e.g. learned from the quiet days,
+    :mod:`analysis.recovery.quiet_profile`). The log-likelihood is the point-process one with exact times binned:
 
         ℓ = Σ_k n_k log(μ_k / w_k) + Σ_j c_j log Λ(W_j) − Λ(0, T),
 
@@ -112,6 +114,7 @@ class ReportEvidence:
     hours: np.ndarray | None = None
     profile_sd: float = 0.0
     profile_prior: float = 0.0
+    profile_chol: np.ndarray | None = None
     kind: str = "down_reports"
     widths: np.ndarray = field(init=False)
     nodes: np.ndarray = field(init=False)
@@ -401,7 +404,7 @@ class ReportEvidence:
         if self.hours is not None and self.profile_sd > 0:
             # the profile is assumed, not known: each data set is drawn under a distorted one
             # and refitted under the assumed one, so the intervals carry the profile's error
-            mu = mu * profile_perturbation(self.hours, rng, n, self.profile_sd)
+            mu = mu * profile_perturbation(self.hours, rng, n, self.profile_sd, self.profile_chol)
         n_c = rng.poisson(np.broadcast_to(mu * (1.0 - p) / clump.exact_mean, (n, nb)))
         counts = _clump_totals(n_c, clump.exact_sizes, clump.exact_p, clump.exact_geometric, rng)
         rep_e, bin_e = np.nonzero(counts)

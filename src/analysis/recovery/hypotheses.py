@@ -14,12 +14,45 @@ from typing import Any
 
 import numpy as np
 
+from analysis.recovery.engine import Candidate, start_sources
 from analysis.recovery.result import Draws, RecoveryFit
-from analysis.recovery.uncertainty import assemble_fit
+from analysis.recovery.uncertainty import assemble_fit, criterion
 
 RAMP_NONE = "no_ramp"
 RAMP_FITTED = "noticing_ramp"
 HYPOTHESIS_WORDS = {RAMP_NONE: "without a noticing ramp", RAMP_FITTED: "with a fitted noticing ramp"}
+# the fit with a ramp is made for the candidates within this many (Q)AIC units of the best fit
+# without one (docs/recovery.md, "Which candidates the ramp half fits"): a candidate needs
+# Δ ≤ 2·ln 100 ≈ 9.2 for the 1 % of the weight that gives it replicates, so one left out would
+# have to gain 5.4 log-likelihood units more from the ramp than the best candidate does
+RAMP_SCREEN_DELTA = 20.0
+
+
+def ramp_candidates(cands: Sequence[Candidate], phi: float, delta: float = RAMP_SCREEN_DELTA) -> list[str]:
+    """The candidates to fit with a noticing ramp, given the fits without one (``cands``, in their order).
+
+    Kept: every candidate whose criterion (QAIC with ``phi``) is within ``delta`` of the best,
+    a plain family whose delay form is not a candidate (the ramp can stand in for the delay
+    it lacks, so its gain is not bounded by the others'), and the candidates those draw their
+    starting values from (:func:`~analysis.recovery.engine.start_sources`), so that each kept
+    candidate is fitted from the same starts as when all are. A plain family whose delay form is
+    left out is bounded by it: the plain family is the delay form at a delay of 0, so its AIC is
+    at most 2 below. The ramp half's candidate table is not reported; its candidates without
+    replicates carry no weight.
+    """
+    names = [c.name for c in cands]
+    q = {c.name: criterion(c, phi) for c in cands}
+    best = min(q.values(), default=math.inf)
+    if not math.isfinite(best):
+        return names
+    keep = {n for n in names if q[n] - best <= delta or ("+" not in n and f"{n}+delay" not in q)}
+    todo = list(keep)
+    while todo:
+        for src in start_sources(todo.pop()):
+            if src in q and src not in keep:
+                keep.add(src)
+                todo.append(src)
+    return [n for n in names if n in keep]
 
 
 def hypotheses_metrics(hyps: Sequence[tuple[str, float, RecoveryFit]]) -> dict[str, Any]:

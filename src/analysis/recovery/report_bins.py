@@ -26,11 +26,21 @@ NOTICE_SIGMA = 1.0
 NOTICE_MAX_MINUTES = 30.0
 
 
-def profile_perturbation(hours: np.ndarray, rng: np.random.Generator, n: int, sd: float) -> np.ndarray:
-    """exp(δ) per replicate and bin (``(n, n_bins)``): a smooth random distortion of the clock profile."""
+def profile_perturbation(
+    hours: np.ndarray, rng: np.random.Generator, n: int, sd: float, chol: np.ndarray | None = None
+) -> np.ndarray:
+    """exp(δ) per replicate and bin (``(n, n_bins)``): a smooth random distortion of the clock profile.
+
+    Two daily harmonics whose four coefficients are N(0, sd²) each, or N(0, L·Lᵀ) with
+    ``chol`` = L (2k × 2k: k harmonics, cos and sin of each).
+    """
     w = 2.0 * np.pi * np.asarray(hours, dtype=float) / 24.0
-    basis = np.stack([np.cos(w), np.sin(w), np.cos(2 * w), np.sin(2 * w)])
-    coef = rng.normal(0.0, sd, size=(n, basis.shape[0]))
+    k = 2 if chol is None else np.asarray(chol).shape[0] // 2
+    basis = np.stack([f(j * w) for j in range(1, k + 1) for f in (np.cos, np.sin)])
+    if chol is None:
+        coef = rng.normal(0.0, sd, size=(n, basis.shape[0]))
+    else:
+        coef = rng.standard_normal((n, basis.shape[0])) @ np.asarray(chol, dtype=float).T
     return np.exp(coef @ basis)
 
 

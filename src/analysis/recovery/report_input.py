@@ -126,7 +126,11 @@ class ReportOptions:
         ``"estimated"``: with ``propensity=None``, two daily harmonics of log g fitted with S,
         penalised by the profile spread (:mod:`analysis.recovery.clock_profile`). ``"shared"``:
         the stated ``propensity`` is an estimate from other incidents, the bootstrap keeps the
-        profile spread around it. ``"assumed"``: g as given (a stated one is known).
+        profile spread around it. ``"quiet"``: with ``propensity=None`` and spontaneous reports,
+        the default profile corrected by two daily harmonics learned from the reports before the
+        onset (at least ``MIN_QUIET_REPORTS`` over at least a day), the bootstrap drawing the
+        profile's error around it (its covariance plus the spread of 0.25;
+        :mod:`analysis.recovery.quiet_profile`); without enough of them, as ``"assumed"``. ``"assumed"``: g as given (a stated one is known).
     """
 
     timezone: str = "Europe/Brussels"
@@ -144,7 +148,7 @@ class ReportOptions:
     noticing: bool | Literal["pooled"] | None = False
     profile_uncertainty: bool = False
     delay_minutes: float = 0.0
-    profile: Literal["assumed", "estimated", "shared"] = "assumed"
+    profile: Literal["assumed", "estimated", "shared", "quiet"] = "assumed"
 
     def __post_init__(self) -> None:
         check_options(self.level, self.n_boot, self.seed)
@@ -157,8 +161,8 @@ class ReportOptions:
             noticing=self.noticing,
             profile_uncertainty=self.profile_uncertainty,
         )
-        if self.profile not in ("assumed", "estimated", "shared"):
-            raise ParameterError(f"profile must be 'assumed', 'estimated' or 'shared', got {self.profile!r}")
+        if self.profile not in ("assumed", "estimated", "shared", "quiet"):
+            raise ParameterError(f"profile must be 'assumed', 'estimated', 'shared' or 'quiet', got {self.profile!r}")
         check_timezone(self.timezone)
 
     @property

@@ -33,7 +33,14 @@ from analysis.recovery.dispersion import NO_DISPERSION, Sampling, allocated_coun
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
 from analysis.recovery.evidence import NOTICE_BOUNDS, PROFILE_HARMONIC_SD, ReportEvidence
 from analysis.recovery.families import resolve_candidates
-from analysis.recovery.hypotheses import RAMP_FITTED, RAMP_NONE, fit_hypothesis, hypotheses_metrics, pool_hypotheses
+from analysis.recovery.hypotheses import (
+    RAMP_FITTED,
+    RAMP_NONE,
+    fit_hypothesis,
+    hypotheses_metrics,
+    pool_hypotheses,
+    ramp_candidates,
+)
 from analysis.recovery.propensity import (
     DEFAULT_PROPENSITY,
     FLAT_PROPENSITY,
@@ -42,6 +49,7 @@ from analysis.recovery.propensity import (
     hourly_weights,
     local_hours,
 )
+from analysis.recovery.quiet_profile import learned_profile
 from analysis.recovery.report_input import ReportClock, ReportOptions, report_clock, window_arrays
 from analysis.recovery.result import Diagnostics, RecoveryFit
 from analysis.recovery.uncertainty import FitSpec, assemble_fit, fit_spec
@@ -342,20 +350,32 @@ def fit_down_reports(
     g_profile = check_propensity(opts.propensity)
     names = resolve_candidates(opts.families)
     clock = report_clock(times, onset=onset, end=end, level=opts.level)
+    quiet, quiet_note = None, ""
+    if opts.profile == "quiet" and opts.propensity is None and opts.sampling == "spontaneous":
+        quiet, quiet_note = learned_profile(clock.epoch, clock.onset_s, timezone=opts.timezone, assumed=g_profile)
+        g_profile = g_profile if quiet is None else quiet.propensity(g_profile)
     ev, notes = _report_evidence(clock, windows, opts, g_profile)
+    notes = [*notes, quiet_note] if quiet_note else notes
     ramp_possible = opts.sampling == "spontaneous" and ev.n_obs >= MIN_NOTICING_REPORTS
     if opts.noticing is None and ramp_possible:
         ev = replace(ev, noticing=True)
     pooled = opts.noticing == "pooled" and ramp_possible and opts.n_boot > 0
     t1 = time.perf_counter()
     plan = _SpecPlan(
-        names, float(opts.level), opts.sampling, opts.dispersion, opts.delay_profile, opts.propensity is not None, clock,
+        names, float(opts.level), opts.sampling, opts.dispersion, opts.delay_profile,
+        opts.propensity is not None or quiet is not None, clock,
         opts.timezone, int(opts.seed), _resolution_seconds(clock.epoch), tuple(notes), t1 - t_start,
     )  # fmt: skip
-    if pooled and opts.profile_uncertain:
+    if quiet is not None and (pooled or opts.profile_uncertainty):
+        # learned from the quiet days: the bootstrap draws the profile's error around that estimate
+        ev = replace(ev, profile_sd=quiet.sd(), profile_chol=quiet.chol())
+    elif pooled and opts.profile_uncertain:
         # the clock profile is assumed under either hypothesis: both halves carry its error
         ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD)
-    return _fit_hypotheses(plan, ev, opts, pooled=pooled)
+    fit = _fit_hypotheses(plan, ev, opts, pooled=pooled)
+    if quiet is None:
+        return fit
+    return replace(fit, identifiability={**fit.identifiability, "clock_profile": quiet.metrics(check_propensity(None))})
 
 
 def _report_evidence(
@@ -402,7 +422,13 @@ def _fit_hypotheses(plan: _SpecPlan, ev: ReportEvidence, opts: ReportOptions, *,
     # the fit without a ramp is the ramp model at its smallest noticing share: each family starts there too
     warm = {c.name: np.insert(c.theta, ev.profile_start(c.family), NOTICE_BOUNDS[0]) for c in spec.cands if c.converged}
     # in a worker process when one is open; the reports' own times are not needed there (binned on ramp_ev)
-    lean = replace(plan, clock=replace(plan.clock, epoch=plan.clock.epoch[:0], minutes=plan.clock.minutes[:0]))
+    # and only for the candidates that can carry weight with a ramp (ramp_candidates)
+    kept = ramp_candidates(spec.cands, spec.phi)
+    lean = replace(
+        plan,
+        skip=tuple(n for n in plan.names if n not in kept),
+        clock=replace(plan.clock, epoch=plan.clock.epoch[:0], minutes=plan.clock.minutes[:0]),
+    )
     ramp_job = beside(fit_hypothesis, lean, ramp_ev, half, ramp_seed, averaged, warm=warm)
     plain = with_profile_metrics(
         assemble_fit(replace(spec, n_boot=n_boot - half), best_name, averaged=averaged), spec.evidence, PROFILE_HARMONIC_SD
@@ -429,6 +455,7 @@ class _SpecPlan:
     resolution: float
     notes: tuple[str, ...]
     binning: float  # seconds spent reading and binning
+    skip: tuple[str, ...] = ()  # candidates left unfitted (under the ramp: those that cannot carry weight)
 
     def spec(
         self, ev: ReportEvidence, *, n_boot_h: int, seed_h: int, describe: bool, warm: dict[str, np.ndarray] | None = None
@@ -437,13 +464,13 @@ class _SpecPlan:
         t_fit = time.perf_counter()
         fixed = replace(ev, profile_prior=0.0) if ev.fits_profile else ev
         # warm starts carry the profile's coefficients when it is estimated: only for the fit with it free
-        cands = fit_candidates(fixed, self.names, level=self.level, warm=None if ev.fits_profile else warm)
+        cands = fit_candidates(fixed, self.names, level=self.level, warm=None if ev.fits_profile else warm, skip=self.skip)
         first = choose(cands, what="down_reports")
         auto = self.dispersion == "auto"
         disp = estimate_dispersion(fixed, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
         if ev.fits_profile:  # the penalty on the quasi-likelihood scale: spread s/√φ (φ under the assumed profile)
             ev = replace(ev, profile_prior=ev.profile_prior / math.sqrt(disp.phi))
-            cands = fit_candidates(ev, self.names, level=self.level, warm=warm)
+            cands = fit_candidates(ev, self.names, level=self.level, warm=warm, skip=self.skip)
             first = choose(cands, what="down_reports")
             disp = estimate_dispersion(ev, first.family, first.theta, sampling=self.sampling) if auto else NO_DISPERSION
         best = choose(cands, what="down_reports", phi=disp.phi)

@@ -7,7 +7,8 @@ a CRS). Times are UTC; durations are minutes after the national onset. Metric wo
 One module per job:
 
 - :mod:`~analysis.spatial.areas`: which area a report belongs to (its *scope*), the per-area
-  table (counts, rates, timing, excess), area statements and hourly counts;
+  table (counts, rates, timing, excess), area statements and hourly counts; the down reports
+  merged into cells (:func:`~analysis.spatial.areas.down_cells`) that every table reads in one pass;
 - :mod:`~analysis.spatial.autocorrelation`: Moran's I and local clusters of report rates;
 - :mod:`~analysis.spatial.distance`: an area outcome against distance from the origin.
 """
@@ -19,10 +20,12 @@ from analysis.spatial.areas import (
     SCOPES,
     AreaLevel,
     FrameT,
+    area_cells,
     area_statements,
     area_table,
     assign_level,
     benjamini_hochberg,
+    down_cells,
     excess_table,
     hourly_area_counts,
     poisson_interval,
@@ -39,6 +42,7 @@ __all__ = [
     "DistanceTest",
     "FrameT",
     "MoranResult",
+    "area_cells",
     "area_points",
     "area_statements",
     "area_table",
@@ -46,6 +50,7 @@ __all__ = [
     "benjamini_hochberg",
     "contiguity_weights",
     "distance_effect",
+    "down_cells",
     "excess_table",
     "hourly_area_counts",
     "poisson_interval",
