@@ -12,6 +12,9 @@ once per variant, each changing one thing:
 * ``profile`` — the true clock profile stated (``propensity``), as ``--state-profile`` does;
 * any comma-joined combination, e.g. ``profile,nosecond``.
 
+``--region NAME`` keeps only the reports from that region's municipalities (a regional
+scenario's regions fitted one at a time, as the regional test fits them).
+
 ``--mode plain`` fits without the noticing ramp only; ``--families`` restricts the
 candidates (e.g. ``weibull+delay``, the true family of ``rounded5``); ``--profile estimated``
 fits the clock profile's harmonics with S (``[reporting] profile = "estimated"``); ``--propensity
@@ -43,8 +46,11 @@ from benchmarks import independent as ind
 VARIANT_PARTS = ("base", "minute", "nosecond", "noburst", "profile")
 
 
-def variant_times(scenario: str, seed: int, variant: str) -> tuple[np.ndarray, list[float] | None]:
-    """Report times (minutes after the onset) and the propensity to state, with ``variant``'s parts changed."""
+def variant_times(scenario: str, seed: int, variant: str, region: str | None = None) -> tuple[np.ndarray, list[float] | None]:
+    """Report times (minutes after the onset) and the propensity to state, with ``variant``'s parts changed.
+
+    ``region`` keeps only the reports placed in that region's municipalities.
+    """
     parts = set(variant.split(","))
     unknown = parts - set(VARIANT_PARTS)
     if unknown:
@@ -57,6 +63,9 @@ def variant_times(scenario: str, seed: int, variant: str) -> tuple[np.ndarray, l
         keep &= d.kinds != "second"
     if "noburst" in parts:
         keep &= d.kinds != "burst"
+    if region is not None:
+        regions = dict(ind._municipalities(None).select("name", "region").iter_rows())
+        keep &= np.array([regions.get(p) == region for p in d.places], dtype=bool)
     # as benchmarks.independent stamps them: the onsets lie on the 5-minute grid and the UTC
     # offsets are whole hours, so minutes after the onset round like the local clock
     step = 1 if "minute" in parts else sc.stamp_minutes
@@ -75,9 +84,10 @@ def fit_variant(
     n_boot: int = 40,
     profile: str = "assumed",
     stated: list[float] | None = None,
+    region: str | None = None,
 ) -> dict[str, Any]:
     """Fit one drawn incident of ``scenario`` with the parts named in ``variant`` changed."""
-    t, prop = variant_times(scenario, seed, variant)
+    t, prop = variant_times(scenario, seed, variant, region)
     prop = stated if stated is not None else prop
     sc = ind.ALL_SCENARIOS[scenario]
     clock = ind.Clock.build(sc.onset, sc.end)
@@ -106,6 +116,7 @@ def fit_variant(
         "scenario": scenario,
         "seed": seed,
         "variant": variant,
+        "region": region,
         "mode": mode,
         "profile": profile if stated is None or profile == "shared" else "stated",
         "reports": int(t.size),
@@ -130,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-boot", type=int, default=40)
     parser.add_argument("--profile", choices=["assumed", "estimated", "shared", "quiet"], default="assumed")
     parser.add_argument("--propensity", type=Path, default=None, help="state this JSON list of 24 hourly weights")
+    parser.add_argument("--region", default=None, help="keep only this region's reports (e.g. Wallonia)")
     args = parser.parse_args(argv)
     families = "all" if args.families == "all" else args.families.split(",")
     stated = None if args.propensity is None else [float(x) for x in json.loads(args.propensity.read_text(encoding="utf-8"))]
@@ -146,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
                         n_boot=args.n_boot,
                         profile=args.profile,
                         stated=stated,
+                        region=args.region,
                     )
                 ),
                 flush=True,

@@ -31,3 +31,18 @@ def test_variants_remove_what_they_name() -> None:
 def test_unknown_variant_is_named() -> None:
     with pytest.raises(SystemExit, match="nosecnd"):
         variant_times("rounded5", 1000, "profile,nosecnd")
+
+
+def test_region_keeps_only_that_regions_reports() -> None:
+    drawn = ind.draw(ind.SCENARIOS["regional-equal"], 1000)
+    regions = dict(ind._municipalities(None).select("name", "region").iter_rows())
+    base, _ = variant_times("regional-equal", 1000, "base")
+    flanders, _ = variant_times("regional-equal", 1000, "base", "Flanders")
+    wallonia, _ = variant_times("regional-equal", 1000, "base", "Wallonia")
+    n_wallonia = sum(regions.get(p) == "Wallonia" for p in drawn.places)
+    assert 0 < flanders.size < base.size and 0 < wallonia.size < base.size
+    assert flanders.size + wallonia.size == base.size  # the scenario places no one in Brussels
+    assert wallonia.size == n_wallonia  # every drawn report is inside the horizon here
+    assert np.all(np.isin(wallonia, base)) and np.all(np.isin(flanders, base))
+    nothing, _ = variant_times("regional-equal", 1000, "base", "Brussels")
+    assert nothing.size == 0
