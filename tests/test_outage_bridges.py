@@ -108,3 +108,8 @@ def test_two_tails_blended_mean_between_them_spread_from_their_difference():
     assert (apart > 0).all()
     lo, hi = np.quantile(apart, [0.05, 0.95])
     assert lo < 1.0 and hi > 3.0  # the 90 % range holds both tails
+
+
+def test_an_infinite_or_zero_model_tail_blends_without_nan():
+    out = blend_tails(np.array([math.inf, 0.0, 2.0]), np.array([1.0, 0.0, 2.0]), np.random.default_rng(3))
+    assert out[0] == math.inf and out[1] == 0.0 and out[2] == pytest.approx(2.0)

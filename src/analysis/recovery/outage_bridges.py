@@ -169,6 +169,9 @@ def blend_tails(model: np.ndarray, decay: np.ndarray, rng: np.random.Generator) 
     relative SD at most √2, never far above both.
     """
     mean = 0.5 * (model + decay)
-    var = 0.5 * (model - decay) ** 2
-    s2 = np.log1p(var / np.maximum(mean, 1e-300) ** 2)
+    # (relative SD)² = 2·((model − decay)/(model + decay))², at most 2; nothing where both are zero
+    # (an infinite model tail, a family of infinite mean, stays infinite)
+    ok = np.isfinite(model) & ((model + decay) > 0)
+    rel = np.divide(model - decay, model + decay, out=np.zeros(mean.size), where=ok)
+    s2 = np.log1p(2.0 * rel * rel)
     return mean * np.exp(np.sqrt(s2) * rng.standard_normal(mean.size) - 0.5 * s2)
