@@ -96,6 +96,9 @@ def test_flat_readings_or_too_few_give_no_decline():
     t, y = _decline(0.1, 0.02)
     assert end_decay(t[:5], y[:5], 0.0, float(y[4]), 4) is None
     assert end_decay(t, y, t[-4], float(y[-1]), 4) is None  # from the peak on: three readings
+    t, y = _decline(0.015, 0.01)  # two days falling by 0.72 in log: not yet by e
+    assert end_decay(t, y, 0.0, float(np.median(y[-3:])), 4) is None
+    assert end_decay(t, y, 0.0, float(np.median(y[-3:])) / 2.0, 4) is not None  # the same readings, a lower end
 
 
 def test_two_tails_blended_mean_between_them_spread_from_their_difference():

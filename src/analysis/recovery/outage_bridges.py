@@ -128,8 +128,10 @@ def end_decay(t: np.ndarray, y: np.ndarray, since: float, level: float, lag: int
     above ``DECAY_FOLD`` × ``level`` to the end: as long as the readings took to fall by that
     factor, so a slow storm's stretch is long and a fast one's short. Least squares on
     log(readings) with a Newey–West covariance (``lag`` readings: the feed's noise is
-    autocorrelated). None with fewer than eight fresh readings or no clear decline (the
-    slope within two standard errors of zero): flat readings give no clearing rate.
+    autocorrelated). None when the readings have not fallen by that factor since the peak
+    (more than a third of the peak still out), with fewer than eight fresh readings in the
+    stretch, or without a clear decline (the slope within two standard errors of zero):
+    flat readings give no clearing rate.
     """
     t, y = t[t >= since], y[t >= since]
     fresh = np.concatenate([[True], y[1:] != y[:-1]]) & (y > 0) if y.size else np.zeros(0, bool)
@@ -137,10 +139,9 @@ def end_decay(t: np.ndarray, y: np.ndarray, since: float, level: float, lag: int
     if y.size < 8 or level <= 0:
         return None
     above = np.nonzero(y > DECAY_FOLD * level)[0]
-    start = int(above[-1]) if above.size else 0
-    u, z = t[start:] - t[-1], np.log(y[start:])
-    if u.size < 8:
-        return None
+    if above.size == 0 or y.size - above[-1] < 8:
+        return None  # not yet fallen by e since the peak, or too few readings since: no clearing rate
+    u, z = t[above[-1] :] - t[-1], np.log(y[above[-1] :])
     beta, cov = _hac_ols(np.column_stack([np.ones(u.size), u]), z, lag)
     if not (beta[1] < 0 and beta[1] ** 2 > 4.0 * cov[1, 1]):
         return None
