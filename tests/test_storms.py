@@ -638,3 +638,31 @@ def test_a_second_storms_tail_starts_where_the_readings_end(tmp_path):
     ch, window = fit.customer_hours_lost(), fit.customer_hours_in_window
     assert (ch.value - window.value) / truth.customer_hours < 0.03
     assert ch.low <= truth.customer_hours <= ch.high
+
+
+def test_a_second_storms_tail_is_averaged_with_the_readings_decline(tmp_path):
+    """The model's tail, scaled to the readings' level, clears the last customers at the first storm's slow rate.
+
+    Second-storm seed 5006: scaled down it was ≈ 3 times the true tail (1.3 % of the
+    customer-hours against 0.46 %); the readings' decline over their last fall by e,
+    continued, is near the truth; the tail reported lies between the two.
+    """
+    from analysis.recovery.outage_bridges import decay_tails, end_decay
+    from analysis.recovery.outage_model import N_EXTRA
+
+    folder = tmp_path / "storm"
+    truth = write_incident("second-storm", folder, seed=5006)
+    fit = _fit(folder, tmp_path)
+    true_tail = (truth.customer_hours - truth.customer_hours_window) / (fit.peak_out / 60.0)
+    curves, _ = fit._curves()
+    totals = fit._values(lambda fam, th: th[:, fam.n_params + N_EXTRA] * np.asarray(fam.mean(th[:, : fam.n_params])))[0]
+    inside = fit._grid().u <= fit.horizon_minutes
+    modelled = np.concatenate([np.trapezoid(m[:, inside], fit._grid().u[inside], axis=1) for m in curves])
+    model = np.maximum(totals[:, 0] - modelled, 0.0) * fit._tail_scale(curves)
+    decay = end_decay(fit.evidence.t, fit.evidence.y, fit.peak_minutes, fit._end_level(), fit._lag())
+    assert decay is not None
+    readings = decay_tails(decay, 2000, np.random.default_rng(0))
+    assert 0.7 < np.median(readings) / true_tail < 1.6
+    assert np.median(model) / true_tail > 2.0  # the model's slow clearing, as measured
+    blended = np.median(fit._tail_after(model))
+    assert np.median(readings) < blended < np.median(model)

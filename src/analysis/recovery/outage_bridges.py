@@ -18,19 +18,26 @@ The hole's area is their mean and its variance the spread between them (their sa
 variance): where they agree (a straight stretch) the bridge adds nothing uncertain; where
 they disagree the truth may lie anywhere among them.
 
-The tail after the window: the customers still out at its end, cleared as the model clears
-them (:func:`tail_scale`).
+The tail after the window: the customers still out at its end (the readings' level there),
+cleared as the model clears them (:func:`tail_scale`) and as the readings' own last decline
+continued clears them (:func:`end_decay`); the two tails averaged, their spread as the
+variance (:func:`blend_tails`), as for the bridges.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.recovery.outage_crossing import _hac_ols
+
 #: a hole: consecutive used readings more than this many cadence steps apart
 HOLE_STEPS = 1.5
+#: the readings' last decline is measured from their last value above this many times the end level
+DECAY_FOLD = math.e
 
 
 @dataclass(frozen=True)
@@ -102,3 +109,70 @@ def tail_scale(ends: np.ndarray, level: float, log_sd: float) -> np.ndarray:
     ratio = level / np.maximum(ends, 1e-12)
     clear = (ends > 1e-9) & (ratio < np.exp(-2.0 * max(log_sd, 0.0)))
     return np.where(clear, ratio, 1.0)
+
+
+@dataclass(frozen=True)
+class Decay:
+    """A log-linear fit to the readings' last decline: log level at the end, slope per minute, their covariance."""
+
+    log_level: float
+    slope: float
+    cov: np.ndarray
+    n: int
+
+
+def end_decay(t: np.ndarray, y: np.ndarray, since: float, level: float, lag: int) -> Decay | None:
+    """The readings' decline over their last fall by ``DECAY_FOLD`` to ``level`` (share of the peak), on the log scale.
+
+    ``t``, ``y`` the used readings, taken from ``since`` (the peak) on. The stretch runs from the last reading
+    above ``DECAY_FOLD`` × ``level`` to the end: as long as the readings took to fall by that
+    factor, so a slow storm's stretch is long and a fast one's short. Least squares on
+    log(readings) with a Newey–West covariance (``lag`` readings: the feed's noise is
+    autocorrelated). None when the readings have not fallen by that factor since the peak
+    (more than a third of the peak still out), with fewer than eight fresh readings in the
+    stretch, or without a clear decline (the slope within two standard errors of zero):
+    flat readings give no clearing rate.
+    """
+    t, y = t[t >= since], y[t >= since]
+    fresh = np.concatenate([[True], y[1:] != y[:-1]]) & (y > 0) if y.size else np.zeros(0, bool)
+    t, y = t[fresh], y[fresh]
+    if y.size < 8 or level <= 0:
+        return None
+    above = np.nonzero(y > DECAY_FOLD * level)[0]
+    if above.size == 0 or y.size - above[-1] < 8:
+        return None  # not yet fallen by e since the peak, or too few readings since: no clearing rate
+    u, z = t[above[-1] :] - t[-1], np.log(y[above[-1] :])
+    beta, cov = _hac_ols(np.column_stack([np.ones(u.size), u]), z, lag)
+    if not (beta[1] < 0 and beta[1] ** 2 > 4.0 * cov[1, 1]):
+        return None
+    return Decay(float(beta[0]), float(beta[1]), cov, int(u.size))
+
+
+def decay_tails(decay: Decay, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws of ∫ exp(a + b·u) du from the end = exp(a)/(−b) (share of the peak × minutes).
+
+    The level a and log(−b) drawn normal (delta method for the slope: its draws stay negative).
+    """
+    b = decay.slope
+    jac = np.diag([1.0, 1.0 / b])
+    draws = rng.multivariate_normal([decay.log_level, math.log(-b)], jac @ decay.cov @ jac.T, n, method="eigh")
+    return np.exp(draws[:, 0] - draws[:, 1])
+
+
+def blend_tails(model: np.ndarray, decay: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Per replicate, the two tails' mean with their spread as variance: lognormal draws of that mean and SD.
+
+    ``model`` the model's tail scaled to the readings' level (:func:`tail_scale`), ``decay`` the
+    readings' last decline continued (:func:`decay_tails`), neither known to be right: a model
+    of one storm's shape over two clears the last customers as slowly as the first storm's
+    tail; the readings' decline there holds routine outages that keep arriving. Where they
+    agree the tail adds nothing uncertain; the lognormal keeps a draw positive and, its
+    relative SD at most √2, never far above both.
+    """
+    mean = 0.5 * (model + decay)
+    # (relative SD)² = 2·((model − decay)/(model + decay))², at most 2; nothing where both are zero
+    # (an infinite model tail, a family of infinite mean, stays infinite)
+    ok = np.isfinite(model) & ((model + decay) > 0)
+    rel = np.divide(model - decay, model + decay, out=np.zeros(mean.size), where=ok)
+    s2 = np.log1p(2.0 * rel * rel)
+    return mean * np.exp(np.sqrt(s2) * rng.standard_normal(mean.size) - 0.5 * s2)

@@ -21,7 +21,7 @@ from scipy import stats
 from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import iso_local, to_utc
 from analysis.recovery.families import RecoveryFamily
-from analysis.recovery.outage_bridges import Bridges, bridges, tail_scale
+from analysis.recovery.outage_bridges import Bridges, blend_tails, bridges, decay_tails, end_decay, tail_scale
 from analysis.recovery.outage_crossing import Crossing, CrossingSearch, _enough_readings, crossing_rows
 from analysis.recovery.outage_model import (
     N_EXTRA,
@@ -297,8 +297,7 @@ class CustomersOutFit(CrossingSearch, Headlines):
 
     def survival_band(self, t_minutes: Any) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise interval (low, high) of out(t)/peak."""
-        _, lo, hi = self.survival_curve(t_minutes)
-        return lo, hi
+        return self.survival_curve(t_minutes)[1:]
 
     def survival(self, t_minutes: Any) -> np.ndarray:
         """The reported model's maximum-likelihood out(t)/peak."""
@@ -330,15 +329,21 @@ class CustomersOutFit(CrossingSearch, Headlines):
         level = self._end_level()
         return tail_scale(ends, level, self.feed_noise().log_sd(level))
 
+    def _tail_after(self, model: np.ndarray) -> np.ndarray:
+        """Per replicate, the model's tail ``model`` averaged with the readings' last decline continued (:mod:`outage_bridges`)."""
+        decay = end_decay(self.evidence.t, self.evidence.y, self.peak_minutes, self._end_level(), self._lag())
+        rng = np.random.default_rng(self.seed + 3)
+        return model if decay is None else blend_tails(model, decay_tails(decay, model.size, rng), rng)
+
     def customer_hours_lost(self, n_affected: int | None = None) -> Estimate:
         """Customer-hours without power over the whole event (``n_affected`` ignored: the series gives the count).
 
-        The readings inside the window (integrated over time, holes crossed by the mean of
-        competing bridges: :mod:`outage_bridges`) plus the model's tail after the window's
-        end, scaled down to the readings' level there when clearly above it
-        (:meth:`_tail_scale`). The interval carries the feed's noise and the bridges'
-        spread for the measured part (:meth:`_window_draws`) and the bootstrap for the tail. ``high_beyond`` (and ``low_beyond``) when more than 1 % of the peak
-        is still out at the end of the window: the total then rests on the extrapolation.
+        The readings inside the window (holes crossed by competing bridges, :mod:`outage_bridges`)
+        plus the tail after its end: the model's, scaled down to the readings' level there when
+        clearly above it, averaged with the readings' last decline continued (:meth:`_tail_after`).
+        The interval carries the feed's noise and the bridges' spread (:meth:`_window_draws`), the
+        bootstrap and the two tails' spread. ``high_beyond`` (and ``low_beyond``): more than 1 % of
+        the peak still out at the end, the total then rests on the extrapolation.
         """
         del n_affected
         if "ch" not in self._cache:
@@ -352,7 +357,7 @@ class CustomersOutFit(CrossingSearch, Headlines):
 
             totals, _ = self._values(total)
             modelled = np.concatenate([np.trapezoid(m[:, inside], grid.u[inside], axis=1) for m in curves])
-            tail = np.maximum(totals[:, 0] - modelled, 0.0) * self._tail_scale(curves) * self.peak_out / 60.0
+            tail = self._tail_after(np.maximum(totals[:, 0] - modelled, 0.0) * self._tail_scale(curves)) * self.peak_out / 60.0
             # every tail replicate with WINDOW_DRAWS draws of the measured part: the sum's
             # percentiles then do not hang on a hundred pairs
             both = np.repeat(tail, WINDOW_DRAWS) + self._window_draws(tail.size * WINDOW_DRAWS)
