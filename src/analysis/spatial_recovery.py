@@ -157,7 +157,7 @@ def _region_down_reports(reports: pl.DataFrame) -> pl.DataFrame:
     to the second) instead of one row per report. ``reports`` may be the cells of
     :func:`analysis.spatial.down_cells`.
     """
-    from analysis.spatial import report_scope
+    from analysis.spatial import merge_rows, report_scope
 
     # only the columns used here
     used = [
@@ -174,11 +174,8 @@ def _region_down_reports(reports: pl.DataFrame) -> pl.DataFrame:
         & pl.col("scope").is_in(["municipality", "province", "region"])
     )
     keys = [c for c in ("region", "source", "reported_at", "reported_until") if c in used]
-    w = pl.col("weight").cast(pl.Int64).fill_null(1) if "weight" in used else pl.lit(1, dtype=pl.Int64)
-    # the streaming engine merges as it reads: the region's rows are never copied out of the table
-    merged = down.group_by(keys).agg(w.sum().alias("weight")).collect(engine="streaming")
     # one order whatever the engine's: the fits' inputs are built in it
-    return merged.sort([c for c in ("region", "source", "reported_at", "reported_until") if c in keys], nulls_last=True)
+    return merge_rows(down, keys).sort(keys, nulls_last=True)
 
 
 def _reports_inside(down: pl.DataFrame, national: RecoveryFit, names: Sequence[str]) -> dict[str, float]:

@@ -42,6 +42,7 @@ __all__ = [
     "down_cells",
     "excess_table",
     "hourly_area_counts",
+    "merge_rows",
     "poisson_interval",
     "report_scope",
     "weighted_median",
@@ -138,8 +139,12 @@ def assign_level(reports: FrameT, *, level: AreaLevel, areas: gpd.GeoDataFrame |
 _CELL_KEYS = ("scope", "province_code", "region_code", "region", "source", "status", "reported_at", "reported_until")
 
 
-def _merged(lazy: pl.LazyFrame, keys: Sequence[str]) -> pl.DataFrame:
-    """Rows of ``lazy`` equal in ``keys`` merged into one, ``weight`` summed (a missing weight counts 1)."""
+def merge_rows(lazy: pl.LazyFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Rows of ``lazy`` equal in ``keys`` (those it has) merged into one, ``weight`` summed (a missing weight counts 1).
+
+    Reports of equal values give the same counts, times and weighted medians as one row of
+    their summed weight, so the tables and fits that read them read the merged rows instead.
+    """
     names = _names(lazy)
     w = pl.col("weight").cast(pl.Int64).fill_null(1) if "weight" in names else pl.lit(1, dtype=pl.Int64)
     # the streaming engine aggregates as it reads: the down rows are never copied out of the table
@@ -159,7 +164,7 @@ def down_cells(reports: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     weighted). :func:`area_table` at province or region level and
     :func:`analysis.spatial_recovery.compare_regions` take the cells as they take reports.
     """
-    return _merged(report_scope(reports.lazy()).filter(pl.col("status").is_in(DOWN_STATUSES)), _CELL_KEYS)
+    return merge_rows(report_scope(reports.lazy()).filter(pl.col("status").is_in(DOWN_STATUSES)), _CELL_KEYS)
 
 
 def area_cells(reports: pl.DataFrame | pl.LazyFrame, *, level: AreaLevel = "municipality") -> pl.DataFrame:
@@ -176,7 +181,7 @@ def area_cells(reports: pl.DataFrame | pl.LazyFrame, *, level: AreaLevel = "muni
     down = assign_level(reports.lazy(), level=level).filter(
         pl.col("status").is_in(DOWN_STATUSES) & pl.col("area_key").is_not_null()
     )
-    return _merged(down, ("area_key", "whole_area", "status", "reported_at", "reported_until"))
+    return merge_rows(down, ("area_key", "whole_area", "status", "reported_at", "reported_until"))
 
 
 def weighted_median(value: str, weight: str) -> pl.Expr:
