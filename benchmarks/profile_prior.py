@@ -22,6 +22,11 @@ between kinds of activity, not what any one population does:
 The independent generator's profile (``benchmarks.independent.SLEEP_PROFILE``) is printed for
 comparison and not used in the root mean square.
 
+It also prints how heavy-tailed the shapes' departures are: each harmonic's pair (a_j, b_j) of
+each shape read as a draw of a bivariate Student t of scale 0.25 (the bootstrap's spread), and
+the degrees of freedom of greatest likelihood (``t_degrees_of_freedom``), beside the
+log-likelihood of the normal of that spread.
+
 Run: ``.venv/bin/python benchmarks/profile_prior.py``.
 """
 
@@ -33,6 +38,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import gammaln
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analysis.recovery.clock_profile import profile_basis
@@ -71,12 +78,34 @@ def harmonic_rms(coefs: np.ndarray) -> tuple[float, float]:
     return float(np.sqrt(np.mean(c[:, :2] ** 2))), float(np.sqrt(np.mean(c[:, 2:] ** 2)))
 
 
+def pair_loglik(coefs: np.ndarray, scale: float, df: float | None) -> float:
+    """Log-likelihood of every harmonic's pair (a_j, b_j) in ``coefs`` under a bivariate t (``df``) or normal (None)."""
+    c = np.atleast_2d(np.asarray(coefs, dtype=float))
+    r2 = np.concatenate([(c[:, 2 * j : 2 * j + 2] ** 2).sum(axis=1) for j in range(c.shape[1] // 2)]) / scale**2
+    if df is None:
+        return float(np.sum(-np.log(2.0 * np.pi * scale**2) - r2 / 2.0))
+    norm = gammaln((df + 2.0) / 2.0) - gammaln(df / 2.0) - np.log(df * np.pi * scale**2)
+    return float(np.sum(norm - (df + 2.0) / 2.0 * np.log1p(r2 / df)))
+
+
+def t_degrees_of_freedom(coefs: np.ndarray, scale: float) -> float:
+    """Degrees of freedom (0.5–1000) of greatest likelihood for the harmonics' pairs as bivariate t of ``scale``."""
+    res = minimize_scalar(
+        lambda x: -pair_loglik(coefs, scale, float(np.exp(x))), bounds=(np.log(0.5), np.log(1000.0)), method="bounded"
+    )
+    return float(np.exp(res.x))
+
+
 def main() -> None:
     """Print each shape's coefficients, the generator's, and the root mean square per harmonic."""
     rows = {name: harmonic_coefficients(shape) for name, shape in SHAPES.items()}
     out: dict[str, object] = {name: [round(float(x), 3) for x in c] for name, c in rows.items()}
     first, second = harmonic_rms(np.array(list(rows.values())))
     out["rms_first_harmonic"], out["rms_second_harmonic"] = round(first, 3), round(second, 3)
+    coefs = np.array(list(rows.values()))
+    out["t_df_at_scale_0.25"] = round(t_degrees_of_freedom(coefs, 0.25), 2)
+    out["loglik_t3_at_scale_0.25"] = round(pair_loglik(coefs, 0.25, 3.0), 2)
+    out["loglik_normal_0.25"] = round(pair_loglik(coefs, 0.25, None), 2)
     out["generator_not_used"] = [round(float(x), 3) for x in harmonic_coefficients(ind.SLEEP_PROFILE)]
     print(json.dumps(out))
 

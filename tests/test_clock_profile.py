@@ -11,6 +11,7 @@ from analysis.errors import ParameterError
 from analysis.recovery import fit_down_reports, make_family
 from analysis.recovery.clock_profile import PROFILE_NAMES, profile_basis
 from analysis.recovery.propensity import DEFAULT_PROPENSITY
+from analysis.recovery.report_bins import profile_perturbation
 from analysis.simulate import report_times
 
 ONSET = dt.datetime(2018, 1, 8, 7, 0, tzinfo=dt.UTC)  # 08:00 in Brussels
@@ -249,3 +250,31 @@ def test_profile_command_estimates_across_incident_folders(tmp_path):
     # one folder is not enough, and says so in one line
     proc = subprocess.run([*postmortem_command(), "profile", folders[0]], capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "at least 2 incidents" in proc.stderr
+
+
+def _drawn_coefficients(df: float, n: int = 40000) -> np.ndarray:
+    """The four harmonic coefficients of the bootstrap's profile distortions, read back from exp(δ)."""
+    hours = np.arange(0, 24, 0.25)
+    factor = profile_perturbation(hours, np.random.default_rng(5), n, 0.25, df=df)
+    coef, *_ = np.linalg.lstsq(profile_basis(hours).T, np.log(factor).T, rcond=None)
+    return coef.T
+
+
+def test_the_normal_spread_is_the_default_draw() -> None:
+    hours = np.arange(0, 24, 0.25)
+    drawn = profile_perturbation(hours, np.random.default_rng(1), 50, 0.25)
+    by_hand = np.exp(np.random.default_rng(1).normal(0.0, 0.25, size=(50, 4)) @ profile_basis(hours))
+    assert np.array_equal(drawn, by_hand)  # df = 0 draws nothing more: the default's replicates do not move
+    assert np.std(_drawn_coefficients(0.0), axis=0) == pytest.approx([0.25] * 4, rel=0.03)
+
+
+def test_a_student_t_spread_per_harmonic() -> None:
+    c = _drawn_coefficients(3.0)
+    # each coefficient is a t with 3 degrees of freedom of scale 0.25: the same middle, heavier tails
+    assert np.median(np.abs(c), axis=0) == pytest.approx([0.25 * 0.7649] * 4, rel=0.05)
+    assert np.mean(np.abs(c) > 0.61, axis=0) == pytest.approx([0.0923] * 4, abs=0.01)
+    assert np.mean(np.abs(_drawn_coefficients(0.0)) > 0.61) < 0.02
+    # one scale per harmonic: a pair's coefficients are large together, the two harmonics independently
+    sq = np.log(c**2)
+    assert np.corrcoef(sq[:, 0], sq[:, 1])[0, 1] > 0.1 and np.corrcoef(sq[:, 2], sq[:, 3])[0, 1] > 0.1
+    assert abs(np.corrcoef(sq[:, 0], sq[:, 2])[0, 1]) < 0.03

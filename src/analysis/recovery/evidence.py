@@ -43,6 +43,7 @@ from analysis.recovery.report_bins import (
 from analysis.recovery.restoration_evidence import RestorationEvidence
 
 __all__ = [
+    "PROFILE_HARMONIC_DF",
     "PROFILE_HARMONIC_SD",
     "Clumping",
     "ReportBatch",
@@ -64,6 +65,11 @@ NOTICE_START = 0.1
 # under g·exp(δ), δ(h) = Σ_{j=1,2} a_j cos(2πjh/24) + b_j sin(2πjh/24) with a_j, b_j ~ N(0, s²),
 # so the profile is off by a factor of about exp(√2·s) (1.4) at a typical hour
 PROFILE_HARMONIC_SD = 0.25
+# 0: those coefficients are normal. > 0: each harmonic's pair (a_j, b_j) is drawn as a bivariate
+# Student t of that scale with this many degrees of freedom instead (3 is what the published
+# diurnal shapes of benchmarks/profile_prior.py give by maximum likelihood at the scale 0.25).
+# Measured with 3 and not kept: docs/recovery.md, "A heavier-tailed profile spread".
+PROFILE_HARMONIC_DF = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +83,8 @@ class ReportEvidence:
     each bin) and ``profile_sd`` > 0 make :meth:`simulate_batch` draw each replicate under
     a randomly distorted clock profile (:func:`profile_perturbation`; ``profile_chol``: the
     coefficients' covariance factor when it is not s²·I, e.g. learned from the quiet days,
-    :mod:`analysis.recovery.quiet_profile`). The log-likelihood is the point-process one with exact times binned:
+    :mod:`analysis.recovery.quiet_profile`; ``profile_df`` > 0: each harmonic a Student t of
+    that many degrees of freedom: ``PROFILE_HARMONIC_DF`` for an assumed profile, 0 = normal). The log-likelihood is the point-process one with exact times binned:
 
         ℓ = Σ_k n_k log(μ_k / w_k) + Σ_j c_j log Λ(W_j) − Λ(0, T),
 
@@ -115,6 +122,7 @@ class ReportEvidence:
     profile_sd: float = 0.0
     profile_prior: float = 0.0
     profile_chol: np.ndarray | None = None
+    profile_df: float = 0.0
     kind: str = "down_reports"
     widths: np.ndarray = field(init=False)
     nodes: np.ndarray = field(init=False)
@@ -404,7 +412,7 @@ class ReportEvidence:
         if self.hours is not None and self.profile_sd > 0:
             # the profile is assumed, not known: each data set is drawn under a distorted one
             # and refitted under the assumed one, so the intervals carry the profile's error
-            mu = mu * profile_perturbation(self.hours, rng, n, self.profile_sd, self.profile_chol)
+            mu = mu * profile_perturbation(self.hours, rng, n, self.profile_sd, self.profile_chol, df=self.profile_df)
         n_c = rng.poisson(np.broadcast_to(mu * (1.0 - p) / clump.exact_mean, (n, nb)))
         counts = _clump_totals(n_c, clump.exact_sizes, clump.exact_p, clump.exact_geometric, rng)
         rep_e, bin_e = np.nonzero(counts)

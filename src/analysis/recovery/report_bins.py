@@ -27,12 +27,21 @@ NOTICE_MAX_MINUTES = 30.0
 
 
 def profile_perturbation(
-    hours: np.ndarray, rng: np.random.Generator, n: int, sd: float, chol: np.ndarray | None = None
+    hours: np.ndarray,
+    rng: np.random.Generator,
+    n: int,
+    sd: float,
+    chol: np.ndarray | None = None,
+    *,
+    df: float = 0.0,
 ) -> np.ndarray:
     """exp(δ) per replicate and bin (``(n, n_bins)``): a smooth random distortion of the clock profile.
 
     Two daily harmonics whose four coefficients are N(0, sd²) each, or N(0, L·Lᵀ) with
-    ``chol`` = L (2k × 2k: k harmonics, cos and sin of each).
+    ``chol`` = L (2k × 2k: k harmonics, cos and sin of each). ``df`` > 0 makes each
+    harmonic's pair a bivariate Student t with ``df`` degrees of freedom instead (the pair
+    divided by one √(χ²_df / df) per replicate and harmonic): the same scale, so most
+    replicates stay as near the profile as before, and a few far, with any phase.
     """
     w = 2.0 * np.pi * np.asarray(hours, dtype=float) / 24.0
     k = 2 if chol is None else np.asarray(chol).shape[0] // 2
@@ -41,6 +50,9 @@ def profile_perturbation(
         coef = rng.normal(0.0, sd, size=(n, basis.shape[0]))
     else:
         coef = rng.standard_normal((n, basis.shape[0])) @ np.asarray(chol, dtype=float).T
+    if df > 0:
+        scale = np.sqrt(df / rng.chisquare(df, size=(n, k)))
+        coef = coef * np.repeat(scale, 2, axis=1)
     return np.exp(coef @ basis)
 
 

@@ -31,7 +31,7 @@ from analysis.errors import FitError, ParameterError
 from analysis.recovery.clock_profile import with_profile_metrics
 from analysis.recovery.dispersion import NO_DISPERSION, Sampling, allocated_counts, clumping_for, estimate_dispersion
 from analysis.recovery.engine import choose, fit_candidate, fit_candidates
-from analysis.recovery.evidence import NOTICE_BOUNDS, PROFILE_HARMONIC_SD, ReportEvidence
+from analysis.recovery.evidence import NOTICE_BOUNDS, PROFILE_HARMONIC_DF, PROFILE_HARMONIC_SD, ReportEvidence
 from analysis.recovery.families import resolve_candidates
 from analysis.recovery.hypotheses import (
     RAMP_FITTED,
@@ -111,6 +111,7 @@ def build_report_evidence(
     profile_sd: float = 0.0,
     delay_minutes: float = 0.0,
     profile_prior: float = 0.0,
+    profile_df: float = 0.0,
 ) -> tuple[ReportEvidence, list[str]]:
     """Bin reports (minutes after onset) and windows into a :class:`ReportEvidence`.
 
@@ -118,7 +119,7 @@ def build_report_evidence(
     clipped to the observation period; each such decision is returned as a note.
     ``noticing`` adds the fitted noticing delay to the intensity; ``profile_sd`` > 0 makes
     the bootstrap draw its data sets under randomly distorted clock profiles
-    (:class:`ReportEvidence`). ``delay_minutes`` > 0: reports reach the data a log-normal
+    (:class:`ReportEvidence`; ``profile_df`` > 0: each harmonic a Student t). ``delay_minutes`` > 0: reports reach the data a log-normal
     delay of that median after their time stamp, so a bin ``a`` minutes before the end of
     observation holds only the share :func:`arrival_share` of its reports yet; its
     propensity is scaled by that share (the nowcasting correction for reports still to come).
@@ -165,6 +166,7 @@ def build_report_evidence(
         hours=hours,
         profile_sd=float(profile_sd),
         profile_prior=float(profile_prior),
+        profile_df=float(profile_df) if profile_sd > 0 else 0.0,
     )
     return ev, notes
 
@@ -368,10 +370,10 @@ def fit_down_reports(
     )  # fmt: skip
     if quiet is not None and (pooled or opts.profile_uncertainty):
         # learned from the quiet days: the bootstrap draws the profile's error around that estimate
-        ev = replace(ev, profile_sd=quiet.sd(), profile_chol=quiet.chol())
+        ev = replace(ev, profile_sd=quiet.sd(), profile_chol=quiet.chol(), profile_df=0.0)
     elif pooled and opts.profile_uncertain:
         # the clock profile is assumed under either hypothesis: both halves carry its error
-        ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD)
+        ev = replace(ev, profile_sd=PROFILE_HARMONIC_SD, profile_df=PROFILE_HARMONIC_DF)
     fit = _fit_hypotheses(plan, ev, opts, pooled=pooled)
     if quiet is None:
         return fit
@@ -400,6 +402,7 @@ def _report_evidence(
         profile_sd=PROFILE_HARMONIC_SD if ((opts.profile_uncertainty or estimated) and opts.profile_uncertain) else 0.0,
         delay_minutes=float(opts.delay_minutes),
         profile_prior=PROFILE_HARMONIC_SD if estimated else 0.0,
+        profile_df=PROFILE_HARMONIC_DF,
     )
     if ev.n_obs < 3:
         raise FitError(f"down_reports: {ev.n_obs:g} report(s) between onset and end of observation; at least 3 are needed")
