@@ -122,7 +122,7 @@ def restoration_profiles(
 ) -> tuple[tuple[ArrivalProfile, ...], float]:
     """Every family within reach profiled over the arrival span (:func:`profile_arrival_span`); (profiles, bound).
 
-    A span of a family is kept when its AIC/2 (−ℓ + parameters) is within the bound
+    Each family's grid holds its own fitted span besides ``spans``. A span of a family is kept when its AIC/2 (−ℓ + parameters) is within the bound
     ĉ · χ²₁(level) / 2 of the best fit's (:func:`dispersion`); a family whose own best fit is
     beyond the bound is not profiled.
     """
@@ -137,9 +137,11 @@ def restoration_profiles(
     for c in ok:
         if c.aic / 2.0 > ref + bound:
             continue
-        th, ll = profile_arrival_span(ev, c, spans)
+        k = c.family.n_params
+        own = np.union1d(spans, [c.theta[k + 1] * float(span_factor(c.theta[k + 2]))])  # the fit's own span too
+        th, ll = profile_arrival_span(ev, c, own)
         half = np.where(np.isfinite(ll), -ll + c.n_params, INF)
-        out.append(ArrivalProfile(c.family, spans, th, half, half <= ref + bound))
+        out.append(ArrivalProfile(c.family, own, th, half, half <= ref + bound))
     return tuple(out), bound
 
 
