@@ -56,7 +56,7 @@ def test_the_profile_holds_each_span_and_reaches_the_fit(simulated) -> None:
         assert np.all(pr.half_aic[pr.kept] <= best_half_aic + bound + 1e-9)
         assert np.all(pr.half_aic[~pr.kept] > best_half_aic + bound)
     # the profile reaches the fit: some span of the chosen family is (nearly) as good, and kept
-    chosen = [pr for pr in profiles if pr.family.name == fit.chosen.family.name][0]
+    chosen = next(pr for pr in profiles if pr.family.name == fit.chosen.family.name)
     assert np.min(chosen.half_aic) <= best_half_aic + 0.5
     k = fit.family.n_params
     fitted_span = fit.theta[k + 1] * float(span_factor(fit.theta[k + 2]))
