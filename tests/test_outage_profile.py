@@ -28,6 +28,8 @@ def test_widen_moves_the_bootstrap_spread_to_each_kept_value() -> None:
     assert (near.low, near.high) == pytest.approx((76.0, 126.0))
     assert widen(est, 100.0, np.array([100.0])) == est
     assert widen(est, 100.0, np.empty(0)) == est
+    capped = widen(est, 100.0, np.array([1e9]), limit=5000.0)  # a degenerate tail stops where the curves do
+    assert capped.high == pytest.approx(5000.0) and capped.low == pytest.approx(80.0)
     assert widen(Estimate(100.0, math.nan, math.nan), 100.0, np.array([10.0])).low != 10.0
 
 

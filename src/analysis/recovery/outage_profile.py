@@ -30,8 +30,8 @@ from analysis.recovery.family_base import RecoveryFamily
 from analysis.recovery.outage_model import INF, N_EXTRA, N_MAX, QueueCandidate, QueueEvidence, degenerate
 from analysis.recovery.result import Estimate
 
-SPAN_POINTS = 12  # spans on the grid (geometric)
-PROFILE_MAXITER = 120
+SPAN_POINTS = 10  # spans on the grid (geometric)
+PROFILE_MAXITER = 100
 _Q05, _Q95 = -math.log(0.95), -math.log(0.05)
 
 
@@ -70,7 +70,7 @@ def _starts(ev: QueueEvidence, cand: QueueCandidate, spans: np.ndarray) -> tuple
         r[k + 1] = w / float(span_factor(r[k + 2]))
         rows.append(r)
         idx.append(j)
-        for shape, sc in ((1.2, 0.1), (1.2, 0.5), (1.2, 1.5), (4.0, 0.5)):
+        for shape, sc in ((1.2, 0.2), (1.2, 1.5)):
             r = base.copy()
             r[:k] = fam.start(sc * ev.typical)
             r[k + 2] = shape
@@ -152,16 +152,18 @@ def dispersion(ev: QueueEvidence, cand: QueueCandidate) -> float:
     return max(1.0, tau / max(step, 1e-9))
 
 
-def widen(est: Estimate, point: float, profile_values: np.ndarray) -> Estimate:
+def widen(est: Estimate, point: float, profile_values: np.ndarray, limit: float = INF) -> Estimate:
     """``est`` (bootstrap median and interval, ``point`` the fitted value) widened to hold every kept span's value.
 
     At a kept span of value q the interval is q · [low, high] / point (the bootstrap's relative
-    spread moved there); the result is the union of those and ``est``'s own.
+    spread moved there); the result is the union of those and ``est``'s own. A widened end
+    is at most ``limit`` (the model's curves end there; an end past the window is flagged
+    by the caller).
     """
     v = np.asarray(profile_values, dtype=float)
     v = v[np.isfinite(v)]
     if not (v.size and math.isfinite(est.low) and math.isfinite(est.high) and point > 0):
         return est
     low = min(est.low, float(np.min(v)) * est.low / point)
-    high = max(est.high, float(np.max(v)) * est.high / point)
+    high = max(est.high, min(float(np.max(v)) * est.high / point, limit))
     return Estimate(est.value, low, high, est.low_beyond, est.high_beyond)

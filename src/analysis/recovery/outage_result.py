@@ -243,7 +243,7 @@ class CustomersOutFit(CrossingSearch, Headlines):
             return est
         point = float(np.asarray(fn(self.family, self.theta[None, :]), dtype=float).reshape(-1)[0])
         vals = [pr.values(fn) for pr in self.arrival_profiles()[0]]
-        return widen(est, point, np.concatenate(vals) if vals else np.empty(0))
+        return widen(est, point, np.concatenate(vals) if vals else np.empty(0), float(self._grid().u[-1]))
 
     @property
     def tail_fraction(self) -> Estimate:
