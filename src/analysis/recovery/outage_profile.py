@@ -30,8 +30,8 @@ from analysis.recovery.family_base import RecoveryFamily
 from analysis.recovery.outage_model import INF, N_EXTRA, N_MAX, QueueCandidate, QueueEvidence, degenerate
 from analysis.recovery.result import Estimate
 
-SPAN_POINTS = 10  # spans on the grid (geometric)
-PROFILE_MAXITER = 100
+SPAN_POINTS = 12  # spans on the grid (geometric)
+PROFILE_MAXITER = 120
 _Q05, _Q95 = -math.log(0.95), -math.log(0.05)
 
 
@@ -70,7 +70,7 @@ def _starts(ev: QueueEvidence, cand: QueueCandidate, spans: np.ndarray) -> tuple
         r[k + 1] = w / float(span_factor(r[k + 2]))
         rows.append(r)
         idx.append(j)
-        for shape, sc in ((1.2, 0.2), (1.2, 1.5)):
+        for shape, sc in ((1.2, 0.1), (1.2, 0.5), (1.2, 1.5), (4.0, 0.5)):
             r = base.copy()
             r[:k] = fam.start(sc * ev.typical)
             r[k + 2] = shape
