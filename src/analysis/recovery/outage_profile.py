@@ -7,8 +7,9 @@ The bootstrap of the fitted model holds the arrival window where the model put i
 interval for S's quantiles is conditional on one split of the two. Here the arrival
 window's length — the span from 5 % to 95 % of the arrivals, W = scale · ((−ln 0.05)^(1/k) −
 (−ln 0.95)^(1/k)) — is fixed on a grid from one reading step to the arrival bounds' longest
-and everything else is refitted (the profile likelihood ℓ(W)). The spans whose profile lies
-within ĉ · χ²₁(level) / 2 of the best are kept, ĉ = max(1, τ̂ / Δt) the number of readings in
+and everything else is refitted (the profile likelihood ℓ(W)), for every restoration family
+within reach. The spans whose AIC/2 (−ℓ + parameters) lies within ĉ · χ²₁(level) / 2 of the
+best fit's are kept, ĉ = max(1, τ̂ / Δt) the number of readings in
 one memory of the fitted noise: the innovations are independent only if the model is right,
 and when the curve departs from the readings for hours (τ̂ at its cap) the evidence against
 a split comes in stretches of τ̂, not in readings. A restoration-time quantile's interval is
