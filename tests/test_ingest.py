@@ -325,6 +325,31 @@ def test_the_same_user_or_device_at_the_same_time_is_a_double_post(make_incident
     assert (r.reports.height, r.rejects.height, r.sources[0].n_identical_kept) == (9, 0, 1)
 
 
+def test_a_rejected_row_does_not_claim_its_report_id(make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # an export with a blank line carrying only an id, before the real report with that id:
+    # the blank row is rejected for its time, and the real report is kept, not called its duplicate
+    rows = [
+        "id,time,town",
+        "r1,,",
+        "r2,2018-01-08 20:05,Liège",
+        "r1,2018-01-08 20:10,Namur",
+        "r2,garbage,Gent",
+        "r1,2018-01-08 20:20,Mons",
+    ]
+    mapping = '[sources.columns]\nreport_id = "id"\nreported_at = "time"\nplace = "town"\n'
+    whole, batched, n = _ingest_both(make_incident("\n".join(rows) + "\n", source_extra=mapping), monkeypatch, batch_rows=2)
+    assert n >= 3
+    _same(whole, batched)
+    assert whole.rejects.select("row", "reason").rows() == [  # type: ignore[attr-defined]
+        (2, "missing time"),
+        (5, "duplicate of row 3 (same report_id)"),  # an unusable row repeating a kept id: still a duplicate
+        (6, "duplicate of row 4 (same report_id)"),
+    ]
+    assert sorted(whole.reports["source_row"].to_list()) == [3, 4]  # type: ignore[attr-defined]
+    s = whole.sources[0]  # type: ignore[attr-defined]
+    assert s.n_raw == s.n_accepted + s.n_rejected == 5
+
+
 def test_identity_duplicates_across_batches(make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
     rows = ["id,user,time,town"]
     rows += [f"r{i},u{i % 3},2018-01-08 20:{i:02d},Liège" for i in range(9)]  # rows 2-10
