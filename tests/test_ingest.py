@@ -394,6 +394,37 @@ def test_restorations_dedupe_by_customer_and_time_and_online_points_exactly(make
     assert r.sources[0].dedupe == "exact"
 
 
+def test_restorations_before_the_configured_onset_are_rejected(make_incident: Callable[..., Path]) -> None:
+    # a log with a few clock errors: one restoration stamped before the onset, one window
+    # closing before it; they are rejected with a reason (one row does not stop the fit)
+    content = (
+        "cust,at,after,before,ok\n"
+        "c1,2018-01-08 21:00,,,true\n"
+        "c2,2018-01-08 19:30,,,true\n"  # restored before the 20:00 onset
+        "c3,,2018-01-08 19:00,2018-01-08 19:45,\n"  # a window that closes before the onset
+        "c4,,2018-01-08 19:00,2018-01-08 20:30,\n"  # a window that straddles it: kept
+        "c5,2018-01-08 20:00,,,true\n"  # at the onset itself: kept
+        "c6,2018-01-08 19:50,,,false\n"  # still down, seen before the onset
+    )
+    extra = (
+        '[sources.columns]\ncustomer_id = "cust"\nobserved_at = "at"\nrestored = "ok"\n'
+        'restored_after = "after"\nrestored_before = "before"\n'
+    )
+    folder = make_incident(content, kind="restorations", source_extra=extra, extra='onset = "2018-01-08T20:00:00"\n')
+    r = ingest(folder)
+    assert r.rejects.select("row", "column", "reason").rows() == [
+        (3, "at", "restored before the onset (2018-01-08 20:00 Europe/Brussels)"),
+        (4, "before", "restored before the onset (2018-01-08 20:00 Europe/Brussels)"),
+        (7, "at", "still down before the onset (2018-01-08 20:00 Europe/Brussels)"),
+    ]
+    assert sorted(r.restorations["customer_id"].to_list()) == ["c1", "c4", "c5"]
+    s = r.sources[0]
+    assert (s.n_raw, s.n_accepted, s.n_rejected) == (6, 3, 3)
+    # without a configured onset nothing is judged against one
+    r = ingest(make_incident(content, kind="restorations", source_extra=extra, incident_id="no-onset"))
+    assert (r.restorations.height, r.rejects.height) == (6, 0)
+
+
 def test_restoration_and_online_locations_are_checked_and_scrubbed(make_incident: Callable[..., Path]) -> None:
     content = "cust,at,lat,lon,town\nc1,2018-01-08 21:00,95,4.4,Namur tel 0470123456\n"
     extra = '[sources.columns]\ncustomer_id = "cust"\nobserved_at = "at"\nlat = "lat"\nlon = "lon"\nplace = "town"\n'

@@ -390,6 +390,10 @@ def validate(
             tally = DuplicateTally()
             records, rejects = canonicalize(raw, source, timezone=incident.timezone, tally=tally)
             rows = raw.n_raw
+        if source.kind == "restorations" and incident.onset is not None:
+            from analysis.ingest import reject_before_onset
+
+            records, rejects = reject_before_onset(records, rejects, source, incident.onset, incident.timezone)
         n_raw, n_usable = n_raw + rows, n_usable + records.height
         reasons = rejects_by_reason(rejects).head(3).select("reason", "rows").rows() if rejects.height else []
         detail = "; ".join(f"{n}× {r}" for r, n in reasons)

@@ -19,7 +19,7 @@ from analysis.ingest.canonical import (
 )
 from analysis.ingest.checks import MAX_FIELD_CHARS, DuplicateTally, key_hash
 from analysis.ingest.fields import GEO_COLUMNS, ONLINE_COLUMNS, REPORT_COLUMNS, RESTORATION_COLUMNS
-from analysis.ingest.incident import ingest_incident, ingest_to_processed, write_processed
+from analysis.ingest.incident import ingest_incident, ingest_to_processed, reject_before_onset, write_processed
 
 __all__ = [
     "BATCH_ROWS",
@@ -36,6 +36,7 @@ __all__ = [
     "ingest_incident",
     "ingest_to_processed",
     "key_hash",
+    "reject_before_onset",
     "sort_columnwise",
     "with_file",
     "write_processed",
