@@ -103,6 +103,8 @@ def test_rejects_by_reason_groups_reasons_that_differ_only_by_the_value_quoted()
         ("unreadable time 'not a time 0' (and 2 other values)", 4, "2, 3, 5, 6"),
         ("missing time", 1, "4"),
     ]
+    two = rejects.filter(pl.col("row") != 6)
+    assert rejects_by_reason(two)["reason"].to_list() == ["unreadable time 'not a time 0' (and 1 other value)", "missing time"]
 
 
 def test_durations_past_the_observation_window_are_not_printed_as_numbers(candidates: pl.DataFrame) -> None:

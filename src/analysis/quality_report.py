@@ -40,7 +40,13 @@ def rejects_by_reason(rejects: pl.DataFrame, *, by: Sequence[str] = ("reason",))
         )
         .sort("rows", *by, descending=[True] + [False] * len(by))
     )
-    said = pl.when(pl.col("_n") > 1).then(pl.format("{} (and {} other values)", "_said", pl.col("_n") - 1)).otherwise("_said")
+    said = (
+        pl.when(pl.col("_n") == 2)
+        .then(pl.format("{} (and 1 other value)", "_said"))
+        .when(pl.col("_n") > 2)
+        .then(pl.format("{} (and {} other values)", "_said", pl.col("_n") - 1))
+        .otherwise("_said")
+    )
     return counted.with_columns(said.alias("reason")).drop("_said", "_n")
 
 
