@@ -203,7 +203,9 @@ def origin_name(a: Analysis, lang: str) -> str:
 def _map_caption(s: SpatialAnalysis, lang: str = "en", origin: str = "") -> str:
     within = text(lang, "geo_within_region" if s.expected_within == "region" else "geo_within_country")
     unit = localize(s.rate_unit, lang)[0] if lang == "en" else _unit_text(s.rate_unit, lang)
-    words = text(lang, "geo_map_caption", unit=unit, within=within, origin=origin or "—")
+    words = text(lang, "geo_map_caption", unit=unit, within=within)
+    if origin:  # no origin configured: no star on the map, and no sentence about it
+        words += " " + text(lang, "geo_map_origin", origin=origin)
     if s.moran is not None and np.isfinite(s.moran.statistic) and s.moran.counts():
         words += " " + text(lang, "geo_map_clusters")
     return words
