@@ -99,7 +99,7 @@ def _repeated_hashes(hashes: pl.Series, valid: pl.Series | None) -> pl.Series | 
     twice = ordered.filter(ordered == ordered.shift(1))
     if twice.is_empty():
         return None
-    screen = hashes.is_in(twice.unique())
+    screen = hashes.is_in(twice.unique().implode())
     return screen if valid is None else screen & valid
 
 
