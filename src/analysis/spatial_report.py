@@ -92,7 +92,11 @@ def geography_parts(a: Analysis) -> list[Part]:
     lang = a.params.language
     located = a.down.filter(pl.col("nis_code").is_not_null() | pl.col("area_level").is_in(["province", "region"]))
     if located.height == 0:
-        return [heading("geography", text(lang, "geography")), f"<p>{esc(text(lang, 'no_geography', n=a.down.height))}</p>"]
+        if a.down.height == 0 and a.evidence == "restorations":  # no down report to call unplaced
+            words = text(lang, "no_geography_records", n=a.data.restorations.height)
+        else:
+            words = text(lang, "no_geography", n=a.down.height)
+        return [heading("geography", text(lang, "geography")), f"<p>{esc(words)}</p>"]
     s = spatial_analysis(a)
     tz = a.incident.timezone
     parts: list[Part] = [heading("geography", text(lang, "geography")), _lead(a, s)]
