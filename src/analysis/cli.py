@@ -378,7 +378,7 @@ def validate(
         if fixed in overrides:
             raise ParameterError(f"parameter '{fixed}' is set by the command (the INCIDENT_DIR argument), not with -p")
     validate_params(**({"incident_dir": str(incident_dir)} | overrides))
-    n_raw = n_usable = 0
+    n_raw = n_usable = n_records = 0
     for source in incident.sources:
         if is_partitioned(source):  # a glob or a folder: its files, read in turn as one source
             from analysis.ingest.partitions import read_partitioned
@@ -395,6 +395,7 @@ def validate(
 
             records, rejects = reject_before_onset(records, rejects, source, incident.onset, incident.timezone)
         n_raw, n_usable = n_raw + rows, n_usable + records.height
+        n_records += records.height if source.kind == "restorations" else 0
         reasons = rejects_by_reason(rejects).head(3).select("reason", "rows").rows() if rejects.height else []
         detail = "; ".join(f"{n}× {r}" for r, n in reasons)
         typer.echo(
@@ -412,6 +413,9 @@ def validate(
         typer.echo(f"geography: {len(layer.boundaries)} areas ({layer.source})")
     if n_usable == 0:
         _err(f"{incident.id}: nothing usable: " + ("no rows in any source" if n_raw == 0 else f"all {n_raw} rows rejected"))
+        raise typer.Exit(1)
+    if n_records and incident.onset is None:  # the fit measures each restoration from the onset
+        _err(f"{incident.id}: onset: required in incident.toml with restoration records (their times are measured from it)")
         raise typer.Exit(1)
     typer.echo(f"{incident.id}: valid")
 
