@@ -71,8 +71,7 @@ def load_incident(path: str | Path) -> Incident:
     postmortem = parse_postmortem(config_path, raw.get("postmortem"), tz)
     r.check_unknown()
 
-    folder_name = folder.resolve().name  # "." or "../x" name the folder they resolve to
-    if incident_id != folder_name:
+    if incident_id != (folder_name := folder.resolve().name):  # "." names the folder it resolves to
         log.warning(
             "%s: id '%s' differs from its folder name '%s' (reports go to <out>/%s/)",
             config_path,

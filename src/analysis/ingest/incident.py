@@ -22,6 +22,7 @@ from analysis.ingest.canonical import (
     BATCH_ROWS,
     IngestResult,
     SourceCounts,
+    SourceRead,
     _read_batched,
     _read_whole,
     compact_constants,
@@ -59,17 +60,7 @@ def ingest_incident(
     rejects: list[pl.DataFrame] = []
     counts: list[SourceCounts] = []
     for source in incident.sources:
-        read = None
-        if is_partitioned(source):  # a glob or a folder: one file, one partition
-            from analysis.ingest.partitions import read_partitioned
-
-            read = read_partitioned(source, incident.timezone)
-        elif source.kind == "down_reports":
-            read = _read_batched(source, incident.timezone, batch_rows=batch_rows, min_bytes=stream_bytes)
-        read = read or _read_whole(source, incident.timezone)
-        if source.kind == "restorations" and incident.onset is not None:
-            kept, rejected = reject_before_onset(read.records, read.rejects, source, incident.onset, incident.timezone)
-            read = replace(read, records=kept, rejects=rejected)
+        read = read_source_checked(incident, source, batch_rows=batch_rows, stream_bytes=stream_bytes)
         {"down_reports": reports, "restorations": restorations, "online_fraction": online}[source.kind].append(read.records)
         rejects.append(with_file(read.rejects, source.rel_path))
         counts.append(
@@ -116,6 +107,28 @@ def ingest_incident(
         online=result_online.sort("observed_at"),
         sources=tuple(counts),
     )
+
+
+def read_source_checked(
+    incident: Incident, source: Source, *, batch_rows: int = BATCH_ROWS, stream_bytes: int = STREAM_BYTES
+) -> SourceRead:
+    """One source read into canonical records and rejects, every row check applied (ingest and validate).
+
+    A glob or a folder is read file by file; a large down-report CSV in batches; restoration
+    records ending before a configured onset are moved to the rejects.
+    """
+    read = None
+    if is_partitioned(source):  # a glob or a folder: one file, one partition
+        from analysis.ingest.partitions import read_partitioned
+
+        read = read_partitioned(source, incident.timezone)
+    elif source.kind == "down_reports":
+        read = _read_batched(source, incident.timezone, batch_rows=batch_rows, min_bytes=stream_bytes)
+    read = read or _read_whole(source, incident.timezone)
+    if source.kind == "restorations" and incident.onset is not None:
+        kept, rejected = reject_before_onset(read.records, read.rejects, source, incident.onset, incident.timezone)
+        read = replace(read, records=kept, rejects=rejected)
+    return read
 
 
 def reject_before_onset(
