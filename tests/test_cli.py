@@ -93,3 +93,17 @@ def test_help_lists_every_command() -> None:
     names = {line.split()[0] for line in listed if line.startswith("  ") and line.split()}
     # the DESIGN contract's commands, spelled out here rather than read from the app
     assert {"render", "render-all", "fit", "ingest", "validate", "geocode", "simulate"} <= names
+
+
+def test_validate_refuses_restoration_records_without_an_onset(make_incident) -> None:
+    # restoration times are measured from the onset: without one, fit cannot run, so validate says so
+    content = "cust,at\n" + "".join(f"c{i},2018-01-08 21:{i:02d}\n" for i in range(5))
+    extra = '[sources.columns]\ncustomer_id = "cust"\nobserved_at = "at"\n[sources.defaults]\nrestored = true\n'
+    folder = make_incident(content, kind="restorations", source_extra=extra, incident_id="rest-no-onset")
+    proc = run("validate", str(folder))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("postmortem: error: rest-no-onset: onset")
+    with_onset = make_incident(
+        content, kind="restorations", source_extra=extra, incident_id="rest-onset", extra='onset = "2018-01-08T20:00:00"\n'
+    )
+    assert run("validate", str(with_onset)).returncode == 0

@@ -135,3 +135,21 @@ def test_default_incident_loads_and_is_found() -> None:
     assert inc.timezone == "Europe/Brussels"
     assert inc.onset is not None and inc.local(inc.onset).hour == 20
     assert DEFAULT_INCIDENT in find_incidents(DEFAULT_INCIDENT.parent)
+
+
+def test_an_incident_given_as_dot_is_named_by_its_real_folder(
+    make_incident, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = make_incident("time,town\n2018-01-08 20:05,Liège\n", incident_id="dot-incident")
+    monkeypatch.chdir(folder)
+    with caplog.at_level("WARNING"):
+        incident = load_incident(".")
+    assert incident.id == "dot-incident" and incident.folder.name == "dot-incident"
+    assert not [r for r in caplog.records if "differs from its folder name" in r.getMessage()]
+    # a real difference is still said, with the folder's real name
+    monkeypatch.chdir(folder.parent)
+    renamed = folder.rename(folder.parent / "other-name")
+    monkeypatch.chdir(renamed)
+    with caplog.at_level("WARNING"):
+        load_incident(".")
+    assert any("folder name 'other-name'" in r.getMessage() for r in caplog.records)

@@ -92,6 +92,22 @@ def test_periods_name_the_day_once_or_both_days() -> None:
     )
 
 
+def test_a_period_across_a_clock_change_names_both_zones() -> None:
+    from analysis.i18n import format_period
+
+    # 30 March 2025: 02:00 CET became 03:00 CEST; 23:30-01:00 UTC is 90 minutes, not 2 h 30
+    start = dt.datetime(2025, 3, 29, 23, 30, tzinfo=dt.UTC)
+    assert format_period(start, start + dt.timedelta(minutes=90), "Europe/Brussels") == "Sunday 30 March 00:30 CET–03:00 CEST"
+    # autumn: the same local hour twice, told apart by its zone
+    start = dt.datetime(2025, 10, 26, 0, 30, tzinfo=dt.UTC)
+    assert format_period(start, start + dt.timedelta(hours=1), "Europe/Brussels") == "Sunday 26 October 02:30 CEST–02:30 CET"
+    start = dt.datetime(2025, 3, 29, 20, 0, tzinfo=dt.UTC)
+    assert format_period(start, start + dt.timedelta(hours=6), "Europe/Brussels") == (
+        "Saturday 29 March 21:00 CET to Sunday 30 March 04:00 CEST"
+    )
+    assert format_period(start, start + dt.timedelta(hours=2), "Europe/Brussels") == "Saturday 29 March 21:00–23:00 CET"
+
+
 def test_every_reading_flag_of_a_series_is_named_in_each_language() -> None:
     from analysis.i18n import TEXT
     from analysis.recovery.outage_screen import DEFECTS, USED

@@ -325,6 +325,31 @@ def test_the_same_user_or_device_at_the_same_time_is_a_double_post(make_incident
     assert (r.reports.height, r.rejects.height, r.sources[0].n_identical_kept) == (9, 0, 1)
 
 
+def test_a_rejected_row_does_not_claim_its_report_id(make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # an export with a blank line carrying only an id, before the real report with that id:
+    # the blank row is rejected for its time, and the real report is kept, not called its duplicate
+    rows = [
+        "id,time,town",
+        "r1,,",
+        "r2,2018-01-08 20:05,Liège",
+        "r1,2018-01-08 20:10,Namur",
+        "r2,garbage,Gent",
+        "r1,2018-01-08 20:20,Mons",
+    ]
+    mapping = '[sources.columns]\nreport_id = "id"\nreported_at = "time"\nplace = "town"\n'
+    whole, batched, n = _ingest_both(make_incident("\n".join(rows) + "\n", source_extra=mapping), monkeypatch, batch_rows=2)
+    assert n >= 3
+    _same(whole, batched)
+    assert whole.rejects.select("row", "reason").rows() == [  # type: ignore[attr-defined]
+        (2, "missing time"),
+        (5, "duplicate of row 3 (same report_id)"),  # an unusable row repeating a kept id: still a duplicate
+        (6, "duplicate of row 4 (same report_id)"),
+    ]
+    assert sorted(whole.reports["source_row"].to_list()) == [3, 4]  # type: ignore[attr-defined]
+    s = whole.sources[0]  # type: ignore[attr-defined]
+    assert s.n_raw == s.n_accepted + s.n_rejected == 5
+
+
 def test_identity_duplicates_across_batches(make_incident: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
     rows = ["id,user,time,town"]
     rows += [f"r{i},u{i % 3},2018-01-08 20:{i:02d},Liège" for i in range(9)]  # rows 2-10
@@ -367,6 +392,37 @@ def test_restorations_dedupe_by_customer_and_time_and_online_points_exactly(make
     r = ingest(make_incident(content, kind="online_fraction", source_extra=extra, incident_id="online3"))
     assert r.rejects.select("row", "reason").rows() == [(3, "duplicate of row 2")]
     assert r.sources[0].dedupe == "exact"
+
+
+def test_restorations_before_the_configured_onset_are_rejected(make_incident: Callable[..., Path]) -> None:
+    # a log with a few clock errors: one restoration stamped before the onset, one window
+    # closing before it; they are rejected with a reason (one row does not stop the fit)
+    content = (
+        "cust,at,after,before,ok\n"
+        "c1,2018-01-08 21:00,,,true\n"
+        "c2,2018-01-08 19:30,,,true\n"  # restored before the 20:00 onset
+        "c3,,2018-01-08 19:00,2018-01-08 19:45,\n"  # a window that closes before the onset
+        "c4,,2018-01-08 19:00,2018-01-08 20:30,\n"  # a window that straddles it: kept
+        "c5,2018-01-08 20:00,,,true\n"  # at the onset itself: kept
+        "c6,2018-01-08 19:50,,,false\n"  # still down, seen before the onset
+    )
+    extra = (
+        '[sources.columns]\ncustomer_id = "cust"\nobserved_at = "at"\nrestored = "ok"\n'
+        'restored_after = "after"\nrestored_before = "before"\n'
+    )
+    folder = make_incident(content, kind="restorations", source_extra=extra, extra='onset = "2018-01-08T20:00:00"\n')
+    r = ingest(folder)
+    assert r.rejects.select("row", "column", "reason").rows() == [
+        (3, "at", "restored before the onset (2018-01-08 20:00 Europe/Brussels)"),
+        (4, "before", "restored before the onset (2018-01-08 20:00 Europe/Brussels)"),
+        (7, "at", "still down before the onset (2018-01-08 20:00 Europe/Brussels)"),
+    ]
+    assert sorted(r.restorations["customer_id"].to_list()) == ["c1", "c4", "c5"]
+    s = r.sources[0]
+    assert (s.n_raw, s.n_accepted, s.n_rejected) == (6, 3, 3)
+    # without a configured onset nothing is judged against one
+    r = ingest(make_incident(content, kind="restorations", source_extra=extra, incident_id="no-onset"))
+    assert (r.restorations.height, r.rejects.height) == (6, 0)
 
 
 def test_restoration_and_online_locations_are_checked_and_scrubbed(make_incident: Callable[..., Path]) -> None:
@@ -547,3 +603,16 @@ def test_a_date_given_as_a_source_default_spans_every_row(
     assert whole.reports.sort("source_row")["reported_at"].to_list() == [
         dt.datetime(2018, 1, 8, h, m, tzinfo=dt.UTC) for h, m in ((19, 15), (20, 40), (22, 5))
     ]
+
+
+def test_the_repeat_screen_uses_no_deprecated_polars_call(capfd: pytest.CaptureFixture[str]) -> None:
+    from analysis.ingest.checks import _repeated_hashes
+
+    hashes = pl.Series([5, 7, 5, 9, 7, 1], dtype=pl.UInt64)
+    screen = _repeated_hashes(hashes, None)
+    valid = _repeated_hashes(hashes, pl.Series([True, True, False, True, True, True]))
+    assert screen is not None and screen.to_list() == [True, True, True, False, True, False]
+    assert valid is not None and valid.to_list() == [False, True, False, False, True, False]
+    # polars prints its deprecations on stderr itself (a user's terminal, cron mail), and the
+    # call it deprecates breaks with a later version
+    assert "Deprecat" not in capfd.readouterr().err

@@ -85,6 +85,28 @@ def test_rejects_by_reason_counts_duplicates_as_one_reason() -> None:
     assert by["rows"].sum() == rejects.height
 
 
+def test_rejects_by_reason_groups_reasons_that_differ_only_by_the_value_quoted() -> None:
+    # a column of garbage times is one problem, not one reason per row
+    rejects = pl.DataFrame(
+        {
+            "row": [2, 3, 4, 5, 6],
+            "reason": [
+                "unreadable time 'not a time 0'",
+                "unreadable time 'not a time 1'",
+                "missing time",
+                "unreadable time 'not a time 0'",
+                "unreadable time 'n/a'",
+            ],
+        }
+    )
+    assert rejects_by_reason(rejects).rows() == [
+        ("unreadable time 'not a time 0' (and 2 other values)", 4, "2, 3, 5, 6"),
+        ("missing time", 1, "4"),
+    ]
+    two = rejects.filter(pl.col("row") != 6)
+    assert rejects_by_reason(two)["reason"].to_list() == ["unreadable time 'not a time 0' (and 1 other value)", "missing time"]
+
+
 def test_durations_past_the_observation_window_are_not_printed_as_numbers(candidates: pl.DataFrame) -> None:
     _, rows = candidates_table(candidates, "en", horizon=1000.0)
     assert rows[0][-2] == "380.6"

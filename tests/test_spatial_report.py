@@ -196,3 +196,17 @@ def test_user_areas_with_customers_and_no_origin(tmp_path: Path):
     assert "Liège &lt;zone&gt;" in html and "<zone>" not in html
     area_map = next(p for p in parts if isinstance(p, go.Figure))
     assert APPROXIMATE_NOTE not in [note.text for note in area_map.layout.annotations]  # the user's own polygons
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "nl"])
+def test_the_map_caption_names_the_origin_only_when_there_is_one(lang: str) -> None:
+    from types import SimpleNamespace
+
+    from analysis.spatial_report import _map_caption
+
+    s = SimpleNamespace(expected_within="country", rate_unit="per 10,000 inhabitants", moran=None)
+    with_origin = _map_caption(s, lang, origin="Evere datacenter")  # type: ignore[arg-type]
+    without = _map_caption(s, lang, origin="")  # type: ignore[arg-type]
+    assert "Evere datacenter" in with_origin and with_origin.startswith(without)
+    # no origin configured: no star is drawn, so no sentence about one (and no dash in its place)
+    assert "—" not in without and len(with_origin) > len(without) + 20

@@ -367,10 +367,9 @@ def validate(
 ) -> None:
     """Check incident.toml, the parameters and every source file, without writing anything."""
     from analysis.config import load_incident
-    from analysis.ingest import DuplicateTally, canonicalize
+    from analysis.ingest import read_source_checked
     from analysis.params import validate_params
     from analysis.quality_report import rejects_by_reason
-    from analysis.sources import is_partitioned, read_source
 
     incident = load_incident(incident_dir)
     overrides = _overrides(param, params_file)
@@ -378,19 +377,12 @@ def validate(
         if fixed in overrides:
             raise ParameterError(f"parameter '{fixed}' is set by the command (the INCIDENT_DIR argument), not with -p")
     validate_params(**({"incident_dir": str(incident_dir)} | overrides))
-    n_raw = n_usable = 0
+    n_raw = n_usable = n_records = 0
     for source in incident.sources:
-        if is_partitioned(source):  # a glob or a folder: its files, read in turn as one source
-            from analysis.ingest.partitions import read_partitioned
-
-            read = read_partitioned(source, incident.timezone)
-            rows, records, rejects, tally = read.n_raw, read.records, read.rejects, read.tally
-        else:
-            raw = read_source(source)
-            tally = DuplicateTally()
-            records, rejects = canonicalize(raw, source, timezone=incident.timezone, tally=tally)
-            rows = raw.n_raw
+        read = read_source_checked(incident, source)  # as ingest reads it, without writing
+        rows, records, rejects, tally = read.n_raw, read.records, read.rejects, read.tally
         n_raw, n_usable = n_raw + rows, n_usable + records.height
+        n_records += records.height if source.kind == "restorations" else 0
         reasons = rejects_by_reason(rejects).head(3).select("reason", "rows").rows() if rejects.height else []
         detail = "; ".join(f"{n}× {r}" for r, n in reasons)
         typer.echo(
@@ -408,6 +400,9 @@ def validate(
         typer.echo(f"geography: {len(layer.boundaries)} areas ({layer.source})")
     if n_usable == 0:
         _err(f"{incident.id}: nothing usable: " + ("no rows in any source" if n_raw == 0 else f"all {n_raw} rows rejected"))
+        raise typer.Exit(1)
+    if n_records and incident.onset is None:  # the fit measures each restoration from the onset
+        _err(f"{incident.id}: onset: required in incident.toml with restoration records (their times are measured from it)")
         raise typer.Exit(1)
     typer.echo(f"{incident.id}: valid")
 

@@ -82,15 +82,20 @@ def format_date(t: dt.datetime | None, tz: str, language: str = "en") -> str:
 def format_period(start: dt.datetime, end: dt.datetime, tz: str, language: str = "en") -> str:
     """A stretch of time as local text: 'Tuesday 9 January 06:00–12:00 CET', or two dates when it spans days.
 
+    Across a clock change each end carries its own zone ('00:30 CET–03:00 CEST').
+
     The end is exclusive (a bin ending at midnight stays on its day), and the year is left
     out: a period is read next to the incident's own dates.
     """
     zone = ZoneInfo(tz)
     a, b = start.astimezone(zone), end.astimezone(zone)
     last = (end - dt.timedelta(microseconds=1)).astimezone(zone)
+    # across a clock change each end names its own zone ("00:30 CET–03:00 CEST" is 90 minutes)
+    zone_a = f" {a.tzname()}" if a.tzname() != b.tzname() and a.tzname() else ""
     if last.date() == a.date():
-        return f"{_day(a, language, year=False)} {a:%H:%M}–{b:%H:%M} {a.tzname() or ''}".strip()
-    return f"{_day(a, language, year=False)} {a:%H:%M} {text(language, 'period_to')} {_day(b, language, year=False)} {b:%H:%M} {b.tzname() or ''}".strip()
+        return f"{_day(a, language, year=False)} {a:%H:%M}{zone_a}–{b:%H:%M} {b.tzname() or ''}".strip()
+    to = text(language, "period_to")
+    return f"{_day(a, language, year=False)} {a:%H:%M}{zone_a} {to} {_day(b, language, year=False)} {b:%H:%M} {b.tzname() or ''}".strip()
 
 
 def _unit(value: int, unit: str, language: str) -> str:

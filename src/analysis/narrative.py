@@ -75,9 +75,35 @@ def estimate_text(est: Any, *, unit: str = "min", lang: str = "en", horizon: flo
     return value, f"[{format_duration(est.low, lang)}–{high}]"
 
 
+def no_fit_text(a: Analysis, lang: str) -> str:
+    """Why no recovery curve was fitted, as one sentence (the error's own final period dropped)."""
+    return text(lang, "no_fit", error=str(a.fit_error or "").rstrip(". "))
+
+
+def _coverage_line(a: Analysis) -> str:
+    """How many records from how many sources over which window, and how many rows were rejected.
+
+    Without a usable record there is no window to state: the line says every row was rejected.
+    """
+    lang, inc, mt = a.params.language, a.incident, a.metrics
+    tz = inc.timezone
+    if not mt["n_reports"]:
+        return text(lang, "coverage_line_empty", n_sources=len(inc.sources), n_rejected=mt["n_rejected"])
+    return text(
+        lang,
+        "coverage_line_series" if series_report.is_series(a) and not mt["n_unresolved_place"] else "coverage_line",
+        n_reports=mt["n_reports"],
+        n_sources=len(inc.sources),
+        first=format_time(a.span[0] + dt.timedelta(hours=1), tz, lang),
+        last=format_time(a.span[1], tz, lang),
+        n_rejected=mt["n_rejected"],
+        n_unresolved=mt["n_unresolved_place"],
+    )
+
+
 def header(a: Analysis) -> str:
     """Title, run line, coverage line, simulated banner and the trust note."""
-    lang, inc, mt = a.params.language, a.incident, a.metrics
+    lang, inc = a.params.language, a.incident
     tz = inc.timezone
     now = dt.datetime.now(dt.UTC)
     title = inc.title_in(lang) if hasattr(inc, "title_in") else inc.title
@@ -86,22 +112,7 @@ def header(a: Analysis) -> str:
         f'<p class="pm-meta">{esc(inc.id)} · {esc(text(lang, "generated"))} {esc(format_time(now, tz, lang))}'
         f" · {esc(text(lang, 'run'))} {esc(a.params.run_id or 'interactive')}</p>"
     )
-    parts.append(
-        "<p>"
-        + esc(
-            text(
-                lang,
-                "coverage_line_series" if series_report.is_series(a) and not mt["n_unresolved_place"] else "coverage_line",
-                n_reports=mt["n_reports"],
-                n_sources=len(inc.sources),
-                first=format_time(a.span[0] + dt.timedelta(hours=1), tz, lang),
-                last=format_time(a.span[1], tz, lang),
-                n_rejected=mt["n_rejected"],
-                n_unresolved=mt["n_unresolved_place"],
-            )
-        )
-        + "</p>"
-    )
+    parts.append(f"<p>{esc(_coverage_line(a))}</p>")
     if inc.simulated:
         parts.append(f'<div class="pm-simulated">{esc(text(lang, "simulated_banner"))}</div>')
     notes = trust_notes(a)
@@ -120,6 +131,8 @@ def trust_notes(a: Analysis) -> list[str]:
     windowed = down.filter(pl.col("reported_until").is_not_null()).height
     if a.evidence != "down_reports":
         notes.append(text(lang, "trust_direct", what=text(lang, f"ev_{a.evidence}"), n=evidence_rows(a)))
+    elif n == 0:
+        pass  # nothing to fit: the no-fit sentence below says so, and no interval is shown
     elif n < 30:
         notes.append(text(lang, "trust_very_little", n=n))
     elif n < 200:
@@ -136,7 +149,7 @@ def trust_notes(a: Analysis) -> list[str]:
         if s.sampling == "curated":
             notes.append(text(lang, "trust_curated", source=s.name))
     if a.fit is None:
-        notes.append(text(lang, "no_fit", error=a.fit_error))
+        notes.append(no_fit_text(a, lang))
     elif not getattr(a, "curated", False):  # curated: t90 is not read as a restoration time
         t90 = a.fit.t90
         if math.isfinite(t90.high) and math.isfinite(t90.low) and t90.high > 3 * max(t90.low, 1):
@@ -197,7 +210,7 @@ def summary(a: Analysis) -> str:
     if series_report.is_series(a):
         parts += series_report.summary_parts(a, kpi)
         if fit is None:
-            parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
+            parts.append(f'<div class="pm-callout">{esc(no_fit_text(a, lang))}</div>')
         gap = declared_gap_sentence(a)
         if gap:
             parts.append(f'<div class="pm-callout">{esc(gap)}</div>')
@@ -220,7 +233,7 @@ def summary(a: Analysis) -> str:
         cards.append(kpi(text(lang, "tail_fraction"), value, labelled_range(ci, a.params.level, lang)))
     parts.append(f'<div class="pm-kpis">{"".join(cards)}</div>')
     if fit is None:
-        parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
+        parts.append(f'<div class="pm-callout">{esc(no_fit_text(a, lang))}</div>')
     gap = declared_gap_sentence(a)
     after = after_declaration_sentence(a.metrics.get("declared_resolved") or {}, lang)
     if gap and after:

@@ -21,14 +21,33 @@ if TYPE_CHECKING:
 def rejects_by_reason(rejects: pl.DataFrame, *, by: Sequence[str] = ("reason",)) -> pl.DataFrame:
     """Rejected rows counted per reason, most frequent first, with the first five row numbers.
 
-    Reasons that differ only by the row they point to ("duplicate of row 84") count as one.
+    Reasons that differ only by the row they point to ("duplicate of row 84") count as one,
+    and so do reasons that differ only by the value they quote ("unreadable time 'n/a'"): a
+    column of garbage is one problem, shown with its first value and how many others there are.
     """
-    return (
-        rejects.with_columns(pl.col("reason").str.replace(r"duplicate of row \d+", "duplicate of an earlier row"))
+    quoted = r"'[^']*'"
+    keyed = rejects.with_columns(
+        pl.col("reason").str.replace(r"duplicate of row \d+", "duplicate of an earlier row")
+    ).with_columns(pl.col("reason").alias("_said"), pl.col("reason").str.replace_all(quoted, "'…'").alias("reason"))
+    counted = (
+        keyed.sort("row")
         .group_by(*by)
-        .agg(pl.len().alias("rows"), pl.col("row").sort().head(5).cast(pl.String).str.join(", ").alias("first rows"))
+        .agg(
+            pl.len().alias("rows"),
+            pl.col("row").head(5).cast(pl.String).str.join(", ").alias("first rows"),
+            pl.col("_said").first().alias("_said"),
+            pl.col("_said").n_unique().alias("_n"),
+        )
         .sort("rows", *by, descending=[True] + [False] * len(by))
     )
+    said = (
+        pl.when(pl.col("_n") == 2)
+        .then(pl.format("{} (and 1 other value)", "_said"))
+        .when(pl.col("_n") > 2)
+        .then(pl.format("{} (and {} other values)", "_said", pl.col("_n") - 1))
+        .otherwise("_said")
+    )
+    return counted.with_columns(said.alias("reason")).drop("_said", "_n")
 
 
 def duplicates_sentence(counts: Any, lang: str) -> str:

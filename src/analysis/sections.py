@@ -149,7 +149,7 @@ def recovery(a: Analysis) -> list[Part]:
     # curated statements: the same curve, titled and labelled as what it is (the timing of statements)
     parts: list[Part] = [heading("recovery", text(lang, "recovery_curated" if curated else "recovery"))]
     if a.fit is None:
-        parts.append(f'<div class="pm-callout">{esc(text(lang, "no_fit", error=a.fit_error))}</div>')
+        parts.append(f'<div class="pm-callout">{esc(narrative.no_fit_text(a, lang))}</div>')
         return parts
     if series_report.is_series(a):
         parts += [

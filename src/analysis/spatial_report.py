@@ -92,7 +92,11 @@ def geography_parts(a: Analysis) -> list[Part]:
     lang = a.params.language
     located = a.down.filter(pl.col("nis_code").is_not_null() | pl.col("area_level").is_in(["province", "region"]))
     if located.height == 0:
-        return [heading("geography", text(lang, "geography")), f"<p>{esc(text(lang, 'no_geography', n=a.down.height))}</p>"]
+        if a.down.height == 0 and a.evidence == "restorations":  # no down report to call unplaced
+            words = text(lang, "no_geography_records", n=a.data.restorations.height)
+        else:
+            words = text(lang, "no_geography", n=a.down.height)
+        return [heading("geography", text(lang, "geography")), f"<p>{esc(words)}</p>"]
     s = spatial_analysis(a)
     tz = a.incident.timezone
     parts: list[Part] = [heading("geography", text(lang, "geography")), _lead(a, s)]
@@ -203,7 +207,9 @@ def origin_name(a: Analysis, lang: str) -> str:
 def _map_caption(s: SpatialAnalysis, lang: str = "en", origin: str = "") -> str:
     within = text(lang, "geo_within_region" if s.expected_within == "region" else "geo_within_country")
     unit = localize(s.rate_unit, lang)[0] if lang == "en" else _unit_text(s.rate_unit, lang)
-    words = text(lang, "geo_map_caption", unit=unit, within=within, origin=origin or "—")
+    words = text(lang, "geo_map_caption", unit=unit, within=within)
+    if origin:  # no origin configured: no star on the map, and no sentence about it
+        words += " " + text(lang, "geo_map_origin", origin=origin)
     if s.moran is not None and np.isfinite(s.moran.statistic) and s.moran.counts():
         words += " " + text(lang, "geo_map_clusters")
     return words

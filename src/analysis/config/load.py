@@ -71,12 +71,12 @@ def load_incident(path: str | Path) -> Incident:
     postmortem = parse_postmortem(config_path, raw.get("postmortem"), tz)
     r.check_unknown()
 
-    if incident_id != folder.name:
+    if incident_id != (folder_name := folder.resolve().name):  # "." names the folder it resolves to
         log.warning(
             "%s: id '%s' differs from its folder name '%s' (reports go to <out>/%s/)",
             config_path,
             incident_id,
-            folder.name,
+            folder_name,
             incident_id,
         )
     return Incident(

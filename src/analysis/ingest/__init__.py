@@ -19,7 +19,13 @@ from analysis.ingest.canonical import (
 )
 from analysis.ingest.checks import MAX_FIELD_CHARS, DuplicateTally, key_hash
 from analysis.ingest.fields import GEO_COLUMNS, ONLINE_COLUMNS, REPORT_COLUMNS, RESTORATION_COLUMNS
-from analysis.ingest.incident import ingest_incident, ingest_to_processed, write_processed
+from analysis.ingest.incident import (
+    ingest_incident,
+    ingest_to_processed,
+    read_source_checked,
+    reject_before_onset,
+    write_processed,
+)
 
 __all__ = [
     "BATCH_ROWS",
@@ -36,6 +42,8 @@ __all__ = [
     "ingest_incident",
     "ingest_to_processed",
     "key_hash",
+    "read_source_checked",
+    "reject_before_onset",
     "sort_columnwise",
     "with_file",
     "write_processed",

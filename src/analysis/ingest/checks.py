@@ -99,7 +99,7 @@ def _repeated_hashes(hashes: pl.Series, valid: pl.Series | None) -> pl.Series | 
     twice = ordered.filter(ordered == ordered.shift(1))
     if twice.is_empty():
         return None
-    screen = hashes.is_in(twice.unique())
+    screen = hashes.is_in(twice.unique().implode())
     return screen if valid is None else screen & valid
 
 
@@ -108,6 +108,7 @@ def _earlier(
     rows: pl.Series,
     *,
     valid: pl.Series | None = None,
+    claims: pl.Series | None = None,
     batches: Batches | None = None,
     check: str = "row",
 ) -> pl.Series:
@@ -115,7 +116,10 @@ def _earlier(
 
     Rows with distinct hashes are distinct; rows sharing one are compared exactly, so clean
     data pays for one hash and a screen. Rows where ``valid`` is false (a missing id) repeat
-    nothing and are repeated by nothing. With ``batches`` (a file read in batches), rows also
+    nothing and are repeated by nothing. Rows where ``claims`` is false (rows rejected for
+    another reason) may repeat an earlier row but are never the row others repeat: a blank
+    line carrying only an id does not turn the real report with that id into a duplicate.
+    With ``batches`` (a file read in batches), rows also
     repeat rows of earlier batches: those are found by fingerprint (two independent 64-bit
     hashes of the keys) in ``batches.seen[check]``, which this table's first rows then join.
     """
@@ -131,8 +135,10 @@ def _earlier(
     screen = _repeated_hashes(h1, valid)
     if screen is not None:
         idx = screen.arg_true()
-        flagged = keys[idx].with_columns(idx.cast(pl.Int64).alias("_i"), rows.gather(idx))
-        found = flagged.select("_i", "_row", pl.col("_row").min().over(cols).alias("_f")).filter(pl.col("_row") != pl.col("_f"))
+        claim = pl.lit(True) if claims is None else pl.Series("_c", claims.gather(idx))
+        flagged = keys[idx].with_columns(idx.cast(pl.Int64).alias("_i"), rows.gather(idx), claim.alias("_c"))
+        first_claim = pl.when(pl.col("_c")).then(pl.col("_row")).min().over(cols).alias("_f")
+        found = flagged.select("_i", "_row", first_claim).filter(pl.col("_row") > pl.col("_f"))
         first = first.scatter(found["_i"], found["_f"])
     if batches is None:
         return first
@@ -148,7 +154,8 @@ def _earlier(
         earlier = prints.select("_at").join(hits, on="_at", how="left", maintain_order="left")["_first"]
         first = pl.select(pl.coalesce(earlier, first)).to_series().alias("_first")
     # keys that repeat nothing are the first of their kind: later batches compare with them
-    fresh = prints.filter(first.is_null() if valid is None else first.is_null() & valid)
+    new = first.is_null() if valid is None else first.is_null() & valid
+    fresh = prints.filter(new if claims is None else new & claims)
     batches.seen[check] = pl.concat([seen, fresh.select("_h1", "_h2", pl.col("_at").alias("_first"))], rechunk=False)
     return first
 
@@ -226,6 +233,7 @@ def _duplicate_reasons(
     timed_ids: tuple[str, ...] = (),
     times: pl.DataFrame | None = None,
     batches: Batches | None = None,
+    usable: pl.Series | None = None,
 ) -> tuple[pl.Series, pl.Series]:
     """Each row's duplicate reason under the source's ``dedupe`` policy, and the column it concerns.
 
@@ -235,6 +243,8 @@ def _duplicate_reasons(
     ``ids`` (``report_id``: the same report, whatever its content), or one of ``timed_ids``
     (a user, device or customer id) together with the same ``times`` (the same person at
     the same time is a double post; later, a new report). ``none``: no row is a duplicate.
+    Under ``identity`` only ``usable`` rows (not rejected for another reason) hold an id
+    that later rows can repeat.
     """
     n = table.height
     none = _const("r", None, n, pl.String())
@@ -258,7 +268,7 @@ def _duplicate_reasons(
             # without a readable time a row is rejected for its time, not as a double post
             valid = valid & times.select(pl.any_horizontal(pl.all().is_not_null())).to_series()
             what += " and time"
-        first = _earlier(value, table["_row"], valid=valid, batches=batches, check=canonical)
+        first = _earlier(value, table["_row"], valid=valid, claims=usable, batches=batches, check=canonical)
         if first.null_count() == n:
             continue  # nothing repeated (the usual case): no column of reasons to build
         reasons.append((pl.select(pl.format(f"duplicate of row {{}} ({what})", first)).to_series(), name))
@@ -351,7 +361,10 @@ def _verdicts(
     empty rows and duplicates for the data-quality section.
     """
     checks = _row_checks(table, batches)
-    dup_why, dup_column = _duplicate_reasons(table, source, checks["_identical"], batches=batches, **duplicate_keys)
+    other, _ = _first([(checks["_why_empty"], None), (checks["_why_size"], None), *kind_checks])
+    dup_why, dup_column = _duplicate_reasons(
+        table, source, checks["_identical"], batches=batches, usable=other.is_null(), **duplicate_keys
+    )
     reason, column = _first(
         [(checks["_why_empty"], None), (checks["_why_size"], checks["_why_size_col"]), (dup_why, dup_column), *kind_checks]
     )

@@ -7,18 +7,22 @@ result is that of one file holding every row, and raw rows = kept + rejected per
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from analysis.config import Incident, processed_dir
+from analysis.config import Incident, Source, processed_dir
 from analysis.ingest.canonical import (
     BATCH_ROWS,
     IngestResult,
     SourceCounts,
+    SourceRead,
     _read_batched,
     _read_whole,
     compact_constants,
@@ -30,6 +34,7 @@ from analysis.sources import (
     STREAM_BYTES,
     empty_rejects,
     is_partitioned,
+    make_rejects,
 )
 
 
@@ -55,14 +60,7 @@ def ingest_incident(
     rejects: list[pl.DataFrame] = []
     counts: list[SourceCounts] = []
     for source in incident.sources:
-        read = None
-        if is_partitioned(source):  # a glob or a folder: one file, one partition
-            from analysis.ingest.partitions import read_partitioned
-
-            read = read_partitioned(source, incident.timezone)
-        elif source.kind == "down_reports":
-            read = _read_batched(source, incident.timezone, batch_rows=batch_rows, min_bytes=stream_bytes)
-        read = read or _read_whole(source, incident.timezone)
+        read = read_source_checked(incident, source, batch_rows=batch_rows, stream_bytes=stream_bytes)
         {"down_reports": reports, "restorations": restorations, "online_fraction": online}[source.kind].append(read.records)
         rejects.append(with_file(read.rejects, source.rel_path))
         counts.append(
@@ -109,6 +107,59 @@ def ingest_incident(
         online=result_online.sort("observed_at"),
         sources=tuple(counts),
     )
+
+
+def read_source_checked(
+    incident: Incident, source: Source, *, batch_rows: int = BATCH_ROWS, stream_bytes: int = STREAM_BYTES
+) -> SourceRead:
+    """One source read into canonical records and rejects, every row check applied (ingest and validate).
+
+    A glob or a folder is read file by file; a large down-report CSV in batches; restoration
+    records ending before a configured onset are moved to the rejects.
+    """
+    read = None
+    if is_partitioned(source):  # a glob or a folder: one file, one partition
+        from analysis.ingest.partitions import read_partitioned
+
+        read = read_partitioned(source, incident.timezone)
+    elif source.kind == "down_reports":
+        read = _read_batched(source, incident.timezone, batch_rows=batch_rows, min_bytes=stream_bytes)
+    read = read or _read_whole(source, incident.timezone)
+    if source.kind == "restorations" and incident.onset is not None:
+        kept, rejected = reject_before_onset(read.records, read.rejects, source, incident.onset, incident.timezone)
+        read = replace(read, records=kept, rejects=rejected)
+    return read
+
+
+def reject_before_onset(
+    records: pl.DataFrame, rejects: pl.DataFrame, source: Source, onset: dt.datetime, timezone: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Move the restoration records that end before the configured ``onset`` to the rejects: (records, rejects).
+
+    A restoration (or a still-down observation) stamped before the onset, or a window that
+    closes before it, is a clock or onset error in that row; rejected with its reason, it no longer stops the whole fit
+    and raw rows = kept + rejected still holds.
+    """
+    ends = pl.coalesce(pl.when(pl.col("restored_before").is_null()).then("observed_at"), "restored_before")
+    start = onset.astimezone(dt.UTC).replace(tzinfo=None)
+    early = records.select(ends.dt.replace_time_zone(None) < start).to_series().fill_null(False)
+    if not early.any():
+        return records, rejects
+    at = onset.astimezone(ZoneInfo(timezone))  # one reason for all of them (the raw values hold each time)
+    rows = records.filter(early)
+    times = ("observed_at", "restored_after", "restored_before")
+    reasons, columns, raws = [], [], []
+    for rec in rows.select("source_row", "customer_id", "restored", *times).iter_rows(named=True):
+        window = rec["restored_before"] is not None
+        what = "restored" if window or rec["restored"] is not False else "still down"
+        reasons.append(f"{what} before the onset ({at:%Y-%m-%d %H:%M} {timezone})")
+        columns.append(source.columns.get("restored_before" if window else "observed_at"))
+        raws.append(
+            json.dumps({k: rec[k].isoformat() if isinstance(rec[k], dt.datetime) else rec[k] for k in ("customer_id", *times)})
+        )
+    early_rejects = make_rejects(source.name, rows["source_row"].to_list(), reasons, raws, columns)
+    merged = pl.concat([rejects, early_rejects.select(rejects.columns)]).sort("row")
+    return records.filter(~early), merged
 
 
 def _concat(frames: list[pl.DataFrame], schema: Mapping[str, Any]) -> pl.DataFrame:
