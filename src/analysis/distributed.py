@@ -14,6 +14,8 @@ buckets by hash, each bucket finds the keys first seen in an earlier file, and o
 files holding such repeats are processed again, seeded with those keys (the usual case, no
 repeat across files, costs one pass). The result is the one reading the files in turn
 gives; the records are then merged in the calling process, where the fit runs.
+:func:`read_source_cells` keeps the records on the workers and brings back each file's
+cells (:mod:`analysis.ingest.cells`) and rejects only.
 
 render-all renders each incident as a task: the worker runs the same render command a
 local render-all would start (``python -m analysis render ...``), so every worker needs
