@@ -191,8 +191,26 @@ def test_cells_on_a_cluster_give_the_fit_and_counts_of_one_process(tmp_path: Pat
     incident = load_incident(folder)
     (source,) = incident.sources
     with Client(scheduler) as client:
-        read = read_source_cells(client, source, incident.timezone)
+        read = read_source_cells(client, source, incident.timezone, folder=tmp_path / "p2")
     data = ingest_incident(incident)
+    # every file's kept reports written by its worker: together, the reports of one process
+    written = sorted((tmp_path / "p2" / "reports").glob("*.parquet"))
+    assert [p.name for p in written] == [f"reports-part-{k:05d}.parquet" for k in range(3)]
+    columns = [
+        "report_id",
+        "source_row",
+        "reported_at",
+        "reported_until",
+        "status",
+        "service",
+        "weight",
+        "nis_code",
+        "geo_method",
+    ]
+    spread = pl.concat([pl.read_parquet(p, columns=columns) for p in written]).sort("reported_at", "report_id")
+    assert spread.equals(
+        pl.read_parquet(tmp_path / "p1" / "cells" / "reports.parquet", columns=columns).sort("reported_at", "report_id")
+    )
     assert read.cells.equals(report_cells(data.reports).sort(list(read.cells.columns[:6]), nulls_last=True))
     assert read.rejects.equals(data.rejects.select(read.rejects.columns))
     assert (read.n_raw, read.n_accepted, read.rejects.height) == (n_rows + 1, whole["n_reports"], whole["n_rejected"])

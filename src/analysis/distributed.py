@@ -39,7 +39,16 @@ from dask.distributed import Client, Future, LocalCluster
 from analysis.config import Source
 from analysis.errors import ParameterError
 from analysis.ingest.canonical import Batches, SourceRead
-from analysis.ingest.cells import CellRead, anchor_counts, canonical_part, far_rows, median_of_counts, merge_cells, part_cells
+from analysis.ingest.cells import (
+    CellRead,
+    anchor_counts,
+    canonical_part,
+    far_rows,
+    median_of_counts,
+    merge_cells,
+    part_cells,
+    part_path,
+)
 from analysis.ingest.partitions import (
     CHECK,
     KEY_SCHEMA,
@@ -309,13 +318,15 @@ def _accounting(out: PartOut) -> PartOut:
     return PartOut(out.records.clear(), out.rejects.clear(), out.n_raw, out.encoding, out.delimiter, out.tally)
 
 
-def read_source_cells(client: Client, source: Source, timezone: str) -> CellRead:
+def read_source_cells(client: Client, source: Source, timezone: str, *, folder: Path | None = None) -> CellRead:
     """A down-reports source of several files read on the cluster as cells (:mod:`analysis.ingest.cells`).
 
     The files are processed as by :func:`read_source`, but their records stay on the
     workers: the calling process receives each file's anchor-time counts (for the
     time-outlier limit), its number of far rows, and then its cells and rejects. The cells
     are those of the merged records of :func:`read_source`, the rejects the same rows.
+    ``folder``: each worker also writes its file's kept reports under it
+    (:func:`analysis.ingest.cells.part_path`).
     """
     parts = plan(source)
     outs: list[Future] = [
@@ -326,7 +337,10 @@ def read_source_cells(client: Client, source: Source, timezone: str) -> CellRead
     total = sum(h for _, h in anchors)
     far = sum(client.gather([client.submit(far_rows, f, source, median, pure=False) for f in outs]))
     cut = median if far and 2 * far < total else None  # outliers only when most rows agree
-    pieces = client.gather([client.submit(part_cells, f, source, cut, pure=False) for f in outs])
+    paths = [part_path(folder, source, p) if folder is not None else None for p in parts]
+    pieces = client.gather(
+        [client.submit(part_cells, f, source, cut, write=w, pure=False) for f, w in zip(outs, paths, strict=True)]
+    )
     accounts = client.gather([client.submit(_accounting, f, pure=False) for f in outs])
     del outs
     return merge_cells(source, parts, accounts, pieces)

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
 from analysis.config import Source
 from analysis.ingest.canonical import far_from, outlier_rejects, time_anchor
 from analysis.ingest.checks import DuplicateTally
-from analysis.ingest.partitions import Part, PartOut, _decode_reasons, _decode_rejects
+from analysis.ingest.fields import GEO_COLUMNS
+from analysis.ingest.partitions import SHIFT, Part, PartOut, _decode_reasons, _decode_rejects
 from analysis.ingest.reports import _finish_reports
 from analysis.privacy import scrub_labels
 from analysis.sources import REJECT_SCHEMA
@@ -127,11 +129,14 @@ def far_rows(out: PartOut, source: Source, median: float | None) -> int:
     return int(out.records.select(far_from(times, median).sum()).item())
 
 
-def part_cells(out: PartOut, source: Source, median: float | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def part_cells(
+    out: PartOut, source: Source, median: float | None, *, write: Path | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A partition's cells and rejects; ``median`` given: its time outliers around it are dropped and rejected.
 
     The records are scrubbed as :func:`analysis.ingest.canonical.bounded` does and geocoded
-    row by row, as ingest does.
+    row by row, as ingest does. ``write``: the kept, geocoded records are also written
+    there (parquet; ``source_row`` the row in the file, as in ``reports.parquet``).
     """
     from analysis.geo import resolve_places
 
@@ -142,12 +147,22 @@ def part_cells(out: PartOut, source: Source, median: float | None) -> tuple[pl.D
         flagged = records.filter(far)
         records = records.filter(~far)
         rejects = pl.concat([rejects, outlier_rejects(flagged, times, median, source)], how="vertical")
-    if records.height == 0:
-        return pl.DataFrame(schema=CELL_SCHEMA), rejects
     records = records.with_columns(scrub_labels(records[c], 200) for c in ("service", "status") if c in records.columns)
-    columns = ["reported_at", "reported_until", "place_raw", "postal_code", "lat", "lon", "service", "status", "area_level"]
-    placed = resolve_places(records.select(*columns, "source", "weight"))
+    if write is None:
+        columns = ["reported_at", "reported_until", "place_raw", "postal_code", "lat", "lon", "service", "status", "area_level"]
+        placed = resolve_places(records.select(*columns, "source", "weight")) if records.height else records
+    else:
+        placed = resolve_places(records.drop(GEO_COLUMNS, strict=False)).with_columns(pl.col("source_row") % (1 << SHIFT))
+        write.parent.mkdir(parents=True, exist_ok=True)
+        placed.write_parquet(write)
+    if placed.height == 0:
+        return pl.DataFrame(schema=CELL_SCHEMA), rejects
     return report_cells(placed), rejects
+
+
+def part_path(folder: Path, source: Source, part: Part) -> Path:
+    """Where a partition's kept reports are written: ``<folder>/reports/<source>-part-<n>.parquet``."""
+    return folder / "reports" / f"{source.name}-part-{part.index:05d}.parquet"
 
 
 @dataclass(frozen=True)
@@ -198,5 +213,6 @@ __all__ = [
     "median_of_counts",
     "merge_cells",
     "part_cells",
+    "part_path",
     "report_cells",
 ]
