@@ -327,7 +327,14 @@ def read_source_cells(client: Client, source: Source, timezone: str, *, folder: 
     are those of the merged records of :func:`read_source`, the rejects the same rows.
     ``folder``: each worker also writes its file's kept reports under it
     (:func:`analysis.ingest.cells.part_path`).
+
+    Raises
+    ------
+    ParameterError
+        The source is not of down reports (restorations and series have no cells).
     """
+    if source.kind != "down_reports":
+        raise ParameterError(f"source '{source.name}': only down reports are read as cells, not {source.kind}")
     parts = plan(source)
     outs: list[Future] = [
         client.submit(_canonical_out, f, source, pure=False) for f in _part_futures(client, source, timezone, parts)
