@@ -18,8 +18,9 @@ Compared with the truth, per scenario and metric:
 * ``customer_hours`` (``recovery.customer_hours`` + ``_ci``) against the same quantity from the
   event stream (:mod:`benchmarks.storms`: from the onset, every outage begun before the window's
   end, to its restoration; the former truth, routine outages to full restoration, is kept in
-  each row as ``truth_until_full``); ``restoration_p50`` (``recovery.restoration_time.p50_minutes`` + ``_ci``)
-  against the median outage duration; ``onset`` (when the incident does not configure it)
+  each row as ``truth_until_full``); ``restoration_p50`` / ``restoration_p90``
+  (``recovery.restoration_time.p50_minutes`` / ``p90_minutes`` + ``_ci``) against the storm outages'
+  durations' median / 90th percentile; ``onset`` (when the incident does not configure it)
   against the first time the count is ≥ 5 % of the peak for an hour (error relative to the
   true onset → t50 time).
 * the readings: ``recovery.readings`` present, and every injected feed-loss reading flagged
@@ -61,8 +62,8 @@ from benchmarks.storms import SCENARIOS, STORMS, StormTruth, write_incident
 from benchmarks.validation import clopper_pearson, postmortem_command
 
 TIMES = ("t50", "t90")
-METRICS = ("peak", "t50", "t90", "customer_hours", "restoration_p50", "onset")
-HEADLINE = ("peak", "t50", "t90", "customer_hours", "restoration_p50")
+METRICS = ("peak", "t50", "t90", "customer_hours", "restoration_p50", "restoration_p90", "onset")
+HEADLINE = ("peak", "t50", "t90", "customer_hours", "restoration_p50", "restoration_p90")
 SEED0 = 2000
 TIME_TARGET = 0.10
 COVERAGE_TARGET = (0.85, 0.95)
@@ -203,13 +204,14 @@ def compare(metrics: dict[str, Any], truth: StormTruth, *, onset_configured: boo
         **judge(ch if isinstance(ch, (int, float)) else None, lo, hi, truth.customer_hours, truth.customer_hours),
     }
     rt = rec.get("restoration_time") if isinstance(rec.get("restoration_time"), dict) else {}
-    p50 = rt.get("p50_minutes")
-    lo, hi = _pair(rt.get("p50_minutes_ci"))
-    true_p50 = truth.restoration["duration_p50"]
-    out["restoration_p50"] = {
-        "truth": true_p50,
-        **judge(p50 if isinstance(p50, (int, float)) else None, lo, hi, true_p50, true_p50),
-    }
+    for q in ("p50", "p90"):
+        v = rt.get(f"{q}_minutes")
+        lo, hi = _pair(rt.get(f"{q}_minutes_ci"))
+        true_q = truth.restoration[f"duration_{q}"]
+        out[f"restoration_{q}"] = {
+            "truth": true_q,
+            **judge(v if isinstance(v, (int, float)) else None, lo, hi, true_q, true_q),
+        }
     if not onset_configured:
         v = parse_time(metrics.get("onset"))
         lo_t, hi_t = (parse_time(x) for x in _pair(metrics.get("onset_ci")))

@@ -8,15 +8,17 @@ crossing methods of :class:`~analysis.recovery.outage_result.CustomersOutFit`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import polars as pl
 from scipy import stats
 
 from analysis.errors import ParameterError
 from analysis.recovery.family_base import RecoveryFamily
-from analysis.recovery.outage_model import N_EXTRA, TAU_MAX, FeedNoise, QueueEvidence, QueueGrid, feed_noise
+from analysis.recovery.outage_model import N_EXTRA, TAU_MAX, FeedNoise, QueueCandidate, QueueEvidence, QueueGrid, feed_noise
 from analysis.recovery.result import Estimate
 
 
@@ -554,3 +556,36 @@ class CrossingSearch:
         ab = rng.multivariate_normal(beta, cov, n, method="eigh")
         slope = np.minimum(ab[:, 1], -1e-6)
         return np.exp(ab[:, 0]) / -slope * self.peak_out / 60.0
+
+
+def candidate_frame(cands: Sequence[QueueCandidate], weights: np.ndarray, grid: QueueGrid | None = None) -> pl.DataFrame:
+    """One row per restoration family, best first, with the columns of :func:`engine.candidate_table` (plus ``weight``).
+
+    ``t50_minutes``/``t90_minutes``: the series crossings of the family's maximum-likelihood mean curve.
+    """
+    aics = np.array([c.aic for c in cands])
+    best = np.min(aics) if np.isfinite(aics).any() else math.nan
+    rows = []
+    for c, w in zip(cands, weights, strict=True):
+        t50 = t90 = math.nan
+        if grid is not None and c.converged:
+            t50 = float(crossing_rows(grid, c.family, c.theta, 0.5)[0])
+            t90 = float(crossing_rows(grid, c.family, c.theta, 0.1)[0])
+        fin = math.isfinite(c.aic)
+        rows.append(
+            {
+                "family": c.name,
+                "n_params": c.n_params,
+                "log_likelihood": c.loglik if math.isfinite(c.loglik) else math.nan,
+                "aic": c.aic if fin else math.nan,
+                "delta_aic": c.aic - best if fin else math.nan,
+                "qaic": c.aic if fin else math.nan,
+                "delta_qaic": c.aic - best if fin else math.nan,
+                "akaike_weight": float(w),
+                "weight": float(w),
+                "t50_minutes": t50,
+                "t90_minutes": t90,
+                "converged": bool(c.converged),
+            }
+        )
+    return pl.DataFrame(rows).sort("aic", nulls_last=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,7 +22,7 @@ from analysis.errors import FitError, ParameterError
 from analysis.recovery._time import iso_local, to_utc
 from analysis.recovery.families import RecoveryFamily
 from analysis.recovery.outage_bridges import Bridges, blend_tails, bridges, decay_tails, end_decay, tail_scale
-from analysis.recovery.outage_crossing import Crossing, CrossingSearch, _enough_readings, crossing_rows
+from analysis.recovery.outage_crossing import Crossing, CrossingSearch, _enough_readings, candidate_frame
 from analysis.recovery.outage_model import (
     N_EXTRA,
     TAU_MAX,
@@ -31,6 +31,7 @@ from analysis.recovery.outage_model import (
     QueueGrid,
     bootstrap_family,
 )
+from analysis.recovery.outage_profile import ArrivalProfile, restoration_profiles, widen
 from analysis.recovery.result import (
     Diagnostics,
     Estimate,
@@ -42,7 +43,9 @@ from analysis.recovery.result import (
 
 RESTORATION_NOTE = (
     "model-based and weakly determined: a count of customers out does not say when each outage began, so how long "
-    "each lasted trades off against how the outages arrived; the crossings (t50, t90) are what the series measures"
+    "each lasted trades off against how the outages arrived; the intervals span the arrival windows the series cannot "
+    "exclude (arrival_spans_kept_minutes; _ci_given_arrivals: the fitted window's alone); the crossings (t50, t90) are "
+    "what the series measures"
 )
 __all__ = ["EXTEND_MINUTES", "RESTORATION_NOTE", "Crossing", "CustomersOutFit", "Draw", "_enough_readings", "candidate_frame"]
 
@@ -57,39 +60,6 @@ class Draw:
     family: RecoveryFamily
     theta: np.ndarray
     weight: float
-
-
-def candidate_frame(cands: Sequence[QueueCandidate], weights: np.ndarray, grid: QueueGrid | None = None) -> pl.DataFrame:
-    """One row per restoration family, best first, with the columns of :func:`engine.candidate_table` (plus ``weight``).
-
-    ``t50_minutes``/``t90_minutes``: the series crossings of the family's maximum-likelihood mean curve.
-    """
-    aics = np.array([c.aic for c in cands])
-    best = np.min(aics) if np.isfinite(aics).any() else math.nan
-    rows = []
-    for c, w in zip(cands, weights, strict=True):
-        t50 = t90 = math.nan
-        if grid is not None and c.converged:
-            t50 = float(crossing_rows(grid, c.family, c.theta, 0.5)[0])
-            t90 = float(crossing_rows(grid, c.family, c.theta, 0.1)[0])
-        fin = math.isfinite(c.aic)
-        rows.append(
-            {
-                "family": c.name,
-                "n_params": c.n_params,
-                "log_likelihood": c.loglik if math.isfinite(c.loglik) else math.nan,
-                "aic": c.aic if fin else math.nan,
-                "delta_aic": c.aic - best if fin else math.nan,
-                "qaic": c.aic if fin else math.nan,
-                "delta_qaic": c.aic - best if fin else math.nan,
-                "akaike_weight": float(w),
-                "weight": float(w),
-                "t50_minutes": t50,
-                "t90_minutes": t90,
-                "converged": bool(c.converged),
-            }
-        )
-    return pl.DataFrame(rows).sort("aic", nulls_last=True)
 
 
 def _json(x: float) -> float | None:
@@ -241,16 +211,39 @@ class CustomersOutFit(CrossingSearch, Headlines):
         return self.crossing(p).extrapolated
 
     # ------------------------------------------------------------------ per-customer numbers
-    def restoration_quantile(self, p: float) -> Estimate:
-        """Minutes one customer's outage lasts at the ``p``-quantile of S (not the series crossing)."""
+    def restoration_quantile(self, p: float, *, profiled: bool = True) -> Estimate:
+        """Minutes one customer's outage lasts at the ``p``-quantile of S (not the series crossing).
+
+        ``profiled``: the interval also spans the arrival windows the series cannot exclude
+        (:meth:`_profiled`); False: the bootstrap's, given the fitted arrival window.
+        """
         if not 0 < p < 1:
             raise ParameterError(f"p must be in (0, 1), got {p}")
-        return self._estimate(lambda fam, th: fam.quantile(p, th[:, : fam.n_params])).capped(self.horizon_minutes)
+        return self._profiled(lambda fam, th: fam.quantile(p, th[:, : fam.n_params]), profiled).capped(self.horizon_minutes)
 
     @property
     def mean_outage_minutes(self) -> Estimate:
-        """Mean outage per customer, ∫ S(t) dt, in minutes."""
-        return self._estimate(lambda fam, th: fam.mean(th[:, : fam.n_params])).capped(self.horizon_minutes)
+        """Mean outage per customer, ∫ S(t) dt, in minutes (interval over the arrival windows kept, :meth:`_profiled`)."""
+        return self._profiled(lambda fam, th: fam.mean(th[:, : fam.n_params]), True).capped(self.horizon_minutes)
+
+    def arrival_profiles(self) -> tuple[tuple[ArrivalProfile, ...], float]:
+        """The families profiled over the arrival window's span, and the AIC/2 bound (:func:`outage_profile.restoration_profiles`)."""
+        if "profiles" not in self._cache:
+            self._cache["profiles"] = restoration_profiles(self.evidence, self.cands, level=self.level)
+        return self._cache["profiles"]
+
+    def _profiled(self, fn: Any, profiled: bool) -> Estimate:
+        """``fn``'s bootstrap estimate, its interval widened over the arrival spans kept by the profile (:func:`outage_profile.widen`).
+
+        The bootstrap holds the arrival window where the fit put it; a count of customers out
+        cannot tell a short window of long outages from a long window of short ones.
+        """
+        est = self._estimate(fn)
+        if not profiled or not self.draws:
+            return est
+        point = float(np.asarray(fn(self.family, self.theta[None, :]), dtype=float).reshape(-1)[0])
+        vals = [pr.values(fn) for pr in self.arrival_profiles()[0]]
+        return widen(est, point, np.concatenate(vals) if vals else np.empty(0), float(self._grid().u[-1]))
 
     @property
     def tail_fraction(self) -> Estimate:
@@ -276,7 +269,7 @@ class CustomersOutFit(CrossingSearch, Headlines):
                 k = fam.n_params
                 return th[:, k] + th[:, k + 1] * (-math.log1p(-q)) ** (1.0 / th[:, k + 2])
 
-            out[key] = self._estimate(fn)
+            out[key] = self._profiled(fn, True)
         return out
 
     # ------------------------------------------------------------------ curves
@@ -564,10 +557,15 @@ class CustomersOutFit(CrossingSearch, Headlines):
             e = self.restoration_quantile(p)
             rt[f"{key}_minutes"] = _json(e.value)
             rt[f"{key}_minutes_ci"] = e.interval
+            rt[f"{key}_minutes_ci_given_arrivals"] = self.restoration_quantile(p, profiled=False).interval
         m = self.mean_outage_minutes
         rt["mean_minutes"] = _json(m.value)
         rt["mean_minutes_ci"] = m.interval
         rt["note"] = RESTORATION_NOTE
+        profiles, bound = self.arrival_profiles() if self.draws else ((), math.nan)
+        spans = np.concatenate([pr.spans[pr.kept] for pr in profiles]) if profiles else np.empty(0)
+        rt["arrival_spans_kept_minutes"] = [float(spans.min()), float(spans.max())] if spans.size else None
+        rt["profile_bound"] = _json(bound)
         out["restoration_time"] = rt
         aw: dict[str, Any] = {}
         for key, e in self.arrival_window.items():
