@@ -10,12 +10,16 @@ a temporary incident folder (``path = "parts"``), then measures, each in its own
 * ``single``: :func:`analysis.ingest.partitions.read_partitioned_counts`: the files read one after
   the other on this node (memory: one file's raw text, plus the kept records);
 * ``dask``: :func:`analysis.distributed.read_source` on a cluster (a LocalCluster started
-  in the child, whose start is timed apart, or ``--dask ADDRESS``): one task per file.
+  in the child, whose start is timed apart, or ``--dask ADDRESS``): one task per file;
+* ``cells``: :func:`analysis.distributed.read_source_cells` on the cluster: the records stay
+  on the workers, the calling process receives each file's cells and rejects.
 
 Both do the same work: read, parse, canonical columns, repeat checks across files, and the
 report counts per 15-minute bin × municipality × service (geocoded in the tasks); the merged
-records come back to the calling process. The counts of both must be equal (checked).
-Peak memory: the measured process (``ru_maxrss``) and, for the cluster, each worker's.
+records come back to the calling process (``cells``: only their cells). The counts of
+``single`` and ``dask`` must be equal, and the reports counted by every mode (checked).
+Peak memory: the measured process with the processes it started (``ru_maxrss``), for the
+cluster modes the calling process alone (``self_peak_mb``) and each worker's.
 """
 
 from __future__ import annotations
@@ -111,10 +115,23 @@ def run_child(mode: str, folder: Path, workers: int, address: str | None) -> dic
             client.wait_for_workers(1)
             out["start_seconds"] = time.perf_counter() - t0
             t1 = time.perf_counter()
-            read, counts = distributed.read_source(client, source, incident.timezone)
+            if mode == "cells":
+                cells = distributed.read_source_cells(client, source, incident.timezone)
+            else:
+                read, counts = distributed.read_source(client, source, incident.timezone)
             out["seconds"] = time.perf_counter() - t1
             peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             out["worker_peak_mb"] = sorted(round(v) for v in peaks.values())
+        out["self_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if mode == "cells":
+        return out | {
+            "n_raw": cells.n_raw,
+            "n_kept": cells.n_accepted,
+            "n_rejected": cells.rejects.height,
+            "counts_rows": cells.cells.height,
+            "counts_total": int(cells.cells["weight"].sum() or 0),
+            "counts_sha": None,
+        }
     out |= {
         "n_raw": read.n_raw,
         "n_kept": read.records.height,
@@ -134,7 +151,7 @@ def main() -> None:
     ap.add_argument("--dask", metavar="ADDRESS", help="an existing scheduler instead of a LocalCluster")
     ap.add_argument("--modes", default="single,dask")
     ap.add_argument("--keep", type=Path, help="write the incident here (kept) instead of a temporary folder")
-    ap.add_argument("--child", choices=["single", "dask"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["single", "dask", "cells"], help=argparse.SUPPRESS)
     ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -161,19 +178,26 @@ def main() -> None:
             res = json.loads(run.stdout.strip().splitlines()[-1]) | {"peak_mb": round(run.peak_mb), "wall": run.wall}
             results.append(res)
             extra = (
-                f"; cluster start {res['start_seconds']:.1f} s; worker peaks {res['worker_peak_mb']} MB" if mode == "dask" else ""
+                f"; cluster start {res['start_seconds']:.1f} s; calling process {res['self_peak_mb']} MB; "
+                f"worker peaks {res['worker_peak_mb']} MB"
+                if mode != "single"
+                else ""
             )
             print(
                 f"{mode:>6}: {res['seconds']:.1f} s ({rows / res['seconds'] / 1e6:.2f} M rows/s), peak {res['peak_mb']} MB "
                 f"(process; {res['peak_mb'] * 1e6 / rows:.0f} B a report), whole run {res['wall']:.1f} s{extra}; "
                 f"{res['n_raw']:,} rows = {res['n_kept']:,} kept + "
-                f"{res['n_rejected']:,} rejected; counts {res['counts_rows']:,} cells, sha {res['counts_sha']}"
+                f"{res['n_rejected']:,} rejected; counts {res['counts_rows']:,} cells, sha {res['counts_sha']}, "
+                f"{res['counts_total']:,} reports"
             )
-        if len({r["counts_sha"] for r in results}) > 1:
+        shas = {r["counts_sha"] for r in results if r["counts_sha"] is not None}
+        if len(shas) > 1 or len({(r["counts_total"], r["n_kept"], r["n_rejected"]) for r in results}) > 1:
             print("MISMATCH: the counts differ between modes")
             sys.exit(1)
-        if len(results) == 2:
-            print(f"dask / single time: {results[1]['seconds'] / results[0]['seconds']:.2f}×; counts equal")
+        if len(results) > 1:
+            base = results[0]
+            for r in results[1:]:
+                print(f"{r['mode']} / {base['mode']} time: {r['seconds'] / base['seconds']:.2f}×; counts equal")
 
 
 if __name__ == "__main__":

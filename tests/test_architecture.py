@@ -60,6 +60,7 @@ LAYERS: dict[str, int] = {
     "analysis.nowcast_series": 8,
     "analysis.nowcast_skill": 8,
     "analysis.distributed": 8,
+    "analysis.aggregate": 8,  # the national fit and the report counts from cells
     # 9 the report: words, figures, maps, sections, the page, batches
     "analysis.i18n": 9,
     "analysis.languages": 9,

@@ -167,3 +167,57 @@ def test_results_are_fetched_in_order_as_tasks_end_and_released(scheduler: str) 
                 break
             time.sleep(0.1)
         assert not keys & {k for v in held.values() for k in v}
+
+
+@pytest.mark.slow
+def test_cells_on_a_cluster_give_the_fit_and_counts_of_one_process(tmp_path: Path, scheduler: str) -> None:
+    # the records stay on the workers: the calling process gets each file's cells and rejects
+    from dask.distributed import Client
+
+    from analysis.aggregate import CELL_METRICS, cell_metrics
+    from analysis.config import load_incident
+    from analysis.distributed import read_source_cells
+    from analysis.ingest import ingest_incident
+    from analysis.ingest.cells import report_cells
+    from analysis.params import ReportParams
+
+    folder, n_rows = split_incident(tmp_path, "cells")
+    # a report dated 2081 in the second file: the time-outlier limit is decided from the files' time counts
+    part = folder / "parts" / "part-1.csv"
+    part.write_text(part.read_text(encoding="utf-8") + "X2,2081-01-08 20:15:00,,Namur,,,TV,\n", encoding="utf-8")
+    alone = postmortem("fit", str(folder), *FAST, "-p", f"processed_dir={tmp_path / 'p1'}")
+    assert alone.returncode == 0, alone.stderr
+    whole = json.loads(alone.stdout)
+    incident = load_incident(folder)
+    (source,) = incident.sources
+    with Client(scheduler) as client:
+        read = read_source_cells(client, source, incident.timezone, folder=tmp_path / "p2")
+    data = ingest_incident(incident)
+    # every file's kept reports written by its worker: together, the reports of one process
+    written = sorted((tmp_path / "p2" / "reports").glob("*.parquet"))
+    assert [p.name for p in written] == [f"reports-part-{k:05d}.parquet" for k in range(3)]
+    columns = [
+        "report_id",
+        "source_row",
+        "reported_at",
+        "reported_until",
+        "status",
+        "service",
+        "weight",
+        "nis_code",
+        "geo_method",
+    ]
+    spread = pl.concat([pl.read_parquet(p, columns=columns) for p in written]).sort("reported_at", "report_id")
+    assert spread.equals(
+        pl.read_parquet(tmp_path / "p1" / "cells" / "reports.parquet", columns=columns).sort("reported_at", "report_id")
+    )
+    assert read.cells.equals(report_cells(data.reports).sort(list(read.cells.columns[:6]), nulls_last=True))
+    assert read.rejects.equals(data.rejects.select(read.rejects.columns))
+    assert (read.n_raw, read.n_accepted, read.rejects.height) == (n_rows + 1, whole["n_reports"], whole["n_rejected"])
+    assert any("2081-01-08" in r for r in read.rejects["reason"].to_list())
+    assert read.cells.height < data.reports.height  # reports of equal values share a cell
+    params = ReportParams(incident_dir=str(folder), n_boot=20, families="exponential")
+    from_cells = cell_metrics(incident, read.cells, params)
+    assert set(from_cells) == set(CELL_METRICS)
+    assert from_cells == {k: whole[k] for k in CELL_METRICS}
+    assert from_cells["recovery"]["t50"] is not None

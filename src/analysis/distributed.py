@@ -14,6 +14,8 @@ buckets by hash, each bucket finds the keys first seen in an earlier file, and o
 files holding such repeats are processed again, seeded with those keys (the usual case, no
 repeat across files, costs one pass). The result is the one reading the files in turn
 gives; the records are then merged in the calling process, where the fit runs.
+:func:`read_source_cells` keeps the records on the workers and brings back each file's
+cells (:mod:`analysis.ingest.cells`) and rejects only.
 
 render-all renders each incident as a task: the worker runs the same render command a
 local render-all would start (``python -m analysis render ...``), so every worker needs
@@ -37,6 +39,16 @@ from dask.distributed import Client, Future, LocalCluster
 from analysis.config import Source
 from analysis.errors import ParameterError
 from analysis.ingest.canonical import Batches, SourceRead
+from analysis.ingest.cells import (
+    CellRead,
+    anchor_counts,
+    canonical_part,
+    far_rows,
+    median_of_counts,
+    merge_cells,
+    part_cells,
+    part_path,
+)
 from analysis.ingest.partitions import (
     CHECK,
     KEY_SCHEMA,
@@ -240,19 +252,15 @@ def gather_released(client: Client, futures: list[Future]) -> list[Any]:
     return out
 
 
-def read_source(client: Client, source: Source, timezone: str) -> tuple[SourceRead, pl.DataFrame]:
-    """A source of several files read on the cluster: the same read as in turn, and its report counts.
+def _part_futures(client: Client, source: Source, timezone: str, parts: list[Part]) -> list[Future]:
+    """Every file of a down-reports source processed on the cluster knowing its repeats: futures of ``(PartOut, counts)``.
 
     First every file's keys are scanned (no parsing) and shuffled by hash to find the keys
     each file repeats from earlier files; then every file is processed once, knowing them.
     Files holding a ``user_id`` or ``device_id`` (whose repeats depend on parsed times) are
     processed first on their own, and again where they repeat earlier files.
     """
-    parts = plan(source)
     n = len(parts)
-    if source.kind != "down_reports":
-        outs = client.gather(client.map(other_part, [source] * n, [timezone] * n, parts, pure=False))
-        return merge(source, parts, outs).read, empty_counts()
     month_first = decide(client.gather(client.map(vote_part, [source] * n, parts, pure=False)))
     n_buckets = min(n, BUCKETS_PER_THREAD * n_threads(client))
     scans: list[Future] = client.map(_scan, [source] * n, parts, [n_buckets] * n, pure=False)
@@ -278,10 +286,71 @@ def read_source(client: Client, source: Source, timezone: str) -> tuple[SourceRe
         del first  # each first pass is released once its output is fetched
     if repeats is not None:
         log.info("%s: %d of %d files repeat keys of earlier files", source.name, repeats["part"].n_unique(), n)
-    gathered = gather_released(client, results)
+    return results
+
+
+def read_source(client: Client, source: Source, timezone: str) -> tuple[SourceRead, pl.DataFrame]:
+    """A source of several files read on the cluster: the same read as in turn, and its report counts.
+
+    The files are processed by :func:`_part_futures`; their records come back here and are merged.
+    """
+    parts = plan(source)
+    n = len(parts)
+    if source.kind != "down_reports":
+        outs = client.gather(client.map(other_part, [source] * n, [timezone] * n, parts, pure=False))
+        return merge(source, parts, outs).read, empty_counts()
+    gathered = gather_released(client, _part_futures(client, source, timezone, parts))
     outs = [_unpacked(o) for o, _ in gathered]
     merged = merge(source, parts, outs)
     return merged.read, finish_counts(source, [c for _, c in gathered], merged)
+
+
+def _canonical_out(result: tuple[Any, ...], source: Source) -> PartOut:
+    return canonical_part(_unpacked(result[0]), source)
+
+
+def _anchors(out: PartOut, source: Source) -> tuple[pl.DataFrame, int]:
+    return anchor_counts(out.records, source.kind), out.records.height
+
+
+def _accounting(out: PartOut) -> PartOut:
+    """The partition's accounting without its records (what the calling process keeps of it)."""
+    return PartOut(out.records.clear(), out.rejects.clear(), out.n_raw, out.encoding, out.delimiter, out.tally)
+
+
+def read_source_cells(client: Client, source: Source, timezone: str, *, folder: Path | None = None) -> CellRead:
+    """A down-reports source of several files read on the cluster as cells (:mod:`analysis.ingest.cells`).
+
+    The files are processed as by :func:`read_source`, but their records stay on the
+    workers: the calling process receives each file's anchor-time counts (for the
+    time-outlier limit), its number of far rows, and then its cells and rejects. The cells
+    are those of the merged records of :func:`read_source`, the rejects the same rows.
+    ``folder``: each worker also writes its file's kept reports under it
+    (:func:`analysis.ingest.cells.part_path`).
+
+    Raises
+    ------
+    ParameterError
+        The source is not of down reports (restorations and series have no cells).
+    """
+    if source.kind != "down_reports":
+        raise ParameterError(f"source '{source.name}': only down reports are read as cells, not {source.kind}")
+    parts = plan(source)
+    outs: list[Future] = [
+        client.submit(_canonical_out, f, source, pure=False) for f in _part_futures(client, source, timezone, parts)
+    ]
+    anchors = client.gather([client.submit(_anchors, f, source, pure=False) for f in outs])
+    median = median_of_counts([a for a, _ in anchors])
+    total = sum(h for _, h in anchors)
+    far = sum(client.gather([client.submit(far_rows, f, source, median, pure=False) for f in outs]))
+    cut = median if far and 2 * far < total else None  # outliers only when most rows agree
+    paths = [part_path(folder, source, p) if folder is not None else None for p in parts]
+    pieces = client.gather(
+        [client.submit(part_cells, f, source, cut, write=w, pure=False) for f, w in zip(outs, paths, strict=True)]
+    )
+    accounts = client.gather([client.submit(_accounting, f, pure=False) for f in outs])
+    del outs
+    return merge_cells(source, parts, accounts, pieces)
 
 
 # --------------------------------------------------------------------------- render-all

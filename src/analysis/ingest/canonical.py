@@ -20,7 +20,7 @@ built on the values of a row (:mod:`.fields`) and the row checks every kind shar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -143,37 +143,15 @@ def bounded(records: pl.DataFrame, rejects: pl.DataFrame, source: Source) -> tup
     IngestError
         The counts of the source add up to more than the limit.
     """
-    times = [c for c, t in records.schema.items() if t == UTC_DTYPE]
-    main = _MAIN_TIME[source.kind]
-    if records.height and times:
-        anchor = pl.coalesce([pl.col(main), *[pl.col(c) for c in times if c != main]]) if main in times else pl.col(times[0])
+    anchor, times = time_anchor(records, source.kind)
+    if records.height and anchor is not None:
         median = records.select(anchor.to_physical().median()).item()
         if median is not None:
-            span_us = int(limit("MAX_SPAN_DAYS") * 86400 * 1_000_000)
-            far = pl.any_horizontal([(pl.col(c).to_physical() - int(median)).abs() > span_us for c in times]).fill_null(False)
+            far = far_from(times, median)
             flagged = records.with_columns(far.alias("_far")).filter("_far")
             if flagged.height and 2 * flagged.height < records.height:  # outliers only when most rows agree
-                center = pl.lit(int(median)).cast(pl.Datetime("us", "UTC")).dt.strftime("%Y-%m-%d")
-                first_far = pl.coalesce(
-                    [pl.when((pl.col(c).to_physical() - int(median)).abs() > span_us).then(pl.col(c)) for c in times]
-                )
-                days = ((first_far.to_physical() - int(median)).abs() // 86_400_000_000).cast(pl.Int64)
-                extra = flagged.select(
-                    pl.lit(source.name).alias("source"),
-                    pl.col("source_row").cast(pl.Int64).alias("row"),
-                    pl.lit(source.columns.get(main, main)).alias("column"),
-                    pl.format(
-                        "time {} is {} days from the median time of this source ({}): an outlier (a typo?); "
-                        "limit POSTMORTEM_MAX_SPAN_DAYS = {}",
-                        first_far.dt.strftime("%Y-%m-%d %H:%M"),
-                        days,
-                        center,
-                        pl.lit(f"{limit('MAX_SPAN_DAYS'):g}"),
-                    ).alias("reason"),
-                    pl.format('{{"time": "{}"}}', first_far.dt.strftime("%Y-%m-%dT%H:%M:%SZ")).alias("raw"),
-                ).cast(REJECT_SCHEMA)  # type: ignore[arg-type]
                 records = records.filter(~far)
-                rejects = pl.concat([rejects, extra], how="vertical")
+                rejects = pl.concat([rejects, outlier_rejects(flagged, times, median, source)], how="vertical")
     # values quoted in notes and reasons (an unknown service, an unreadable time, a header
     # name) and the words kept as written go through the same scrubbing as every label
     records = records.with_columns(
@@ -190,6 +168,49 @@ def bounded(records: pl.DataFrame, rejects: pl.DataFrame, source: Source) -> tup
                 f"{most:,} (limit POSTMORTEM_MAX_REPORTS; see docs/security.md)"
             )
     return records, rejects.sort("row")
+
+
+def time_anchor(records: pl.DataFrame, kind: str) -> tuple[pl.Expr | None, list[str]]:
+    """The time a row is placed by for the outlier limit (its main time, else another), and the time columns."""
+    times = [c for c, t in records.schema.items() if t == UTC_DTYPE]
+    if not times:
+        return None, times
+    main = _MAIN_TIME[kind]
+    anchor = pl.coalesce([pl.col(main), *[pl.col(c) for c in times if c != main]]) if main in times else pl.col(times[0])
+    return anchor, times
+
+
+def _span_us() -> int:
+    return int(limit("MAX_SPAN_DAYS") * 86400 * 1_000_000)
+
+
+def far_from(times: Sequence[str], median: float) -> pl.Expr:
+    """Whether a row has a time more than ``POSTMORTEM_MAX_SPAN_DAYS`` from ``median`` (µs since the epoch)."""
+    span_us = _span_us()
+    return pl.any_horizontal([(pl.col(c).to_physical() - int(median)).abs() > span_us for c in times]).fill_null(False)
+
+
+def outlier_rejects(flagged: pl.DataFrame, times: Sequence[str], median: float, source: Source) -> pl.DataFrame:
+    """The rejects of rows ``flagged`` as time outliers around ``median``, one reason each."""
+    span_us = _span_us()
+    main = _MAIN_TIME[source.kind]
+    center = pl.lit(int(median)).cast(pl.Datetime("us", "UTC")).dt.strftime("%Y-%m-%d")
+    first_far = pl.coalesce([pl.when((pl.col(c).to_physical() - int(median)).abs() > span_us).then(pl.col(c)) for c in times])
+    days = ((first_far.to_physical() - int(median)).abs() // 86_400_000_000).cast(pl.Int64)
+    return flagged.select(
+        pl.lit(source.name).alias("source"),
+        pl.col("source_row").cast(pl.Int64).alias("row"),
+        pl.lit(source.columns.get(main, main)).alias("column"),
+        pl.format(
+            "time {} is {} days from the median time of this source ({}): an outlier (a typo?); "
+            "limit POSTMORTEM_MAX_SPAN_DAYS = {}",
+            first_far.dt.strftime("%Y-%m-%d %H:%M"),
+            days,
+            center,
+            pl.lit(f"{limit('MAX_SPAN_DAYS'):g}"),
+        ).alias("reason"),
+        pl.format('{{"time": "{}"}}', first_far.dt.strftime("%Y-%m-%dT%H:%M:%SZ")).alias("raw"),
+    ).cast(REJECT_SCHEMA)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
