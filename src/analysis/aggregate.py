@@ -17,9 +17,8 @@ import polars as pl
 
 from analysis import metrics as m
 from analysis.config import Incident
-from analysis.errors import AnalysisError
 from analysis.facts import other_service_counts, service_reports
-from analysis.fitting import fit_evidence, observation_end
+from analysis.fitting import fit_with_choice, observation_end
 from analysis.ingest import IngestResult
 from analysis.params import ReportParams
 from analysis.timeline import down_reports
@@ -56,17 +55,8 @@ def fit_cells(incident: Incident, cells: pl.DataFrame, params: ReportParams) -> 
     end = observation_end(incident, counted)
     empty = pl.DataFrame()
     data = IngestResult(reports=cells, rejects=empty, restorations=empty, online=empty)
-    fit, error = None, None
-    try:
-        fit = fit_evidence(incident, data, params, end=end).fit
-    except AnalysisError as exc:
-        error = str(exc)
-    if fit is not None and params.model != "auto":
-        try:
-            fit = fit.with_model(params.model)
-        except AnalysisError as exc:  # keep the chosen model rather than lose the curve
-            error = f"model {params.model!r} could not be reported ({exc}); showing {fit.model}"
-    return fit, error, end
+    outcome, error = fit_with_choice(incident, data, params, end=end)
+    return (outcome.fit if outcome is not None else None), error, end
 
 
 def _service_filter(cells: pl.DataFrame, down: pl.DataFrame, services: tuple[str, ...]) -> dict[str, Any]:

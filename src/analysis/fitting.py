@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from analysis.config import Incident
-from analysis.errors import FitError
+from analysis.errors import AnalysisError, FitError
 from analysis.facts import service_reports
 from analysis.ingest import IngestResult
 from analysis.params import ReportParams
@@ -174,6 +174,27 @@ def fit_evidence(incident: Incident, data: IngestResult, params: ReportParams, *
         **common,
     )
     return FitOutcome(fit, evidence)
+
+
+def fit_with_choice(
+    incident: Incident, data: IngestResult, params: ReportParams, *, end: dt.datetime
+) -> tuple[FitOutcome | None, str | None]:
+    """:func:`fit_evidence` then the model the user chose (``params.model``): ``(outcome, error)``.
+
+    A fit that fails gives ``(None, its message)``; a chosen model that cannot be reported
+    keeps the curve of the selected one, with the reason as the message.
+    """
+    try:
+        outcome = fit_evidence(incident, data, params, end=end)
+    except AnalysisError as exc:
+        return None, str(exc)
+    if outcome.fit is None or params.model == "auto":
+        return outcome, None
+    try:
+        outcome.fit = outcome.fit.with_model(params.model)
+    except AnalysisError as exc:  # keep the chosen model rather than lose the curve
+        return outcome, f"model {params.model!r} could not be reported ({exc}); showing {outcome.fit.model}"
+    return outcome, None
 
 
 def fit_recovery(incident: Incident, data: IngestResult, params: ReportParams, *, end: dt.datetime) -> tuple[Any, str]:

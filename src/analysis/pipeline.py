@@ -18,7 +18,6 @@ import polars as pl
 
 from analysis import metrics as m
 from analysis.config import DATA_PROCESSED, Incident, load_incident, processed_dir
-from analysis.errors import AnalysisError
 from analysis.facts import (
     after_declaration,
     curated_summary,
@@ -28,7 +27,7 @@ from analysis.facts import (
     readings_left_out,
     service_reports,
 )
-from analysis.fitting import DEFAULT_TAIL_HOURS, down_sources, evidence_kind, first_observation, fit_evidence, observation_end
+from analysis.fitting import DEFAULT_TAIL_HOURS, down_sources, evidence_kind, first_observation, fit_with_choice, observation_end
 from analysis.ingest import GEO_COLUMNS, IngestResult, compact_constants, ingest_incident, write_processed
 from analysis.misfit import Misfit, find_misfits
 from analysis.params import ReportParams
@@ -207,18 +206,9 @@ def _fit_stage(params: ReportParams, incident: Incident, data: IngestResult) -> 
         data = observed_by(data, as_of)
     counted = service_reports(data.reports, incident.postmortem.service)
     end = observation_end(incident, counted, restorations=data.restorations, online=data.online)
-    fit, fit_error, evidence, area_fits = None, None, evidence_kind(data), {}
-    try:
-        outcome = fit_evidence(incident, data, params, end=end)
-        fit, area_fits = outcome.fit, outcome.areas
-    except AnalysisError as exc:
-        fit_error = str(exc)
-    if fit is not None and params.model != "auto":
-        try:
-            fit = fit.with_model(params.model)
-        except AnalysisError as exc:  # keep the chosen model rather than lose the curve
-            fit_error = f"model {params.model!r} could not be reported ({exc}); showing {fit.model}"
-    return _Fitted(incident, as_of, end, fit, fit_error, evidence, area_fits)
+    outcome, fit_error = fit_with_choice(incident, data, params, end=end)
+    fit, area_fits = (outcome.fit, outcome.areas) if outcome is not None else (None, {})
+    return _Fitted(incident, as_of, end, fit, fit_error, evidence_kind(data), area_fits)
 
 
 def _analyze_ingested(params: ReportParams, incident: Incident, data: IngestResult, *, fitted: _Fitted | None = None) -> Analysis:
