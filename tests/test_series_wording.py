@@ -8,7 +8,10 @@ sentence names no Belgian geography when no place in the data resolves there.
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from analysis.i18n import text
 from analysis.impact_report import detection_html
 from analysis.params import validate_params
 from analysis.pipeline import Analysis, analyze
+from tests.conftest import analyze_fast
 from tests.test_evidence_reports import _html, _series_incident
 
 LANGS = ("en", "fr", "nl")
@@ -83,3 +87,27 @@ def test_whole_series_page_has_no_report_wording(series: Analysis) -> None:
     for phrase in ("earliest statement", "Belgium", "of affected customers had service again", "Overdispersion"):
         assert phrase not in body, phrase
     assert "below 50 % of the peak" in html
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_geography_parts_of_a_series_names_no_belgian_geography(series: Analysis, lang: str) -> None:
+    from analysis.spatial_report import geography_parts
+
+    words = html.unescape(_html(geography_parts(_in(series, lang))))
+    assert "belg" not in words.lower()
+    assert text(lang, "s_no_geography_unplaced") in words
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_down_reports_with_no_resolvable_place_name_no_belgian_geography(
+    make_incident: Callable[..., Path], tmp_path: Path, lang: str
+) -> None:
+    from analysis.spatial_report import geography_parts
+
+    content = "time,town\n" + "".join(f"2018-01-08 20:{i:02d},Qwrtzplk Vxjb\n" for i in range(0, 40, 2))
+    folder = make_incident(content, source_extra='[sources.columns]\nreported_at = "time"\nplace = "town"\n')
+    a = analyze_fast(folder, tmp_path / "processed", language=lang)
+    assert a.down.height == 20 and not a.has_geography
+    words = html.unescape(_html(geography_parts(a)))
+    assert "belg" not in words.lower()
+    assert text(lang, "no_geography_unplaced", n=20) in words
