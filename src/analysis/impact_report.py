@@ -142,8 +142,12 @@ def detection_html(a: Analysis) -> str:
             text(lang, source_word[d["onset_source"]]) if d.get("onset_source") in source_word else "",
         )
     ]
+    series = series_report.is_series(a)  # readings of customers out: no report is a signal
     signal_text = format_period(signal, until, tz, lang) if signal and until else format_time(signal, tz, lang)
-    rows.append((text(lang, "det_first_signal"), signal_text, ""))
+    if series and signal is None:
+        rows.append((text(lang, "det_first_signal_series"), "—", text(lang, "det_signal_series")))
+    else:
+        rows.append((text(lang, "det_first_signal"), signal_text, ""))
     if ack is not None:
         label, label_lang = translated_label(a, d.get("first_acknowledgement_label") or "", lang)
         note = esc(scrub_contacts(label))
@@ -177,7 +181,7 @@ def detection_html(a: Analysis) -> str:
     return "\n".join(
         [
             heading("detection", text(lang, "det_title")),
-            f"<p>{esc(text(lang, 'det_intro'))}</p>",
+            f"<p>{esc(text(lang, 'det_intro_series' if series else 'det_intro'))}</p>",
             f"<table><thead><tr><th>{esc(text(lang, 'm_milestone'))}</th><th>{esc(text(lang, 'time'))}</th><th></th></tr></thead>"
             f"<tbody>{body}</tbody></table>",
         ]

@@ -345,7 +345,7 @@ def geography(a: Analysis) -> list[Part]:
 
     if not getattr(a, "has_geography", True) and series_report.is_series(a):
         lang = a.params.language
-        return [heading("geography", text(lang, "geography")), f"<p>{esc(text(lang, 's_no_geography'))}</p>"]
+        return [heading("geography", text(lang, "geography")), f"<p>{esc(text(lang, 's_no_geography_unplaced'))}</p>"]
     return geography_parts(a)
 
 
@@ -367,10 +367,30 @@ GLOSSARY = (
 )  # fmt: skip
 
 
-def glossary(lang: str) -> str:
+#: Terms that concern areas: explained only when the report speaks of places.
+SPATIAL_TERMS = ("lisa", "eb", "fdr", "spearman", "permutation", "pooling")
+
+
+def glossary_terms(a: Analysis) -> tuple[str, ...]:
+    """The glossary terms that apply to this analysis.
+
+    A customers-out series has no report clumps (overdispersion), no Pearson residuals (its
+    residuals are standardised noise innovations), no curated statements,
+    and its t50 is the count falling below half its peak; terms about areas appear only
+    when some place in the data resolves.
+    """
+    terms = GLOSSARY
+    if series_report.is_series(a):
+        terms = tuple("t50_series" if t == "t50" else t for t in terms if t not in ("overdispersion", "pearson", "curated"))
+    if not getattr(a, "has_geography", True):
+        terms = tuple(t for t in terms if t not in SPATIAL_TERMS)
+    return terms
+
+
+def glossary(lang: str, terms: tuple[str, ...] = GLOSSARY) -> str:
     """The Methods glossary: each statistical term in plain words, in the reader's language."""
     items = []
-    for key in GLOSSARY:
+    for key in terms:
         term, meaning = text(lang, f"gl_{key}").split("|", 1)
         items.append(f"<dt>{esc(term)}</dt><dd>{esc(meaning)}</dd>")
     return f'<h3 id="glossary">{esc(text(lang, "gl_title"))}</h3><dl class="pm-glossary">{"".join(items)}</dl>'
@@ -381,7 +401,7 @@ def methods(a: Analysis) -> list[Part]:
     from analysis.spatial_report import distance_methods, excess_methods, moran_methods
 
     extra = [p for p in (candidates_methods(a), distance_methods(a), excess_methods(a), moran_methods(a)) if p]
-    return [methods_report.methods(a), *fit_check_methods(a), *extra, glossary(a.params.language)]
+    return [methods_report.methods(a), *fit_check_methods(a), *extra, glossary(a.params.language, glossary_terms(a))]
 
 
 def fit_check_methods(a: Analysis) -> list[Part]:

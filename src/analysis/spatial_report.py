@@ -94,8 +94,12 @@ def geography_parts(a: Analysis) -> list[Part]:
     if located.height == 0:
         if a.down.height == 0 and a.evidence == "restorations":  # no down report to call unplaced
             words = text(lang, "no_geography_records", n=a.data.restorations.height)
-        else:
+        elif a.evidence == "online_fraction":  # a series: no report to call unplaced
+            words = text(lang, "s_no_geography_unplaced")
+        elif getattr(a, "has_geography", True):
             words = text(lang, "no_geography", n=a.down.height)
+        else:  # nothing resolves in the reference geography: name none
+            words = text(lang, "no_geography_unplaced", n=a.down.height)
         return [heading("geography", text(lang, "geography")), f"<p>{esc(words)}</p>"]
     s = spatial_analysis(a)
     tz = a.incident.timezone
