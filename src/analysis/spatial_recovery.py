@@ -273,8 +273,8 @@ class _OwnFit:
         return replace(fit, switch=None)
 
 
-def _holding_all(n_in: Mapping[str, float], national: RecoveryFit, eligible: Sequence[str]) -> str | None:
-    """The region holding every report of the national fit, if one does (its own fit is then the national one).
+def _national_as_own(n_in: Mapping[str, float], national: RecoveryFit, eligible: Sequence[str]) -> dict[str, Future[RecoveryFit]]:
+    """The national fit as the own fit of the region holding every report of it, if one does (else empty).
 
     Refitted with the national family alone, the same reports would give another curve: the
     national headline is averaged over its candidate models (and bootstrapped with its own
@@ -283,8 +283,8 @@ def _holding_all(n_in: Mapping[str, float], national: RecoveryFit, eligible: Seq
     n = national.n_observations
     for r in eligible:
         if n > 0 and math.isclose(n_in[r], n, rel_tol=1e-9) and math.isclose(sum(n_in.values()), n, rel_tol=1e-9):
-            return r
-    return None
+            return {r: _done(national)}
+    return {}
 
 
 def _done(fit: RecoveryFit) -> Future[RecoveryFit]:
@@ -416,10 +416,8 @@ def compare_regions(
             return exc
 
     job = _OwnFit(replace(national, switch=None), propensity, bin_minutes, n_boot, sampling)
-    whole = _holding_all(n_in, national, eligible)
-    aside = _aside([r for r in eligible if r != whole], groups, job, lambda r: seed + 101 * (names.index(r) + 1))
-    if whole is not None:
-        aside[whole] = _done(national)
+    given = _national_as_own(n_in, national, eligible)
+    aside = _aside([r for r in eligible if r not in given], groups, job, lambda r: seed + 101 * (names.index(r) + 1)) | given
     fits, test = _fits_and_test(eligible, national, own_fit=own_fit, aside=aside, test_of=test_of, notes=notes)
     out = {}
     for r in names:
