@@ -14,6 +14,7 @@ from analysis.cli import app
 from analysis.errors import FitError
 from analysis.recovery import fit_down_reports
 from analysis.spatial.equal_recovery import fit_group
+from analysis.spatial_recovery import compare_regions
 
 from .regional_fixtures import END, TZ, regional_reports
 
@@ -71,3 +72,16 @@ def test_a_degenerate_own_fit_is_refused():
     # another family on the same reports is not degenerate and is kept
     fit = fit_group(r, national, propensity=None, bin_minutes=5.0, n_boot=0, seed=0, family="loglogistic")
     assert fit.t50.value > 1.0
+
+
+def test_a_region_whose_own_fit_is_degenerate_shows_its_pooled_estimate_and_says_why():
+    flanders = regional_reports({"Flanders": 30}, seed=2)
+    national = fit_down_reports(flanders["reported_at"], onset=None, end=END, families=["gamma"], n_boot=0, seed=0)
+    reports = pl.concat([flanders, regional_reports({"Brussels": 4}, seed=9)])
+    c = compare_regions(reports, national, n_boot=0, seed=0)
+    f = c.regions["Flanders"]
+    assert f.fit is None and f.basis.startswith("pooled")
+    assert any(n.startswith("Flanders: own fit failed (gamma is degenerate") and "pooled estimate shown" in n for n in c.notes)
+    # without the degenerate fit, Flanders' own fit is made (the refusal is not a rule about thin regions)
+    ok = fit_down_reports(flanders["reported_at"], onset=None, end=END, families=["loglogistic"], n_boot=0, seed=0)
+    assert compare_regions(reports, ok, n_boot=0, seed=0).regions["Flanders"].basis == "own fit"
