@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -273,6 +273,27 @@ class _OwnFit:
         return replace(fit, switch=None)
 
 
+def _national_as_own(n_in: Mapping[str, float], national: RecoveryFit, eligible: Sequence[str]) -> dict[str, Future[RecoveryFit]]:
+    """The national fit as the own fit of the region holding every report of it, if one does (else empty).
+
+    Refitted with the national family alone, the same reports would give another curve: the
+    national headline is averaged over its candidate models (and bootstrapped with its own
+    seed and replicates), so the page would show two answers to one question.
+    """
+    n = national.n_observations
+    for r in eligible:
+        if n > 0 and math.isclose(n_in[r], n, rel_tol=1e-9) and math.isclose(sum(n_in.values()), n, rel_tol=1e-9):
+            return {r: _done(national)}
+    return {}
+
+
+def _done(fit: RecoveryFit) -> Future[RecoveryFit]:
+    """A fit already made, in the form of a fit started elsewhere (:func:`_fits_and_test` waits on either)."""
+    out: Future[RecoveryFit] = Future()
+    out.set_result(fit)
+    return out
+
+
 def _region_result(
     r: str,
     fit: RecoveryFit | None,
@@ -395,7 +416,8 @@ def compare_regions(
             return exc
 
     job = _OwnFit(replace(national, switch=None), propensity, bin_minutes, n_boot, sampling)
-    aside = _aside(eligible, groups, job, lambda r: seed + 101 * (names.index(r) + 1))
+    given = _national_as_own(n_in, national, eligible)
+    aside = _aside([r for r in eligible if r not in given], groups, job, lambda r: seed + 101 * (names.index(r) + 1)) | given
     fits, test = _fits_and_test(eligible, national, own_fit=own_fit, aside=aside, test_of=test_of, notes=notes)
     out = {}
     for r in names:

@@ -87,6 +87,10 @@ QLR_TEST = (
 )
 FALLBACK_FAMILIES = ("weibull", "lognormal", "loglogistic", "gamma", "exponential")
 MAX_FALLBACK = 4  # families tried after the national one (each is a joint fit of every region)
+# a curve half restored sooner than this after the onset is a fit at the family's boundary
+# (S drops at the onset, the report rate's amplitude takes up the rest), not a finding: no
+# report clock resolves it (stamps are to the second at best)
+DEGENERATE_T50_MINUTES = 1e-3
 
 
 def _fit_inputs(df: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame | None]:
@@ -112,9 +116,13 @@ def fit_group(
     sampling: str = "spontaneous",
     family: str | None = None,
 ) -> RecoveryFit:
-    """One region's own fit with ``family`` (default: the national one), no delay profile."""
+    """One region's own fit with ``family`` (default: the national one), no delay profile.
+
+    A fit at the family's boundary (half restored within :data:`DEGENERATE_T50_MINUTES` of the
+    onset) is a :class:`FitError`: the caller tries another family or shows the pooled estimate.
+    """
     times, windows = _fit_inputs(df)
-    return fit_down_reports(
+    fit = fit_down_reports(
         times,
         onset=national.onset,
         end=national.end,
@@ -129,6 +137,10 @@ def fit_group(
         sampling=sampling,  # type: ignore[arg-type]
         delay_profile=False,  # a region shows its curve and intervals; the delay's identifiability is the national fit's
     )
+    t50 = fit.point(lambda fam, th: fam.quantile(0.5, th))
+    if not t50 >= DEGENERATE_T50_MINUTES:
+        raise FitError(f"{fit.model} is degenerate on these reports (half restored {t50:.2g} min after the onset)")
+    return fit
 
 
 @dataclass(frozen=True, eq=False)
