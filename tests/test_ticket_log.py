@@ -173,3 +173,17 @@ def test_ticket_log_t50_interval_covers_at_its_nominal_rate() -> None:
         )
     assert 30 <= own <= 39, own
     assert onset_measured <= 2, onset_measured
+
+
+def test_validate_counts_records_from_their_own_start_and_open_ones(make_incident: Callable[..., Path]) -> None:
+    from typer.testing import CliRunner
+
+    from analysis.cli import app
+
+    folder = make_incident(
+        TICKETS, kind="restorations", source_extra=TICKET_COLUMNS, extra='onset = "2025-03-01T08:00:00"\n', incident_id="t4"
+    )
+    out = CliRunner().invoke(app, ["validate", str(folder)])
+    assert out.exit_code == 0, out.output
+    assert "6 rows, 4 usable, 2 rejected" in out.output
+    assert "4 records measured from their own start (started_at), 1 still open (right-censored)" in out.output
