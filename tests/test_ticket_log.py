@@ -12,6 +12,7 @@ import pytest
 
 from analysis.config import load_incident
 from analysis.ingest import IngestResult, ingest_incident
+from analysis.ingest.restorations import own_start_counts
 from analysis.recovery import fit_restorations, restoration_data
 
 
@@ -129,6 +130,7 @@ def test_ticket_log_ingest_keeps_open_tickets_and_reconciles(make_incident: Call
     assert t2["observed_at"] == dt.datetime(2025, 3, 1, 11, 0, tzinfo=dt.UTC)  # the incident's end (12:00 local)
     assert "still out at the end of observation" in t2["issues"]
     assert rec["started_at"][0] == dt.datetime(2025, 3, 1, 7, 10, tzinfo=dt.UTC)
+    assert own_start_counts(r.restorations) == (4, 1)
 
 
 def test_open_ticket_without_an_end_is_still_down_at_the_last_entry(make_incident: Callable[..., Path]) -> None:

@@ -359,19 +359,6 @@ def ingest(
     typer.echo(f"total: {result.n_raw} rows = {result.n_reports} kept + {result.n_rejected} rejected → {paths['reports'].parent}")
 
 
-def _own_starts_line(records: Any) -> str | None:
-    """How many restoration records run from their own outage start, and how many were still open at export."""
-    if "started_at" not in records.columns:
-        return None
-    n_start = int(records["started_at"].is_not_null().sum())
-    if not n_start:
-        return None
-    from analysis.catalogues.row_warnings import warning_text
-
-    n_open = int(records["issues"].str.contains(warning_text("still_out"), literal=True).sum())
-    return f"  {n_start} records measured from their own start (started_at), {n_open} still open (right-censored)"
-
-
 @app.command()
 def validate(
     incident_dir: Annotated[Path, typer.Argument(help="Incident folder (holding incident.toml).")],
@@ -381,6 +368,7 @@ def validate(
     """Check incident.toml, the parameters and every source file, without writing anything."""
     from analysis.config import load_incident
     from analysis.ingest import read_source_checked
+    from analysis.ingest.restorations import own_start_counts
     from analysis.params import validate_params
     from analysis.quality_report import rejects_by_reason
 
@@ -405,8 +393,8 @@ def validate(
             f"  dedupe = {source.dedupe}: {tally.identical} rows identical to an earlier row ({tally.identical_kept} kept), "
             f"{tally.duplicates} rejected as duplicates"
         )
-        if source.kind == "restorations" and (line := _own_starts_line(records)):
-            typer.echo(line)
+        if source.kind == "restorations" and (own := own_start_counts(records))[0]:
+            typer.echo(f"  {own[0]} records measured from their own start (started_at), {own[1]} still open (right-censored)")
     if incident.geography.boundaries is not None or incident.geography.exposure is not None:
         # the files fit reads for the areas, read the same way (a bad key column fails here too)
         from analysis.geo.boundaries import area_layer

@@ -131,3 +131,11 @@ def _restoration_reasons(frame: pl.DataFrame, labels: dict[str, str]) -> pl.Data
         .then(pl.struct(pl.format("restored_after: {}", "aw").alias("r"), pl.lit(labels["restored_after"]).alias("c")))
         .alias("w")
     ).unnest("w")
+
+
+def own_start_counts(records: pl.DataFrame) -> tuple[int, int]:
+    """Restoration records measured from their own outage start (``started_at``), and those still open at export."""
+    if "started_at" not in records.columns or not records.height:
+        return 0, 0
+    n_open = records["issues"].str.contains(warning_text("still_out"), literal=True).sum()
+    return int(records["started_at"].is_not_null().sum()), int(n_open)
