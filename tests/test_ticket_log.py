@@ -92,6 +92,8 @@ def test_ticket_log_fit_recovers_the_true_durations_where_onset_measured_does_no
     )
     assert not onset_measured.quantile(0.5).covers(MEDIAN_MIN)
     assert onset_measured.quantile(0.5).value > t50.interval[1]  # type: ignore[operator]
+    assert "; 400 of them measured from their own outage start" in own.interval_method
+    assert "own outage start" not in onset_measured.interval_method
     # headline clock times stay onset + duration
     assert own.to_metrics()["t50_minutes"] == pytest.approx(t50.value)
 

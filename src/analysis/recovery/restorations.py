@@ -533,6 +533,8 @@ def fit_restorations(
     npt = _nonparametric(recorded, level)
     res = stamp_resolutions(records, onset=onset_utc) if resolution == "auto" else {"": float(resolution)}
     suffix = _resolution_text(res, rounding) + f"; {data.n:,.0f} customers in {_n_records(data):,} distinct records"
+    if own_starts:
+        suffix += f"; {int(records.get_column('started_at').is_not_null().sum()):,} of them measured from their own outage start"
     spec = fit_spec(
         "restorations",
         ev,
