@@ -368,6 +368,7 @@ def validate(
     """Check incident.toml, the parameters and every source file, without writing anything."""
     from analysis.config import load_incident
     from analysis.ingest import read_source_checked
+    from analysis.ingest.restorations import own_start_counts
     from analysis.params import validate_params
     from analysis.quality_report import rejects_by_reason
 
@@ -392,6 +393,8 @@ def validate(
             f"  dedupe = {source.dedupe}: {tally.identical} rows identical to an earlier row ({tally.identical_kept} kept), "
             f"{tally.duplicates} rejected as duplicates"
         )
+        if source.kind == "restorations" and (own := own_start_counts(records))[0]:
+            typer.echo(f"  {own[0]} records measured from their own start (started_at), {own[1]} still open (right-censored)")
     if incident.geography.boundaries is not None or incident.geography.exposure is not None:
         # the files fit reads for the areas, read the same way (a bad key column fails here too)
         from analysis.geo.boundaries import area_layer

@@ -209,8 +209,13 @@ def first_observation(data: IngestResult) -> dt.datetime | None:
     if data.reports.height:
         firsts.append(data.reports["reported_at"].min())
     if data.restorations.height:
+        cols = data.restorations.columns
         firsts.append(
-            data.restorations.select(pl.min_horizontal("observed_at", "restored_after", "restored_before").min()).item()
+            data.restorations.select(
+                pl.min_horizontal(*(c for c in ("observed_at", "restored_after", "restored_before", "started_at") if c in cols))
+            )
+            .min()
+            .item()
         )
     if data.online.height:
         firsts.append(data.online["observed_at"].min())

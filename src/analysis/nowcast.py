@@ -101,7 +101,8 @@ def observed_by(data: IngestResult, as_of: dt.datetime) -> IngestResult:
       "still down at ``as_of``" (right-censored there); one restored within a window ending
       after ``as_of`` becomes "still down at the window's start" (or at ``as_of`` when the
       window starts later); one known only as "restored before" a later time says nothing
-      by then and is dropped.
+      by then and is dropped. A record whose own outage start (``started_at``) is after
+      ``as_of`` is not known yet and is dropped too.
 
     Rejects stay as they are (they never reach a fit).
     """
@@ -110,6 +111,8 @@ def observed_by(data: IngestResult, as_of: dt.datetime) -> IngestResult:
         pl.when(pl.col("reported_until") > t).then(t).otherwise(pl.col("reported_until")).alias("reported_until")
     )
     rest = data.restorations
+    if rest.height and "started_at" in rest.columns:
+        rest = rest.filter(pl.col("started_at").is_null() | (pl.col("started_at") <= t))
     if rest.height:
         late_point = pl.col("observed_at").is_not_null() & (pl.col("observed_at") > t)
         late_window = pl.col("observed_at").is_null() & (pl.col("restored_before") > t)

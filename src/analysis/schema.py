@@ -39,6 +39,7 @@ CANONICAL_INPUTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "restored",
             "restored_after",
             "restored_before",
+            "started_at",
             *LOCATION_COLUMNS,
             "service",
             "text",

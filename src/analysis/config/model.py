@@ -91,7 +91,7 @@ REQUIRED_INPUTS: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType(
     {
         # each inner tuple: at least one of these must be mapped
         "down_reports": (("reported_at", "reported_from", "date"),),
-        "restorations": (("observed_at", "restored_after", "restored_before"),),
+        "restorations": (("observed_at", "restored_after", "restored_before", "started_at"),),
         "online_fraction": (("observed_at",), ("online_fraction", "online", "out")),
     }
 )

@@ -68,6 +68,7 @@ RESTORATION_COLUMNS: dict[str, pl.DataType] = {
     "restored": pl.Boolean(),
     "restored_after": UTC_DTYPE,
     "restored_before": UTC_DTYPE,
+    "started_at": UTC_DTYPE,
     **_PLACE_AND_SERVICE,
     "text": pl.String(),
     "issues": pl.String(),

@@ -128,7 +128,35 @@ def read_source_checked(
     if source.kind == "restorations" and incident.onset is not None:
         kept, rejected = reject_before_onset(read.records, read.rejects, source, incident.onset, incident.timezone)
         read = replace(read, records=kept, rejects=rejected)
+    if source.kind == "restorations":
+        read = replace(read, records=close_open_records(read.records, incident.end))
     return read
+
+
+def close_open_records(records: pl.DataFrame, end: dt.datetime | None) -> pl.DataFrame:
+    """Give each open record (an outage start, no end) its censoring time: still down at the end of observation.
+
+    A ticket log exported while some customers are still out leaves their end blank; such a
+    record says "still down when the log was written". The export time is the incident's
+    ``end`` when set, else the latest time in the source (the log cannot have been written
+    before its last entry); never before the record's own start.
+    """
+    open_ = (
+        pl.col("started_at").is_not_null()
+        & pl.col("observed_at").is_null()
+        & pl.col("restored_after").is_null()
+        & pl.col("restored_before").is_null()
+    )
+    if "started_at" not in records.columns or not records.select(open_.any()).item():
+        return records
+    if end is not None:
+        at = pl.lit(end.astimezone(dt.UTC)).cast(records.schema["started_at"])
+    else:
+        at = pl.max_horizontal("observed_at", "restored_after", "restored_before", "started_at").max()
+    return records.with_columns(
+        pl.when(open_).then(pl.max_horizontal(at, "started_at")).otherwise("observed_at").alias("observed_at"),
+        pl.when(open_).then(pl.lit(False)).otherwise("restored").alias("restored"),
+    )
 
 
 def reject_before_onset(

@@ -161,6 +161,8 @@ def restoration_data(
     restored = records.get_column("restored").cast(pl.Boolean).to_numpy() if has_point else np.zeros(n, bool)
     lo = _stamps(records, "restored_after", onset_s)[0] if "restored_after" in cols else nan
     hi = _stamps(records, "restored_before", onset_s)[0] if "restored_before" in cols else nan
+    shift = _own_starts(records, onset_s)
+    obs, lo, hi = obs - shift, lo - shift, hi - shift
     is_int = ~np.isnan(lo) | ~np.isnan(hi)
     point = ~is_int & ~np.isnan(obs)
     missing = np.nonzero(~is_int & ~point)[0]
@@ -174,13 +176,15 @@ def restoration_data(
         raise ParameterError(f"records: row {int(bad[0])} has restored_before earlier than restored_after")
     early = np.nonzero((point & (obs < 0)) | (is_int & (hi_f <= 0)))[0]
     if early.size:
-        raise ParameterError(f"records: row {int(early[0])} is restored before the onset; check the onset or the row")
+        raise ParameterError(
+            f"records: row {int(early[0])} is restored before the onset (or its own start); check the onset or the row"
+        )
     ex = point & restored
     rt = point & ~restored
     width = _stamp_widths(records, clock, ex, resolution)  # seconds
     grid = ex & (width > 0)
     exact = ex & ~grid
-    g_lo, g_hi = _stamp_intervals(clock, width, base, rounding)
+    g_lo, g_hi = _stamp_intervals(clock, width, base + 60.0 * shift, rounding)
     return CensoredData.build(
         exact=obs[exact],
         exact_w=w[exact],
@@ -190,6 +194,17 @@ def restoration_data(
         upper=np.concatenate([hi_f[is_int], g_hi[grid]]),
         interval_w=np.concatenate([w[is_int], w[grid]]),
     )
+
+
+def _own_starts(records: pl.DataFrame, onset_s: float) -> np.ndarray:
+    """Minutes from the onset to each record's own outage start (``started_at``; 0 where there is none).
+
+    A record with a start measures its duration from it: S is then the share of customers
+    still out a duration d after their own start, and a clock time is onset + d.
+    """
+    if "started_at" not in records.columns:
+        return np.zeros(records.height)
+    return np.nan_to_num(_stamps(records, "started_at", onset_s)[0], nan=0.0)
 
 
 def _sources(records: pl.DataFrame) -> np.ndarray:
@@ -422,7 +437,9 @@ def _record_columns(records: Any) -> tuple[set[str], bool, np.ndarray]:
     return cols, has_point, w
 
 
-def _stamp_intervals(clock: np.ndarray, width: np.ndarray, base: float, rounding: str) -> tuple[np.ndarray, np.ndarray]:
+def _stamp_intervals(
+    clock: np.ndarray, width: np.ndarray, base: float | np.ndarray, rounding: str
+) -> tuple[np.ndarray, np.ndarray]:
     """The interval (minutes after onset) each stamp on a grid of ``width`` seconds stands for."""
     shift = 0.0 if rounding == "down" else 0.5
     # from the clock's own seconds, so that one stamp's upper end is exactly the next one's
@@ -507,7 +524,8 @@ def fit_restorations(
     _check_resolution(resolution, rounding)
     recorded, ev = _restoration_evidence(records, onset_utc, resolution, rounding)
     data = ev.data
-    end_utc = _end_of(recorded, onset_utc, end)
+    own_starts = "started_at" in records.columns and records.get_column("started_at").is_not_null().any()
+    end_utc = _end_of(recorded, onset_utc, None if own_starts else end)  # durations: the longest follow-up
     t1 = time.perf_counter()
     cands = fit_candidates(ev, names, level=level)
     best = choose(cands, what="restorations")
@@ -515,6 +533,8 @@ def fit_restorations(
     npt = _nonparametric(recorded, level)
     res = stamp_resolutions(records, onset=onset_utc) if resolution == "auto" else {"": float(resolution)}
     suffix = _resolution_text(res, rounding) + f"; {data.n:,.0f} customers in {_n_records(data):,} distinct records"
+    if own_starts:
+        suffix += f"; {int(records.get_column('started_at').is_not_null().sum()):,} of them measured from their own outage start"
     spec = fit_spec(
         "restorations",
         ev,
