@@ -100,8 +100,11 @@ def regional_reports(
     )
 
 
-def write_regional_incident(reports: pl.DataFrame, folder: Path, *, title: str) -> Path:
-    """An incident folder (``incident.toml`` and ``reports.csv`` with local minute stamps and town names)."""
+def write_regional_incident(reports: pl.DataFrame, folder: Path, *, title: str, window: bool = True) -> Path:
+    """An incident folder (``incident.toml`` and ``reports.csv`` with local minute stamps and town names).
+
+    ``window=False`` leaves out ``onset`` and ``end`` (both are then inferred from the reports).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     local = reports.select(
         pl.col("reported_at").dt.convert_time_zone(TZ).dt.strftime("%Y-%m-%d %H:%M").alias("time"),
@@ -110,14 +113,11 @@ def write_regional_incident(reports: pl.DataFrame, folder: Path, *, title: str) 
     local.write_csv(folder / "reports.csv")
     onset_local = ONSET.astimezone(ZoneInfo(TZ)).strftime("%Y-%m-%dT%H:%M:%S")
     end_local = END.astimezone(ZoneInfo(TZ)).strftime("%Y-%m-%dT%H:%M:%S")
+    span = f'onset = "{onset_local}"\nend = "{end_local}"\n' if window else ""
     (folder / "incident.toml").write_text(
-        textwrap.dedent(
-            f"""\
-            id = "{folder.name}"
-            title = "{title}"
-            timezone = "{TZ}"
-            onset = "{onset_local}"
-            end = "{end_local}"
+        f'id = "{folder.name}"\ntitle = "{title}"\ntimezone = "{TZ}"\n{span}'
+        + textwrap.dedent(
+            """\
             simulated = true
             [[sources]]
             path = "reports.csv"

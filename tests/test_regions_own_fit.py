@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -16,40 +14,13 @@ from analysis.recovery import fit_down_reports
 from analysis.spatial.equal_recovery import fit_group
 from analysis.spatial_recovery import compare_regions
 
-from .regional_fixtures import END, TZ, regional_reports
-
-
-def _sparse_incident(reports: pl.DataFrame, folder: Path) -> Path:
-    """An incident folder without onset or end (both are inferred from the reports)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    reports.select(
-        pl.col("reported_at").dt.convert_time_zone(TZ).dt.strftime("%Y-%m-%d %H:%M").alias("time"),
-        pl.col("municipality").alias("town"),
-    ).write_csv(folder / "reports.csv")
-    (folder / "incident.toml").write_text(
-        textwrap.dedent(
-            f"""\
-            id = "{folder.name}"
-            title = "sparse"
-            timezone = "{TZ}"
-            simulated = true
-            [[sources]]
-            path = "reports.csv"
-            kind = "down_reports"
-            [sources.columns]
-            reported_at = "time"
-            place = "town"
-            """
-        ),
-        encoding="utf-8",
-    )
-    return folder
+from .regional_fixtures import END, regional_reports, write_regional_incident
 
 
 @pytest.mark.parametrize("seed", [2, 5])
 def test_a_region_holding_every_report_shows_the_national_fit(tmp_path, seed):
     r = regional_reports({"Flanders": 30}, seed=seed)
-    folder = _sparse_incident(r, tmp_path / f"sparse-{seed}")
+    folder = write_regional_incident(r, tmp_path / f"sparse-{seed}", title="sparse", window=False)
     res = CliRunner().invoke(app, ["fit", str(folder), "-p", f"processed_dir={tmp_path / 'processed'}", "-p", "n_boot=20"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
