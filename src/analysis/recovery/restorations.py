@@ -524,8 +524,8 @@ def fit_restorations(
     _check_resolution(resolution, rounding)
     recorded, ev = _restoration_evidence(records, onset_utc, resolution, rounding)
     data = ev.data
-    own_starts = "started_at" in records.columns and records.get_column("started_at").is_not_null().any()
-    end_utc = _end_of(recorded, onset_utc, None if own_starts else end)  # durations: the longest follow-up
+    n_own = int(records.get_column("started_at").is_not_null().sum()) if "started_at" in records.columns else 0
+    end_utc = _end_of(recorded, onset_utc, None if n_own else end)  # durations: the longest follow-up
     t1 = time.perf_counter()
     cands = fit_candidates(ev, names, level=level)
     best = choose(cands, what="restorations")
@@ -533,8 +533,7 @@ def fit_restorations(
     npt = _nonparametric(recorded, level)
     res = stamp_resolutions(records, onset=onset_utc) if resolution == "auto" else {"": float(resolution)}
     suffix = _resolution_text(res, rounding) + f"; {data.n:,.0f} customers in {_n_records(data):,} distinct records"
-    if own_starts:
-        suffix += f"; {int(records.get_column('started_at').is_not_null().sum()):,} of them measured from their own outage start"
+    suffix += f"; {n_own:,} of them measured from their own outage start" if n_own else ""
     spec = fit_spec(
         "restorations",
         ev,
